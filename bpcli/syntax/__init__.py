@@ -1,0 +1,1 @@
+"""Text to AST and back: the grammar, the parser and the printer."""

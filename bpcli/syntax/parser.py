@@ -1,0 +1,222 @@
+"""Text to AST: the lark grammar in ``grammar/`` with an LALR parser.
+
+The transformer runs inside the LALR parser (lark's ``transformer=`` option), so
+AST nodes are built as rules are reduced and no parse tree is ever walked
+recursively: a 10,000-deep nest of parentheses parses like a flat sum.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from typing import Any, Iterator
+
+from bpcli.errors import BpcliError, line_and_column
+from bpcli.syntax import grammar
+from bpcli.syntax.ast import Assign, Binary, Call, Name, Neg, Number, Program, Span
+
+# How the parser's terminal names read in an error message.
+_TERMINAL_TEXT = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "POW": "'**'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "SEMICOLON": "';'",
+    "EQUAL": "'='",
+    "_NEWLINE": "a new line",
+    "$END": "the end of the input",
+}
+
+_OPEN_BRACKETS = {"LPAR"}
+_CLOSE_BRACKETS = {"RPAR"}
+
+
+def parse(source: str) -> Program:
+    """Parse a program (or a single expression) into an AST.
+
+    Raises BpcliError, with the line and a caret, when the text is not valid.
+    """
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        return _parser().parse(source)
+    except UnexpectedInput as error:
+        raise _syntax_error(source, error) from None
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    import lark
+
+    return lark.Lark(
+        grammar.text(),
+        parser="lalr",
+        start="program",
+        transformer=_AstBuilder(),
+        postlex=_NewlinesInsideBrackets(),
+        maybe_placeholders=True,
+    )
+
+
+class _NewlinesInsideBrackets:
+    """Drops newlines inside brackets so a long expression may wrap, as in Python."""
+
+    always_accept = ("_NEWLINE",)
+
+    def process(self, stream: Iterator[Any]) -> Iterator[Any]:
+        depth = 0
+        for token in stream:
+            if token.type in _OPEN_BRACKETS:
+                depth += 1
+            elif token.type in _CLOSE_BRACKETS:
+                depth = max(0, depth - 1)
+            elif token.type == "_NEWLINE" and depth:
+                continue
+            yield token
+
+
+def _span(first: Any, last: Any) -> Span:
+    return (_start(first), _end(last))
+
+
+def _start(item: Any) -> int:
+    return item.start_pos if hasattr(item, "start_pos") else item.span[0]
+
+
+def _end(item: Any) -> int:
+    return item.end_pos if hasattr(item, "end_pos") else item.span[1]
+
+
+class _AstBuilder:
+    """Callbacks named after the grammar's rules; each receives the rule's children."""
+
+    def program(self, children: list[Any]) -> Program:
+        return Program(tuple(child for child in children if child is not None))
+
+    def assignment(self, children: list[Any]) -> Assign:
+        target, value = children
+        return Assign(str(target), value, _span(target, value), _span(target, target))
+
+    def _binary(self, children: list[Any]) -> Binary:
+        left, operator, right = children
+        return Binary(str(operator), left, right, _span(left, right))
+
+    add = sub = mul = div = pow = _binary
+
+    def neg(self, children: list[Any]) -> Neg:
+        minus, operand = children
+        return Neg(operand, _span(minus, operand))
+
+    def pos(self, children: list[Any]) -> Any:
+        return children[1]  # unary plus changes nothing
+
+    def number(self, children: list[Any]) -> Number:
+        (token,) = children
+        return Number(float(token), str(token), _span(token, token))
+
+    def name(self, children: list[Any]) -> Name:
+        (token,) = children
+        return Name(str(token), _span(token, token))
+
+    def call(self, children: list[Any]) -> Call:
+        func, arguments = children
+        args = tuple(arguments or ())
+        last = args[-1] if args else func
+        # The closing parenthesis is not kept by the parser; it follows the last argument.
+        span = (func.start_pos, _end(last) + 1)
+        return Call(str(func), args, span, _span(func, func))
+
+    def arguments(self, children: list[Any]) -> list[Any]:
+        return [child for child in children if child is not None]
+
+
+def _syntax_error(source: str, error: Any) -> BpcliError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    expected = set(getattr(error, "expected", None) or getattr(error, "allowed", None) or ())
+    if isinstance(error, UnexpectedCharacters):
+        position = error.pos_in_stream
+        span = (position, position + 1)
+        char = source[position]
+        what = f"unexpected character {char!r}"
+        hint = _character_hint(char)
+    elif isinstance(error, UnexpectedToken) and error.token.type != "$END":
+        token = error.token
+        span = (token.start_pos, max(token.end_pos, token.start_pos + 1))
+        what = f"unexpected {_describe_token(token)}"
+        hint = _token_hint(source, token)
+    else:
+        end = len(source.rstrip())
+        span = (end, end + 1)
+        what = "unexpected end of the input"
+        hint = "a '(' is not closed" if "RPAR" in expected else None
+    line, column = line_and_column(source, span[0])
+    wanted = _expected_text(expected, _bracket_depth(source, span[0]))
+    if wanted:
+        hint = f"{hint}; {wanted}" if hint else wanted
+    return BpcliError(
+        f"parse error at line {line}, column {column}: {what}",
+        source=source,
+        span=span,
+        hint=hint,
+    )
+
+
+def _describe_token(token: Any) -> str:
+    if token.type in ("NAME", "NUMBER"):
+        return f"{_TERMINAL_TEXT[token.type][2:]} {str(token)!r}"
+    return _TERMINAL_TEXT.get(token.type, repr(str(token))).removeprefix("a ")
+
+
+def _expected_text(expected: set[str], depth: int) -> str:
+    """What could have come instead, in words rather than a list of terminals.
+
+    LALR states are shared between contexts, so the parser's own list of
+    expected terminals is wider than what makes sense at this spot.
+    """
+    if "NAME" in expected or "NUMBER" in expected:
+        return "expected a value: a number, a name or a parenthesised expression"
+    if depth > 0:
+        return "expected an operator or ')'"
+    if expected:
+        return "expected an operator, ';' or a new line"
+    return ""
+
+
+def _bracket_depth(source: str, position: int) -> int:
+    """How many brackets are open at ``position`` (comments are not bpcli's concern here)."""
+    text = source[:position]
+    return text.count("(") - text.count(")")
+
+
+def _character_hint(char: str) -> str | None:
+    hints = {
+        "^": "powers are written ** (as in Python): x**2",
+        "!": "bpcli has no comparison or factorial operators",
+        "<": "bpcli has no comparison operators",
+        ">": "bpcli has no comparison operators",
+        "'": "bpcli has no strings",
+        '"': "bpcli has no strings",
+    }
+    return hints.get(char)
+
+
+def _token_hint(source: str, token: Any) -> str | None:
+    before = source[: token.start_pos].rstrip(" \t")
+    if token.type in ("NAME", "NUMBER", "LPAR") and before and (before[-1].isalnum() or before[-1] in "._)"):
+        return "two values stand side by side: multiplication is written with * (2*x, not 2x)"
+    if token.type == "EQUAL":
+        return "an assignment is written name = expression, one per statement"
+    return None
+
+
+def suggest(name: str, known: list[str]) -> str:
+    """A 'did you mean' phrase for a misspelt name, or an empty string."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,81 @@
+"""AST to text, with the fewest parentheses that keep Python's precedence.
+
+Printing and parsing back gives the same AST. The printer walks the tree with an
+explicit stack, so deep trees print without recursion and in linear time.
+"""
+
+from __future__ import annotations
+
+from bpcli.syntax.ast import Binary, Call, Expr, Name, Neg, Number
+
+_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
+_BINARY_PRECEDENCE = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "**": _POWER}
+_SPACED = {"+": " + ", "-": " - ", "*": " * ", "/": " / ", "**": "**"}
+
+
+def precedence(node: Expr) -> int:
+    if isinstance(node, Binary):
+        return _BINARY_PRECEDENCE[node.op]
+    if isinstance(node, Neg):
+        return _UNARY
+    return _ATOM
+
+
+def to_text(node: Expr) -> str:
+    """The expression as bpcli (and, for the shared subset, Python) would read it."""
+    out: list[str] = []
+    work: list[Expr | str] = [node]
+    while work:
+        item = work.pop()
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            work.extend(reversed(_parts(item)))
+    return "".join(out)
+
+
+def _parts(node: Expr) -> list[Expr | str]:
+    if isinstance(node, Number):
+        return [node.text]
+    if isinstance(node, Name):
+        return [node.id]
+    if isinstance(node, Neg):
+        return ["-", *_wrapped(node.operand, precedence(node.operand) < _UNARY)]
+    if isinstance(node, Binary):
+        mine = _BINARY_PRECEDENCE[node.op]
+        if node.op == "**":
+            # Right-associative, and its left operand binds tighter than unary minus.
+            left_parens = precedence(node.left) <= _POWER
+            right_parens = precedence(node.right) < _UNARY
+        else:
+            left_parens = precedence(node.left) < mine
+            right_parens = precedence(node.right) <= mine
+        return [
+            *_wrapped(node.left, left_parens),
+            _SPACED[node.op],
+            *_wrapped(node.right, right_parens),
+        ]
+    if isinstance(node, Call):
+        parts: list[Expr | str] = [node.func, "("]
+        for position, arg in enumerate(node.args):
+            if position:
+                parts.append(", ")
+            parts.append(arg)
+        parts.append(")")
+        return parts
+    raise TypeError(f"not an expression node: {node!r}")
+
+
+def _wrapped(node: Expr, parens: bool) -> list[Expr | str]:
+    return ["(", node, ")"] if parens else [node]
+
+
+def format_number(value: float) -> str:
+    """A constant as source text: integers without a decimal point, others shortest round-trip."""
+    if value != value:
+        return "nan"
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    if value == int(value) and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
