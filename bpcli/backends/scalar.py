@@ -1,0 +1,117 @@
+"""Python floats with numpy's semantics: inf and nan instead of exceptions.
+
+Python's float operations raise where numpy returns a value (``10.0**400``
+raises OverflowError, ``math.log(0)`` ValueError, ``0.0**-1``
+ZeroDivisionError) or leave the reals (``(-8.0)**(1/3)`` is complex). Every
+function here returns what numpy's float64 would.
+"""
+
+from __future__ import annotations
+
+import math
+
+INF = math.inf
+NAN = math.nan
+
+
+def recip(a: float) -> float:
+    if a == 0.0:
+        return math.copysign(INF, a)
+    return 1.0 / a
+
+
+def _is_odd_integer(b: float) -> bool:
+    return math.isfinite(b) and b == int(b) and int(b) % 2 == 1
+
+
+def power(a: float, b: float) -> float:
+    if b == 0.5:
+        return sqrt(a)  # numpy computes x**0.5 as sqrt(x): (-inf)**0.5 is nan, (-0.0)**0.5 is -0.0
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return -INF if a < 0 and _is_odd_integer(b) else INF
+    except ValueError:
+        if a == 0.0:  # zero to a negative power
+            return math.copysign(INF, a) if _is_odd_integer(b) else INF
+        return NAN  # a negative number to a non-integer power
+
+
+def exp(a: float) -> float:
+    try:
+        return math.exp(a)
+    except OverflowError:
+        return INF
+
+
+def log(a: float) -> float:
+    if a > 0:
+        return math.log(a)
+    if a == 0:
+        return -INF
+    return NAN  # negative, or nan
+
+
+def sqrt(a: float) -> float:
+    return math.sqrt(a) if a >= 0 else NAN  # math.sqrt(-0.0) is -0.0, as in numpy
+
+
+def tanh(a: float) -> float:
+    return math.tanh(a)
+
+
+def sigmoid(a: float) -> float:
+    # exp of a non-positive number only, so large |a| never overflows.
+    e = exp(-abs(a))
+    return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
+
+
+def relu(a: float) -> float:
+    return 0.0 if a <= 0 else a  # nan stays nan
+
+
+def absolute(a: float) -> float:
+    return math.fabs(a)
+
+
+def maximum(a: float, b: float) -> float:
+    if a != a or b != b:
+        return NAN
+    return a if a >= b else b
+
+
+def minimum(a: float, b: float) -> float:
+    if a != a or b != b:
+        return NAN
+    return a if a <= b else b
+
+
+def step(a: float) -> float:
+    if a != a:
+        return NAN
+    return 1.0 if a > 0 else 0.0
+
+
+def sign(a: float) -> float:
+    if a != a:
+        return NAN
+    return 1.0 if a > 0 else (-1.0 if a < 0 else 0.0)
+
+
+def greater(a: float, b: float) -> float:
+    if a != a or b != b:
+        return NAN
+    return 1.0 if a > b else (0.5 if a == b else 0.0)
+
+
+def count(condition: bool) -> int:
+    """How many elements satisfy a condition (here: one value, so 0 or 1)."""
+    return int(bool(condition))
+
+
+def all_finite(a: float) -> bool:
+    return math.isfinite(a)
+
+
+def is_nan(a: float) -> bool:
+    return a != a

@@ -1,0 +1,84 @@
+"""Graph nodes as readable expressions: a stage's gate, a local gradient's formula.
+
+A node is turned back into an AST and printed with the one printer. Named
+nodes (inputs and forward stages) appear by name; nodes the backward pass
+created are written out in full, so a local gradient reads ``-1 / den**2``
+rather than ``_g7``. ``a * (1 / b)`` is printed ``a / b``, undoing the
+lowering of division.
+"""
+
+from __future__ import annotations
+
+from bpcli.gates import REGISTRY
+from bpcli.graph import CONST, INPUT, Graph
+from bpcli.syntax.ast import Binary, Call, Expr, Name, Neg, Number
+from bpcli.syntax.printer import format_number, to_text
+
+_OPERATORS = {"add": "+", "sub": "-", "mul": "*", "pow": "**"}
+
+
+def gate_text(graph: Graph, node: int) -> str:
+    """The gate applied to its inputs' names: ``q * z``."""
+    return to_text(to_ast(graph, node, expand=lambda n: n == node))
+
+
+def formula_text(graph: Graph, node: int) -> str:
+    """A gradient node written out in terms of the user's names: ``-1 / den**2``."""
+    return to_text(to_ast(graph, node, expand=lambda n: graph.nodes[n].origin is not None))
+
+
+def to_ast(graph: Graph, root: int, expand) -> Expr:
+    """The expression of ``root``; nodes for which ``expand(n)`` is false appear by name.
+
+    Walks with an explicit stack and shares subtrees, so large gradient graphs
+    convert in linear time.
+    """
+    built: dict[int, Expr] = {}
+    work = [root]
+    while work:
+        node = work[-1]
+        if node in built:
+            work.pop()
+            continue
+        pending = [i for i in _shown_inputs(graph, node, expand) if i not in built]
+        if pending:
+            work.extend(pending)
+            continue
+        work.pop()
+        built[node] = _node_ast(graph, node, expand, built)
+    return built[root]
+
+
+def _shown_inputs(graph: Graph, node: int, expand) -> tuple[int, ...]:
+    n = graph.nodes[node]
+    if n.op in (INPUT, CONST) or not expand(node):
+        return ()
+    return n.inputs
+
+
+def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr]) -> Expr:
+    n = graph.nodes[node]
+    if n.op == CONST:
+        return constant_ast(n.value)
+    if n.op == INPUT or not expand(node):
+        return Name(n.name)
+    args = [built[i] for i in n.inputs]
+    if n.op == "mul" and _is_expanded_reciprocal(graph, n.inputs[1], expand):
+        return Binary("/", args[0], args[1].right)
+    if n.op in _OPERATORS:
+        return Binary(_OPERATORS[n.op], *args)
+    if n.op == "neg":
+        return Neg(args[0])
+    if n.op == "recip":
+        return Binary("/", Number(1.0, "1"), args[0])
+    return Call(REGISTRY[n.op].function or n.op, tuple(args))
+
+
+def _is_expanded_reciprocal(graph: Graph, node: int, expand) -> bool:
+    return graph.nodes[node].op == "recip" and expand(node)
+
+
+def constant_ast(value: float) -> Expr:
+    if value < 0:
+        return Neg(Number(-value, format_number(-value)))
+    return Number(value, format_number(value))

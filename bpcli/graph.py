@@ -1,0 +1,165 @@
+"""The gate graph: a topologically ordered list of nodes, SSA style.
+
+Every node is an input variable, a constant or a gate applied to earlier nodes.
+A node used by several gates is a fork; its gradient is the sum of what flows
+back along each use. The backward transformation appends nodes to the same
+graph, so one evaluator computes values and gradients alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from bpcli.gates import REGISTRY
+from bpcli.syntax.printer import format_number
+
+INPUT = "input"
+CONST = "const"
+
+
+@dataclass(slots=True)
+class Node:
+    op: str  # INPUT, CONST, or the name of a gate in the registry
+    inputs: tuple[int, ...]
+    name: str
+    value: float | None = None  # constants only
+    origin: int | None = None  # backward nodes: the forward node whose gradient they serve
+    span: tuple[int, int] | None = None  # forward nodes: where they are in the source
+
+
+@dataclass
+class Graph:
+    nodes: list[Node] = field(default_factory=list)
+    output: int = -1
+    variables: list[int] = field(default_factory=list)  # input nodes, in order of first use
+    source: str = ""
+    taken: set[str] = field(default_factory=set)  # names that generated names must avoid
+    _counters: dict[str, int] = field(default_factory=dict)
+
+    def add(self, op: str, inputs: tuple[int, ...] = (), name: str = "", **extra: Any) -> int:
+        self.nodes.append(Node(op, inputs, name, **extra))
+        return len(self.nodes) - 1
+
+    def fresh_name(self, prefix: str) -> str:
+        """A name of the form prefix1, prefix2, ... that no user name and no earlier one takes."""
+        count = self._counters.get(prefix, 0)
+        while True:
+            count += 1
+            candidate = f"{prefix}{count}"
+            if candidate not in self.taken:
+                break
+        self._counters[prefix] = count
+        self.taken.add(candidate)
+        return candidate
+
+    def claim(self, name: str) -> str:
+        """``name`` itself if it is free, else a fresh variant of it."""
+        if name not in self.taken:
+            self.taken.add(name)
+            return name
+        return self.fresh_name(name + "_")
+
+    def is_gate(self, node: int) -> bool:
+        return self.nodes[node].op not in (INPUT, CONST)
+
+    @property
+    def stages(self) -> list[int]:
+        """The forward gates, in forward order: the rows of the stage table."""
+        return [i for i, node in enumerate(self.nodes) if node.origin is None and node.op not in (INPUT, CONST)]
+
+    def consumers(self, upto: int | None = None) -> list[list[tuple[int, int]]]:
+        """For every node, the (consumer, input position) pairs that use it."""
+        limit = len(self.nodes) if upto is None else upto + 1
+        uses: list[list[tuple[int, int]]] = [[] for _ in range(limit)]
+        for consumer in range(limit):
+            for position, used in enumerate(self.nodes[consumer].inputs):
+                uses[used].append((consumer, position))
+        return uses
+
+    def depends_on_variables(self) -> list[bool]:
+        """Whether each node's value changes with some input variable."""
+        depends = [False] * len(self.nodes)
+        for i, node in enumerate(self.nodes):
+            depends[i] = node.op == INPUT or any(depends[j] for j in node.inputs)
+        return depends
+
+    def ancestors(self, node: int) -> list[bool]:
+        """Which nodes ``node``'s value is computed from (itself included)."""
+        return self.live((node,))[: node + 1]
+
+    def live(self, roots: Iterable[int]) -> list[bool]:
+        """Which nodes the values of ``roots`` are computed from (the roots included)."""
+        needed = [False] * len(self.nodes)
+        for root in roots:
+            needed[root] = True
+        for i in range(len(self.nodes) - 1, -1, -1):
+            if needed[i]:
+                for j in self.nodes[i].inputs:
+                    needed[j] = True
+        return needed
+
+
+class Builder:
+    """Appends gates to a graph, folding what needs no gate.
+
+    Used by the backward transformation: gradient graphs are built from the
+    same gates as forward graphs, but constants are folded and the identities
+    x*1, x*0, x+0, x-0, --x and x**1 are applied as the nodes are made, so a
+    gradient reads like one written by hand (``2 * xpy``, not ``2 * xpy**(2-1)``).
+    Gates are applied by name: ``g.mul(a, b)``, ``g.sigmoid(a)``.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.origin: int | None = None
+        self._constants: dict[str, int] = {}
+
+    def const(self, value: float) -> int:
+        key = repr(float(value))
+        if key not in self._constants:
+            self._constants[key] = self.graph.add(CONST, (), format_number(value), value=float(value))
+        return self._constants[key]
+
+    def __getattr__(self, op: str) -> Callable[..., int]:
+        if op not in REGISTRY:
+            raise AttributeError(op)
+        return lambda *inputs: self.apply(op, *inputs)
+
+    def apply(self, op: str, *inputs: int) -> int:
+        folded = self._fold(op, inputs)
+        if folded is not None:
+            return folded
+        name = self.graph.fresh_name("_g")
+        return self.graph.add(op, tuple(inputs), name, origin=self.origin)
+
+    def constant_value(self, node: int) -> float | None:
+        n = self.graph.nodes[node]
+        return n.value if n.op == CONST else None
+
+    def _fold(self, op: str, inputs: tuple[int, ...]) -> int | None:
+        values = [self.constant_value(i) for i in inputs]
+        if all(v is not None for v in values):
+            from bpcli.backends import scalar
+
+            return self.const(REGISTRY[op].forward(scalar, *values))
+        if op == "mul":
+            for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):
+                if mine == 1.0:
+                    return other
+                if mine == 0.0:
+                    return self.const(0.0)
+        if op == "add":
+            for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):
+                if mine == 0.0:
+                    return other
+        if op == "sub":
+            if values[1] == 0.0:
+                return inputs[0]
+            if values[0] == 0.0:
+                return self.apply("neg", inputs[1])
+        if op == "neg" and self.graph.nodes[inputs[0]].op == "neg":
+            return self.graph.nodes[inputs[0]].inputs[0]
+        if op == "pow" and values[1] == 1.0:
+            return inputs[0]
+        return None

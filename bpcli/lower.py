@@ -1,0 +1,192 @@
+"""AST to gate graph: one node per gate, named after the user's assignments.
+
+Lowering walks each statement with an explicit stack (no recursion, so deep
+expressions lower like flat ones) and emits gates in evaluation order: left
+operand, right operand, then the gate. Subexpressions the user did not name get
+generated names (t1, t2, ...; the output of a bare expression is f) that never
+collide with a name the user wrote.
+"""
+
+from __future__ import annotations
+
+from bpcli.errors import BpcliError
+from bpcli.gates import FUNCTIONS
+from bpcli.graph import CONST, INPUT, Graph
+from bpcli.syntax.ast import Assign, Binary, Call, Expr, Name, Neg, Number, Program, Statement, children
+from bpcli.syntax.parser import suggest
+
+_OPERATOR_GATES = {"+": "add", "-": "sub", "*": "mul", "**": "pow"}
+OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
+
+
+def lower(program: Program, source: str = "") -> Graph:
+    """Build the gate graph of a parsed program; its last statement is the output."""
+    if not program.statements:
+        raise BpcliError("nothing to differentiate: the expression is empty")
+    graph = Graph(source=source)
+    graph.taken = _all_names(program)
+    lowering = _Lowering(graph, program, source)
+    for position, statement in enumerate(program.statements):
+        lowering.statement(statement, is_last=position == len(program.statements) - 1)
+    return graph
+
+
+def _all_names(program: Program) -> set[str]:
+    names: set[str] = set()
+    for statement in program.statements:
+        if isinstance(statement, Assign):
+            names.add(statement.target)
+            statement = statement.value
+        stack: list[Expr] = [statement]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Name):
+                names.add(node.id)
+            stack.extend(children(node))
+    return names
+
+
+class _Lowering:
+    def __init__(self, graph: Graph, program: Program, source: str) -> None:
+        self.graph = graph
+        self.source = source
+        self.bound: dict[str, int] = {}  # names assigned so far, and variables seen
+        self.assigned_at: dict[str, Assign] = {}
+        self.assigned_later = {s.target: s for s in program.statements if isinstance(s, Assign)}
+
+    def statement(self, statement: Statement, is_last: bool) -> None:
+        before = len(self.graph.nodes)
+        if isinstance(statement, Assign):
+            self._check_assignable(statement)
+            node = self.expression(statement.value)
+            self.assigned_at[statement.target] = statement
+            if node >= before and self.graph.nodes[node].op != INPUT:  # a new gate or constant takes the name
+                self.graph.nodes[node].name = statement.target
+            self.bound[statement.target] = node
+        else:
+            if not is_last:
+                raise BpcliError(
+                    "only the last statement may be a bare expression; name this one (name = ...)",
+                    source=self.source,
+                    span=_span_of(statement),
+                )
+            node = self.expression(statement)
+            if node >= before and self.graph.is_gate(node):
+                self.graph.nodes[node].name = self.graph.claim(OUTPUT_NAME)
+        if is_last:
+            self.graph.output = node
+
+    def _check_assignable(self, statement: Assign) -> None:
+        first = self.assigned_at.get(statement.target)
+        if first is not None:
+            line = self.source.count("\n", 0, first.span[0]) + 1
+            raise BpcliError(
+                f"{statement.target} is assigned twice (first on line {line}); "
+                "every stage needs its own name",
+                source=self.source,
+                span=statement.target_span,
+            )
+        if statement.target in self.bound:  # used as an input before this assignment
+            raise BpcliError(
+                f"{statement.target} is used before it is assigned",
+                source=self.source,
+                span=statement.target_span,
+            )
+
+    def expression(self, root: Expr) -> int:
+        """Lower one expression, children before parents; returns its node."""
+        results: list[int] = []
+        work: list[tuple[Expr, bool]] = [(root, False)]
+        while work:
+            node, ready = work.pop()
+            if isinstance(node, Neg) and isinstance(node.operand, Number):
+                # A negative literal is a constant, not a negation gate.
+                results.append(self._constant(-node.operand.value, "-" + node.operand.text, node.span))
+            elif not ready and _operands(node):
+                work.append((node, True))
+                work.extend((child, False) for child in reversed(_operands(node)))
+            else:
+                arity = len(_operands(node))
+                operands = results[len(results) - arity:] if arity else []
+                del results[len(results) - arity:]
+                results.append(self._node(node, operands))
+        return results[0]
+
+    def _node(self, node: Expr, operands: list[int]) -> int:
+        if isinstance(node, Number):
+            return self._constant(node.value, node.text, node.span)
+        if isinstance(node, Name):
+            return self._name(node)
+        if isinstance(node, Neg):
+            return self._gate("neg", operands, node)
+        if isinstance(node, Binary):
+            if node.op == "/":
+                return self._division(node, operands)
+            return self._gate(_OPERATOR_GATES[node.op], operands, node)
+        if isinstance(node, Call):
+            return self._call(node, operands)
+        raise TypeError(f"cannot lower {node!r}")
+
+    def _constant(self, value: float, text: str, span: tuple[int, int]) -> int:
+        return self.graph.add(CONST, (), text, value=value, span=span)
+
+    def _name(self, node: Name) -> int:
+        if node.id in self.bound:
+            return self.bound[node.id]
+        later = self.assigned_later.get(node.id)
+        if later is not None:
+            line = self.source.count("\n", 0, later.span[0]) + 1
+            raise BpcliError(
+                f"{node.id} is used before it is assigned (on line {line})",
+                source=self.source,
+                span=node.span,
+            )
+        variable = self.graph.add(INPUT, (), node.id, span=node.span)
+        self.graph.variables.append(variable)
+        self.bound[node.id] = variable
+        return variable
+
+    def _division(self, node: Binary, operands: list[int]) -> int:
+        if len(operands) == 1:  # 1 / den: the reciprocal gate itself
+            return self._gate("recip", operands, node)
+        numerator, denominator = operands
+        reciprocal = self.graph.add("recip", (denominator,), self.graph.fresh_name("t"), span=node.right.span)
+        return self._gate("mul", [numerator, reciprocal], node)
+
+    def _call(self, node: Call, operands: list[int]) -> int:
+        gate = FUNCTIONS.get(node.func)
+        if gate is None:
+            known = ", ".join(sorted(FUNCTIONS))
+            raise BpcliError(
+                f"unknown function {node.func!r}{suggest(node.func, sorted(FUNCTIONS))}; "
+                f"known functions: {known}",
+                source=self.source,
+                span=node.func_span,
+            )
+        if len(operands) != gate.arity:
+            wanted = "1 argument" if gate.arity == 1 else f"{gate.arity} arguments"
+            raise BpcliError(
+                f"{node.func} takes {wanted}, got {len(operands)}: {gate.syntax}",
+                source=self.source,
+                span=node.span,
+            )
+        return self._gate(gate.op, operands, node)
+
+    def _gate(self, op: str, operands: list[int], node: Expr) -> int:
+        return self.graph.add(op, tuple(operands), self.graph.fresh_name("t"), span=node.span)
+
+
+def _operands(node: Expr) -> tuple[Expr, ...]:
+    """The subexpressions that become the gate's inputs.
+
+    Division a / b is lowered as a * (1 / b), as the lecture notes stage it
+    (invden = 1.0 / den; f = num * invden); a literal 1 over b is just the
+    reciprocal gate, with no multiply by one.
+    """
+    if isinstance(node, Binary) and node.op == "/" and isinstance(node.left, Number) and node.left.value == 1.0:
+        return (node.right,)
+    return children(node)
+
+
+def _span_of(statement: Statement) -> tuple[int, int]:
+    return statement.span
