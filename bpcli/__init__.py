@@ -1,0 +1,35 @@
+"""bpcli: a command-line expression differentiator that shows every stage of backpropagation.
+
+The library behind the command line:
+
+    >>> import bpcli
+    >>> r = bpcli.grad("(x+y)*z", x=-2, y=5, z=-4)
+    >>> r.value, r.gradients
+    (-12.0, {'x': -4.0, 'y': -4.0, 'z': 3.0})
+
+Names are imported on first use, so ``import bpcli`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["BpcliError", "GradResult", "__version__", "build", "grad", "parse"]
+
+_PUBLIC = {
+    "grad": "bpcli.api",
+    "parse": "bpcli.api",
+    "build": "bpcli.api",
+    "GradResult": "bpcli.result",
+    "BpcliError": "bpcli.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        import importlib
+
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'bpcli' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""``python -m bpcli``: the same as the ``bpcli`` command."""
+
+from bpcli.cli import main
+
+main()

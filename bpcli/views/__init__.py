@@ -1,0 +1,1 @@
+"""Views read an evaluated result and show it; they never recompute anything."""

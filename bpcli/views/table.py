@@ -1,0 +1,122 @@
+"""The stage table for people: one row per gate, then the gradients, forks and warnings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from bpcli.views.numbers import format_value
+
+DEFAULT_PRECISION = 4  # significant digits, as the lecture notes print them (0.7311, 0.1966)
+DEFAULT_MAX_STAGES = 200  # a person reads a few dozen rows; a huge expression is for --json
+FORK_TERMS_SHOWN = 8
+
+
+def grad_table(result: Any, precision: int = DEFAULT_PRECISION, max_stages: int = DEFAULT_MAX_STAGES) -> Group:
+    """Everything ``bpcli grad`` shows: stages, gradients, forks and warnings.
+
+    With more than ``max_stages`` stages (0: no limit) the first and last
+    stages are shown and the count of those left out.
+    """
+    def show(value: Any) -> str:
+        return format_value(value, precision)
+
+    parts: list[Any] = [_stages(result, show, max_stages), _gradients(result, show)]
+    if result.forks:
+        parts.append(_forks(result, show))
+    if result.warnings:
+        parts.append(_warnings(result))
+    return Group(*parts)
+
+
+def _stages(result: Any, show, max_stages: int) -> Any:
+    if not result.stages:
+        return Text(f"No gates: the output is {result.output} itself, so d{result.output}/d{result.output} = 1.")
+    table = Table(title=Text(f"Backpropagation through {_one_line(result.source)}"), title_justify="left")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("stage", style="bold")
+    table.add_column("gate")
+    table.add_column("expression")
+    table.add_column("value", justify="right", style="green")
+    table.add_column("local gradient")
+    table.add_column("upstream", justify="right", style="red")
+    table.add_column("downstream", style="red")
+    stages = result.stages
+    hidden = len(stages) - max_stages if max_stages else 0
+    for position, stage in enumerate(stages):
+        if hidden > 0 and max_stages // 2 <= position < max_stages // 2 + hidden:
+            if position == max_stages // 2:
+                table.add_row("…", Text(f"{hidden:,} more stages (--max-stages 0 shows all, --json has every one)"))
+            continue
+        carried = [i for i, local in enumerate(stage.local) if local is not None]
+        locals_ = [_local_line(stage, i, show) for i in carried]
+        downstream = [f"{stage.inputs[i]} ← {show(stage.downstream[i])}" for i in carried]
+        table.add_row(*map(Text, (
+            str(stage.index),
+            stage.name,
+            stage.op,
+            stage.expr,
+            show(stage.value),
+            "\n".join(locals_) or "—",
+            show(stage.upstream),
+            "\n".join(downstream) or "—",
+        )))
+    return table
+
+
+def _local_line(stage: Any, position: int, show) -> str:
+    formula = stage.formulas[position]
+    value = show(stage.local[position])
+    head = f"∂{stage.name}/∂{stage.inputs[position]} = "
+    return head + (value if formula == value else f"{formula} = {value}")
+
+
+def _gradients(result: Any, show) -> Any:
+    table = Table(title=Text(f"Gradients of {result.output} = {show(result.value)}"), title_justify="left")
+    table.add_column("input", style="bold")
+    table.add_column("value", justify="right", style="green")
+    table.add_column(Text(f"∂{result.output}/∂input"), justify="right", style="red")
+    for name, value in result.inputs.items():
+        table.add_row(Text(name), show(value), show(result.gradients[name]))
+    if not result.inputs:
+        table.add_row("(none)", "", "")
+    return table
+
+
+def _forks(result: Any, show) -> Text:
+    lines = Text("Forks: a value used more than once gets the sum of the gradients flowing back to it\n")
+    for fork in result.forks:
+        lines.append(f"  d{fork.name} = {_sum_text(fork, show)} = {show(fork.total)}\n")
+    return lines
+
+
+def _sum_text(fork: Any, show) -> str:
+    """The contributions as a sum a person would write: 1.583 (via t4) - 0.03576 (via t3)."""
+    text = ""
+    shown = fork.contributions[:FORK_TERMS_SHOWN]
+    for position, contribution in enumerate(shown):
+        number = show(contribution.value)
+        if position == 0:
+            text = number
+        elif number.startswith("-"):
+            text += f" - {number[1:]}"
+        else:
+            text += f" + {number}"
+        text += f" (via {contribution.stage})"
+    more = len(fork.contributions) - len(shown)
+    return text + (f" + … ({more:,} more)" if more else "")
+
+
+def _warnings(result: Any) -> Text:
+    lines = Text()
+    for warning in result.warnings:
+        lines.append(f"warning: {warning.message}\n", style="yellow")
+    return lines
+
+
+def _one_line(source: str) -> str:
+    text = " ".join(source.split())
+    return text if len(text) <= 80 else text[:77] + "..."
