@@ -1,0 +1,182 @@
+"""The command line as people and scripts use it: CliRunner and the real executable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import REPO, run_cli, run_json, run_process
+
+
+class TestTable:
+    def test_one_row_per_gate_with_locals_upstream_and_downstream(self):
+        result = run_cli("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4")
+        assert result.exit_code == 0
+        out = result.stdout
+        assert "∂f/∂t1 = z = -4" in out
+        assert "∂f/∂z = t1 = 3" in out
+        assert "∂t1/∂x = 1" in out
+        assert "x ← -4" in out and "z ← 3" in out
+        row_1 = next(line for line in out.splitlines() if "│ t1 " in line and "add" in line)
+        assert "x + y" in row_1 and " 3 " in row_1 and "-4" in row_1
+        assert "Gradients of f = -12" in out
+
+    def test_no_colour_codes_when_piped(self):
+        result = run_cli("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4")
+        assert "\x1b[" not in result.stdout
+
+    def test_fork_shows_each_contribution_and_the_sum(self):
+        result = run_cli("grad", "x*y + x", "-x", "3", "-y", "2")
+        assert "dx = 1 (via f) + 2 (via t1) = 3" in result.stdout
+
+    def test_warnings_appear_in_the_table(self):
+        result = run_cli("grad", "max(x, y)", "-x", "4", "-y", "4")
+        assert result.exit_code == 0
+        assert "max tie: the gradient is split evenly" in result.stdout
+
+    def test_precision(self):
+        result = run_cli("grad", "sigmoid(x)", "-x", "1", "--precision", "8")
+        assert "0.73105858" in result.stdout
+
+    def test_long_tables_are_cut_with_a_note(self):
+        expression = "+".join(["x"] * 300)
+        result = run_cli("grad", expression, "-x", "1", "--max-stages", "20")
+        assert "279 more stages" in result.stdout
+        assert "Gradients of f = 300" in result.stdout
+
+
+class TestBindings:
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["-x", "-2", "-y", "5", "-z", "-4"],
+            ["--x", "-2", "--y", "5", "--z", "-4"],
+            ["x=-2", "y=5", "z=-4"],
+            ["--x=-2", "-y=5", "z=-4"],
+            ["-x", "-2e0", "-y", "+5", "-z", "-4.0"],
+        ],
+    )
+    def test_binding_forms(self, args):
+        doc = run_json("grad", "(x+y)*z", *args)
+        assert doc["gradients"] == {"x": -4.0, "y": -4.0, "z": 3.0}
+
+    def test_multi_letter_names(self):
+        doc = run_json("grad", "w0*x0 + w1", "--w0", "2", "--x0", "-1", "--w1", "3")
+        assert doc["gradients"] == {"w0": -1.0, "x0": 2.0, "w1": 1.0}
+
+    def test_a_name_that_is_also_an_option_is_bound_with_equals(self):
+        doc = run_json("grad", "json * 2", "json=3")
+        assert doc["gradients"] == {"json": 2.0}
+
+    def test_expression_starting_with_minus_follows_double_dash(self):
+        result = run_cli("grad", "--json", "--", "-x**2", "x=3")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["gradients"] == {"x": -6.0}
+
+    def test_unused_binding_warns_on_stderr(self):
+        result = run_cli("grad", "x*2", "-x", "1", "-w", "5", "--json")
+        assert result.exit_code == 0
+        assert "bpcli: warning: w is bound but the expression does not use it" in result.stderr
+        json.loads(result.stdout)
+
+    def test_expression_from_standard_input(self):
+        result = run_cli("grad", "-", "-x", "3", "--json", input="q = x * x\nf = q + 1\n")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["gradients"] == {"x": 6.0}
+
+    def test_expression_from_a_file(self, tmp_path):
+        path = tmp_path / "program.txt"
+        path.write_text("q = x + y  # the add gate\nf = q * z\n")
+        doc = run_json("grad", "--file", str(path), "-x", "-2", "-y", "5", "-z", "-4")
+        assert [s["name"] for s in doc["stages"]] == ["q", "f"]
+
+    def test_file_with_equals_bindings(self, tmp_path):
+        path = tmp_path / "program.txt"
+        path.write_text("f = x * y")
+        doc = run_json("grad", "--file", str(path), "x=2", "y=3")
+        assert doc["gradients"] == {"x": 3.0, "y": 2.0}
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        "args, fragment",
+        [
+            (["(x+)*z", "-x", "1", "-z", "1"], "parse error at line 1, column 4"),
+            (["foo(x)", "-x", "1"], "unknown function 'foo'"),
+            (["max(x)", "-x", "1"], "max takes 2 arguments, got 1"),
+            (["x*y*z", "-x", "1"], "unbound variables: y, z"),
+            (["x*2", "-x", "abc"], "the value of x is not a number: 'abc'"),
+            (["x*2", "-x"], "-x needs a value"),
+            (["x*2", "-x", "1", "-x", "2"], "x is bound twice"),
+            (["x*2", "-x", "1", "oops"], "unexpected argument 'oops'"),
+            (["x*2", "-x", "1", "--9x", "1"], "is not a binding"),
+            (["q = x; q = x", "-x", "1"], "q is assigned twice"),
+            ([], "no expression"),
+        ],
+    )
+    def test_bad_input_exits_2_with_one_message(self, args, fragment):
+        result = run_cli("grad", *args)
+        assert result.exit_code == 2, result.stdout
+        assert fragment in result.stderr
+        assert result.stderr.startswith("bpcli: error: ")
+        assert "Traceback" not in result.stderr + result.stdout
+        assert result.stdout == ""
+
+    def test_parse_error_shows_the_line_and_a_caret(self):
+        result = run_cli("grad", "(x+)*z", "-x", "1", "-z", "1")
+        assert "  (x+)*z\n     ^\n" in result.stderr
+
+    def test_unreadable_file(self, tmp_path):
+        result = run_cli("grad", "--file", str(tmp_path / "missing.txt"))
+        assert result.exit_code == 2
+        assert "cannot read" in result.stderr
+
+    def test_non_utf8_file(self, tmp_path):
+        path = tmp_path / "latin1.txt"
+        path.write_bytes(b"x * \xe9")
+        result = run_cli("grad", "--file", str(path), "-x", "1")
+        assert result.exit_code == 2
+        assert "not UTF-8" in result.stderr
+
+    def test_unknown_option_of_bpcli_itself(self):
+        result = run_cli("grad", "x", "-x", "1", "--precision", "zero")
+        assert result.exit_code == 2
+        assert "Traceback" not in result.stderr
+
+
+class TestRealProcess:
+    def test_installed_bpcli_prints_parseable_json(self):
+        process = run_process("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json")
+        assert process.returncode == 0, process.stderr
+        doc = json.loads(process.stdout)
+        assert doc["value"] == -12.0
+        assert doc["gradients"] == {"x": -4.0, "y": -4.0, "z": 3.0}
+
+    def test_bad_input_in_a_real_process(self):
+        process = run_process("grad", "(x+y", "-x", "1", "-y", "2")
+        assert process.returncode == 2
+        assert "Traceback" not in process.stderr
+        assert process.stderr.startswith("bpcli: error: parse error")
+
+    def test_python_dash_m(self):
+        import subprocess
+        import sys
+
+        process = subprocess.run(
+            [sys.executable, "-m", "bpcli", "grad", "x*y", "x=2", "y=3", "--json"],
+            capture_output=True, text=True, cwd=REPO, timeout=60,
+        )
+        assert process.returncode == 0, process.stderr
+        assert json.loads(process.stdout)["gradients"] == {"x": 3.0, "y": 2.0}
+
+    def test_table_without_a_terminal_has_no_colour(self):
+        process = run_process("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4")
+        assert process.returncode == 0
+        assert "\x1b[" not in process.stdout
+        assert "∂f/∂t1 = z = -4" in process.stdout
+
+    def test_version(self):
+        process = run_process("--version")
+        assert process.returncode == 0
+        assert process.stdout.startswith("bpcli ")

@@ -1,0 +1,95 @@
+"""Every gate in the registry: local gradients against finite differences, and
+the scalar backend against numpy's semantics. Generated from the registry, so a
+new gate is tested the moment it is added."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+import bpcli
+from bpcli.backends import array, scalar
+from bpcli.gates import REGISTRY, ROLES
+from helpers import close, numeric_gradients
+
+POSITIVE_ONLY = {"log", "sqrt", "pow"}  # differentiable on their whole domain only for a > 0
+BOTH_SIGNS = [-2.3, -0.7, 0.4, 1.9]
+POSITIVE = [0.4, 1.9, 3.1]
+EXPONENTS = [-1.3, 0.5, 2.0, 3.0]
+
+
+def points(gate):
+    if gate.arity == 1:
+        values = POSITIVE if gate.op in POSITIVE_ONLY else BOTH_SIGNS
+        return [{"a": a} for a in values]
+    if gate.op == "pow":
+        return [{"a": a, "b": b} for a in POSITIVE for b in EXPONENTS]
+    return [{"a": a, "b": b} for a, b in itertools.product(BOTH_SIGNS, repeat=2) if a != b]
+
+
+CASES = [(op, point) for op, gate in REGISTRY.items() for point in points(gate)]
+
+
+@pytest.mark.parametrize("op, point", CASES, ids=[f"{op}-{list(p.values())}" for op, p in CASES])
+def test_local_gradient_matches_a_centred_difference(op, point):
+    expression = REGISTRY[op].syntax
+    result = bpcli.grad(expression, point)
+    numeric = numeric_gradients(expression, point)
+    for name in point:
+        assert close(result.gradients[name], numeric[name]), (name, result.gradients[name], numeric[name])
+
+
+def test_every_gate_declares_a_role_a_formula_and_a_partial_per_input():
+    for gate in REGISTRY.values():
+        assert gate.role in ROLES
+        assert gate.local.startswith("∂/∂a")
+        assert gate.arity in (1, 2)
+        assert gate.syntax.count("a") >= 1
+
+
+def test_every_callable_gate_is_reachable_from_the_grammar():
+    for gate in REGISTRY.values():
+        if gate.function:
+            args = ", ".join("ab"[: gate.arity])
+            graph = bpcli.build(f"{gate.function}({args})")
+            assert graph.nodes[graph.output].op == gate.op
+
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -8.0, 1 / 3, 0.5, 709.0, 710.0, -710.0, 1e308, 1e-320, math.inf, -math.inf, math.nan]
+
+
+def same_number(a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b) or a == 0 or b == 0:
+        return a == b
+    return math.isclose(a, b, rel_tol=4e-16)
+
+
+@pytest.mark.parametrize("op", sorted(REGISTRY))
+def test_scalar_backend_follows_numpy_semantics(op):
+    gate = REGISTRY[op]
+    for values in itertools.product(SPECIAL, repeat=gate.arity):
+        with np.errstate(all="ignore"):
+            expected = float(gate.forward(array, *(np.float64(v) for v in values)))
+        got = gate.forward(scalar, *values)
+        assert isinstance(got, float), (op, values)
+        assert same_number(got, expected), (op, values, got, expected)
+
+
+def test_python_float_exceptions_become_inf_and_nan():
+    assert scalar.power(10.0, 400.0) == math.inf
+    assert scalar.power(-10.0, 401.0) == -math.inf
+    assert scalar.power(0.0, -1.0) == math.inf
+    assert scalar.power(-0.0, -1.0) == -math.inf
+    assert math.isnan(scalar.power(-8.0, 1 / 3))
+    assert scalar.power(0.0, 0.0) == 1.0
+    assert scalar.log(0.0) == -math.inf
+    assert math.isnan(scalar.log(-1.0))
+    assert scalar.exp(1000.0) == math.inf
+    assert scalar.recip(0.0) == math.inf
+    assert scalar.sigmoid(-1000.0) == 0.0
+    assert scalar.sigmoid(1000.0) == 1.0
