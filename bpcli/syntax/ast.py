@@ -41,14 +41,37 @@ class Binary:
 
 
 @dataclass(frozen=True, slots=True)
+class Transpose:
+    operand: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Call:
     func: str
     args: tuple[Expr, ...]
     span: Span = field(default=NO_SPAN, compare=False)
     func_span: Span = field(default=NO_SPAN, compare=False)
+    keywords: tuple[tuple[str, Expr], ...] = ()  # axis=0
 
 
-Expr = Number | Name | Neg | Binary | Call
+@dataclass(frozen=True, slots=True)
+class Array:
+    """A bracketed literal: ``[1, 2]``, ``[[1, 2], [3, 4]]``."""
+
+    elements: tuple[Expr, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Tuple:
+    """A parenthesised list with a comma, as in ``axis=(0, 2)``."""
+
+    elements: tuple[Expr, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +90,17 @@ class Program:
     statements: tuple[Statement, ...]
 
 
-BINARY_OPERATORS = ("+", "-", "*", "/", "**")
+BINARY_OPERATORS = ("+", "-", "*", "/", "**", "@")
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
-    """The direct subexpressions of a node, left to right."""
+    """The direct subexpressions of a node, left to right (keyword values last)."""
     if isinstance(node, Binary):
         return (node.left, node.right)
-    if isinstance(node, Neg):
+    if isinstance(node, (Neg, Transpose)):
         return (node.operand,)
     if isinstance(node, Call):
-        return node.args
+        return node.args + tuple(value for _, value in node.keywords)
+    if isinstance(node, (Array, Tuple)):
+        return node.elements
     return ()

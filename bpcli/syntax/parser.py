@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from bpcli.errors import BpcliError, line_and_column
 from bpcli.syntax import grammar
-from bpcli.syntax.ast import Assign, Binary, Call, Name, Neg, Number, Program, Span
+from bpcli.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Program, Span, Transpose, Tuple
 
 # How the parser's terminal names read in an error message.
 _TERMINAL_TEXT = {
@@ -24,6 +24,10 @@ _TERMINAL_TEXT = {
     "STAR": "'*'",
     "SLASH": "'/'",
     "POW": "'**'",
+    "AT": "'@'",
+    "TRANSPOSE": "'.T'",
+    "LSQB": "'['",
+    "RSQB": "']'",
     "LPAR": "'('",
     "RPAR": "')'",
     "COMMA": "','",
@@ -33,8 +37,8 @@ _TERMINAL_TEXT = {
     "$END": "the end of the input",
 }
 
-_OPEN_BRACKETS = {"LPAR"}
-_CLOSE_BRACKETS = {"RPAR"}
+_OPEN_BRACKETS = {"LPAR", "LSQB"}
+_CLOSE_BRACKETS = {"RPAR", "RSQB"}
 
 
 def parse(source: str) -> Program:
@@ -107,7 +111,11 @@ class _AstBuilder:
         left, operator, right = children
         return Binary(str(operator), left, right, _span(left, right))
 
-    add = sub = mul = div = pow = _binary
+    add = sub = mul = div = pow = matmul = _binary
+
+    def transpose(self, children: list[Any]) -> Transpose:
+        operand, marker = children
+        return Transpose(operand, _span(operand, marker))
 
     def neg(self, children: list[Any]) -> Neg:
         minus, operand = children
@@ -126,14 +134,41 @@ class _AstBuilder:
 
     def call(self, children: list[Any]) -> Call:
         func, arguments = children
-        args = tuple(arguments or ())
-        last = args[-1] if args else func
+        arguments = arguments or []
+        args = tuple(a for a in arguments if not isinstance(a, _Keyword))
+        keywords = tuple((k.name, k.value) for k in arguments if isinstance(k, _Keyword))
+        last = arguments[-1].span if arguments else (func.start_pos, func.end_pos)
         # The closing parenthesis is not kept by the parser; it follows the last argument.
-        span = (func.start_pos, _end(last) + 1)
-        return Call(str(func), args, span, _span(func, func))
+        span = (func.start_pos, last[1] + 1)
+        return Call(str(func), args, span, _span(func, func), keywords)
 
     def arguments(self, children: list[Any]) -> list[Any]:
         return [child for child in children if child is not None]
+
+    def keyword(self, children: list[Any]) -> _Keyword:
+        name, value = children
+        return _Keyword(str(name), value, (name.start_pos, _end(value)))
+
+    def elements(self, children: list[Any]) -> list[Any]:
+        return [child for child in children if child is not None]
+
+    def array_literal(self, children: list[Any]) -> Array:
+        (elements,) = children
+        elements = tuple(elements or ())
+        span = (elements[0].span[0] - 1, elements[-1].span[1] + 1) if elements else (0, 0)
+        return Array(elements, span)
+
+    def tuple_literal(self, children: list[Any]) -> Tuple:
+        first, rest = children
+        elements = (first, *(rest or ()))
+        return Tuple(elements, (first.span[0] - 1, elements[-1].span[1] + 1))
+
+
+class _Keyword:
+    """A ``name=value`` call argument, before it is sorted out from the positional ones."""
+
+    def __init__(self, name: str, value: Any, span: Span) -> None:
+        self.name, self.value, self.span = name, value, span
 
 
 def _syntax_error(source: str, error: Any) -> BpcliError:

@@ -6,11 +6,11 @@ explicit stack, so deep trees print without recursion and in linear time.
 
 from __future__ import annotations
 
-from bpcli.syntax.ast import Binary, Call, Expr, Name, Neg, Number
+from bpcli.syntax.ast import Array, Binary, Call, Expr, Name, Neg, Number, Transpose, Tuple
 
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
-_BINARY_PRECEDENCE = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "**": _POWER}
-_SPACED = {"+": " + ", "-": " - ", "*": " * ", "/": " / ", "**": "**"}
+_BINARY_PRECEDENCE = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "@": _PRODUCT, "**": _POWER}
+_SPACED = {"+": " + ", "-": " - ", "*": " * ", "/": " / ", "@": " @ ", "**": "**"}
 
 
 def precedence(node: Expr) -> int:
@@ -55,15 +55,27 @@ def _parts(node: Expr) -> list[Expr | str]:
             _SPACED[node.op],
             *_wrapped(node.right, right_parens),
         ]
+    if isinstance(node, Transpose):
+        return [*_wrapped(node.operand, precedence(node.operand) < _ATOM), ".T"]
     if isinstance(node, Call):
-        parts: list[Expr | str] = [node.func, "("]
-        for position, arg in enumerate(node.args):
-            if position:
-                parts.append(", ")
-            parts.append(arg)
-        parts.append(")")
-        return parts
+        keywords = [[f"{name}=", value] for name, value in node.keywords]
+        return [node.func, *_listed([[arg] for arg in node.args] + keywords, "(", ")")]
+    if isinstance(node, Array):
+        return _listed([[element] for element in node.elements], "[", "]")
+    if isinstance(node, Tuple):
+        items = _listed([[element] for element in node.elements], "(", ")")
+        return items[:-1] + [",", ")"] if len(node.elements) == 1 else items
     raise TypeError(f"not an expression node: {node!r}")
+
+
+def _listed(items: list[list[Expr | str]], opening: str, closing: str) -> list[Expr | str]:
+    parts: list[Expr | str] = [opening]
+    for position, item in enumerate(items):
+        if position:
+            parts.append(", ")
+        parts.extend(item)
+    parts.append(closing)
+    return parts
 
 
 def _wrapped(node: Expr, parens: bool) -> list[Expr | str]:
