@@ -1,9 +1,11 @@
 """Reverse mode as a graph transformation (source-to-source backpropagation).
 
 ``backward`` walks the graph from the output back to the inputs and appends,
-for every gate on the way, the nodes that compute its local gradients and
-what each input receives: downstream = local × upstream. Where a value is
-used more than once (a fork) the contributions are added up, the notes'
+for every gate on the way, the nodes that compute what each input receives:
+for an elementwise gate, downstream = local × upstream, summed over the axes
+the input was broadcast along (the one ``unbroadcast`` step, applied here and
+in no gate); for a structural gate, its vector-Jacobian product. Where a value
+is used more than once (a fork) the contributions are added up, the notes'
 ``dx += ...``. Nothing is computed here; the evaluator computes the appended
 nodes like any others. Because the appended nodes are ordinary gates,
 applying ``backward`` to a gradient node differentiates the backward pass
@@ -60,20 +62,33 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
         adjoints.total[node] = total
         if not graph.is_gate(node):
             continue
-        gate = REGISTRY[graph.nodes[node].op]
-        inputs = graph.nodes[node].inputs
-        for position, used in enumerate(inputs):
-            partial = gate.partials[position]
-            if not carries[used] or partial is None:
-                continue
-            local = partial(g, *inputs, node)
+        for position, received in _downstream(g, graph, node, total, carries, adjoints):
+            used = graph.nodes[node].inputs[position]
+            if g.shape(received) != g.shape(used):
+                received = g.unbroadcast(received, used)
             use = (node, position)
-            adjoints.local[use] = local
-            received = g.mul(local, total)
             adjoints.downstream[use] = received
             adjoints.contributions.setdefault(used, []).append(use)
             arriving.setdefault(used, []).append(received)
     return adjoints
+
+
+def _downstream(g: Builder, graph: Graph, node: int, upstream: int, carries: list[bool], adjoints: Adjoints):
+    """(input position, node of what that input receives) for the inputs that need a gradient."""
+    n = graph.nodes[node]
+    gate = REGISTRY[n.op]
+    if gate.vjp is not None:
+        received = gate.vjp(g, *n.inputs, node, upstream, **(n.attrs or {}))
+        return [(i, r) for i, r in enumerate(received) if r is not None and carries[n.inputs[i]]]
+    pairs = []
+    for position, used in enumerate(n.inputs):
+        partial = gate.partials[position]
+        if not carries[used] or partial is None:
+            continue
+        local = partial(g, *n.inputs, node)
+        adjoints.local[(node, position)] = local
+        pairs.append((position, g.mul(local, upstream)))
+    return pairs
 
 
 def _carries_gradient(graph: Graph, output: int) -> list[bool]:

@@ -30,28 +30,47 @@ class Evaluation:
     findings: list[Finding]
 
 
-def evaluate(graph: Graph, bindings: Mapping[str, Any], roots: Iterable[int] | None = None) -> Evaluation:
+def evaluate(
+    graph: Graph,
+    bindings: Mapping[str, Any],
+    roots: Iterable[int] | None = None,
+    reuse: Evaluation | None = None,
+    changed: str | None = None,
+) -> Evaluation:
     """Compute the nodes; ``bindings`` maps each input variable's name to its value.
 
     With ``roots``, only the nodes those are computed from are evaluated (the
     rest stay None): folding in the backward builder can leave nodes that
-    nothing uses, and they must neither cost time nor raise warnings.
+    nothing uses, and they must neither cost time nor raise warnings. With
+    ``reuse`` (an earlier evaluation) and ``changed`` (the one input whose value
+    is new), only the nodes that depend on that input are computed again.
     """
     live = None if roots is None else graph.live(roots)
+    if reuse is not None:
+        live = _changed_only(graph, live, changed)
     if any(hasattr(value, "shape") for value in bindings.values()):
         import numpy as np
 
         from bpcli.backends import array as xp
 
         with np.errstate(all="ignore"):
-            return _run(graph, bindings, xp, live)
+            return _run(graph, bindings, xp, live, reuse)
     from bpcli.backends import scalar as xp
 
-    return _run(graph, bindings, xp, live)
+    return _run(graph, bindings, xp, live, reuse)
 
 
-def _run(graph: Graph, bindings: Mapping[str, Any], xp: Any, live: list[bool] | None) -> Evaluation:
-    values: list[Any] = [None] * len(graph.nodes)
+def _changed_only(graph: Graph, live: list[bool] | None, changed: str | None) -> list[bool]:
+    depends = [False] * len(graph.nodes)
+    for i, node in enumerate(graph.nodes):
+        depends[i] = (node.op == INPUT and node.name == changed) or any(depends[j] for j in node.inputs)
+    return [d and (live is None or live[i]) for i, d in enumerate(depends)]
+
+
+def _run(
+    graph: Graph, bindings: Mapping[str, Any], xp: Any, live: list[bool] | None, reuse: Evaluation | None
+) -> Evaluation:
+    values: list[Any] = [None] * len(graph.nodes) if reuse is None else list(reuse.values)
     findings: list[Finding] = []
     gradient_warned: set[int] = set()
     for index, node in enumerate(graph.nodes):
@@ -68,11 +87,12 @@ def _run(graph: Graph, bindings: Mapping[str, Any], xp: Any, live: list[bool] | 
             continue
         gate = REGISTRY[node.op]
         inputs = [values[i] for i in node.inputs]
-        out = gate.forward(xp, *inputs)
+        attrs = node.attrs or {}
+        out = gate.forward(xp, *inputs, **attrs)
         values[index] = out
         if node.origin is None:
             if gate.kink is not None:
-                hits = xp.count(gate.kink(*inputs))
+                hits = xp.count(gate.kink(xp, *inputs, **attrs))
                 if hits:
                     findings.append(Finding(index, "kink", gate.kink_note + _how_many(hits, out)))
             if not xp.all_finite(out) and all(xp.all_finite(v) for v in inputs):

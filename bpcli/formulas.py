@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from bpcli.gates import REGISTRY
 from bpcli.graph import CONST, INPUT, Graph
-from bpcli.syntax.ast import Binary, Call, Expr, Name, Neg, Number
+from bpcli.syntax.ast import Binary, Call, Expr, Name, Neg, Number, Transpose, Tuple
 from bpcli.syntax.printer import format_number, to_text
 
-_OPERATORS = {"add": "+", "sub": "-", "mul": "*", "pow": "**"}
+_OPERATORS = {"add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@"}
 
 
 def gate_text(graph: Graph, node: int) -> str:
@@ -22,12 +22,19 @@ def gate_text(graph: Graph, node: int) -> str:
     return to_text(to_ast(graph, node, expand=lambda n: n == node))
 
 
-def formula_text(graph: Graph, node: int) -> str:
-    """A gradient node written out in terms of the user's names: ``-1 / den**2``."""
-    return to_text(to_ast(graph, node, expand=lambda n: graph.nodes[n].origin is not None))
+def formula_text(graph: Graph, node: int, names: dict[int, str] | None = None) -> str:
+    """A gradient node written out in terms of the user's names: ``-1 / den**2``.
+
+    ``names`` gives some gradient nodes a name of their own instead (the
+    upstream gradient of a stage D appears as ``dD`` in ``dD @ X.T``).
+    """
+    names = names or {}
+    return to_text(
+        to_ast(graph, node, expand=lambda n: n not in names and graph.nodes[n].origin is not None, names=names)
+    )
 
 
-def to_ast(graph: Graph, root: int, expand) -> Expr:
+def to_ast(graph: Graph, root: int, expand, names: dict[int, str] | None = None) -> Expr:
     """The expression of ``root``; nodes for which ``expand(n)`` is false appear by name.
 
     Walks with an explicit stack and shares subtrees, so large gradient graphs
@@ -45,7 +52,7 @@ def to_ast(graph: Graph, root: int, expand) -> Expr:
             work.extend(pending)
             continue
         work.pop()
-        built[node] = _node_ast(graph, node, expand, built)
+        built[node] = Name(names[node]) if names and node in names else _node_ast(graph, node, expand, built)
     return built[root]
 
 
@@ -59,7 +66,8 @@ def _shown_inputs(graph: Graph, node: int, expand) -> tuple[int, ...]:
 def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr]) -> Expr:
     n = graph.nodes[node]
     if n.op == CONST:
-        return constant_ast(n.value)
+        # An array constant (a literal, an upstream gradient) goes by its name.
+        return Name(n.name) if hasattr(n.value, "shape") else constant_ast(n.value)
     if n.op == INPUT or not expand(node):
         return Name(n.name)
     args = [built[i] for i in n.inputs]
@@ -71,14 +79,24 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr]) -> Expr:
         return Neg(args[0])
     if n.op == "recip":
         return Binary("/", Number(1.0, "1"), args[0])
-    return Call(REGISTRY[n.op].function or n.op, tuple(args))
+    if n.op == "transpose":
+        return Transpose(args[0])
+    keywords = tuple((key, _parameter_ast(value)) for key, value in (n.attrs or {}).items() if value is not None)
+    return Call(REGISTRY[n.op].function or n.op, tuple(args), keywords=keywords)
+
+
+def _parameter_ast(value) -> Expr:
+    if isinstance(value, tuple):
+        return Tuple(tuple(constant_ast(float(v), integer=True) for v in value))
+    return constant_ast(float(value), integer=True)
 
 
 def _is_expanded_reciprocal(graph: Graph, node: int, expand) -> bool:
     return graph.nodes[node].op == "recip" and expand(node)
 
 
-def constant_ast(value: float) -> Expr:
+def constant_ast(value: float, integer: bool = False) -> Expr:
+    value = float(value)
     if value < 0:
-        return Neg(Number(-value, format_number(-value)))
-    return Number(value, format_number(value))
+        return Neg(constant_ast(-value, integer))
+    return Number(value, str(int(value)) if integer else format_number(value))

@@ -1,22 +1,29 @@
 """The gate registry: every gate's forward computation next to its local gradients.
 
 Each entry says how the gate is written, how it computes its output (``forward``,
-given a numeric backend ``xp`` and the input values) and how its local
-gradients ∂out/∂input are built (``partials``, one per input). A partial is a
-small function that builds graph nodes with the builder ``g`` from the gate's
-input nodes and its output node; it returns None where no gradient flows. The
-backward transformation multiplies each partial by the upstream gradient, so
-local × upstream = downstream is the engine's job, not the gate's, and the
-gradient graph is made of the very gates listed here (so it can be
-differentiated again).
+given a numeric backend ``xp`` and the input values) and how gradients pass
+through it backward, in one of two ways:
 
-Adding a gate is adding one entry here and its tests.
+- Elementwise gates declare their local gradients ∂out/∂input (``partials``,
+  one per input). A partial is a small function that builds graph nodes with
+  the builder ``g`` from the gate's input nodes and its output node, or returns
+  None where no gradient flows. The backward transformation multiplies each
+  partial by the upstream gradient and sums broadcast axes away, so
+  local × upstream = downstream is the engine's job, not the gate's.
+- Structural gates (matmul, reductions, transpose) declare their
+  vector-Jacobian product directly (``vjp``): what each input receives, given
+  the upstream gradient node, as in dW = dD @ X.T. No Jacobian is built.
+
+Either way the gradient graph is made of the very gates listed here, so it can
+be differentiated again. Adding a gate is adding one entry here and its tests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from bpcli import shapes
 
 # How a gate passes the gradient backward, in the lecture notes' words.
 ROLES = {
@@ -35,28 +42,36 @@ Partial = Callable[..., Any]
 class Gate:
     op: str
     syntax: str  # how it is written, with inputs a and b
-    forward: Callable[..., Any]  # forward(xp, *input values) -> output value
-    partials: tuple[Partial | None, ...]  # partials[i](g, *input nodes, out) -> node of ∂out/∂input_i
+    forward: Callable[..., Any]  # forward(xp, *input values, **params) -> output value
     role: str  # a key of ROLES
-    local: str  # the local gradients, for the reference card
+    local: str  # the local gradients (or the vector-Jacobian product), for the reference card
+    partials: tuple[Partial | None, ...] | None = None  # elementwise: partials[i](g, *inputs, out)
+    vjp: Callable[..., tuple[Any, ...]] | None = None  # structural: vjp(g, *inputs, out, upstream, **params)
+    arity_: int | None = None  # structural gates say how many inputs they take
+    shape: Callable[..., shapes.Shape] = shapes.elementwise  # output shape from input shapes
+    params: tuple[str, ...] = ()  # keyword parameters: ("axis",)
     function: str | None = None  # the name it is called by in expressions, if any
-    kink: Callable[..., Any] | None = None  # elementwise: is the derivative here only a convention?
+    kink: Callable[..., Any] | None = None  # kink(xp, *inputs, **params): where the derivative is a convention
     kink_note: str = ""
     nonfinite: Callable[..., str] | None = None  # why finite inputs gave inf/nan (scalar inputs)
 
     @property
     def arity(self) -> int:
-        return len(self.partials)
+        return len(self.partials) if self.partials is not None else self.arity_
+
+    @property
+    def elementwise(self) -> bool:
+        return self.partials is not None
 
 
 REGISTRY: dict[str, Gate] = {}
-FUNCTIONS: dict[str, Gate] = {}  # callable name -> gate
+FUNCTIONS: dict[str, dict[int, Gate]] = {}  # callable name -> number of arguments -> gate
 
 
 def _register(gate: Gate) -> Gate:
     REGISTRY[gate.op] = gate
     if gate.function:
-        FUNCTIONS[gate.function] = gate
+        FUNCTIONS.setdefault(gate.function, {})[gate.arity] = gate
     return gate
 
 
@@ -150,7 +165,7 @@ _register(Gate(
     forward=lambda xp, a: xp.sqrt(a),
     partials=(lambda g, a, out: g.mul(g.const(0.5), g.recip(out)),),
     role="scales", local="∂/∂a = 0.5 / sqrt(a)",
-    kink=lambda a: a == 0,
+    kink=lambda xp, a: a == 0,
     kink_note="sqrt at 0: its local gradient 0.5 / sqrt(0) is inf",
     nonfinite=lambda a: "the square root of a negative number is nan",
 ))
@@ -174,7 +189,7 @@ _register(Gate(
     forward=lambda xp, a: xp.relu(a),
     partials=(lambda g, a, out: g.step(a),),
     role="gates", local="∂/∂a = step(a): 1 where a > 0, else 0",
-    kink=lambda a: a == 0,
+    kink=lambda xp, a: a == 0,
     kink_note="relu at 0: the gradient is taken as 0 (PyTorch's convention; JAX agrees)",
 ))
 
@@ -183,7 +198,7 @@ _register(Gate(
     forward=lambda xp, a: xp.absolute(a),
     partials=(lambda g, a, out: g.sign(a),),
     role="scales", local="∂/∂a = sign(a)",
-    kink=lambda a: a == 0,
+    kink=lambda xp, a: a == 0,
     kink_note="abs at 0: the gradient is taken as 0 (PyTorch's convention; JAX takes 1)",
 ))
 
@@ -192,7 +207,7 @@ _register(Gate(
     forward=lambda xp, a, b: xp.maximum(a, b),
     partials=(lambda g, a, b, out: g.greater(a, b), lambda g, a, b, out: g.greater(b, a)),
     role="routes", local="∂/∂a = greater(a, b), ∂/∂b = greater(b, a)",
-    kink=lambda a, b: a == b,
+    kink=lambda xp, a, b: a == b,
     kink_note="max tie: the gradient is split evenly between the inputs (PyTorch's convention)",
 ))
 
@@ -201,7 +216,7 @@ _register(Gate(
     forward=lambda xp, a, b: xp.minimum(a, b),
     partials=(lambda g, a, b, out: g.greater(b, a), lambda g, a, b, out: g.greater(a, b)),
     role="routes", local="∂/∂a = greater(b, a), ∂/∂b = greater(a, b)",
-    kink=lambda a, b: a == b,
+    kink=lambda xp, a, b: a == b,
     kink_note="min tie: the gradient is split evenly between the inputs (PyTorch's convention)",
 ))
 
@@ -214,7 +229,7 @@ _register(Gate(
     forward=lambda xp, a: xp.step(a),
     partials=(None,),
     role="blocks", local="∂/∂a = 0 (1 where a > 0, else 0)",
-    kink=lambda a: a == 0,
+    kink=lambda xp, a: a == 0,
     kink_note="step jumps at 0: its gradient there is taken as 0",
 ))
 
@@ -223,7 +238,7 @@ _register(Gate(
     forward=lambda xp, a: xp.sign(a),
     partials=(None,),
     role="blocks", local="∂/∂a = 0 (-1, 0 or 1)",
-    kink=lambda a: a == 0,
+    kink=lambda xp, a: a == 0,
     kink_note="sign jumps at 0: its gradient there is taken as 0",
 ))
 
@@ -232,8 +247,112 @@ _register(Gate(
     forward=lambda xp, a, b: xp.greater(a, b),
     partials=(None, None),
     role="blocks", local="∂/∂a = ∂/∂b = 0 (1 where a > b, 1/2 where a == b, else 0)",
-    kink=lambda a, b: a == b,
+    kink=lambda xp, a, b: a == b,
     kink_note="greater jumps where a == b: its gradient there is taken as 0",
 ))
+
+# ---- structural gates: they declare their vector-Jacobian product -----------
+
+
+def _matmul_vjp(g, a, b, out, up):
+    rank_a, rank_b = len(g.shape(a)), len(g.shape(b))
+    if rank_a == 2 and rank_b == 2:
+        return g.matmul(up, g.transpose(b)), g.matmul(g.transpose(a), up)
+    if rank_a == 1 and rank_b == 2:
+        return g.matmul(b, up), g.outer(a, up)
+    if rank_a == 2 and rank_b == 1:
+        return g.outer(up, b), g.matmul(g.transpose(a), up)
+    return g.mul(up, b), g.mul(up, a)  # two vectors: a scalar product
+
+
+_register(Gate(
+    "matmul", "a @ b",
+    forward=lambda xp, a, b: xp.matmul(a, b),
+    vjp=_matmul_vjp, arity_=2, shape=shapes.matmul,
+    role="swaps", local="da = dout @ b.T, db = a.T @ dout (vectors: outer products)",
+))
+
+_register(Gate(
+    "outer", "outer(a, b)", function="outer",
+    forward=lambda xp, a, b: xp.outer(a, b),
+    vjp=lambda g, a, b, out, up: (g.matmul(up, b), g.matmul(g.transpose(up), a)),
+    arity_=2, shape=shapes.outer,
+    role="swaps", local="da = dout @ b, db = dout.T @ a",
+))
+
+_register(Gate(
+    "transpose", "a.T",
+    forward=lambda xp, a: xp.transpose(a),
+    vjp=lambda g, a, out, up: (g.transpose(up),),
+    arity_=1, shape=shapes.transpose,
+    role="distributes", local="da = dout.T",
+))
+
+
+def _mean_vjp(g, a, out, up, axis=None):
+    count = shapes.size(g.shape(a)) // max(1, shapes.size(g.shape(out)))
+    return (g.mul(g.broadcast(up, a, axis=axis), g.const(1.0 / count)),)
+
+
+_register(Gate(
+    "sum", "sum(a, axis=None)", function="sum",
+    forward=lambda xp, a, axis=None: xp.sum(a, axis=axis),
+    vjp=lambda g, a, out, up, axis=None: (g.broadcast(up, a, axis=axis),),
+    arity_=1, shape=shapes.reduce, params=("axis",),
+    role="distributes", local="da = dout copied along the summed axes",
+))
+
+_register(Gate(
+    "mean", "mean(a, axis=None)", function="mean",
+    forward=lambda xp, a, axis=None: xp.mean(a, axis=axis),
+    vjp=_mean_vjp, arity_=1, shape=shapes.reduce, params=("axis",),
+    role="distributes", local="da = dout copied along the averaged axes, divided by their size",
+))
+
+
+def _extreme(op: str, word: str) -> Gate:
+    return Gate(
+        op, f"{op[1:]}(a, axis=None)", function=op[1:],
+        forward=lambda xp, a, axis=None: getattr(xp, op)(a, axis=axis),
+        vjp=lambda g, a, out, up, axis=None: (g.mul(g.share(a, out, axis=axis), g.broadcast(up, a, axis=axis)),),
+        arity_=1, shape=shapes.reduce, params=("axis",),
+        role="routes", local=f"da = dout sent to the {word} element (ties split evenly)",
+        kink=lambda xp, a, axis=None: xp.ties(a, getattr(xp, op)(a, axis=axis), axis),
+        kink_note=f"{op[1:]} tie: the gradient is split evenly between the {word} elements",
+    )
+
+
+_register(_extreme("amax", "largest"))
+_register(_extreme("amin", "smallest"))
+
+# ---- the gates gradients are made of -----------------------------------------
+
+_register(Gate(
+    "broadcast", "broadcast(a, like, axis=None)", function="broadcast",
+    forward=lambda xp, a, like, axis=None: xp.broadcast(a, like, axis),
+    vjp=lambda g, a, like, out, up, axis=None: (
+        g.unbroadcast(up, a) if axis is None else g.sum(up, axis=axis), None),
+    arity_=2, shape=shapes.second, params=("axis",),
+    role="distributes", local="da = dout summed back over the axes a was copied along (a copied to like's shape)",
+))
+
+_register(Gate(
+    "unbroadcast", "unbroadcast(a, like)", function="unbroadcast",
+    forward=lambda xp, a, like: xp.unbroadcast(a, like),
+    vjp=lambda g, a, like, out, up: (g.broadcast(up, a), None),
+    arity_=2, shape=shapes.second,
+    role="distributes", local="da = dout copied back along the axes a was summed over (a summed to like's shape)",
+))
+
+_register(Gate(
+    "share", "share(a, m, axis=None)", function="share",
+    forward=lambda xp, a, m, axis=None: xp.share(a, m, axis),
+    vjp=lambda g, a, m, out, up, axis=None: (None, None),
+    arity_=2, shape=shapes.first, params=("axis",),
+    role="blocks", local="da = 0 (flat: 1/k where a equals its reduced extreme m, k ties, else 0)",
+))
+
+# dot(a, b) is numpy's dot for vectors and matrices: the same gate as a @ b.
+FUNCTIONS["dot"] = {2: REGISTRY["matmul"]}
 
 DEFAULT_NONFINITE = "the result overflows float64"

@@ -23,9 +23,10 @@ class Node:
     op: str  # INPUT, CONST, or the name of a gate in the registry
     inputs: tuple[int, ...]
     name: str
-    value: float | None = None  # constants only
+    value: Any = None  # constants only: a float or a numpy array
     origin: int | None = None  # backward nodes: the forward node whose gradient they serve
     span: tuple[int, int] | None = None  # forward nodes: where they are in the source
+    attrs: dict[str, Any] | None = None  # a gate's keyword parameters: {"axis": 0}
 
 
 @dataclass
@@ -35,11 +36,29 @@ class Graph:
     variables: list[int] = field(default_factory=list)  # input nodes, in order of first use
     source: str = ""
     taken: set[str] = field(default_factory=set)  # names that generated names must avoid
+    shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add
     _counters: dict[str, int] = field(default_factory=dict)
 
-    def add(self, op: str, inputs: tuple[int, ...] = (), name: str = "", **extra: Any) -> int:
-        self.nodes.append(Node(op, inputs, name, **extra))
+    def add(
+        self, op: str, inputs: tuple[int, ...] = (), name: str = "", shape: tuple[int, ...] | None = None, **extra: Any
+    ) -> int:
+        """Append a node; once shapes are known, its shape is worked out (an input's must be given)."""
+        node = Node(op, inputs, name, **extra)
+        self.nodes.append(node)
+        if self.shapes is not None:
+            self.shapes.append(self._new_shape(node) if shape is None else shape)
         return len(self.nodes) - 1
+
+    def shape(self, node: int) -> tuple[int, ...]:
+        """A node's shape; every node is a scalar until shapes are known."""
+        return () if self.shapes is None else self.shapes[node]
+
+    def _new_shape(self, node: Node) -> tuple[int, ...]:
+        from bpcli import shapes
+
+        if node.op == CONST:
+            return shapes.value_shape(node.value)
+        return shapes.gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
 
     def fresh_name(self, prefix: str) -> str:
         """A name of the form prefix1, prefix2, ... that no user name and no earlier one takes."""
@@ -124,22 +143,26 @@ class Builder:
     def __getattr__(self, op: str) -> Callable[..., int]:
         if op not in REGISTRY:
             raise AttributeError(op)
-        return lambda *inputs: self.apply(op, *inputs)
+        return lambda *inputs, **attrs: self.apply(op, *inputs, **attrs)
 
-    def apply(self, op: str, *inputs: int) -> int:
-        folded = self._fold(op, inputs)
+    def shape(self, node: int) -> tuple[int, ...]:
+        return self.graph.shape(node)
+
+    def apply(self, op: str, *inputs: int, **attrs: Any) -> int:
+        folded = None if attrs else self._fold(op, inputs)
         if folded is not None:
             return folded
         name = self.graph.fresh_name("_g")
-        return self.graph.add(op, tuple(inputs), name, origin=self.origin)
+        return self.graph.add(op, tuple(inputs), name, origin=self.origin, attrs=attrs or None)
 
     def constant_value(self, node: int) -> float | None:
+        """A constant scalar's value (arrays are not folded)."""
         n = self.graph.nodes[node]
-        return n.value if n.op == CONST else None
+        return n.value if n.op == CONST and isinstance(n.value, float) else None
 
     def _fold(self, op: str, inputs: tuple[int, ...]) -> int | None:
         values = [self.constant_value(i) for i in inputs]
-        if all(v is not None for v in values):
+        if all(v is not None for v in values) and REGISTRY[op].elementwise:
             from bpcli.backends import scalar
 
             return self.const(REGISTRY[op].forward(scalar, *values))

@@ -9,13 +9,18 @@ collide with a name the user wrote.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bpcli.errors import BpcliError
 from bpcli.gates import FUNCTIONS
 from bpcli.graph import CONST, INPUT, Graph
-from bpcli.syntax.ast import Assign, Binary, Call, Expr, Name, Neg, Number, Program, Statement, children
+from bpcli.syntax.ast import (
+    Array, Assign, Binary, Call, Expr, Name, Neg, Number, Program, Statement, Transpose, Tuple, children,
+)
 from bpcli.syntax.parser import suggest
+from bpcli.syntax.printer import to_text
 
-_OPERATOR_GATES = {"+": "add", "-": "sub", "*": "mul", "**": "pow"}
+_OPERATOR_GATES = {"+": "add", "-": "sub", "*": "mul", "**": "pow", "@": "matmul"}
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
 
 
@@ -102,6 +107,13 @@ class _Lowering:
             if isinstance(node, Neg) and isinstance(node.operand, Number):
                 # A negative literal is a constant, not a negation gate.
                 results.append(self._constant(-node.operand.value, "-" + node.operand.text, node.span))
+            elif isinstance(node, Array):
+                results.append(self._constant(self._array_value(node), to_text(node), node.span))
+            elif isinstance(node, Tuple):
+                raise BpcliError(
+                    "a parenthesised list is only an axis: sum(x, axis=(0, 1)); use [...] for an array",
+                    source=self.source, span=node.span,
+                )
             elif not ready and _operands(node):
                 work.append((node, True))
                 work.extend((child, False) for child in reversed(_operands(node)))
@@ -119,6 +131,8 @@ class _Lowering:
             return self._name(node)
         if isinstance(node, Neg):
             return self._gate("neg", operands, node)
+        if isinstance(node, Transpose):
+            return self._gate("transpose", operands, node)
         if isinstance(node, Binary):
             if node.op == "/":
                 return self._division(node, operands)
@@ -127,8 +141,47 @@ class _Lowering:
             return self._call(node, operands)
         raise TypeError(f"cannot lower {node!r}")
 
-    def _constant(self, value: float, text: str, span: tuple[int, int]) -> int:
+    def _constant(self, value: Any, text: str, span: tuple[int, int]) -> int:
         return self.graph.add(CONST, (), text, value=value, span=span)
+
+    def _array_value(self, literal: Array) -> Any:
+        """The numpy array of a literal made of numbers (built without recursion)."""
+        import numpy as np
+
+        def number(element: Expr) -> float | None:
+            if isinstance(element, Number):
+                return element.value
+            if isinstance(element, Neg) and isinstance(element.operand, Number):
+                return -element.operand.value
+            return None
+
+        root: list[Any] = []
+        work: list[tuple[Array, list[Any]]] = [(literal, root)]
+        while work:
+            array, into = work.pop()
+            for element in array.elements:
+                if isinstance(element, Array):
+                    inner: list[Any] = []
+                    into.append(inner)
+                    work.append((element, inner))
+                elif number(element) is not None:
+                    into.append(number(element))
+                else:
+                    raise BpcliError(
+                        "an array literal holds numbers only; bind an array to a variable instead "
+                        "(-w '[1, 2]')",
+                        source=self.source, span=element.span,
+                    )
+        try:
+            value = np.array(root, dtype=np.float64)
+        except ValueError as error:
+            raise BpcliError(
+                f"this array literal is not rectangular or too deep ({error})",
+                source=self.source, span=literal.span,
+            ) from None
+        if value.size == 0:
+            raise BpcliError("an array literal needs at least one number", source=self.source, span=literal.span)
+        return value
 
     def _name(self, node: Name) -> int:
         if node.id in self.bound:
@@ -154,8 +207,8 @@ class _Lowering:
         return self._gate("mul", [numerator, reciprocal], node)
 
     def _call(self, node: Call, operands: list[int]) -> int:
-        gate = FUNCTIONS.get(node.func)
-        if gate is None:
+        by_arity = FUNCTIONS.get(node.func)
+        if by_arity is None:
             known = ", ".join(sorted(FUNCTIONS))
             raise BpcliError(
                 f"unknown function {node.func!r}{suggest(node.func, sorted(FUNCTIONS))}; "
@@ -163,21 +216,49 @@ class _Lowering:
                 source=self.source,
                 span=node.func_span,
             )
-        if len(operands) != gate.arity:
-            wanted = "1 argument" if gate.arity == 1 else f"{gate.arity} arguments"
+        gate = by_arity.get(len(operands))
+        if gate is None:
+            counts = " or ".join(str(n) for n in sorted(by_arity))
+            plural = "" if counts == "1" else "s"
+            forms = ", ".join(g.syntax for g in by_arity.values())
             raise BpcliError(
-                f"{node.func} takes {wanted}, got {len(operands)}: {gate.syntax}",
+                f"{node.func} takes {counts} argument{plural}, got {len(operands)}: {forms}",
                 source=self.source,
                 span=node.span,
             )
-        return self._gate(gate.op, operands, node)
+        attrs = {name: self._parameter(node, gate, name, value) for name, value in node.keywords}
+        return self._gate(gate.op, operands, node, attrs or None)
 
-    def _gate(self, op: str, operands: list[int], node: Expr) -> int:
-        return self.graph.add(op, tuple(operands), self.graph.fresh_name("t"), span=node.span)
+    def _parameter(self, call: Call, gate: Any, name: str, value: Expr) -> Any:
+        if name not in gate.params:
+            takes = f"it takes {', '.join(gate.params)}" if gate.params else "it takes none"
+            raise BpcliError(
+                f"{call.func} has no keyword argument {name!r} ({takes})", source=self.source, span=value.span
+            )
+        items = value.elements if isinstance(value, Tuple) else (value,)
+        axes = tuple(_integer(item) for item in items)
+        if any(a is None for a in axes):
+            raise BpcliError(
+                f"{name} is a whole number or a tuple of them: axis=0, axis=(0, 2)",
+                source=self.source, span=value.span,
+            )
+        return axes if isinstance(value, Tuple) else axes[0]
+
+    def _gate(self, op: str, operands: list[int], node: Expr, attrs: dict[str, Any] | None = None) -> int:
+        return self.graph.add(op, tuple(operands), self.graph.fresh_name("t"), span=node.span, attrs=attrs)
+
+
+def _integer(node: Expr) -> int | None:
+    if isinstance(node, Neg):
+        inner = _integer(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, Number) and node.value == int(node.value) and "." not in node.text and "e" not in node.text.lower():
+        return int(node.value)
+    return None
 
 
 def _operands(node: Expr) -> tuple[Expr, ...]:
-    """The subexpressions that become the gate's inputs.
+    """The subexpressions that become the gate's inputs (keyword arguments are parameters, not inputs).
 
     Division a / b is lowered as a * (1 / b), as the lecture notes stage it
     (invden = 1.0 / den; f = num * invden); a literal 1 over b is just the
@@ -185,6 +266,8 @@ def _operands(node: Expr) -> tuple[Expr, ...]:
     """
     if isinstance(node, Binary) and node.op == "/" and isinstance(node.left, Number) and node.left.value == 1.0:
         return (node.right,)
+    if isinstance(node, Call):
+        return node.args
     return children(node)
 
 

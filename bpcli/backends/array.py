@@ -52,3 +52,65 @@ def all_finite(a) -> bool:
 
 def is_nan(a) -> bool:
     return bool(np.isnan(a).any())
+
+
+# ---- structural gates ---------------------------------------------------------
+
+matmul = np.matmul
+outer = np.outer
+
+
+def transpose(a):
+    return np.transpose(a)
+
+
+def sum(a, axis=None):  # noqa: A001 - the backend's vocabulary is the gates' names
+    return np.sum(a, axis=axis)
+
+
+def mean(a, axis=None):
+    return np.mean(a, axis=axis)
+
+
+def amax(a, axis=None):
+    return np.max(a, axis=axis)
+
+
+def amin(a, axis=None):
+    return np.min(a, axis=axis)
+
+
+def _expanded(m, like, axis):
+    """A reduced value with its reduced axes put back as size 1, ready to broadcast against ``like``."""
+    if axis is None:
+        return m
+    return np.expand_dims(m, tuple(a % np.ndim(like) for a in (axis if isinstance(axis, tuple) else (axis,))))
+
+
+def broadcast(a, like, axis=None):
+    return np.array(np.broadcast_to(_expanded(a, like, axis), np.shape(like)))
+
+
+def unbroadcast(a, like):
+    """Sum ``a`` over the axes it was broadcast along, down to ``like``'s shape (or broadcast it up)."""
+    target = np.shape(like)
+    a = np.asarray(a)
+    if a.shape == target:
+        return a
+    extra = a.ndim - len(target)
+    if extra < 0:
+        return np.array(np.broadcast_to(a, target))
+    summed = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(target) if n == 1 and a.shape[extra + i] != 1
+    )
+    return np.sum(a, axis=summed).reshape(target)
+
+
+def share(a, m, axis=None):
+    hits = (a == _expanded(m, a, axis)).astype(np.float64)
+    return hits / np.sum(hits, axis=axis, keepdims=True)
+
+
+def ties(a, m, axis=None):
+    """Which reductions found their extreme more than once."""
+    return np.sum(a == _expanded(m, a, axis), axis=axis) > 1

@@ -115,3 +115,37 @@ def all_finite(a: float) -> bool:
 
 def is_nan(a: float) -> bool:
     return a != a
+
+
+# ---- structural gates on a single number ----------------------------------------
+# Shape checking lets only these reach a scalar: reducing or transposing one
+# number gives it back, and its gradient is itself.
+
+
+def transpose(a: float) -> float:
+    return a
+
+
+def sum(a: float, axis: None = None) -> float:  # noqa: A001 - the gates' vocabulary
+    return a
+
+
+mean = amax = amin = sum
+
+
+def broadcast(a: float, like: float, axis: None = None) -> float:
+    return a
+
+
+def unbroadcast(a: float, like: float) -> float:
+    return a
+
+
+def share(a: float, m: float, axis: None = None) -> float:
+    if a != a or m != m:
+        return NAN
+    return 1.0
+
+
+def ties(a: float, m: float, axis: None = None) -> bool:
+    return False
