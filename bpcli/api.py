@@ -31,22 +31,63 @@ def build(expression: str) -> Graph:
     return lower(parse(expression), expression)
 
 
-def grad(expression: str, bindings: Mapping[str, Any] | None = None, /, **values: Any) -> GradResult:
+def grad(
+    expression: str,
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    upstream: Any = None,
+    **values: Any,
+) -> GradResult:
     """Run the forward pass and backpropagate through ``expression``.
 
-    Values are given as keyword arguments (``x=-2``) or, for names that are not
-    Python identifiers or clash with this function's own, in ``bindings``.
+    Values (numbers, nested lists or numpy arrays) are given as keyword
+    arguments (``x=-2``) or, for names that clash with this function's own
+    (``bindings``, ``upstream``), in ``bindings``. A non-scalar output needs
+    ``upstream``, the gradient flowing into it: an array of its shape, or
+    ``"ones"``.
     """
     from bpcli.backward import backward
     from bpcli.evaluate import evaluate
+    from bpcli.shapes import infer_shapes, value_shape
 
     given = {**(bindings or {}), **values}
     graph = build(expression)
     inputs, notices = bind(graph, given)
+    graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()})
     forward_nodes = len(graph.nodes)
-    adjoints = backward(graph)
+    adjoints = backward(graph, seed=_seed(graph, upstream))
     evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *adjoints.nodes()])
     return GradResult(expression, graph, adjoints, evaluation, notices)
+
+
+def _seed(graph: Graph, upstream: Any) -> int | None:
+    """The node holding the upstream gradient of the output; None for the constant 1."""
+    from bpcli.graph import CONST
+    from bpcli.shapes import show, value_shape
+
+    output = graph.nodes[graph.output]
+    shape = graph.shape(graph.output)
+    if upstream is None:
+        if shape == ():
+            return None
+        raise BpcliError(
+            f"the output {output.name} is not a number but has shape {show(shape)}, so backpropagation "
+            f"needs the gradient flowing into it: give an upstream gradient of that shape "
+            f"(--upstream ones for all ones), or reduce the output to a number with sum(...)"
+        )
+    if isinstance(upstream, str) and upstream == "ones":
+        import numpy as np
+
+        value: Any = np.ones(shape) if shape else 1.0
+    else:
+        value = to_value("the upstream gradient", upstream)
+    if value_shape(value) != shape:
+        raise BpcliError(
+            f"the upstream gradient has shape {show(value_shape(value))} but the output {output.name} "
+            f"has shape {show(shape)}; they must be the same"
+        )
+    return graph.add(CONST, (), "d" + output.name, value=value)
 
 
 def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Notice]]:
@@ -60,7 +101,7 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
             f"unbound variable{plural}: {', '.join(missing)}; give {'them' if plural else 'it'} "
             f"a value: {example}"
         )
-    inputs = {name: _number(name, given[name]) for name in names}
+    inputs = {name: to_value(name, given[name]) for name in names}
     notices = [
         Notice(None, None, "unused-binding", f"{name} is bound but the expression does not use it")
         for name in given
@@ -69,7 +110,20 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
     return inputs, notices
 
 
-def _number(name: str, value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise BpcliError(f"the value of {name} must be a number, not {type(value).__name__}: {value!r}")
-    return float(value)
+def to_value(name: str, value: Any) -> Any:
+    """A float, or a float64 array for a list or an array."""
+    if isinstance(value, Real) and not isinstance(value, bool) and not hasattr(value, "shape"):
+        return float(value)
+    if isinstance(value, (list, tuple)) or hasattr(value, "shape"):
+        import numpy as np
+
+        try:
+            array = np.array(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise BpcliError(f"the value of {name} is not a rectangular array of numbers") from None
+        if array.ndim == 0:
+            return float(array)
+        if array.size == 0:
+            raise BpcliError(f"the value of {name} is an empty array")
+        return array
+    raise BpcliError(f"the value of {name} must be a number or an array, not {type(value).__name__}: {value!r}")

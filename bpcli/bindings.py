@@ -2,7 +2,8 @@
 
 Every single letter may be a variable, so bindings are read from the
 arguments the command-line parser did not recognise. A value that starts with
-``-`` is a value, never an option: ``-x -2`` binds x to -2.
+``-`` is a value, never an option: ``-x -2`` binds x to -2. The value texts
+are read by ``bpcli.values``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import re
 from bpcli.errors import BpcliError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
 
 
 def split_bindings(arguments: list[str]) -> dict[str, str]:
-    """Pair names with their value texts; the values are read by ``parse_value``."""
+    """Pair names with their value texts, in the order given."""
     bindings: dict[str, str] = {}
     position = 0
     while position < len(arguments):
@@ -54,9 +54,3 @@ def _check_name(name: str, argument: str) -> None:
             "and starts with a letter or _ (unknown option?)"
         )
 
-
-def parse_value(name: str, text: str) -> float:
-    """The value bound to ``name`` on the command line."""
-    if not _NUMBER.match(text.strip()):
-        raise BpcliError(f"the value of {name} is not a number: {text!r}")
-    return float(text)

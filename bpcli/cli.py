@@ -109,10 +109,16 @@ def _read_stdin() -> str:
         raise BpcliError(f"standard input is not UTF-8 text (byte {error.start})") from None
 
 
-def _bindings(arguments: list[str]) -> dict[str, Any]:
-    from bpcli.bindings import parse_value, split_bindings
+def _reader(seed: int, max_elements: int) -> Any:
+    from bpcli.values import ValueReader
 
-    return {name: parse_value(name, text) for name, text in split_bindings(arguments).items()}
+    return ValueReader(seed=seed, max_elements=max_elements, note=_warn)
+
+
+def _bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
+    from bpcli.bindings import split_bindings
+
+    return {name: reader.read(name, text) for name, text in split_bindings(arguments).items()}
 
 
 @app.command(
@@ -122,6 +128,8 @@ Examples:
   bpcli grad "(x+y)*z" -x -2 -y 5 -z -4
   bpcli grad "q = x + y; f = q * z" -x -2 -y 5 -z -4 --json
   bpcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3
+  bpcli grad "W @ X" -W randn:5,10 -X randn:10,3 --upstream randn:5,3
+  bpcli grad "relu(x)" -x '[1,-2,3,-1]' --upstream '[4,-1,5,9]'
 """,
 )
 @_reporting_errors
@@ -138,6 +146,15 @@ def grad(
     max_stages: int = typer.Option(
         200, "--max-stages", min=0, help="Rows of the stage table at most; 0 shows every stage."
     ),
+    upstream: Optional[str] = typer.Option(
+        None, "--upstream", metavar="VALUE",
+        help="The gradient flowing into a non-scalar output: a value (as for bindings) or ones.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random fills randn:... and rand:...."),
+    full: bool = typer.Option(False, "--full", help="Print whole arrays in the table, not previews."),
+    max_elements: int = typer.Option(
+        50_000_000, "--max-elements", min=1, help="The largest array a value may hold (elements)."
+    ),
 ) -> None:
     """Forward pass, backward pass, and every stage in between.
 
@@ -148,21 +165,80 @@ def grad(
     Bind every variable after the expression: -x -2, --x -2, --w0=2 or x=-2.
     Negative numbers are values, never options. A variable whose name is also
     an option of bpcli is bound as NAME=VALUE. An expression that starts with -
-    follows --.
+    follows --. A value is a number, a JSON array ('[[1,2],[3,4]]'),
+    @file.json, @file.csv or @file.npy, or a fill: randn:5,10, rand:3,
+    zeros:2,2, ones:4 (random fills follow --seed).
     """
     from bpcli.api import grad as differentiate
 
     text, extra = _read_expression(expression, file, ctx.args)
-    result = differentiate(text, _bindings(extra))
-    for warning in result.warnings:
-        if warning.kind == "unused-binding":
-            _warn(warning.message)
+    reader = _reader(seed, max_elements)
+    values = _bindings(extra, reader)
+    seed_gradient = None if upstream is None else upstream if upstream == "ones" else reader.read("--upstream", upstream)
+    result = differentiate(text, values, upstream=seed_gradient)
+    _warn_unused(result.warnings)
     if json_output:
         print(result.to_json())
     else:
         from bpcli.views.table import grad_table
 
-        _console().print(grad_table(result, precision=precision, max_stages=max_stages))
+        _console().print(grad_table(result, precision=precision, max_stages=max_stages, full=full))
+
+
+@app.command(
+    context_settings=_BINDINGS,
+    epilog="""\b
+Examples:
+  bpcli jacobian "relu(x)" -x '[1,-2,3,-1]'
+  bpcli jacobian "relu(x)" -x '[1,-2,3,-1]' --layout inputs-first
+  bpcli jacobian "W @ x" -W '[[1,2],[3,4]]' -x '[5,6]' --json
+""",
+)
+@_reporting_errors
+def jacobian(
+    ctx: typer.Context,
+    expression: Optional[str] = typer.Argument(None, help="An expression or program; - reads standard input."),
+    file: Optional[Path] = typer.Option(None, "--file", help="Read the expression from a file."),
+    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.jacobian/1 JSON document."),
+    layout: str = typer.Option(
+        "outputs-first", "--layout", metavar="outputs-first|inputs-first",
+        help="Rows are output elements (as torch.autograd.functional.jacobian), or inputs-first: "
+        "the transpose, as in the lecture notes.",
+    ),
+    precision: int = typer.Option(4, "--precision", min=1, max=17, help="Significant digits in the table."),
+    full: bool = typer.Option(False, "--full", help="Show every row and column, not a preview."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random fills randn:... and rand:...."),
+    max_entries: int = typer.Option(
+        1_000_000, "--max-entries", min=1, help="The largest Jacobian to build (entries)."
+    ),
+    max_elements: int = typer.Option(
+        50_000_000, "--max-elements", min=1, help="The largest array a value may hold (elements)."
+    ),
+) -> None:
+    """The Jacobian matrix of the output with respect to each input.
+
+    Built from one vector-Jacobian product per output element: backward passes
+    with a one-hot upstream gradient, as backpropagation never needs the
+    matrix itself. Bindings as for grad.
+    """
+    from bpcli.jacobian import jacobian as build_jacobian
+
+    text, extra = _read_expression(expression, file, ctx.args)
+    values = _bindings(extra, _reader(seed, max_elements))
+    result = build_jacobian(text, values, layout=layout, max_entries=max_entries)
+    _warn_unused(result.warnings)
+    if json_output:
+        print(result.to_json())
+    else:
+        from bpcli.views.jacobian_table import jacobian_table
+
+        _console().print(jacobian_table(result, precision=precision, full=full))
+
+
+def _warn_unused(warnings: list[Any]) -> None:
+    for warning in warnings:
+        if warning.kind == "unused-binding":
+            _warn(warning.message)
 
 
 def _console() -> Any:

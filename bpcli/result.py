@@ -29,11 +29,20 @@ class Stage:
     role: str
     expr: str  # the gate applied to its inputs' names: "q * z"
     inputs: tuple[str, ...]  # aligned with local and downstream; constants by their literal text
+    shape: tuple[int, ...]  # () for a number
     value: Any
-    local: tuple[Any, ...]  # ∂stage/∂input; None where no gradient is needed (constants)
-    formulas: tuple[str | None, ...]  # the local gradients written out: "z"
+    # Elementwise gates: ∂stage/∂input and its formula ("z"). Structural gates
+    # (matmul, reductions) have no local values; their formula is the
+    # vector-Jacobian product ("dD @ X.T"). None where no gradient is needed.
+    local: tuple[Any, ...]
+    formulas: tuple[str | None, ...]
     upstream: Any  # d(output)/d(stage); None where no gradient flows through the stage
-    downstream: tuple[Any, ...]  # what each input receives: local × upstream
+    downstream: tuple[Any, ...]  # what each input receives: local × upstream, or the VJP
+    summed: tuple[bool, ...]  # whether the input's share was summed over broadcast axes
+
+    @property
+    def structural(self) -> bool:
+        return not REGISTRY[self.op].elementwise
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,12 @@ class GradResult:
     @property
     def inputs(self) -> dict[str, Any]:
         return {self.graph.nodes[v].name: self._value(v) for v in self.graph.variables}
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every input's shape, () for a number; the output's under its own name."""
+        nodes = [*self.graph.variables, self.graph.output]
+        return {self.graph.nodes[v].name: self.graph.shape(v) for v in nodes}
 
     @property
     def gradients(self) -> dict[str, Any]:
@@ -156,23 +171,30 @@ class GradResult:
         graph, adjoints = self.graph, self.adjoints
         n = graph.nodes[node]
         gate = REGISTRY[n.op]
-        local, formulas, downstream = [], [], []
+        local, formulas, downstream, summed = [], [], [], []
+        upstream_name = {adjoints.total[node]: "d" + n.name} if node in adjoints.total else {}
         for position, used in enumerate(n.inputs):
             use = (node, position)
+            received = adjoints.downstream.get(use)
             if use in adjoints.local:
                 local.append(self._value(adjoints.local[use]))
                 formulas.append(formula_text(graph, adjoints.local[use]))
-                downstream.append(self._value(adjoints.downstream[use]))
+            elif received is not None:  # a structural gate: its vector-Jacobian product
+                local.append(None)
+                formulas.append(formula_text(graph, received, upstream_name))
             elif self._carries[node] and self._carries[used]:
                 # The gate's local gradient is zero here (a flat gate such as step).
-                zero = _zero_like(self._value(used))
-                local.append(zero)
+                local.append(_zero_like(self._value(used)))
                 formulas.append("0")
-                downstream.append(zero)
             else:
                 local.append(None)
                 formulas.append(None)
-                downstream.append(None)
+            if received is not None:
+                downstream.append(self._value(received))
+                summed.append(gate.elementwise and graph.nodes[received].op == "unbroadcast")
+            else:
+                downstream.append(local[-1])  # zero, or None where no gradient is needed
+                summed.append(False)
         upstream = self._gradient(node) if self._carries[node] else None
         return Stage(
             index=index,
@@ -182,11 +204,13 @@ class GradResult:
             role=gate.role,
             expr=gate_text(graph, node),
             inputs=tuple(graph.nodes[i].name for i in n.inputs),
+            shape=graph.shape(node),
             value=self._value(node),
             local=tuple(local),
             formulas=tuple(formulas),
             upstream=upstream,
             downstream=tuple(downstream),
+            summed=tuple(summed),
         )
 
     def _warning(self, node: int, kind: str, note: str) -> Notice:

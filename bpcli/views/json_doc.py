@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 GRAD_SCHEMA = "bpcli.grad/1"
+JACOBIAN_SCHEMA = "bpcli.jacobian/1"
 
 
 def grad_document(result: Any) -> dict[str, Any]:
@@ -20,6 +21,7 @@ def grad_document(result: Any) -> dict[str, Any]:
         "output": result.output,
         "value": jsonable(result.value),
         "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
+        "shapes": {name: list(shape) for name, shape in result.shapes.items()},
         "gradients": {name: jsonable(v) for name, v in result.gradients.items()},
         "stages": [_stage(stage) for stage in result.stages],
         "forks": {
@@ -29,10 +31,28 @@ def grad_document(result: Any) -> dict[str, Any]:
             }
             for fork in result.forks
         },
-        "warnings": [
-            {"stage": w.stage, "kind": w.kind, "message": w.message} for w in result.warnings
-        ],
+        "warnings": _warnings(result),
     }
+
+
+def jacobian_document(result: Any) -> dict[str, Any]:
+    """The bpcli.jacobian/1 document of a JacobianResult."""
+    return {
+        "schema": JACOBIAN_SCHEMA,
+        "expression": result.source,
+        "output": result.output,
+        "output_shape": list(result.output_shape),
+        "layout": result.layout,
+        "passes": result.passes,
+        "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
+        "shapes": {name: list(shape) for name, shape in result.shapes.items()},
+        "jacobians": {name: jsonable(result.matrix(name)) for name in result.matrices},
+        "warnings": _warnings(result),
+    }
+
+
+def _warnings(result: Any) -> list[dict[str, Any]]:
+    return [{"stage": w.stage, "kind": w.kind, "message": w.message} for w in result.warnings]
 
 
 def _stage(stage: Any) -> dict[str, Any]:
@@ -43,6 +63,7 @@ def _stage(stage: Any) -> dict[str, Any]:
         "role": stage.role,
         "expr": stage.expr,
         "inputs": list(stage.inputs),
+        "shape": list(stage.shape),
         "value": jsonable(stage.value),
         "local": [jsonable(v) for v in stage.local],
         "local_formula": list(stage.formulas),
@@ -61,7 +82,7 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     value = float(value)
     if math.isfinite(value):
-        return value
+        return value + 0.0  # -0.0 (a zero gradient times a negative upstream) is written 0.0
     if value != value:
         return "nan"
     return "inf" if value > 0 else "-inf"

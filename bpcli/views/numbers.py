@@ -1,15 +1,51 @@
-"""Numbers for people: a fixed count of significant digits, inf and nan spelt out."""
+"""Numbers for people: a fixed count of significant digits, inf and nan spelt out.
+
+Arrays come in two sizes: a one-line preview for a table cell
+(``[-1.853, 0.2011, 3.4, …, 1.925]``) and a block laid out as numpy prints
+it, cut with "..." beyond a hundred elements. ``full`` shows every element.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+INLINE_ELEMENTS = 6  # a table cell shows at most this many elements of an array
+BLOCK_ELEMENTS = 100  # a block shows at most this many before numpy's "..."
 
-def format_value(value: Any, precision: int = 4) -> str:
-    """A value with ``precision`` significant digits: -12, 0.7311, 1e-05, inf."""
+
+def format_value(value: Any, precision: int = 4, full: bool = False) -> str:
+    """A value with ``precision`` significant digits: -12, 0.7311, 1e-05, inf, [4, 0, 5, 0]."""
     if value is None:
         return "—"
+    if getattr(value, "ndim", 0) > 0:
+        return format_block(value, precision, full) if full else _inline(value, precision)
     number = float(value)
     if number == 0:
         return "0"  # no "-0": the sign of zero says nothing a learner needs
     return f"{number:.{precision}g}"
+
+
+def format_block(value: Any, precision: int = 4, full: bool = False) -> str:
+    """An array laid out in rows and columns, as numpy prints it."""
+    import numpy as np
+
+    if getattr(value, "ndim", 0) == 0:
+        return format_value(value, precision)
+    return np.array2string(
+        np.asarray(value),
+        formatter={"float_kind": lambda v: format_value(v, precision)},
+        separator=", ",
+        threshold=np.inf if full else BLOCK_ELEMENTS,
+        edgeitems=3,
+        max_line_width=100,
+    )
+
+
+def _inline(value: Any, precision: int) -> str:
+    flat = value.reshape(-1)
+    if flat.size <= INLINE_ELEMENTS:
+        items = [format_value(v, precision) for v in flat]
+    else:
+        head = [format_value(v, precision) for v in flat[: INLINE_ELEMENTS - 2]]
+        items = [*head, "…", format_value(flat[-1], precision)]
+    return "[" + ", ".join(items) + "]"

@@ -8,27 +8,29 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from bpcli.views.numbers import format_value
+from bpcli.views.numbers import format_block, format_value
 
 DEFAULT_PRECISION = 4  # significant digits, as the lecture notes print them (0.7311, 0.1966)
 DEFAULT_MAX_STAGES = 200  # a person reads a few dozen rows; a huge expression is for --json
 FORK_TERMS_SHOWN = 8
 
 
-def grad_table(result: Any, precision: int = DEFAULT_PRECISION, max_stages: int = DEFAULT_MAX_STAGES) -> Group:
+def grad_table(
+    result: Any, precision: int = DEFAULT_PRECISION, max_stages: int = DEFAULT_MAX_STAGES, full: bool = False
+) -> Group:
     """Everything ``bpcli grad`` shows: stages, gradients, forks and warnings.
 
     With more than ``max_stages`` stages (0: no limit) the first and last
-    stages are shown and the count of those left out.
+    stages are shown and the count of those left out. Arrays are previewed
+    unless ``full``.
     """
     def show(value: Any) -> str:
-        return format_value(value, precision)
+        return format_value(value, precision, full)
 
-    parts: list[Any] = [_stages(result, show, max_stages), _gradients(result, show)]
+    parts: list[Any] = [_stages(result, show, max_stages), _gradients(result, show, precision, full)]
     if result.forks:
         parts.append(_forks(result, show))
-    if result.warnings:
-        parts.append(_warnings(result))
+    parts.extend(warning_lines(result.warnings))
     return Group(*parts)
 
 
@@ -40,9 +42,14 @@ def _stages(result: Any, show, max_stages: int) -> Any:
     table.add_column("stage", style="bold")
     table.add_column("gate")
     table.add_column("expression")
-    table.add_column("value", justify="right", style="green")
+    tensors = _has_tensors(result)
+    # Numbers line up on the right; array previews read from the left.
+    justify = "left" if tensors else "right"
+    if tensors:
+        table.add_column("shape")
+    table.add_column("value", justify=justify, style="green")
     table.add_column("local gradient")
-    table.add_column("upstream", justify="right", style="red")
+    table.add_column("upstream", justify=justify, style="red")
     table.add_column("downstream", style="red")
     stages = result.stages
     hidden = len(stages) - max_stages if max_stages else 0
@@ -51,14 +58,16 @@ def _stages(result: Any, show, max_stages: int) -> Any:
             if position == max_stages // 2:
                 table.add_row("…", Text(f"{hidden:,} more stages (--max-stages 0 shows all, --json has every one)"))
             continue
-        carried = [i for i, local in enumerate(stage.local) if local is not None]
+        carried = [i for i, formula in enumerate(stage.formulas) if formula is not None]
         locals_ = [_local_line(stage, i, show) for i in carried]
-        downstream = [f"{stage.inputs[i]} ← {show(stage.downstream[i])}" for i in carried]
+        downstream = [_downstream_line(stage, i, show) for i in carried]
+        shape = [_shape_text(stage.shape)] if tensors else []
         table.add_row(*map(Text, (
             str(stage.index),
             stage.name,
             stage.op,
             stage.expr,
+            *shape,
             show(stage.value),
             "\n".join(locals_) or "—",
             show(stage.upstream),
@@ -69,20 +78,47 @@ def _stages(result: Any, show, max_stages: int) -> Any:
 
 def _local_line(stage: Any, position: int, show) -> str:
     formula = stage.formulas[position]
+    if stage.structural:  # no local Jacobian: the vector-Jacobian product itself
+        return f"d{stage.inputs[position]} = {formula}"
     value = show(stage.local[position])
     head = f"∂{stage.name}/∂{stage.inputs[position]} = "
     return head + (value if formula == value else f"{formula} = {value}")
 
 
-def _gradients(result: Any, show) -> Any:
-    table = Table(title=Text(f"Gradients of {result.output} = {show(result.value)}"), title_justify="left")
+def _downstream_line(stage: Any, position: int, show) -> str:
+    line = f"{stage.inputs[position]} ← {show(stage.downstream[position])}"
+    return line + " (summed over broadcast axes)" if stage.summed[position] else line
+
+
+def _has_tensors(result: Any) -> bool:
+    return any(shape != () for shape in result.shapes.values()) or any(s.shape != () for s in result.stages)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "scalar" if shape == () else str(tuple(shape))
+
+
+def _gradients(result: Any, show, precision: int, full: bool) -> Any:
+    if not _has_tensors(result):
+        table = Table(title=Text(f"Gradients of {result.output} = {show(result.value)}"), title_justify="left")
+        table.add_column("input", style="bold")
+        table.add_column("value", justify="right", style="green")
+        table.add_column(Text(f"∂{result.output}/∂input"), justify="right", style="red")
+        for name, value in result.inputs.items():
+            table.add_row(Text(name), show(value), show(result.gradients[name]))
+        if not result.inputs:
+            table.add_row("(none)", "", "")
+        return table
+    # Arrays: each gradient laid out as numpy prints it, shaped like its input.
+    shape = result.shapes[result.output]
+    of = f"{result.output} = {show(result.value)}" if shape == () else f"{result.output} {_shape_text(shape)}"
+    table = Table(title=Text(f"Gradients of {of}"), title_justify="left")
     table.add_column("input", style="bold")
-    table.add_column("value", justify="right", style="green")
-    table.add_column(Text(f"∂{result.output}/∂input"), justify="right", style="red")
-    for name, value in result.inputs.items():
-        table.add_row(Text(name), show(value), show(result.gradients[name]))
-    if not result.inputs:
-        table.add_row("(none)", "", "")
+    table.add_column("shape")
+    table.add_column(Text(f"∂{result.output}/∂input"), style="red")
+    for name in result.inputs:
+        gradient = format_block(result.gradients[name], precision, full)
+        table.add_row(Text(name), _shape_text(result.shapes[name]), Text(gradient))
     return table
 
 
@@ -110,11 +146,13 @@ def _sum_text(fork: Any, show) -> str:
     return text + (f" + … ({more:,} more)" if more else "")
 
 
-def _warnings(result: Any) -> Text:
-    lines = Text()
-    for warning in result.warnings:
-        lines.append(f"warning: {warning.message}\n", style="yellow")
-    return lines
+def warning_lines(warnings: list[Any]) -> list[Text]:
+    """Warnings about the computation (those about the command line go to stderr)."""
+    return [
+        Text(f"warning: {warning.message}", style="yellow")
+        for warning in warnings
+        if warning.kind != "unused-binding"
+    ]
 
 
 def _one_line(source: str) -> str:

@@ -1,0 +1,186 @@
+"""Values given on the command line: numbers, JSON arrays, files and random fills.
+
+    -x -2                  a number
+    -W '[[1, 2], [3, 4]]'  a JSON array
+    -X @data.csv           a .json, .csv or .npy file (numpy loads without pickle)
+    -W randn:5,10          a fill: randn, rand, zeros or ones, with its shape
+
+Numbers need no numpy, so a scalar run never imports it. Random fills draw from
+one generator seeded by ``--seed``, in the order the values are given, so a
+command line always means the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from bpcli.errors import BpcliError
+
+NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
+_FILL = re.compile(r"(randn|rand|zeros|ones):(.*)\Z")
+DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond any homework, well within the machine
+
+
+class ValueReader:
+    """Reads value texts into floats and float64 arrays."""
+
+    def __init__(self, seed: int = 0, max_elements: int = DEFAULT_MAX_ELEMENTS, note: Callable[[str], None] | None = None) -> None:
+        self.seed = seed
+        self.max_elements = max_elements
+        self.note = note or (lambda message: None)
+        self._rng = None
+
+    def read(self, name: str, text: str) -> Any:
+        """The value of ``name`` given as ``text``."""
+        stripped = text.strip()
+        if NUMBER.match(stripped):
+            return float(stripped)
+        if stripped.startswith("["):
+            return self._array(name, _json(name, stripped, "JSON array"))
+        if stripped.startswith("@"):
+            return self._file(name, Path(stripped[1:]))
+        fill = _FILL.match(stripped)
+        if fill:
+            return self._fill(name, fill.group(1), fill.group(2))
+        raise BpcliError(
+            f"the value of {name} is not a number: {text!r} (a value is a number, a JSON array '[1, 2]', "
+            "@file.json/.csv/.npy, or a fill such as randn:3,4)"
+        )
+
+    # ---- sources -------------------------------------------------------------
+
+    def _file(self, name: str, path: Path) -> Any:
+        suffix = path.suffix.lower()
+        readers = {".json": self._json_file, ".csv": self._csv_file, ".npy": self._npy_file}
+        if suffix not in readers:
+            raise BpcliError(f"{path}: bpcli reads .json, .csv and .npy files (value of {name})")
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise BpcliError(f"cannot read {path} (value of {name}): {error.strerror or error}") from None
+        return readers[suffix](name, path, data)
+
+    def _json_file(self, name: str, path: Path, data: bytes) -> Any:
+        content = _json(name, _utf8(path, data), f"JSON file {path}")
+        if isinstance(content, (int, float)) and not isinstance(content, bool):
+            return float(content)
+        return self._array(name, content)
+
+    def _csv_file(self, name: str, path: Path, data: bytes) -> Any:
+        import csv
+
+        rows = [row for row in csv.reader(_utf8(path, data).splitlines()) if any(cell.strip() for cell in row)]
+        if rows and not all(NUMBER.match(cell.strip()) for cell in rows[0]):
+            self.note(f"{path}: the first row is not numeric and is taken as a header: {','.join(rows[0])}")
+            rows = rows[1:]
+            header = 1
+        else:
+            header = 0
+        if not rows:
+            raise BpcliError(f"{path} has no numbers (value of {name})")
+        width = len(rows[0])
+        for line, row in enumerate(rows, start=1 + header):
+            if len(row) != width:
+                raise BpcliError(f"{path}, row {line}: {len(row)} columns where the first row has {width}")
+            for cell in row:
+                if not NUMBER.match(cell.strip()):
+                    raise BpcliError(f"{path}, row {line}: {cell!r} is not a number")
+        import numpy as np
+
+        array = np.array([[float(cell) for cell in row] for row in rows])
+        # As numpy.loadtxt: a single row or a single column is a vector.
+        return self._checked(name, array.reshape(-1) if 1 in array.shape else array)
+
+    def _npy_file(self, name: str, path: Path, data: bytes) -> Any:
+        import io
+
+        import numpy as np
+
+        try:
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as error:
+            if "pickle" in str(error).lower():
+                raise BpcliError(f"{path} holds Python objects (a pickle); bpcli never loads pickles") from None
+            raise BpcliError(f"{path} is not a readable .npy file: {error}") from None
+        except Exception as error:  # numpy raises several types for a damaged file
+            raise BpcliError(f"{path} is not a readable .npy file: {error}") from None
+        if array.dtype.kind not in "biuf":
+            raise BpcliError(f"{path} holds {array.dtype} values; bpcli needs numbers")
+        return self._array(name, array)
+
+    def _fill(self, name: str, kind: str, dims: str) -> Any:
+        try:
+            shape = tuple(int(d) for d in dims.split(","))
+        except ValueError:
+            raise BpcliError(f"{kind}:{dims}: the shape is whole numbers separated by commas, as {kind}:5,10") from None
+        if any(d <= 0 for d in shape):
+            raise BpcliError(f"{kind}:{dims}: every dimension must be at least 1")
+        self._check_size(name, shape)
+        import numpy as np
+
+        if kind in ("zeros", "ones"):
+            return np.full(shape, 0.0 if kind == "zeros" else 1.0)
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+        return self._rng.standard_normal(shape) if kind == "randn" else self._rng.random(shape)
+
+    # ---- checks ----------------------------------------------------------------
+
+    def _array(self, name: str, content: Any) -> Any:
+        import numpy as np
+
+        if isinstance(content, list) and _holds_non_numbers(content):
+            raise BpcliError(f"the value of {name} holds something that is not a number")
+        try:
+            array = np.array(content, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise BpcliError(f"the value of {name} is not a rectangular array of numbers") from None
+        return self._checked(name, array)
+
+    def _checked(self, name: str, array: Any) -> Any:
+        if array.ndim == 0:
+            return float(array)
+        if array.size == 0:
+            raise BpcliError(f"the value of {name} is an empty array")
+        self._check_size(name, array.shape)
+        return array
+
+    def _check_size(self, name: str, shape: tuple[int, ...]) -> None:
+        count = 1
+        for d in shape:
+            count *= d
+        if count > self.max_elements:
+            raise BpcliError(
+                f"the value of {name} would have {count:,} elements; the limit is {self.max_elements:,} "
+                "(raise it with --max-elements)"
+            )
+
+
+def _json(name: str, text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at character {error.pos}") from None
+    except RecursionError:
+        raise BpcliError(f"the value of {name} is nested too deeply") from None
+
+
+def _utf8(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
+
+
+def _holds_non_numbers(content: list) -> bool:
+    work = [content]
+    while work:
+        for item in work.pop():
+            if isinstance(item, list):
+                work.append(item)
+            elif isinstance(item, bool) or not isinstance(item, (int, float)):
+                return True
+    return False
