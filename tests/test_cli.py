@@ -104,7 +104,7 @@ class TestErrors:
         [
             (["(x+)*z", "-x", "1", "-z", "1"], "parse error at line 1, column 4"),
             (["foo(x)", "-x", "1"], "unknown function 'foo'"),
-            (["max(x)", "-x", "1"], "max takes 2 arguments, got 1"),
+            (["max(x, x, x)", "-x", "1"], "max takes 1 or 2 arguments, got 3"),
             (["x*y*z", "-x", "1"], "unbound variables: y, z"),
             (["x*2", "-x", "abc"], "the value of x is not a number: 'abc'"),
             (["x*2", "-x"], "-x needs a value"),

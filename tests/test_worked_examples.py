@@ -45,6 +45,7 @@ class TestAddThenMultiply:
             "output": "f",
             "value": -12.0,
             "inputs": {"x": -2.0, "y": 5.0, "z": -4.0},
+            "shapes": {"x": [], "y": [], "z": [], "f": []},
             "gradients": {"x": -4.0, "y": -4.0, "z": 3.0},
             "warnings": [],
         }
@@ -52,12 +53,12 @@ class TestAddThenMultiply:
         q, f = doc["stages"]
         assert q == {
             "index": 1, "name": "q", "op": "add", "role": "distributes", "expr": "x + y",
-            "inputs": ["x", "y"], "value": 3.0, "local": [1.0, 1.0], "local_formula": ["1", "1"],
+            "inputs": ["x", "y"], "shape": [], "value": 3.0, "local": [1.0, 1.0], "local_formula": ["1", "1"],
             "upstream": -4.0, "downstream": [-4.0, -4.0],
         }
         assert f == {
             "index": 2, "name": "f", "op": "mul", "role": "swaps", "expr": "q * z",
-            "inputs": ["q", "z"], "value": -12.0, "local": [-4.0, 3.0], "local_formula": ["z", "q"],
+            "inputs": ["q", "z"], "shape": [], "value": -12.0, "local": [-4.0, 3.0], "local_formula": ["z", "q"],
             "upstream": 1.0, "downstream": [-4.0, 3.0],
         }
 
