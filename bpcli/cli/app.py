@@ -1,0 +1,45 @@
+"""The ``bpcli`` Typer application and the console script's entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from bpcli import __version__
+
+app = typer.Typer(
+    name="bpcli",
+    help="Differentiate an expression and show every stage of backpropagation.",
+    rich_markup_mode=None,  # plain help and plain one-line usage errors
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=True,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"bpcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Differentiate an expression and show every stage of backpropagation."""
+
+
+def main() -> None:
+    """The console script: ``bpcli``."""
+    try:
+        app()
+    except BrokenPipeError:
+        # A reader such as `head -1` went away: stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)

@@ -1,0 +1,61 @@
+"""``bpcli jacobian``: the Jacobian matrix, one vector-Jacobian product per output element."""
+
+from __future__ import annotations
+
+import typer
+
+from bpcli.cli import common
+from bpcli.cli.app import app
+
+
+@app.command(
+    context_settings=common.BINDINGS,
+    epilog="""\\b
+Examples:
+  bpcli jacobian "relu(x)" -x '[1,-2,3,-1]'
+  bpcli jacobian "relu(x)" -x '[1,-2,3,-1]' --layout inputs-first
+  bpcli jacobian "W @ x" -W '[[1,2],[3,4]]' -x '[5,6]' --json
+""",
+)
+@common.reporting_errors
+def jacobian(
+    ctx: typer.Context,
+    expression: common.Expression = None,
+    file: common.File = None,
+    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.jacobian/1 JSON document."),
+    layout: str = typer.Option(
+        "outputs-first", "--layout", metavar="outputs-first|inputs-first",
+        help="Rows are output elements (as torch.autograd.functional.jacobian), or inputs-first: "
+        "the transpose, as in the lecture notes.",
+    ),
+    precision: common.Precision = 4,
+    full: common.Full = False,
+    seed: common.Seed = 0,
+    max_entries: int = typer.Option(
+        1_000_000, "--max-entries", min=1, help="The largest Jacobian to build (entries)."
+    ),
+    max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+) -> None:
+    """The Jacobian matrix of the output with respect to each input.
+
+    Built from one vector-Jacobian product per output element: backward passes
+    with a one-hot upstream gradient, as backpropagation never needs the
+    matrix itself.
+
+    {bindings}
+    """
+    from bpcli.jacobian import jacobian as build_jacobian
+
+    text, extra = common.read_expression(expression, file, ctx.args)
+    values = common.bindings(extra, common.value_reader(seed, max_elements))
+    result = build_jacobian(text, values, layout=layout, max_entries=max_entries)
+    common.warn_unused(result.warnings)
+    if json_output:
+        print(result.to_json())
+    else:
+        from bpcli.views.jacobian_table import jacobian_table
+
+        common.console().print(jacobian_table(result, precision=precision, full=full))
+
+
+jacobian.__doc__ = jacobian.__doc__.format(bindings=common.BINDINGS_HELP)
