@@ -64,6 +64,9 @@ def test_wheel_carries_the_grammar(tmp_path):
     assert "bpcli/grammar/bpcli.lark" in names
     shipped = zipfile.ZipFile(wheel).read("bpcli/grammar/bpcli.lark").decode()
     assert shipped == (REPO / "grammar" / "bpcli.lark").read_text()
+    # The parser tables, generated from that grammar at build time (hatch_build.py).
+    generated = zipfile.ZipFile(wheel).read("bpcli/syntax/_lalr_parser.py").decode()
+    assert f"GRAMMAR = {shipped!r}" in generated
 
 
 def test_regular_install_loads_the_grammar_from_the_package(tmp_path):
@@ -74,6 +77,12 @@ def test_regular_install_loads_the_grammar_from_the_package(tmp_path):
     package = Path(where).parent
     assert str(package).startswith(str(venv))
     assert (package / "grammar" / "bpcli.lark").is_file()
+    parser_module = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "from bpcli.syntax.parser import _parser; print(_parser()[1].__name__)"],
+        capture_output=True, text=True, cwd=tmp_path, check=True,
+    ).stdout.strip()
+    assert parser_module == "bpcli.syntax._lalr_parser"
 
 
 def test_editable_install_loads_the_grammar_from_the_checkout(tmp_path):

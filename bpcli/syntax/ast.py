@@ -7,87 +7,129 @@ differently spaced text compare equal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
 
 Span = tuple[int, int]
 NO_SPAN: Span = (0, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
-    value: float
-    text: str
-    span: Span = field(default=NO_SPAN, compare=False)
+class _Node:
+    """Fields named in ``_fields`` make up a node's identity; ``span`` is only where it came from.
+
+    Plain classes with __slots__ rather than dataclasses: there are only a few,
+    and defining them this way keeps bpcli's start-up a few milliseconds shorter.
+    Nodes are never changed after they are built.
+    """
+
+    __slots__ = ("span",)
+    _fields: tuple[str, ...] = ()
+
+    def __eq__(self, other: Any) -> bool:
+        return type(self) is type(other) and all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *(getattr(self, f) for f in self._fields)))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__name__}({fields})"
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
-    id: str
-    span: Span = field(default=NO_SPAN, compare=False)
+class Number(_Node):
+    __slots__ = ("value", "text")
+    _fields = ("value", "text")
+
+    def __init__(self, value: float, text: str, span: Span = NO_SPAN) -> None:
+        self.value, self.text, self.span = value, text, span
 
 
-@dataclass(frozen=True, slots=True)
-class Neg:
-    operand: Expr
-    span: Span = field(default=NO_SPAN, compare=False)
+class Name(_Node):
+    __slots__ = ("id",)
+    _fields = ("id",)
+
+    def __init__(self, id: str, span: Span = NO_SPAN) -> None:  # noqa: A002 - as Python's ast.Name
+        self.id, self.span = id, span
 
 
-@dataclass(frozen=True, slots=True)
-class Binary:
-    op: str  # one of BINARY_OPERATORS
-    left: Expr
-    right: Expr
-    span: Span = field(default=NO_SPAN, compare=False)
+class Neg(_Node):
+    __slots__ = ("operand",)
+    _fields = ("operand",)
+
+    def __init__(self, operand: Expr, span: Span = NO_SPAN) -> None:
+        self.operand, self.span = operand, span
 
 
-@dataclass(frozen=True, slots=True)
-class Transpose:
-    operand: Expr
-    span: Span = field(default=NO_SPAN, compare=False)
+class Binary(_Node):
+    __slots__ = ("op", "left", "right")
+    _fields = ("op", "left", "right")
+
+    def __init__(self, op: str, left: Expr, right: Expr, span: Span = NO_SPAN) -> None:
+        self.op, self.left, self.right, self.span = op, left, right, span  # op: one of BINARY_OPERATORS
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    func: str
-    args: tuple[Expr, ...]
-    span: Span = field(default=NO_SPAN, compare=False)
-    func_span: Span = field(default=NO_SPAN, compare=False)
-    keywords: tuple[tuple[str, Expr], ...] = ()  # axis=0
+class Transpose(_Node):
+    __slots__ = ("operand",)
+    _fields = ("operand",)
+
+    def __init__(self, operand: Expr, span: Span = NO_SPAN) -> None:
+        self.operand, self.span = operand, span
 
 
-@dataclass(frozen=True, slots=True)
-class Array:
+class Call(_Node):
+    __slots__ = ("func", "args", "func_span", "keywords")
+    _fields = ("func", "args", "keywords")
+
+    def __init__(
+        self,
+        func: str,
+        args: tuple[Expr, ...],
+        span: Span = NO_SPAN,
+        func_span: Span = NO_SPAN,
+        keywords: tuple[tuple[str, Expr], ...] = (),  # axis=0
+    ) -> None:
+        self.func, self.args, self.span, self.func_span, self.keywords = func, args, span, func_span, keywords
+
+
+class Array(_Node):
     """A bracketed literal: ``[1, 2]``, ``[[1, 2], [3, 4]]``."""
 
-    elements: tuple[Expr, ...]
-    span: Span = field(default=NO_SPAN, compare=False)
+    __slots__ = ("elements",)
+    _fields = ("elements",)
+
+    def __init__(self, elements: tuple[Expr, ...], span: Span = NO_SPAN) -> None:
+        self.elements, self.span = elements, span
 
 
-@dataclass(frozen=True, slots=True)
-class Tuple:
+class Tuple(_Node):
     """A parenthesised list with a comma, as in ``axis=(0, 2)``."""
 
-    elements: tuple[Expr, ...]
-    span: Span = field(default=NO_SPAN, compare=False)
+    __slots__ = ("elements",)
+    _fields = ("elements",)
+
+    def __init__(self, elements: tuple[Expr, ...], span: Span = NO_SPAN) -> None:
+        self.elements, self.span = elements, span
 
 
 Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple
 
 
-@dataclass(frozen=True, slots=True)
-class Assign:
-    target: str
-    value: Expr
-    span: Span = field(default=NO_SPAN, compare=False)
-    target_span: Span = field(default=NO_SPAN, compare=False)
+class Assign(_Node):
+    __slots__ = ("target", "value", "target_span")
+    _fields = ("target", "value")
+
+    def __init__(self, target: str, value: Expr, span: Span = NO_SPAN, target_span: Span = NO_SPAN) -> None:
+        self.target, self.value, self.span, self.target_span = target, value, span, target_span
 
 
 Statement = Assign | Expr
 
 
-@dataclass(frozen=True, slots=True)
-class Program:
-    statements: tuple[Statement, ...]
+class Program(_Node):
+    __slots__ = ("statements",)
+    _fields = ("statements",)
+
+    def __init__(self, statements: tuple[Statement, ...]) -> None:
+        self.statements, self.span = statements, NO_SPAN
 
 
 BINARY_OPERATORS = ("+", "-", "*", "/", "**", "@")

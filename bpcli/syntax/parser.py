@@ -2,7 +2,9 @@
 
 The transformer runs inside the LALR parser (lark's ``transformer=`` option), so
 AST nodes are built as rules are reduced and no parse tree is ever walked
-recursively: a 10,000-deep nest of parentheses parses like a flat sum.
+recursively: a 10,000-deep nest of parentheses parses like a flat sum. The
+parser's tables come from a module generated from the grammar
+(``standalone.py``), so a run imports neither lark nor rebuilds the tables.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Iterator
 
 from bpcli.errors import BpcliError, line_and_column
-from bpcli.syntax import grammar
+from bpcli.syntax import grammar, standalone
 from bpcli.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Program, Span, Transpose, Tuple
 
 # How the parser's terminal names read in an error message.
@@ -46,26 +48,31 @@ def parse(source: str) -> Program:
 
     Raises BpcliError, with the line and a caret, when the text is not valid.
     """
-    from lark.exceptions import UnexpectedInput
-
+    parser, errors = _parser()
     try:
-        return _parser().parse(source)
-    except UnexpectedInput as error:
-        raise _syntax_error(source, error) from None
+        return parser.parse(source)
+    except errors.UnexpectedInput as error:
+        raise _syntax_error(source, error, errors) from None
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Any:
+def _parser() -> tuple[Any, Any]:
+    """The parser, and the module whose exception classes it raises."""
+    text = grammar.text()
+    module = standalone.load(text)
+    if module is None:
+        try:
+            standalone.generate(text)  # a checkout whose grammar changed: next run is fast again
+            module = standalone.load(text)
+        except OSError:
+            module = None  # a read-only installation without the generated parser
+    options = {"transformer": _AstBuilder(), "postlex": _NewlinesInsideBrackets()}
+    if module is not None:
+        return module.Lark_StandAlone(**options), module
     import lark
+    import lark.exceptions
 
-    return lark.Lark(
-        grammar.text(),
-        parser="lalr",
-        start="program",
-        transformer=_AstBuilder(),
-        postlex=_NewlinesInsideBrackets(),
-        maybe_placeholders=True,
-    )
+    return lark.Lark(text, **standalone.PARSER_OPTIONS, **options), lark.exceptions
 
 
 class _NewlinesInsideBrackets:
@@ -171,9 +178,8 @@ class _Keyword:
         self.name, self.value, self.span = name, value, span
 
 
-def _syntax_error(source: str, error: Any) -> BpcliError:
-    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
-
+def _syntax_error(source: str, error: Any, errors: Any) -> BpcliError:
+    UnexpectedCharacters, UnexpectedToken = errors.UnexpectedCharacters, errors.UnexpectedToken
     expected = set(getattr(error, "expected", None) or getattr(error, "allowed", None) or ())
     if isinstance(error, UnexpectedCharacters):
         position = error.pos_in_stream
