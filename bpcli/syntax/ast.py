@@ -137,12 +137,13 @@ BINARY_OPERATORS = ("+", "-", "*", "/", "**", "@")
 
 def children(node: Expr) -> tuple[Expr, ...]:
     """The direct subexpressions of a node, left to right (keyword values last)."""
-    if isinstance(node, Binary):
+    kind = type(node)
+    if kind is Binary:
         return (node.left, node.right)
-    if isinstance(node, (Neg, Transpose)):
+    if kind is Neg or kind is Transpose:
         return (node.operand,)
-    if isinstance(node, Call):
-        return node.args + tuple(value for _, value in node.keywords)
-    if isinstance(node, (Array, Tuple)):
+    if kind is Call:
+        return node.args + tuple(value for _, value in node.keywords) if node.keywords else node.args
+    if kind is Array or kind is Tuple:
         return node.elements
     return ()

@@ -4,17 +4,23 @@ The transformer runs inside the LALR parser (lark's ``transformer=`` option), so
 AST nodes are built as rules are reduced and no parse tree is ever walked
 recursively: a 10,000-deep nest of parentheses parses like a flat sum. The
 parser's tables come from a module generated from the grammar
-(``standalone.py``), so a run imports neither lark nor rebuilds the tables.
+(``standalone.py``), so a run imports neither lark nor rebuilds the tables, and
+tokens come from ``lexer.py``. ``_run_table`` runs lark's LALR table and
+lark's own rule callbacks in a loop that skips the steps that change nothing
+(an operand passing through the precedence levels above it), which is most of
+the steps for a large expression.
 """
 
 from __future__ import annotations
 
 import difflib
 from functools import lru_cache
-from typing import Any, Iterator
+from itertools import chain
+from typing import Any
 
 from bpcli.errors import BpcliError, line_and_column
 from bpcli.syntax import grammar, standalone
+from bpcli.syntax.lexer import STRAY, Lexer, Token, UnexpectedCharacter
 from bpcli.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Program, Span, Transpose, Tuple
 
 # How the parser's terminal names read in an error message.
@@ -39,25 +45,103 @@ _TERMINAL_TEXT = {
     "$END": "the end of the input",
 }
 
-_OPEN_BRACKETS = {"LPAR", "LSQB"}
-_CLOSE_BRACKETS = {"RPAR", "RSQB"}
-
-
 def parse(source: str) -> Program:
     """Parse a program (or a single expression) into an AST.
 
     Raises BpcliError, with the line and a caret, when the text is not valid.
     """
-    parser, errors = _parser()
+    parser, _ = _parser()
+    end = Token("$END", "", len(source), len(source))
+    states: list[int] = []
     try:
-        return parser.parse(source)
-    except errors.UnexpectedInput as error:
-        raise _syntax_error(source, error, errors) from None
+        return _run_table(_table(parser), _lexer(parser).tokens(source), end, states)
+    except UnexpectedCharacter as error:
+        raise _syntax_error(source, error.position, None, _expected(parser, states)) from None
+    except _UnexpectedToken as error:
+        token = error.token
+        stray = token.type == STRAY  # a character no terminal matches
+        raise _syntax_error(source, token.start_pos, None if stray else token, _expected(parser, states)) from None
+
+
+class _UnexpectedToken(Exception):
+    def __init__(self, token: Token) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+_SHIFT = 0  # lark's serialized tables: (0, next state) shifts, (1, rule) reduces
+
+
+def _run_table(table: tuple[Any, ...], tokens: Any, end: Token, state_stack: list[int]) -> Any:
+    """Drive lark's LALR table over ``tokens``; the value of the start rule at the end.
+
+    ``state_stack`` is the caller's, so that after an error it shows what the
+    parser was expecting.
+    """
+    states, start, end_state = table
+    state_stack.append(start)
+    value_stack: list[Any] = []
+    for token in chain(tokens, (end,)):
+        kind = token.type
+        while True:
+            try:
+                action, argument = states[state_stack[-1]][kind]
+            except KeyError:
+                raise _UnexpectedToken(token) from None
+            if action == _SHIFT:
+                state_stack.append(argument)
+                value_stack.append(token)
+                break
+            size, origin, callback = argument
+            if callback is None:  # an operand passing through a precedence level: nothing to build
+                del state_stack[-1]
+            else:
+                children = value_stack[-size:] if size else []
+                if size:
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                value_stack.append(callback(children))
+            state_stack.append(states[state_stack[-1]][origin][1])
+            if token is end and state_stack[-1] == end_state:
+                return value_stack[-1]
+
+
+@lru_cache(maxsize=1)
+def _table(parser: Any) -> tuple[Any, ...]:
+    """lark's parse table with each reduction planned once: (size, rule name, callback).
+
+    The callback is None for a rule that only passes its one child on (a
+    ``?rule`` level the operand passes through), as lark's callback would.
+    """
+    conf = parser.parse_interactive("").parser_state.parse_conf
+    plans = {}
+    for rule, callback in conf.callbacks.items():
+        (child,) = rule.expansion if len(rule.expansion) == 1 else (None,)
+        passes_through = (
+            rule.options.expand1 and rule.alias is None
+            and child is not None and not child.is_term and not child.name.startswith("_")
+        )
+        plans[rule] = (len(rule.expansion), rule.origin.name, None if passes_through else callback)
+    states = {
+        state: {name: (action, argument if action == _SHIFT else plans[argument]) for name, (action, argument) in row.items()}
+        for state, row in conf.states.items()
+    }
+    return states, conf.start_state, conf.end_state
+
+
+def _expected(parser: Any, state_stack: list[int]) -> set[str]:
+    states = _table(parser)[0]
+    return {name for name in states[state_stack[-1]] if name.isupper()} if state_stack else set()
+
+
+@lru_cache(maxsize=1)
+def _lexer(parser: Any) -> Lexer:
+    return Lexer(parser.terminals, parser.lexer_conf.ignore)
 
 
 @lru_cache(maxsize=1)
 def _parser() -> tuple[Any, Any]:
-    """The parser, and the module whose exception classes it raises."""
+    """lark's LALR parser, and the module whose exception classes it raises."""
     text = grammar.text()
     module = standalone.load(text)
     if module is None:
@@ -66,30 +150,13 @@ def _parser() -> tuple[Any, Any]:
             module = standalone.load(text)
         except OSError:
             module = None  # a read-only installation without the generated parser
-    options = {"transformer": _AstBuilder(), "postlex": _NewlinesInsideBrackets()}
+    options = {"transformer": _AstBuilder()}
     if module is not None:
         return module.Lark_StandAlone(**options), module
     import lark
     import lark.exceptions
 
     return lark.Lark(text, **standalone.PARSER_OPTIONS, **options), lark.exceptions
-
-
-class _NewlinesInsideBrackets:
-    """Drops newlines inside brackets so a long expression may wrap, as in Python."""
-
-    always_accept = ("_NEWLINE",)
-
-    def process(self, stream: Iterator[Any]) -> Iterator[Any]:
-        depth = 0
-        for token in stream:
-            if token.type in _OPEN_BRACKETS:
-                depth += 1
-            elif token.type in _CLOSE_BRACKETS:
-                depth = max(0, depth - 1)
-            elif token.type == "_NEWLINE" and depth:
-                continue
-            yield token
 
 
 def _span(first: Any, last: Any) -> Span:
@@ -133,7 +200,7 @@ class _AstBuilder:
 
     def number(self, children: list[Any]) -> Number:
         (token,) = children
-        return Number(float(token), str(token), _span(token, token))
+        return Number(float(token.value), token.value, _span(token, token))
 
     def name(self, children: list[Any]) -> Name:
         (token,) = children
@@ -178,17 +245,14 @@ class _Keyword:
         self.name, self.value, self.span = name, value, span
 
 
-def _syntax_error(source: str, error: Any, errors: Any) -> BpcliError:
-    UnexpectedCharacters, UnexpectedToken = errors.UnexpectedCharacters, errors.UnexpectedToken
-    expected = set(getattr(error, "expected", None) or getattr(error, "allowed", None) or ())
-    if isinstance(error, UnexpectedCharacters):
-        position = error.pos_in_stream
+def _syntax_error(source: str, position: int, token: Any, expected: set[str]) -> BpcliError:
+    """The message for a character no terminal matches (token None) or a token out of place."""
+    if token is None:
         span = (position, position + 1)
         char = source[position]
         what = f"unexpected character {char!r}"
         hint = _character_hint(char)
-    elif isinstance(error, UnexpectedToken) and error.token.type != "$END":
-        token = error.token
+    elif token.type != "$END":
         span = (token.start_pos, max(token.end_pos, token.start_pos + 1))
         what = f"unexpected {_describe_token(token)}"
         hint = _token_hint(source, token)
