@@ -64,7 +64,7 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
             continue
         for position, received in _downstream(g, graph, node, total, carries, adjoints):
             used = graph.nodes[node].inputs[position]
-            if g.shape(received) != g.shape(used):
+            if graph.shapes is not None and graph.shapes[received] != graph.shapes[used]:
                 received = g.unbroadcast(received, used)
             use = (node, position)
             adjoints.downstream[use] = received

@@ -39,72 +39,83 @@ def evaluate(
 ) -> Evaluation:
     """Compute the nodes; ``bindings`` maps each input variable's name to its value.
 
-    With ``roots``, only the nodes those are computed from are evaluated (the
-    rest stay None): folding in the backward builder can leave nodes that
-    nothing uses, and they must neither cost time nor raise warnings. With
-    ``reuse`` (an earlier evaluation) and ``changed`` (the one input whose value
-    is new), only the nodes that depend on that input are computed again.
+    ``roots`` are the nodes whose values are wanted: folding in the backward
+    builder can leave a node that nothing uses, and a non-finite value there
+    must not be reported. With ``reuse`` (an earlier evaluation) and
+    ``changed`` (the one input whose value is new), only the nodes that depend
+    on that input are computed again.
     """
-    live = None if roots is None else graph.live(roots)
-    if reuse is not None:
-        live = _changed_only(graph, live, changed)
+    recompute = None if reuse is None else _depends_on(graph, changed)
     if any(hasattr(value, "shape") for value in bindings.values()):
         import numpy as np
 
         from bpcli.backends import array as xp
 
         with np.errstate(all="ignore"):
-            return _run(graph, bindings, xp, live, reuse)
+            return _run(graph, bindings, xp, recompute, reuse, roots)
     from bpcli.backends import scalar as xp
 
-    return _run(graph, bindings, xp, live, reuse)
+    return _run(graph, bindings, xp, recompute, reuse, roots)
 
 
-def _changed_only(graph: Graph, live: list[bool] | None, changed: str | None) -> list[bool]:
+def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
     depends = [False] * len(graph.nodes)
     for i, node in enumerate(graph.nodes):
         depends[i] = (node.op == INPUT and node.name == changed) or any(depends[j] for j in node.inputs)
-    return [d and (live is None or live[i]) for i, d in enumerate(depends)]
+    return depends
 
 
 def _run(
-    graph: Graph, bindings: Mapping[str, Any], xp: Any, live: list[bool] | None, reuse: Evaluation | None
+    graph: Graph,
+    bindings: Mapping[str, Any],
+    xp: Any,
+    recompute: list[bool] | None,
+    reuse: Evaluation | None,
+    roots: Iterable[int] | None,
 ) -> Evaluation:
     values: list[Any] = [None] * len(graph.nodes) if reuse is None else list(reuse.values)
     findings: list[Finding] = []
-    gradient_warned: set[int] = set()
+    suspects: list[tuple[int, int, str]] = []  # gradient nodes gone non-finite: (node, origin, word)
+    all_finite = xp.all_finite
     for index, node in enumerate(graph.nodes):
-        if live is not None and not live[index]:
+        if recompute is not None and not recompute[index]:
             continue
-        if node.op == INPUT:
-            value = bindings[node.name]
-            if not xp.all_finite(value):
+        op = node.op
+        if op == INPUT:
+            value = values[index] = bindings[node.name]
+            if not all_finite(value):
                 findings.append(Finding(index, "nonfinite-input", f"{node.name} is {_nonfinite_word(xp, value)}"))
-            values[index] = value
             continue
-        if node.op == CONST:
+        if op == CONST:
             values[index] = node.value
             continue
-        gate = REGISTRY[node.op]
+        gate = REGISTRY[op]
         inputs = [values[i] for i in node.inputs]
-        attrs = node.attrs or {}
-        out = gate.forward(xp, *inputs, **attrs)
-        values[index] = out
+        attrs = node.attrs
+        out = values[index] = gate.forward(xp, *inputs, **attrs) if attrs else gate.forward(xp, *inputs)
+        if node.origin is None and gate.kink is not None:
+            hits = xp.count(gate.kink(xp, *inputs, **(attrs or {})))
+            if hits:
+                findings.append(Finding(index, "kink", gate.kink_note + _how_many(hits, out)))
+        if all_finite(out) or not all(all_finite(v) for v in inputs):
+            continue  # finite, or non-finite because an input already was (reported where it began)
         if node.origin is None:
-            if gate.kink is not None:
-                hits = xp.count(gate.kink(xp, *inputs, **attrs))
-                if hits:
-                    findings.append(Finding(index, "kink", gate.kink_note + _how_many(hits, out)))
-            if not xp.all_finite(out) and all(xp.all_finite(v) for v in inputs):
-                findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
-        elif node.origin not in gradient_warned and not xp.all_finite(out) and all(
-            xp.all_finite(v) for v in inputs
-        ):
-            gradient_warned.add(node.origin)
-            findings.append(
-                Finding(node.origin, "nonfinite-gradient", f"the gradient through it is {_nonfinite_word(xp, out)}")
-            )
-    return Evaluation(values, findings)
+            findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
+        else:
+            suspects.append((index, node.origin, _nonfinite_word(xp, out)))
+    return Evaluation(values, findings + _gradient_findings(graph, suspects, roots))
+
+
+def _gradient_findings(graph: Graph, suspects: list[tuple[int, int, str]], roots: Iterable[int] | None) -> list[Finding]:
+    """One finding per stage whose gradient went non-finite, at nodes the wanted values use."""
+    if not suspects:
+        return []
+    live = None if roots is None else graph.live(roots)
+    reported: dict[int, Finding] = {}
+    for node, origin, word in suspects:
+        if origin not in reported and (live is None or live[node]):
+            reported[origin] = Finding(origin, "nonfinite-gradient", f"the gradient through it is {word}")
+    return list(reported.values())
 
 
 def _how_many(hits: int, out: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from bpcli import shapes
 from bpcli.gates import REGISTRY
 from bpcli.syntax.printer import format_number
 
@@ -54,8 +55,6 @@ class Graph:
         return () if self.shapes is None else self.shapes[node]
 
     def _new_shape(self, node: Node) -> tuple[int, ...]:
-        from bpcli import shapes
-
         if node.op == CONST:
             return shapes.value_shape(node.value)
         return shapes.gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
@@ -72,6 +71,11 @@ class Graph:
         self.taken.add(candidate)
         return candidate
 
+    def internal_name(self) -> str:
+        """A name for a node of the gradient graph: unique by its index, unless a user took it."""
+        name = f"_g{len(self.nodes)}"
+        return self.fresh_name("_g_") if name in self.taken else name
+
     def claim(self, name: str) -> str:
         """``name`` itself if it is free, else a fresh variant of it."""
         if name not in self.taken:
@@ -86,6 +90,10 @@ class Graph:
     def stages(self) -> list[int]:
         """The forward gates, in forward order: the rows of the stage table."""
         return [i for i, node in enumerate(self.nodes) if node.origin is None and node.op not in (INPUT, CONST)]
+
+    def elementwise(self) -> bool:
+        """Whether every gate works element by element (no reductions, no @)."""
+        return all(node.op in (INPUT, CONST) or REGISTRY[node.op].elementwise for node in self.nodes)
 
     def consumers(self, upto: int | None = None) -> list[list[tuple[int, int]]]:
         """For every node, the (consumer, input position) pairs that use it."""
@@ -143,17 +151,31 @@ class Builder:
     def __getattr__(self, op: str) -> Callable[..., int]:
         if op not in REGISTRY:
             raise AttributeError(op)
-        return lambda *inputs, **attrs: self.apply(op, *inputs, **attrs)
+
+        def gate(*inputs: int, **attrs: Any) -> int:
+            return self.apply(op, *inputs, **attrs)
+
+        setattr(self, op, gate)  # found directly from now on: backward applies gates by the hundred thousand
+        return gate
 
     def shape(self, node: int) -> tuple[int, ...]:
         return self.graph.shape(node)
 
     def apply(self, op: str, *inputs: int, **attrs: Any) -> int:
-        folded = None if attrs else self._fold(op, inputs)
-        if folded is not None:
-            return folded
-        name = self.graph.fresh_name("_g")
-        return self.graph.add(op, tuple(inputs), name, origin=self.origin, attrs=attrs or None)
+        if not attrs:
+            folded = self._fold(op, inputs)
+            if folded is not None:
+                return folded
+        graph = self.graph
+        if graph.shapes is not None:
+            return graph.add(op, inputs, graph.internal_name(), origin=self.origin, attrs=attrs or None)
+        # Numbers only: the same as graph.add, spelt out for the backward pass's hottest line.
+        index = len(graph.nodes)
+        name = f"_g{index}"
+        if name in graph.taken:
+            name = graph.fresh_name("_g_")
+        graph.nodes.append(Node(op, inputs, name, None, self.origin, None, attrs or None))
+        return index
 
     def constant_value(self, node: int) -> float | None:
         """A constant scalar's value (arrays are not folded)."""
@@ -161,6 +183,14 @@ class Builder:
         return n.value if n.op == CONST and isinstance(n.value, float) else None
 
     def _fold(self, op: str, inputs: tuple[int, ...]) -> int | None:
+        nodes = self.graph.nodes
+        if op == "neg" and nodes[inputs[0]].op == "neg":
+            return nodes[inputs[0]].inputs[0]
+        for i in inputs:
+            if nodes[i].op == CONST:
+                break
+        else:
+            return None  # the common case, decided quickly: nothing to fold
         values = [self.constant_value(i) for i in inputs]
         if all(v is not None for v in values) and REGISTRY[op].elementwise:
             from bpcli.backends import scalar
@@ -181,8 +211,6 @@ class Builder:
                 return inputs[0]
             if values[0] == 0.0:
                 return self.apply("neg", inputs[1])
-        if op == "neg" and self.graph.nodes[inputs[0]].op == "neg":
-            return self.graph.nodes[inputs[0]].inputs[0]
         if op == "pow" and values[1] == 1.0:
             return inputs[0]
         return None

@@ -62,18 +62,18 @@ def jacobian(
     """The Jacobian of ``expression``'s output with respect to every input variable."""
     import numpy as np
 
-    from bpcli.api import bind, build
+    from bpcli.api import bind, build, shape_graph
     from bpcli.backward import backward
     from bpcli.evaluate import evaluate
     from bpcli.graph import INPUT
     from bpcli.result import GradResult
-    from bpcli.shapes import infer_shapes, size, value_shape
+    from bpcli.shapes import size
 
     if layout not in LAYOUTS:
         raise BpcliError(f"layout is {' or '.join(LAYOUTS)}, not {layout!r}")
     graph = build(expression)
     inputs, notices = bind(graph, {**(bindings or {}), **values})
-    graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()})
+    shape_graph(graph, inputs)
     output = graph.nodes[graph.output].name
     output_shape = graph.shape(graph.output)
     rows = size(output_shape)

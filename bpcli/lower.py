@@ -45,9 +45,10 @@ def _all_names(program: Program) -> set[str]:
         stack: list[Expr] = [statement]
         while stack:
             node = stack.pop()
-            if isinstance(node, Name):
+            if type(node) is Name:
                 names.add(node.id)
-            stack.extend(children(node))
+            else:
+                stack.extend(children(node))
     return names
 
 
@@ -73,7 +74,7 @@ class _Lowering:
                 raise BpcliError(
                     "only the last statement may be a bare expression; name this one (name = ...)",
                     source=self.source,
-                    span=_span_of(statement),
+                    span=statement.span,
                 )
             node = self.expression(statement)
             if node >= before and self.graph.is_gate(node):
@@ -101,44 +102,50 @@ class _Lowering:
     def expression(self, root: Expr) -> int:
         """Lower one expression, children before parents; returns its node."""
         results: list[int] = []
-        work: list[tuple[Expr, bool]] = [(root, False)]
+        # (node, its operands) once its operands have been lowered; (node, None) before.
+        work: list[tuple[Expr, tuple[Expr, ...] | None]] = [(root, None)]
         while work:
-            node, ready = work.pop()
-            if isinstance(node, Neg) and isinstance(node.operand, Number):
+            node, operands = work.pop()
+            if operands is not None:
+                arity = len(operands)
+                inputs = results[len(results) - arity:]
+                del results[len(results) - arity:]
+                results.append(self._node(node, inputs))
+            elif type(node) is Neg and type(node.operand) is Number:
                 # A negative literal is a constant, not a negation gate.
                 results.append(self._constant(-node.operand.value, "-" + node.operand.text, node.span))
-            elif isinstance(node, Array):
+            elif type(node) is Array:
                 results.append(self._constant(self._array_value(node), to_text(node), node.span))
-            elif isinstance(node, Tuple):
+            elif type(node) is Tuple:
                 raise BpcliError(
                     "a parenthesised list is only an axis: sum(x, axis=(0, 1)); use [...] for an array",
                     source=self.source, span=node.span,
                 )
-            elif not ready and _operands(node):
-                work.append((node, True))
-                work.extend((child, False) for child in reversed(_operands(node)))
             else:
-                arity = len(_operands(node))
-                operands = results[len(results) - arity:] if arity else []
-                del results[len(results) - arity:]
-                results.append(self._node(node, operands))
+                operands = _operands(node)
+                if operands:
+                    work.append((node, operands))
+                    work.extend((child, None) for child in reversed(operands))
+                else:
+                    results.append(self._node(node, []))
         return results[0]
 
     def _node(self, node: Expr, operands: list[int]) -> int:
-        if isinstance(node, Number):
-            return self._constant(node.value, node.text, node.span)
-        if isinstance(node, Name):
-            return self._name(node)
-        if isinstance(node, Neg):
-            return self._gate("neg", operands, node)
-        if isinstance(node, Transpose):
-            return self._gate("transpose", operands, node)
-        if isinstance(node, Binary):
+        kind = type(node)
+        if kind is Binary:
             if node.op == "/":
                 return self._division(node, operands)
             return self._gate(_OPERATOR_GATES[node.op], operands, node)
-        if isinstance(node, Call):
+        if kind is Name:
+            return self._name(node)
+        if kind is Number:
+            return self._constant(node.value, node.text, node.span)
+        if kind is Call:
             return self._call(node, operands)
+        if kind is Neg:
+            return self._gate("neg", operands, node)
+        if kind is Transpose:
+            return self._gate("transpose", operands, node)
         raise TypeError(f"cannot lower {node!r}")
 
     def _constant(self, value: Any, text: str, span: tuple[int, int]) -> int:
@@ -264,12 +271,12 @@ def _operands(node: Expr) -> tuple[Expr, ...]:
     (invden = 1.0 / den; f = num * invden); a literal 1 over b is just the
     reciprocal gate, with no multiply by one.
     """
-    if isinstance(node, Binary) and node.op == "/" and isinstance(node.left, Number) and node.left.value == 1.0:
-        return (node.right,)
-    if isinstance(node, Call):
+    kind = type(node)
+    if kind is Binary:
+        if node.op == "/" and type(node.left) is Number and node.left.value == 1.0:
+            return (node.right,)
+        return (node.left, node.right)
+    if kind is Call:
         return node.args
     return children(node)
 
-
-def _span_of(statement: Statement) -> tuple[int, int]:
-    return statement.span
