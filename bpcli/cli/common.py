@@ -124,10 +124,11 @@ def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
     return {name: reader.read(name, text) for name, text in split_bindings(arguments).items()}
 
 
-def console() -> Any:
+def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     # Piped output gets no colour codes (rich also honours NO_COLOR) and a
     # width that keeps the tables' columns readable.
-    width = None if sys.stdout.isatty() else 120
-    return Console(highlight=False, width=width)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 120
+    return Console(highlight=False, width=width, stderr=stderr)

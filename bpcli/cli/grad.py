@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
 
 from bpcli.cli import common
 from bpcli.cli.app import app
+from bpcli.errors import BpcliError
 
 
 @app.command(
@@ -19,6 +21,7 @@ Examples:
   bpcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3
   bpcli grad "W @ X" -W randn:5,10 -X randn:10,3 --upstream randn:5,3
   bpcli grad "relu(x)" -x '[1,-2,3,-1]' --upstream '[4,-1,5,9]'
+  bpcli grad "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)" --points points.csv --out grads.csv
 """,
 )
 @common.reporting_errors
@@ -38,6 +41,15 @@ def grad(
     ),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    points: Optional[Path] = typer.Option(
+        None, "--points", metavar="FILE",
+        help="Evaluate at every row of FILE (.csv with a header, .jsonl, or a structured .npy): "
+        "writes the inputs, the value and every gradient per row.",
+    ),
+    out: Optional[Path] = typer.Option(None, "--out", help="With --points: write there instead of standard output."),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", metavar="csv|jsonl", help="With --points: csv (default) or jsonl (also from --out's suffix)."
+    ),
 ) -> None:
     """Forward pass, backward pass, and every stage in between.
 
@@ -52,6 +64,13 @@ def grad(
     text, extra = common.read_expression(expression, file, ctx.args)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
+    if points is not None:
+        from bpcli.cli import points as batch
+
+        if upstream is not None:
+            raise BpcliError("--upstream does not go with --points: every point's output is a number")
+        batch.run(text, points, values, out, fmt, json_output)
+        return
     upstream_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
     result = differentiate(text, values, upstream=upstream_value)
     common.warn_unused(result.warnings)

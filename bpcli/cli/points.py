@@ -1,0 +1,62 @@
+"""``bpcli grad EXPR --points FILE``: the value and every gradient at each row of a table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from bpcli.cli import common
+from bpcli.errors import BpcliError
+
+PROGRESS_FROM = 100_000  # rows; fewer are written before a person would notice
+
+
+def run(text: str, points: Path, values: dict[str, Any], out: Optional[Path], fmt: Optional[str], json_output: bool) -> None:
+    from bpcli.points import grad_points, read_points
+    from bpcli.views.points_out import write_points
+
+    fmt = fmt or ("jsonl" if (out is not None and out.suffix.lower() == ".jsonl") or json_output else "csv")
+    if fmt not in ("csv", "jsonl"):
+        raise BpcliError(f"--format is csv or jsonl, not {fmt!r}")
+    result = grad_points(text, read_points(points), values)
+    common.warn_unused(result.warnings)
+    for warning in result.warnings:
+        if warning.kind != "unused-binding":
+            common.warn(warning.message)
+    stream = sys.stdout if out is None else _open(out)
+    try:
+        with _progress(result.count) as advance:
+            write_points(result, stream, fmt, advance)
+    finally:
+        if out is not None:
+            stream.close()
+
+
+def _open(path: Path) -> Any:
+    try:
+        return path.open("w", encoding="utf-8", newline="")
+    except OSError as error:
+        raise BpcliError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+class _progress:
+    """A progress bar on a terminal for long runs; nothing at all in pipes and scripts."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if self.total < PROGRESS_FROM or not sys.stderr.isatty():
+            return None
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=True, console=common.console(stderr=True))
+        task = self.bar.add_task("writing points", total=self.total)
+        self.bar.start()
+        return lambda rows: self.bar.advance(task, rows)
+
+    def __exit__(self, *_: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()
