@@ -49,19 +49,33 @@ def grad(
     ``upstream``, the gradient flowing into it: an array of its shape, or
     ``"ones"``.
     """
+    with _collector_paused():
+        graph = build(expression)
+        inputs, notices = bind(graph, {**(bindings or {}), **values})
+        shape_graph(graph, inputs)
+        return differentiate(graph, inputs, _upstream_value(graph, upstream), notices)
+
+
+def differentiate(
+    graph: Graph, inputs: Mapping[str, Any], upstream: Any = None, notices: list[Notice] | None = None
+) -> GradResult:
+    """Backpropagate through a bound, shaped graph and evaluate it.
+
+    ``upstream`` is the gradient flowing into the output; None is the number 1
+    (for a non-scalar output that is the gradient of the sum of its elements,
+    as with all ones, without an array of ones to multiply by).
+    """
     from bpcli.backward import backward
     from bpcli.evaluate import evaluate
-    from bpcli.shapes import infer_shapes, value_shape
+    from bpcli.graph import CONST
 
     with _collector_paused():
-        given = {**(bindings or {}), **values}
-        graph = build(expression)
-        inputs, notices = bind(graph, given)
-        shape_graph(graph, inputs)
         forward_nodes = len(graph.nodes)
-        adjoints = backward(graph, seed=_seed(graph, upstream))
+        output = graph.nodes[graph.output].name
+        seed = None if upstream is None else graph.add(CONST, (), "d" + output, value=upstream)
+        adjoints = backward(graph, seed=seed)
         evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *adjoints.nodes()])
-        return GradResult(expression, graph, adjoints, evaluation, notices)
+        return GradResult(graph.source, graph, adjoints, evaluation, notices)
 
 
 def shape_graph(graph: Graph, inputs: Mapping[str, Any]) -> None:
@@ -94,12 +108,16 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            # Hand the new objects straight to the oldest generation (freeze,
+            # then unfreeze), or the first collection after this would scan
+            # them all at once.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
-def _seed(graph: Graph, upstream: Any) -> int | None:
-    """The node holding the upstream gradient of the output; None for the constant 1."""
-    from bpcli.graph import CONST
+def _upstream_value(graph: Graph, upstream: Any) -> Any:
+    """The upstream gradient as given, checked against the output's shape; None for the number 1."""
     from bpcli.shapes import show, value_shape
 
     output = graph.nodes[graph.output]
@@ -123,7 +141,7 @@ def _seed(graph: Graph, upstream: Any) -> int | None:
             f"the upstream gradient has shape {show(value_shape(value))} but the output {output.name} "
             f"has shape {show(shape)}; they must be the same"
         )
-    return graph.add(CONST, (), "d" + output.name, value=value)
+    return value
 
 
 def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Notice]]:
@@ -154,7 +172,7 @@ def to_value(name: str, value: Any) -> Any:
         import numpy as np
 
         try:
-            array = np.array(value, dtype=np.float64)
+            array = np.asarray(value, dtype=np.float64)  # no copy of an array that is float64 already
         except (ValueError, TypeError):
             raise BpcliError(f"the value of {name} is not a rectangular array of numbers") from None
         if array.ndim == 0:

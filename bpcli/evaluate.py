@@ -46,7 +46,8 @@ def evaluate(
     on that input are computed again.
     """
     recompute = None if reuse is None else _depends_on(graph, changed)
-    if any(hasattr(value, "shape") for value in bindings.values()):
+    # Arrays anywhere (a bound value, or a literal such as [1, 2]) need numpy.
+    if graph.shapes is not None or any(hasattr(value, "shape") for value in bindings.values()):
         import numpy as np
 
         from bpcli.backends import array as xp

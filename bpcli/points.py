@@ -45,7 +45,7 @@ def grad_points(
     """
     import numpy as np
 
-    from bpcli.api import build, grad
+    from bpcli.api import bind, build, differentiate, shape_graph
 
     graph = build(expression)
     table = {name: np.asarray(column, dtype=np.float64).reshape(-1) for name, column in columns.items()}
@@ -68,7 +68,10 @@ def grad_points(
             f"no column and no value for {', '.join(missing)}: add a column to the points, or bind it (-{missing[0]} 1)"
         )
     if graph.elementwise():
-        result = grad(expression, values, upstream="ones")
+        inputs, _ = bind(graph, values)
+        shape_graph(graph, inputs)
+        # Upstream 1 rather than an array of ones: the same gradients, fewer multiplications.
+        result = differentiate(graph, inputs)
         value = np.broadcast_to(result.value, (count,))
         gradients = {name: np.broadcast_to(g, (count,)) for name, g in result.gradients.items()}
         warnings = result.warnings

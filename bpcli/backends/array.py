@@ -24,9 +24,14 @@ def recip(a):
 
 
 def sigmoid(a):
-    # exp of a non-positive number only, so large |a| never overflows.
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # exp(-a) overflows to inf for a < -709, and 1 / (1 + inf) is exactly 0:
+    # IEEE arithmetic makes the plain formula right everywhere (the evaluator
+    # keeps numpy's overflow warning to itself).
+    t = np.negative(a, out=np.empty(np.shape(a)))  # one buffer, worked in place
+    np.exp(t, out=t)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    return t if t.ndim else t[()]
 
 
 def relu(a):
@@ -47,7 +52,10 @@ def count(condition) -> int:
 
 
 def all_finite(a) -> bool:
-    return bool(np.isfinite(a).all())
+    # One pass and no temporary: a sum is finite only if every term is (an
+    # overflowing sum of finite terms falls back to the exact test).
+    total = np.sum(a)
+    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
 
 
 def is_nan(a) -> bool:

@@ -61,9 +61,8 @@ def tanh(a: float) -> float:
 
 
 def sigmoid(a: float) -> float:
-    # exp of a non-positive number only, so large |a| never overflows.
-    e = exp(-abs(a))
-    return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
+    # As numpy's: exp(-a) is inf for a < -709 and 1 / (1 + inf) is exactly 0.
+    return 1.0 / (1.0 + exp(-a))
 
 
 def relu(a: float) -> float:

@@ -50,8 +50,8 @@ def reporting_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except BpcliError as error:
             error_message(error.render())
             raise typer.Exit(error.exit_code) from None
-        except (typer.Exit, typer.Abort):
-            raise
+        except (typer.Exit, typer.Abort, BrokenPipeError):
+            raise  # a reader that went away (| head) is handled where bpcli exits
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         except Exception as error:  # a bug in bpcli, not in the input

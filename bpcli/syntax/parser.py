@@ -81,6 +81,10 @@ def _run_table(table: tuple[Any, ...], tokens: Any, end: Token, state_stack: lis
     states, start, end_state = table
     state_stack.append(start)
     value_stack: list[Any] = []
+    # Steps that only pass an operand up through precedence levels change the
+    # top state alone, as a function of (state below, top state, lookahead):
+    # each such run is looked up once and then taken in a single step.
+    passes: dict[tuple[int, int, str], int] = {}
     for token in chain(tokens, (end,)):
         kind = token.type
         while True:
@@ -93,17 +97,30 @@ def _run_table(table: tuple[Any, ...], tokens: Any, end: Token, state_stack: lis
                 value_stack.append(token)
                 break
             size, origin, callback = argument
-            if callback is None:  # an operand passing through a precedence level: nothing to build
-                del state_stack[-1]
-            else:
-                children = value_stack[-size:] if size else []
-                if size:
-                    del state_stack[-size:]
-                    del value_stack[-size:]
-                value_stack.append(callback(children))
+            if callback is None:
+                key = (state_stack[-2], state_stack[-1], kind)
+                top = passes.get(key)
+                if top is None:
+                    top = passes[key] = _pass_through(states, *key)
+                state_stack[-1] = top
+                continue
+            children = value_stack[-size:] if size else []
+            if size:
+                del state_stack[-size:]
+                del value_stack[-size:]
+            value_stack.append(callback(children))
             state_stack.append(states[state_stack[-1]][origin][1])
             if token is end and state_stack[-1] == end_state:
                 return value_stack[-1]
+
+
+def _pass_through(states: dict, below: int, top: int, kind: str) -> int:
+    """The top state after every pass-through step the lookahead ``kind`` causes from ``top``."""
+    while True:
+        action, argument = states[top].get(kind, (_SHIFT, None))
+        if action == _SHIFT or argument[2] is not None:
+            return top
+        top = states[below][argument[1]][1]
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,235 @@
+"""Every bpcli benchmark, each against a baseline measured in the same run.
+
+    python benchmarks/run.py            # the full suite (a few minutes)
+    python benchmarks/run.py --smoke    # tiny sizes: checks that every benchmark still runs
+
+Prints one row per figure: the figure, its baseline, their ratio, the target
+and the verdict. Times are medians of repeated runs, figure and baseline
+interleaved so that a busy machine slows both alike. Speed is measured here,
+never in timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import expressions  # noqa: E402  (the seeded generator beside this script)
+
+import bpcli  # noqa: E402
+
+
+@dataclass
+class Row:
+    figure: str
+    value: float
+    baseline_name: str
+    baseline: float
+    target: float  # the largest acceptable ratio (value / baseline)
+    unit: str = "s"
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else float("inf")
+
+    @property
+    def verdict(self) -> str:
+        return "ok" if self.ratio <= self.target else "MISSED"
+
+
+def interleaved(figure: Callable[[], object], baseline: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Median wall times of ``figure`` and ``baseline``, run alternately after one warm-up each."""
+    figure(), baseline()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for run, into in ((figure, times[0]), (baseline, times[1])):
+            gc.collect()
+            start = time.perf_counter()
+            run()
+            into.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+# ---- start-up ----------------------------------------------------------------------
+
+def _process(command: list[str]) -> Callable[[], None]:
+    # Bytecode caching on, as on a user's machine (some shells set PYTHONDONTWRITEBYTECODE).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return lambda: subprocess.run(command, capture_output=True, env=env, check=True)
+
+
+def bpcli_command() -> list[str]:
+    script = Path(sys.executable).parent / "bpcli"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bpcli"]
+
+
+def startup(repeat: int) -> list[Row]:
+    example = ["grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4"]
+    bare = _process([sys.executable, "-c", "pass"])
+    rows = []
+    for label, extra, target in (("cold start, grad --json", ["--json"], 6.0), ("cold start, grad table", [], 8.0)):
+        figure, baseline = interleaved(_process([*bpcli_command(), *example, *extra]), bare, repeat)
+        rows.append(Row(label, figure, "python -c pass", baseline, target))
+    return rows
+
+
+def import_report(limit: int = 12) -> str:
+    """The slowest imports of a scalar --json run (python -X importtime), for the report."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    process = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bpcli", "grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json"],
+        capture_output=True, text=True, env=env,
+    )
+    entries = []
+    for line in process.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if line.startswith("import time:") and len(parts) == 3 and parts[1].strip().isdigit():
+            entries.append((int(parts[1]), parts[2].strip()))
+    top = sorted(entries, reverse=True)[:limit]
+    lines = [f"  {us / 1000:7.1f} ms  {name}" for us, name in top]
+    return "Slowest imports of `bpcli grad ... --json` (cumulative, python -X importtime):\n" + "\n".join(lines)
+
+
+# ---- many points ---------------------------------------------------------------------
+
+NOTES = "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)"
+
+
+def notes_by_hand(x, y):
+    """The lecture notes' staged forward and backward code, on arrays."""
+    import numpy as np
+
+    sigy = 1.0 / (1 + np.exp(-y))
+    num = x + sigy
+    sigx = 1.0 / (1 + np.exp(-x))
+    xpy = x + y
+    xpysqr = xpy**2
+    den = sigx + xpysqr
+    invden = 1.0 / den
+    f = num * invden
+    dnum = invden
+    dinvden = num
+    dden = (-1.0 / (den**2)) * dinvden
+    dsigx = (1) * dden
+    dxpysqr = (1) * dden
+    dxpy = (2 * xpy) * dxpysqr
+    dx = (1) * dxpy
+    dy = (1) * dxpy
+    dx += ((1 - sigx) * sigx) * dsigx
+    dx += (1) * dnum
+    dsigy = (1) * dnum
+    dy += ((1 - sigy) * sigy) * dsigy
+    return f, dx, dy
+
+
+def points(count: int, repeat: int) -> list[Row]:
+    import numpy as np
+
+    from bpcli.points import grad_points
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-3, 3, count), rng.uniform(-3, 3, count)
+    figure, baseline = interleaved(lambda: grad_points(NOTES, {"x": x, "y": y}), lambda: notes_by_hand(x, y), repeat)
+    return [Row(f"{count:,} points of the notes' example", figure, "hand-written numpy", baseline, 1.5)]
+
+
+# ---- large expressions -----------------------------------------------------------------
+
+def grad_from_text(text: str, point: dict[str, float]) -> None:
+    bpcli.grad(text, point).gradients
+
+
+def large(gates: int, repeat: int) -> list[Row]:
+    point = expressions.point()
+    small_text, large_text = expressions.random_expression(gates // 10), expressions.random_expression(gates)
+    figure, baseline = interleaved(
+        lambda: grad_from_text(large_text, point), lambda: grad_from_text(small_text, point), repeat
+    )
+    rows = [Row(f"{gates:,} gates, parse + backward + evaluate", figure, f"{gates // 10:,} gates", baseline, 12.0,
+                note="10x the gates may cost at most 12x the time")]
+    torch_row = against_torch(large_text, point, repeat)
+    return rows + ([torch_row] if torch_row else [])
+
+
+def against_torch(text: str, point: dict[str, float], repeat: int) -> Row | None:
+    try:
+        import torch
+    except ImportError:
+        print("note: PyTorch is not installed; the comparison with torch eager autograd is skipped "
+              "(pip install torch==2.13.0 to run it)")
+        return None
+    functions = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "exp": torch.exp,
+                 "abs": torch.abs, "max": torch.maximum, "min": torch.minimum}
+
+    def torch_from_text() -> None:
+        # The benchmark's own generated text, compiled as Python for the baseline only;
+        # bpcli itself never evaluates input as Python.
+        code = compile(text, "<expression>", "eval")
+        tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in point.items()}
+        eval(code, dict(functions), tensors).backward()  # noqa: S307
+        [t.grad.item() for t in tensors.values()]
+
+    figure, baseline = interleaved(lambda: grad_from_text(text, point), torch_from_text, repeat)
+    return Row("the same, bpcli from text", figure, f"torch {torch.__version__} eager", baseline, 1.0,
+               note="PyTorch: compile + build + backward")
+
+
+# ---- tensors ----------------------------------------------------------------------------
+
+def matmul(size: int, repeat: int) -> list[Row]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    W, X, dD = (rng.standard_normal((size, size)) for _ in range(3))
+
+    def by_hand() -> None:
+        W @ X, dD @ X.T, W.T @ dD
+
+    figure, baseline = interleaved(lambda: bpcli.grad("W @ X", W=W, X=X, upstream=dD).gradients, by_hand, repeat)
+    return [Row(f"gradient of W @ X, {size}x{size}", figure, "3 numpy matmuls", baseline, 1.2)]
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+def report(rows: list[Row]) -> str:
+    header = f"{'figure':44} {'time':>10} {'baseline':>28} {'ratio':>8} {'target':>8}  verdict"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        baseline = f"{row.baseline_name} {row.baseline:.3g} s"
+        lines.append(
+            f"{row.figure:44} {row.value:9.3g}s {baseline:>28} {row.ratio:8.2f} {'≤ ' + format(row.target, 'g'):>8}  {row.verdict}"
+        )
+        if row.note:
+            lines.append(f"{'':44}   ({row.note})")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark runs")
+    smoke = parser.parse_args().smoke
+    repeat = 1 if smoke else 7
+    rows = startup(2 if smoke else 21)
+    rows += points(1_000 if smoke else 1_000_000, repeat)
+    rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
+    rows += matmul(20 if smoke else 2000, repeat)
+    print(report(rows))
+    print()
+    print(import_report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
