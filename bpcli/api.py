@@ -11,6 +11,7 @@ from __future__ import annotations
 from numbers import Real
 from typing import Any, Mapping
 
+from bpcli.backward import Adjoints
 from bpcli.errors import BpcliError
 from bpcli.graph import Graph
 from bpcli.result import GradResult, Notice
@@ -24,11 +25,14 @@ def parse(expression: str) -> Program:
     return parse_text(expression)
 
 
-def build(expression: str) -> Graph:
-    """Parse and lower an expression to its gate graph (no values, no gradients yet)."""
+def build(expression: str, expand: bool = False) -> Graph:
+    """Parse and lower an expression to its gate graph (no values, no gradients yet).
+
+    ``expand`` decomposes grouped gates (sigmoid, tanh) into primitive gates.
+    """
     from bpcli.lower import lower
 
-    return lower(parse(expression), expression)
+    return lower(parse(expression), expression, expand=expand)
 
 
 def grad(
@@ -37,28 +41,52 @@ def grad(
     /,
     *,
     upstream: Any = None,
+    expand: bool = False,
     **values: Any,
 ) -> GradResult:
     """Run the forward pass and backpropagate through ``expression``.
 
     Values (numbers, nested lists or numpy arrays) are given as keyword
     arguments (``x=-2``) or, for names that clash with this function's own
-    (``bindings``, ``upstream``), in ``bindings``. A non-scalar output needs
-    ``upstream``, the gradient flowing into it: an array of its shape, or
-    ``"ones"``.
+    (``bindings``, ``upstream``, ``expand``), in ``bindings``. A non-scalar
+    output needs ``upstream``, the gradient flowing into it: an array of its
+    shape, or ``"ones"``. ``expand`` decomposes grouped gates into primitive
+    gates (sigmoid into negate, exp, add 1, reciprocal); the gradients are the
+    same.
     """
-    from bpcli.backward import backward
     from bpcli.evaluate import evaluate
-    from bpcli.shapes import infer_shapes, value_shape
+    from bpcli.shapes import value_shape
 
     given = {**(bindings or {}), **values}
-    graph = build(expression)
+    graph = build(expression, expand)
     inputs, notices = bind(graph, given)
-    graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()})
     forward_nodes = len(graph.nodes)
-    adjoints = backward(graph, seed=_seed(graph, upstream))
+    adjoints = _backward(graph, {name: value_shape(v) for name, v in inputs.items()}, upstream)
     evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *adjoints.nodes()])
     return GradResult(expression, graph, adjoints, evaluation, notices)
+
+
+def circuit(expression: str, *, upstream: Any = None, expand: bool = False) -> GradResult:
+    """The circuit and its backward pass with no values bound: every input a number, nothing evaluated.
+
+    For the views that need the structure only (the staged code of an
+    expression given without values, a diagram without numbers): the result's
+    values and gradients are None.
+    """
+    from bpcli.evaluate import Evaluation
+
+    graph = build(expression, expand)
+    adjoints = _backward(graph, {graph.nodes[v].name: () for v in graph.variables}, upstream)
+    return GradResult(expression, graph, adjoints, Evaluation([None] * len(graph.nodes), []))
+
+
+def _backward(graph: Graph, input_shapes: Mapping[str, Any], upstream: Any) -> Adjoints:
+    """Check the shapes, then append the backward pass (seeded with ``upstream``) to the graph."""
+    from bpcli.backward import backward
+    from bpcli.shapes import infer_shapes
+
+    graph.shapes = infer_shapes(graph, input_shapes)
+    return backward(graph, seed=_seed(graph, upstream))
 
 
 def _seed(graph: Graph, upstream: Any) -> int | None:

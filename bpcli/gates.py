@@ -16,6 +16,10 @@ through it backward, in one of two ways:
 
 Either way the gradient graph is made of the very gates listed here, so it can
 be differentiated again. Adding a gate is adding one entry here and its tests.
+
+A grouped gate (sigmoid, tanh) may also say how it is built from primitive
+gates (``decompose``, with the same builder API as partials); ``--expand``
+lowers it that way, as the lecture notes draw the long chain of the neuron.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class Gate:
     kink: Callable[..., Any] | None = None  # kink(xp, *inputs, **params): where the derivative is a convention
     kink_note: str = ""
     nonfinite: Callable[..., str] | None = None  # why finite inputs gave inf/nan (scalar inputs)
+    decompose: Callable[..., int] | None = None  # decompose(g, *inputs) -> output node, primitive gates only
 
     @property
     def arity(self) -> int:
@@ -175,6 +180,10 @@ _register(Gate(
     forward=lambda xp, a: xp.tanh(a),
     partials=(lambda g, a, out: g.sub(g.const(1.0), g.pow(out, g.const(2.0))),),
     role="scales", local="∂/∂a = 1 - tanh(a)**2",
+    # 1 - 2 / (exp(2a) + 1): unlike (e - 1) / (e + 1), no inf / inf for large a.
+    decompose=lambda g, a: g.sub(
+        g.const(1.0), g.mul(g.const(2.0), g.recip(g.add(g.exp(g.mul(g.const(2.0), a)), g.const(1.0))))
+    ),
 ))
 
 _register(Gate(
@@ -182,6 +191,8 @@ _register(Gate(
     forward=lambda xp, a: xp.sigmoid(a),
     partials=(lambda g, a, out: g.mul(out, g.sub(g.const(1.0), out)),),
     role="scales", local="∂/∂a = s * (1 - s) where s = sigmoid(a)",
+    # The notes' long chain: negate, exp, add 1, reciprocal.
+    decompose=lambda g, a: g.recip(g.add(g.exp(g.neg(a)), g.const(1.0))),
 ))
 
 _register(Gate(

@@ -127,11 +127,19 @@ class Builder:
     x*1, x*0, x+0, x-0, --x and x**1 are applied as the nodes are made, so a
     gradient reads like one written by hand (``2 * xpy``, not ``2 * xpy**(2-1)``).
     Gates are applied by name: ``g.mul(a, b)``, ``g.sigmoid(a)``.
+
+    Lowering uses it too, to expand a grouped gate into the primitive gates of
+    its ``decompose`` (``--expand``): then the nodes are forward stages named
+    like the others (``prefix="t"``), carry the call's ``span``, and nothing is
+    folded, so every primitive gate of the notes' circuit is a stage.
     """
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, prefix: str = "_g", fold: bool = True) -> None:
         self.graph = graph
+        self.prefix = prefix
+        self.fold = fold
         self.origin: int | None = None
+        self.span: tuple[int, int] | None = None
         self._constants: dict[str, int] = {}
 
     def const(self, value: float) -> int:
@@ -149,11 +157,11 @@ class Builder:
         return self.graph.shape(node)
 
     def apply(self, op: str, *inputs: int, **attrs: Any) -> int:
-        folded = None if attrs else self._fold(op, inputs)
+        folded = None if attrs or not self.fold else self._fold(op, inputs)
         if folded is not None:
             return folded
-        name = self.graph.fresh_name("_g")
-        return self.graph.add(op, tuple(inputs), name, origin=self.origin, attrs=attrs or None)
+        name = self.graph.fresh_name(self.prefix)
+        return self.graph.add(op, tuple(inputs), name, origin=self.origin, span=self.span, attrs=attrs or None)
 
     def constant_value(self, node: int) -> float | None:
         """A constant scalar's value (arrays are not folded)."""
