@@ -61,8 +61,7 @@ def tanh(a: float) -> float:
 
 
 def sigmoid(a: float) -> float:
-    # exp of a non-positive number only, so large |a| never overflows
-    # (and math.exp needs no guard: bpcli code prints this function as it is).
+    # exp of a non-positive number only, so large |a| never overflows (math.exp needs no guard).
     e = math.exp(-abs(a))
     return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
 

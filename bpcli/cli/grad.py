@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from bpcli.cli import common
@@ -19,6 +17,7 @@ Examples:
   bpcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3
   bpcli grad "W @ X" -W randn:5,10 -X randn:10,3 --upstream randn:5,3
   bpcli grad "relu(x)" -x '[1,-2,3,-1]' --upstream '[4,-1,5,9]'
+  bpcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --explain
 """,
 )
 @common.reporting_errors
@@ -27,10 +26,7 @@ def grad(
     expression: common.Expression = None,
     file: common.File = None,
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.grad/1 JSON document."),
-    upstream: Optional[str] = typer.Option(
-        None, "--upstream", metavar="VALUE",
-        help="The gradient flowing into a non-scalar output: a value (as for bindings) or ones.",
-    ),
+    upstream: common.Upstream = None,
     precision: common.Precision = 4,
     full: common.Full = False,
     max_stages: int = typer.Option(
@@ -38,6 +34,10 @@ def grad(
     ),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    expand: common.Expand = False,
+    explain: bool = typer.Option(
+        False, "--explain", help="Add one plain sentence per stage, in backward order (JSON: \"explanation\")."
+    ),
 ) -> None:
     """Forward pass, backward pass, and every stage in between.
 
@@ -52,15 +52,28 @@ def grad(
     text, extra = common.read_expression(expression, file, ctx.args)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
-    upstream_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
-    result = differentiate(text, values, upstream=upstream_value)
+    result = differentiate(text, values, upstream=common.upstream_value(upstream, reader), expand=expand)
     common.warn_unused(result.warnings)
+    sentences = None
+    if explain:
+        from bpcli.views.explain import explain as explain_stages
+
+        sentences = explain_stages(result, precision)
     if json_output:
-        print(result.to_json())
+        from bpcli.views.json_doc import dumps, grad_document
+
+        print(dumps(grad_document(result, sentences)))
     else:
         from bpcli.views.table import grad_table
 
-        common.console().print(grad_table(result, precision=precision, max_stages=max_stages, full=full))
+        console = common.console()
+        console.print(grad_table(result, precision=precision, max_stages=max_stages, full=full))
+        if sentences is not None:
+            from rich.text import Text
+
+            from bpcli.views.explain import explanation_text
+
+            console.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
 
 
 grad.__doc__ = grad.__doc__.format(bindings=common.BINDINGS_HELP)
