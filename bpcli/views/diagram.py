@@ -81,8 +81,8 @@ def circuit(result: Any) -> Circuit:
         boxes.append(Box(_id(node), "gate", REGISTRY[n.op].symbol, f"{n.name} = {stage.expr}", total, uses))
         for position, used in enumerate(n.inputs):
             wires.append(Wire(_id(used), _id(node), values[used], stage.downstream[position]))
-    boxes.append(Box("out", "output", graph.nodes[output].name, ""))
-    wires.append(Wire(_id(output), "out", values[output], values[adjoints.seed]))
+    boxes.append(Box("n_out", "output", graph.nodes[output].name, ""))
+    wires.append(Wire(_id(output), "n_out", values[output], values[adjoints.seed]))
     return Circuit(_title(result), graph.nodes[output].name, tuple(boxes), tuple(wires))
 
 
@@ -263,7 +263,7 @@ def tree(result: Any, precision: int = 4) -> Any:
         feeding.setdefault(wire.target, []).append(wire)
     root = Tree(Text(c.title, style="bold"))
     drawn: set[str] = set()
-    work = [(root, wire) for wire in reversed(feeding["out"])]
+    work = [(root, wire) for wire in reversed(feeding["n_out"])]
     while work:
         parent, wire = work.pop()
         box = boxes[wire.source]
@@ -286,9 +286,9 @@ def _tree_line(box: Box, wire: Wire, again: bool, precision: int) -> Any:
         line.append("  value ").append(format_value(wire.value, precision), style="green")
     if wire.gradient is not None:
         line.append("  gradient ").append(format_value(wire.gradient, precision), style="red")
-    if box.total is not None:
-        line.append(f"  (used {box.uses} times: gradients add up to ")
-        line.append(format_value(box.total, precision), style="red").append(")")
     if again and box.kind == "gate":
         line.append("  (drawn above)", style="dim")
+    elif box.total is not None:
+        line.append(f"  (used {box.uses} times: gradients add up to ")
+        line.append(format_value(box.total, precision), style="red").append(")")
     return line

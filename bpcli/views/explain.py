@@ -83,8 +83,7 @@ class _Facts:
         summed = " summed over the broadcast axes" if stage.summed[position] else ""
         if stage.structural:
             return f"{name} gets {formula}{summed} = {received}"
-        factor = f"({formula})" if " " in formula else formula
-        return f"{name} gets {factor}·({self.upstream}){summed} = {received}"
+        return f"{name} gets {_factor(formula)}·({self.upstream}){summed} = {received}"
 
     def each(self) -> str:
         return ", ".join(self.gets(i) for i in self.carried)
@@ -157,6 +156,19 @@ _TEMPLATES: dict[str, Callable[[_Facts], str]] = {
     "scales": _scales,
     "blocks": _blocks,
 }
+
+
+def _factor(formula: str) -> str:
+    """A formula as a factor of a product: in parentheses if an operator binds it at the top level."""
+    depth = 0
+    for position, character in enumerate(formula):
+        if character in "([":
+            depth += 1
+        elif character in ")]":
+            depth -= 1
+        elif depth == 0 and (character == " " or formula.startswith("**", position)):
+            return f"({formula})"
+    return formula
 
 
 def _everywhere(value: Any, number: float) -> bool:
