@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -145,3 +146,15 @@ class TestText:
         branches = [line for line in out.read_text().splitlines() if "── " in line]
         assert len(branches) == 12 + 11 + 2  # a11 ... a0, each stage's second use, x and 2
         assert sum(line.endswith("(drawn above)") for line in branches) == 11
+
+
+def test_the_readme_diagrams_are_what_bpcli_draws_today():
+    script = (REPO / "docs" / "make_diagrams.sh").read_text()
+    drawn = [shlex.split(line)[1:] for line in script.splitlines() if line.startswith("draw ")]
+    assert len(drawn) == 3
+    for name, *arguments in drawn:
+        result = run_cli("graph", *arguments, "--format", "dot")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == (REPO / "docs" / f"{name}.dot").read_text(), f"run docs/make_diagrams.sh ({name})"
+        assert "</svg>" in (REPO / "docs" / f"{name}.svg").read_text()
+    assert "(docs/add-multiply.svg)" in (REPO / "README.md").read_text()
