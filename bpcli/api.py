@@ -71,11 +71,14 @@ def circuit(expression: str, *, upstream: Any = None, expand: bool = False) -> G
 
     For the views that need the structure only (the staged code of an
     expression given without values, a diagram without numbers): the result's
-    values and gradients are None.
+    values and gradients are None. An expression without variables needs no
+    values, so it is evaluated.
     """
     from bpcli.evaluate import Evaluation
 
     graph = build(expression, expand)
+    if not graph.variables:
+        return grad(expression, upstream=upstream, expand=expand)
     adjoints = _backward(graph, {graph.nodes[v].name: () for v in graph.variables}, upstream)
     return GradResult(expression, graph, adjoints, Evaluation([None] * len(graph.nodes), []))
 

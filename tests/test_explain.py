@@ -85,6 +85,17 @@ def test_stages_no_gradient_flows_through():
     ]
 
 
+def test_a_stage_after_the_output():
+    assert texts("a = x*2; b = x*3; a", {"x": 1})[0] == (
+        "no gradient flows through the multiply gate b = x * 3: its value does not reach the output a"
+    )
+
+
+def test_no_gates():
+    result = run_cli("grad", "x", "-x", "2", "--explain")
+    assert result.stdout.endswith("In words, backward from x:\nthere are no gates: the output x just receives the gradient 1\n")
+
+
 def test_numbers_follow_precision():
     (sentence,) = [s.text for s in explain(bpcli.grad("sigmoid(x)", x=1), precision=8)]
     assert sentence.endswith("local gradient f * (1 - f) = 0.19661193: x gets 0.19661193")

@@ -44,7 +44,9 @@ def code(
     """
     from bpcli.views.code import python_code
 
-    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements)
+    result = common.evaluated(
+        expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True
+    )
     print(python_code(result, numpy=numpy), end="")
 
 

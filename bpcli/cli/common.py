@@ -129,24 +129,24 @@ def value_reader(seed: int, max_elements: int) -> Any:
     return ValueReader(seed=seed, max_elements=max_elements, note=warn)
 
 
-def upstream_value(text: Optional[str], reader: Any) -> Any:
-    """--upstream: None, "ones", or a value read as bindings are."""
-    return text if text in (None, "ones") else reader.read("--upstream", text)
-
-
 def evaluated(
     expression: Optional[str], file: Optional[Path], arguments: list[str], upstream: Optional[str],
-    expand: bool, seed: int, max_elements: int,
+    expand: bool, seed: int, max_elements: int, circuit_without_values: bool = False,
 ) -> Any:
-    """The GradResult of the command line; with no values bound at all, the circuit alone (values None)."""
+    """The GradResult of the command line.
+
+    With ``circuit_without_values`` and no values bound at all, the circuit
+    alone (api.circuit: values None), for the views that can show structure.
+    """
     from bpcli.api import circuit, grad
 
     text, extra = read_expression(expression, file, arguments)
     reader = value_reader(seed, max_elements)
     values = bindings(extra, reader)
-    if not values:
-        return circuit(text, upstream=upstream_value(upstream, reader), expand=expand)
-    result = grad(text, values, upstream=upstream_value(upstream, reader), expand=expand)
+    seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
+    if circuit_without_values and not values:
+        return circuit(text, upstream=seed_value, expand=expand)
+    result = grad(text, values, upstream=seed_value, expand=expand)
     warn_unused(result.warnings)
     return result
 

@@ -47,13 +47,7 @@ def grad(
 
     {bindings}
     """
-    from bpcli.api import grad as differentiate
-
-    text, extra = common.read_expression(expression, file, ctx.args)
-    reader = common.value_reader(seed, max_elements)
-    values = common.bindings(extra, reader)
-    result = differentiate(text, values, upstream=common.upstream_value(upstream, reader), expand=expand)
-    common.warn_unused(result.warnings)
+    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements)
     sentences = None
     if explain:
         from bpcli.views.explain import explain as explain_stages

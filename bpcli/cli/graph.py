@@ -50,7 +50,9 @@ def graph(
     """
     from bpcli.views import diagram
 
-    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements)
+    result = common.evaluated(
+        expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True
+    )
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)
         return

@@ -26,7 +26,7 @@ from typing import Any
 
 from bpcli.formulas import function_name, to_ast
 from bpcli.gates import REGISTRY, ROLES
-from bpcli.graph import CONST, INPUT, Graph, Node
+from bpcli.graph import CONST, Graph, Node
 from bpcli.syntax.ast import Name
 from bpcli.syntax.printer import to_text
 

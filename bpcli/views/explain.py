@@ -20,7 +20,7 @@ from bpcli.views.numbers import format_value, sum_text
 class Sentence:
     kind: str  # "stage" or "fork"
     name: str  # the stage, or the value used more than once
-    index: int | None  # the stage number; for a fork, the stage after which its sum is complete
+    index: int | None  # the stage number (None: no gates); for a fork, the stage after which its sum is complete
     text: str
 
 
@@ -29,10 +29,14 @@ def explain(result: Any, precision: int = 4) -> list[Sentence]:
     def show(value: Any) -> str:
         return format_value(value, precision)
 
-    reaches_output = result.graph.ancestors(result.graph.output)
+    reaches_output = result.graph.live([result.graph.output])
     complete_after: dict[int, list[Any]] = {}  # a fork's sum is complete after its last (lowest) stage
     for fork in result.forks:
         complete_after.setdefault(min(c.index for c in fork.contributions), []).append(fork)
+    if not result.stages:
+        seed = result.evaluation.values[result.adjoints.seed]
+        return [Sentence("stage", result.output, None,
+                         f"there are no gates: the output {result.output} just receives the gradient {show(seed)}")]
     sentences = []
     for stage in reversed(result.stages):
         text = _stage_sentence(result, stage, show, reaches_output[stage.node])
@@ -58,10 +62,12 @@ def _stage_sentence(result: Any, stage: Any, show, reaches_output: bool) -> str:
 
 def explanation_text(sentences: list[Sentence]) -> str:
     """The sentences as lines: ``(2) the multiply gate ...``, a fork's sum indented under its stage."""
-    return "\n".join(
-        f"({s.index}) {s.text}" if s.kind == "stage" else f"{' ' * (len(str(s.index)) + 3)}{s.text}"
-        for s in sentences
-    )
+    def line(s: Sentence) -> str:
+        if s.index is None:
+            return s.text
+        return f"({s.index}) {s.text}" if s.kind == "stage" else f"{' ' * (len(str(s.index)) + 3)}{s.text}"
+
+    return "\n".join(line(s) for s in sentences)
 
 
 @dataclass(frozen=True)
