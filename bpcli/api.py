@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from numbers import Real
 from typing import Any, Iterator, Mapping
 
+from bpcli.backward import Adjoints
 from bpcli.errors import BpcliError
 from bpcli.graph import Graph
 from bpcli.result import GradResult, Notice
@@ -26,11 +27,14 @@ def parse(expression: str) -> Program:
     return parse_text(expression)
 
 
-def build(expression: str) -> Graph:
-    """Parse and lower an expression to its gate graph (no values, no gradients yet)."""
+def build(expression: str, expand: bool = False) -> Graph:
+    """Parse and lower an expression to its gate graph (no values, no gradients yet).
+
+    ``expand`` decomposes grouped gates (sigmoid, tanh) into primitive gates.
+    """
     from bpcli.lower import lower
 
-    return lower(parse(expression), expression)
+    return lower(parse(expression), expression, expand=expand)
 
 
 def grad(
@@ -39,18 +43,21 @@ def grad(
     /,
     *,
     upstream: Any = None,
+    expand: bool = False,
     **values: Any,
 ) -> GradResult:
     """Run the forward pass and backpropagate through ``expression``.
 
     Values (numbers, nested lists or numpy arrays) are given as keyword
     arguments (``x=-2``) or, for names that clash with this function's own
-    (``bindings``, ``upstream``), in ``bindings``. A non-scalar output needs
-    ``upstream``, the gradient flowing into it: an array of its shape, or
-    ``"ones"``.
+    (``bindings``, ``upstream``, ``expand``), in ``bindings``. A non-scalar
+    output needs ``upstream``, the gradient flowing into it: an array of its
+    shape, or ``"ones"``. ``expand`` decomposes grouped gates into primitive
+    gates (sigmoid into negate, exp, add 1, reciprocal); the gradients are the
+    same.
     """
     with _collector_paused():
-        graph = build(expression)
+        graph = build(expression, expand)
         inputs, notices = bind(graph, {**(bindings or {}), **values})
         shape_graph(graph, inputs)
         return differentiate(graph, inputs, _upstream_value(graph, upstream), notices)
@@ -65,17 +72,41 @@ def differentiate(
     (for a non-scalar output that is the gradient of the sum of its elements,
     as with all ones, without an array of ones to multiply by).
     """
-    from bpcli.backward import backward
     from bpcli.evaluate import evaluate
-    from bpcli.graph import CONST
 
     with _collector_paused():
         forward_nodes = len(graph.nodes)
-        output = graph.nodes[graph.output].name
-        seed = None if upstream is None else graph.add(CONST, (), "d" + output, value=upstream)
-        adjoints = backward(graph, seed=seed)
+        adjoints = _append_backward(graph, upstream)
         evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *adjoints.nodes()])
         return GradResult(graph.source, graph, adjoints, evaluation, notices)
+
+
+def circuit(expression: str, *, upstream: Any = None, expand: bool = False) -> GradResult:
+    """The circuit and its backward pass with no values bound: every input a number, nothing evaluated.
+
+    For the views that need the structure only (the staged code of an
+    expression given without values, a diagram without numbers): the result's
+    values and gradients are None. An expression without variables needs no
+    values, so it is evaluated.
+    """
+    from bpcli.evaluate import Evaluation
+
+    graph = build(expression, expand)
+    if not graph.variables:
+        return grad(expression, upstream=upstream, expand=expand)
+    shape_graph(graph, {graph.nodes[v].name: 0.0 for v in graph.variables})
+    adjoints = _append_backward(graph, _upstream_value(graph, upstream))
+    return GradResult(expression, graph, adjoints, Evaluation([None] * len(graph.nodes), []))
+
+
+def _append_backward(graph: Graph, upstream: Any) -> Adjoints:
+    """The backward pass, seeded with ``upstream`` (None: the number 1), appended to the graph."""
+    from bpcli.backward import backward
+    from bpcli.graph import CONST
+
+    output = graph.nodes[graph.output].name
+    seed = None if upstream is None else graph.add(CONST, (), "d" + output, value=upstream)
+    return backward(graph, seed=seed)
 
 
 def shape_graph(graph: Graph, inputs: Mapping[str, Any]) -> None:

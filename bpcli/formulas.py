@@ -9,8 +9,10 @@ lowering of division.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from bpcli.gates import REGISTRY
-from bpcli.graph import CONST, INPUT, Graph
+from bpcli.graph import CONST, INPUT, Graph, Node
 from bpcli.syntax.ast import Binary, Call, Expr, Name, Neg, Number, Transpose, Tuple
 from bpcli.syntax.printer import format_number, to_text
 
@@ -34,9 +36,17 @@ def formula_text(graph: Graph, node: int, names: dict[int, str] | None = None) -
     )
 
 
-def to_ast(graph: Graph, root: int, expand, names: dict[int, str] | None = None) -> Expr:
+def to_ast(
+    graph: Graph,
+    root: int,
+    expand,
+    names: dict[int, str] | None = None,
+    call: Callable[[Node], str] | None = None,
+) -> Expr:
     """The expression of ``root``; nodes for which ``expand(n)`` is false appear by name.
 
+    ``call`` says how a gate that is written as a function is called (the
+    staged Python code calls ``math.exp``); by default by its name in bpcli.
     Walks with an explicit stack and shares subtrees, so large gradient graphs
     convert in linear time.
     """
@@ -52,7 +62,7 @@ def to_ast(graph: Graph, root: int, expand, names: dict[int, str] | None = None)
             work.extend(pending)
             continue
         work.pop()
-        built[node] = Name(names[node]) if names and node in names else _node_ast(graph, node, expand, built)
+        built[node] = Name(names[node]) if names and node in names else _node_ast(graph, node, expand, built, call)
     return built[root]
 
 
@@ -63,7 +73,7 @@ def _shown_inputs(graph: Graph, node: int, expand) -> tuple[int, ...]:
     return n.inputs
 
 
-def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr]) -> Expr:
+def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> Expr:
     n = graph.nodes[node]
     if n.op == CONST:
         # An array constant (a literal, an upstream gradient) goes by its name.
@@ -82,7 +92,12 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr]) -> Expr:
     if n.op == "transpose":
         return Transpose(args[0])
     keywords = tuple((key, _parameter_ast(value)) for key, value in (n.attrs or {}).items() if value is not None)
-    return Call(REGISTRY[n.op].function or n.op, tuple(args), keywords=keywords)
+    return Call(call(n) if call else function_name(n), tuple(args), keywords=keywords)
+
+
+def function_name(node: Node) -> str:
+    """How bpcli writes a gate called as a function: ``exp``, ``max`` (also for the amax reduction)."""
+    return REGISTRY[node.op].function or node.op
 
 
 def _parameter_ast(value) -> Expr:

@@ -16,6 +16,10 @@ through it backward, in one of two ways:
 
 Either way the gradient graph is made of the very gates listed here, so it can
 be differentiated again. Adding a gate is adding one entry here and its tests.
+
+A grouped gate (sigmoid, tanh) may also say how it is built from primitive
+gates (``decompose``, with the same builder API as partials); ``--expand``
+lowers it that way, as the lecture notes draw the long chain of the neuron.
 """
 
 from __future__ import annotations
@@ -54,6 +58,17 @@ class Gate:
     kink: Callable[..., Any] | None = None  # kink(xp, *inputs, **params): where the derivative is a convention
     kink_note: str = ""
     nonfinite: Callable[..., str] | None = None  # why finite inputs gave inf/nan (scalar inputs)
+    decompose: Callable[..., int] | None = None  # decompose(g, *inputs) -> output node, primitive gates only
+    symbol_: str = ""  # its mark in a circuit diagram, if not its function name: "+", "1/x"
+    title_: str = ""  # its name in a sentence ("the multiply gate"), if not its op
+
+    @property
+    def symbol(self) -> str:
+        return self.symbol_ or self.function or self.op
+
+    @property
+    def title(self) -> str:
+        return self.title_ or self.function or self.op
 
     @property
     def arity(self) -> int:
@@ -94,28 +109,28 @@ def _power_nonfinite(a: float, b: float) -> str:
 # ---- arithmetic -------------------------------------------------------------
 
 _register(Gate(
-    "add", "a + b",
+    "add", "a + b", symbol_="+",
     forward=lambda xp, a, b: a + b,
     partials=(_one, _one),
     role="distributes", local="∂/∂a = 1, ∂/∂b = 1",
 ))
 
 _register(Gate(
-    "sub", "a - b",
+    "sub", "a - b", symbol_="-", title_="subtract",
     forward=lambda xp, a, b: a - b,
     partials=(_one, lambda g, a, b, out: g.const(-1.0)),
     role="distributes", local="∂/∂a = 1, ∂/∂b = -1",
 ))
 
 _register(Gate(
-    "mul", "a * b",
+    "mul", "a * b", symbol_="*", title_="multiply",
     forward=lambda xp, a, b: a * b,
     partials=(lambda g, a, b, out: b, lambda g, a, b, out: a),
     role="swaps", local="∂/∂a = b, ∂/∂b = a",
 ))
 
 _register(Gate(
-    "neg", "-a",
+    "neg", "-a", symbol_="*-1", title_="negate",
     forward=lambda xp, a: -a,
     partials=(lambda g, a, out: g.const(-1.0),),
     role="scales", local="∂/∂a = -1",
@@ -124,7 +139,7 @@ _register(Gate(
 # Division a / b is lowered to a * (1 / b), as the lecture notes stage it
 # (invden = 1.0 / den; f = num * invden), so the reciprocal is the gate.
 _register(Gate(
-    "recip", "1 / a",
+    "recip", "1 / a", symbol_="1/x", title_="reciprocal",
     forward=lambda xp, a: xp.recip(a),
     partials=(lambda g, a, out: g.mul(g.const(-1.0), g.recip(g.pow(a, g.const(2.0)))),),
     role="scales", local="∂/∂a = -1 / a**2",
@@ -132,7 +147,7 @@ _register(Gate(
 ))
 
 _register(Gate(
-    "pow", "a ** b",
+    "pow", "a ** b", symbol_="**", title_="power",
     forward=lambda xp, a, b: xp.power(a, b),
     partials=(
         lambda g, a, b, out: g.mul(b, g.pow(a, g.sub(b, g.const(1.0)))),
@@ -175,6 +190,10 @@ _register(Gate(
     forward=lambda xp, a: xp.tanh(a),
     partials=(lambda g, a, out: g.sub(g.const(1.0), g.pow(out, g.const(2.0))),),
     role="scales", local="∂/∂a = 1 - tanh(a)**2",
+    # 1 - 2 / (exp(2a) + 1): unlike (e - 1) / (e + 1), no inf / inf for large a.
+    decompose=lambda g, a: g.sub(
+        g.const(1.0), g.mul(g.const(2.0), g.recip(g.add(g.exp(g.mul(g.const(2.0), a)), g.const(1.0))))
+    ),
 ))
 
 _register(Gate(
@@ -182,6 +201,8 @@ _register(Gate(
     forward=lambda xp, a: xp.sigmoid(a),
     partials=(lambda g, a, out: g.mul(out, g.sub(g.const(1.0), out)),),
     role="scales", local="∂/∂a = s * (1 - s) where s = sigmoid(a)",
+    # The notes' long chain: negate, exp, add 1, reciprocal.
+    decompose=lambda g, a: g.recip(g.add(g.exp(g.neg(a)), g.const(1.0))),
 ))
 
 _register(Gate(
@@ -266,7 +287,7 @@ def _matmul_vjp(g, a, b, out, up):
 
 
 _register(Gate(
-    "matmul", "a @ b",
+    "matmul", "a @ b", symbol_="@", title_="matrix multiply",
     forward=lambda xp, a, b: xp.matmul(a, b),
     vjp=_matmul_vjp, arity_=2, shape=shapes.matmul,
     role="swaps", local="da = dout @ b.T, db = a.T @ dout (vectors: outer products)",
@@ -281,7 +302,7 @@ _register(Gate(
 ))
 
 _register(Gate(
-    "transpose", "a.T",
+    "transpose", "a.T", symbol_=".T",
     forward=lambda xp, a: xp.transpose(a),
     vjp=lambda g, a, out, up: (g.transpose(up),),
     arity_=1, shape=shapes.transpose,

@@ -135,11 +135,20 @@ class Builder:
     x*1, x*0, x+0, x-0, --x and x**1 are applied as the nodes are made, so a
     gradient reads like one written by hand (``2 * xpy``, not ``2 * xpy**(2-1)``).
     Gates are applied by name: ``g.mul(a, b)``, ``g.sigmoid(a)``.
+
+    Lowering uses it too, to expand a grouped gate into the primitive gates of
+    its ``decompose`` (``--expand``): then the nodes are forward stages named
+    like the others (``prefix="t"``), carry the call's ``span``, and nothing is
+    folded, so every primitive gate of the notes' circuit is a stage. Without a
+    prefix, nodes get the gradient graph's internal names (``_g`` and their index).
     """
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, prefix: str | None = None, fold: bool = True) -> None:
         self.graph = graph
+        self.prefix = prefix
+        self.fold = fold
         self.origin: int | None = None
+        self.span: tuple[int, int] | None = None
         self._constants: dict[str, int] = {}
 
     def const(self, value: float) -> int:
@@ -162,20 +171,17 @@ class Builder:
         return self.graph.shape(node)
 
     def apply(self, op: str, *inputs: int, **attrs: Any) -> int:
-        if not attrs:
+        if self.fold and not attrs:
             folded = self._fold(op, inputs)
             if folded is not None:
                 return folded
         graph = self.graph
-        if graph.shapes is not None:
-            return graph.add(op, inputs, graph.internal_name(), origin=self.origin, attrs=attrs or None)
+        name = graph.internal_name() if self.prefix is None else graph.fresh_name(self.prefix)
+        if graph.shapes is not None or self.span is not None:
+            return graph.add(op, inputs, name, origin=self.origin, span=self.span, attrs=attrs or None)
         # Numbers only: the same as graph.add, spelt out for the backward pass's hottest line.
-        index = len(graph.nodes)
-        name = f"_g{index}"
-        if name in graph.taken:
-            name = graph.fresh_name("_g_")
         graph.nodes.append(Node(op, inputs, name, None, self.origin, None, attrs or None))
-        return index
+        return len(graph.nodes) - 1
 
     def constant_value(self, node: int) -> float | None:
         """A constant scalar's value (arrays are not folded)."""

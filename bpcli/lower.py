@@ -4,7 +4,8 @@ Lowering walks each statement with an explicit stack (no recursion, so deep
 expressions lower like flat ones) and emits gates in evaluation order: left
 operand, right operand, then the gate. Subexpressions the user did not name get
 generated names (t1, t2, ...; the output of a bare expression is f) that never
-collide with a name the user wrote.
+collide with a name the user wrote. With ``expand``, a grouped gate (sigmoid,
+tanh) is lowered to the primitive gates its registry entry decomposes it into.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from bpcli.errors import BpcliError
-from bpcli.gates import FUNCTIONS
-from bpcli.graph import CONST, INPUT, Graph
+from bpcli.gates import FUNCTIONS, REGISTRY
+from bpcli.graph import CONST, INPUT, Builder, Graph
 from bpcli.syntax.ast import (
     Array, Assign, Binary, Call, Expr, Name, Neg, Number, Program, Statement, Transpose, Tuple, children,
 )
@@ -24,13 +25,17 @@ _OPERATOR_GATES = {"+": "add", "-": "sub", "*": "mul", "**": "pow", "@": "matmul
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
 
 
-def lower(program: Program, source: str = "") -> Graph:
-    """Build the gate graph of a parsed program; its last statement is the output."""
+def lower(program: Program, source: str = "", expand: bool = False) -> Graph:
+    """Build the gate graph of a parsed program; its last statement is the output.
+
+    ``expand`` decomposes grouped gates into primitive ones (sigmoid into
+    negate, exp, add 1 and reciprocal), each a stage of its own.
+    """
     if not program.statements:
         raise BpcliError("nothing to differentiate: the expression is empty")
     graph = Graph(source=source)
     graph.taken = _all_names(program)
-    lowering = _Lowering(graph, program, source)
+    lowering = _Lowering(graph, program, source, expand)
     for position, statement in enumerate(program.statements):
         lowering.statement(statement, is_last=position == len(program.statements) - 1)
     return graph
@@ -53,9 +58,10 @@ def _all_names(program: Program) -> set[str]:
 
 
 class _Lowering:
-    def __init__(self, graph: Graph, program: Program, source: str) -> None:
+    def __init__(self, graph: Graph, program: Program, source: str, expand: bool) -> None:
         self.graph = graph
         self.source = source
+        self.primitives = Builder(graph, prefix="t", fold=False) if expand else None
         self.bound: dict[str, int] = {}  # names assigned so far, and variables seen
         self.assigned_at: dict[str, Assign] = {}
         self.assigned_later = {s.target: s for s in program.statements if isinstance(s, Assign)}
@@ -252,6 +258,10 @@ class _Lowering:
         return axes if isinstance(value, Tuple) else axes[0]
 
     def _gate(self, op: str, operands: list[int], node: Expr, attrs: dict[str, Any] | None = None) -> int:
+        decompose = REGISTRY[op].decompose
+        if self.primitives is not None and decompose is not None:
+            self.primitives.span = node.span
+            return decompose(self.primitives, *operands)
         return self.graph.add(op, tuple(operands), self.graph.fresh_name("t"), span=node.span, attrs=attrs)
 
 

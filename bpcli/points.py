@@ -37,7 +37,7 @@ class PointsResult:
 
 
 def grad_points(
-    expression: str, columns: Mapping[str, Any], bindings: Mapping[str, Any] | None = None, /
+    expression: str, columns: Mapping[str, Any], bindings: Mapping[str, Any] | None = None, /, *, expand: bool = False
 ) -> PointsResult:
     """Differentiate ``expression`` at every row of ``columns`` (name -> equal-length column).
 
@@ -47,7 +47,7 @@ def grad_points(
 
     from bpcli.api import bind, build, differentiate, shape_graph
 
-    graph = build(expression)
+    graph = build(expression, expand)
     table = {name: np.asarray(column, dtype=np.float64).reshape(-1) for name, column in columns.items()}
     count = _row_count(table)
     fixed = dict(bindings or {})
@@ -76,11 +76,13 @@ def grad_points(
         gradients = {name: np.broadcast_to(g, (count,)) for name, g in result.gradients.items()}
         warnings = result.warnings
     else:
-        value, gradients, warnings = _row_by_row(expression, values, count)
+        value, gradients, warnings = _row_by_row(expression, values, count, expand)
     return PointsResult(graph.nodes[graph.output].name, values, value, gradients, notices + warnings)
 
 
-def _row_by_row(expression: str, values: dict[str, Any], count: int) -> tuple[Any, dict[str, Any], list[Notice]]:
+def _row_by_row(
+    expression: str, values: dict[str, Any], count: int, expand: bool
+) -> tuple[Any, dict[str, Any], list[Notice]]:
     import numpy as np
 
     from bpcli.api import grad
@@ -89,7 +91,7 @@ def _row_by_row(expression: str, values: dict[str, Any], count: int) -> tuple[An
     gradients = {name: np.empty(count) for name in values}
     warnings: list[Notice] = []
     for row in range(count):
-        result = grad(expression, {name: float(column[row]) for name, column in values.items()})
+        result = grad(expression, {name: float(column[row]) for name, column in values.items()}, expand=expand)
         value[row] = result.value
         for name, gradient in result.gradients.items():
             gradients[name][row] = gradient

@@ -38,6 +38,17 @@ MaxElements = Annotated[
     int, typer.Option("--max-elements", min=1, help="The largest array a value may hold (elements).")
 ]
 DEFAULT_MAX_ELEMENTS = 50_000_000
+Expand = Annotated[
+    bool,
+    typer.Option("--expand", help="Decompose grouped gates into primitive ones (sigmoid: -1 *, exp, +1, 1/x)."),
+]
+Upstream = Annotated[
+    Optional[str],
+    typer.Option(
+        "--upstream", metavar="VALUE",
+        help="The gradient flowing into a non-scalar output: a value (as for bindings) or ones.",
+    ),
+]
 
 
 def reporting_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,6 +127,56 @@ def value_reader(seed: int, max_elements: int) -> Any:
     from bpcli.values import ValueReader
 
     return ValueReader(seed=seed, max_elements=max_elements, note=warn)
+
+
+def evaluated(
+    expression: Optional[str], file: Optional[Path], arguments: list[str], upstream: Optional[str],
+    expand: bool, seed: int, max_elements: int, circuit_without_values: bool = False,
+) -> Any:
+    """The GradResult of the command line.
+
+    With ``circuit_without_values`` and no values bound at all, the circuit
+    alone (api.circuit: values None), for the views that can show structure.
+    """
+    from bpcli.api import circuit, grad
+
+    text, extra = read_expression(expression, file, arguments)
+    reader = value_reader(seed, max_elements)
+    values = bindings(extra, reader)
+    seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
+    if circuit_without_values and not values:
+        return circuit(text, upstream=seed_value, expand=expand)
+    result = grad(text, values, upstream=seed_value, expand=expand)
+    warn_unused(result.warnings)
+    return result
+
+
+def write_output(data: str | bytes, path: Optional[Path]) -> None:
+    """Text or bytes to a file, or to standard output."""
+    if path is None:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        return
+    try:
+        path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, encoding="utf-8")
+    except OSError as error:
+        raise BpcliError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def print_renderable(renderable: Any, path: Optional[Path]) -> None:
+    """A rich renderable on the terminal, or as plain text in a file."""
+    if path is None:
+        console().print(renderable)
+        return
+    from rich.console import Console
+
+    try:
+        with path.open("w", encoding="utf-8") as handle:
+            Console(file=handle, width=120, color_system=None, highlight=False).print(renderable)
+    except OSError as error:
+        raise BpcliError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:

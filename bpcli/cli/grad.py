@@ -21,6 +21,7 @@ Examples:
   bpcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3
   bpcli grad "W @ X" -W randn:5,10 -X randn:10,3 --upstream randn:5,3
   bpcli grad "relu(x)" -x '[1,-2,3,-1]' --upstream '[4,-1,5,9]'
+  bpcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --explain
   bpcli grad "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)" --points points.csv --out grads.csv
 """,
 )
@@ -30,10 +31,7 @@ def grad(
     expression: common.Expression = None,
     file: common.File = None,
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.grad/1 JSON document."),
-    upstream: Optional[str] = typer.Option(
-        None, "--upstream", metavar="VALUE",
-        help="The gradient flowing into a non-scalar output: a value (as for bindings) or ones.",
-    ),
+    upstream: common.Upstream = None,
     precision: common.Precision = 4,
     full: common.Full = False,
     max_stages: int = typer.Option(
@@ -41,6 +39,10 @@ def grad(
     ),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    expand: common.Expand = False,
+    explain: bool = typer.Option(
+        False, "--explain", help="Add one plain sentence per stage, in backward order (JSON: \"explanation\")."
+    ),
     points: Optional[Path] = typer.Option(
         None, "--points", metavar="FILE",
         help="Evaluate at every row of FILE (.csv with a header, .jsonl, or a structured .npy): "
@@ -59,27 +61,36 @@ def grad(
 
     {bindings}
     """
-    from bpcli.api import grad as differentiate
-
-    text, extra = common.read_expression(expression, file, ctx.args)
-    reader = common.value_reader(seed, max_elements)
-    values = common.bindings(extra, reader)
     if points is not None:
         from bpcli.cli import points as batch
 
         if upstream is not None:
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
-        batch.run(text, points, values, out, fmt, json_output)
+        text, extra = common.read_expression(expression, file, ctx.args)
+        values = common.bindings(extra, common.value_reader(seed, max_elements))
+        batch.run(text, points, values, out, fmt, json_output, expand)
         return
-    upstream_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
-    result = differentiate(text, values, upstream=upstream_value)
-    common.warn_unused(result.warnings)
+    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements)
+    sentences = None
+    if explain:
+        from bpcli.views.explain import explain as explain_stages
+
+        sentences = explain_stages(result, precision)
     if json_output:
-        print(result.to_json())
+        from bpcli.views.json_doc import dumps, grad_document
+
+        print(dumps(grad_document(result, sentences)))
     else:
         from bpcli.views.table import grad_table
 
-        common.console().print(grad_table(result, precision=precision, max_stages=max_stages, full=full))
+        console = common.console()
+        console.print(grad_table(result, precision=precision, max_stages=max_stages, full=full))
+        if sentences is not None:
+            from rich.text import Text
+
+            from bpcli.views.explain import explanation_text
+
+            console.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
 
 
 grad.__doc__ = grad.__doc__.format(bindings=common.BINDINGS_HELP)

@@ -13,9 +13,9 @@ GRAD_SCHEMA = "bpcli.grad/1"
 JACOBIAN_SCHEMA = "bpcli.jacobian/1"
 
 
-def grad_document(result: Any) -> dict[str, Any]:
-    """The bpcli.grad/1 document of a GradResult."""
-    return {
+def grad_document(result: Any, explanation: list[Any] | None = None) -> dict[str, Any]:
+    """The bpcli.grad/1 document of a GradResult; ``explanation``: the sentences of ``--explain``."""
+    document = {
         "schema": GRAD_SCHEMA,
         "expression": result.source,
         "output": result.output,
@@ -31,8 +31,13 @@ def grad_document(result: Any) -> dict[str, Any]:
             }
             for fork in result.forks
         },
-        "warnings": _warnings(result),
     }
+    if explanation is not None:
+        document["explanation"] = [
+            {"kind": s.kind, "name": s.name, "index": s.index, "text": s.text} for s in explanation
+        ]
+    document["warnings"] = _warnings(result)
+    return document
 
 
 def jacobian_document(result: Any) -> dict[str, Any]:

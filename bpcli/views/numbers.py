@@ -11,6 +11,7 @@ from typing import Any
 
 INLINE_ELEMENTS = 6  # a table cell shows at most this many elements of an array
 BLOCK_ELEMENTS = 100  # a block shows at most this many before numpy's "..."
+FORK_TERMS_SHOWN = 8  # a fork's sum shows at most this many of its terms
 
 
 def format_value(value: Any, precision: int = 4, full: bool = False) -> str:
@@ -49,3 +50,20 @@ def _inline(value: Any, precision: int) -> str:
         head = [format_value(v, precision) for v in flat[: INLINE_ELEMENTS - 2]]
         items = [*head, "…", format_value(flat[-1], precision)]
     return "[" + ", ".join(items) + "]"
+
+
+def sum_text(fork: Any, show) -> str:
+    """A fork's contributions as a sum a person would write: 1.583 (via t4) - 0.03576 (via t3)."""
+    text = ""
+    shown = fork.contributions[:FORK_TERMS_SHOWN]
+    for position, contribution in enumerate(shown):
+        number = show(contribution.value)
+        if position == 0:
+            text = number
+        elif number.startswith("-"):
+            text += f" - {number[1:]}"
+        else:
+            text += f" + {number}"
+        text += f" (via {contribution.stage})"
+    more = len(fork.contributions) - len(shown)
+    return text + (f" + … ({more:,} more)" if more else "")

@@ -8,11 +8,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from bpcli.views.numbers import format_block, format_value
+from bpcli.views.numbers import format_block, format_value, sum_text
 
 DEFAULT_PRECISION = 4  # significant digits, as the lecture notes print them (0.7311, 0.1966)
 DEFAULT_MAX_STAGES = 200  # a person reads a few dozen rows; a huge expression is for --json
-FORK_TERMS_SHOWN = 8
 
 
 def grad_table(
@@ -125,25 +124,8 @@ def _gradients(result: Any, show, precision: int, full: bool) -> Any:
 def _forks(result: Any, show) -> Text:
     lines = Text("Forks: a value used more than once gets the sum of the gradients flowing back to it\n")
     for fork in result.forks:
-        lines.append(f"  d{fork.name} = {_sum_text(fork, show)} = {show(fork.total)}\n")
+        lines.append(f"  d{fork.name} = {sum_text(fork, show)} = {show(fork.total)}\n")
     return lines
-
-
-def _sum_text(fork: Any, show) -> str:
-    """The contributions as a sum a person would write: 1.583 (via t4) - 0.03576 (via t3)."""
-    text = ""
-    shown = fork.contributions[:FORK_TERMS_SHOWN]
-    for position, contribution in enumerate(shown):
-        number = show(contribution.value)
-        if position == 0:
-            text = number
-        elif number.startswith("-"):
-            text += f" - {number[1:]}"
-        else:
-            text += f" + {number}"
-        text += f" (via {contribution.stage})"
-    more = len(fork.contributions) - len(shown)
-    return text + (f" + … ({more:,} more)" if more else "")
 
 
 def warning_lines(warnings: list[Any]) -> list[Text]:

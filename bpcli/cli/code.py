@@ -1,0 +1,53 @@
+"""``bpcli code``: the staged Python of the forward and backward pass, in the lecture notes' style."""
+
+from __future__ import annotations
+
+import typer
+
+from bpcli.cli import common
+from bpcli.cli.app import app
+
+
+@app.command(
+    context_settings=common.BINDINGS,
+    epilog="""\\b
+Examples:
+  bpcli code "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)"
+  bpcli code "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)" -x 3 -y -4 > backprop.py && python3 backprop.py
+  bpcli code "sigmoid(w0*x0 + w1*x1 + w2)" --expand
+  bpcli code "D = W @ X" -W randn:5,10 -X randn:10,3 --upstream randn:5,3
+""",
+)
+@common.reporting_errors
+def code(
+    ctx: typer.Context,
+    expression: common.Expression = None,
+    file: common.File = None,
+    numpy: bool = typer.Option(
+        False, "--numpy", help="Write numpy rather than math (implied by arrays and by @, sum, mean, .T)."
+    ),
+    upstream: common.Upstream = None,
+    expand: common.Expand = False,
+    seed: common.Seed = 0,
+    max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+) -> None:
+    """Staged Python code: one line per gate forward, the same stages backward.
+
+    The forward pass is one assignment per stage, numbered #(1), #(2), ...;
+    the backward pass visits the stages in reverse order and gives each input
+    its gradient dv = local gradient * upstream gradient, with += where a value
+    used more than once collects its gradients. The program runs as plain
+    Python; with values bound it calls itself with them and prints bpcli's
+    value and gradients, without values it reads them from its command line.
+
+    {bindings}
+    """
+    from bpcli.views.code import python_code
+
+    result = common.evaluated(
+        expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True
+    )
+    print(python_code(result, numpy=numpy), end="")
+
+
+code.__doc__ = code.__doc__.format(bindings=common.BINDINGS_HELP)

@@ -1,0 +1,66 @@
+"""``bpcli graph``: the circuit diagram, as DOT, Mermaid, an SVG or PNG image, or a tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bpcli.cli import common
+from bpcli.cli.app import app
+
+
+@app.command(
+    context_settings=common.BINDINGS,
+    epilog="""\\b
+Examples:
+  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format dot
+  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format mermaid
+  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format svg --out circuit.svg
+  bpcli graph "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --format text
+""",
+)
+@common.reporting_errors
+def graph(
+    ctx: typer.Context,
+    expression: common.Expression = None,
+    file: common.File = None,
+    image_format: str = typer.Option(
+        "dot", "--format", metavar="dot|mermaid|svg|png|text",
+        help="DOT text (Graphviz), a Mermaid flowchart (renders in GitHub Markdown), an SVG or PNG image "
+        "(needs Graphviz's dot program), or a tree in the terminal.",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", metavar="PATH", help="Write to this file instead of standard output (needed for png)."
+    ),
+    upstream: common.Upstream = None,
+    expand: common.Expand = False,
+    precision: common.Precision = 4,
+    seed: common.Seed = 0,
+    max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+) -> None:
+    """The circuit: one box per gate, every wire with its value and its gradient.
+
+    As the lecture notes draw it: inputs on the left, the output on the right,
+    the value that flowed forward above each wire (green) and the gradient
+    that flowed back along it below (red). Without values, the circuit alone.
+
+    {bindings}
+    """
+    from bpcli.views import diagram
+
+    result = common.evaluated(
+        expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True
+    )
+    if image_format == "text":
+        common.print_renderable(diagram.tree(result, precision), out)
+        return
+    if image_format == "png" and out is None:
+        from bpcli.errors import BpcliError
+
+        raise BpcliError("a PNG image is binary: give a file to write it to with --out circuit.png")
+    common.write_output(diagram.draw(result, image_format, precision), out)
+
+
+graph.__doc__ = graph.__doc__.format(bindings=common.BINDINGS_HELP)
