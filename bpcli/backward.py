@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bpcli.gates import REGISTRY
-from bpcli.graph import Builder, Graph
+from bpcli.graph import CONST, INPUT, Builder, Graph
 
 Use = tuple[int, int]  # (consumer gate, input position)
 
@@ -53,42 +53,37 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
         seed = g.const(1.0)
     adjoints = Adjoints(output=output, seed=seed)
     carries = _carries_gradient(graph, output)
+    nodes = graph.nodes
     arriving: dict[int, list[int]] = {output: [seed]}
     for node in range(output, -1, -1):
         if node not in arriving:
             continue
         g.origin = node
-        total = _sum(g, arriving.pop(node))
-        adjoints.total[node] = total
-        if not graph.is_gate(node):
+        upstream = _sum(g, arriving.pop(node))
+        adjoints.total[node] = upstream
+        n = nodes[node]
+        if n.op == INPUT or n.op == CONST:
             continue
-        for position, received in _downstream(g, graph, node, total, carries, adjoints):
-            used = graph.nodes[node].inputs[position]
-            if graph.shapes is not None and graph.shapes[received] != graph.shapes[used]:
-                received = g.unbroadcast(received, used)
+        gate = REGISTRY[n.op]
+        if gate.vjp is not None:
+            received = gate.vjp(g, *n.inputs, node, upstream, **(n.attrs or {}))
+        else:
+            received = [None] * len(n.inputs)
+            for position, (used, partial) in enumerate(zip(n.inputs, gate.partials)):
+                if partial is not None and carries[used]:
+                    local = adjoints.local[(node, position)] = partial(g, *n.inputs, node)
+                    received[position] = g.mul(local, upstream)
+        for position, share in enumerate(received):
+            used = n.inputs[position]
+            if share is None or not carries[used]:
+                continue
+            if graph.shapes is not None and graph.shapes[share] != graph.shapes[used]:
+                share = g.unbroadcast(share, used)  # summed over the axes the input was broadcast along
             use = (node, position)
-            adjoints.downstream[use] = received
+            adjoints.downstream[use] = share
             adjoints.contributions.setdefault(used, []).append(use)
-            arriving.setdefault(used, []).append(received)
+            arriving.setdefault(used, []).append(share)
     return adjoints
-
-
-def _downstream(g: Builder, graph: Graph, node: int, upstream: int, carries: list[bool], adjoints: Adjoints):
-    """(input position, node of what that input receives) for the inputs that need a gradient."""
-    n = graph.nodes[node]
-    gate = REGISTRY[n.op]
-    if gate.vjp is not None:
-        received = gate.vjp(g, *n.inputs, node, upstream, **(n.attrs or {}))
-        return [(i, r) for i, r in enumerate(received) if r is not None and carries[n.inputs[i]]]
-    pairs = []
-    for position, used in enumerate(n.inputs):
-        partial = gate.partials[position]
-        if not carries[used] or partial is None:
-            continue
-        local = partial(g, *n.inputs, node)
-        adjoints.local[(node, position)] = local
-        pairs.append((position, g.mul(local, upstream)))
-    return pairs
 
 
 def _carries_gradient(graph: Graph, output: int) -> list[bool]:
@@ -99,7 +94,5 @@ def _carries_gradient(graph: Graph, output: int) -> list[bool]:
 
 
 def _sum(g: Builder, terms: list[int]) -> int:
-    total = terms[0]
-    for term in terms[1:]:
-        total = g.add(total, term)
-    return total
+    """The gradients arriving at a fork, added up (the notes' dx += ...)."""
+    return terms[0] if len(terms) == 1 else g.accumulate(*terms)

@@ -9,6 +9,7 @@ lowering of division.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 from bpcli.gates import REGISTRY
@@ -85,6 +86,8 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
         return Binary("/", args[0], args[1].right)
     if n.op in _OPERATORS:
         return Binary(_OPERATORS[n.op], *args)
+    if n.op == "accumulate":
+        return functools.reduce(lambda left, right: Binary("+", left, right), args)
     if n.op == "neg":
         return Neg(args[0])
     if n.op == "recip":

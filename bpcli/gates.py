@@ -24,6 +24,8 @@ lowers it that way, as the lecture notes draw the long chain of the neuron.
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -78,6 +80,8 @@ class Gate:
     def elementwise(self) -> bool:
         return self.partials is not None
 
+
+VARIADIC = 0  # the arity of a gate that takes any number of inputs
 
 REGISTRY: dict[str, Gate] = {}
 FUNCTIONS: dict[str, dict[int, Gate]] = {}  # callable name -> number of arguments -> gate
@@ -371,6 +375,17 @@ _register(Gate(
     vjp=lambda g, a, m, out, up, axis=None: (None, None),
     arity_=2, shape=shapes.first, params=("axis",),
     role="blocks", local="da = 0 (flat: 1/k where a equals its reduced extreme m, k ties, else 0)",
+))
+
+# Where a value is used in several places, the gradients flowing back to it add
+# up: one gate for the whole sum (a chain of add gates would be one node per
+# use, and a variable used 10,000 times would cost 10,000 nodes).
+_register(Gate(
+    "accumulate", "a + b + ...",
+    forward=lambda xp, *terms: functools.reduce(operator.add, terms),
+    vjp=lambda g, *inputs_out_up: (inputs_out_up[-1],) * (len(inputs_out_up) - 2),
+    arity_=VARIADIC,
+    role="distributes", local="da = db = ... = dout",
 ))
 
 # dot(a, b) is numpy's dot for vectors and matrices: the same gate as a @ b.

@@ -71,11 +71,6 @@ class Graph:
         self.taken.add(candidate)
         return candidate
 
-    def internal_name(self) -> str:
-        """A name for a node of the gradient graph: unique by its index, unless a user took it."""
-        name = f"_g{len(self.nodes)}"
-        return self.fresh_name("_g_") if name in self.taken else name
-
     def claim(self, name: str) -> str:
         """``name`` itself if it is free, else a fresh variant of it."""
         if name not in self.taken:
@@ -140,7 +135,7 @@ class Builder:
     its ``decompose`` (``--expand``): then the nodes are forward stages named
     like the others (``prefix="t"``), carry the call's ``span``, and nothing is
     folded, so every primitive gate of the notes' circuit is a stage. Without a
-    prefix, nodes get the gradient graph's internal names (``_g`` and their index).
+    prefix, nodes go unnamed (the gradient graph's nodes).
     """
 
     def __init__(self, graph: Graph, prefix: str | None = None, fold: bool = True) -> None:
@@ -176,7 +171,9 @@ class Builder:
             if folded is not None:
                 return folded
         graph = self.graph
-        name = graph.internal_name() if self.prefix is None else graph.fresh_name(self.prefix)
+        # Gradient nodes go unnamed: they are shown written out (formulas.py),
+        # never by name, and there are hundreds of thousands of them.
+        name = "" if self.prefix is None else graph.fresh_name(self.prefix)
         if graph.shapes is not None or self.span is not None:
             return graph.add(op, inputs, name, origin=self.origin, span=self.span, attrs=attrs or None)
         # Numbers only: the same as graph.add, spelt out for the backward pass's hottest line.
@@ -198,6 +195,11 @@ class Builder:
         else:
             return None  # the common case, decided quickly: nothing to fold
         values = [self.constant_value(i) for i in inputs]
+        if op == "accumulate":
+            kept = tuple(i for i, v in zip(inputs, values) if v != 0.0)  # x + 0 is x
+            if len(kept) < len(inputs):
+                return kept[0] if len(kept) == 1 else self.const(0.0) if not kept else self.apply(op, *kept)
+            return None
         if all(v is not None for v in values) and REGISTRY[op].elementwise:
             from bpcli.backends import scalar
 

@@ -80,3 +80,24 @@ def test_only_variable_dependent_nodes_get_gradients():
     constant_stage = next(i for i in graph.stages if graph.nodes[i].op == "add")
     assert adjoints.gradient(constant_stage) is None
     assert all(graph.nodes[i].op != INPUT or i in adjoints.total for i in graph.variables)
+
+
+def test_gradients_arriving_at_a_fork_add_up_in_one_gate():
+    uses = 50
+    graph = bpcli.build(" + ".join(["x * y"] * uses))
+    adjoints = backward(graph)
+    x = graph.variables[0]
+    total = graph.nodes[adjoints.gradient(x)]
+    assert total.op == "accumulate" and len(total.inputs) == uses
+    assert len(adjoints.contributions[x]) == uses
+    assert evaluate(graph, {"x": 2.0, "y": 3.0}).values[adjoints.gradient(x)] == 3.0 * uses
+
+
+def test_higher_derivatives_pass_through_the_fork_sum():
+    # x*x*x uses x three times: d/dx = 3x**2 through a fork, then d2/dx2 = 6x.
+    graph = bpcli.build("x * x * x")
+    (x,) = graph.variables
+    dx = backward(graph).gradient(x)
+    d2x = backward(graph, output=dx).gradient(x)
+    assert graph.nodes[dx].op == "accumulate"
+    assert evaluate(graph, {"x": 1.5}).values[d2x] == pytest.approx(9.0)

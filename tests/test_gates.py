@@ -13,7 +13,7 @@ import pytest
 
 import bpcli
 from bpcli.backends import array, scalar
-from bpcli.gates import REGISTRY, ROLES
+from bpcli.gates import REGISTRY, ROLES, VARIADIC
 from helpers import close, numeric_gradients
 
 POSITIVE_ONLY = {"log", "sqrt", "pow"}  # differentiable on their whole domain only for a > 0
@@ -47,7 +47,7 @@ def test_local_gradient_matches_a_centred_difference(op, point):
 def test_every_gate_declares_a_role_a_formula_and_its_backward_rule():
     for gate in REGISTRY.values():
         assert gate.role in ROLES
-        assert gate.arity in (1, 2)
+        assert gate.arity in (1, 2, VARIADIC)
         assert (gate.partials is None) != (gate.vjp is None), gate.op
         assert gate.local.startswith("∂/∂a" if gate.elementwise else "da")
         assert "a" in gate.syntax

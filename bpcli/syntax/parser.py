@@ -200,7 +200,7 @@ class _AstBuilder:
 
     def _binary(self, children: list[Any]) -> Binary:
         left, operator, right = children
-        return Binary(str(operator), left, right, _span(left, right))
+        return Binary(operator.value, left, right, (left.span[0], right.span[1]))
 
     add = sub = mul = div = pow = matmul = _binary
 
@@ -217,11 +217,11 @@ class _AstBuilder:
 
     def number(self, children: list[Any]) -> Number:
         (token,) = children
-        return Number(float(token.value), token.value, _span(token, token))
+        return Number(float(token.value), token.value, (token.start_pos, token.end_pos))
 
     def name(self, children: list[Any]) -> Name:
         (token,) = children
-        return Name(str(token), _span(token, token))
+        return Name(token.value, (token.start_pos, token.end_pos))
 
     def call(self, children: list[Any]) -> Call:
         func, arguments = children
