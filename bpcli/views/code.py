@@ -196,7 +196,14 @@ class _Program:
     def _gate_text(self, node: int) -> str:
         """The gate applied to its inputs' names (the node itself written out, not by its name)."""
         own = self.renamed.pop(node, None)
-        text = to_text(to_ast(self.graph, node, lambda n: n == node, self.renamed, self._call))
+        names = self.renamed
+        inputs = self.graph.nodes[node].inputs
+        if inputs and all(self.graph.nodes[i].op == CONST for i in inputs):
+            # Constants only: as ints Python would differ from bpcli (3 - 3 is 0,
+            # and -0 stays 0 where bpcli's -0.0 keeps its sign), so floats.
+            literals = {i: self._literal(self.graph.nodes[i].value) for i in inputs}
+            names = {**names, **{i: f"({t})" if t.startswith("-") else t for i, t in literals.items()}}
+        text = to_text(to_ast(self.graph, node, lambda n: n == node, names, self._call))
         if own is not None:
             self.renamed[node] = own
         return text
