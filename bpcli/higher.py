@@ -109,6 +109,52 @@ def variable(graph: Graph, wrt: str | None) -> int:
     raise BpcliError(f"{wrt} is {what}; the variables are {', '.join(names) or '(none)'}")
 
 
+def passes_warnings(
+    expression: str, graph: Graph, passes: Passes, evaluation: Any, notices: list[Notice]
+) -> list[Notice]:
+    """The warnings of an evaluation of ``passes``; past the first order, kinks say what they do."""
+    from bpcli.result import GradResult
+
+    if max(t.order for t in passes.targets) == 1:
+        return GradResult(expression, graph, passes.adjoints, evaluation, notices).warnings
+    first_pass = range(passes.starts[0], passes.starts[1])
+    return higher_order_warnings(expression, graph, passes.adjoints, evaluation, [], notices, first_pass)
+
+
+def higher_order_warnings(
+    expression: str, graph: Graph, first: Adjoints, evaluation: Any, findings: list[Any], notices: list[Notice],
+    first_pass: range,
+) -> list[Notice]:
+    """The warnings of every pass, once each; a kink says what second derivatives do there.
+
+    ``findings`` are those of further evaluations; ``first_pass`` is where the
+    first backward pass's nodes are in the graph.
+    """
+    from bpcli.evaluate import Evaluation, Finding
+    from bpcli.gates import REGISTRY
+    from bpcli.result import GradResult
+
+    # A kink whose gradient is a flat indicator (step, sign, greater, share) is a jump in the derivative.
+    jumps = {
+        graph.nodes[i].origin for i in first_pass
+        if graph.nodes[i].op in REGISTRY and REGISTRY[graph.nodes[i].op].role == "blocks"
+    }
+    merged = []
+    for finding in [*evaluation.findings, *findings]:
+        if finding.kind == "kink" and finding.node in jumps:
+            finding = Finding(finding.node, finding.kind, finding.note + (
+                "; the derivative jumps there, so the second derivative does not exist: "
+                "it is taken as 0, its value on either side"))
+        if finding not in merged:
+            merged.append(finding)
+    result = GradResult(expression, graph, first, Evaluation(evaluation.values, merged), notices)
+    unique: list[Notice] = []
+    for notice in result.warnings:
+        if notice not in unique:
+            unique.append(notice)
+    return unique
+
+
 def require_number(graph: Graph, node: int, role: str, advice: str) -> None:
     from bpcli.shapes import show
 
@@ -192,7 +238,6 @@ def derivative(
     from bpcli.api import bound_graph
     from bpcli.evaluate import evaluate
     from bpcli.formulas import gate_text
-    from bpcli.result import GradResult
     from bpcli.simplify import simplify
 
     graph, inputs, notices = bound_graph(expression, {**(bindings or {}), **values})
@@ -232,7 +277,7 @@ def derivative(
         Derivative(k, labels[k], graph.nodes[node].name, value[node], formulas.get(labels[k]))
         for k, node in enumerate(holders)
     ]
-    warnings = GradResult(expression, graph, passes.adjoints, evaluation, notices).warnings
+    warnings = passes_warnings(expression, graph, passes, evaluation, notices)
     return DerivativeResult(
         source=expression,
         output=output,

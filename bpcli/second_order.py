@@ -86,7 +86,7 @@ def hessian(
     """
     from bpcli.api import bound_graph
     from bpcli.backward import backward
-    from bpcli.higher import require_number
+    from bpcli.higher import higher_order_warnings, require_number
     from bpcli.evaluate import evaluate
     from bpcli.result import zero_like
 
@@ -125,7 +125,7 @@ def hessian(
         vector=by_name(vectors, read=lambda v, value: value),
         product=by_name(product_nodes),
         passes=passes,
-        warnings=_warnings(expression, graph, first, evaluation, findings, notices, first_pass),
+        warnings=higher_order_warnings(expression, graph, first, evaluation, findings, notices, first_pass),
     )
 
 
@@ -230,30 +230,3 @@ def _hvp_nodes(graph: Any, gradient: dict[int, int | None], vectors: dict[int, A
         inner = g.add(inner, term)
     second = backward(graph, output=inner)
     return {v: second.gradient(v) for v in gradient}
-
-
-def _warnings(expression, graph, first, evaluation, findings, notices, first_pass) -> list[Notice]:
-    """The forward pass's warnings and the second pass's, once each; kinks say what the Hessian does there."""
-    from bpcli.evaluate import Evaluation, Finding
-    from bpcli.gates import REGISTRY
-    from bpcli.result import GradResult
-
-    # A kink whose gradient is a flat indicator (step, sign, greater, share) is a jump in the derivative.
-    jumps = {
-        graph.nodes[i].origin for i in first_pass
-        if graph.nodes[i].op in REGISTRY and REGISTRY[graph.nodes[i].op].role == "blocks"
-    }
-    merged = []
-    for finding in [*evaluation.findings, *findings]:
-        if finding.kind == "kink" and finding.node in jumps:
-            finding = Finding(finding.node, finding.kind, finding.note + (
-                "; the derivative jumps there, so the second derivative does not exist: "
-                "the Hessian takes it as 0, its value on either side"))
-        if finding not in merged:
-            merged.append(finding)
-    result = GradResult(expression, graph, first, Evaluation(evaluation.values, merged), notices)
-    unique: list[Notice] = []
-    for notice in result.warnings:
-        if notice not in unique:
-            unique.append(notice)
-    return unique

@@ -436,7 +436,8 @@ class SymbolicResult:
 
         lines = [f"{name} = {text}" for name, text in self.stages]
         for d in self.derivatives:
-            value = "" if d.value is None else f" = {format_value(d.value, precision)}"
+            shown = None if d.value is None else format_value(d.value, precision)
+            value = "" if shown in (None, d.expression) else f" = {shown}"  # not "d²f/dx² = 0 = 0"
             lines.append(f"{d.label} = {d.expression}{value}")
         lines.extend(f"warning: {w.message}" for w in self.warnings if w.kind != "unused-binding")
         return "\n".join(lines)
@@ -466,7 +467,6 @@ def symbolic(
     """
     from bpcli import higher
     from bpcli.evaluate import evaluate
-    from bpcli.result import GradResult
 
     given = {**(bindings or {}), **values}
     graph, inputs, notices = _numbers_graph(expression, given)
@@ -484,7 +484,7 @@ def symbolic(
         roots = [*range(forward_nodes), *(t.node for t in passes.targets if t.node is not None)]
         evaluation = evaluate(graph, inputs, roots=roots)
         derived = [0.0 if t.node is None else evaluation.values[t.node] for t in passes.targets]
-        warnings = GradResult(expression, graph, passes.adjoints, evaluation, notices).warnings
+        warnings = higher.passes_warnings(expression, graph, passes, evaluation, notices)
     return SymbolicResult(
         source=expression,
         output=output,

@@ -225,7 +225,7 @@ class TestCommandLine:
         flat = run_json("hessian", "x**2 * y", "-x", "1", "-y", "2", "--vector", "[1, 0]")
         named = run_json("hessian", "x**2 * y", "-x", "1", "-y", "2", "--vector", "x=1")
         assert flat["hvp"] == named["hvp"] == {"x": 4.0, "y": 2.0}
-        assert (flat["mode"], flat["hessian"], flat["vector"]) == ("hvp", None, {"x": 1.0, "y": 0.0})
+        assert (flat["mode"], flat["hessian"], flat["elements"], flat["vector"]) == ("hvp", None, None, {"x": 1.0, "y": 0.0})
         both = run_json("hessian", "x**2 * y", "-x", "1", "-y", "2", "--vector", "x=1", "--vector", "y=1")
         assert both["hvp"] == {"x": 6.0, "y": 2.0}
 

@@ -63,7 +63,7 @@ def hessian_document(result: Any) -> dict[str, Any]:
         "value": jsonable(result.value),
         "mode": result.mode,
         "variables": result.variables,
-        "elements": result.elements,
+        "elements": result.elements if result.mode == "matrix" else None,
         "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
         "shapes": {name: list(shape) for name, shape in result.shapes.items()},
         "gradients": {name: jsonable(v) for name, v in result.gradients.items()},
