@@ -49,22 +49,27 @@ def grad(
     """
     from bpcli.backward import backward
     from bpcli.evaluate import evaluate
+    from bpcli.shapes import infer_shapes, value_shape
 
-    graph, inputs, notices = bound_graph(expression, {**(bindings or {}), **values})
+    given = {**(bindings or {}), **values}
+    graph = build(expression)
+    inputs, notices = bind(graph, given)
+    graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()})
     forward_nodes = len(graph.nodes)
     adjoints = backward(graph, seed=_seed(graph, upstream))
     evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *adjoints.nodes()])
     return GradResult(expression, graph, adjoints, evaluation, notices)
 
 
-def bound_graph(expression: str, given: Mapping[str, Any]) -> tuple[Graph, dict[str, Any], list[Notice]]:
-    """The gate graph with every variable bound to a value and every node's shape known."""
+def shape_graph(graph: Graph, inputs: Mapping[str, Any]) -> None:
+    """Check every gate's shapes against the inputs' before anything is computed.
+
+    A graph of numbers only keeps no shapes at all (every node is a scalar).
+    """
     from bpcli.shapes import infer_shapes, value_shape
 
-    graph = build(expression)
-    inputs, notices = bind(graph, given)
-    graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()})
-    return graph, inputs, notices
+    shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()})
+    graph.shapes = shapes if any(shapes) else None
 
 
 def _seed(graph: Graph, upstream: Any) -> int | None:

@@ -235,12 +235,14 @@ def derivative(
         >>> bpcli.derivative("x**4", x=2, order=3).value
         48.0
     """
-    from bpcli.api import bound_graph
+    from bpcli.api import bind, build, shape_graph
     from bpcli.evaluate import evaluate
     from bpcli.formulas import gate_text
     from bpcli.simplify import simplify
 
-    graph, inputs, notices = bound_graph(expression, {**(bindings or {}), **values})
+    graph = build(expression)
+    inputs, notices = bind(graph, {**(bindings or {}), **values})
+    shape_graph(graph, inputs)
     require_number(graph, graph.output, "the output", "higher derivatives are of a number: reduce it with sum(...)")
     forward_nodes = len(graph.nodes)
     x = variable(graph, wrt)

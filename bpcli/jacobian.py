@@ -63,13 +63,15 @@ def jacobian(
     **values: Any,
 ) -> JacobianResult:
     """The Jacobian of ``expression``'s output with respect to every input variable."""
-    from bpcli.api import bound_graph
+    from bpcli.api import bind, build, shape_graph
     from bpcli.result import GradResult
     from bpcli.shapes import size
 
     if layout not in LAYOUTS:
         raise BpcliError(f"layout is {' or '.join(LAYOUTS)}, not {layout!r}")
-    graph, inputs, notices = bound_graph(expression, {**(bindings or {}), **values})
+    graph = build(expression)
+    inputs, notices = bind(graph, {**(bindings or {}), **values})
+    shape_graph(graph, inputs)
     output = graph.nodes[graph.output].name
     output_shape = graph.shape(graph.output)
     rows = size(output_shape)

@@ -84,13 +84,15 @@ def hessian(
         >>> bpcli.hessian("x**2 * y", x=1, y=2).matrix.tolist()
         [[4.0, 2.0], [2.0, 0.0]]
     """
-    from bpcli.api import bound_graph
+    from bpcli.api import bind, build, shape_graph
     from bpcli.backward import backward
     from bpcli.higher import higher_order_warnings, require_number
     from bpcli.evaluate import evaluate
     from bpcli.result import zero_like
 
-    graph, inputs, notices = bound_graph(expression, {**(bindings or {}), **values})
+    graph = build(expression)
+    inputs, notices = bind(graph, {**(bindings or {}), **values})
+    shape_graph(graph, inputs)
     require_number(graph, graph.output, "the output", "the Hessian is of a number: reduce it with sum(...)")
     chosen = _chosen(graph, wrt)
     forward_nodes = len(graph.nodes)

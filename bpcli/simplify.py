@@ -500,18 +500,17 @@ def symbolic(
 
 def _numbers_graph(expression: str, given: Mapping[str, Any]) -> tuple[Graph, dict[str, Any], list[Any]]:
     """The graph with every variable a number; bound to the values if there are any."""
-    from bpcli.api import bound_graph, build
-    from bpcli.shapes import infer_shapes, show
+    from bpcli.api import bind, build, shape_graph
+    from bpcli.shapes import show
 
-    if given:
-        graph, inputs, notices = bound_graph(expression, given)
-    else:
-        graph, inputs, notices = build(expression), {}, []
-        try:
-            graph.shapes = infer_shapes(graph, {graph.nodes[v].name: () for v in graph.variables})
-        except BpcliError as error:
+    graph = build(expression)
+    inputs, notices = bind(graph, given) if given else ({}, [])
+    try:
+        shape_graph(graph, inputs if given else {graph.nodes[v].name: 0.0 for v in graph.variables})
+    except BpcliError as error:
+        if not given:
             error.message = f"symbolic derivatives treat every variable as a number: {error.message}"
-            raise
+        raise
     arrays = [i for i in range(len(graph.nodes)) if graph.shape(i) != ()]
     if arrays:
         node = graph.nodes[arrays[0]]

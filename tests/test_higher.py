@@ -102,7 +102,8 @@ class TestStages:
         assert "The graph of d³f/dx³: the forward pass (order 0), then one backward pass per order" in out
         assert "Derivatives of f with respect to x at x = 2" in out
         row = next(line for line in out.splitlines() if "24 * x" in line)
-        assert [cell.strip() for cell in row.split("│")[1:-1]] == ["3", "d³f/dx³", "_g7", "48", "24 * x"]
+        holder = bpcli.derivative("x**4", x=2, order=3).derivatives[3].stage  # a generated name
+        assert [cell.strip() for cell in row.split("│")[1:-1]] == ["3", "d³f/dx³", holder, "48", "24 * x"]
 
     def test_a_kink_is_reported(self):
         doc = run_json("grad", "relu(x) * x", "-x", "0", "--order", "2")
