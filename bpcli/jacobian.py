@@ -101,6 +101,7 @@ class VjpRows:
     """The Jacobian of one node with respect to some variables, a row per element of the node."""
 
     matrices: list[Any]  # one per variable: (elements of the node) × (elements of the variable)
+    seed: str  # the input that holds the upstream gradient of the node: bind it in later evaluations
     adjoints: Adjoints  # where the backward pass with the one-hot seed put each gradient
     first: Evaluation  # the first pass: every node evaluated, with its findings
     findings: list[Finding]  # what every pass ran into
@@ -144,7 +145,7 @@ def vjp_rows(
         for matrix, node in zip(matrices, gradients):
             if node is not None:
                 matrix[row] = np.reshape(evaluation.values[node], -1)
-    return VjpRows(matrices, adjoints, first, findings)
+    return VjpRows(matrices, seed_name, adjoints, first, findings)
 
 
 def _one_hot(shape: tuple[int, ...], index: int) -> Any:

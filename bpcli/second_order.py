@@ -101,13 +101,14 @@ def hessian(
     gradient = {v: first.gradient(v) for v in chosen}
     evaluated = [*range(forward_nodes), *(g for g in gradient.values() if g is not None)]
     matrix, passes, findings, vectors, product_nodes = None, 1, [], None, None
-    if vector is None:
-        matrix, passes, findings = _matrix(graph, inputs, gradient, max_entries)
-    else:
+    if vector is not None:
         vectors = _vectors(graph, chosen, vector)
         product_nodes = _hvp_nodes(graph, gradient, vectors)
         evaluated += [node for node in product_nodes.values() if node is not None]
+    # Before the matrix's passes add their one-hot inputs to the graph.
     evaluation = evaluate(graph, inputs, roots=evaluated)
+    if vector is None:
+        matrix, passes, findings = _matrix(graph, inputs, gradient, max_entries)
 
     def value_of(v: int, node: int | None) -> Any:
         return zero_like(inputs[graph.nodes[v].name]) if node is None else evaluation.values[node]
@@ -136,6 +137,7 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     import numpy as np
 
     from bpcli.jacobian import vjp_rows
+    from bpcli.result import zero_like
     from bpcli.shapes import size
 
     chosen = list(gradient)
@@ -146,14 +148,16 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
             f"{max_entries:,} (raise it with --max-entries, or ask for a Hessian-vector product with --vector)"
         )
     blocks, passes, findings = [], 0, []
+    bound = dict(inputs)
     for v, node in gradient.items():
         if node is None:  # f does not depend on v: its rows are zero
             blocks.append(np.zeros((size(graph.shape(v)), count)))
             continue
-        rows = vjp_rows(graph, node, inputs, chosen)
+        rows = vjp_rows(graph, node, bound, chosen)
         blocks.append(np.hstack(rows.matrices))
         findings.extend(rows.findings)
         passes += size(graph.shape(v))
+        bound[rows.seed] = zero_like(inputs[graph.nodes[v].name])  # every input has a value from now on
     return (np.vstack(blocks) if blocks else np.zeros((0, 0))), passes, findings
 
 
