@@ -71,7 +71,7 @@ def hessian(
     /,
     *,
     wrt: Sequence[str] | str | None = None,
-    vector: Mapping[str, Any] | Sequence[float] | Any = None,
+    vector: Any = None,
     max_entries: int = DEFAULT_MAX_ENTRIES,
     **values: Any,
 ) -> HessianResult:
@@ -86,8 +86,8 @@ def hessian(
     """
     from bpcli.api import bind, build, shape_graph
     from bpcli.backward import backward
-    from bpcli.higher import higher_order_warnings, require_number
     from bpcli.evaluate import evaluate
+    from bpcli.higher import higher_order_warnings, require_number
     from bpcli.result import zero_like
 
     graph = build(expression)
@@ -95,6 +95,8 @@ def hessian(
     shape_graph(graph, inputs)
     require_number(graph, graph.output, "the output", "the Hessian is of a number: reduce it with sum(...)")
     chosen = _chosen(graph, wrt)
+    if vector is None:
+        _check_size(graph, chosen, max_entries)
     forward_nodes = len(graph.nodes)
     first = backward(graph)
     first_pass = range(forward_nodes, len(graph.nodes))
@@ -108,7 +110,7 @@ def hessian(
     # Before the matrix's passes add their one-hot inputs to the graph.
     evaluation = evaluate(graph, inputs, roots=evaluated)
     if vector is None:
-        matrix, passes, findings = _matrix(graph, inputs, gradient, max_entries)
+        matrix, passes, findings = _matrix(graph, inputs, gradient)
 
     def value_of(v: int, node: int | None) -> Any:
         return zero_like(inputs[graph.nodes[v].name]) if node is None else evaluation.values[node]
@@ -132,7 +134,18 @@ def hessian(
     )
 
 
-def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None], max_entries: int):
+def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
+    from bpcli.shapes import size
+
+    count = sum(size(graph.shape(v)) for v in chosen)
+    if count * count > max_entries:
+        raise BpcliError(
+            f"the Hessian would have {count:,} × {count:,} = {count * count:,} entries; the limit is "
+            f"{max_entries:,} (raise it with --max-entries, or ask for a Hessian-vector product with --vector)"
+        )
+
+
+def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None]) -> tuple[Any, int, list[Any]]:
     """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
     import numpy as np
 
@@ -142,11 +155,6 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
 
     chosen = list(gradient)
     count = sum(size(graph.shape(v)) for v in chosen)
-    if count * count > max_entries:
-        raise BpcliError(
-            f"the Hessian would have {count:,} × {count:,} = {count * count:,} entries; the limit is "
-            f"{max_entries:,} (raise it with --max-entries, or ask for a Hessian-vector product with --vector)"
-        )
     blocks, passes, findings = [], 0, []
     bound = dict(inputs)
     for v, node in gradient.items():

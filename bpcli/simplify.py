@@ -240,10 +240,12 @@ def simplify(graph: Graph, roots: Mapping[str, int | None]) -> Rendering:
     (``f = sigmoid(x)``); others get fresh names (s1, s2, ...).
     """
     algebra = Algebra()
-    syms = canonical(graph, algebra, [*graph.stages, *(node for node in roots.values() if node is not None)])
+    wanted = [node for node in roots.values() if node is not None]
+    syms = canonical(graph, algebra, wanted)
     stage_names: dict[Sym, str] = {}
     for node in graph.stages:
-        stage_names.setdefault(syms[node], graph.nodes[node].name)
+        if node in syms:  # a stage the roots are computed from
+            stage_names.setdefault(syms[node], graph.nodes[node].name)
     root_syms = {label: algebra.const(0.0) if node is None else syms[node] for label, node in roots.items()}
 
     def printer(shown: list[Sym]) -> _Printer:
