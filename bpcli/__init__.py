@@ -16,12 +16,17 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["BpcliError", "GradResult", "__version__", "build", "grad", "parse"]
+__all__ = ["BpcliError", "GradResult", "__version__", "build", "derivative", "grad", "hessian", "parse", "symbolic"]
 
 _PUBLIC = {
     "grad": "bpcli.api",
     "parse": "bpcli.api",
     "build": "bpcli.api",
+    # Modules are not named after these functions: importing a submodule binds its
+    # name on the package, which would hide a function of the same name.
+    "hessian": "bpcli.second_order",
+    "derivative": "bpcli.higher",
+    "symbolic": "bpcli.simplify",
     "GradResult": "bpcli.result",
     "BpcliError": "bpcli.errors",
 }

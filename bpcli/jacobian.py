@@ -10,9 +10,12 @@ of output element k with respect to every input element.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
+from bpcli.backward import Adjoints
 from bpcli.errors import BpcliError
+from bpcli.evaluate import Evaluation, Finding
+from bpcli.graph import Graph
 from bpcli.result import Notice
 
 LAYOUTS = ("outputs-first", "inputs-first")
@@ -60,12 +63,7 @@ def jacobian(
     **values: Any,
 ) -> JacobianResult:
     """The Jacobian of ``expression``'s output with respect to every input variable."""
-    import numpy as np
-
     from bpcli.api import bind, build, shape_graph
-    from bpcli.backward import backward
-    from bpcli.evaluate import evaluate
-    from bpcli.graph import INPUT
     from bpcli.result import GradResult
     from bpcli.shapes import size
 
@@ -83,35 +81,71 @@ def jacobian(
             f"the Jacobian would have {rows:,} × {columns:,} = {rows * columns:,} entries; the limit is "
             f"{max_entries:,} (raise it with --max-entries)"
         )
-    forward_nodes = len(graph.nodes)
-    seed_name = graph.claim("d" + output)
-    seed = graph.add(INPUT, (), seed_name, shape=output_shape)
-    adjoints = backward(graph, seed=seed)
-    gradients = {graph.nodes[v].name: adjoints.gradient(v) for v in graph.variables}
-    roots = [*range(forward_nodes), *(g for g in gradients.values() if g is not None)]
-
-    matrices = {name: np.zeros((rows, size(graph.shape(v)))) for name, v in zip(gradients, graph.variables)}
-    first = None
-    for row in range(rows):
-        one_hot = _one_hot(output_shape, row)
-        evaluation = evaluate(graph, {**inputs, seed_name: one_hot}, roots, reuse=first, changed=seed_name)
-        if first is None:
-            first = evaluation
-        for name, node in gradients.items():
-            if node is not None:
-                matrices[name][row] = np.reshape(evaluation.values[node], -1)
-    forward = GradResult(expression, graph, adjoints, first, notices)
+    passes = vjp_rows(graph, graph.output, inputs, graph.variables, also=range(len(graph.nodes)))
+    forward = GradResult(expression, graph, passes.adjoints, passes.first, notices)
     return JacobianResult(
         source=expression,
         output=output,
         output_shape=output_shape,
         inputs=inputs,
         shapes={graph.nodes[v].name: graph.shape(v) for v in graph.variables},
-        matrices=matrices,
+        matrices={graph.nodes[v].name: m for v, m in zip(graph.variables, passes.matrices)},
         passes=rows,
         layout=layout,
         warnings=forward.warnings,
     )
+
+
+@dataclass
+class VjpRows:
+    """The Jacobian of one node with respect to some variables, a row per element of the node."""
+
+    matrices: list[Any]  # one per variable: (elements of the node) × (elements of the variable)
+    seed: str  # the input that holds the upstream gradient of the node: bind it in later evaluations
+    adjoints: Adjoints  # where the backward pass with the one-hot seed put each gradient
+    first: Evaluation  # the first pass: every node evaluated, with its findings
+    findings: list[Finding]  # what every pass ran into
+
+
+def vjp_rows(
+    graph: Graph, output: int, inputs: Mapping[str, Any], variables: Sequence[int], also: Iterable[int] = ()
+) -> VjpRows:
+    """Row k of d(output)/d(variable), for every element k of ``output``: one backward pass each.
+
+    The backward pass is built once, its upstream gradient an input bound in
+    turn to each one-hot vector; a pass recomputes only the nodes that depend
+    on it. ``output`` may be any node, a gradient node included (the Hessian
+    is the Jacobian of the gradient). ``also`` names further nodes to evaluate
+    in the first pass (the forward pass, for its warnings).
+    """
+    import numpy as np
+
+    from bpcli.backward import backward
+    from bpcli.evaluate import evaluate
+    from bpcli.graph import INPUT
+    from bpcli.shapes import size
+
+    output_shape = graph.shape(output)
+    seed_name = graph.claim("d" + graph.nodes[output].name)
+    seed = graph.add(INPUT, (), seed_name, shape=output_shape)
+    adjoints = backward(graph, output=output, seed=seed)
+    gradients = [adjoints.gradient(v) for v in variables]
+    roots = [*also, *(g for g in gradients if g is not None)]
+    rows = size(output_shape)
+    matrices = [np.zeros((rows, size(graph.shape(v)))) for v in variables]
+    first: Evaluation | None = None
+    findings: list[Finding] = []
+    for row in range(rows):
+        evaluation = evaluate(
+            graph, {**inputs, seed_name: _one_hot(output_shape, row)}, roots, reuse=first, changed=seed_name
+        )
+        if first is None:
+            first = evaluation
+        findings.extend(evaluation.findings)
+        for matrix, node in zip(matrices, gradients):
+            if node is not None:
+                matrix[row] = np.reshape(evaluation.values[node], -1)
+    return VjpRows(matrices, seed_name, adjoints, first, findings)
 
 
 def _one_hot(shape: tuple[int, ...], index: int) -> Any:

@@ -155,7 +155,7 @@ class GradResult:
 
     def _gradient(self, node: int) -> Any:
         total = self.adjoints.gradient(node)
-        return _zero_like(self._value(node)) if total is None else self._value(total)
+        return zero_like(self._value(node)) if total is None else self._value(total)
 
     @cached_property
     def _stage_number(self) -> dict[int, int]:
@@ -184,7 +184,7 @@ class GradResult:
                 formulas.append(formula_text(graph, received, upstream_name))
             elif self._carries[node] and self._carries[used]:
                 # The gate's local gradient is zero here (a flat gate such as step).
-                local.append(_zero_like(self._value(used)))
+                local.append(zero_like(self._value(used)))
                 formulas.append("0")
             else:
                 local.append(None)
@@ -214,6 +214,9 @@ class GradResult:
         )
 
     def _warning(self, node: int, kind: str, note: str) -> Notice:
+        while self.graph.nodes[node].origin is not None:
+            # A finding in a higher-order pass belongs to the stage its gradient serves.
+            node = self.graph.nodes[node].origin
         index = self._stage_number.get(node)
         if index is None:  # an input variable
             return Notice(None, None, kind, note)
@@ -232,7 +235,7 @@ class GradResult:
         ]
 
 
-def _zero_like(value: Any) -> Any:
+def zero_like(value: Any) -> Any:
     if hasattr(value, "shape"):
         import numpy as np
 

@@ -23,6 +23,8 @@ Examples:
   bpcli grad "relu(x)" -x '[1,-2,3,-1]' --upstream '[4,-1,5,9]'
   bpcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --explain
   bpcli grad "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)" --points points.csv --out grads.csv
+  bpcli grad "x**4" -x 2 --order 3
+  bpcli grad "(x+y)*z" --symbolic
 """,
 )
 @common.reporting_errors
@@ -36,6 +38,20 @@ def grad(
     full: common.Full = False,
     max_stages: int = typer.Option(
         200, "--max-stages", min=0, help="Rows of the stage table at most; 0 shows every stage."
+    ),
+    order: Optional[int] = typer.Option(
+        None, "--order", min=1, metavar="N",
+        help="The N-th derivative with respect to one variable (--wrt), and the stages of its graph.",
+    ),
+    wrt: Optional[str] = typer.Option(
+        None, "--wrt", metavar="NAME", help="The variable of --order (needed when there are several)."
+    ),
+    symbolic: bool = typer.Option(
+        False, "--symbolic",
+        help="Each gradient (or, with --order, derivative) as a simplified expression; needs no values.",
+    ),
+    max_nodes: int = typer.Option(
+        1_000_000, "--max-nodes", min=1, help="The largest derivative graph --order may build (nodes)."
     ),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
@@ -59,6 +75,11 @@ def grad(
     and value), the upstream gradient it receives and what each of its inputs
     receives downstream. Then the gradient on every input.
 
+    --order N --wrt x: d^N f/dx^N by N backward passes, each through the
+    last one's result, with the stages of that derivative graph (x and the
+    output must be numbers). --symbolic: the derivatives as simplified
+    expressions in the input names, shared parts named as stages.
+
     {bindings}
     """
     if points is not None:
@@ -69,6 +90,15 @@ def grad(
         text, extra = common.read_expression(expression, file, ctx.args)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         batch.run(text, points, values, out, fmt, json_output, expand)
+        return
+    if symbolic or order is not None or wrt is not None:
+        if upstream is not None:
+            raise BpcliError("--upstream is for the gradient of an array; --order and --symbolic differentiate a number")
+        if expand or explain:
+            raise BpcliError("--expand and --explain show the first-order stages; they do not go with --order or --symbolic")
+        text, extra = common.read_expression(expression, file, ctx.args)
+        values = common.bindings(extra, common.value_reader(seed, max_elements))
+        _higher(text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes)
         return
     result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements)
     sentences = None
@@ -91,6 +121,30 @@ def grad(
             from bpcli.views.explain import explanation_text
 
             console.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
+
+
+def _higher(
+    text: str, values: dict, order: int, wrt: Optional[str], symbolic: bool, json_output: bool,
+    precision: int, max_stages: int, full: bool, max_nodes: int,
+) -> None:
+    """grad --order / --wrt / --symbolic."""
+    if symbolic:
+        from bpcli.simplify import symbolic as derive
+
+        result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes)
+        common.warn_unused(result.warnings)
+        print(result.to_json() if json_output else result.to_text(precision))
+        return
+    from bpcli.higher import derivative
+
+    result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes)
+    common.warn_unused(result.warnings)
+    if json_output:
+        print(result.to_json())
+    else:
+        from bpcli.views.derivative_table import derivative_table
+
+        common.console().print(derivative_table(result, precision=precision, max_stages=max_stages, full=full))
 
 
 grad.__doc__ = grad.__doc__.format(bindings=common.BINDINGS_HELP)

@@ -11,6 +11,9 @@ from typing import Any
 
 GRAD_SCHEMA = "bpcli.grad/1"
 JACOBIAN_SCHEMA = "bpcli.jacobian/1"
+HESSIAN_SCHEMA = "bpcli.hessian/1"
+DERIVATIVE_SCHEMA = "bpcli.derivative/1"
+SYMBOLIC_SCHEMA = "bpcli.symbolic/1"
 
 
 def grad_document(result: Any, explanation: list[Any] | None = None) -> dict[str, Any]:
@@ -52,6 +55,68 @@ def jacobian_document(result: Any) -> dict[str, Any]:
         "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
         "shapes": {name: list(shape) for name, shape in result.shapes.items()},
         "jacobians": {name: jsonable(result.matrix(name)) for name in result.matrices},
+        "warnings": _warnings(result),
+    }
+
+
+def hessian_document(result: Any) -> dict[str, Any]:
+    """The bpcli.hessian/1 document of a HessianResult."""
+    return {
+        "schema": HESSIAN_SCHEMA,
+        "expression": result.source,
+        "output": result.output,
+        "value": jsonable(result.value),
+        "mode": result.mode,
+        "variables": result.variables,
+        "elements": result.elements if result.mode == "matrix" else None,
+        "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
+        "shapes": {name: list(shape) for name, shape in result.shapes.items()},
+        "gradients": {name: jsonable(v) for name, v in result.gradients.items()},
+        "hessian": jsonable(result.matrix),
+        "vector": None if result.vector is None else {name: jsonable(v) for name, v in result.vector.items()},
+        "hvp": None if result.product is None else {name: jsonable(v) for name, v in result.product.items()},
+        "passes": result.passes,
+        "warnings": _warnings(result),
+    }
+
+
+def derivative_document(result: Any) -> dict[str, Any]:
+    """The bpcli.derivative/1 document of a DerivativeResult (bpcli grad --order N --wrt x)."""
+    return {
+        "schema": DERIVATIVE_SCHEMA,
+        "expression": result.source,
+        "output": result.output,
+        "wrt": result.wrt,
+        "order": result.order,
+        "value": jsonable(result.value),
+        "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
+        "derivatives": [
+            {"order": d.order, "label": d.label, "stage": d.stage, "value": jsonable(d.value), "formula": d.formula}
+            for d in result.derivatives
+        ],
+        "stages": [
+            {"index": s.index, "name": s.name, "order": s.order, "op": s.op, "expr": s.expr,
+             "inputs": list(s.inputs), "value": jsonable(s.value), "holds": list(s.holds)}
+            for s in result.stages
+        ],
+        "warnings": _warnings(result),
+    }
+
+
+def symbolic_document(result: Any) -> dict[str, Any]:
+    """The bpcli.symbolic/1 document of a SymbolicResult (bpcli grad --symbolic)."""
+    return {
+        "schema": SYMBOLIC_SCHEMA,
+        "expression": result.source,
+        "output": result.output,
+        "stages": [{"name": name, "expr": text} for name, text in result.stages],
+        "gradients": result.gradients,
+        "derivatives": [
+            {"label": d.label, "wrt": d.wrt, "order": d.order, "expr": d.expression, "program": d.program,
+             "value": jsonable(d.value)}
+            for d in result.derivatives
+        ],
+        "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
         "warnings": _warnings(result),
     }
 

@@ -50,12 +50,9 @@ def _stages(result: Any, show, max_stages: int) -> Any:
     table.add_column("local gradient")
     table.add_column("upstream", justify=justify, style="red")
     table.add_column("downstream", style="red")
-    stages = result.stages
-    hidden = len(stages) - max_stages if max_stages else 0
-    for position, stage in enumerate(stages):
-        if hidden > 0 and max_stages // 2 <= position < max_stages // 2 + hidden:
-            if position == max_stages // 2:
-                table.add_row("…", Text(f"{hidden:,} more stages (--max-stages 0 shows all, --json has every one)"))
+    for stage in elided(result.stages, max_stages):
+        if isinstance(stage, int):
+            table.add_row(*elision_row(stage))
             continue
         carried = [i for i, formula in enumerate(stage.formulas) if formula is not None]
         locals_ = [_local_line(stage, i, show) for i in carried]
@@ -73,6 +70,18 @@ def _stages(result: Any, show, max_stages: int) -> Any:
             "\n".join(downstream) or "—",
         )))
     return table
+
+
+def elided(rows: list[Any], limit: int) -> list[Any]:
+    """The first and last rows up to ``limit`` (0: all), with the count left out between them."""
+    hidden = len(rows) - limit if limit else 0
+    if hidden <= 0:
+        return list(rows)
+    return [*rows[: limit // 2], hidden, *rows[limit // 2 + hidden:]]
+
+
+def elision_row(hidden: int) -> tuple[str, Text]:
+    return "…", Text(f"{hidden:,} more stages (--max-stages 0 shows all, --json has every one)")
 
 
 def _local_line(stage: Any, position: int, show) -> str:
