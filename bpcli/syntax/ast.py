@@ -80,6 +80,7 @@ class Assign:
     value: Expr
     span: Span = field(default=NO_SPAN, compare=False)
     target_span: Span = field(default=NO_SPAN, compare=False)
+    accumulate: bool = False  # target += value (backward files only)
 
 
 Statement = Assign | Expr
