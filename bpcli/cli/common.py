@@ -38,6 +38,13 @@ MaxElements = Annotated[
     int, typer.Option("--max-elements", min=1, help="The largest array a value may hold (elements).")
 ]
 DEFAULT_MAX_ELEMENTS = 50_000_000
+Upstream = Annotated[
+    Optional[str],
+    typer.Option(
+        "--upstream", metavar="VALUE",
+        help="The gradient flowing into a non-scalar output: a value (as for bindings) or ones.",
+    ),
+]
 
 
 def reporting_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -116,6 +123,11 @@ def value_reader(seed: int, max_elements: int) -> Any:
     from bpcli.values import ValueReader
 
     return ValueReader(seed=seed, max_elements=max_elements, note=warn)
+
+
+def read_upstream(upstream: Optional[str], reader: Any) -> Any:
+    """The --upstream value: None, "ones", or a value read like a binding."""
+    return upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
 
 
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
