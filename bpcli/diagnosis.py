@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping
 
+from bpcli.backends import backend_for
 from bpcli.graph import CONST, INPUT
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -109,7 +110,7 @@ def _scaled(u: Use) -> list[tuple[Any, str]]:
 def _misrouted(u: Use) -> list[tuple[Any, str]]:
     if u.op not in ("max", "min"):
         return []
-    xp = _backend(u.own, u.other)
+    xp = backend_for(u.own, u.other)
     # The true share is greater(own, other) for max; the misrouted one swaps the comparison.
     wrong = xp.greater(u.other, u.own) if u.op == "max" else xp.greater(u.own, u.other)
     word, opposite = ("larger", "smaller") if u.op == "max" else ("smaller", "larger")
@@ -364,16 +365,6 @@ def _equal(a: Any, b: Any) -> bool:
 
         return bool(np.array_equal(a, b))
     return a == b
-
-
-def _backend(*values: Any) -> Any:
-    if any(hasattr(v, "shape") for v in values):
-        from bpcli.backends import array
-
-        return array
-    from bpcli.backends import scalar
-
-    return scalar
 
 
 def _shaped(value: Any, like: Any) -> Any:
