@@ -16,7 +16,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["BpcliError", "GradResult", "__version__", "build", "grad", "parse"]
+__all__ = [
+    "BpcliError", "CheckResult", "GradResult", "GradcheckResult", "__version__", "build", "check", "check_answers",
+    "grad", "gradcheck", "parse",
+]
 
 _PUBLIC = {
     "grad": "bpcli.api",
@@ -24,6 +27,11 @@ _PUBLIC = {
     "build": "bpcli.api",
     "GradResult": "bpcli.result",
     "BpcliError": "bpcli.errors",
+    "check": "bpcli.checking",
+    "CheckResult": "bpcli.checking",
+    "check_answers": "bpcli.answers",
+    "gradcheck": "bpcli.finite_differences",
+    "GradcheckResult": "bpcli.finite_differences",
 }
 
 

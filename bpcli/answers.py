@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bpcli.check import CheckResult, Problem, ProblemResult, check_problem
+from bpcli.checking import CheckResult, Problem, ProblemResult, check_problem
 from bpcli.errors import BpcliError
 from bpcli.expected import Rule, Written
 

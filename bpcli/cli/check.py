@@ -104,7 +104,7 @@ def check(
 
 
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements):
-    from bpcli.check import check as check_expectations
+    from bpcli.checking import check as check_expectations
     from bpcli.expected import read_expected
 
     text, extra = common.read_expression(expression, file, ctx.args)

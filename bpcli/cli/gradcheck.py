@@ -6,7 +6,7 @@ import typer
 
 from bpcli.cli import common
 from bpcli.cli.app import app
-from bpcli.gradcheck import DEFAULT_H, DEFAULT_MAX_CHECKS, DEFAULT_MAX_ERROR
+from bpcli.finite_differences import DEFAULT_H, DEFAULT_MAX_CHECKS, DEFAULT_MAX_ERROR
 
 
 @app.command(
@@ -59,7 +59,7 @@ def gradcheck(
 
     {bindings}
     """
-    from bpcli.gradcheck import gradcheck as check_gradients
+    from bpcli.finite_differences import gradcheck as check_gradients
 
     text, extra = common.read_expression(expression, file, ctx.args)
     reader = common.value_reader(seed, max_elements)
