@@ -209,7 +209,7 @@ class _Checker:
                 for mistake, wrong, detail in use_readings(use):
                     if self._agree(added, wrong):
                         state.accounted |= {position}
-                        diagnosis = Diagnosis(use.where, mistake.kind, f"line {number} goes wrong at {use.where}",
+                        diagnosis = Diagnosis(use.stage, mistake.kind, f"line {number} goes wrong at {use.where}",
                                               hint(mistake.lesson, detail), number)
                         should_be = total(parts[i] for i in state.accounted)
                         return LineVerdict(number, text, target, node, value, should_be, "wrong",

@@ -136,8 +136,8 @@ FORK_LESSON = "gradients add up at forks: a value used by several gates gets the
 
 
 def hint(lesson: str, detail: str) -> str:
-    """The rule a mistake breaks, then the numbers that show it: two sentences."""
-    return f"{lesson[0].upper()}{lesson[1:]}. {detail[0].upper()}{detail[1:]}."
+    """The rule a mistake breaks, then the numbers that show it (names keep their case)."""
+    return f"{lesson[0].upper()}{lesson[1:]} — {detail}."
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,8 @@ class Candidate:
     node: int
     delta: Any  # the student's gradient minus the true one, at ``node``
     mistake: str
-    stage: str
+    stage: str  # the stage (or the forked value) where the numbers part from the truth
+    where: str  # the same for a sentence: "stage f = q * z", "the fork x"
     hint: str
 
 
@@ -307,13 +308,14 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
         for size in range(1, min(len(parts), MAX_FORK_SUBSETS)):
             for subset in itertools.combinations(range(len(parts)), size):
                 delta = total(parts[i] for i in subset) - total_gradient
-                yield Candidate(node, delta, "fork", truth.name(node),
+                yield Candidate(node, delta, "fork", truth.name(node), f"the fork {truth.name(node)}",
                                 hint(FORK_LESSON, describe_fork(truth, node, subset)))
-        yield Candidate(node, -2 * total_gradient, "flipped-sign", truth.name(node),
+        yield Candidate(node, -2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.name(node)}",
                         hint("a flipped sign", f"your number is minus d{truth.name(node)} = {show(total_gradient)}"))
     for use in truth.uses(node):
         for mistake, wrong, detail in use_readings(use):
-            yield Candidate(node, wrong - use.contribution, mistake.kind, use.where, hint(mistake.lesson, detail))
+            yield Candidate(node, wrong - use.contribution, mistake.kind, use.stage, use.where,
+                            hint(mistake.lesson, detail))
 
 
 def diagnose(
@@ -335,7 +337,7 @@ def diagnose(
                              f"d{name} follows from d{truth.name(earlier)}, which is already wrong")
     for candidate in candidates(truth, node):
         if matches(node, truth.gradient(node) + candidate.delta):
-            return Diagnosis(candidate.stage, candidate.mistake, f"d{name} goes wrong at {candidate.stage}",
+            return Diagnosis(candidate.stage, candidate.mistake, f"d{name} goes wrong at {candidate.where}",
                              candidate.hint)
     if len(above) <= MAX_TRACED_STAGES:
         unknown = [k for k in above if k not in student]
@@ -345,7 +347,7 @@ def diagnose(
                 if matches(node, predicted):
                     return Diagnosis(
                         candidate.stage, candidate.mistake,
-                        f"d{name} is what backpropagation gives after a mistake at {candidate.stage}, "
+                        f"d{name} is what backpropagation gives after a mistake at {candidate.where}, "
                         f"on the way back to {name}",
                         candidate.hint,
                     )

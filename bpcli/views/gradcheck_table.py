@@ -30,7 +30,9 @@ def gradcheck_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool 
         sides = (show(check.left), show(check.right)) if kinks else ()
         table.add_row(
             Text(label), show(check.value), show(check.analytic), show(check.numeric), *sides,
-            format_value(check.error, 2), Text(check.reading, style=STYLES[check.reading]),
+            format_value(check.error, 2),
+            Text(check.reading + (" (kink: between left and right)" if check.kink else ""),
+                 style=STYLES[check.reading]),
         )
     heading = Text(f"Gradient check of {one_line(result.source)}: centred differences, "
                    f"h = {result.h:g}·max(1, |x|)")
