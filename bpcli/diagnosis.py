@@ -82,29 +82,33 @@ class Mistake:
 
 
 def _flipped(u: Use) -> list[tuple[Any, str]]:
-    return [(-u.contribution, f"in {u.where}, {u.name} gets {show(u.contribution)}; your number has the opposite sign")]
+    wrong = -u.contribution
+    return [(wrong, f"in {u.where}, {u.name} gets {show(u.contribution)}; with the sign flipped, {show(wrong)}")]
 
 
 def _not_swapped(u: Use) -> list[tuple[Any, str]]:
     if u.op != "mul":
         return []
+    wrong = _shaped(u.upstream * u.own, u.own)
     return [(
-        _shaped(u.upstream * u.own, u.own),
+        wrong,
         f"in {u.where}, d{u.name} = {u.other_name} · d{u.stage} = {show(u.other)} · {show(u.upstream)} = "
-        f"{show(u.contribution)}; your number is {u.name}'s own value times it, {show(u.own)} · {show(u.upstream)}",
+        f"{show(u.contribution)}; not swapped, it is {u.name} · d{u.stage} = {show(u.own)} · {show(u.upstream)} "
+        f"= {show(wrong)}",
     )]
 
 
 def _scaled(u: Use) -> list[tuple[Any, str]]:
     if u.op != "add":
         return []
-    passes = f"in {u.where}, {u.name} gets d{u.stage} = {show(u.upstream)} as it is; your number"
-    return [
-        (_shaped(u.upstream * u.other, u.own),
-         f"{passes} multiplies it by {u.other_name} = {show(u.other)}, as a multiply gate would"),
-        (_shaped(u.upstream * u.own, u.own), f"{passes} multiplies it by {u.name} = {show(u.own)}"),
-        (_shaped(u.upstream * 0.5, u.own), f"{passes} halves it, as if it were split between the inputs"),
+    passes = f"in {u.where}, {u.name} gets d{u.stage} = {show(u.upstream)} as it is"
+    readings = [
+        (u.upstream * u.other, f"multiplied by {u.other_name} = {show(u.other)}, as a multiply gate would"),
+        (u.upstream * u.own, f"multiplied by {u.name} = {show(u.own)}"),
+        (u.upstream * 0.5, "halved, as if it were split between the inputs"),
     ]
+    return [(_shaped(wrong, u.own), f"{passes}; {how}, it is {show(_shaped(wrong, u.own))}")
+            for wrong, how in readings]
 
 
 def _misrouted(u: Use) -> list[tuple[Any, str]]:
@@ -112,13 +116,14 @@ def _misrouted(u: Use) -> list[tuple[Any, str]]:
         return []
     xp = backend_for(u.own, u.other)
     # The true share is greater(own, other) for max; the misrouted one swaps the comparison.
-    wrong = xp.greater(u.other, u.own) if u.op == "max" else xp.greater(u.own, u.other)
+    wrong = _shaped(u.upstream * (xp.greater(u.other, u.own) if u.op == "max" else xp.greater(u.own, u.other)),
+                    u.own)
     word, opposite = ("larger", "smaller") if u.op == "max" else ("smaller", "larger")
     return [(
-        _shaped(u.upstream * wrong, u.own),
+        wrong,
         f"in {u.where}, d{u.stage} = {show(u.upstream)} goes to the {word} input "
         f"({u.operand_names[0]} = {show(u.operands[0])}, {u.operand_names[1]} = {show(u.operands[1])}); "
-        f"your number sends it to the {opposite} one",
+        f"sent to the {opposite} one, d{u.name} is {show(wrong)}",
     )]
 
 
@@ -289,14 +294,14 @@ def fork_subset(
 
 
 def describe_fork(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
-    """d{x} = a (via s) + b (via t) = T; your number is the gradient via s alone."""
+    """x is used by 2 gates, so dx = a (via s) + b (via t) = T; with the gradient via s alone, it is a."""
     parts = truth.contributions(node)
     name = truth.name(node)
     terms = " + ".join(f"{show(value)} ({label})" for label, value in parts)  # the notes' dx += ... order
     taken = " and ".join(parts[i][0] for i in subset)
     alone = "alone" if len(subset) == 1 else "only"
     return (f"{name} is used by {len(parts)} gates, so d{name} = {terms} = {show(truth.gradient(node))}; "
-            f"your number is the gradient {taken} {alone}")
+            f"with the gradient {taken} {alone}, it is {show(total(parts[i][1] for i in subset))}")
 
 
 def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
@@ -311,7 +316,8 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
                 yield Candidate(node, delta, "fork", truth.name(node), f"the fork {truth.name(node)}",
                                 hint(FORK_LESSON, describe_fork(truth, node, subset)))
         yield Candidate(node, -2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.name(node)}",
-                        hint("a flipped sign", f"your number is minus d{truth.name(node)} = {show(total_gradient)}"))
+                        hint("a flipped sign", f"d{truth.name(node)} = {show(total_gradient)}; with the sign flipped, "
+                                             f"{show(-total_gradient)}"))
     for use in truth.uses(node):
         for mistake, wrong, detail in use_readings(use):
             yield Candidate(node, wrong - use.contribution, mistake.kind, use.stage, use.where,

@@ -205,23 +205,23 @@ class TestDiagnosis:
         assert found.mistake == "fork" and found.message == "dx goes wrong at the fork x"
         assert "Gradients add up at forks" in found.hint
         assert "x is used by 2 gates, so dx = 1 (via f = t1 + x) + 2 (via t1 = x * y) = 3" in found.hint
-        assert "your number is the gradient via t1 = x * y alone" in found.hint
+        assert "with the gradient via t1 = x * y alone, it is 2" in found.hint
         (found,) = self.diagnosis("x*y + x", {"x": 3, "y": 2}, dx=1).values()
-        assert found.mistake == "fork" and "via f = t1 + x alone" in found.hint
+        assert found.mistake == "fork" and "via f = t1 + x alone, it is 1" in found.hint
 
     def test_flipped_sign(self):
         (found,) = self.diagnosis(ADD_MUL, POINT, dz=-3).values()
         assert found.mistake == "flipped-sign"
-        assert "opposite sign" in found.hint
+        assert "in stage f = q * z, z gets 3; with the sign flipped, -3" in found.hint
 
     def test_multiply_inputs_not_swapped(self):
         (found,) = self.diagnosis(ADD_MUL, POINT, dz=-4).values()
         assert found.mistake == "multiply-not-swapped"
         assert found.stage == "f" and "at stage f = q * z" in found.message
-        assert "dz = q · df = 3 · 1 = 3" in found.hint
+        assert "dz = q · df = 3 · 1 = 3; not swapped, it is z · df = -4 · 1 = -4" in found.hint
 
-    @pytest.mark.parametrize("wrong, reading", [(-20, "multiplies it by y = 5"), (8, "multiplies it by x = -2"),
-                                                (-2, "halves it")])
+    @pytest.mark.parametrize("wrong, reading", [(-20, "multiplied by y = 5, as a multiply gate would, it is -20"),
+                                                (8, "multiplied by x = -2, it is 8"), (-2, "halved")])
     def test_add_gate_scaled_instead_of_distributing(self, wrong, reading):
         (found,) = self.diagnosis(ADD_MUL, POINT, dx=wrong).values()
         assert found.mistake == "add-scaled"
@@ -231,7 +231,7 @@ class TestDiagnosis:
     def test_max_routed_to_the_smaller_input(self):
         found = self.diagnosis("max(x, y)", {"x": 4, "y": 2}, dx=0, dy=1)
         assert {d.mistake for d in found.values()} == {"max-misrouted"}
-        assert "goes to the larger input (x = 4, y = 2)" in found["dx"].hint
+        assert "goes to the larger input (x = 4, y = 2); sent to the smaller one, dx is 0" in found["dx"].hint
         (found,) = self.diagnosis("min(x, y)", {"x": 4, "y": 2}, dy=0).values()
         assert found.mistake == "max-misrouted" and "goes to the smaller input" in found.hint
 
