@@ -22,11 +22,12 @@ check cannot tell, and says "inconclusive" rather than "wrong".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from bpcli.errors import EXIT_CHECK_FAILED, EXIT_OK
-from bpcli.graph import INPUT
-from bpcli.result import Notice
+
+if TYPE_CHECKING:  # the command line imports this module for its defaults: keep that cheap
+    from bpcli.result import Notice
 
 EPSILON = 2.0**-52
 DEFAULT_H = 1e-5
@@ -121,6 +122,7 @@ def gradcheck(
     (from ``seed``) and a warning says so.
     """
     from bpcli.api import grad
+    from bpcli.result import Notice
 
     if not h > 0:
         from bpcli.errors import BpcliError
@@ -189,6 +191,8 @@ class _Probe:
 
     def _moved_by(self, name: str) -> list[int]:
         """The forward stages whose value depends on the input ``name``."""
+        from bpcli.graph import INPUT
+
         cache = self.__dict__.setdefault("_moved_by_cache", {})
         if name not in cache:
             reached = {i for i, n in enumerate(self.graph.nodes) if n.op == INPUT and n.name == name}
