@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from bpcli.cli import common
@@ -10,7 +12,7 @@ from bpcli.cli.app import app
 
 @app.command(
     context_settings=common.BINDINGS,
-    epilog="""\b
+    epilog="""\\b
 Examples:
   bpcli grad "(x+y)*z" -x -2 -y 5 -z -4
   bpcli grad "q = x + y; f = q * z" -x -2 -y 5 -z -4 --json
@@ -25,7 +27,10 @@ def grad(
     expression: common.Expression = None,
     file: common.File = None,
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.grad/1 JSON document."),
-    upstream: common.Upstream = None,
+    upstream: Optional[str] = typer.Option(
+        None, "--upstream", metavar="VALUE",
+        help="The gradient flowing into a non-scalar output: a value (as for bindings) or ones.",
+    ),
     precision: common.Precision = 4,
     full: common.Full = False,
     max_stages: int = typer.Option(
@@ -47,7 +52,8 @@ def grad(
     text, extra = common.read_expression(expression, file, ctx.args)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
-    result = differentiate(text, values, upstream=common.read_upstream(upstream, reader))
+    upstream_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
+    result = differentiate(text, values, upstream=upstream_value)
     common.warn_unused(result.warnings)
     if json_output:
         print(result.to_json())
