@@ -33,9 +33,6 @@ from bpcli.errors import BpcliError
 from bpcli.expected import DIGITS, Rule, computed, within
 from bpcli.syntax.ast import Assign, Program
 
-STATUSES = ("right", "partial", "wrong", "follows", "helper")
-
-
 @dataclass(frozen=True)
 class LineVerdict:
     """One statement of the backward file and what it did."""
@@ -46,7 +43,7 @@ class LineVerdict:
     node: int | None  # the forward value whose gradient it assigns; None for a helper
     value: Any  # the target's value after the line, with the student's numbers
     should_be: Any  # the true value it should leave there (None for a helper, or when unknown)
-    status: str  # one of STATUSES
+    status: str  # right, partial (a fork, not all added yet), wrong (in itself), follows (from a wrong line), helper
     note: str = ""
     diagnosis: Diagnosis | None = None
 
@@ -144,7 +141,7 @@ class _Checker:
         try:
             true = self._evaluate(graph, self.true, reads)
             self.true[target] = self.true[target] + true if statement.accumulate else true
-        except (BpcliError, ValueError, KeyError):
+        except (BpcliError, ValueError):
             self.true[target] = self.mine[target]
         if self._agree(self.mine[target], self.true[target]):
             self.wrong_since.pop(target, None)
@@ -169,15 +166,18 @@ class _Checker:
             should_be = total(parts[i] for i in right)
             if self._agree(value, should_be):
                 verdict = LineVerdict(number, text, target, node, value, should_be,
-                                        "right" if len(right) == len(parts) else "partial",
-                                        note=_partial_note(truth, node, right))
+                                      "right" if len(right) == len(parts) else "partial",
+                                      note=_partial_note(truth, node, right))
                 self.wrong_since.pop(target, None)
-            else:
-                cited = self._cited(reads + ([target] if statement.accumulate else []))
+            elif (cited := self._cited(reads + ([target] if statement.accumulate else []))) is not None:
                 verdict = LineVerdict(number, text, target, node, value, should_be, "follows",
-                                        note=f"right formula, but it reads wrong numbers (from line {cited})")
+                                      note=f"right formula, but it reads wrong numbers (from line {cited})")
                 state.follows = state.follows or verdict
-                self.wrong_since[target] = cited or number
+                self.wrong_since[target] = cited
+            else:
+                verdict = self._read_too_early(number, text, target, node, value, should_be, reads)
+                state.wrong = state.wrong or verdict
+                self.wrong_since[target] = number
         else:
             verdict = self._wrong(statement, number, text, node, state, parts, before, after)
             state.wrong = state.wrong or verdict
@@ -240,7 +240,7 @@ class _Checker:
         """The line's right-hand side computed from the true gradients (None if it cannot be)."""
         try:
             return self._evaluate(graph, {**self.true, target: before}, reads)
-        except (BpcliError, ValueError, KeyError):
+        except (BpcliError, ValueError):
             return None
 
     def _lower(self, statement: Assign, number: int) -> tuple[Any, list[str]]:
@@ -280,6 +280,17 @@ class _Checker:
 
     def _agree(self, actual: Any, expected: Any) -> bool:
         return within(actual, expected, computed(expected).allowed(actual, self.rule))
+
+    def _read_too_early(self, number: int, text: str, target: str, node: int, value: Any, should_be: Any,
+                        reads: list[str]) -> LineVerdict:
+        """A right formula whose inputs are right so far: it reads a fork's gradient before it is complete."""
+        early = [name for name in reads if name.startswith("d") and name[1:] in self.truth.names
+                 and not self._agree(self.mine[name], self.true[name])]
+        what = " and ".join(early) or "a gradient"
+        detail = f"this line reads {what} before all the gradients flowing back to it were added; finish it first"
+        diagnosis = Diagnosis(self.truth.name(node), "fork", f"line {number} reads {what} too early",
+                              hint(FORK_LESSON, detail), number)
+        return LineVerdict(number, text, target, node, value, should_be, "wrong", diagnosis=diagnosis)
 
     def _cited(self, names: list[str]) -> int | None:
         lines = [self.wrong_since[name] for name in names if name in self.wrong_since]

@@ -225,11 +225,17 @@ def _known(truth: Truth) -> str:
 def _outcome(truth: Truth, target: tuple[int, bool], key: str, expected: Expected, rule: Rule) -> Outcome:
     node, gradient = target
     actual = truth.gradient(node) if gradient else truth.value(node)
+    allowed, passed, note = _compared(expected, actual, rule, "the expected value")
+    return Outcome(key, truth.name(node), gradient, expected.value, expected.text, actual, allowed, passed, note=note)
+
+
+def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[Any, bool, str]:
+    """The difference allowed, whether it passes, and a note when the shapes differ."""
     allowed = expected.allowed(actual, rule)
     shape = tuple(getattr(actual, "shape", ()))
-    note = "" if expected.shape == shape else f"expected shape {_shape(expected.shape)}, but it is {_shape(shape)}"
-    passed = not note and within(actual, expected.value, allowed)
-    return Outcome(key, truth.name(node), gradient, expected.value, expected.text, actual, allowed, passed, note=note)
+    if expected.shape != shape:
+        return allowed, False, f"{what} has shape {_shape(expected.shape)}, but bpcli's has {_shape(shape)}"
+    return allowed, within(actual, expected.value, allowed), ""
 
 
 def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], rule: Rule) -> Outcome:
@@ -249,12 +255,9 @@ def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> lis
     outcomes = []
     for node, (mine, line) in backward.final.items():
         name, actual = truth.name(node), truth.gradient(node)
-        expected = computed(mine)
-        shape, mine_shape = tuple(getattr(actual, "shape", ())), expected.shape
-        note = "" if shape == mine_shape else f"your d{name} has shape {_shape(mine_shape)}, {name} has {_shape(shape)}"
-        allowed = expected.allowed(actual, rule)
+        allowed, passed, note = _compared(computed(mine), actual, rule, f"your d{name}")
         outcomes.append(Outcome(
-            "d" + name, name, True, mine, "", actual, allowed, not note and within(actual, mine, allowed),
+            "d" + name, name, True, mine, "", actual, allowed, passed,
             source=backward.label, line=line, note=note, diagnosis=backward.diagnoses.get(node),
         ))
     for name in backward.missing:

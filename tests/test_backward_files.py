@@ -131,6 +131,22 @@ class TestMistakesInALine:
         assert (first.target, first.diagnosis.mistake) == ("dx", "max-misrouted")
 
 
+    def test_reading_a_forks_gradient_before_it_is_complete(self):
+        # a feeds f and b: da is complete only after da += 3 * db.
+        result = bpcli.check("a = x * 2; b = a * 3; f = a + b", x=3,
+                             backward="da = 1\ndx = 2 * da\ndb = 1\nda += 3 * db")
+        assert verdicts(result) == {1: "partial", 2: "wrong", 3: "right", 4: "right"}
+        first = result.problems[0].backward.first_wrong
+        assert first.diagnosis.mistake == "fork" and first.diagnosis.message == "line 2 reads da too early"
+
+    def test_helpers_carry_a_wrong_number_to_the_lines_that_read_them(self):
+        result = bpcli.check("q = x + y; f = q * z", x=-2, y=5, z=-4,
+                             backward="dq = q\nup = dq\ndx = up\ndy = up\ndz = q")
+        assert verdicts(result) == {1: "wrong", 2: "helper", 3: "follows", 4: "follows", 5: "right"}
+        lines = result.problems[0].backward.lines
+        assert lines[2].note == "right formula, but it reads wrong numbers (from line 1)"
+
+
 class TestArraysAndPastedNumpy:
     def test_matrix_multiply_with_dot_methods(self):
         point = {"W": [[1.0, 2.0, 0.5], [3.0, 4.0, -1.0]], "X": [[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]]}

@@ -82,7 +82,7 @@ class TestDigitsTolerance:
         result = run_cli("check", "sigmoid(dot(w, x) + b)", "-w", "[2, -3]", "-x", "[-1, -2]", "-b", "-3",
                          "--expect", f"dx=@{csv}", "--expect", f"dw=@{npy}")
         assert result.exit_code == 1, result.stdout  # dw has 2 elements, the file 3: a shape mismatch
-        assert "expected shape (3,), but it is (2,)" in result.stdout
+        assert "the expected value has shape (3,), but bpcli's has (2,)" in result.stdout
         np.save(npy, np.array([-0.19661193324148185, -0.3932238664829637]))
         result = run_cli("check", "sigmoid(dot(w, x) + b)", "-w", "[2, -3]", "-x", "[-1, -2]", "-b", "-3",
                          "--expect", f"dx=@{csv}", "--expect", f"dw=@{npy}")
@@ -154,7 +154,7 @@ class TestExpectations:
         bad = run_cli("check", *args, "--expect", "dx=[4, 6.5]")
         assert bad.exit_code == 1
         shape = run_cli("check", *args, "--expect", "dx=4")
-        assert shape.exit_code == 1 and "expected shape scalar, but it is (2,)" in shape.stdout
+        assert shape.exit_code == 1 and "the expected value has shape scalar, but bpcli's has (2,)" in shape.stdout
 
     def test_json_document(self):
         result = run_cli("check", ADD_MUL, *POINT_ARGS, "--expect", "dx=-4", "--expect", "dz=-4", "--json")
