@@ -122,13 +122,14 @@ def gradcheck(
     (from ``seed``) and a warning says so.
     """
     from bpcli.api import grad
+    from bpcli.errors import BpcliError
     from bpcli.result import Notice
 
     if not h > 0:
-        from bpcli.errors import BpcliError
-
         raise BpcliError(f"the step h must be a positive number, not {h}")
     result = grad(expression, {**(bindings or {}), **values}, upstream=upstream)
+    if not result.inputs:
+        raise BpcliError(f"nothing to check: {expression!r} has no input variables")
     probe = _Probe(result)
     elements = [(name, index) for name, value in result.inputs.items() for index in _indices(value)]
     warnings = list(result.warnings)

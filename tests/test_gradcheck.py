@@ -150,4 +150,5 @@ def test_h_is_the_step_and_a_variable_h_is_bound_with_a_single_dash():
     doc = json.loads(result.stdout)
     assert doc["h"] == 1e-3 and doc["inputs"] == {"h": 2.0, "x": 3.0}
     assert run_cli("gradcheck", "x", "-x", "1", "--h", "0").exit_code == 2
+    assert "has no input variables" in run_cli("gradcheck", "2*3").stderr
     assert math.isclose(doc["checks"][1]["step"], 3e-3, rel_tol=1e-9)
