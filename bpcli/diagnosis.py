@@ -43,10 +43,8 @@ def show(value: Any) -> str:
 class Use:
     """One gate a value feeds, with the true numbers there."""
 
-    node: int  # the value
-    name: str
-    gate: int  # the gate (a stage) it feeds
-    stage: str
+    name: str  # the value
+    stage: str  # the gate (a stage) it feeds
     expr: str  # the gate applied to its inputs' names: "q * z"
     op: str
     position: int  # which of the gate's inputs it is
@@ -164,8 +162,7 @@ class Diagnosis:
 class Candidate:
     """A mistake at one value, as the change it makes to that value's gradient."""
 
-    node: int
-    delta: Any  # the student's gradient minus the true one, at ``node``
+    delta: Any  # the student's gradient minus the true one, at the value the mistake is made at
     mistake: str
     stage: str  # the stage (or the forked value) where the numbers part from the truth
     where: str  # the same for a sentence: "stage f = q * z", "the fork x"
@@ -211,7 +208,7 @@ class Truth:
         for gate, position in self.adjoints.contributions.get(node, []):
             operands = self.graph.nodes[gate].inputs
             uses.append(Use(
-                node=node, name=self.name(node), gate=gate, stage=self.name(gate), expr=gate_text(self.graph, gate),
+                name=self.name(node), stage=self.name(gate), expr=gate_text(self.graph, gate),
                 op=self.graph.nodes[gate].op, position=position, upstream=self.gradient(gate),
                 operands=tuple(self.value(i) for i in operands), operand_names=tuple(self.name(i) for i in operands),
                 contribution=self.value(self.adjoints.downstream[(gate, position)]),
@@ -313,14 +310,14 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
         for size in range(1, min(len(parts), MAX_FORK_SUBSETS)):
             for subset in itertools.combinations(range(len(parts)), size):
                 delta = total(parts[i] for i in subset) - total_gradient
-                yield Candidate(node, delta, "fork", truth.name(node), f"the fork {truth.name(node)}",
+                yield Candidate(delta, "fork", truth.name(node), f"the fork {truth.name(node)}",
                                 hint(FORK_LESSON, describe_fork(truth, node, subset)))
-        yield Candidate(node, -2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.name(node)}",
+        yield Candidate(-2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.name(node)}",
                         hint("a flipped sign", f"d{truth.name(node)} = {show(total_gradient)}; with the sign flipped, "
                                              f"{show(-total_gradient)}"))
     for use in truth.uses(node):
         for mistake, wrong, detail in use_readings(use):
-            yield Candidate(node, wrong - use.contribution, mistake.kind, use.stage, use.where,
+            yield Candidate(wrong - use.contribution, mistake.kind, use.stage, use.where,
                             hint(mistake.lesson, detail))
 
 
@@ -361,10 +358,11 @@ def diagnose(
 
 
 def total(values: Iterator[Any]) -> Any:
-    total: Any = 0.0
+    """The sum of numbers or arrays (broadcasting), 0.0 for none."""
+    result: Any = 0.0
     for value in values:
-        total = total + value
-    return total
+        result = result + value
+    return result
 
 
 def _equal(a: Any, b: Any) -> bool:
