@@ -16,7 +16,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["BpcliError", "GradResult", "__version__", "build", "derivative", "grad", "hessian", "parse", "symbolic"]
+__all__ = [
+    "BpcliError", "CheckResult", "GradResult", "GradcheckResult", "__version__", "build", "check", "check_answers",
+    "derivative", "grad", "gradcheck", "hessian", "parse", "symbolic",
+]
 
 _PUBLIC = {
     "grad": "bpcli.api",
@@ -29,6 +32,11 @@ _PUBLIC = {
     "symbolic": "bpcli.simplify",
     "GradResult": "bpcli.result",
     "BpcliError": "bpcli.errors",
+    "check": "bpcli.checking",
+    "CheckResult": "bpcli.checking",
+    "check_answers": "bpcli.answers",
+    "gradcheck": "bpcli.finite_differences",
+    "GradcheckResult": "bpcli.finite_differences",
 }
 
 

@@ -59,6 +59,8 @@ class Gate:
     function: str | None = None  # the name it is called by in expressions, if any
     kink: Callable[..., Any] | None = None  # kink(xp, *inputs, **params): where the derivative is a convention
     kink_note: str = ""
+    # Which side of its kink each element is on (gradcheck compares x - h with x + h to see a kink crossed).
+    kink_side: Callable[..., Any] | None = None
     nonfinite: Callable[..., str] | None = None  # why finite inputs gave inf/nan (scalar inputs)
     decompose: Callable[..., int] | None = None  # decompose(g, *inputs) -> output node, primitive gates only
     symbol_: str = ""  # its mark in a circuit diagram, if not its function name: "+", "1/x"
@@ -96,6 +98,14 @@ def _register(gate: Gate) -> Gate:
 
 def _one(g, *_):
     return g.const(1.0)
+
+
+def _sign_of_a(xp, a):
+    return xp.sign(a)
+
+
+def _sign_of_difference(xp, a, b):
+    return xp.sign(a - b)
 
 
 def _is_integer(b: float) -> bool:
@@ -185,7 +195,7 @@ _register(Gate(
     partials=(lambda g, a, out: g.mul(g.const(0.5), g.recip(out)),),
     role="scales", local="∂/∂a = 0.5 / sqrt(a)",
     kink=lambda xp, a: a == 0,
-    kink_note="sqrt at 0: its local gradient 0.5 / sqrt(0) is inf",
+    kink_note="sqrt at 0: its local gradient 0.5 / sqrt(0) is inf", kink_side=_sign_of_a,
     nonfinite=lambda a: "the square root of a negative number is nan",
 ))
 
@@ -215,7 +225,7 @@ _register(Gate(
     partials=(lambda g, a, out: g.step(a),),
     role="gates", local="∂/∂a = step(a): 1 where a > 0, else 0",
     kink=lambda xp, a: a == 0,
-    kink_note="relu at 0: the gradient is taken as 0 (PyTorch's convention; JAX agrees)",
+    kink_note="relu at 0: the gradient is taken as 0 (PyTorch's convention; JAX agrees)", kink_side=_sign_of_a,
 ))
 
 _register(Gate(
@@ -224,7 +234,7 @@ _register(Gate(
     partials=(lambda g, a, out: g.sign(a),),
     role="scales", local="∂/∂a = sign(a)",
     kink=lambda xp, a: a == 0,
-    kink_note="abs at 0: the gradient is taken as 0 (PyTorch's convention; JAX takes 1)",
+    kink_note="abs at 0: the gradient is taken as 0 (PyTorch's convention; JAX takes 1)", kink_side=_sign_of_a,
 ))
 
 _register(Gate(
@@ -234,6 +244,7 @@ _register(Gate(
     role="routes", local="∂/∂a = greater(a, b), ∂/∂b = greater(b, a)",
     kink=lambda xp, a, b: a == b,
     kink_note="max tie: the gradient is split evenly between the inputs (PyTorch's convention)",
+    kink_side=_sign_of_difference,
 ))
 
 _register(Gate(
@@ -243,6 +254,7 @@ _register(Gate(
     role="routes", local="∂/∂a = greater(b, a), ∂/∂b = greater(a, b)",
     kink=lambda xp, a, b: a == b,
     kink_note="min tie: the gradient is split evenly between the inputs (PyTorch's convention)",
+    kink_side=_sign_of_difference,
 ))
 
 # ---- indicators: the local gradients of relu, abs, max and min --------------
@@ -255,7 +267,7 @@ _register(Gate(
     partials=(None,),
     role="blocks", local="∂/∂a = 0 (1 where a > 0, else 0)",
     kink=lambda xp, a: a == 0,
-    kink_note="step jumps at 0: its gradient there is taken as 0",
+    kink_note="step jumps at 0: its gradient there is taken as 0", kink_side=_sign_of_a,
 ))
 
 _register(Gate(
@@ -264,7 +276,7 @@ _register(Gate(
     partials=(None,),
     role="blocks", local="∂/∂a = 0 (-1, 0 or 1)",
     kink=lambda xp, a: a == 0,
-    kink_note="sign jumps at 0: its gradient there is taken as 0",
+    kink_note="sign jumps at 0: its gradient there is taken as 0", kink_side=_sign_of_a,
 ))
 
 _register(Gate(
@@ -273,7 +285,7 @@ _register(Gate(
     partials=(None, None),
     role="blocks", local="∂/∂a = ∂/∂b = 0 (1 where a > b, 1/2 where a == b, else 0)",
     kink=lambda xp, a, b: a == b,
-    kink_note="greater jumps where a == b: its gradient there is taken as 0",
+    kink_note="greater jumps where a == b: its gradient there is taken as 0", kink_side=_sign_of_difference,
 ))
 
 # ---- structural gates: they declare their vector-Jacobian product -----------
@@ -344,6 +356,7 @@ def _extreme(op: str, word: str) -> Gate:
         role="routes", local=f"da = dout sent to the {word} element (ties split evenly)",
         kink=lambda xp, a, axis=None: xp.ties(a, getattr(xp, op)(a, axis=axis), axis),
         kink_note=f"{op[1:]} tie: the gradient is split evenly between the {word} elements",
+        kink_side=lambda xp, a, axis=None: xp.share(a, getattr(xp, op)(a, axis=axis), axis),
     )
 
 

@@ -89,6 +89,13 @@ class _Lowering:
             self.graph.output = node
 
     def _check_assignable(self, statement: Assign) -> None:
+        if statement.accumulate:
+            raise BpcliError(
+                f"{statement.target} += ... adds to a gradient in a backward file (bpcli check --backward); "
+                "a forward program gives every stage its own name with =",
+                source=self.source,
+                span=statement.target_span,
+            )
         first = self.assigned_at.get(statement.target)
         if first is not None:
             line = self.source.count("\n", 0, first.span[0]) + 1

@@ -148,6 +148,14 @@ class GradResult:
 
         return grad_table(self)
 
+    def value_of(self, node: int) -> Any:
+        """The value of any node: an input, a stage, a gradient node."""
+        return self._value(node)
+
+    def gradient_of(self, node: int) -> Any:
+        """d(output)/d(node); zero where no gradient flows to the node."""
+        return self._gradient(node)
+
     # ---- reading the evaluated graph -------------------------------------------
 
     def _value(self, node: int) -> Any:

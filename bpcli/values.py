@@ -39,7 +39,7 @@ class ValueReader:
         if NUMBER.match(stripped):
             return float(stripped)
         if stripped.startswith("["):
-            return self._array(name, _json(name, stripped, "JSON array"))
+            return self._array(name, parse_json(name, stripped, "JSON array"))
         if stripped.startswith("@"):
             return self._file(name, Path(stripped[1:]))
         fill = _FILL.match(stripped)
@@ -53,43 +53,19 @@ class ValueReader:
     # ---- sources -------------------------------------------------------------
 
     def _file(self, name: str, path: Path) -> Any:
-        suffix = path.suffix.lower()
         readers = {".json": self._json_file, ".csv": self._csv_file, ".npy": self._npy_file}
-        if suffix not in readers:
-            raise BpcliError(f"{path}: bpcli reads .json, .csv and .npy files (value of {name})")
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise BpcliError(f"cannot read {path} (value of {name}): {error.strerror or error}") from None
-        return readers[suffix](name, path, data)
+        return readers[file_kind(name, path)](name, path, read_bytes(path, f" (value of {name})"))
 
     def _json_file(self, name: str, path: Path, data: bytes) -> Any:
-        content = _json(name, _utf8(path, data), f"JSON file {path}")
+        content = parse_json(name, utf8_text(path, data), f"JSON file {path}")
         if isinstance(content, (int, float)) and not isinstance(content, bool):
             return float(content)
         return self._array(name, content)
 
     def _csv_file(self, name: str, path: Path, data: bytes) -> Any:
-        import csv
-
-        rows = [row for row in csv.reader(_utf8(path, data).splitlines()) if any(cell.strip() for cell in row)]
-        if rows and not all(NUMBER.match(cell.strip()) for cell in rows[0]):
-            self.note(f"{path}: the first row is not numeric and is taken as a header: {','.join(rows[0])}")
-            rows = rows[1:]
-            header = 1
-        else:
-            header = 0
-        if not rows:
-            raise BpcliError(f"{path} has no numbers (value of {name})")
-        width = len(rows[0])
-        for line, row in enumerate(rows, start=1 + header):
-            if len(row) != width:
-                raise BpcliError(f"{path}, row {line}: {len(row)} columns where the first row has {width}")
-            for cell in row:
-                if not NUMBER.match(cell.strip()):
-                    raise BpcliError(f"{path}, row {line}: {cell!r} is not a number")
         import numpy as np
 
+        rows = csv_cells(name, path, utf8_text(path, data), self.note)
         array = np.array([[float(cell) for cell in row] for row in rows])
         # As numpy.loadtxt: a single row or a single column is a vector.
         return self._checked(name, array.reshape(-1) if 1 in array.shape else array)
@@ -159,16 +135,57 @@ class ValueReader:
             )
 
 
-def _json(name: str, text: str, what: str) -> Any:
+def file_kind(name: str, path: Path) -> str:
+    """The suffix of a file bpcli reads values from, or a BpcliError."""
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv", ".npy"):
+        raise BpcliError(f"{path}: bpcli reads .json, .csv and .npy files (value of {name})")
+    return suffix
+
+
+def read_bytes(path: Path, purpose: str = "") -> bytes:
+    """A file's bytes; ``purpose`` completes the message when it cannot be read (" (value of x)")."""
     try:
-        return json.loads(text)
+        return path.read_bytes()
+    except OSError as error:
+        raise BpcliError(f"cannot read {path}{purpose}: {error.strerror or error}") from None
+
+
+def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> list[list[str]]:
+    """The numeric cells of a CSV file, row by row, as written (a header row is skipped with a note)."""
+    import csv
+
+    rows = [row for row in csv.reader(text.splitlines()) if any(cell.strip() for cell in row)]
+    if rows and not all(NUMBER.match(cell.strip()) for cell in rows[0]):
+        note(f"{path}: the first row is not numeric and is taken as a header: {','.join(rows[0])}")
+        rows = rows[1:]
+        header = 1
+    else:
+        header = 0
+    if not rows:
+        raise BpcliError(f"{path} has no numbers (value of {name})")
+    width = len(rows[0])
+    for line, row in enumerate(rows, start=1 + header):
+        if len(row) != width:
+            raise BpcliError(f"{path}, row {line}: {len(row)} columns where the first row has {width}")
+        for cell in row:
+            if not NUMBER.match(cell.strip()):
+                raise BpcliError(f"{path}, row {line}: {cell!r} is not a number")
+    return [[cell.strip() for cell in row] for row in rows]
+
+
+def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | None = None) -> Any:
+    """JSON text; ``number`` (if given) reads every number from its text, as json's parse_float."""
+    hooks = {"parse_float": number, "parse_int": number} if number else {}
+    try:
+        return json.loads(text, **hooks)
     except json.JSONDecodeError as error:
         raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at character {error.pos}") from None
     except RecursionError:
         raise BpcliError(f"the value of {name} is nested too deeply") from None
 
 
-def _utf8(path: Path, data: bytes) -> str:
+def utf8_text(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -5,3 +5,19 @@
 overflow gives inf and a domain error gives nan, never an exception or a
 complex number.
 """
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+
+def backend_for(*values: Any) -> ModuleType:
+    """numpy's backend if any value is an array, else the scalar one (which needs no numpy)."""
+    if any(hasattr(value, "shape") for value in values):
+        from bpcli.backends import array
+
+        return array
+    from bpcli.backends import scalar
+
+    return scalar

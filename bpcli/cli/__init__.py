@@ -6,7 +6,7 @@ numpy and rich happen inside the commands that need them, so
 ``bpcli grad ... --json`` on scalars starts without numpy or rich.
 """
 
-from bpcli.cli import code, grad, graph, hessian, jacobian  # noqa: F401  (each module registers its command)
+from bpcli.cli import check, code, grad, gradcheck, graph, hessian, jacobian  # noqa: F401  (each module registers its command)
 from bpcli.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -179,6 +179,11 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
         raise BpcliError(f"cannot write {path}: {error.strerror or error}") from None
 
 
+def read_upstream(upstream: Optional[str], reader: Any) -> Any:
+    """The --upstream value: None, "ones", or a value read like a binding."""
+    return upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
+
+
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
     from bpcli.bindings import split_bindings
 

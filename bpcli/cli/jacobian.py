@@ -10,7 +10,7 @@ from bpcli.cli.app import app
 
 @app.command(
     context_settings=common.BINDINGS,
-    epilog="""\\b
+    epilog="""\b
 Examples:
   bpcli jacobian "relu(x)" -x '[1,-2,3,-1]'
   bpcli jacobian "relu(x)" -x '[1,-2,3,-1]' --layout inputs-first

@@ -114,11 +114,14 @@ Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple
 
 
 class Assign(_Node):
-    __slots__ = ("target", "value", "target_span")
-    _fields = ("target", "value")
+    __slots__ = ("target", "value", "target_span", "accumulate")
+    _fields = ("target", "value", "accumulate")
 
-    def __init__(self, target: str, value: Expr, span: Span = NO_SPAN, target_span: Span = NO_SPAN) -> None:
+    def __init__(
+        self, target: str, value: Expr, span: Span = NO_SPAN, target_span: Span = NO_SPAN, accumulate: bool = False
+    ) -> None:
         self.target, self.value, self.span, self.target_span = target, value, span, target_span
+        self.accumulate = accumulate  # target += value (backward files only)
 
 
 Statement = Assign | Expr

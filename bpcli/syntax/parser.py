@@ -19,7 +19,7 @@ from itertools import chain
 from typing import Any
 
 from bpcli.errors import BpcliError, line_and_column
-from bpcli.syntax import grammar, standalone
+from bpcli.syntax import grammar, spellings, standalone
 from bpcli.syntax.lexer import STRAY, Lexer, Token, UnexpectedCharacter
 from bpcli.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Program, Span, Transpose, Tuple
 
@@ -41,6 +41,8 @@ _TERMINAL_TEXT = {
     "COMMA": "','",
     "SEMICOLON": "';'",
     "EQUAL": "'='",
+    "PLUSEQUAL": "'+='",
+    "DOT": "'.'",
     "_NEWLINE": "a new line",
     "$END": "the end of the input",
 }
@@ -57,6 +59,9 @@ def parse(source: str) -> Program:
         return _run_table(_table(parser), _lexer(parser).tokens(source), end, states)
     except UnexpectedCharacter as error:
         raise _syntax_error(source, error.position, None, _expected(parser, states)) from None
+    except BpcliError as error:  # raised while building the AST, which does not know the source
+        error.source = source
+        raise
     except _UnexpectedToken as error:
         token = error.token
         stray = token.type == STRAY  # a character no terminal matches
@@ -198,6 +203,10 @@ class _AstBuilder:
         target, value = children
         return Assign(str(target), value, _span(target, value), _span(target, target))
 
+    def accumulation(self, children: list[Any]) -> Assign:
+        target, value = children
+        return Assign(str(target), value, _span(target, value), _span(target, target), accumulate=True)
+
     def _binary(self, children: list[Any]) -> Binary:
         left, operator, right = children
         return Binary(operator.value, left, right, (left.span[0], right.span[1]))
@@ -232,6 +241,34 @@ class _AstBuilder:
         # The closing parenthesis is not kept by the parser; it follows the last argument.
         span = (func.start_pos, last[1] + 1)
         return Call(str(func), args, span, _span(func, func), keywords)
+
+    def dotted_call(self, children: list[Any]) -> Call:
+        """``math.exp(x)``, ``np.maximum(a, b)`` or ``W.dot(X)``: bpcli's functions under Python's names."""
+        receiver, method, arguments = children
+        call = self.call([method, arguments])
+        span = (receiver.span[0], call.span[1])
+        if isinstance(receiver, Name) and receiver.id in spellings.MODULE_ALIASES:
+            spelt = f"{receiver.id}.{method}"
+            func = spellings.module_function(receiver.id, str(method))
+            if func is None:
+                raise BpcliError(
+                    f"{spelt} is not a function bpcli knows", span=span,
+                    hint=f"bpcli accepts these Python spellings: {spellings.listed()}",
+                )
+            if f"{spellings.MODULE_ALIASES[receiver.id]}.{method}" in spellings.REDUCTIONS and len(call.args) > 1:
+                raise BpcliError(
+                    f"{spelt} takes one array here (numpy reads a second argument as an axis): "
+                    f"write {spelt}(a, axis=0), or np.maximum(a, b) / np.minimum(a, b) elementwise",
+                    span=span,
+                )
+            return Call(func, call.args, span, (receiver.span[0], call.func_span[1]), call.keywords)
+        if str(method) in spellings.METHODS:
+            func = spellings.METHODS[str(method)]
+            return Call(func, (receiver, *call.args), span, call.func_span, call.keywords)
+        raise BpcliError(
+            f".{method}(...) is not a method bpcli knows", span=(call.func_span[0] - 1, call.span[1]),
+            hint="the one method is a.dot(b); write functions as calls: sum(x), not x.sum()",
+        )
 
     def arguments(self, children: list[Any]) -> list[Any]:
         return [child for child in children if child is not None]
@@ -304,6 +341,11 @@ def _expected_text(expected: set[str], depth: int) -> str:
     """
     if "NAME" in expected or "NUMBER" in expected:
         return "expected a value: a number, a name or a parenthesised expression"
+    if expected - {"_NEWLINE"} == {"LPAR"}:
+        return (
+            "expected '(': after a dot comes a function of math or np, or the method dot "
+            "(constants such as math.pi are not supported: write the number)"
+        )
     if depth > 0:
         return "expected an operator or ')'"
     if expected:

@@ -14,6 +14,8 @@ JACOBIAN_SCHEMA = "bpcli.jacobian/1"
 HESSIAN_SCHEMA = "bpcli.hessian/1"
 DERIVATIVE_SCHEMA = "bpcli.derivative/1"
 SYMBOLIC_SCHEMA = "bpcli.symbolic/1"
+CHECK_SCHEMA = "bpcli.check/1"
+GRADCHECK_SCHEMA = "bpcli.gradcheck/1"
 
 
 def grad_document(result: Any, explanation: list[Any] | None = None) -> dict[str, Any]:
@@ -117,6 +119,112 @@ def symbolic_document(result: Any) -> dict[str, Any]:
             for d in result.derivatives
         ],
         "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
+        "warnings": _warnings(result),
+    }
+
+
+def check_document(result: Any) -> dict[str, Any]:
+    """The bpcli.check/1 document of a CheckResult: one entry per problem, even for a single check."""
+    rule = result.rule
+    return {
+        "schema": CHECK_SCHEMA,
+        "answers": result.answers,
+        "passed": result.passed,
+        "exit_code": result.exit_code,
+        "score": result.score,
+        "tolerance": "digits" if rule.digits else {"rtol": rule.rtol or 0.0, "atol": rule.atol or 0.0},
+        "problems": [_problem(problem) for problem in result.problems],
+        "warnings": [{"problem": problem.index, **warning} for problem in result.problems
+                     for warning in _warnings(problem)],
+    }
+
+
+def _problem(problem: Any) -> dict[str, Any]:
+    return {
+        "index": problem.index,
+        "name": problem.name,
+        "expression": problem.expression,
+        "passed": problem.passed,
+        "error": problem.error,
+        "output": problem.output,
+        "value": jsonable(problem.value),
+        "inputs": {name: jsonable(v) for name, v in problem.inputs.items()},
+        "met": problem.met,
+        "expectations": [_outcome(outcome) for outcome in problem.outcomes],
+        "backward": None if problem.backward is None else _backward(problem.backward),
+        "warnings": _warnings(problem),
+    }
+
+
+def _outcome(outcome: Any) -> dict[str, Any]:
+    return {
+        "key": outcome.key,
+        "name": outcome.name,
+        "kind": "gradient" if outcome.gradient else "value",
+        "expected": jsonable(outcome.expected),
+        "written": outcome.written or None,
+        "actual": jsonable(outcome.actual),
+        "allowed": jsonable(outcome.allowed),
+        "pass": outcome.passed,
+        "source": outcome.source,
+        "line": outcome.line,
+        "note": outcome.note or None,
+        "diagnosis": None if outcome.diagnosis is None else outcome.diagnosis.to_json(),
+    }
+
+
+def _backward(check: Any) -> dict[str, Any]:
+    first = check.first_wrong
+    return {
+        "file": check.label,
+        "first_wrong_line": None if first is None else first.number,
+        "missing": [f"d{name}" for name in check.missing],
+        "lines": [
+            {
+                "line": line.number,
+                "text": line.text,
+                "target": line.target,
+                "status": line.status,
+                "value": jsonable(line.value),
+                "should_be": jsonable(line.should_be),
+                "note": line.note or None,
+                "diagnosis": None if line.diagnosis is None else line.diagnosis.to_json(),
+            }
+            for line in check.lines
+        ],
+        "warnings": list(check.warnings),
+    }
+
+
+def gradcheck_document(result: Any) -> dict[str, Any]:
+    """The bpcli.gradcheck/1 document of a GradcheckResult."""
+    return {
+        "schema": GRADCHECK_SCHEMA,
+        "expression": result.source,
+        "output": result.output,
+        "h": result.h,
+        "max_error": result.max_error,
+        "passed": result.passed,
+        "worst": jsonable(result.worst),
+        "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
+        "checks": [
+            {
+                "input": c.input,
+                "index": list(c.index),
+                "element": c.label,
+                "value": jsonable(c.value),
+                "analytic": jsonable(c.analytic),
+                "numeric": jsonable(c.numeric),
+                "relative_error": jsonable(c.error),
+                "reading": c.reading,
+                "step": jsonable(c.step),
+                "kink": c.kink,
+                "left": jsonable(c.left),
+                "right": jsonable(c.right),
+                "passed": c.passed,
+            }
+            for c in result.checks
+        ],
         "warnings": _warnings(result),
     }
 

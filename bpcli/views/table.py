@@ -36,7 +36,7 @@ def grad_table(
 def _stages(result: Any, show, max_stages: int) -> Any:
     if not result.stages:
         return Text(f"No gates: the output is {result.output} itself, so d{result.output}/d{result.output} = 1.")
-    table = Table(title=Text(f"Backpropagation through {_one_line(result.source)}"), title_justify="left")
+    table = Table(title=Text(f"Backpropagation through {one_line(result.source)}"), title_justify="left")
     table.add_column("#", justify="right", style="dim")
     table.add_column("stage", style="bold")
     table.add_column("gate")
@@ -146,6 +146,7 @@ def warning_lines(warnings: list[Any]) -> list[Text]:
     ]
 
 
-def _one_line(source: str) -> str:
+def one_line(source: str, width: int = 80) -> str:
+    """A program on one line, cut to ``width`` characters."""
     text = " ".join(source.split())
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."

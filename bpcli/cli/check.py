@@ -1,0 +1,129 @@
+"""``bpcli check``: expected values and gradients, a student's backward pass, or an answers file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bpcli.cli import common
+from bpcli.cli.app import app
+from bpcli.errors import BpcliError
+
+
+@app.command(
+    context_settings=common.BINDINGS,
+    epilog="""\b
+Examples:
+  bpcli check "q = x + y; f = q * z" -x -2 -y 5 -z -4 --expect dx=-4 --expect dz=3 --expect q=3
+  bpcli check "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expect dx0=0.39
+  bpcli check --file forward.py --backward mine.py -x 3 -y -4
+  bpcli check --answers hw.toml --json
+  if bpcli check "x*y" -x 3 -y 2 --expect dx=2 > /dev/null; then echo right; fi
+""",
+)
+@common.reporting_errors
+def check(
+    ctx: typer.Context,
+    expression: common.Expression = None,
+    file: common.File = None,
+    expect: Optional[list[str]] = typer.Option(
+        None, "--expect", metavar="NAME=V",
+        help="An expectation: NAME=V (a value), dNAME=V or d(NAME)=V (a gradient). Repeat it.",
+    ),
+    backward: Optional[Path] = typer.Option(
+        None, "--backward", metavar="PATH", help="A backward pass in the notes' style, checked line by line.",
+    ),
+    answers: Optional[Path] = typer.Option(
+        None, "--answers", metavar="PATH", help="A TOML file of [[problem]] tables, checked in one process.",
+    ),
+    rtol: Optional[float] = typer.Option(None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."),
+    atol: Optional[float] = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."),
+    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.check/1 JSON document."),
+    upstream: common.Upstream = None,
+    precision: common.Precision = 4,
+    full: common.Full = False,
+    seed: common.Seed = 0,
+    max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+) -> None:
+    """Check answers: values, gradients, a backward pass, an answers file.
+
+    The exit status is the verdict: 0 when every expectation is met, 1 when
+    one is not, 2 on bad input (for an answers file: when a problem could not
+    be checked; the others are still checked and reported).
+
+    \b
+    --expect NAME=V      the forward value of an input or a named stage
+    --expect dNAME=V     the gradient of the output with respect to NAME
+    --expect d(NAME)=V   the same, never ambiguous
+    V is a number, a JSON array ('[[1,2],[3,4]]') or @file.json/.csv/.npy.
+
+    \b
+    Tolerance: a number is held to the digits written. It passes when
+    |actual - expected| <= half a unit in its last written place, plus
+    float64 rounding: for a true 0.3932, 0.39, 0.4 and 0.393 pass while
+    0.40 and 0.394 fail; -4 allows 0.5, 3.0 allows 0.05, 1e-3 allows 0.0005.
+    Numbers nobody typed (.npy files, what a backward file computes) must
+    agree to a relative 1e-6 (absolute 1e-9). --rtol/--atol replace both
+    rules: |actual - expected| <= atol + rtol*|expected|.
+
+    A wrong gradient gets a diagnosis: where the numbers part from the
+    truth and, only when the numbers show it, the mistake: a fork whose
+    gradients were not added up, a flipped sign, a multiply gate whose
+    inputs were not swapped, an add gate that scaled instead of
+    distributing, a max gate that routed to the smaller input.
+
+    --backward PATH checks a backward pass written as in the notes (dnum =
+    invden, dx += ...; math./np. spellings accepted; never run as Python):
+    every dNAME it assigns against the true gradient, and names the first
+    wrong line. It must assign the gradient of every input.
+
+    --answers PATH checks a TOML file of [[problem]] tables (expr, inputs,
+    expect, optionally backward) and prints a score.
+
+    {bindings}
+    """
+    if answers is not None:
+        from bpcli.answers import check_answers
+
+        if expression is not None or file is not None or expect or backward is not None or ctx.args:
+            raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
+                             "--expect or --backward with it")
+        result = check_answers(answers, rtol=rtol, atol=atol)
+    else:
+        result = _check_one(ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements)
+        common.warn_unused(result.problems[0].warnings)
+    if json_output:
+        print(result.to_json())
+    else:
+        from bpcli.views.check_table import check_table
+
+        common.console().print(check_table(result, precision=precision, full=full))
+    raise typer.Exit(result.exit_code)
+
+
+def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements):
+    from bpcli.checking import check as check_expectations
+    from bpcli.expected import read_expected
+
+    text, extra = common.read_expression(expression, file, ctx.args)
+    reader = common.value_reader(seed, max_elements)
+    values = common.bindings(extra, reader)
+    expectations = {}
+    for spec in expect:
+        key, sign, value = spec.partition("=")
+        if not sign or not key.strip():
+            raise BpcliError(f"--expect {spec}: write NAME=VALUE, dNAME=VALUE or d(NAME)=VALUE, as --expect dx=-4")
+        key = key.strip()
+        if key in expectations:
+            raise BpcliError(f"{key} is expected twice")
+        expectations[key] = read_expected(key, value, reader)
+    return check_expectations(
+        text, values, expect=expectations,
+        backward=None if backward is None else common.read_text(backward),
+        backward_label=str(backward), rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader),
+    )
+
+
+check.__doc__ = check.__doc__.format(bindings=common.BINDINGS_HELP)

@@ -1,0 +1,81 @@
+"""``bpcli gradcheck``: backpropagation's gradient against centred finite differences."""
+
+from __future__ import annotations
+
+import typer
+
+from bpcli.cli import common
+from bpcli.cli.app import app
+from bpcli.finite_differences import DEFAULT_H, DEFAULT_MAX_CHECKS, DEFAULT_MAX_ERROR
+
+
+@app.command(
+    context_settings=common.BINDINGS,
+    epilog="""\b
+Examples:
+  bpcli gradcheck "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3
+  bpcli gradcheck "relu(x) * y" -x 0 -y 3
+  bpcli gradcheck "sum(tanh(W @ X))" -W randn:5,10 -X randn:10,3 --json
+""",
+)
+@common.reporting_errors
+def gradcheck(
+    ctx: typer.Context,
+    expression: common.Expression = None,
+    file: common.File = None,
+    h: float = typer.Option(DEFAULT_H, "--h", "--step", help="The finite-difference step, scaled by max(1, |x|)."),
+    max_error: float = typer.Option(
+        DEFAULT_MAX_ERROR, "--max-error", min=0.0, help="Exit 1 when a relative error exceeds this."
+    ),
+    max_checks: int = typer.Option(
+        DEFAULT_MAX_CHECKS, "--max-checks", min=1, help="Input elements to check at most (chosen at random beyond)."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.gradcheck/1 JSON document."),
+    upstream: common.Upstream = None,
+    precision: int = typer.Option(8, "--precision", min=1, max=17, help="Significant digits in the table."),
+    full: bool = typer.Option(False, "--full", help="One row per input element, not per input."),
+    seed: common.Seed = 0,
+    max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+) -> None:
+    """Compare the analytic gradient with a centred finite difference.
+
+    For every input element: numeric = (f(x+h) - f(x-h)) / 2h with
+    h = --h·max(1, |x|), and the relative error
+    |a - n| / max(|a| + |n|, 1e-12), read as the lecture reads it:
+
+    \b
+      > 1e-2          wrong
+      1e-4 .. 1e-2    suspicious
+      1e-7 .. 1e-4    acceptable near kinks
+      < 1e-7          good
+
+    Exit 1 when any error exceeds --max-error. When a kink (relu at 0, a
+    max tie, abs at 0) lies within h of an input, it warns and shows the
+    one-sided differences; a gradient that agrees with either side passes. A
+    difference below the rounding error of the finite difference (about
+    10·eps·|f|/h) is "inconclusive", not wrong. A non-scalar output is
+    checked through sum(upstream · output). The variable h is bound as
+    -h 2 or h=2 (--h is the step).
+
+    {bindings}
+    """
+    from bpcli.finite_differences import gradcheck as check_gradients
+
+    text, extra = common.read_expression(expression, file, ctx.args)
+    reader = common.value_reader(seed, max_elements)
+    values = common.bindings(extra, reader)
+    result = check_gradients(
+        text, values, h=h, max_error=max_error, upstream=common.read_upstream(upstream, reader),
+        max_checks=max_checks, seed=seed,
+    )
+    common.warn_unused(result.warnings)
+    if json_output:
+        print(result.to_json())
+    else:
+        from bpcli.views.gradcheck_table import gradcheck_table
+
+        common.console().print(gradcheck_table(result, precision=precision, full=full))
+    raise typer.Exit(result.exit_code)
+
+
+gradcheck.__doc__ = gradcheck.__doc__.format(bindings=common.BINDINGS_HELP)

@@ -1,0 +1,38 @@
+"""Python's spellings of bpcli's functions, so code pasted from a notebook parses.
+
+``math.exp(x)`` and ``np.exp(x)`` are ``exp(x)``; ``np.maximum(a, b)`` is
+``max(a, b)``; ``W.dot(X)`` is ``dot(W, X)``, as the notes write it. Only the
+spellings listed here are accepted, each meaning exactly what bpcli's function
+means, so a pasted line gives Python's numbers or an error, never others.
+"""
+
+from __future__ import annotations
+
+# numpy.exp is np.exp.
+MODULE_ALIASES = {"math": "math", "np": "np", "numpy": "np"}
+
+SPELLINGS: dict[str, str] = {
+    "math.exp": "exp", "math.log": "log", "math.sqrt": "sqrt", "math.tanh": "tanh", "math.fabs": "abs",
+    "np.exp": "exp", "np.log": "log", "np.sqrt": "sqrt", "np.tanh": "tanh",
+    "np.abs": "abs", "np.absolute": "abs", "np.sign": "sign",
+    "np.maximum": "max", "np.minimum": "min",
+    "np.dot": "dot", "np.matmul": "dot", "np.outer": "outer",
+    "np.sum": "sum", "np.mean": "mean", "np.max": "max", "np.min": "min", "np.amax": "max", "np.amin": "min",
+}
+
+# numpy reads a second positional argument of these as an axis, bpcli's max(a, b)
+# as a second operand: only the one-argument form (and axis=...) is accepted.
+REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin"}
+
+# Methods of a value: a.dot(b) is dot(a, b).
+METHODS = {"dot": "dot"}
+
+
+def module_function(module: str, name: str) -> str | None:
+    """bpcli's name for ``module.name`` (``np.maximum`` -> ``max``), or None if it is not listed."""
+    return SPELLINGS.get(f"{MODULE_ALIASES[module]}.{name}")
+
+
+def listed() -> str:
+    """The accepted spellings, for an error message."""
+    return ", ".join(SPELLINGS) + ", and a.dot(b)"

@@ -1,0 +1,153 @@
+"""The check report for people: expectations met or not, a backward pass line by line, the score."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from bpcli.views.numbers import format_value
+from bpcli.views.table import DEFAULT_PRECISION, one_line, warning_lines
+
+PASS, FAIL = "✓", "✗"
+STATUS_MARKS = {"right": PASS, "partial": PASS, "wrong": FAIL, "follows": FAIL, "helper": ""}
+
+
+def check_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False) -> Group:
+    """One problem in detail, or an answers file as one row per problem, the wrong ones in detail, and a score."""
+    def show(value: Any) -> str:
+        return format_value(value, precision, full)
+
+    if result.answers is None:
+        (problem,) = result.problems
+        return Group(*_problem_detail(problem, show), _summary(result))
+    parts: list[Any] = [Text(f"Checking {result.answers}: {len(result.problems)} problems"), _answers_table(result)]
+    for problem in result.problems:
+        if not problem.passed:
+            parts.append(Text(f"\nProblem {problem.index}: {_label(problem)}", style="bold"))
+            parts.extend(_problem_detail(problem, show, failures_only=True))
+    parts.append(_summary(result))
+    return Group(*parts)
+
+
+def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any]:
+    if problem.error is not None:
+        return [Text(f"error: {problem.error}", style="red")]
+    parts: list[Any] = []
+    if problem.backward is not None and not failures_only:
+        parts.append(Text(f"Your backward pass ({problem.backward.label}), line by line"))
+        parts.append(_lines_table(problem.backward, show))
+    if not failures_only:
+        inputs = ", ".join(f"{name} = {show(value)}" for name, value in problem.inputs.items())
+        parts.append(Text(f"Checking {one_line(_code(problem.expression))}" + (f" at {inputs}" if inputs else "")))
+        parts.append(_outcomes_table(problem, show))
+    for outcome in problem.outcomes:
+        if not outcome.passed:
+            parts.append(_failure(problem, outcome, show))
+    first = problem.backward.first_wrong if problem.backward is not None else None
+    if first is not None:
+        parts.append(Text(f"First wrong line: {first.number}: {first.text}", style="bold red"))
+    if problem.backward is not None:
+        parts.extend(Text(f"warning: {w}", style="yellow") for w in problem.backward.warnings)
+    parts.extend(warning_lines(problem.warnings))
+    return parts
+
+
+def _outcomes_table(problem: Any, show) -> Table:
+    table = Table()
+    table.add_column("check", style="bold")
+    table.add_column("meaning")
+    table.add_column("expected", justify="right")
+    table.add_column("actual", justify="right")
+    table.add_column("allowed", justify="right", style="dim")
+    table.add_column("")
+    for outcome in problem.outcomes:
+        where = "" if outcome.line is None else f" (line {outcome.line})"
+        table.add_row(
+            Text(outcome.key + where),
+            Text(_meaning(problem, outcome)),
+            Text(outcome.written or show(outcome.expected)),
+            Text(show(outcome.actual)),
+            Text("—" if outcome.allowed is None else "±" + format_value(_largest(outcome.allowed), 2)),
+            Text(PASS if outcome.passed else FAIL, style="green" if outcome.passed else "red"),
+        )
+    return table
+
+
+def _lines_table(check: Any, show) -> Table:
+    table = Table()
+    table.add_column("line", justify="right", style="dim")
+    table.add_column("statement")
+    table.add_column("your value", justify="right")
+    table.add_column("should be", justify="right")
+    table.add_column("verdict")
+    for line in check.lines:
+        mark = STATUS_MARKS[line.status]
+        verdict = line.diagnosis.message if line.diagnosis is not None else line.note
+        style = "red" if mark == FAIL else ("green" if mark == PASS else "dim")
+        table.add_row(
+            str(line.number), Text(line.text), Text(show(line.value)), Text(show(line.should_be)),
+            Text(f"{mark} {line.status}" + (f": {verdict}" if verdict else ""), style=style),
+        )
+    return table
+
+
+def _failure(problem: Any, outcome: Any, show) -> Text:
+    meaning = _meaning(problem, outcome)
+    if outcome.expected is None or outcome.note:
+        text = Text(f"{FAIL} {outcome.key}: {outcome.note}", style="red")
+    else:
+        written = outcome.written or show(outcome.expected)
+        text = Text(f"{FAIL} {outcome.key} = {written}, but {meaning} = {show(outcome.actual)}", style="red")
+    diagnosis = outcome.diagnosis
+    if diagnosis is not None:
+        text.append(f"\n  {diagnosis.message}")
+        if diagnosis.hint:
+            text.append(f"\n  hint: {diagnosis.hint}", style="yellow")
+    return text
+
+
+def _answers_table(result: Any) -> Table:
+    table = Table()
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("problem")
+    table.add_column("result")
+    table.add_column("met", justify="right")
+    for problem in result.problems:
+        if problem.error is not None:
+            verdict, met = Text("error", style="red"), "—"
+        else:
+            verdict = Text(PASS, style="green") if problem.passed else Text(FAIL, style="red")
+            met = f"{problem.met} of {len(problem.outcomes)}"
+        table.add_row(str(problem.index), Text(_label(problem)), verdict, met)
+    return table
+
+
+def _summary(result: Any) -> Text:
+    score = result.score
+    if result.answers is None:
+        return Text(f"{score['met']} of {score['expectations']} expectations met.")
+    share = 100 * score["passed"] / score["problems"]
+    return Text(f"Score: {score['passed']} of {score['problems']} problems right ({share:.0f}%), "
+                f"{score['met']} of {score['expectations']} expectations met.")
+
+
+def _meaning(problem: Any, outcome: Any) -> str:
+    return f"∂{problem.output}/∂{outcome.name}" if outcome.gradient else f"value of {outcome.name}"
+
+
+def _label(problem: Any) -> str:
+    return problem.name or one_line(_code(problem.expression), 60)
+
+
+def _code(source: str) -> str:
+    """A program without its comments, its statements joined by ';', for a one-line title."""
+    lines = (line.strip() for line in re.sub(r"#[^\n]*", "", source).splitlines())
+    return "; ".join(line for line in lines if line)
+
+
+def _largest(allowed: Any) -> Any:
+    return allowed.max() if hasattr(allowed, "max") else allowed
