@@ -14,24 +14,22 @@ itself: second and higher derivatives.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from bpcli.gates import REGISTRY
 from bpcli.graph import CONST, INPUT, Builder, Graph
 
 Use = tuple[int, int]  # (consumer gate, input position)
 
 
-@dataclass
 class Adjoints:
     """Where backward put each gradient, by node id."""
 
-    output: int
-    seed: int  # the gradient of the output with respect to itself
-    total: dict[int, int] = field(default_factory=dict)  # node -> d(output)/d(node)
-    local: dict[Use, int] = field(default_factory=dict)  # ∂consumer/∂input at that use
-    downstream: dict[Use, int] = field(default_factory=dict)  # what the input receives at that use
-    contributions: dict[int, list[Use]] = field(default_factory=dict)  # node -> uses whose gradient adds up into it
+    def __init__(self, output: int, seed: int) -> None:
+        self.output = output
+        self.seed = seed  # the gradient of the output with respect to itself
+        self.total: dict[int, int] = {}  # node -> d(output)/d(node)
+        self.local: dict[Use, int] = {}  # ∂consumer/∂input at that use
+        self.downstream: dict[Use, int] = {}  # what the input receives at that use
+        self.contributions: dict[int, list[Use]] = {}  # node -> uses whose gradient adds up into it
 
     def nodes(self) -> list[int]:
         """Every node that holds a gradient, a local gradient or a downstream value."""

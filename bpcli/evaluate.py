@@ -8,15 +8,13 @@ division by zero, an overflow, a logarithm of zero.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from bpcli.gates import DEFAULT_NONFINITE, REGISTRY
 from bpcli.graph import CONST, INPUT, Graph
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """Something the evaluation ran into at a node, in the gate's words."""
 
     node: int
@@ -24,8 +22,7 @@ class Finding:
     note: str
 
 
-@dataclass
-class Evaluation:
+class Evaluation(NamedTuple):
     values: list[Any]
     findings: list[Finding]
 

@@ -22,7 +22,7 @@ check cannot tell, and says "inconclusive" rather than "wrong".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from bpcli.errors import EXIT_CHECK_FAILED, EXIT_OK
 
@@ -40,8 +40,7 @@ READINGS = ((1e-7, "good"), (1e-4, "acceptable near kinks"), (1e-2, "suspicious"
 INCONCLUSIVE = "inconclusive"
 
 
-@dataclass(frozen=True)
-class ElementCheck:
+class ElementCheck(NamedTuple):
     """One input element: backpropagation's gradient against finite differences."""
 
     input: str

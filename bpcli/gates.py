@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from bpcli import shapes
 
@@ -44,8 +43,7 @@ ROLES = {
 Partial = Callable[..., Any]
 
 
-@dataclass(frozen=True)
-class Gate:
+class Gate(NamedTuple):
     op: str
     syntax: str  # how it is written, with inputs a and b
     forward: Callable[..., Any]  # forward(xp, *input values, **params) -> output value

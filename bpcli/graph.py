@@ -8,7 +8,6 @@ graph, so one evaluator computes values and gradients alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from bpcli import shapes
@@ -19,26 +18,35 @@ INPUT = "input"
 CONST = "const"
 
 
-@dataclass(slots=True)
 class Node:
-    op: str  # INPUT, CONST, or the name of a gate in the registry
-    inputs: tuple[int, ...]
-    name: str
-    value: Any = None  # constants only: a float or a numpy array
-    origin: int | None = None  # backward nodes: the forward node whose gradient they serve
-    span: tuple[int, int] | None = None  # forward nodes: where they are in the source
-    attrs: dict[str, Any] | None = None  # a gate's keyword parameters: {"axis": 0}
+    __slots__ = ("op", "inputs", "name", "value", "origin", "span", "attrs")
+
+    def __init__(
+        self,
+        op: str,  # INPUT, CONST, or the name of a gate in the registry
+        inputs: tuple[int, ...],
+        name: str,
+        value: Any = None,  # constants only: a float or a numpy array
+        origin: int | None = None,  # backward nodes: the forward node whose gradient they serve
+        span: tuple[int, int] | None = None,  # forward nodes: where they are in the source
+        attrs: dict[str, Any] | None = None,  # a gate's keyword parameters: {"axis": 0}
+    ) -> None:
+        self.op, self.inputs, self.name, self.value = op, inputs, name, value
+        self.origin, self.span, self.attrs = origin, span, attrs
+
+    def __repr__(self) -> str:
+        return f"Node({self.op!r}, {self.inputs!r}, {self.name!r})"
 
 
-@dataclass
 class Graph:
-    nodes: list[Node] = field(default_factory=list)
-    output: int = -1
-    variables: list[int] = field(default_factory=list)  # input nodes, in order of first use
-    source: str = ""
-    taken: set[str] = field(default_factory=set)  # names that generated names must avoid
-    shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add
-    _counters: dict[str, int] = field(default_factory=dict)
+    def __init__(self, source: str = "") -> None:
+        self.nodes: list[Node] = []
+        self.output = -1
+        self.variables: list[int] = []  # input nodes, in order of first use
+        self.source = source
+        self.taken: set[str] = set()  # names that generated names must avoid
+        self.shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add
+        self._counters: dict[str, int] = {}
 
     def add(
         self, op: str, inputs: tuple[int, ...] = (), name: str = "", shape: tuple[int, ...] | None = None, **extra: Any

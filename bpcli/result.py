@@ -7,9 +7,8 @@ recomputed. Every view (the table, the JSON document) reads a GradResult.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from bpcli.backward import Adjoints
 from bpcli.evaluate import Evaluation
@@ -18,8 +17,7 @@ from bpcli.gates import REGISTRY
 from bpcli.graph import Graph
 
 
-@dataclass(frozen=True)
-class Stage:
+class Stage(NamedTuple):
     """One gate of the forward pass and what flowed through it backward."""
 
     index: int  # 1-based, in forward order
@@ -45,15 +43,13 @@ class Stage:
         return not REGISTRY[self.op].elementwise
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
     stage: str  # the stage through which the gradient came back
     index: int  # its stage number
     value: Any
 
 
-@dataclass(frozen=True)
-class Fork:
+class Fork(NamedTuple):
     """A value used more than once: the gradients flowing back to it add up."""
 
     name: str
@@ -61,8 +57,7 @@ class Fork:
     total: Any
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(NamedTuple):
     """A warning about one stage (a kink, a tie, an inf or nan) or about the input."""
 
     stage: str | None  # the stage's name, or None for a warning about the input as a whole

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from bpcli.errors import BpcliError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
 _FILL = re.compile(r"(randn|rand|zeros|ones):(.*)\Z")
@@ -41,6 +43,8 @@ class ValueReader:
         if stripped.startswith("["):
             return self._array(name, parse_json(name, stripped, "JSON array"))
         if stripped.startswith("@"):
+            from pathlib import Path  # only for values read from files
+
             return self._file(name, Path(stripped[1:]))
         fill = _FILL.match(stripped)
         if fill:

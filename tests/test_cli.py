@@ -180,3 +180,57 @@ class TestRealProcess:
         process = run_process("--version")
         assert process.returncode == 0
         assert process.stdout.startswith("bpcli ")
+
+
+class TestQuickPath:
+    """`bpcli grad EXPR -x V ... [--json]` runs without typer; it must say exactly what typer's command says."""
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json"],
+            ["grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4"],
+            ["grad", "q = x + y; f = q * z", "x=-2", "y=5", "--json", "z=-4"],
+            ["grad", "max(x, y)", "-x", "4", "-y", "4"],
+            ["grad", "relu(x)", "-x", "[1,-2,3,-1]"],  # bad input: an array output needs --upstream
+            ["grad", "(x+", "-x", "1"],
+            ["grad", "x * y", "-x", "1"],
+            ["grad", "x * 2", "-x", "1", "-w", "3", "--json"],
+        ],
+    )
+    def test_same_output_and_exit_code_as_typer(self, args):
+        quick = run_process(*args)
+        typer_run = run_cli(*args)
+        assert quick.returncode == typer_run.exit_code
+        assert quick.stdout == typer_run.stdout
+        assert quick.stderr == typer_run.stderr
+
+
+class TestClosedPipes:
+    """`bpcli ... | head -1`: no traceback, and a check's verdict survives the reader leaving early."""
+
+    @staticmethod
+    def run_with_reader_gone(*args: str) -> tuple[int, str]:
+        import subprocess
+
+        from helpers import bpcli_executable
+
+        process = subprocess.Popen([*bpcli_executable(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process.stdout.close()  # the reader goes away before bpcli has written anything
+        stderr = process.stderr.read().decode()
+        return process.wait(timeout=60), stderr
+
+    @pytest.mark.parametrize(
+        "args, code",
+        [
+            (["grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json"], 0),
+            (["grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--precision", "3"], 0),
+            (["check", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--expect", "dx=3"], 1),
+            (["check", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--expect", "dx=-4"], 0),
+            (["gradcheck", "x * y", "-x", "3", "-y", "2", "--json"], 0),
+        ],
+    )
+    def test_exit_quietly_with_the_commands_code(self, args, code):
+        returncode, stderr = self.run_with_reader_gone(*args)
+        assert returncode == code
+        assert stderr == ""

@@ -20,12 +20,18 @@ def imported_modules(*args: str) -> set[str]:
     return {line.split("|")[-1].strip() for line in process.stderr.splitlines() if line.startswith("import time:")}
 
 
-def test_scalar_json_run_imports_neither_numpy_nor_rich_nor_lark():
+def test_scalar_json_run_imports_neither_numpy_nor_rich_nor_lark_nor_typer():
     modules = imported_modules("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json")
     assert "bpcli.api" in modules  # the measurement saw bpcli's own imports
     assert not {m for m in modules if m.split(".")[0] == "numpy"}
     assert "rich.console" not in modules
     assert "lark" not in modules
+    assert "typer" not in modules  # the quick path (bpcli/cli/quick.py)
+
+
+def test_an_option_takes_the_typer_path():
+    modules = imported_modules("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json", "--precision", "3")
+    assert "typer" in modules
 
 
 def test_the_table_run_imports_rich_but_not_numpy():

@@ -2,11 +2,38 @@
 
 Nothing here computes; a command reads its arguments, calls ``bpcli.api`` (or
 the library module for its job) and prints a view. Imports of the parser,
-numpy and rich happen inside the commands that need them, so
-``bpcli grad ... --json`` on scalars starts without numpy or rich.
+numpy and rich happen inside the commands that need them, and the commonest
+call, ``bpcli grad EXPR -x V ... [--json]``, does not even import typer
+(``quick.py``).
 """
 
-from bpcli.cli import check, code, grad, gradcheck, graph, hessian, jacobian  # noqa: F401  (each module registers its command)
-from bpcli.cli.app import app, main
+from __future__ import annotations
+
+import sys
+from typing import Any
 
 __all__ = ["app", "main"]
+
+
+def main() -> None:
+    """The console script: ``bpcli``."""
+    from bpcli.cli import quick, shared
+
+    shared.guard_standard_output()
+    code = quick.grad(sys.argv[1:])
+    if code is None:
+        _application()()  # typer exits with the command's code
+    sys.exit(code)
+
+
+def _application() -> Any:
+    from bpcli.cli import check, code, grad, gradcheck, graph, hessian, jacobian  # noqa: F401  (they register)
+    from bpcli.cli.application import app
+
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer application, with every command
+        return _application()
+    raise AttributeError(f"module 'bpcli.cli' has no attribute {name!r}")

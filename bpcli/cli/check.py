@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from bpcli.cli import common
-from bpcli.cli.app import app
+from bpcli.cli.application import app
 from bpcli.errors import BpcliError
 
 
@@ -46,7 +46,7 @@ def check(
     full: common.Full = False,
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
-) -> None:
+) -> int:
     """Check answers: values, gradients, a backward pass, an answers file.
 
     The exit status is the verdict: 0 when every expectation is met, 1 when
@@ -100,7 +100,7 @@ def check(
         from bpcli.views.check_table import check_table
 
         common.console().print(check_table(result, precision=precision, full=full))
-    raise typer.Exit(result.exit_code)
+    return result.exit_code
 
 
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements):

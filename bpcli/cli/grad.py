@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from bpcli.cli import common
-from bpcli.cli.app import app
+from bpcli.cli.application import app
 from bpcli.errors import BpcliError
 
 
@@ -106,21 +106,7 @@ def grad(
         from bpcli.views.explain import explain as explain_stages
 
         sentences = explain_stages(result, precision)
-    if json_output:
-        from bpcli.views.json_doc import dumps, grad_document
-
-        print(dumps(grad_document(result, sentences)))
-    else:
-        from bpcli.views.table import grad_table
-
-        console = common.console()
-        console.print(grad_table(result, precision=precision, max_stages=max_stages, full=full))
-        if sentences is not None:
-            from rich.text import Text
-
-            from bpcli.views.explain import explanation_text
-
-            console.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
+    common.print_grad(result, json_output, precision, max_stages, full, sentences)
 
 
 def _higher(

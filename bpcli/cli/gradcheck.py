@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bpcli.cli import common
-from bpcli.cli.app import app
+from bpcli.cli.application import app
 from bpcli.finite_differences import DEFAULT_H, DEFAULT_MAX_CHECKS, DEFAULT_MAX_ERROR
 
 
@@ -36,7 +36,7 @@ def gradcheck(
     full: bool = typer.Option(False, "--full", help="One row per input element, not per input."),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
-) -> None:
+) -> int:
     """Compare the analytic gradient with a centred finite difference.
 
     For every input element: numeric = (f(x+h) - f(x-h)) / 2h with
@@ -75,7 +75,7 @@ def gradcheck(
         from bpcli.views.gradcheck_table import gradcheck_table
 
         common.console().print(gradcheck_table(result, precision=precision, full=full))
-    raise typer.Exit(result.exit_code)
+    return result.exit_code
 
 
 gradcheck.__doc__ = gradcheck.__doc__.format(bindings=common.BINDINGS_HELP)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from bpcli.cli import common
-from bpcli.cli.app import app
+from bpcli.cli.application import app
 
 
 @app.command(

@@ -8,7 +8,7 @@ from typing import Any, List, Optional
 import typer
 
 from bpcli.cli import common
-from bpcli.cli.app import app
+from bpcli.cli.application import app
 from bpcli.errors import BpcliError
 
 _NAMED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bpcli.cli import common
-from bpcli.cli.app import app
+from bpcli.cli.application import app
 
 
 @app.command(

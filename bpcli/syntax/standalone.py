@@ -17,11 +17,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from pathlib import Path
 from types import ModuleType
 
 MODULE = "_lalr_parser"
-GENERATED = Path(__file__).with_name(MODULE + ".py")
+GENERATED = os.path.join(os.path.dirname(os.path.abspath(__file__)), MODULE + ".py")
 # lark writes this import for its compressed format; the literal tables need none of it.
 _UNUSED_IMPORT = "import pickle, zlib, base64\n"
 
@@ -32,7 +31,7 @@ PARSER_OPTIONS = {"parser": "lalr", "start": "program", "maybe_placeholders": Tr
 
 def load(grammar_text: str) -> ModuleType | None:
     """The generated parser module for this grammar, or None if there is none or it is stale."""
-    if not GENERATED.is_file():
+    if not os.path.isfile(GENERATED):
         return None
     name = f"bpcli.syntax.{MODULE}"
     try:
@@ -46,7 +45,7 @@ def load(grammar_text: str) -> ModuleType | None:
     return module if getattr(module, "GRAMMAR", None) == grammar_text else None
 
 
-def generate(grammar_text: str, target: Path = GENERATED) -> None:
+def generate(grammar_text: str, target: str | os.PathLike = GENERATED) -> None:
     """Write the standalone parser for ``grammar_text`` to ``target`` (atomically)."""
     import io
     import tempfile
@@ -61,7 +60,7 @@ def generate(grammar_text: str, target: Path = GENERATED) -> None:
         f"GRAMMAR = {grammar_text!r}\n"
     )
     source = header + tables.getvalue().replace(_UNUSED_IMPORT, "", 1)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{MODULE}-", suffix=".py")
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)), prefix=f".{MODULE}-", suffix=".py")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(source)

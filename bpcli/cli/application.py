@@ -1,9 +1,6 @@
-"""The ``bpcli`` Typer application and the console script's entry point."""
+"""The ``bpcli`` Typer application: the root command and its --version."""
 
 from __future__ import annotations
-
-import os
-import sys
 
 import typer
 
@@ -32,14 +29,3 @@ def _root(
     ),
 ) -> None:
     """Differentiate an expression and show every stage of backpropagation."""
-
-
-def main() -> None:
-    """The console script: ``bpcli``."""
-    try:
-        app()
-    except BrokenPipeError:
-        # A reader such as `head -1` went away: stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
