@@ -77,7 +77,8 @@ def differentiate(
     with _collector_paused():
         forward_nodes = len(graph.nodes)
         adjoints = _append_backward(graph, upstream)
-        evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *adjoints.nodes()])
+        reported = [adjoints.total[v] for v in graph.variables if v in adjoints.total]
+        evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *adjoints.nodes()], watch=reported)
         return GradResult(graph.source, graph, adjoints, evaluation, notices)
 
 

@@ -33,6 +33,7 @@ def evaluate(
     roots: Iterable[int] | None = None,
     reuse: Evaluation | None = None,
     changed: str | None = None,
+    watch: list[int] | None = None,
 ) -> Evaluation:
     """Compute the nodes; ``bindings`` maps each input variable's name to its value.
 
@@ -41,6 +42,12 @@ def evaluate(
     must not be reported. With ``reuse`` (an earlier evaluation) and
     ``changed`` (the one input whose value is new), only the nodes that depend
     on that input are computed again.
+
+    On arrays, a pass over every element of every gradient node to look for
+    inf and nan would cost a third of the evaluation; with ``watch`` (the
+    gradients that are reported), gradient nodes are looked at only if one
+    of those is not finite. Non-finite numbers in a backward pass do not turn
+    finite again on their way to the inputs (inf · 0 and inf - inf are nan).
     """
     recompute = None if reuse is None else _depends_on(graph, changed)
     # Arrays anywhere (a bound value, or a literal such as [1, 2]) need numpy.
@@ -50,10 +57,10 @@ def evaluate(
         from bpcli.backends import array as xp
 
         with np.errstate(all="ignore"):
-            return _run(graph, bindings, xp, recompute, reuse, roots)
+            return _run(graph, bindings, xp, recompute, reuse, roots, watch)
     from bpcli.backends import scalar as xp
 
-    return _run(graph, bindings, xp, recompute, reuse, roots)
+    return _run(graph, bindings, xp, recompute, reuse, roots, None)  # on numbers every check is cheap
 
 
 def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
@@ -70,11 +77,13 @@ def _run(
     recompute: list[bool] | None,
     reuse: Evaluation | None,
     roots: Iterable[int] | None,
+    watch: list[int] | None,
 ) -> Evaluation:
     values: list[Any] = [None] * len(graph.nodes) if reuse is None else list(reuse.values)
     findings: list[Finding] = []
     suspects: list[tuple[int, int, str]] = []  # gradient nodes gone non-finite: (node, origin, word)
     all_finite = xp.all_finite
+    deferred = watch is not None
     for index, node in enumerate(graph.nodes):
         if recompute is not None and not recompute[index]:
             continue
@@ -95,13 +104,26 @@ def _run(
             hits = xp.count(gate.kink(xp, *inputs, **(attrs or {})))
             if hits:
                 findings.append(Finding(index, "kink", gate.kink_note + _how_many(hits, out)))
-        if all_finite(out) or not all(all_finite(v) for v in inputs):
-            continue  # finite, or non-finite because an input already was (reported where it began)
-        if node.origin is None:
+        if node.origin is not None and deferred:
+            continue
+        suspect = _went_nonfinite(xp, inputs, out)
+        if suspect and node.origin is None:
             findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
-        else:
+        elif suspect:
             suspects.append((index, node.origin, _nonfinite_word(xp, out)))
+    if deferred and not all(values[w] is None or all_finite(values[w]) for w in watch):
+        suspects = [
+            (index, node.origin, _nonfinite_word(xp, values[index]))
+            for index, node in enumerate(graph.nodes)
+            if node.origin is not None and values[index] is not None
+            and _went_nonfinite(xp, [values[i] for i in node.inputs], values[index])
+        ]
     return Evaluation(values, findings + _gradient_findings(graph, suspects, roots))
+
+
+def _went_nonfinite(xp: Any, inputs: list[Any], out: Any) -> bool:
+    """Whether ``out`` is where inf or nan began: not finite, from finite inputs."""
+    return not xp.all_finite(out) and all(xp.all_finite(v) for v in inputs)
 
 
 def _gradient_findings(graph: Graph, suspects: list[tuple[int, int, str]], roots: Iterable[int] | None) -> list[Finding]:

@@ -372,3 +372,11 @@ class TestTensorViews:
     def test_precision_applies_to_arrays(self):
         result = run_cli("grad", "x / 3", "-x", "[1, 2]", "--upstream", "ones", "--precision", "2")
         assert "[0.33, 0.67]" in result.stdout
+
+
+def test_a_gradient_that_goes_non_finite_on_arrays_is_reported():
+    # (-2)**2 is fine, but its gradient with respect to the exponent, 4 * log(-2), is nan.
+    r = bpcli.grad("sum(x**y)", x=[-2.0, 2.0], y=[2.0, 2.0])
+    assert np.isnan(r.gradients["y"][0]) and np.isfinite(r.gradients["y"][1])
+    assert [(w.stage, w.kind) for w in r.warnings] == [("t1", "nonfinite-gradient")]
+    assert "the gradient through it is nan" in r.warnings[0].message
