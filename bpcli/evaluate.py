@@ -104,12 +104,13 @@ def _run(
             hits = xp.count(gate.kink(xp, *inputs, **(attrs or {})))
             if hits:
                 findings.append(Finding(index, "kink", gate.kink_note + _how_many(hits, out)))
-        if node.origin is not None and deferred:
+        if all_finite(out) or (deferred and node.origin is not None):
             continue
-        suspect = _went_nonfinite(xp, inputs, out)
-        if suspect and node.origin is None:
+        if not all(all_finite(v) for v in inputs):
+            continue  # non-finite because an input already was: reported where it began
+        if node.origin is None:
             findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
-        elif suspect:
+        else:
             suspects.append((index, node.origin, _nonfinite_word(xp, out)))
     if deferred and not all(values[w] is None or all_finite(values[w]) for w in watch):
         suspects = [

@@ -17,7 +17,7 @@ from bpcli.graph import CONST, INPUT, Graph, Node
 from bpcli.syntax.ast import Binary, Call, Expr, Name, Neg, Number, Transpose, Tuple
 from bpcli.syntax.printer import format_number, to_text
 
-_OPERATORS = {"add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@"}
+OPERATORS = {"add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@"}
 
 
 def gate_text(graph: Graph, node: int) -> str:
@@ -84,8 +84,9 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
     args = [built[i] for i in n.inputs]
     if n.op == "mul" and _is_expanded_reciprocal(graph, n.inputs[1], expand):
         return Binary("/", args[0], args[1].right)
-    if n.op in _OPERATORS:
-        return Binary(_OPERATORS[n.op], *args)
+    if n.op in OPERATORS:
+        name = call(n) if call else None  # a target may call an operator as a function instead
+        return Binary(OPERATORS[n.op], *args) if name is None else Call(name, tuple(args))
     if n.op == "accumulate":
         return functools.reduce(lambda left, right: Binary("+", left, right), args)
     if n.op == "neg":

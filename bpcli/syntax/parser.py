@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 from functools import lru_cache
+import operator
 from itertools import chain
 from typing import Any
 
@@ -132,18 +133,24 @@ def _pass_through(states: dict, below: int, top: int, kind: str) -> int:
 def _table(parser: Any) -> tuple[Any, ...]:
     """lark's parse table with each reduction planned once: (size, rule name, callback).
 
-    The callback is None for a rule that only passes its one child on (a
-    ``?rule`` level the operand passes through), as lark's callback would.
+    Where lark's callback would only hand one child on, the plan says so
+    instead: None for a ``?rule`` level an operand passes through (one child,
+    nothing to do at all), and a plain item getter for one kept child among
+    filtered punctuation (``"(" expr ")"``).
     """
     conf = parser.parse_interactive("").parser_state.parse_conf
     plans = {}
     for rule, callback in conf.callbacks.items():
-        (child,) = rule.expansion if len(rule.expansion) == 1 else (None,)
-        passes_through = (
-            rule.options.expand1 and rule.alias is None
-            and child is not None and not child.is_term and not child.name.startswith("_")
+        kept = [i for i, symbol in enumerate(rule.expansion) if not getattr(symbol, "filter_out", False)]
+        hands_on = (
+            rule.options.expand1 and rule.alias is None and len(kept) == 1
+            and not rule.expansion[kept[0]].is_term and not rule.expansion[kept[0]].name.startswith("_")
         )
-        plans[rule] = (len(rule.expansion), rule.origin.name, None if passes_through else callback)
+        if hands_on and len(rule.expansion) == 1:
+            callback = None
+        elif hands_on:
+            callback = operator.itemgetter(kept[0])
+        plans[rule] = (len(rule.expansion), rule.origin.name, callback)
     states = {
         state: {name: (action, argument if action == _SHIFT else plans[argument]) for name, (action, argument) in row.items()}
         for state, row in conf.states.items()

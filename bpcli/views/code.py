@@ -24,7 +24,7 @@ import keyword
 from dataclasses import dataclass
 from typing import Any
 
-from bpcli.formulas import function_name, to_ast
+from bpcli.formulas import OPERATORS, function_name, to_ast
 from bpcli.gates import REGISTRY, ROLES
 from bpcli.graph import CONST, Graph, Node
 from bpcli.syntax.ast import Name
@@ -222,11 +222,20 @@ class _Program:
                 names[i] = self._literal(n.value)
         return names
 
-    def _call(self, node: Node) -> str:
-        name = self.target.calls.get(node.op) or function_name(node)
+    def _call(self, node: Node) -> str | None:
+        if node.op in OPERATORS:
+            if node.op != "pow" or self._whole_exponent(node):
+                return None  # written as the operator
+            name = "power"  # bpcli's own: x**0.5 is sqrt(x) (-0.0 stays -0.0), and nan, never complex
+        else:
+            name = self.target.calls.get(node.op) or function_name(node)
         if "." not in name and not hasattr(builtins, name):
             self.called.add(name)
         return name
+
+    def _whole_exponent(self, node: Node) -> bool:
+        exponent = self.graph.nodes[node.inputs[1]]
+        return exponent.op == CONST and not hasattr(exponent.value, "shape") and float(exponent.value).is_integer()
 
     def _output_text(self) -> str:
         if self.output in self.names:
