@@ -1,0 +1,211 @@
+"""README's examples, run for real: its console blocks are bpcli's actual output.
+
+    python docs/readme_examples.py --write   # run every example and write its output into README.md
+    python docs/readme_examples.py --check   # exit 1 if README shows anything bpcli no longer prints
+
+A console block holds commands (lines starting with "$ ") each followed by its
+output. Every command runs in bash, in a scratch folder holding the files the
+examples use (FILES below), with the bpcli of the running interpreter's
+environment; standard output and standard error appear together, as in a
+terminal. A line "..." in README stands for any number of output lines (an
+example may show only the part that matters); --write keeps such blocks as
+they are and only checks them. Commands that install or test the project are
+shown, not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+ELLIPSIS = "..."
+NOT_RUN = re.compile(r"^(pip install \S+|python -m pytest)(\s|$)")
+
+# The files README's examples read, created in the scratch folder before they run.
+FILES = {
+    "points.csv": "x,y\n3,-4\n1,2\n0.5,0.25\n",
+    "forward.py": (
+        "sigy = 1.0 / (1 + math.exp(-y))  #(1)\n"
+        "num = x + sigy                   #(2)\n"
+        "sigx = 1.0 / (1 + math.exp(-x))  #(3)\n"
+        "xpy = x + y                      #(4)\n"
+        "xpysqr = xpy**2                  #(5)\n"
+        "den = sigx + xpysqr              #(6)\n"
+        "invden = 1.0 / den               #(7)\n"
+        "f = num * invden                 #(8)\n"
+    ),
+    "mine.py": (
+        "dnum = invden                                 #(8)\n"
+        "dinvden = num                                 #(8)\n"
+        "dden = (-1.0 / (den**2)) * dinvden            #(7)\n"
+        "dsigx = (1) * dden                            #(6)\n"
+        "dxpysqr = (1) * dden                          #(6)\n"
+        "dxpy = (2 * xpy) * dxpysqr                    #(5)\n"
+        "dx = (1) * dxpy                               #(4)\n"
+        "dy = (1) * dxpy                               #(4)\n"
+        "dx = ((1 - sigx) * sigx) * dsigx              #(3)  (a fork: this should be +=)\n"
+        "dx += (1) * dnum                              #(2)\n"
+        "dsigy = (1) * dnum                            #(2)\n"
+        "dy += ((1 - sigy) * sigy) * dsigy             #(1)\n"
+    ),
+    "hw.toml": (
+        "[[problem]]\n"
+        "name = \"add then multiply\"\n"
+        "expr = \"q = x + y; f = q * z\"\n"
+        "inputs = { x = -2, y = 5, z = -4 }\n"
+        "expect = { dx = -4, dy = -4, dz = 3 }\n"
+        "\n"
+        "[[problem]]\n"
+        "name = \"neuron\"\n"
+        "expr = \"sigmoid(w0*x0 + w1*x1 + w2)\"\n"
+        "inputs = { w0 = 2, x0 = -1, w1 = -3, x1 = -2, w2 = -3 }\n"
+        "expect = { dx0 = 0.39, dw0 = 0.2 }\n"
+    ),
+}
+
+
+@dataclass
+class Example:
+    command: str
+    shown: list[str]  # the output README shows
+    line: int  # where the command is in README (1-based)
+
+    @property
+    def runs(self) -> bool:
+        return not NOT_RUN.match(self.command)
+
+    @property
+    def elided(self) -> bool:
+        return ELLIPSIS in self.shown
+
+
+def examples(text: str) -> list[Example]:
+    """Every command of every console block, with the output shown under it."""
+    found: list[Example] = []
+    fence: str | None = None  # the indentation of the open console block, if any
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if fence is None:
+            if stripped == "```console":
+                fence = line[: len(line) - len(line.lstrip(" "))]
+            continue
+        if stripped == "```":
+            fence = None
+            continue
+        content = line[len(fence):] if line.startswith(fence) else line.lstrip(" ")
+        if content.startswith("$ "):
+            found.append(Example(content[2:], [], number))
+        elif found and found[-1].line < number:
+            found[-1].shown.append(content.rstrip())
+    return found
+
+
+def run(example: Example, folder: Path) -> list[str]:
+    """What the command prints, as README shows it: trailing spaces dropped."""
+    command = re.sub(r"^pip install \S+ && ", "", example.command)
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "TERM": "dumb",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("COLUMNS", None)
+    process = subprocess.run(["bash", "-c", command + " 2>&1"], cwd=folder, env=env, capture_output=True,
+                             text=True, timeout=120)
+    lines = [line.rstrip() for line in process.stdout.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def matches(shown: list[str], actual: list[str]) -> bool:
+    """Whether README's lines agree with the real output; a line "..." stands for any lines."""
+    if ELLIPSIS not in shown:
+        return shown == actual
+    segments: list[list[str]] = [[]]
+    for line in shown:
+        if line == ELLIPSIS:
+            segments.append([])
+        else:
+            segments[-1].append(line)
+    first, *middle, last = segments
+    if actual[: len(first)] != first or (last and actual[len(actual) - len(last):] != last):
+        return False
+    position, end = len(first), len(actual) - len(last)
+    for segment in middle:
+        found = next((i for i in range(position, end - len(segment) + 1) if actual[i:i + len(segment)] == segment), None)
+        if found is None:
+            return False
+        position = found + len(segment)
+    return position <= end
+
+
+def scratch_folder() -> tempfile.TemporaryDirectory:
+    folder = tempfile.TemporaryDirectory()
+    root = Path(folder.name)
+    for name, content in FILES.items():
+        (root / name).write_text(content)
+    (root / "docs").mkdir()
+    import numpy as np  # the one binary example file
+
+    np.save(root / "xhat.npy", np.arange(12.0).reshape(3, 4) / 10)
+    return folder
+
+
+def outputs(found: list[Example]) -> dict[int, list[str]]:
+    """Every runnable example's real output, by README line."""
+    with scratch_folder() as folder:
+        # Examples that write or read files of other examples run in README's order;
+        # the rest would be independent, but order keeps the run reproducible.
+        runnable = [e for e in found if e.runs]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            results = list(pool.map(lambda e: run(e, Path(folder)), runnable))
+    return {example.line: result for example, result in zip(runnable, results)}
+
+
+def stale(text: str) -> list[tuple[Example, list[str]]]:
+    """The examples whose shown output is not what bpcli prints now."""
+    found = examples(text)
+    real = outputs(found)
+    return [(e, real[e.line]) for e in found if e.runs and not matches(e.shown, real[e.line])]
+
+
+def rewrite(text: str) -> str:
+    """README with every example's output replaced by the real one (elided blocks kept)."""
+    found = examples(text)
+    real = outputs(found)
+    lines = text.splitlines()
+    # From the end, so that line numbers above stay valid.
+    for example in sorted(found, key=lambda e: -e.line):
+        if not example.runs or example.elided:
+            continue
+        command_line = lines[example.line - 1]
+        indent = command_line[: len(command_line) - len(command_line.lstrip(" "))]
+        start = example.line  # the first output line (0-based index after the command)
+        lines[start:start + len(example.shown)] = [indent + line if line else "" for line in real[example.line]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="write the real outputs into README.md")
+    mode.add_argument("--check", action="store_true", help="exit 1 if README shows stale output")
+    options = parser.parse_args()
+    text = README.read_text()
+    if options.write:
+        README.write_text(rewrite(text))
+    problems = stale(README.read_text())
+    for example, actual in problems:
+        print(f"README.md:{example.line}: $ {example.command}", file=sys.stderr)
+        print("  README shows:\n    " + "\n    ".join(example.shown), file=sys.stderr)
+        print("  bpcli prints:\n    " + "\n    ".join(actual), file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
