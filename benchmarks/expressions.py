@@ -1,34 +1,42 @@
 """A seeded generator of large random expressions over bpcli's scalar gates.
 
 The trees are balanced (depth about log2 of the gate count) so that Python's
-own compiler, used by the PyTorch baseline, accepts them too.
+own compiler, used by the PyTorch baseline, accepts them too, and they are
+printed by bpcli's printer: parentheses only where precedence needs them, as
+a person (or Python's own repr of an expression) writes them.
 """
 
 from __future__ import annotations
 
 import random
 
+from bpcli.syntax.ast import Binary, Call, Expr, Name, Neg
+from bpcli.syntax.printer import to_text
+
 VARIABLES = [f"x{i}" for i in range(10)]
-BINARY = ["{} + {}", "{} - {}", "{} * {}", "max({}, {})", "min({}, {})"]
-UNARY = ["sigmoid({})", "tanh({})", "relu({})", "-({})", "exp(-abs({}))"]
+BINARY = ["+", "-", "*", "max", "min"]
+UNARY = ["sigmoid", "tanh", "relu", "neg", "exp-abs"]
 
 
 def random_expression(gates: int, seed: int = 0) -> str:
     """An expression of about ``gates`` gates."""
-    rng = random.Random(seed)
-    return _build(rng, gates)
+    return to_text(_build(random.Random(seed), gates))
 
 
-def _build(rng: random.Random, gates: int) -> str:
-    # Iterative over levels would be faster, but depth is only ~log2(gates).
+def _build(rng: random.Random, gates: int) -> Expr:
     if gates <= 0:
-        return rng.choice(VARIABLES)
+        return Name(rng.choice(VARIABLES))
     if gates >= 3 and rng.random() < 0.2:
-        template = rng.choice(UNARY)
-        inner = _build(rng, gates - template.count("(") - (1 if template.startswith("-") else 0))
-        return template.format(inner)
+        kind = rng.choice(UNARY)
+        if kind == "neg":
+            return Neg(_build(rng, gates - 1))
+        if kind == "exp-abs":  # exp of a non-positive number: no overflow
+            return Call("exp", (Neg(Call("abs", (_build(rng, gates - 3),))),))
+        return Call(kind, (_build(rng, gates - 1),))
     left = (gates - 1) // 2
-    return "(" + rng.choice(BINARY).format(_build(rng, left), _build(rng, gates - 1 - left)) + ")"
+    operator = rng.choice(BINARY)
+    operands = (_build(rng, left), _build(rng, gates - 1 - left))
+    return Binary(operator, *operands) if operator in "+-*" else Call(operator, operands)
 
 
 def point(seed: int = 1) -> dict[str, float]:

@@ -51,35 +51,38 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
         seed = g.const(1.0)
     adjoints = Adjoints(output=output, seed=seed)
     carries = _carries_gradient(graph, output)
-    nodes = graph.nodes
+    nodes, shapes = graph.nodes, graph.shapes
+    local_at, downstream_at, contributions = adjoints.local, adjoints.downstream, adjoints.contributions
     arriving: dict[int, list[int]] = {output: [seed]}
     for node in range(output, -1, -1):
-        if node not in arriving:
+        terms = arriving.pop(node, None)
+        if terms is None:
             continue
         g.origin = node
-        upstream = _sum(g, arriving.pop(node))
-        adjoints.total[node] = upstream
+        # Where a value is used more than once, the gradients arriving from each use add up.
+        upstream = adjoints.total[node] = terms[0] if len(terms) == 1 else g.accumulate(*terms)
         n = nodes[node]
         if n.op == INPUT or n.op == CONST:
             continue
         gate = REGISTRY[n.op]
+        inputs = n.inputs
         if gate.vjp is not None:
-            received = gate.vjp(g, *n.inputs, node, upstream, **(n.attrs or {}))
+            received = gate.vjp(g, *inputs, node, upstream, **(n.attrs or {}))
         else:
-            received = [None] * len(n.inputs)
-            for position, (used, partial) in enumerate(zip(n.inputs, gate.partials)):
-                if partial is not None and carries[used]:
-                    local = adjoints.local[(node, position)] = partial(g, *n.inputs, node)
+            received = [None] * len(inputs)
+            for position, partial in enumerate(gate.partials):
+                if partial is not None and carries[inputs[position]]:
+                    local = local_at[(node, position)] = partial(g, *inputs, node)
                     received[position] = g.mul(local, upstream)
         for position, share in enumerate(received):
-            used = n.inputs[position]
+            used = inputs[position]
             if share is None or not carries[used]:
                 continue
-            if graph.shapes is not None and graph.shapes[share] != graph.shapes[used]:
+            if shapes is not None and shapes[share] != shapes[used]:
                 share = g.unbroadcast(share, used)  # summed over the axes the input was broadcast along
             use = (node, position)
-            adjoints.downstream[use] = share
-            adjoints.contributions.setdefault(used, []).append(use)
+            downstream_at[use] = share
+            contributions.setdefault(used, []).append(use)
             arriving.setdefault(used, []).append(share)
     return adjoints
 
@@ -89,8 +92,3 @@ def _carries_gradient(graph: Graph, output: int) -> list[bool]:
     depends = graph.depends_on_variables()
     feeds_output = graph.ancestors(output)
     return [depends[i] and feeds_output[i] for i in range(output + 1)]
-
-
-def _sum(g: Builder, terms: list[int]) -> int:
-    """The gradients arriving at a fork, added up (the notes' dx += ...)."""
-    return terms[0] if len(terms) == 1 else g.accumulate(*terms)

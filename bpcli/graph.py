@@ -49,10 +49,18 @@ class Graph:
         self._counters: dict[str, int] = {}
 
     def add(
-        self, op: str, inputs: tuple[int, ...] = (), name: str = "", shape: tuple[int, ...] | None = None, **extra: Any
+        self,
+        op: str,
+        inputs: tuple[int, ...] = (),
+        name: str = "",
+        shape: tuple[int, ...] | None = None,
+        value: Any = None,
+        origin: int | None = None,
+        span: tuple[int, int] | None = None,
+        attrs: dict[str, Any] | None = None,
     ) -> int:
         """Append a node; once shapes are known, its shape is worked out (an input's must be given)."""
-        node = Node(op, inputs, name, **extra)
+        node = Node(op, inputs, name, value, origin, span, attrs)
         self.nodes.append(node)
         if self.shapes is not None:
             self.shapes.append(self._new_shape(node) if shape is None else shape)
@@ -69,12 +77,11 @@ class Graph:
 
     def fresh_name(self, prefix: str) -> str:
         """A name of the form prefix1, prefix2, ... that no user name and no earlier one takes."""
-        count = self._counters.get(prefix, 0)
-        while True:
+        count = self._counters.get(prefix, 0) + 1
+        candidate = f"{prefix}{count}"
+        while candidate in self.taken:
             count += 1
             candidate = f"{prefix}{count}"
-            if candidate not in self.taken:
-                break
         self._counters[prefix] = count
         self.taken.add(candidate)
         return candidate
@@ -164,8 +171,10 @@ class Builder:
         if op not in REGISTRY:
             raise AttributeError(op)
 
+        make = self._make
+
         def gate(*inputs: int, **attrs: Any) -> int:
-            return self.apply(op, *inputs, **attrs)
+            return make(op, inputs, attrs)
 
         setattr(self, op, gate)  # found directly from now on: backward applies gates by the hundred thousand
         return gate
@@ -174,6 +183,9 @@ class Builder:
         return self.graph.shape(node)
 
     def apply(self, op: str, *inputs: int, **attrs: Any) -> int:
+        return self._make(op, inputs, attrs)
+
+    def _make(self, op: str, inputs: tuple[int, ...], attrs: dict[str, Any]) -> int:
         if self.fold and not attrs:
             folded = self._fold(op, inputs)
             if folded is not None:
