@@ -261,6 +261,9 @@ def derivative(
     for node, text in zip(holders, labels):  # exp(x) is its own derivative: one node, several labels
         holds.setdefault(node, []).append(text)
     stage_nodes = [i for i, needed in enumerate(live) if needed and graph.is_gate(i)]
+    for node in stage_nodes:  # gradient nodes go unnamed (Builder); here each is a stage of its own
+        if not graph.nodes[node].name:
+            graph.nodes[node].name = graph.fresh_name("_g")
     stages = [
         DerivativeStage(
             index=index,
