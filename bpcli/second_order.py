@@ -149,7 +149,7 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
     import numpy as np
 
-    from bpcli.jacobian import vjp_rows
+    from bpcli.jacobian_matrix import vjp_rows
     from bpcli.result import zero_like
     from bpcli.shapes import size
 
