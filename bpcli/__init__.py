@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BpcliError", "CheckResult", "GradResult", "GradcheckResult", "__version__", "build", "check", "check_answers",
-    "derivative", "grad", "gradcheck", "hessian", "parse", "symbolic",
+    "derivative", "gate_reference", "GateReference", "grad", "gradcheck", "hessian", "parse", "symbolic",
 ]
 
 _PUBLIC = {
@@ -37,6 +37,8 @@ _PUBLIC = {
     "check_answers": "bpcli.answers",
     "gradcheck": "bpcli.finite_differences",
     "GradcheckResult": "bpcli.finite_differences",
+    "gate_reference": "bpcli.reference",
+    "GateReference": "bpcli.reference",
 }
 
 
