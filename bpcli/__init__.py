@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BpcliError", "CheckResult", "GradResult", "GradcheckResult", "__version__", "build", "check", "check_answers",
-    "derivative", "gate_reference", "GateReference", "grad", "gradcheck", "hessian", "parse", "symbolic",
+    "derivative", "gate_reference", "GateReference", "grad", "gradcheck", "hessian", "json_schema", "parse",
+    "schema_names", "symbolic",
 ]
 
 _PUBLIC = {
@@ -39,6 +40,8 @@ _PUBLIC = {
     "GradcheckResult": "bpcli.finite_differences",
     "gate_reference": "bpcli.reference",
     "GateReference": "bpcli.reference",
+    "json_schema": "bpcli.json_schemas",
+    "schema_names": "bpcli.json_schemas",
 }
 
 

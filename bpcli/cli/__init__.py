@@ -27,7 +27,9 @@ def main() -> None:
 
 
 def _application() -> Any:
-    from bpcli.cli import check, code, gates, grad, gradcheck, graph, hessian, jacobian  # noqa: F401  (they register)
+    from bpcli.cli import (  # noqa: F401  (they register)
+        check, code, gates, grad, gradcheck, graph, hessian, jacobian, schema,
+    )
     from bpcli.cli.application import app
 
     return app
