@@ -192,7 +192,13 @@ class DerivativeStage:
 
 @dataclass
 class DerivativeResult:
-    """d^k f/dx^k for k = 0..order, and every stage of the graph that computes them."""
+    """d^k f/dx^k for k = 0..order, and every stage of the graph that computes them.
+
+        >>> import bpcli
+        >>> r = bpcli.derivative("x**4", x=2, order=2)
+        >>> [(d.label, d.value, d.formula) for d in r.derivatives]
+        [('f', 16.0, 'x**4'), ('df/dx', 32.0, '4 * x**3'), ('d²f/dx²', 48.0, '12 * x**2')]
+    """
 
     source: str
     output: str
@@ -209,6 +215,7 @@ class DerivativeResult:
         return self.derivatives[-1].value
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.derivative/1 document that ``bpcli grad --order N --json`` prints."""
         from bpcli.views.json_doc import derivative_document, dumps
 
         return dumps(derivative_document(self), indent=indent)

@@ -66,10 +66,11 @@ def test_wheel_carries_the_grammar(tmp_path):
     # The parser tables, generated from that grammar at build time (hatch_build.py).
     generated = zipfile.ZipFile(wheel).read("bpcli/syntax/_lalr_parser.py").decode()
     assert f"GRAMMAR = {shipped!r}" in generated
-    # The JSON schemas of the --json documents.
+    # The JSON schemas of the --json documents, and the mark of a typed package.
     schemas = sorted(path.name for path in (REPO / "bpcli" / "schemas").glob("*.json"))
     assert schemas and sorted(name for name in names if name.startswith("bpcli/schemas/")) == [
         f"bpcli/schemas/{name}" for name in schemas]
+    assert "bpcli/py.typed" in names
 
 
 def test_regular_install_loads_the_grammar_from_the_package(tmp_path):
