@@ -44,10 +44,6 @@ class GateCard:
     decomposition: str | None  # the primitive gates a grouped gate expands to (--expand)
     internal: bool  # one of the gates gradients are made of
 
-    @property
-    def role_meaning(self) -> str:
-        return ROLES[self.role]
-
 
 @dataclass
 class GateReference:
