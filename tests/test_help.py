@@ -41,7 +41,7 @@ def test_help_ends_with_two_or_three_examples_that_run(command, tmp_path, monkey
         assert ran.stdout.strip(), line
 
 
-def test_an_example_runs_in_a_real_shell(tmp_path):
+def test_an_example_runs_in_a_real_process(tmp_path):
     (line,) = [line for line in examples(run_cli("grad", "--help").stdout) if "--json" in line]
     process = run_process(*shlex.split(line)[1:])
     assert process.returncode == 0, process.stderr
