@@ -51,7 +51,18 @@ class Entry:
 
 
 def check_answers(path: str | Path, rtol: float | None = None, atol: float | None = None) -> CheckResult:
-    """Check every problem of an answers file; ``rtol``/``atol`` apply where a problem sets none."""
+    """Check every problem of an answers file; ``rtol``/``atol`` apply where a problem sets none.
+
+    A problem that cannot be checked is reported with its error (and the
+    result's exit code is 2); the others are still checked.
+
+        >>> import bpcli, pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "hw.toml"
+        >>> _ = path.write_text('[[problem]]\\nexpr = "x * y"\\ninputs = { x = 3, y = 2 }\\nexpect = { dx = 2, dy = 4 }\\n')
+        >>> r = bpcli.check_answers(path)
+        >>> r.score, r.exit_code
+        ({'problems': 1, 'passed': 0, 'expectations': 2, 'met': 1}, 1)
+    """
     path = Path(path)
     entries = load_answers(path, Rule(rtol, atol))
     return CheckResult([_checked(entry, index) for index, entry in enumerate(entries, start=1)],

@@ -21,7 +21,15 @@ from bpcli.syntax.ast import Program
 
 
 def parse(expression: str) -> Program:
-    """Parse an expression or a staged program into its AST."""
+    """Parse an expression or a staged program into its AST (immutable nodes with source spans).
+
+    Never evaluates anything; bad syntax raises BpcliError with a caret under
+    the offending column.
+
+        >>> import bpcli
+        >>> [statement.target for statement in bpcli.parse("q = x + y; f = q * z").statements]
+        ['q', 'f']
+    """
     from bpcli.syntax.parser import parse as parse_text
 
     return parse_text(expression)
@@ -31,6 +39,10 @@ def build(expression: str, expand: bool = False) -> Graph:
     """Parse and lower an expression to its gate graph (no values, no gradients yet).
 
     ``expand`` decomposes grouped gates (sigmoid, tanh) into primitive gates.
+
+        >>> import bpcli
+        >>> [(node.name, node.op) for node in bpcli.build("(x+y)*z").nodes]
+        [('x', 'input'), ('y', 'input'), ('t1', 'add'), ('z', 'input'), ('f', 'mul')]
     """
     from bpcli.lower import lower
 
@@ -54,7 +66,17 @@ def grad(
     output needs ``upstream``, the gradient flowing into it: an array of its
     shape, or ``"ones"``. ``expand`` decomposes grouped gates into primitive
     gates (sigmoid into negate, exp, add 1, reciprocal); the gradients are the
-    same.
+    same. ``bpcli grad`` prints the result's table, ``--json`` its ``to_json()``.
+
+        >>> import bpcli
+        >>> r = bpcli.grad("q = x + y; f = q * z", x=-2, y=5, z=-4)
+        >>> r.value, r.gradients
+        (-12.0, {'x': -4.0, 'y': -4.0, 'z': 3.0})
+        >>> [(s.name, s.expression, s.upstream, s.downstream) for s in r.stages]
+        [('q', 'x + y', -4.0, (-4.0, -4.0)), ('f', 'q * z', 1.0, (-4.0, 3.0))]
+        >>> relu = bpcli.grad("relu(x)", x=[1, -2, 3, -1], upstream=[4, -1, 5, 9])
+        >>> relu.gradients["x"].tolist() == [4, 0, 5, 0]  # an array for an array
+        True
     """
     with _collector_paused():
         graph = build(expression, expand)

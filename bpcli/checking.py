@@ -83,7 +83,20 @@ class ProblemResult:
 
 @dataclass
 class CheckResult:
-    """Every problem checked, the score, and the exit code a script acts on."""
+    """Every problem checked, the score, and the exit code a script acts on.
+
+    ``problems`` has a ProblemResult per problem (one for ``bpcli.check``):
+    its ``outcomes`` (an Outcome per expectation: expected, actual, allowed,
+    passed, diagnosis), its ``backward`` file check and its ``error`` if it
+    could not be checked.
+
+        >>> import bpcli
+        >>> r = bpcli.check("q = x + y; f = q * z", x=-2, y=5, z=-4, expect={"dx": -4, "dz": -4})
+        >>> r.passed, r.exit_code, r.score
+        (False, 1, {'problems': 1, 'passed': 0, 'expectations': 2, 'met': 1})
+        >>> r.problems[0].outcomes[1].diagnosis.mistake
+        'multiply-not-swapped'
+    """
 
     problems: list[ProblemResult]
     rule: Rule = DIGITS
@@ -141,6 +154,13 @@ def check(
     is held to the digits of its shortest text; ``rtol``/``atol`` replace the
     digits rule. ``backward`` is the text of a backward pass in the notes'
     style. Bad input raises BpcliError.
+
+        >>> import bpcli
+        >>> backward = "dq = z\\ndz = q\\ndx = dq\\ndy = dq"
+        >>> bpcli.check("q = x + y; f = q * z", x=-2, y=5, z=-4, backward=backward).passed
+        True
+        >>> bpcli.check("x * y", x=3, y=2, expect={"dx": 2.0}, rtol=1e-9).exit_code
+        0
     """
     problem = Problem(expression, {**(bindings or {}), **values}, dict(expect or {}), backward, backward_label,
                       upstream, Rule(rtol, atol))

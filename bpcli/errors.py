@@ -16,6 +16,18 @@ class BpcliError(Exception):
 
     ``span`` is a (start, end) character range in ``source``; when both are
     given the message shows the offending line with a caret under it.
+
+        >>> import bpcli
+        >>> try:
+        ...     bpcli.grad("(x+)*z", x=1, z=2)
+        ... except bpcli.BpcliError as error:
+        ...     print(error.exit_code)
+        ...     print(error)
+        2
+        parse error at line 1, column 4: unexpected ')'
+          (x+)*z
+             ^
+        expected a value: a number, a name or a parenthesised expression
     """
 
     exit_code = EXIT_BAD_INPUT

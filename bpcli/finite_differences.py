@@ -63,6 +63,18 @@ class ElementCheck(NamedTuple):
 
 @dataclass
 class GradcheckResult:
+    """Every input element's analytic gradient next to its centred finite difference.
+
+    ``checks`` has an ElementCheck per element checked (analytic, numeric,
+    error, reading, and the one-sided differences where a kink lies within
+    the step); ``passed`` is whether every error is within ``max_error``.
+
+        >>> import bpcli
+        >>> r = bpcli.gradcheck("relu(x) * y", x=0, y=3)
+        >>> r.passed, [(c.label, c.kink, c.left, c.right) for c in r.checks][0]
+        (True, ('x', True, 0.0, 3.0))
+    """
+
     source: str
     output: str
     inputs: dict[str, Any]
@@ -85,6 +97,7 @@ class GradcheckResult:
         return max(counted, default=0.0)
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.gradcheck/1 document that ``bpcli gradcheck --json`` prints."""
         from bpcli.views.json_doc import dumps, gradcheck_document
 
         return dumps(gradcheck_document(self), indent=indent)
@@ -119,6 +132,11 @@ def gradcheck(
 
     With more than ``max_checks`` elements, that many are chosen at random
     (from ``seed``) and a warning says so.
+
+        >>> import bpcli
+        >>> r = bpcli.gradcheck("sigmoid(w * x)", w=2, x=-1)
+        >>> r.passed, [c.reading for c in r.checks]
+        (True, ['good', 'good'])
     """
     from bpcli.api import grad
     from bpcli.errors import BpcliError

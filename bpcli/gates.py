@@ -63,6 +63,8 @@ class Gate(NamedTuple):
     decompose: Callable[..., int] | None = None  # decompose(g, *inputs) -> output node, primitive gates only
     symbol_: str = ""  # its mark in a circuit diagram, if not its function name: "+", "1/x"
     title_: str = ""  # its name in a sentence ("the multiply gate"), if not its op
+    formula_: str = ""  # what it computes, for the reference card, where its syntax does not say
+    internal: bool = False  # made for gradients: the backward pass builds it, a person rarely writes it
 
     @property
     def symbol(self) -> str:
@@ -71,6 +73,10 @@ class Gate(NamedTuple):
     @property
     def title(self) -> str:
         return self.title_ or self.function or self.op
+
+    @property
+    def formula(self) -> str:
+        return self.formula_ or self.syntax
 
     @property
     def arity(self) -> int:
@@ -181,6 +187,7 @@ _register(Gate(
 
 _register(Gate(
     "log", "log(a)", function="log",
+    formula_="the natural logarithm of a",
     forward=lambda xp, a: xp.log(a),
     partials=(lambda g, a, out: g.recip(a),),
     role="scales", local="∂/∂a = 1 / a",
@@ -199,6 +206,7 @@ _register(Gate(
 
 _register(Gate(
     "tanh", "tanh(a)", function="tanh",
+    formula_="(exp(a) - exp(-a)) / (exp(a) + exp(-a))",
     forward=lambda xp, a: xp.tanh(a),
     partials=(lambda g, a, out: g.sub(g.const(1.0), g.pow(out, g.const(2.0))),),
     role="scales", local="∂/∂a = 1 - tanh(a)**2",
@@ -210,6 +218,7 @@ _register(Gate(
 
 _register(Gate(
     "sigmoid", "sigmoid(a)", function="sigmoid",
+    formula_="1 / (1 + exp(-a))",
     forward=lambda xp, a: xp.sigmoid(a),
     partials=(lambda g, a, out: g.mul(out, g.sub(g.const(1.0), out)),),
     role="scales", local="∂/∂a = s * (1 - s) where s = sigmoid(a)",
@@ -219,6 +228,7 @@ _register(Gate(
 
 _register(Gate(
     "relu", "relu(a)", function="relu",
+    formula_="max(a, 0)",
     forward=lambda xp, a: xp.relu(a),
     partials=(lambda g, a, out: g.step(a),),
     role="gates", local="∂/∂a = step(a): 1 where a > 0, else 0",
@@ -228,6 +238,7 @@ _register(Gate(
 
 _register(Gate(
     "abs", "abs(a)", function="abs",
+    formula_="|a|",
     forward=lambda xp, a: xp.absolute(a),
     partials=(lambda g, a, out: g.sign(a),),
     role="scales", local="∂/∂a = sign(a)",
@@ -237,6 +248,7 @@ _register(Gate(
 
 _register(Gate(
     "max", "max(a, b)", function="max",
+    formula_="the larger of a and b, element by element",
     forward=lambda xp, a, b: xp.maximum(a, b),
     partials=(lambda g, a, b, out: g.greater(a, b), lambda g, a, b, out: g.greater(b, a)),
     role="routes", local="∂/∂a = greater(a, b), ∂/∂b = greater(b, a)",
@@ -247,6 +259,7 @@ _register(Gate(
 
 _register(Gate(
     "min", "min(a, b)", function="min",
+    formula_="the smaller of a and b, element by element",
     forward=lambda xp, a, b: xp.minimum(a, b),
     partials=(lambda g, a, b, out: g.greater(b, a), lambda g, a, b, out: g.greater(a, b)),
     role="routes", local="∂/∂a = greater(b, a), ∂/∂b = greater(a, b)",
@@ -261,27 +274,30 @@ _register(Gate(
 
 _register(Gate(
     "step", "step(a)", function="step",
+    formula_="1 where a > 0, else 0", internal=True,
     forward=lambda xp, a: xp.step(a),
     partials=(None,),
-    role="blocks", local="∂/∂a = 0 (1 where a > 0, else 0)",
+    role="blocks", local="∂/∂a = 0",
     kink=lambda xp, a: a == 0,
     kink_note="step jumps at 0: its gradient there is taken as 0", kink_side=_sign_of_a,
 ))
 
 _register(Gate(
     "sign", "sign(a)", function="sign",
+    formula_="-1 where a < 0, 0 where a == 0, 1 where a > 0", internal=True,
     forward=lambda xp, a: xp.sign(a),
     partials=(None,),
-    role="blocks", local="∂/∂a = 0 (-1, 0 or 1)",
+    role="blocks", local="∂/∂a = 0",
     kink=lambda xp, a: a == 0,
     kink_note="sign jumps at 0: its gradient there is taken as 0", kink_side=_sign_of_a,
 ))
 
 _register(Gate(
     "greater", "greater(a, b)", function="greater",
+    formula_="1 where a > b, 1/2 where a == b, else 0", internal=True,
     forward=lambda xp, a, b: xp.greater(a, b),
     partials=(None, None),
-    role="blocks", local="∂/∂a = ∂/∂b = 0 (1 where a > b, 1/2 where a == b, else 0)",
+    role="blocks", local="∂/∂a = ∂/∂b = 0",
     kink=lambda xp, a, b: a == b,
     kink_note="greater jumps where a == b: its gradient there is taken as 0", kink_side=_sign_of_difference,
 ))
@@ -302,6 +318,7 @@ def _matmul_vjp(g, a, b, out, up):
 
 _register(Gate(
     "matmul", "a @ b", symbol_="@", title_="matrix multiply",
+    formula_="the matrix product of a and b (of two vectors: their dot product)",
     forward=lambda xp, a, b: xp.matmul(a, b),
     vjp=_matmul_vjp, arity_=2, shape=shapes.matmul,
     role="swaps", local="da = dout @ b.T, db = a.T @ dout (vectors: outer products)",
@@ -309,6 +326,7 @@ _register(Gate(
 
 _register(Gate(
     "outer", "outer(a, b)", function="outer",
+    formula_="the matrix of a[i] * b[j]",
     forward=lambda xp, a, b: xp.outer(a, b),
     vjp=lambda g, a, b, out, up: (g.matmul(up, b), g.matmul(g.transpose(up), a)),
     arity_=2, shape=shapes.outer,
@@ -317,6 +335,7 @@ _register(Gate(
 
 _register(Gate(
     "transpose", "a.T", symbol_=".T",
+    formula_="a with its axes reversed",
     forward=lambda xp, a: xp.transpose(a),
     vjp=lambda g, a, out, up: (g.transpose(up),),
     arity_=1, shape=shapes.transpose,
@@ -331,6 +350,7 @@ def _mean_vjp(g, a, out, up, axis=None):
 
 _register(Gate(
     "sum", "sum(a, axis=None)", function="sum",
+    formula_="the sum of a's elements (along axis)",
     forward=lambda xp, a, axis=None: xp.sum(a, axis=axis),
     vjp=lambda g, a, out, up, axis=None: (g.broadcast(up, a, axis=axis),),
     arity_=1, shape=shapes.reduce, params=("axis",),
@@ -339,6 +359,7 @@ _register(Gate(
 
 _register(Gate(
     "mean", "mean(a, axis=None)", function="mean",
+    formula_="the mean of a's elements (along axis)",
     forward=lambda xp, a, axis=None: xp.mean(a, axis=axis),
     vjp=_mean_vjp, arity_=1, shape=shapes.reduce, params=("axis",),
     role="distributes", local="da = dout copied along the averaged axes, divided by their size",
@@ -348,6 +369,7 @@ _register(Gate(
 def _extreme(op: str, word: str) -> Gate:
     return Gate(
         op, f"{op[1:]}(a, axis=None)", function=op[1:],
+        formula_=f"the {word} element of a (along axis)",
         forward=lambda xp, a, axis=None: getattr(xp, op)(a, axis=axis),
         vjp=lambda g, a, out, up, axis=None: (g.mul(g.share(a, out, axis=axis), g.broadcast(up, a, axis=axis)),),
         arity_=1, shape=shapes.reduce, params=("axis",),
@@ -365,27 +387,30 @@ _register(_extreme("amin", "smallest"))
 
 _register(Gate(
     "broadcast", "broadcast(a, like, axis=None)", function="broadcast",
+    formula_="a copied along axis (or broadcast) to like's shape", internal=True,
     forward=lambda xp, a, like, axis=None: xp.broadcast(a, like, axis),
     vjp=lambda g, a, like, out, up, axis=None: (
         g.unbroadcast(up, a) if axis is None else g.sum(up, axis=axis), None),
     arity_=2, shape=shapes.second, params=("axis",),
-    role="distributes", local="da = dout summed back over the axes a was copied along (a copied to like's shape)",
+    role="distributes", local="da = dout summed back over the axes a was copied along",
 ))
 
 _register(Gate(
     "unbroadcast", "unbroadcast(a, like)", function="unbroadcast",
+    formula_="a summed over the axes it was broadcast along, to like's shape", internal=True,
     forward=lambda xp, a, like: xp.unbroadcast(a, like),
     vjp=lambda g, a, like, out, up: (g.broadcast(up, a), None),
     arity_=2, shape=shapes.second,
-    role="distributes", local="da = dout copied back along the axes a was summed over (a summed to like's shape)",
+    role="distributes", local="da = dout copied back along the axes a was summed over",
 ))
 
 _register(Gate(
     "share", "share(a, m, axis=None)", function="share",
+    formula_="1/k where a equals its reduced extreme m (k ties), else 0", internal=True,
     forward=lambda xp, a, m, axis=None: xp.share(a, m, axis),
     vjp=lambda g, a, m, out, up, axis=None: (None, None),
     arity_=2, shape=shapes.first, params=("axis",),
-    role="blocks", local="da = 0 (flat: 1/k where a equals its reduced extreme m, k ties, else 0)",
+    role="blocks", local="da = dm = 0 (it is flat)",
 ))
 
 # Where a value is used in several places, the gradients flowing back to it add
@@ -393,6 +418,7 @@ _register(Gate(
 # use, and a variable used 10,000 times would cost 10,000 nodes).
 _register(Gate(
     "accumulate", "a + b + ...",
+    formula_="the sum of the gradients flowing back to a value used more than once", internal=True,
     forward=lambda xp, *terms: functools.reduce(operator.add, terms),
     vjp=lambda g, *inputs_out_up: (inputs_out_up[-1],) * (len(inputs_out_up) - 2),
     arity_=VARIADIC,

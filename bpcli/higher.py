@@ -192,7 +192,13 @@ class DerivativeStage:
 
 @dataclass
 class DerivativeResult:
-    """d^k f/dx^k for k = 0..order, and every stage of the graph that computes them."""
+    """d^k f/dx^k for k = 0..order, and every stage of the graph that computes them.
+
+        >>> import bpcli
+        >>> r = bpcli.derivative("x**4", x=2, order=2)
+        >>> [(d.label, d.value, d.formula) for d in r.derivatives]
+        [('f', 16.0, 'x**4'), ('df/dx', 32.0, '4 * x**3'), ('d²f/dx²', 48.0, '12 * x**2')]
+    """
 
     source: str
     output: str
@@ -209,6 +215,7 @@ class DerivativeResult:
         return self.derivatives[-1].value
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.derivative/1 document that ``bpcli grad --order N --json`` prints."""
         from bpcli.views.json_doc import derivative_document, dumps
 
         return dumps(derivative_document(self), indent=indent)
@@ -261,6 +268,9 @@ def derivative(
     for node, text in zip(holders, labels):  # exp(x) is its own derivative: one node, several labels
         holds.setdefault(node, []).append(text)
     stage_nodes = [i for i, needed in enumerate(live) if needed and graph.is_gate(i)]
+    for node in stage_nodes:  # gradient nodes go unnamed (Builder); here each is a stage of its own
+        if not graph.nodes[node].name:
+            graph.nodes[node].name = graph.fresh_name("_g")
     stages = [
         DerivativeStage(
             index=index,

@@ -39,6 +39,11 @@ class Stage(NamedTuple):
     summed: tuple[bool, ...]  # whether the input's share was summed over broadcast axes
 
     @property
+    def expression(self) -> str:
+        """The gate applied to its inputs' names (``expr``, as the JSON document calls it)."""
+        return self.expr
+
+    @property
     def structural(self) -> bool:
         return not REGISTRY[self.op].elementwise
 
@@ -67,7 +72,23 @@ class Notice(NamedTuple):
 
 
 class GradResult:
-    """The value and gradients of an expression, with every stage of backpropagation."""
+    """The value and gradients of an expression, with every stage of backpropagation.
+
+    ``output`` is the output's name and ``value`` its value; ``inputs``,
+    ``shapes`` and ``gradients`` map each input variable to its value, its
+    shape and d(output)/d(variable) (floats for numbers, numpy arrays for
+    arrays). ``stages`` has a Stage per gate in forward order (name, op, role,
+    expression, inputs, value, local, formulas, upstream, downstream),
+    ``forks`` the values used more than once with the gradients that add up
+    at them, ``warnings`` a Notice per kink, tie, inf or nan met.
+
+        >>> import bpcli
+        >>> r = bpcli.grad("x * x", x=3)
+        >>> r.forks[0].name, [c.value for c in r.forks[0].contributions], r.forks[0].total
+        ('x', [3.0, 3.0], 6.0)
+        >>> bpcli.grad("max(x, y)", x=4, y=4).warnings[0].kind
+        'kink'
+    """
 
     def __init__(
         self,

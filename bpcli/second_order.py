@@ -28,7 +28,17 @@ MODES = ("matrix", "hvp")
 
 @dataclass
 class HessianResult:
-    """The Hessian matrix of a number over its variables' elements, or the product H v."""
+    """The Hessian matrix of a number over its variables' elements, or the product H v.
+
+    In ``"matrix"`` mode ``matrix`` is n × n over the flattened elements
+    (``elements`` labels them); in ``"hvp"`` mode ``product`` is H v, shaped
+    like each variable.
+
+        >>> import bpcli
+        >>> r = bpcli.hessian("x**2 * y", x=1, y=2, vector={"x": 1, "y": 0})
+        >>> r.mode, r.product
+        ('hvp', {'x': 4.0, 'y': 2.0})
+    """
 
     source: str
     output: str
@@ -55,6 +65,7 @@ class HessianResult:
         return [label for name in self.variables for label in element_labels(name, self.shapes[name])]
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.hessian/1 document that ``bpcli hessian --json`` prints."""
         from bpcli.views.json_doc import dumps, hessian_document
 
         return dumps(hessian_document(self), indent=indent)
@@ -149,7 +160,7 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
     import numpy as np
 
-    from bpcli.jacobian import vjp_rows
+    from bpcli.jacobian_matrix import vjp_rows
     from bpcli.result import zero_like
     from bpcli.shapes import size
 

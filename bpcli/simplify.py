@@ -414,7 +414,17 @@ class SymbolicDerivative:
 
 @dataclass
 class SymbolicResult:
-    """Derivatives as simplified expressions in the input names, shared parts as stages."""
+    """Derivatives as simplified expressions in the input names, shared parts as stages.
+
+        >>> import bpcli
+        >>> r = bpcli.symbolic("x * sigmoid(y)")
+        >>> r.stages, r.gradients
+        ([('t1', 'sigmoid(y)')], {'x': 't1', 'y': 'x * t1 * (1 - t1)'})
+        >>> print(r)
+        t1 = sigmoid(y)
+        df/dx = t1
+        df/dy = x * t1 * (1 - t1)
+    """
 
     source: str
     output: str
@@ -429,6 +439,7 @@ class SymbolicResult:
         return {d.wrt: d.expression for d in self.derivatives if d.order == 1}
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.symbolic/1 document that ``bpcli grad --symbolic --json`` prints."""
         from bpcli.views.json_doc import dumps, symbolic_document
 
         return dumps(symbolic_document(self), indent=indent)
@@ -446,6 +457,11 @@ class SymbolicResult:
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        return Text(self.to_text())
 
 
 def symbolic(

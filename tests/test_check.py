@@ -12,7 +12,7 @@ import pytest
 import bpcli
 from bpcli.errors import BpcliError
 from bpcli.expected import half_unit, read_expected, within
-from helpers import bpcli_executable, run_cli
+from helpers import bpcli_executable, run_cli, validated
 
 ADD_MUL = "q = x + y; f = q * z"
 POINT = {"x": -2, "y": 5, "z": -4}
@@ -267,6 +267,6 @@ class TestDiagnosis:
 def test_library_results_match_the_command_line():
     result = bpcli.check(ADD_MUL, POINT, expect={"dx": -4, "q": 3})
     assert (result.passed, result.exit_code, result.score["met"]) == (True, 0, 2)
-    assert json.loads(result.to_json())["schema"] == "bpcli.check/1"
+    assert validated(result.to_json())["schema"] == "bpcli.check/1"
     with pytest.raises(BpcliError, match="nothing to check"):
         bpcli.check(ADD_MUL, POINT)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from helpers import REPO, run_cli, run_json, run_process
+from helpers import REPO, run_cli, run_json, run_process, validated
 
 
 class TestTable:
@@ -168,7 +168,7 @@ class TestRealProcess:
             capture_output=True, text=True, cwd=REPO, timeout=60,
         )
         assert process.returncode == 0, process.stderr
-        assert json.loads(process.stdout)["gradients"] == {"x": 3.0, "y": 2.0}
+        assert validated(process.stdout)["gradients"] == {"x": 3.0, "y": 2.0}
 
     def test_table_without_a_terminal_has_no_colour(self):
         process = run_process("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4")

@@ -89,6 +89,13 @@ class TestStages:
             assert all(i in seen or i not in names for i in stage.inputs)
             seen.add(stage.name)
 
+    def test_every_stage_has_a_name_its_consumers_use(self):
+        r = bpcli.derivative("x**4", x=2.0, order=3)
+        names = [s.name for s in r.stages]
+        assert all(names) and len(set(names)) == len(names)
+        assert [s.expr for s in r.stages][1:3] == ["x**3", f"4 * {names[1]}"]
+        assert [d.stage for d in r.derivatives] == ["f", names[2], names[5], names[7]]
+
     def test_a_function_that_is_its_own_derivative(self):
         r = bpcli.derivative("exp(x)", x=1.0, order=3)
         (stage,) = r.stages

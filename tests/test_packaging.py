@@ -7,7 +7,6 @@ tests) and runs the installed `bpcli` from a folder outside the checkout.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import zipfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, validated
 
 pytestmark = pytest.mark.skipif(
     not any(p.endswith("site-packages") for p in sys.path), reason="needs a site-packages to borrow from"
@@ -50,7 +49,7 @@ def run_installed(venv: Path, cwd: Path) -> tuple[dict, str]:
         [str(venv / "bin" / "python"), "-c", "import bpcli; print(bpcli.__file__)"],
         capture_output=True, text=True, cwd=cwd, check=True,
     ).stdout.strip()
-    return json.loads(process.stdout), where
+    return validated(process.stdout), where
 
 
 def test_wheel_carries_the_grammar(tmp_path):
@@ -67,6 +66,11 @@ def test_wheel_carries_the_grammar(tmp_path):
     # The parser tables, generated from that grammar at build time (hatch_build.py).
     generated = zipfile.ZipFile(wheel).read("bpcli/syntax/_lalr_parser.py").decode()
     assert f"GRAMMAR = {shipped!r}" in generated
+    # The JSON schemas of the --json documents, and the mark of a typed package.
+    schemas = sorted(path.name for path in (REPO / "bpcli" / "schemas").glob("*.json"))
+    assert schemas and sorted(name for name in names if name.startswith("bpcli/schemas/")) == [
+        f"bpcli/schemas/{name}" for name in schemas]
+    assert "bpcli/py.typed" in names
 
 
 def test_regular_install_loads_the_grammar_from_the_package(tmp_path):
@@ -83,6 +87,10 @@ def test_regular_install_loads_the_grammar_from_the_package(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, check=True,
     ).stdout.strip()
     assert parser_module == "bpcli.syntax._lalr_parser"
+    schema = subprocess.run([str(venv / "bin" / "bpcli"), "schema", "grad"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert schema.returncode == 0, schema.stderr
+    assert '"const": "bpcli.grad/1"' in schema.stdout
 
 
 def test_editable_install_loads_the_grammar_from_the_checkout(tmp_path):

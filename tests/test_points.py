@@ -11,7 +11,7 @@ import pytest
 
 import bpcli
 from bpcli.points import grad_points
-from helpers import run_cli, run_process
+from helpers import run_cli, run_process, validated
 
 NOTES = "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)"
 
@@ -51,7 +51,7 @@ def test_jsonl_in_and_out_with_a_fixed_binding(tmp_path):
     result = run_cli("grad", "w * x * y", "--points", str(points), "-w", "3", "--out", str(out))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = [validated(line, "points") for line in out.read_text().splitlines()]
     assert rows[0] == {"inputs": {"w": 3.0, "x": 1.0, "y": 2.0}, "value": 6.0,
                        "gradients": {"w": 2.0, "x": 6.0, "y": 3.0}}
     assert rows[1]["gradients"]["x"] == 1.5

@@ -23,10 +23,11 @@ def imported_modules(*args: str) -> set[str]:
 def test_scalar_json_run_imports_neither_numpy_nor_rich_nor_lark_nor_typer():
     modules = imported_modules("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json")
     assert "bpcli.api" in modules  # the measurement saw bpcli's own imports
-    assert not {m for m in modules if m.split(".")[0] == "numpy"}
+    assert not {m for m in modules if m.split(".")[0] in ("numpy", "jsonschema")}
     assert "rich.console" not in modules
     assert "lark" not in modules
     assert "typer" not in modules  # the quick path (bpcli/cli/quick.py)
+    assert "bpcli.json_schemas" not in modules  # the schemas are for `bpcli schema`, not read on every run
 
 
 def test_an_option_takes_the_typer_path():

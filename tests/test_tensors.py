@@ -10,7 +10,7 @@ from hypothesis import assume, given, strategies as st
 
 import bpcli
 from bpcli.errors import BpcliError
-from bpcli.jacobian import jacobian
+from bpcli.jacobian_matrix import jacobian
 from helpers import run_cli, run_json
 
 RNG = np.random.default_rng(1234)

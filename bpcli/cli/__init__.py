@@ -15,19 +15,34 @@ from typing import Any
 __all__ = ["app", "main"]
 
 
+# typer's --show-completion and --install-completion find the shell by looking
+# at the processes above bpcli, and ignore a shell named after them. Named
+# (bpcli --show-completion zsh, as in a Dockerfile, under sh), the shell is taken
+# as given: typer's own switch for that makes the options take a shell name
+# (and reject one it has no script for).
+_COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
+
+
 def main() -> None:
     """The console script: ``bpcli``."""
     from bpcli.cli import quick, shared
 
     shared.guard_standard_output()
-    code = quick.grad(sys.argv[1:])
+    arguments = sys.argv[1:]
+    code = quick.grad(arguments)
     if code is None:
+        if len(arguments) == 2 and arguments[0] in _COMPLETION_OPTIONS:
+            import os
+
+            os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
         _application()()  # typer exits with the command's code
     sys.exit(code)
 
 
 def _application() -> Any:
-    from bpcli.cli import check, code, grad, gradcheck, graph, hessian, jacobian  # noqa: F401  (they register)
+    from bpcli.cli import (  # noqa: F401  (they register)
+        check, code, gates, grad, gradcheck, graph, hessian, jacobian, schema,
+    )
     from bpcli.cli.application import app
 
     return app

@@ -13,6 +13,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     add_completion=True,
+    epilog="""\b
+Examples:
+  bpcli grad "(x+y)*z" -x -2 -y 5 -z -4
+  bpcli gates relu
+  bpcli schema grad
+""",
 )
 
 

@@ -18,9 +18,7 @@ from bpcli.errors import BpcliError
 Examples:
   bpcli check "q = x + y; f = q * z" -x -2 -y 5 -z -4 --expect dx=-4 --expect dz=3 --expect q=3
   bpcli check "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expect dx0=0.39
-  bpcli check --file forward.py --backward mine.py -x 3 -y -4
-  bpcli check --answers hw.toml --json
-  if bpcli check "x*y" -x 3 -y 2 --expect dx=2 > /dev/null; then echo right; fi
+  bpcli check "x*y" -x 3 -y 2 --expect dx=2 --json
 """,
 )
 @common.reporting_errors

@@ -10,11 +10,10 @@ from bpcli.cli.application import app
 
 @app.command(
     context_settings=common.BINDINGS,
-    epilog="""\\b
+    epilog="""\b
 Examples:
   bpcli code "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)"
-  bpcli code "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)" -x 3 -y -4 > backprop.py && python3 backprop.py
-  bpcli code "sigmoid(w0*x0 + w1*x1 + w2)" --expand
+  bpcli code "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)" -x 3 -y -4
   bpcli code "D = W @ X" -W randn:5,10 -X randn:10,3 --upstream randn:5,3
 """,
 )

@@ -14,17 +14,11 @@ from bpcli.errors import BpcliError
 
 @app.command(
     context_settings=common.BINDINGS,
-    epilog="""\\b
+    epilog="""\b
 Examples:
   bpcli grad "(x+y)*z" -x -2 -y 5 -z -4
   bpcli grad "q = x + y; f = q * z" -x -2 -y 5 -z -4 --json
-  bpcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3
-  bpcli grad "W @ X" -W randn:5,10 -X randn:10,3 --upstream randn:5,3
   bpcli grad "relu(x)" -x '[1,-2,3,-1]' --upstream '[4,-1,5,9]'
-  bpcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --explain
-  bpcli grad "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)" --points points.csv --out grads.csv
-  bpcli grad "x**4" -x 2 --order 3
-  bpcli grad "(x+y)*z" --symbolic
 """,
 )
 @common.reporting_errors

@@ -13,11 +13,10 @@ from bpcli.cli.application import app
 
 @app.command(
     context_settings=common.BINDINGS,
-    epilog="""\\b
+    epilog="""\b
 Examples:
   bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format dot
   bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format mermaid
-  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format svg --out circuit.svg
   bpcli graph "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --format text
 """,
 )

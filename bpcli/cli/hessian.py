@@ -16,10 +16,9 @@ _NAMED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
 
 @app.command(
     context_settings=common.BINDINGS,
-    epilog="""\\b
+    epilog="""\b
 Examples:
   bpcli hessian "x**2 * y + exp(x*y)" -x 1 -y 2
-  bpcli hessian "x**2 * y + exp(x*y)" -x 1 -y 2 --json
   bpcli hessian "sum(W @ x)**2" -W randn:2,3 -x randn:3 --wrt x
   bpcli hessian "sum(W @ x)**2" -W randn:2,3 -x randn:3 --vector x=ones:3
 """,

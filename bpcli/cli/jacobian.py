@@ -44,7 +44,7 @@ def jacobian(
 
     {bindings}
     """
-    from bpcli.jacobian import jacobian as build_jacobian
+    from bpcli.jacobian_matrix import jacobian as build_jacobian
 
     text, extra = common.read_expression(expression, file, ctx.args)
     values = common.bindings(extra, common.value_reader(seed, max_elements))

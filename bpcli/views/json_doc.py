@@ -1,4 +1,4 @@
-"""The ``--json`` documents: schema ``bpcli.grad/1`` (see DESIGN.md and README).
+"""The ``--json`` documents, one function per schema (bpcli/schemas/ describes each; ``bpcli schema NAME``).
 
 Needs neither rich nor numpy for scalar results, so a scripted run stays fast.
 """
@@ -16,6 +16,7 @@ DERIVATIVE_SCHEMA = "bpcli.derivative/1"
 SYMBOLIC_SCHEMA = "bpcli.symbolic/1"
 CHECK_SCHEMA = "bpcli.check/1"
 GRADCHECK_SCHEMA = "bpcli.gradcheck/1"
+GATES_SCHEMA = "bpcli.gates/1"
 
 
 def grad_document(result: Any, explanation: list[Any] | None = None) -> dict[str, Any]:
@@ -226,6 +227,34 @@ def gradcheck_document(result: Any) -> dict[str, Any]:
             for c in result.checks
         ],
         "warnings": _warnings(result),
+    }
+
+
+def gates_document(reference: Any) -> dict[str, Any]:
+    """The bpcli.gates/1 document of a GateReference: the gate registry as a reference card."""
+    return {
+        "schema": GATES_SCHEMA,
+        "roles": reference.roles,
+        "gates": [
+            {
+                "op": card.op,
+                "title": card.title,
+                "syntax": card.syntax,
+                "functions": list(card.functions),
+                "spellings": list(card.spellings),
+                "forward": card.forward,
+                "local": card.local,
+                "role": card.role,
+                "kind": card.kind,
+                "arity": card.arity,
+                "params": list(card.params),
+                "kink": card.kink,
+                "decomposition": card.decomposition,
+                "internal": card.internal,
+            }
+            for card in reference.gates
+        ],
+        "warnings": [],
     }
 
 

@@ -26,7 +26,18 @@ DEFAULT_MAX_ENTRIES = 1_000_000
 class JacobianResult:
     """One matrix per input variable: rows are output elements, columns input elements
     (``outputs-first``, as torch.autograd.functional.jacobian), or the transpose
-    (``inputs-first``, the lecture notes' convention)."""
+    (``inputs-first``, the lecture notes' convention).
+
+    ``matrix(name)`` is the matrix in the chosen layout (``matrices`` holds
+    them outputs-first); ``passes`` counts the vector-Jacobian products.
+
+        >>> import bpcli
+        >>> r = bpcli.jacobian("W @ x", W=[[1, 2], [3, 4]], x=[5, 6])
+        >>> r.matrix("W").tolist()
+        [[5.0, 6.0, 0.0, 0.0], [0.0, 0.0, 5.0, 6.0]]
+        >>> r.matrix("x").tolist(), r.passes
+        ([[1.0, 2.0], [3.0, 4.0]], 2)
+    """
 
     source: str
     output: str
@@ -43,6 +54,7 @@ class JacobianResult:
         return m.T if self.layout == "inputs-first" else m
 
     def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.jacobian/1 document that ``bpcli jacobian --json`` prints."""
         from bpcli.views.json_doc import dumps, jacobian_document
 
         return dumps(jacobian_document(self), indent=indent)
@@ -62,7 +74,16 @@ def jacobian(
     max_entries: int = DEFAULT_MAX_ENTRIES,
     **values: Any,
 ) -> JacobianResult:
-    """The Jacobian of ``expression``'s output with respect to every input variable."""
+    """The Jacobian of ``expression``'s output with respect to every input variable.
+
+    Values as for ``bpcli.grad``. ``layout`` is ``"outputs-first"`` (a row per
+    output element) or ``"inputs-first"`` (the transpose); a Jacobian of more
+    than ``max_entries`` entries is refused (BpcliError).
+
+        >>> import bpcli
+        >>> bpcli.jacobian("relu(x)", x=[1, -2]).matrix("x").tolist()
+        [[1.0, 0.0], [0.0, 0.0]]
+    """
     from bpcli.api import bind, build, shape_graph
     from bpcli.result import GradResult
     from bpcli.shapes import size

@@ -1,0 +1,43 @@
+"""``bpcli gates``: the reference card of every gate, read from the gate registry."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from bpcli.cli import common
+from bpcli.cli.application import app
+
+
+@app.command(
+    epilog="""\b
+Examples:
+  bpcli gates
+  bpcli gates max relu sigmoid
+  bpcli gates mul --json
+""",
+)
+@common.reporting_errors
+def gates(
+    names: Optional[List[str]] = typer.Argument(
+        None, metavar="[GATE]...", help="Only these gates: by name (mul, amax) or as called (max, dot)."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.gates/1 JSON document."),
+) -> None:
+    """Every gate: how it is written, what it computes, its local gradient,
+    how it passes the gradient back and its convention at a kink.
+
+    Read from the gate registry the engine runs on, so it cannot go out of
+    date. Elementwise gates declare local gradients (downstream = local ×
+    upstream); the others (matrix multiply, reductions) declare their
+    vector-Jacobian product. The last table lists the gates gradients are
+    made of: the backward pass builds them, and bpcli parses them back.
+    """
+    from bpcli.reference import gate_reference
+
+    reference = gate_reference(names or None)
+    if json_output:
+        print(reference.to_json())
+    else:
+        common.console().print(reference)

@@ -1,0 +1,38 @@
+"""``bpcli schema``: the JSON Schema of each ``--json`` document."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from bpcli.cli import common
+from bpcli.cli.application import app
+
+
+@app.command(
+    epilog="""\b
+Examples:
+  bpcli schema
+  bpcli schema grad
+""",
+)
+@common.reporting_errors
+def schema(
+    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="A document's name (grad, check, ...)."),
+) -> None:
+    """The JSON Schema (draft 2020-12) of a --json document; without NAME, the list.
+
+    Every document says which schema it follows ("schema": "bpcli.grad/1").
+    New keys may appear in a document without a new schema number; a
+    breaking change bumps the number.
+    """
+    from bpcli.json_schemas import SCHEMAS, json_schema
+
+    if name is None:
+        width = max(map(len, SCHEMAS))
+        for short, command in SCHEMAS.items():
+            print(f"{short:<{width}}  {json_schema(short)['title']}: {command}")
+        return
+    print(json.dumps(json_schema(name), indent=2, ensure_ascii=False))
