@@ -252,7 +252,7 @@ def derivative(
     output = graph.nodes[graph.output].name
     holders = [graph.output, *(t.node for t in passes.targets)]
     labels = [label(output, graph.nodes[x].name, k) for k in range(order + 1)]
-    evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *holders])
+    evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *holders], watch=holders)
     value = evaluation.values
     live = graph.live(holders)
     numbers_only = all(graph.shape(i) == () for i, needed in enumerate(live) if needed)

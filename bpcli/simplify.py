@@ -484,7 +484,7 @@ def symbolic(
     warnings: list[Any] = []
     if given:
         roots = [*range(forward_nodes), *(t.node for t in passes.targets if t.node is not None)]
-        evaluation = evaluate(graph, inputs, roots=roots)
+        evaluation = evaluate(graph, inputs, roots=roots, watch=roots[forward_nodes:])
         derived = [0.0 if t.node is None else evaluation.values[t.node] for t in passes.targets]
         warnings = higher.passes_warnings(expression, graph, passes, evaluation, notices)
     return SymbolicResult(
