@@ -244,6 +244,7 @@ class _AstBuilder:
         arguments = arguments or []
         args = tuple(a for a in arguments if not isinstance(a, _Keyword))
         keywords = tuple((k.name, k.value) for k in arguments if isinstance(k, _Keyword))
+        _check_arguments_order(arguments)
         last = arguments[-1].span if arguments else (func.start_pos, func.end_pos)
         # The closing parenthesis is not kept by the parser; it follows the last argument.
         span = (func.start_pos, last[1] + 1)
@@ -297,6 +298,18 @@ class _AstBuilder:
         first, rest = children
         elements = (first, *(rest or ()))
         return Tuple(elements, (first.span[0] - 1, elements[-1].span[1] + 1))
+
+
+def _check_arguments_order(arguments: list[Any]) -> None:
+    """As in Python: keyword arguments come after the positional ones, each at most once."""
+    seen: set[str] = set()
+    for argument in arguments:
+        if isinstance(argument, _Keyword):
+            if argument.name in seen:
+                raise BpcliError(f"the keyword argument {argument.name} is given twice", span=argument.span)
+            seen.add(argument.name)
+        elif seen:
+            raise BpcliError("a positional argument follows a keyword argument", span=argument.span)
 
 
 class _Keyword:
