@@ -20,7 +20,8 @@ def main() -> None:
     from bpcli.cli import quick, shared
 
     shared.guard_standard_output()
-    code = quick.grad(sys.argv[1:])
+    arguments = sys.argv[1:]
+    code = shared.run_reporting(lambda: shared.require_utf8(arguments)) or quick.grad(arguments)
     if code is None:
         _application()()  # typer exits with the command's code
     sys.exit(code)
