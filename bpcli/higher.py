@@ -115,7 +115,7 @@ def passes_warnings(
     """The warnings of an evaluation of ``passes``; past the first order, kinks say what they do."""
     from bpcli.result import GradResult
 
-    if max(t.order for t in passes.targets) == 1:
+    if max((t.order for t in passes.targets), default=1) == 1:  # no targets: an expression without variables
         return GradResult(expression, graph, passes.adjoints, evaluation, notices).warnings
     first_pass = range(passes.starts[0], passes.starts[1])
     return higher_order_warnings(expression, graph, passes.adjoints, evaluation, [], notices, first_pass)

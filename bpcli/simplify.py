@@ -437,6 +437,8 @@ class SymbolicResult:
         from bpcli.views.numbers import format_value
 
         lines = [f"{name} = {text}" for name, text in self.stages]
+        if not self.derivatives:
+            lines.append(f"{self.source} has no input variables: there is nothing to differentiate")
         for d in self.derivatives:
             shown = None if d.value is None else format_value(d.value, precision)
             value = "" if shown in (None, d.expression) else f" = {shown}"  # not "d²f/dx² = 0 = 0"

@@ -89,6 +89,29 @@ class TestExpressions:
         refused(run_cli("grad", expression, "-x", "[[1, 2]]", "--upstream", "ones"), fragment)
 
     @pytest.mark.parametrize(
+        "expression, fragment",
+        [("sum(A.T())", ".T(...) is not a method bpcli knows"), ("sum(A.Tx)", ".Tx is not an attribute bpcli knows"),
+         ("sum(A.shape)", ".shape is not an attribute"), ("math.pi * x", "constants such as math.pi are not supported")],
+    )
+    def test_attributes_lex_as_in_python(self, expression, fragment):
+        # .T used to be one token, so A.T() and A.Tx were parse errors at the wrong place.
+        refused(run_cli("grad", expression, "-A", "[[1, 2], [3, 4]]", "-x", "1"), fragment)
+
+    def test_a_transposed_number_prints_with_parentheses(self):
+        from bpcli.syntax.ast import Number, Transpose
+        from bpcli.syntax.printer import to_text
+
+        tree = Transpose(Number(2.0, "2"))
+        assert to_text(tree) == "(2).T"  # 2.T reads as the number 2. and the name T, in Python too
+        assert bpcli.parse(to_text(tree)).statements == (tree,)
+
+    def test_symbolic_derivatives_of_an_expression_without_variables(self):
+        result = run_cli("grad", "--symbolic", "--", "2 * 3", "x=1")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == "2 * 3 has no input variables: there is nothing to differentiate\n"
+        assert bpcli.symbolic("2 * 3").gradients == {}
+
+    @pytest.mark.parametrize(
         "expression, values",
         [("sum(outer(x, y))", ["-x", "randn:1000000", "-y", "randn:1000000"]),
          ("sum(x + y.T)", ["-x", "randn:100000,1", "-y", "randn:100000,1"])],

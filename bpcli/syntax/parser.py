@@ -34,7 +34,6 @@ _TERMINAL_TEXT = {
     "SLASH": "'/'",
     "POW": "'**'",
     "AT": "'@'",
-    "TRANSPOSE": "'.T'",
     "LSQB": "'['",
     "RSQB": "']'",
     "LPAR": "'('",
@@ -220,9 +219,20 @@ class _AstBuilder:
 
     add = sub = mul = div = pow = matmul = _binary
 
-    def transpose(self, children: list[Any]) -> Transpose:
-        operand, marker = children
-        return Transpose(operand, _span(operand, marker))
+    def attribute(self, children: list[Any]) -> Transpose:
+        """``a.T``, the one attribute bpcli knows."""
+        operand, name = children
+        if str(name) == "T":
+            return Transpose(operand, _span(operand, name))
+        if isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES:
+            raise BpcliError(
+                f"{operand.id}.{name} is not supported: bpcli calls functions of math and np, as np.exp(x) "
+                "(constants such as math.pi are not supported: write the number)", span=_span(operand, name),
+            )
+        raise BpcliError(
+            f".{name} is not an attribute bpcli knows: the one attribute is .T (transpose)",
+            span=(name.start_pos - 1, name.end_pos),
+        )
 
     def neg(self, children: list[Any]) -> Neg:
         minus, operand = children
@@ -361,11 +371,6 @@ def _expected_text(expected: set[str], depth: int) -> str:
     """
     if "NAME" in expected or "NUMBER" in expected:
         return "expected a value: a number, a name or a parenthesised expression"
-    if expected - {"_NEWLINE"} == {"LPAR"}:
-        return (
-            "expected '(': after a dot comes a function of math or np, or the method dot "
-            "(constants such as math.pi are not supported: write the number)"
-        )
     if depth > 0:
         return "expected an operator or ')'"
     if expected:
