@@ -76,6 +76,12 @@ class TestNonFinite:
         assert reason in messages[0]
         assert messages[0].startswith("stage 1, f = ")
 
+    def test_zero_over_zero_is_nan_with_the_warning_where_it_began(self):
+        r = bpcli.grad("x / y", x=0, y=0)
+        assert math.isnan(r.value)  # 0 * (1 / 0) = 0 * inf
+        nonfinite = [w for w in r.warnings if w.kind == "nonfinite"]
+        assert [(w.stage, w.message) for w in nonfinite] == [("t1", "stage 1, t1 = 1 / y: division by zero: the value is inf")]
+
     def test_zero_to_the_zero_is_one(self):
         r = bpcli.grad("x**0", x=0)
         assert r.value == 1.0

@@ -75,6 +75,27 @@ class TestValues:
         assert result.exit_code == 0 and "x is inf" in result.stderr
 
 
+class TestAnswersFiles:
+    @pytest.mark.parametrize(
+        "inputs, fragment",
+        [("[" * 100_000 + "1" + "]" * 100_000, "nested too deeply"), ("1" + "0" * 5000, "more than 4,300 digits")],
+    )
+    def test_values_no_parser_can_read(self, tmp_path, inputs, fragment):
+        answers = tmp_path / "hw.toml"
+        answers.write_text(f'[[problem]]\nexpr = "sum(x)"\ninputs = {{ x = {inputs} }}\nexpect = {{ dx = 1 }}\n')
+        refused(run_cli("check", "--answers", str(answers)), fragment)
+
+    def test_a_fill_over_the_limit_fails_its_problem_only(self, tmp_path):
+        answers = tmp_path / "hw.toml"
+        answers.write_text('[[problem]]\nexpr = "sum(x)"\ninputs = { x = "randn:100000,100000" }\nexpect = { dx = 1 }\n'
+                           '[[problem]]\nexpr = "x * y"\ninputs = { x = 3, y = 2 }\nexpect = { dx = 2 }\n')
+        result = run_cli("check", "--answers", str(answers), "--json")
+        assert result.exit_code == 2  # a problem could not be checked; the other still is
+        problems = json.loads(result.stdout)["problems"]
+        assert "the limit is 50,000,000" in problems[0]["error"]
+        assert problems[1]["passed"] is True
+
+
 class TestExpressions:
     @pytest.mark.parametrize("axis", ["1e999", "9" * 400])
     def test_an_axis_beyond_float64(self, axis):
