@@ -43,6 +43,15 @@ class TestKinks:
         assert r.warnings == []
         assert r.gradients == {"x": 2.0, "y": -1.0}
 
+    @pytest.mark.parametrize("expression, value", [("step(x)", 0.0), ("sign(x)", 0.0), ("greater(x, y)", 0.5)])
+    def test_the_indicators_jump_with_gradient_zero(self, expression, value):
+        # The local gradients of relu, abs, max and min: flat everywhere, with a jump at 0 (or a tie).
+        r = bpcli.grad(expression, {"x": 0, "y": 0} if "y" in expression else {"x": 0})
+        assert r.value == value
+        assert set(r.gradients.values()) == {0.0}
+        assert kinds(r) == [("f", "kink")]
+        assert "its gradient there is taken as 0" in r.warnings[0].message
+
     def test_sqrt_at_zero_gradient_is_inf_with_a_warning(self):
         r = bpcli.grad("sqrt(x)", x=0)
         assert r.value == 0.0

@@ -173,6 +173,12 @@ class TestCommands:
         assert result.exit_code == 1  # dx is 1, not inf
         assert "Traceback" not in result.stderr
 
+    @pytest.mark.filterwarnings("error::RuntimeWarning")
+    def test_diagnosing_a_gradient_of_inf_raises_no_numpy_warning(self):
+        result = run_cli("check", "sum(exp(x))", "-x", "[1000, 1]", "--expect", "dx=[1, 2]")
+        assert result.exit_code == 1, result.stderr  # wrong, and diagnosed without a RuntimeWarning
+        assert "internal error" not in result.stderr
+
     def test_gradcheck_checks_fewer_elements_of_a_large_input(self, monkeypatch):
         from bpcli import finite_differences
 
