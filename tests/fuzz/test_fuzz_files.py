@@ -14,11 +14,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzzing import answered_or_refused, budget
 from helpers import run_cli
+
+# inf and nan are bpcli's to report: a numpy RuntimeWarning reaching the user fails the case.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 GOOD = {
     ".json": b"[[1, 2], [3, 4]]",

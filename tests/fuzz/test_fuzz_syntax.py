@@ -48,7 +48,7 @@ def _trees(children):
 trees = st.recursive(numbers | st.builds(Name, names), _trees, max_leaves=15)
 
 
-@budget(2.0)
+@budget(1.5)
 @given(trees)
 @example(Transpose(Number(2.0, "2")))  # "2.T" lexes as the number "2." and the name T
 @example(Neg(Binary("**", Neg(Name("x")), Number(2.0, "2"))))
@@ -103,7 +103,7 @@ _MEANING = re.compile(
 )
 
 
-@budget(1.0)
+@budget(0.6)
 @given(grammar_strings)
 @example("-x**2")
 @example("2**-1")
