@@ -58,9 +58,9 @@ def gradcheck(
     max tie, abs at 0) lies within h of an input, it warns and shows the
     one-sided differences; a gradient that agrees with either side passes. A
     difference below the rounding error of the finite difference (about
-    10·eps·|f|/h), or one that is inf or nan, is "inconclusive", not wrong. A non-scalar output is
-    checked through sum(upstream · output). The variable h is bound as
-    -h 2 or h=2 (--h is the step).
+    10·eps·|f|/h), or one that is inf or nan, is "inconclusive", not wrong.
+    A non-scalar output is checked through sum(upstream · output). The
+    variable h is bound as -h 2 or h=2 (--h is the step).
 
     {bindings}
     """

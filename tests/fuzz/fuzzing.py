@@ -8,10 +8,12 @@ a new gate is fuzzed as soon as it is registered.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
 import sys
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 import bpcli
 from bpcli.evaluate import evaluate
 from bpcli.gates import REGISTRY
+from helpers import run_cli
 
 KINK_DISTANCE = 1e-3  # the issue's promise: gradients agree at least this far from every kink
 SINGULAR_DISTANCE = 0.1  # log, sqrt and 1/x change too fast near 0 for a difference quotient
@@ -204,8 +207,17 @@ def mismatches(result: Any) -> list[tuple]:
 # ---- the command line's promise ---------------------------------------------------------------
 
 
-def answered_or_refused(result: Any, command: tuple[str, ...], seconds: float) -> None:
-    """Exit 0 (1: a check's verdict) with output and no error, or exit 2 with one message; quickly."""
+def run_and_judge(*arguments: str) -> Any:
+    """Run the command line in-process and hold it to its promise: exit 0 (1: a check's verdict)
+    with output and no error, or exit 2 with one message (warnings before it), never a traceback,
+    in under SECOND of processor time."""
+    gc.disable()  # a collection of the test process's own heap (hypothesis's, mostly) is not bpcli's time
+    try:
+        started = time.process_time()
+        result = run_cli(*arguments)
+        seconds = time.process_time() - started
+    finally:
+        gc.enable()
     output, errors = result.stdout, result.stderr
     assert "Traceback" not in output + errors and "internal error" not in errors, errors
     assert seconds < SECOND, f"{seconds:.2f} s"
@@ -213,9 +225,10 @@ def answered_or_refused(result: Any, command: tuple[str, ...], seconds: float) -
         assert output == "", output
         before, found, _ = errors.partition("bpcli: error: ")
         assert found and errors.count("bpcli: error:") == 1, errors
-        assert all(line.startswith("bpcli: warning: ") for line in before.splitlines()), errors  # warnings first
-        return
-    assert result.exit_code == 0 or (result.exit_code == 1 and command[0] == "check"), (result.exit_code, errors)
+        assert all(line.startswith("bpcli: warning: ") for line in before.splitlines()), errors
+        return result
+    assert result.exit_code == 0 or (result.exit_code == 1 and arguments[0] == "check"), (result.exit_code, errors)
     assert "bpcli: error" not in errors and output, errors
-    if "--json" in command:
+    if "--json" in arguments:
         json.loads(output)
+    return result

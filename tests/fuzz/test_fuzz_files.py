@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzzing import answered_or_refused, budget
-from helpers import run_cli
+from fuzzing import budget, run_and_judge
 
 # inf and nan are bpcli's to report: a numpy RuntimeWarning reaching the user fails the case.
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -69,6 +67,4 @@ def test_random_files(content, reader, suffix):
         path = Path(folder) / f"input{suffix}"
         path.write_bytes(content)
         command = tuple(argument.format(path) for argument in reader)
-        started = time.process_time()
-        result = run_cli(*command)
-        answered_or_refused(result, command, time.process_time() - started)
+        run_and_judge(*command)

@@ -18,7 +18,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bpcli.values import NUMBER
-from fuzzing import SECOND, answered_or_refused, budget, scalar_expressions
+from fuzzing import SECOND, budget, run_and_judge, scalar_expressions
 from helpers import run_cli, run_process
 
 # inf and nan are bpcli's to report: a numpy RuntimeWarning reaching the user fails the case.
@@ -65,9 +65,7 @@ def warm():
 @given(texts, st.sampled_from(COMMANDS))
 @example("(x+y)*z", ("grad", "--json"))
 def test_random_text(text, command):
-    started = time.process_time()
-    result = run_cli(*command, "--", text, *BINDINGS)
-    answered_or_refused(result, command, time.process_time() - started)
+    run_and_judge(*command, "--", text, *BINDINGS)
 
 
 # ---- values --------------------------------------------------------------------------------
@@ -104,9 +102,7 @@ def test_random_values(expression, bindings, command):
     arguments = []
     for form, name, value in bindings:
         arguments += form.format(name, value).split(" ", 1) if " " in form else [form.format(name, value)]
-    started = time.process_time()
-    result = run_cli(*command, expression, *arguments)
-    answered_or_refused(result, command, time.process_time() - started)
+    result = run_and_judge(*command, expression, *arguments)
     if result.exit_code == 0 and command == ("grad", "--json"):
         # An inf or nan given is accepted, and always flagged.
         flagged = {w["message"].split()[0] for w in json.loads(result.stdout)["warnings"] if w["kind"] == "nonfinite-input"}
