@@ -58,6 +58,11 @@ class TestValues:
         refused(run_cli("grad", "sum(x)", "-x", f"@{path}", "--max-elements", "999"), "the limit is 999")
         assert run_cli("grad", "sum(x)", "-x", f"@{path}", "--max-elements", "1000").exit_code == 0
 
+    def test_the_count_comes_before_the_parse(self, tmp_path):
+        damaged = tmp_path / "x.json"
+        damaged.write_text("[" + "1, " * 1000 + "oops")  # not JSON: a parse would say so first
+        refused(run_cli("grad", "sum(x)", "-x", f"@{damaged}", "--max-elements", "999"), "the limit is 999")
+
     def test_an_npy_header_that_claims_terabytes(self, tmp_path):
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})

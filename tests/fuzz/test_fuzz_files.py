@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fuzzing import budget, run_and_judge
@@ -62,6 +62,7 @@ SUFFIXES = [".json", ".csv", ".npy", ".jsonl", ".toml", ".py", ".txt"]
 
 @budget(1.0)
 @given(contents, st.sampled_from(READERS), st.sampled_from(SUFFIXES))
+@example(b'[[problem]]\nexpr = ""\ninputs = { x = 0 }\nexpect = { dx = 0 }\n', READERS[3], ".toml")  # reported, exit 2
 def test_random_files(content, reader, suffix):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"input{suffix}"
