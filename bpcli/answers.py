@@ -77,6 +77,10 @@ def load_answers(path: Path, rule: Rule = Rule()) -> list[Entry]:
         document = tomllib.loads(_read(path), parse_float=Written)
     except tomllib.TOMLDecodeError as error:
         raise BpcliError(f"{path} is not valid TOML: {error}") from None
+    except ValueError:  # Python's int refuses a whole number of more than 4,300 digits
+        raise BpcliError(f"{path} holds a whole number of more than 4,300 digits") from None
+    except RecursionError:
+        raise BpcliError(f"{path} is nested too deeply") from None
     extra = set(document) - {"problem"}
     if extra:
         raise BpcliError(f"{path}: unknown top-level key {sorted(extra)[0]!r}; problems are [[problem]] tables")

@@ -219,16 +219,22 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
 
 
 def to_value(name: str, value: Any) -> Any:
-    """A float, or a float64 array for a list or an array."""
+    """A float, or a float64 array for a list or an array (integers are promoted to float64)."""
     if isinstance(value, Real) and not isinstance(value, bool) and not hasattr(value, "shape"):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise BpcliError(f"the value of {name} is too large for float64 (beyond ±1.8e308)") from None
     if isinstance(value, (list, tuple)) or hasattr(value, "shape"):
         import numpy as np
 
         try:
-            array = np.asarray(value, dtype=np.float64)  # no copy of an array that is float64 already
-        except (ValueError, TypeError):
-            raise BpcliError(f"the value of {name} is not a rectangular array of numbers") from None
+            array = np.asarray(value)
+            if array.dtype.kind not in "iuf":  # not a bool mask, a complex number, a string or None
+                raise TypeError(array.dtype)
+            array = np.asarray(array, dtype=np.float64)  # no copy of an array that is float64 already
+        except (ValueError, TypeError, OverflowError):
+            raise BpcliError(f"the value of {name} is not a rectangular array of real numbers") from None
         if array.ndim == 0:
             return float(array)
         if array.size == 0:

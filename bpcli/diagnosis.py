@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping
 
-from bpcli.backends import backend_for
+from bpcli.backends import backend_for, quiet_float_errors
 from bpcli.graph import CONST, INPUT
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -332,6 +332,13 @@ def diagnose(
     back from the output is where the numbers part; a mistake is named only
     when its numbers match the student's.
     """
+    with quiet_float_errors():  # a true gradient of inf or nan, plus a mistake's delta
+        return _diagnosis(truth, node, student, matches)
+
+
+def _diagnosis(
+    truth: Truth, node: int, student: Mapping[int, Any], matches: Callable[[int, Any], bool]
+) -> Diagnosis:
     name = truth.name(node)
     above = truth.downstream_of(node)
     for earlier in above:

@@ -46,8 +46,9 @@ def evaluate(
     On arrays, a pass over every element of every gradient node to look for
     inf and nan would cost a third of the evaluation; with ``watch`` (the
     gradients that are reported), gradient nodes are looked at only if one
-    of those is not finite. Non-finite numbers in a backward pass do not turn
-    finite again on their way to the inputs (inf · 0 and inf - inf are nan).
+    of those is not finite; the same on numbers, so that an inf the
+    conventions turn back into 0 (mul0 in the power gate's gradient) raises
+    no warning about a gradient that is finite.
     """
     recompute = None if reuse is None else _depends_on(graph, changed)
     # Arrays anywhere (a bound value, or a literal such as [1, 2]) need numpy.
@@ -60,7 +61,7 @@ def evaluate(
             return _run(graph, bindings, xp, recompute, reuse, roots, watch)
     from bpcli.backends import scalar as xp
 
-    return _run(graph, bindings, xp, recompute, reuse, roots, None)  # on numbers every check is cheap
+    return _run(graph, bindings, xp, recompute, reuse, roots, watch)
 
 
 def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
@@ -94,7 +95,9 @@ def _run(
                 findings.append(Finding(index, "nonfinite-input", f"{node.name} is {_nonfinite_word(xp, value)}"))
             continue
         if op == CONST:
-            values[index] = node.value
+            value = values[index] = node.value
+            if node.span is not None and not all_finite(value):  # a number written too large: 1e999
+                findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(xp, value)} in float64"))
             continue
         gate = REGISTRY[op]
         inputs = [values[i] for i in node.inputs]
@@ -113,13 +116,23 @@ def _run(
         else:
             suspects.append((index, node.origin, _nonfinite_word(xp, out)))
     if deferred and not all(values[w] is None or all_finite(values[w]) for w in watch):
+        # Where the reported gradients that are not finite began (an inf that
+        # the conventions turned back into 0 on its way is not one of them).
+        roots = [w for w in watch if values[w] is not None and not all_finite(values[w])]
+        nodes = graph.nodes
         suspects = [
             (index, node.origin, _nonfinite_word(xp, values[index]))
-            for index, node in enumerate(graph.nodes)
+            for index, node in enumerate(nodes)
             if node.origin is not None and values[index] is not None
-            and _went_nonfinite(xp, [values[i] for i in node.inputs], values[index])
+            and _went_nonfinite(xp, [values[i] for i in node.inputs if not _unreported(nodes[i])], values[index])
         ]
     return Evaluation(values, findings + _gradient_findings(graph, suspects, roots))
+
+
+def _unreported(node: Any) -> bool:
+    """A constant the backward pass made (a folded log(0) is -inf) or was given (an upstream of nan):
+    nothing reports it, so a gradient it makes inf or nan is where that began."""
+    return node.op == CONST and node.span is None
 
 
 def _went_nonfinite(xp: Any, inputs: list[Any], out: Any) -> bool:

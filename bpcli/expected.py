@@ -54,8 +54,11 @@ def half_unit(text: str) -> float:
     if match is None or not (match.group(1) or match.group(2)):
         return 0.0
     decimals = len(match.group(2) or "")
-    exponent = int(match.group(3) or 0)
-    return 0.5 * 10.0 ** (exponent - decimals)
+    try:
+        exponent = int(match.group(3) or 0)
+        return 0.5 * 10.0 ** (exponent - decimals)
+    except (OverflowError, ValueError):  # 1e999: beyond float64, the number is inf, and exact
+        return 0.0
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ check cannot tell, and says "inconclusive" rather than "wrong".
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
@@ -33,6 +34,10 @@ EPSILON = 2.0**-52
 DEFAULT_H = 1e-5
 DEFAULT_MAX_ERROR = 1e-4
 DEFAULT_MAX_CHECKS = 10_000
+# Each check evaluates the expression twice. Unless told how many to check,
+# gradcheck checks no more elements than fit this many element-evaluations
+# (about ten seconds): all 10,000 of a small input, a few hundred of randn:1000,1000.
+WORK_BUDGET = 1_000_000_000
 ROUNDING_FACTOR = 10.0  # rounding error of a difference quotient: about 10·ε·|f| / h
 FLOOR = 1e-12
 # The lecture's reading of a relative error, from the best band down.
@@ -113,7 +118,7 @@ def relative_error(analytic: float, numeric: float) -> float:
 
 
 def reading(error: float) -> str:
-    return next(word for bound, word in READINGS if error < bound)
+    return next((word for bound, word in READINGS if error < bound), "wrong")  # nan: a gradient of nan
 
 
 def gradcheck(
@@ -124,14 +129,15 @@ def gradcheck(
     h: float = DEFAULT_H,
     max_error: float = DEFAULT_MAX_ERROR,
     upstream: Any = None,
-    max_checks: int = DEFAULT_MAX_CHECKS,
+    max_checks: int | None = None,
     seed: int = 0,
     **values: Any,
 ) -> GradcheckResult:
     """Compare the gradient of every input element with a centred finite difference.
 
     With more than ``max_checks`` elements, that many are chosen at random
-    (from ``seed``) and a warning says so.
+    (from ``seed``) and a warning says so. By default that is 10,000, or
+    fewer where two evaluations per check would exceed ``WORK_BUDGET``.
 
         >>> import bpcli
         >>> r = bpcli.gradcheck("sigmoid(w * x)", w=2, x=-1)
@@ -150,6 +156,8 @@ def gradcheck(
     probe = _Probe(result)
     elements = [(name, index) for name, value in result.inputs.items() for index in _indices(value)]
     warnings = list(result.warnings)
+    if max_checks is None:
+        max_checks = max(1, min(DEFAULT_MAX_CHECKS, WORK_BUDGET // (2 * probe.work)))
     if len(elements) > max_checks:
         import numpy as np
 
@@ -174,6 +182,9 @@ class _Probe:
         self.seed = result.value_of(result.adjoints.seed)
         self.base = self._loss(result.evaluation.values)
         self.crossed: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+        # How many numbers one evaluation of the forward pass computes.
+        values = result.evaluation.values
+        self.work = sum(getattr(values[i], "size", 1) for i, node in enumerate(self.graph.nodes) if node.origin is None)
 
     def check(self, name: str, index: tuple[int, ...], h: float, max_error: float) -> ElementCheck:
         x = _element(self.result.inputs[name], index)
@@ -192,7 +203,9 @@ class _Probe:
             error = min(error, _error_to_interval(analytic, left, right))
         rounding = ROUNDING_FACTOR * EPSILON * max(abs(f_plus), abs(f_minus)) / (plus - x)
         word = reading(error)
-        if word != "good" and abs(analytic - numeric) <= rounding:
+        # A difference below its own rounding error, or one that is not a number at all (an input
+        # of inf or nan, a step that leaves the function's domain), cannot judge the gradient.
+        if word != "good" and (abs(analytic - numeric) <= rounding or not math.isfinite(numeric)):
             word = INCONCLUSIVE
         passed = word == INCONCLUSIVE or error <= max_error
         return ElementCheck(name, index, x, analytic, numeric, plus - x, error, word, passed, bool(crossed),

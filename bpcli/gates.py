@@ -164,15 +164,26 @@ _register(Gate(
     nonfinite=lambda a: "division by zero",
 ))
 
+# Where a**b is flat, its local gradient is 0 even though the formula meets
+# 0 * inf: a**0 is 1 for every a (b * a**(b - 1) is 0 * inf at a = 0), and 0**b
+# is 0 for every b > 0 (a**b * log(a) is 0 * -inf). PyTorch and JAX take 0
+# there too; mul0 is the multiply in which a factor 0 wins.
 _register(Gate(
     "pow", "a ** b", symbol_="**", title_="power",
     forward=lambda xp, a, b: xp.power(a, b),
     partials=(
-        lambda g, a, b, out: g.mul(b, g.pow(a, g.sub(b, g.const(1.0)))),
-        lambda g, a, b, out: g.mul(out, g.log(a)),
+        lambda g, a, b, out: g.mul0(b, g.pow(a, g.sub(b, g.const(1.0)))),
+        lambda g, a, b, out: g.mul0(out, g.log(a)),
     ),
-    role="scales", local="∂/∂a = b * a**(b - 1), ∂/∂b = a**b * log(a)",
+    role="scales", local="∂/∂a = b * a**(b - 1), ∂/∂b = a**b * log(a) (0 where b, resp. a**b, is 0)",
     nonfinite=_power_nonfinite,
+))
+
+_register(Gate(
+    "mul0", "mul0(a, b)", function="mul0", symbol_="*0", title_="zero-first multiply",
+    forward=lambda xp, a, b: xp.mul0(a, b),
+    partials=(lambda g, a, b, out: b, lambda g, a, b, out: a),
+    role="swaps", local="∂/∂a = b, ∂/∂b = a (a * b, but 0 wherever a is 0, even if b is inf or nan)",
 ))
 
 # ---- functions --------------------------------------------------------------

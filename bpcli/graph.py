@@ -8,6 +8,7 @@ graph, so one evaluator computes values and gradients alike.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable
 
 from bpcli import shapes
@@ -241,4 +242,6 @@ class Builder:
                 return self.apply("neg", inputs[1])
         if op == "pow" and values[1] == 1.0:
             return inputs[0]
+        if op == "mul0" and (values[0] is not None or (values[1] is not None and math.isfinite(values[1]))):
+            return self.apply("mul", *inputs)  # a constant first factor, or a finite second: a plain multiply
         return None

@@ -115,7 +115,7 @@ def passes_warnings(
     """The warnings of an evaluation of ``passes``; past the first order, kinks say what they do."""
     from bpcli.result import GradResult
 
-    if max(t.order for t in passes.targets) == 1:
+    if max((t.order for t in passes.targets), default=1) == 1:  # no targets: an expression without variables
         return GradResult(expression, graph, passes.adjoints, evaluation, notices).warnings
     first_pass = range(passes.starts[0], passes.starts[1])
     return higher_order_warnings(expression, graph, passes.adjoints, evaluation, [], notices, first_pass)
@@ -259,7 +259,7 @@ def derivative(
     output = graph.nodes[graph.output].name
     holders = [graph.output, *(t.node for t in passes.targets)]
     labels = [label(output, graph.nodes[x].name, k) for k in range(order + 1)]
-    evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *holders])
+    evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *holders], watch=holders)
     value = evaluation.values
     live = graph.live(holders)
     numbers_only = all(graph.shape(i) == () for i, needed in enumerate(live) if needed)

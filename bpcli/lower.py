@@ -10,6 +10,7 @@ tanh) is lowered to the primitive gates its registry entry decomposes it into.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from bpcli.errors import BpcliError
@@ -276,7 +277,7 @@ def _integer(node: Expr) -> int | None:
     if isinstance(node, Neg):
         inner = _integer(node.operand)
         return None if inner is None else -inner
-    if isinstance(node, Number) and node.value == int(node.value) and "." not in node.text and "e" not in node.text.lower():
+    if isinstance(node, Number) and node.text.isdigit() and math.isfinite(node.value):  # 400 digits are inf
         return int(node.value)
     return None
 

@@ -165,9 +165,11 @@ def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
         if not text.strip():
             continue
         try:
-            row = json.loads(text)
+            row = json.loads(text, parse_int=float)  # float64 in the end; int() refuses 4,300 digits
         except json.JSONDecodeError as error:
             raise BpcliError(f"{path}, line {line}: not valid JSON ({error.msg})") from None
+        except RecursionError:
+            raise BpcliError(f"{path}, line {line}: nested too deeply") from None
         if not isinstance(row, dict):
             raise BpcliError(f"{path}, line {line}: each line is an object such as {{\"x\": 1, \"y\": 2}}")
         if names is None:

@@ -119,7 +119,7 @@ def hessian(
         product_nodes = _hvp_nodes(graph, gradient, vectors)
         evaluated += [node for node in product_nodes.values() if node is not None]
     # Before the matrix's passes add their one-hot inputs to the graph.
-    evaluation = evaluate(graph, inputs, roots=evaluated)
+    evaluation = evaluate(graph, inputs, roots=evaluated, watch=evaluated[forward_nodes:])
     if vector is None:
         matrix, passes, findings = _matrix(graph, inputs, gradient)
 

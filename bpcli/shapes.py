@@ -13,6 +13,11 @@ from bpcli.errors import BpcliError
 
 Shape = tuple[int, ...]
 
+# The largest array a gate may compute (elements): an outer product or a
+# broadcast of two vectors that are each fine can ask for terabytes. The
+# command line sets it from --max-elements, which bounds the values given too.
+MAX_ELEMENTS = 50_000_000
+
 
 class ShapeError(ValueError):
     """A shape rule's complaint, completed with the stage by ``infer_shapes``."""
@@ -120,6 +125,13 @@ def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape]) -> list[Shape]:
                     source=graph.source or None,
                     span=node.span,
                 ) from None
+            if size(shapes[-1]) > MAX_ELEMENTS:
+                raise BpcliError(
+                    f"{gate_text(graph, index)} would have {size(shapes[-1]):,} elements {show(shapes[-1])}; "
+                    f"the limit is {MAX_ELEMENTS:,} (raise it with --max-elements)",
+                    source=graph.source or None,
+                    span=node.span,
+                )
     return shapes
 
 

@@ -448,6 +448,8 @@ class SymbolicResult:
         from bpcli.views.numbers import format_value
 
         lines = [f"{name} = {text}" for name, text in self.stages]
+        if not self.derivatives:
+            lines.append(f"{self.source} has no input variables: there is nothing to differentiate")
         for d in self.derivatives:
             shown = None if d.value is None else format_value(d.value, precision)
             value = "" if shown in (None, d.expression) else f" = {shown}"  # not "d²f/dx² = 0 = 0"
@@ -500,7 +502,7 @@ def symbolic(
     warnings: list[Any] = []
     if given:
         roots = [*range(forward_nodes), *(t.node for t in passes.targets if t.node is not None)]
-        evaluation = evaluate(graph, inputs, roots=roots)
+        evaluation = evaluate(graph, inputs, roots=roots, watch=roots[forward_nodes:])
         derived = [0.0 if t.node is None else evaluation.values[t.node] for t in passes.targets]
         warnings = higher.passes_warnings(expression, graph, passes, evaluation, notices)
     return SymbolicResult(

@@ -24,12 +24,15 @@ if TYPE_CHECKING:
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
 _FILL = re.compile(r"(randn|rand|zeros|ones):(.*)\Z")
 DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond any homework, well within the machine
+MAX_DIMENSIONS = 64  # numpy's
 
 
 class ValueReader:
     """Reads value texts into floats and float64 arrays."""
 
     def __init__(self, seed: int = 0, max_elements: int = DEFAULT_MAX_ELEMENTS, note: Callable[[str], None] | None = None) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise BpcliError(f"the seed of the random fills is a whole number, 0 or more, not {seed!r}")
         self.seed = seed
         self.max_elements = max_elements
         self.note = note or (lambda message: None)
@@ -61,6 +64,7 @@ class ValueReader:
         return readers[file_kind(name, path)](name, path, read_bytes(path, f" (value of {name})"))
 
     def _json_file(self, name: str, path: Path, data: bytes) -> Any:
+        self._check_size(name, (count_fields(data),))  # before parsing, which takes some 30 bytes a number
         content = parse_json(name, utf8_text(path, data), f"JSON file {path}")
         if isinstance(content, (int, float)) and not isinstance(content, bool):
             return float(content)
@@ -69,6 +73,7 @@ class ValueReader:
     def _csv_file(self, name: str, path: Path, data: bytes) -> Any:
         import numpy as np
 
+        self._check_size(name, (count_fields(data),))
         rows = csv_cells(name, path, utf8_text(path, data), self.note)
         array = np.array([[float(cell) for cell in row] for row in rows])
         # As numpy.loadtxt: a single row or a single column is a vector.
@@ -79,6 +84,7 @@ class ValueReader:
 
         import numpy as np
 
+        self._check_size(name, npy_shape(data))  # before numpy allocates what the header claims
         try:
             array = np.load(io.BytesIO(data), allow_pickle=False)
         except ValueError as error:
@@ -98,6 +104,8 @@ class ValueReader:
             raise BpcliError(f"{kind}:{dims}: the shape is whole numbers separated by commas, as {kind}:5,10") from None
         if any(d <= 0 for d in shape):
             raise BpcliError(f"{kind}:{dims}: every dimension must be at least 1")
+        if len(shape) > MAX_DIMENSIONS:
+            raise BpcliError(f"{kind}:{dims}: an array has at most {MAX_DIMENSIONS} dimensions")
         self._check_size(name, shape)
         import numpy as np
 
@@ -155,6 +163,31 @@ def read_bytes(path: Path, purpose: str = "") -> bytes:
         raise BpcliError(f"cannot read {path}{purpose}: {error.strerror or error}") from None
 
 
+_FIELD_BYTES = bytes(32 if chr(byte) in "[],; \t\r\n" else 110 for byte in range(256))  # b" " or b"n"
+
+
+def count_fields(data: bytes) -> int:
+    """How many numbers a JSON array or a CSV file holds, counted without parsing: the runs of
+    characters between brackets, commas and white space (exact for a valid file, cheap for a huge one)."""
+    marked = data.translate(_FIELD_BYTES)
+    return marked.count(b" n") + marked.startswith(b"n")
+
+
+def npy_shape(data: bytes) -> tuple[int, ...]:
+    """The shape an .npy file's header declares (() if it cannot be read: numpy will say why)."""
+    import io
+
+    import numpy as np
+
+    stream = io.BytesIO(data)
+    try:
+        major, _ = np.lib.format.read_magic(stream)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        return tuple(read(stream)[0])
+    except Exception:  # a damaged header: np.load reports it
+        return ()
+
+
 def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> list[list[str]]:
     """The numeric cells of a CSV file, row by row, as written (a header row is skipped with a note)."""
     import csv
@@ -179,8 +212,12 @@ def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> 
 
 
 def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | None = None) -> Any:
-    """JSON text; ``number`` (if given) reads every number from its text, as json's parse_float."""
-    hooks = {"parse_float": number, "parse_int": number} if number else {}
+    """JSON text; ``number`` (if given) reads every number from its text, as json's parse_float.
+
+    Whole numbers are read as floats too: a value is float64 in the end, and
+    Python's int refuses a whole number of more than 4,300 digits.
+    """
+    hooks = {"parse_float": number, "parse_int": number or float}
     try:
         return json.loads(text, **hooks)
     except json.JSONDecodeError as error:

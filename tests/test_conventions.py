@@ -8,7 +8,8 @@ import math
 import pytest
 
 import bpcli
-from helpers import run_cli
+from bpcli.errors import BpcliError
+from helpers import numeric_gradients, run_cli
 
 
 def kinds(result) -> list[tuple[str | None, str]]:
@@ -41,6 +42,15 @@ class TestKinks:
         r = bpcli.grad("relu(x) + abs(y) + max(x, y)", x=1, y=-2)
         assert r.warnings == []
         assert r.gradients == {"x": 2.0, "y": -1.0}
+
+    @pytest.mark.parametrize("expression, value", [("step(x)", 0.0), ("sign(x)", 0.0), ("greater(x, y)", 0.5)])
+    def test_the_indicators_jump_with_gradient_zero(self, expression, value):
+        # The local gradients of relu, abs, max and min: flat everywhere, with a jump at 0 (or a tie).
+        r = bpcli.grad(expression, {"x": 0, "y": 0} if "y" in expression else {"x": 0})
+        assert r.value == value
+        assert set(r.gradients.values()) == {0.0}
+        assert kinds(r) == [("f", "kink")]
+        assert "its gradient there is taken as 0" in r.warnings[0].message
 
     def test_sqrt_at_zero_gradient_is_inf_with_a_warning(self):
         r = bpcli.grad("sqrt(x)", x=0)
@@ -75,6 +85,12 @@ class TestNonFinite:
         assert reason in messages[0]
         assert messages[0].startswith("stage 1, f = ")
 
+    def test_zero_over_zero_is_nan_with_the_warning_where_it_began(self):
+        r = bpcli.grad("x / y", x=0, y=0)
+        assert math.isnan(r.value)  # 0 * (1 / 0) = 0 * inf
+        nonfinite = [w for w in r.warnings if w.kind == "nonfinite"]
+        assert [(w.stage, w.message) for w in nonfinite] == [("t1", "stage 1, t1 = 1 / y: division by zero: the value is inf")]
+
     def test_zero_to_the_zero_is_one(self):
         r = bpcli.grad("x**0", x=0)
         assert r.value == 1.0
@@ -100,6 +116,126 @@ class TestNonFinite:
         assert doc["gradients"] == {"x": "inf", "y": "-inf"}
         assert {w["stage"] for w in doc["warnings"]} >= {"t1", "t2"}
         assert all(w["message"] for w in doc["warnings"])
+
+
+class TestPowers:
+    """x**y where its formulas meet 0 * inf: a factor 0 wins where the power is flat (PyTorch and JAX agree)."""
+
+    def test_zero_to_the_zero_is_one_flat_in_the_base_and_falling_in_the_exponent(self):
+        r = bpcli.grad("x**y", x=0, y=0)
+        assert r.value == 1.0
+        # x**0 is 1 for every x; 0**y drops from 1 to 0 as y passes 0, so both one-sided slopes are -inf.
+        assert r.gradients == {"x": 0.0, "y": -math.inf}
+        assert kinds(r) == [("f", "nonfinite-gradient")]
+        step = 1e-9
+        assert (0.0**step - 1.0) / step < -1e8
+
+    @pytest.mark.parametrize("y", [0.5, 1.0, 2.0, 3.0])
+    def test_zero_to_a_positive_power_is_flat_in_the_exponent(self, y):
+        r = bpcli.grad("x**y", x=0, y=y)
+        assert r.value == 0.0
+        assert r.gradients["y"] == 0.0  # 0**y is 0 for every y > 0
+        assert r.gradients["y"] == numeric_gradients("x**y", {"x": 0.0, "y": y})["y"]
+        assert r.gradients["x"] == {0.5: math.inf, 1.0: 1.0, 2.0: 0.0, 3.0: 0.0}[y]
+        assert kinds(r) == ([("f", "nonfinite-gradient")] if y < 1 else [])
+
+    def test_a_constant_zero_base_gives_the_same_gradients(self):
+        assert bpcli.grad("0**y", y=2).gradients == {"y": 0.0}
+        r = bpcli.grad("0**y", y=0)
+        assert (r.value, r.gradients) == (1.0, {"y": -math.inf})
+        assert kinds(r) == [("f", "nonfinite-gradient")]  # the folded log(0) is reported, not silent
+
+    def test_zero_to_a_negative_power_is_inf_with_inf_gradients(self):
+        r = bpcli.grad("x**y", x=0, y=-1)
+        assert r.value == math.inf
+        assert r.gradients == {"x": -math.inf, "y": -math.inf}
+        assert kinds(r) == [("f", "nonfinite"), ("f", "nonfinite-gradient")]
+
+    @pytest.mark.parametrize("expression", ["x**y", "(-2)**y"])
+    def test_a_negative_base_to_a_whole_power_has_no_gradient_in_the_exponent(self, expression):
+        r = bpcli.grad(expression, {"x": -2, "y": 2} if "x" in expression else {"y": 2})
+        assert r.value == 4.0
+        assert math.isnan(r.gradients["y"])  # log(-2): the power is not defined for y near 2
+        if "x" in expression:
+            assert r.gradients["x"] == -4.0
+        assert ("f", "nonfinite-gradient") in kinds(r)
+
+    def test_away_from_zero_the_usual_formulas(self):
+        r = bpcli.grad("x**y", x=2, y=3)
+        assert r.gradients == {"x": 12.0, "y": 8 * math.log(2)}
+        assert r.warnings == []
+
+    @pytest.mark.parametrize("expression, formula", [("x**2", "2 * x"), ("2**x", "f * 0.6931471805599453")])
+    def test_a_constant_operand_keeps_the_plain_formula(self, expression, formula):
+        (stage,) = bpcli.grad(expression, x=3).stages
+        assert formula in stage.formulas
+
+
+class TestInputs:
+    def test_integers_are_promoted_to_float64(self):
+        import numpy as np
+
+        r = bpcli.grad("x / y", x=1, y=2)
+        assert r.value == 0.5 and type(r.value) is float
+        assert all(type(g) is float for g in r.gradients.values())
+        # numpy refuses integers to negative integer powers; as float64 they are fine.
+        arrays = bpcli.grad("sum(x**y)", x=np.array([2, 4]), y=np.array([-1, -2]))
+        assert arrays.value == 0.5 + 0.0625
+        assert arrays.gradients["x"].dtype == np.float64
+
+    @pytest.mark.parametrize(
+        "value, fragment",
+        [
+            (10**400, "too large for float64"),
+            ([1 + 2j], "array of real numbers"),
+            ([1, None], "array of real numbers"),
+            ([True, False], "array of real numbers"),
+            ([[1, 2], [3]], "array of real numbers"),
+        ],
+    )
+    def test_values_that_are_not_real_numbers_are_refused(self, value, fragment):
+        with pytest.raises(BpcliError, match=fragment):
+            bpcli.grad("sum(x)" if isinstance(value, list) else "x", x=value)
+
+    def test_a_number_written_beyond_float64_is_inf_and_flagged(self):
+        r = bpcli.grad("1e999 * x", x=1)
+        assert r.value == math.inf
+        assert kinds(r) == [(None, "nonfinite-input")]
+        assert r.warnings[0].message == "the number 1e999 is inf in float64"
+
+    def test_an_upstream_gradient_of_nan_is_flagged(self):
+        r = bpcli.grad("x * y", x=2, y=3, upstream=math.nan)
+        assert all(math.isnan(g) for g in r.gradients.values())
+        assert kinds(r) == [("f", "nonfinite-gradient")]
+
+    def test_inf_input_is_accepted_and_flagged(self):
+        result = run_cli("grad", "x * 2", "-x", "inf", "--json")
+        assert result.exit_code == 0
+        doc = json.loads(result.stdout)
+        assert doc["value"] == "inf" and doc["gradients"] == {"x": 2.0}
+        assert [w["message"] for w in doc["warnings"]] == ["x is inf"]
+
+
+class TestNoNumpyWarnings:
+    """Overflow and domain errors are bpcli's warnings, never numpy's RuntimeWarnings."""
+
+    @pytest.mark.parametrize(
+        "expression",
+        ["sum(sigmoid(x))", "sum(exp(x))", "sum(log(x))", "sum(1 / x)", "sum(x**y)", "sum(tanh(x))", "sum(sqrt(x))"],
+    )
+    def test_arrays_at_extreme_points(self, expression):
+        import warnings
+
+        import numpy as np
+
+        x = np.array([-1000.0, 0.0, 1000.0, -1.0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y = {"y": np.array([-1.0, -0.5, 2.0, 0.5])} if "y" in expression else {}
+            r = bpcli.grad(expression, x=x, **y)
+        if expression == "sum(sigmoid(x))":
+            assert r.gradients["x"].tolist() == [0.0, 0.25, 0.0, pytest.approx(0.19661193324148185)]
+            assert r.warnings == []
 
 
 class TestDeepInput:

@@ -8,8 +8,10 @@ complex number.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from types import ModuleType
-from typing import Any
+from typing import Any, ContextManager
 
 
 def backend_for(*values: Any) -> ModuleType:
@@ -21,3 +23,11 @@ def backend_for(*values: Any) -> ModuleType:
     from bpcli.backends import scalar
 
     return scalar
+
+
+def quiet_float_errors() -> ContextManager[Any]:
+    """Arithmetic on values outside the evaluator (which has its own): inf and nan are
+    results that bpcli reports, not numpy RuntimeWarnings. Numbers raise none; numpy is
+    only there if arrays are."""
+    numpy = sys.modules.get("numpy")
+    return contextlib.nullcontext() if numpy is None else numpy.errstate(all="ignore")

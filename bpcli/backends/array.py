@@ -23,6 +23,10 @@ def recip(a):
     return np.reciprocal(np.asarray(a, dtype=np.float64))
 
 
+def mul0(a, b):
+    return np.where(np.equal(a, 0), 0.0, np.multiply(a, b))  # 0 * inf and 0 * nan are 0 here
+
+
 def sigmoid(a):
     # exp(-a) overflows to inf for a < -709, and 1 / (1 + inf) is exactly 0:
     # IEEE arithmetic makes the plain formula right everywhere (the evaluator

@@ -37,6 +37,10 @@ def power(a: float, b: float) -> float:
         return NAN  # a negative number to a non-integer power
 
 
+def mul0(a: float, b: float) -> float:
+    return 0.0 if a == 0 else a * b  # 0 * inf and 0 * nan are 0 here
+
+
 def exp(a: float) -> float:
     try:
         return math.exp(a)

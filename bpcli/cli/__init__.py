@@ -29,7 +29,7 @@ def main() -> None:
 
     shared.guard_standard_output()
     arguments = sys.argv[1:]
-    code = quick.grad(arguments)
+    code = shared.run_reporting(lambda: shared.require_utf8(arguments)) or quick.grad(arguments)
     if code is None:
         if len(arguments) == 2 and arguments[0] in _COMPLETION_OPTIONS:
             import os

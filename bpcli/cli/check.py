@@ -44,6 +44,7 @@ def check(
     full: common.Full = False,
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> int:
     """Check answers: values, gradients, a backward pass, an answers file.
 
@@ -90,7 +91,9 @@ def check(
                              "--expect or --backward with it")
         result = check_answers(answers, rtol=rtol, atol=atol)
     else:
-        result = _check_one(ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements)
+        result = _check_one(
+            ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements, max_length
+        )
         common.warn_unused(result.problems[0].warnings)
     if json_output:
         print(result.to_json())
@@ -101,11 +104,11 @@ def check(
     return result.exit_code
 
 
-def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements):
+def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements, max_length):
     from bpcli.checking import check as check_expectations
     from bpcli.expected import read_expected
 
-    text, extra = common.read_expression(expression, file, ctx.args)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     expectations = {}
@@ -119,7 +122,7 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
         expectations[key] = read_expected(key, value, reader)
     return check_expectations(
         text, values, expect=expectations,
-        backward=None if backward is None else common.read_text(backward),
+        backward=None if backward is None else common.read_text(backward, max_length),
         backward_label=str(backward), rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader),
     )
 

@@ -13,6 +13,7 @@ import typer
 
 from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper through common)
     DEFAULT_MAX_ELEMENTS,
+    DEFAULT_MAX_LENGTH,
     bindings,
     console,
     error_message,
@@ -51,9 +52,12 @@ Precision = Annotated[
     int, typer.Option("--precision", min=1, max=17, help="Significant digits in tables (JSON is always exact).")
 ]
 Full = Annotated[bool, typer.Option("--full", help="Show whole arrays and matrices, not previews.")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of the random fills randn:... and rand:....")]
+Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of the random fills randn:... and rand:....")]
 MaxElements = Annotated[
     int, typer.Option("--max-elements", min=1, help="The largest array a value may hold (elements).")
+]
+MaxLength = Annotated[
+    int, typer.Option("--max-length", min=1, help="The longest expression read from --file or standard input (bytes)."),
 ]
 Expand = Annotated[
     bool,

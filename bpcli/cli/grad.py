@@ -49,6 +49,7 @@ def grad(
     ),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
     expand: common.Expand = False,
     explain: bool = typer.Option(
         False, "--explain", help="Add one plain sentence per stage, in backward order (JSON: \"explanation\")."
@@ -81,7 +82,7 @@ def grad(
 
         if upstream is not None:
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
-        text, extra = common.read_expression(expression, file, ctx.args)
+        text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         batch.run(text, points, values, out, fmt, json_output, expand)
         return
@@ -90,11 +91,11 @@ def grad(
             raise BpcliError("--upstream is for the gradient of an array; --order and --symbolic differentiate a number")
         if expand or explain:
             raise BpcliError("--expand and --explain show the first-order stages; they do not go with --order or --symbolic")
-        text, extra = common.read_expression(expression, file, ctx.args)
+        text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         _higher(text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes)
         return
-    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements)
+    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length)
     sentences = None
     if explain:
         from bpcli.views.explain import explain as explain_stages

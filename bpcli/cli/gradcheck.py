@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 from bpcli.cli import common
@@ -27,8 +29,10 @@ def gradcheck(
     max_error: float = typer.Option(
         DEFAULT_MAX_ERROR, "--max-error", min=0.0, help="Exit 1 when a relative error exceeds this."
     ),
-    max_checks: int = typer.Option(
-        DEFAULT_MAX_CHECKS, "--max-checks", min=1, help="Input elements to check at most (chosen at random beyond)."
+    max_checks: Optional[int] = typer.Option(
+        None, "--max-checks", min=1,
+        help=f"Input elements to check at most (chosen at random beyond); by default {DEFAULT_MAX_CHECKS:,}, "
+        "or fewer for large arrays, so that the check takes seconds.",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.gradcheck/1 JSON document."),
     upstream: common.Upstream = None,
@@ -36,6 +40,7 @@ def gradcheck(
     full: bool = typer.Option(False, "--full", help="One row per input element, not per input."),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> int:
     """Compare the analytic gradient with a centred finite difference.
 
@@ -53,15 +58,15 @@ def gradcheck(
     max tie, abs at 0) lies within h of an input, it warns and shows the
     one-sided differences; a gradient that agrees with either side passes. A
     difference below the rounding error of the finite difference (about
-    10·eps·|f|/h) is "inconclusive", not wrong. A non-scalar output is
-    checked through sum(upstream · output). The variable h is bound as
-    -h 2 or h=2 (--h is the step).
+    10·eps·|f|/h), or one that is inf or nan, is "inconclusive", not wrong.
+    A non-scalar output is checked through sum(upstream · output). The
+    variable h is bound as -h 2 or h=2 (--h is the step).
 
     {bindings}
     """
     from bpcli.finite_differences import gradcheck as check_gradients
 
-    text, extra = common.read_expression(expression, file, ctx.args)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     result = check_gradients(

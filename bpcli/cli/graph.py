@@ -38,6 +38,7 @@ def graph(
     precision: common.Precision = 4,
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> None:
     """The circuit: one box per gate, every wire with its value and its gradient.
 
@@ -50,7 +51,8 @@ def graph(
     from bpcli.views import diagram
 
     result = common.evaluated(
-        expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True
+        expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True,
+        max_length=max_length,
     )
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)

@@ -45,6 +45,7 @@ def hessian(
         1_000_000, "--max-entries", min=1, help="The largest Hessian to build (entries)."
     ),
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> None:
     """The matrix of second derivatives of a number over its variables.
 
@@ -58,7 +59,7 @@ def hessian(
     """
     from bpcli.second_order import hessian as second_derivatives
 
-    text, extra = common.read_expression(expression, file, ctx.args)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     names = [name.strip() for item in wrt or [] for name in item.split(",") if name.strip()] or None

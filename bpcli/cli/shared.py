@@ -10,12 +10,16 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from bpcli.errors import EXIT_INTERNAL_ERROR, BpcliError
+from bpcli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
 
 DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64 (bpcli.values)
+# The longest expression read from a file or standard input: about 300,000
+# gates, which take some 400 MB and ten seconds. An argument is far shorter
+# (the system allows 128 KB); a file can be anything, /dev/zero included.
+DEFAULT_MAX_LENGTH = 1_000_000
 
 
 def run_reporting(command: Callable[[], Any]) -> int:
@@ -31,6 +35,9 @@ def run_reporting(command: Callable[[], Any]) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except MemoryError:  # what the limits (--max-elements, --max-length, ...) let through, this machine could not
+        error_message("out of memory: the arrays or the expression are too large for this machine")
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # binary output (an SVG, a PNG) to a reader that went away
         quiet_standard_output()
         return 0
@@ -100,39 +107,67 @@ def warn_unused(warnings: list[Any]) -> None:
             warn(warning.message)
 
 
-def read_expression(expression: Optional[str], file: Optional[Path], extra: list[str]) -> tuple[str, list[str]]:
+def require_utf8(arguments: list[str]) -> None:
+    """Refuse an argument that is not UTF-8 (Python keeps its undecodable bytes as lone surrogates,
+    which no parser accepts and no output can print)."""
+    for position, argument in enumerate(arguments, start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raw = os.fsencode(argument)
+            byte = len(os.fsencode(argument[: error.start]))
+            raise BpcliError(f"argument {position} is not UTF-8 text (byte {byte}): {raw!r}") from None
+
+
+def read_expression(
+    expression: Optional[str], file: Optional[Path], extra: list[str], max_length: int = DEFAULT_MAX_LENGTH
+) -> tuple[str, list[str]]:
     """The expression text and the arguments left for bindings."""
     if file is not None:
         if expression is not None:
             extra = [expression, *extra]  # with --file, the first argument is already a binding
-        return read_text(file), extra
+        return read_text(file, max_length), extra
     if expression is None:
         raise BpcliError(
             'no expression: give one (bpcli grad "(x+y)*z" -x -2 -y 5 -z -4), - for standard input, or --file PATH'
         )
     if expression == "-":
-        return read_stdin(), extra
+        return read_stdin(max_length), extra
     return expression, extra
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, max_length: int = DEFAULT_MAX_LENGTH) -> str:
+    """A text file of at most ``max_length`` bytes (more is never read)."""
     try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
+        with path.open("rb") as handle:
+            data = handle.read(max_length + 1)
     except OSError as error:
         raise BpcliError(f"cannot read {path}: {error.strerror or error}") from None
+    return _decoded(data, str(path), max_length)
 
 
-def read_stdin() -> str:
+def read_stdin(max_length: int = DEFAULT_MAX_LENGTH) -> str:
+    return _decoded(sys.stdin.buffer.read(max_length + 1), "standard input", max_length)
+
+
+def _decoded(data: bytes, source: str, max_length: int) -> str:
+    if len(data) > max_length:
+        raise BpcliError(
+            f"{source} holds more than {max_length:,} bytes, the most bpcli reads as an expression "
+            "(raise the limit with --max-length)"
+        )
     try:
-        return sys.stdin.buffer.read().decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise BpcliError(f"standard input is not UTF-8 text (byte {error.start})") from None
+        raise BpcliError(f"{source} is not UTF-8 text (byte {error.start})") from None
 
 
 def value_reader(seed: int, max_elements: int) -> Any:
+    """The reader of the command line's values; --max-elements bounds the arrays computed from them too."""
+    from bpcli import shapes
     from bpcli.values import ValueReader
+
+    shapes.MAX_ELEMENTS = max_elements
 
     return ValueReader(seed=seed, max_elements=max_elements, note=warn)
 
@@ -140,6 +175,7 @@ def value_reader(seed: int, max_elements: int) -> Any:
 def evaluated(
     expression: Optional[str], file: Optional[Path], arguments: list[str], upstream: Optional[str],
     expand: bool, seed: int, max_elements: int, circuit_without_values: bool = False,
+    max_length: int = DEFAULT_MAX_LENGTH,
 ) -> Any:
     """The GradResult of the command line.
 
@@ -148,7 +184,7 @@ def evaluated(
     """
     from bpcli.api import circuit, grad
 
-    text, extra = read_expression(expression, file, arguments)
+    text, extra = read_expression(expression, file, arguments, max_length)
     reader = value_reader(seed, max_elements)
     values = bindings(extra, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
@@ -201,11 +237,13 @@ def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    # Piped output gets no colour codes (rich also honours NO_COLOR) and a
-    # width that keeps the tables' columns readable.
+    # Piped output gets no escape codes at all and a width that keeps the
+    # tables' columns readable. rich drops only the colours for NO_COLOR and
+    # keeps bold and dim; bpcli drops every style, as the variable asks.
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 120
-    return Console(highlight=False, width=width, stderr=stderr)
+    plain = os.environ.get("NO_COLOR", "") != ""
+    return Console(highlight=False, width=width, stderr=stderr, color_system=None if plain else "auto")
 
 
 def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: int = 200, full: bool = False,

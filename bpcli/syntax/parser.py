@@ -34,7 +34,6 @@ _TERMINAL_TEXT = {
     "SLASH": "'/'",
     "POW": "'**'",
     "AT": "'@'",
-    "TRANSPOSE": "'.T'",
     "LSQB": "'['",
     "RSQB": "']'",
     "LPAR": "'('",
@@ -220,9 +219,20 @@ class _AstBuilder:
 
     add = sub = mul = div = pow = matmul = _binary
 
-    def transpose(self, children: list[Any]) -> Transpose:
-        operand, marker = children
-        return Transpose(operand, _span(operand, marker))
+    def attribute(self, children: list[Any]) -> Transpose:
+        """``a.T``, the one attribute bpcli knows."""
+        operand, name = children
+        if str(name) == "T":
+            return Transpose(operand, _span(operand, name))
+        if isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES:
+            raise BpcliError(
+                f"{operand.id}.{name} is not supported: bpcli calls functions of math and np, as np.exp(x) "
+                "(constants such as math.pi are not supported: write the number)", span=_span(operand, name),
+            )
+        raise BpcliError(
+            f".{name} is not an attribute bpcli knows: the one attribute is .T (transpose)",
+            span=(name.start_pos - 1, name.end_pos),
+        )
 
     def neg(self, children: list[Any]) -> Neg:
         minus, operand = children
@@ -244,6 +254,7 @@ class _AstBuilder:
         arguments = arguments or []
         args = tuple(a for a in arguments if not isinstance(a, _Keyword))
         keywords = tuple((k.name, k.value) for k in arguments if isinstance(k, _Keyword))
+        _check_arguments_order(arguments)
         last = arguments[-1].span if arguments else (func.start_pos, func.end_pos)
         # The closing parenthesis is not kept by the parser; it follows the last argument.
         span = (func.start_pos, last[1] + 1)
@@ -299,6 +310,18 @@ class _AstBuilder:
         return Tuple(elements, (first.span[0] - 1, elements[-1].span[1] + 1))
 
 
+def _check_arguments_order(arguments: list[Any]) -> None:
+    """As in Python: keyword arguments come after the positional ones, each at most once."""
+    seen: set[str] = set()
+    for argument in arguments:
+        if isinstance(argument, _Keyword):
+            if argument.name in seen:
+                raise BpcliError(f"the keyword argument {argument.name} is given twice", span=argument.span)
+            seen.add(argument.name)
+        elif seen:
+            raise BpcliError("a positional argument follows a keyword argument", span=argument.span)
+
+
 class _Keyword:
     """A ``name=value`` call argument, before it is sorted out from the positional ones."""
 
@@ -348,11 +371,6 @@ def _expected_text(expected: set[str], depth: int) -> str:
     """
     if "NAME" in expected or "NUMBER" in expected:
         return "expected a value: a number, a name or a parenthesised expression"
-    if expected - {"_NEWLINE"} == {"LPAR"}:
-        return (
-            "expected '(': after a dot comes a function of math or np, or the method dot "
-            "(constants such as math.pi are not supported: write the number)"
-        )
     if depth > 0:
         return "expected an operator or ')'"
     if expected:

@@ -56,7 +56,8 @@ def _parts(node: Expr) -> list[Expr | str]:
             *_wrapped(node.right, right_parens),
         ]
     if isinstance(node, Transpose):
-        return [*_wrapped(node.operand, precedence(node.operand) < _ATOM), ".T"]
+        # A number needs its parentheses too: 2.T would read as the number 2. and the name T.
+        return [*_wrapped(node.operand, precedence(node.operand) < _ATOM or isinstance(node.operand, Number)), ".T"]
     if isinstance(node, Call):
         keywords = [[f"{name}=", value] for name, value in node.keywords]
         return [node.func, *_listed([[arg] for arg in node.args] + keywords, "(", ")")]

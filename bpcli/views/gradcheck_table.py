@@ -59,7 +59,7 @@ def _verdict(result: Any) -> Text:
     limit = format_value(result.max_error, 2)
     if not failed:
         unsure = sum(check.reading == "inconclusive" for check in result.checks)
-        aside = f"; {unsure} inconclusive (below the rounding error of the difference)" if unsure else ""
+        aside = f"; {unsure} inconclusive (a difference below its rounding error, or inf or nan)" if unsure else ""
         return Text(f"All {len(result.checks)} input elements pass: the worst relative error is "
                     f"{format_value(result.worst, 2)} (--max-error {limit}){aside}.", style="green")
     names = ", ".join(f"{c.label} ({c.reading}, {format_value(c.error, 2)})" for c in failed[:8])
