@@ -163,6 +163,11 @@ class TestTheCommand:
         assert result.exit_code == 2
         assert result.stderr.startswith("bpcli: error: no JSON schema is called 'gard'; the schemas are: grad, ")
 
+    def test_more_than_one_name_is_one_line_of_error(self):
+        result = run_cli("schema", "grad", "x=1")
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == "bpcli: error: bpcli schema prints one schema at a time, not 2: grad x=1\n"
+
 
 def _all_values(node, key):
     if isinstance(node, dict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -20,7 +20,8 @@ Examples:
 )
 @common.reporting_errors
 def schema(
-    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="A document's name (grad, check, ...)."),
+    # A list, so that stray words get bpcli's one-line error rather than click's usage text.
+    names: Optional[List[str]] = typer.Argument(None, metavar="[NAME]", help="A document's name (grad, check, ...)."),
 ) -> None:
     """The JSON Schema (draft 2020-12) of a --json document; without NAME, the list.
 
@@ -28,11 +29,14 @@ def schema(
     New keys may appear in a document without a new schema number; a
     breaking change bumps the number.
     """
+    from bpcli.errors import BpcliError
     from bpcli.json_schemas import SCHEMAS, json_schema
 
-    if name is None:
+    if names and len(names) > 1:
+        raise BpcliError(f"bpcli schema prints one schema at a time, not {len(names)}: {' '.join(names)}")
+    if not names:
         width = max(map(len, SCHEMAS))
         for short, command in SCHEMAS.items():
             print(f"{short:<{width}}  {json_schema(short)['title']}: {command}")
         return
-    print(json.dumps(json_schema(name), indent=2, ensure_ascii=False))
+    print(json.dumps(json_schema(names[0]), indent=2, ensure_ascii=False))

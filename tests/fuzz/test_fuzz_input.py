@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 COMMANDS = [
     ("grad",), ("grad", "--json"), ("grad", "--symbolic"), ("grad", "--explain", "--precision", "3"),
-    ("check", "--expect", "dx=1"), ("code",), ("graph", "--format", "mermaid"), ("jacobian",), ("hessian",),
+    ("check", "--expect", "dx=1"), ("code",), ("graph", "--format", "mermaid"), ("jacobian",), ("hessian",), ("gates",), ("schema",),
 ]
 BINDINGS = ("x=1.5", "y=-2", "z=0.5", "v=[1, 2]", "A=[[1, 2], [3, 4]]")
 
