@@ -10,7 +10,12 @@ environment; standard output and standard error appear together, as in a
 terminal. A line "..." in README stands for any number of output lines (an
 example may show only the part that matters); --write keeps such blocks as
 they are and only checks them. Commands that install or test the project are
-shown, not run.
+shown, not run (after `pip install . && ` the rest of the line runs), and so are commands that need a program this machine lacks
+(jq, Graphviz's dot): they are reported as skipped.
+
+A file an example reads is either shown in README, as a fenced block right
+after a line `<!-- file: NAME -->`, or, when README has no reason to show it,
+listed in FILES below.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,48 +33,15 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 ELLIPSIS = "..."
-NOT_RUN = re.compile(r"^(pip install \S+|python -m pytest)(\s|$)")
+INSTALL = re.compile(r"^pip install \S+( && |$)")  # README's install step: the rest of the line runs
+NOT_RUN = re.compile(r"^(pip install|python -m pytest)(\s|$)")
+FILE_MARKER = re.compile(r"^<!-- file: (\S+) -->$")
+# Programs outside bpcli that some examples need, and how to tell that an example needs one.
+PROGRAMS = {"jq": re.compile(r"\|\s*jq\b"), "dot": re.compile(r"--format (svg|png)\b")}
 
-# The files README's examples read, created in the scratch folder before they run.
+# The files README's examples read and does not show, created in the scratch folder before they run.
 FILES = {
     "points.csv": "x,y\n3,-4\n1,2\n0.5,0.25\n",
-    "forward.py": (
-        "sigy = 1.0 / (1 + math.exp(-y))  #(1)\n"
-        "num = x + sigy                   #(2)\n"
-        "sigx = 1.0 / (1 + math.exp(-x))  #(3)\n"
-        "xpy = x + y                      #(4)\n"
-        "xpysqr = xpy**2                  #(5)\n"
-        "den = sigx + xpysqr              #(6)\n"
-        "invden = 1.0 / den               #(7)\n"
-        "f = num * invden                 #(8)\n"
-    ),
-    "mine.py": (
-        "dnum = invden                                 #(8)\n"
-        "dinvden = num                                 #(8)\n"
-        "dden = (-1.0 / (den**2)) * dinvden            #(7)\n"
-        "dsigx = (1) * dden                            #(6)\n"
-        "dxpysqr = (1) * dden                          #(6)\n"
-        "dxpy = (2 * xpy) * dxpysqr                    #(5)\n"
-        "dx = (1) * dxpy                               #(4)\n"
-        "dy = (1) * dxpy                               #(4)\n"
-        "dx = ((1 - sigx) * sigx) * dsigx              #(3)  (a fork: this should be +=)\n"
-        "dx += (1) * dnum                              #(2)\n"
-        "dsigy = (1) * dnum                            #(2)\n"
-        "dy += ((1 - sigy) * sigy) * dsigy             #(1)\n"
-    ),
-    "hw.toml": (
-        "[[problem]]\n"
-        "name = \"add then multiply\"\n"
-        "expr = \"q = x + y; f = q * z\"\n"
-        "inputs = { x = -2, y = 5, z = -4 }\n"
-        "expect = { dx = -4, dy = -4, dz = 3 }\n"
-        "\n"
-        "[[problem]]\n"
-        "name = \"neuron\"\n"
-        "expr = \"sigmoid(w0*x0 + w1*x1 + w2)\"\n"
-        "inputs = { w0 = 2, x0 = -1, w1 = -3, x1 = -2, w2 = -3 }\n"
-        "expect = { dx0 = 0.39, dw0 = 0.2 }\n"
-    ),
 }
 
 
@@ -79,8 +52,18 @@ class Example:
     line: int  # where the command is in README (1-based)
 
     @property
+    def shown_only(self) -> bool:
+        rest = INSTALL.sub("", self.command)
+        return not rest or bool(NOT_RUN.match(rest))
+
+    @property
+    def missing_program(self) -> str | None:
+        return next((name for name, needs in PROGRAMS.items() if needs.search(self.command) and not shutil.which(name)),
+                    None)
+
+    @property
     def runs(self) -> bool:
-        return not NOT_RUN.match(self.command)
+        return not self.shown_only and self.missing_program is None
 
     @property
     def elided(self) -> bool:
@@ -108,9 +91,25 @@ def examples(text: str) -> list[Example]:
     return found
 
 
+def shown_files(text: str) -> dict[str, str]:
+    """The files README shows: each fenced block right after a `<!-- file: NAME -->` line."""
+    files: dict[str, str] = {}
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        marker = FILE_MARKER.match(line.strip())
+        if marker is None:
+            continue
+        opening = number + 1
+        if opening >= len(lines) or not lines[opening].startswith("```"):
+            raise ValueError(f"README.md:{number + 1}: {line.strip()} is not followed by a fenced block")
+        closing = lines.index("```", opening + 1)
+        files[marker.group(1)] = "\n".join(lines[opening + 1:closing]) + "\n"
+    return files
+
+
 def run(example: Example, folder: Path) -> list[str]:
     """What the command prints, as README shows it: trailing spaces dropped."""
-    command = re.sub(r"^pip install \S+ && ", "", example.command)
+    command = INSTALL.sub("", example.command)
     env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "TERM": "dumb",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("COLUMNS", None)
@@ -144,10 +143,10 @@ def matches(shown: list[str], actual: list[str]) -> bool:
     return position <= end
 
 
-def scratch_folder() -> tempfile.TemporaryDirectory:
+def scratch_folder(text: str) -> tempfile.TemporaryDirectory:
     folder = tempfile.TemporaryDirectory()
     root = Path(folder.name)
-    for name, content in FILES.items():
+    for name, content in {**FILES, **shown_files(text)}.items():
         (root / name).write_text(content)
     (root / "docs").mkdir()
     import numpy as np  # the one binary example file
@@ -156,9 +155,9 @@ def scratch_folder() -> tempfile.TemporaryDirectory:
     return folder
 
 
-def outputs(found: list[Example]) -> dict[int, list[str]]:
+def outputs(text: str, found: list[Example]) -> dict[int, list[str]]:
     """Every runnable example's real output, by README line."""
-    with scratch_folder() as folder:
+    with scratch_folder(text) as folder:
         # Examples that write or read files of other examples run in README's order;
         # the rest would be independent, but order keeps the run reproducible.
         runnable = [e for e in found if e.runs]
@@ -170,14 +169,14 @@ def outputs(found: list[Example]) -> dict[int, list[str]]:
 def stale(text: str) -> list[tuple[Example, list[str]]]:
     """The examples whose shown output is not what bpcli prints now."""
     found = examples(text)
-    real = outputs(found)
+    real = outputs(text, found)
     return [(e, real[e.line]) for e in found if e.runs and not matches(e.shown, real[e.line])]
 
 
 def rewrite(text: str) -> str:
     """README with every example's output replaced by the real one (elided blocks kept)."""
     found = examples(text)
-    real = outputs(found)
+    real = outputs(text, found)
     lines = text.splitlines()
     # From the end, so that line numbers above stay valid.
     for example in sorted(found, key=lambda e: -e.line):
@@ -196,10 +195,13 @@ def main() -> int:
     mode.add_argument("--write", action="store_true", help="write the real outputs into README.md")
     mode.add_argument("--check", action="store_true", help="exit 1 if README shows stale output")
     options = parser.parse_args()
-    text = README.read_text()
     if options.write:
-        README.write_text(rewrite(text))
-    problems = stale(README.read_text())
+        README.write_text(rewrite(README.read_text()))
+    text = README.read_text()
+    for example in examples(text):
+        if example.missing_program:
+            print(f"README.md:{example.line}: skipped, {example.missing_program} is not installed", file=sys.stderr)
+    problems = stale(text)
     for example, actual in problems:
         print(f"README.md:{example.line}: $ {example.command}", file=sys.stderr)
         print("  README shows:\n    " + "\n    ".join(example.shown), file=sys.stderr)

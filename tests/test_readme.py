@@ -17,3 +17,36 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_install_command_runs_the_main_example():
     readme = (REPO / "README.md").read_text()
     assert '$ pip install . && bpcli grad "(x+y)*z" -x -2 -y 5 -z -4' in readme
+
+
+def _readme_examples():
+    import importlib.util
+    import sys
+
+    if "readme_examples" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("readme_examples", REPO / "docs" / "readme_examples.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclass looks itself up there
+        spec.loader.exec_module(module)
+    return sys.modules["readme_examples"]
+
+
+def test_every_console_example_prints_what_readme_shows():
+    """Each `$ bpcli ...` of README runs in a real shell; its output must be the one README shows."""
+    readme_examples = _readme_examples()
+    text = (REPO / "README.md").read_text()
+    stale = readme_examples.stale(text)
+    assert not stale, "\n\n".join(
+        f"README.md:{example.line}: $ {example.command}\nshows:\n" + "\n".join(example.shown)
+        + "\nprints:\n" + "\n".join(actual)
+        for example, actual in stale
+    ) + "\n\n(python docs/readme_examples.py --write updates README)"
+
+
+def test_the_check_runs_readmes_examples_and_reads_the_files_it_shows():
+    """The check above is only as good as what it runs: README's examples, with the files README shows."""
+    readme_examples = _readme_examples()
+    text = (REPO / "README.md").read_text()
+    runs = [example for example in readme_examples.examples(text) if example.runs]
+    assert len(runs) >= 30, len(runs)
+    assert {"forward.py", "mine.py", "hw.toml"} <= set(readme_examples.shown_files(text))
