@@ -5,7 +5,7 @@
 
 A console block holds commands (lines starting with "$ ") each followed by its
 output. Every command runs in bash, in a scratch folder holding the files the
-examples use (FILES below), with the bpcli of the running interpreter's
+examples use (shown in README), with the bpcli of the running interpreter's
 environment; standard output and standard error appear together, as in a
 terminal. A line "..." in README stands for any number of output lines (an
 example may show only the part that matters); --write keeps such blocks as
@@ -13,9 +13,8 @@ they are and only checks them. Commands that install or test the project are
 shown, not run (after `pip install . && ` the rest of the line runs), and so are commands that need a program this machine lacks
 (jq, Graphviz's dot): they are reported as skipped.
 
-A file an example reads is either shown in README, as a fenced block right
-after a line `<!-- file: NAME -->`, or, when README has no reason to show it,
-listed in FILES below.
+A file an example reads is shown in README, as a fenced block right after a
+line `<!-- file: NAME -->` (the one binary file, xhat.npy, is made here).
 """
 
 from __future__ import annotations
@@ -38,11 +37,6 @@ NOT_RUN = re.compile(r"^(pip install|python -m pytest)(\s|$)")
 FILE_MARKER = re.compile(r"^<!-- file: (\S+) -->$")
 # Programs outside bpcli that some examples need, and how to tell that an example needs one.
 PROGRAMS = {"jq": re.compile(r"\|\s*jq\b"), "dot": re.compile(r"--format (svg|png)\b")}
-
-# The files README's examples read and does not show, created in the scratch folder before they run.
-FILES = {
-    "points.csv": "x,y\n3,-4\n1,2\n0.5,0.25\n",
-}
 
 
 @dataclass
@@ -146,7 +140,7 @@ def matches(shown: list[str], actual: list[str]) -> bool:
 def scratch_folder(text: str) -> tempfile.TemporaryDirectory:
     folder = tempfile.TemporaryDirectory()
     root = Path(folder.name)
-    for name, content in {**FILES, **shown_files(text)}.items():
+    for name, content in shown_files(text).items():
         (root / name).write_text(content)
     (root / "docs").mkdir()
     import numpy as np  # the one binary example file
