@@ -54,6 +54,7 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
     nodes, shapes = graph.nodes, graph.shapes
     local_at, downstream_at, contributions = adjoints.local, adjoints.downstream, adjoints.contributions
     arriving: dict[int, list[int]] = {output: [seed]}
+    multiply = g.mul
     for node in range(output, -1, -1):
         terms = arriving.pop(node, None)
         if terms is None:
@@ -73,10 +74,12 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
             for position, partial in enumerate(gate.partials):
                 if partial is not None and carries[inputs[position]]:
                     local = local_at[(node, position)] = partial(g, *inputs, node)
-                    received[position] = g.mul(local, upstream)
+                    received[position] = multiply(local, upstream)
         for position, share in enumerate(received):
+            if share is None:
+                continue
             used = inputs[position]
-            if share is None or not carries[used]:
+            if not carries[used]:
                 continue
             if shapes is not None and shapes[share] != shapes[used]:
                 share = g.unbroadcast(share, used)  # summed over the axes the input was broadcast along

@@ -119,7 +119,13 @@ class Graph:
         """Whether each node's value changes with some input variable."""
         depends = [False] * len(self.nodes)
         for i, node in enumerate(self.nodes):
-            depends[i] = node.op == INPUT or any(depends[j] for j in node.inputs)
+            if node.op == INPUT:
+                depends[i] = True
+                continue
+            for j in node.inputs:  # a loop, not any(): this runs once per node of a 100,000-gate graph
+                if depends[j]:
+                    depends[i] = True
+                    break
         return depends
 
     def ancestors(self, node: int) -> list[bool]:
@@ -187,11 +193,19 @@ class Builder:
         return self._make(op, inputs, attrs)
 
     def _make(self, op: str, inputs: tuple[int, ...], attrs: dict[str, Any]) -> int:
+        graph = self.graph
         if self.fold and not attrs:
-            folded = self._fold(op, inputs)
+            nodes = graph.nodes
+            # Only a constant input or a negation can fold: most gradient nodes are
+            # decided here, without the call.
+            for i in inputs:
+                if nodes[i].op == CONST:
+                    folded = self._fold(op, inputs)
+                    break
+            else:
+                folded = self._fold(op, inputs) if op == "neg" else None
             if folded is not None:
                 return folded
-        graph = self.graph
         # Gradient nodes go unnamed: they are shown written out (formulas.py),
         # never by name, and there are hundreds of thousands of them.
         name = "" if self.prefix is None else graph.fresh_name(self.prefix)
@@ -201,21 +215,14 @@ class Builder:
         graph.nodes.append(Node(op, inputs, name, None, self.origin, None, attrs or None))
         return len(graph.nodes) - 1
 
-    def constant_value(self, node: int) -> float | None:
-        """A constant scalar's value (arrays are not folded)."""
-        n = self.graph.nodes[node]
-        return n.value if n.op == CONST and isinstance(n.value, float) else None
-
     def _fold(self, op: str, inputs: tuple[int, ...]) -> int | None:
+        """The node that ``op(*inputs)`` simplifies to, if any (``_make`` asks only when it might)."""
         nodes = self.graph.nodes
         if op == "neg" and nodes[inputs[0]].op == "neg":
             return nodes[inputs[0]].inputs[0]
-        for i in inputs:
-            if nodes[i].op == CONST:
-                break
-        else:
-            return None  # the common case, decided quickly: nothing to fold
-        values = [self.constant_value(i) for i in inputs]
+        # A constant scalar's value, else None (arrays are not folded).
+        values = [n.value if n.op == CONST and isinstance(n.value, float) else None
+                  for n in map(nodes.__getitem__, inputs)]
         if op == "accumulate":
             kept = tuple(i for i, v in zip(inputs, values) if v != 0.0)  # x + 0 is x
             if len(kept) < len(inputs):
