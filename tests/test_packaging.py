@@ -83,7 +83,7 @@ def test_regular_install_loads_the_grammar_from_the_package(tmp_path):
     assert (package / "grammar" / "bpcli.lark").is_file()
     parser_module = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
-         "from bpcli.syntax.parser import _parser; print(_parser()[1].__name__)"],
+         "from bpcli.syntax.parser import _parser; print(_parser().__name__)"],
         capture_output=True, text=True, cwd=tmp_path, check=True,
     ).stdout.strip()
     assert parser_module == "bpcli.syntax._lalr_parser"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -42,9 +43,22 @@ def test_the_table_run_imports_rich_but_not_numpy():
 
 
 def test_the_parser_comes_from_the_generated_module():
-    parser, errors = _parser()
-    assert errors.__name__ == "bpcli.syntax._lalr_parser"
-    assert errors.GRAMMAR == grammar.text()
+    tables = _parser()
+    assert tables.__name__ == "bpcli.syntax._lalr_parser"
+    assert tables.GRAMMAR == grammar.text()
+
+
+def test_a_run_imports_none_of_larks_runtime():
+    """The generated module is literals: no logging, dataclasses or inspect on every start."""
+    modules = imported_modules("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json")
+    assert "bpcli.syntax.parser" in modules
+    assert not {"logging", "dataclasses", "inspect", "copy", "difflib"} & modules
+
+
+def test_the_generated_tables_are_plain_literals_readable_by_everyone():
+    source = open(standalone.GENERATED, encoding="utf-8").read()
+    assert "import" not in source and "Token(" not in source
+    assert os.stat(standalone.GENERATED).st_mode & 0o444 == 0o444
 
 
 def test_a_changed_grammar_never_uses_stale_tables(tmp_path):
@@ -56,6 +70,26 @@ def test_a_changed_grammar_never_uses_stale_tables(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.GRAMMAR == changed
-    tree = module.Lark_StandAlone().parse("x ^ 2")
-    assert tree.data == "program"
-    assert "import pickle" not in target.read_text()
+    assert ("POW", "\\^") in module.TERMINALS
+
+
+def test_tables_built_in_memory_parse_as_the_generated_ones(monkeypatch):
+    """A read-only installation builds the tables in memory; they must parse the same."""
+    from bpcli.syntax import parser
+
+    source = "q = -x**2 + np.maximum(a, b) @ W.T; f = sum(q, axis=(0, 1)) / [1, 2,]"
+    expected = parser.parse(source)
+    monkeypatch.setattr(standalone, "load", lambda text: None)
+    monkeypatch.setattr(standalone, "generate", _read_only)
+    for cached in (parser._parser, parser._table, parser._lexer):
+        cached.cache_clear()
+    try:
+        assert parser._parser().__name__ == "_lalr_parser, built in memory"
+        assert parser.parse(source) == expected
+    finally:
+        for cached in (parser._parser, parser._table, parser._lexer):
+            cached.cache_clear()
+
+
+def _read_only(text, target=None):
+    raise PermissionError("read-only file system")

@@ -10,7 +10,7 @@ drops newlines inside brackets, so a long expression may wrap as in Python.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Iterator
 
 _OPEN_BRACKETS = frozenset({"LPAR", "LSQB"})
 _CLOSE_BRACKETS = frozenset({"RPAR", "RSQB"})
@@ -22,7 +22,6 @@ class Token:
     """What the parser needs of a token: its terminal, its text and where it is."""
 
     __slots__ = ("type", "value", "start_pos", "end_pos")
-    line = column = end_line = end_column = None  # lark's error classes look for these
 
     def __init__(self, type: str, value: str, start_pos: int, end_pos: int) -> None:  # noqa: A002
         self.type, self.value, self.start_pos, self.end_pos = type, value, start_pos, end_pos
@@ -43,10 +42,10 @@ class UnexpectedCharacter(Exception):
 
 
 class Lexer:
-    def __init__(self, terminals: list[Any], ignore: list[str]) -> None:
-        ordered = sorted(terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
-        skipped = "|".join(t.pattern.to_regexp() for t in ordered if t.name in ignore)
-        kept = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in ordered if t.name not in ignore)
+    def __init__(self, terminals: list[tuple[str, str]], ignore: list[str]) -> None:
+        """``terminals``: (name, regular expression) in the order lark's lexer tries them."""
+        skipped = "|".join(pattern for name, pattern in terminals if name in ignore)
+        kept = "|".join(f"(?P<{name}>{pattern})" for name, pattern in terminals if name not in ignore)
         # Spaces and comments before a token are skipped by the same match;
         # possessively, so a comment is never given back to become a token.
         self._pattern = re.compile(f"(?:{skipped})*+(?:{kept})")

@@ -1,21 +1,20 @@
 """Text to AST: the lark grammar in ``grammar/`` with an LALR parser.
 
-The transformer runs inside the LALR parser (lark's ``transformer=`` option), so
-AST nodes are built as rules are reduced and no parse tree is ever walked
-recursively: a 10,000-deep nest of parentheses parses like a flat sum. The
-parser's tables come from a module generated from the grammar
-(``standalone.py``), so a run imports neither lark nor rebuilds the tables, and
-tokens come from ``lexer.py``. ``_run_table`` runs lark's LALR table and
-lark's own rule callbacks in a loop that skips the steps that change nothing
-(an operand passing through the precedence levels above it), which is most of
-the steps for a large expression.
+The AST nodes are built as rules are reduced, by callbacks named after the
+grammar's rules (``_AstBuilder``, lark's Transformer convention), so no parse
+tree is ever walked recursively: a 10,000-deep nest of parentheses parses like
+a flat sum. lark builds the LALR tables from the grammar; they are generated
+into a module of plain literals (``standalone.py``), so a run imports neither
+lark nor any of its runtime, and tokens come from ``lexer.py``. ``_run_table``
+drives the tables in a loop that skips the steps that change nothing (an
+operand passing through the precedence levels above it), which is most of the
+steps for a large expression.
 """
 
 from __future__ import annotations
 
-import difflib
-from functools import lru_cache
 import operator
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -52,7 +51,7 @@ def parse(source: str) -> Program:
 
     Raises BpcliError, with the line and a caret, when the text is not valid.
     """
-    parser, _ = _parser()
+    parser = _parser()
     end = Token("$END", "", len(source), len(source))
     states: list[int] = []
     try:
@@ -129,62 +128,70 @@ def _pass_through(states: dict, below: int, top: int, kind: str) -> int:
 
 
 @lru_cache(maxsize=1)
-def _table(parser: Any) -> tuple[Any, ...]:
-    """lark's parse table with each reduction planned once: (size, rule name, callback).
+def _table(tables: Any) -> tuple[Any, ...]:
+    """The LALR states with each reduction planned once: (size, rule name, callback).
 
-    Where lark's callback would only hand one child on, the plan says so
-    instead: None for a ``?rule`` level an operand passes through (one child,
-    nothing to do at all), and a plain item getter for one kept child among
-    filtered punctuation (``"(" expr ")"``).
+    Where a callback would only hand one child on, the plan says so instead:
+    None for a ``?rule`` level an operand passes through (one child, nothing
+    to do at all), and a plain item getter for one kept child among filtered
+    punctuation (``"(" expr ")"``).
     """
-    conf = parser.parse_interactive("").parser_state.parse_conf
-    plans = {}
-    for rule, callback in conf.callbacks.items():
-        kept = [i for i, symbol in enumerate(rule.expansion) if not getattr(symbol, "filter_out", False)]
-        hands_on = (
-            rule.options.expand1 and rule.alias is None and len(kept) == 1
-            and not rule.expansion[kept[0]].is_term and not rule.expansion[kept[0]].name.startswith("_")
-        )
-        if hands_on and len(rule.expansion) == 1:
-            callback = None
-        elif hands_on:
-            callback = operator.itemgetter(kept[0])
-        plans[rule] = (len(rule.expansion), rule.origin.name, callback)
+    builder = _AstBuilder()
+    plans = [_plan(builder, *rule) for rule in tables.RULES]
     states = {
         state: {name: (action, argument if action == _SHIFT else plans[argument]) for name, (action, argument) in row.items()}
-        for state, row in conf.states.items()
+        for state, row in tables.STATES.items()
     }
-    return states, conf.start_state, conf.end_state
+    return states, tables.START, tables.END
 
 
-def _expected(parser: Any, state_stack: list[int]) -> set[str]:
-    states = _table(parser)[0]
+def _plan(builder: _AstBuilder, size: int, origin: str, name: str, single: bool,
+          kept: list[tuple[int, bool, int]], nones_after: int) -> tuple[int, str, Any]:
+    """One rule's reduction: its children handed on as lark hands them (see ``standalone._rule_plan``)."""
+    if single and len(kept) == 1 and not kept[0][1] and not kept[0][2] and not nones_after:
+        position = kept[0][0]
+        return size, origin, None if size == 1 else operator.itemgetter(position)
+    # A rule inlined into its parent (its name starts with _) hands on the list of its children.
+    build = list if name.startswith("_") else getattr(builder, name)
+
+    def callback(children: list[Any]) -> Any:
+        handed: list[Any] = []
+        for position, inline, nones in kept:
+            if nones:
+                handed += [None] * nones
+            if inline:
+                handed += children[position]
+            else:
+                handed.append(children[position])
+        if nones_after:
+            handed += [None] * nones_after
+        return handed[0] if single and len(handed) == 1 else build(handed)
+
+    return size, origin, callback
+
+
+def _expected(tables: Any, state_stack: list[int]) -> set[str]:
+    states = _table(tables)[0]
     return {name for name in states[state_stack[-1]] if name.isupper()} if state_stack else set()
 
 
 @lru_cache(maxsize=1)
-def _lexer(parser: Any) -> Lexer:
-    return Lexer(parser.terminals, parser.lexer_conf.ignore)
+def _lexer(tables: Any) -> Lexer:
+    return Lexer(tables.TERMINALS, tables.IGNORE)
 
 
 @lru_cache(maxsize=1)
-def _parser() -> tuple[Any, Any]:
-    """lark's LALR parser, and the module whose exception classes it raises."""
+def _parser() -> Any:
+    """The parser's tables: generated from the grammar (``standalone.py``), or built now if they cannot be."""
     text = grammar.text()
-    module = standalone.load(text)
-    if module is None:
+    tables = standalone.load(text)
+    if tables is None:
         try:
             standalone.generate(text)  # a checkout whose grammar changed: next run is fast again
-            module = standalone.load(text)
+            tables = standalone.load(text)
         except OSError:
-            module = None  # a read-only installation without the generated parser
-    options = {"transformer": _AstBuilder()}
-    if module is not None:
-        return module.Lark_StandAlone(**options), module
-    import lark
-    import lark.exceptions
-
-    return lark.Lark(text, **standalone.PARSER_OPTIONS, **options), lark.exceptions
+            tables = None
+    return tables if tables is not None else standalone.in_memory(text)  # a read-only installation
 
 
 def _span(first: Any, last: Any) -> Span:
@@ -407,5 +414,7 @@ def _token_hint(source: str, token: Any) -> str | None:
 
 def suggest(name: str, known: list[str]) -> str:
     """A 'did you mean' phrase for a misspelt name, or an empty string."""
+    import difflib  # only an error needs it
+
     close = difflib.get_close_matches(name, known, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
