@@ -148,11 +148,14 @@ def _table(tables: Any) -> tuple[Any, ...]:
 def _plan(builder: _AstBuilder, size: int, origin: str, name: str, single: bool,
           kept: list[tuple[int, bool, int]], nones_after: int) -> tuple[int, str, Any]:
     """One rule's reduction: its children handed on as lark hands them (see ``standalone._rule_plan``)."""
-    if single and len(kept) == 1 and not kept[0][1] and not kept[0][2] and not nones_after:
+    plain = not nones_after and not any(inline or nones for _, inline, nones in kept)
+    if single and len(kept) == 1 and plain:
         position = kept[0][0]
         return size, origin, None if size == 1 else operator.itemgetter(position)
     # A rule inlined into its parent (its name starts with _) hands on the list of its children.
     build = list if name.startswith("_") else getattr(builder, name)
+    if plain and [position for position, _, _ in kept] == list(range(size)):
+        return size, origin, build  # every child, as they are (x + y, -x, a number): the common case
 
     def callback(children: list[Any]) -> Any:
         handed: list[Any] = []
