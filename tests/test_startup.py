@@ -93,3 +93,24 @@ def test_tables_built_in_memory_parse_as_the_generated_ones(monkeypatch):
 
 def _read_only(text, target=None):
     raise PermissionError("read-only file system")
+
+
+def test_tables_of_an_older_layout_are_regenerated():
+    """A checkout keeps its generated file across updates: one of another layout is stale."""
+    from bpcli.syntax import parser
+
+    original = open(standalone.GENERATED, encoding="utf-8").read()
+    older = f"GRAMMAR = {grammar.text()!r}\nclass Lark_StandAlone: pass\n"  # the grammar matches, the layout not
+    try:
+        with open(standalone.GENERATED, "w", encoding="utf-8") as file:
+            file.write(older)
+        assert standalone.load(grammar.text()) is None
+        for cached in (parser._parser, parser._table, parser._lexer):
+            cached.cache_clear()
+        assert parser.parse("x * 2").statements[0].op == "*"
+        assert standalone.load(grammar.text()).FORMAT == standalone.FORMAT
+    finally:
+        with open(standalone.GENERATED, "w", encoding="utf-8") as file:
+            file.write(original)
+        for cached in (parser._parser, parser._table, parser._lexer):
+            cached.cache_clear()

@@ -11,8 +11,8 @@ whether a ``?rule`` passes a single child through). ``parser.py`` drives them.
 
 The module is generated at install time (``hatch_build.py``) and, in a
 checkout whose grammar has changed since, on the first run. It records the
-grammar it came from and is used only while that grammar is unchanged, so an
-edited grammar can never be parsed with stale tables. Where it cannot be
+grammar it came from and its own layout, and is used only while both are
+unchanged, so an edited grammar can never be parsed with stale tables. Where it cannot be
 written (a read-only installation), the same tables are built in memory.
 It holds literals only: nothing is unpickled.
 """
@@ -28,6 +28,9 @@ from typing import Any
 MODULE = "_lalr_parser"
 GENERATED = os.path.join(os.path.dirname(os.path.abspath(__file__)), MODULE + ".py")
 
+# The layout of the generated module: a file of another layout is stale, whatever its grammar
+# (a checkout keeps its generated file, which git ignores, across updates of this module).
+FORMAT = 2
 # Options that shape the tables.
 PARSER_OPTIONS = {"parser": "lalr", "start": "program", "maybe_placeholders": True}
 SHIFT, REDUCE = 0, 1
@@ -39,14 +42,13 @@ def load(grammar_text: str) -> ModuleType | None:
         return None
     name = f"bpcli.syntax.{MODULE}"
     try:
-        if name in sys.modules:  # generated again during this run
+        if sys.modules.pop(name, None) is not None:  # generated again during this run: a fresh module
             importlib.invalidate_caches()
-            module = importlib.reload(sys.modules[name])
-        else:
-            module = importlib.import_module(name)
+        module = importlib.import_module(name)
     except Exception:  # a damaged file: regenerate rather than fail
         return None
-    return module if getattr(module, "GRAMMAR", None) == grammar_text else None
+    current = getattr(module, "FORMAT", None) == FORMAT and getattr(module, "GRAMMAR", None) == grammar_text
+    return module if current else None
 
 
 def tables(grammar_text: str) -> dict[str, Any]:
@@ -71,6 +73,7 @@ def tables(grammar_text: str) -> dict[str, Any]:
         parser.terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name)
     )
     return {
+        "FORMAT": FORMAT,
         "GRAMMAR": grammar_text,
         "LARK_VERSION": lark.__version__,
         "TERMINALS": [(str(t.name), t.pattern.to_regexp()) for t in ordered],
