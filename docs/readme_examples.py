@@ -7,7 +7,9 @@ A console block holds commands (lines starting with "$ ") each followed by its
 output. Every command runs in bash, in a scratch folder holding the files the
 examples use (shown in README), with the bpcli of the running interpreter's
 environment; standard output and standard error appear together, as in a
-terminal. A line "..." in README stands for any number of output lines (an
+terminal. Its exit status (bash with pipefail) must be the one README's output
+implies: 2 where it shows "bpcli: error:", 0 or 1 for bpcli check and
+gradcheck, 0 otherwise. A line "..." in README stands for any number of output lines (an
 example may show only the part that matters); --write keeps such blocks as
 they are and only checks them. Commands that install or test the project are
 shown, not run (after `pip install . && ` the rest of the line runs), and so are commands that need a program this machine lacks
@@ -32,6 +34,7 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 ELLIPSIS = "..."
+FAILED = "[exit status"  # the last line of a command that failed where README shows no failure
 INSTALL = re.compile(r"^pip install \S+( && |$)")  # README's install step: the rest of the line runs
 NOT_RUN = re.compile(r"^(pip install|python -m pytest)(\s|$)")
 FILE_MARKER = re.compile(r"^<!-- file: (\S+) -->$")
@@ -102,17 +105,34 @@ def shown_files(text: str) -> dict[str, str]:
 
 
 def run(example: Example, folder: Path) -> list[str]:
-    """What the command prints, as README shows it: trailing spaces dropped."""
+    """What the command prints, as README shows it: trailing spaces dropped.
+
+    A command that fails where README shows no failure gets a last line
+    saying so, which README does not show: an error hidden by a pipe, a
+    redirection or a "..." cannot pass for the output.
+    """
     command = INSTALL.sub("", example.command)
     env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "TERM": "dumb",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("COLUMNS", None)
-    process = subprocess.run(["bash", "-c", command + " 2>&1"], cwd=folder, env=env, capture_output=True,
-                             text=True, timeout=120)
+    process = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=folder, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     lines = [line.rstrip() for line in process.stdout.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
+    if process.returncode not in expected_exit_codes(example):
+        lines.append(f"{FAILED} {process.returncode}]")
     return lines
+
+
+def expected_exit_codes(example: Example) -> set[int]:
+    """The exit statuses README's output stands for: 2 where it shows an error, 1 also for a check's
+    verdict (bpcli check and gradcheck exit 1 on a wrong answer), 0 otherwise."""
+    if any(line.startswith("bpcli: error:") for line in example.shown):
+        return {2}
+    if re.match(r"bpcli (check|gradcheck)\b", example.command):
+        return {0, 1}
+    return {0}
 
 
 def matches(shown: list[str], actual: list[str]) -> bool:
@@ -164,7 +184,12 @@ def stale(text: str) -> list[tuple[Example, list[str]]]:
     """The examples whose shown output is not what bpcli prints now."""
     found = examples(text)
     real = outputs(text, found)
-    return [(e, real[e.line]) for e in found if e.runs and not matches(e.shown, real[e.line])]
+    return [(e, real[e.line]) for e in found if e.runs and (failed(real[e.line]) or not matches(e.shown, real[e.line]))]
+
+
+def failed(lines: list[str]) -> bool:
+    """Whether the command exited as README's output says it does not (no "..." stands for that)."""
+    return bool(lines) and lines[-1].startswith(FAILED)
 
 
 def rewrite(text: str) -> str:

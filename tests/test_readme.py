@@ -55,3 +55,21 @@ def test_the_check_runs_readmes_examples_and_reads_the_files_it_shows():
     runs = [example for example in readme_examples.examples(text) if example.runs]
     assert len(runs) >= 30, len(runs)
     assert {"forward.py", "mine.py", "hw.toml"} <= set(readme_examples.shown_files(text))
+
+
+def test_an_error_cannot_pass_for_output_shown_or_elided():
+    """A failing command is stale even when a pipe, a redirection or a "..." would hide its error."""
+    readme_examples = _readme_examples()
+    fake = "\n".join([
+        "```console",
+        '$ bpcli grad "(x+)*z" -x 1 -z 2 --json | jq .value',
+        '$ bpcli grad "(x+)*z" -x 1 -z 2 > /dev/null; echo done',
+        "done",
+        '$ bpcli grad "(x+)*z" -x 1 -z 2  # a typo',
+        "...",
+        '$ bpcli grad "(x+y)*z" -x -2 -y 5 -z -4 --json | jq .gradients.x',
+        "-4",
+        "```",
+    ])
+    stale = [example.line for example, _ in readme_examples.stale(fake)]
+    assert stale == [2, 3, 5]
