@@ -73,3 +73,21 @@ def test_an_error_cannot_pass_for_output_shown_or_elided():
     ])
     stale = [example.line for example, _ in readme_examples.stale(fake)]
     assert stale == [2, 3, 5]
+
+
+def test_the_python_examples_of_readme_run(monkeypatch):
+    """README's `>>>` examples (the Python API) give the output README shows."""
+    import doctest
+    import os
+    import re
+    import sys
+
+    # One example runs the bpcli command, as a user would: the one of this interpreter's environment.
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    text = (REPO / "README.md").read_text()
+    blocks = [block for block in re.findall(r"```python\n(.*?)```", text, re.S) if ">>>" in block]
+    assert len(blocks) >= 3
+    test = doctest.DocTestParser().get_doctest("\n".join(blocks), {}, "README.md", str(REPO / "README.md"), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
