@@ -91,6 +91,23 @@ def test_spans_point_into_the_source():
 
 
 @pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("y + [ ]", "[ ]"),
+        ("y + [1, 2, ]", "[1, 2, ]"),
+        ("y + max(x, y , )", "max(x, y , )"),
+        ("y + np.maximum(x, y )", "np.maximum(x, y )"),
+        ("x + ( 1, 2, )", "( 1, 2, )"),
+    ],
+)
+def test_literals_and_calls_span_their_brackets(text, fragment):
+    """Spaces and trailing commas inside, an empty []: the span is the written text, bracket to bracket."""
+    (statement,) = parse(text).statements
+    start, end = statement.right.span
+    assert text[start:end] == fragment
+
+
+@pytest.mark.parametrize(
     "text, where, fragment",
     [
         ("(x+)*z", "line 1, column 4", "unexpected ')'"),

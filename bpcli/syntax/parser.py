@@ -260,20 +260,17 @@ class _AstBuilder:
         return Name(token.value, (token.start_pos, token.end_pos))
 
     def call(self, children: list[Any]) -> Call:
-        func, arguments = children
+        func, arguments, closing = children
         arguments = arguments or []
         args = tuple(a for a in arguments if not isinstance(a, _Keyword))
         keywords = tuple((k.name, k.value) for k in arguments if isinstance(k, _Keyword))
         _check_arguments_order(arguments)
-        last = arguments[-1].span if arguments else (func.start_pos, func.end_pos)
-        # The closing parenthesis is not kept by the parser; it follows the last argument.
-        span = (func.start_pos, last[1] + 1)
-        return Call(str(func), args, span, _span(func, func), keywords)
+        return Call(str(func), args, _span(func, closing), _span(func, func), keywords)
 
     def dotted_call(self, children: list[Any]) -> Call:
         """``math.exp(x)``, ``np.maximum(a, b)`` or ``W.dot(X)``: bpcli's functions under Python's names."""
-        receiver, method, arguments = children
-        call = self.call([method, arguments])
+        receiver, method, arguments, closing = children
+        call = self.call([method, arguments, closing])
         span = (receiver.span[0], call.span[1])
         if isinstance(receiver, Name) and receiver.id in spellings.MODULE_ALIASES:
             spelt = f"{receiver.id}.{method}"
@@ -309,15 +306,12 @@ class _AstBuilder:
         return [child for child in children if child is not None]
 
     def array_literal(self, children: list[Any]) -> Array:
-        (elements,) = children
-        elements = tuple(elements or ())
-        span = (elements[0].span[0] - 1, elements[-1].span[1] + 1) if elements else (0, 0)
-        return Array(elements, span)
+        opening, elements, closing = children
+        return Array(tuple(elements or ()), _span(opening, closing))
 
     def tuple_literal(self, children: list[Any]) -> Tuple:
-        first, rest = children
-        elements = (first, *(rest or ()))
-        return Tuple(elements, (first.span[0] - 1, elements[-1].span[1] + 1))
+        opening, first, rest, closing = children
+        return Tuple((first, *(rest or ())), _span(opening, closing))
 
 
 def _check_arguments_order(arguments: list[Any]) -> None:
