@@ -68,6 +68,7 @@ def test_accumulation_is_an_assignment_marked_accumulate():
         ("np.max(a, b)", "numpy reads a second argument as an axis"),
         ("x.sum()", ".sum(...) is not a method bpcli knows"),
         ("math.pi * x", "constants such as math.pi are not supported"),
+        ("np.exp + x", "np.exp is a function: call it, as np.exp(x)"),
     ],
 )
 def test_unknown_spellings_are_refused_with_a_caret(text, fragment):

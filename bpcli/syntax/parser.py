@@ -235,6 +235,10 @@ class _AstBuilder:
         if str(name) == "T":
             return Transpose(operand, _span(operand, name))
         if isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES:
+            if spellings.module_function(operand.id, str(name)) is not None:
+                raise BpcliError(
+                    f"{operand.id}.{name} is a function: call it, as {operand.id}.{name}(x)", span=_span(operand, name)
+                )
             raise BpcliError(
                 f"{operand.id}.{name} is not supported: bpcli calls functions of math and np, as np.exp(x) "
                 "(constants such as math.pi are not supported: write the number)", span=_span(operand, name),
