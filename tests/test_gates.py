@@ -96,3 +96,29 @@ def test_python_float_exceptions_become_inf_and_nan():
     assert scalar.recip(0.0) == math.inf
     assert scalar.sigmoid(-1000.0) == 0.0
     assert scalar.sigmoid(1000.0) == 1.0
+
+
+@pytest.mark.parametrize(
+    "value, finite",
+    [
+        ([1.0, 2.0], True),
+        ([1e200, -1e200], True),  # the sum of squares overflows; every element is finite
+        ([1.0, float("inf")], False),
+        ([float("-inf"), float("inf")], False),
+        ([0.0, float("nan")], False),
+        ([[1.0, 2.0], [float("nan"), 3.0]], False),
+        ([], True),
+    ],
+)
+def test_the_array_backends_finiteness_test(value, finite):
+    import warnings
+
+    import numpy as np
+
+    from bpcli.backends import array
+
+    a = np.array(value, dtype=np.float64)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("error")
+        assert array.all_finite(a) is finite
+        assert array.all_finite(a.T) is finite  # not contiguous when 2-D
