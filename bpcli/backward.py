@@ -47,8 +47,8 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
     """
     output = graph.output if output is None else output
     g = Builder(graph)
-    if seed is None:
-        seed = g.const(1.0)
+    one = g.const(1.0) if seed is None else None  # made first, as the seed, or never
+    seed = one if seed is None else seed
     adjoints = Adjoints(output=output, seed=seed)
     carries = _carries_gradient(graph, output)
     nodes, shapes = graph.nodes, graph.shapes
@@ -70,11 +70,14 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
         if gate.vjp is not None:
             received = gate.vjp(g, *inputs, node, upstream, **(n.attrs or {}))
         else:
+            # 1 × upstream is upstream (what the multiply would fold to), decided
+            # here for the commonest local gradient without making the multiply.
+            passes_on = nodes[upstream].op != CONST
             received = [None] * len(inputs)
             for position, partial in enumerate(gate.partials):
                 if partial is not None and carries[inputs[position]]:
                     local = local_at[(node, position)] = partial(g, *inputs, node)
-                    received[position] = multiply(local, upstream)
+                    received[position] = upstream if local == one and passes_on else multiply(local, upstream)
         for position, share in enumerate(received):
             if share is None:
                 continue
