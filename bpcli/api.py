@@ -115,7 +115,7 @@ def circuit(expression: str, *, upstream: Any = None, expand: bool = False) -> G
     from bpcli.evaluate import Evaluation
 
     graph = build(expression, expand)
-    if not graph.variables:
+    if all(graph.nodes[v].name in graph.example_values for v in graph.variables):  # every value is known
         return grad(expression, upstream=upstream, expand=expand)
     shape_graph(graph, {graph.nodes[v].name: 0.0 for v in graph.variables})
     adjoints = _append_backward(graph, _upstream_value(graph, upstream))
@@ -199,9 +199,14 @@ def _upstream_value(graph: Graph, upstream: Any) -> Any:
 
 
 def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Notice]]:
-    """Match the given values to the graph's variables: every variable needs one."""
+    """Match the given values to the graph's variables: every variable needs one.
+
+    A variable the program gives an example value (``x = 3``) takes it unless
+    a value is given here, which replaces it.
+    """
     names = [graph.nodes[v].name for v in graph.variables]
-    missing = [name for name in names if name not in given]
+    examples = graph.example_values
+    missing = [name for name in names if name not in given and name not in examples]
     if missing:
         example = " ".join(f"-{name} 1" for name in missing)
         plural = "s" if len(missing) > 1 else ""
@@ -209,13 +214,32 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
             f"unbound variable{plural}: {', '.join(missing)}; give {'them' if plural else 'it'} "
             f"a value: {example}"
         )
-    inputs = {name: to_value(name, given[name]) for name in names}
+    inputs = {name: to_value(name, given[name] if name in given else examples[name]) for name in names}
     notices = [
+        Notice(None, None, "replaced-example", f"{name} = {_text(examples[name])} in the program is replaced by "
+               f"the value bound to it, {_text(inputs[name])}")
+        for name in names
+        if name in given and name in examples and not _same(inputs[name], to_value(name, examples[name]))
+    ] + [
         Notice(None, None, "unused-binding", f"{name} is bound but the expression does not use it")
         for name in given
         if name not in inputs
     ]
     return inputs, notices
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b
+    import numpy as np
+
+    return bool(np.array_equal(a, b))
+
+
+def _text(value: Any) -> str:
+    from bpcli.syntax.printer import format_number
+
+    return format_number(value) if isinstance(value, float) else str(value.tolist())
 
 
 def to_value(name: str, value: Any) -> Any:

@@ -44,6 +44,7 @@ class Graph:
         self.nodes: list[Node] = []
         self.output = -1
         self.variables: list[int] = []  # input nodes, in order of first use
+        self.example_values: dict[str, Any] = {}  # inputs the program gives a value (x = 3), by name
         self.source = source
         self.taken: set[str] = set()  # names that generated names must avoid
         self.shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add

@@ -71,7 +71,15 @@ class _Lowering:
         before = len(self.graph.nodes)
         if isinstance(statement, Assign):
             self._check_assignable(statement)
-            node = self.expression(statement.value)
+            example = self._literal_value(statement.value)
+            if example is not None:
+                # x = 3, as the notes' forward code begins: an input whose value is
+                # given as an example (a binding replaces it), not a constant, so
+                # that its gradient is computed like any input's.
+                node = self._input(statement.target, statement.target_span)
+                self.graph.example_values[statement.target] = example
+            else:
+                node = self.expression(statement.value)
             self.assigned_at[statement.target] = statement
             if node >= before and self.graph.nodes[node].op != INPUT:  # a new gate or constant takes the name
                 self.graph.nodes[node].name = statement.target
@@ -215,10 +223,23 @@ class _Lowering:
                 source=self.source,
                 span=node.span,
             )
-        variable = self.graph.add(INPUT, (), node.id, span=node.span)
+        return self._input(node.id, node.span)
+
+    def _input(self, name: str, span: tuple[int, int]) -> int:
+        variable = self.graph.add(INPUT, (), name, span=span)
         self.graph.variables.append(variable)
-        self.bound[node.id] = variable
+        self.bound[name] = variable
         return variable
+
+    def _literal_value(self, value: Expr) -> Any:
+        """The number or array a literal stands for (3, -4, [1, 2]); None for anything else."""
+        if type(value) is Number:
+            return value.value
+        if type(value) is Neg and type(value.operand) is Number:
+            return -value.operand.value
+        if type(value) is Array:
+            return self._array_value(value)
+        return None
 
     def _division(self, node: Binary, operands: list[int]) -> int:
         if len(operands) == 1:  # 1 / den: the reciprocal gate itself

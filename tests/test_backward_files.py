@@ -181,3 +181,38 @@ class TestBadBackwardFiles:
         assert result.exit_code == 1
         dy = next(o for o in result.problems[0].outcomes if o.key == "dy")
         assert dy.expected is None and dy.note == "the backward pass never assigns dy"
+
+
+class TestTheNotesWholeForwardBlock:
+    """The notes' forward code begins with example values (x = 3, y = -4): pasted whole, they are the inputs."""
+
+    WHOLE = "x = 3 # example values\ny = -4\n\n# forward pass\n" + FORWARD
+
+    def test_example_values_are_inputs_with_gradients(self):
+        truth = bpcli.grad(FORWARD, NOTES_POINT)
+        pasted = bpcli.grad(self.WHOLE)
+        assert pasted.gradients == truth.gradients
+        assert pasted.value == truth.value
+
+    def test_the_correct_backward_pass_passes_without_bindings(self):
+        result = bpcli.check(self.WHOLE, {}, backward=BACKWARD, backward_label="mine.py")
+        assert result.passed and result.exit_code == 0
+
+    def test_in_a_real_process_with_the_same_values_bound(self, tmp_path):
+        forward = tmp_path / "forward.py"
+        forward.write_text(self.WHOLE)
+        process = run_process("check", "--file", str(forward), "--backward", str(DATA / "notes_backward.py"),
+                              "-x", "3", "-y", "-4")
+        assert process.returncode == 0, process.stdout + process.stderr
+        assert "9 of 9 expectations met." in process.stdout
+        assert "warning" not in process.stdout + process.stderr  # the bound values are the example values
+
+
+def test_a_bound_value_replaces_an_example_value_and_says_so():
+    r = bpcli.grad("x = 3; q = x * 2; f = q * q", x=5)
+    assert r.value == 100.0 and r.gradients == {"x": 40.0}  # f = 4x**2, df/dx = 8x
+    assert [(w.kind, w.message) for w in r.warnings] == [
+        ("replaced-example", "x = 3 in the program is replaced by the value bound to it, 5")
+    ]
+    assert bpcli.grad("x = 3; f = x * x").gradients == {"x": 6.0}
+    assert bpcli.grad("w = [1, -2]; f = sum(w * w)").gradients["w"].tolist() == [2.0, -4.0]
