@@ -107,6 +107,19 @@ class TestImages:
         assert process.returncode == 0, process.stderr
         assert process.stdout.lstrip().startswith("<?xml") and "</svg>" in process.stdout
 
+    def test_o_is_out_where_the_expression_has_no_variable_o(self, tmp_path):
+        out = tmp_path / "circuit.dot"
+        result = run_cli("graph", *MAIN_EXAMPLE, "--format", "dot", "-o", str(out))
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == "" and out.read_text().startswith("digraph circuit {")
+        both = run_cli("graph", *MAIN_EXAMPLE, "-o", str(out), "--out", str(out))
+        assert both.exit_code == 2 and "once" in both.stderr
+
+    def test_o_binds_a_variable_o(self):
+        result = run_cli("graph", "o * 2", "-o", "3", "--format", "dot")
+        assert result.exit_code == 0, result.stderr
+        assert "o * 2 at o = 3" in result.stdout
+
     def test_without_graphviz_exit_2_and_say_how_to_install_it(self, monkeypatch):
         monkeypatch.setattr(diagram.shutil, "which", lambda program: None)
         result = run_cli("graph", *MAIN_EXAMPLE, "--format", "svg", "--out", "circuit.svg")

@@ -31,7 +31,9 @@ def graph(
         "(needs Graphviz's dot program), or a tree in the terminal.",
     ),
     out: Optional[Path] = typer.Option(
-        None, "--out", metavar="PATH", help="Write to this file instead of standard output (needed for png)."
+        None, "--out", metavar="PATH",
+        help="Write to this file instead of standard output (needed for png); -o PATH too, "
+        "where the expression has no variable o.",
     ),
     upstream: common.Upstream = None,
     expand: common.Expand = False,
@@ -50,10 +52,9 @@ def graph(
     """
     from bpcli.views import diagram
 
-    result = common.evaluated(
-        expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True,
-        max_length=max_length,
-    )
+    text, arguments = common.read_expression(expression, file, ctx.args, max_length)
+    out, arguments = common.short_out_option(text, arguments, out)
+    result = common.evaluated_text(text, arguments, upstream, expand, seed, max_elements, circuit_without_values=True)
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)
         return

@@ -182,17 +182,46 @@ def evaluated(
     With ``circuit_without_values`` and no values bound at all, the circuit
     alone (api.circuit: values None), for the views that can show structure.
     """
+    text, extra = read_expression(expression, file, arguments, max_length)
+    return evaluated_text(text, extra, upstream, expand, seed, max_elements, circuit_without_values)
+
+
+def evaluated_text(
+    text: str, arguments: list[str], upstream: Optional[str], expand: bool, seed: int, max_elements: int,
+    circuit_without_values: bool = False,
+) -> Any:
+    """``evaluated`` for an expression already read: ``arguments`` are the bindings."""
     from bpcli.api import circuit, grad
 
-    text, extra = read_expression(expression, file, arguments, max_length)
     reader = value_reader(seed, max_elements)
-    values = bindings(extra, reader)
+    values = bindings(arguments, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
     if circuit_without_values and not values:
         return circuit(text, upstream=seed_value, expand=expand)
     result = grad(text, values, upstream=seed_value, expand=expand)
     warn_unused(result.warnings)
     return result
+
+
+def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tuple[Optional[Path], list[str]]:
+    """``-o PATH`` read as ``--out PATH``, unless the expression has a variable o for it to bind.
+
+    Every single letter may be a variable, so ``-o`` is a binding first; an
+    expression without an o leaves it free to mean what it means elsewhere.
+    """
+    if "-o" not in arguments:
+        return out, arguments
+    from pathlib import Path
+
+    from bpcli.api import build
+
+    graph = build(text)
+    position = arguments.index("-o")
+    if "o" in (graph.nodes[v].name for v in graph.variables) or position + 1 == len(arguments):
+        return out, arguments
+    if out is not None:
+        raise BpcliError("give the file to write once: -o PATH or --out PATH")
+    return Path(arguments[position + 1]), arguments[:position] + arguments[position + 2:]
 
 
 def write_output(data: str | bytes, path: Optional[Path]) -> None:
