@@ -48,6 +48,7 @@ CONSTANT, VARIABLE, FUNCTION, SUM, PRODUCT = "constant", "variable", "function",
 # Structural gates applied to a number give it back (the first input);
 # ``share`` of a number (its share of a one-element maximum) is 1.
 _IDENTITY_ON_NUMBERS = {"sum", "mean", "amax", "amin", "transpose", "broadcast", "unbroadcast"}
+DEFAULT_MAX_SIZE = 1_000_000  # terms and factors, all expressions together (--max-nodes)
 _NAME_WEIGHT = 4  # a shared subexpression gets a stage of its own from this size on (x*y + z), or if it is a call
 
 
@@ -71,14 +72,24 @@ class Sym:
 class Algebra:
     """Builds canonical expressions; every method returns an interned Sym."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self._interned: dict[tuple, Sym] = {}
+        # Flat sums and products can grow with the square of the graph (the
+        # gradient of a product of n factors is n products of n - 1): the
+        # parts of every expression made so far, against the limit.
+        self._size, self._max_size = 0, max_size
 
     def _intern(self, kind: str, number: float = 0.0, name: str = "", args: tuple = (), parts: tuple = ()) -> Sym:
         number = number + 0.0  # -0.0 is 0.0
         key = (kind, repr(number), name, tuple(a.uid for a in args), tuple((p.uid, repr(e)) for p, e in parts))
         sym = self._interned.get(key)
         if sym is None:
+            self._size += 1 + len(args) + len(parts)
+            if self._size > self._max_size:
+                raise BpcliError(
+                    f"the symbolic derivatives grow past {self._max_size:,} terms and factors "
+                    "(raise the limit with --max-nodes); bpcli grad without --symbolic gives their values"
+                )
             sym = self._interned[key] = Sym(kind, len(self._interned), number, name, args, parts)
         return sym
 
@@ -233,13 +244,14 @@ class Rendering:
     programs: dict[str, str]  # label -> a program bpcli parses: the stages it uses, then the expression
 
 
-def simplify(graph: Graph, roots: Mapping[str, int | None]) -> Rendering:
+def simplify(graph: Graph, roots: Mapping[str, int | None], max_size: int = DEFAULT_MAX_SIZE) -> Rendering:
     """The simplified expressions of the nodes ``roots`` (by label; None stands for zero).
 
     A shared subexpression equal to a forward stage is named after it
-    (``f = sigmoid(x)``); others get fresh names (s1, s2, ...).
+    (``f = sigmoid(x)``); others get fresh names (s1, s2, ...). ``max_size``
+    bounds the terms and factors of all of them together.
     """
-    algebra = Algebra()
+    algebra = Algebra(max_size)
     wanted = [node for node in roots.values() if node is not None]
     syms = canonical(graph, algebra, wanted)
     stage_names: dict[Sym, str] = {}
@@ -497,7 +509,8 @@ def symbolic(
         passes = higher.repeated(graph, wrt, order, max_nodes or higher.DEFAULT_MAX_NODES)
     output = graph.nodes[graph.output].name
     labels = [higher.label(output, t.wrt, t.order) for t in passes.targets]
-    rendering = simplify(graph, {text: t.node for text, t in zip(labels, passes.targets)})
+    rendering = simplify(graph, {text: t.node for text, t in zip(labels, passes.targets)},
+                         max_nodes or DEFAULT_MAX_SIZE)
     derived = [None] * len(labels)
     warnings: list[Any] = []
     if given:

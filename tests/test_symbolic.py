@@ -216,3 +216,17 @@ class TestCommandLine:
         )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_symbolic_size_has_a_limit_that_can_be_raised():
+    # The gradient of a product of n sums is n products of n - 1 sums: it grows with n².
+    product = "*".join(f"(x + y{i})" for i in range(40))
+    small = run_cli("grad", product, "--symbolic", "--max-nodes", "500")
+    assert small.exit_code == 2
+    assert small.stderr == (
+        "bpcli: error: the symbolic derivatives grow past 500 terms and factors (raise the limit with "
+        "--max-nodes); bpcli grad without --symbolic gives their values\n"
+    )
+    raised = run_cli("grad", product, "--symbolic", "--max-nodes", "100000")
+    assert raised.exit_code == 0, raised.stderr
+    assert "df/dy0 = " in raised.stdout

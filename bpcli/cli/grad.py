@@ -45,7 +45,9 @@ def grad(
         help="Each gradient (or, with --order, derivative) as a simplified expression; needs no values.",
     ),
     max_nodes: int = typer.Option(
-        1_000_000, "--max-nodes", min=1, help="The largest derivative graph --order may build (nodes)."
+        1_000_000, "--max-nodes", min=1,
+        help="The largest derivative graph --order may build (nodes), and the largest --symbolic expressions "
+        "(terms and factors in all).",
     ),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
