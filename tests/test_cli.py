@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -234,3 +235,102 @@ class TestClosedPipes:
         returncode, stderr = self.run_with_reader_gone(*args)
         assert returncode == code
         assert stderr == ""
+
+
+def run_in_shell(redirection: str, *args: str) -> "subprocess.CompletedProcess[bytes]":
+    """Run the real bpcli with a shell redirection (">&-", "<&-", "> /dev/full"); what is not
+    redirected is captured."""
+    import shlex
+    import subprocess
+
+    from helpers import bpcli_executable
+
+    command = " ".join(map(shlex.quote, [*bpcli_executable(), *args])) + " " + redirection
+    return subprocess.run(["sh", "-c", command], capture_output=True, timeout=60)
+
+
+def run_with_both_streams_gone(*args: str) -> int:
+    """`bpcli ... 2>&1 | true`: standard output and standard error go to a pipe nobody reads."""
+    import os
+    import subprocess
+
+    from helpers import bpcli_executable
+
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        process = subprocess.Popen([*bpcli_executable(), *args], stdout=writer, stderr=writer)
+    finally:
+        os.close(writer)
+    return process.wait(timeout=60)
+
+
+class TestStreams:
+    """A stream that is closed or cannot be written: one message and exit 2, or silence; never a traceback."""
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["check", "x*y", "-x", "1", "-y", "2", "--expect", "dw=2"],  # typer
+            ["grad", "(x+"],  # the quick path
+            ["grad", "(x+", "--precision", "3"],  # typer
+            ["gates", "--bogus"],  # a usage error, printed by typer itself
+        ],
+    )
+    def test_a_diagnostic_nobody_reads_keeps_the_exit_code(self, args):
+        assert run_with_both_streams_gone(*args) == 2
+
+    def test_a_check_verdict_survives_both_streams_gone(self):
+        args = ["check", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--expect", "dx=3"]
+        assert run_with_both_streams_gone(*args) == 1
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["grad", "x*y", "-x", "1", "-y", "2"],  # the quick path
+            ["grad", "x*y", "-x", "1", "-y", "2", "--json"],
+            ["grad", "x*y", "-x", "1", "-y", "2", "--precision", "3"],  # typer
+            ["check", "x*y", "-x", "1", "-y", "2", "--expect", "dx=2"],
+            ["graph", "x*y"],
+            ["--version"],
+        ],
+    )
+    def test_closed_standard_output(self, args):
+        process = run_in_shell(">&-", *args)
+        assert process.returncode == 2
+        assert process.stderr == b"bpcli: error: cannot write to standard output: it is closed\n"
+
+    def test_closed_standard_output_is_no_error_when_nothing_is_written_there(self, tmp_path):
+        process = run_in_shell(">&-", "graph", "x*y", "--out", str(tmp_path / "circuit.dot"))
+        assert (process.returncode, process.stderr) == (0, b"")
+        assert (tmp_path / "circuit.dot").read_text().startswith("digraph")
+
+    @pytest.mark.parametrize("args", [["grad", "-", "-x", "1"], ["grad", "-", "-x", "1", "--precision", "3"]])
+    def test_closed_standard_input(self, args):
+        process = run_in_shell("<&-", *args)
+        assert process.returncode == 2
+        assert process.stdout == b""
+        assert process.stderr == b"bpcli: error: cannot read standard input: it is closed\n"
+
+    @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["grad", "x*y", "-x", "1", "-y", "2", "--json"],  # the quick path
+            ["grad", "x*y", "-x", "1", "-y", "2"],
+            ["grad", "x*y", "-x", "1", "-y", "2", "--precision", "3"],  # typer
+            ["check", "x*y", "-x", "1", "-y", "2", "--expect", "dx=3"],  # a verdict that was never shown
+            ["graph", "x*y", "--format", "mermaid"],
+            ["gates"],
+            ["--help"],
+        ],
+    )
+    def test_a_full_disk(self, args):
+        process = run_in_shell("> /dev/full", *args)
+        assert process.returncode == 2
+        assert process.stderr == b"bpcli: error: cannot write to standard output: No space left on device\n"
+
+    def test_closed_standard_error(self):
+        process = run_in_shell("2>&-", "grad", "(x+")
+        assert process.returncode == 2
+        assert process.stdout == b""
