@@ -330,6 +330,16 @@ class TestStreams:
         assert process.returncode == 2
         assert process.stderr == b"bpcli: error: cannot write to standard output: No space left on device\n"
 
+    @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+    @pytest.mark.parametrize("extra", [[], ["--format", "jsonl"]])
+    def test_a_full_disk_behind_out(self, tmp_path, extra):
+        points = tmp_path / "points.csv"
+        points.write_text("x,y\n1,2\n3,4\n")
+        process = run_in_shell("", "grad", "x*y", "--points", str(points), "--out", "/dev/full", *extra)
+        assert process.returncode == 2
+        assert process.stdout == b""
+        assert process.stderr == b"bpcli: error: cannot write /dev/full: No space left on device\n"
+
     def test_closed_standard_error(self):
         process = run_in_shell("2>&-", "grad", "(x+")
         assert process.returncode == 2
