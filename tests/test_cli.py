@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+import bpcli
 from helpers import REPO, run_cli, run_json, run_process, validated
 
 
@@ -31,10 +32,11 @@ class TestTable:
         result = run_cli("grad", "x*y + x", "-x", "3", "-y", "2")
         assert "dx = 1 (via f) + 2 (via t1) = 3" in result.stdout
 
-    def test_warnings_appear_in_the_table(self):
+    def test_warnings_follow_the_table_on_stderr(self):
         result = run_cli("grad", "max(x, y)", "-x", "4", "-y", "4")
         assert result.exit_code == 0
-        assert "max tie: the gradient is split evenly" in result.stdout
+        assert "max tie: the gradient is split evenly" in result.stderr
+        assert "warning" not in result.stdout
 
     def test_precision(self):
         result = run_cli("grad", "sigmoid(x)", "-x", "1", "--precision", "8")
@@ -344,3 +346,49 @@ class TestStreams:
         process = run_in_shell("2>&-", "grad", "(x+")
         assert process.returncode == 2
         assert process.stdout == b""
+
+
+class TestWarningsOnStandardError:
+    """Warnings about the values are diagnostics: on stderr, so that stdout is only what a script reads."""
+
+    @pytest.mark.parametrize(
+        "args, warning",
+        [
+            (["grad", "x*y", "-x", "1e999", "-y", "2"], "x is inf"),  # the quick path
+            (["grad", "x*y", "-x", "1e999", "-y", "2", "--precision", "3"], "x is inf"),  # typer
+            (["grad", "log(x)", "-x", "0", "--explain"], "log(0) is -inf"),
+            (["grad", "log(x)", "-x", "0", "--symbolic"], "the gradient through it is inf"),
+            (["grad", "log(x)", "-x", "0", "--order", "2"], "log(0) is -inf"),
+            (["hessian", "relu(x)*y", "-x", "0", "-y", "1"], "the second derivative does not exist"),
+            (["jacobian", "log(x)", "-x", "[0,1]"], "log(0) is -inf"),
+            (["gradcheck", "relu(x) * y", "-x", "0", "-y", "3"], "crosses a kink"),
+        ],
+    )
+    def test_text_views(self, args, warning):
+        process = run_process(*args)
+        assert process.returncode == 0, process.stderr
+        assert "warning" not in process.stdout
+        assert process.stdout.strip()
+        lines = process.stderr.splitlines()
+        assert lines and all(line.startswith("bpcli: warning: ") for line in lines)
+        assert any(warning in line for line in lines)
+
+    def test_symbolic_output_is_only_the_derivatives(self):
+        process = run_process("grad", "log(x)", "-x", "0", "--symbolic")
+        assert process.stdout == "df/dx = 1 / x = inf\n"
+
+    @pytest.mark.parametrize("command", [["grad"], ["grad", "--precision", "3"], ["grad", "--symbolic"], ["hessian"]])
+    def test_json_keeps_them_in_the_document(self, command):
+        process = run_process(*command, "log(x)", "-x", "0", "--json")
+        assert process.returncode == 0, process.stderr
+        assert process.stderr == ""
+        assert any("log(0) is -inf" in w["message"] for w in json.loads(process.stdout)["warnings"])
+
+    def test_the_library_view_still_shows_them(self):
+        import io
+
+        from rich.console import Console
+
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(bpcli.grad("log(x)", x=0.0))
+        assert "warning: stage 1, f = log(x): log(0) is -inf" in console.export_text()

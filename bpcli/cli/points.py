@@ -24,9 +24,7 @@ def run(
         raise BpcliError(f"--format is csv or jsonl, not {fmt!r}")
     result = grad_points(text, read_points(points), values, expand=expand)
     common.warn_unused(result.warnings)
-    for warning in result.warnings:
-        if warning.kind != "unused-binding":
-            common.warn(warning.message)
+    common.warn_values(result.warnings)
     if out is None:
         with _progress(result.count) as advance:
             write_points(result, sys.stdout, fmt, advance)

@@ -199,6 +199,25 @@ def warn_unused(warnings: list[Any]) -> None:
             warn(warning.message)
 
 
+def warn_values(warnings: list[Any]) -> None:
+    """Warnings about the values (a kink, an inf, a nan) go to stderr too, after what is on stdout."""
+    notes = [warning.message for warning in warnings if warning.kind != "unused-binding"]
+    if notes:
+        flush_standard_output()  # where both go to one terminal or file, the warnings come under the table
+    for note in notes:
+        warn(note)
+
+
+def print_view(view: Callable[..., Any], result: Any, **options: Any) -> None:
+    """A text view of ``result`` on standard output, its warnings on standard error.
+
+    Standard output is then only the table a script reads; every view is
+    asked for none of its warning lines (``warnings=False``).
+    """
+    console().print(view(result, **options, warnings=False))
+    warn_values(result.warnings)
+
+
 def require_utf8(arguments: list[str]) -> None:
     """Refuse an argument that is not UTF-8 (Python keeps its undecodable bytes as lone surrogates,
     which no parser accepts and no output can print)."""
@@ -361,10 +380,11 @@ def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: i
     from bpcli.views.table import grad_table
 
     output = console()
-    output.print(grad_table(result, precision=precision, max_stages=max_stages, full=full))
+    output.print(grad_table(result, precision=precision, max_stages=max_stages, full=full, warnings=False))
     if sentences is not None:
         from rich.text import Text
 
         from bpcli.views.explain import explanation_text
 
         output.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
+    warn_values(result.warnings)
