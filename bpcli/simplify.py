@@ -456,7 +456,8 @@ class SymbolicResult:
 
         return dumps(symbolic_document(self), indent=indent)
 
-    def to_text(self, precision: int = 4) -> str:
+    def to_text(self, precision: int = 4, warnings: bool = True) -> str:
+        """The stages and derivatives, one per line; then the warnings, unless not ``warnings``."""
         from bpcli.views.numbers import format_value
 
         lines = [f"{name} = {text}" for name, text in self.stages]
@@ -466,7 +467,8 @@ class SymbolicResult:
             shown = None if d.value is None else format_value(d.value, precision)
             value = "" if shown in (None, d.expression) else f" = {shown}"  # not "d²f/dx² = 0 = 0"
             lines.append(f"{d.label} = {d.expression}{value}")
-        lines.extend(f"warning: {w.message}" for w in self.warnings if w.kind != "unused-binding")
+        if warnings:
+            lines.extend(f"warning: {w.message}" for w in self.warnings if w.kind != "unused-binding")
         return "\n".join(lines)
 
     def __str__(self) -> str:

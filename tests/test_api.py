@@ -113,7 +113,7 @@ class TestWorkedExamplesThroughBothDoors:
 
 
 class TestRichRenderables:
-    """rich.print(r) shows exactly the table the command prints."""
+    """rich.print(r) shows exactly the table the command prints, then the warnings it prints on stderr."""
 
     @pytest.mark.parametrize("call, args", [
         (lambda: bpcli.grad("(x+y)*z", x=-2, y=5, z=-4), ["grad", "(x+y)*z", "x=-2", "y=5", "z=-4"]),
@@ -134,8 +134,11 @@ class TestRichRenderables:
         rich.print(call(), file=shown)
         printed = run_cli(*args)
         assert printed.exit_code in (0, 1), printed.stderr
-        assert shown.getvalue() == printed.stdout
+        assert shown.getvalue().startswith(printed.stdout)
         assert shown.getvalue().strip()
+        # The warnings come under the table, as "warning: ..." (and wrapped to its width).
+        warnings = shown.getvalue()[len(printed.stdout):]
+        assert warnings.split() == printed.stderr.replace("bpcli: warning: ", "warning: ").split()
 
 
 class TestPublicNames:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
+import bpcli
 from helpers import REPO, run_cli, run_json, run_process, validated
 
 
@@ -30,10 +32,11 @@ class TestTable:
         result = run_cli("grad", "x*y + x", "-x", "3", "-y", "2")
         assert "dx = 1 (via f) + 2 (via t1) = 3" in result.stdout
 
-    def test_warnings_appear_in_the_table(self):
+    def test_warnings_follow_the_table_on_stderr(self):
         result = run_cli("grad", "max(x, y)", "-x", "4", "-y", "4")
         assert result.exit_code == 0
-        assert "max tie: the gradient is split evenly" in result.stdout
+        assert "max tie: the gradient is split evenly" in result.stderr
+        assert "warning" not in result.stdout
 
     def test_precision(self):
         result = run_cli("grad", "sigmoid(x)", "-x", "1", "--precision", "8")
@@ -234,3 +237,158 @@ class TestClosedPipes:
         returncode, stderr = self.run_with_reader_gone(*args)
         assert returncode == code
         assert stderr == ""
+
+
+def run_in_shell(redirection: str, *args: str) -> "subprocess.CompletedProcess[bytes]":
+    """Run the real bpcli with a shell redirection (">&-", "<&-", "> /dev/full"); what is not
+    redirected is captured."""
+    import shlex
+    import subprocess
+
+    from helpers import bpcli_executable
+
+    command = " ".join(map(shlex.quote, [*bpcli_executable(), *args])) + " " + redirection
+    return subprocess.run(["sh", "-c", command], capture_output=True, timeout=60)
+
+
+def run_with_both_streams_gone(*args: str) -> int:
+    """`bpcli ... 2>&1 | true`: standard output and standard error go to a pipe nobody reads."""
+    import os
+    import subprocess
+
+    from helpers import bpcli_executable
+
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        process = subprocess.Popen([*bpcli_executable(), *args], stdout=writer, stderr=writer)
+    finally:
+        os.close(writer)
+    return process.wait(timeout=60)
+
+
+class TestStreams:
+    """A stream that is closed or cannot be written: one message and exit 2, or silence; never a traceback."""
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["check", "x*y", "-x", "1", "-y", "2", "--expect", "dw=2"],  # typer
+            ["grad", "(x+"],  # the quick path
+            ["grad", "(x+", "--precision", "3"],  # typer
+            ["gates", "--bogus"],  # a usage error, printed by typer itself
+        ],
+    )
+    def test_a_diagnostic_nobody_reads_keeps_the_exit_code(self, args):
+        assert run_with_both_streams_gone(*args) == 2
+
+    def test_a_check_verdict_survives_both_streams_gone(self):
+        args = ["check", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--expect", "dx=3"]
+        assert run_with_both_streams_gone(*args) == 1
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["grad", "x*y", "-x", "1", "-y", "2"],  # the quick path
+            ["grad", "x*y", "-x", "1", "-y", "2", "--json"],
+            ["grad", "x*y", "-x", "1", "-y", "2", "--precision", "3"],  # typer
+            ["check", "x*y", "-x", "1", "-y", "2", "--expect", "dx=2"],
+            ["graph", "x*y"],
+            ["--version"],
+        ],
+    )
+    def test_closed_standard_output(self, args):
+        process = run_in_shell(">&-", *args)
+        assert process.returncode == 2
+        assert process.stderr == b"bpcli: error: cannot write to standard output: it is closed\n"
+
+    def test_closed_standard_output_is_no_error_when_nothing_is_written_there(self, tmp_path):
+        process = run_in_shell(">&-", "graph", "x*y", "--out", str(tmp_path / "circuit.dot"))
+        assert (process.returncode, process.stderr) == (0, b"")
+        assert (tmp_path / "circuit.dot").read_text().startswith("digraph")
+
+    @pytest.mark.parametrize("args", [["grad", "-", "-x", "1"], ["grad", "-", "-x", "1", "--precision", "3"]])
+    def test_closed_standard_input(self, args):
+        process = run_in_shell("<&-", *args)
+        assert process.returncode == 2
+        assert process.stdout == b""
+        assert process.stderr == b"bpcli: error: cannot read standard input: it is closed\n"
+
+    @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["grad", "x*y", "-x", "1", "-y", "2", "--json"],  # the quick path
+            ["grad", "x*y", "-x", "1", "-y", "2"],
+            ["grad", "x*y", "-x", "1", "-y", "2", "--precision", "3"],  # typer
+            ["check", "x*y", "-x", "1", "-y", "2", "--expect", "dx=3"],  # a verdict that was never shown
+            ["graph", "x*y", "--format", "mermaid"],
+            ["gates"],
+            ["--help"],
+        ],
+    )
+    def test_a_full_disk(self, args):
+        process = run_in_shell("> /dev/full", *args)
+        assert process.returncode == 2
+        assert process.stderr == b"bpcli: error: cannot write to standard output: No space left on device\n"
+
+    @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+    @pytest.mark.parametrize("extra", [[], ["--format", "jsonl"]])
+    def test_a_full_disk_behind_out(self, tmp_path, extra):
+        points = tmp_path / "points.csv"
+        points.write_text("x,y\n1,2\n3,4\n")
+        process = run_in_shell("", "grad", "x*y", "--points", str(points), "--out", "/dev/full", *extra)
+        assert process.returncode == 2
+        assert process.stdout == b""
+        assert process.stderr == b"bpcli: error: cannot write /dev/full: No space left on device\n"
+
+    def test_closed_standard_error(self):
+        process = run_in_shell("2>&-", "grad", "(x+")
+        assert process.returncode == 2
+        assert process.stdout == b""
+
+
+class TestWarningsOnStandardError:
+    """Warnings about the values are diagnostics: on stderr, so that stdout is only what a script reads."""
+
+    @pytest.mark.parametrize(
+        "args, warning",
+        [
+            (["grad", "x*y", "-x", "1e999", "-y", "2"], "x is inf"),  # the quick path
+            (["grad", "x*y", "-x", "1e999", "-y", "2", "--precision", "3"], "x is inf"),  # typer
+            (["grad", "log(x)", "-x", "0", "--explain"], "log(0) is -inf"),
+            (["grad", "log(x)", "-x", "0", "--symbolic"], "the gradient through it is inf"),
+            (["grad", "log(x)", "-x", "0", "--order", "2"], "log(0) is -inf"),
+            (["hessian", "relu(x)*y", "-x", "0", "-y", "1"], "the second derivative does not exist"),
+            (["jacobian", "log(x)", "-x", "[0,1]"], "log(0) is -inf"),
+            (["gradcheck", "relu(x) * y", "-x", "0", "-y", "3"], "crosses a kink"),
+        ],
+    )
+    def test_text_views(self, args, warning):
+        process = run_process(*args)
+        assert process.returncode == 0, process.stderr
+        assert "warning" not in process.stdout
+        assert process.stdout.strip()
+        lines = process.stderr.splitlines()
+        assert lines and all(line.startswith("bpcli: warning: ") for line in lines)
+        assert any(warning in line for line in lines)
+
+    def test_symbolic_output_is_only_the_derivatives(self):
+        process = run_process("grad", "log(x)", "-x", "0", "--symbolic")
+        assert process.stdout == "df/dx = 1 / x = inf\n"
+
+    @pytest.mark.parametrize("command", [["grad"], ["grad", "--precision", "3"], ["grad", "--symbolic"], ["hessian"]])
+    def test_json_keeps_them_in_the_document(self, command):
+        process = run_process(*command, "log(x)", "-x", "0", "--json")
+        assert process.returncode == 0, process.stderr
+        assert process.stderr == ""
+        assert any("log(0) is -inf" in w["message"] for w in json.loads(process.stdout)["warnings"])
+
+    def test_the_library_view_still_shows_them(self):
+        import io
+
+        from rich.console import Console
+
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(bpcli.grad("log(x)", x=0.0))
+        assert "warning: stage 1, f = log(x): log(0) is -inf" in console.export_text()

@@ -27,7 +27,7 @@ def main() -> None:
     """The console script: ``bpcli``."""
     from bpcli.cli import quick, shared
 
-    shared.guard_standard_output()
+    shared.guard_standard_streams()
     arguments = sys.argv[1:]
     code = shared.run_reporting(lambda: shared.require_utf8(arguments)) or quick.grad(arguments)
     if code is None:
@@ -35,8 +35,18 @@ def main() -> None:
             import os
 
             os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
-        _application()()  # typer exits with the command's code
+        # What typer prints itself (help, usage errors, --version) is reported like a command's output.
+        code = shared.run_reporting(_typer)
     sys.exit(code)
+
+
+def _typer() -> Any:
+    """typer's exit code: it exits with the command's code."""
+    try:
+        _application()()
+    except SystemExit as exit:
+        return exit.code
+    return 0
 
 
 def _application() -> Any:

@@ -21,6 +21,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     evaluated_text,
     print_grad,
     print_renderable,
+    print_view,
     read_expression,
     read_stdin,
     read_text,
@@ -30,6 +31,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     value_reader,
     warn,
     warn_unused,
+    warn_values,
     write_output,
 )
 

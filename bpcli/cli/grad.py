@@ -116,7 +116,11 @@ def _higher(
 
         result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes)
         common.warn_unused(result.warnings)
-        print(result.to_json() if json_output else result.to_text(precision))
+        if json_output:
+            print(result.to_json())
+        else:
+            print(result.to_text(precision, warnings=False))
+            common.warn_values(result.warnings)
         return
     from bpcli.higher import derivative
 
@@ -127,7 +131,7 @@ def _higher(
     else:
         from bpcli.views.derivative_table import derivative_table
 
-        common.console().print(derivative_table(result, precision=precision, max_stages=max_stages, full=full))
+        common.print_view(derivative_table, result, precision=precision, max_stages=max_stages, full=full)
 
 
 grad.__doc__ = grad.__doc__.format(bindings=common.BINDINGS_HELP)

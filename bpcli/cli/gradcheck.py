@@ -79,7 +79,7 @@ def gradcheck(
     else:
         from bpcli.views.gradcheck_table import gradcheck_table
 
-        common.console().print(gradcheck_table(result, precision=precision, full=full))
+        common.print_view(gradcheck_table, result, precision=precision, full=full)
     return result.exit_code
 
 

@@ -72,7 +72,7 @@ def hessian(
     else:
         from bpcli.views.hessian_table import hessian_table
 
-        common.console().print(hessian_table(result, precision=precision, full=full))
+        common.print_view(hessian_table, result, precision=precision, full=full)
 
 
 def _vector(items: Optional[List[str]], reader: Any) -> Any:

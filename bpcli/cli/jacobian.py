@@ -56,7 +56,7 @@ def jacobian(
     else:
         from bpcli.views.jacobian_table import jacobian_table
 
-        common.console().print(jacobian_table(result, precision=precision, full=full))
+        common.print_view(jacobian_table, result, precision=precision, full=full)
 
 
 jacobian.__doc__ = jacobian.__doc__.format(bindings=common.BINDINGS_HELP)

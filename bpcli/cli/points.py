@@ -24,16 +24,24 @@ def run(
         raise BpcliError(f"--format is csv or jsonl, not {fmt!r}")
     result = grad_points(text, read_points(points), values, expand=expand)
     common.warn_unused(result.warnings)
-    for warning in result.warnings:
-        if warning.kind != "unused-binding":
-            common.warn(warning.message)
-    stream = sys.stdout if out is None else _open(out)
+    common.warn_values(result.warnings)
+    if out is None:
+        with _progress(result.count) as advance:
+            write_points(result, sys.stdout, fmt, advance)
+        return
+    stream = _open(out)
     try:
         with _progress(result.count) as advance:
             write_points(result, stream, fmt, advance)
+        stream.close()  # what is still buffered is written here, and may not fit
+    except OSError as error:
+        raise BpcliError(f"cannot write {out}: {error.strerror or error}") from None
     finally:
-        if out is not None:
-            stream.close()
+        if not stream.closed:
+            try:
+                stream.close()
+            except OSError:  # the error above is the one to report
+                pass
 
 
 def _open(path: Path) -> Any:

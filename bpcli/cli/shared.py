@@ -29,8 +29,12 @@ def run_reporting(command: Callable[[], Any]) -> int:
     returns None, or the error's.
     """
     try:
-        return command() or 0
+        code = command() or 0
+        flush_standard_output()  # a failure to write is reported here, not by Python on its way out
+        return code
     except BpcliError as error:
+        if getattr(sys.stdout, "failure", None) is error:
+            sys.stdout.failure = None  # reported here, not again by an outer run_reporting
         error_message(error.render())
         return error.exit_code
     except KeyboardInterrupt:
@@ -39,7 +43,7 @@ def run_reporting(command: Callable[[], Any]) -> int:
         error_message("out of memory: the arrays or the expression are too large for this machine")
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # binary output (an SVG, a PNG) to a reader that went away
-        quiet_standard_output()
+        silence(1)
         return 0
     except Exception as error:  # a bug in bpcli, not in the input
         if os.environ.get("BPCLI_DEBUG"):
@@ -51,53 +55,141 @@ def run_reporting(command: Callable[[], Any]) -> int:
         return EXIT_INTERNAL_ERROR
 
 
-class _QuietWhenClosed:
-    """Standard output that falls silent once its reader has gone away (bpcli ... | head -1).
+class _GuardedStream:
+    """Standard output or standard error, so that no failure to write turns into a traceback.
 
-    The command then runs to its end and exits with its own code: a check's
-    verdict does not turn into an error because the reader stopped early.
+    Standard output whose reader has gone away (bpcli ... | head -1) falls
+    silent: the command runs to its end and exits with its own code, so a
+    check's verdict does not turn into an error because the reader stopped
+    early. Any other failure (a full disk, standard output closed with >&-)
+    is bad input: one message and exit 2. Standard error never fails: a
+    diagnostic that cannot be written is dropped, and the exit code stays.
     """
 
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
+    def __init__(self, stream: Any, fd: int, strict: bool) -> None:
+        self._stream = stream  # None: standard output was closed when bpcli started
+        self._fd = fd
+        self._strict = strict  # report a failure (standard output) or drop the text (standard error)
+        # Nothing to flush until something is written: a flush of nothing still
+        # calls write(), and /dev/full refuses even that.
+        self._written = False
+        # The failure met, for flush_standard_output, in case the code that wrote swallowed it.
+        self.failure: Optional[BpcliError] = None
 
     def write(self, text: str) -> int:
+        if self._stream is None:
+            raise _closed()
+        self._written = True
         try:
             return self._stream.write(text)
-        except BrokenPipeError:
-            quiet_standard_output()
+        except OSError as error:
+            self._failed(error)
             return len(text)
 
     def flush(self) -> None:
+        if self._stream is None or not self._written:
+            return
         try:
             self._stream.flush()
-        except BrokenPipeError:
-            quiet_standard_output()
+        except OSError as error:
+            self._failed(error)
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    @property
+    def buffer(self) -> Any:
+        if self._stream is None:
+            raise _closed()
+        self._written = True  # whoever takes the bytes underneath may write them
+        return self._stream.buffer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
+    def _failed(self, error: OSError) -> None:
+        silence(self._fd)  # what is still buffered goes nowhere, and Python's exit does not fail on it
+        if self._strict:
+            try:
+                check_output_error(error)
+            except BpcliError as failure:
+                self.failure = failure
+                raise
 
-def guard_standard_output() -> None:
-    """Make writes to standard output survive a closed pipe (the console script's first act)."""
-    sys.stdout = _QuietWhenClosed(sys.stdout)
+
+def check_output_error(error: OSError) -> None:
+    """A failure to write to standard output: none if its reader went away, else bad input."""
+    if not isinstance(error, BrokenPipeError):
+        raise BpcliError(f"cannot write to standard output: {error.strerror or error}") from None
 
 
-def quiet_standard_output() -> None:
-    """Send whatever is still written to standard output nowhere; its reader is gone."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
+def _closed() -> BpcliError:
+    return BpcliError("cannot write to standard output: it is closed")
+
+
+def guard_standard_streams() -> None:
+    """The console script's first act: failures to write become messages or silence (_GuardedStream).
+
+    A descriptor closed before bpcli started (>&-, <&-, 2>&-) is opened on the
+    null device, so that no file bpcli opens takes its number. Python leaves
+    such a stream None: standard input and output stay None, and bpcli says
+    so when they are used; standard error writes nowhere.
+    """
+    for fd, stream, mode in ((0, sys.stdin, os.O_RDONLY), (1, sys.stdout, os.O_WRONLY), (2, sys.stderr, os.O_WRONLY)):
+        if stream is None:
+            _null_onto(fd, mode)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+    sys.stdout = _GuardedStream(sys.stdout, 1, strict=True)
+    sys.stderr = _GuardedStream(sys.stderr, 2, strict=False)
+
+
+def flush_standard_output() -> None:
+    """Write out what standard output still holds, so a failure is reported while bpcli can still say so
+    (and not by Python on its way out); also a failure that the code which met it swallowed."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    stream.flush()
+    failure = getattr(stream, "failure", None)
+    if isinstance(failure, BpcliError):
+        stream.failure = None  # reported once
+        raise failure
+
+
+def silence(fd: int) -> None:
+    """Send whatever is still written to this descriptor nowhere (its reader is gone, or it failed)."""
     try:
-        os.dup2(devnull, sys.__stdout__.fileno())
-    finally:
+        _null_onto(fd, os.O_WRONLY)
+    except OSError:
+        pass
+
+
+def _null_onto(fd: int, mode: int) -> None:
+    devnull = os.open(os.devnull, mode)
+    if devnull != fd:
+        os.dup2(devnull, fd)
         os.close(devnull)
 
 
 def error_message(message: str) -> None:
-    print(f"bpcli: error: {message}", file=sys.stderr)
+    _diagnostic(f"bpcli: error: {message}")
 
 
 def warn(message: str) -> None:
-    print(f"bpcli: warning: {message}", file=sys.stderr)
+    _diagnostic(f"bpcli: warning: {message}")
+
+
+def _diagnostic(line: str) -> None:
+    """A line on standard error; one that cannot be written is dropped (it must not change the exit code)."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(line + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def warn_unused(warnings: list[Any]) -> None:
@@ -105,6 +197,25 @@ def warn_unused(warnings: list[Any]) -> None:
     for warning in warnings:
         if warning.kind == "unused-binding":
             warn(warning.message)
+
+
+def warn_values(warnings: list[Any]) -> None:
+    """Warnings about the values (a kink, an inf, a nan) go to stderr too, after what is on stdout."""
+    notes = [warning.message for warning in warnings if warning.kind != "unused-binding"]
+    if notes:
+        flush_standard_output()  # where both go to one terminal or file, the warnings come under the table
+    for note in notes:
+        warn(note)
+
+
+def print_view(view: Callable[..., Any], result: Any, **options: Any) -> None:
+    """A text view of ``result`` on standard output, its warnings on standard error.
+
+    Standard output is then only the table a script reads; every view is
+    asked for none of its warning lines (``warnings=False``).
+    """
+    console().print(view(result, **options, warnings=False))
+    warn_values(result.warnings)
 
 
 def require_utf8(arguments: list[str]) -> None:
@@ -147,7 +258,13 @@ def read_text(path: Path, max_length: int = DEFAULT_MAX_LENGTH) -> str:
 
 
 def read_stdin(max_length: int = DEFAULT_MAX_LENGTH) -> str:
-    return _decoded(sys.stdin.buffer.read(max_length + 1), "standard input", max_length)
+    if sys.stdin is None:  # <&-
+        raise BpcliError("cannot read standard input: it is closed")
+    try:
+        data = sys.stdin.buffer.read(max_length + 1)
+    except OSError as error:
+        raise BpcliError(f"cannot read standard input: {error.strerror or error}") from None
+    return _decoded(data, "standard input", max_length)
 
 
 def _decoded(data: bytes, source: str, max_length: int) -> str:
@@ -227,10 +344,16 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
 def write_output(data: str | bytes, path: Optional[Path]) -> None:
     """Text or bytes to a file, or to standard output."""
     if path is None:
-        if isinstance(data, bytes):
-            sys.stdout.buffer.write(data)
-        else:
+        if isinstance(data, str):
             sys.stdout.write(data)
+            return
+        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except OSError as error:
+            silence(1)
+            check_output_error(error)
         return
     try:
         path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, encoding="utf-8")
@@ -286,10 +409,11 @@ def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: i
     from bpcli.views.table import grad_table
 
     output = console()
-    output.print(grad_table(result, precision=precision, max_stages=max_stages, full=full))
+    output.print(grad_table(result, precision=precision, max_stages=max_stages, full=full, warnings=False))
     if sentences is not None:
         from rich.text import Text
 
         from bpcli.views.explain import explanation_text
 
         output.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
+    warn_values(result.warnings)

@@ -13,7 +13,8 @@ from bpcli.views.table import DEFAULT_MAX_STAGES, DEFAULT_PRECISION, elided, eli
 
 
 def derivative_table(
-    result: Any, precision: int = DEFAULT_PRECISION, max_stages: int = DEFAULT_MAX_STAGES, full: bool = False
+    result: Any, precision: int = DEFAULT_PRECISION, max_stages: int = DEFAULT_MAX_STAGES, full: bool = False,
+    warnings: bool = True,
 ) -> Group:
     """The stages (order 0 is the forward pass, order k the k-th backward pass) and the derivatives."""
     def show(value: Any) -> str:
@@ -42,5 +43,5 @@ def derivative_table(
         stages,
         Text(f"Derivatives of {result.output} with respect to {result.wrt} at {at}"),
         summary,
-        *warning_lines(result.warnings),
+        *warning_lines(result.warnings, warnings),
     )

@@ -16,7 +16,8 @@ STYLES = {"good": "green", "acceptable near kinks": "yellow", "suspicious": "yel
           "inconclusive": "dim"}
 
 
-def gradcheck_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False) -> Group:
+def gradcheck_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False,
+                    warnings: bool = True) -> Group:
     """One row per input (its worst element), or per element with ``full``; then the verdict."""
     def show(value: Any) -> str:
         return format_value(value, precision)
@@ -36,7 +37,7 @@ def gradcheck_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool 
         )
     heading = Text(f"Gradient check of {one_line(result.source)}: centred differences, "
                    f"h = {result.h:g}·max(1, |x|)")
-    return Group(heading, table, _verdict(result), *warning_lines(result.warnings))
+    return Group(heading, table, _verdict(result), *warning_lines(result.warnings, warnings))
 
 
 def _rows(result: Any, full: bool) -> list[tuple[Any, str]]:

@@ -13,7 +13,8 @@ from bpcli.views.numbers import format_block, format_value
 from bpcli.views.table import DEFAULT_PRECISION, warning_lines
 
 
-def hessian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False) -> Group:
+def hessian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False,
+                  warnings: bool = True) -> Group:
     of = f"{result.output} = {format_value(result.value, precision)}"
     shapes = ", ".join(f"{name} {_shape_text(result.shapes[name])}" for name in result.variables)
     if result.mode == "matrix":
@@ -38,7 +39,7 @@ def hessian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = 
                           Text(format_block(result.product[name], precision, full)))
         parts = [Text(f"Hessian-vector product of {of}"), table, Text("Built from one extra backward pass, through <gradient, v>; "
                              "the matrix itself is never formed.")]
-    return Group(*parts, *warning_lines(result.warnings))
+    return Group(*parts, *warning_lines(result.warnings, warnings))
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

@@ -11,14 +11,15 @@ from bpcli.views.matrix import element_labels, matrix_table
 from bpcli.views.table import DEFAULT_PRECISION, warning_lines
 
 
-def jacobian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False) -> Group:
+def jacobian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False,
+                   warnings: bool = True) -> Group:
     parts: list[Any] = []
     for name in result.matrices:
         parts.append(_matrix(result, name, precision, full))
     how = "one backward pass per output element"
     plural = "s" if result.passes != 1 else ""
     parts.append(Text(f"Built from {result.passes} vector-Jacobian product{plural} ({how})."))
-    parts.extend(warning_lines(result.warnings))
+    parts.extend(warning_lines(result.warnings, warnings))
     return Group(*parts)
 
 

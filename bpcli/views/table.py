@@ -15,13 +15,15 @@ DEFAULT_MAX_STAGES = 200  # a person reads a few dozen rows; a huge expression i
 
 
 def grad_table(
-    result: Any, precision: int = DEFAULT_PRECISION, max_stages: int = DEFAULT_MAX_STAGES, full: bool = False
+    result: Any, precision: int = DEFAULT_PRECISION, max_stages: int = DEFAULT_MAX_STAGES, full: bool = False,
+    warnings: bool = True,
 ) -> Group:
     """Everything ``bpcli grad`` shows: stages, gradients, forks and warnings.
 
     With more than ``max_stages`` stages (0: no limit) the first and last
     stages are shown and the count of those left out. Arrays are previewed
-    unless ``full``.
+    unless ``full``. Without ``warnings``, the warning lines are left to the
+    caller (the command line prints them on standard error).
     """
     def show(value: Any) -> str:
         return format_value(value, precision, full)
@@ -29,7 +31,7 @@ def grad_table(
     parts: list[Any] = [_stages(result, show, max_stages), _gradients(result, show, precision, full)]
     if result.forks:
         parts.append(_forks(result, show))
-    parts.extend(warning_lines(result.warnings))
+    parts.extend(warning_lines(result.warnings, warnings))
     return Group(*parts)
 
 
@@ -137,8 +139,14 @@ def _forks(result: Any, show) -> Text:
     return lines
 
 
-def warning_lines(warnings: list[Any]) -> list[Text]:
-    """Warnings about the computation (those about the command line go to stderr)."""
+def warning_lines(warnings: list[Any], shown: bool = True) -> list[Text]:
+    """Warnings about the computation, under a table (none unless ``shown``).
+
+    Those about the command line go to stderr; so do these, from the command
+    line (shared.print_view), which asks every view for none.
+    """
+    if not shown:
+        return []
     return [
         Text(f"warning: {warning.message}", style="yellow")
         for warning in warnings
