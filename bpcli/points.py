@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from bpcli.errors import BpcliError
 from bpcli.result import Notice
-from bpcli.values import NUMBER
+from bpcli.values import NUMBER, load_npy
 
 
 @dataclass
@@ -188,14 +188,9 @@ def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
-    import io
-
     import numpy as np
 
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as error:  # numpy raises several types for a damaged or pickled file
-        raise BpcliError(f"{path} is not a readable .npy file without pickles: {error}") from None
+    array = load_npy(path, data)
     if array.dtype.names is None:
         raise BpcliError(
             f"{path}: a points .npy file is a structured array whose field names name the columns "

@@ -80,19 +80,8 @@ class ValueReader:
         return self._checked(name, array.reshape(-1) if 1 in array.shape else array)
 
     def _npy_file(self, name: str, path: Path, data: bytes) -> Any:
-        import io
-
-        import numpy as np
-
         self._check_size(name, npy_shape(data))  # before numpy allocates what the header claims
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except ValueError as error:
-            if "pickle" in str(error).lower():
-                raise BpcliError(f"{path} holds Python objects (a pickle); bpcli never loads pickles") from None
-            raise BpcliError(f"{path} is not a readable .npy file: {error}") from None
-        except Exception as error:  # numpy raises several types for a damaged file
-            raise BpcliError(f"{path} is not a readable .npy file: {error}") from None
+        array = load_npy(path, data)
         if array.dtype.kind not in "biuf":
             raise BpcliError(f"{path} holds {array.dtype} values; bpcli needs numbers")
         return self._array(name, array)
@@ -188,6 +177,37 @@ def npy_shape(data: bytes) -> tuple[int, ...]:
         return ()
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def load_npy(path: Path, data: bytes) -> Any:
+    """The array an .npy file holds, loaded without pickle, or a BpcliError that says why not.
+
+    numpy takes any file without the .npy magic bytes for a pickle, so random bytes
+    or text would be reported as "pickled data": the magic is checked first, and only
+    a real .npy file whose dtype holds Python objects is called a pickle.
+    """
+    import io
+
+    import numpy as np
+
+    if not data.startswith(NPY_MAGIC):
+        raise BpcliError(f"{path} is not a readable .npy file (it does not start with the .npy signature \\x93NUMPY)")
+    stream = io.BytesIO(data)
+    try:
+        major, _ = np.lib.format.read_magic(stream)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        dtype = read(stream)[2]
+    except Exception as error:  # numpy raises several types for a damaged header
+        raise BpcliError(f"{path} is not a readable .npy file ({error})") from None
+    if dtype.hasobject:
+        raise BpcliError(f"{path} holds Python objects (a pickle); bpcli never loads pickles")
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as error:  # numpy raises several types for a damaged file
+        raise BpcliError(f"{path} is not a readable .npy file ({error})") from None
+
+
 def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> list[list[str]]:
     """The numeric cells of a CSV file, row by row, as written (a header row is skipped with a note)."""
     import csv
@@ -221,7 +241,8 @@ def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | N
     try:
         return json.loads(text, **hooks)
     except json.JSONDecodeError as error:
-        raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at character {error.pos}") from None
+        where = f"line {error.lineno}, column {error.colno}" if "\n" in text else f"character {error.pos}"
+        raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at {where}") from None
     except RecursionError:
         raise BpcliError(f"the value of {name} is nested too deeply") from None
 
