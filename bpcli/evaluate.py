@@ -12,13 +12,14 @@ from typing import Any, Iterable, Mapping, NamedTuple
 
 from bpcli.gates import DEFAULT_NONFINITE, REGISTRY
 from bpcli.graph import CONST, INPUT, Graph
+from bpcli.values import underflows
 
 
 class Finding(NamedTuple):
     """Something the evaluation ran into at a node, in the gate's words."""
 
     node: int
-    kind: str  # "kink", "nonfinite", "nonfinite-gradient", "nonfinite-input"
+    kind: str  # "kink", "nonfinite", "nonfinite-gradient", "nonfinite-input", "underflow-input"
     note: str
 
 
@@ -98,6 +99,8 @@ def _run(
             value = values[index] = node.value
             if node.span is not None and not all_finite(value):  # a number written too large: 1e999
                 findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(xp, value)} in float64"))
+            elif node.span is not None and isinstance(value, float) and value == 0.0 and underflows(node.name, value):
+                findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
             continue
         gate = REGISTRY[op]
         inputs = [values[i] for i in node.inputs]

@@ -203,6 +203,40 @@ class TestInputs:
         assert kinds(r) == [(None, "nonfinite-input")]
         assert r.warnings[0].message == "the number 1e999 is inf in float64"
 
+    def test_a_number_written_below_float64_is_0_and_flagged(self):
+        r = bpcli.grad("1e-400 * x + 0.0 * x + 0e-400", x=1)
+        assert r.value == 0.0 and r.gradients == {"x": 0.0}
+        assert [(w.stage, w.kind, w.message) for w in r.warnings] == [
+            (None, "underflow-input", "the number 1e-400 underflows float64 to 0")
+        ]
+
+    @pytest.mark.parametrize(
+        "value, read, message",
+        [("1e-400", 0.0, "x: 1e-400 underflows float64 to 0"),
+         ("-2.5e-999", -0.0, "x: -2.5e-999 underflows float64 to 0"),
+         ("[1e-400, 2, 0.0]", [0.0, 2.0, 0.0], "x: 1e-400 underflows float64 to 0"),
+         ("[[1e-400, 2], [3, 7E-1000]]", [[0.0, 2.0], [3.0, 0.0]], "x: 2 numbers underflow float64 to 0, 1e-400 the first")],
+    )
+    def test_a_binding_written_below_float64_is_0_and_flagged(self, value, read, message):
+        result = run_cli("grad", "sum(x)", "-x", value, "--json")
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["inputs"]["x"] == read
+        assert doc["warnings"] == [{"stage": None, "kind": "underflow-input", "message": message}]
+
+    @pytest.mark.parametrize("suffix, content", [(".json", "[1e-400, 2]"), (".csv", "1e-400\n2\n")])
+    def test_a_file_value_written_below_float64_is_flagged(self, tmp_path, suffix, content):
+        path = tmp_path / f"x{suffix}"
+        path.write_text(content)
+        result = run_cli("grad", "sum(x)", "-x", f"@{path}")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.endswith("\nwarning: x: 1e-400 underflows float64 to 0\n")
+
+    @pytest.mark.parametrize("value", ["0", "0.0", "-0e-400", "0e999", "1e-310", "[0, 0.000]"])
+    def test_zero_and_subnormal_numbers_are_not_flagged(self, value):
+        result = run_cli("grad", "sum(x)", "-x", value, "--json")
+        assert json.loads(result.stdout)["warnings"] == []
+
     def test_an_upstream_gradient_of_nan_is_flagged(self):
         r = bpcli.grad("x * y", x=2, y=3, upstream=math.nan)
         assert all(math.isnan(g) for g in r.gradients.values())
