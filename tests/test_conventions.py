@@ -118,6 +118,39 @@ class TestNonFinite:
         assert all(w["message"] for w in doc["warnings"])
 
 
+    def test_a_nan_gradient_from_an_overflow_times_zero_is_reported(self):
+        # exp(1000) is inf and its upstream gradient 1/inf is 0: the gradient through exp is inf * 0
+        r = bpcli.grad("log(1+exp(x))", x=1000)
+        assert r.value == math.inf and math.isnan(r.gradients["x"])
+        assert [(w.stage, w.kind, w.message) for w in r.warnings] == [
+            ("t1", "nonfinite", "stage 1, t1 = exp(x): exp overflows float64 above 709.78: the value is inf"),
+            ("t1", "nonfinite-gradient", "stage 1, t1 = exp(x): the gradient through it is nan"),
+        ]
+
+    def test_a_nan_gradient_where_a_fork_adds_inf_and_minus_inf_is_reported(self):
+        r = bpcli.grad("exp(x) - exp(x)", x=1000)
+        assert math.isnan(r.gradients["x"])
+        assert [(w.stage, w.kind, w.message) for w in r.warnings][-1] == (
+            None, "nonfinite-gradient", "x: the gradient through it is nan"
+        )
+
+    def test_an_inf_gradient_from_an_inf_value_is_the_value_s_warning_only(self):
+        r = bpcli.grad("exp(x)", x=1000)
+        assert r.gradients == {"x": math.inf}
+        assert kinds(r) == [("f", "nonfinite")]
+
+    @pytest.mark.parametrize("command", ["graph", "code"])
+    def test_the_views_report_the_value_warnings_on_standard_error(self, command):
+        result = run_cli(command, "log(x)", "-x", "0")
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr == (
+            "bpcli: warning: stage 1, f = log(x): log(0) is -inf: the value is -inf\n"
+            "bpcli: warning: stage 1, f = log(x): the gradient through it is inf\n"
+        )
+        assert "warning" not in result.stdout
+        assert run_cli(command, "log(x)").stderr == ""  # without values, nothing to warn about
+
+
 class TestPowers:
     """x**y where its formulas meet 0 * inf: a factor 0 wins where the power is flat (PyTorch and JAX agree)."""
 

@@ -28,6 +28,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     value_reader,
     warn,
     warn_unused,
+    warn_values,
     write_output,
 )
 

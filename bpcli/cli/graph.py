@@ -54,6 +54,7 @@ def graph(
         expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True,
         max_length=max_length,
     )
+    common.warn_values(result.warnings)
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)
         return

@@ -107,6 +107,14 @@ def warn_unused(warnings: list[Any]) -> None:
             warn(warning.message)
 
 
+def warn_values(warnings: list[Any]) -> None:
+    """The warnings grad shows in its table or JSON (an inf, a nan, a kink, ...), on stderr:
+    for the views whose standard output is a diagram or a program."""
+    for warning in warnings:
+        if warning.kind != "unused-binding":  # warn_unused has said it
+            warn(warning.message)
+
+
 def require_utf8(arguments: list[str]) -> None:
     """Refuse an argument that is not UTF-8 (Python keeps its undecodable bytes as lone surrogates,
     which no parser accepts and no output can print)."""
