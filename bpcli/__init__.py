@@ -13,6 +13,7 @@ of these functions, and every result prints the document ``--json`` prints
 function            result                 command
 ==================  =====================  ==============================
 grad                GradResult             bpcli grad
+grad_points         PointsResult           bpcli grad --points FILE
 jacobian            JacobianResult         bpcli jacobian
 hessian             HessianResult          bpcli hessian
 derivative          DerivativeResult       bpcli grad --order N
@@ -39,6 +40,7 @@ _PUBLIC = {
     "grad": "bpcli.api",
     "parse": "bpcli.api",
     "build": "bpcli.api",
+    "grad_points": "bpcli.points",
     # Modules are not named after these functions: importing a submodule binds its
     # name on the package, which would hide a function of the same name.
     "jacobian": "bpcli.jacobian_matrix",
@@ -73,6 +75,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from bpcli.higher import DerivativeResult, derivative
     from bpcli.jacobian_matrix import JacobianResult, jacobian
     from bpcli.json_schemas import json_schema, schema_names
+    from bpcli.points import grad_points
     from bpcli.reference import GateReference, gate_reference
     from bpcli.result import GradResult
     from bpcli.second_order import HessianResult, hessian

@@ -225,6 +225,12 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
         for name in given
         if name not in inputs
     ]
+    # A number written nonzero that float64 makes 0 (-x 1e-400; bpcli.values marks it), as 1e999 is flagged inf.
+    notices += [
+        Notice(None, None, "underflow-input", f"{name}: {given[name].underflow}")
+        for name in names
+        if getattr(given.get(name), "underflow", None)
+    ]
     return inputs, notices
 
 

@@ -12,13 +12,14 @@ from typing import Any, Iterable, Mapping, NamedTuple
 
 from bpcli.gates import DEFAULT_NONFINITE, REGISTRY
 from bpcli.graph import CONST, INPUT, Graph
+from bpcli.values import underflows
 
 
 class Finding(NamedTuple):
     """Something the evaluation ran into at a node, in the gate's words."""
 
     node: int
-    kind: str  # "kink", "nonfinite", "nonfinite-gradient", "nonfinite-input"
+    kind: str  # "kink", "nonfinite", "nonfinite-gradient", "nonfinite-input", "underflow-input"
     note: str
 
 
@@ -98,6 +99,8 @@ def _run(
             value = values[index] = node.value
             if node.span is not None and not all_finite(value):  # a number written too large: 1e999
                 findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(xp, value)} in float64"))
+            elif node.span is not None and isinstance(value, float) and value == 0.0 and underflows(node.name, value):
+                findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
             continue
         gate = REGISTRY[op]
         inputs = [values[i] for i in node.inputs]
@@ -109,12 +112,13 @@ def _run(
                 findings.append(Finding(index, "kink", gate.kink_note + _how_many(hits, out)))
         if all_finite(out) or (deferred and node.origin is not None):
             continue
+        if node.origin is not None:
+            if _went_nonfinite(xp, inputs, out):
+                suspects.append((index, node.origin, _nonfinite_word(xp, out)))
+            continue
         if not all(all_finite(v) for v in inputs):
             continue  # non-finite because an input already was: reported where it began
-        if node.origin is None:
-            findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
-        else:
-            suspects.append((index, node.origin, _nonfinite_word(xp, out)))
+        findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
     if deferred and not all(values[w] is None or all_finite(values[w]) for w in watch):
         # Where the reported gradients that are not finite began (an inf that
         # the conventions turned back into 0 on its way is not one of them).
@@ -136,8 +140,13 @@ def _unreported(node: Any) -> bool:
 
 
 def _went_nonfinite(xp: Any, inputs: list[Any], out: Any) -> bool:
-    """Whether ``out`` is where inf or nan began: not finite, from finite inputs."""
-    return not xp.all_finite(out) and all(xp.all_finite(v) for v in inputs)
+    """Whether ``out`` is where inf or nan began: not finite from finite inputs, or nan from inputs
+    without a nan (inf * 0: the gradient of log(1 + exp(x)) at x = 1000, whose exp overflows)."""
+    if xp.all_finite(out):
+        return False
+    if all(xp.all_finite(v) for v in inputs):
+        return True
+    return xp.is_nan(out) and not any(xp.is_nan(v) for v in inputs)
 
 
 def _gradient_findings(graph: Graph, suspects: list[tuple[int, int, str]], roots: Iterable[int] | None) -> list[Finding]:

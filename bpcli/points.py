@@ -14,17 +14,24 @@ loaded without pickle).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Union
 
 from bpcli.errors import BpcliError
 from bpcli.result import Notice
-from bpcli.values import NUMBER
+from bpcli.values import NUMBER, load_npy
 
 
 @dataclass
 class PointsResult:
+    """The value and every gradient at each point (``bpcli grad --points``): columns as numpy arrays.
+
+    ``to_csv()`` and ``to_jsonl()`` are the text the command writes with ``--format csv``
+    and ``--format jsonl``.
+    """
+
     output: str
     inputs: dict[str, Any]  # variable -> its value at every point (a column)
     value: Any  # the output at every point
@@ -35,18 +42,55 @@ class PointsResult:
     def count(self) -> int:
         return len(self.value)
 
+    def to_csv(self) -> str:
+        """What ``bpcli grad --points FILE`` writes: a header row, then one row per point."""
+        return self._written("csv")
+
+    def to_jsonl(self) -> str:
+        """What ``--format jsonl`` writes: one bpcli.points/1 object per line."""
+        return self._written("jsonl")
+
+    def _written(self, fmt: str) -> str:
+        import io
+
+        from bpcli.views.points_out import write_points
+
+        text = io.StringIO()
+        write_points(self, text, fmt)
+        return text.getvalue()
+
 
 def grad_points(
-    expression: str, columns: Mapping[str, Any], bindings: Mapping[str, Any] | None = None, /, *, expand: bool = False
+    expression: str,
+    points: Union[Mapping[str, Any], str, "os.PathLike[str]"],
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    expand: bool = False,
+    **values: Any,
 ) -> PointsResult:
-    """Differentiate ``expression`` at every row of ``columns`` (name -> equal-length column).
+    """The value and every gradient of ``expression`` at each point, in one pass over arrays.
 
-    Variables without a column take their value from ``bindings``, the same at every point.
+    ``points`` maps each variable to its column of numbers (lists or numpy arrays of one
+    length), or is the path of a points file as ``bpcli grad --points`` reads it (.csv
+    with a header, .jsonl, a structured .npy). Variables without a column take the same
+    value at every point, from ``bindings`` or keyword arguments.
+
+        >>> import bpcli
+        >>> r = bpcli.grad_points("x * y", {"x": [3, 1], "y": [-4, 2]})
+        >>> r.value.tolist(), r.gradients["x"].tolist(), r.gradients["y"].tolist()
+        ([-12.0, 2.0], [-4.0, 2.0], [3.0, 1.0])
+        >>> print(bpcli.grad_points("x * y", {"x": [3, 1]}, y=2).to_csv(), end="")
+        x,y,f,df/dx,df/dy
+        3.0,2.0,6.0,2.0,3.0
+        1.0,2.0,2.0,2.0,1.0
     """
     import numpy as np
 
     from bpcli.api import bind, build, differentiate, shape_graph
 
+    columns = read_points(Path(points)) if isinstance(points, (str, os.PathLike)) else points
+    bindings = {**(bindings or {}), **values}
     graph = build(expression, expand)
     table = {name: np.asarray(column, dtype=np.float64).reshape(-1) for name, column in columns.items()}
     count = _row_count(table)
@@ -188,14 +232,9 @@ def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
-    import io
-
     import numpy as np
 
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as error:  # numpy raises several types for a damaged or pickled file
-        raise BpcliError(f"{path} is not a readable .npy file without pickles: {error}") from None
+    array = load_npy(path, data)
     if array.dtype.names is None:
         raise BpcliError(
             f"{path}: a points .npy file is a structured array whose field names name the columns "

@@ -242,7 +242,9 @@ class GradResult:
             # A finding in a higher-order pass belongs to the stage its gradient serves.
             node = self.graph.nodes[node].origin
         index = self._stage_number.get(node)
-        if index is None:  # an input variable
+        if index is None:  # an input variable (x is nan), or the fork where its gradients add up
+            if kind == "nonfinite-gradient":
+                note = f"{self.graph.nodes[node].name}: {note}"
             return Notice(None, None, kind, note)
         name = self.graph.nodes[node].name
         label = f"stage {index}, {name} = {gate_text(self.graph, node)}"

@@ -488,6 +488,7 @@ def symbolic(
     wrt: str | None = None,
     order: int = 1,
     max_nodes: int | None = None,
+    max_order: int | None = None,
     **values: Any,
 ) -> SymbolicResult:
     """The gradient of ``expression`` (or, with ``wrt``, its derivatives up to ``order``) as expressions.
@@ -502,13 +503,16 @@ def symbolic(
     from bpcli import higher
     from bpcli.evaluate import evaluate
 
+    higher.check_order(order, max_order or higher.DEFAULT_MAX_ORDER)
     given = {**(bindings or {}), **values}
     graph, inputs, notices = _numbers_graph(expression, given)
     forward_nodes = len(graph.nodes)
     if wrt is None and order == 1:
         passes = higher.gradients(graph)
     else:
-        passes = higher.repeated(graph, wrt, order, max_nodes or higher.DEFAULT_MAX_NODES)
+        passes = higher.repeated(
+            graph, wrt, order, max_nodes or higher.DEFAULT_MAX_NODES, max_order or higher.DEFAULT_MAX_ORDER
+        )
     output = graph.nodes[graph.output].name
     labels = [higher.label(output, t.wrt, t.order) for t in passes.targets]
     rendering = simplify(graph, {text: t.node for text, t in zip(labels, passes.targets)},

@@ -12,6 +12,7 @@ command line always means the same numbers.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import TYPE_CHECKING, Any, Callable
@@ -25,6 +26,66 @@ NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)
 _FILL = re.compile(r"(randn|rand|zeros|ones):(.*)\Z")
 DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond any homework, well within the machine
 MAX_DIMENSIONS = 64  # numpy's
+
+
+_NONZERO_MANTISSA = re.compile(r"[^eE]*[1-9]")
+
+
+def underflows(text: str, value: float) -> bool:
+    """Whether a number written nonzero (1e-400) became 0 in float64."""
+    return value == 0.0 and _NONZERO_MANTISSA.match(text.strip()) is not None
+
+
+class Underflowed(float):
+    """0.0 read from a number written nonzero (``-x 1e-400``); ``underflow`` says so.
+
+    The value is an ordinary 0.0 to everything that computes with it;
+    ``api.bind`` sees the mark and warns, as it would of 1e999 (inf).
+    """
+
+    underflow: str
+
+    def __new__(cls, text: str) -> Underflowed:
+        number = super().__new__(cls, text)
+        number.underflow = f"{text} underflows float64 to 0"
+        return number
+
+
+def _marked(array: Any, first: str | None, count: int) -> Any:
+    """``array`` marked with the first number written nonzero that became 0 in it (api.bind warns)."""
+    if first is None or not hasattr(array, "shape"):
+        return Underflowed(first) if first is not None else array
+    marked = array.view(_underflowed_array())
+    marked.underflow = (
+        f"{first} underflows float64 to 0" if count == 1 else f"{count} numbers underflow float64 to 0, {first} the first"
+    )
+    return marked
+
+
+@functools.cache
+def _underflowed_array() -> type:
+    """An ndarray that carries ``underflow`` (numpy is imported only when an array is read)."""
+    import numpy as np
+
+    class UnderflowedArray(np.ndarray):
+        underflow: str
+
+    return UnderflowedArray
+
+
+class _Literals:
+    """A JSON parse_float hook that notes numbers written nonzero that float64 makes 0."""
+
+    def __init__(self) -> None:
+        self.first: str | None = None
+        self.count = 0
+
+    def __call__(self, text: str) -> float:
+        value = float(text)
+        if value == 0.0 and underflows(text, value):
+            self.count += 1
+            self.first = self.first or text
+        return value
 
 
 class ValueReader:
@@ -42,9 +103,12 @@ class ValueReader:
         """The value of ``name`` given as ``text``."""
         stripped = text.strip()
         if NUMBER.match(stripped):
-            return float(stripped)
+            number = float(stripped)
+            return Underflowed(stripped) if underflows(stripped, number) else number
         if stripped.startswith("["):
-            return self._array(name, parse_json(name, stripped, "JSON array"))
+            literals = _Literals()
+            array = self._array(name, parse_json(name, stripped, "JSON array", float_number=literals))
+            return _marked(array, literals.first, literals.count)
         if stripped.startswith("@"):
             from pathlib import Path  # only for values read from files
 
@@ -65,34 +129,26 @@ class ValueReader:
 
     def _json_file(self, name: str, path: Path, data: bytes) -> Any:
         self._check_size(name, (count_fields(data),))  # before parsing, which takes some 30 bytes a number
-        content = parse_json(name, utf8_text(path, data), f"JSON file {path}")
+        literals = _Literals()
+        content = parse_json(name, utf8_text(path, data), f"JSON file {path}", float_number=literals)
         if isinstance(content, (int, float)) and not isinstance(content, bool):
-            return float(content)
-        return self._array(name, content)
+            return _marked(float(content), literals.first, literals.count)
+        return _marked(self._array(name, content), literals.first, literals.count)
 
     def _csv_file(self, name: str, path: Path, data: bytes) -> Any:
         import numpy as np
 
         self._check_size(name, (count_fields(data),))
         rows = csv_cells(name, path, utf8_text(path, data), self.note)
-        array = np.array([[float(cell) for cell in row] for row in rows])
+        literals = _Literals()
+        array = np.array([[literals(cell) for cell in row] for row in rows])
         # As numpy.loadtxt: a single row or a single column is a vector.
-        return self._checked(name, array.reshape(-1) if 1 in array.shape else array)
+        array = self._checked(name, array.reshape(-1) if 1 in array.shape else array)
+        return _marked(array, literals.first, literals.count)
 
     def _npy_file(self, name: str, path: Path, data: bytes) -> Any:
-        import io
-
-        import numpy as np
-
         self._check_size(name, npy_shape(data))  # before numpy allocates what the header claims
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except ValueError as error:
-            if "pickle" in str(error).lower():
-                raise BpcliError(f"{path} holds Python objects (a pickle); bpcli never loads pickles") from None
-            raise BpcliError(f"{path} is not a readable .npy file: {error}") from None
-        except Exception as error:  # numpy raises several types for a damaged file
-            raise BpcliError(f"{path} is not a readable .npy file: {error}") from None
+        array = load_npy(path, data)
         if array.dtype.kind not in "biuf":
             raise BpcliError(f"{path} holds {array.dtype} values; bpcli needs numbers")
         return self._array(name, array)
@@ -188,6 +244,37 @@ def npy_shape(data: bytes) -> tuple[int, ...]:
         return ()
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def load_npy(path: Path, data: bytes) -> Any:
+    """The array an .npy file holds, loaded without pickle, or a BpcliError that says why not.
+
+    numpy takes any file without the .npy magic bytes for a pickle, so random bytes
+    or text would be reported as "pickled data": the magic is checked first, and only
+    a real .npy file whose dtype holds Python objects is called a pickle.
+    """
+    import io
+
+    import numpy as np
+
+    if not data.startswith(NPY_MAGIC):
+        raise BpcliError(f"{path} is not a readable .npy file (it does not start with the .npy signature \\x93NUMPY)")
+    stream = io.BytesIO(data)
+    try:
+        major, _ = np.lib.format.read_magic(stream)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        dtype = read(stream)[2]
+    except Exception as error:  # numpy raises several types for a damaged header
+        raise BpcliError(f"{path} is not a readable .npy file ({error})") from None
+    if dtype.hasobject:
+        raise BpcliError(f"{path} holds Python objects (a pickle); bpcli never loads pickles")
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as error:  # numpy raises several types for a damaged file
+        raise BpcliError(f"{path} is not a readable .npy file ({error})") from None
+
+
 def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> list[list[str]]:
     """The numeric cells of a CSV file, row by row, as written (a header row is skipped with a note)."""
     import csv
@@ -211,17 +298,22 @@ def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> 
     return [[cell.strip() for cell in row] for row in rows]
 
 
-def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | None = None) -> Any:
-    """JSON text; ``number`` (if given) reads every number from its text, as json's parse_float.
+def parse_json(
+    name: str, text: str, what: str, number: Callable[[str], Any] | None = None,
+    float_number: Callable[[str], Any] | None = None,
+) -> Any:
+    """JSON text; ``number`` (if given) reads every number from its text, as json's parse_float;
+    ``float_number`` only those with a fraction or an exponent.
 
     Whole numbers are read as floats too: a value is float64 in the end, and
     Python's int refuses a whole number of more than 4,300 digits.
     """
-    hooks = {"parse_float": number, "parse_int": number or float}
+    hooks = {"parse_float": number or float_number, "parse_int": number or float}
     try:
         return json.loads(text, **hooks)
     except json.JSONDecodeError as error:
-        raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at character {error.pos}") from None
+        where = f"line {error.lineno}, column {error.colno}" if "\n" in text else f"character {error.pos}"
+        raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at {where}") from None
     except RecursionError:
         raise BpcliError(f"the value of {name} is nested too deeply") from None
 

@@ -118,6 +118,39 @@ class TestNonFinite:
         assert all(w["message"] for w in doc["warnings"])
 
 
+    def test_a_nan_gradient_from_an_overflow_times_zero_is_reported(self):
+        # exp(1000) is inf and its upstream gradient 1/inf is 0: the gradient through exp is inf * 0
+        r = bpcli.grad("log(1+exp(x))", x=1000)
+        assert r.value == math.inf and math.isnan(r.gradients["x"])
+        assert [(w.stage, w.kind, w.message) for w in r.warnings] == [
+            ("t1", "nonfinite", "stage 1, t1 = exp(x): exp overflows float64 above 709.78: the value is inf"),
+            ("t1", "nonfinite-gradient", "stage 1, t1 = exp(x): the gradient through it is nan"),
+        ]
+
+    def test_a_nan_gradient_where_a_fork_adds_inf_and_minus_inf_is_reported(self):
+        r = bpcli.grad("exp(x) - exp(x)", x=1000)
+        assert math.isnan(r.gradients["x"])
+        assert [(w.stage, w.kind, w.message) for w in r.warnings][-1] == (
+            None, "nonfinite-gradient", "x: the gradient through it is nan"
+        )
+
+    def test_an_inf_gradient_from_an_inf_value_is_the_value_s_warning_only(self):
+        r = bpcli.grad("exp(x)", x=1000)
+        assert r.gradients == {"x": math.inf}
+        assert kinds(r) == [("f", "nonfinite")]
+
+    @pytest.mark.parametrize("command", ["graph", "code"])
+    def test_the_views_report_the_value_warnings_on_standard_error(self, command):
+        result = run_cli(command, "log(x)", "-x", "0")
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr == (
+            "bpcli: warning: stage 1, f = log(x): log(0) is -inf: the value is -inf\n"
+            "bpcli: warning: stage 1, f = log(x): the gradient through it is inf\n"
+        )
+        assert "warning" not in result.stdout
+        assert run_cli(command, "log(x)").stderr == ""  # without values, nothing to warn about
+
+
 class TestPowers:
     """x**y where its formulas meet 0 * inf: a factor 0 wins where the power is flat (PyTorch and JAX agree)."""
 
@@ -202,6 +235,41 @@ class TestInputs:
         assert r.value == math.inf
         assert kinds(r) == [(None, "nonfinite-input")]
         assert r.warnings[0].message == "the number 1e999 is inf in float64"
+
+    def test_a_number_written_below_float64_is_0_and_flagged(self):
+        r = bpcli.grad("1e-400 * x + 0.0 * x + 0e-400", x=1)
+        assert r.value == 0.0 and r.gradients == {"x": 0.0}
+        assert [(w.stage, w.kind, w.message) for w in r.warnings] == [
+            (None, "underflow-input", "the number 1e-400 underflows float64 to 0")
+        ]
+
+    @pytest.mark.parametrize(
+        "value, read, message",
+        [("1e-400", 0.0, "x: 1e-400 underflows float64 to 0"),
+         ("-2.5e-999", -0.0, "x: -2.5e-999 underflows float64 to 0"),
+         ("[1e-400, 2, 0.0]", [0.0, 2.0, 0.0], "x: 1e-400 underflows float64 to 0"),
+         ("[[1e-400, 2], [3, 7E-1000]]", [[0.0, 2.0], [3.0, 0.0]], "x: 2 numbers underflow float64 to 0, 1e-400 the first")],
+    )
+    def test_a_binding_written_below_float64_is_0_and_flagged(self, value, read, message):
+        result = run_cli("grad", "sum(x)", "-x", value, "--json")
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["inputs"]["x"] == read
+        assert doc["warnings"] == [{"stage": None, "kind": "underflow-input", "message": message}]
+
+    @pytest.mark.parametrize("suffix, content", [(".json", "[1e-400, 2]"), (".csv", "1e-400\n2\n")])
+    def test_a_file_value_written_below_float64_is_flagged(self, tmp_path, suffix, content):
+        path = tmp_path / f"x{suffix}"
+        path.write_text(content)
+        result = run_cli("grad", "sum(x)", "-x", f"@{path}")
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr == "bpcli: warning: x: 1e-400 underflows float64 to 0\n"
+        assert "warning" not in result.stdout
+
+    @pytest.mark.parametrize("value", ["0", "0.0", "-0e-400", "0e999", "1e-310", "[0, 0.000]"])
+    def test_zero_and_subnormal_numbers_are_not_flagged(self, value):
+        result = run_cli("grad", "sum(x)", "-x", value, "--json")
+        assert json.loads(result.stdout)["warnings"] == []
 
     def test_an_upstream_gradient_of_nan_is_flagged(self):
         r = bpcli.grad("x * y", x=2, y=3, upstream=math.nan)

@@ -136,6 +136,30 @@ class TestErrors:
         assert result.exit_code == 2
         assert message in result.stderr and "Traceback" not in result.stderr
 
+    @pytest.mark.parametrize("extra", [(), ("--symbolic",)])
+    def test_an_order_over_the_limit_is_refused_before_any_pass(self, extra):
+        # each pass walks the graph so far: --order 100000 of x*y took some 25 minutes
+        result = run_cli("grad", "x*y", "-x", "1", "-y", "2", "--order", "100000", "--wrt", "x", *extra)
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "bpcli: error: a derivative of order 100,000 takes 100,000 backward passes; "
+            "the limit is 1,000 (raise it with --max-order)\n"
+        )
+        refused = run_cli("grad", "x**2", "-x", "3", "--order", "4", "--max-order", "3", *extra)
+        assert refused.exit_code == 2 and "the limit is 3 (raise it with --max-order)" in refused.stderr
+
+    def test_the_limit_can_be_raised(self):
+        doc = run_json("grad", "x*y", "-x", "1", "-y", "2", "--order", "1001", "--wrt", "x", "--max-order", "1001")
+        assert [d["value"] for d in doc["derivatives"]][:3] == [2.0, 2.0, 0.0]
+        assert doc["value"] == 0.0 and len(doc["derivatives"]) == 1002
+
+    def test_the_python_api_has_the_same_limit(self):
+        with pytest.raises(bpcli.BpcliError, match=r"order 1,001 .* the limit is 1,000 \(raise it with --max-order\)"):
+            bpcli.derivative("x**2", x=1, order=1001)
+        with pytest.raises(bpcli.BpcliError, match="the limit is 2 "):
+            bpcli.symbolic("x**2", wrt="x", order=3, max_order=2)
+        assert bpcli.derivative("x**3", x=2, order=3, max_order=3).value == 6.0
+
 
 def test_the_real_executable():
     done = run_process("grad", "x**4", "-x", "1.5", "--order", "3", "--json")

@@ -136,3 +136,30 @@ def test_a_real_pipe_gets_no_progress_bar(tmp_path):
     assert process.returncode == 0, process.stderr
     assert process.stderr == ""
     assert len(process.stdout.splitlines()) == 2001
+
+
+class TestPublicApi:
+    EXPRESSION = "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)"
+
+    def test_bpcli_grad_points_is_what_the_command_writes(self, tmp_path):
+        path = tmp_path / "points.csv"
+        path.write_text("x,y\n3,-4\n1,2\n0.5,0.25\n")
+        from_file = bpcli.grad_points(self.EXPRESSION, path)
+        from_columns = bpcli.grad_points(self.EXPRESSION, {"x": [3, 1, 0.5], "y": [-4, 2, 0.25]})
+        for fmt, text in (("csv", from_file.to_csv()), ("jsonl", from_file.to_jsonl())):
+            printed = run_cli("grad", self.EXPRESSION, "--points", str(path), "--format", fmt)
+            assert printed.exit_code == 0, printed.stderr
+            assert text == printed.stdout
+        assert from_columns.to_csv() == from_file.to_csv() == (
+            "x,y,f,df/dx,df/dy\n"
+            "3.0,-4.0,1.5456448841066441,2.0595697955721652,1.5922327514838093\n"
+            "1.0,2.0,0.19327774699745687,-0.02031302061099069,-0.10838213417986817\n"
+            "0.5,0.25,0.8963822410752926,-0.46856166384552145,-0.92698479175757\n"
+        )
+
+    def test_a_fixed_value_and_the_public_name(self):
+        r = bpcli.grad_points("x * y", {"x": np.array([3.0, 1.0])}, y=2)
+        assert (r.value.tolist(), r.gradients["x"].tolist(), r.gradients["y"].tolist()) == ([6.0, 2.0], [2.0, 2.0], [3.0, 1.0])
+        assert "grad_points" in bpcli.__all__ and bpcli.grad_points is grad_points
+        with pytest.raises(bpcli.BpcliError, match="no column and no value for y"):
+            bpcli.grad_points("x * y", {"x": [1]})

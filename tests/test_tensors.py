@@ -329,6 +329,38 @@ class TestBadInput:
         assert result.exit_code == 2
         assert "not a readable .npy file" in result.stderr
 
+    @pytest.mark.parametrize("content", [bytes(range(7, 71)), b"garbage\n", b"1,2,3\n"], ids=["random", "text", "csv"])
+    def test_a_file_named_npy_that_is_not_one_is_not_called_a_pickle(self, tmp_path, content):
+        # numpy takes any file without the .npy signature for a pickle
+        path = tmp_path / "x.npy"
+        path.write_bytes(content)
+        for args in (["-x", f"@{path}"], ["--points", str(path)]):
+            result = run_cli("grad", "sum(x)", *args)
+            assert result.exit_code == 2
+            assert result.stderr == (
+                f"bpcli: error: {path} is not a readable .npy file (it does not start with the .npy signature \\x93NUMPY)\n"
+            )
+
+    def test_a_structured_npy_with_an_object_column_is_a_pickle(self, tmp_path):
+        path = tmp_path / "points.npy"
+        table = np.array([(1.0, None)], dtype=[("x", "f8"), ("y", "O")])
+        np.save(path, table, allow_pickle=True)
+        result = run_cli("grad", "x * y", "--points", str(path))
+        assert result.exit_code == 2
+        assert result.stderr == f"bpcli: error: {path} holds Python objects (a pickle); bpcli never loads pickles\n"
+
+    @pytest.mark.parametrize(
+        "content, where",
+        [("[[1, 2],\n [3, 4]\n", "Expecting ',' delimiter at line 3, column 1"),
+         ("[1, 2", "Expecting ',' delimiter at character 5"), ("", "Expecting value at character 0")],
+    )
+    def test_a_malformed_json_file(self, tmp_path, content, where):
+        path = tmp_path / "w.json"
+        path.write_text(content)
+        result = run_cli("grad", "sum(x)", "-x", f"@{path}")
+        assert result.exit_code == 2
+        assert result.stderr == f"bpcli: error: the value of x is not a valid JSON file {path}: {where}\n"
+
 
 class TestValueFiles:
     def test_csv_with_a_header_row_is_read_with_a_note(self, tmp_path):

@@ -48,6 +48,7 @@ def code(
         expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True,
         max_length=max_length,
     )
+    common.warn_values(result.warnings)
     print(python_code(result, numpy=numpy), end="")
 
 

@@ -49,6 +49,9 @@ def grad(
         help="The largest derivative graph --order may build (nodes), and the largest --symbolic expressions "
         "(terms and factors in all).",
     ),
+    max_order: int = typer.Option(
+        1_000, "--max-order", min=1, help="The highest --order (each order is one more backward pass)."
+    ),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
@@ -95,7 +98,9 @@ def grad(
             raise BpcliError("--expand and --explain show the first-order stages; they do not go with --order or --symbolic")
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
-        _higher(text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes)
+        _higher(
+            text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order
+        )
         return
     result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length)
     sentences = None
@@ -108,13 +113,13 @@ def grad(
 
 def _higher(
     text: str, values: dict, order: int, wrt: Optional[str], symbolic: bool, json_output: bool,
-    precision: int, max_stages: int, full: bool, max_nodes: int,
+    precision: int, max_stages: int, full: bool, max_nodes: int, max_order: int,
 ) -> None:
     """grad --order / --wrt / --symbolic."""
     if symbolic:
         from bpcli.simplify import symbolic as derive
 
-        result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes)
+        result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
         common.warn_unused(result.warnings)
         if json_output:
             print(result.to_json())
@@ -124,7 +129,7 @@ def _higher(
         return
     from bpcli.higher import derivative
 
-    result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes)
+    result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
     common.warn_unused(result.warnings)
     if json_output:
         print(result.to_json())

@@ -55,6 +55,7 @@ def graph(
     text, arguments = common.read_expression(expression, file, ctx.args, max_length)
     out, arguments = common.short_out_option(text, arguments, out)
     result = common.evaluated_text(text, arguments, upstream, expand, seed, max_elements, circuit_without_values=True)
+    common.warn_values(result.warnings)
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)
         return

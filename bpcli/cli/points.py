@@ -16,13 +16,13 @@ def run(
     text: str, points: Path, values: dict[str, Any], out: Optional[Path], fmt: Optional[str], json_output: bool,
     expand: bool = False,
 ) -> None:
-    from bpcli.points import grad_points, read_points
+    from bpcli.points import grad_points
     from bpcli.views.points_out import write_points
 
     fmt = fmt or ("jsonl" if (out is not None and out.suffix.lower() == ".jsonl") or json_output else "csv")
     if fmt not in ("csv", "jsonl"):
         raise BpcliError(f"--format is csv or jsonl, not {fmt!r}")
-    result = grad_points(text, read_points(points), values, expand=expand)
+    result = grad_points(text, points, values, expand=expand)
     common.warn_unused(result.warnings)
     common.warn_values(result.warnings)
     if out is None:
