@@ -111,6 +111,7 @@ class TestErrors:
             (["x*y*z", "-x", "1"], "unbound variables: y, z"),
             (["x*2", "-x", "abc"], "the value of x is not a number: 'abc'"),
             (["x*2", "-x"], "-x needs a value"),
+            (["--", "-x**2", "x=3", "--json"], "--json needs a value: --json 2; an option of bpcli goes before --"),
             (["x*2", "-x", "1", "-x", "2"], "x is bound twice"),
             (["x*2", "-x", "1", "oops"], "unexpected argument 'oops'"),
             (["x*2", "-x", "1", "--9x", "1"], "is not a binding"),
