@@ -99,7 +99,7 @@ def _run(
             value = values[index] = node.value
             if node.span is not None and not all_finite(value):  # a number written too large: 1e999
                 findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(xp, value)} in float64"))
-            elif node.span is not None and isinstance(value, float) and value == 0.0 and underflows(node.name, value):
+            elif node.span is not None and isinstance(value, float) and underflows(node.name, value):
                 findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
             continue
         gate = REGISTRY[op]

@@ -74,7 +74,7 @@ def _underflowed_array() -> type:
 
 
 class _Literals:
-    """A JSON parse_float hook that notes numbers written nonzero that float64 makes 0."""
+    """Reads numbers from their text (JSON's number hook, CSV cells), noting those written nonzero that float64 makes 0."""
 
     def __init__(self) -> None:
         self.first: str | None = None
@@ -82,7 +82,7 @@ class _Literals:
 
     def __call__(self, text: str) -> float:
         value = float(text)
-        if value == 0.0 and underflows(text, value):
+        if underflows(text, value):
             self.count += 1
             self.first = self.first or text
         return value
@@ -107,7 +107,7 @@ class ValueReader:
             return Underflowed(stripped) if underflows(stripped, number) else number
         if stripped.startswith("["):
             literals = _Literals()
-            array = self._array(name, parse_json(name, stripped, "JSON array", float_number=literals))
+            array = self._array(name, parse_json(name, stripped, "JSON array", number=literals))
             return _marked(array, literals.first, literals.count)
         if stripped.startswith("@"):
             from pathlib import Path  # only for values read from files
@@ -130,7 +130,7 @@ class ValueReader:
     def _json_file(self, name: str, path: Path, data: bytes) -> Any:
         self._check_size(name, (count_fields(data),))  # before parsing, which takes some 30 bytes a number
         literals = _Literals()
-        content = parse_json(name, utf8_text(path, data), f"JSON file {path}", float_number=literals)
+        content = parse_json(name, utf8_text(path, data), f"JSON file {path}", number=literals)
         if isinstance(content, (int, float)) and not isinstance(content, bool):
             return _marked(float(content), literals.first, literals.count)
         return _marked(self._array(name, content), literals.first, literals.count)
@@ -298,17 +298,13 @@ def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> 
     return [[cell.strip() for cell in row] for row in rows]
 
 
-def parse_json(
-    name: str, text: str, what: str, number: Callable[[str], Any] | None = None,
-    float_number: Callable[[str], Any] | None = None,
-) -> Any:
-    """JSON text; ``number`` (if given) reads every number from its text, as json's parse_float;
-    ``float_number`` only those with a fraction or an exponent.
+def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | None = None) -> Any:
+    """JSON text; ``number`` (if given) reads every number from its text, as json's parse_float.
 
     Whole numbers are read as floats too: a value is float64 in the end, and
     Python's int refuses a whole number of more than 4,300 digits.
     """
-    hooks = {"parse_float": number or float_number, "parse_int": number or float}
+    hooks = {"parse_float": number, "parse_int": number or float}
     try:
         return json.loads(text, **hooks)
     except json.JSONDecodeError as error:
