@@ -73,7 +73,7 @@ def repeated(
 
     if order < 1:
         raise BpcliError(f"the order of a derivative is 1 or more, not {order}")
-    check_order(order, max_order)
+    _check_order(order, max_order)
     x = variable(graph, wrt)
     name = graph.nodes[x].name
     starts = [len(graph.nodes)]
@@ -98,7 +98,7 @@ def repeated(
     return Passes(targets, first, starts)
 
 
-def check_order(order: int, max_order: int) -> None:
+def _check_order(order: int, max_order: int) -> None:
     """A BpcliError for an order over the limit, before any work is done."""
     if order > max_order:
         raise BpcliError(
@@ -263,7 +263,6 @@ def derivative(
     from bpcli.formulas import gate_text
     from bpcli.simplify import simplify
 
-    check_order(order, max_order)
     graph = build(expression)
     inputs, notices = bind(graph, {**(bindings or {}), **values})
     shape_graph(graph, inputs)

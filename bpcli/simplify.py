@@ -503,7 +503,6 @@ def symbolic(
     from bpcli import higher
     from bpcli.evaluate import evaluate
 
-    higher.check_order(order, max_order or higher.DEFAULT_MAX_ORDER)
     given = {**(bindings or {}), **values}
     graph, inputs, notices = _numbers_graph(expression, given)
     forward_nodes = len(graph.nodes)
