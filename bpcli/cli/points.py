@@ -29,19 +29,11 @@ def run(
         with _progress(result.count) as advance:
             write_points(result, sys.stdout, fmt, advance)
         return
-    stream = _open(out)
     try:
-        with _progress(result.count) as advance:
+        with _open(out) as stream, _progress(result.count) as advance:
             write_points(result, stream, fmt, advance)
-        stream.close()  # what is still buffered is written here, and may not fit
-    except OSError as error:
+    except OSError as error:  # a full disk may show only at close, when the rest of the buffer is written
         raise BpcliError(f"cannot write {out}: {error.strerror or error}") from None
-    finally:
-        if not stream.closed:
-            try:
-                stream.close()
-            except OSError:  # the error above is the one to report
-                pass
 
 
 def _open(path: Path) -> Any:
