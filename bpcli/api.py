@@ -219,7 +219,7 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
         Notice(None, None, "replaced-example", f"{name} = {_text(examples[name])} in the program is replaced by "
                f"the value bound to it, {_text(inputs[name])}")
         for name in names
-        if name in given and name in examples and not _same(inputs[name], to_value(name, examples[name]))
+        if name in given and name in examples and not _same(inputs[name], examples[name])
     ] + [
         Notice(None, None, "unused-binding", f"{name} is bound but the expression does not use it")
         for name in given
