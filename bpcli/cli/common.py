@@ -15,6 +15,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     DEFAULT_MAX_ELEMENTS,
     DEFAULT_MAX_LENGTH,
     bindings,
+    cannot_write,
     console,
     error_message,
     evaluated,

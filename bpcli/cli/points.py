@@ -30,17 +30,10 @@ def run(
             write_points(result, sys.stdout, fmt, advance)
         return
     try:
-        with _open(out) as stream, _progress(result.count) as advance:
+        with out.open("w", encoding="utf-8", newline="") as stream, _progress(result.count) as advance:
             write_points(result, stream, fmt, advance)
-    except OSError as error:  # a full disk may show only at close, when the rest of the buffer is written
-        raise BpcliError(f"cannot write {out}: {error.strerror or error}") from None
-
-
-def _open(path: Path) -> Any:
-    try:
-        return path.open("w", encoding="utf-8", newline="")
-    except OSError as error:
-        raise BpcliError(f"cannot write {path}: {error.strerror or error}") from None
+    except OSError as error:  # opening, writing, or closing: a full disk may show only when the rest is flushed
+        raise common.cannot_write(out, error) from None
 
 
 class _progress:

@@ -341,6 +341,11 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
     return Path(arguments[position + 1]), arguments[:position] + arguments[position + 2:]
 
 
+def cannot_write(path: Path, error: OSError) -> BpcliError:
+    """The error for a file that could not be written (--out)."""
+    return BpcliError(f"cannot write {path}: {error.strerror or error}")
+
+
 def write_output(data: str | bytes, path: Optional[Path]) -> None:
     """Text or bytes to a file, or to standard output."""
     if path is None:
@@ -358,7 +363,7 @@ def write_output(data: str | bytes, path: Optional[Path]) -> None:
     try:
         path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, encoding="utf-8")
     except OSError as error:
-        raise BpcliError(f"cannot write {path}: {error.strerror or error}") from None
+        raise cannot_write(path, error) from None
 
 
 def print_renderable(renderable: Any, path: Optional[Path]) -> None:
@@ -372,7 +377,7 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
         with path.open("w", encoding="utf-8") as handle:
             Console(file=handle, width=120, color_system=None, highlight=False).print(renderable)
     except OSError as error:
-        raise BpcliError(f"cannot write {path}: {error.strerror or error}") from None
+        raise cannot_write(path, error) from None
 
 
 def read_upstream(upstream: Optional[str], reader: Any) -> Any:
