@@ -1,87 +1,79 @@
 """The lexer: one regular expression built from the grammar's own terminals.
 
-lark's lexer makes a full Token object per token and was most of the parse time
-on large inputs; this one tries the same terminals in the same order as lark's
-basic lexer (priority, then longest possible match) with a single compiled
-pattern and makes light tokens the LALR parser accepts as they are. It also
-drops newlines inside brackets, so a long expression may wrap as in Python.
+It tries the same terminals in the same order as lark's basic lexer (priority,
+then longest possible match). The text is cut into tokens by a single
+``findall`` of that pattern, in C; a token's terminal is then found from its
+text, looked up once per distinct text (a large expression repeats a few
+dozen names and operators many thousand times). Tokens are plain tuples, the
+lightest thing the LALR parser can shift. Newlines inside brackets are
+dropped, so a long expression may wrap as in Python.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterator
+
+# A token: (terminal, text, start, end), offsets into the source.
+Token = tuple[str, str, int, int]
+KIND, TEXT, START, END = range(4)
 
 _OPEN_BRACKETS = frozenset({"LPAR", "LSQB"})
 _CLOSE_BRACKETS = frozenset({"RPAR", "RSQB"})
 NEWLINE = "_NEWLINE"
-STRAY = "STRAY_CHARACTER"  # no terminal of the grammar has this name
-
-
-class Token:
-    """What the parser needs of a token: its terminal, its text and where it is."""
-
-    __slots__ = ("type", "value", "start_pos", "end_pos")
-
-    def __init__(self, type: str, value: str, start_pos: int, end_pos: int) -> None:  # noqa: A002
-        self.type, self.value, self.start_pos, self.end_pos = type, value, start_pos, end_pos
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __repr__(self) -> str:
-        return f"Token({self.type!r}, {self.value!r})"
-
-
-class UnexpectedCharacter(Exception):
-    """No terminal matches the text at ``position``."""
-
-    def __init__(self, position: int) -> None:
-        super().__init__(position)
-        self.position = position
+STRAY = "STRAY_CHARACTER"  # a character no terminal matches; no grammar terminal has this name
 
 
 class Lexer:
     def __init__(self, terminals: list[tuple[str, str]], ignore: list[str]) -> None:
         """``terminals``: (name, regular expression) in the order lark's lexer tries them."""
         skipped = "|".join(pattern for name, pattern in terminals if name in ignore)
-        kept = "|".join(f"(?P<{name}>{pattern})" for name, pattern in terminals if name not in ignore)
-        # Spaces and comments before a token are skipped by the same match;
-        # possessively, so a comment is never given back to become a token.
-        self._pattern = re.compile(f"(?:{skipped})*+(?:{kept})")
-        self._skip = re.compile(f"(?:{skipped})*+")
-        # For text on one line: every token, or a character no terminal matches.
-        # (Spaces or a comment at the very end match with no token: \Z.)
-        self._line = re.compile(f"(?:{skipped})*+(?:{kept}|(?P<{STRAY}>.)|\\Z)", re.DOTALL)
+        kept = "|".join(f"(?:{pattern})" for name, pattern in terminals if name not in ignore)
+        # Group 1: the spaces and comments before a token, skipped possessively so
+        # that a comment is never given back to become a token. Group 2: the
+        # token, a character no terminal matches, or nothing at the very end.
+        # (Groups inside the terminals' own patterns come after these two.)
+        self._pattern = re.compile(f"((?:{skipped})*+)({kept}|.|\\Z)", re.DOTALL)
+        self._terminals = [(name, re.compile(pattern)) for name, pattern in terminals if name not in ignore]
+        self._kinds: dict[str, str] = {}
 
-    def tokens(self, text: str) -> list[Token] | Iterator[Token]:
-        """The tokens of ``text``, without spaces and comments."""
-        if "\n" in text:
-            return self._lines(text)
-        # One line (as any expression given on the command line): no newline
-        # to weigh against brackets, so the tokens come from one finditer.
-        # A character no terminal matches becomes a STRAY token, which no
-        # parser state accepts: the parser stops there and reports it.
-        return [
-            Token(kind, m[kind], *m.span(kind)) for m in self._line.finditer(text) if (kind := m.lastgroup)
-        ]
+    def tokens(self, text: str) -> list[Token]:
+        """The tokens of ``text``, without spaces and comments.
 
-    def _lines(self, text: str) -> Iterator[Token]:
-        match = self._pattern.match
-        position, depth, end = 0, 0, len(text)
-        while position < end:
-            found = match(text, position)
-            if found is None:
-                rest = self._skip.match(text, position).end()
-                if rest == end:
-                    return  # only spaces or comments were left
-                raise UnexpectedCharacter(rest)
-            kind = found.lastgroup
-            start, stop = found.span(kind)
-            if kind in _OPEN_BRACKETS:
-                depth += 1
-            elif kind in _CLOSE_BRACKETS:
-                depth = max(0, depth - 1)
-            if kind != NEWLINE or not depth:
-                yield Token(kind, text[start:stop], start, stop)
-            position = stop
+        A character no terminal matches becomes a STRAY token, which no parser
+        state accepts: the parser stops there and reports it.
+        """
+        kinds = self._kinds
+        tokens: list[Token] = []
+        append = tokens.append
+        position = 0
+        for found in self._pattern.findall(text):
+            skipped, token = found[0], found[1]
+            position += len(skipped)
+            end = position + len(token)
+            append((kinds.get(token) or self._kind(token), token, position, end))
+            position = end
+        while tokens and not tokens[-1][TEXT]:
+            tokens.pop()  # the text's end, matched after its last spaces and again on its own
+        return _without_bracketed_newlines(tokens) if "\n" in text else tokens
+
+    def _kind(self, token: str) -> str:
+        # The alternation takes the first terminal that matches here, so no earlier
+        # terminal can match this text exactly: the first that does is the one.
+        kind = next((name for name, pattern in self._terminals if pattern.fullmatch(token)), STRAY)
+        self._kinds[token] = kind
+        return kind
+
+
+def _without_bracketed_newlines(tokens: list[Token]) -> list[Token]:
+    kept: list[Token] = []
+    depth = 0
+    for token in tokens:
+        kind = token[KIND]
+        if kind in _OPEN_BRACKETS:
+            depth += 1
+        elif kind in _CLOSE_BRACKETS:
+            depth = max(0, depth - 1)
+        elif kind == NEWLINE and depth:
+            continue
+        kept.append(token)
+    return kept

@@ -20,7 +20,7 @@ from typing import Any
 
 from bpcli.errors import BpcliError, line_and_column
 from bpcli.syntax import grammar, spellings, standalone
-from bpcli.syntax.lexer import STRAY, Lexer, Token, UnexpectedCharacter
+from bpcli.syntax.lexer import END, KIND, START, STRAY, TEXT, Lexer, Token
 from bpcli.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Program, Span, Transpose, Tuple
 
 # How the parser's terminal names read in an error message.
@@ -52,19 +52,17 @@ def parse(source: str) -> Program:
     Raises BpcliError, with the line and a caret, when the text is not valid.
     """
     parser = _parser()
-    end = Token("$END", "", len(source), len(source))
+    end: Token = ("$END", "", len(source), len(source))
     states: list[int] = []
     try:
         return _run_table(_table(parser), _lexer(parser).tokens(source), end, states)
-    except UnexpectedCharacter as error:
-        raise _syntax_error(source, error.position, None, _expected(parser, states)) from None
     except BpcliError as error:  # raised while building the AST, which does not know the source
         error.source = source
         raise
     except _UnexpectedToken as error:
         token = error.token
-        stray = token.type == STRAY  # a character no terminal matches
-        raise _syntax_error(source, token.start_pos, None if stray else token, _expected(parser, states)) from None
+        stray = token[KIND] == STRAY  # a character no terminal matches
+        raise _syntax_error(source, token[START], None if stray else token, _expected(parser, states)) from None
 
 
 class _UnexpectedToken(Exception):
@@ -76,7 +74,7 @@ class _UnexpectedToken(Exception):
 _SHIFT = 0  # lark's serialized tables: (0, next state) shifts, (1, rule) reduces
 
 
-def _run_table(table: tuple[Any, ...], tokens: Any, end: Token, state_stack: list[int]) -> Any:
+def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_stack: list[int]) -> Any:
     """Drive lark's LALR table over ``tokens``; the value of the start rule at the end.
 
     ``state_stack`` is the caller's, so that after an error it shows what the
@@ -90,7 +88,7 @@ def _run_table(table: tuple[Any, ...], tokens: Any, end: Token, state_stack: lis
     # each such run is looked up once and then taken in a single step.
     passes: dict[tuple[int, int, str], int] = {}
     for token in chain(tokens, (end,)):
-        kind = token.type
+        kind = token[KIND]
         while True:
             try:
                 action, argument = states[state_stack[-1]][kind]
@@ -202,11 +200,11 @@ def _span(first: Any, last: Any) -> Span:
 
 
 def _start(item: Any) -> int:
-    return item.start_pos if hasattr(item, "start_pos") else item.span[0]
+    return item[START] if type(item) is tuple else item.span[0]
 
 
 def _end(item: Any) -> int:
-    return item.end_pos if hasattr(item, "end_pos") else item.span[1]
+    return item[END] if type(item) is tuple else item.span[1]
 
 
 class _AstBuilder:
@@ -217,35 +215,36 @@ class _AstBuilder:
 
     def assignment(self, children: list[Any]) -> Assign:
         target, value = children
-        return Assign(str(target), value, _span(target, value), _span(target, target))
+        return Assign(target[TEXT], value, _span(target, value), _span(target, target))
 
     def accumulation(self, children: list[Any]) -> Assign:
         target, value = children
-        return Assign(str(target), value, _span(target, value), _span(target, target), accumulate=True)
+        return Assign(target[TEXT], value, _span(target, value), _span(target, target), accumulate=True)
 
     def _binary(self, children: list[Any]) -> Binary:
         left, operator, right = children
-        return Binary(operator.value, left, right, (left.span[0], right.span[1]))
+        return Binary(operator[TEXT], left, right, (left.span[0], right.span[1]))
 
     add = sub = mul = div = pow = matmul = _binary
 
     def attribute(self, children: list[Any]) -> Transpose:
         """``a.T``, the one attribute bpcli knows."""
-        operand, name = children
-        if str(name) == "T":
-            return Transpose(operand, _span(operand, name))
+        operand, token = children
+        name = token[TEXT]
+        if name == "T":
+            return Transpose(operand, _span(operand, token))
         if isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES:
-            if spellings.module_function(operand.id, str(name)) is not None:
+            if spellings.module_function(operand.id, name) is not None:
                 raise BpcliError(
-                    f"{operand.id}.{name} is a function: call it, as {operand.id}.{name}(x)", span=_span(operand, name)
+                    f"{operand.id}.{name} is a function: call it, as {operand.id}.{name}(x)", span=_span(operand, token)
                 )
             raise BpcliError(
                 f"{operand.id}.{name} is not supported: bpcli calls functions of math and np, as np.exp(x) "
-                "(constants such as math.pi are not supported: write the number)", span=_span(operand, name),
+                "(constants such as math.pi are not supported: write the number)", span=_span(operand, token),
             )
         raise BpcliError(
             f".{name} is not an attribute bpcli knows: the one attribute is .T (transpose)",
-            span=(name.start_pos - 1, name.end_pos),
+            span=(token[START] - 1, token[END]),
         )
 
     def neg(self, children: list[Any]) -> Neg:
@@ -257,11 +256,11 @@ class _AstBuilder:
 
     def number(self, children: list[Any]) -> Number:
         (token,) = children
-        return Number(float(token.value), token.value, (token.start_pos, token.end_pos))
+        return Number(float(token[TEXT]), token[TEXT], (token[START], token[END]))
 
     def name(self, children: list[Any]) -> Name:
         (token,) = children
-        return Name(token.value, (token.start_pos, token.end_pos))
+        return Name(token[TEXT], (token[START], token[END]))
 
     def call(self, children: list[Any]) -> Call:
         func, arguments, closing = children
@@ -269,16 +268,17 @@ class _AstBuilder:
         args = tuple(a for a in arguments if not isinstance(a, _Keyword))
         keywords = tuple((k.name, k.value) for k in arguments if isinstance(k, _Keyword))
         _check_arguments_order(arguments)
-        return Call(str(func), args, _span(func, closing), _span(func, func), keywords)
+        return Call(func[TEXT], args, _span(func, closing), _span(func, func), keywords)
 
     def dotted_call(self, children: list[Any]) -> Call:
         """``math.exp(x)``, ``np.maximum(a, b)`` or ``W.dot(X)``: bpcli's functions under Python's names."""
-        receiver, method, arguments, closing = children
-        call = self.call([method, arguments, closing])
+        receiver, token, arguments, closing = children
+        call = self.call([token, arguments, closing])
+        method = token[TEXT]
         span = (receiver.span[0], call.span[1])
         if isinstance(receiver, Name) and receiver.id in spellings.MODULE_ALIASES:
             spelt = f"{receiver.id}.{method}"
-            func = spellings.module_function(receiver.id, str(method))
+            func = spellings.module_function(receiver.id, method)
             if func is None:
                 raise BpcliError(
                     f"{spelt} is not a function bpcli knows", span=span,
@@ -291,8 +291,8 @@ class _AstBuilder:
                     span=span,
                 )
             return Call(func, call.args, span, (receiver.span[0], call.func_span[1]), call.keywords)
-        if str(method) in spellings.METHODS:
-            func = spellings.METHODS[str(method)]
+        if method in spellings.METHODS:
+            func = spellings.METHODS[method]
             return Call(func, (receiver, *call.args), span, call.func_span, call.keywords)
         raise BpcliError(
             f".{method}(...) is not a method bpcli knows", span=(call.func_span[0] - 1, call.span[1]),
@@ -304,7 +304,7 @@ class _AstBuilder:
 
     def keyword(self, children: list[Any]) -> _Keyword:
         name, value = children
-        return _Keyword(str(name), value, (name.start_pos, _end(value)))
+        return _Keyword(name[TEXT], value, (name[START], _end(value)))
 
     def elements(self, children: list[Any]) -> list[Any]:
         return [child for child in children if child is not None]
@@ -337,15 +337,15 @@ class _Keyword:
         self.name, self.value, self.span = name, value, span
 
 
-def _syntax_error(source: str, position: int, token: Any, expected: set[str]) -> BpcliError:
+def _syntax_error(source: str, position: int, token: Token | None, expected: set[str]) -> BpcliError:
     """The message for a character no terminal matches (token None) or a token out of place."""
     if token is None:
         span = (position, position + 1)
         char = source[position]
         what = f"unexpected character {char!r}"
         hint = _character_hint(char)
-    elif token.type != "$END":
-        span = (token.start_pos, max(token.end_pos, token.start_pos + 1))
+    elif token[KIND] != "$END":
+        span = (token[START], max(token[END], token[START] + 1))
         what = f"unexpected {_describe_token(token)}"
         hint = _token_hint(source, token)
     else:
@@ -365,10 +365,11 @@ def _syntax_error(source: str, position: int, token: Any, expected: set[str]) ->
     )
 
 
-def _describe_token(token: Any) -> str:
-    if token.type in ("NAME", "NUMBER"):
-        return f"{_TERMINAL_TEXT[token.type][2:]} {str(token)!r}"
-    return _TERMINAL_TEXT.get(token.type, repr(str(token))).removeprefix("a ")
+def _describe_token(token: Token) -> str:
+    kind, text = token[KIND], token[TEXT]
+    if kind in ("NAME", "NUMBER"):
+        return f"{_TERMINAL_TEXT[kind][2:]} {text!r}"
+    return _TERMINAL_TEXT.get(kind, repr(text)).removeprefix("a ")
 
 
 def _expected_text(expected: set[str], depth: int) -> str:
@@ -404,11 +405,11 @@ def _character_hint(char: str) -> str | None:
     return hints.get(char)
 
 
-def _token_hint(source: str, token: Any) -> str | None:
-    before = source[: token.start_pos].rstrip(" \t")
-    if token.type in ("NAME", "NUMBER", "LPAR") and before and (before[-1].isalnum() or before[-1] in "._)"):
+def _token_hint(source: str, token: Token) -> str | None:
+    before = source[: token[START]].rstrip(" \t")
+    if token[KIND] in ("NAME", "NUMBER", "LPAR") and before and (before[-1].isalnum() or before[-1] in "._)"):
         return "two values stand side by side: multiplication is written with * (2*x, not 2x)"
-    if token.type == "EQUAL":
+    if token[KIND] == "EQUAL":
         return "an assignment is written name = expression, one per statement"
     return None
 
