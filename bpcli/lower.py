@@ -15,7 +15,7 @@ from typing import Any
 
 from bpcli.errors import BpcliError
 from bpcli.gates import FUNCTIONS, REGISTRY
-from bpcli.graph import CONST, INPUT, Builder, Graph
+from bpcli.graph import CONST, INPUT, Builder, Graph, Node
 from bpcli.syntax.ast import (
     Array, Assign, Binary, Call, Expr, Name, Neg, Number, Program, Statement, Transpose, Tuple, children,
 )
@@ -124,32 +124,39 @@ class _Lowering:
     def expression(self, root: Expr) -> int:
         """Lower one expression, children before parents; returns its node."""
         results: list[int] = []
-        # (node, its operands) once its operands have been lowered; (node, None) before.
-        work: list[tuple[Expr, tuple[Expr, ...] | None]] = [(root, None)]
+        # An AST node before its operands are lowered; (node, operand count) once they are.
+        work: list[Any] = [root]
+        pop, push, lowered = work.pop, work.append, results.append
         while work:
-            node, operands = work.pop()
-            if operands is not None:
-                arity = len(operands)
-                inputs = results[len(results) - arity:]
-                del results[len(results) - arity:]
-                results.append(self._node(node, inputs))
-            elif type(node) is Neg and type(node.operand) is Number:
+            item = pop()
+            if type(item) is tuple:
+                node, arity = item
+                inputs = results[-arity:]
+                del results[-arity:]
+                lowered(self._node(node, inputs))
+                continue
+            kind = type(item)
+            if kind is Name:
+                lowered(self._name(item))
+                continue
+            if kind is Neg and type(item.operand) is Number:
                 # A negative literal is a constant, not a negation gate.
-                results.append(self._constant(-node.operand.value, "-" + node.operand.text, node.span))
-            elif type(node) is Array:
-                results.append(self._constant(self._array_value(node), to_text(node), node.span))
-            elif type(node) is Tuple:
+                lowered(self._constant(-item.operand.value, "-" + item.operand.text, item.span))
+                continue
+            if kind is Array:
+                lowered(self._constant(self._array_value(item), to_text(item), item.span))
+                continue
+            if kind is Tuple:
                 raise BpcliError(
                     "a parenthesised list is only an axis: sum(x, axis=(0, 1)); use [...] for an array",
-                    source=self.source, span=node.span,
+                    source=self.source, span=item.span,
                 )
+            operands = _operands(item)
+            if operands:
+                push((item, len(operands)))
+                work.extend(reversed(operands))
             else:
-                operands = _operands(node)
-                if operands:
-                    work.append((node, operands))
-                    work.extend((child, None) for child in reversed(operands))
-                else:
-                    results.append(self._node(node, []))
+                lowered(self._node(item, []))
         return results[0]
 
     def _node(self, node: Expr, operands: list[int]) -> int:
@@ -158,12 +165,10 @@ class _Lowering:
             if node.op == "/":
                 return self._division(node, operands)
             return self._gate(_OPERATOR_GATES[node.op], operands, node)
-        if kind is Name:
-            return self._name(node)
-        if kind is Number:
-            return self._constant(node.value, node.text, node.span)
         if kind is Call:
             return self._call(node, operands)
+        if kind is Number:
+            return self._constant(node.value, node.text, node.span)
         if kind is Neg:
             return self._gate("neg", operands, node)
         if kind is Transpose:
@@ -268,8 +273,8 @@ class _Lowering:
                 source=self.source,
                 span=node.span,
             )
-        attrs = {name: self._parameter(node, gate, name, value) for name, value in node.keywords}
-        return self._gate(gate.op, operands, node, attrs or None)
+        attrs = {name: self._parameter(node, gate, name, value) for name, value in node.keywords} if node.keywords else None
+        return self._gate(gate.op, operands, node, attrs)
 
     def _parameter(self, call: Call, gate: Any, name: str, value: Expr) -> Any:
         if name not in gate.params:
@@ -291,7 +296,10 @@ class _Lowering:
         if self.primitives is not None and decompose is not None:
             self.primitives.span = node.span
             return decompose(self.primitives, *operands)
-        return self.graph.add(op, tuple(operands), self.graph.fresh_name("t"), span=node.span, attrs=attrs)
+        graph = self.graph
+        # Shapes are worked out after lowering, so the node goes straight in, with no shape to add.
+        graph.nodes.append(Node(op, tuple(operands), graph.fresh_name("t"), None, None, node.span, attrs))
+        return len(graph.nodes) - 1
 
 
 def _integer(node: Expr) -> int | None:
