@@ -68,28 +68,30 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
         gate = REGISTRY[n.op]
         inputs = n.inputs
         if gate.vjp is not None:
-            received = gate.vjp(g, *inputs, node, upstream, **(n.attrs or {}))
+            received = enumerate(gate.vjp(g, *inputs, node, upstream, **(n.attrs or {})))
         else:
+            received = []
             # 1 × upstream is upstream (what the multiply would fold to), decided
             # here for the commonest local gradient without making the multiply.
             passes_on = nodes[upstream].op != CONST
-            received = [None] * len(inputs)
             for position, partial in enumerate(gate.partials):
                 if partial is not None and carries[inputs[position]]:
                     local = local_at[(node, position)] = partial(g, *inputs, node)
-                    received[position] = upstream if local == one and passes_on else multiply(local, upstream)
-        for position, share in enumerate(received):
-            if share is None:
-                continue
+                    received.append((position, upstream if local == one and passes_on else multiply(local, upstream)))
+        for position, share in received:
             used = inputs[position]
-            if not carries[used]:
+            if share is None or not carries[used]:
                 continue
             if shapes is not None and shapes[share] != shapes[used]:
                 share = g.unbroadcast(share, used)  # summed over the axes the input was broadcast along
             use = (node, position)
             downstream_at[use] = share
-            contributions.setdefault(used, []).append(use)
-            arriving.setdefault(used, []).append(share)
+            if used in arriving:
+                arriving[used].append(share)
+                contributions[used].append(use)
+            else:
+                arriving[used] = [share]
+                contributions[used] = [use]
     return adjoints
 
 
