@@ -167,12 +167,14 @@ class Builder:
         self.fold = fold
         self.origin: int | None = None
         self.span: tuple[int, int] | None = None
-        self._constants: dict[str, int] = {}
+        self._constants: dict[float | str, int] = {}
 
     def const(self, value: float) -> int:
-        key = repr(float(value))
+        value = float(value)
+        # 0.0 and -0.0 are equal keys and nan equals nothing, so those are kept apart by their text.
+        key: float | str = value if value and value == value else repr(value)
         if key not in self._constants:
-            self._constants[key] = self.graph.add(CONST, (), format_number(value), value=float(value))
+            self._constants[key] = self.graph.add(CONST, (), format_number(value), value=value)
         return self._constants[key]
 
     def __getattr__(self, op: str) -> Callable[..., int]:
@@ -180,9 +182,12 @@ class Builder:
             raise AttributeError(op)
 
         make = self._make
-
-        def gate(*inputs: int, **attrs: Any) -> int:
-            return make(op, inputs, attrs)
+        if REGISTRY[op].params:
+            def gate(*inputs: int, **attrs: Any) -> int:
+                return make(op, inputs, attrs)
+        else:
+            def gate(*inputs: int) -> int:  # no keyword dictionary to make for every node
+                return make(op, inputs, None)
 
         setattr(self, op, gate)  # found directly from now on: backward applies gates by the hundred thousand
         return gate
@@ -193,7 +198,7 @@ class Builder:
     def apply(self, op: str, *inputs: int, **attrs: Any) -> int:
         return self._make(op, inputs, attrs)
 
-    def _make(self, op: str, inputs: tuple[int, ...], attrs: dict[str, Any]) -> int:
+    def _make(self, op: str, inputs: tuple[int, ...], attrs: dict[str, Any] | None) -> int:
         graph = self.graph
         if self.fold and not attrs:
             nodes = graph.nodes
