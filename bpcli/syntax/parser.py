@@ -78,11 +78,14 @@ def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_st
     """Drive lark's LALR table over ``tokens``; the value of the start rule at the end.
 
     ``state_stack`` is the caller's, so that after an error it shows what the
-    parser was expecting.
+    parser was expecting. In ``table``, a shift (or a goto) is the next state
+    alone, and a reduction is its plan (see ``_table``).
     """
     states, start, end_state = table
-    state_stack.append(start)
+    state = start
+    state_stack.append(state)
     value_stack: list[Any] = []
+    push_state, push_value = state_stack.append, value_stack.append
     # Steps that only pass an operand up through precedence levels change the
     # top state alone, as a function of (state below, top state, lookahead):
     # each such run is looked up once and then taken in a single step.
@@ -91,38 +94,42 @@ def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_st
         kind = token[KIND]
         while True:
             try:
-                action, argument = states[state_stack[-1]][kind]
+                step = states[state][kind]
             except KeyError:
                 raise _UnexpectedToken(token) from None
-            if action == _SHIFT:
-                state_stack.append(argument)
-                value_stack.append(token)
+            if type(step) is int:
+                state = step
+                push_state(state)
+                push_value(token)
                 break
-            size, origin, callback = argument
+            size, origin, callback = step
             if callback is None:
-                key = (state_stack[-2], state_stack[-1], kind)
+                key = (state_stack[-2], state, kind)
                 top = passes.get(key)
                 if top is None:
                     top = passes[key] = _pass_through(states, *key)
-                state_stack[-1] = top
+                state_stack[-1] = state = top
                 continue
-            children = value_stack[-size:] if size else []
             if size:
+                children = value_stack[-size:]
                 del state_stack[-size:]
                 del value_stack[-size:]
-            value_stack.append(callback(children))
-            state_stack.append(states[state_stack[-1]][origin][1])
-            if token is end and state_stack[-1] == end_state:
+            else:
+                children = []
+            push_value(callback(children))
+            state = states[state_stack[-1]][origin]
+            push_state(state)
+            if token is end and state == end_state:
                 return value_stack[-1]
 
 
 def _pass_through(states: dict, below: int, top: int, kind: str) -> int:
     """The top state after every pass-through step the lookahead ``kind`` causes from ``top``."""
     while True:
-        action, argument = states[top].get(kind, (_SHIFT, None))
-        if action == _SHIFT or argument[2] is not None:
+        step = states[top].get(kind)
+        if step is None or type(step) is int or step[2] is not None:
             return top
-        top = states[below][argument[1]][1]
+        top = states[below][step[1]]
 
 
 @lru_cache(maxsize=1)
@@ -137,7 +144,7 @@ def _table(tables: Any) -> tuple[Any, ...]:
     builder = _AstBuilder()
     plans = [_plan(builder, *rule) for rule in tables.RULES]
     states = {
-        state: {name: (action, argument if action == _SHIFT else plans[argument]) for name, (action, argument) in row.items()}
+        state: {name: argument if action == _SHIFT else plans[argument] for name, (action, argument) in row.items()}
         for state, row in tables.STATES.items()
     }
     return states, tables.START, tables.END
@@ -152,8 +159,12 @@ def _plan(builder: _AstBuilder, size: int, origin: str, name: str, single: bool,
         return size, origin, None if size == 1 else operator.itemgetter(position)
     # A rule inlined into its parent (its name starts with _) hands on the list of its children.
     build = list if name.startswith("_") else getattr(builder, name)
-    if plain and [position for position, _, _ in kept] == list(range(size)):
+    positions = [position for position, _, _ in kept]
+    if plain and positions == list(range(size)):
         return size, origin, build  # every child, as they are (x + y, -x, a number): the common case
+    if plain and len(positions) > 1:  # some children, as they are (a call without its "(")
+        pick = operator.itemgetter(*positions)
+        return size, origin, lambda children: build([*pick(children)])
 
     def callback(children: list[Any]) -> Any:
         handed: list[Any] = []
@@ -264,11 +275,8 @@ class _AstBuilder:
 
     def call(self, children: list[Any]) -> Call:
         func, arguments, closing = children
-        arguments = arguments or []
-        args = tuple(a for a in arguments if not isinstance(a, _Keyword))
-        keywords = tuple((k.name, k.value) for k in arguments if isinstance(k, _Keyword))
-        _check_arguments_order(arguments)
-        return Call(func[TEXT], args, _span(func, closing), _span(func, func), keywords)
+        args, keywords = _sorted_arguments(arguments) if arguments else ((), ())
+        return Call(func[TEXT], args, (func[START], closing[END]), (func[START], func[END]), keywords)
 
     def dotted_call(self, children: list[Any]) -> Call:
         """``math.exp(x)``, ``np.maximum(a, b)`` or ``W.dot(X)``: bpcli's functions under Python's names."""
@@ -316,6 +324,15 @@ class _AstBuilder:
     def tuple_literal(self, children: list[Any]) -> Tuple:
         opening, first, rest, closing = children
         return Tuple((first, *(rest or ())), _span(opening, closing))
+
+
+def _sorted_arguments(arguments: list[Any]) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
+    """A call's positional arguments and its (name, value) keyword arguments."""
+    if not any(type(argument) is _Keyword for argument in arguments):
+        return tuple(arguments), ()  # sigmoid(x), max(a, b): the common case
+    _check_arguments_order(arguments)
+    args = tuple(a for a in arguments if type(a) is not _Keyword)
+    return args, tuple((k.name, k.value) for k in arguments if type(k) is _Keyword)
 
 
 def _check_arguments_order(arguments: list[Any]) -> None:
