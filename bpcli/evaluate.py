@@ -86,6 +86,7 @@ def _run(
     suspects: list[tuple[int, int, str]] = []  # gradient nodes gone non-finite: (node, origin, word)
     all_finite = xp.all_finite
     deferred = watch is not None
+    value_of = values.__getitem__
     for index, node in enumerate(graph.nodes):
         if recompute is not None and not recompute[index]:
             continue
@@ -103,7 +104,7 @@ def _run(
                 findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
             continue
         gate = REGISTRY[op]
-        inputs = [values[i] for i in node.inputs]
+        inputs = [*map(value_of, node.inputs)]
         attrs = node.attrs
         out = values[index] = gate.forward(xp, *inputs, **attrs) if attrs else gate.forward(xp, *inputs)
         if node.origin is None and gate.kink is not None:

@@ -48,6 +48,7 @@ class Graph:
         self.source = source
         self.taken: set[str] = set()  # names that generated names must avoid
         self.shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add
+        self.constants: set[int] = set()  # the CONST nodes (all made by add), for the backward builder's folding
         self._counters: dict[str, int] = {}
 
     def add(
@@ -64,6 +65,8 @@ class Graph:
         """Append a node; once shapes are known, its shape is worked out (an input's must be given)."""
         node = Node(op, inputs, name, value, origin, span, attrs)
         self.nodes.append(node)
+        if op == CONST:
+            self.constants.add(len(self.nodes) - 1)
         if self.shapes is not None:
             self.shapes.append(self._new_shape(node) if shape is None else shape)
         return len(self.nodes) - 1
@@ -200,16 +203,10 @@ class Builder:
 
     def _make(self, op: str, inputs: tuple[int, ...], attrs: dict[str, Any] | None) -> int:
         graph = self.graph
-        if self.fold and not attrs:
-            nodes = graph.nodes
-            # Only a constant input or a negation can fold: most gradient nodes are
-            # decided here, without the call.
-            for i in inputs:
-                if nodes[i].op == CONST:
-                    folded = self._fold(op, inputs)
-                    break
-            else:
-                folded = self._fold(op, inputs) if op == "neg" else None
+        # Only a constant input or a negation can fold: most gradient nodes are
+        # decided here, without the call.
+        if self.fold and not attrs and (op == "neg" or not graph.constants.isdisjoint(inputs)):
+            folded = self._fold(op, inputs)
             if folded is not None:
                 return folded
         # Gradient nodes go unnamed: they are shown written out (formulas.py),
