@@ -218,8 +218,9 @@ class _Lowering:
         return value
 
     def _name(self, node: Name) -> int:
-        if node.id in self.bound:
-            return self.bound[node.id]
+        bound = self.bound.get(node.id)
+        if bound is not None:
+            return bound
         later = self.assigned_later.get(node.id)
         if later is not None:
             line = self.source.count("\n", 0, later.span[0]) + 1
@@ -292,10 +293,9 @@ class _Lowering:
         return axes if isinstance(value, Tuple) else axes[0]
 
     def _gate(self, op: str, operands: list[int], node: Expr, attrs: dict[str, Any] | None = None) -> int:
-        decompose = REGISTRY[op].decompose
-        if self.primitives is not None and decompose is not None:
+        if self.primitives is not None and REGISTRY[op].decompose is not None:
             self.primitives.span = node.span
-            return decompose(self.primitives, *operands)
+            return REGISTRY[op].decompose(self.primitives, *operands)
         graph = self.graph
         # Shapes are worked out after lowering, so the node goes straight in, with no shape to add.
         graph.nodes.append(Node(op, tuple(operands), graph.fresh_name("t"), None, None, node.span, attrs))
