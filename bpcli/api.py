@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
+from itertools import chain
 from numbers import Real
 from typing import Any, Iterator, Mapping
 
@@ -100,7 +101,8 @@ def differentiate(
         forward_nodes = len(graph.nodes)
         adjoints = _append_backward(graph, upstream)
         reported = [adjoints.total[v] for v in graph.variables if v in adjoints.total]
-        evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *adjoints.nodes()], watch=reported)
+        # The roots are read only if a gradient goes non-finite, so they are not listed.
+        evaluation = evaluate(graph, inputs, roots=chain(range(forward_nodes), adjoints.nodes()), watch=reported)
         return GradResult(graph.source, graph, adjoints, evaluation, notices)
 
 
@@ -138,11 +140,10 @@ def shape_graph(graph: Graph, inputs: Mapping[str, Any]) -> None:
     A graph of numbers only keeps no shapes at all (every node is a scalar),
     which spares the backward pass a shape rule per node it adds.
     """
-    from bpcli.graph import CONST
     from bpcli.shapes import infer_shapes, value_shape
 
     numbers_only = all(not hasattr(v, "shape") for v in inputs.values()) and all(
-        not hasattr(node.value, "shape") for node in graph.nodes if node.op == CONST
+        not hasattr(graph.nodes[i].value, "shape") for i in graph.constants
     )
     if numbers_only and graph.elementwise():
         graph.shapes = None  # elementwise gates on numbers: every value is a number

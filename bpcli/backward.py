@@ -14,6 +14,9 @@ itself: second and higher derivatives.
 
 from __future__ import annotations
 
+from itertools import chain
+from typing import Iterator
+
 from bpcli.gates import REGISTRY
 from bpcli.graph import CONST, INPUT, Builder, Graph
 
@@ -31,9 +34,9 @@ class Adjoints:
         self.downstream: dict[Use, int] = {}  # what the input receives at that use
         self.contributions: dict[int, list[Use]] = {}  # node -> uses whose gradient adds up into it
 
-    def nodes(self) -> list[int]:
+    def nodes(self) -> Iterator[int]:
         """Every node that holds a gradient, a local gradient or a downstream value."""
-        return [*self.total.values(), *self.local.values(), *self.downstream.values()]
+        return chain(self.total.values(), self.local.values(), self.downstream.values())
 
     def gradient(self, node: int) -> int | None:
         """The node holding d(output)/d(node), or None where the gradient is identically zero."""

@@ -108,7 +108,7 @@ class Graph:
 
     def elementwise(self) -> bool:
         """Whether every gate works element by element (no reductions, no @)."""
-        return all(node.op in (INPUT, CONST) or REGISTRY[node.op].elementwise for node in self.nodes)
+        return all(REGISTRY[op].elementwise for op in {node.op for node in self.nodes} - {INPUT, CONST})
 
     def consumers(self, upto: int | None = None) -> list[list[tuple[int, int]]]:
         """For every node, the (consumer, input position) pairs that use it."""
