@@ -71,7 +71,8 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
         gate = REGISTRY[n.op]
         inputs = n.inputs
         if gate.vjp is not None:
-            received = enumerate(gate.vjp(g, *inputs, node, upstream, **(n.attrs or {})))
+            received = [((node, position), share)
+                        for position, share in enumerate(gate.vjp(g, *inputs, node, upstream, **(n.attrs or {})))]
         else:
             received = []
             # 1 × upstream is upstream (what the multiply would fold to), decided
@@ -79,15 +80,15 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
             passes_on = nodes[upstream].op != CONST
             for position, partial in enumerate(gate.partials):
                 if partial is not None and carries[inputs[position]]:
-                    local = local_at[(node, position)] = partial(g, *inputs, node)
-                    received.append((position, upstream if local == one and passes_on else multiply(local, upstream)))
-        for position, share in received:
-            used = inputs[position]
+                    use = (node, position)
+                    local = local_at[use] = partial(g, *inputs, node)
+                    received.append((use, upstream if local == one and passes_on else multiply(local, upstream)))
+        for use, share in received:
+            used = inputs[use[1]]
             if share is None or not carries[used]:
                 continue
             if shapes is not None and shapes[share] != shapes[used]:
                 share = g.unbroadcast(share, used)  # summed over the axes the input was broadcast along
-            use = (node, position)
             downstream_at[use] = share
             if used in arriving:
                 arriving[used].append(share)

@@ -85,7 +85,7 @@ def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_st
     state = start
     state_stack.append(state)
     value_stack: list[Any] = []
-    push_state, push_value = state_stack.append, value_stack.append
+    push_state, push_value, pop_state, pop_value = state_stack.append, value_stack.append, state_stack.pop, value_stack.pop
     # Steps that only pass an operand up through precedence levels change the
     # top state alone, as a function of (state below, top state, lookahead):
     # each such run is looked up once and then taken in a single step.
@@ -110,7 +110,10 @@ def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_st
                     top = passes[key] = _pass_through(states, *key)
                 state_stack[-1] = state = top
                 continue
-            if size:
+            if size == 1:  # a name or a number: the commonest reduction
+                children = [pop_value()]
+                pop_state()
+            elif size:
                 children = value_stack[-size:]
                 del state_stack[-size:]
                 del value_stack[-size:]
