@@ -71,6 +71,17 @@ class Graph:
             self.shapes.append(self._new_shape(node) if shape is None else shape)
         return len(self.nodes) - 1
 
+    def add_gate(
+        self, op: str, inputs: tuple[int, ...], name: str, origin: int | None,
+        span: tuple[int, int] | None, attrs: dict[str, Any] | None,
+    ) -> int:
+        """``add`` for a gate, its arguments by position: lowering and the backward pass make
+        hundreds of thousands of gates, most of them while no shapes are kept."""
+        if self.shapes is not None:
+            return self.add(op, inputs, name, origin=origin, span=span, attrs=attrs)
+        self.nodes.append(Node(op, inputs, name, None, origin, span, attrs))
+        return len(self.nodes) - 1
+
     def shape(self, node: int) -> tuple[int, ...]:
         """A node's shape; every node is a scalar until shapes are known."""
         return () if self.shapes is None else self.shapes[node]
@@ -212,11 +223,7 @@ class Builder:
         # Gradient nodes go unnamed: they are shown written out (formulas.py),
         # never by name, and there are hundreds of thousands of them.
         name = "" if self.prefix is None else graph.fresh_name(self.prefix)
-        if graph.shapes is not None or self.span is not None:
-            return graph.add(op, inputs, name, origin=self.origin, span=self.span, attrs=attrs or None)
-        # Numbers only: the same as graph.add, spelt out for the backward pass's hottest line.
-        graph.nodes.append(Node(op, inputs, name, None, self.origin, None, attrs or None))
-        return len(graph.nodes) - 1
+        return graph.add_gate(op, inputs, name, self.origin, self.span, attrs or None)
 
     def _fold(self, op: str, inputs: tuple[int, ...]) -> int | None:
         """The node that ``op(*inputs)`` simplifies to, if any (``_make`` asks only when it might)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from bpcli.errors import BpcliError
 from bpcli.gates import FUNCTIONS, REGISTRY
-from bpcli.graph import CONST, INPUT, Builder, Graph, Node
+from bpcli.graph import CONST, INPUT, Builder, Graph
 from bpcli.syntax.ast import (
     Array, Assign, Binary, Call, Expr, Name, Neg, Number, Program, Statement, Transpose, Tuple, children,
 )
@@ -296,10 +296,7 @@ class _Lowering:
         if self.primitives is not None and REGISTRY[op].decompose is not None:
             self.primitives.span = node.span
             return REGISTRY[op].decompose(self.primitives, *operands)
-        graph = self.graph
-        # Shapes are worked out after lowering, so the node goes straight in, with no shape to add.
-        graph.nodes.append(Node(op, tuple(operands), graph.fresh_name("t"), None, None, node.span, attrs))
-        return len(graph.nodes) - 1
+        return self.graph.add_gate(op, tuple(operands), self.graph.fresh_name("t"), None, node.span, attrs)
 
 
 def _integer(node: Expr) -> int | None:

@@ -42,18 +42,19 @@ class Lexer:
         A character no terminal matches becomes a STRAY token, which no parser
         state accepts: the parser stops there and reports it.
         """
+        matches = self._pattern.findall(text)
+        while matches and not matches[-1][1]:
+            matches.pop()  # the text's end, matched after its last spaces and again on its own
         kinds = self._kinds
         tokens: list[Token] = []
         append = tokens.append
         position = 0
-        for found in self._pattern.findall(text):
+        for found in matches:
             skipped, token = found[0], found[1]
             position += len(skipped)
             end = position + len(token)
             append((kinds.get(token) or self._kind(token), token, position, end))
             position = end
-        while tokens and not tokens[-1][TEXT]:
-            tokens.pop()  # the text's end, matched after its last spaces and again on its own
         return _without_bracketed_newlines(tokens) if "\n" in text else tokens
 
     def _kind(self, token: str) -> str:
