@@ -22,14 +22,14 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Callable, Iterator, Mapping
 
 from bpcli.backends import backend_for, quiet_float_errors
 from bpcli.graph import CONST, INPUT
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-MAX_FORK_SUBSETS = 10  # uses of a value beyond which only single contributions are tried
+MAX_FORK_SUBSETS = 10  # uses of a value beyond which only one contribution, or all but one, is tried
 MAX_TRACED_STAGES = 100  # larger graphs are not searched for a mistake further up
 
 
@@ -166,7 +166,7 @@ class Candidate:
     mistake: str
     stage: str  # the stage (or the forked value) where the numbers part from the truth
     where: str  # the same for a sentence: "stage f = q * z", "the fork x"
-    hint: str
+    hint: Callable[[], str]  # written only for the candidate that explains the number
 
 
 class Truth:
@@ -307,18 +307,25 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
     parts = [value for _, value in truth.contributions(node)]
     forked = len(parts) >= 2
     if forked:
-        for size in range(1, min(len(parts), MAX_FORK_SUBSETS)):
+        # Every strict subset of the contributions while they are few (their number of
+        # subsets doubles with each use), else one alone or all but one.
+        sizes = range(1, len(parts)) if len(parts) <= MAX_FORK_SUBSETS else (1, len(parts) - 1)
+        for size in sizes:
             for subset in itertools.combinations(range(len(parts)), size):
                 delta = total(parts[i] for i in subset) - total_gradient
                 yield Candidate(delta, "fork", truth.name(node), f"the fork {truth.name(node)}",
-                                hint(FORK_LESSON, describe_fork(truth, node, subset)))
+                                partial(_fork_hint, truth, node, subset))
         yield Candidate(-2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.name(node)}",
-                        hint("a flipped sign", f"d{truth.name(node)} = {show(total_gradient)}; with the sign flipped, "
-                                             f"{show(-total_gradient)}"))
+                        partial(hint, "a flipped sign", f"d{truth.name(node)} = {show(total_gradient)}; "
+                                                        f"with the sign flipped, {show(-total_gradient)}"))
     for use in truth.uses(node):
         for mistake, wrong, detail in use_readings(use):
             yield Candidate(wrong - use.contribution, mistake.kind, use.stage, use.where,
-                            hint(mistake.lesson, detail))
+                            partial(hint, mistake.lesson, detail))
+
+
+def _fork_hint(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
+    return hint(FORK_LESSON, describe_fork(truth, node, subset))
 
 
 def diagnose(
@@ -348,7 +355,7 @@ def _diagnosis(
     for candidate in candidates(truth, node):
         if matches(node, truth.gradient(node) + candidate.delta):
             return Diagnosis(candidate.stage, candidate.mistake, f"d{name} goes wrong at {candidate.where}",
-                             candidate.hint)
+                             candidate.hint())
     if len(above) <= MAX_TRACED_STAGES:
         unknown = [k for k in above if k not in student]
         for source in unknown:
@@ -359,7 +366,7 @@ def _diagnosis(
                         candidate.stage, candidate.mistake,
                         f"d{name} is what backpropagation gives after a mistake at {candidate.where}, "
                         f"on the way back to {name}",
-                        candidate.hint,
+                        candidate.hint(),
                     )
     return Diagnosis(name, None, f"d{name} is wrong, and no common mistake explains its number")
 

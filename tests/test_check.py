@@ -209,6 +209,15 @@ class TestDiagnosis:
         (found,) = self.diagnosis("x*y + x", {"x": 3, "y": 2}, dx=1).values()
         assert found.mistake == "fork" and "via f = t1 + x alone, it is 1" in found.hint
 
+    def test_a_fork_of_many_uses_tries_one_contribution_alone_or_all_but_one(self):
+        # x + x + ... (12 uses, each sending 1 back): every subset of 12 is 4,094 candidates,
+        # and the number doubles with each use; beyond MAX_FORK_SUBSETS only these two kinds are tried.
+        many = " + ".join(["x"] * 12)
+        (found,) = self.diagnosis(many, {"x": 1.5}, dx=11).values()
+        assert found.mistake == "fork" and "x is used by 12 gates" in found.hint and found.hint.endswith("only, it is 11.")
+        (found,) = self.diagnosis(many, {"x": 1.5}, dx=1).values()
+        assert found.mistake == "fork" and found.hint.endswith("via f = t10 + x alone, it is 1.")
+
     def test_flipped_sign(self):
         (found,) = self.diagnosis(ADD_MUL, POINT, dz=-3).values()
         assert found.mistake == "flipped-sign"

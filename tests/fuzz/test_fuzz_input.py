@@ -68,6 +68,13 @@ def test_random_text(text, command):
     run_and_judge(*command, "--", text, *BINDINGS)
 
 
+def test_check_diagnosing_a_value_used_500_times():
+    # Found by test_random_text: the search for a missed fork sum tried every subset
+    # of up to 9 of the uses (2.5 s of processor time for 14 uses; 500 never ended).
+    result = run_and_judge("check", "--expect", "dx=1", "--", "-x" * 500, *BINDINGS)
+    assert result.exit_code == 1 and "dx is wrong" in result.stdout
+
+
 # ---- values --------------------------------------------------------------------------------
 
 numbers = st.floats(allow_nan=True, allow_infinity=True).map(repr) | st.sampled_from(
