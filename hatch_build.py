@@ -1,8 +1,8 @@
 """Build hook: generate the standalone LALR parser from grammar/ when bpcli is installed.
 
-The generated module (bpcli/syntax/_lalr_parser.py, not committed) lets a run
+The generated module (bpcli/engine/syntax/_lalr_parser.py, not committed) lets a run
 parse without importing lark or rebuilding the tables; see
-bpcli/syntax/standalone.py. Editable installs get it in the checkout, wheels
+bpcli/engine/syntax/standalone.py. Editable installs get it in the checkout, wheels
 carry it inside the package.
 """
 
@@ -19,11 +19,11 @@ class GenerateParser(BuildHookInterface):
 
     def initialize(self, version: str, build_data: dict) -> None:
         root = Path(self.root)
-        standalone = _load(root / "bpcli" / "syntax" / "standalone.py")
+        standalone = _load(root / "bpcli" / "engine" / "syntax" / "standalone.py")
         grammar = (root / "grammar" / "bpcli.lark").read_text(encoding="utf-8")
         standalone.generate(grammar, target=standalone.GENERATED)
         if version != "editable":
-            build_data["force_include"][str(standalone.GENERATED)] = "bpcli/syntax/_lalr_parser.py"
+            build_data["force_include"][str(standalone.GENERATED)] = "bpcli/engine/syntax/_lalr_parser.py"
 
 
 def _load(path: Path):

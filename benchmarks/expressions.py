@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from bpcli.syntax.ast import Binary, Call, Expr, Name, Neg
-from bpcli.syntax.printer import to_text
+from bpcli.engine.syntax.ast import Binary, Call, Expr, Name, Neg
+from bpcli.engine.syntax.printer import to_text
 
 VARIABLES = [f"x{i}" for i in range(10)]
 BINARY = ["+", "-", "*", "max", "min"]

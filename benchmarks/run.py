@@ -137,7 +137,7 @@ def notes_by_hand(x, y):
 def points(count: int, repeat: int) -> list[Row]:
     import numpy as np
 
-    from bpcli.points import grad_points
+    from bpcli.analyses.points import grad_points
 
     rng = np.random.default_rng(0)
     x, y = rng.uniform(-3, 3, count), rng.uniform(-3, 3, count)

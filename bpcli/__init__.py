@@ -37,49 +37,49 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "grad": "bpcli.api",
-    "parse": "bpcli.api",
-    "build": "bpcli.api",
-    "grad_points": "bpcli.points",
+    "grad": "bpcli.analyses.grad",
+    "parse": "bpcli.analyses.grad",
+    "build": "bpcli.analyses.grad",
+    "grad_points": "bpcli.analyses.points",
     # Modules are not named after these functions: importing a submodule binds its
     # name on the package, which would hide a function of the same name.
-    "jacobian": "bpcli.jacobian_matrix",
-    "hessian": "bpcli.second_order",
-    "derivative": "bpcli.higher",
-    "symbolic": "bpcli.simplify",
-    "check": "bpcli.checking",
-    "check_answers": "bpcli.answers",
-    "gradcheck": "bpcli.finite_differences",
-    "gate_reference": "bpcli.reference",
-    "json_schema": "bpcli.json_schemas",
-    "schema_names": "bpcli.json_schemas",
-    "GradResult": "bpcli.result",
-    "JacobianResult": "bpcli.jacobian_matrix",
-    "HessianResult": "bpcli.second_order",
-    "DerivativeResult": "bpcli.higher",
-    "SymbolicResult": "bpcli.simplify",
-    "CheckResult": "bpcli.checking",
-    "GradcheckResult": "bpcli.finite_differences",
-    "GateReference": "bpcli.reference",
-    "BpcliError": "bpcli.errors",
+    "jacobian": "bpcli.analyses.jacobian",
+    "hessian": "bpcli.analyses.hessian",
+    "derivative": "bpcli.analyses.derivative",
+    "symbolic": "bpcli.analyses.symbolic",
+    "check": "bpcli.analyses.check",
+    "check_answers": "bpcli.analyses.answers",
+    "gradcheck": "bpcli.analyses.gradcheck",
+    "gate_reference": "bpcli.analyses.gates",
+    "json_schema": "bpcli.views.json_schemas",
+    "schema_names": "bpcli.views.json_schemas",
+    "GradResult": "bpcli.analyses.result",
+    "JacobianResult": "bpcli.analyses.jacobian",
+    "HessianResult": "bpcli.analyses.hessian",
+    "DerivativeResult": "bpcli.analyses.derivative",
+    "SymbolicResult": "bpcli.analyses.symbolic",
+    "CheckResult": "bpcli.analyses.check",
+    "GradcheckResult": "bpcli.analyses.gradcheck",
+    "GateReference": "bpcli.analyses.gates",
+    "BpcliError": "bpcli.engine.errors",
 }
 
 __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr__ imports on first use
-    from bpcli.answers import check_answers
-    from bpcli.api import build, grad, parse
-    from bpcli.checking import CheckResult, check
-    from bpcli.errors import BpcliError
-    from bpcli.finite_differences import GradcheckResult, gradcheck
-    from bpcli.higher import DerivativeResult, derivative
-    from bpcli.jacobian_matrix import JacobianResult, jacobian
-    from bpcli.json_schemas import json_schema, schema_names
-    from bpcli.points import grad_points
-    from bpcli.reference import GateReference, gate_reference
-    from bpcli.result import GradResult
-    from bpcli.second_order import HessianResult, hessian
-    from bpcli.simplify import SymbolicResult, symbolic
+    from bpcli.analyses.answers import check_answers
+    from bpcli.analyses.grad import build, grad, parse
+    from bpcli.analyses.check import CheckResult, check
+    from bpcli.engine.errors import BpcliError
+    from bpcli.analyses.gradcheck import GradcheckResult, gradcheck
+    from bpcli.analyses.derivative import DerivativeResult, derivative
+    from bpcli.analyses.jacobian import JacobianResult, jacobian
+    from bpcli.views.json_schemas import json_schema, schema_names
+    from bpcli.analyses.points import grad_points
+    from bpcli.analyses.gates import GateReference, gate_reference
+    from bpcli.analyses.result import GradResult
+    from bpcli.analyses.hessian import HessianResult, hessian
+    from bpcli.analyses.symbolic import SymbolicResult, symbolic
 
 
 def __getattr__(name: str) -> Any:

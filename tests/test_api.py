@@ -152,9 +152,9 @@ class TestPublicNames:
         assert set(bpcli.__all__) <= set(namespace)
 
     def test_jacobian_is_the_function_even_after_its_module_is_imported(self):
-        importlib.import_module("bpcli.jacobian_matrix")
-        importlib.import_module("bpcli.second_order")
-        assert callable(bpcli.jacobian) and bpcli.jacobian.__module__ == "bpcli.jacobian_matrix"
+        importlib.import_module("bpcli.analyses.jacobian")
+        importlib.import_module("bpcli.analyses.hessian")
+        assert callable(bpcli.jacobian) and bpcli.jacobian.__module__ == "bpcli.analyses.jacobian"
         for name in bpcli._PUBLIC:
             assert not inspect.ismodule(getattr(bpcli, name)), name
 

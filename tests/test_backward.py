@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 import bpcli
-from bpcli.backward import backward
-from bpcli.evaluate import evaluate
-from bpcli.formulas import formula_text
-from bpcli.gates import REGISTRY
-from bpcli.graph import CONST, INPUT
+from bpcli.engine.backward import backward
+from bpcli.engine.evaluate import evaluate
+from bpcli.engine.formulas import formula_text
+from bpcli.engine.gates import REGISTRY
+from bpcli.engine.graph import CONST, INPUT
 
 
 def test_backward_appends_nodes_and_computes_nothing():

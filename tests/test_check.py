@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import bpcli
-from bpcli.errors import BpcliError
-from bpcli.expected import half_unit, read_expected, within
+from bpcli.engine.errors import BpcliError
+from bpcli.analyses.expected import half_unit, read_expected, within
 from helpers import bpcli_executable, run_cli, validated
 
 ADD_MUL = "q = x + y; f = q * z"

@@ -222,7 +222,7 @@ def test_non_finite_input_values_are_written_as_python_accepts_them(tmp_path):
 
 @pytest.mark.parametrize("op", ["sigmoid", "relu", "step", "sign", "greater"])
 def test_helpers_are_bpclis_own_backend_functions(op):
-    from bpcli.backends import scalar
+    from bpcli.engine.backends import scalar
 
     arguments = "x, y" if op == "greater" else "x"
     code = python_code(bpcli.grad(f"{op}({arguments}) * x", x=0.5, y=0.25))

@@ -8,7 +8,7 @@ import math
 import pytest
 
 import bpcli
-from bpcli.errors import BpcliError
+from bpcli.engine.errors import BpcliError
 from helpers import numeric_gradients, run_cli
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 import bpcli
-from bpcli.gates import REGISTRY
+from bpcli.engine.gates import REGISTRY
 from helpers import run_cli, run_json
 from test_properties import _variables, coordinates, expressions, moderate
 
@@ -44,7 +44,7 @@ def test_a_named_grouped_stage_keeps_its_name():
 
 @pytest.mark.parametrize("op", GROUPED)
 def test_decompositions_use_primitive_gates_only(op):
-    r = bpcli.api.circuit(f"{op}(x)", expand=True)
+    r = bpcli.analyses.grad.circuit(f"{op}(x)", expand=True)
     assert len(r.stages) > 1
     assert all(REGISTRY[s.op].decompose is None for s in r.stages)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import bpcli
-from bpcli.gates import REGISTRY, ROLES
+from bpcli.engine.gates import REGISTRY, ROLES
 from helpers import close, numeric_gradients, run_cli, run_json, run_process
 
 # The gates the backward pass builds: indicators (the local gradients of relu, abs,

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import bpcli
-from bpcli.backends import array, scalar
-from bpcli.gates import REGISTRY, ROLES, VARIADIC
+from bpcli.engine.backends import array, scalar
+from bpcli.engine.gates import REGISTRY, ROLES, VARIADIC
 from helpers import close, numeric_gradients
 
 POSITIVE_ONLY = {"log", "sqrt", "pow"}  # differentiable on their whole domain only for a > 0
@@ -115,7 +115,7 @@ def test_the_array_backends_finiteness_test(value, finite):
 
     import numpy as np
 
-    from bpcli.backends import array
+    from bpcli.engine.backends import array
 
     a = np.array(value, dtype=np.float64)
     with warnings.catch_warnings(), np.errstate(all="ignore"):

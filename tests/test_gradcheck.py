@@ -8,8 +8,8 @@ import math
 import pytest
 
 import bpcli
-from bpcli import gates
-from bpcli.finite_differences import reading, relative_error
+from bpcli.engine import gates
+from bpcli.analyses.gradcheck import reading, relative_error
 from helpers import run_cli, run_process
 
 NEURON_ARGS = ["--w0", "2", "--x0", "-1", "--w1", "-3", "--x1", "-2", "--w2", "-3"]

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import assume, given
 
 import bpcli
-from bpcli.errors import BpcliError
-from bpcli.evaluate import evaluate
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.evaluate import evaluate
 from expressions import coordinates, expressions, far_from_kinks, moderate, point_for
 from helpers import run_cli, run_json, run_process
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import bpcli
-from bpcli.errors import BpcliError
-from bpcli.graph import INPUT
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.graph import INPUT
 
 
 def stage_names(expression: str) -> list[str]:

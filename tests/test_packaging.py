@@ -64,12 +64,12 @@ def test_wheel_carries_the_grammar(tmp_path):
     shipped = zipfile.ZipFile(wheel).read("bpcli/grammar/bpcli.lark").decode()
     assert shipped == (REPO / "grammar" / "bpcli.lark").read_text()
     # The parser tables, generated from that grammar at build time (hatch_build.py).
-    generated = zipfile.ZipFile(wheel).read("bpcli/syntax/_lalr_parser.py").decode()
+    generated = zipfile.ZipFile(wheel).read("bpcli/engine/syntax/_lalr_parser.py").decode()
     assert f"GRAMMAR = {shipped!r}" in generated
     # The JSON schemas of the --json documents, and the mark of a typed package.
-    schemas = sorted(path.name for path in (REPO / "bpcli" / "schemas").glob("*.json"))
-    assert schemas and sorted(name for name in names if name.startswith("bpcli/schemas/")) == [
-        f"bpcli/schemas/{name}" for name in schemas]
+    schemas = sorted(path.name for path in (REPO / "bpcli" / "views" / "schemas").glob("*.json"))
+    assert schemas and sorted(name for name in names if name.startswith("bpcli/views/schemas/")) == [
+        f"bpcli/views/schemas/{name}" for name in schemas]
     assert "bpcli/py.typed" in names
 
 
@@ -83,10 +83,10 @@ def test_regular_install_loads_the_grammar_from_the_package(tmp_path):
     assert (package / "grammar" / "bpcli.lark").is_file()
     parser_module = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
-         "from bpcli.syntax.parser import _parser; print(_parser().__name__)"],
+         "from bpcli.engine.syntax.parser import _parser; print(_parser().__name__)"],
         capture_output=True, text=True, cwd=tmp_path, check=True,
     ).stdout.strip()
-    assert parser_module == "bpcli.syntax._lalr_parser"
+    assert parser_module == "bpcli.engine.syntax._lalr_parser"
     schema = subprocess.run([str(venv / "bin" / "bpcli"), "schema", "grad"], capture_output=True, text=True,
                             cwd=tmp_path, timeout=60)
     assert schema.returncode == 0, schema.stderr

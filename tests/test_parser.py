@@ -7,10 +7,10 @@ import ast as python_ast
 import pytest
 
 import bpcli
-from bpcli.errors import BpcliError
-from bpcli.syntax.ast import Assign, Binary, Call, Name, Neg, Number
-from bpcli.syntax.parser import parse
-from bpcli.syntax.printer import to_text
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.syntax.ast import Assign, Binary, Call, Name, Neg, Number
+from bpcli.engine.syntax.parser import parse
+from bpcli.engine.syntax.printer import to_text
 
 
 def expr(text: str):

@@ -7,9 +7,9 @@ import math
 import pytest
 
 import bpcli
-from bpcli.errors import BpcliError
-from bpcli.syntax.ast import Assign, Call, Name, Transpose
-from bpcli.syntax.parser import parse
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.syntax.ast import Assign, Call, Name, Transpose
+from bpcli.engine.syntax.parser import parse
 
 
 def expr(text: str):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import bpcli
-from bpcli.points import grad_points
+from bpcli.analyses.points import grad_points
 from helpers import run_cli, run_process, validated
 
 NOTES = "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)"

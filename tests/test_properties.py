@@ -8,7 +8,7 @@ import sys
 from hypothesis import assume, given
 
 import bpcli
-from bpcli.evaluate import evaluate
+from bpcli.engine.evaluate import evaluate
 from expressions import coordinates, expressions, far_from_kinks, moderate
 
 @given(expressions, coordinates, coordinates, coordinates)

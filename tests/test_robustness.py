@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import bpcli
-from bpcli.errors import BpcliError
+from bpcli.engine.errors import BpcliError
 from helpers import bpcli_executable, run_cli, run_process
 
 
@@ -41,7 +41,7 @@ class TestValues:
         result = run_cli("grad", "sum(x)", "-x", "randn:3", "--seed", "-1")
         assert result.exit_code == 2 and "--seed" in result.stderr
         with pytest.raises(BpcliError, match="whole number, 0 or more"):
-            from bpcli.values import ValueReader
+            from bpcli.engine.values import ValueReader
 
             ValueReader(seed=-1)
 
@@ -124,8 +124,8 @@ class TestExpressions:
         refused(run_cli("grad", expression, "-A", "[[1, 2], [3, 4]]", "-x", "1"), fragment)
 
     def test_a_transposed_number_prints_with_parentheses(self):
-        from bpcli.syntax.ast import Number, Transpose
-        from bpcli.syntax.printer import to_text
+        from bpcli.engine.syntax.ast import Number, Transpose
+        from bpcli.engine.syntax.printer import to_text
 
         tree = Transpose(Number(2.0, "2"))
         assert to_text(tree) == "(2).T"  # 2.T reads as the number 2. and the name T, in Python too
@@ -185,7 +185,7 @@ class TestCommands:
         assert "internal error" not in result.stderr
 
     def test_gradcheck_checks_fewer_elements_of_a_large_input(self, monkeypatch):
-        from bpcli import finite_differences
+        from bpcli.analyses import gradcheck as finite_differences
 
         monkeypatch.setattr(finite_differences, "WORK_BUDGET", 2_000)
         x = np.linspace(1.0, 2.0, 100)
@@ -198,7 +198,7 @@ class TestCommands:
         def exhausted(*args, **kwargs):
             raise MemoryError
 
-        monkeypatch.setattr(bpcli.api, "grad", exhausted)
+        monkeypatch.setattr(bpcli.analyses.grad, "grad", exhausted)
         refused(run_cli("grad", "x * 2", "-x", "1", "--precision", "3"), "out of memory")
 
 

@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 
 import bpcli
-from bpcli.finite_differences import INCONCLUSIVE, READINGS
-from bpcli.jacobian_matrix import LAYOUTS
-from bpcli.json_schemas import SCHEMAS
+from bpcli.analyses.gradcheck import INCONCLUSIVE, READINGS
+from bpcli.analyses.jacobian import LAYOUTS
+from bpcli.views.json_schemas import SCHEMAS
 from bpcli.views import json_doc
 from helpers import REPO, run_cli, run_process, validated
 
@@ -111,7 +111,7 @@ class TestTheSchemas:
         assert refs <= set(schema["$defs"]), "every reference resolves within the schema"
 
     def test_one_file_per_schema_and_the_documents_name_them(self):
-        files = {path.stem for path in (REPO / "bpcli" / "schemas").glob("*.json")}
+        files = {path.stem for path in (REPO / "bpcli" / "views" / "schemas").glob("*.json")}
         assert files == {*SCHEMAS, "common"}
         ids = {value for key, value in vars(json_doc).items() if key.endswith("_SCHEMA")}
         constants = {name: bpcli.json_schema(name)["properties"].get("schema", {}).get("const") for name in SCHEMAS}

@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 
-from bpcli.syntax import grammar, standalone
-from bpcli.syntax.parser import _parser
+from bpcli.engine.syntax import grammar, standalone
+from bpcli.engine.syntax.parser import _parser
 from helpers import REPO
 
 
@@ -23,12 +23,12 @@ def imported_modules(*args: str) -> set[str]:
 
 def test_scalar_json_run_imports_neither_numpy_nor_rich_nor_lark_nor_typer():
     modules = imported_modules("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json")
-    assert "bpcli.api" in modules  # the measurement saw bpcli's own imports
+    assert "bpcli.analyses.grad" in modules  # the measurement saw bpcli's own imports
     assert not {m for m in modules if m.split(".")[0] in ("numpy", "jsonschema")}
     assert "rich.console" not in modules
     assert "lark" not in modules
     assert "typer" not in modules  # the quick path (bpcli/cli/quick.py)
-    assert "bpcli.json_schemas" not in modules  # the schemas are for `bpcli schema`, not read on every run
+    assert "bpcli.views.json_schemas" not in modules  # the schemas are for `bpcli schema`, not read on every run
 
 
 def test_an_option_takes_the_typer_path():
@@ -44,14 +44,14 @@ def test_the_table_run_imports_rich_but_not_numpy():
 
 def test_the_parser_comes_from_the_generated_module():
     tables = _parser()
-    assert tables.__name__ == "bpcli.syntax._lalr_parser"
+    assert tables.__name__ == "bpcli.engine.syntax._lalr_parser"
     assert tables.GRAMMAR == grammar.text()
 
 
 def test_a_run_imports_none_of_larks_runtime():
     """The generated module is literals: no logging, dataclasses or inspect on every start."""
     modules = imported_modules("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json")
-    assert "bpcli.syntax.parser" in modules
+    assert "bpcli.engine.syntax.parser" in modules
     assert not {"logging", "dataclasses", "inspect", "copy", "difflib"} & modules
 
 
@@ -75,7 +75,7 @@ def test_a_changed_grammar_never_uses_stale_tables(tmp_path):
 
 def test_tables_built_in_memory_parse_as_the_generated_ones(monkeypatch):
     """A read-only installation builds the tables in memory; they must parse the same."""
-    from bpcli.syntax import parser
+    from bpcli.engine.syntax import parser
 
     source = "q = -x**2 + np.maximum(a, b) @ W.T; f = sum(q, axis=(0, 1)) / [1, 2,]"
     expected = parser.parse(source)
@@ -97,7 +97,7 @@ def _read_only(text, target=None):
 
 def test_tables_of_an_older_layout_are_regenerated():
     """A checkout keeps its generated file across updates: one of another layout is stale."""
-    from bpcli.syntax import parser
+    from bpcli.engine.syntax import parser
 
     original = open(standalone.GENERATED, encoding="utf-8").read()
     older = f"GRAMMAR = {grammar.text()!r}\nclass Lark_StandAlone: pass\n"  # the grammar matches, the layout not

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 import bpcli
-from bpcli.simplify import simplify
+from bpcli.analyses.symbolic import simplify
 from expressions import coordinates, expressions, moderate, point_for
 from helpers import run_cli, run_json, run_process
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 import bpcli
-from bpcli.errors import BpcliError
-from bpcli.jacobian_matrix import jacobian
+from bpcli.engine.errors import BpcliError
+from bpcli.analyses.jacobian import jacobian
 from helpers import run_cli, run_json
 
 RNG = np.random.default_rng(1234)

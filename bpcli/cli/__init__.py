@@ -1,6 +1,6 @@
 """The command line: one module per command, each a thin layer over the library.
 
-Nothing here computes; a command reads its arguments, calls ``bpcli.api`` (or
+Nothing here computes; a command reads its arguments, calls ``bpcli.analyses.grad`` (or
 the library module for its job) and prints a view. Imports of the parser,
 numpy and rich happen inside the commands that need them, and the commonest
 call, ``bpcli grad EXPR -x V ... [--json]``, does not even import typer

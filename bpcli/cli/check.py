@@ -9,7 +9,7 @@ import typer
 
 from bpcli.cli import common
 from bpcli.cli.application import app
-from bpcli.errors import BpcliError
+from bpcli.engine.errors import BpcliError
 
 
 @app.command(
@@ -84,7 +84,7 @@ def check(
     {bindings}
     """
     if answers is not None:
-        from bpcli.answers import check_answers
+        from bpcli.analyses.answers import check_answers
 
         if expression is not None or file is not None or expect or backward is not None or ctx.args:
             raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
@@ -105,8 +105,8 @@ def check(
 
 
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements, max_length):
-    from bpcli.checking import check as check_expectations
-    from bpcli.expected import read_expected
+    from bpcli.analyses.check import check as check_expectations
+    from bpcli.analyses.expected import read_expected
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)

@@ -9,7 +9,7 @@ import typer
 
 from bpcli.cli import common
 from bpcli.cli.application import app
-from bpcli.errors import BpcliError
+from bpcli.engine.errors import BpcliError
 
 
 @app.command(
@@ -117,7 +117,7 @@ def _higher(
 ) -> None:
     """grad --order / --wrt / --symbolic."""
     if symbolic:
-        from bpcli.simplify import symbolic as derive
+        from bpcli.analyses.symbolic import symbolic as derive
 
         result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
         common.warn_unused(result.warnings)
@@ -127,7 +127,7 @@ def _higher(
             print(result.to_text(precision, warnings=False))
             common.warn_values(result.warnings)
         return
-    from bpcli.higher import derivative
+    from bpcli.analyses.derivative import derivative
 
     result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
     common.warn_unused(result.warnings)

@@ -8,7 +8,7 @@ import typer
 
 from bpcli.cli import common
 from bpcli.cli.application import app
-from bpcli.finite_differences import DEFAULT_H, DEFAULT_MAX_CHECKS, DEFAULT_MAX_ERROR
+from bpcli.analyses.gradcheck import DEFAULT_H, DEFAULT_MAX_CHECKS, DEFAULT_MAX_ERROR
 
 
 @app.command(
@@ -64,7 +64,7 @@ def gradcheck(
 
     {bindings}
     """
-    from bpcli.finite_differences import gradcheck as check_gradients
+    from bpcli.analyses.gradcheck import gradcheck as check_gradients
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)

@@ -60,7 +60,7 @@ def graph(
         common.print_renderable(diagram.tree(result, precision), out)
         return
     if image_format == "png" and out is None:
-        from bpcli.errors import BpcliError
+        from bpcli.engine.errors import BpcliError
 
         raise BpcliError("a PNG image is binary: give a file to write it to with --out circuit.png")
     common.write_output(diagram.draw(result, image_format, precision), out)

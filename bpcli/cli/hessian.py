@@ -9,7 +9,7 @@ import typer
 
 from bpcli.cli import common
 from bpcli.cli.application import app
-from bpcli.errors import BpcliError
+from bpcli.engine.errors import BpcliError
 
 _NAMED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
 
@@ -57,7 +57,7 @@ def hessian(
 
     {bindings}
     """
-    from bpcli.second_order import hessian as second_derivatives
+    from bpcli.analyses.hessian import hessian as second_derivatives
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)

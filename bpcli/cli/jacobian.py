@@ -45,7 +45,7 @@ def jacobian(
 
     {bindings}
     """
-    from bpcli.jacobian_matrix import jacobian as build_jacobian
+    from bpcli.analyses.jacobian import jacobian as build_jacobian
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     values = common.bindings(extra, common.value_reader(seed, max_elements))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from bpcli.cli import common
-from bpcli.errors import BpcliError
+from bpcli.engine.errors import BpcliError
 
 PROGRESS_FROM = 100_000  # rows; fewer are written before a person would notice
 
@@ -16,7 +16,7 @@ def run(
     text: str, points: Path, values: dict[str, Any], out: Optional[Path], fmt: Optional[str], json_output: bool,
     expand: bool = False,
 ) -> None:
-    from bpcli.points import grad_points
+    from bpcli.analyses.points import grad_points
     from bpcli.views.points_out import write_points
 
     fmt = fmt or ("jsonl" if (out is not None and out.suffix.lower() == ".jsonl") or json_output else "csv")

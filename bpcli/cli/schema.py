@@ -29,8 +29,8 @@ def schema(
     New keys may appear in a document without a new schema number; a
     breaking change bumps the number.
     """
-    from bpcli.errors import BpcliError
-    from bpcli.json_schemas import SCHEMAS, json_schema
+    from bpcli.engine.errors import BpcliError
+    from bpcli.views.json_schemas import SCHEMAS, json_schema
 
     if names and len(names) > 1:
         raise BpcliError(f"bpcli schema prints one schema at a time, not {len(names)}: {' '.join(names)}")

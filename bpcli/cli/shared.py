@@ -10,12 +10,12 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from bpcli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
+from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
 
-DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64 (bpcli.values)
+DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64 (bpcli.engine.values)
 # The longest expression read from a file or standard input: about 300,000
 # gates, which take some 400 MB and ten seconds. An argument is far shorter
 # (the system allows 128 KB); a file can be anything, /dev/zero included.
@@ -281,8 +281,8 @@ def _decoded(data: bytes, source: str, max_length: int) -> str:
 
 def value_reader(seed: int, max_elements: int) -> Any:
     """The reader of the command line's values; --max-elements bounds the arrays computed from them too."""
-    from bpcli import shapes
-    from bpcli.values import ValueReader
+    from bpcli.engine import shapes
+    from bpcli.engine.values import ValueReader
 
     shapes.MAX_ELEMENTS = max_elements
 
@@ -308,7 +308,7 @@ def evaluated_text(
     circuit_without_values: bool = False,
 ) -> Any:
     """``evaluated`` for an expression already read: ``arguments`` are the bindings."""
-    from bpcli.api import circuit, grad
+    from bpcli.analyses.grad import circuit, grad
 
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
@@ -330,7 +330,7 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
         return out, arguments
     from pathlib import Path
 
-    from bpcli.api import build
+    from bpcli.analyses.grad import build
 
     graph = build(text)
     position = arguments.index("-o")
@@ -386,7 +386,7 @@ def read_upstream(upstream: Optional[str], reader: Any) -> Any:
 
 
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
-    from bpcli.bindings import split_bindings
+    from bpcli.cli.bindings import split_bindings
 
     return {name: reader.read(name, text) for name, text in split_bindings(arguments).items()}
 

@@ -24,11 +24,11 @@ import keyword
 from dataclasses import dataclass
 from typing import Any
 
-from bpcli.formulas import OPERATORS, function_name, to_ast
-from bpcli.gates import REGISTRY, ROLES
-from bpcli.graph import CONST, Graph, Node
-from bpcli.syntax.ast import Name
-from bpcli.syntax.printer import to_text
+from bpcli.engine.formulas import OPERATORS, function_name, to_ast
+from bpcli.engine.gates import REGISTRY, ROLES
+from bpcli.engine.graph import CONST, Graph, Node
+from bpcli.engine.syntax.ast import Name
+from bpcli.engine.syntax.printer import to_text
 
 FUNCTION = "backprop"
 TAG_COLUMN = 52  # where the #(k) stage numbers line up, as in the notes
@@ -45,14 +45,14 @@ _MATH = _Target(
     "import math",
     {"exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt", "tanh": "math.tanh",
      "abs": "abs", "max": "max", "min": "min"},
-    "bpcli.backends.scalar",
+    "bpcli.engine.backends.scalar",
 )
 _NUMPY = _Target(
     "import numpy as np",
     {"exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt", "tanh": "np.tanh", "abs": "np.absolute",
      "max": "np.maximum", "min": "np.minimum", "sign": "np.sign", "sum": "np.sum", "mean": "np.mean",
      "amax": "np.max", "amin": "np.min", "outer": "np.outer"},
-    "bpcli.backends.array",
+    "bpcli.engine.backends.array",
 )
 
 

@@ -19,9 +19,9 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from bpcli.errors import BpcliError
-from bpcli.gates import REGISTRY
-from bpcli.graph import CONST, INPUT
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.gates import REGISTRY
+from bpcli.engine.graph import CONST, INPUT
 from bpcli.views.numbers import format_value
 
 VALUE_COLOUR = "#1a7f37"  # green, as the notes draw forward values

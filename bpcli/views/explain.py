@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from bpcli.gates import REGISTRY
+from bpcli.engine.gates import REGISTRY
 from bpcli.views.numbers import format_value, sum_text
 
 

@@ -1,4 +1,4 @@
-"""The ``--json`` documents, one function per schema (bpcli/schemas/ describes each; ``bpcli schema NAME``).
+"""The ``--json`` documents, one function per schema (bpcli/views/schemas/ describes each; ``bpcli schema NAME``).
 
 Needs neither rich nor numpy for scalar results, so a scripted run stays fast.
 """

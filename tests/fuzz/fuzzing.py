@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 import bpcli
-from bpcli.evaluate import evaluate
-from bpcli.gates import REGISTRY
+from bpcli.engine.evaluate import evaluate
+from bpcli.engine.gates import REGISTRY
 from helpers import run_cli
 
 KINK_DISTANCE = 1e-3  # the promise: gradients agree at least this far from every kink

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bpcli.values import NUMBER
+from bpcli.engine.values import NUMBER
 from fuzzing import SECOND, budget, run_and_judge, scalar_expressions
 from helpers import run_cli, run_process
 

@@ -19,11 +19,11 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 from hypothesis.extra.lark import LarkStrategy
 
-from bpcli.errors import BpcliError
-from bpcli.syntax import grammar, spellings
-from bpcli.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Transpose, Tuple
-from bpcli.syntax.parser import parse
-from bpcli.syntax.printer import to_text
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.syntax import grammar, spellings
+from bpcli.engine.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Transpose, Tuple
+from bpcli.engine.syntax.parser import parse
+from bpcli.engine.syntax.printer import to_text
 from fuzzing import budget
 
 # ---- random trees --------------------------------------------------------------------------

@@ -1,0 +1,293 @@
+"""Checking answers: expected values and gradients, a student's backward pass, and what went wrong.
+
+    >>> import bpcli
+    >>> r = bpcli.check("q = x + y; f = q * z", x=-2, y=5, z=-4, expect={"dx": -4, "dz": 3, "q": 3})
+    >>> r.passed, r.exit_code
+    (True, 0)
+
+An expectation ``NAME`` is the forward value of an input or a stage; ``dNAME``
+(or ``d(NAME)``, always unambiguous) is the gradient of the output with
+respect to it. Numbers are compared by the digits written (bpcli.analyses.expected).
+Every wrong gradient gets a diagnosis (bpcli.analyses.diagnosis); a backward file is
+checked line by line (bpcli.analyses.backward_file).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from bpcli.analyses.backward_file import BackwardCheck
+from bpcli.analyses.diagnosis import Diagnosis, Truth
+from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError
+from bpcli.analyses.expected import DIGITS, Expected, Rule, computed, from_python, within
+from bpcli.analyses.result import Notice
+
+_EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\Z")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One checked expectation: the student's number against bpcli's."""
+
+    key: str  # as written: "dx", "d(x)", "q"
+    name: str  # the value it concerns
+    gradient: bool  # the gradient with respect to the value, or the value itself
+    expected: Any  # the student's number (None: a backward file never assigns it)
+    written: str  # the expected number as written
+    actual: Any  # bpcli's number
+    allowed: Any  # the largest difference that passes
+    passed: bool
+    source: str = "expect"  # "expect", or the backward file that computed the number
+    line: int | None = None  # the backward file's last line assigning it
+    note: str = ""
+    diagnosis: Diagnosis | None = None
+
+
+@dataclass
+class Problem:
+    """One thing to check: an expression at a point, with expectations and perhaps a backward file."""
+
+    expression: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    backward: str | None = None  # the text of the student's backward pass
+    backward_label: str = "backward file"
+    upstream: Any = None
+    rule: Rule = DIGITS
+    name: str | None = None
+
+
+@dataclass
+class ProblemResult:
+    index: int
+    name: str | None
+    expression: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    output: str | None = None
+    value: Any = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    backward: BackwardCheck | None = None
+    error: str | None = None  # bad input: the problem could not be checked
+    warnings: list[Notice] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(outcome.passed for outcome in self.outcomes)
+
+    @property
+    def met(self) -> int:
+        return sum(outcome.passed for outcome in self.outcomes)
+
+
+@dataclass
+class CheckResult:
+    """Every problem checked, the score, and the exit code a script acts on.
+
+    ``problems`` has a ProblemResult per problem (one for ``bpcli.check``):
+    its ``outcomes`` (an Outcome per expectation: expected, actual, allowed,
+    passed, diagnosis), its ``backward`` file check and its ``error`` if it
+    could not be checked.
+
+        >>> import bpcli
+        >>> r = bpcli.check("q = x + y; f = q * z", x=-2, y=5, z=-4, expect={"dx": -4, "dz": -4})
+        >>> r.passed, r.exit_code, r.score
+        (False, 1, {'problems': 1, 'passed': 0, 'expectations': 2, 'met': 1})
+        >>> r.problems[0].outcomes[1].diagnosis.mistake
+        'multiply-not-swapped'
+    """
+
+    problems: list[ProblemResult]
+    rule: Rule = DIGITS
+    answers: str | None = None  # the answers file, when there is one
+
+    @property
+    def passed(self) -> bool:
+        return all(problem.passed for problem in self.problems)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every expectation is met, 1 when one is not, 2 when a problem could not be checked."""
+        if any(problem.error for problem in self.problems):
+            return EXIT_BAD_INPUT
+        return EXIT_OK if self.passed else EXIT_CHECK_FAILED
+
+    @property
+    def score(self) -> dict[str, int]:
+        return {
+            "problems": len(self.problems),
+            "passed": sum(problem.passed for problem in self.problems),
+            "expectations": sum(len(problem.outcomes) for problem in self.problems),
+            "met": sum(problem.met for problem in self.problems),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.check/1 document that ``bpcli check --json`` prints."""
+        from bpcli.views.json_doc import check_document, dumps
+
+        return dumps(check_document(self), indent=indent)
+
+    def __rich__(self) -> Any:
+        from bpcli.views.check_table import check_table
+
+        return check_table(self)
+
+
+def check(
+    expression: str,
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    expect: Mapping[str, Any] | None = None,
+    backward: str | None = None,
+    backward_label: str = "backward file",
+    rtol: float | None = None,
+    atol: float | None = None,
+    upstream: Any = None,
+    **values: Any,
+) -> CheckResult:
+    """Check expected values and gradients of ``expression`` (and a backward pass) at the given point.
+
+    ``expect`` maps ``NAME``, ``dNAME`` or ``d(NAME)`` to a number, a nested
+    list, a numpy array or a value text (``"0.39"``, ``"@dW.npy"``). A float
+    is held to the digits of its shortest text; ``rtol``/``atol`` replace the
+    digits rule. ``backward`` is the text of a backward pass in the notes'
+    style. Bad input raises BpcliError.
+
+        >>> import bpcli
+        >>> backward = "dq = z\\ndz = q\\ndx = dq\\ndy = dq"
+        >>> bpcli.check("q = x + y; f = q * z", x=-2, y=5, z=-4, backward=backward).passed
+        True
+        >>> bpcli.check("x * y", x=3, y=2, expect={"dx": 2.0}, rtol=1e-9).exit_code
+        0
+    """
+    problem = Problem(expression, {**(bindings or {}), **values}, dict(expect or {}), backward, backward_label,
+                      upstream, Rule(rtol, atol))
+    if not problem.expect and problem.backward is None:
+        raise BpcliError("nothing to check: give an expectation (--expect dx=-4) or a backward file (--backward PATH)")
+    return CheckResult([check_problem(problem)], problem.rule)
+
+
+def check_problem(problem: Problem, index: int = 1) -> ProblemResult:
+    """Check one problem; bad input raises BpcliError."""
+    from bpcli.analyses.grad import grad
+    from bpcli.analyses.backward_file import check_backward
+
+    result = grad(problem.expression, problem.values, upstream=problem.upstream)
+    truth = Truth(result)
+    expected = _expectations(problem.expect, truth)
+    outcomes = [_outcome(truth, target, key, exp, problem.rule) for target, (key, exp) in expected.items()]
+    student = {node: exp for (node, gradient), (_, exp) in expected.items() if gradient}
+    outcomes = [_diagnosed(outcome, truth, student, problem.rule) for outcome in outcomes]
+    backward = None
+    if problem.backward is not None:
+        backward = check_backward(problem.backward, truth, problem.rule, problem.backward_label)
+        outcomes += _backward_outcomes(backward, truth, problem.rule)
+    return ProblemResult(
+        index=index, name=problem.name, expression=problem.expression, outcomes=outcomes,
+        output=result.output, value=result.value, inputs=result.inputs, backward=backward,
+        warnings=result.warnings,
+    )
+
+
+# ---- expectations --------------------------------------------------------------------
+
+
+def _expectations(expect: Mapping[str, Any], truth: Truth) -> dict[tuple[int, bool], tuple[str, Expected]]:
+    """Each expectation by what it checks: (node, is a gradient) -> (key as written, expected value)."""
+    found: dict[tuple[int, bool], tuple[str, Expected]] = {}
+    for key, value in expect.items():
+        target = _resolve(key, truth)
+        if target in found:
+            raise BpcliError(f"{key} and {found[target][0]} expect the same thing; give it once")
+        found[target] = (key, from_python(key, value))
+    return found
+
+
+def _resolve(key: str, truth: Truth) -> tuple[int, bool]:
+    """(node, is a gradient) for NAME, dNAME or d(NAME)."""
+    names = truth.names
+    explicit = _EXPLICIT_GRADIENT.match(key.strip())
+    if explicit:
+        name = explicit.group(1)
+        if name not in names:
+            raise BpcliError(f"d({name}): the program has no value {name}; {_known(truth)}")
+        return names[name], True
+    as_gradient = key.startswith("d") and key[1:] in names
+    if key in names and as_gradient:
+        raise BpcliError(
+            f"{key} is ambiguous: the program has a value named {key} and a value named {key[1:]}; "
+            f"write d({key[1:]})=V for the gradient with respect to {key[1:]} (to check the value of "
+            f"{key}, give that stage another name)"
+        )
+    if key in names:
+        return names[key], False
+    if as_gradient:
+        return names[key[1:]], True
+    raise BpcliError(f"{key} is not a value of the program nor the gradient of one; {_known(truth)}")
+
+
+def _known(truth: Truth) -> str:
+    from bpcli.analyses.grad import parse
+    from bpcli.engine.formulas import gate_text
+    from bpcli.engine.syntax.ast import Assign
+
+    described = [name if not truth.graph.is_gate(node) else f"{name} = {gate_text(truth.graph, node)}"
+                 for name, node in truth.names.items()]
+    text = (f"its values are {', '.join(described)} (NAME=V checks a value, dNAME=V or d(NAME)=V "
+            "the gradient with respect to it)")
+    if not any(isinstance(statement, Assign) for statement in parse(truth.result.source).statements):
+        text += "; to name a stage, write the expression as a staged program: q = x + y; f = q * z"
+    return text
+
+
+def _outcome(truth: Truth, target: tuple[int, bool], key: str, expected: Expected, rule: Rule) -> Outcome:
+    node, gradient = target
+    actual = truth.gradient(node) if gradient else truth.value(node)
+    allowed, passed, note = _compared(expected, actual, rule, "the expected value")
+    return Outcome(key, truth.name(node), gradient, expected.value, expected.text, actual, allowed, passed, note=note)
+
+
+def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[Any, bool, str]:
+    """The difference allowed, whether it passes, and a note when the shapes differ."""
+    allowed = expected.allowed(actual, rule)
+    shape = tuple(getattr(actual, "shape", ()))
+    if expected.shape != shape:
+        return allowed, False, f"{what} has shape {_shape(expected.shape)}, but bpcli's has {_shape(shape)}"
+    return allowed, within(actual, expected.value, allowed), ""
+
+
+def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], rule: Rule) -> Outcome:
+    if outcome.passed or not outcome.gradient or outcome.note:
+        return outcome
+    from bpcli.analyses.diagnosis import diagnose
+
+    def matches(node: int, value: Any) -> bool:
+        mine = student[node]
+        return within(value, mine.value, mine.allowed(value, rule))
+
+    node = truth.names[outcome.name]
+    return replace(outcome, diagnosis=diagnose(truth, node, student, matches))
+
+
+def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> list[Outcome]:
+    outcomes = []
+    for node, (mine, line) in backward.final.items():
+        name, actual = truth.name(node), truth.gradient(node)
+        allowed, passed, note = _compared(computed(mine), actual, rule, f"your d{name}")
+        outcomes.append(Outcome(
+            "d" + name, name, True, mine, "", actual, allowed, passed,
+            source=backward.label, line=line, note=note, diagnosis=backward.diagnoses.get(node),
+        ))
+    for name in backward.missing:
+        node = truth.names[name]
+        outcomes.append(Outcome("d" + name, name, True, None, "", truth.gradient(node), None, False,
+                                source=backward.label, note=f"the backward pass never assigns d{name}"))
+    return outcomes
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    from bpcli.engine.shapes import show
+
+    return show(shape)

@@ -1,0 +1,146 @@
+"""The reference card of every gate, read from the gate registry (``bpcli gates``).
+
+Every line of the card comes from the gate's entry in ``bpcli.engine.gates``: how it
+is written, what it computes, its local gradient (or vector-Jacobian product),
+its role in the backward flow, its convention at a kink and, for a grouped
+gate, the primitive gates ``--expand`` builds it from (built with the
+registry's own ``decompose`` and printed). A new gate is on the card as soon as
+it is registered, so the card cannot drift from the code.
+
+    >>> import bpcli
+    >>> card = bpcli.gate_reference(["mul"]).gates[0]
+    >>> card.syntax, card.local, card.role
+    ('a * b', '∂/∂a = b, ∂/∂b = a', 'swaps')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.gates import FUNCTIONS, REGISTRY, ROLES, VARIADIC, Gate
+
+ELEMENTWISE = "elementwise"  # declares its local partial derivatives; the engine multiplies by upstream
+VJP = "vjp"  # declares its vector-Jacobian product directly
+
+
+@dataclass(frozen=True)
+class GateCard:
+    """One gate on the reference card."""
+
+    op: str  # its name in the graph, the JSON documents' "op"
+    title: str  # its name in a sentence: "multiply"
+    syntax: str  # how it is written, with inputs a and b
+    functions: tuple[str, ...]  # the names it is called by in an expression: ("max",), ("dot",)
+    spellings: tuple[str, ...]  # pasted Python that means it: ("np.maximum",)
+    forward: str  # what it computes
+    local: str  # its local gradients, or its vector-Jacobian product
+    role: str  # a key of ROLES: distributes, swaps, routes, gates, scales, blocks
+    kind: str  # ELEMENTWISE or VJP
+    arity: int | None  # how many inputs; None: any number
+    params: tuple[str, ...]  # keyword parameters: ("axis",)
+    kink: str | None  # where its derivative is a convention, and which
+    decomposition: str | None  # the primitive gates a grouped gate expands to (--expand)
+    internal: bool  # one of the gates gradients are made of
+
+
+@dataclass
+class GateReference:
+    """The gates on the card, in registry order, and what each role means.
+
+        >>> import bpcli
+        >>> reference = bpcli.gate_reference()
+        >>> [card.op for card in reference.gates][:4]
+        ['add', 'sub', 'mul', 'neg']
+        >>> reference.to_json().splitlines()[1]
+        '  "schema": "bpcli.gates/1",'
+    """
+
+    gates: list[GateCard]
+    roles: dict[str, str]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.gates/1 document that ``bpcli gates --json`` prints."""
+        from bpcli.views.json_doc import dumps, gates_document
+
+        return dumps(gates_document(self), indent=indent)
+
+    def __rich__(self) -> Any:
+        from bpcli.views.gates_table import gates_table
+
+        return gates_table(self)
+
+
+def gate_reference(names: Iterable[str] | None = None) -> GateReference:
+    """The reference card of every registered gate, or of the gates ``names`` asks for.
+
+    A name is a gate's op (``mul``, ``amax``) or a name it is called by in an
+    expression (``max`` gives both max gates, ``dot`` the matrix multiply).
+
+        >>> import bpcli
+        >>> [(card.op, card.syntax) for card in bpcli.gate_reference(["max"]).gates]
+        [('max', 'max(a, b)'), ('amax', 'max(a, axis=None)')]
+        >>> bpcli.gate_reference(["sigmoid"]).gates[0].decomposition
+        '1 / (exp(-a) + 1)'
+    """
+    gates = list(REGISTRY.values()) if names is None else _chosen(list(names))
+    return GateReference([_card(gate) for gate in gates], dict(ROLES))
+
+
+def _chosen(names: list[str]) -> list[Gate]:
+    chosen: dict[str, Gate] = {}
+    for name in names:
+        found = [*([REGISTRY[name]] if name in REGISTRY else []), *FUNCTIONS.get(name, {}).values()]
+        if not found:
+            from bpcli.engine.syntax.parser import suggest
+
+            known = sorted({*REGISTRY, *FUNCTIONS})
+            raise BpcliError(f"no gate is called {name!r}{suggest(name, known)}; the gates are: {', '.join(known)}")
+        chosen.update((gate.op, gate) for gate in found)
+    return [gate for gate in REGISTRY.values() if gate.op in chosen]  # in registry order
+
+
+def _card(gate: Gate) -> GateCard:
+    from bpcli.engine.syntax.spellings import METHODS, SPELLINGS
+
+    functions = tuple(name for name, by_arity in FUNCTIONS.items() if gate in by_arity.values())
+    spellings = tuple(spelling for spelling, name in SPELLINGS.items() if name in functions
+                      and _called(name, spelling) is gate)
+    methods = tuple(f"a.{method}(b)" for method, name in METHODS.items() if name in functions)
+    return GateCard(
+        op=gate.op,
+        title=gate.title,
+        syntax=gate.syntax,
+        functions=functions,
+        spellings=spellings + methods,
+        forward=gate.formula,
+        local=gate.local,
+        role=gate.role,
+        kind=ELEMENTWISE if gate.elementwise else VJP,
+        arity=None if gate.arity == VARIADIC else gate.arity,
+        params=gate.params,
+        kink=gate.kink_note or None,
+        decomposition=None if gate.decompose is None else _decomposition(gate),
+        internal=gate.internal,
+    )
+
+
+def _called(name: str, spelling: str) -> Gate:
+    """The gate a pasted spelling means: numpy's reductions take one array, its other functions all operands."""
+    from bpcli.engine.syntax.spellings import REDUCTIONS
+
+    by_arity = FUNCTIONS[name]
+    return by_arity[1] if spelling in REDUCTIONS else by_arity[max(by_arity)]
+
+
+def _decomposition(gate: Gate) -> str:
+    """The grouped gate built from primitive gates, as ``--expand`` builds it, printed with inputs a, b."""
+    from bpcli.engine.formulas import to_ast
+    from bpcli.engine.graph import INPUT, Builder, Graph
+    from bpcli.engine.syntax.printer import to_text
+
+    graph = Graph()
+    inputs = [graph.add(INPUT, (), name) for name in "ab"[: gate.arity]]
+    output = gate.decompose(Builder(graph, fold=False), *inputs)
+    return to_text(to_ast(graph, output, expand=lambda node: True))

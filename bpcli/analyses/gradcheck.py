@@ -1,0 +1,303 @@
+"""Gradient checking: backpropagation's gradient against a centred finite difference.
+
+For every input element x_i, with a step that scales with the input,
+h_i = h·max(1, |x_i|) (so a large x_i + h_i still differs from x_i),
+
+    numeric = (f(x + h_i) - f(x - h_i)) / (2 h_i)
+    error   = |analytic - numeric| / max(|analytic| + |numeric|, 1e-12)
+
+read as the lecture reads it: above 1e-2 wrong, 1e-4 to 1e-2 suspicious,
+1e-7 to 1e-4 acceptable near kinks, below 1e-7 good. A non-scalar output is
+checked through sum(upstream · output), whose gradient is the vector-Jacobian
+product backpropagation computes.
+
+Two things make a finite difference lie. Near a kink (relu at 0, a max tie,
+abs at 0) within h_i of the input, the centred difference averages the two
+sides: the check warns, shows the one-sided differences, and accepts a
+gradient that agrees with either side. And when the difference is smaller
+than the rounding error of the difference itself (about 10·ε·|f| / h_i), the
+check cannot tell, and says "inconclusive" rather than "wrong".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+
+from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK
+
+if TYPE_CHECKING:  # the command line imports this module for its defaults: keep that cheap
+    from bpcli.analyses.result import Notice
+
+EPSILON = 2.0**-52
+DEFAULT_H = 1e-5
+DEFAULT_MAX_ERROR = 1e-4
+DEFAULT_MAX_CHECKS = 10_000
+# Each check evaluates the expression twice. Unless told how many to check,
+# gradcheck checks no more elements than fit this many element-evaluations
+# (about ten seconds): all 10,000 of a small input, a few hundred of randn:1000,1000.
+WORK_BUDGET = 1_000_000_000
+ROUNDING_FACTOR = 10.0  # rounding error of a difference quotient: about 10·ε·|f| / h
+FLOOR = 1e-12
+# The lecture's reading of a relative error, from the best band down.
+READINGS = ((1e-7, "good"), (1e-4, "acceptable near kinks"), (1e-2, "suspicious"), (float("inf"), "wrong"))
+INCONCLUSIVE = "inconclusive"
+
+
+class ElementCheck(NamedTuple):
+    """One input element: backpropagation's gradient against finite differences."""
+
+    input: str
+    index: tuple[int, ...]  # () for a number
+    value: float
+    analytic: float
+    numeric: float  # the centred difference
+    step: float  # the h actually used: h·max(1, |x|)
+    error: float  # the relative error (at a kink: against the closest of centred, left and right)
+    reading: str
+    passed: bool
+    kink: bool = False  # a kink lies within the step: the one-sided differences are given
+    left: float | None = None
+    right: float | None = None
+
+    @property
+    def label(self) -> str:
+        return self.input if not self.index else f"{self.input}[{','.join(map(str, self.index))}]"
+
+
+@dataclass
+class GradcheckResult:
+    """Every input element's analytic gradient next to its centred finite difference.
+
+    ``checks`` has an ElementCheck per element checked (analytic, numeric,
+    error, reading, and the one-sided differences where a kink lies within
+    the step); ``passed`` is whether every error is within ``max_error``.
+
+        >>> import bpcli
+        >>> r = bpcli.gradcheck("relu(x) * y", x=0, y=3)
+        >>> r.passed, [(c.label, c.kink, c.left, c.right) for c in r.checks][0]
+        (True, ('x', True, 0.0, 3.0))
+    """
+
+    source: str
+    output: str
+    inputs: dict[str, Any]
+    h: float
+    max_error: float
+    checks: list[ElementCheck]
+    warnings: list[Notice] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.passed else EXIT_CHECK_FAILED
+
+    @property
+    def worst(self) -> float:
+        counted = [c.error for c in self.checks if c.reading != INCONCLUSIVE]
+        return max(counted, default=0.0)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.gradcheck/1 document that ``bpcli gradcheck --json`` prints."""
+        from bpcli.views.json_doc import dumps, gradcheck_document
+
+        return dumps(gradcheck_document(self), indent=indent)
+
+    def __rich__(self) -> Any:
+        from bpcli.views.gradcheck_table import gradcheck_table
+
+        return gradcheck_table(self)
+
+
+def relative_error(analytic: float, numeric: float) -> float:
+    return abs(analytic - numeric) / max(abs(analytic) + abs(numeric), FLOOR)
+
+
+def reading(error: float) -> str:
+    return next((word for bound, word in READINGS if error < bound), "wrong")  # nan: a gradient of nan
+
+
+def gradcheck(
+    expression: str,
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    h: float = DEFAULT_H,
+    max_error: float = DEFAULT_MAX_ERROR,
+    upstream: Any = None,
+    max_checks: int | None = None,
+    seed: int = 0,
+    **values: Any,
+) -> GradcheckResult:
+    """Compare the gradient of every input element with a centred finite difference.
+
+    With more than ``max_checks`` elements, that many are chosen at random
+    (from ``seed``) and a warning says so. By default that is 10,000, or
+    fewer where two evaluations per check would exceed ``WORK_BUDGET``.
+
+        >>> import bpcli
+        >>> r = bpcli.gradcheck("sigmoid(w * x)", w=2, x=-1)
+        >>> r.passed, [c.reading for c in r.checks]
+        (True, ['good', 'good'])
+    """
+    from bpcli.analyses.grad import grad
+    from bpcli.engine.errors import BpcliError
+    from bpcli.analyses.result import Notice
+
+    if not h > 0:
+        raise BpcliError(f"the step h must be a positive number, not {h}")
+    result = grad(expression, {**(bindings or {}), **values}, upstream=upstream)
+    if not result.inputs:
+        raise BpcliError(f"nothing to check: {expression!r} has no input variables")
+    probe = _Probe(result)
+    elements = [(name, index) for name, value in result.inputs.items() for index in _indices(value)]
+    warnings = list(result.warnings)
+    if max_checks is None:
+        max_checks = max(1, min(DEFAULT_MAX_CHECKS, WORK_BUDGET // (2 * probe.work)))
+    if len(elements) > max_checks:
+        import numpy as np
+
+        chosen = sorted(np.random.default_rng(seed).choice(len(elements), size=max_checks, replace=False))
+        warnings.append(Notice(None, None, "sampled",
+                               f"checked {max_checks:,} of {len(elements):,} input elements, chosen at random "
+                               f"(--seed {seed}); raise --max-checks to check them all"))
+        elements = [elements[i] for i in chosen]
+    checks = [probe.check(name, index, h, max_error) for name, index in elements]
+    for check in checks:
+        if check.kink:
+            warnings.append(Notice(None, None, "kink-within-step", probe.kink_message(check)))
+    return GradcheckResult(expression, result.output, result.inputs, h, max_error, checks, warnings)
+
+
+class _Probe:
+    """Evaluates the forward pass with one input element moved, recomputing only what depends on it."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        self.graph = result.graph
+        self.seed = result.value_of(result.adjoints.seed)
+        self.base = self._loss(result.evaluation.values)
+        self.crossed: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+        # How many numbers one evaluation of the forward pass computes.
+        values = result.evaluation.values
+        self.work = sum(getattr(values[i], "size", 1) for i, node in enumerate(self.graph.nodes) if node.origin is None)
+
+    def check(self, name: str, index: tuple[int, ...], h: float, max_error: float) -> ElementCheck:
+        x = _element(self.result.inputs[name], index)
+        step = h * max(1.0, abs(x))
+        plus, minus = x + step, x - step
+        up, down = self._moved(name, index, plus), self._moved(name, index, minus)
+        f_plus, f_minus = self._loss(up.values), self._loss(down.values)
+        numeric = (f_plus - f_minus) / (plus - minus)
+        analytic = _element(self.result.gradients[name], index)
+        crossed = self._kinks_crossed(name, up.values, down.values)
+        left = right = None
+        error = relative_error(analytic, numeric)
+        if crossed:
+            self.crossed[(name, index)] = crossed
+            left, right = (self.base - f_minus) / (x - minus), (f_plus - self.base) / (plus - x)
+            error = min(error, _error_to_interval(analytic, left, right))
+        rounding = ROUNDING_FACTOR * EPSILON * max(abs(f_plus), abs(f_minus)) / (plus - x)
+        word = reading(error)
+        # A difference below its own rounding error, or one that is not a number at all (an input
+        # of inf or nan, a step that leaves the function's domain), cannot judge the gradient.
+        if word != "good" and (abs(analytic - numeric) <= rounding or not math.isfinite(numeric)):
+            word = INCONCLUSIVE
+        passed = word == INCONCLUSIVE or error <= max_error
+        return ElementCheck(name, index, x, analytic, numeric, plus - x, error, word, passed, bool(crossed),
+                            left, right)
+
+    def kink_message(self, check: ElementCheck) -> str:
+        from bpcli.engine.formulas import gate_text
+
+        stages = ", ".join(f"{self.graph.nodes[n].name} = {gate_text(self.graph, n)}"
+                           for n in self.crossed[(check.input, check.index)])
+        return (f"{check.label} ± {check.step:.3g} crosses a kink ({stages}), so the centred difference is "
+                f"unreliable there; the one-sided differences are {check.left:.6g} (left) and {check.right:.6g} "
+                "(right), and a gradient between them passes")
+
+    def _moved_by(self, name: str) -> list[int]:
+        """The forward stages whose value depends on the input ``name``."""
+        from bpcli.engine.graph import INPUT
+
+        cache = self.__dict__.setdefault("_moved_by_cache", {})
+        if name not in cache:
+            reached = {i for i, n in enumerate(self.graph.nodes) if n.op == INPUT and n.name == name}
+            for node in self.graph.stages:
+                if any(i in reached for i in self.graph.nodes[node].inputs):
+                    reached.add(node)
+            cache[name] = [node for node in self.graph.stages if node in reached]
+        return cache[name]
+
+    def _moved(self, name: str, index: tuple[int, ...], value: float) -> Any:
+        from bpcli.engine.evaluate import evaluate
+
+        original = self.result.inputs[name]
+        if index:
+            moved = original.copy()
+            moved[index] = value
+        else:
+            moved = value
+        bindings = {**self.result.inputs, name: moved}
+        return evaluate(self.graph, bindings, roots=[self.graph.output], reuse=self.result.evaluation, changed=name)
+
+    def _loss(self, values: list[Any]) -> float:
+        """The output, or sum(upstream · output) for an array: what backpropagation differentiated."""
+        out = values[self.graph.output]
+        if hasattr(out, "shape") or hasattr(self.seed, "shape"):
+            import numpy as np
+
+            return float(np.sum(np.asarray(self.seed) * out))
+        return float(self.seed * out)
+
+    def _kinks_crossed(self, name: str, up: list[Any], down: list[Any]) -> list[int]:
+        """The stages moved by ``name`` whose kink lies between the two moved points (or at one of them)."""
+        from bpcli.engine.backends import backend_for
+        from bpcli.engine.gates import REGISTRY
+
+        crossed = []
+        for node in self._moved_by(name):
+            gate = REGISTRY[self.graph.nodes[node].op]
+            if gate.kink_side is None or up[node] is None:
+                continue
+            attrs = self.graph.nodes[node].attrs or {}
+            ends = [[values[i] for i in self.graph.nodes[node].inputs] for values in (up, down)]
+            xp = backend_for(*ends[0], *ends[1])
+            sides = [gate.kink_side(xp, *inputs, **attrs) for inputs in ends]
+            moved = up[node] != down[node]  # the elements this input moves: only their kinks count
+            on_kink = any(xp.count(gate.kink(xp, *inputs, **attrs) & moved) for inputs in ends)
+            if on_kink or not _same(*sides):
+                crossed.append(node)
+        return crossed
+
+
+def _indices(value: Any) -> list[tuple[int, ...]]:
+    if not hasattr(value, "shape"):
+        return [()]
+    import numpy as np
+
+    return list(np.ndindex(*value.shape))
+
+
+def _error_to_interval(analytic: float, left: float, right: float) -> float:
+    """0 inside [left, right] (a subgradient at a kink), else the relative error to the nearer end."""
+    low, high = min(left, right), max(left, right)
+    if low <= analytic <= high:
+        return 0.0
+    return relative_error(analytic, low if analytic < low else high)
+
+
+def _element(value: Any, index: tuple[int, ...]) -> float:
+    return float(value[index]) if index else float(value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if hasattr(a, "shape") or hasattr(b, "shape"):
+        import numpy as np
+
+        return bool(np.array_equal(a, b))
+    return a == b

@@ -1,0 +1,257 @@
+"""The Hessian: second derivatives by reverse-over-reverse, never by finite differences.
+
+The backward pass appends the gradient g = df/dw as ordinary nodes, so the
+Hessian is the Jacobian of g: for each element of each variable, one more
+backward pass, from that element of g (a one-hot seed), gives one row —
+the machinery ``bpcli jacobian`` uses (``vjp_rows``). Arrays are flattened,
+each variable's elements in row-major order, variables in the order listed.
+
+A Hessian-vector product H v needs no matrix: it is the gradient of the
+number <g, v>, so one extra backward pass gives it, whatever the size.
+
+At a kink (relu at 0, a max tie) the first derivative jumps and the second
+does not exist; the Hessian takes the derivative of the jump as 0, as it is
+on either side, and says so in a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from bpcli.engine.errors import BpcliError
+from bpcli.analyses.result import Notice
+
+DEFAULT_MAX_ENTRIES = 1_000_000
+MODES = ("matrix", "hvp")
+
+
+@dataclass
+class HessianResult:
+    """The Hessian matrix of a number over its variables' elements, or the product H v.
+
+    In ``"matrix"`` mode ``matrix`` is n × n over the flattened elements
+    (``elements`` labels them); in ``"hvp"`` mode ``product`` is H v, shaped
+    like each variable.
+
+        >>> import bpcli
+        >>> r = bpcli.hessian("x**2 * y", x=1, y=2, vector={"x": 1, "y": 0})
+        >>> r.mode, r.product
+        ('hvp', {'x': 4.0, 'y': 2.0})
+    """
+
+    source: str
+    output: str
+    value: Any
+    variables: list[str]  # the variables differentiated with respect to, in order
+    shapes: dict[str, tuple[int, ...]]
+    inputs: dict[str, Any]
+    gradients: dict[str, Any]
+    matrix: Any  # n × n over the flattened elements (mode "matrix"), else None
+    vector: dict[str, Any] | None  # v, shaped like each variable (mode "hvp")
+    product: dict[str, Any] | None  # H v, shaped like each variable (mode "hvp")
+    passes: int  # backward passes through the gradient
+    warnings: list[Notice] = field(default_factory=list)
+
+    @property
+    def mode(self) -> str:
+        return "matrix" if self.product is None else "hvp"
+
+    @property
+    def elements(self) -> list[str]:
+        """The rows' and columns' labels: x, or W[0,0], W[0,1], ... for an array."""
+        from bpcli.views.matrix import element_labels
+
+        return [label for name in self.variables for label in element_labels(name, self.shapes[name])]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.hessian/1 document that ``bpcli hessian --json`` prints."""
+        from bpcli.views.json_doc import dumps, hessian_document
+
+        return dumps(hessian_document(self), indent=indent)
+
+    def __rich__(self) -> Any:
+        from bpcli.views.hessian_table import hessian_table
+
+        return hessian_table(self)
+
+
+def hessian(
+    expression: str,
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    wrt: Sequence[str] | str | None = None,
+    vector: Any = None,
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    **values: Any,
+) -> HessianResult:
+    """The Hessian of ``expression`` at the given values, over the variables ``wrt`` (default: all).
+
+    With ``vector`` (a value per variable, or one flat vector over all their
+    elements), the Hessian-vector product H v instead, without the matrix.
+
+        >>> import bpcli
+        >>> bpcli.hessian("x**2 * y", x=1, y=2).matrix.tolist()
+        [[4.0, 2.0], [2.0, 0.0]]
+    """
+    from bpcli.analyses.grad import bind, build, shape_graph
+    from bpcli.engine.backward import backward
+    from bpcli.engine.evaluate import evaluate
+    from bpcli.analyses.derivative import higher_order_warnings, require_number
+    from bpcli.analyses.result import zero_like
+
+    graph = build(expression)
+    inputs, notices = bind(graph, {**(bindings or {}), **values})
+    shape_graph(graph, inputs)
+    require_number(graph, graph.output, "the output", "the Hessian is of a number: reduce it with sum(...)")
+    chosen = _chosen(graph, wrt)
+    if vector is None:
+        _check_size(graph, chosen, max_entries)
+    forward_nodes = len(graph.nodes)
+    first = backward(graph)
+    first_pass = range(forward_nodes, len(graph.nodes))
+    gradient = {v: first.gradient(v) for v in chosen}
+    evaluated = [*range(forward_nodes), *(g for g in gradient.values() if g is not None)]
+    matrix, passes, findings, vectors, product_nodes = None, 1, [], None, None
+    if vector is not None:
+        vectors = _vectors(graph, chosen, vector)
+        product_nodes = _hvp_nodes(graph, gradient, vectors)
+        evaluated += [node for node in product_nodes.values() if node is not None]
+    # Before the matrix's passes add their one-hot inputs to the graph.
+    evaluation = evaluate(graph, inputs, roots=evaluated, watch=evaluated[forward_nodes:])
+    if vector is None:
+        matrix, passes, findings = _matrix(graph, inputs, gradient)
+
+    def value_of(v: int, node: int | None) -> Any:
+        return zero_like(inputs[graph.nodes[v].name]) if node is None else evaluation.values[node]
+
+    def by_name(nodes: dict[int, Any] | None, read=value_of) -> dict[str, Any] | None:
+        return None if nodes is None else {graph.nodes[v].name: read(v, node) for v, node in nodes.items()}
+
+    return HessianResult(
+        source=expression,
+        output=graph.nodes[graph.output].name,
+        value=evaluation.values[graph.output],
+        variables=[graph.nodes[v].name for v in chosen],
+        shapes={graph.nodes[v].name: graph.shape(v) for v in chosen},
+        inputs=inputs,
+        gradients=by_name(gradient),
+        matrix=matrix,
+        vector=by_name(vectors, read=lambda v, value: value),
+        product=by_name(product_nodes),
+        passes=passes,
+        warnings=higher_order_warnings(expression, graph, first, evaluation, findings, notices, first_pass),
+    )
+
+
+def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
+    from bpcli.engine.shapes import size
+
+    count = sum(size(graph.shape(v)) for v in chosen)
+    if count * count > max_entries:
+        raise BpcliError(
+            f"the Hessian would have {count:,} × {count:,} = {count * count:,} entries; the limit is "
+            f"{max_entries:,} (raise it with --max-entries, or ask for a Hessian-vector product with --vector)"
+        )
+
+
+def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None]) -> tuple[Any, int, list[Any]]:
+    """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
+    import numpy as np
+
+    from bpcli.analyses.jacobian import vjp_rows
+    from bpcli.analyses.result import zero_like
+    from bpcli.engine.shapes import size
+
+    chosen = list(gradient)
+    count = sum(size(graph.shape(v)) for v in chosen)
+    blocks, passes, findings = [], 0, []
+    bound = dict(inputs)
+    for v, node in gradient.items():
+        if node is None:  # f does not depend on v: its rows are zero
+            blocks.append(np.zeros((size(graph.shape(v)), count)))
+            continue
+        rows = vjp_rows(graph, node, bound, chosen)
+        blocks.append(np.hstack(rows.matrices))
+        findings.extend(rows.findings)
+        passes += size(graph.shape(v))
+        bound[rows.seed] = zero_like(inputs[graph.nodes[v].name])  # every input has a value from now on
+    return (np.vstack(blocks) if blocks else np.zeros((0, 0))), passes, findings
+
+
+def _chosen(graph: Any, wrt: Sequence[str] | str | None) -> list[int]:
+    from bpcli.analyses.derivative import variable
+
+    if wrt is None:
+        return list(graph.variables)
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    chosen = [variable(graph, name) for name in names]
+    if len(set(chosen)) != len(chosen):
+        raise BpcliError("a variable is named twice in wrt")
+    return chosen
+
+
+def _vectors(graph: Any, chosen: list[int], vector: Any) -> dict[int, Any]:
+    """v as one value per chosen variable, shaped like it (missing ones are zero)."""
+    import numpy as np
+
+    from bpcli.analyses.grad import to_value
+    from bpcli.engine.shapes import show, size, value_shape
+
+    names = {graph.nodes[v].name: v for v in chosen}
+    if isinstance(vector, Mapping):
+        unknown = [name for name in vector if name not in names]
+        if unknown:
+            raise BpcliError(f"the vector names {', '.join(unknown)}, but the Hessian is over {', '.join(names)}")
+        given = {names[name]: to_value(f"the vector's {name}", value) for name, value in vector.items()}
+    else:
+        flat = np.reshape(np.asarray(to_value("the vector", vector), dtype=float), -1)
+        count = sum(size(graph.shape(v)) for v in chosen)
+        if flat.size != count:
+            raise BpcliError(
+                f"the vector has {flat.size} element{'s' if flat.size != 1 else ''}, but the Hessian is over "
+                f"{count} ({', '.join(f'{n} {show(graph.shape(v))}' for n, v in names.items())}); give one "
+                "number per element, in that order, or a value per variable (x=...)"
+            )
+        given, offset = {}, 0
+        for v in chosen:
+            n = size(graph.shape(v))
+            piece = flat[offset:offset + n]
+            given[v] = float(piece[0]) if graph.shape(v) == () else piece.reshape(graph.shape(v))
+            offset += n
+    vectors = {}
+    for v in chosen:
+        value = given.get(v, 0.0 if graph.shape(v) == () else np.zeros(graph.shape(v)))
+        if value_shape(value) != graph.shape(v):
+            raise BpcliError(
+                f"the vector's {graph.nodes[v].name} has shape {show(value_shape(value))}, but "
+                f"{graph.nodes[v].name} has shape {show(graph.shape(v))}"
+            )
+        vectors[v] = value
+    return vectors
+
+
+def _hvp_nodes(graph: Any, gradient: dict[int, int | None], vectors: dict[int, Any]) -> dict[int, int | None]:
+    """H v: the gradient of <g, v>, one more backward pass through the gradient graph."""
+    from bpcli.engine.backward import backward
+    from bpcli.engine.graph import CONST, Builder
+
+    g = Builder(graph)
+    terms = []
+    for v, node in gradient.items():
+        if node is None:
+            continue
+        g.origin = node  # these nodes serve the gradient, and are no stage of the forward pass
+        value = vectors[v]
+        direction = g.const(value) if isinstance(value, float) else graph.add(
+            CONST, (), graph.fresh_name("_v"), value=value
+        )
+        terms.append(g.sum(g.mul(node, direction)))
+    if not terms:
+        return {v: None for v in gradient}
+    inner = terms[0]
+    for term in terms[1:]:
+        inner = g.add(inner, term)
+    second = backward(graph, output=inner)
+    return {v: second.gradient(v) for v in gradient}

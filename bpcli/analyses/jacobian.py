@@ -1,0 +1,179 @@
+"""The Jacobian matrix, built from one vector-Jacobian product per output element.
+
+Backpropagation never needs the Jacobian; this is for when a person asks to
+see it. The gradient graph is built once with the upstream gradient as an
+input; each pass binds it to a one-hot vector (row k of the identity) and
+recomputes only the nodes that depend on it, which gives row k: the gradient
+of output element k with respect to every input element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from bpcli.engine.backward import Adjoints
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.evaluate import Evaluation, Finding
+from bpcli.engine.graph import Graph
+from bpcli.analyses.result import Notice
+
+LAYOUTS = ("outputs-first", "inputs-first")
+DEFAULT_MAX_ENTRIES = 1_000_000
+
+
+@dataclass
+class JacobianResult:
+    """One matrix per input variable: rows are output elements, columns input elements
+    (``outputs-first``, as torch.autograd.functional.jacobian), or the transpose
+    (``inputs-first``, the lecture notes' convention).
+
+    ``matrix(name)`` is the matrix in the chosen layout (``matrices`` holds
+    them outputs-first); ``passes`` counts the vector-Jacobian products.
+
+        >>> import bpcli
+        >>> r = bpcli.jacobian("W @ x", W=[[1, 2], [3, 4]], x=[5, 6])
+        >>> r.matrix("W").tolist()
+        [[5.0, 6.0, 0.0, 0.0], [0.0, 0.0, 5.0, 6.0]]
+        >>> r.matrix("x").tolist(), r.passes
+        ([[1.0, 2.0], [3.0, 4.0]], 2)
+    """
+
+    source: str
+    output: str
+    output_shape: tuple[int, ...]
+    inputs: dict[str, Any]
+    shapes: dict[str, tuple[int, ...]]
+    matrices: dict[str, Any]  # always outputs-first here; ``matrix`` applies the layout
+    passes: int
+    layout: str = "outputs-first"
+    warnings: list[Notice] = field(default_factory=list)
+
+    def matrix(self, name: str) -> Any:
+        m = self.matrices[name]
+        return m.T if self.layout == "inputs-first" else m
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.jacobian/1 document that ``bpcli jacobian --json`` prints."""
+        from bpcli.views.json_doc import dumps, jacobian_document
+
+        return dumps(jacobian_document(self), indent=indent)
+
+    def __rich__(self) -> Any:
+        from bpcli.views.jacobian_table import jacobian_table
+
+        return jacobian_table(self)
+
+
+def jacobian(
+    expression: str,
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    layout: str = "outputs-first",
+    max_entries: int = DEFAULT_MAX_ENTRIES,
+    **values: Any,
+) -> JacobianResult:
+    """The Jacobian of ``expression``'s output with respect to every input variable.
+
+    Values as for ``bpcli.grad``. ``layout`` is ``"outputs-first"`` (a row per
+    output element) or ``"inputs-first"`` (the transpose); a Jacobian of more
+    than ``max_entries`` entries is refused (BpcliError).
+
+        >>> import bpcli
+        >>> bpcli.jacobian("relu(x)", x=[1, -2]).matrix("x").tolist()
+        [[1.0, 0.0], [0.0, 0.0]]
+    """
+    from bpcli.analyses.grad import bind, build, shape_graph
+    from bpcli.analyses.result import GradResult
+    from bpcli.engine.shapes import size
+
+    if layout not in LAYOUTS:
+        raise BpcliError(f"layout is {' or '.join(LAYOUTS)}, not {layout!r}")
+    graph = build(expression)
+    inputs, notices = bind(graph, {**(bindings or {}), **values})
+    shape_graph(graph, inputs)
+    output = graph.nodes[graph.output].name
+    output_shape = graph.shape(graph.output)
+    rows = size(output_shape)
+    columns = sum(size(graph.shape(v)) for v in graph.variables)
+    if rows * columns > max_entries:
+        raise BpcliError(
+            f"the Jacobian would have {rows:,} × {columns:,} = {rows * columns:,} entries; the limit is "
+            f"{max_entries:,} (raise it with --max-entries)"
+        )
+    passes = vjp_rows(graph, graph.output, inputs, graph.variables, also=range(len(graph.nodes)))
+    forward = GradResult(expression, graph, passes.adjoints, passes.first, notices)
+    return JacobianResult(
+        source=expression,
+        output=output,
+        output_shape=output_shape,
+        inputs=inputs,
+        shapes={graph.nodes[v].name: graph.shape(v) for v in graph.variables},
+        matrices={graph.nodes[v].name: m for v, m in zip(graph.variables, passes.matrices)},
+        passes=rows,
+        layout=layout,
+        warnings=forward.warnings,
+    )
+
+
+@dataclass
+class VjpRows:
+    """The Jacobian of one node with respect to some variables, a row per element of the node."""
+
+    matrices: list[Any]  # one per variable: (elements of the node) × (elements of the variable)
+    seed: str  # the input that holds the upstream gradient of the node: bind it in later evaluations
+    adjoints: Adjoints  # where the backward pass with the one-hot seed put each gradient
+    first: Evaluation  # the first pass: every node evaluated, with its findings
+    findings: list[Finding]  # what every pass ran into
+
+
+def vjp_rows(
+    graph: Graph, output: int, inputs: Mapping[str, Any], variables: Sequence[int], also: Iterable[int] = ()
+) -> VjpRows:
+    """Row k of d(output)/d(variable), for every element k of ``output``: one backward pass each.
+
+    The backward pass is built once, its upstream gradient an input bound in
+    turn to each one-hot vector; a pass recomputes only the nodes that depend
+    on it. ``output`` may be any node, a gradient node included (the Hessian
+    is the Jacobian of the gradient). ``also`` names further nodes to evaluate
+    in the first pass (the forward pass, for its warnings).
+    """
+    import numpy as np
+
+    from bpcli.engine.backward import backward
+    from bpcli.engine.evaluate import evaluate
+    from bpcli.engine.graph import INPUT
+    from bpcli.engine.shapes import size
+
+    output_shape = graph.shape(output)
+    seed_name = graph.claim("d" + graph.nodes[output].name)
+    seed = graph.add(INPUT, (), seed_name, shape=output_shape)
+    adjoints = backward(graph, output=output, seed=seed)
+    gradients = [adjoints.gradient(v) for v in variables]
+    roots = [*also, *(g for g in gradients if g is not None)]
+    rows = size(output_shape)
+    matrices = [np.zeros((rows, size(graph.shape(v)))) for v in variables]
+    first: Evaluation | None = None
+    findings: list[Finding] = []
+    for row in range(rows):
+        evaluation = evaluate(
+            graph, {**inputs, seed_name: _one_hot(output_shape, row)}, roots, reuse=first, changed=seed_name
+        )
+        if first is None:
+            first = evaluation
+        findings.extend(evaluation.findings)
+        for matrix, node in zip(matrices, gradients):
+            if node is not None:
+                matrix[row] = np.reshape(evaluation.values[node], -1)
+    return VjpRows(matrices, seed_name, adjoints, first, findings)
+
+
+def _one_hot(shape: tuple[int, ...], index: int) -> Any:
+    if shape == ():
+        return 1.0
+    import numpy as np
+
+    vector = np.zeros(shape)
+    vector.flat[index] = 1.0
+    return vector

@@ -1,0 +1,257 @@
+"""Many points at once: the value and every gradient at each row of a table.
+
+Each variable is bound to a column of numbers and the graph is evaluated once
+with arrays, the same evaluator as for one point; points are independent
+because elementwise gates work element by element. A graph with a gate that
+combines elements (a reduction, ``@``) would mix the rows, so it is evaluated
+row by row instead.
+
+Tables come from CSV (a header row names the columns), JSON Lines (one object
+per line) or .npy (a structured array whose field names name the columns,
+loaded without pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from bpcli.engine.errors import BpcliError
+from bpcli.analyses.result import Notice
+from bpcli.engine.values import NUMBER, load_npy
+
+
+@dataclass
+class PointsResult:
+    """The value and every gradient at each point (``bpcli grad --points``): columns as numpy arrays.
+
+    ``to_csv()`` and ``to_jsonl()`` are the text the command writes with ``--format csv``
+    and ``--format jsonl``.
+    """
+
+    output: str
+    inputs: dict[str, Any]  # variable -> its value at every point (a column)
+    value: Any  # the output at every point
+    gradients: dict[str, Any]  # variable -> d(output)/d(variable) at every point
+    warnings: list[Notice] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.value)
+
+    def to_csv(self) -> str:
+        """What ``bpcli grad --points FILE`` writes: a header row, then one row per point."""
+        return self._written("csv")
+
+    def to_jsonl(self) -> str:
+        """What ``--format jsonl`` writes: one bpcli.points/1 object per line."""
+        return self._written("jsonl")
+
+    def _written(self, fmt: str) -> str:
+        import io
+
+        from bpcli.views.points_out import write_points
+
+        text = io.StringIO()
+        write_points(self, text, fmt)
+        return text.getvalue()
+
+
+def grad_points(
+    expression: str,
+    points: Union[Mapping[str, Any], str, "os.PathLike[str]"],
+    bindings: Mapping[str, Any] | None = None,
+    /,
+    *,
+    expand: bool = False,
+    **values: Any,
+) -> PointsResult:
+    """The value and every gradient of ``expression`` at each point, in one pass over arrays.
+
+    ``points`` maps each variable to its column of numbers (lists or numpy arrays of one
+    length), or is the path of a points file as ``bpcli grad --points`` reads it (.csv
+    with a header, .jsonl, a structured .npy). Variables without a column take the same
+    value at every point, from ``bindings`` or keyword arguments.
+
+        >>> import bpcli
+        >>> r = bpcli.grad_points("x * y", {"x": [3, 1], "y": [-4, 2]})
+        >>> r.value.tolist(), r.gradients["x"].tolist(), r.gradients["y"].tolist()
+        ([-12.0, 2.0], [-4.0, 2.0], [3.0, 1.0])
+        >>> print(bpcli.grad_points("x * y", {"x": [3, 1]}, y=2).to_csv(), end="")
+        x,y,f,df/dx,df/dy
+        3.0,2.0,6.0,2.0,3.0
+        1.0,2.0,2.0,2.0,1.0
+    """
+    import numpy as np
+
+    from bpcli.analyses.grad import bind, build, differentiate, shape_graph
+
+    columns = read_points(Path(points)) if isinstance(points, (str, os.PathLike)) else points
+    bindings = {**(bindings or {}), **values}
+    graph = build(expression, expand)
+    table = {name: np.asarray(column, dtype=np.float64).reshape(-1) for name, column in columns.items()}
+    count = _row_count(table)
+    fixed = dict(bindings or {})
+    variables = [graph.nodes[v].name for v in graph.variables]
+    notices = [
+        Notice(None, None, "unused-binding", f"the column {name} is not a variable of the expression")
+        for name in table
+        if name not in variables
+    ]
+    # Every variable gets a whole column, so that each point gets its own gradient.
+    values = {
+        name: table[name] if name in table else np.full(count, float(fixed[name])) if name in fixed else None
+        for name in variables
+    }
+    missing = [name for name, column in values.items() if column is None]
+    if missing:
+        raise BpcliError(
+            f"no column and no value for {', '.join(missing)}: add a column to the points, or bind it (-{missing[0]} 1)"
+        )
+    if graph.elementwise():
+        inputs, _ = bind(graph, values)
+        shape_graph(graph, inputs)
+        # Upstream 1 rather than an array of ones: the same gradients, fewer multiplications.
+        result = differentiate(graph, inputs)
+        value = np.broadcast_to(result.value, (count,))
+        gradients = {name: np.broadcast_to(g, (count,)) for name, g in result.gradients.items()}
+        warnings = result.warnings
+    else:
+        value, gradients, warnings = _row_by_row(expression, values, count, expand)
+    return PointsResult(graph.nodes[graph.output].name, values, value, gradients, notices + warnings)
+
+
+def _row_by_row(
+    expression: str, values: dict[str, Any], count: int, expand: bool
+) -> tuple[Any, dict[str, Any], list[Notice]]:
+    import numpy as np
+
+    from bpcli.analyses.grad import grad
+
+    value = np.empty(count)
+    gradients = {name: np.empty(count) for name in values}
+    warnings: list[Notice] = []
+    for row in range(count):
+        result = grad(expression, {name: float(column[row]) for name, column in values.items()}, expand=expand)
+        value[row] = result.value
+        for name, gradient in result.gradients.items():
+            gradients[name][row] = gradient
+        warnings.extend(Notice(w.stage, w.index, w.kind, f"row {row + 1}: {w.message}") for w in result.warnings)
+    return value, gradients, warnings
+
+
+def _row_count(table: Mapping[str, Any]) -> int:
+    lengths = {len(column) for column in table.values()}
+    if len(lengths) > 1:
+        raise BpcliError(f"the columns have different lengths: {sorted(lengths)}")
+    if not lengths or 0 in lengths:
+        raise BpcliError("the points have no rows")
+    return lengths.pop()
+
+
+# ---- reading tables -------------------------------------------------------------
+
+
+def read_points(path: Path) -> dict[str, Any]:
+    """The columns of a points file, by name."""
+    suffix = path.suffix.lower()
+    readers = {".csv": _read_csv, ".jsonl": _read_jsonl, ".npy": _read_npy}
+    if suffix not in readers:
+        raise BpcliError(f"{path}: points are read from .csv, .jsonl or .npy files")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise BpcliError(f"cannot read {path}: {error.strerror or error}") from None
+    return readers[suffix](path, data)
+
+
+def _text(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
+
+
+def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
+    import csv
+
+    import numpy as np
+
+    rows = csv.reader(_text(path, data).splitlines())
+    header = next(rows, None)
+    if not header or all(NUMBER.match(cell.strip()) for cell in header):
+        raise BpcliError(f"{path}: the first row must name the columns (x,y,...)")
+    names = [cell.strip() for cell in header]
+    _check_names(path, names)
+    numbers: list[list[float]] = []
+    for line, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(names):
+            raise BpcliError(f"{path}, line {line}: {len(row)} values where the header names {len(names)} columns")
+        for cell in row:
+            if not NUMBER.match(cell.strip()):
+                raise BpcliError(f"{path}, line {line}: {cell.strip()!r} is not a number")
+        numbers.append([float(cell) for cell in row])
+    array = np.array(numbers, dtype=np.float64).reshape(-1, len(names))
+    return {name: array[:, i] for i, name in enumerate(names)}
+
+
+def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
+    import numpy as np
+
+    names: list[str] | None = None
+    numbers: list[list[float]] = []
+    for line, text in enumerate(_text(path, data).splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text, parse_int=float)  # float64 in the end; int() refuses 4,300 digits
+        except json.JSONDecodeError as error:
+            raise BpcliError(f"{path}, line {line}: not valid JSON ({error.msg})") from None
+        except RecursionError:
+            raise BpcliError(f"{path}, line {line}: nested too deeply") from None
+        if not isinstance(row, dict):
+            raise BpcliError(f"{path}, line {line}: each line is an object such as {{\"x\": 1, \"y\": 2}}")
+        if names is None:
+            names = list(row)
+            _check_names(path, names)
+        if set(row) != set(names):
+            raise BpcliError(f"{path}, line {line}: the keys {sorted(row)} differ from the first line's {sorted(names)}")
+        values = [row[name] for name in names]
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+            raise BpcliError(f"{path}, line {line}: every value must be a number")
+        numbers.append([float(v) for v in values])
+    if names is None:
+        raise BpcliError(f"{path} has no points")
+    array = np.array(numbers, dtype=np.float64)
+    return {name: array[:, i] for i, name in enumerate(names)}
+
+
+def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
+    import numpy as np
+
+    array = load_npy(path, data)
+    if array.dtype.names is None:
+        raise BpcliError(
+            f"{path}: a points .npy file is a structured array whose field names name the columns "
+            "(numpy.rec.fromarrays([xs, ys], names='x,y')); use CSV or JSON Lines otherwise"
+        )
+    for name in array.dtype.names:
+        if array.dtype[name].kind not in "biuf":
+            raise BpcliError(f"{path}: the column {name} holds {array.dtype[name]} values, not numbers")
+    _check_names(path, list(array.dtype.names))
+    return {name: np.asarray(array[name], dtype=np.float64).reshape(-1) for name in array.dtype.names}
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    import re
+
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise BpcliError(f"{path}: the column name {name!r} is not a variable name")
+    if len(set(names)) != len(names):
+        raise BpcliError(f"{path}: a column name appears twice")

@@ -1,0 +1,269 @@
+"""The evaluated graph, read as the stages a person follows.
+
+A GradResult holds the graph, where backward put every gradient, and the
+evaluated values; its stages, forks and warnings are read from those, never
+recomputed. Every view (the table, the JSON document) reads a GradResult.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, NamedTuple
+
+from bpcli.engine.backward import Adjoints
+from bpcli.engine.evaluate import Evaluation
+from bpcli.engine.formulas import formula_text, gate_text
+from bpcli.engine.gates import REGISTRY
+from bpcli.engine.graph import Graph
+
+
+class Stage(NamedTuple):
+    """One gate of the forward pass and what flowed through it backward."""
+
+    index: int  # 1-based, in forward order
+    node: int
+    name: str
+    op: str
+    role: str
+    expr: str  # the gate applied to its inputs' names: "q * z"
+    inputs: tuple[str, ...]  # aligned with local and downstream; constants by their literal text
+    shape: tuple[int, ...]  # () for a number
+    value: Any
+    # Elementwise gates: ∂stage/∂input and its formula ("z"). Structural gates
+    # (matmul, reductions) have no local values; their formula is the
+    # vector-Jacobian product ("dD @ X.T"). None where no gradient is needed.
+    local: tuple[Any, ...]
+    formulas: tuple[str | None, ...]
+    upstream: Any  # d(output)/d(stage); None where no gradient flows through the stage
+    downstream: tuple[Any, ...]  # what each input receives: local × upstream, or the VJP
+    summed: tuple[bool, ...]  # whether the input's share was summed over broadcast axes
+
+    @property
+    def expression(self) -> str:
+        """The gate applied to its inputs' names (``expr``, as the JSON document calls it)."""
+        return self.expr
+
+    @property
+    def structural(self) -> bool:
+        return not REGISTRY[self.op].elementwise
+
+
+class Contribution(NamedTuple):
+    stage: str  # the stage through which the gradient came back
+    index: int  # its stage number
+    value: Any
+
+
+class Fork(NamedTuple):
+    """A value used more than once: the gradients flowing back to it add up."""
+
+    name: str
+    contributions: tuple[Contribution, ...]
+    total: Any
+
+
+class Notice(NamedTuple):
+    """A warning about one stage (a kink, a tie, an inf or nan) or about the input."""
+
+    stage: str | None  # the stage's name, or None for a warning about the input as a whole
+    index: int | None
+    kind: str
+    message: str
+
+
+class GradResult:
+    """The value and gradients of an expression, with every stage of backpropagation.
+
+    ``output`` is the output's name and ``value`` its value; ``inputs``,
+    ``shapes`` and ``gradients`` map each input variable to its value, its
+    shape and d(output)/d(variable) (floats for numbers, numpy arrays for
+    arrays). ``stages`` has a Stage per gate in forward order (name, op, role,
+    expression, inputs, value, local, formulas, upstream, downstream),
+    ``forks`` the values used more than once with the gradients that add up
+    at them, ``warnings`` a Notice per kink, tie, inf or nan met.
+
+        >>> import bpcli
+        >>> r = bpcli.grad("x * x", x=3)
+        >>> r.forks[0].name, [c.value for c in r.forks[0].contributions], r.forks[0].total
+        ('x', [3.0, 3.0], 6.0)
+        >>> bpcli.grad("max(x, y)", x=4, y=4).warnings[0].kind
+        'kink'
+    """
+
+    def __init__(
+        self,
+        source: str,
+        graph: Graph,
+        adjoints: Adjoints,
+        evaluation: Evaluation,
+        extra_warnings: list[Notice] | None = None,
+    ) -> None:
+        self.source = source
+        self.graph = graph
+        self.adjoints = adjoints
+        self.evaluation = evaluation
+        self._extra_warnings = extra_warnings or []
+
+    # ---- what a user asks for ------------------------------------------------
+
+    @property
+    def output(self) -> str:
+        return self.graph.nodes[self.graph.output].name
+
+    @property
+    def value(self) -> Any:
+        return self._value(self.graph.output)
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return {self.graph.nodes[v].name: self._value(v) for v in self.graph.variables}
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every input's shape, () for a number; the output's under its own name."""
+        nodes = [*self.graph.variables, self.graph.output]
+        return {self.graph.nodes[v].name: self.graph.shape(v) for v in nodes}
+
+    @property
+    def gradients(self) -> dict[str, Any]:
+        """d(output)/d(variable) for every input variable."""
+        return {self.graph.nodes[v].name: self._gradient(v) for v in self.graph.variables}
+
+    @cached_property
+    def stages(self) -> list[Stage]:
+        return [self._stage(index, node) for index, node in enumerate(self.graph.stages, start=1)]
+
+    @cached_property
+    def forks(self) -> list[Fork]:
+        forks = []
+        for node in sorted(self.adjoints.contributions):
+            uses = self.adjoints.contributions[node]
+            if len(uses) < 2 or self.graph.nodes[node].origin is not None:
+                continue
+            contributions = tuple(
+                Contribution(self.graph.nodes[consumer].name, self._stage_number[consumer],
+                             self._value(self.adjoints.downstream[(consumer, position)]))
+                for consumer, position in uses
+            )
+            forks.append(Fork(self.graph.nodes[node].name, contributions, self._gradient(node)))
+        return forks
+
+    @cached_property
+    def warnings(self) -> list[Notice]:
+        found = [self._warning(f.node, f.kind, f.note) for f in self.evaluation.findings]
+        return self._extra_warnings + found + self._unused_stage_warnings()
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The bpcli.grad/1 document that ``bpcli grad --json`` prints."""
+        from bpcli.views.json_doc import grad_document, dumps
+
+        return dumps(grad_document(self), indent=indent)
+
+    def __rich__(self) -> Any:
+        from bpcli.views.table import grad_table
+
+        return grad_table(self)
+
+    def value_of(self, node: int) -> Any:
+        """The value of any node: an input, a stage, a gradient node."""
+        return self._value(node)
+
+    def gradient_of(self, node: int) -> Any:
+        """d(output)/d(node); zero where no gradient flows to the node."""
+        return self._gradient(node)
+
+    # ---- reading the evaluated graph -------------------------------------------
+
+    def _value(self, node: int) -> Any:
+        return self.evaluation.values[node]
+
+    def _gradient(self, node: int) -> Any:
+        total = self.adjoints.gradient(node)
+        return zero_like(self._value(node)) if total is None else self._value(total)
+
+    @cached_property
+    def _stage_number(self) -> dict[int, int]:
+        return {node: index for index, node in enumerate(self.graph.stages, start=1)}
+
+    @cached_property
+    def _carries(self) -> list[bool]:
+        depends = self.graph.depends_on_variables()
+        feeds = self.graph.ancestors(self.graph.output)
+        return [depends[i] and i < len(feeds) and feeds[i] for i in range(len(self.graph.nodes))]
+
+    def _stage(self, index: int, node: int) -> Stage:
+        graph, adjoints = self.graph, self.adjoints
+        n = graph.nodes[node]
+        gate = REGISTRY[n.op]
+        local, formulas, downstream, summed = [], [], [], []
+        upstream_name = {adjoints.total[node]: "d" + n.name} if node in adjoints.total else {}
+        for position, used in enumerate(n.inputs):
+            use = (node, position)
+            received = adjoints.downstream.get(use)
+            if use in adjoints.local:
+                local.append(self._value(adjoints.local[use]))
+                formulas.append(formula_text(graph, adjoints.local[use]))
+            elif received is not None:  # a structural gate: its vector-Jacobian product
+                local.append(None)
+                formulas.append(formula_text(graph, received, upstream_name))
+            elif self._carries[node] and self._carries[used]:
+                # The gate's local gradient is zero here (a flat gate such as step).
+                local.append(zero_like(self._value(used)))
+                formulas.append("0")
+            else:
+                local.append(None)
+                formulas.append(None)
+            if received is not None:
+                downstream.append(self._value(received))
+                summed.append(gate.elementwise and graph.nodes[received].op == "unbroadcast")
+            else:
+                downstream.append(local[-1])  # zero, or None where no gradient is needed
+                summed.append(False)
+        upstream = self._gradient(node) if self._carries[node] else None
+        return Stage(
+            index=index,
+            node=node,
+            name=n.name,
+            op=n.op,
+            role=gate.role,
+            expr=gate_text(graph, node),
+            inputs=tuple(graph.nodes[i].name for i in n.inputs),
+            shape=graph.shape(node),
+            value=self._value(node),
+            local=tuple(local),
+            formulas=tuple(formulas),
+            upstream=upstream,
+            downstream=tuple(downstream),
+            summed=tuple(summed),
+        )
+
+    def _warning(self, node: int, kind: str, note: str) -> Notice:
+        while self.graph.nodes[node].origin is not None:
+            # A finding in a higher-order pass belongs to the stage its gradient serves.
+            node = self.graph.nodes[node].origin
+        index = self._stage_number.get(node)
+        if index is None:  # an input variable (x is nan), or the fork where its gradients add up
+            if kind == "nonfinite-gradient":
+                note = f"{self.graph.nodes[node].name}: {note}"
+            return Notice(None, None, kind, note)
+        name = self.graph.nodes[node].name
+        label = f"stage {index}, {name} = {gate_text(self.graph, node)}"
+        return Notice(name, index, kind, f"{label}: {note}")
+
+    def _unused_stage_warnings(self) -> list[Notice]:
+        feeds = self.graph.ancestors(self.graph.output)
+        return [
+            Notice(self.graph.nodes[node].name, index, "unused-stage",
+                     f"stage {index}, {self.graph.nodes[node].name}: its value does not reach the output "
+                     f"{self.output}, so no gradient flows through it")
+            for node, index in self._stage_number.items()
+            if node > self.graph.output or not feeds[node]
+        ]
+
+
+def zero_like(value: Any) -> Any:
+    if hasattr(value, "shape"):
+        import numpy as np
+
+        return np.zeros(np.shape(value))
+    return 0.0

@@ -1,0 +1,58 @@
+"""Command-line bindings: ``-x -2``, ``--x -2``, ``--w0=2``, ``x=-2``.
+
+Every single letter may be a variable, so bindings are read from the
+arguments the command-line parser did not recognise. A value that starts with
+``-`` is a value, never an option: ``-x -2`` binds x to -2. The value texts
+are read by ``bpcli.engine.values``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bpcli.engine.errors import BpcliError
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def split_bindings(arguments: list[str]) -> dict[str, str]:
+    """Pair names with their value texts, in the order given."""
+    bindings: dict[str, str] = {}
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        position += 1
+        if argument.startswith("-") and len(argument) > 1:
+            flag = argument.lstrip("-")
+            if "=" in flag:
+                name, text = flag.split("=", 1)
+            else:
+                name = flag
+                if position >= len(arguments):
+                    # After --, an option of bpcli's is read as a variable's name: say so.
+                    hint = "; an option of bpcli goes before --" if argument.startswith("--") else ""
+                    raise BpcliError(f"{argument} needs a value: {argument} 2{hint}")
+                text = arguments[position]
+                position += 1
+            _check_name(name, argument)
+        elif "=" in argument:
+            name, text = argument.split("=", 1)
+            _check_name(name, argument)
+        else:
+            raise BpcliError(
+                f"unexpected argument {argument!r}: bind a variable as -x 2, --x 2 or x=2 "
+                "(quote the expression if it contains spaces)"
+            )
+        if name in bindings:
+            raise BpcliError(f"{name} is bound twice")
+        bindings[name] = text
+    return bindings
+
+
+def _check_name(name: str, argument: str) -> None:
+    if not _IDENTIFIER.match(name):
+        raise BpcliError(
+            f"{argument!r} is not a binding: a variable name is letters, digits and _ "
+            "and starts with a letter or _ (unknown option?)"
+        )
+

@@ -1,0 +1,199 @@
+"""The one evaluator: computes every node of a graph, forward and gradient nodes alike.
+
+It picks the backend from the values bound to the inputs (Python floats: the
+scalar backend, no numpy needed; any array: numpy) and notes every point where
+the numbers need a word: a kink whose derivative is a convention, a tie, a
+division by zero, an overflow, a logarithm of zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, NamedTuple
+
+from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY
+from bpcli.engine.graph import CONST, INPUT, Graph
+from bpcli.engine.values import underflows
+
+
+class Finding(NamedTuple):
+    """Something the evaluation ran into at a node, in the gate's words."""
+
+    node: int
+    kind: str  # "kink", "nonfinite", "nonfinite-gradient", "nonfinite-input", "underflow-input"
+    note: str
+
+
+class Evaluation(NamedTuple):
+    values: list[Any]
+    findings: list[Finding]
+
+
+def evaluate(
+    graph: Graph,
+    bindings: Mapping[str, Any],
+    roots: Iterable[int] | None = None,
+    reuse: Evaluation | None = None,
+    changed: str | None = None,
+    watch: list[int] | None = None,
+) -> Evaluation:
+    """Compute the nodes; ``bindings`` maps each input variable's name to its value.
+
+    ``roots`` are the nodes whose values are wanted: folding in the backward
+    builder can leave a node that nothing uses, and a non-finite value there
+    must not be reported. With ``reuse`` (an earlier evaluation) and
+    ``changed`` (the one input whose value is new), only the nodes that depend
+    on that input are computed again.
+
+    On arrays, a pass over every element of every gradient node to look for
+    inf and nan would cost a third of the evaluation; with ``watch`` (the
+    gradients that are reported), gradient nodes are looked at only if one
+    of those is not finite; the same on numbers, so that an inf the
+    conventions turn back into 0 (mul0 in the power gate's gradient) raises
+    no warning about a gradient that is finite.
+    """
+    recompute = None if reuse is None else _depends_on(graph, changed)
+    # Arrays anywhere (a bound value, or a literal such as [1, 2]) need numpy.
+    if graph.shapes is not None or any(hasattr(value, "shape") for value in bindings.values()):
+        import numpy as np
+
+        from bpcli.engine.backends import array as xp
+
+        with np.errstate(all="ignore"):
+            return _run(graph, bindings, xp, recompute, reuse, roots, watch)
+    from bpcli.engine.backends import scalar as xp
+
+    return _run(graph, bindings, xp, recompute, reuse, roots, watch)
+
+
+def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
+    depends = [False] * len(graph.nodes)
+    for i, node in enumerate(graph.nodes):
+        depends[i] = (node.op == INPUT and node.name == changed) or any(depends[j] for j in node.inputs)
+    return depends
+
+
+def _run(
+    graph: Graph,
+    bindings: Mapping[str, Any],
+    xp: Any,
+    recompute: list[bool] | None,
+    reuse: Evaluation | None,
+    roots: Iterable[int] | None,
+    watch: list[int] | None,
+) -> Evaluation:
+    values: list[Any] = [None] * len(graph.nodes) if reuse is None else list(reuse.values)
+    findings: list[Finding] = []
+    suspects: list[tuple[int, int, str]] = []  # gradient nodes gone non-finite: (node, origin, word)
+    all_finite = xp.all_finite
+    deferred = watch is not None
+    value_of = values.__getitem__
+    for index, node in enumerate(graph.nodes):
+        if recompute is not None and not recompute[index]:
+            continue
+        op = node.op
+        if op == INPUT:
+            value = values[index] = bindings[node.name]
+            if not all_finite(value):
+                findings.append(Finding(index, "nonfinite-input", f"{node.name} is {_nonfinite_word(xp, value)}"))
+            continue
+        if op == CONST:
+            value = values[index] = node.value
+            if node.span is not None and not all_finite(value):  # a number written too large: 1e999
+                findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(xp, value)} in float64"))
+            elif node.span is not None and isinstance(value, float) and underflows(node.name, value):
+                findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
+            continue
+        gate = REGISTRY[op]
+        inputs = [*map(value_of, node.inputs)]
+        attrs = node.attrs
+        out = values[index] = gate.forward(xp, *inputs, **attrs) if attrs else gate.forward(xp, *inputs)
+        if node.origin is None and gate.kink is not None:
+            hits = xp.count(gate.kink(xp, *inputs, **(attrs or {})))
+            if hits:
+                findings.append(Finding(index, "kink", gate.kink_note + _how_many(hits, out)))
+        if all_finite(out) or (deferred and node.origin is not None):
+            continue
+        if node.origin is not None:
+            if _went_nonfinite(xp, inputs, out):
+                suspects.append((index, node.origin, _nonfinite_word(xp, out)))
+            continue
+        if not all(all_finite(v) for v in inputs):
+            continue  # non-finite because an input already was: reported where it began
+        findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
+    if deferred and not all(values[w] is None or all_finite(values[w]) for w in watch):
+        # Where the reported gradients that are not finite began (an inf that
+        # the conventions turned back into 0 on its way is not one of them).
+        roots = [w for w in watch if values[w] is not None and not all_finite(values[w])]
+        nodes = graph.nodes
+        suspects = [
+            (index, node.origin, _nonfinite_word(xp, values[index]))
+            for index, node in enumerate(nodes)
+            if node.origin is not None and values[index] is not None
+            and _went_nonfinite(xp, [values[i] for i in node.inputs if not _unreported(nodes[i])], values[index])
+        ]
+    return Evaluation(values, findings + _gradient_findings(graph, suspects, roots))
+
+
+def _unreported(node: Any) -> bool:
+    """A constant the backward pass made (a folded log(0) is -inf) or was given (an upstream of nan):
+    nothing reports it, so a gradient it makes inf or nan is where that began."""
+    return node.op == CONST and node.span is None
+
+
+def _went_nonfinite(xp: Any, inputs: list[Any], out: Any) -> bool:
+    """Whether ``out`` is where inf or nan began: not finite from finite inputs, or nan from inputs
+    without a nan (inf * 0: the gradient of log(1 + exp(x)) at x = 1000, whose exp overflows)."""
+    if xp.all_finite(out):
+        return False
+    if all(xp.all_finite(v) for v in inputs):
+        return True
+    return xp.is_nan(out) and not any(xp.is_nan(v) for v in inputs)
+
+
+def _gradient_findings(graph: Graph, suspects: list[tuple[int, int, str]], roots: Iterable[int] | None) -> list[Finding]:
+    """One finding per stage whose gradient went non-finite, at nodes the wanted values use."""
+    if not suspects:
+        return []
+    live = None if roots is None else graph.live(roots)
+    reported: dict[int, Finding] = {}
+    for node, origin, word in suspects:
+        if origin not in reported and (live is None or live[node]):
+            reported[origin] = Finding(origin, "nonfinite-gradient", f"the gradient through it is {word}")
+    return list(reported.values())
+
+
+def _how_many(hits: int, out: Any) -> str:
+    size = getattr(out, "size", 1)
+    return f" (at {hits} of {size} elements)" if size > 1 else ""
+
+
+def _nonfinite_word(xp: Any, value: Any) -> str:
+    if xp.is_nan(value):
+        return "nan"
+    return "-inf" if xp.count(value < 0) else "inf"
+
+
+def _nonfinite_note(xp: Any, gate: Any, inputs: list[Any], out: Any) -> str:
+    """The gate's explanation, at the first element that went non-finite."""
+    if gate.nonfinite is None:
+        reason = DEFAULT_NONFINITE
+    else:
+        reason = gate.nonfinite(*_first_nonfinite_point(inputs, out))
+    return f"{reason}: the value is {_nonfinite_word(xp, out)}" + _how_many(_count_nonfinite(out), out)
+
+
+def _first_nonfinite_point(inputs: list[Any], out: Any) -> list[float]:
+    if not hasattr(out, "shape") or out.shape == ():
+        return [float(v) for v in inputs]
+    import numpy as np
+
+    where = np.unravel_index(int(np.argmax(~np.isfinite(out))), out.shape)
+    return [float(np.broadcast_to(v, out.shape)[where]) for v in inputs]
+
+
+def _count_nonfinite(out: Any) -> int:
+    if not hasattr(out, "shape"):
+        return 1
+    import numpy as np
+
+    return int(np.count_nonzero(~np.isfinite(out)))

@@ -1,0 +1,121 @@
+"""Graph nodes as readable expressions: a stage's gate, a local gradient's formula.
+
+A node is turned back into an AST and printed with the one printer. Named
+nodes (inputs and forward stages) appear by name; nodes the backward pass
+created are written out in full, so a local gradient reads ``-1 / den**2``
+rather than ``_g7``. ``a * (1 / b)`` is printed ``a / b``, undoing the
+lowering of division.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from bpcli.engine.gates import REGISTRY
+from bpcli.engine.graph import CONST, INPUT, Graph, Node
+from bpcli.engine.syntax.ast import Binary, Call, Expr, Name, Neg, Number, Transpose, Tuple
+from bpcli.engine.syntax.printer import format_number, to_text
+
+OPERATORS = {"add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@"}
+
+
+def gate_text(graph: Graph, node: int) -> str:
+    """The gate applied to its inputs' names: ``q * z``."""
+    return to_text(to_ast(graph, node, expand=lambda n: n == node))
+
+
+def formula_text(graph: Graph, node: int, names: dict[int, str] | None = None) -> str:
+    """A gradient node written out in terms of the user's names: ``-1 / den**2``.
+
+    ``names`` gives some gradient nodes a name of their own instead (the
+    upstream gradient of a stage D appears as ``dD`` in ``dD @ X.T``).
+    """
+    names = names or {}
+    return to_text(
+        to_ast(graph, node, expand=lambda n: n not in names and graph.nodes[n].origin is not None, names=names)
+    )
+
+
+def to_ast(
+    graph: Graph,
+    root: int,
+    expand,
+    names: dict[int, str] | None = None,
+    call: Callable[[Node], str] | None = None,
+) -> Expr:
+    """The expression of ``root``; nodes for which ``expand(n)`` is false appear by name.
+
+    ``call`` says how a gate that is written as a function is called (the
+    staged Python code calls ``math.exp``); by default by its name in bpcli.
+    Walks with an explicit stack and shares subtrees, so large gradient graphs
+    convert in linear time.
+    """
+    built: dict[int, Expr] = {}
+    work = [root]
+    while work:
+        node = work[-1]
+        if node in built:
+            work.pop()
+            continue
+        pending = [i for i in _shown_inputs(graph, node, expand) if i not in built]
+        if pending:
+            work.extend(pending)
+            continue
+        work.pop()
+        built[node] = Name(names[node]) if names and node in names else _node_ast(graph, node, expand, built, call)
+    return built[root]
+
+
+def _shown_inputs(graph: Graph, node: int, expand) -> tuple[int, ...]:
+    n = graph.nodes[node]
+    if n.op in (INPUT, CONST) or not expand(node):
+        return ()
+    return n.inputs
+
+
+def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> Expr:
+    n = graph.nodes[node]
+    if n.op == CONST:
+        # An array constant (a literal, an upstream gradient) goes by its name.
+        return Name(n.name) if hasattr(n.value, "shape") else constant_ast(n.value)
+    if n.op == INPUT or not expand(node):
+        return Name(n.name)
+    args = [built[i] for i in n.inputs]
+    if n.op == "mul" and _is_expanded_reciprocal(graph, n.inputs[1], expand):
+        return Binary("/", args[0], args[1].right)
+    if n.op in OPERATORS:
+        name = call(n) if call else None  # a target may call an operator as a function instead
+        return Binary(OPERATORS[n.op], *args) if name is None else Call(name, tuple(args))
+    if n.op == "accumulate":
+        return functools.reduce(lambda left, right: Binary("+", left, right), args)
+    if n.op == "neg":
+        return Neg(args[0])
+    if n.op == "recip":
+        return Binary("/", Number(1.0, "1"), args[0])
+    if n.op == "transpose":
+        return Transpose(args[0])
+    keywords = tuple((key, _parameter_ast(value)) for key, value in (n.attrs or {}).items() if value is not None)
+    return Call(call(n) if call else function_name(n), tuple(args), keywords=keywords)
+
+
+def function_name(node: Node) -> str:
+    """How bpcli writes a gate called as a function: ``exp``, ``max`` (also for the amax reduction)."""
+    return REGISTRY[node.op].function or node.op
+
+
+def _parameter_ast(value) -> Expr:
+    if isinstance(value, tuple):
+        return Tuple(tuple(constant_ast(float(v), integer=True) for v in value))
+    return constant_ast(float(value), integer=True)
+
+
+def _is_expanded_reciprocal(graph: Graph, node: int, expand) -> bool:
+    return graph.nodes[node].op == "recip" and expand(node)
+
+
+def constant_ast(value: float, integer: bool = False) -> Expr:
+    value = float(value)
+    if value < 0:
+        return Neg(constant_ast(-value, integer))
+    return Number(value, str(int(value)) if integer else format_number(value))

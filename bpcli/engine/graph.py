@@ -1,0 +1,264 @@
+"""The gate graph: a topologically ordered list of nodes, SSA style.
+
+Every node is an input variable, a constant or a gate applied to earlier nodes.
+A node used by several gates is a fork; its gradient is the sum of what flows
+back along each use. The backward transformation appends nodes to the same
+graph, so one evaluator computes values and gradients alike.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+from bpcli.engine import shapes
+from bpcli.engine.gates import REGISTRY
+from bpcli.engine.syntax.printer import format_number
+
+INPUT = "input"
+CONST = "const"
+
+
+class Node:
+    __slots__ = ("op", "inputs", "name", "value", "origin", "span", "attrs")
+
+    def __init__(
+        self,
+        op: str,  # INPUT, CONST, or the name of a gate in the registry
+        inputs: tuple[int, ...],
+        name: str,
+        value: Any = None,  # constants only: a float or a numpy array
+        origin: int | None = None,  # backward nodes: the forward node whose gradient they serve
+        span: tuple[int, int] | None = None,  # forward nodes: where they are in the source
+        attrs: dict[str, Any] | None = None,  # a gate's keyword parameters: {"axis": 0}
+    ) -> None:
+        self.op, self.inputs, self.name, self.value = op, inputs, name, value
+        self.origin, self.span, self.attrs = origin, span, attrs
+
+    def __repr__(self) -> str:
+        return f"Node({self.op!r}, {self.inputs!r}, {self.name!r})"
+
+
+class Graph:
+    def __init__(self, source: str = "") -> None:
+        self.nodes: list[Node] = []
+        self.output = -1
+        self.variables: list[int] = []  # input nodes, in order of first use
+        self.example_values: dict[str, Any] = {}  # inputs the program gives a value (x = 3), by name
+        self.source = source
+        self.taken: set[str] = set()  # names that generated names must avoid
+        self.shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add
+        self.constants: set[int] = set()  # the CONST nodes (all made by add), for the backward builder's folding
+        self._counters: dict[str, int] = {}
+
+    def add(
+        self,
+        op: str,
+        inputs: tuple[int, ...] = (),
+        name: str = "",
+        shape: tuple[int, ...] | None = None,
+        value: Any = None,
+        origin: int | None = None,
+        span: tuple[int, int] | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> int:
+        """Append a node; once shapes are known, its shape is worked out (an input's must be given)."""
+        node = Node(op, inputs, name, value, origin, span, attrs)
+        self.nodes.append(node)
+        if op == CONST:
+            self.constants.add(len(self.nodes) - 1)
+        if self.shapes is not None:
+            self.shapes.append(self._new_shape(node) if shape is None else shape)
+        return len(self.nodes) - 1
+
+    def add_gate(
+        self, op: str, inputs: tuple[int, ...], name: str, origin: int | None,
+        span: tuple[int, int] | None, attrs: dict[str, Any] | None,
+    ) -> int:
+        """``add`` for a gate, its arguments by position: lowering and the backward pass make
+        hundreds of thousands of gates, most of them while no shapes are kept."""
+        if self.shapes is not None:
+            return self.add(op, inputs, name, origin=origin, span=span, attrs=attrs)
+        self.nodes.append(Node(op, inputs, name, None, origin, span, attrs))
+        return len(self.nodes) - 1
+
+    def shape(self, node: int) -> tuple[int, ...]:
+        """A node's shape; every node is a scalar until shapes are known."""
+        return () if self.shapes is None else self.shapes[node]
+
+    def _new_shape(self, node: Node) -> tuple[int, ...]:
+        if node.op == CONST:
+            return shapes.value_shape(node.value)
+        return shapes.gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
+
+    def fresh_name(self, prefix: str) -> str:
+        """A name of the form prefix1, prefix2, ... that no user name and no earlier one takes."""
+        count = self._counters.get(prefix, 0) + 1
+        candidate = f"{prefix}{count}"
+        while candidate in self.taken:
+            count += 1
+            candidate = f"{prefix}{count}"
+        self._counters[prefix] = count
+        self.taken.add(candidate)
+        return candidate
+
+    def claim(self, name: str) -> str:
+        """``name`` itself if it is free, else a fresh variant of it."""
+        if name not in self.taken:
+            self.taken.add(name)
+            return name
+        return self.fresh_name(name + "_")
+
+    def is_gate(self, node: int) -> bool:
+        return self.nodes[node].op not in (INPUT, CONST)
+
+    @property
+    def stages(self) -> list[int]:
+        """The forward gates, in forward order: the rows of the stage table."""
+        return [i for i, node in enumerate(self.nodes) if node.origin is None and node.op not in (INPUT, CONST)]
+
+    def elementwise(self) -> bool:
+        """Whether every gate works element by element (no reductions, no @)."""
+        return all(REGISTRY[op].elementwise for op in {node.op for node in self.nodes} - {INPUT, CONST})
+
+    def consumers(self, upto: int | None = None) -> list[list[tuple[int, int]]]:
+        """For every node, the (consumer, input position) pairs that use it."""
+        limit = len(self.nodes) if upto is None else upto + 1
+        uses: list[list[tuple[int, int]]] = [[] for _ in range(limit)]
+        for consumer in range(limit):
+            for position, used in enumerate(self.nodes[consumer].inputs):
+                uses[used].append((consumer, position))
+        return uses
+
+    def depends_on_variables(self) -> list[bool]:
+        """Whether each node's value changes with some input variable."""
+        depends = [False] * len(self.nodes)
+        for i, node in enumerate(self.nodes):
+            if node.op == INPUT:
+                depends[i] = True
+                continue
+            for j in node.inputs:  # a loop, not any(): this runs once per node of a 100,000-gate graph
+                if depends[j]:
+                    depends[i] = True
+                    break
+        return depends
+
+    def ancestors(self, node: int) -> list[bool]:
+        """Which nodes ``node``'s value is computed from (itself included)."""
+        return self.live((node,))[: node + 1]
+
+    def live(self, roots: Iterable[int]) -> list[bool]:
+        """Which nodes the values of ``roots`` are computed from (the roots included)."""
+        needed = [False] * len(self.nodes)
+        for root in roots:
+            needed[root] = True
+        for i in range(len(self.nodes) - 1, -1, -1):
+            if needed[i]:
+                for j in self.nodes[i].inputs:
+                    needed[j] = True
+        return needed
+
+
+class Builder:
+    """Appends gates to a graph, folding what needs no gate.
+
+    Used by the backward transformation: gradient graphs are built from the
+    same gates as forward graphs, but constants are folded and the identities
+    x*1, x*0, x+0, x-0, --x and x**1 are applied as the nodes are made, so a
+    gradient reads like one written by hand (``2 * xpy``, not ``2 * xpy**(2-1)``).
+    Gates are applied by name: ``g.mul(a, b)``, ``g.sigmoid(a)``.
+
+    Lowering uses it too, to expand a grouped gate into the primitive gates of
+    its ``decompose`` (``--expand``): then the nodes are forward stages named
+    like the others (``prefix="t"``), carry the call's ``span``, and nothing is
+    folded, so every primitive gate of the notes' circuit is a stage. Without a
+    prefix, nodes go unnamed (the gradient graph's nodes).
+    """
+
+    def __init__(self, graph: Graph, prefix: str | None = None, fold: bool = True) -> None:
+        self.graph = graph
+        self.prefix = prefix
+        self.fold = fold
+        self.origin: int | None = None
+        self.span: tuple[int, int] | None = None
+        self._constants: dict[float | str, int] = {}
+
+    def const(self, value: float) -> int:
+        value = float(value)
+        # 0.0 and -0.0 are equal keys and nan equals nothing, so those are kept apart by their text.
+        key: float | str = value if value and value == value else repr(value)
+        if key not in self._constants:
+            self._constants[key] = self.graph.add(CONST, (), format_number(value), value=value)
+        return self._constants[key]
+
+    def __getattr__(self, op: str) -> Callable[..., int]:
+        if op not in REGISTRY:
+            raise AttributeError(op)
+
+        make = self._make
+        if REGISTRY[op].params:
+            def gate(*inputs: int, **attrs: Any) -> int:
+                return make(op, inputs, attrs)
+        else:
+            def gate(*inputs: int) -> int:  # no keyword dictionary to make for every node
+                return make(op, inputs, None)
+
+        setattr(self, op, gate)  # found directly from now on: backward applies gates by the hundred thousand
+        return gate
+
+    def shape(self, node: int) -> tuple[int, ...]:
+        return self.graph.shape(node)
+
+    def apply(self, op: str, *inputs: int, **attrs: Any) -> int:
+        return self._make(op, inputs, attrs)
+
+    def _make(self, op: str, inputs: tuple[int, ...], attrs: dict[str, Any] | None) -> int:
+        graph = self.graph
+        # Only a constant input or a negation can fold: most gradient nodes are
+        # decided here, without the call.
+        if self.fold and not attrs and (op == "neg" or not graph.constants.isdisjoint(inputs)):
+            folded = self._fold(op, inputs)
+            if folded is not None:
+                return folded
+        # Gradient nodes go unnamed: they are shown written out (formulas.py),
+        # never by name, and there are hundreds of thousands of them.
+        name = "" if self.prefix is None else graph.fresh_name(self.prefix)
+        return graph.add_gate(op, inputs, name, self.origin, self.span, attrs or None)
+
+    def _fold(self, op: str, inputs: tuple[int, ...]) -> int | None:
+        """The node that ``op(*inputs)`` simplifies to, if any (``_make`` asks only when it might)."""
+        nodes = self.graph.nodes
+        if op == "neg" and nodes[inputs[0]].op == "neg":
+            return nodes[inputs[0]].inputs[0]
+        # A constant scalar's value, else None (arrays are not folded).
+        values = [n.value if n.op == CONST and isinstance(n.value, float) else None
+                  for n in map(nodes.__getitem__, inputs)]
+        if op == "accumulate":
+            kept = tuple(i for i, v in zip(inputs, values) if v != 0.0)  # x + 0 is x
+            if len(kept) < len(inputs):
+                return kept[0] if len(kept) == 1 else self.const(0.0) if not kept else self.apply(op, *kept)
+            return None
+        if all(v is not None for v in values) and REGISTRY[op].elementwise:
+            from bpcli.engine.backends import scalar
+
+            return self.const(REGISTRY[op].forward(scalar, *values))
+        if op == "mul":
+            for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):
+                if mine == 1.0:
+                    return other
+                if mine == 0.0:
+                    return self.const(0.0)
+        if op == "add":
+            for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):
+                if mine == 0.0:
+                    return other
+        if op == "sub":
+            if values[1] == 0.0:
+                return inputs[0]
+            if values[0] == 0.0:
+                return self.apply("neg", inputs[1])
+        if op == "pow" and values[1] == 1.0:
+            return inputs[0]
+        if op == "mul0" and (values[0] is not None or (values[1] is not None and math.isfinite(values[1]))):
+            return self.apply("mul", *inputs)  # a constant first factor, or a finite second: a plain multiply
+        return None

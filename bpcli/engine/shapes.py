@@ -1,0 +1,145 @@
+"""Shapes: numpy's broadcasting and each structural gate's shape rule, checked before evaluation.
+
+A shape is a tuple of ints; () is a scalar. Shape rules raise ShapeError with
+both shapes in the message; ``infer_shapes`` adds the gate and the
+subexpression, so a mismatch is reported before any number is computed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from bpcli.engine.errors import BpcliError
+
+Shape = tuple[int, ...]
+
+# The largest array a gate may compute (elements): an outer product or a
+# broadcast of two vectors that are each fine can ask for terabytes. The
+# command line sets it from --max-elements, which bounds the values given too.
+MAX_ELEMENTS = 50_000_000
+
+
+class ShapeError(ValueError):
+    """A shape rule's complaint, completed with the stage by ``infer_shapes``."""
+
+
+def show(shape: Shape) -> str:
+    return "scalar" if shape == () else str(tuple(shape))
+
+
+def broadcast(*shapes: Shape) -> Shape:
+    """numpy's broadcasting: align from the right; sizes must agree or be 1."""
+    if all(not shape for shape in shapes):
+        return ()
+    ndim = max(len(shape) for shape in shapes)
+    result = []
+    for back in range(1, ndim + 1):
+        sizes = {shape[-back] for shape in shapes if back <= len(shape)} - {1}
+        if len(sizes) > 1:
+            raise ShapeError(" and ".join(show(s) for s in shapes) + " do not broadcast")
+        result.append(sizes.pop() if sizes else 1)
+    return tuple(reversed(result))
+
+
+def elementwise(*shapes: Shape, **_: Any) -> Shape:
+    return broadcast(*shapes)
+
+
+def matmul(a: Shape, b: Shape) -> Shape:
+    """Vectors and matrices, as numpy's @: (n,m)@(m,p), (m,)@(m,p), (n,m)@(m,), (m,)@(m,)."""
+    where = f"{show(a)} @ {show(b)}"
+    if not a or not b:
+        raise ShapeError(f"{where} — @ needs vectors or matrices; multiply by a scalar with *")
+    if len(a) > 2 or len(b) > 2:
+        raise ShapeError(f"{where} — @ takes vectors and matrices (1 or 2 dimensions)")
+    inner_a, inner_b = a[-1], b[0]
+    if inner_a != inner_b:
+        raise ShapeError(f"{where} — inner dimensions {inner_a} and {inner_b} differ")
+    return a[:-1] + b[1:]
+
+
+def outer(a: Shape, b: Shape) -> Shape:
+    if len(a) != 1 or len(b) != 1:
+        raise ShapeError(f"outer takes two vectors, not {show(a)} and {show(b)}")
+    return a + b
+
+
+def transpose(a: Shape) -> Shape:
+    return tuple(reversed(a))
+
+
+def axes(shape: Shape, axis: Any) -> tuple[int, ...]:
+    """The reduced axes, non-negative and sorted; all of them when axis is None."""
+    if axis is None:
+        return tuple(range(len(shape)))
+    chosen = axis if isinstance(axis, tuple) else (axis,)
+    normal = []
+    for a in chosen:
+        if not -len(shape) <= a < len(shape):
+            raise ShapeError(f"axis {a} is out of range for a {show(shape)} value ({len(shape)} dimensions)")
+        normal.append(a % len(shape))
+    if len(set(normal)) != len(normal):
+        raise ShapeError(f"axis {axis} names the same axis twice")
+    return tuple(sorted(normal))
+
+
+def reduce(a: Shape, axis: Any = None) -> Shape:
+    removed = axes(a, axis)
+    return tuple(size for i, size in enumerate(a) if i not in removed)
+
+
+def first(a: Shape, b: Shape, **_: Any) -> Shape:
+    """Gates whose output is shaped like their first input."""
+    return a
+
+
+def second(a: Shape, b: Shape, **_: Any) -> Shape:
+    """Gates that reshape their first input like their second (broadcast, unbroadcast)."""
+    return b
+
+
+def size(shape: Shape) -> int:
+    count = 1
+    for n in shape:
+        count *= n
+    return count
+
+
+def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape]) -> list[Shape]:
+    """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes."""
+    from bpcli.engine.formulas import gate_text
+    from bpcli.engine.graph import CONST, INPUT
+
+    shapes: list[Shape] = []
+    for index, node in enumerate(graph.nodes):
+        if node.op == INPUT:
+            shapes.append(tuple(input_shapes[node.name]))
+        elif node.op == CONST:
+            shapes.append(value_shape(node.value))
+        else:
+            try:
+                shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
+            except ShapeError as error:
+                raise BpcliError(
+                    f"shape mismatch in {gate_text(graph, index)}: {error}",
+                    source=graph.source or None,
+                    span=node.span,
+                ) from None
+            if size(shapes[-1]) > MAX_ELEMENTS:
+                raise BpcliError(
+                    f"{gate_text(graph, index)} would have {size(shapes[-1]):,} elements {show(shapes[-1])}; "
+                    f"the limit is {MAX_ELEMENTS:,} (raise it with --max-elements)",
+                    source=graph.source or None,
+                    span=node.span,
+                )
+    return shapes
+
+
+def gate_shape(op: str, input_shapes: list[Shape], attrs: Mapping[str, Any] | None) -> Shape:
+    from bpcli.engine.gates import REGISTRY
+
+    return REGISTRY[op].shape(*input_shapes, **(attrs or {}))
+
+
+def value_shape(value: Any) -> Shape:
+    return tuple(getattr(value, "shape", ()))

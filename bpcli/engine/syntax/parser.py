@@ -1,0 +1,442 @@
+"""Text to AST: the lark grammar in ``grammar/`` with an LALR parser.
+
+The AST nodes are built as rules are reduced, by callbacks named after the
+grammar's rules (``_AstBuilder``, lark's Transformer convention), so no parse
+tree is ever walked recursively: a 10,000-deep nest of parentheses parses like
+a flat sum. lark builds the LALR tables from the grammar; they are generated
+into a module of plain literals (``standalone.py``), so a run imports neither
+lark nor any of its runtime, and tokens come from ``lexer.py``. ``_run_table``
+drives the tables in a loop that skips the steps that change nothing (an
+operand passing through the precedence levels above it), which is most of the
+steps for a large expression.
+"""
+
+from __future__ import annotations
+
+import operator
+from functools import lru_cache
+from itertools import chain
+from typing import Any
+
+from bpcli.engine.errors import BpcliError, line_and_column
+from bpcli.engine.syntax import grammar, spellings, standalone
+from bpcli.engine.syntax.lexer import END, KIND, START, STRAY, TEXT, Lexer, Token
+from bpcli.engine.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Program, Span, Transpose, Tuple
+
+# How the parser's terminal names read in an error message.
+_TERMINAL_TEXT = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "POW": "'**'",
+    "AT": "'@'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "SEMICOLON": "';'",
+    "EQUAL": "'='",
+    "PLUSEQUAL": "'+='",
+    "DOT": "'.'",
+    "_NEWLINE": "a new line",
+    "$END": "the end of the input",
+}
+
+def parse(source: str) -> Program:
+    """Parse a program (or a single expression) into an AST.
+
+    Raises BpcliError, with the line and a caret, when the text is not valid.
+    """
+    parser = _parser()
+    end: Token = ("$END", "", len(source), len(source))
+    states: list[int] = []
+    try:
+        return _run_table(_table(parser), _lexer(parser).tokens(source), end, states)
+    except BpcliError as error:  # raised while building the AST, which does not know the source
+        error.source = source
+        raise
+    except _UnexpectedToken as error:
+        token = error.token
+        stray = token[KIND] == STRAY  # a character no terminal matches
+        raise _syntax_error(source, token[START], None if stray else token, _expected(parser, states)) from None
+
+
+class _UnexpectedToken(Exception):
+    def __init__(self, token: Token) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+_SHIFT = 0  # lark's serialized tables: (0, next state) shifts, (1, rule) reduces
+
+
+def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_stack: list[int]) -> Any:
+    """Drive lark's LALR table over ``tokens``; the value of the start rule at the end.
+
+    ``state_stack`` is the caller's, so that after an error it shows what the
+    parser was expecting. In ``table``, a shift (or a goto) is the next state
+    alone, and a reduction is its plan (see ``_table``).
+    """
+    states, start, end_state = table
+    state = start
+    state_stack.append(state)
+    value_stack: list[Any] = []
+    push_state, push_value, pop_state, pop_value = state_stack.append, value_stack.append, state_stack.pop, value_stack.pop
+    # Steps that only pass an operand up through precedence levels change the
+    # top state alone, as a function of (state below, top state, lookahead):
+    # each such run is looked up once and then taken in a single step.
+    passes: dict[tuple[int, int, str], int] = {}
+    for token in chain(tokens, (end,)):
+        kind = token[KIND]
+        while True:
+            try:
+                step = states[state][kind]
+            except KeyError:
+                raise _UnexpectedToken(token) from None
+            if type(step) is int:
+                state = step
+                push_state(state)
+                push_value(token)
+                break
+            size, origin, callback = step
+            if callback is None:
+                key = (state_stack[-2], state, kind)
+                top = passes.get(key)
+                if top is None:
+                    top = passes[key] = _pass_through(states, *key)
+                state_stack[-1] = state = top
+                continue
+            if size == 1:  # a name or a number: the commonest reduction
+                children = [pop_value()]
+                pop_state()
+            elif size:
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+            else:
+                children = []
+            push_value(callback(children))
+            state = states[state_stack[-1]][origin]
+            push_state(state)
+            if token is end and state == end_state:
+                return value_stack[-1]
+
+
+def _pass_through(states: dict, below: int, top: int, kind: str) -> int:
+    """The top state after every pass-through step the lookahead ``kind`` causes from ``top``."""
+    while True:
+        step = states[top].get(kind)
+        if step is None or type(step) is int or step[2] is not None:
+            return top
+        top = states[below][step[1]]
+
+
+@lru_cache(maxsize=1)
+def _table(tables: Any) -> tuple[Any, ...]:
+    """The LALR states with each reduction planned once: (size, rule name, callback).
+
+    Where a callback would only hand one child on, the plan says so instead:
+    None for a ``?rule`` level an operand passes through (one child, nothing
+    to do at all), and a plain item getter for one kept child among filtered
+    punctuation (``"(" expr ")"``).
+    """
+    builder = _AstBuilder()
+    plans = [_plan(builder, *rule) for rule in tables.RULES]
+    states = {
+        state: {name: argument if action == _SHIFT else plans[argument] for name, (action, argument) in row.items()}
+        for state, row in tables.STATES.items()
+    }
+    return states, tables.START, tables.END
+
+
+def _plan(builder: _AstBuilder, size: int, origin: str, name: str, single: bool,
+          kept: list[tuple[int, bool, int]], nones_after: int) -> tuple[int, str, Any]:
+    """One rule's reduction: its children handed on as lark hands them (see ``standalone._rule_plan``)."""
+    plain = not nones_after and not any(inline or nones for _, inline, nones in kept)
+    if single and len(kept) == 1 and plain:
+        position = kept[0][0]
+        return size, origin, None if size == 1 else operator.itemgetter(position)
+    # A rule inlined into its parent (its name starts with _) hands on the list of its children.
+    build = list if name.startswith("_") else getattr(builder, name)
+    positions = [position for position, _, _ in kept]
+    if plain and positions == list(range(size)):
+        return size, origin, build  # every child, as they are (x + y, -x, a number): the common case
+    if plain and len(positions) > 1:  # some children, as they are (a call without its "(")
+        pick = operator.itemgetter(*positions)
+        return size, origin, lambda children: build([*pick(children)])
+
+    def callback(children: list[Any]) -> Any:
+        handed: list[Any] = []
+        for position, inline, nones in kept:
+            if nones:
+                handed += [None] * nones
+            if inline:
+                handed += children[position]
+            else:
+                handed.append(children[position])
+        if nones_after:
+            handed += [None] * nones_after
+        return handed[0] if single and len(handed) == 1 else build(handed)
+
+    return size, origin, callback
+
+
+def _expected(tables: Any, state_stack: list[int]) -> set[str]:
+    states = _table(tables)[0]
+    return {name for name in states[state_stack[-1]] if name.isupper()} if state_stack else set()
+
+
+@lru_cache(maxsize=1)
+def _lexer(tables: Any) -> Lexer:
+    return Lexer(tables.TERMINALS, tables.IGNORE)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    """The parser's tables: generated from the grammar (``standalone.py``), or built now if they cannot be."""
+    text = grammar.text()
+    tables = standalone.load(text)
+    if tables is None:
+        try:
+            standalone.generate(text)  # a checkout whose grammar changed: next run is fast again
+            tables = standalone.load(text)
+        except OSError:
+            tables = None
+    return tables if tables is not None else standalone.in_memory(text)  # a read-only installation
+
+
+def _span(first: Any, last: Any) -> Span:
+    return (_start(first), _end(last))
+
+
+def _start(item: Any) -> int:
+    return item[START] if type(item) is tuple else item.span[0]
+
+
+def _end(item: Any) -> int:
+    return item[END] if type(item) is tuple else item.span[1]
+
+
+class _AstBuilder:
+    """Callbacks named after the grammar's rules; each receives the rule's children."""
+
+    def program(self, children: list[Any]) -> Program:
+        return Program(tuple(child for child in children if child is not None))
+
+    def assignment(self, children: list[Any]) -> Assign:
+        target, value = children
+        return Assign(target[TEXT], value, _span(target, value), _span(target, target))
+
+    def accumulation(self, children: list[Any]) -> Assign:
+        target, value = children
+        return Assign(target[TEXT], value, _span(target, value), _span(target, target), accumulate=True)
+
+    def _binary(self, children: list[Any]) -> Binary:
+        left, operator, right = children
+        return Binary(operator[TEXT], left, right, (left.span[0], right.span[1]))
+
+    add = sub = mul = div = pow = matmul = _binary
+
+    def attribute(self, children: list[Any]) -> Transpose:
+        """``a.T``, the one attribute bpcli knows."""
+        operand, token = children
+        name = token[TEXT]
+        if name == "T":
+            return Transpose(operand, _span(operand, token))
+        if isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES:
+            if spellings.module_function(operand.id, name) is not None:
+                raise BpcliError(
+                    f"{operand.id}.{name} is a function: call it, as {operand.id}.{name}(x)", span=_span(operand, token)
+                )
+            raise BpcliError(
+                f"{operand.id}.{name} is not supported: bpcli calls functions of math and np, as np.exp(x) "
+                "(constants such as math.pi are not supported: write the number)", span=_span(operand, token),
+            )
+        raise BpcliError(
+            f".{name} is not an attribute bpcli knows: the one attribute is .T (transpose)",
+            span=(token[START] - 1, token[END]),
+        )
+
+    def neg(self, children: list[Any]) -> Neg:
+        minus, operand = children
+        return Neg(operand, _span(minus, operand))
+
+    def pos(self, children: list[Any]) -> Any:
+        return children[1]  # unary plus changes nothing
+
+    def number(self, children: list[Any]) -> Number:
+        (token,) = children
+        return Number(float(token[TEXT]), token[TEXT], (token[START], token[END]))
+
+    def name(self, children: list[Any]) -> Name:
+        (token,) = children
+        return Name(token[TEXT], (token[START], token[END]))
+
+    def call(self, children: list[Any]) -> Call:
+        func, arguments, closing = children
+        args, keywords = _sorted_arguments(arguments) if arguments else ((), ())
+        return Call(func[TEXT], args, (func[START], closing[END]), (func[START], func[END]), keywords)
+
+    def dotted_call(self, children: list[Any]) -> Call:
+        """``math.exp(x)``, ``np.maximum(a, b)`` or ``W.dot(X)``: bpcli's functions under Python's names."""
+        receiver, token, arguments, closing = children
+        call = self.call([token, arguments, closing])
+        method = token[TEXT]
+        span = (receiver.span[0], call.span[1])
+        if isinstance(receiver, Name) and receiver.id in spellings.MODULE_ALIASES:
+            spelt = f"{receiver.id}.{method}"
+            func = spellings.module_function(receiver.id, method)
+            if func is None:
+                raise BpcliError(
+                    f"{spelt} is not a function bpcli knows", span=span,
+                    hint=f"bpcli accepts these Python spellings: {spellings.listed()}",
+                )
+            if f"{spellings.MODULE_ALIASES[receiver.id]}.{method}" in spellings.REDUCTIONS and len(call.args) > 1:
+                raise BpcliError(
+                    f"{spelt} takes one array here (numpy reads a second argument as an axis): "
+                    f"write {spelt}(a, axis=0), or np.maximum(a, b) / np.minimum(a, b) elementwise",
+                    span=span,
+                )
+            return Call(func, call.args, span, (receiver.span[0], call.func_span[1]), call.keywords)
+        if method in spellings.METHODS:
+            func = spellings.METHODS[method]
+            return Call(func, (receiver, *call.args), span, call.func_span, call.keywords)
+        raise BpcliError(
+            f".{method}(...) is not a method bpcli knows", span=(call.func_span[0] - 1, call.span[1]),
+            hint="the one method is a.dot(b); write functions as calls: sum(x), not x.sum()",
+        )
+
+    def arguments(self, children: list[Any]) -> list[Any]:
+        return [child for child in children if child is not None]
+
+    def keyword(self, children: list[Any]) -> _Keyword:
+        name, value = children
+        return _Keyword(name[TEXT], value, (name[START], _end(value)))
+
+    def elements(self, children: list[Any]) -> list[Any]:
+        return [child for child in children if child is not None]
+
+    def array_literal(self, children: list[Any]) -> Array:
+        opening, elements, closing = children
+        return Array(tuple(elements or ()), _span(opening, closing))
+
+    def tuple_literal(self, children: list[Any]) -> Tuple:
+        opening, first, rest, closing = children
+        return Tuple((first, *(rest or ())), _span(opening, closing))
+
+
+def _sorted_arguments(arguments: list[Any]) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
+    """A call's positional arguments and its (name, value) keyword arguments."""
+    if not any(type(argument) is _Keyword for argument in arguments):
+        return tuple(arguments), ()  # sigmoid(x), max(a, b): the common case
+    _check_arguments_order(arguments)
+    args = tuple(a for a in arguments if type(a) is not _Keyword)
+    return args, tuple((k.name, k.value) for k in arguments if type(k) is _Keyword)
+
+
+def _check_arguments_order(arguments: list[Any]) -> None:
+    """As in Python: keyword arguments come after the positional ones, each at most once."""
+    seen: set[str] = set()
+    for argument in arguments:
+        if isinstance(argument, _Keyword):
+            if argument.name in seen:
+                raise BpcliError(f"the keyword argument {argument.name} is given twice", span=argument.span)
+            seen.add(argument.name)
+        elif seen:
+            raise BpcliError("a positional argument follows a keyword argument", span=argument.span)
+
+
+class _Keyword:
+    """A ``name=value`` call argument, before it is sorted out from the positional ones."""
+
+    def __init__(self, name: str, value: Any, span: Span) -> None:
+        self.name, self.value, self.span = name, value, span
+
+
+def _syntax_error(source: str, position: int, token: Token | None, expected: set[str]) -> BpcliError:
+    """The message for a character no terminal matches (token None) or a token out of place."""
+    if token is None:
+        span = (position, position + 1)
+        char = source[position]
+        what = f"unexpected character {char!r}"
+        hint = _character_hint(char)
+    elif token[KIND] != "$END":
+        span = (token[START], max(token[END], token[START] + 1))
+        what = f"unexpected {_describe_token(token)}"
+        hint = _token_hint(source, token)
+    else:
+        end = len(source.rstrip())
+        span = (end, end + 1)
+        what = "unexpected end of the input"
+        hint = "a '(' is not closed" if "RPAR" in expected else None
+    line, column = line_and_column(source, span[0])
+    wanted = _expected_text(expected, _bracket_depth(source, span[0]))
+    if wanted:
+        hint = f"{hint}; {wanted}" if hint else wanted
+    return BpcliError(
+        f"parse error at line {line}, column {column}: {what}",
+        source=source,
+        span=span,
+        hint=hint,
+    )
+
+
+def _describe_token(token: Token) -> str:
+    kind, text = token[KIND], token[TEXT]
+    if kind in ("NAME", "NUMBER"):
+        return f"{_TERMINAL_TEXT[kind][2:]} {text!r}"
+    return _TERMINAL_TEXT.get(kind, repr(text)).removeprefix("a ")
+
+
+def _expected_text(expected: set[str], depth: int) -> str:
+    """What could have come instead, in words rather than a list of terminals.
+
+    LALR states are shared between contexts, so the parser's own list of
+    expected terminals is wider than what makes sense at this spot.
+    """
+    if "NAME" in expected or "NUMBER" in expected:
+        return "expected a value: a number, a name or a parenthesised expression"
+    if depth > 0:
+        return "expected an operator or ')'"
+    if expected:
+        return "expected an operator, ';' or a new line"
+    return ""
+
+
+def _bracket_depth(source: str, position: int) -> int:
+    """How many brackets are open at ``position`` (comments are not bpcli's concern here)."""
+    text = source[:position]
+    return text.count("(") - text.count(")")
+
+
+def _character_hint(char: str) -> str | None:
+    hints = {
+        "^": "powers are written ** (as in Python): x**2",
+        "!": "bpcli has no comparison or factorial operators",
+        "<": "bpcli has no comparison operators",
+        ">": "bpcli has no comparison operators",
+        "'": "bpcli has no strings",
+        '"': "bpcli has no strings",
+    }
+    return hints.get(char)
+
+
+def _token_hint(source: str, token: Token) -> str | None:
+    before = source[: token[START]].rstrip(" \t")
+    if token[KIND] in ("NAME", "NUMBER", "LPAR") and before and (before[-1].isalnum() or before[-1] in "._)"):
+        return "two values stand side by side: multiplication is written with * (2*x, not 2x)"
+    if token[KIND] == "EQUAL":
+        return "an assignment is written name = expression, one per statement"
+    return None
+
+
+def suggest(name: str, known: list[str]) -> str:
+    """A 'did you mean' phrase for a misspelt name, or an empty string."""
+    import difflib  # only an error needs it
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
