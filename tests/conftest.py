@@ -13,3 +13,12 @@ settings.register_profile(
     "thorough", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(items):
+    """The fuzz harness runs hundreds of generated cases per test: slow by design (-m "not slow" skips it)."""
+    import pytest
+
+    for item in items:
+        if "fuzz" in item.path.parts:
+            item.add_marker(pytest.mark.slow)

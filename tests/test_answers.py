@@ -136,6 +136,7 @@ def thousand_problems(seed: int = 0) -> tuple[str, int]:
     return "\n".join(tables), wrong
 
 
+@pytest.mark.slow
 def test_a_thousand_problems_in_one_process(tmp_path):
     text, wrong = thousand_problems()
     path = tmp_path / "hw.toml"

@@ -320,6 +320,7 @@ class TestDeepInput:
         assert result.exit_code == 0, result.stderr[-500:]
         assert "Gradients of f = 1e+04" in result.stdout
 
+    @pytest.mark.slow
     def test_a_hundred_thousand_gates(self):
         expression = " + ".join(["x*y"] * 50_000)  # 50,000 multiplies and 49,999 adds
         result = run_cli("grad", expression, "-x", "1", "-y", "2", "--json")

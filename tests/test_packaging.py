@@ -16,9 +16,12 @@ import pytest
 
 from helpers import REPO, validated
 
-pytestmark = pytest.mark.skipif(
-    not any(p.endswith("site-packages") for p in sys.path), reason="needs a site-packages to borrow from"
-)
+pytestmark = [
+    pytest.mark.slow,  # each test builds a wheel or a virtual environment
+    pytest.mark.skipif(
+        not any(p.endswith("site-packages") for p in sys.path), reason="needs a site-packages to borrow from"
+    ),
+]
 
 
 def fresh_venv(root: Path) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import warnings
 
+import pytest
+
 from helpers import REPO
 
 TEST_COMMAND = 'pip install ".[test]" && python -m pytest'
@@ -33,6 +35,7 @@ def _readme_examples():
     return sys.modules["readme_examples"]
 
 
+@pytest.mark.slow  # runs every example as a subprocess
 def test_every_console_example_prints_what_readme_shows():
     """Each `$ bpcli ...` of README runs in a real shell; its output must be the one README shows."""
     readme_examples = _readme_examples()
