@@ -1,21 +1,24 @@
-"""README's examples, run for real: its console blocks are bpcli's actual output.
+"""The documentation's examples, run for real: its console blocks are bpcli's actual output.
 
-    python docs/readme_examples.py --write   # run every example and write its output into README.md
-    python docs/readme_examples.py --check   # exit 1 if README shows anything bpcli no longer prints
+    python docs/examples.py --write   # run every example and write its output into its page
+    python docs/examples.py --check   # exit 1 if a page shows anything bpcli no longer prints
+    python docs/examples.py --write docs/commands/grad.md   # only the pages named
 
-A console block holds commands (lines starting with "$ ") each followed by its
-output. Every command runs in bash, in a scratch folder holding the files the
-examples use (shown in README), with the bpcli of the running interpreter's
-environment; standard output and standard error appear together, as in a
-terminal. Its exit status (bash with pipefail) must be the one README's output
-implies: 2 where it shows "bpcli: error:", 0 or 1 for bpcli check and
-gradcheck, 0 otherwise. A line "..." in README stands for any number of output lines (an
-example may show only the part that matters); --write keeps such blocks as
-they are and only checks them. Commands that install or test the project are
-shown, not run (after `pip install . && ` the rest of the line runs), and so are commands that need a program this machine lacks
-(jq, Graphviz's dot): they are reported as skipped.
+The pages are README.md and every docs/**/*.md. A console block holds commands
+(lines starting with "$ ") each followed by its output. Every command runs in
+bash, in a scratch folder holding the files its page shows, with the bpcli of
+the running interpreter's environment; standard output and standard error
+appear together, as in a terminal. The commands of one page run in the page's
+order, in one folder (an example may read what an earlier one wrote). Its exit
+status (bash with pipefail) must be the one the page's output implies: 2 where
+it shows "bpcli: error:", 0 or 1 for bpcli check and gradcheck, 0 otherwise. A
+line "..." stands for any number of output lines (an example may show only the
+part that matters); --write keeps such blocks as they are and only checks them.
+Commands that install or test the project are shown, not run (after
+`pip install . && ` the rest of the line runs), and so are commands that need a
+program this machine lacks (jq, Graphviz's dot): they are reported as skipped.
 
-A file an example reads is shown in README, as a fenced block right after a
+A file an example reads is shown on its page, as a fenced block right after a
 line `<!-- file: NAME -->` (the one binary file, xhat.npy, is made here).
 """
 
@@ -32,9 +35,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+REPO = Path(__file__).resolve().parent.parent
 ELLIPSIS = "..."
-FAILED = "[exit status"  # the last line of a command that failed where README shows no failure
+FAILED = "[exit status"  # the last line of a command that failed where its page shows no failure
 INSTALL = re.compile(r"^pip install \S+( && |$)")  # README's install step: the rest of the line runs
 NOT_RUN = re.compile(r"^(pip install|python -m pytest)(\s|$)")
 FILE_MARKER = re.compile(r"^<!-- file: (\S+) -->$")
@@ -45,8 +48,8 @@ PROGRAMS = {"jq": re.compile(r"\|\s*jq\b"), "dot": re.compile(r"--format (svg|pn
 @dataclass
 class Example:
     command: str
-    shown: list[str]  # the output README shows
-    line: int  # where the command is in README (1-based)
+    shown: list[str]  # the output its page shows
+    line: int  # where the command is on its page (1-based)
 
     @property
     def shown_only(self) -> bool:
@@ -88,8 +91,8 @@ def examples(text: str) -> list[Example]:
     return found
 
 
-def shown_files(text: str) -> dict[str, str]:
-    """The files README shows: each fenced block right after a `<!-- file: NAME -->` line."""
+def shown_files(text: str, page: str = "README.md") -> dict[str, str]:
+    """The files a page shows: each fenced block right after a `<!-- file: NAME -->` line."""
     files: dict[str, str] = {}
     lines = text.splitlines()
     for number, line in enumerate(lines):
@@ -98,17 +101,17 @@ def shown_files(text: str) -> dict[str, str]:
             continue
         opening = number + 1
         if opening >= len(lines) or not lines[opening].startswith("```"):
-            raise ValueError(f"README.md:{number + 1}: {line.strip()} is not followed by a fenced block")
+            raise ValueError(f"{page}:{number + 1}: {line.strip()} is not followed by a fenced block")
         closing = lines.index("```", opening + 1)
         files[marker.group(1)] = "\n".join(lines[opening + 1:closing]) + "\n"
     return files
 
 
 def run(example: Example, folder: Path) -> list[str]:
-    """What the command prints, as README shows it: trailing spaces dropped.
+    """What the command prints, as a page shows it: trailing spaces dropped.
 
-    A command that fails where README shows no failure gets a last line
-    saying so, which README does not show: an error hidden by a pipe, a
+    A command that fails where its page shows no failure gets a last line
+    saying so, which no page shows: an error hidden by a pipe, a
     redirection or a "..." cannot pass for the output.
     """
     command = INSTALL.sub("", example.command)
@@ -126,7 +129,7 @@ def run(example: Example, folder: Path) -> list[str]:
 
 
 def expected_exit_codes(example: Example) -> set[int]:
-    """The exit statuses README's output stands for: 2 where it shows an error, 1 also for a check's
+    """The exit statuses the output shown stands for: 2 where it shows an error, 1 also for a check's
     verdict (bpcli check and gradcheck exit 1 on a wrong answer), 0 otherwise."""
     if any(line.startswith("bpcli: error:") for line in example.shown):
         return {2}
@@ -136,7 +139,7 @@ def expected_exit_codes(example: Example) -> set[int]:
 
 
 def matches(shown: list[str], actual: list[str]) -> bool:
-    """Whether README's lines agree with the real output; a line "..." stands for any lines."""
+    """Whether the lines shown agree with the real output; a line "..." stands for any lines."""
     if ELLIPSIS not in shown:
         return shown == actual
     segments: list[list[str]] = [[]]
@@ -157,10 +160,11 @@ def matches(shown: list[str], actual: list[str]) -> bool:
     return position <= end
 
 
-def scratch_folder(text: str) -> tempfile.TemporaryDirectory:
+def scratch_folder(text: str, page: str) -> tempfile.TemporaryDirectory:
+    """A folder holding the files the page shows (and docs/, where examples write diagrams)."""
     folder = tempfile.TemporaryDirectory()
     root = Path(folder.name)
-    for name, content in shown_files(text).items():
+    for name, content in shown_files(text, page).items():
         (root / name).write_text(content)
     (root / "docs").mkdir()
     import numpy as np  # the one binary example file
@@ -169,33 +173,29 @@ def scratch_folder(text: str) -> tempfile.TemporaryDirectory:
     return folder
 
 
-def outputs(text: str, found: list[Example]) -> dict[int, list[str]]:
-    """Every runnable example's real output, by README line."""
-    with scratch_folder(text) as folder:
-        # Examples that write or read files of other examples run in README's order;
-        # the rest would be independent, but order keeps the run reproducible.
-        runnable = [e for e in found if e.runs]
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            results = list(pool.map(lambda e: run(e, Path(folder)), runnable))
-    return {example.line: result for example, result in zip(runnable, results)}
+def outputs(text: str, found: list[Example], page: str) -> dict[int, list[str]]:
+    """Every runnable example's real output, by line of its page."""
+    with scratch_folder(text, page) as folder:
+        # In the page's order: an example may read a file an earlier one wrote.
+        return {example.line: run(example, Path(folder)) for example in found if example.runs}
 
 
-def stale(text: str) -> list[tuple[Example, list[str]]]:
+def stale(text: str, page: str = "README.md") -> list[tuple[Example, list[str]]]:
     """The examples whose shown output is not what bpcli prints now."""
     found = examples(text)
-    real = outputs(text, found)
+    real = outputs(text, found, page)
     return [(e, real[e.line]) for e in found if e.runs and (failed(real[e.line]) or not matches(e.shown, real[e.line]))]
 
 
 def failed(lines: list[str]) -> bool:
-    """Whether the command exited as README's output says it does not (no "..." stands for that)."""
+    """Whether the command exited as its page says it does not (no "..." stands for that)."""
     return bool(lines) and lines[-1].startswith(FAILED)
 
 
-def rewrite(text: str) -> str:
-    """README with every example's output replaced by the real one (elided blocks kept)."""
+def rewrite(text: str, page: str = "README.md") -> str:
+    """The page with every example's output replaced by the real one (elided blocks kept)."""
     found = examples(text)
-    real = outputs(text, found)
+    real = outputs(text, found, page)
     lines = text.splitlines()
     # From the end, so that line numbers above stay valid.
     for example in sorted(found, key=lambda e: -e.line):
@@ -208,24 +208,48 @@ def rewrite(text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pages() -> list[Path]:
+    """Every page whose examples are run: README.md, then docs/**/*.md."""
+    return [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+
+
+def page_name(path: Path) -> str:
+    """How reports name a page: its path in the repository (a page elsewhere, as given)."""
+    try:
+        return path.resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def stale_pages(paths: list[Path]) -> dict[str, list[tuple[Example, list[str]]]]:
+    """stale() of every page named, by page name; pages are independent, so two run at a time."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(map(page_name, paths), pool.map(lambda path: stale(path.read_text(), page_name(path)), paths)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="write the real outputs into README.md")
-    mode.add_argument("--check", action="store_true", help="exit 1 if README shows stale output")
+    mode.add_argument("--write", action="store_true", help="write the real outputs into the pages")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a page shows stale output")
+    parser.add_argument("pages", nargs="*", type=Path, help="only these pages (default: README.md and docs/**/*.md)")
     options = parser.parse_args()
+    chosen = options.pages or pages()
     if options.write:
-        README.write_text(rewrite(README.read_text()))
-    text = README.read_text()
-    for example in examples(text):
-        if example.missing_program:
-            print(f"README.md:{example.line}: skipped, {example.missing_program} is not installed", file=sys.stderr)
-    problems = stale(text)
-    for example, actual in problems:
-        print(f"README.md:{example.line}: $ {example.command}", file=sys.stderr)
-        print("  README shows:\n    " + "\n    ".join(example.shown), file=sys.stderr)
-        print("  bpcli prints:\n    " + "\n    ".join(actual), file=sys.stderr)
-    return 1 if problems else 0
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda path: path.write_text(rewrite(path.read_text(), page_name(path))), chosen))
+    for path in chosen:
+        for example in examples(path.read_text()):
+            if example.missing_program:
+                print(f"{page_name(path)}:{example.line}: skipped, {example.missing_program} is not installed",
+                      file=sys.stderr)
+    problems = stale_pages(chosen)
+    for name, stale_examples in problems.items():
+        for example, actual in stale_examples:
+            print(f"{name}:{example.line}: $ {example.command}", file=sys.stderr)
+            print("  the page shows:\n    " + "\n    ".join(example.shown), file=sys.stderr)
+            print("  bpcli prints:\n    " + "\n    ".join(actual), file=sys.stderr)
+    return 1 if any(problems.values()) else 0
 
 
 if __name__ == "__main__":
