@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Draws the circuit diagrams README.md shows, with bpcli itself: the DOT text
+# Draws the circuit diagrams README.md and docs/commands/graph.md show, with bpcli itself: the DOT text
 # (tests/test_diagram.py checks it is what bpcli prints today) and the SVG that
 # Graphviz's dot renders from it. Run from anywhere, with bpcli and dot on PATH.
 set -euo pipefail
