@@ -266,10 +266,12 @@ class _Checker:
 
     def _evaluate(self, graph: Any, env: dict[str, Any], reads: list[str]) -> Any:
         from bpcli.engine.evaluate import evaluate
-        from bpcli.engine.shapes import infer_shapes, value_shape
+        from bpcli.engine.problem import infer_shapes
+        from bpcli.engine.shapes import value_shape
 
         values = {name: env[name] for name in reads}
-        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()})
+        limit = self.truth.result.problem.limits.max_elements
+        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()}, limit)
         return evaluate(graph, values, roots=[graph.output]).values[graph.output]
 
     def _add(self, a: Any, b: Any, number: int) -> Any:

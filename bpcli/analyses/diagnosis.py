@@ -257,12 +257,9 @@ class Truth:
     @cached_property
     def _forward_copy(self) -> Any:
         """The forward graph again, to append backward passes to without touching the result's graph."""
-        from bpcli.analyses.grad import build
-        from bpcli.engine.shapes import infer_shapes, value_shape
+        from bpcli.engine.problem import Problem
 
-        graph = build(self.result.source)
-        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in self.result.inputs.items()})
-        return graph
+        return Problem.of(self.result.source, self.result.inputs, limits=self.result.problem.limits).graph
 
 
 # ---- finding the mistake ---------------------------------------------------------------

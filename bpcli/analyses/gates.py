@@ -18,11 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.gates import FUNCTIONS, REGISTRY, ROLES, VARIADIC, Gate
+from bpcli.engine.gates import ELEMENTWISE, FUNCTIONS, REGISTRY, ROLES, VARIADIC, VJP, Gate
 
-ELEMENTWISE = "elementwise"  # declares its local partial derivatives; the engine multiplies by upstream
-VJP = "vjp"  # declares its vector-Jacobian product directly
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class GateCard:
 
 
 @dataclass
-class GateReference:
+class GateReference(Result):
     """The gates on the card, in registry order, and what each role means.
 
         >>> import bpcli
@@ -59,17 +58,6 @@ class GateReference:
 
     gates: list[GateCard]
     roles: dict[str, str]
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.gates/1 document that ``bpcli gates --json`` prints."""
-        from bpcli.views.json_doc import dumps, gates_document
-
-        return dumps(gates_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.gates_table import gates_table
-
-        return gates_table(self)
 
 
 def gate_reference(names: Iterable[str] | None = None) -> GateReference:

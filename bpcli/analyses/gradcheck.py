@@ -25,10 +25,12 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
+from bpcli.analyses.result import Result
 from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK
+from bpcli.engine.limits import Limits
 
 if TYPE_CHECKING:  # the command line imports this module for its defaults: keep that cheap
-    from bpcli.analyses.result import Notice
+    from bpcli.engine.problem import Notice
 
 EPSILON = 2.0**-52
 DEFAULT_H = 1e-5
@@ -67,7 +69,7 @@ class ElementCheck(NamedTuple):
 
 
 @dataclass
-class GradcheckResult:
+class GradcheckResult(Result):
     """Every input element's analytic gradient next to its centred finite difference.
 
     ``checks`` has an ElementCheck per element checked (analytic, numeric,
@@ -101,17 +103,6 @@ class GradcheckResult:
         counted = [c.error for c in self.checks if c.reading != INCONCLUSIVE]
         return max(counted, default=0.0)
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.gradcheck/1 document that ``bpcli gradcheck --json`` prints."""
-        from bpcli.views.json_doc import dumps, gradcheck_document
-
-        return dumps(gradcheck_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.gradcheck_table import gradcheck_table
-
-        return gradcheck_table(self)
-
 
 def relative_error(analytic: float, numeric: float) -> float:
     return abs(analytic - numeric) / max(abs(analytic) + abs(numeric), FLOOR)
@@ -131,6 +122,7 @@ def gradcheck(
     upstream: Any = None,
     max_checks: int | None = None,
     seed: int = 0,
+    limits: Limits = Limits(),
     **values: Any,
 ) -> GradcheckResult:
     """Compare the gradient of every input element with a centred finite difference.
@@ -146,11 +138,11 @@ def gradcheck(
     """
     from bpcli.analyses.grad import grad
     from bpcli.engine.errors import BpcliError
-    from bpcli.analyses.result import Notice
+    from bpcli.engine.problem import Notice
 
     if not h > 0:
         raise BpcliError(f"the step h must be a positive number, not {h}")
-    result = grad(expression, {**(bindings or {}), **values}, upstream=upstream)
+    result = grad(expression, {**(bindings or {}), **values}, upstream=upstream, limits=limits)
     if not result.inputs:
         raise BpcliError(f"nothing to check: {expression!r} has no input variables")
     probe = _Probe(result)

@@ -19,15 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
-from bpcli.analyses.result import Notice
+from bpcli.engine.problem import Limits, Notice, Problem
 
 DEFAULT_MAX_ENTRIES = 1_000_000
 MODES = ("matrix", "hvp")
 
 
 @dataclass
-class HessianResult:
+class HessianResult(Result):
     """The Hessian matrix of a number over its variables' elements, or the product H v.
 
     In ``"matrix"`` mode ``matrix`` is n × n over the flattened elements
@@ -64,17 +65,6 @@ class HessianResult:
 
         return [label for name in self.variables for label in element_labels(name, self.shapes[name])]
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.hessian/1 document that ``bpcli hessian --json`` prints."""
-        from bpcli.views.json_doc import dumps, hessian_document
-
-        return dumps(hessian_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.hessian_table import hessian_table
-
-        return hessian_table(self)
-
 
 def hessian(
     expression: str,
@@ -84,6 +74,7 @@ def hessian(
     wrt: Sequence[str] | str | None = None,
     vector: Any = None,
     max_entries: int = DEFAULT_MAX_ENTRIES,
+    limits: Limits = Limits(),
     **values: Any,
 ) -> HessianResult:
     """The Hessian of ``expression`` at the given values, over the variables ``wrt`` (default: all).
@@ -95,21 +86,17 @@ def hessian(
         >>> bpcli.hessian("x**2 * y", x=1, y=2).matrix.tolist()
         [[4.0, 2.0], [2.0, 0.0]]
     """
-    from bpcli.analyses.grad import bind, build, shape_graph
-    from bpcli.engine.backward import backward
-    from bpcli.engine.evaluate import evaluate
     from bpcli.analyses.derivative import higher_order_warnings, require_number
     from bpcli.analyses.result import zero_like
 
-    graph = build(expression)
-    inputs, notices = bind(graph, {**(bindings or {}), **values})
-    shape_graph(graph, inputs)
+    problem = Problem.of(expression, {**(bindings or {}), **values}, limits=limits)
+    graph, inputs = problem.graph, problem.inputs
     require_number(graph, graph.output, "the output", "the Hessian is of a number: reduce it with sum(...)")
     chosen = _chosen(graph, wrt)
     if vector is None:
         _check_size(graph, chosen, max_entries)
-    forward_nodes = len(graph.nodes)
-    first = backward(graph)
+    forward_nodes = problem.forward_nodes
+    first = problem.backward()
     first_pass = range(forward_nodes, len(graph.nodes))
     gradient = {v: first.gradient(v) for v in chosen}
     evaluated = [*range(forward_nodes), *(g for g in gradient.values() if g is not None)]
@@ -119,7 +106,7 @@ def hessian(
         product_nodes = _hvp_nodes(graph, gradient, vectors)
         evaluated += [node for node in product_nodes.values() if node is not None]
     # Before the matrix's passes add their one-hot inputs to the graph.
-    evaluation = evaluate(graph, inputs, roots=evaluated, watch=evaluated[forward_nodes:])
+    evaluation = problem.evaluate(roots=evaluated, watch=evaluated[forward_nodes:])
     if vector is None:
         matrix, passes, findings = _matrix(graph, inputs, gradient)
 
@@ -141,7 +128,7 @@ def hessian(
         vector=by_name(vectors, read=lambda v, value: value),
         product=by_name(product_nodes),
         passes=passes,
-        warnings=higher_order_warnings(expression, graph, first, evaluation, findings, notices, first_pass),
+        warnings=higher_order_warnings(problem, evaluation, findings, first_pass),
     )
 
 
@@ -196,7 +183,7 @@ def _vectors(graph: Any, chosen: list[int], vector: Any) -> dict[int, Any]:
     """v as one value per chosen variable, shaped like it (missing ones are zero)."""
     import numpy as np
 
-    from bpcli.analyses.grad import to_value
+    from bpcli.engine.problem import to_value
     from bpcli.engine.shapes import show, size, value_shape
 
     names = {graph.nodes[v].name: v for v in chosen}

@@ -9,7 +9,7 @@ graph, so one evaluator computes values and gradients alike.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from bpcli.engine import shapes
 from bpcli.engine.gates import REGISTRY
@@ -17,6 +17,11 @@ from bpcli.engine.syntax.printer import format_number
 
 INPUT = "input"
 CONST = "const"
+
+
+def gate_shape(op: str, input_shapes: list[shapes.Shape], attrs: Mapping[str, Any] | None) -> shapes.Shape:
+    """The shape of a gate's output, by the gate's own shape rule (a ShapeError if the inputs do not fit)."""
+    return REGISTRY[op].shape(*input_shapes, **(attrs or {}))
 
 
 class Node:
@@ -89,7 +94,7 @@ class Graph:
     def _new_shape(self, node: Node) -> tuple[int, ...]:
         if node.op == CONST:
             return shapes.value_shape(node.value)
-        return shapes.gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
+        return gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
 
     def fresh_name(self, prefix: str) -> str:
         """A name of the form prefix1, prefix2, ... that no user name and no earlier one takes."""
