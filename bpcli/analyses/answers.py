@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_problem
-from bpcli.engine.errors import BpcliError
 from bpcli.analyses.expected import Rule, Written
+from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.engine.values import ValueReader, read_bytes, utf8_text
 
 KEYS = {
     "name": "a label for the report",
@@ -127,8 +128,6 @@ def _problem(path: Path, index: int, table: dict[str, Any], rule: Rule) -> Entry
 
 def _checked(entry: Entry, index: int, limits: Limits) -> ProblemResult:
     """One problem's result; bad input in it becomes its error, and the others are still checked."""
-    from bpcli.engine.values import ValueReader
-
     problem = entry.problem
     try:
         problem.expression = _text(entry.base, problem.expression)
@@ -157,8 +156,6 @@ def _text(path: Path, text: str) -> str:
 
 
 def _read(path: Path) -> str:
-    from bpcli.engine.values import read_bytes, utf8_text
-
     return utf8_text(path, read_bytes(path))
 
 

@@ -19,12 +19,23 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from bpcli.analyses.backward_file import BackwardCheck
-from bpcli.analyses.diagnosis import Diagnosis, Truth
+from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose
+from bpcli.analyses.expected import (
+    DIGITS,
+    Expected,
+    Rule,
+    computed,
+    from_python,
+    within,
+)
+from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError
-from bpcli.analyses.expected import DIGITS, Expected, Rule, computed, from_python, within
+from bpcli.engine.formulas import gate_text
 from bpcli.engine.limits import Limits
-from bpcli.engine.problem import Notice
+from bpcli.engine.problem import Notice, parse
+from bpcli.engine.shapes import show
+from bpcli.engine.syntax.ast import Assign
 
 _EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\Z")
 
@@ -163,7 +174,6 @@ def check(
 
 def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -> ProblemResult:
     """Check one problem; bad input raises BpcliError."""
-    from bpcli.analyses.grad import grad
     from bpcli.analyses.backward_file import check_backward
 
     result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)
@@ -221,10 +231,6 @@ def _resolve(key: str, truth: Truth) -> tuple[int, bool]:
 
 
 def _known(truth: Truth) -> str:
-    from bpcli.engine.problem import parse
-    from bpcli.engine.formulas import gate_text
-    from bpcli.engine.syntax.ast import Assign
-
     described = [name if not truth.graph.is_gate(node) else f"{name} = {gate_text(truth.graph, node)}"
                  for name, node in truth.names.items()]
     text = (f"its values are {', '.join(described)} (NAME=V checks a value, dNAME=V or d(NAME)=V "
@@ -253,7 +259,6 @@ def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[A
 def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], rule: Rule) -> Outcome:
     if outcome.passed or not outcome.gradient or outcome.note:
         return outcome
-    from bpcli.analyses.diagnosis import diagnose
 
     def matches(node: int, value: Any) -> bool:
         mine = student[node]
@@ -280,6 +285,4 @@ def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> lis
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    from bpcli.engine.shapes import show
-
     return show(shape)

@@ -16,10 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from bpcli.analyses.result import Result
-from bpcli.engine.backward import Adjoints
+from bpcli.engine.backward import Adjoints, backward
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.graph import Graph
+from bpcli.engine.evaluate import Finding
+from bpcli.engine.formulas import gate_text
+from bpcli.engine.gates import REGISTRY
+from bpcli.engine.graph import Builder, Graph
 from bpcli.engine.problem import Limits, Notice, Problem
+from bpcli.engine.shapes import show
+from bpcli.engine.simplify import simplify
 
 DEFAULT_MAX_NODES = 1_000_000  # each order multiplies the graph's size by about three
 # Each pass walks the whole graph built so far, so time grows with the square of the order even where
@@ -57,8 +62,6 @@ class Passes:
 
 def gradients(graph: Graph) -> Passes:
     """One backward pass: the gradient of the output with respect to every variable."""
-    from bpcli.engine.backward import backward
-
     start = len(graph.nodes)
     adjoints = backward(graph)
     targets = [Target(graph.nodes[v].name, 1, adjoints.gradient(v)) for v in graph.variables]
@@ -69,9 +72,6 @@ def repeated(
     graph: Graph, wrt: str | None, order: int, max_nodes: int = DEFAULT_MAX_NODES, max_order: int = DEFAULT_MAX_ORDER
 ) -> Passes:
     """``order`` backward passes, each differentiating the last one's result with respect to ``wrt``."""
-    from bpcli.engine.backward import backward
-    from bpcli.engine.graph import Builder
-
     if order < 1:
         raise BpcliError(f"the order of a derivative is 1 or more, not {order}")
     _check_order(order, max_order)
@@ -139,9 +139,6 @@ def higher_order_warnings(problem: Problem, evaluation: Any, findings: list[Any]
     ``findings`` are those of further evaluations; ``first_pass`` is where the
     first backward pass's nodes are in the graph.
     """
-    from bpcli.engine.evaluate import Finding
-    from bpcli.engine.gates import REGISTRY
-
     graph = problem.graph
     # A kink whose gradient is a flat indicator (step, sign, greater, share) is a jump in the derivative.
     jumps = {
@@ -164,8 +161,6 @@ def higher_order_warnings(problem: Problem, evaluation: Any, findings: list[Any]
 
 
 def require_number(graph: Graph, node: int, role: str, advice: str) -> None:
-    from bpcli.engine.shapes import show
-
     shape = graph.shape(node)
     if shape != ():
         raise BpcliError(f"{role} {graph.nodes[node].name} has shape {show(shape)}; {advice}")
@@ -241,9 +236,6 @@ def derivative(
         >>> bpcli.derivative("x**4", x=2, order=3).value
         48.0
     """
-    from bpcli.engine.formulas import gate_text
-    from bpcli.engine.simplify import simplify
-
     problem = Problem.of(expression, {**(bindings or {}), **values}, limits=limits)
     graph, inputs = problem.graph, problem.inputs
     require_number(graph, graph.output, "the output", "higher derivatives are of a number: reduce it with sum(...)")

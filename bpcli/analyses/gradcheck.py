@@ -25,9 +25,16 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
+from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
-from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK
+from bpcli.engine.backends import backend_for
+from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK, BpcliError
+from bpcli.engine.evaluate import evaluate
+from bpcli.engine.formulas import gate_text
+from bpcli.engine.gates import REGISTRY
+from bpcli.engine.graph import INPUT
 from bpcli.engine.limits import Limits
+from bpcli.engine.problem import Notice
 
 if TYPE_CHECKING:  # the command line imports this module for its defaults: keep that cheap
     from bpcli.engine.problem import Notice
@@ -136,10 +143,6 @@ def gradcheck(
         >>> r.passed, [c.reading for c in r.checks]
         (True, ['good', 'good'])
     """
-    from bpcli.analyses.grad import grad
-    from bpcli.engine.errors import BpcliError
-    from bpcli.engine.problem import Notice
-
     if not h > 0:
         raise BpcliError(f"the step h must be a positive number, not {h}")
     result = grad(expression, {**(bindings or {}), **values}, upstream=upstream, limits=limits)
@@ -204,8 +207,6 @@ class _Probe:
                             left, right)
 
     def kink_message(self, check: ElementCheck) -> str:
-        from bpcli.engine.formulas import gate_text
-
         stages = ", ".join(f"{self.graph.nodes[n].name} = {gate_text(self.graph, n)}"
                            for n in self.crossed[(check.input, check.index)])
         return (f"{check.label} ± {check.step:.3g} crosses a kink ({stages}), so the centred difference is "
@@ -214,8 +215,6 @@ class _Probe:
 
     def _moved_by(self, name: str) -> list[int]:
         """The forward stages whose value depends on the input ``name``."""
-        from bpcli.engine.graph import INPUT
-
         cache = self.__dict__.setdefault("_moved_by_cache", {})
         if name not in cache:
             reached = {i for i, n in enumerate(self.graph.nodes) if n.op == INPUT and n.name == name}
@@ -226,8 +225,6 @@ class _Probe:
         return cache[name]
 
     def _moved(self, name: str, index: tuple[int, ...], value: float) -> Any:
-        from bpcli.engine.evaluate import evaluate
-
         original = self.result.inputs[name]
         if index:
             moved = original.copy()
@@ -248,9 +245,6 @@ class _Probe:
 
     def _kinks_crossed(self, name: str, up: list[Any], down: list[Any]) -> list[int]:
         """The stages moved by ``name`` whose kink lies between the two moved points (or at one of them)."""
-        from bpcli.engine.backends import backend_for
-        from bpcli.engine.gates import REGISTRY
-
         crossed = []
         for node in self._moved_by(name):
             gate = REGISTRY[self.graph.nodes[node].op]

@@ -19,9 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from bpcli.analyses.result import Result
+from bpcli.analyses.derivative import higher_order_warnings, require_number, variable
+from bpcli.analyses.jacobian import vjp_rows
+from bpcli.analyses.result import Result, zero_like
+from bpcli.engine.backward import backward
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.problem import Limits, Notice, Problem
+from bpcli.engine.graph import CONST, Builder
+from bpcli.engine.problem import Limits, Notice, Problem, to_value
+from bpcli.engine.shapes import show, size, value_shape
 
 DEFAULT_MAX_ENTRIES = 1_000_000
 MODES = ("matrix", "hvp")
@@ -86,9 +91,6 @@ def hessian(
         >>> bpcli.hessian("x**2 * y", x=1, y=2).matrix.tolist()
         [[4.0, 2.0], [2.0, 0.0]]
     """
-    from bpcli.analyses.derivative import higher_order_warnings, require_number
-    from bpcli.analyses.result import zero_like
-
     problem = Problem.of(expression, {**(bindings or {}), **values}, limits=limits)
     graph, inputs = problem.graph, problem.inputs
     require_number(graph, graph.output, "the output", "the Hessian is of a number: reduce it with sum(...)")
@@ -133,8 +135,6 @@ def hessian(
 
 
 def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
-    from bpcli.engine.shapes import size
-
     count = sum(size(graph.shape(v)) for v in chosen)
     if count * count > max_entries:
         raise BpcliError(
@@ -147,9 +147,6 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
     import numpy as np
 
-    from bpcli.analyses.jacobian import vjp_rows
-    from bpcli.analyses.result import zero_like
-    from bpcli.engine.shapes import size
 
     chosen = list(gradient)
     count = sum(size(graph.shape(v)) for v in chosen)
@@ -168,8 +165,6 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
 
 
 def _chosen(graph: Any, wrt: Sequence[str] | str | None) -> list[int]:
-    from bpcli.analyses.derivative import variable
-
     if wrt is None:
         return list(graph.variables)
     names = [wrt] if isinstance(wrt, str) else list(wrt)
@@ -183,8 +178,6 @@ def _vectors(graph: Any, chosen: list[int], vector: Any) -> dict[int, Any]:
     """v as one value per chosen variable, shaped like it (missing ones are zero)."""
     import numpy as np
 
-    from bpcli.engine.problem import to_value
-    from bpcli.engine.shapes import show, size, value_shape
 
     names = {graph.nodes[v].name: v for v in chosen}
     if isinstance(vector, Mapping):
@@ -221,9 +214,6 @@ def _vectors(graph: Any, chosen: list[int], vector: Any) -> dict[int, Any]:
 
 def _hvp_nodes(graph: Any, gradient: dict[int, int | None], vectors: dict[int, Any]) -> dict[int, int | None]:
     """H v: the gradient of <g, v>, one more backward pass through the gradient graph."""
-    from bpcli.engine.backward import backward
-    from bpcli.engine.graph import CONST, Builder
-
     g = Builder(graph)
     terms = []
     for v, node in gradient.items():

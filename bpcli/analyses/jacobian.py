@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from bpcli.analyses.result import Result
-from bpcli.engine.backward import Adjoints
+from bpcli.engine.backward import Adjoints, backward
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.evaluate import Evaluation, Finding
-from bpcli.engine.graph import Graph
+from bpcli.engine.evaluate import Evaluation, Finding, evaluate
+from bpcli.engine.graph import INPUT, Graph
 from bpcli.engine.problem import Limits, Notice, Problem
+from bpcli.engine.shapes import size
 
 LAYOUTS = ("outputs-first", "inputs-first")
 DEFAULT_MAX_ENTRIES = 1_000_000
@@ -75,8 +76,6 @@ def jacobian(
         >>> bpcli.jacobian("relu(x)", x=[1, -2]).matrix("x").tolist()
         [[1.0, 0.0], [0.0, 0.0]]
     """
-    from bpcli.engine.shapes import size
-
     if layout not in LAYOUTS:
         raise BpcliError(f"layout is {' or '.join(LAYOUTS)}, not {layout!r}")
     problem = Problem.of(expression, {**(bindings or {}), **values}, limits=limits)
@@ -128,10 +127,6 @@ def vjp_rows(
     """
     import numpy as np
 
-    from bpcli.engine.backward import backward
-    from bpcli.engine.evaluate import evaluate
-    from bpcli.engine.graph import INPUT
-    from bpcli.engine.shapes import size
 
     output_shape = graph.shape(output)
     seed_name = graph.claim("d" + graph.nodes[output].name)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping, Union
 
 from bpcli import views
+from bpcli.analyses.grad import differentiate, grad
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.problem import Limits, Notice, Problem, build
@@ -88,7 +89,6 @@ def grad_points(
     """
     import numpy as np
 
-    from bpcli.analyses.grad import differentiate
 
     columns = read_points(Path(points)) if isinstance(points, (str, os.PathLike)) else points
     bindings = {**(bindings or {}), **values}
@@ -128,7 +128,6 @@ def _row_by_row(
 ) -> tuple[Any, dict[str, Any], list[Notice]]:
     import numpy as np
 
-    from bpcli.analyses.grad import grad
 
     value = np.empty(count)
     gradients = {name: np.empty(count) for name in values}

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from bpcli import views
+from bpcli.analyses import derivative as higher
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.problem import Limits, Problem
+from bpcli.engine.problem import Limits, Problem, build
+from bpcli.engine.shapes import show
 from bpcli.engine.simplify import DEFAULT_MAX_SIZE, simplify
 
 
@@ -81,8 +83,6 @@ def symbolic(
         >>> bpcli.symbolic("(x+y)*z").gradients
         {'x': 'z', 'y': 'z', 'z': 'x + y'}
     """
-    from bpcli.analyses import derivative as higher
-
     given = {**(bindings or {}), **values}
     problem = _numbers_problem(expression, given, limits)
     graph, forward_nodes = problem.graph, problem.forward_nodes
@@ -118,9 +118,6 @@ def symbolic(
 
 def _numbers_problem(expression: str, given: Mapping[str, Any], limits: Limits) -> Problem:
     """The problem with every variable a number; bound to the values if there are any."""
-    from bpcli.engine.problem import build
-    from bpcli.engine.shapes import show
-
     if given:
         problem = Problem.of(expression, given, limits=limits)
     else:

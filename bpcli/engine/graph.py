@@ -12,6 +12,7 @@ import math
 from typing import Any, Callable, Iterable, Mapping
 
 from bpcli.engine import shapes
+from bpcli.engine.backends import scalar
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.syntax.printer import format_number
 
@@ -244,8 +245,6 @@ class Builder:
                 return kept[0] if len(kept) == 1 else self.const(0.0) if not kept else self.apply(op, *kept)
             return None
         if all(v is not None for v in values) and REGISTRY[op].elementwise:
-            from bpcli.engine.backends import scalar
-
             return self.const(REGISTRY[op].forward(scalar, *values))
         if op == "mul":
             for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):

@@ -24,9 +24,16 @@ from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 from bpcli.engine.backward import Adjoints, backward
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.graph import CONST, Graph
+from bpcli.engine.evaluate import evaluate
+from bpcli.engine.formulas import gate_text
+from bpcli.engine.graph import CONST, INPUT, Graph, gate_shape
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS, Limits
+from bpcli.engine.lower import lower
+from bpcli.engine.shapes import ShapeError, show, size, value_shape
 from bpcli.engine.syntax.ast import Program
+from bpcli.engine.syntax.parser import parse as parse_text
+from bpcli.engine.syntax.printer import format_number
+
 
 class Notice(NamedTuple):
     """A warning about one stage (a kink, a tie, an inf or nan) or about the input."""
@@ -47,8 +54,6 @@ def parse(expression: str) -> Program:
         >>> [statement.target for statement in bpcli.parse("q = x + y; f = q * z").statements]
         ['q', 'f']
     """
-    from bpcli.engine.syntax.parser import parse as parse_text
-
     return parse_text(expression)
 
 
@@ -61,8 +66,6 @@ def build(expression: str, expand: bool = False) -> Graph:
         >>> [(node.name, node.op) for node in bpcli.build("(x+y)*z").nodes]
         [('x', 'input'), ('y', 'input'), ('t1', 'add'), ('z', 'input'), ('f', 'mul')]
     """
-    from bpcli.engine.lower import lower
-
     return lower(parse(expression), expression, expand=expand)
 
 
@@ -117,8 +120,6 @@ class Problem:
 
     def evaluate(self, roots: Iterable[int] | None = None, watch: list[int] | None = None) -> Any:
         """Compute the ``roots`` (every node) at the bound inputs; ``watch``: the gradients reported."""
-        from bpcli.engine.evaluate import evaluate
-
         with collector_paused():
             return evaluate(self.graph, self.inputs, roots=roots, watch=watch)
 
@@ -134,8 +135,6 @@ class Problem:
         return self.notices + found + self._unused_stage_warnings()
 
     def _warning(self, node: int, kind: str, note: str) -> Notice:
-        from bpcli.engine.formulas import gate_text
-
         graph = self.graph
         while graph.nodes[node].origin is not None:
             # A finding in a higher-order pass belongs to the stage its gradient serves.
@@ -170,8 +169,6 @@ def shape_graph(graph: Graph, inputs: Mapping[str, Any], limits: Limits = Limits
     A graph of numbers only keeps no shapes at all (every node is a scalar),
     which spares the backward pass a shape rule per node it adds.
     """
-    from bpcli.engine.shapes import value_shape
-
     numbers_only = all(not hasattr(v, "shape") for v in inputs.values()) and all(
         not hasattr(graph.nodes[i].value, "shape") for i in graph.constants
     )
@@ -186,10 +183,6 @@ def infer_shapes(
     graph: Graph, input_shapes: Mapping[str, tuple[int, ...]], max_elements: int = DEFAULT_MAX_ELEMENTS
 ) -> list[tuple[int, ...]]:
     """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes."""
-    from bpcli.engine.formulas import gate_text
-    from bpcli.engine.graph import INPUT, gate_shape
-    from bpcli.engine.shapes import ShapeError, show, size, value_shape
-
     shapes: list[tuple[int, ...]] = []
     for index, node in enumerate(graph.nodes):
         if node.op == INPUT:
@@ -260,8 +253,6 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _text(value: Any) -> str:
-    from bpcli.engine.syntax.printer import format_number
-
     return format_number(value) if isinstance(value, float) else str(value.tolist())
 
 
@@ -291,8 +282,6 @@ def to_value(name: str, value: Any) -> Any:
 
 
 def _upstream_value(graph: Graph, upstream: Any) -> Any:
-    from bpcli.engine.shapes import show, value_shape
-
     output = graph.nodes[graph.output]
     shape = graph.shape(graph.output)
     if upstream is None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
+from bpcli.engine.backends import scalar
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.formulas import constant_ast
 from bpcli.engine.gates import REGISTRY
@@ -211,8 +212,6 @@ def _is_whole(value: float) -> bool:
 
 
 def _scalar():
-    from bpcli.engine.backends import scalar
-
     return scalar
 
 
