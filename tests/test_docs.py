@@ -167,6 +167,17 @@ def test_every_relative_link_of_readme_and_docs_leads_somewhere():
     assert checked >= 20
 
 
+REPOSITORY_PATH = re.compile(r"`((?:bpcli|tests|benchmarks|grammar|docs)/[^`\s]*)`")
+
+
+def test_every_file_the_pages_name_exists():
+    """A page that names `bpcli/engine/gates.py` sends the reader there: the layout moves, the pages follow."""
+    named = {(name, path) for name, text in _page_texts().items() for path in REPOSITORY_PATH.findall(text)}
+    assert len(named) >= 10
+    missing = sorted(f"{name}: {path}" for name, path in named if not (REPO / path).exists())
+    assert not missing, missing
+
+
 def test_the_link_check_finds_a_broken_link():
     text = "See [grad](docs/commands/grad.md), ![a](docs/missing.svg), `[not](a-link.md)` and [web](https://x.org).\n"
     assert _relative_links(text) == ["docs/commands/grad.md", "docs/missing.svg"]
