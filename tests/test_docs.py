@@ -53,7 +53,8 @@ def test_every_console_example_prints_what_its_page_shows():
     for name, text in _page_texts().items():
         for example in examples.examples(text):
             if example.missing_program:
-                warnings.warn(f"{name}:{example.line} not run: {example.missing_program} is not installed")
+                message = f"{name}:{example.line} not run: {example.missing_program} is not installed"
+                warnings.warn(message, stacklevel=1)
     stale = examples.stale_pages(examples.pages())
     assert not any(stale.values()), "\n\n".join(
         f"{name}:{example.line}: $ {example.command}\nshows:\n" + "\n".join(example.shown)
