@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.cli.bindings import split_bindings
-from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS, Limits
+from bpcli.engine.limits import Limits
 from bpcli.engine.values import ValueReader
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
