@@ -169,11 +169,13 @@ def test_every_relative_link_of_readme_and_docs_leads_somewhere():
 
 
 REPOSITORY_PATH = re.compile(r"`((?:bpcli|tests|benchmarks|grammar|docs)/[^`\s]*)`")
+PLACEHOLDER = re.compile(r"[A-Z]{2,}")  # a recipe's bpcli/analyses/NAME.py stands for a file yet to be written
 
 
 def test_every_file_the_pages_name_exists():
     """A page that names `bpcli/engine/gates.py` sends the reader there: the layout moves, the pages follow."""
-    named = {(name, path) for name, text in _page_texts().items() for path in REPOSITORY_PATH.findall(text)}
+    named = {(name, path) for name, text in _page_texts().items() for path in REPOSITORY_PATH.findall(text)
+             if not PLACEHOLDER.search(path)}
     assert len(named) >= 10
     missing = sorted(f"{name}: {path}" for name, path in named if not (REPO / path).exists())
     assert not missing, missing
