@@ -228,6 +228,24 @@ def stale_pages(paths: list[Path]) -> dict[str, list[tuple[Example, list[str]]]]
         return dict(zip(map(page_name, paths), pool.map(lambda path: stale(path.read_text(), page_name(path)), paths)))
 
 
+def foreign_bpcli() -> str | None:
+    """Why the bpcli the examples would run is not this checkout's, if it is not.
+
+    The examples run the bpcli beside this interpreter: run with an interpreter
+    whose bpcli is another checkout's (a global installation), --write would put
+    that checkout's output into these pages.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("bpcli")
+    if spec is None or spec.origin is None:
+        return f"{sys.executable} has no bpcli installed"
+    origin = Path(spec.origin).resolve()
+    if REPO not in origin.parents:
+        return f"{sys.executable} runs the bpcli of {origin.parent}, not this checkout's (activate its environment)"
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -236,6 +254,12 @@ def main() -> int:
     parser.add_argument("pages", nargs="*", type=Path, help="only these pages (default: README.md and docs/**/*.md)")
     options = parser.parse_args()
     chosen = options.pages or pages()
+    foreign = foreign_bpcli()
+    if foreign and options.write:
+        print(f"docs/examples.py: not writing: {foreign}", file=sys.stderr)
+        return 2
+    if foreign:
+        print(f"docs/examples.py: note: {foreign}", file=sys.stderr)
     if options.write:
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(lambda path: path.write_text(rewrite(path.read_text(), page_name(path))), chosen))

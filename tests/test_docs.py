@@ -204,3 +204,16 @@ def test_the_example_script_checks_every_page_it_is_given(tmp_path: Path):
     assert write.returncode == 0, write.stderr
     assert page.read_text() == ('Text.\n\n```console\n$ bpcli grad "(x+y)*z" --symbolic\n'
                                 'df/dx = z\ndf/dy = z\ndf/dz = x + y\n```\n')
+
+
+def test_the_example_script_will_not_write_another_checkouts_output(monkeypatch, tmp_path: Path):
+    """Run by an interpreter whose bpcli is installed from elsewhere, --write would fill the pages with that output."""
+    import importlib.machinery
+    import importlib.util
+
+    examples = _examples()
+    elsewhere = importlib.machinery.ModuleSpec("bpcli", None, origin=str(tmp_path / "bpcli" / "__init__.py"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: elsewhere)
+    assert f"runs the bpcli of {tmp_path / 'bpcli'}, not this checkout's" in examples.foreign_bpcli()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert examples.foreign_bpcli().endswith("has no bpcli installed")
