@@ -374,14 +374,18 @@ def _write_value(value: Any, stream: Any) -> None:
             _write_value(item, stream)
         stream.write("}")
     elif isinstance(value, list) and _holds_array(value):
-        stream.write("[")
-        for position, item in enumerate(value):
-            if position:
-                stream.write(", ")
-            _write_value(item, stream)
-        stream.write("]")
+        _write_list(value, stream, _write_value)
     else:
         stream.write(_compact(value))
+
+
+def _write_list(items: Any, stream: Any, write_item: Callable[[Any, Any], None]) -> None:
+    stream.write("[")
+    for position, item in enumerate(items):
+        if position:
+            stream.write(", ")
+        write_item(item, stream)
+    stream.write("]")
 
 
 def _holds_array(value: Any) -> bool:
@@ -396,10 +400,5 @@ def _write_array(array: Any, stream: Any) -> None:
         import numpy as np  # numpy only where arrays are (start-up)
 
         stream.write(_compact(row.tolist() if np.isfinite(row).all() else jsonable(row)))
-        return
-    stream.write("[")
-    for position, part in enumerate(array):
-        if position:
-            stream.write(", ")
-        _write_array(part, stream)
-    stream.write("]")
+    else:
+        _write_list(array, stream, _write_array)
