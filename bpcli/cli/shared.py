@@ -181,7 +181,11 @@ def warn(message: str) -> None:
 
 
 def _diagnostic(line: str) -> None:
-    """A line on standard error; one that cannot be written is dropped (it must not change the exit code)."""
+    """A line on standard error, its control characters escaped (messages quote paths, names and file
+    contents); one that cannot be written is dropped (it must not change the exit code)."""
+    from bpcli.engine.printable import printable
+
+    line = printable(line)
     stream = sys.stderr
     if stream is None:
         return
