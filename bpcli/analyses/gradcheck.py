@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
-from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK
+from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK, BpcliError
 
 if TYPE_CHECKING:  # the command line imports this module for its defaults: keep that cheap
     from bpcli.analyses.result import Notice
@@ -145,11 +145,12 @@ def gradcheck(
         (True, ['good', 'good'])
     """
     from bpcli.analyses.grad import grad
-    from bpcli.engine.errors import BpcliError
     from bpcli.analyses.result import Notice
 
-    if not h > 0:
-        raise BpcliError(f"the step h must be a positive number, not {h}")
+    if not (h > 0 and math.isfinite(h)):  # inf or nan would make every check inconclusive, and pass
+        raise BpcliError(f"the step h must be a finite number above 0, not {h}")
+    if not (max_error >= 0 and math.isfinite(max_error)):
+        raise BpcliError(f"--max-error must be a finite number, 0 or more, not {max_error}")
     result = grad(expression, {**(bindings or {}), **values}, upstream=upstream)
     if not result.inputs:
         raise BpcliError(f"nothing to check: {expression!r} has no input variables")
@@ -190,6 +191,10 @@ class _Probe:
         x = _element(self.result.inputs[name], index)
         step = h * max(1.0, abs(x))
         plus, minus = x + step, x - step
+        if math.isfinite(x) and not (minus < x < plus and math.isfinite(plus - minus)):
+            raise BpcliError(f"the step h = {h:g} cannot move {name} = {x:g} in float64 ({name} ± h is "
+                             f"{'the same number' if math.isfinite(plus - minus) else 'beyond float64'}): "
+                             f"give --h between 1e-12 and 1 (the default is {DEFAULT_H:g})")
         up, down = self._moved(name, index, plus), self._moved(name, index, minus)
         f_plus, f_minus = self._loss(up.values), self._loss(down.values)
         numeric = (f_plus - f_minus) / (plus - minus)

@@ -18,6 +18,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     cannot_write,
     console,
     error_message,
+    out_path,
     evaluated,
     evaluated_text,
     print_grad,
