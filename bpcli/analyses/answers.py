@@ -62,8 +62,10 @@ class Folders:
 
     def resolve(self, written: str) -> Path:
         """The file an @ path names (``written`` without the @), or a BpcliError if it leads outside."""
-        path = self.base / written  # an absolute path stays itself
-        resolved = path.resolve()  # follows symbolic links without opening the file
+        try:
+            resolved = (self.base / written).resolve()  # an absolute path stays itself; links are followed
+        except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL byte, a name too long
+            raise BpcliError(f"@{written} is not a path bpcli can follow") from None
         if not any(resolved.is_relative_to(folder) for folder in self.allowed):
             raise BpcliError(
                 f"@{written} is outside the answers file's folder {self.allowed[0]}: bpcli reads only files "
