@@ -348,3 +348,12 @@ def test_a_shared_folder_is_relative_to_the_current_one(homework, monkeypatch):
     monkeypatch.chdir(homework.parent)
     assert checked("--answers", str(path), "--allow-paths", "shared")[0] == 0
     assert os.path.isdir("shared")
+
+
+def test_a_value_file_in_an_error_is_quoted_by_a_short_excerpt_only(homework):
+    (homework / "x.csv").write_text("1,2\n3," + "9" * 30 + "oops" + "7" * 10_000 + "\n")
+    path = answers(homework, 'expr = "sum(x)"\ninputs = { x = "@x.csv" }\nexpect = { dx = [1, 1] }')
+    code, document = checked_json("--answers", str(path))
+    error = document["problems"][0]["error"]
+    assert code == 2 and "row 2: '" in error and "is not a number" in error
+    assert len(error) < len(str(homework)) + 120 and "7" * 100 not in error

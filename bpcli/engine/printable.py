@@ -37,3 +37,12 @@ def printable(text: str, newlines: bool = True) -> str:
         ('a\\nb', 'a\\\\nb')
     """
     return (_CONTROL_BUT_NEWLINE if newlines else _CONTROL).sub(_escape, text)
+
+
+def excerpt(text: str, width: int = 40) -> str:
+    """A short quotation of input in a message (a CSV cell, a header): quoted, cut to ``width`` characters.
+
+        >>> excerpt("oops"), excerpt("x" * 50, 8)
+        ("'oops'", "'xxxxxxxx'...")
+    """
+    return repr(text[:width]) + ("..." if len(text) > width else "")
