@@ -53,14 +53,16 @@ def _files_table(result: Any) -> Table:
     table.add_column("result")
     for file in result.files:
         score = file.score
-        verdict = Text("error", style="red") if file.exit_code == 2 else (
-            Text(PASS, style="green") if file.passed else Text(FAIL, style="red"))
-        if file.error is not None:
-            table.add_row(Text(printable(file.answers)), "—", "—", verdict)
-            continue
-        table.add_row(Text(printable(file.answers)), f"{score['passed']} of {score['problems']}",
-                      f"{score['met']} of {score['expectations']}", verdict)
+        counts = ("—", "—") if file.error is not None else (
+            f"{score['passed']} of {score['problems']}", f"{score['met']} of {score['expectations']}")
+        table.add_row(Text(printable(file.answers)), *counts, _verdict(file))
     return table
+
+
+def _verdict(file: Any) -> Text:
+    if file.exit_code == 2:  # a problem, or the whole file, could not be checked
+        return Text("error", style="red")
+    return Text(PASS, style="green") if file.passed else Text(FAIL, style="red")
 
 
 def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any]:
