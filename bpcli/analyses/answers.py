@@ -34,6 +34,8 @@ from typing import Any, Iterable
 from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_problem
 from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
+from bpcli.engine.values import ValueReader, read_bytes, utf8_text
 
 KEYS = {
     "name": "a label for the report",
@@ -84,7 +86,8 @@ class Entry:
 
 
 def check_answers(
-    path: str | Path, rtol: float | None = None, atol: float | None = None, allow_paths: Iterable[str | Path] = (),
+    path: str | Path, rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
+    allow_paths: Iterable[str | Path] = (),
 ) -> CheckResult:
     """Check every problem of an answers file; ``rtol``/``atol``, when given, replace every problem's own.
 
@@ -102,12 +105,12 @@ def check_answers(
     path = Path(path)
     grader = Rule(rtol, atol)
     entries = load_answers(path, grader, allow_paths)
-    return CheckResult([_checked(entry, index) for index, entry in enumerate(entries, start=1)],
+    return CheckResult([_checked(entry, index, limits) for index, entry in enumerate(entries, start=1)],
                        grader, answers=str(path))
 
 
 def check_answers_files(
-    paths: Iterable[str | Path], rtol: float | None = None, atol: float | None = None,
+    paths: Iterable[str | Path], rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
     allow_paths: Iterable[str | Path] = (),
 ) -> CheckResult:
     """Check several answers files in one process, each scored on its own (``files``).
@@ -117,13 +120,13 @@ def check_answers_files(
     """
     grader = Rule(rtol, atol)
     allow_paths = tuple(allow_paths)
-    files = [_file_checked(Path(path), grader, allow_paths) for path in paths]
+    files = [_file_checked(Path(path), grader, limits, allow_paths) for path in paths]
     return CheckResult([problem for file in files for problem in file.problems], grader, files=files)
 
 
-def _file_checked(path: Path, grader: Rule, allow_paths: tuple[str | Path, ...]) -> CheckResult:
+def _file_checked(path: Path, grader: Rule, limits: Limits, allow_paths: tuple[str | Path, ...]) -> CheckResult:
     try:
-        result = check_answers(path, grader.rtol, grader.atol, allow_paths)
+        result = check_answers(path, grader.rtol, grader.atol, limits, allow_paths)
     except BpcliError as error:
         return CheckResult([], grader, answers=str(path), error=error.render())
     for problem in result.problems:
@@ -137,7 +140,7 @@ def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | 
     ``grader`` is the command line's tolerance: when it gives one, it replaces
     what every problem sets.
     """
-    import tomllib
+    import tomllib  # only for answers files (start-up)
 
     try:
         document = tomllib.loads(_read(path), parse_float=Written)
@@ -200,18 +203,16 @@ def _own_rule(where: str, table: dict[str, Any]) -> Rule:
         raise BpcliError(f"{where}: {error.message}") from None
 
 
-def _checked(entry: Entry, index: int) -> ProblemResult:
+def _checked(entry: Entry, index: int, limits: Limits) -> ProblemResult:
     """One problem's result; bad input in it becomes its error, and the others are still checked.
 
     An error names the problem as written in the file (``@forward.py``), never
     the text of a file it read, beyond the short excerpt of a parse error.
     """
-    from bpcli.engine.values import ValueReader
-
     problem = entry.problem
     written = problem.expression
     try:
-        reader = ValueReader(seed=entry.seed)
+        reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
         checked = dataclasses.replace(
             problem,
             expression=_text(entry.folders, problem.expression),
@@ -220,7 +221,7 @@ def _checked(entry: Entry, index: int) -> ProblemResult:
             expect={key: _expected(entry.folders, reader, key, v) for key, v in problem.expect.items()},
             upstream=_value(entry.folders, reader, "upstream", problem.upstream),
         )
-        return check_problem(checked, index)
+        return check_problem(checked, index, limits)
     except BpcliError as error:
         unchecked = len(problem.expect) + (problem.backward is not None)
         return ProblemResult(index, problem.name, written, error=error.render(), unchecked=unchecked)
@@ -255,6 +256,4 @@ def _text(folders: Folders, text: str) -> str:
 
 
 def _read(path: Path) -> str:
-    from bpcli.engine.values import read_bytes, utf8_text
-
     return utf8_text(path, read_bytes(path))

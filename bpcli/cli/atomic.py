@@ -16,11 +16,17 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from typing import IO, TYPE_CHECKING, Any, Iterator
+
+from bpcli.engine.errors import BpcliError
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+
+def cannot_write(path: Path, error: OSError) -> BpcliError:
+    """The error for a file that could not be written (--out)."""
+    return BpcliError(f"cannot write {path}: {error.strerror or error}")
 
 
 @contextlib.contextmanager
@@ -30,7 +36,7 @@ def atomic_output(path: Path, binary: bool = False, newline: str | None = None) 
     Any OSError (opening, writing, flushing, renaming) becomes the one
     "cannot write" BpcliError; the previous file is kept either way.
     """
-    from bpcli.cli.shared import cannot_write
+    import tempfile  # only when a file is written (start-up)
 
     if _is_special(path):
         try:

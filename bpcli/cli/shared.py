@@ -11,11 +11,15 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
+from bpcli.cli.atomic import atomic_output
+from bpcli.cli.bindings import split_bindings
+from bpcli.engine.limits import Limits
+from bpcli.engine.printable import printable
+from bpcli.engine.values import ValueReader
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
 
-DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64 (bpcli.engine.values)
 # The longest expression read from a file or standard input: about 300,000
 # gates, which take some 400 MB and ten seconds. An argument is far shorter
 # (the system allows 128 KB); a file can be anything, /dev/zero included.
@@ -32,7 +36,7 @@ class Terminated(BaseException):
 
 def terminate_as_interrupt() -> None:
     """SIGTERM raises Terminated instead of ending the process on the spot."""
-    import signal
+    import signal  # only the console script installs the handler (the library leaves signals alone)
 
     def terminated(signum: int, frame: Any) -> None:
         raise Terminated()
@@ -203,8 +207,6 @@ def warn(message: str) -> None:
 def _diagnostic(line: str) -> None:
     """A line on standard error, its control characters escaped (messages quote paths, names and file
     contents); one that cannot be written is dropped (it must not change the exit code)."""
-    from bpcli.engine.printable import printable
-
     line = printable(line)
     stream = sys.stderr
     if stream is None:
@@ -304,12 +306,7 @@ def _decoded(data: bytes, source: str, max_length: int) -> str:
 
 
 def value_reader(seed: int, max_elements: int) -> Any:
-    """The reader of the command line's values; --max-elements bounds the arrays computed from them too."""
-    from bpcli.engine import shapes
-    from bpcli.engine.values import ValueReader
-
-    shapes.MAX_ELEMENTS = max_elements
-
+    """The reader of the command line's values, which --max-elements bounds (as it bounds what is computed)."""
     return ValueReader(seed=seed, max_elements=max_elements, note=warn)
 
 
@@ -332,14 +329,14 @@ def evaluated_text(
     circuit_without_values: bool = False,
 ) -> Any:
     """``evaluated`` for an expression already read: ``arguments`` are the bindings."""
-    from bpcli.analyses.grad import circuit, grad
-
+    from bpcli.analyses.grad import circuit, grad  # only the command's own analysis (start-up)
+    limits = Limits(max_elements=max_elements)
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
     if circuit_without_values and not values:
-        return circuit(text, upstream=seed_value, expand=expand)
-    result = grad(text, values, upstream=seed_value, expand=expand)
+        return circuit(text, upstream=seed_value, expand=expand, limits=limits)
+    result = grad(text, values, upstream=seed_value, expand=expand, limits=limits)
     warn_unused(result.warnings)
     return result
 
@@ -352,9 +349,9 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
     """
     if "-o" not in arguments:
         return out, arguments
-    from pathlib import Path
+    from pathlib import Path  # only for files (start-up)
 
-    from bpcli.analyses.grad import build
+    from bpcli.engine.problem import build  # the engine only for a command that builds (start-up)
 
     graph = build(text)
     position = arguments.index("-o")
@@ -363,11 +360,6 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
     if out is not None:
         raise BpcliError("give the file to write once: -o PATH or --out PATH")
     return Path(arguments[position + 1]), arguments[:position] + arguments[position + 2:]
-
-
-def cannot_write(path: Path, error: OSError) -> BpcliError:
-    """The error for a file that could not be written (--out)."""
-    return BpcliError(f"cannot write {path}: {error.strerror or error}")
 
 
 def out_path(path: Optional[Path]) -> Optional[Path]:
@@ -389,8 +381,6 @@ def write_output(data: str | bytes, path: Optional[Path]) -> None:
             silence(1)
             check_output_error(error)
         return
-    from bpcli.cli.atomic import atomic_output
-
     with atomic_output(path, binary=isinstance(data, bytes)) as handle:
         handle.write(data)
 
@@ -400,9 +390,7 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
     if path is None:
         console().print(renderable)
         return
-    from rich.console import Console
-
-    from bpcli.cli.atomic import atomic_output
+    from rich.console import Console  # rich only to draw (start-up)
 
     with atomic_output(path) as handle:
         Console(file=handle, width=120, color_system=None, highlight=False).print(renderable)
@@ -423,8 +411,6 @@ _OPTIONS_ELSEWHERE = {
 
 
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
-    from bpcli.cli.bindings import split_bindings
-
     values = {}
     for name, text in split_bindings(arguments).items():
         try:
@@ -438,7 +424,7 @@ def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
 
 
 def console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from rich.console import Console  # rich only to draw (start-up)
 
     # Piped output gets no escape codes at all and a width that keeps the
     # tables' columns readable. rich drops only the colours for NO_COLOR and
@@ -469,18 +455,18 @@ def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: i
                sentences: Optional[list[Any]] = None) -> None:
     """What bpcli grad prints: the bpcli.grad/1 document, or the stage table (and the sentences of --explain)."""
     if json_output:
-        from bpcli.views.json_doc import dumps, grad_document
+        from bpcli.views.json_doc import dumps, grad_document  # a view only when shown (start-up)
 
         print(dumps(grad_document(result, sentences)))
         return
-    from bpcli.views.table import grad_table
+    from bpcli.views.table import grad_table  # a view only when shown (start-up)
 
     output = console()
     output.print(grad_table(result, precision=precision, max_stages=max_stages, full=full, warnings=False))
     if sentences is not None:
-        from rich.text import Text
+        from rich.text import Text  # rich only to draw (start-up)
 
-        from bpcli.views.explain import explanation_text
+        from bpcli.views.explain import explanation_text  # a view only when shown (start-up)
 
         output.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
     warn_values(result.warnings)
