@@ -357,3 +357,9 @@ def test_a_value_file_in_an_error_is_quoted_by_a_short_excerpt_only(homework):
     error = document["problems"][0]["error"]
     assert code == 2 and "row 2: '" in error and "is not a number" in error
     assert len(error) < len(str(homework)) + 120 and "7" * 100 not in error
+
+
+def test_symbolic_text_escapes_the_expression_it_names():
+    result = run_cli("grad", "1 + 2 # \x1b[31mred", "--symbolic")
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stdout and "1 + 2 # \\x1b[31mred has no input variables" in result.stdout
