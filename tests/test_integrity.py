@@ -363,3 +363,10 @@ def test_symbolic_text_escapes_the_expression_it_names():
     result = run_cli("grad", "1 + 2 # \x1b[31mred", "--symbolic")
     assert result.exit_code == 0
     assert "\x1b" not in result.stdout and "1 + 2 # \\x1b[31mred has no input variables" in result.stdout
+
+
+def test_a_windows_line_ending_is_not_shown_in_a_parse_errors_excerpt(tmp_path):
+    program = tmp_path / "f.txt"
+    program.write_bytes(b"q = x +* y\r\nf = q\r\n")
+    result = run_cli("grad", "--file", str(program), "-x", "1", "-y", "2")
+    assert result.stderr.splitlines()[1:3] == ["  q = x +* y", "         ^"]

@@ -76,6 +76,8 @@ def caret_excerpt(source: str, span: tuple[int, int]) -> str:
     line_end = source.find("\n", start)
     if line_end == -1:
         line_end = len(source)
+    if line_end > start + 1 and source[line_end - 1] == "\r":  # a Windows line ending is not part of the line
+        line_end -= 1
     end = max(start + 1, min(end, line_end))
     text = source[line_start:line_end]
     column = start - line_start
