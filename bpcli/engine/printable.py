@@ -11,21 +11,15 @@ concern here: the views print input as ``rich.text.Text``, never as markup.
 
 from __future__ import annotations
 
-import re
-
-# C0 and C1 controls and DEL, the line and paragraph separators, and the
-# invisible formatting characters that reorder text (bidi overrides and isolates, marks).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls and DEL, the line and paragraph separators, and the invisible
+# formatting characters that reorder text (bidi marks, embeddings, overrides and isolates).
+_CONTROLS = [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029,
+             *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 _NAMED = {"\t": "\\t", "\r": "\\r", "\n": "\\n"}
-
-
-def _escape(match: re.Match[str]) -> str:
-    character = match.group()
-    if character in _NAMED:
-        return _NAMED[character]
-    code = ord(character)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+# str.translate tables (no regular expression to compile at start-up): every control to its escape.
+_ESCAPES = {code: _NAMED.get(chr(code)) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            for code in _CONTROLS}
+_ESCAPES_BUT_NEWLINE = {code: escape for code, escape in _ESCAPES.items() if code != ord("\n")}
 
 
 def printable(text: str, newlines: bool = True) -> str:
@@ -36,7 +30,7 @@ def printable(text: str, newlines: bool = True) -> str:
         >>> printable("a\\nb"), printable("a\\nb", newlines=False)
         ('a\\nb', 'a\\\\nb')
     """
-    return (_CONTROL_BUT_NEWLINE if newlines else _CONTROL).sub(_escape, text)
+    return text.translate(_ESCAPES_BUT_NEWLINE if newlines else _ESCAPES)
 
 
 def excerpt(text: str, width: int = 40) -> str:
