@@ -11,7 +11,6 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
-from bpcli.cli.atomic import atomic_output
 from bpcli.cli.bindings import split_bindings
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
@@ -381,6 +380,8 @@ def write_output(data: str | bytes, path: Optional[Path]) -> None:
             silence(1)
             check_output_error(error)
         return
+    from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
+
     with atomic_output(path, binary=isinstance(data, bytes)) as handle:
         handle.write(data)
 
@@ -391,6 +392,8 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
         console().print(renderable)
         return
     from rich.console import Console  # rich only to draw (start-up)
+
+    from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
 
     with atomic_output(path) as handle:
         Console(file=handle, width=120, color_system=None, highlight=False).print(renderable)
