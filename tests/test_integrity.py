@@ -242,6 +242,7 @@ def test_several_answers_files_are_each_scored(homework):
     assert document["score"] == {"problems": 2, "passed": 1, "expectations": 3, "met": 2}
     code, stdout, _ = checked("--answers", str(first), "--answers", str(second))
     assert f"Checking {first}" in stdout and f"Checking {second}" in stdout and "Scores of 2 answers files" in stdout
+    assert "All 2 files: 1 of 2 problems right (50%), 2 of 3 expectations met." in stdout
 
 
 def test_one_malformed_file_among_several_does_not_stop_the_others(homework):

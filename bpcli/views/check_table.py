@@ -163,7 +163,8 @@ def _summary(result: Any) -> Text:
     if result.answers is None and not result.files:
         return Text(f"{score['met']} of {score['expectations']} expectations met.")
     share = 100 * score["passed"] / max(1, score["problems"])
-    return Text(f"Score: {score['passed']} of {score['problems']} problems right ({share:.0f}%), "
+    label = f"All {len(result.files)} files" if result.files else "Score"
+    return Text(f"{label}: {score['passed']} of {score['problems']} problems right ({share:.0f}%), "
                 f"{score['met']} of {score['expectations']} expectations met.")
 
 
