@@ -175,9 +175,13 @@ class _Program:
         if use not in self.adjoints.local:  # a structural gate
             return self._formula(received, {**self.renamed, self.adjoints.total[node]: upstream})
         local = to_ast(self.graph, self.adjoints.local[use], self._expand_gradients, self.renamed, self._call)
-        text = f"{to_text(local) if isinstance(local, Name) else f'({to_text(local)})'} * {upstream}"
-        if self.graph.nodes[received].op == "unbroadcast":  # the input was broadcast: sum its share back
-            product = self.graph.nodes[received].inputs[0]
+        broadcast = self.graph.nodes[received].op == "unbroadcast"
+        product = self.graph.nodes[received].inputs[0] if broadcast else received
+        if self.graph.nodes[product].op == "mul0":  # a selecting gate: its 0 wins over an inf or nan upstream
+            text = f"{self._call(self.graph.nodes[product])}({to_text(local)}, {upstream})"
+        else:
+            text = f"{to_text(local) if isinstance(local, Name) else f'({to_text(local)})'} * {upstream}"
+        if broadcast:  # the input was broadcast: sum its share back
             text = _summed(text, self.graph.shape(product), self.graph.shape(self.graph.nodes[node].inputs[position]))
         return text
 
