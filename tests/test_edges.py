@@ -1,0 +1,111 @@
+"""Numbers at the edges (issue 18): routing gates select, x**y at 0 through its own derivatives,
+warnings that name what is there. PyTorch's and JAX's answers are written in as numbers;
+away from the edges, centred differences are the oracle."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import bpcli
+from helpers import close, numeric_gradients, run_cli, run_json
+
+try:  # an oracle only where it is installed (pip install ".[oracle]")
+    import torch
+except ImportError:  # pragma: no cover - depends on the environment
+    torch = None
+
+
+class TestRoutingGatesSelect:
+    """An input a routing gate did not select receives exactly 0, even when the upstream is inf or nan."""
+
+    @pytest.mark.parametrize("expression, values, expected", [
+        ("sqrt(relu(x))", {"x": -1}, {"x": 0.0}),  # upstream inf: 0.5 / sqrt(0)
+        ("min(1/relu(x), 3)", {"x": -1}, {"x": 0.0}),  # upstream 0 * -inf inside 1/relu
+        ("max(N / relu(x))", {"x": -1, "N": np.array([1.0, 2.0])}, {"x": 0.0, "N": [math.inf, math.inf]}),
+        ("sqrt(max(x, y) - y)", {"x": -1, "y": 0}, {"x": 0.0}),
+        ("sqrt(abs(x))", {"x": 0}, {"x": 0.0}),
+        ("sqrt(max(x) - 1)", {"x": np.array([1.0, 0.0])}, {"x": [math.inf, 0.0]}),
+    ])
+    def test_the_unselected_input_gets_zero_as_pytorch_and_jax(self, expression, values, expected):
+        r = bpcli.grad(expression, values)
+        for name, gradient in expected.items():
+            assert np.array_equal(np.asarray(r.gradients[name]), np.asarray(gradient)), (name, r.gradients[name])
+
+    def test_the_cli_prints_zero_and_no_nan_warning(self):
+        doc = run_json("grad", "sqrt(relu(x))", "-x", "-1")
+        assert doc["gradients"] == {"x": 0.0}
+        assert [w["kind"] for w in doc["warnings"]] == ["kink"]  # sqrt at 0; no "nan" for relu
+
+    def test_gradcheck_agrees_with_bpcli_away_from_the_kink(self):
+        result = run_cli("gradcheck", "min(1/relu(x), 3)", "-x", "-1")
+        assert result.exit_code == 0, result.stdout + result.stderr
+
+    def test_second_derivatives_select_too(self):
+        # d/dx of relu's gradient step(x) * upstream: the upstream of the second pass is inf here.
+        assert bpcli.derivative("sqrt(relu(x))", x=-1, order=2).value == 0.0
+        assert bpcli.hessian("sqrt(relu(x)) + x*y", x=-1, y=2).matrix.tolist() == [[0.0, 1.0], [1.0, 0.0]]
+
+    @pytest.mark.parametrize("expression, point", [
+        ("relu(x) * y", {"x": 0.7, "y": -1.3}), ("max(x, y) * x", {"x": 0.4, "y": -2.0}),
+        ("min(x, y) * y", {"x": 0.4, "y": -2.0}), ("abs(x) * y", {"x": -1.9, "y": 0.4}),
+    ])
+    def test_away_from_kinks_the_gradients_are_the_centred_differences(self, expression, point):
+        r = bpcli.grad(expression, point)
+        numeric = numeric_gradients(expression, point)
+        assert all(close(r.gradients[name], numeric[name]) for name in point)
+
+    @pytest.mark.skipif(torch is None, reason="torch is not installed (pip install '.[oracle]')")
+    def test_pytorch_agrees(self):  # pragma: no cover - depends on the environment
+        x = torch.tensor(-1.0, dtype=torch.float64, requires_grad=True)
+        torch.sqrt(torch.relu(x)).backward()
+        assert bpcli.grad("sqrt(relu(x))", x=-1).gradients["x"] == x.grad.item()
+
+
+class TestPowerAtZero:
+    def test_the_hessian_of_x_to_the_y_at_x_0_is_jaxs(self):
+        r = bpcli.hessian("x**y", x=0, y=2)
+        assert r.matrix.tolist() == [[2.0, 0.0], [0.0, 0.0]]
+        assert "asymmetric" not in [w.kind for w in r.warnings]
+
+    def test_the_second_derivative_in_the_exponent_is_zero_without_inf_times_zero(self):
+        r = bpcli.derivative("x**y", x=0, y=2, order=2, wrt="y")
+        assert [d.value for d in r.derivatives] == [0.0, 0.0, 0.0]
+        assert r.warnings == []
+
+    def test_away_from_zero_the_hessian_matches_centred_differences_of_the_gradient(self):
+        h = bpcli.hessian("x**y", x=1.5, y=2.5).matrix
+        for row, name in enumerate("xy"):
+            for column, other in enumerate("xy"):
+                def partial(v, other=other, name=name):
+                    return bpcli.grad("x**y", {"x": 1.5, "y": 2.5, other: v}).gradients[name]
+                at = {"x": 1.5, "y": 2.5}[other]
+                numeric = (partial(at + 1e-6) - partial(at - 1e-6)) / 2e-6
+                assert close(h[row, column], numeric, rel=1e-5)
+
+    def test_a_hessian_that_is_not_symmetric_says_why(self):
+        # d/dx (y x**(y-1)) jumps as y passes 1 at x = 0: the mixed partials do not exist there.
+        r = bpcli.hessian("x**y", x=0, y=1)
+        (notice,) = [w for w in r.warnings if w.kind == "asymmetric"]
+        assert "not symmetric" in notice.message and "∂²f/∂x ∂y = -inf" in notice.message
+        assert "not twice differentiable" in notice.message
+
+
+class TestWarningsNameWhatIsThere:
+    def test_a_minus_inf_gradient_is_called_minus_inf(self):
+        r = bpcli.grad("x**y", x=0, y=-1)
+        assert r.gradients == {"x": -math.inf, "y": -math.inf}
+        assert [w.message for w in r.warnings if w.kind == "nonfinite-gradient"] == [
+            "stage 1, f = x**y: the gradient through it is -inf"]
+
+    def test_a_nan_beside_an_inf_is_reported_too(self):
+        r = bpcli.grad("sum(1/x)", x=np.array([0.0, -0.0]))
+        assert "the value is inf and -inf" in r.warnings[0].message
+        r = bpcli.grad("sum(log(x))", x=np.array([0.0, -1.0]))
+        assert "the value is -inf and nan" in r.warnings[0].message
+
+    def test_an_input_with_nan_and_inf_is_flagged_for_both(self):
+        result = run_cli("grad", "sum(x)", "-x", "[NaN, Infinity]")
+        assert "x is inf and nan" in result.stderr
