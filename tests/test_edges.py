@@ -4,6 +4,7 @@ away from the edges, centred differences are the oracle."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -109,3 +110,51 @@ class TestWarningsNameWhatIsThere:
     def test_an_input_with_nan_and_inf_is_flagged_for_both(self):
         result = run_cli("grad", "sum(x)", "-x", "[NaN, Infinity]")
         assert "x is inf and nan" in result.stderr
+
+
+class TestUnderflowEverywhere:
+    """1e-400 becomes 0 in float64; wherever it is written, bpcli says so, as for -x 1e-400."""
+
+    def test_in_a_points_file(self, tmp_path):
+        (tmp_path / "p.csv").write_text("x,y\n1e-400,2\n3,4\n")
+        (tmp_path / "p.jsonl").write_text('{"x": 1e-400, "y": 2}\n{"x": 3, "y": 4}\n')
+        for name in ("p.csv", "p.jsonl"):
+            result = run_cli("grad", "x*y", "--points", str(tmp_path / name))
+            assert result.exit_code == 0, result.stderr
+            assert "the column x: 1e-400 underflows float64 to 0" in result.stderr
+
+    def test_in_an_upstream_value(self):
+        result = run_cli("grad", "x*2", "-x", "[1, 2]", "--upstream", "[1e-400, 1]")
+        assert result.exit_code == 0, result.stderr
+        assert "the upstream gradient: 1e-400 underflows float64 to 0" in result.stderr
+
+    def test_in_an_array_literal(self):
+        r = bpcli.grad("sum([1e-400, 2] * x)", x=1)
+        assert [w.message for w in r.warnings] == ["the number 1e-400 in [1e-400, 2] underflows float64 to 0"]
+        assert bpcli.grad("sum([0e-400, 2] * x)", x=1).warnings == []  # written 0 is 0
+
+
+class TestPointsBesideFixedValues:
+    def test_a_fixed_array_beside_the_points_is_refused_clearly(self, tmp_path):
+        (tmp_path / "px.csv").write_text("x\n1\n2\n")
+        result = run_cli("grad", "w*x", "--points", str(tmp_path / "px.csv"), "-w", "[1,2]")
+        assert result.exit_code == 2
+        assert "w is an array of shape (2,), but a value bound beside --points is a number" in result.stderr
+        with pytest.raises(bpcli.BpcliError, match="w is an array"):
+            bpcli.grad_points("w*x", {"x": [1, 2]}, w=[1, 2])
+
+    def test_a_fixed_number_is_the_same_at_every_row(self):
+        r = bpcli.grad_points("w*x", {"x": [1, 2]}, w=3)
+        assert r.value.tolist() == [3.0, 6.0] and r.gradients["w"].tolist() == [1.0, 2.0]
+
+    def test_points_on_standard_input(self):
+        result = run_cli("grad", "x*y", "--points", "-", input="x,y\n1,2\n3,4\n")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == "x,y,f,df/dx,df/dy\n1.0,2.0,2.0,2.0,1.0\n3.0,4.0,12.0,4.0,3.0\n"
+        result = run_cli("grad", "x*y", "--points", "-", "--json", input='{"x": 1, "y": 2}\n')
+        assert json.loads(result.stdout)["gradients"] == {"x": 2.0, "y": 1.0}
+
+    def test_standard_input_holds_one_of_expression_and_points(self):
+        result = run_cli("grad", "-", "--points", "-", input="x*y")
+        assert result.exit_code == 2
+        assert "standard input holds the expression or the points, not both" in result.stderr

@@ -83,7 +83,7 @@ def grad(
         graph = build(expression, expand)
         inputs, notices = bind(graph, {**(bindings or {}), **values})
         shape_graph(graph, inputs)
-        return differentiate(graph, inputs, _upstream_value(graph, upstream), notices)
+        return differentiate(graph, inputs, _upstream_value(graph, upstream), notices + _underflowed_upstream(upstream))
 
 
 def differentiate(
@@ -233,6 +233,12 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
         if getattr(given.get(name), "underflow", None)
     ]
     return inputs, notices
+
+
+def _underflowed_upstream(upstream: Any) -> list[Notice]:
+    """The warning for an upstream gradient written with a number float64 makes 0 (--upstream '[1e-400, 1]')."""
+    underflow = getattr(upstream, "underflow", None)
+    return [Notice(None, None, "underflow-input", f"the upstream gradient: {underflow}")] if underflow else []
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -87,6 +87,9 @@ def grad(
 
         if upstream is not None:
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
+        if str(points) == "-" and expression == "-":
+            raise BpcliError("standard input holds the expression or the points, not both: give the other one "
+                             "as text or a file (--file PATH, --points FILE)")
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         batch.run(text, points, values, out, fmt, json_output, expand)

@@ -22,7 +22,7 @@ def run(
     fmt = fmt or ("jsonl" if (out is not None and out.suffix.lower() == ".jsonl") or json_output else "csv")
     if fmt not in ("csv", "jsonl"):
         raise BpcliError(f"--format is csv or jsonl, not {fmt!r}")
-    result = grad_points(text, points, values, expand=expand)
+    result = grad_points(text, _stdin_points() if str(points) == "-" else points, values, expand=expand)
     common.warn_unused(result.warnings)
     common.warn_values(result.warnings)
     if out is None:
@@ -34,6 +34,13 @@ def run(
             write_points(result, stream, fmt, advance)
     except OSError as error:  # opening, writing, or closing: a full disk may show only when the rest is flushed
         raise common.cannot_write(out, error) from None
+
+
+def _stdin_points() -> dict[str, Any]:
+    """``--points -``: the points table on standard input (CSV with a header, or JSON Lines)."""
+    from bpcli.analyses.points import read_points_data
+
+    return read_points_data(sys.stdin.buffer.read())
 
 
 class _progress:

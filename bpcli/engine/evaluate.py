@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 
 from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph
-from bpcli.engine.values import underflows
+from bpcli.engine.values import underflowed_numbers, underflows
 
 
 class Finding(NamedTuple):
@@ -104,6 +104,9 @@ def _run(
                 findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(value)} in float64"))
             elif node.span is not None and isinstance(value, float) and underflows(node.name, value):
                 findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
+            elif node.span is not None and hasattr(value, "shape"):  # an array literal: [1e-400, 2]
+                findings.extend(Finding(index, "underflow-input", f"the number {number} in {node.name} underflows "
+                                        "float64 to 0") for number in underflowed_numbers(node.name)[:1])
             continue
         gate = REGISTRY[op]
         inputs = [*map(value_of, node.inputs)]

@@ -36,6 +36,14 @@ def underflows(text: str, value: float) -> bool:
     return value == 0.0 and _NONZERO_MANTISSA.match(text.strip()) is not None
 
 
+_LITERAL_NUMBER = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def underflowed_numbers(text: str) -> list[str]:
+    """The numbers written nonzero in ``text`` (an array literal) that float64 makes 0, in order."""
+    return [m.group() for m in _LITERAL_NUMBER.finditer(text) if underflows(m.group(), float(m.group()))]
+
+
 class Underflowed(float):
     """0.0 read from a number written nonzero (``-x 1e-400``); ``underflow`` says so.
 
@@ -51,7 +59,7 @@ class Underflowed(float):
         return number
 
 
-def _marked(array: Any, first: str | None, count: int) -> Any:
+def marked_underflow(array: Any, first: str | None, count: int) -> Any:
     """``array`` marked with the first number written nonzero that became 0 in it (api.bind warns)."""
     if first is None or not hasattr(array, "shape"):
         return Underflowed(first) if first is not None else array
@@ -108,7 +116,7 @@ class ValueReader:
         if stripped.startswith("["):
             literals = _Literals()
             array = self._array(name, parse_json(name, stripped, "JSON array", number=literals))
-            return _marked(array, literals.first, literals.count)
+            return marked_underflow(array, literals.first, literals.count)
         if stripped.startswith("@"):
             from pathlib import Path  # only for values read from files
 
@@ -132,8 +140,8 @@ class ValueReader:
         literals = _Literals()
         content = parse_json(name, utf8_text(path, data), f"JSON file {path}", number=literals)
         if isinstance(content, (int, float)) and not isinstance(content, bool):
-            return _marked(float(content), literals.first, literals.count)
-        return _marked(self._array(name, content), literals.first, literals.count)
+            return marked_underflow(float(content), literals.first, literals.count)
+        return marked_underflow(self._array(name, content), literals.first, literals.count)
 
     def _csv_file(self, name: str, path: Path, data: bytes) -> Any:
         import numpy as np
@@ -144,7 +152,7 @@ class ValueReader:
         array = np.array([[literals(cell) for cell in row] for row in rows])
         # As numpy.loadtxt: a single row or a single column is a vector.
         array = self._checked(name, array.reshape(-1) if 1 in array.shape else array)
-        return _marked(array, literals.first, literals.count)
+        return marked_underflow(array, literals.first, literals.count)
 
     def _npy_file(self, name: str, path: Path, data: bytes) -> Any:
         self._check_size(name, npy_shape(data))  # before numpy allocates what the header claims
