@@ -158,3 +158,34 @@ class TestPointsBesideFixedValues:
         result = run_cli("grad", "-", "--points", "-", input="x*y")
         assert result.exit_code == 2
         assert "standard input holds the expression or the points, not both" in result.stderr
+
+
+class TestShapesWithoutValues:
+    def test_code_accepts_shapes_and_its_program_runs_like_bpcli(self, tmp_path):
+        result = run_cli("code", "sum(W @ x) + b", "-W", "shape:2,3", "-x", "shape:3")
+        assert result.exit_code == 0, result.stderr
+        assert "dW = np.outer(dt1, x)" in result.stdout and "dx = W.T @ dt1" in result.stdout
+        (tmp_path / "backprop.py").write_text(result.stdout)
+        import subprocess
+        import sys
+
+        run = subprocess.run([sys.executable, str(tmp_path / "backprop.py"), "[[1,2,3],[4,5,6]]", "[1,0,-1]", "2"],
+                             capture_output=True, text=True, check=True)
+        expected = bpcli.grad("sum(W @ x) + b", W=[[1, 2, 3], [4, 5, 6]], x=[1, 0, -1], b=2)
+        assert f"f = {expected.value}" in run.stdout and "dx = [5. 7. 9.]" in run.stdout
+
+    def test_graph_accepts_shapes(self):
+        result = run_cli("graph", "sum(W @ x)", "-W", "shape:2,3", "-x", "shape:3", "--format", "text")
+        assert result.exit_code == 0, result.stderr
+        assert "t1 = W @ x" in result.stdout
+
+    @pytest.mark.parametrize("command", [["code"], ["graph"], ["grad", "--symbolic"]])
+    def test_without_shapes_the_message_says_how_to_give_them(self, command):
+        result = run_cli(*command, "sum(W @ x)")
+        assert result.exit_code == 2
+        assert "scalar @ scalar" in result.stderr and "-W shape:5,10" in result.stderr
+
+    def test_a_shape_is_not_a_value_where_numbers_are_computed(self):
+        result = run_cli("grad", "sum(W @ x)", "-W", "shape:2,3", "-x", "shape:3")
+        assert result.exit_code == 2
+        assert "W has a shape but no values (shape:2,3)" in result.stderr

@@ -106,22 +106,48 @@ def differentiate(
         return GradResult(graph.source, graph, adjoints, evaluation, notices)
 
 
-def circuit(expression: str, *, upstream: Any = None, expand: bool = False) -> GradResult:
-    """The circuit and its backward pass with no values bound: every input a number, nothing evaluated.
+def circuit(
+    expression: str, *, upstream: Any = None, expand: bool = False, shapes: Mapping[str, Any] | None = None,
+) -> GradResult:
+    """The circuit and its backward pass with no values bound, nothing evaluated.
 
     For the views that need the structure only (the staged code of an
     expression given without values, a diagram without numbers): the result's
-    values and gradients are None. An expression without variables needs no
-    values, so it is evaluated.
+    values and gradients are None. ``shapes`` gives variables a shape
+    (a tuple, or a ShapeOnly read from ``-W shape:5,10``); the others are
+    numbers. An expression without variables needs no values, so it is evaluated.
     """
     from bpcli.engine.evaluate import Evaluation
 
     graph = build(expression, expand)
-    if all(graph.nodes[v].name in graph.example_values for v in graph.variables):  # every value is known
+    shapes = {name: tuple(getattr(shape, "dims", shape)) for name, shape in (shapes or {}).items()}
+    if not shapes and all(graph.nodes[v].name in graph.example_values for v in graph.variables):  # every value is known
         return grad(expression, upstream=upstream, expand=expand)
-    shape_graph(graph, {graph.nodes[v].name: 0.0 for v in graph.variables})
+    names = [graph.nodes[v].name for v in graph.variables]
+    unused = [name for name in shapes if name not in names]
+    if unused:
+        raise BpcliError(f"{unused[0]} is given a shape but the expression has no variable {unused[0]}")
+    try:
+        shape_graph(graph, {name: _placeholder(shapes.get(name, ())) for name in names})
+    except BpcliError as error:
+        unshaped = [name for name in names if name not in shapes]
+        if unshaped:
+            error.message += (
+                f"; without values, {', '.join(unshaped)} {'is' if len(unshaped) == 1 else 'are'} taken as "
+                f"{'a number' if len(unshaped) == 1 else 'numbers'}: give shapes (-{unshaped[0]} shape:5,10) or values"
+            )
+        raise
     adjoints = _append_backward(graph, _upstream_value(graph, upstream))
     return GradResult(expression, graph, adjoints, Evaluation([None] * len(graph.nodes), []))
+
+
+def _placeholder(shape: tuple[int, ...]) -> Any:
+    """A value of that shape for shape checking only: zeros that take no memory (a broadcast view)."""
+    if shape == ():
+        return 0.0
+    import numpy as np
+
+    return np.broadcast_to(0.0, shape)
 
 
 def _append_backward(graph: Graph, upstream: Any) -> Adjoints:
@@ -257,6 +283,13 @@ def _text(value: Any) -> str:
 
 def to_value(name: str, value: Any) -> Any:
     """A float, or a float64 array for a list or an array (integers are promoted to float64)."""
+    from bpcli.engine.values import ShapeOnly
+
+    if isinstance(value, ShapeOnly):
+        raise BpcliError(
+            f"{name} has a shape but no values ({value.text}): give it values (a number, an array, or a fill "
+            f"such as randn:{','.join(map(str, value.dims)) or '1'}); a shape alone is for bpcli code and bpcli graph"
+        )
     if isinstance(value, Real) and not isinstance(value, bool) and not hasattr(value, "shape"):
         try:
             return float(value)

@@ -547,7 +547,12 @@ def _numbers_graph(expression: str, given: Mapping[str, Any]) -> tuple[Graph, di
         shape_graph(graph, inputs if given else {graph.nodes[v].name: 0.0 for v in graph.variables})
     except BpcliError as error:
         if not given:
-            error.message = f"symbolic derivatives treat every variable as a number: {error.message}"
+            first = graph.nodes[graph.variables[0]].name if graph.variables else "W"
+            error.message = (
+                f"symbolic derivatives treat every variable as a number: {error.message}; --symbolic "
+                f"differentiates numbers only: for arrays, give values (-{first} randn:5,10) without --symbolic to "
+                f"see each stage's formula, or shapes alone to bpcli code or bpcli graph (-{first} shape:5,10)"
+            )
         raise
     arrays = [i for i in range(len(graph.nodes)) if graph.shape(i) != ()]
     if arrays:

@@ -45,7 +45,8 @@ BINDINGS_HELP = """Bind every variable after the expression: -x -2, --x -2, --w0
     an option of bpcli is bound as NAME=VALUE. An expression that starts with -
     follows --. A value is a number, a JSON array ('[[1,2],[3,4]]'),
     @file.json, @file.csv or @file.npy, or a fill: randn:5,10, rand:3,
-    zeros:2,2, ones:4 (random fills follow --seed)."""
+    zeros:2,2, ones:4 (random fills follow --seed); shape:5,10 is a shape
+    without values, for bpcli code and bpcli graph."""
 
 # Options shared by several commands, declared once.
 Expression = Annotated[

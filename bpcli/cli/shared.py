@@ -309,12 +309,14 @@ def evaluated_text(
 ) -> Any:
     """``evaluated`` for an expression already read: ``arguments`` are the bindings."""
     from bpcli.analyses.grad import circuit, grad
+    from bpcli.engine.values import ShapeOnly
 
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
-    if circuit_without_values and not values:
-        return circuit(text, upstream=seed_value, expand=expand)
+    shapes = {name: value for name, value in values.items() if isinstance(value, ShapeOnly)}
+    if circuit_without_values and len(shapes) == len(values):  # no values, or shapes only (-W shape:5,10)
+        return circuit(text, upstream=seed_value, expand=expand, shapes=shapes)
     result = grad(text, values, upstream=seed_value, expand=expand)
     warn_unused(result.warnings)
     return result

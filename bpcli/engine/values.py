@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from bpcli.engine.errors import BpcliError
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
-_FILL = re.compile(r"(randn|rand|zeros|ones):(.*)\Z")
+_FILL = re.compile(r"(randn|rand|zeros|ones|shape):(.*)\Z")
 DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond any homework, well within the machine
 MAX_DIMENSIONS = 64  # numpy's
 
@@ -42,6 +42,14 @@ _LITERAL_NUMBER = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 def underflowed_numbers(text: str) -> list[str]:
     """The numbers written nonzero in ``text`` (an array literal) that float64 makes 0, in order."""
     return [m.group() for m in _LITERAL_NUMBER.finditer(text) if underflows(m.group(), float(m.group()))]
+
+
+class ShapeOnly(NamedTuple):
+    """A shape without values (``-W shape:5,10``): enough for the views of the circuit alone
+    (``bpcli code``, ``bpcli graph``), which need to know what ``W @ x`` is but compute nothing."""
+
+    dims: tuple[int, ...]
+    text: str
 
 
 class Underflowed(float):
@@ -163,7 +171,7 @@ class ValueReader:
 
     def _fill(self, name: str, kind: str, dims: str) -> Any:
         try:
-            shape = tuple(int(d) for d in dims.split(","))
+            shape = tuple(int(d) for d in dims.split(",")) if dims.strip() or kind != "shape" else ()
         except ValueError:
             raise BpcliError(f"{kind}:{dims}: the shape is whole numbers separated by commas, as {kind}:5,10") from None
         if any(d <= 0 for d in shape):
@@ -171,6 +179,8 @@ class ValueReader:
         if len(shape) > MAX_DIMENSIONS:
             raise BpcliError(f"{kind}:{dims}: an array has at most {MAX_DIMENSIONS} dimensions")
         self._check_size(name, shape)
+        if kind == "shape":
+            return ShapeOnly(shape, f"{kind}:{dims}")
         import numpy as np
 
         if kind in ("zeros", "ones"):

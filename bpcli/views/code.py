@@ -27,6 +27,7 @@ from typing import Any
 from bpcli.engine.formulas import OPERATORS, function_name, to_ast
 from bpcli.engine.gates import REGISTRY, ROLES
 from bpcli.engine.graph import CONST, Graph, Node
+from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Name
 from bpcli.engine.syntax.printer import to_text
 
@@ -124,13 +125,24 @@ class _Program:
             if self.seed_is_parameter:
                 arguments.append(f"{self.seed}={self._literal(self.seed_value)}")
             lines.append(f"    value, gradients = {FUNCTION}({', '.join(arguments)})")
-        else:  # no values were given: the script reads them from its command line
+        elif all(self.graph.shape(v) == () for v in self.graph.variables):
+            # no values were given: the script reads them from its command line
             order = ", ".join(self.names[v] for v in self.graph.variables)
             lines += [
                 "    import sys",
                 "",
                 f"    # python3 {FUNCTION}.py followed by the values of {order}, in this order",
                 f"    value, gradients = {FUNCTION}(*map(float, sys.argv[1:]))",
+            ]
+        else:  # shapes without values (-W shape:5,10): arrays are read as JSON from the command line
+            order = ", ".join(f"{self.names[v]} {show(self.graph.shape(v))}" for v in self.graph.variables)
+            lines += [
+                "    import json",
+                "    import sys",
+                "",
+                f"    # python3 {FUNCTION}.py followed by the values of {order}, in this order,",
+                "    # arrays written as JSON: '[[1, 2], [3, 4]]'",
+                f"    value, gradients = {FUNCTION}(*(np.array(json.loads(text), dtype=float) for text in sys.argv[1:]))",
             ]
         lines += [
             f'    print("{self.graph.nodes[self.output].name} =", value)',
