@@ -302,7 +302,7 @@ def _partial_note(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
     if len(parts) < 2:
         return ""
     taken = ", ".join(parts[i][0] for i in subset)
-    return f"{len(subset)} of {len(parts)} contributions to d{truth.name(node)} ({taken})"
+    return f"{len(subset)} of {len(parts)} contributions to d{truth.label(node)} ({taken})"
 
 
 def _lines(numbers: list[int]) -> str:
