@@ -29,9 +29,7 @@ def split_bindings(arguments: list[str]) -> dict[str, str]:
             else:
                 name = flag
                 if position >= len(arguments):
-                    # After --, an option of bpcli's is read as a variable's name: say so.
-                    hint = "; an option of bpcli goes before --" if argument.startswith("--") else ""
-                    raise BpcliError(f"{argument} needs a value: {argument} 2{hint}")
+                    raise BpcliError(f"{argument} needs a value: {argument} 2")
                 text = arguments[position]
                 position += 1
             _check_name(name, argument)

@@ -5,12 +5,14 @@ The helpers that need no typer are in ``shared.py`` and are used from here.
 
 from __future__ import annotations
 
+import difflib
 import functools
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from bpcli.engine.errors import BpcliError
 from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper through common)
     DEFAULT_MAX_ELEMENTS,
     DEFAULT_MAX_LENGTH,
@@ -83,8 +85,50 @@ def reporting_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        code = run_reporting(lambda: command(*args, **kwargs))
+        ctx = kwargs.get("ctx")
+        ctx = ctx if hasattr(ctx, "args") and hasattr(ctx, "command") else None  # typer's (click's) Context
+        if ctx is not None and _answered_as_an_option(ctx, kwargs.get("expression")):
+            return
+        code = run_reporting(lambda: _check_option_words(ctx) or command(*args, **kwargs))
         if code:
             raise typer.Exit(code)
 
     return wrapper
+
+
+def _answered_as_an_option(ctx: Any, expression: Any) -> bool:
+    """--version and --help mean the options wherever they are (bind a variable of that name as NAME=V)."""
+    words = [expression, *ctx.args]
+    if "--version" in words:
+        from bpcli import __version__
+
+        print(f"bpcli {__version__}")
+        return True
+    if "--help" in words:
+        print(ctx.get_help())
+        return True
+    return False
+
+
+def _check_option_words(ctx: Any) -> None:
+    """An option of bpcli's among the bindings (it came after --), or a word close to one: say so."""
+    if ctx is None:
+        return
+    from bpcli.engine.values import NUMBER
+
+    options = sorted({opt for param in ctx.command.params for opt in param.opts if opt.startswith("--")})
+    everywhere = [*options, "--help", "--version"]
+    arguments = ctx.args
+    for position, argument in enumerate(arguments):
+        if not argument.startswith("--") or "=" in argument:
+            continue
+        if argument in options:
+            raise BpcliError(f"{argument} is an option of bpcli, but after -- it is read as a binding: "
+                             f"put the options before -- (bpcli {ctx.command.name} {argument} -- EXPR ...)")
+        following = arguments[position + 1] if position + 1 < len(arguments) else None
+        # --jsonn 2 may bind a variable jsonn; --jsn alone, or --max-stage (not a name), may not.
+        may_bind = following is not None and (NUMBER.match(following) or following[:1] in "[@" or ":" in following)
+        may_bind = may_bind and argument[2:].isidentifier()
+        close = difflib.get_close_matches(argument, everywhere, n=1, cutoff=0.75)
+        if close and not may_bind:
+            raise BpcliError(f"unknown option {argument}: did you mean {close[0]}?")
