@@ -14,6 +14,7 @@ steps for a large expression.
 from __future__ import annotations
 
 import operator
+import re
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -428,10 +429,28 @@ def _character_hint(char: str) -> str | None:
 def _token_hint(source: str, token: Token) -> str | None:
     before = source[: token[START]].rstrip(" \t")
     if token[KIND] in ("NAME", "NUMBER", "LPAR") and before and (before[-1].isalnum() or before[-1] in "._)"):
-        return "two values stand side by side: multiplication is written with * (2*x, not 2x)"
+        return _side_by_side_hint(before, token[TEXT])
     if token[KIND] == "EQUAL":
         return "an assignment is written name = expression, one per statement"
     return None
+
+
+def _side_by_side_hint(before: str, text: str) -> str:
+    """Two things side by side: a function called without parentheses (exp x), a line of Python
+    (import os), or, with a number or a bracket involved (2x, 2 x, x(y+1)), a missing *."""
+    import keyword
+
+    from bpcli.engine.gates import FUNCTIONS
+
+    previous = re.search(r"[A-Za-z_][A-Za-z0-9_]*\Z", before)
+    word = previous.group() if previous else ""
+    if keyword.iskeyword(word) or keyword.issoftkeyword(word):
+        return f"'{word}' is Python; bpcli reads expressions and assignments (name = expression), not Python statements"
+    if word in FUNCTIONS and text != "(":
+        return f"a function is called with parentheses: {word}({text})"
+    return "two values stand side by side: multiplication is written with * (2*x, not 2x)"
+
+
 
 
 def suggest(name: str, known: list[str]) -> str:
