@@ -78,7 +78,12 @@ def check_backward(source: str, truth: Truth, rule: Rule = DIGITS, label: str = 
     """Evaluate ``source`` line by line and compare every gradient it assigns with the truth."""
     from bpcli.engine.syntax.parser import parse
 
-    return _Checker(source, truth, rule, label).run(parse(source))
+    try:
+        return _Checker(source, truth, rule, label).run(parse(source))
+    except BpcliError as error:  # the file's own error (a parse error, a name without a value): say which file
+        if not error.message.startswith(label):
+            error.message = f"{label}: {error.message}"
+        raise
 
 
 class _Checker:

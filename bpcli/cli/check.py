@@ -89,7 +89,12 @@ def check(
         if expression is not None or file is not None or expect or backward is not None or ctx.args:
             raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
                              "--expect or --backward with it")
-        result = check_answers(answers, rtol=rtol, atol=atol)
+        try:
+            result = check_answers(answers, rtol=rtol, atol=atol)
+        except BpcliError as error:
+            if json_output:  # a grading script gets its document even when the file is malformed
+                _print_answers_error(str(answers), error, rtol, atol)
+            raise
     else:
         result = _check_one(
             ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements, max_length
@@ -102,6 +107,13 @@ def check(
 
         common.console().print(check_table(result, precision=precision, full=full))
     return result.exit_code
+
+
+def _print_answers_error(answers: str, error: BpcliError, rtol: Optional[float], atol: Optional[float]) -> None:
+    from bpcli.analyses.expected import Rule
+    from bpcli.views.json_doc import answers_error_document, dumps
+
+    print(dumps(answers_error_document(answers, error.render(), Rule(rtol, atol)), indent=2))
 
 
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements, max_length):

@@ -9,6 +9,8 @@ import json
 import math
 from typing import Any
 
+from bpcli.engine.errors import EXIT_BAD_INPUT
+
 GRAD_SCHEMA = "bpcli.grad/1"
 JACOBIAN_SCHEMA = "bpcli.jacobian/1"
 HESSIAN_SCHEMA = "bpcli.hessian/1"
@@ -130,6 +132,7 @@ def check_document(result: Any) -> dict[str, Any]:
     return {
         "schema": CHECK_SCHEMA,
         "answers": result.answers,
+        "error": None,
         "passed": result.passed,
         "exit_code": result.exit_code,
         "score": result.score,
@@ -138,6 +141,15 @@ def check_document(result: Any) -> dict[str, Any]:
         "warnings": [{"problem": problem.index, **warning} for problem in result.problems
                      for warning in _warnings(problem)],
     }
+
+
+def answers_error_document(answers: str, error: str, rule: Any) -> dict[str, Any]:
+    """The bpcli.check/1 document of an answers file that could not be read: no problems, the error,
+    exit code 2 (grading scripts always get a document)."""
+    from bpcli.analyses.check import CheckResult
+
+    return {**check_document(CheckResult([], rule, answers=answers)), "error": error, "passed": False,
+            "exit_code": EXIT_BAD_INPUT}
 
 
 def _problem(problem: Any) -> dict[str, Any]:
