@@ -327,9 +327,24 @@ def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | N
         return json.loads(text, **hooks)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}" if "\n" in text else f"character {error.pos}"
-        raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at {where}") from None
+        raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at {where}"
+                         f"{_spelling_hint(text, error.pos)}") from None
     except RecursionError:
         raise BpcliError(f"the value of {name} is nested too deeply") from None
+
+
+_NON_FINITE_WORD = re.compile(r"[+-]?(nan|inf(inity)?)\b", re.IGNORECASE)
+_JSON_SPELLING = {"nan": "NaN", "inf": "Infinity", "infinity": "Infinity"}
+
+
+def _spelling_hint(text: str, position: int) -> str:
+    """Where JSON stops at nan or inf: how JSON (as Python's json reads it) spells them."""
+    word = _NON_FINITE_WORD.match(text, position)
+    if word is None:
+        return ""
+    sign = "-" if word.group().startswith("-") else ""
+    spelt = sign + _JSON_SPELLING[word.group(1).lower()]
+    return f" ({word.group()} is not JSON: write {spelt}, as in '[{spelt}, 1]')"
 
 
 def utf8_text(path: Path, data: bytes) -> str:

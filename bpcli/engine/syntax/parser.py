@@ -414,7 +414,23 @@ def _bracket_depth(source: str, position: int) -> int:
     return text.count("(") - text.count(")")
 
 
+# Letters of other alphabets that look like Latin ones (a Cyrillic х typed for x).
+_LOOKALIKES = dict(zip("аеорсухіјѕАВЕКМНОРСТХαβεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΧ",
+                       "aeopcyxijsABEKMHOPCTXaBeiKvopTuxABEHIKMNOPTX"))
+
+
+def non_ascii_hint(char: str) -> str:
+    """Why a character that is not ASCII cannot be part of a name, and the Latin letter it may stand for."""
+    import unicodedata
+
+    name = unicodedata.name(char, "").lower() or f"U+{ord(char):04X}"
+    looks = f"; did you mean the Latin {_LOOKALIKES[char]!r}?" if char in _LOOKALIKES else ""
+    return f"{char!r} ({name}) is not ASCII: names are written with ASCII letters, digits and _{looks}"
+
+
 def _character_hint(char: str) -> str | None:
+    if not char.isascii():
+        return non_ascii_hint(char)
     hints = {
         "^": "powers are written ** (as in Python): x**2",
         "!": "bpcli has no comparison or factorial operators",
