@@ -135,7 +135,10 @@ class _Program:
                 f"    value, gradients = {FUNCTION}(*map(float, sys.argv[1:]))",
             ]
         else:  # shapes without values (-W shape:5,10): arrays are read as JSON from the command line
-            order = ", ".join(f"{self.names[v]} {show(self.graph.shape(v))}" for v in self.graph.variables)
+            shaped = [f"{self.names[v]} {show(self.graph.shape(v))}" for v in self.graph.variables]
+            if self.seed_is_parameter:  # --upstream: the gradient flowing into the output is read too
+                shaped.append(f"{self.seed} {show(self.seed_value.shape)}")
+            order = ", ".join(shaped)
             lines += [
                 "    import json",
                 "    import sys",
