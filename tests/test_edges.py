@@ -107,6 +107,11 @@ class TestWarningsNameWhatIsThere:
         r = bpcli.grad("sum(log(x))", x=np.array([0.0, -1.0]))
         assert "the value is -inf and nan" in r.warnings[0].message
 
+    def test_a_gradient_with_nan_beside_inf_names_both(self):
+        r = bpcli.grad("sum(sqrt(x) * y)", x=np.array([0.0, 0.0]), y=np.array([1.0, 0.0]))
+        assert np.array_equal(r.gradients["x"], [math.inf, math.nan], equal_nan=True)
+        assert r.warnings[-1].message == "stage 1, t1 = sqrt(x): the gradient through it is inf and nan"
+
     def test_an_input_with_nan_and_inf_is_flagged_for_both(self):
         result = run_cli("grad", "sum(x)", "-x", "[NaN, Infinity]")
         assert "x is inf and nan" in result.stderr
