@@ -50,7 +50,7 @@ def split_bindings(arguments: list[str]) -> dict[str, str]:
 def _check_name(name: str, argument: str) -> None:
     foreign = next((char for char in name if not char.isascii()), None)
     if foreign is not None:
-        from bpcli.engine.syntax.parser import non_ascii_hint
+        from bpcli.engine.syntax.parser import non_ascii_hint  # the parser only where an error needs it (start-up)
 
         raise BpcliError(f"{argument!r} is not a binding: {non_ascii_hint(foreign)}")
     if not _IDENTIFIER.match(name):

@@ -12,9 +12,10 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from bpcli import __version__
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.values import NUMBER
 from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper through common)
-    DEFAULT_MAX_ELEMENTS,
     DEFAULT_MAX_LENGTH,
     bindings,
     cannot_write,
@@ -37,6 +38,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     warn_values,
     write_output,
 )
+from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS  # noqa: F401  (the commands' --max-elements default)
 
 # Every single letter may be a variable (-x -2), so commands that take
 # bindings accept options they do not know and read them as bindings.
@@ -100,8 +102,6 @@ def _answered_as_an_option(ctx: Any, expression: Any) -> bool:
     """--version and --help mean the options wherever they are (bind a variable of that name as NAME=V)."""
     words = [expression, *ctx.args]
     if "--version" in words:
-        from bpcli import __version__
-
         print(f"bpcli {__version__}")
         return True
     if "--help" in words:
@@ -114,8 +114,6 @@ def _check_option_words(ctx: Any) -> None:
     """An option of bpcli's among the bindings (it came after --), or a word close to one: say so."""
     if ctx is None:
         return
-    from bpcli.engine.values import NUMBER
-
     options = sorted({opt for param in ctx.command.params for opt in param.opts if opt.startswith("--")})
     everywhere = [*options, "--help", "--version"]
     arguments = ctx.args

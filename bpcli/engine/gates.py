@@ -92,6 +92,9 @@ class Gate(NamedTuple):
 
 
 VARIADIC = 0  # the arity of a gate that takes any number of inputs
+# The two kinds of gate, as the reference card and its JSON name them:
+ELEMENTWISE = "elementwise"  # declares its local partial derivatives; the engine multiplies by upstream
+VJP = "vjp"  # declares its vector-Jacobian product directly
 
 REGISTRY: dict[str, Gate] = {}
 FUNCTIONS: dict[str, dict[int, Gate]] = {}  # callable name -> number of arguments -> gate
@@ -122,10 +125,8 @@ def _is_integer(b: float) -> bool:
 
 def _unzero_where_zero(g, a: int, out: int) -> int:
     """a, but 1 where the power ``out`` is 0 (a constant base other than 0 is kept: its log is finite)."""
-    from bpcli.engine.graph import CONST  # graph imports this registry
-
-    base = g.graph.nodes[a]
-    if base.op == CONST and isinstance(base.value, float) and base.value != 0 and abs(base.value) != float("inf"):
+    value = g.graph.nodes[a].value if a in g.graph.constants else None
+    if isinstance(value, float) and value != 0 and abs(value) != float("inf"):
         return a
     return g.unzero(a, out)
 

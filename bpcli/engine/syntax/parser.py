@@ -421,7 +421,7 @@ _LOOKALIKES = dict(zip("аеорсухіјѕАВЕКМНОРСТХαβεικνο
 
 def non_ascii_hint(char: str) -> str:
     """Why a character that is not ASCII cannot be part of a name, and the Latin letter it may stand for."""
-    import unicodedata
+    import unicodedata  # only an error needs it
 
     name = unicodedata.name(char, "").lower() or f"U+{ord(char):04X}"
     looks = f"; did you mean the Latin {_LOOKALIKES[char]!r}?" if char in _LOOKALIKES else ""
@@ -454,7 +454,7 @@ def _token_hint(source: str, token: Token) -> str | None:
 def _side_by_side_hint(before: str, text: str) -> str:
     """Two things side by side: a function called without parentheses (exp x), a line of Python
     (import os), or, with a number or a bracket involved (2x, 2 x, x(y+1)), a missing *."""
-    import keyword
+    import keyword  # only an error needs these
 
     from bpcli.engine.gates import FUNCTIONS
 
