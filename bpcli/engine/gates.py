@@ -349,6 +349,9 @@ _register(Gate(
     forward=lambda xp, a, b: xp.unzero(a, b),
     partials=(lambda g, a, b, out: g.nonzero(b), None), selects=(0,),
     role="gates", local="∂/∂a = nonzero(b): 1 where b != 0, else 0; ∂/∂b = 0",
+    kink=lambda xp, a, b: b == 0,
+    kink_note="unzero jumps where b is 0 (to 1): its gradient there is taken as 0",
+    kink_side=lambda xp, a, b: xp.sign(b),
 ))
 
 # ---- structural gates: they declare their vector-Jacobian product -----------
