@@ -163,19 +163,27 @@ def _gradient_findings(
         return []
     live = None if roots is None else graph.live(roots)
     reported: dict[int, Finding] = {}
+    made = _made_for(graph, {origin for _, origin, _ in suspects}, live)
     for node, origin, word in suspects:
         if origin not in reported and (live is None or live[node]):
-            word = _passed_on_word(graph, values, origin, live) or word
+            word = _passed_on_word(graph, values, made[origin]) or word
             reported[origin] = Finding(origin, "nonfinite-gradient", f"the gradient through it is {word}")
     return list(reported.values())
 
 
-def _passed_on_word(graph: Graph, values: list[Any], origin: int, live: list[bool] | None) -> str:
+def _made_for(graph: Graph, origins: set[int], live: list[bool] | None) -> dict[int, list[int]]:
+    """The gradient nodes made for each of ``origins`` (the stages they serve), in one pass over the graph."""
+    made: dict[int, list[int]] = {origin: [] for origin in origins}
+    for i, node in enumerate(graph.nodes):
+        if node.origin in made and (live is None or live[i]):
+            made[node.origin].append(i)
+    return made
+
+
+def _passed_on_word(graph: Graph, values: list[Any], made: list[int]) -> str:
     """What is not finite in the gradients a stage passes on (its nodes no other node of the stage uses):
     where inf began, a -inf or a nan may be what its inputs receive."""
-    nodes = graph.nodes
-    made = [i for i in range(origin + 1, len(nodes)) if nodes[i].origin == origin and (live is None or live[i])]
-    used_inside = {j for i in made for j in nodes[i].inputs}
+    used_inside = {j for i in made for j in graph.nodes[i].inputs}
     passed = [values[i] for i in made if i not in used_inside and values[i] is not None]
     return _nonfinite_word(*passed)
 
