@@ -86,7 +86,8 @@ class TestOptionWords:
         assert json.loads(result.stdout)["gradients"] == {"jsonn": 2.0}
 
     @pytest.mark.parametrize("arguments", [["grad", "--version"], ["grad", "x", "-x", "1", "--version"],
-                                           ["hessian", "x*y", "--version"]])
+                                           ["hessian", "x*y", "--version"], ["gates", "relu", "--version"],
+                                           ["schema", "grad", "--version"]])
     def test_version_anywhere_is_the_option(self, arguments):
         result = run_process(*arguments)
         assert result.returncode == 0, result.stderr

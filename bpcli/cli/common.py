@@ -99,7 +99,8 @@ def reporting_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _answered_as_an_option(ctx: Any, expression: Any) -> bool:
-    """--version and --help mean the options wherever they are (bind a variable of that name as NAME=V)."""
+    """--help means the option wherever it is (bind a variable named help as help=V); so does
+    --version, which the console script also hands to the root command (bpcli.cli.main)."""
     words = [expression, *ctx.args]
     if "--version" in words:
         print(f"bpcli {__version__}")
