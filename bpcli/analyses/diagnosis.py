@@ -57,6 +57,7 @@ class Use:
     operands: tuple[Any, ...]  # the gate's input values
     operand_names: tuple[str, ...]
     contribution: Any  # the true gradient that flows back to the value through this gate
+    stage_label: str  # the gate's output as the student knows it (d{stage_label} is its gradient)
 
     @property
     def own(self) -> Any:
@@ -69,8 +70,6 @@ class Use:
     @property
     def other_name(self) -> str:
         return self.operand_names[1 - self.position]
-
-    stage_label: str  # the gate's output as the student knows it (d{stage_label} is its gradient)
 
     @property
     def where(self) -> str:
