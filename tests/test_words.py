@@ -65,7 +65,8 @@ class TestCheckHints:
         assert result.exit_code == 2
         doc = validated(result.stdout)
         assert doc["schema"] == "bpcli.check/1" and doc["exit_code"] == 2 and doc["problems"] == []
-        assert doc["error"].startswith(f"{answers} is not valid TOML")
+        (file,) = doc["files"]
+        assert file["answers"] == str(answers) and file["error"].startswith(f"{answers} is not valid TOML")
         assert "is not valid TOML" in result.stderr
 
 

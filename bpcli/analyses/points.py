@@ -24,6 +24,7 @@ from bpcli import views
 from bpcli.analyses.grad import differentiate, grad
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.printable import excerpt
 from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
 from bpcli.engine.shapes import show, value_shape
 from bpcli.engine.values import NUMBER, load_npy, marked_underflow, underflows
@@ -225,7 +226,7 @@ def _read_csv(path: Path | str, data: bytes) -> dict[str, Any]:
             raise BpcliError(f"{path}, line {line}: {len(row)} values where the header names {len(names)} columns")
         for cell in row:
             if not NUMBER.match(cell.strip()):
-                raise BpcliError(f"{path}, line {line}: {cell.strip()!r} is not a number")
+                raise BpcliError(f"{path}, line {line}: {excerpt(cell.strip())} is not a number")
         numbers.append([float(cell) for cell in row])
         underflowed.note([cell.strip() for cell in row], numbers[-1])
     array = np.array(numbers, dtype=np.float64).reshape(-1, len(names))

@@ -18,9 +18,9 @@ from bpcli.engine.values import NUMBER
 from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper through common)
     DEFAULT_MAX_LENGTH,
     bindings,
-    cannot_write,
     console,
     error_message,
+    out_path,
     evaluated,
     evaluated_text,
     print_grad,
@@ -116,11 +116,15 @@ def _check_option_words(ctx: Any) -> None:
     if ctx is None:
         return
     options = sorted({opt for param in ctx.command.params for opt in param.opts if opt.startswith("--")})
-    everywhere = [*options, "--help", "--version"]
+    suggestible = [*options, "--help", "--version"]
+    commands = getattr(ctx.find_root().command, "commands", {}).values()
+    elsewhere = {opt for command in commands for param in command.params for opt in param.opts}
     arguments = ctx.args
     for position, argument in enumerate(arguments):
         if not argument.startswith("--") or "=" in argument:
             continue
+        if argument in elsewhere and argument not in options:
+            continue  # another command's option (--out to hessian): the bindings say what was meant
         if argument in options:
             raise BpcliError(f"{argument} is an option of bpcli, but after -- it is read as a binding: "
                              f"put the options before -- (bpcli {ctx.command.name} {argument} -- EXPR ...)")
@@ -128,6 +132,6 @@ def _check_option_words(ctx: Any) -> None:
         # --jsonn 2 may bind a variable jsonn; --jsn alone, or --max-stage (not a name), may not.
         may_bind = following is not None and (NUMBER.match(following) or following[:1] in "[@" or ":" in following)
         may_bind = may_bind and argument[2:].isidentifier()
-        close = difflib.get_close_matches(argument, everywhere, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(argument, suggestible, n=1, cutoff=0.8)
         if close and not may_bind:
             raise BpcliError(f"unknown option {argument}: did you mean {close[0]}?")
