@@ -49,6 +49,11 @@ class TestRoutingGatesSelect:
         assert bpcli.derivative("sqrt(relu(x))", x=-1, order=2).value == 0.0
         assert bpcli.hessian("sqrt(relu(x)) + x*y", x=-1, y=2).matrix.tolist() == [[0.0, 1.0], [1.0, 0.0]]
 
+    def test_a_hessian_over_an_array_selects_and_warns_of_nothing_it_selected_away(self):
+        r = bpcli.hessian("sum(sqrt(relu(x)))", x=[-1.0, 4.0])
+        assert np.array_equal(r.matrix, [[0.0, 0.0], [0.0, -0.25 * 4.0**-1.5]])
+        assert [w.kind for w in r.warnings] == ["kink"]  # sqrt at 0; nothing about a gradient
+
     @pytest.mark.parametrize("expression, point", [
         ("relu(x) * y", {"x": 0.7, "y": -1.3}), ("max(x, y) * x", {"x": 0.4, "y": -2.0}),
         ("min(x, y) * y", {"x": 0.4, "y": -2.0}), ("abs(x) * y", {"x": -1.9, "y": 0.4}),
