@@ -40,6 +40,7 @@ _PUBLIC = {
     "grad": "bpcli.analyses.grad",
     "parse": "bpcli.analyses.grad",
     "build": "bpcli.analyses.grad",
+    "Constant": "bpcli.analyses.grad",
     "grad_points": "bpcli.analyses.points",
     # Modules are not named after these functions: importing a submodule binds its
     # name on the package, which would hide a function of the same name.
@@ -68,7 +69,7 @@ __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr__ imports on first use
     from bpcli.analyses.answers import check_answers
-    from bpcli.analyses.grad import build, grad, parse
+    from bpcli.analyses.grad import Constant, build, grad, parse
     from bpcli.analyses.check import CheckResult, check
     from bpcli.engine.errors import BpcliError
     from bpcli.analyses.gradcheck import GradcheckResult, gradcheck

@@ -100,7 +100,9 @@ class _Checker:
         final = {node: (self.mine["d" + self.truth.name(node)], g.lines[-1]) for node, g in self.gradients.items()}
         diagnoses = {node: self._final_diagnosis(node, value) for node, (value, _) in final.items()
                      if not self._agree(value, self.truth.gradient(node))}
-        missing = [self.truth.name(v) for v in self.truth.graph.variables if v not in self.gradients]
+        graph = self.truth.graph
+        missing = [self.truth.name(v) for v in graph.variables
+                   if v not in self.gradients and self.truth.name(v) not in graph.constant_inputs]
         return BackwardCheck(self.label, self.verdicts, final, diagnoses, missing, self.warnings)
 
     # ---- one statement -----------------------------------------------------------------

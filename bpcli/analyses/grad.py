@@ -206,6 +206,7 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
     a value is given here, which replaces it.
     """
     names = [graph.nodes[v].name for v in graph.variables]
+    given = _constants_marked(graph, given)
     examples = graph.example_values
     missing = [name for name in names if name not in given and name not in examples]
     if missing:
@@ -216,6 +217,8 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
             f"a value: {example}"
         )
     inputs = {name: to_value(name, given[name] if name in given else examples[name]) for name in names}
+    for name in graph.index_inputs:
+        inputs[name] = _index_values(name, inputs[name])
     notices = [
         Notice(None, None, "replaced-example", f"{name} = {_text(examples[name])} in the program is replaced by "
                f"the value bound to it, {_text(inputs[name])}")
@@ -233,6 +236,44 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
         if getattr(given.get(name), "underflow", None)
     ]
     return inputs, notices
+
+
+class Constant:
+    """A value bound to an input that takes no gradient (``--const NAME``): a one-hot matrix, a dropout mask.
+
+        >>> import bpcli
+        >>> r = bpcli.grad("sum(x * m)", x=[1, 2], m=bpcli.Constant([0, 1]))
+        >>> r.gradients, r.constants
+        ({'x': array([0., 1.])}, ['m'])
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _constants_marked(graph: Graph, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The given values with Constant unwrapped; the graph learns which inputs are constants."""
+    unwrapped = dict(given)
+    for name, value in given.items():
+        if isinstance(value, Constant):
+            unwrapped[name] = value.value
+            graph.constant_inputs.add(name)
+    return unwrapped
+
+
+def _index_values(name: str, value: Any) -> Any:
+    """An index input as integers (numpy indexes with those); whole numbers are required, as numpy does."""
+    import numpy as np
+
+    wrong = np.flatnonzero(np.asarray(value) != np.round(value))
+    if wrong.size:
+        where = "" if np.ndim(value) == 0 else f" (element {int(wrong[0])} is {np.ravel(value)[wrong[0]]!r})"
+        raise BpcliError(
+            f"{name} is used as an index, so its values must be whole numbers, not floats{where}"
+        )
+    return int(value) if np.ndim(value) == 0 else np.asarray(value).astype(np.int64)
 
 
 def _same(a: Any, b: Any) -> bool:

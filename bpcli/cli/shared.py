@@ -386,9 +386,17 @@ def read_upstream(upstream: Optional[str], reader: Any) -> Any:
 
 
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
-    from bpcli.cli.bindings import split_bindings
+    """The values bound on the command line; those named by ``--const NAME`` take no gradient."""
+    from bpcli.analyses.grad import Constant
+    from bpcli.cli.bindings import split_bindings, split_constants
 
-    return {name: reader.read(name, text) for name, text in split_bindings(arguments).items()}
+    constants, arguments = split_constants(arguments)
+    values = {name: reader.read(name, text) for name, text in split_bindings(arguments).items()}
+    for name in constants:
+        if name not in values:
+            raise BpcliError(f"--const {name}: {name} is not bound; give it a value too: --const {name} -{name} 1")
+        values[name] = Constant(values[name])
+    return values
 
 
 def console(stderr: bool = False) -> Any:

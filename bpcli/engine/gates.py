@@ -28,7 +28,7 @@ import functools
 import operator
 from typing import Any, Callable, NamedTuple
 
-from bpcli.engine import shapes
+from bpcli.engine import indexing, shapes
 
 # How a gate passes the gradient backward, in the lecture notes' words.
 ROLES = {
@@ -65,6 +65,7 @@ class Gate(NamedTuple):
     title_: str = ""  # its name in a sentence ("the multiply gate"), if not its op
     formula_: str = ""  # what it computes, for the reference card, where its syntax does not say
     internal: bool = False  # made for gradients: the backward pass builds it, a person rarely writes it
+    boolean: bool = False  # its output is a boolean (a comparison, a mask): no gradient flows through it
 
     @property
     def symbol(self) -> str:
@@ -434,6 +435,76 @@ _register(Gate(
     vjp=lambda g, *inputs_out_up: (inputs_out_up[-1],) * (len(inputs_out_up) - 2),
     arity_=VARIADIC,
     role="distributes", local="da = db = ... = dout",
+))
+
+# ---- numpy's comparisons and booleans -----------------------------------------
+# A comparison gives booleans, as in numpy (in arithmetic they are 0 and 1:
+# dout * (x > 0)); booleans carry no gradient, so nothing flows back through them.
+
+
+def _numpy_function(name: str) -> Callable[..., Any]:
+    """numpy's own function, imported when it first runs: booleans are numpy's on numbers too
+    (np.True_ + np.True_ is True, where Python's True + True is 2)."""
+    def forward(xp, *values):
+        import numpy
+
+        return getattr(numpy, name)(*values)
+
+    return forward
+
+
+def _boolean_gate(op: str, syntax: str, numpy_name: str, meaning: str, arity: int = 2) -> Gate:
+    return Gate(
+        op, syntax, formula_=meaning, forward=_numpy_function(numpy_name),
+        partials=(None,) * arity, role="blocks", local="∂/∂a = 0: booleans carry no gradient", boolean=True,
+        function=None if arity == 2 else op,
+    )
+
+
+for _op, _symbol, _numpy, _meaning in (
+    ("lt", "<", "less", "True where a < b"), ("le", "<=", "less_equal", "True where a <= b"),
+    ("gt", ">", "greater", "True where a > b"), ("ge", ">=", "greater_equal", "True where a >= b"),
+    ("eq", "==", "equal", "True where a == b"), ("ne", "!=", "not_equal", "True where a != b"),
+    ("logical_and", "&", "logical_and", "True where a and b are both True"),
+    ("logical_or", "|", "logical_or", "True where a or b (or both) is True"),
+):
+    _register(_boolean_gate(_op, f"a {_symbol} b", _numpy, _meaning)._replace(symbol_=_symbol))
+    if _op.startswith("logical"):
+        FUNCTIONS.setdefault(_op, {})[2] = REGISTRY[_op]
+_register(_boolean_gate("logical_not", "~a", "logical_not", "True where a is False", arity=1)._replace(symbol_="~"))
+
+_register(Gate(
+    "where", "where(c, a, b)", function="where",
+    formula_="a where the boolean c is True, else b (numpy's np.where)",
+    forward=_numpy_function("where"),
+    # numpy reads a number as a condition by whether it is nonzero; a boolean c != 0 is c itself.
+    partials=(None, lambda g, c, a, b, out: g.ne(c, g.const(0.0)), lambda g, c, a, b, out: g.eq(c, g.const(0.0))),
+    role="routes", local="∂/∂a = (c != 0), ∂/∂b = (c == 0): 1 where the condition picks that input, else 0",
+))
+
+# ---- numpy subscripts: gather, and its gradient the scatter-add --------------
+
+
+def _index_shape(a, *arrays, key):
+    return indexing.result_shape(a, arrays, key)
+
+
+_register(Gate(
+    "index", "a[key]", title_="subscript", symbol_="[]",
+    formula_="the elements of a that the subscript picks (numpy's indexing)",
+    forward=lambda xp, a, *arrays, key: indexing.gather(a, key, arrays),
+    vjp=lambda g, a, *rest, key: (g.scatter(a, rest[-1], *rest[:-2], key=key),) + (None,) * (len(rest) - 2),
+    arity_=VARIADIC, shape=_index_shape, params=("key",),
+    role="routes", local="da = zeros like a with dout added at the picked places (np.add.at: repeats add up)",
+))
+
+_register(Gate(
+    "scatter", "scatter(a, v, key)", title_="scatter-add", internal=True,
+    formula_="zeros shaped like a with v added at the places the subscript picks (np.add.at)",
+    forward=lambda xp, like, values, *arrays, key: indexing.scatter_add(like, values, key, arrays),
+    vjp=lambda g, like, values, *rest, key: (None, g.index(rest[-1], *rest[:-2], key=key)) + (None,) * (len(rest) - 2),
+    arity_=VARIADIC, shape=lambda like, values, *arrays, key: like, params=("key",),
+    role="distributes", local="dv = dout at the picked places (the gather)",
 ))
 
 # dot(a, b) is numpy's dot for vectors and matrices: the same gate as a @ b.

@@ -17,6 +17,7 @@ from bpcli.engine.syntax.printer import format_number
 
 INPUT = "input"
 CONST = "const"
+BOOLEAN_OPS = frozenset(op for op, gate in REGISTRY.items() if gate.boolean)
 
 
 class Node:
@@ -48,6 +49,8 @@ class Graph:
         self.source = source
         self.taken: set[str] = set()  # names that generated names must avoid
         self.shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add
+        self.index_inputs: set[str] = set()  # input variables used only as index arrays
+        self.constant_inputs: set[str] = set()  # inputs that take no gradient: index inputs and --const ones
         self.constants: set[int] = set()  # the CONST nodes (all made by add), for the backward builder's folding
         self._counters: dict[str, int] = {}
 
@@ -133,9 +136,12 @@ class Graph:
     def depends_on_variables(self) -> list[bool]:
         """Whether each node's value changes with some input variable."""
         depends = [False] * len(self.nodes)
+        constant_inputs, boolean = self.constant_inputs, BOOLEAN_OPS
         for i, node in enumerate(self.nodes):
             if node.op == INPUT:
-                depends[i] = True
+                depends[i] = node.name not in constant_inputs
+                continue
+            if node.op in boolean:  # booleans carry no gradient
                 continue
             for j in node.inputs:  # a loop, not any(): this runs once per node of a 100,000-gate graph
                 if depends[j]:

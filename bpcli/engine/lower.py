@@ -16,13 +16,19 @@ from typing import Any
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import FUNCTIONS, REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
+from bpcli.engine.indexing import ARRAY
 from bpcli.engine.syntax.ast import (
-    Array, Assign, Binary, Call, Expr, Name, Neg, Number, Program, Statement, Transpose, Tuple, children,
+    COMPARISONS, Array, Assign, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice, Statement,
+    Subscript, Transpose, Tuple, children,
 )
 from bpcli.engine.syntax.parser import suggest
 from bpcli.engine.syntax.printer import to_text
 
-_OPERATOR_GATES = {"+": "add", "-": "sub", "*": "mul", "**": "pow", "@": "matmul"}
+_OPERATOR_GATES = {
+    "+": "add", "-": "sub", "*": "mul", "**": "pow", "@": "matmul",
+    "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "&": "logical_and", "|": "logical_or",
+}
+_BOOLEAN_OPERATORS = {"&", "|"}  # numpy's & and | on booleans; on floats numpy refuses them
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
 
 
@@ -39,7 +45,19 @@ def lower(program: Program, source: str = "", expand: bool = False) -> Graph:
     lowering = _Lowering(graph, program, source, expand)
     for position, statement in enumerate(program.statements):
         lowering.statement(statement, is_last=position == len(program.statements) - 1)
+    graph.index_inputs = _index_inputs(graph)
+    graph.constant_inputs |= graph.index_inputs
     return graph
+
+
+def _index_inputs(graph: Graph) -> set[str]:
+    """The input variables used only inside subscripts, as index arrays: they take no gradient."""
+    uses: dict[int, list[bool]] = {v: [] for v in graph.variables}
+    for node in graph.nodes:
+        for position, used in enumerate(node.inputs):
+            if used in uses:
+                uses[used].append(node.op == "index" and position > 0)
+    return {graph.nodes[v].name for v, as_index in uses.items() if as_index and all(as_index)}
 
 
 def _all_names(program: Program) -> set[str]:
@@ -164,16 +182,57 @@ class _Lowering:
         if kind is Binary:
             if node.op == "/":
                 return self._division(node, operands)
+            if node.op in _BOOLEAN_OPERATORS:
+                self._check_boolean(operands, node, node.op)
+            elif node.op == "-":
+                self._check_arithmetic(operands, node)
             return self._gate(_OPERATOR_GATES[node.op], operands, node)
         if kind is Call:
             return self._call(node, operands)
         if kind is Number:
             return self._constant(node.value, node.text, node.span)
         if kind is Neg:
+            self._check_arithmetic(operands, node)
             return self._gate("neg", operands, node)
         if kind is Transpose:
             return self._gate("transpose", operands, node)
+        if kind is Invert:
+            self._check_boolean(operands, node, "~")
+            return self._gate("logical_not", operands, node)
+        if kind is Subscript:
+            return self._subscript(node, operands)
         raise TypeError(f"cannot lower {node!r}")
+
+    def _is_boolean(self, node: int) -> bool:
+        return self.graph.is_gate(node) and REGISTRY[self.graph.nodes[node].op].boolean
+
+    def _check_boolean(self, operands: list[int], node: Expr, symbol: str) -> None:
+        """numpy's &, | and ~ combine booleans (on floats numpy raises a TypeError)."""
+        if not all(self._is_boolean(operand) for operand in operands):
+            raise BpcliError(
+                f"{symbol} combines booleans (comparisons such as x > 0) here; on numbers numpy refuses it",
+                source=self.source, span=node.span,
+            )
+
+    def _check_arithmetic(self, operands: list[int], node: Expr) -> None:
+        """numpy refuses to negate a boolean or subtract one from another; elsewhere they are 0 and 1."""
+        if all(self._is_boolean(operand) for operand in operands):
+            raise BpcliError(
+                "numpy refuses this arithmetic on booleans: turn the comparison into numbers first, "
+                "as (x > 0) * 1.0",
+                source=self.source, span=node.span,
+            )
+
+    def _subscript(self, node: Subscript, operands: list[int]) -> int:
+        key, arrays = _subscript_key(node, self.source)
+        for expression, operand in zip(arrays, operands[1:]):
+            if self._is_boolean(operand):
+                raise BpcliError(
+                    "reading through a boolean mask (x[mask]) gives a shape that depends on the values; "
+                    "write np.where(mask, x, 0) or x * mask instead",
+                    source=self.source, span=expression.span,
+                )
+        return self._gate("index", operands, node, {"key": key})
 
     def _constant(self, value: Any, text: str, span: tuple[int, int]) -> int:
         return self.graph.add(CONST, (), text, value=value, span=span)
@@ -255,6 +314,8 @@ class _Lowering:
         return self._gate("mul", [numerator, reciprocal], node)
 
     def _call(self, node: Call, operands: list[int]) -> int:
+        if node.func == "arange":
+            return self._arange(node, operands)
         by_arity = FUNCTIONS.get(node.func)
         if by_arity is None:
             known = ", ".join(sorted(FUNCTIONS))
@@ -276,6 +337,22 @@ class _Lowering:
             )
         attrs = {name: self._parameter(node, gate, name, value) for name, value in node.keywords} if node.keywords else None
         return self._gate(gate.op, operands, node, attrs)
+
+    def _arange(self, node: Call, operands: list[int]) -> int:
+        """np.arange(n), np.arange(start, stop[, step]) of whole numbers: a constant array (an index, mostly)."""
+        import numpy as np
+
+        bounds = [self.graph.nodes[o].value if self.graph.nodes[o].op == CONST else None for o in operands]
+        whole = all(isinstance(b, float) and b.is_integer() for b in bounds)
+        if not 1 <= len(bounds) <= 3 or node.keywords or not whole:
+            raise BpcliError(
+                "np.arange takes one to three whole numbers written in the program: np.arange(5), np.arange(1, 7, 2)",
+                source=self.source, span=node.span,
+            )
+        value = np.arange(*(int(b) for b in bounds), dtype=np.int64)  # numpy's dtype: an index
+        if value.size == 0:
+            raise BpcliError("this np.arange is empty", source=self.source, span=node.span)
+        return self._constant(value, to_text(node), node.span)
 
     def _parameter(self, call: Call, gate: Any, name: str, value: Expr) -> Any:
         if name not in gate.params:
@@ -322,5 +399,55 @@ def _operands(node: Expr) -> tuple[Expr, ...]:
         return (node.left, node.right)
     if kind is Call:
         return node.args
+    if kind is Subscript:
+        return (node.value, *_subscript_key(node, "")[1])
     return children(node)
+
+
+def _subscript_key(node: Subscript, source: str) -> tuple[tuple[Any, ...], list[Expr]]:
+    """A subscript's key with its fixed items written in, and the expressions of its index arrays.
+
+    Integers, slices with whole-number bounds, ``...`` and None (np.newaxis)
+    are fixed; any other item is an index array or a mask, an input of the gate.
+    """
+    key: list[Any] = []
+    arrays: list[Expr] = []
+    for item in node.items:
+        if type(item) is EllipsisItem:
+            key.append(Ellipsis)
+        elif type(item) is Slice:
+            key.append(slice(*(_index_number(bound, source) for bound in (item.start, item.stop, item.step))))
+        elif type(item) is Name and item.id == "None":
+            key.append(None)
+        elif type(item) is Number or (type(item) is Neg and type(item.operand) is Number):
+            key.append(_index_number(item, source))
+        else:
+            if type(item) is Array:
+                _check_index_literal(item, source)
+            key.append(ARRAY)
+            arrays.append(item)
+    return tuple(key), arrays
+
+
+def _index_number(node: Expr | None, source: str) -> int | None:
+    if node is None:
+        return None
+    number = _integer(node)
+    if number is None:
+        raise BpcliError(
+            "an index or a slice bound is a whole number written in the program (numpy refuses a float index)",
+            source=source, span=node.span,
+        )
+    return number
+
+
+def _check_index_literal(literal: Array, source: str) -> None:
+    """An index array written out holds whole numbers: x[[0, 2]] (numpy refuses x[[0.5]])."""
+    work = [literal]
+    while work:
+        for element in work.pop().elements:
+            if type(element) is Array:
+                work.append(element)
+            else:
+                _index_number(element, source)
 

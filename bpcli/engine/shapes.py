@@ -120,8 +120,9 @@ def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape]) -> list[Shape]:
             try:
                 shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
             except ShapeError as error:
+                what = "index out of range" if node.op == "index" else "shape mismatch"
                 raise BpcliError(
-                    f"shape mismatch in {gate_text(graph, index)}: {error}",
+                    f"{what} in {gate_text(graph, index)}: {error}",
                     source=graph.source or None,
                     span=node.span,
                 ) from None

@@ -51,7 +51,8 @@ _NUMPY = _Target(
     "import numpy as np",
     {"exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt", "tanh": "np.tanh", "abs": "np.absolute",
      "max": "np.maximum", "min": "np.minimum", "sign": "np.sign", "sum": "np.sum", "mean": "np.mean",
-     "amax": "np.max", "amin": "np.min", "outer": "np.outer"},
+     "amax": "np.max", "amin": "np.min", "outer": "np.outer", "where": "np.where", "scatter": "scatter_add",
+     "logical_not": "np.logical_not"},
     "bpcli.engine.backends.array",
 )
 
@@ -67,7 +68,11 @@ def python_code(result: Any, numpy: bool = False) -> str:
 
 def _needs_numpy(graph: Graph) -> bool:
     arrays = any(graph.shape(i) != () for i in range(len(graph.nodes)))
-    return arrays or any(not REGISTRY[graph.nodes[i].op].elementwise for i in graph.stages)
+    # Booleans are numpy's (Python's ~True is -2), as is np.where.
+    return arrays or any(
+        not REGISTRY[graph.nodes[i].op].elementwise or REGISTRY[graph.nodes[i].op].boolean or graph.nodes[i].op == "where"
+        for i in graph.stages
+    )
 
 
 class _Program:

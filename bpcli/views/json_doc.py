@@ -29,6 +29,7 @@ def grad_document(result: Any, explanation: list[Any] | None = None) -> dict[str
         "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
         "shapes": {name: list(shape) for name, shape in result.shapes.items()},
         "gradients": {name: jsonable(v) for name, v in result.gradients.items()},
+        "constants": result.constants,
         "stages": [_stage(stage) for stage in result.stages],
         "forks": {
             fork.name: {

@@ -134,3 +134,10 @@ def share(a, m, axis=None):
 def ties(a, m, axis=None):
     """Which reductions found their extreme more than once."""
     return np.sum(a == _expanded(m, a, axis), axis=axis) > 1
+
+
+def scatter_add(like, key, values):
+    """Zeros shaped like ``like`` with ``values`` added at the subscript ``key``: repeated indices add up."""
+    out = np.zeros(np.shape(like))
+    np.add.at(out, key, values)
+    return out

@@ -110,7 +110,46 @@ class Tuple(_Node):
         self.elements, self.span = elements, span
 
 
-Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple
+class Invert(_Node):
+    """``~a``: numpy's logical not of a boolean array."""
+
+    __slots__ = ("operand",)
+    _fields = ("operand",)
+
+    def __init__(self, operand: Expr, span: Span = NO_SPAN) -> None:
+        self.operand, self.span = operand, span
+
+
+class Slice(_Node):
+    """``start:stop:step`` inside a subscript; an absent bound is None."""
+
+    __slots__ = ("start", "stop", "step")
+    _fields = ("start", "stop", "step")
+
+    def __init__(self, start: Expr | None, stop: Expr | None, step: Expr | None, span: Span = NO_SPAN) -> None:
+        self.start, self.stop, self.step, self.span = start, stop, step, span
+
+
+class EllipsisItem(_Node):
+    """``...`` inside a subscript: as many full slices as the other items leave."""
+
+    __slots__ = ()
+
+    def __init__(self, span: Span = NO_SPAN) -> None:
+        self.span = span
+
+
+class Subscript(_Node):
+    """``a[items]``: each item an expression (an integer, an index array, a mask, None), a Slice or ``...``."""
+
+    __slots__ = ("value", "items")
+    _fields = ("value", "items")
+
+    def __init__(self, value: Expr, items: tuple[Any, ...], span: Span = NO_SPAN) -> None:
+        self.value, self.items, self.span = value, items, span
+
+
+Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple | Invert | Subscript
 
 
 class Assign(_Node):
@@ -135,7 +174,8 @@ class Program(_Node):
         self.statements, self.span = statements, NO_SPAN
 
 
-BINARY_OPERATORS = ("+", "-", "*", "/", "**", "@")
+BINARY_OPERATORS = ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=", "&", "|")
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
@@ -143,10 +183,23 @@ def children(node: Expr) -> tuple[Expr, ...]:
     kind = type(node)
     if kind is Binary:
         return (node.left, node.right)
-    if kind is Neg or kind is Transpose:
+    if kind is Neg or kind is Transpose or kind is Invert:
         return (node.operand,)
+    if kind is Subscript:
+        return (node.value, *subscript_expressions(node))
     if kind is Call:
         return node.args + tuple(value for _, value in node.keywords) if node.keywords else node.args
     if kind is Array or kind is Tuple:
         return node.elements
     return ()
+
+
+def subscript_expressions(node: Subscript) -> tuple[Expr, ...]:
+    """The expressions inside a subscript, slice bounds included, left to right."""
+    found: list[Expr] = []
+    for item in node.items:
+        if type(item) is Slice:
+            found += [bound for bound in (item.start, item.stop, item.step) if bound is not None]
+        elif type(item) is not EllipsisItem:
+            found.append(item)
+    return tuple(found)

@@ -21,7 +21,10 @@ from typing import Any
 from bpcli.engine.errors import BpcliError, line_and_column
 from bpcli.engine.syntax import grammar, spellings, standalone
 from bpcli.engine.syntax.lexer import END, KIND, START, STRAY, TEXT, Lexer, Token
-from bpcli.engine.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Program, Span, Transpose, Tuple
+from bpcli.engine.syntax.ast import (
+    Array, Assign, Binary, Call, EllipsisItem, Invert, Name, Neg, Number, Program, Slice, Span, Subscript, Transpose,
+    Tuple,
+)
 
 # How the parser's terminal names read in an error message.
 _TERMINAL_TEXT = {
@@ -42,6 +45,12 @@ _TERMINAL_TEXT = {
     "EQUAL": "'='",
     "PLUSEQUAL": "'+='",
     "DOT": "'.'",
+    "COLON": "':'",
+    "ELLIPSIS": "'...'",
+    "TILDE": "'~'",
+    "VBAR": "'|'",
+    "AMPERSAND": "'&'",
+    "COMPARE": "a comparison",
     "_NEWLINE": "a new line",
     "$END": "the end of the input",
 }
@@ -239,7 +248,38 @@ class _AstBuilder:
         left, operator, right = children
         return Binary(operator[TEXT], left, right, (left.span[0], right.span[1]))
 
-    add = sub = mul = div = pow = matmul = _binary
+    add = sub = mul = div = pow = matmul = bitand = bitor = _binary
+
+    def comparison(self, children: list[Any]) -> Binary:
+        """``a < b``; a chain ``a < b < c`` is refused (Python reads it as ``a < b and b < c``, numpy cannot)."""
+        if len(children) > 3:
+            first, last = children[0], children[-1]
+            raise BpcliError(
+                "a chained comparison is not supported: write each comparison in parentheses and combine "
+                "them with &, as (a < b) & (b < c)",
+                span=_span(first, last),
+            )
+        return self._binary(children)
+
+    def invert(self, children: list[Any]) -> Invert:
+        tilde, operand = children
+        return Invert(operand, _span(tilde, operand))
+
+    def subscript(self, children: list[Any]) -> Subscript:
+        value, _, items, closing = children
+        return Subscript(value, tuple(items), _span(value, closing))
+
+    def subscripts(self, children: list[Any]) -> list[Any]:
+        return [child for child in children if child is not None]
+
+    def slice(self, children: list[Any]) -> Slice:
+        start, first_colon, stop, second_colon, step = children
+        last = next((item for item in (step, second_colon, stop) if item is not None), first_colon)
+        return Slice(start, stop, step, _span(start if start is not None else first_colon, last))
+
+    def ellipsis(self, children: list[Any]) -> EllipsisItem:
+        (token,) = children
+        return EllipsisItem((token[START], token[END]))
 
     def attribute(self, children: list[Any]) -> Transpose:
         """``a.T``, the one attribute bpcli knows."""
@@ -247,6 +287,11 @@ class _AstBuilder:
         name = token[TEXT]
         if name == "T":
             return Transpose(operand, _span(operand, token))
+        if isinstance(operand, Name) and spellings.MODULE_ALIASES.get(operand.id) == "np":
+            if name == "newaxis":
+                return Name("None", _span(operand, token))  # np.newaxis is None
+            if name == "random":
+                raise BpcliError(spellings.unsupported(f"{operand.id}.random.*"), span=_span(operand, token))
         if isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES:
             if spellings.module_function(operand.id, name) is not None:
                 raise BpcliError(
@@ -292,7 +337,7 @@ class _AstBuilder:
             func = spellings.module_function(receiver.id, method)
             if func is None:
                 raise BpcliError(
-                    f"{spelt} is not a function bpcli knows", span=span,
+                    spellings.unsupported(spelt), span=span,
                     hint=f"bpcli accepts these Python spellings: {spellings.listed()}",
                 )
             if f"{spellings.MODULE_ALIASES[receiver.id]}.{method}" in spellings.REDUCTIONS and len(call.args) > 1:
@@ -417,8 +462,6 @@ def _character_hint(char: str) -> str | None:
     hints = {
         "^": "powers are written ** (as in Python): x**2",
         "!": "bpcli has no comparison or factorial operators",
-        "<": "bpcli has no comparison operators",
-        ">": "bpcli has no comparison operators",
         "'": "bpcli has no strings",
         '"': "bpcli has no strings",
     }

@@ -17,6 +17,8 @@ SPELLINGS: dict[str, str] = {
     "np.abs": "abs", "np.absolute": "abs", "np.sign": "sign",
     "np.maximum": "max", "np.minimum": "min",
     "np.dot": "dot", "np.matmul": "dot", "np.outer": "outer",
+    "np.where": "where", "np.logical_and": "logical_and", "np.logical_or": "logical_or",
+    "np.logical_not": "logical_not", "np.arange": "arange",
     "np.sum": "sum", "np.mean": "mean", "np.max": "max", "np.min": "min", "np.amax": "max", "np.amin": "min",
 }
 
@@ -36,3 +38,11 @@ def module_function(module: str, name: str) -> str | None:
 def listed() -> str:
     """The accepted spellings, for an error message."""
     return ", ".join(SPELLINGS) + ", and a.dot(b)"
+
+
+def unsupported(spelt: str) -> str:
+    """Why a function of math or numpy that bpcli does not know is refused, and where to look."""
+    if spelt.endswith(".random.*"):
+        return (f"{spelt} is random, and bpcli computes from given values only: "
+                "bind the random values as an input: `-mask rand:...`")
+    return f"{spelt} is not a function bpcli knows (`bpcli gates` lists the gates it knows)"
