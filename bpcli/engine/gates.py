@@ -499,12 +499,12 @@ _register(Gate(
 ))
 
 _register(Gate(
-    "scatter", "scatter(a, v, key)", title_="scatter-add", internal=True,
-    formula_="zeros shaped like a with v added at the places the subscript picks (np.add.at)",
+    "scatter", "scatter(like, a, key)", title_="scatter-add", internal=True,
+    formula_="zeros shaped like like with a added at the places the subscript picks (np.add.at)",
     forward=lambda xp, like, values, *arrays, key: indexing.scatter_add(like, values, key, arrays),
     vjp=lambda g, like, values, *rest, key: (None, g.index(rest[-1], *rest[:-2], key=key)) + (None,) * (len(rest) - 2),
     arity_=VARIADIC, shape=lambda like, values, *arrays, key: like, params=("key",),
-    role="distributes", local="dv = dout at the picked places (the gather)",
+    role="distributes", local="da = dout at the picked places (the gather)",
 ))
 
 # dot(a, b) is numpy's dot for vectors and matrices: the same gate as a @ b.
