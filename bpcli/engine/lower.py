@@ -169,7 +169,7 @@ class _Lowering:
                     "a parenthesised list is only an axis: sum(x, axis=(0, 1)); use [...] for an array",
                     source=self.source, span=item.span,
                 )
-            operands = _operands(item)
+            operands = _operands(item, self.source)
             if operands:
                 push((item, len(operands)))
                 work.extend(reversed(operands))
@@ -385,7 +385,7 @@ def _integer(node: Expr) -> int | None:
     return None
 
 
-def _operands(node: Expr) -> tuple[Expr, ...]:
+def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
     """The subexpressions that become the gate's inputs (keyword arguments are parameters, not inputs).
 
     Division a / b is lowered as a * (1 / b), as the lecture notes stage it
@@ -400,7 +400,7 @@ def _operands(node: Expr) -> tuple[Expr, ...]:
     if kind is Call:
         return node.args
     if kind is Subscript:
-        return (node.value, *_subscript_key(node, "")[1])
+        return (node.value, *_subscript_key(node, source)[1])
     return children(node)
 
 

@@ -306,6 +306,13 @@ class _AstBuilder:
             span=(token[START] - 1, token[END]),
         )
 
+    def parenthesized(self, children: list[Any]) -> Any:
+        """``(a)`` is ``a``, its span widened to the brackets, so that a line's text and a caret include them."""
+        opening, inner, closing = children
+        if type(inner) is not tuple:  # a node (never a bare token here)
+            inner.span = _span(opening, closing)
+        return inner
+
     def neg(self, children: list[Any]) -> Neg:
         minus, operand = children
         return Neg(operand, _span(minus, operand))
