@@ -66,7 +66,7 @@ def test_accumulation_is_an_assignment_marked_accumulate():
     [
         ("np.foo(x)", "np.foo is not a function bpcli knows"),
         ("np.max(a, b)", "numpy reads a second argument as an axis"),
-        ("x.sum()", ".sum(...) is not a method bpcli knows"),
+        ("x.foo()", ".foo(...) is not a method bpcli knows"),
         ("math.pi * x", "constants such as math.pi are not supported"),
         ("np.exp + x", "np.exp is a function: call it, as np.exp(x)"),
     ],

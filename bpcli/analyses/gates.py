@@ -102,12 +102,15 @@ def _chosen(names: list[str]) -> list[Gate]:
 
 
 def _card(gate: Gate) -> GateCard:
-    from bpcli.engine.syntax.spellings import METHODS, SPELLINGS
+    from bpcli.engine.syntax.spellings import METHODS, REDUCING_METHODS, SPELLINGS
 
     functions = tuple(name for name, by_arity in FUNCTIONS.items() if gate in by_arity.values())
     spellings = tuple(spelling for spelling, name in SPELLINGS.items() if name in functions
                       and _called(name, spelling) is gate)
-    methods = tuple(f"a.{method}(b)" for method, name in METHODS.items() if name in functions)
+    # x.sum() reduces x; a.dot(b) takes another operand.
+    methods = tuple(f"a.{method}()" if method in REDUCING_METHODS else f"a.{method}(b)"
+                    for method, name in METHODS.items() if name in functions
+                    and (method not in REDUCING_METHODS or FUNCTIONS[name].get(1) is gate))
     return GateCard(
         op=gate.op,
         title=gate.title,

@@ -395,6 +395,47 @@ def _extreme(op: str, word: str) -> Gate:
 _register(_extreme("amax", "largest"))
 _register(_extreme("amin", "smallest"))
 
+
+
+def _count(g, a, out) -> int:
+    """How many elements of ``a`` each element of a reduction ``out`` of it summarises."""
+    return shapes.size(g.shape(a)) // max(1, shapes.size(g.shape(out)))
+
+
+def _var_vjp(g, a, out, up, axis=None, ddof=0):
+    # d var / da = 2 (a - mean) / (n - ddof): the mean's own share sums to zero, as the deviations do.
+    deviation = g.sub(a, g.broadcast(g.mean(a, axis=axis), a, axis=axis))
+    scale = g.const(2.0 / (_count(g, a, out) - ddof))
+    return (g.mul(g.mul(deviation, scale), g.broadcast(up, a, axis=axis)),)
+
+
+_register(Gate(
+    "var", "var(a, axis=None, ddof=0)", function="var",
+    formula_="the variance of a's elements (along axis): mean((a - mean(a))**2) * n / (n - ddof)",
+    forward=lambda xp, a, axis=None, ddof=0: xp.var(a, axis=axis, ddof=ddof),
+    vjp=_var_vjp, arity_=1, shape=shapes.reduce, params=("axis", "ddof"),
+    role="scales", local="da = dout * 2 (a - mean(a)) / (n - ddof), along the reduced axes",
+))
+
+# keepdims=True: the reduction's result with its reduced axes put back as size 1 (numpy's shape).
+_register(Gate(
+    "keepdims", "keepdims(a, like, axis=None)", function="keepdims",
+    formula_="a reshaped to like's shape with the axes along axis (all, if None) of size 1",
+    forward=lambda xp, a, like, axis=None: xp.reshape(a, shapes.kept(shapes.value_shape(like), axis)),
+    vjp=lambda g, a, like, out, up, axis=None: (g.reshape_like(up, a), None),
+    arity_=2, shape=lambda a, like, axis=None: shapes.kept(like, axis), params=("axis",), internal=True,
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
+_register(Gate(
+    "reshape_like", "reshape_like(a, like)", function="reshape_like",
+    formula_="a's elements, in order, in like's shape", internal=True,
+    forward=lambda xp, a, like: xp.reshape(a, shapes.value_shape(like)),
+    vjp=lambda g, a, like, out, up: (g.reshape_like(up, a), None),
+    arity_=2, shape=shapes.second,
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
 # ---- the gates gradients are made of -----------------------------------------
 
 _register(Gate(

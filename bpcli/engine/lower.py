@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from bpcli.engine import shapes
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import FUNCTIONS, REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
@@ -316,7 +317,10 @@ class _Lowering:
     def _call(self, node: Call, operands: list[int]) -> int:
         if node.func == "arange":
             return self._arange(node, operands)
-        by_arity = FUNCTIONS.get(node.func)
+        keywords = dict(node.keywords)
+        keepdims = self._flag(node, "keepdims", keywords.pop("keepdims", None))
+        func = "var" if node.func == "std" else node.func  # np.std is the square root of np.var
+        by_arity = FUNCTIONS.get(func)
         if by_arity is None:
             known = ", ".join(sorted(FUNCTIONS))
             raise BpcliError(
@@ -335,8 +339,24 @@ class _Lowering:
                 source=self.source,
                 span=node.span,
             )
-        attrs = {name: self._parameter(node, gate, name, value) for name, value in node.keywords} if node.keywords else None
-        return self._gate(gate.op, operands, node, attrs)
+        attrs = {name: self._parameter(node, gate, name, value) for name, value in keywords.items()} or None
+        if keepdims and gate.shape is not shapes.reduce:
+            raise BpcliError(f"{node.func} has no keyword argument 'keepdims' (reductions have)",
+                             source=self.source, span=node.span)
+        out = self._gate(gate.op, operands, node, attrs)
+        if node.func == "std":
+            out = self._gate("sqrt", [out], node)
+        if keepdims:  # the reduced axes kept, as size 1
+            out = self._gate("keepdims", [out, operands[0]], node, {"axis": (attrs or {}).get("axis")})
+        return out
+
+    def _flag(self, call: Call, name: str, value: Expr | None) -> bool:
+        """A keyword argument that is True or False, written so: keepdims=True."""
+        if value is None:
+            return False
+        if type(value) is Name and value.id in ("True", "False"):
+            return value.id == "True"
+        raise BpcliError(f"{name} is True or False", source=self.source, span=value.span)
 
     def _arange(self, node: Call, operands: list[int]) -> int:
         """np.arange(n), np.arange(start, stop[, step]) of whole numbers: a constant array (an index, mostly)."""
@@ -364,7 +384,7 @@ class _Lowering:
         axes = tuple(_integer(item) for item in items)
         if any(a is None for a in axes):
             raise BpcliError(
-                f"{name} is a whole number or a tuple of them: axis=0, axis=(0, 2)",
+                f"{name} is a whole number or a tuple of them: {name}=0, {name}=(0, 2)",
                 source=self.source, span=value.span,
             )
         return axes if isinstance(value, Tuple) else axes[0]

@@ -83,9 +83,15 @@ def axes(shape: Shape, axis: Any) -> tuple[int, ...]:
     return tuple(sorted(normal))
 
 
-def reduce(a: Shape, axis: Any = None) -> Shape:
+def reduce(a: Shape, axis: Any = None, **_: Any) -> Shape:
     removed = axes(a, axis)
     return tuple(size for i, size in enumerate(a) if i not in removed)
+
+
+def kept(a: Shape, axis: Any = None) -> Shape:
+    """The shape of a reduction of ``a`` with keepdims=True: the reduced axes of size 1."""
+    removed = axes(a, axis)
+    return tuple(1 if i in removed else n for i, n in enumerate(a))
 
 
 def first(a: Shape, b: Shape, **_: Any) -> Shape:

@@ -92,6 +92,14 @@ def mean(a, axis=None):
     return np.mean(a, axis=axis)
 
 
+def var(a, axis=None, ddof=0):
+    return np.var(a, axis=axis, ddof=ddof)
+
+
+def reshape(a, shape):
+    return np.reshape(a, shape)
+
+
 def amax(a, axis=None):
     return np.max(a, axis=axis)
 

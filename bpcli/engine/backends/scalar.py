@@ -135,6 +135,14 @@ def sum(a: float, axis: None = None) -> float:  # noqa: A001 - the gates' vocabu
 mean = amax = amin = sum
 
 
+def var(a: float, axis: None = None, ddof: int = 0) -> float:
+    return 0.0 if ddof == 0 else NAN  # numpy: one number varies by 0; with ddof=1, 0 / 0
+
+
+def reshape(a: float, shape: tuple) -> float:
+    return a
+
+
 def broadcast(a: float, like: float, axis: None = None) -> float:
     return a
 

@@ -347,19 +347,19 @@ class _AstBuilder:
                     spellings.unsupported(spelt), span=span,
                     hint=f"bpcli accepts these Python spellings: {spellings.listed()}",
                 )
-            if f"{spellings.MODULE_ALIASES[receiver.id]}.{method}" in spellings.REDUCTIONS and len(call.args) > 1:
-                raise BpcliError(
-                    f"{spelt} takes one array here (numpy reads a second argument as an axis): "
-                    f"write {spelt}(a, axis=0), or np.maximum(a, b) / np.minimum(a, b) elementwise",
-                    span=span,
-                )
-            return Call(func, call.args, span, (receiver.span[0], call.func_span[1]), call.keywords)
+            args, keywords = call.args, call.keywords
+            if f"{spellings.MODULE_ALIASES[receiver.id]}.{method}" in spellings.REDUCTIONS:
+                args, keywords = _axis_by_position(spelt, args, keywords, 1, span)
+            return Call(func, args, span, (receiver.span[0], call.func_span[1]), keywords)
         if method in spellings.METHODS:
             func = spellings.METHODS[method]
-            return Call(func, (receiver, *call.args), span, call.func_span, call.keywords)
+            args, keywords = (receiver, *call.args), call.keywords
+            if method in spellings.REDUCING_METHODS:
+                args, keywords = _axis_by_position(f".{method}", args, keywords, 1, span)
+            return Call(func, args, span, call.func_span, keywords)
         raise BpcliError(
             f".{method}(...) is not a method bpcli knows", span=(call.func_span[0] - 1, call.span[1]),
-            hint="the one method is a.dot(b); write functions as calls: sum(x), not x.sum()",
+            hint=f"bpcli knows these methods: {', '.join(f'a.{m}(...)' for m in spellings.METHODS)}, and a.T",
         )
 
     def arguments(self, children: list[Any]) -> list[Any]:
@@ -379,6 +379,30 @@ class _AstBuilder:
     def tuple_literal(self, children: list[Any]) -> Tuple:
         opening, first, rest, closing = children
         return Tuple((first, *(rest or ())), _span(opening, closing))
+
+
+def _axis_by_position(spelt: str, args: tuple[Any, ...], keywords: tuple[tuple[str, Any], ...], arrays: int,
+                      span: Span) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
+    """numpy's reductions read the argument after the array as the axis: np.sum(x, 1) is np.sum(x, axis=1)."""
+    if len(args) <= arrays:
+        return args, keywords
+    axis = args[arrays]
+    if len(args) > arrays + 1 or any(name == "axis" for name, _ in keywords) or not _is_axis(axis):
+        raise BpcliError(
+            f"{spelt} reduces one array (numpy reads a second argument as an axis, a whole number or a tuple "
+            "of them): write np.sum(a, 1) or np.sum(a, axis=(0, 1)); np.maximum(a, b) and np.minimum(a, b) "
+            "compare two arrays elementwise",
+            span=span,
+        )
+    return args[:arrays], (("axis", axis), *keywords)
+
+
+def _is_axis(node: Any) -> bool:
+    if isinstance(node, Tuple):
+        return all(_is_axis(element) for element in node.elements)
+    if isinstance(node, Neg):
+        node = node.operand
+    return isinstance(node, Number) and node.text.isdigit()
 
 
 def _sorted_arguments(arguments: list[Any]) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:

@@ -20,14 +20,17 @@ SPELLINGS: dict[str, str] = {
     "np.where": "where", "np.logical_and": "logical_and", "np.logical_or": "logical_or",
     "np.logical_not": "logical_not", "np.arange": "arange",
     "np.sum": "sum", "np.mean": "mean", "np.max": "max", "np.min": "min", "np.amax": "max", "np.amin": "min",
+    "np.var": "var", "np.std": "std",
 }
 
 # numpy reads a second positional argument of these as an axis, bpcli's max(a, b)
 # as a second operand: only the one-argument form (and axis=...) is accepted.
-REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin"}
+REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.var", "np.std"}
 
-# Methods of a value: a.dot(b) is dot(a, b).
-METHODS = {"dot": "dot"}
+# Methods of a value: a.dot(b) is dot(a, b); x.sum(axis=1) is sum(x, axis=1).
+METHODS = {"dot": "dot", "sum": "sum", "mean": "mean", "max": "max", "min": "min", "var": "var", "std": "std"}
+# The methods that reduce: like numpy's reductions, their first argument is an axis.
+REDUCING_METHODS = {"sum", "mean", "max", "min", "var", "std"}
 
 
 def module_function(module: str, name: str) -> str | None:
