@@ -117,7 +117,7 @@ class TestExpressions:
     @pytest.mark.parametrize(
         "expression, fragment",
         [("sum(A.T())", ".T(...) is not a method bpcli knows"), ("sum(A.Tx)", ".Tx is not an attribute bpcli knows"),
-         ("sum(A.shape)", ".shape is not an attribute"), ("math.pi * x", "constants such as math.pi are not supported")],
+         ("sum(A.shape)", "x.shape is a tuple of numbers"), ("sum(A.shap)", ".shap is not an attribute"), ("math.pi * x", "constants such as math.pi are not supported")],
     )
     def test_attributes_lex_as_in_python(self, expression, fragment):
         # .T used to be one token, so A.T() and A.Tx were parse errors at the wrong place.

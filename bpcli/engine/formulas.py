@@ -16,12 +16,12 @@ from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph, Node
 from bpcli.engine.indexing import ARRAY
 from bpcli.engine.syntax.ast import (
-    Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
+    Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
 )
 from bpcli.engine.syntax.printer import format_number, to_text
 
 OPERATORS = {
-    "add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@",
+    "add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@", "floordiv": "//", "mod": "%",
     "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "logical_and": "&", "logical_or": "|",
 }
 # The scatter-add is written as a call of a helper with numpy's spelling of the subscript
@@ -108,6 +108,10 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
     if n.op == "logical_not":
         name = call(n) if call else None  # the staged code calls np.logical_not: Python's ~True is -2
         return Invert(args[0]) if name is None else Call(name, tuple(args))
+    if n.op == "dim":
+        return Subscript(Attribute(args[0], "shape"), (constant_ast(n.attrs["axis"], integer=True),))
+    if n.op in ("ndim", "size"):
+        return Attribute(args[0], n.op)
     if n.op == "index":
         return Subscript(args[0], subscript_items(n.attrs["key"], args[1:]))
     if n.op == "scatter":

@@ -66,6 +66,11 @@ class Gate(NamedTuple):
     formula_: str = ""  # what it computes, for the reference card, where its syntax does not say
     internal: bool = False  # made for gradients: the backward pass builds it, a person rarely writes it
     boolean: bool = False  # its output is a boolean (a comparison, a mask): no gradient flows through it
+    # A number fixed by the inputs' shapes (x.shape[0]): from_shapes(*input shapes, **params) gives it
+    # before anything is evaluated; like a boolean, it carries no gradient.
+    from_shapes: Callable[..., Any] | None = None
+    # An output whose shape depends on input values fixed by the shapes (np.arange(N)): value_shape(*values).
+    value_shape: Callable[..., shapes.Shape] | None = None
 
     @property
     def symbol(self) -> str:
@@ -86,6 +91,11 @@ class Gate(NamedTuple):
     @property
     def elementwise(self) -> bool:
         return self.partials is not None
+
+    @property
+    def carries_no_gradient(self) -> bool:
+        """Booleans, and whole numbers fixed by the shapes: nothing flows back through them."""
+        return self.boolean or self.from_shapes is not None or self.value_shape is not None
 
 
 VARIADIC = 0  # the arity of a gate that takes any number of inputs
@@ -521,6 +531,71 @@ _register(Gate(
     # numpy reads a number as a condition by whether it is nonzero; a boolean c != 0 is c itself.
     partials=(None, lambda g, c, a, b, out: g.ne(c, g.const(0.0)), lambda g, c, a, b, out: g.eq(c, g.const(0.0))),
     role="routes", local="∂/∂a = (c != 0), ∂/∂b = (c == 0): 1 where the condition picks that input, else 0",
+))
+
+# ---- integer arithmetic, and numbers fixed by the shapes --------------------
+
+_register(Gate(
+    "floordiv", "a // b", symbol_="//", title_="floor divide",
+    formula_="the largest whole number not above a / b (numpy's floor_divide)",
+    forward=_numpy_function("floor_divide"),
+    partials=(None, None), role="blocks", local="∂/∂a = ∂/∂b = 0 (flat between its jumps)",
+))
+
+_register(Gate(
+    "mod", "a % b", symbol_="%", title_="remainder",
+    formula_="a - b * (a // b), with the sign of b (numpy's remainder)",
+    forward=_numpy_function("remainder"),
+    partials=(_one, lambda g, a, b, out: g.neg(g.floordiv(a, b))),
+    role="scales", local="∂/∂a = 1, ∂/∂b = -(a // b)",
+))
+
+
+def _dim(shape, axis=0, count=None):
+    if count is not None and len(shape) != count:
+        raise shapes.ShapeError(f"{count} names for the {len(shape)} axes of a {shapes.show(shape)} value")
+    if not -len(shape) <= axis < len(shape):
+        raise shapes.ShapeError(f"axis {axis} is out of range for a {shapes.show(shape)} value")
+    return shape[axis]
+
+
+def _number_shape(number: Callable[..., int], shape: shapes.Shape, **params: Any) -> shapes.Shape:
+    number(shape, **params)  # the checks: an axis in range, as many names as axes
+    return ()
+
+
+def _from_shape(op: str, syntax: str, meaning: str, number: Callable[..., int], params: tuple[str, ...] = ()) -> Gate:
+    return Gate(
+        op, syntax, formula_=meaning, forward=lambda xp, a, **p: number(shapes.value_shape(a), **p),
+        vjp=lambda g, a, out, up, **p: (None,), arity_=1, params=params,
+        shape=lambda a, **p: _number_shape(number, a, **p), from_shapes=number,
+        role="blocks", local="da = 0: a number fixed by the shape", internal=True,
+    )
+
+
+_register(_from_shape("dim", "a.shape[axis]", "the length of a along axis", _dim, params=("axis", "count")))
+_register(_from_shape("ndim", "a.ndim", "how many axes a has", len))
+_register(_from_shape("size", "a.size", "how many elements a has", shapes.size))
+
+
+def _arange(xp, *bounds):
+    import numpy
+
+    return numpy.arange(*(int(b) for b in bounds))
+
+
+def _arange_shape(*bounds):
+    if not 1 <= len(bounds) <= 3 or any(b is None or b != int(b) for b in bounds):
+        raise shapes.ShapeError("np.arange takes one to three whole numbers, written in the program or "
+                                "fixed by the shapes (x.shape[0])")
+    return (len(range(*(int(b) for b in bounds))),)
+
+
+_register(Gate(
+    "arange", "arange(a)", formula_="the whole numbers 0, 1, ..., a - 1 (numpy's np.arange)",
+    forward=_arange, vjp=lambda g, *rest: (None,) * (len(rest) - 2), arity_=VARIADIC,
+    shape=lambda *bounds: (), value_shape=_arange_shape,
+    role="blocks", local="da = 0: whole numbers carry no gradient", boolean=False,
 ))
 
 # ---- numpy subscripts: gather, and its gradient the scatter-add --------------

@@ -17,7 +17,7 @@ from bpcli.engine.syntax.printer import format_number
 
 INPUT = "input"
 CONST = "const"
-BOOLEAN_OPS = frozenset(op for op, gate in REGISTRY.items() if gate.boolean)
+NO_GRADIENT_OPS = frozenset(op for op, gate in REGISTRY.items() if gate.carries_no_gradient)
 
 
 class Node:
@@ -136,12 +136,12 @@ class Graph:
     def depends_on_variables(self) -> list[bool]:
         """Whether each node's value changes with some input variable."""
         depends = [False] * len(self.nodes)
-        constant_inputs, boolean = self.constant_inputs, BOOLEAN_OPS
+        constant_inputs, flat = self.constant_inputs, NO_GRADIENT_OPS
         for i, node in enumerate(self.nodes):
             if node.op == INPUT:
                 depends[i] = node.name not in constant_inputs
                 continue
-            if node.op in boolean:  # booleans carry no gradient
+            if node.op in flat:  # booleans and shape numbers carry no gradient
                 continue
             for j in node.inputs:  # a loop, not any(): this runs once per node of a 100,000-gate graph
                 if depends[j]:

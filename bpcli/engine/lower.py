@@ -19,7 +19,7 @@ from bpcli.engine.gates import FUNCTIONS, REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
 from bpcli.engine.indexing import ARRAY
 from bpcli.engine.syntax.ast import (
-    COMPARISONS, Array, Assign, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice, Statement,
+    Attribute, Unpack, COMPARISONS, Array, Assign, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice, Statement,
     Subscript, Transpose, Tuple, children,
 )
 from bpcli.engine.syntax.parser import suggest
@@ -27,7 +27,7 @@ from bpcli.engine.syntax.printer import to_text
 
 _OPERATOR_GATES = {
     "+": "add", "-": "sub", "*": "mul", "**": "pow", "@": "matmul",
-    "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "&": "logical_and", "|": "logical_or",
+    "//": "floordiv", "%": "mod", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "&": "logical_and", "|": "logical_or",
 }
 _BOOLEAN_OPERATORS = {"&", "|"}  # numpy's & and | on booleans; on floats numpy refuses them
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
@@ -64,7 +64,10 @@ def _index_inputs(graph: Graph) -> set[str]:
 def _all_names(program: Program) -> set[str]:
     names: set[str] = set()
     for statement in program.statements:
-        if isinstance(statement, Assign):
+        if isinstance(statement, Unpack):
+            names.update(statement.targets)
+            statement = statement.value
+        elif isinstance(statement, Assign):
             names.add(statement.target)
             statement = statement.value
         stack: list[Expr] = [statement]
@@ -85,10 +88,15 @@ class _Lowering:
         self.bound: dict[str, int] = {}  # names assigned so far, and variables seen
         self.assigned_at: dict[str, Assign] = {}
         self.assigned_later = {s.target: s for s in program.statements if isinstance(s, Assign)}
+        self.assigned_later.update(
+            {target: s for s in program.statements if isinstance(s, Unpack) for target in s.targets}
+        )
 
     def statement(self, statement: Statement, is_last: bool) -> None:
         before = len(self.graph.nodes)
-        if isinstance(statement, Assign):
+        if isinstance(statement, Unpack):
+            node = self._unpack(statement)
+        elif isinstance(statement, Assign):
             self._check_assignable(statement)
             example = self._literal_value(statement.value)
             if example is not None:
@@ -115,6 +123,22 @@ class _Lowering:
                 self.graph.nodes[node].name = self.graph.claim(OUTPUT_NAME)
         if is_last:
             self.graph.output = node
+
+    def _unpack(self, statement: Unpack) -> int:
+        """``N, D = x.shape``: each name the length of one axis (as many names as axes)."""
+        value = statement.value
+        if type(value) is not Attribute or value.attr != "shape":
+            raise BpcliError("only a shape unpacks into several names: N, D = x.shape",
+                             source=self.source, span=value.span)
+        operand = self.expression(value.value)
+        count = len(statement.targets)
+        node = operand
+        for axis, (target, span) in enumerate(zip(statement.targets, statement.target_spans)):
+            self._check_assignable(Assign(target, value, statement.span, span))
+            node = self.graph.add_gate("dim", (operand,), target, None, value.span, {"axis": axis, "count": count})
+            self.assigned_at[target] = Assign(target, value, statement.span, span)
+            self.bound[target] = node
+        return node
 
     def _check_assignable(self, statement: Assign) -> None:
         if statement.accumulate:
@@ -202,6 +226,11 @@ class _Lowering:
             return self._gate("logical_not", operands, node)
         if kind is Subscript:
             return self._subscript(node, operands)
+        if kind is Attribute:
+            if node.attr == "shape":
+                raise BpcliError("x.shape is a tuple of numbers: use one of them, x.shape[0], or unpack it, "
+                                 "N, D = x.shape", source=self.source, span=node.span)
+            return self._gate(node.attr, operands, node)
         raise TypeError(f"cannot lower {node!r}")
 
     def _is_boolean(self, node: int) -> bool:
@@ -225,6 +254,8 @@ class _Lowering:
             )
 
     def _subscript(self, node: Subscript, operands: list[int]) -> int:
+        if _is_shape_item(node):
+            return self._gate("dim", operands, node, {"axis": _shape_axis(node, self.source)})
         key, arrays = _subscript_key(node, self.source)
         for expression, operand in zip(arrays, operands[1:]):
             if self._is_boolean(operand):
@@ -317,6 +348,8 @@ class _Lowering:
     def _call(self, node: Call, operands: list[int]) -> int:
         if node.func == "arange":
             return self._arange(node, operands)
+        if node.func == "len" and len(operands) == 1 and not node.keywords:
+            return self._gate("dim", operands, node, {"axis": 0})  # len(x) is x.shape[0]
         keywords = dict(node.keywords)
         keepdims = self._flag(node, "keepdims", keywords.pop("keepdims", None))
         func = "var" if node.func == "std" else node.func  # np.std is the square root of np.var
@@ -359,20 +392,11 @@ class _Lowering:
         raise BpcliError(f"{name} is True or False", source=self.source, span=value.span)
 
     def _arange(self, node: Call, operands: list[int]) -> int:
-        """np.arange(n), np.arange(start, stop[, step]) of whole numbers: a constant array (an index, mostly)."""
-        import numpy as np
-
-        bounds = [self.graph.nodes[o].value if self.graph.nodes[o].op == CONST else None for o in operands]
-        whole = all(isinstance(b, float) and b.is_integer() for b in bounds)
-        if not 1 <= len(bounds) <= 3 or node.keywords or not whole:
-            raise BpcliError(
-                "np.arange takes one to three whole numbers written in the program: np.arange(5), np.arange(1, 7, 2)",
-                source=self.source, span=node.span,
-            )
-        value = np.arange(*(int(b) for b in bounds), dtype=np.int64)  # numpy's dtype: an index
-        if value.size == 0:
-            raise BpcliError("this np.arange is empty", source=self.source, span=node.span)
-        return self._constant(value, to_text(node), node.span)
+        """np.arange(n), np.arange(start, stop[, step]): whole numbers, fixed by the program or the shapes."""
+        if not 1 <= len(operands) <= 3 or node.keywords:
+            raise BpcliError("np.arange takes one to three whole numbers: np.arange(N), np.arange(1, 7, 2)",
+                             source=self.source, span=node.span)
+        return self._gate("arange", operands, node)
 
     def _parameter(self, call: Call, gate: Any, name: str, value: Expr) -> Any:
         if name not in gate.params:
@@ -420,8 +444,22 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
     if kind is Call:
         return node.args
     if kind is Subscript:
+        if _is_shape_item(node):
+            return (node.value.value,)  # x.shape[0]: a number from x's shape
         return (node.value, *_subscript_key(node, source)[1])
     return children(node)
+
+
+def _is_shape_item(node: Subscript) -> bool:
+    return type(node.value) is Attribute and node.value.attr == "shape"
+
+
+def _shape_axis(node: Subscript, source: str) -> int:
+    """The axis of ``x.shape[k]``: one whole number."""
+    if len(node.items) != 1 or _integer(node.items[0]) is None:
+        raise BpcliError("x.shape takes one whole-number index here: x.shape[0], x.shape[-1]",
+                         source=source, span=node.span)
+    return _integer(node.items[0])
 
 
 def _subscript_key(node: Subscript, source: str) -> tuple[tuple[Any, ...], list[Expr]]:

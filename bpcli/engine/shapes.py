@@ -116,15 +116,27 @@ def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape]) -> list[Shape]:
     from bpcli.engine.formulas import gate_text
     from bpcli.engine.graph import CONST, INPUT
 
+    from bpcli.engine.gates import REGISTRY
+
     shapes: list[Shape] = []
+    # Numbers known before evaluation: the program's own, and those the shapes fix (x.shape[0]),
+    # for the gates whose output shape depends on them (np.arange(N)).
+    fixed: dict[int, Any] = {}
     for index, node in enumerate(graph.nodes):
         if node.op == INPUT:
             shapes.append(tuple(input_shapes[node.name]))
         elif node.op == CONST:
             shapes.append(value_shape(node.value))
+            if not shapes[-1]:
+                fixed[index] = node.value
         else:
             try:
-                shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
+                gate = REGISTRY[node.op]
+                if gate.value_shape is not None:
+                    shapes.append(gate.value_shape(*(fixed.get(i) for i in node.inputs)))
+                else:
+                    shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
+                _fix_number(graph, index, gate, shapes, fixed)
             except ShapeError as error:
                 what = "index out of range" if node.op == "index" else "shape mismatch"
                 raise BpcliError(
@@ -140,6 +152,17 @@ def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape]) -> list[Shape]:
                     span=node.span,
                 )
     return shapes
+
+
+def _fix_number(graph: Any, index: int, gate: Any, shapes: list[Shape], fixed: dict[int, Any]) -> None:
+    """Note the value of a number fixed by the shapes, or computed from such numbers only."""
+    node = graph.nodes[index]
+    if gate.from_shapes is not None:
+        fixed[index] = gate.from_shapes(*(shapes[i] for i in node.inputs), **(node.attrs or {}))
+    elif gate.elementwise and node.inputs and all(i in fixed for i in node.inputs):
+        from bpcli.engine.backends import scalar
+
+        fixed[index] = gate.forward(scalar, *(fixed[i] for i in node.inputs), **(node.attrs or {}))
 
 
 def gate_shape(op: str, input_shapes: list[Shape], attrs: Mapping[str, Any] | None) -> Shape:

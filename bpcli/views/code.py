@@ -52,7 +52,7 @@ _NUMPY = _Target(
     {"exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt", "tanh": "np.tanh", "abs": "np.absolute",
      "max": "np.maximum", "min": "np.minimum", "sign": "np.sign", "sum": "np.sum", "mean": "np.mean",
      "amax": "np.max", "amin": "np.min", "outer": "np.outer", "where": "np.where", "scatter": "scatter_add",
-     "logical_not": "np.logical_not"},
+     "logical_not": "np.logical_not", "arange": "np.arange"},
     "bpcli.engine.backends.array",
 )
 
@@ -203,7 +203,8 @@ class _Program:
         own = self.renamed.pop(node, None)
         names = self.renamed
         inputs = self.graph.nodes[node].inputs
-        if inputs and all(self.graph.nodes[i].op == CONST for i in inputs):
+        # (np.arange takes its whole numbers as written: an index must be integers.)
+        if inputs and all(self.graph.nodes[i].op == CONST for i in inputs) and self.graph.nodes[node].op != "arange":
             # Constants only: as ints Python would differ from bpcli (3 - 3 is 0,
             # and -0 stays 0 where bpcli's -0.0 keeps its sign), so floats.
             literals = {i: self._literal(self.graph.nodes[i].value) for i in inputs}

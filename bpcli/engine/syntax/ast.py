@@ -149,7 +149,17 @@ class Subscript(_Node):
         self.value, self.items, self.span = value, items, span
 
 
-Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple | Invert | Subscript
+class Attribute(_Node):
+    """``x.shape``, ``x.ndim``, ``x.size``: numbers fixed by the shapes of the bound values."""
+
+    __slots__ = ("value", "attr")
+    _fields = ("value", "attr")
+
+    def __init__(self, value: Expr, attr: str, span: Span = NO_SPAN) -> None:
+        self.value, self.attr, self.span = value, attr, span
+
+
+Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple | Invert | Subscript | Attribute
 
 
 class Assign(_Node):
@@ -163,7 +173,18 @@ class Assign(_Node):
         self.accumulate = accumulate  # target += value (backward files only)
 
 
-Statement = Assign | Expr
+class Unpack(_Node):
+    """``N, D = x.shape``: one name per axis of a shape."""
+
+    __slots__ = ("targets", "value", "target_spans")
+    _fields = ("targets", "value")
+
+    def __init__(self, targets: tuple[str, ...], value: Expr, span: Span = NO_SPAN,
+                 target_spans: tuple[Span, ...] = ()) -> None:
+        self.targets, self.value, self.span, self.target_spans = targets, value, span, target_spans
+
+
+Statement = Assign | Unpack | Expr
 
 
 class Program(_Node):
@@ -174,7 +195,7 @@ class Program(_Node):
         self.statements, self.span = statements, NO_SPAN
 
 
-BINARY_OPERATORS = ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=", "&", "|")
+BINARY_OPERATORS = ("+", "-", "*", "/", "**", "@", "//", "%", "<", "<=", ">", ">=", "==", "!=", "&", "|")
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 
@@ -185,6 +206,8 @@ def children(node: Expr) -> tuple[Expr, ...]:
         return (node.left, node.right)
     if kind is Neg or kind is Transpose or kind is Invert:
         return (node.operand,)
+    if kind is Attribute:
+        return (node.value,)
     if kind is Subscript:
         return (node.value, *subscript_expressions(node))
     if kind is Call:

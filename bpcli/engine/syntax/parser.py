@@ -22,7 +22,7 @@ from bpcli.engine.errors import BpcliError, line_and_column
 from bpcli.engine.syntax import grammar, spellings, standalone
 from bpcli.engine.syntax.lexer import END, KIND, START, STRAY, TEXT, Lexer, Token
 from bpcli.engine.syntax.ast import (
-    Array, Assign, Binary, Call, EllipsisItem, Invert, Name, Neg, Number, Program, Slice, Span, Subscript, Transpose,
+    Attribute, Unpack, Array, Assign, Binary, Call, EllipsisItem, Invert, Name, Neg, Number, Program, Slice, Span, Subscript, Transpose,
     Tuple,
 )
 
@@ -46,6 +46,8 @@ _TERMINAL_TEXT = {
     "PLUSEQUAL": "'+='",
     "DOT": "'.'",
     "COLON": "':'",
+    "FLOORDIV": "'//'",
+    "PERCENT": "'%'",
     "ELLIPSIS": "'...'",
     "TILDE": "'~'",
     "VBAR": "'|'",
@@ -54,6 +56,9 @@ _TERMINAL_TEXT = {
     "_NEWLINE": "a new line",
     "$END": "the end of the input",
 }
+
+SHAPE_ATTRIBUTES = ("shape", "ndim", "size")  # numbers fixed by the bound values' shapes
+
 
 def parse(source: str) -> Program:
     """Parse a program (or a single expression) into an AST.
@@ -248,7 +253,12 @@ class _AstBuilder:
         left, operator, right = children
         return Binary(operator[TEXT], left, right, (left.span[0], right.span[1]))
 
-    add = sub = mul = div = pow = matmul = bitand = bitor = _binary
+    add = sub = mul = div = pow = matmul = bitand = bitor = floordiv = mod = _binary
+
+    def unpacking(self, children: list[Any]) -> Unpack:
+        *targets, value = [child for child in children if child is not None]
+        return Unpack(tuple(t[TEXT] for t in targets), value, _span(targets[0], value),
+                      tuple((t[START], t[END]) for t in targets))
 
     def comparison(self, children: list[Any]) -> Binary:
         """``a < b``; a chain ``a < b < c`` is refused (Python reads it as ``a < b and b < c``, numpy cannot)."""
@@ -287,6 +297,8 @@ class _AstBuilder:
         name = token[TEXT]
         if name == "T":
             return Transpose(operand, _span(operand, token))
+        if name in SHAPE_ATTRIBUTES and not (isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES):
+            return Attribute(operand, name, _span(operand, token))
         if isinstance(operand, Name) and spellings.MODULE_ALIASES.get(operand.id) == "np":
             if name == "newaxis":
                 return Name("None", _span(operand, token))  # np.newaxis is None
@@ -302,7 +314,7 @@ class _AstBuilder:
                 "(constants such as math.pi are not supported: write the number)", span=_span(operand, token),
             )
         raise BpcliError(
-            f".{name} is not an attribute bpcli knows: the one attribute is .T (transpose)",
+            f".{name} is not an attribute bpcli knows: the attributes are .T (transpose), .shape, .ndim and .size",
             span=(token[START] - 1, token[END]),
         )
 

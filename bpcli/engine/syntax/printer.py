@@ -7,12 +7,12 @@ explicit stack, so deep trees print without recursion and in linear time.
 from __future__ import annotations
 
 from bpcli.engine.syntax.ast import (
-    COMPARISONS, Array, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
+    Attribute, COMPARISONS, Array, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
 )
 
 _COMPARE, _OR, _AND, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = -2, -1, 0, 1, 2, 3, 4, 5
 _BINARY_PRECEDENCE = {
-    "+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "@": _PRODUCT, "**": _POWER, "&": _AND, "|": _OR,
+    "+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "@": _PRODUCT, "//": _PRODUCT, "%": _PRODUCT, "**": _POWER, "&": _AND, "|": _OR,
     **{op: _COMPARE for op in COMPARISONS},
 }
 _SPACED = {op: f" {op} " for op in _BINARY_PRECEDENCE} | {"**": "**"}
@@ -63,6 +63,8 @@ def _parts(node: Expr) -> list[Expr | str]:
             _SPACED[node.op],
             *_wrapped(node.right, right_parens),
         ]
+    if isinstance(node, Attribute):
+        return [*_wrapped(node.value, precedence(node.value) < _ATOM or isinstance(node.value, Number)), "." + node.attr]
     if isinstance(node, Invert):
         return ["~", *_wrapped(node.operand, precedence(node.operand) < _UNARY)]
     if isinstance(node, Subscript):
