@@ -431,7 +431,7 @@ _register(Gate(
 _register(Gate(
     "keepdims", "keepdims(a, like, axis=None)", function="keepdims",
     formula_="a reshaped to like's shape with the axes along axis (all, if None) of size 1",
-    forward=lambda xp, a, like, axis=None: xp.reshape(a, shapes.kept(shapes.value_shape(like), axis)),
+    forward=lambda xp, a, like, axis=None: xp.keepdims(a, like, axis),
     vjp=lambda g, a, like, out, up, axis=None: (g.reshape_like(up, a), None),
     arity_=2, shape=lambda a, like, axis=None: shapes.kept(like, axis), params=("axis",), internal=True,
     role="distributes", local="da = dout reshaped back to a's shape",
@@ -440,7 +440,7 @@ _register(Gate(
 _register(Gate(
     "reshape_like", "reshape_like(a, like)", function="reshape_like",
     formula_="a's elements, in order, in like's shape", internal=True,
-    forward=lambda xp, a, like: xp.reshape(a, shapes.value_shape(like)),
+    forward=lambda xp, a, like: xp.reshape_like(a, like),
     vjp=lambda g, a, like, out, up: (g.reshape_like(up, a), None),
     arity_=2, shape=shapes.second,
     role="distributes", local="da = dout reshaped back to a's shape",
@@ -499,7 +499,8 @@ def _numpy_function(name: str) -> Callable[..., Any]:
     def forward(xp, *values):
         import numpy
 
-        return getattr(numpy, name)(*values)
+        with numpy.errstate(all="ignore"):  # on numbers too: inf and nan are reported, not warned about
+            return getattr(numpy, name)(*values)
 
     return forward
 

@@ -96,10 +96,6 @@ def var(a, axis=None, ddof=0):
     return np.var(a, axis=axis, ddof=ddof)
 
 
-def reshape(a, shape):
-    return np.reshape(a, shape)
-
-
 def amax(a, axis=None):
     return np.max(a, axis=axis)
 
@@ -149,3 +145,13 @@ def scatter_add(like, key, values):
     out = np.zeros(np.shape(like))
     np.add.at(out, key, values)
     return out
+
+
+def keepdims(a, like, axis=None):
+    """A reduction of ``like`` with the reduced axes put back as size 1 (numpy's keepdims=True)."""
+    shape = np.shape(_expanded(a, like, axis)) if axis is not None else (1,) * np.ndim(like)
+    return np.reshape(a, shape)
+
+
+def reshape_like(a, like):
+    return np.reshape(a, np.shape(like))
