@@ -104,7 +104,7 @@ def test_bpclis_own_max_of_two_stays_elementwise_and_np_max_of_two_reduces():
     ("N, D, K = x.shape; f = np.sum(x) * N", "3 names for the 2 axes"),
     ("f = x.shape * 2", "x.shape is a tuple of numbers"),
     ("N = x.shape[2]; f = np.sum(x) * N", "axis 2 is out of range"),
-    ("f = np.sum(x[np.arange(y)])", "np.arange takes one to three whole numbers"),
+    ("f = np.sum(x[np.arange(np.sum(x))])", "np.arange takes one to three whole numbers"),
 ])
 def test_refused_reductions_and_shapes_are_bad_input(text, message):
     result = run_cli("grad", text, "-x", "[[1, 2], [3, 4]]", "-y", "2")

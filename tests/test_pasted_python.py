@@ -78,6 +78,7 @@ def test_unknown_spellings_are_refused_with_a_caret(text, fragment):
     assert "^" in error.value.render()
 
 
-def test_a_forward_program_may_not_accumulate():
-    with pytest.raises(BpcliError, match=r"adds to a gradient in a backward file"):
-        bpcli.grad("q = x * 2; q += x", x=1)
+def test_a_forward_program_accumulates_into_a_new_version():
+    result = bpcli.grad("q = x * 2; q += x", x=1)
+    assert (result.value, result.gradients["x"]) == (3.0, 3.0)
+    assert [stage.name for stage in result.stages] == ["q#1", "q"]

@@ -24,7 +24,7 @@ from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, Bpcl
 from bpcli.analyses.expected import DIGITS, Expected, Rule, computed, from_python, within
 from bpcli.analyses.result import Notice
 
-_EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\Z")
+_EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?)\s*\)\Z")
 
 
 @dataclass(frozen=True)

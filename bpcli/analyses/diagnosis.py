@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping
 from bpcli.engine.backends import backend_for, quiet_float_errors
 from bpcli.engine.graph import CONST, INPUT
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(#[0-9]+)?\Z")  # c#1: a version of a reassigned name
 MAX_FORK_SUBSETS = 10  # uses of a value beyond which only one contribution, or all but one, is tried
 MAX_TRACED_STAGES = 100  # larger graphs are not searched for a mistake further up
 
@@ -261,7 +261,8 @@ class Truth:
         from bpcli.engine.shapes import infer_shapes, value_shape
 
         graph = build(self.result.source)
-        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in self.result.inputs.items()})
+        inputs = self.result.inputs
+        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()}, inputs)
         return graph
 
 

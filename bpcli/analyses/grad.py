@@ -148,7 +148,7 @@ def shape_graph(graph: Graph, inputs: Mapping[str, Any]) -> None:
     if numbers_only and graph.elementwise():
         graph.shapes = None  # elementwise gates on numbers: every value is a number
         return
-    shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()})
+    shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()}, inputs)
     graph.shapes = shapes if any(shapes) else None
 
 

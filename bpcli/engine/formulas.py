@@ -114,6 +114,9 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
         return Attribute(args[0], n.op)
     if n.op == "index":
         return Subscript(args[0], subscript_items(n.attrs["key"], args[1:]))
+    if n.op == "at_set":  # a[key] = v as a value, written as the staged code computes it
+        key = Subscript(Name(KEY_NAME), subscript_items(n.attrs["key"], args[2:]))
+        return Call(call(n) if call else "at_set", (args[0], key, args[1]))
     if n.op == "scatter":
         key = Subscript(Name(KEY_NAME), subscript_items(n.attrs["key"], args[2:]))
         return Call(call(n) if call else SCATTER_FUNCTION, (args[0], key, args[1]))
@@ -126,7 +129,7 @@ def subscript_items(key: tuple, arrays: list[Expr]) -> tuple:
     given = iter(arrays)
     items: list = []
     for item in key:
-        if item is ARRAY:
+        if isinstance(item, type(ARRAY)):  # an index array or a mask
             items.append(next(given))
         elif item is Ellipsis:
             items.append(EllipsisItem())

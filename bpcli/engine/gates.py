@@ -624,6 +624,28 @@ _register(Gate(
     role="distributes", local="da = dout at the picked places (the gather)",
 ))
 
+
+
+def _at_set_vjp(g, a, value, *rest, key):
+    arrays, up = rest[:-2], rest[-1]
+    overwritten = g.at_set(up, g.const(0.0), *arrays, key=key)  # a written-over element passes nothing back
+    if indexing.MASK in key:  # the value went to every element the mask picks
+        received = g.where(arrays[0], up, g.const(0.0))
+    else:
+        received = g.index(up, *arrays, key=key)
+    return (overwritten, received) + (None,) * len(arrays)
+
+
+_register(Gate(
+    "at_set", "at_set(a, key, v)", title_="subscript assignment", symbol_="[]=",
+    formula_="a copy of a with v written at the places the subscript picks (a[key] = v; JAX's a.at[key].set(v))",
+    forward=lambda xp, a, value, *arrays, key: indexing.assign(a, value, key, arrays),
+    vjp=_at_set_vjp, arity_=VARIADIC, params=("key",),
+    shape=lambda a, value, *arrays, key: indexing.assigned_shape(a, value, arrays, key),
+    role="routes",
+    local="da = dout with zeros where v was written (no gradient through overwritten elements), dv = dout there",
+))
+
 # dot(a, b) is numpy's dot for vectors and matrices: the same gate as a @ b.
 FUNCTIONS["dot"] = {2: REGISTRY["matmul"]}
 

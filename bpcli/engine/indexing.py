@@ -27,6 +27,18 @@ class _ArrayMark:
 ARRAY = _ArrayMark()
 
 
+class _MaskMark(_ArrayMark):
+    """Marks a boolean mask, the one item of an assignment through it (dx[x <= 0] = 0)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MASK"
+
+
+MASK = _MaskMark()
+
+
 class IndexProblem(ValueError):
     """An index that is out of range or not a whole number, found while the values are computed."""
 
@@ -38,7 +50,7 @@ def numpy_key(key: Key, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
     given = iter(arrays)
     items: list[Any] = []
     for item in key:
-        if item is ARRAY:
+        if isinstance(item, _ArrayMark):
             value = np.asarray(next(given))
             if value.dtype != np.bool_:
                 if not np.all(np.isfinite(value)) or not np.all(value == np.round(value)):
@@ -79,8 +91,41 @@ def result_shape(shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ..
     from bpcli.engine.shapes import ShapeError
 
     stand_ins = iter(np.zeros(s, dtype=np.intp) for s in array_shapes)
-    items = tuple(next(stand_ins) if item is ARRAY else item for item in key)
+    items = tuple(next(stand_ins) if isinstance(item, _ArrayMark) else item for item in key)
     try:
         return tuple(np.broadcast_to(np.zeros(()), shape)[items].shape)
     except IndexError as error:
         raise ShapeError(f"{error} (the value has shape {shape})") from None
+
+
+def assign(a: Any, values: Any, key: Key, arrays: tuple[Any, ...]) -> Any:
+    """A copy of ``a`` with ``values`` written at ``key`` (numpy's ``a[key] = values``, functionally)."""
+    import numpy as np
+
+    out = np.array(a, dtype=np.float64)
+    try:
+        out[numpy_key(key, arrays)] = values
+    except (IndexError, ValueError) as error:
+        raise IndexProblem(str(error)) from None
+    return out
+
+
+def assigned_shape(shape: tuple[int, ...], value_shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ...],
+                   key: Key) -> tuple[int, ...]:
+    """``a[key] = v`` keeps a's shape; v must broadcast to the elements written (a number, through a mask)."""
+    from bpcli.engine.shapes import ShapeError, broadcast, show
+
+    if MASK in key:
+        if array_shapes[0] != shape:
+            raise ShapeError(f"a mask of shape {show(array_shapes[0])} for a value of shape {show(shape)}")
+        if value_shape not in ((), (1,)):
+            raise ShapeError(f"assigning through a mask takes a number, not a {show(value_shape)} value")
+        return shape
+    written = result_shape(shape, array_shapes, key)
+    try:
+        if broadcast(written, value_shape) != written:
+            raise ShapeError("")
+    except ShapeError:
+        raise ShapeError(f"a {show(value_shape)} value cannot be written into the {show(written)} elements "
+                         "the subscript picks") from None
+    return shape

@@ -11,15 +11,16 @@ tanh) is lowered to the primitive gates its registry entry decomposes it into.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from bpcli.engine import shapes
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import FUNCTIONS, REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
-from bpcli.engine.indexing import ARRAY
+from bpcli.engine.indexing import ARRAY, MASK
 from bpcli.engine.syntax.ast import (
-    Attribute, Unpack, COMPARISONS, Array, Assign, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice, Statement,
+    AtSet, Attribute, Unpack, COMPARISONS, Array, Assign, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice, Statement,
     Subscript, Transpose, Tuple, children,
 )
 from bpcli.engine.syntax.parser import suggest
@@ -52,12 +53,16 @@ def lower(program: Program, source: str = "", expand: bool = False) -> Graph:
 
 
 def _index_inputs(graph: Graph) -> set[str]:
-    """The input variables used only inside subscripts, as index arrays: they take no gradient."""
+    """The input variables used only as whole numbers: index arrays in subscripts, np.arange's bounds.
+
+    They take no gradient, and their values must be whole numbers.
+    """
+    first_index = {"index": 1, "at_set": 2, "arange": 0}  # where a gate's index inputs begin
     uses: dict[int, list[bool]] = {v: [] for v in graph.variables}
     for node in graph.nodes:
         for position, used in enumerate(node.inputs):
             if used in uses:
-                uses[used].append(node.op == "index" and position > 0)
+                uses[used].append(position >= first_index.get(node.op, len(node.inputs)))
     return {graph.nodes[v].name for v, as_index in uses.items() if as_index and all(as_index)}
 
 
@@ -87,7 +92,11 @@ class _Lowering:
         self.primitives = Builder(graph, prefix="t", fold=False) if expand else None
         self.bound: dict[str, int] = {}  # names assigned so far, and variables seen
         self.assigned_at: dict[str, Assign] = {}
-        self.assigned_later = {s.target: s for s in program.statements if isinstance(s, Assign)}
+        self.assigned_later = {s.target: s for s in program.statements[::-1] if isinstance(s, Assign)}
+        targets = [t for s in program.statements for t in (s.targets if isinstance(s, Unpack) else
+                                                            (s.target,) if isinstance(s, Assign) else ())]
+        self.assignments = Counter(targets)  # how many versions each name has
+        self.versions: Counter[str] = Counter()
         self.assigned_later.update(
             {target: s for s in program.statements if isinstance(s, Unpack) for target in s.targets}
         )
@@ -98,7 +107,11 @@ class _Lowering:
             node = self._unpack(statement)
         elif isinstance(statement, Assign):
             self._check_assignable(statement)
-            example = self._literal_value(statement.value)
+            if statement.accumulate:  # c += v is c = c + v: a new version of c
+                target = Name(statement.target, statement.target_span)
+                statement = Assign(statement.target, Binary("+", target, statement.value, statement.span),
+                                   statement.span, statement.target_span)
+            example = self._literal_value(statement.value) if self.assignments[statement.target] == 1 else None
             if example is not None:
                 # x = 3, as the notes' forward code begins: an input whose value is
                 # given as an example (a binding replaces it), not a constant, so
@@ -109,7 +122,7 @@ class _Lowering:
                 node = self.expression(statement.value)
             self.assigned_at[statement.target] = statement
             if node >= before and self.graph.nodes[node].op != INPUT:  # a new gate or constant takes the name
-                self.graph.nodes[node].name = statement.target
+                self.graph.nodes[node].name = self._version_name(statement.target)
             self.bound[statement.target] = node
         else:
             if not is_last:
@@ -135,34 +148,30 @@ class _Lowering:
         node = operand
         for axis, (target, span) in enumerate(zip(statement.targets, statement.target_spans)):
             self._check_assignable(Assign(target, value, statement.span, span))
-            node = self.graph.add_gate("dim", (operand,), target, None, value.span, {"axis": axis, "count": count})
+            name = self._version_name(target)
+            node = self.graph.add_gate("dim", (operand,), name, None, value.span, {"axis": axis, "count": count})
             self.assigned_at[target] = Assign(target, value, statement.span, span)
             self.bound[target] = node
         return node
 
     def _check_assignable(self, statement: Assign) -> None:
-        if statement.accumulate:
+        if statement.target in self.bound and statement.target not in self.assigned_at:
             raise BpcliError(
-                f"{statement.target} += ... adds to a gradient in a backward file (bpcli check --backward); "
-                "a forward program gives every stage its own name with =",
+                f"{statement.target} is used before it is assigned (an input cannot be assigned to; "
+                "give the new value a name of its own)",
                 source=self.source,
                 span=statement.target_span,
             )
-        first = self.assigned_at.get(statement.target)
-        if first is not None:
-            line = self.source.count("\n", 0, first.span[0]) + 1
-            raise BpcliError(
-                f"{statement.target} is assigned twice (first on line {line}); "
-                "every stage needs its own name",
-                source=self.source,
-                span=statement.target_span,
-            )
-        if statement.target in self.bound:  # used as an input before this assignment
-            raise BpcliError(
-                f"{statement.target} is used before it is assigned",
-                source=self.source,
-                span=statement.target_span,
-            )
+
+    def _version_name(self, target: str) -> str:
+        """A name assigned k times: its versions are name#1 ... name#(k-1), and the last is the plain name."""
+        self.versions[target] += 1
+        version = self.versions[target]
+        if version == self.assignments[target]:
+            return target
+        name = f"{target}#{version}"
+        self.graph.taken.add(name)
+        return name
 
     def expression(self, root: Expr) -> int:
         """Lower one expression, children before parents; returns its node."""
@@ -226,6 +235,8 @@ class _Lowering:
             return self._gate("logical_not", operands, node)
         if kind is Subscript:
             return self._subscript(node, operands)
+        if kind is AtSet:
+            return self._at_set(node, operands)
         if kind is Attribute:
             if node.attr == "shape":
                 raise BpcliError("x.shape is a tuple of numbers: use one of them, x.shape[0], or unpack it, "
@@ -252,6 +263,18 @@ class _Lowering:
                 "as (x > 0) * 1.0",
                 source=self.source, span=node.span,
             )
+
+    def _at_set(self, node: AtSet, operands: list[int]) -> int:
+        """``a[key] = v``: a copy of a with v written at key; a mask is the one item, and v a number."""
+        array, *arrays, value = operands
+        key, expressions = _subscript_key(node, self.source)
+        masks = [self._is_boolean(operand) for operand in arrays]
+        if any(masks):
+            if len(node.items) != 1:
+                raise BpcliError("a mask is the one item of a subscript: dx[x <= 0] = 0",
+                                 source=self.source, span=node.span)
+            key = (MASK,)
+        return self._gate("at_set", [array, value, *arrays], node, {"key": key})
 
     def _subscript(self, node: Subscript, operands: list[int]) -> int:
         if _is_shape_item(node):
@@ -348,6 +371,8 @@ class _Lowering:
     def _call(self, node: Call, operands: list[int]) -> int:
         if node.func == "arange":
             return self._arange(node, operands)
+        if node.func == "copy" and len(operands) == 1 and not node.keywords:
+            return operands[0]  # x.copy(): values are never changed in place, so the copy is x itself
         if node.func == "len" and len(operands) == 1 and not node.keywords:
             return self._gate("dim", operands, node, {"axis": 0})  # len(x) is x.shape[0]
         keywords = dict(node.keywords)
@@ -443,6 +468,8 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
         return (node.left, node.right)
     if kind is Call:
         return node.args
+    if kind is AtSet:
+        return (node.array, *_subscript_key(node, source)[1], node.value)
     if kind is Subscript:
         if _is_shape_item(node):
             return (node.value.value,)  # x.shape[0]: a number from x's shape
@@ -462,7 +489,7 @@ def _shape_axis(node: Subscript, source: str) -> int:
     return _integer(node.items[0])
 
 
-def _subscript_key(node: Subscript, source: str) -> tuple[tuple[Any, ...], list[Expr]]:
+def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...], list[Expr]]:
     """A subscript's key with its fixed items written in, and the expressions of its index arrays.
 
     Integers, slices with whole-number bounds, ``...`` and None (np.newaxis)

@@ -111,8 +111,11 @@ def size(shape: Shape) -> int:
     return count
 
 
-def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape]) -> list[Shape]:
-    """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes."""
+def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape], values: Mapping[str, Any] | None = None) -> list[Shape]:
+    """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes.
+
+    ``values``: the inputs' values, of which the index inputs that are numbers fix shapes (np.arange(n)).
+    """
     from bpcli.engine.formulas import gate_text
     from bpcli.engine.graph import CONST, INPUT
 
@@ -125,6 +128,8 @@ def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape]) -> list[Shape]:
     for index, node in enumerate(graph.nodes):
         if node.op == INPUT:
             shapes.append(tuple(input_shapes[node.name]))
+            if values is not None and node.name in graph.index_inputs and not shapes[-1]:
+                fixed[index] = values[node.name]
         elif node.op == CONST:
             shapes.append(value_shape(node.value))
             if not shapes[-1]:

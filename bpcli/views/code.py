@@ -52,7 +52,7 @@ _NUMPY = _Target(
     {"exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt", "tanh": "np.tanh", "abs": "np.absolute",
      "max": "np.maximum", "min": "np.minimum", "sign": "np.sign", "sum": "np.sum", "mean": "np.mean",
      "amax": "np.max", "amin": "np.min", "outer": "np.outer", "where": "np.where", "scatter": "scatter_add",
-     "logical_not": "np.logical_not", "arange": "np.arange", "var": "np.var"},
+     "logical_not": "np.logical_not", "arange": "np.arange", "var": "np.var", "at_set": "at_set"},
     "bpcli.engine.backends.array",
 )
 
@@ -323,7 +323,7 @@ def _python_names(graph: Graph, reserved: set[str]) -> dict[int, str]:
     taken = set(reserved)
     names: dict[int, str] = {}
     for node in [*graph.variables, *graph.stages]:
-        name = graph.nodes[node].name
+        name = graph.nodes[node].name.replace("#", "_")  # a version, c#1, is c_1 in Python
         while keyword.iskeyword(name) or name in taken:
             name += "_"
         taken.add(name)

@@ -155,3 +155,10 @@ def keepdims(a, like, axis=None):
 
 def reshape_like(a, like):
     return np.reshape(a, np.shape(like))
+
+
+def at_set(a, key, values):
+    """A copy of ``a`` with ``values`` written at the subscript ``key`` (numpy's a[key] = values)."""
+    out = np.array(a, dtype=np.float64)
+    out[key] = values
+    return out

@@ -159,7 +159,17 @@ class Attribute(_Node):
         self.value, self.attr, self.span = value, attr, span
 
 
-Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple | Invert | Subscript | Attribute
+class AtSet(_Node):
+    """``a[items] = value`` as a value: a copy of ``a`` with ``value`` written at ``items`` (JAX's a.at[...].set)."""
+
+    __slots__ = ("array", "items", "value")
+    _fields = ("array", "items", "value")
+
+    def __init__(self, array: Expr, items: tuple[Any, ...], value: Expr, span: Span = NO_SPAN) -> None:
+        self.array, self.items, self.value, self.span = array, items, value, span
+
+
+Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple | Invert | Subscript | Attribute | AtSet
 
 
 class Assign(_Node):
@@ -210,6 +220,8 @@ def children(node: Expr) -> tuple[Expr, ...]:
         return (node.value,)
     if kind is Subscript:
         return (node.value, *subscript_expressions(node))
+    if kind is AtSet:
+        return (node.array, *subscript_expressions(node), node.value)
     if kind is Call:
         return node.args + tuple(value for _, value in node.keywords) if node.keywords else node.args
     if kind is Array or kind is Tuple:

@@ -22,7 +22,7 @@ from bpcli.engine.errors import BpcliError, line_and_column
 from bpcli.engine.syntax import grammar, spellings, standalone
 from bpcli.engine.syntax.lexer import END, KIND, START, STRAY, TEXT, Lexer, Token
 from bpcli.engine.syntax.ast import (
-    Attribute, Unpack, Array, Assign, Binary, Call, EllipsisItem, Invert, Name, Neg, Number, Program, Slice, Span, Subscript, Transpose,
+    AtSet, Attribute, Unpack, Array, Assign, Binary, Call, EllipsisItem, Invert, Name, Neg, Number, Program, Slice, Span, Subscript, Transpose,
     Tuple,
 )
 
@@ -44,6 +44,7 @@ _TERMINAL_TEXT = {
     "SEMICOLON": "';'",
     "EQUAL": "'='",
     "PLUSEQUAL": "'+='",
+    "AUGMENTED": "an augmented assignment",
     "DOT": "'.'",
     "COLON": "':'",
     "FLOORDIV": "'//'",
@@ -246,8 +247,31 @@ class _AstBuilder:
         return Assign(target[TEXT], value, _span(target, value), _span(target, target))
 
     def accumulation(self, children: list[Any]) -> Assign:
-        target, value = children
+        target, _, value = children
         return Assign(target[TEXT], value, _span(target, value), _span(target, target), accumulate=True)
+
+    def augmented(self, children: list[Any]) -> Assign:
+        """``c -= v`` is ``c = c - v``: a new version of c (``+=`` is an accumulation, see above)."""
+        target, operator, value = children
+        name = Name(target[TEXT], (target[START], target[END]))
+        updated = Binary(operator[TEXT][0], name, value, _span(target, value))
+        return Assign(target[TEXT], updated, _span(target, value), _span(target, target))
+
+    def item_assignment(self, children: list[Any]) -> Assign:
+        """``a[k] = v``: a new version of a, with v written at k (a functional update)."""
+        array, _, items, closing, value = children
+        name = _assigned_name(array)
+        return Assign(name.id, AtSet(name, tuple(items), value, _span(array, value)), _span(array, value),
+                      _span(array, closing))
+
+    def item_augmented(self, children: list[Any]) -> Assign:
+        """``a[k] -= v`` is ``a[k] = a[k] - v``, as numpy computes it (a repeated index is written once)."""
+        array, _, items, closing, operator, value = children
+        name = _assigned_name(array)
+        read = Subscript(name, tuple(items), _span(array, closing))
+        updated = Binary(operator[TEXT][0], read, value, _span(array, value))
+        return Assign(name.id, AtSet(name, tuple(items), updated, _span(array, value)), _span(array, value),
+                      _span(array, closing))
 
     def _binary(self, children: list[Any]) -> Binary:
         left, operator, right = children
@@ -391,6 +415,13 @@ class _AstBuilder:
     def tuple_literal(self, children: list[Any]) -> Tuple:
         opening, first, rest, closing = children
         return Tuple((first, *(rest or ())), _span(opening, closing))
+
+
+def _assigned_name(target: Any) -> Name:
+    """The name whose element an assignment writes: ``dx[idx] = ...`` (not ``f(x)[0] = ...``)."""
+    if type(target) is not Name:
+        raise BpcliError("only a name's elements can be assigned to: dx[idx] = 0", span=target.span)
+    return target
 
 
 def _axis_by_position(spelt: str, args: tuple[Any, ...], keywords: tuple[tuple[str, Any], ...], arrays: int,

@@ -7,7 +7,7 @@ explicit stack, so deep trees print without recursion and in linear time.
 from __future__ import annotations
 
 from bpcli.engine.syntax.ast import (
-    Attribute, COMPARISONS, Array, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
+    AtSet, Attribute, COMPARISONS, Array, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
 )
 
 _COMPARE, _OR, _AND, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = -2, -1, 0, 1, 2, 3, 4, 5
@@ -65,6 +65,10 @@ def _parts(node: Expr) -> list[Expr | str]:
         ]
     if isinstance(node, Attribute):
         return [*_wrapped(node.value, precedence(node.value) < _ATOM or isinstance(node.value, Number)), "." + node.attr]
+    if isinstance(node, AtSet):  # JAX's spelling of a functional update
+        wrapped = _wrapped(node.array, precedence(node.array) < _ATOM or isinstance(node.array, Number))
+        return [*wrapped, ".at", *_listed([_item_parts(item) for item in node.items], "[", "]"), ".set(",
+                node.value, ")"]
     if isinstance(node, Invert):
         return ["~", *_wrapped(node.operand, precedence(node.operand) < _UNARY)]
     if isinstance(node, Subscript):

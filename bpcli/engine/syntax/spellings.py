@@ -28,7 +28,7 @@ SPELLINGS: dict[str, str] = {
 REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.var", "np.std"}
 
 # Methods of a value: a.dot(b) is dot(a, b); x.sum(axis=1) is sum(x, axis=1).
-METHODS = {"dot": "dot", "sum": "sum", "mean": "mean", "max": "max", "min": "min", "var": "var", "std": "std"}
+METHODS = {"dot": "dot", "copy": "copy", "sum": "sum", "mean": "mean", "max": "max", "min": "min", "var": "var", "std": "std"}
 # The methods that reduce: like numpy's reductions, their first argument is an axis.
 REDUCING_METHODS = {"sum", "mean", "max", "min", "var", "std"}
 
