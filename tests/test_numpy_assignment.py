@@ -144,3 +144,18 @@ def test_refused_assignments_are_bad_input_with_the_construct_underlined(text, m
     carets = next(line for line in lines if line.strip() and set(line.strip()) == {"^"})
     source = lines[lines.index(carets) - 1]
     assert carets == " " * source.index(underlined) + "^" * len(underlined)
+
+
+def test_the_worked_examples_in_docs_numpy_md_are_what_bpcli_prints():
+    from helpers import REPO
+
+    doc = (REPO / "docs" / "numpy.md").read_text()
+    x = [[1.0, 2.0, 0.5], [0.2, -1.0, 1.5], [2.0, 0.1, -0.3], [-0.5, 0.4, 0.9], [1.2, 1.1, -1.0]]
+    softmax = bpcli.grad(SOFTMAX, x=x, y=Y)
+    assert f'"value": {float(softmax.value)!r}' in doc
+    first_row = ", ".join(f"{v:.4f}" for v in softmax.gradients["x"][0])
+    assert f'[[{first_row}]' in doc
+    svm = bpcli.grad(SVM, x=x, y=Y)
+    assert f"the loss is {round(svm.value, 12):g}" in doc
+    written = "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in svm.gradients["x"]) + "]"
+    assert written.replace("-0,", "0,") in doc
