@@ -85,6 +85,27 @@ def startup(repeat: int) -> list[Row]:
     return rows
 
 
+def numpy_program(lines: int) -> str:
+    """A program of numpy lines as the assignments write them: subscripts, masks, keepdims, updates."""
+    pattern = [
+        "h{i} = x[np.arange(N), y] * (x[:, 0] > 0)",
+        "m{i} = np.max(x, axis=1, keepdims=True)",
+        "c = c + np.sum(h{i}) / N - np.mean(m{i})",
+        "d{i} = x.copy(); d{i}[x <= 0] = 0",
+        "c += np.sum(d{i}[::2, 1:] ** 2)",
+    ]
+    body = [pattern[k % len(pattern)].format(i=k // len(pattern)) for k in range(lines - 2)]
+    return "\n".join(["N = x.shape[0]", "c = 0", *body])
+
+
+def numpy_parsing(lines: int, repeat: int) -> list[Row]:
+    """Parsing grows linearly: one program of ``lines`` against ten of a tenth as many."""
+    large_text, small_text = numpy_program(lines), numpy_program(lines // 10)
+    figure, baseline = interleaved(lambda: bpcli.parse(large_text),
+                                   lambda: [bpcli.parse(small_text) for _ in range(10)], repeat)
+    return [Row(f"parse a {lines:,}-line numpy program", figure, f"10 x {lines // 10} lines", baseline, 1.5)]
+
+
 def import_report(limit: int = 12) -> str:
     """The slowest imports of a scalar --json run (python -X importtime), for the report."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -243,6 +264,7 @@ def main() -> int:
     smoke = parser.parse_args().smoke
     repeat = 1 if smoke else 7
     rows = startup(2 if smoke else 21)
+    rows += numpy_parsing(100 if smoke else 1_000, repeat)
     rows += points(1_000 if smoke else 1_000_000, repeat)
     rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
     rows += matmul(20 if smoke else 2000, repeat)
