@@ -16,7 +16,7 @@ from bpcli.engine.backends import array, scalar
 from bpcli.engine.gates import REGISTRY, ROLES, VARIADIC
 from helpers import close, numeric_gradients
 
-POSITIVE_ONLY = {"log", "sqrt", "pow"}  # differentiable on their whole domain only for a > 0
+POSITIVE_ONLY = {"log", "sqrt", "pow", "log1p"}  # differentiable on their whole domain only for a > 0
 BOTH_SIGNS = [-2.3, -0.7, 0.4, 1.9]
 POSITIVE = [0.4, 1.9, 3.1]
 EXPONENTS = [-1.3, 0.5, 2.0, 3.0]
@@ -31,9 +31,10 @@ def points(gate):
     return [{"a": a, "b": b} for a, b in itertools.product(BOTH_SIGNS, repeat=2) if a != b]
 
 
-# The gates of float values: comparisons give booleans and where picks by a condition
-# (test_numpy_booleans.py tests those against numpy).
-ELEMENTWISE = {op: gate for op, gate in REGISTRY.items() if gate.elementwise and not gate.boolean and op != "where"}
+# The gates of float values with one or two inputs: comparisons give booleans, where picks by a
+# condition and clip takes three (test_numpy_subscripts.py and test_numpy_shapes.py test those).
+ELEMENTWISE = {op: gate for op, gate in REGISTRY.items()
+               if gate.elementwise and not gate.boolean and op not in ("where", "clip")}
 CASES = [(op, point) for op, gate in ELEMENTWISE.items() for point in points(gate)]
 
 

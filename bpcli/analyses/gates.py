@@ -108,7 +108,8 @@ def _card(gate: Gate) -> GateCard:
     spellings = tuple(spelling for spelling, name in SPELLINGS.items() if name in functions
                       and _called(name, spelling) is gate)
     # x.sum() reduces x; a.dot(b) takes another operand.
-    methods = tuple(f"a.{method}()" if method in REDUCING_METHODS else f"a.{method}(b)"
+    others = ", ".join("bc"[: max(0, gate.arity - 1)])
+    methods = tuple(f"a.{method}()" if method in REDUCING_METHODS else f"a.{method}({others})"
                     for method, name in METHODS.items() if name in functions
                     and (method not in REDUCING_METHODS or FUNCTIONS[name].get(1) is gate))
     return GateCard(

@@ -69,8 +69,10 @@ class Gate(NamedTuple):
     # A number fixed by the inputs' shapes (x.shape[0]): from_shapes(*input shapes, **params) gives it
     # before anything is evaluated; like a boolean, it carries no gradient.
     from_shapes: Callable[..., Any] | None = None
-    # An output whose shape depends on input values fixed by the shapes (np.arange(N)): value_shape(*values).
+    # An output whose shape depends on input values fixed by the shapes (np.arange(N), x.reshape(N, -1)):
+    # value_shape(input shapes, input values), the values None where they are not fixed.
     value_shape: Callable[..., shapes.Shape] | None = None
+    whole_numbers: bool = False  # its output is whole numbers (np.arange): no gradient flows through it
 
     @property
     def symbol(self) -> str:
@@ -95,7 +97,7 @@ class Gate(NamedTuple):
     @property
     def carries_no_gradient(self) -> bool:
         """Booleans, and whole numbers fixed by the shapes: nothing flows back through them."""
-        return self.boolean or self.from_shapes is not None or self.value_shape is not None
+        return self.boolean or self.from_shapes is not None or self.whole_numbers
 
 
 VARIADIC = 0  # the arity of a gate that takes any number of inputs
@@ -288,6 +290,36 @@ _register(Gate(
     kink=lambda xp, a, b: a == b,
     kink_note="min tie: the gradient is split evenly between the inputs (PyTorch's convention)",
     kink_side=_sign_of_difference,
+))
+
+_register(Gate(
+    "log1p", "log1p(a)", function="log1p",
+    formula_="log(1 + a), exact for small a (numpy's np.log1p)",
+    forward=lambda xp, a: xp.log1p(a),
+    partials=(lambda g, a, out: g.recip(g.add(g.const(1.0), a)),),
+    role="scales", local="∂/∂a = 1 / (1 + a)",
+    nonfinite=lambda a: "log1p(-1) is -inf" if a == -1 else "the log of a negative number is nan",
+))
+
+_register(Gate(
+    "expm1", "expm1(a)", function="expm1",
+    formula_="exp(a) - 1, exact for small a (numpy's np.expm1)",
+    forward=lambda xp, a: xp.expm1(a),
+    partials=(lambda g, a, out: g.add(out, g.const(1.0)),),
+    role="scales", local="∂/∂a = exp(a) = expm1(a) + 1",
+    nonfinite=lambda a: "exp overflows float64 above 709.78",
+))
+
+_register(Gate(
+    "clip", "clip(a, lo, hi)", function="clip",
+    formula_="a limited to [lo, hi]: min(max(a, lo), hi) (numpy's np.clip)",
+    forward=lambda xp, a, lo, hi: xp.clip(a, lo, hi),
+    partials=(
+        lambda g, a, lo, hi, out: g.logical_and(g.ge(a, lo), g.le(a, hi)),
+        lambda g, a, lo, hi, out: g.lt(a, lo),
+        lambda g, a, lo, hi, out: g.gt(a, hi),
+    ),
+    role="routes", local="∂/∂a = (lo <= a <= hi), ∂/∂lo = (a < lo), ∂/∂hi = (a > hi) (PyTorch's clamp)",
 ))
 
 # ---- indicators: the local gradients of relu, abs, max and min --------------
@@ -585,7 +617,7 @@ def _arange(xp, *bounds):
     return numpy.arange(*(int(b) for b in bounds))
 
 
-def _arange_shape(*bounds):
+def _arange_shape(input_shapes, bounds):
     if not 1 <= len(bounds) <= 3 or any(b is None or b != int(b) for b in bounds):
         raise shapes.ShapeError("np.arange takes one to three whole numbers, written in the program or "
                                 "fixed by the shapes (x.shape[0])")
@@ -595,8 +627,43 @@ def _arange_shape(*bounds):
 _register(Gate(
     "arange", "arange(a)", formula_="the whole numbers 0, 1, ..., a - 1 (numpy's np.arange)",
     forward=_arange, vjp=lambda g, *rest: (None,) * (len(rest) - 2), arity_=VARIADIC,
-    shape=lambda *bounds: (), value_shape=_arange_shape,
-    role="blocks", local="da = 0: whole numbers carry no gradient", boolean=False,
+    shape=lambda *bounds: (), value_shape=_arange_shape, whole_numbers=True,
+    role="blocks", local="da = 0: whole numbers carry no gradient",
+))
+
+# ---- numpy's shape operations ---------------------------------------------------
+
+
+def _reshaped(input_shapes, values):
+    """numpy's reshape: the new sizes fixed before evaluation, one of them -1 (whatever is left)."""
+    shape, sizes = input_shapes[0], values[1:]
+    if any(size is None or size != int(size) for size in sizes):
+        raise shapes.ShapeError("reshape takes whole numbers, written in the program or fixed by the shapes "
+                                "(x.shape[0]), one of them may be -1")
+    return shapes.reshaped(shape, tuple(int(size) for size in sizes))
+
+
+_register(Gate(
+    "reshape", "reshape(a, n, m, ...)", title_="reshape",
+    formula_="a's elements, in order, in the shape (n, m, ...); one size may be -1",
+    forward=lambda xp, a, *sizes: xp.reshape(a, tuple(int(size) for size in sizes)),
+    vjp=lambda g, a, *rest: (g.reshape_like(rest[-1], a),) + (None,) * (len(rest) - 2),
+    arity_=VARIADIC, shape=lambda a, *sizes: a, value_shape=_reshaped,
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
+
+def _inverse(axes):
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
+
+
+_register(Gate(
+    "permute", "transpose(a, axes)", title_="transpose with axes",
+    formula_="a with its axes in the order axes (numpy's np.transpose(a, axes))",
+    forward=lambda xp, a, axes: xp.permute(a, axes),
+    vjp=lambda g, a, out, up, axes: (g.permute(up, axes=_inverse(axes)),),
+    arity_=1, params=("axes",), shape=lambda a, axes: shapes.permuted(a, axes),
+    role="distributes", local="da = dout with the axes put back (the inverse permutation)",
 ))
 
 # ---- numpy subscripts: gather, and its gradient the scatter-add --------------
@@ -646,7 +713,8 @@ _register(Gate(
     local="da = dout with zeros where v was written (no gradient through overwritten elements), dv = dout there",
 ))
 
-# dot(a, b) is numpy's dot for vectors and matrices: the same gate as a @ b.
+# dot(a, b) is numpy's dot for vectors and matrices: the same gate as a @ b; np.power(a, b) is a ** b.
 FUNCTIONS["dot"] = {2: REGISTRY["matmul"]}
+FUNCTIONS["power"] = {2: REGISTRY["pow"]}
 
 DEFAULT_NONFINITE = "the result overflows float64"

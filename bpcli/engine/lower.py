@@ -30,7 +30,8 @@ _OPERATOR_GATES = {
     "+": "add", "-": "sub", "*": "mul", "**": "pow", "@": "matmul",
     "//": "floordiv", "%": "mod", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "&": "logical_and", "|": "logical_or",
 }
-_BOOLEAN_OPERATORS = {"&", "|"}  # numpy's & and | on booleans; on floats numpy refuses them
+_BOOLEAN_OPERATORS = {"&", "|"}
+_SHAPE_OPERATIONS = {"reshape", "ravel", "transpose"}  # their sizes or axes may come as one tuple  # numpy's & and | on booleans; on floats numpy refuses them
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
 
 
@@ -371,6 +372,11 @@ class _Lowering:
     def _call(self, node: Call, operands: list[int]) -> int:
         if node.func == "arange":
             return self._arange(node, operands)
+        shaping = self._shape_operation(node, operands)
+        if shaping is not None:
+            return shaping
+        if node.func == "square" and len(operands) == 1 and not node.keywords:  # np.square(a) is a ** 2
+            return self._gate("pow", [operands[0], self._constant(2.0, "2", node.span)], node)
         if node.func == "copy" and len(operands) == 1 and not node.keywords:
             return operands[0]  # x.copy(): values are never changed in place, so the copy is x itself
         if node.func == "len" and len(operands) == 1 and not node.keywords:
@@ -407,6 +413,30 @@ class _Lowering:
         if keepdims:  # the reduced axes kept, as size 1
             out = self._gate("keepdims", [out, operands[0]], node, {"axis": (attrs or {}).get("axis")})
         return out
+
+    def _shape_operation(self, node: Call, operands: list[int]) -> int | None:
+        """x.reshape(N, -1), x.flatten(), x.ravel(), x.transpose(1, 0): None for any other call."""
+        if node.func not in _SHAPE_OPERATIONS:
+            return None
+        if node.keywords or not operands:
+            raise BpcliError(f"{node.func} takes an array and sizes or axes, by position: x.{node.func}(...)",
+                             source=self.source, span=node.span)
+        array, *sizes = operands
+        if node.func == "ravel":
+            if sizes:
+                raise BpcliError("ravel and flatten take no arguments here", source=self.source, span=node.span)
+            return self._gate("reshape", [array, self._constant(-1.0, "-1", node.span)], node)
+        if node.func == "reshape":
+            if not sizes:
+                raise BpcliError("reshape takes the new sizes: x.reshape(N, -1)", source=self.source, span=node.span)
+            return self._gate("reshape", operands, node)
+        if not sizes:
+            return self._gate("transpose", [array], node)
+        axes = [self.graph.nodes[o].value if self.graph.nodes[o].op == CONST else None for o in sizes]
+        if not all(isinstance(a, float) and a.is_integer() for a in axes):
+            raise BpcliError("transpose takes its axes as whole numbers written in the program: x.transpose(1, 0)",
+                             source=self.source, span=node.span)
+        return self._gate("permute", [array], node, {"axes": tuple(int(a) for a in axes)})
 
     def _flag(self, call: Call, name: str, value: Expr | None) -> bool:
         """A keyword argument that is True or False, written so: keepdims=True."""
@@ -467,6 +497,9 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
             return (node.right,)
         return (node.left, node.right)
     if kind is Call:
+        if node.func in _SHAPE_OPERATIONS and any(type(a) is Tuple for a in node.args):
+            # x.reshape((N, -1)) is x.reshape(N, -1); np.transpose(x, (1, 0)) is x.transpose(1, 0)
+            return tuple(e for a in node.args for e in (a.elements if type(a) is Tuple else (a,)))
         return node.args
     if kind is AtSet:
         return (node.array, *_subscript_key(node, source)[1], node.value)

@@ -94,6 +94,26 @@ def kept(a: Shape, axis: Any = None) -> Shape:
     return tuple(1 if i in removed else n for i, n in enumerate(a))
 
 
+def reshaped(a: Shape, sizes: tuple[int, ...]) -> Shape:
+    """numpy's reshape of an ``a``-shaped value to ``sizes``, one of which may be -1."""
+    unknown = [i for i, n in enumerate(sizes) if n == -1]
+    known = size(tuple(n for n in sizes if n != -1))
+    if len(unknown) > 1 or any(n < -1 for n in sizes):
+        raise ShapeError(f"cannot reshape to {sizes}: at most one size is -1, the others 0 or more")
+    if unknown and known and size(a) % known == 0:
+        sizes = tuple(size(a) // known if n == -1 else n for n in sizes)
+    if size(sizes) != size(a) or -1 in sizes:
+        raise ShapeError(f"cannot reshape a {show(a)} value ({size(a)} elements) to {sizes}")
+    return sizes
+
+
+def permuted(a: Shape, axes: tuple[int, ...]) -> Shape:
+    """np.transpose(a, axes): axes is a permutation of a's axes."""
+    if sorted(ax % len(a) if -len(a) <= ax < len(a) else ax for ax in axes) != list(range(len(a))):
+        raise ShapeError(f"axes {tuple(axes)} are not a permutation of the {len(a)} axes of a {show(a)} value")
+    return tuple(a[ax] for ax in axes)
+
+
 def first(a: Shape, b: Shape, **_: Any) -> Shape:
     """Gates whose output is shaped like their first input."""
     return a
@@ -138,7 +158,7 @@ def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape], values: Mapping[
             try:
                 gate = REGISTRY[node.op]
                 if gate.value_shape is not None:
-                    shapes.append(gate.value_shape(*(fixed.get(i) for i in node.inputs)))
+                    shapes.append(gate.value_shape([shapes[i] for i in node.inputs], [fixed.get(i) for i in node.inputs]))
                 else:
                     shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
                 _fix_number(graph, index, gate, shapes, fixed)

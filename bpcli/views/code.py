@@ -52,7 +52,8 @@ _NUMPY = _Target(
     {"exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt", "tanh": "np.tanh", "abs": "np.absolute",
      "max": "np.maximum", "min": "np.minimum", "sign": "np.sign", "sum": "np.sum", "mean": "np.mean",
      "amax": "np.max", "amin": "np.min", "outer": "np.outer", "where": "np.where", "scatter": "scatter_add",
-     "logical_not": "np.logical_not", "arange": "np.arange", "var": "np.var", "at_set": "at_set"},
+     "logical_not": "np.logical_not", "arange": "np.arange", "var": "np.var", "at_set": "at_set",
+     "reshape": "np.reshape", "permute": "np.transpose", "log1p": "np.log1p", "expm1": "np.expm1", "clip": "np.clip"},
     "bpcli.engine.backends.array",
 )
 

@@ -17,6 +17,9 @@ maximum = np.maximum
 minimum = np.minimum
 sign = np.sign
 power = np.power
+log1p = np.log1p
+expm1 = np.expm1
+clip = np.clip
 
 
 def recip(a):
@@ -162,3 +165,11 @@ def at_set(a, key, values):
     out = np.array(a, dtype=np.float64)
     out[key] = values
     return out
+
+
+def permute(a, axes):
+    return np.transpose(a, axes)
+
+
+def reshape(a, shape):
+    return np.reshape(a, shape)

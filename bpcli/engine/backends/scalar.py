@@ -56,6 +56,25 @@ def log(a: float) -> float:
     return NAN  # negative, or nan
 
 
+def log1p(a: float) -> float:
+    if a > -1:
+        return math.log1p(a)
+    if a == -1:
+        return -INF
+    return NAN  # below -1, or nan
+
+
+def expm1(a: float) -> float:
+    try:
+        return math.expm1(a)
+    except OverflowError:
+        return INF
+
+
+def clip(a: float, lo: float, hi: float) -> float:
+    return minimum(maximum(a, lo), hi)  # numpy's: nan anywhere is nan
+
+
 def sqrt(a: float) -> float:
     return math.sqrt(a) if a >= 0 else NAN  # math.sqrt(-0.0) is -0.0, as in numpy
 
@@ -144,6 +163,14 @@ def keepdims(a: float, like: float, axis: None = None) -> float:
 
 
 def reshape_like(a: float, like: float) -> float:
+    return a
+
+
+def reshape(a: float, shape: tuple) -> float:
+    return a  # a number stays a number only when reshaped to ()
+
+
+def permute(a: float, axes: tuple) -> float:
     return a
 
 

@@ -19,6 +19,8 @@ SPELLINGS: dict[str, str] = {
     "np.dot": "dot", "np.matmul": "dot", "np.outer": "outer",
     "np.where": "where", "np.logical_and": "logical_and", "np.logical_or": "logical_or",
     "np.logical_not": "logical_not", "np.arange": "arange",
+    "np.square": "square", "np.power": "power", "np.log1p": "log1p", "np.expm1": "expm1", "np.clip": "clip",
+    "np.reshape": "reshape", "np.ravel": "ravel", "np.transpose": "transpose",
     "np.sum": "sum", "np.mean": "mean", "np.max": "max", "np.min": "min", "np.amax": "max", "np.amin": "min",
     "np.var": "var", "np.std": "std",
 }
@@ -28,7 +30,8 @@ SPELLINGS: dict[str, str] = {
 REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.var", "np.std"}
 
 # Methods of a value: a.dot(b) is dot(a, b); x.sum(axis=1) is sum(x, axis=1).
-METHODS = {"dot": "dot", "copy": "copy", "sum": "sum", "mean": "mean", "max": "max", "min": "min", "var": "var", "std": "std"}
+METHODS = {"dot": "dot", "copy": "copy", "reshape": "reshape", "flatten": "ravel", "ravel": "ravel",
+           "transpose": "transpose", "clip": "clip", "sum": "sum", "mean": "mean", "max": "max", "min": "min", "var": "var", "std": "std"}
 # The methods that reduce: like numpy's reductions, their first argument is an axis.
 REDUCING_METHODS = {"sum", "mean", "max", "min", "var", "std"}
 

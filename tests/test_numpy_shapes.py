@@ -1,0 +1,62 @@
+"""numpy's shape operations and elementwise functions (issue 16, part of the last slice): reshape
+(with -1), flatten, ravel, transpose with axes, np.square, np.power, np.log1p, np.expm1, np.clip;
+values against numpy running the same text, gradients against centred differences and closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bpcli
+from helpers import run_cli
+from test_numpy_subscripts import numpy_gradient, numpy_run
+
+RNG = np.random.default_rng(5)
+X = RNG.normal(size=(2, 3, 4))
+W = RNG.normal(size=(12, 5))
+B = RNG.normal(size=5)
+
+PROGRAMS = [
+    ("np.sum(x.reshape(x.shape[0], -1).dot(w) + b)", {"x": X, "w": W, "b": B}),
+    ("np.sum(np.reshape(x, (4, -1)) ** 2 * np.arange(6))", {"x": X}),
+    ("N, H, D = x.shape; f = np.sum(x.reshape((N * H, D)).T @ x.reshape(6, 4))", {"x": X}),
+    ("np.sum(x.flatten() * np.ravel(x)[::-1])", {"x": X}),
+    ("np.sum(x.transpose(1, 0, 2) * np.transpose(x, (1, 0, 2)) ** 3)", {"x": X}),
+    ("np.sum(np.transpose(x, (2, 0, 1))[1] * x.transpose()[1].T)", {"x": X}),
+    ("np.sum(np.square(x) + np.power(x, 3) + np.expm1(x))", {"x": X}),
+    ("np.sum(np.log1p(np.abs(x)) * np.clip(x, -0.5, 0.7))", {"x": X}),
+    ("np.sum(x.clip(-0.5, 0.7) * 2)", {"x": X}),
+]
+
+
+@pytest.mark.parametrize("text, values", PROGRAMS, ids=[p[0] for p in PROGRAMS])
+def test_values_are_numpys_and_gradients_are_centred_differences(text, values):
+    result = bpcli.grad(text, **values)
+    assert np.allclose(result.value, numpy_run(text, values), rtol=1e-12, atol=1e-12)
+    for name in values:
+        assert np.allclose(result.gradients[name], numpy_gradient(text, values, name), rtol=1e-5, atol=1e-6), name
+
+
+def test_the_assignments_affine_forward_on_a_2_3_4_input():
+    result = bpcli.grad("out = x.reshape(x.shape[0], -1).dot(w) + b", x=X, w=W, b=B, upstream="ones")
+    dout = np.ones((2, 5))
+    assert np.allclose(result.gradients["x"], (dout @ W.T).reshape(X.shape), rtol=1e-13)
+    assert np.allclose(result.gradients["w"], X.reshape(2, -1).T @ dout, rtol=1e-13)
+    assert np.allclose(result.gradients["b"], dout.sum(axis=0), rtol=1e-13)
+
+
+def test_clip_passes_the_gradient_inside_its_bounds_only():
+    result = bpcli.grad("np.sum(np.clip(x, lo, hi))", x=[-2.0, 0.5, 3.0], lo=-1.0, hi=1.0)
+    assert result.gradients == {"x": pytest.approx([0.0, 1.0, 0.0]), "lo": 1.0, "hi": 1.0}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("np.sum(x.reshape(5, -1))", "cannot reshape a (2, 3, 4) value (24 elements) to (5, -1)"),
+    ("np.sum(x.reshape(-1, -1))", "at most one size is -1"),
+    ("np.sum(x.transpose(0, 0, 1))", "are not a permutation"),
+    ("np.sum(x.reshape(np.sum(x), 2))", "reshape takes whole numbers"),
+])
+def test_refused_shape_operations_are_bad_input(text, message):
+    result = run_cli("grad", text, "-x", "randn:2,3,4")
+    assert result.exit_code == 2, result.stdout
+    assert message in result.stderr and "^" in result.stderr
