@@ -60,3 +60,18 @@ def test_refused_shape_operations_are_bad_input(text, message):
     result = run_cli("grad", text, "-x", "randn:2,3,4")
     assert result.exit_code == 2, result.stdout
     assert message in result.stderr and "^" in result.stderr
+
+
+def test_the_staged_code_reproduces_the_gradients():
+    text = ("np.sum(x.reshape(x.shape[0], -1).dot(w) + b) + np.sum(np.clip(x, -0.5, 0.5) * x.transpose(0, 1, 2))"
+            " + np.sum(x.flatten() ** 2)")
+    import json
+
+    args = ["-x", json.dumps(X.tolist()), "-w", json.dumps(W.tolist()), "-b", json.dumps(B.tolist())]
+    code = run_cli("code", text, *args).stdout
+    namespace: dict = {}
+    exec(code.split('if __name__ == "__main__":')[0], namespace)  # noqa: S102 - bpcli's own output
+    _, gradients = namespace["backprop"](x=X, w=W, b=B)
+    expected = bpcli.grad(text, x=X, w=W, b=B).gradients
+    for name in expected:
+        assert np.allclose(gradients[name], expected[name], rtol=1e-12), name

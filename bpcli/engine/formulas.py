@@ -110,6 +110,8 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
         return Invert(args[0]) if name is None else Call(name, tuple(args))
     if n.op == "dim":
         return Subscript(Attribute(args[0], "shape"), (constant_ast(n.attrs["axis"], integer=True),))
+    if n.op == "reshape":  # numpy's np.reshape(x, (N, -1))
+        return Call(call(n) if call else "reshape", (args[0], Tuple(tuple(args[1:]))))
     if n.op == "permute":
         return Call(call(n) if call else "transpose", (args[0], _parameter_ast(n.attrs["axes"])))
     if n.op in ("ndim", "size"):
