@@ -481,6 +481,61 @@ _register(Gate(
     role="distributes", local="da = dout reshaped back to a's shape",
 ))
 
+# ---- grouped gates of the softmax loss (numerically stable; --expand shows their parts) ----
+
+
+def _spread(g, reduced, like, axis):
+    """A reduction of ``like`` along axis, copied back along it to like's shape."""
+    return g.broadcast(reduced, like, axis=axis)
+
+
+def _logsumexp_parts(g, a, axis=None):
+    # max + log(sum(exp(a - max))): no exp overflows; the max's own gradient cancels (1 - 1).
+    m = g.amax(a, axis=axis)
+    return g.add(m, g.log(g.sum(g.exp(g.sub(a, _spread(g, m, a, axis))), axis=axis)))
+
+
+def _softmax_parts(g, a, axis=None):
+    e = g.exp(g.sub(a, _spread(g, g.amax(a, axis=axis), a, axis)))
+    return g.mul(e, g.recip(_spread(g, g.sum(e, axis=axis), a, axis)))
+
+
+def _axes_shape(a, axis=None):
+    shapes.axes(a, axis)  # the check: each axis in range, none twice
+    return a
+
+
+_register(Gate(
+    "logsumexp", "logsumexp(a, axis=None)", function="logsumexp",
+    formula_="log(sum(exp(a))) along axis, computed as max + log(sum(exp(a - max))) so nothing overflows",
+    forward=lambda xp, a, axis=None: xp.logsumexp(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (
+        g.mul(_spread(g, up, a, axis), g.exp(g.sub(a, _spread(g, out, a, axis)))),),
+    arity_=1, shape=shapes.reduce, params=("axis",), decompose=_logsumexp_parts,
+    role="scales", local="da = dout * softmax(a) along axis",
+))
+
+_register(Gate(
+    "softmax", "softmax(a, axis=None)", function="softmax",
+    formula_="exp(a) / sum(exp(a)) along axis (as scipy.special.softmax), computed from a - max(a)",
+    forward=lambda xp, a, axis=None: xp.softmax(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (
+        g.mul(out, g.sub(up, _spread(g, g.sum(g.mul(up, out), axis=axis), a, axis))),),
+    arity_=1, shape=_axes_shape, params=("axis",), decompose=_softmax_parts,
+    role="scales", local="da = s * (dout - sum(dout * s)) along axis, where s = softmax(a)",
+))
+
+_register(Gate(
+    "log_softmax", "log_softmax(a, axis=None)", function="log_softmax",
+    formula_="a - logsumexp(a) along axis",
+    forward=lambda xp, a, axis=None: xp.log_softmax(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (
+        g.sub(up, g.mul(g.exp(out), _spread(g, g.sum(up, axis=axis), a, axis))),),
+    arity_=1, shape=_axes_shape, params=("axis",),
+    decompose=lambda g, a, axis=None: g.sub(a, _spread(g, _logsumexp_parts(g, a, axis), a, axis)),
+    role="scales", local="da = dout - softmax(a) * sum(dout) along axis",
+))
+
 # ---- the gates gradients are made of -----------------------------------------
 
 _register(Gate(

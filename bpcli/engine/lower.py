@@ -459,6 +459,8 @@ class _Lowering:
             raise BpcliError(
                 f"{call.func} has no keyword argument {name!r} ({takes})", source=self.source, span=value.span
             )
+        if name == "axis" and type(value) is Name and value.id == "None":
+            return None  # numpy's default, written out: every axis
         items = value.elements if isinstance(value, Tuple) else (value,)
         axes = tuple(_integer(item) for item in items)
         if any(a is None for a in axes):
@@ -471,7 +473,7 @@ class _Lowering:
     def _gate(self, op: str, operands: list[int], node: Expr, attrs: dict[str, Any] | None = None) -> int:
         if self.primitives is not None and REGISTRY[op].decompose is not None:
             self.primitives.span = node.span
-            return REGISTRY[op].decompose(self.primitives, *operands)
+            return REGISTRY[op].decompose(self.primitives, *operands, **(attrs or {}))
         return self.graph.add_gate(op, tuple(operands), self.graph.fresh_name("t"), None, node.span, attrs)
 
 

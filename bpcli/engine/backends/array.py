@@ -173,3 +173,20 @@ def permute(a, axes):
 
 def reshape(a, shape):
     return np.reshape(a, shape)
+
+
+def logsumexp(a, axis=None):
+    """log(sum(exp(a))) along axis, from a - max(a): no exp overflows."""
+    m = np.max(a, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return out.reshape(np.shape(np.sum(a, axis=axis)))
+
+
+def softmax(a, axis=None):
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(a, axis=None):
+    shifted = a - np.max(a, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
