@@ -62,9 +62,15 @@ def test_refused_shape_operations_are_bad_input(text, message):
     assert message in result.stderr and "^" in result.stderr
 
 
-def test_the_staged_code_reproduces_the_gradients():
-    text = ("np.sum(x.reshape(x.shape[0], -1).dot(w) + b) + np.sum(np.clip(x, -0.5, 0.5) * x.transpose(0, 1, 2))"
-            " + np.sum(x.flatten() ** 2)")
+@pytest.mark.parametrize("text", [
+    "np.sum(x.reshape(x.shape[0], -1).dot(w) + b) + np.sum(np.clip(x, -0.5, 0.5) * x.transpose(0, 1, 2))"
+    " + np.sum(x.flatten() ** 2)",
+    "np.sum(np.concatenate((x, x * 2), axis=1) ** 2) + np.sum(np.zeros_like(x)) + np.sum(np.expand_dims(x, 0) ** 3)"
+    " + np.sum(x.swapaxes(0, 2) ** 2) + np.sum((x > 0).astype(float) * x) + np.sum(np.stack([x, x]) * b[0])"
+    " + np.sum(np.eye(2) @ x[:, 0]) + np.sum(np.zeros((2, 3, 4)) * x) + np.sum(x[0][np.arange(3), x[0].argmax(1)])"
+    " + np.sum(np.squeeze(x[:, :1]) * w[:2, :4])",
+])
+def test_the_staged_code_reproduces_the_gradients(text):
     import json
 
     args = ["-x", json.dumps(X.tolist()), "-w", json.dumps(W.tolist()), "-b", json.dumps(B.tolist())]
@@ -75,3 +81,29 @@ def test_the_staged_code_reproduces_the_gradients():
     expected = bpcli.grad(text, x=X, w=W, b=B).gradients
     for name in expected:
         assert np.allclose(gradients[name], expected[name], rtol=1e-12), name
+
+
+Y = RNG.normal(size=(3, 4))
+Z = RNG.normal(size=(3, 4))
+MORE = [
+    "np.sum(np.zeros_like(y) + y * np.ones(y.shape)) + np.sum(np.ones_like(y) * z)",
+    "np.sum(np.zeros((3, 4)) + np.ones(4) * y) + np.sum(np.eye(3) @ y)",
+    "np.sum((y > 0).astype(float) * y) - np.sum(-(z > 0).astype(float) * z)",
+    "np.sum(y[np.arange(3), np.argmax(y, axis=1)]) + np.sum(z * y.argmin(1)[:, None])",
+    "np.sum(np.expand_dims(y, 0) * np.expand_dims(z, 1))",
+    "np.sum(np.squeeze(y[None, :, None]) * z) + np.sum(y[:1].squeeze(0) ** 2)",
+    "np.sum(y.swapaxes(0, 1) ** 2 * z.T) + np.sum(np.swapaxes(y, 1, 0) * z.T)",
+    "np.sum(np.concatenate((y, z), axis=1) ** 2 * np.arange(8))",
+    "np.sum(np.stack([y, z * 2], axis=1) ** 3) + np.sum(np.concatenate([y, z]) ** 2)",
+]
+
+
+@pytest.mark.parametrize("text", MORE)
+def test_constructors_and_axis_operations_against_numpy(text):
+    import re
+
+    values = {name: value for name, value in {"y": Y, "z": Z}.items() if re.search(rf"\b{name}\b", text)}
+    result = bpcli.grad(text, **values)
+    assert np.allclose(result.value, numpy_run(text, values), rtol=1e-12, atol=1e-12)
+    for name in values:
+        assert np.allclose(result.gradients[name], numpy_gradient(text, values, name), rtol=1e-5, atol=1e-6), name

@@ -101,8 +101,9 @@ def _chosen(names: list[str]) -> list[Gate]:
 
 def _card(gate: Gate) -> GateCard:
     functions = tuple(name for name, by_arity in FUNCTIONS.items() if gate in by_arity.values())
+    # A gate of any number of inputs (np.concatenate((a, b), axis=1)) is not called with them in a row.
     spellings = tuple(spelling for spelling, name in SPELLINGS.items() if name in functions
-                      and _called(name, spelling) is gate)
+                      and _called(name, spelling) is gate and gate.arity != VARIADIC)
     # x.sum() reduces x; a.dot(b) takes another operand.
     others = ", ".join("bc"[: max(0, gate.arity - 1)])
     methods = tuple(f"a.{method}()" if method in REDUCING_METHODS else f"a.{method}({others})"

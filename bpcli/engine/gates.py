@@ -72,7 +72,9 @@ class Gate(NamedTuple):
     # An output whose shape depends on input values fixed by the shapes (np.arange(N), x.reshape(N, -1)):
     # value_shape(input shapes, input values), the values None where they are not fixed.
     value_shape: Callable[..., shapes.Shape] | None = None
-    whole_numbers: bool = False  # its output is whole numbers (np.arange): no gradient flows through it
+    # Its output is fixed whatever its inputs' values (np.arange's whole numbers, np.zeros_like(x)):
+    # no gradient flows through it.
+    no_gradient: bool = False
 
     @property
     def symbol(self) -> str:
@@ -97,7 +99,7 @@ class Gate(NamedTuple):
     @property
     def carries_no_gradient(self) -> bool:
         """Booleans, and whole numbers fixed by the shapes: nothing flows back through them."""
-        return self.boolean or self.from_shapes is not None or self.whole_numbers
+        return self.boolean or self.from_shapes is not None or self.no_gradient
 
 
 VARIADIC = 0  # the arity of a gate that takes any number of inputs
@@ -685,7 +687,7 @@ def _arange_shape(input_shapes, bounds):
 _register(Gate(
     "arange", "arange(a)", formula_="the whole numbers 0, 1, ..., a - 1 (numpy's np.arange)",
     forward=_arange, vjp=lambda g, *rest: (None,) * (len(rest) - 2), arity_=VARIADIC,
-    shape=lambda *bounds: (), value_shape=_arange_shape, whole_numbers=True,
+    shape=lambda *bounds: (), value_shape=_arange_shape, no_gradient=True,
     role="blocks", local="da = 0: whole numbers carry no gradient",
 ))
 
@@ -722,6 +724,124 @@ _register(Gate(
     vjp=lambda g, a, out, up, axes: (g.permute(up, axes=_inverse(axes)),),
     arity_=1, params=("axes",), shape=lambda a, axes: shapes.permuted(a, axes),
     role="distributes", local="da = dout with the axes put back (the inverse permutation)",
+))
+
+
+
+def _no_vjp(g, *inputs_out_up, **params):
+    return (None,) * (len(inputs_out_up) - 2)
+
+
+def _constructor(op: str, syntax: str, meaning: str, forward: Callable[..., Any], **fields: Any) -> Gate:
+    """An array made from shapes and numbers alone: no gradient flows through it."""
+    return Gate(op, syntax, formula_=meaning, forward=forward, vjp=_no_vjp, arity_=fields.pop("arity_", VARIADIC),
+                role="blocks", local="da = 0: a constant array", no_gradient=True, **fields)
+
+
+def _sizes(input_shapes, values):
+    if any(v is None or v != int(v) or v < 0 for v in values):
+        raise shapes.ShapeError("the sizes are whole numbers, written in the program or fixed by the shapes")
+    return tuple(int(v) for v in values)
+
+
+_register(_constructor(
+    "zeros_like", "zeros_like(a)", "zeros shaped like a", lambda xp, a: xp.filled(a, 0.0), arity_=1,
+    shape=lambda a: a, function="zeros_like"))
+_register(_constructor(
+    "ones_like", "ones_like(a)", "ones shaped like a", lambda xp, a: xp.filled(a, 1.0), arity_=1,
+    shape=lambda a: a, function="ones_like"))
+_register(_constructor(
+    "zeros", "zeros(a, b, ...)", "an array of zeros of shape (a, b, ...)",
+    lambda xp, *sizes: xp.full(tuple(int(n) for n in sizes), 0.0), shape=lambda *s: (), value_shape=_sizes))
+_register(_constructor(
+    "ones", "ones(a, b, ...)", "an array of ones of shape (a, b, ...)",
+    lambda xp, *sizes: xp.full(tuple(int(n) for n in sizes), 1.0), shape=lambda *s: (), value_shape=_sizes))
+_register(_constructor(
+    "eye", "eye(a)", "the a × a identity matrix",
+    lambda xp, n: xp.eye(int(n)), arity_=1, shape=lambda n: (),
+    value_shape=lambda input_shapes, values: _sizes(input_shapes, values * 2)))
+
+_register(Gate(
+    "astype", "a.astype(float)", title_="as float",
+    formula_="a as float64 numbers (booleans become 0 and 1)",
+    forward=lambda xp, a: xp.as_float(a),
+    partials=(_one,), role="distributes", local="∂/∂a = 1",
+))
+
+
+def _reduced_vjp_none(g, a, out, up, axis=None):
+    return (None,)
+
+
+for _op, _word in (("argmax", "largest"), ("argmin", "smallest")):
+    _register(Gate(
+        _op, f"{_op}(a, axis=None)", function=_op,
+        formula_=f"the index of the {_word} element of a (along axis; of the flattened a without one)",
+        forward=lambda xp, a, axis=None, _name=_op: getattr(xp, _name)(a, axis),
+        vjp=_reduced_vjp_none, arity_=1, shape=shapes.reduce, params=("axis",), no_gradient=True,
+        role="blocks", local="da = 0: an index carries no gradient",
+    ))
+
+_register(Gate(
+    "expand_dims", "expand_dims(a, axis)", function="expand_dims",
+    formula_="a with a new axis of size 1 at axis",
+    forward=lambda xp, a, axis: xp.expand_dims(a, axis),
+    vjp=lambda g, a, out, up, axis: (g.reshape_like(up, a),),
+    arity_=1, params=("axis",), shape=lambda a, axis: shapes.expanded(a, axis),
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
+_register(Gate(
+    "squeeze", "squeeze(a, axis=None)", function="squeeze",
+    formula_="a without its axes of size 1 (those along axis)",
+    forward=lambda xp, a, axis=None: xp.squeeze(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (g.reshape_like(up, a),),
+    arity_=1, params=("axis",), shape=lambda a, axis=None: shapes.squeezed(a, axis),
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
+_register(Gate(
+    "swapaxes", "swapaxes(a, axis1, axis2)", title_="swap axes",
+    formula_="a with the two axes exchanged",
+    forward=lambda xp, a, axes: xp.permute(a, shapes.swapped(len(shapes.value_shape(a)), axes)),
+    vjp=lambda g, a, out, up, axes: (g.swapaxes(up, axes=axes),),
+    arity_=1, params=("axes",), shape=lambda a, axes: shapes.permuted(a, shapes.swapped(len(a), axes)),
+    role="distributes", local="da = dout with the two axes exchanged back",
+))
+
+
+def _pieces(g, inputs, up, axis, stacked):
+    """What each input of a concatenation (or a stack) receives: its own part of the upstream gradient."""
+    rank = len(g.shape(up))
+    where = axis % rank
+    received, start = [], 0
+    for operand in inputs:
+        if stacked:
+            item: Any = start
+            start += 1
+        else:
+            length = g.shape(operand)[where] if g.shape(operand) else 1
+            item, start = slice(start, start + length), start + length
+        received.append(g.index(up, key=(slice(None),) * where + (item,)))
+    return tuple(received)
+
+
+_register(Gate(
+    "concatenate", "concatenate((a, b, ...), axis=0)", function="concatenate",
+    formula_="the arrays joined along an existing axis",
+    forward=lambda xp, *arrays, axis=0: xp.concatenate(arrays, axis),
+    vjp=lambda g, *rest, axis=0: _pieces(g, rest[:-2], rest[-1], axis, stacked=False),
+    arity_=VARIADIC, params=("axis",), shape=lambda *a, axis=0: shapes.concatenated(a, axis),
+    role="distributes", local="da, db, ... = the parts of dout that each input filled",
+))
+
+_register(Gate(
+    "stack", "stack((a, b, ...), axis=0)", function="stack",
+    formula_="the arrays (of one shape) stacked along a new axis",
+    forward=lambda xp, *arrays, axis=0: xp.stack(arrays, axis),
+    vjp=lambda g, *rest, axis=0: _pieces(g, rest[:-2], rest[-1], axis, stacked=True),
+    arity_=VARIADIC, params=("axis",), shape=lambda *a, axis=0: shapes.stacked(a, axis),
+    role="distributes", local="da, db, ... = dout at each input's position along axis",
 ))
 
 # ---- numpy subscripts: gather, and its gradient the scatter-add --------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from bpcli.engine import shapes
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.gates import FUNCTIONS, REGISTRY
+from bpcli.engine.gates import FUNCTIONS, REGISTRY, VARIADIC
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
 from bpcli.engine.indexing import ARRAY, MASK
 from bpcli.engine.syntax.ast import (
@@ -31,7 +31,8 @@ _OPERATOR_GATES = {
     "//": "floordiv", "%": "mod", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "&": "logical_and", "|": "logical_or",
 }
 _BOOLEAN_OPERATORS = {"&", "|"}
-_SHAPE_OPERATIONS = {"reshape", "ravel", "transpose"}  # their sizes or axes may come as one tuple  # numpy's & and | on booleans; on floats numpy refuses them
+_SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones"}  # sizes or axes may come as one tuple
+_FLOATS = {"np.float64", "np.float32", "float64"}  # numpy's & and | on booleans; on floats numpy refuses them
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
 
 
@@ -372,6 +373,9 @@ class _Lowering:
     def _call(self, node: Call, operands: list[int]) -> int:
         if node.func == "arange":
             return self._arange(node, operands)
+        made = self._constructed(node, operands)
+        if made is not None:
+            return made
         shaping = self._shape_operation(node, operands)
         if shaping is not None:
             return shaping
@@ -393,7 +397,7 @@ class _Lowering:
                 source=self.source,
                 span=node.func_span,
             )
-        gate = by_arity.get(len(operands))
+        gate = by_arity.get(len(operands)) or by_arity.get(VARIADIC)
         if gate is None:
             counts = " or ".join(str(n) for n in sorted(by_arity))
             plural = "" if counts == "1" else "s"
@@ -413,6 +417,37 @@ class _Lowering:
         if keepdims:  # the reduced axes kept, as size 1
             out = self._gate("keepdims", [out, operands[0]], node, {"axis": (attrs or {}).get("axis")})
         return out
+
+    def _constructed(self, node: Call, operands: list[int]) -> int | None:
+        """np.zeros((N, D)), np.zeros(x.shape), np.ones(...), np.eye(n), x.astype(float), x.swapaxes(0, 1),
+        np.expand_dims(x, 0): None for any other call."""
+        func = node.func
+        if func in ("zeros", "ones") and _is_shape_of(node):
+            return self._gate(f"{func}_like", operands, node)  # np.zeros(x.shape) is np.zeros_like(x)
+        if func in ("zeros", "ones", "eye") and not node.keywords:
+            return self._gate(func, operands, node)
+        if func == "astype":
+            kind = node.args[1] if len(node.args) == 2 else None
+            if node.keywords or not (type(kind) is Name and kind.id == "float" or to_text(kind) in _FLOATS):
+                raise BpcliError("x.astype takes float (bpcli computes in float64)", source=self.source,
+                                 span=node.span)
+            return self._gate("astype", operands[:1], node)
+        if func in ("swapaxes", "expand_dims") and not node.keywords and len(operands) > 1:
+            axes = self._whole_numbers(node, operands[1:])
+            if func == "swapaxes":
+                if len(axes) != 2:
+                    raise BpcliError("swapaxes takes two axes: x.swapaxes(0, 1)", source=self.source, span=node.span)
+                return self._gate("swapaxes", operands[:1], node, {"axes": tuple(axes)})
+            return self._gate("expand_dims", operands[:1], node, {"axis": axes[0] if len(axes) == 1 else tuple(axes)})
+        return None
+
+    def _whole_numbers(self, node: Call, operands: list[int]) -> list[int]:
+        """Axes written in the program as whole numbers."""
+        values = [self.graph.nodes[o].value if self.graph.nodes[o].op == CONST else None for o in operands]
+        if not all(isinstance(v, float) and v.is_integer() for v in values):
+            raise BpcliError(f"{node.func} takes its axes as whole numbers written in the program",
+                             source=self.source, span=node.span)
+        return [int(v) for v in values]
 
     def _shape_operation(self, node: Call, operands: list[int]) -> int | None:
         """x.reshape(N, -1), x.flatten(), x.ravel(), x.transpose(1, 0): None for any other call."""
@@ -499,6 +534,12 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
             return (node.right,)
         return (node.left, node.right)
     if kind is Call:
+        if node.func in ("zeros", "ones") and _is_shape_of(node):
+            return (node.args[0].value,)
+        if node.func == "astype":
+            return node.args[:1]
+        if node.func in ("concatenate", "stack") and node.args and type(node.args[0]) in (Tuple, Array):
+            return (*node.args[0].elements, *node.args[1:])  # np.concatenate((a, b)): the arrays are the inputs
         if node.func in _SHAPE_OPERATIONS and any(type(a) is Tuple for a in node.args):
             # x.reshape((N, -1)) is x.reshape(N, -1); np.transpose(x, (1, 0)) is x.transpose(1, 0)
             return tuple(e for a in node.args for e in (a.elements if type(a) is Tuple else (a,)))
@@ -510,6 +551,11 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
             return (node.value.value,)  # x.shape[0]: a number from x's shape
         return (node.value, *_subscript_key(node, source)[1])
     return children(node)
+
+
+def _is_shape_of(node: Call) -> bool:
+    """np.zeros(x.shape): a shape given as the shape of a value."""
+    return len(node.args) == 1 and type(node.args[0]) is Attribute and node.args[0].attr == "shape"
 
 
 def _is_shape_item(node: Subscript) -> bool:

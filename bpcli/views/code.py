@@ -33,6 +33,7 @@ from bpcli.engine.syntax.parser import parse
 from bpcli.engine.syntax.printer import to_text
 
 FUNCTION = "backprop"
+_SIZED = {"arange", "zeros", "ones", "eye", "reshape"}  # gates whose constant inputs are whole numbers
 TAG_COLUMN = 52  # where the #(k) stage numbers line up, as in the notes
 
 
@@ -55,7 +56,11 @@ _NUMPY = _Target(
      "max": "np.maximum", "min": "np.minimum", "sign": "np.sign", "sum": "np.sum", "mean": "np.mean",
      "amax": "np.max", "amin": "np.min", "outer": "np.outer", "where": "np.where", "scatter": "scatter_add",
      "logical_not": "np.logical_not", "arange": "np.arange", "var": "np.var", "at_set": "at_set",
-     "reshape": "np.reshape", "permute": "np.transpose", "log1p": "np.log1p", "expm1": "np.expm1", "clip": "np.clip"},
+     "reshape": "np.reshape", "permute": "np.transpose", "log1p": "np.log1p", "expm1": "np.expm1", "clip": "np.clip",
+     "zeros": "np.zeros", "ones": "np.ones", "zeros_like": "np.zeros_like", "ones_like": "np.ones_like",
+     "eye": "np.eye", "astype": "as_float", "argmax": "np.argmax", "argmin": "np.argmin",
+     "expand_dims": "np.expand_dims", "squeeze": "np.squeeze", "swapaxes": "np.swapaxes",
+     "concatenate": "np.concatenate", "stack": "np.stack"},
     "bpcli.engine.backends.array",
 )
 
@@ -206,8 +211,8 @@ class _Program:
         own = self.renamed.pop(node, None)
         names = self.renamed
         inputs = self.graph.nodes[node].inputs
-        # (np.arange takes its whole numbers as written: an index must be integers.)
-        if inputs and all(self.graph.nodes[i].op == CONST for i in inputs) and self.graph.nodes[node].op != "arange":
+        # (np.arange, np.zeros, ... take their whole numbers as written: sizes and indices are integers.)
+        if inputs and all(self.graph.nodes[i].op == CONST for i in inputs) and self.graph.nodes[node].op not in _SIZED:
             # Constants only: as ints Python would differ from bpcli (3 - 3 is 0,
             # and -0 stays 0 where bpcli's -0.0 keeps its sign), so floats.
             literals = {i: self._literal(self.graph.nodes[i].value) for i in inputs}

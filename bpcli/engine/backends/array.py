@@ -190,3 +190,42 @@ def softmax(a, axis=None):
 def log_softmax(a, axis=None):
     shifted = a - np.max(a, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def filled(like, value):
+    return np.full(np.shape(like), value)
+
+
+def full(shape, value):
+    return np.full(shape, value)
+
+
+def eye(n):
+    return np.eye(n)
+
+
+def as_float(a):
+    return np.asarray(a, dtype=np.float64)
+
+
+def argmax(a, axis=None):
+    return np.argmax(a, axis=axis)
+
+
+def argmin(a, axis=None):
+    return np.argmin(a, axis=axis)
+
+
+expand_dims = np.expand_dims
+
+
+def squeeze(a, axis=None):
+    return np.squeeze(a, axis=axis)
+
+
+def concatenate(arrays, axis=0):
+    return np.concatenate(arrays, axis=axis)
+
+
+def stack(arrays, axis=0):
+    return np.stack(arrays, axis=axis)

@@ -384,7 +384,8 @@ class _AstBuilder:
                     hint=f"bpcli accepts these Python spellings: {spellings.listed()}",
                 )
             args, keywords = call.args, call.keywords
-            if f"{spellings.MODULE_ALIASES[receiver.id]}.{method}" in spellings.REDUCTIONS:
+            spelt_np = f"{spellings.MODULE_ALIASES[receiver.id]}.{method}"
+            if spelt_np in spellings.REDUCTIONS or spelt_np in spellings.AXIS_SECOND:
                 args, keywords = _axis_by_position(spelt, args, keywords, 1, span)
             return Call(func, args, span, (receiver.span[0], call.func_span[1]), keywords)
         if method in spellings.METHODS:

@@ -21,6 +21,9 @@ SPELLINGS: dict[str, str] = {
     "np.logical_not": "logical_not", "np.arange": "arange",
     "np.square": "square", "np.power": "power", "np.log1p": "log1p", "np.expm1": "expm1", "np.clip": "clip",
     "np.reshape": "reshape", "np.ravel": "ravel", "np.transpose": "transpose",
+    "np.zeros": "zeros", "np.ones": "ones", "np.zeros_like": "zeros_like", "np.ones_like": "ones_like",
+    "np.eye": "eye", "np.argmax": "argmax", "np.argmin": "argmin", "np.expand_dims": "expand_dims",
+    "np.squeeze": "squeeze", "np.swapaxes": "swapaxes", "np.concatenate": "concatenate", "np.stack": "stack",
     "np.sum": "sum", "np.mean": "mean", "np.max": "max", "np.min": "min", "np.amax": "max", "np.amin": "min",
     "np.var": "var", "np.std": "std",
 }
@@ -28,12 +31,15 @@ SPELLINGS: dict[str, str] = {
 # numpy reads a second positional argument of these as an axis, bpcli's max(a, b)
 # as a second operand: only the one-argument form (and axis=...) is accepted.
 REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.var", "np.std"}
+# Other functions whose argument after the array (or the tuple of arrays) is an axis.
+AXIS_SECOND = {"np.argmax", "np.argmin", "np.expand_dims", "np.squeeze", "np.concatenate", "np.stack"}
 
 # Methods of a value: a.dot(b) is dot(a, b); x.sum(axis=1) is sum(x, axis=1).
 METHODS = {"dot": "dot", "copy": "copy", "reshape": "reshape", "flatten": "ravel", "ravel": "ravel",
-           "transpose": "transpose", "clip": "clip", "sum": "sum", "mean": "mean", "max": "max", "min": "min", "var": "var", "std": "std"}
+           "transpose": "transpose", "clip": "clip", "astype": "astype", "squeeze": "squeeze",
+           "swapaxes": "swapaxes", "argmax": "argmax", "argmin": "argmin", "sum": "sum", "mean": "mean", "max": "max", "min": "min", "var": "var", "std": "std"}
 # The methods that reduce: like numpy's reductions, their first argument is an axis.
-REDUCING_METHODS = {"sum", "mean", "max", "min", "var", "std"}
+REDUCING_METHODS = {"sum", "mean", "max", "min", "var", "std", "argmax", "argmin", "squeeze"}
 
 
 def module_function(module: str, name: str) -> str | None:
