@@ -111,3 +111,21 @@ def test_refused_reductions_and_shapes_are_bad_input(text, message):
     assert result.exit_code == 2, result.stdout
     assert message in result.stderr
     assert "^" in result.stderr
+
+
+def test_jacobian_and_hessian_leave_index_inputs_out_and_the_hessian_is_the_closed_form(tmp_path):
+    x = RNG.normal(size=(2, 3))
+    y = [2, 0]
+    path = tmp_path / "softmax.py"
+    path.write_text(SOFTMAX)
+    values = ["--file", str(path), "-x", json.dumps(x.tolist()), "-y", json.dumps(y)]
+    assert list(run_json("jacobian", *values)["jacobians"]) == ["x"]
+    doc = run_json("hessian", *values)
+    assert doc["variables"] == ["x"]
+    probs = np.exp(x - x.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    expected = np.zeros((6, 6))
+    for row in range(2):
+        block = (np.diag(probs[row]) - np.outer(probs[row], probs[row])) / 2
+        expected[3 * row:3 * row + 3, 3 * row:3 * row + 3] = block
+    assert np.allclose(doc["hessian"], expected, rtol=1e-10, atol=1e-14)

@@ -134,6 +134,10 @@ class Graph:
             return name
         return self.fresh_name(name + "_")
 
+    def differentiable_variables(self) -> list[int]:
+        """The input variables that take a gradient: all but index inputs and --const ones."""
+        return [v for v in self.variables if self.nodes[v].name not in self.constant_inputs]
+
     def is_gate(self, node: int) -> bool:
         return self.nodes[node].op not in (INPUT, CONST)
 
