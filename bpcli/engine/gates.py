@@ -130,6 +130,11 @@ def _sign_of_difference(xp, a, b):
     return xp.sign(a - b)
 
 
+def _whole(value: Any) -> bool:
+    """A number known before evaluation that is a whole number (not None, inf or nan)."""
+    return value is not None and _is_integer(float(value))
+
+
 def _is_integer(b: float) -> bool:
     return b == b and abs(b) != float("inf") and b == int(b)
 
@@ -678,7 +683,7 @@ def _arange(xp, *bounds):
 
 
 def _arange_shape(input_shapes, bounds):
-    if not 1 <= len(bounds) <= 3 or any(b is None or b != int(b) for b in bounds):
+    if not 1 <= len(bounds) <= 3 or not all(_whole(b) for b in bounds):
         raise shapes.ShapeError("np.arange takes one to three whole numbers, written in the program or "
                                 "fixed by the shapes (x.shape[0])")
     return (len(range(*(int(b) for b in bounds))),)
@@ -697,7 +702,7 @@ _register(Gate(
 def _reshaped(input_shapes, values):
     """numpy's reshape: the new sizes fixed before evaluation, one of them -1 (whatever is left)."""
     shape, sizes = input_shapes[0], values[1:]
-    if any(size is None or size != int(size) for size in sizes):
+    if not all(_whole(size) for size in sizes):
         raise shapes.ShapeError("reshape takes whole numbers, written in the program or fixed by the shapes "
                                 "(x.shape[0]), one of them may be -1")
     return shapes.reshaped(shape, tuple(int(size) for size in sizes))
@@ -739,7 +744,7 @@ def _constructor(op: str, syntax: str, meaning: str, forward: Callable[..., Any]
 
 
 def _sizes(input_shapes, values):
-    if any(v is None or v != int(v) or v < 0 for v in values):
+    if not all(_whole(v) and v >= 0 for v in values):
         raise shapes.ShapeError("the sizes are whole numbers, written in the program or fixed by the shapes")
     return tuple(int(v) for v in values)
 

@@ -103,11 +103,25 @@ def assign(a: Any, values: Any, key: Key, arrays: tuple[Any, ...]) -> Any:
     import numpy as np
 
     out = np.array(a, dtype=np.float64)
+    subscript = numpy_key(key, arrays)
     try:
-        out[numpy_key(key, arrays)] = values
+        if any(item is ARRAY for item in key):
+            _check_written_once(out.shape, subscript)
+        out[subscript] = values
     except (IndexError, ValueError) as error:
         raise IndexProblem(str(error)) from None
     return out
+
+
+def _check_written_once(shape: tuple[int, ...], subscript: tuple[Any, ...]) -> None:
+    """numpy keeps the last of several writes to one element; bpcli refuses them (which one's gradient?)."""
+    import numpy as np
+
+    hits = np.zeros(shape, dtype=np.intp)
+    np.add.at(hits, subscript, 1)
+    if hits.size and hits.max() > 1:
+        raise IndexProblem("this assignment writes an element more than once (a repeated index): numpy keeps "
+                           "the last write; write each element once")
 
 
 def assigned_shape(shape: tuple[int, ...], value_shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ...],

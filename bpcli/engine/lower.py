@@ -538,7 +538,10 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
             return (node.args[0].value,)
         if node.func == "astype":
             return node.args[:1]
-        if node.func in ("concatenate", "stack") and node.args and type(node.args[0]) in (Tuple, Array):
+        if node.func in ("concatenate", "stack"):
+            if not node.args or type(node.args[0]) not in (Tuple, Array):
+                raise BpcliError(f"{node.func} takes a tuple or list of arrays: np.{node.func}((a, b), axis=0)",
+                                 source=source, span=node.span)
             return (*node.args[0].elements, *node.args[1:])  # np.concatenate((a, b)): the arrays are the inputs
         if node.func in _SHAPE_OPERATIONS and any(type(a) is Tuple for a in node.args):
             # x.reshape((N, -1)) is x.reshape(N, -1); np.transpose(x, (1, 0)) is x.transpose(1, 0)
@@ -583,6 +586,8 @@ def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...
             key.append(Ellipsis)
         elif type(item) is Slice:
             key.append(slice(*(_index_number(bound, source) for bound in (item.start, item.stop, item.step))))
+            if key[-1].step == 0:
+                raise BpcliError("a slice's step cannot be zero", source=source, span=item.step.span)
         elif type(item) is Name and item.id == "None":
             key.append(None)
         elif type(item) is Number or (type(item) is Neg and type(item.operand) is Number):
