@@ -32,7 +32,13 @@ _OPERATOR_GATES = {
 }
 _BOOLEAN_OPERATORS = {"&", "|"}
 _SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones"}  # sizes or axes may come as one tuple
-_FLOATS = {"np.float64", "np.float32", "float64"}  # numpy's & and | on booleans; on floats numpy refuses them
+_FLOATS = {"np.float64", "np.float32", "float64"}
+# The gates that take booleans as numpy's operators do (True + True is True); into any other
+# a boolean goes as 0 or 1, through astype.
+_TAKES_BOOLEANS = {
+    "add", "mul", "sub", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
+    "where", "index", "at_set", "astype", "sum", "mean",
+}  # numpy's & and | on booleans; on floats numpy refuses them
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
 
 
@@ -506,6 +512,9 @@ class _Lowering:
         return axes if isinstance(value, Tuple) else axes[0]
 
     def _gate(self, op: str, operands: list[int], node: Expr, attrs: dict[str, Any] | None = None) -> int:
+        if op not in _TAKES_BOOLEANS and any(self._is_boolean(operand) for operand in operands):
+            # numpy computes exp(True) as exp(1.0): a boolean enters any other gate as a number
+            operands = [self._gate("astype", [o], node) if self._is_boolean(o) else o for o in operands]
         if self.primitives is not None and REGISTRY[op].decompose is not None:
             self.primitives.span = node.span
             return REGISTRY[op].decompose(self.primitives, *operands, **(attrs or {}))
