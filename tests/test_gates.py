@@ -59,7 +59,8 @@ def test_every_gate_declares_a_role_a_formula_and_its_backward_rule():
 def test_every_callable_gate_is_reachable_from_the_grammar():
     for gate in REGISTRY.values():
         if gate.function:
-            args = ", ".join("abc"[: gate.arity])
+            # a gate of any number of inputs takes them as one tuple: concatenate((a, b))
+            args = "(a, b)" if gate.arity == VARIADIC else ", ".join("abc"[: gate.arity])
             graph = bpcli.build(f"{gate.function}({args})")
             assert graph.nodes[graph.output].op == gate.op
 
