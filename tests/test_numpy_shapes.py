@@ -107,3 +107,28 @@ def test_constructors_and_axis_operations_against_numpy(text):
     assert np.allclose(result.value, numpy_run(text, values), rtol=1e-12, atol=1e-12)
     for name in values:
         assert np.allclose(result.gradients[name], numpy_gradient(text, values, name), rtol=1e-5, atol=1e-6), name
+
+
+class TestTheAffineBackwardFile:
+    FORWARD = "out = x.reshape(x.shape[0], -1).dot(w) + b\nloss = np.sum(out * dout)\n"
+    RIGHT = "dx = dout.dot(w.T).reshape(2, 3, 4)\ndw = x.reshape(2, -1).T.dot(dout)\ndb = np.sum(dout, axis=0)\n"
+
+    def check(self, tmp_path, backward: str):
+        import json
+
+        (tmp_path / "affine.py").write_text(self.FORWARD)
+        (tmp_path / "backward.py").write_text(backward)
+        values = ["-x", json.dumps(X.tolist()), "-w", json.dumps(W.tolist()), "-b", json.dumps(B.tolist()),
+                  "--dout", json.dumps(RNG.normal(size=(2, 5)).tolist()), "--const", "dout"]
+        result = run_cli("check", "--file", str(tmp_path / "affine.py"), "--backward", str(tmp_path / "backward.py"),
+                         *values, "--json")
+        return result, json.loads(result.stdout)
+
+    def test_the_assignments_affine_backward_passes(self, tmp_path):
+        result, doc = self.check(tmp_path, self.RIGHT)
+        assert result.exit_code == 0 and doc["passed"]
+
+    def test_a_missing_sum_over_the_batch_for_db_fails_at_that_line(self, tmp_path):
+        result, doc = self.check(tmp_path, self.RIGHT.replace("np.sum(dout, axis=0)", "dout"))
+        assert result.exit_code == 1
+        assert doc["problems"][0]["backward"]["first_wrong_line"] == 3

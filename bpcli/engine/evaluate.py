@@ -113,9 +113,11 @@ def _run(
             if op == CONST:
                 value = values[index] = node.value
                 if node.span is not None and not all_finite(value):  # a number written too large: 1e999
-                    findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(xp, value)} in float64"))
+                    word = _nonfinite_word(xp, value)
+                    findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {word} in float64"))
                 elif node.span is not None and isinstance(value, float) and underflows(node.name, value):
-                    findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
+                    note = f"the number {node.name} underflows float64 to 0"
+                    findings.append(Finding(index, "underflow-input", note))
                 continue
             gate = REGISTRY[op]
             inputs = [*map(value_of, node.inputs)]

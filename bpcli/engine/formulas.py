@@ -114,7 +114,8 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
         keywords = tuple((k, _parameter_ast(v)) for k, v in (n.attrs or {}).items() if v is not None)
         return Call(call(n) if call else n.op, (Tuple(tuple(args)),), keywords=keywords)
     if n.op == "swapaxes":
-        return Call(call(n) if call else "swapaxes", (args[0], *(constant_ast(a, integer=True) for a in n.attrs["axes"])))
+        axes = tuple(constant_ast(a, integer=True) for a in n.attrs["axes"])
+        return Call(call(n) if call else "swapaxes", (args[0], *axes))
     if n.op == "reshape":  # numpy's np.reshape(x, (N, -1))
         return Call(call(n) if call else "reshape", (args[0], Tuple(tuple(args[1:]))))
     if n.op == "permute":

@@ -20,15 +20,16 @@ from bpcli.engine.gates import FUNCTIONS, REGISTRY, VARIADIC
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
 from bpcli.engine.indexing import ARRAY, MASK
 from bpcli.engine.syntax.ast import (
-    AtSet, Attribute, Unpack, COMPARISONS, Array, Assign, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice, Statement,
-    Subscript, Transpose, Tuple, children,
+    Array, Assign, AtSet, Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice,
+    Statement, Subscript, Transpose, Tuple, Unpack, children,
 )
 from bpcli.engine.syntax.parser import suggest
 from bpcli.engine.syntax.printer import to_text
 
 _OPERATOR_GATES = {
     "+": "add", "-": "sub", "*": "mul", "**": "pow", "@": "matmul",
-    "//": "floordiv", "%": "mod", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne", "&": "logical_and", "|": "logical_or",
+    "//": "floordiv", "%": "mod", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne",
+    "&": "logical_and", "|": "logical_or",
 }
 _BOOLEAN_OPERATORS = {"&", "|"}
 _SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones"}  # sizes or axes may come as one tuple

@@ -78,10 +78,8 @@ def python_code(result: Any, numpy: bool = False) -> str:
 def _needs_numpy(graph: Graph) -> bool:
     arrays = any(graph.shape(i) != () for i in range(len(graph.nodes)))
     # Booleans are numpy's (Python's ~True is -2), as is np.where.
-    return arrays or any(
-        not REGISTRY[graph.nodes[i].op].elementwise or REGISTRY[graph.nodes[i].op].boolean or graph.nodes[i].op == "where"
-        for i in graph.stages
-    )
+    gates = [REGISTRY[graph.nodes[i].op] for i in graph.stages]
+    return arrays or any(not gate.elementwise or gate.boolean or gate.op == "where" for gate in gates)
 
 
 class _Program:

@@ -22,8 +22,8 @@ from bpcli.engine.errors import BpcliError, line_and_column
 from bpcli.engine.syntax import grammar, spellings, standalone
 from bpcli.engine.syntax.lexer import END, KIND, START, STRAY, TEXT, Lexer, Token
 from bpcli.engine.syntax.ast import (
-    AtSet, Attribute, Unpack, Array, Assign, Binary, Call, EllipsisItem, Invert, Name, Neg, Number, Program, Slice, Span, Subscript, Transpose,
-    Tuple,
+    Array, Assign, AtSet, Attribute, Binary, Call, EllipsisItem, Invert, Name, Neg, Number, Program, Slice, Span,
+    Subscript, Transpose, Tuple, Unpack,
 )
 
 # How the parser's terminal names read in an error message.

@@ -7,12 +7,14 @@ explicit stack, so deep trees print without recursion and in linear time.
 from __future__ import annotations
 
 from bpcli.engine.syntax.ast import (
-    AtSet, Attribute, COMPARISONS, Array, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
+    COMPARISONS, Array, AtSet, Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript,
+    Transpose, Tuple,
 )
 
 _COMPARE, _OR, _AND, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = -2, -1, 0, 1, 2, 3, 4, 5
 _BINARY_PRECEDENCE = {
-    "+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "@": _PRODUCT, "//": _PRODUCT, "%": _PRODUCT, "**": _POWER, "&": _AND, "|": _OR,
+    "+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "@": _PRODUCT, "//": _PRODUCT, "%": _PRODUCT, "**": _POWER,
+    "&": _AND, "|": _OR,
     **{op: _COMPARE for op in COMPARISONS},
 }
 _SPACED = {op: f" {op} " for op in _BINARY_PRECEDENCE} | {"**": "**"}
@@ -64,7 +66,8 @@ def _parts(node: Expr) -> list[Expr | str]:
             *_wrapped(node.right, right_parens),
         ]
     if isinstance(node, Attribute):
-        return [*_wrapped(node.value, precedence(node.value) < _ATOM or isinstance(node.value, Number)), "." + node.attr]
+        wrapped = _wrapped(node.value, precedence(node.value) < _ATOM or isinstance(node.value, Number))
+        return [*wrapped, "." + node.attr]
     if isinstance(node, AtSet):  # JAX's spelling of a functional update
         wrapped = _wrapped(node.array, precedence(node.array) < _ATOM or isinstance(node.array, Number))
         return [*wrapped, ".at", *_listed([_item_parts(item) for item in node.items], "[", "]"), ".set(",

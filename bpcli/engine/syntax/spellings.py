@@ -37,7 +37,8 @@ AXIS_SECOND = {"np.argmax", "np.argmin", "np.expand_dims", "np.squeeze", "np.con
 # Methods of a value: a.dot(b) is dot(a, b); x.sum(axis=1) is sum(x, axis=1).
 METHODS = {"dot": "dot", "copy": "copy", "reshape": "reshape", "flatten": "ravel", "ravel": "ravel",
            "transpose": "transpose", "clip": "clip", "astype": "astype", "squeeze": "squeeze",
-           "swapaxes": "swapaxes", "argmax": "argmax", "argmin": "argmin", "sum": "sum", "mean": "mean", "max": "max", "min": "min", "var": "var", "std": "std"}
+           "swapaxes": "swapaxes", "argmax": "argmax", "argmin": "argmin", "sum": "sum", "mean": "mean", "max": "max",
+           "min": "min", "var": "var", "std": "std"}
 # The methods that reduce: like numpy's reductions, their first argument is an axis.
 REDUCING_METHODS = {"sum", "mean", "max", "min", "var", "std", "argmax", "argmin", "squeeze"}
 
