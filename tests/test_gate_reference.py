@@ -12,7 +12,7 @@ from helpers import close, numeric_gradients, run_cli, run_json, run_process
 # max, min), the broadcasts that undo and redo broadcasting, ties of reductions,
 # and the sum at a fork.
 MADE_FOR_GRADIENTS = {"accumulate", "broadcast", "unbroadcast", "share", "step", "sign", "greater", "scatter", "keepdims", "reshape_like",
-                      "dim", "ndim", "size"}
+                      "dim", "ndim", "size", "prod_others"}
 
 
 def table_rows(output: str) -> list[list[str]]:

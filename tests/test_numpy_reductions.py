@@ -129,3 +129,19 @@ def test_jacobian_and_hessian_leave_index_inputs_out_and_the_hessian_is_the_clos
         block = (np.diag(probs[row]) - np.outer(probs[row], probs[row])) / 2
         expected[3 * row:3 * row + 3, 3 * row:3 * row + 3] = block
     assert np.allclose(doc["hessian"], expected, rtol=1e-10, atol=1e-14)
+
+
+def test_prod_is_differentiated_exactly_where_elements_are_zero():
+    x = np.array([[1.0, 2.0, 0.0], [3.0, 0.0, 0.0], [2.0, -1.0, 4.0]])
+    w = np.array([1.0, 2.0, 3.0])
+    result = bpcli.grad("np.sum(np.prod(x, axis=1) * w) + x.prod()", x=x, w=w)
+    expected = np.array([[w[i] * np.prod(np.delete(x[i], j)) for j in range(3)] for i in range(3)])
+    expected += np.array([[np.prod(np.delete(x.ravel(), 3 * i + j)) for j in range(3)] for i in range(3)])
+    assert result.value == float(np.sum(np.prod(x, axis=1) * w) + x.prod())
+    assert np.array_equal(result.gradients["x"], expected)
+    assert result.gradients["w"].tolist() == np.prod(x, axis=1).tolist()
+
+
+def test_the_second_derivative_of_prod_is_refused_by_name():
+    result = run_cli("hessian", "np.prod(x)", "-x", "[1, 2, 3]")
+    assert result.exit_code == 2 and "the second derivative of prod is not supported" in result.stderr

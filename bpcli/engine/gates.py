@@ -469,6 +469,29 @@ _register(Gate(
     role="scales", local="da = dout * 2 (a - mean(a)) / (n - ddof), along the reduced axes",
 ))
 
+def _prod_others_vjp(g, a, out, up, axis=None):
+    from bpcli.engine.errors import BpcliError  # only a second derivative of prod needs it
+
+    raise BpcliError("the second derivative of prod is not supported (its first derivative is)")
+
+
+_register(Gate(
+    "prod", "prod(a, axis=None)", function="prod",
+    formula_="the product of a's elements (along axis)",
+    forward=lambda xp, a, axis=None: xp.prod(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (g.mul(_spread(g, up, a, axis), g.prod_others(a, axis=axis)),),
+    arity_=1, shape=shapes.reduce, params=("axis",),
+    role="scales", local="da = dout * the product of the other elements (exact where some are 0)",
+))
+
+_register(Gate(
+    "prod_others", "prod_others(a, axis=None)", function="prod_others", internal=True,
+    formula_="for each element, the product of the others along axis (no division: exact at 0)",
+    forward=lambda xp, a, axis=None: xp.prod_others(a, axis),
+    vjp=_prod_others_vjp, arity_=1, shape=lambda a, axis=None: _axes_shape(a, axis), params=("axis",),
+    role="scales", local="da: not built (second derivatives of prod are refused)",
+))
+
 # keepdims=True: the reduction's result with its reduced axes put back as size 1 (numpy's shape).
 _register(Gate(
     "keepdims", "keepdims(a, like, axis=None)", function="keepdims",

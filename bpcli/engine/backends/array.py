@@ -229,3 +229,22 @@ def concatenate(arrays, axis=0):
 
 def stack(arrays, axis=0):
     return np.stack(arrays, axis=axis)
+
+
+def prod(a, axis=None):
+    return np.prod(a, axis=axis)
+
+
+def prod_others(a, axis=None):
+    """Each element's product of the other elements along axis: exclusive products from both sides
+    (no division, so an element 0 elsewhere gives the exact answer)."""
+    a = np.asarray(a, dtype=np.float64)
+    reduced = tuple(range(a.ndim)) if axis is None else tuple(
+        ax % a.ndim for ax in (axis if isinstance(axis, tuple) else (axis,)))
+    ends = tuple(range(a.ndim - len(reduced), a.ndim))
+    moved = np.moveaxis(a, reduced, ends)
+    flat = moved.reshape(moved.shape[:a.ndim - len(reduced)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,))
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.moveaxis((before * after).reshape(moved.shape), ends, reduced)

@@ -178,6 +178,14 @@ def log_softmax(a: float, axis: None = None) -> float:
     return NAN if a != a or abs(a) == INF else 0.0
 
 
+def prod(a: float, axis: None = None) -> float:
+    return a
+
+
+def prod_others(a: float, axis: None = None) -> float:
+    return 1.0  # the empty product
+
+
 def filled(like: float, value: float) -> float:
     return value
 

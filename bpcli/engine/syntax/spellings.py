@@ -25,12 +25,12 @@ SPELLINGS: dict[str, str] = {
     "np.eye": "eye", "np.argmax": "argmax", "np.argmin": "argmin", "np.expand_dims": "expand_dims",
     "np.squeeze": "squeeze", "np.swapaxes": "swapaxes", "np.concatenate": "concatenate", "np.stack": "stack",
     "np.sum": "sum", "np.mean": "mean", "np.max": "max", "np.min": "min", "np.amax": "max", "np.amin": "min",
-    "np.var": "var", "np.std": "std",
+    "np.var": "var", "np.std": "std", "np.prod": "prod",
 }
 
 # numpy reads a second positional argument of these as an axis, bpcli's max(a, b)
 # as a second operand: only the one-argument form (and axis=...) is accepted.
-REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.var", "np.std"}
+REDUCTIONS = {"np.sum", "np.mean", "np.max", "np.min", "np.amax", "np.amin", "np.var", "np.std", "np.prod"}
 # Other functions whose argument after the array (or the tuple of arrays) is an axis.
 AXIS_SECOND = {"np.argmax", "np.argmin", "np.expand_dims", "np.squeeze", "np.concatenate", "np.stack"}
 
@@ -38,9 +38,9 @@ AXIS_SECOND = {"np.argmax", "np.argmin", "np.expand_dims", "np.squeeze", "np.con
 METHODS = {"dot": "dot", "copy": "copy", "reshape": "reshape", "flatten": "ravel", "ravel": "ravel",
            "transpose": "transpose", "clip": "clip", "astype": "astype", "squeeze": "squeeze",
            "swapaxes": "swapaxes", "argmax": "argmax", "argmin": "argmin", "sum": "sum", "mean": "mean", "max": "max",
-           "min": "min", "var": "var", "std": "std"}
+           "min": "min", "var": "var", "std": "std", "prod": "prod"}
 # The methods that reduce: like numpy's reductions, their first argument is an axis.
-REDUCING_METHODS = {"sum", "mean", "max", "min", "var", "std", "argmax", "argmin", "squeeze"}
+REDUCING_METHODS = {"sum", "mean", "max", "min", "var", "std", "prod", "argmax", "argmin", "squeeze"}
 
 
 def module_function(module: str, name: str) -> str | None:
