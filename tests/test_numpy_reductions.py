@@ -145,3 +145,14 @@ def test_prod_is_differentiated_exactly_where_elements_are_zero():
 def test_the_second_derivative_of_prod_is_refused_by_name():
     result = run_cli("hessian", "np.prod(x)", "-x", "[1, 2, 3]")
     assert result.exit_code == 2 and "the second derivative of prod is not supported" in result.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "np.linalg.norm(x)",
+    "np.sum(np.linalg.norm(x, axis=1) * np.arange(4))",
+    "np.sum(x / np.linalg.norm(x, axis=0, keepdims=True))",
+])
+def test_norm_against_numpy_and_centred_differences(text):
+    result = bpcli.grad(text, x=X)
+    assert np.isclose(result.value, numpy_run(text, {"x": X}), rtol=1e-13)
+    assert np.allclose(result.gradients["x"], numpy_gradient(text, {"x": X}, "x"), rtol=1e-5, atol=1e-6)

@@ -386,6 +386,8 @@ class _Lowering:
         shaping = self._shape_operation(node, operands)
         if shaping is not None:
             return shaping
+        if node.func == "norm":
+            return self._norm(node, operands)
         if node.func == "square" and len(operands) == 1 and not node.keywords:  # np.square(a) is a ** 2
             return self._gate("pow", [operands[0], self._constant(2.0, "2", node.span)], node)
         if node.func == "copy" and len(operands) == 1 and not node.keywords:
@@ -422,6 +424,21 @@ class _Lowering:
         if node.func == "std":
             out = self._gate("sqrt", [out], node)
         if keepdims:  # the reduced axes kept, as size 1
+            out = self._gate("keepdims", [out, operands[0]], node, {"axis": (attrs or {}).get("axis")})
+        return out
+
+    def _norm(self, node: Call, operands: list[int]) -> int:
+        """np.linalg.norm(x, axis=..., keepdims=...): the 2-norm of vectors, Frobenius of matrices, as
+        sqrt(sum(x * x)) (composite gates: their rules give the gradient x / norm)."""
+        keywords = dict(node.keywords)
+        keepdims = self._flag(node, "keepdims", keywords.pop("keepdims", None))
+        if len(operands) != 1 or set(keywords) - {"axis"}:
+            raise BpcliError("np.linalg.norm takes an array, axis and keepdims here (the 2-norm, Frobenius for "
+                             "a matrix; ord is not supported)", source=self.source, span=node.span)
+        attrs = {"axis": self._parameter(node, REGISTRY["sum"], "axis", keywords["axis"])} if keywords else None
+        squares = self._gate("mul", [operands[0], operands[0]], node)
+        out = self._gate("sqrt", [self._gate("sum", [squares], node, attrs)], node)
+        if keepdims:
             out = self._gate("keepdims", [out, operands[0]], node, {"axis": (attrs or {}).get("axis")})
         return out
 

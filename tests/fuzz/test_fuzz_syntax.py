@@ -214,6 +214,8 @@ def _python(node):
             if spelt in spellings.REDUCTIONS or spelt in spellings.AXIS_SECOND:
                 args, keywords = _axis_keyword(args, keywords, 1)
             return ("call", spellings.module_function(func.value.id, func.attr), args, keywords)
+        if func.attr not in spellings.METHODS:
+            raise _NotWritten(node)  # np.linalg.norm and other dotted paths
         args = (_python(func.value), *args)
         if func.attr in spellings.REDUCING_METHODS:
             args, keywords = _axis_keyword(args, keywords, 1)

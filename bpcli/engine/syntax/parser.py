@@ -326,6 +326,8 @@ class _AstBuilder:
         if isinstance(operand, Name) and spellings.MODULE_ALIASES.get(operand.id) == "np":
             if name == "newaxis":
                 return Name("None", _span(operand, token))  # np.newaxis is None
+            if name == "linalg":
+                return Name(f"{operand.id}.linalg", _span(operand, token))  # the receiver of np.linalg.norm
             if name == "random":
                 raise BpcliError(spellings.unsupported(f"{operand.id}.random.*"), span=_span(operand, token))
         if isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES:

@@ -9,7 +9,7 @@ means, so a pasted line gives Python's numbers or an error, never others.
 from __future__ import annotations
 
 # numpy.exp is np.exp.
-MODULE_ALIASES = {"math": "math", "np": "np", "numpy": "np"}
+MODULE_ALIASES = {"math": "math", "np": "np", "numpy": "np", "np.linalg": "np.linalg", "numpy.linalg": "np.linalg"}
 
 SPELLINGS: dict[str, str] = {
     "math.exp": "exp", "math.log": "log", "math.sqrt": "sqrt", "math.tanh": "tanh", "math.fabs": "abs",
@@ -25,7 +25,7 @@ SPELLINGS: dict[str, str] = {
     "np.eye": "eye", "np.argmax": "argmax", "np.argmin": "argmin", "np.expand_dims": "expand_dims",
     "np.squeeze": "squeeze", "np.swapaxes": "swapaxes", "np.concatenate": "concatenate", "np.stack": "stack",
     "np.sum": "sum", "np.mean": "mean", "np.max": "max", "np.min": "min", "np.amax": "max", "np.amin": "min",
-    "np.var": "var", "np.std": "std", "np.prod": "prod",
+    "np.var": "var", "np.std": "std", "np.prod": "prod", "np.linalg.norm": "norm",
 }
 
 # numpy reads a second positional argument of these as an axis, bpcli's max(a, b)
