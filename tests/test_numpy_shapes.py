@@ -132,3 +132,23 @@ class TestTheAffineBackwardFile:
         result, doc = self.check(tmp_path, self.RIGHT.replace("np.sum(dout, axis=0)", "dout"))
         assert result.exit_code == 1
         assert doc["problems"][0]["backward"]["first_wrong_line"] == 3
+
+
+V3 = RNG.normal(size=3)
+V2 = RNG.normal(size=2)
+STACKS = [
+    "np.sum(np.hstack((y, y * 2)) ** 2 * np.arange(8)) + np.sum(np.hstack([v, u, v]) ** 3)",
+    "np.sum(np.vstack((y, y[0])) ** 3) + np.sum(np.vstack([v, v * 2]) ** 2 * np.arange(3))",
+    "np.sum(np.full((2, 3), u[0]) * v) + np.sum(np.full(3, 2.0) * v)",
+]
+
+
+@pytest.mark.parametrize("text", STACKS)
+def test_hstack_vstack_and_full_against_numpy(text):
+    import re
+
+    values = {k: v for k, v in {"y": Y, "v": V3, "u": V2}.items() if re.search(rf"\b{k}\b", text)}
+    result = bpcli.grad(text, **values)
+    assert np.allclose(result.value, numpy_run(text, values), rtol=1e-12, atol=1e-12)
+    for name in values:
+        assert np.allclose(result.gradients[name], numpy_gradient(text, values, name), rtol=1e-5, atol=1e-6), name

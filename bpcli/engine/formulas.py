@@ -110,7 +110,7 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
         return Invert(args[0]) if name is None else Call(name, tuple(args))
     if n.op == "dim":
         return Subscript(Attribute(args[0], "shape"), (constant_ast(n.attrs["axis"], integer=True),))
-    if n.op in ("zeros", "ones", "concatenate", "stack"):  # numpy's np.zeros((N, D)), np.stack((a, b), axis=1)
+    if n.op in ("zeros", "ones", "concatenate", "stack", "hstack", "vstack"):  # numpy's np.zeros((N, D)), np.stack((a, b), axis=1)
         keywords = tuple((k, _parameter_ast(v)) for k, v in (n.attrs or {}).items() if v is not None)
         return Call(call(n) if call else n.op, (Tuple(tuple(args)),), keywords=keywords)
     if n.op == "swapaxes":

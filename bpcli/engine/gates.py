@@ -838,17 +838,20 @@ _register(Gate(
 ))
 
 
-def _pieces(g, inputs, up, axis, stacked):
-    """What each input of a concatenation (or a stack) receives: its own part of the upstream gradient."""
+def _pieces(g, joined, up, axis, stacked):
+    """What each input of a concatenation (or a stack) receives: its own part of the upstream gradient.
+
+    ``joined``: each input's shape as it was joined (a 1-D array in np.vstack is a row).
+    """
     rank = len(g.shape(up))
     where = axis % rank
     received, start = [], 0
-    for operand in inputs:
+    for shape in joined:
         if stacked:
             item: Any = start
             start += 1
         else:
-            length = g.shape(operand)[where] if g.shape(operand) else 1
+            length = shape[where] if shape else 1
             item, start = slice(start, start + length), start + length
         received.append(g.index(up, key=(slice(None),) * where + (item,)))
     return tuple(received)
@@ -858,7 +861,7 @@ _register(Gate(
     "concatenate", "concatenate((a, b, ...), axis=0)", function="concatenate",
     formula_="the arrays joined along an existing axis",
     forward=lambda xp, *arrays, axis=0: xp.concatenate(arrays, axis),
-    vjp=lambda g, *rest, axis=0: _pieces(g, rest[:-2], rest[-1], axis, stacked=False),
+    vjp=lambda g, *rest, axis=0: _pieces(g, [g.shape(a) for a in rest[:-2]], rest[-1], axis, stacked=False),
     arity_=VARIADIC, params=("axis",), shape=lambda *a, axis=0: shapes.concatenated(a, axis),
     role="distributes", local="da, db, ... = the parts of dout that each input filled",
 ))
@@ -867,10 +870,51 @@ _register(Gate(
     "stack", "stack((a, b, ...), axis=0)", function="stack",
     formula_="the arrays (of one shape) stacked along a new axis",
     forward=lambda xp, *arrays, axis=0: xp.stack(arrays, axis),
-    vjp=lambda g, *rest, axis=0: _pieces(g, rest[:-2], rest[-1], axis, stacked=True),
+    vjp=lambda g, *rest, axis=0: _pieces(g, [g.shape(a) for a in rest[:-2]], rest[-1], axis, stacked=True),
     arity_=VARIADIC, params=("axis",), shape=lambda *a, axis=0: shapes.stacked(a, axis),
     role="distributes", local="da, db, ... = dout at each input's position along axis",
 ))
+
+def _joined_axis(rank: int, op: str) -> int:
+    """np.hstack joins 1-D arrays along axis 0 and others along axis 1; np.vstack joins along axis 0."""
+    return 1 if op == "hstack" and rank > 1 else 0
+
+
+def _stacked_vjp(op: str):
+    def vjp(g, *rest):
+        inputs, up = rest[:-2], rest[-1]
+        joined = _joined_shapes(op, [g.shape(a) for a in inputs])
+        pieces = _pieces(g, joined, up, _joined_axis(len(g.shape(up)), op), stacked=False)
+        # np.vstack makes a 1-D array one row: its part goes back in its own shape
+        return tuple(piece if g.shape(piece) == g.shape(a) else g.reshape_like(piece, a)
+                     for piece, a in zip(pieces, inputs))
+
+    return vjp
+
+
+def _joined_shapes(op: str, shapes_) -> list:
+    """The inputs' shapes as np.hstack (a number is (1,)) or np.vstack (a vector is a row) joins them."""
+    if op == "hstack":
+        return [s if s else (1,) for s in shapes_]
+    return [s if len(s) > 1 else (1,) + (s or (1,)) for s in shapes_]
+
+
+def _stacked_shape(op: str):
+    def shape(*shapes_):
+        rows = _joined_shapes(op, shapes_)
+        return shapes.concatenated(tuple(rows), _joined_axis(len(rows[0]), op))
+
+    return shape
+
+
+for _op, _where in (("hstack", "side by side (along axis 1; 1-D arrays end to end)"),
+                    ("vstack", "one above the other (along axis 0; a 1-D array is a row)")):
+    _register(Gate(
+        _op, f"{_op}((a, b, ...))", function=_op, formula_=f"the arrays joined {_where}",
+        forward=lambda xp, *arrays, _name=_op: getattr(xp, _name)(arrays),
+        vjp=_stacked_vjp(_op), arity_=VARIADIC, shape=_stacked_shape(_op),
+        role="distributes", local="da, db, ... = the parts of dout that each input filled",
+    ))
 
 # ---- numpy subscripts: gather, and its gradient the scatter-add --------------
 

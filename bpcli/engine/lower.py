@@ -32,7 +32,7 @@ _OPERATOR_GATES = {
     "&": "logical_and", "|": "logical_or",
 }
 _BOOLEAN_OPERATORS = {"&", "|"}
-_SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones"}  # sizes or axes may come as one tuple
+_SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones", "full"}  # sizes or axes may come as one tuple
 _FLOATS = {"np.float64", "np.float32", "float64"}
 # The gates that take booleans as numpy's operators do (True + True is True); into any other
 # a boolean goes as 0 or 1, through astype.
@@ -450,6 +450,8 @@ class _Lowering:
             return self._gate(f"{func}_like", operands, node)  # np.zeros(x.shape) is np.zeros_like(x)
         if func in ("zeros", "ones", "eye") and not node.keywords:
             return self._gate(func, operands, node)
+        if func == "full" and not node.keywords and len(operands) >= 2:  # np.full(shape, v) is zeros + v
+            return self._gate("add", [self._gate("zeros", operands[:-1], node), operands[-1]], node)
         if func == "astype":
             kind = node.args[1] if len(node.args) == 2 else None
             if node.keywords or not (type(kind) is Name and kind.id == "float" or to_text(kind) in _FLOATS):
@@ -565,7 +567,7 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
             return (node.args[0].value,)
         if node.func == "astype":
             return node.args[:1]
-        if node.func in ("concatenate", "stack"):
+        if node.func in ("concatenate", "stack", "hstack", "vstack"):
             if not node.args or type(node.args[0]) not in (Tuple, Array):
                 raise BpcliError(f"{node.func} takes a tuple or list of arrays: np.{node.func}((a, b), axis=0)",
                                  source=source, span=node.span)

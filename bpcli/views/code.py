@@ -61,7 +61,8 @@ _NUMPY = _Target(
      "zeros": "np.zeros", "ones": "np.ones", "zeros_like": "np.zeros_like", "ones_like": "np.ones_like",
      "eye": "np.eye", "astype": "as_float", "argmax": "np.argmax", "argmin": "np.argmin",
      "expand_dims": "np.expand_dims", "squeeze": "np.squeeze", "swapaxes": "np.swapaxes",
-     "concatenate": "np.concatenate", "stack": "np.stack", "prod": "np.prod"},
+     "concatenate": "np.concatenate", "stack": "np.stack", "prod": "np.prod",
+     "hstack": "np.hstack", "vstack": "np.vstack"},
     "bpcli.engine.backends.array",
 )
 

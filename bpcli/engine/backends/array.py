@@ -248,3 +248,11 @@ def prod_others(a, axis=None):
     before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     return np.moveaxis((before * after).reshape(moved.shape), ends, reduced)
+
+
+def hstack(arrays):
+    return np.hstack(arrays)
+
+
+def vstack(arrays):
+    return np.vstack(arrays)

@@ -24,6 +24,7 @@ SPELLINGS: dict[str, str] = {
     "np.zeros": "zeros", "np.ones": "ones", "np.zeros_like": "zeros_like", "np.ones_like": "ones_like",
     "np.eye": "eye", "np.argmax": "argmax", "np.argmin": "argmin", "np.expand_dims": "expand_dims",
     "np.squeeze": "squeeze", "np.swapaxes": "swapaxes", "np.concatenate": "concatenate", "np.stack": "stack",
+    "np.hstack": "hstack", "np.vstack": "vstack", "np.full": "full",
     "np.sum": "sum", "np.mean": "mean", "np.max": "max", "np.min": "min", "np.amax": "max", "np.amin": "min",
     "np.var": "var", "np.std": "std", "np.prod": "prod", "np.linalg.norm": "norm",
 }
