@@ -31,7 +31,7 @@ _OPERATOR_GATES = {
     "//": "floordiv", "%": "mod", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne",
     "&": "logical_and", "|": "logical_or",
 }
-_BOOLEAN_OPERATORS = {"&", "|"}
+_BOOLEAN_OPERATORS = {"&", "|"}  # numpy's & and | on booleans; on floats numpy refuses them
 _SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones", "full"}  # sizes or axes may come as one tuple
 _FLOATS = {"np.float64", "np.float32", "float64"}
 # The gates that take booleans as numpy's operators do (True + True is True); into any other
@@ -39,7 +39,7 @@ _FLOATS = {"np.float64", "np.float32", "float64"}
 _TAKES_BOOLEANS = {
     "add", "mul", "sub", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
     "where", "index", "at_set", "astype", "sum", "mean",
-}  # numpy's & and | on booleans; on floats numpy refuses them
+}
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
 
 
@@ -276,9 +276,8 @@ class _Lowering:
     def _at_set(self, node: AtSet, operands: list[int]) -> int:
         """``a[key] = v``: a copy of a with v written at key; a mask is the one item, and v a number."""
         array, *arrays, value = operands
-        key, expressions = _subscript_key(node, self.source)
-        masks = [self._is_boolean(operand) for operand in arrays]
-        if any(masks):
+        key, _ = _subscript_key(node, self.source)
+        if any(self._is_boolean(operand) for operand in arrays):
             if len(node.items) != 1:
                 raise BpcliError("a mask is the one item of a subscript: dx[x <= 0] = 0",
                                  source=self.source, span=node.span)
