@@ -130,8 +130,11 @@ class _Lowering:
             else:
                 node = self.expression(statement.value)
             self.assigned_at[statement.target] = statement
+            name = self._version_name(statement.target)
             if node >= before and self.graph.nodes[node].op != INPUT:  # a new gate or constant takes the name
-                self.graph.nodes[node].name = self._version_name(statement.target)
+                self.graph.nodes[node].name = name
+            elif self.graph.nodes[node].name != name:  # a = x only renames: a is x's node
+                self.graph.aliases[name] = node
             self.bound[statement.target] = node
         else:
             if not is_last:
