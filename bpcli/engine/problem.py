@@ -303,7 +303,7 @@ def _index_values(name: str, value: Any) -> Any:
 
     wrong = np.flatnonzero(np.asarray(value) != np.round(value))
     if wrong.size:
-        where = "" if np.ndim(value) == 0 else f" (element {int(wrong[0])} is {np.ravel(value)[wrong[0]]!r})"
+        where = "" if np.ndim(value) == 0 else f" (element {int(wrong[0])} is {float(np.ravel(value)[wrong[0]])!r})"
         raise BpcliError(
             f"{name} is used as an index, so its values must be whole numbers, not floats{where}"
         )
