@@ -159,3 +159,13 @@ def test_the_worked_examples_in_docs_numpy_md_are_what_bpcli_prints():
     assert f"the loss is {round(svm.value, 12):g}" in doc
     written = "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in svm.gradients["x"]) + "]"
     assert written.replace("-0,", "0,") in doc
+
+
+def test_explain_says_what_a_subscript_an_assignment_and_a_comparison_do():
+    result = run_cli("grad", "m = x * 1; m[0] = 0; f = np.sum(np.where(m > 1, m, 0)[1:])", "-x", "[[1, 2], [3, 4]]",
+                     "--explain")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "the subscript gate t5 = t4[1:] sends the [1, 1] it received back to the elements it picked" in text
+    assert "an overwritten one passes nothing back" in text
+    assert "no gradient flows through the gt gate t3 = m > 1: its value is a boolean" in text
