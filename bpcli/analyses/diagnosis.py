@@ -201,7 +201,14 @@ class Truth:
         return self.result.value_of(self.adjoints.seed)
 
     def uses(self, node: int) -> list[Use]:
-        """The gates a value feeds that send a gradient back to it, in backward order."""
+        """The gates a value feeds that send a gradient back to it, in backward order (worked out once:
+        a backward file asks at each of its lines)."""
+        cache: dict[int, list[Use]] = self.__dict__.setdefault("_uses_of", {})
+        if node not in cache:
+            cache[node] = self._uses(node)
+        return cache[node]
+
+    def _uses(self, node: int) -> list[Use]:
         from bpcli.engine.formulas import gate_text
 
         uses = []
@@ -217,6 +224,12 @@ class Truth:
 
     def contributions(self, node: int) -> list[tuple[str, Any]]:
         """What adds up to the node's gradient: (where it comes from, value); the output gets the seed."""
+        cache: dict[int, list[tuple[str, Any]]] = self.__dict__.setdefault("_contributions_of", {})
+        if node not in cache:
+            cache[node] = self._contributions(node)
+        return cache[node]
+
+    def _contributions(self, node: int) -> list[tuple[str, Any]]:
         if node == self.graph.output:
             return [(f"the upstream gradient of {self.name(node)}", self.seed)]
         return [(f"via {use.stage} = {use.expr}", use.contribution) for use in self.uses(node)]
@@ -280,22 +293,50 @@ def fork_subset(
     parts: list[Any], value: Any, matches: Callable[[Any], bool], keep: frozenset[int] = frozenset()
 ) -> tuple[int, ...] | None:
     """The smallest set of contributions (containing ``keep``) whose sum ``matches``, or None."""
-    rest = [i for i in range(len(parts)) if i not in keep]
-    sizes = range(len(rest) + 1) if len(rest) <= MAX_FORK_SUBSETS else (0, 1, len(rest))
-    for size in sizes:
-        for chosen in itertools.combinations(rest, size):
-            subset = tuple(sorted((*keep, *chosen)))
-            if subset and matches(total(parts[i] for i in subset)):
-                return subset
-    return None
+    added = fork_addition(parts, matches, total(parts[i] for i in keep), bool(keep),
+                          lambda: (i for i in range(len(parts)) if i not in keep), len(parts) - len(keep))
+    return None if added is None else tuple(sorted((*keep, *added)))
+
+
+def fork_addition(parts: list[Any], matches: Callable[[Any], bool], kept_total: Any, kept_any: bool,
+                  open_indices: Callable[[], Iterator[int]], open_count: int) -> tuple[int, ...] | None:
+    """The fewest contributions to add to those kept (summing to ``kept_total``) so that the sum
+    ``matches``: () if the kept ones alone do, None if no tried set does.
+
+    Each candidate costs one addition to the kept sum, never a sum over everything kept, so a
+    backward file that adds a fork's contributions one line at a time is checked in linear time.
+    ``open_indices`` gives the contributions not kept, in order (called again for the last try).
+    """
+    if kept_any and matches(kept_total):
+        return ()
+    if open_count <= MAX_FORK_SUBSETS:
+        candidates = sorted(open_indices())
+        for size in range(1, open_count + 1):
+            for chosen in itertools.combinations(candidates, size):
+                if matches(kept_total + total(parts[i] for i in chosen)):
+                    return chosen
+        return None
+    for index in open_indices():  # one more: the common case, found first when written in order
+        if matches(kept_total + parts[index]):
+            return (index,)
+    everything = tuple(open_indices())
+    return everything if matches(kept_total + total(parts[i] for i in everything)) else None
+
+
+def listed(labels: list[str], separator: str = " and ", limit: int = 4) -> str:
+    """``labels`` joined, with the middle of a long list elided (so a report stays short at a large fork)."""
+    if len(labels) <= limit:
+        return separator.join(labels)
+    shown = [*labels[:limit - 1], f"... ({len(labels) - limit} more)", labels[-1]]
+    return separator.join(shown)
 
 
 def describe_fork(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
     """x is used by 2 gates, so dx = a (via s) + b (via t) = T; with the gradient via s alone, it is a."""
     parts = truth.contributions(node)
     name = truth.name(node)
-    terms = " + ".join(f"{show(value)} ({label})" for label, value in parts)  # the notes' dx += ... order
-    taken = " and ".join(parts[i][0] for i in subset)
+    terms = listed([f"{show(value)} ({label})" for label, value in parts], " + ")  # the notes' dx += ... order
+    taken = listed([parts[i][0] for i in subset])
     alone = "alone" if len(subset) == 1 else "only"
     return (f"{name} is used by {len(parts)} gates, so d{name} = {terms} = {show(truth.gradient(node))}; "
             f"with the gradient {taken} {alone}, it is {show(total(parts[i][1] for i in subset))}")
