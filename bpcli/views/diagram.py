@@ -247,12 +247,20 @@ def render(dot_text: str, image_format: str) -> bytes:
 # ---- a tree in the terminal ----------------------------------------------------
 
 
+# Levels of nesting drawn in one tree. A deeper branch is cut there and drawn again as a
+# tree of its own below, so the output grows with the circuit, not with its depth times
+# its size (each level indents every line under it), and stays readable in 120 columns.
+MAX_TREE_DEPTH = 12
+
+
 def tree(result: Any, precision: int = 4) -> Any:
-    """The circuit as a rich Tree from the output back to the inputs, each wire's value and gradient.
+    """The circuit as rich Trees from the output back to the inputs, each wire's value and gradient.
 
     A stage used more than once is drawn in full the first time, and named
-    after that, so the tree grows with the circuit, not with its paths.
+    after that, so the tree grows with the circuit, not with its paths. A
+    branch deeper than MAX_TREE_DEPTH continues in a tree of its own below.
     """
+    from rich.console import Group
     from rich.text import Text
     from rich.tree import Tree
 
@@ -261,21 +269,31 @@ def tree(result: Any, precision: int = 4) -> Any:
     feeding: dict[str, list[Wire]] = {}
     for wire in c.wires:
         feeding.setdefault(wire.target, []).append(wire)
-    root = Tree(Text(c.title, style="bold"))
+    trees = [Tree(Text(c.title, style="bold"))]
     drawn: set[str] = set()
-    work = [(root, wire) for wire in reversed(feeding["n_out"])]
-    while work:
-        parent, wire = work.pop()
+    cut: list[str] = []  # boxes whose inputs continue in a tree of their own
+    work = [(trees[0], wire, 1) for wire in reversed(feeding["n_out"])]
+    while work or cut:
+        if not work:
+            box = boxes[cut.pop(0)]
+            trees.append(Tree(Text(f"{box.caption}  (continued)", style="bold")))
+            work = [(trees[-1], inner, 1) for inner in reversed(feeding.get(box.id, []))]
+            continue
+        parent, wire, depth = work.pop()
         box = boxes[wire.source]
         again = box.id in drawn
-        branch = parent.add(_tree_line(box, wire, again, precision))
+        deeper = feeding.get(box.id, []) if not again else []
+        too_deep = bool(deeper) and depth >= MAX_TREE_DEPTH
+        branch = parent.add(_tree_line(box, wire, again, precision, continued=too_deep))
         drawn.add(box.id)
-        if not again:
-            work.extend((branch, inner) for inner in reversed(feeding.get(box.id, [])))
-    return root
+        if too_deep:
+            cut.append(box.id)
+        else:
+            work.extend((branch, inner, depth + 1) for inner in reversed(deeper))
+    return trees[0] if len(trees) == 1 else Group(*trees)
 
 
-def _tree_line(box: Box, wire: Wire, again: bool, precision: int) -> Any:
+def _tree_line(box: Box, wire: Wire, again: bool, precision: int, continued: bool = False) -> Any:
     from rich.text import Text
 
     line = Text()
@@ -288,6 +306,8 @@ def _tree_line(box: Box, wire: Wire, again: bool, precision: int) -> Any:
         line.append("  gradient ").append(format_value(wire.gradient, precision), style="red")
     if again and box.kind == "gate":
         line.append("  (drawn above)", style="dim")
+    elif continued:
+        line.append("  (continued below)", style="dim")
     elif box.total is not None:
         line.append(f"  (used {box.uses} times: gradients add up to ")
         line.append(format_value(box.total, precision), style="red").append(")")
