@@ -416,9 +416,13 @@ def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: i
     output = console()
     output.print(grad_table(result, precision=precision, max_stages=max_stages, full=full, warnings=False))
     if sentences is not None:
+        from rich.console import Group
         from rich.text import Text
 
-        from bpcli.views.explain import explanation_text
+        from bpcli.views.explain import explanation_lines
 
-        output.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
+        # One Text per line: rich splits a single Text at each newline by partitioning what
+        # is left of it, which is quadratic in the length of a large explanation.
+        lines = [f"In words, backward from {result.output}:", *explanation_lines(sentences)]
+        output.print(Group(*(Text(line) for line in lines)))
     warn_values(result.warnings)
