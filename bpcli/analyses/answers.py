@@ -50,7 +50,14 @@ class Entry:
     seed: int = 0
 
 
-def check_answers(path: str | Path, rtol: float | None = None, atol: float | None = None) -> CheckResult:
+# The longest text a problem's expr or backward may be, written inline or as @file (as
+# --max-length bounds an expression on the command line), and the longest answers file.
+DEFAULT_MAX_LENGTH = 1_000_000
+MAX_ANSWERS_BYTES = 64_000_000  # some 100,000 problems with small arrays inline
+
+
+def check_answers(path: str | Path, rtol: float | None = None, atol: float | None = None,
+                  max_length: int = DEFAULT_MAX_LENGTH) -> CheckResult:
     """Check every problem of an answers file; ``rtol``/``atol`` apply where a problem sets none.
 
     A problem that cannot be checked is reported with its error (and the
@@ -65,7 +72,7 @@ def check_answers(path: str | Path, rtol: float | None = None, atol: float | Non
     """
     path = Path(path)
     entries = load_answers(path, Rule(rtol, atol))
-    return CheckResult([_checked(entry, index) for index, entry in enumerate(entries, start=1)],
+    return CheckResult([_checked(entry, index, max_length) for index, entry in enumerate(entries, start=1)],
                        Rule(rtol, atol), answers=str(path))
 
 
@@ -74,7 +81,7 @@ def load_answers(path: Path, rule: Rule = Rule()) -> list[Entry]:
     import tomllib
 
     try:
-        document = tomllib.loads(_read(path), parse_float=Written)
+        document = tomllib.loads(_read(path, MAX_ANSWERS_BYTES), parse_float=Written)
     except tomllib.TOMLDecodeError as error:
         raise BpcliError(f"{path} is not valid TOML: {error}") from None
     except ValueError:  # Python's int refuses a whole number of more than 4,300 digits
@@ -122,15 +129,15 @@ def _problem(path: Path, index: int, table: dict[str, Any], rule: Rule) -> Entry
     return Entry(problem, path, seed)
 
 
-def _checked(entry: Entry, index: int) -> ProblemResult:
+def _checked(entry: Entry, index: int, max_length: int = DEFAULT_MAX_LENGTH) -> ProblemResult:
     """One problem's result; bad input in it becomes its error, and the others are still checked."""
     from bpcli.engine.values import ValueReader
 
     problem = entry.problem
     try:
-        problem.expression = _text(entry.base, problem.expression)
+        problem.expression = _text(entry.base, problem.expression, max_length, "expr")
         if problem.backward is not None:
-            problem.backward = _text(entry.base, problem.backward)
+            problem.backward = _text(entry.base, problem.backward, max_length, "backward")
         reader = ValueReader(seed=entry.seed)
         problem.values = {name: _value(reader, name, v) for name, v in problem.values.items()}
         problem.upstream = _value(reader, "upstream", problem.upstream)
@@ -145,18 +152,21 @@ def _value(reader: Any, name: str, value: Any) -> Any:
     return value
 
 
-def _text(path: Path, text: str) -> str:
-    """Inline text, or the contents of @file (relative to the answers file)."""
+def _text(path: Path, text: str, max_length: int, key: str) -> str:
+    """Inline text, or the contents of @file (relative to the answers file), at most ``max_length`` bytes."""
     stripped = text.strip()
     if stripped.startswith("@"):
-        return _read(path.parent / stripped[1:])
+        return _read(path.parent / stripped[1:], max_length)
+    if len(text.encode("utf-8")) > max_length:
+        raise BpcliError(f"{key} holds more than {max_length:,} bytes, the most bpcli reads as an expression "
+                         "(raise the limit with --max-length)")
     return text
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, limit: int) -> str:
     from bpcli.engine.values import read_bytes, utf8_text
 
-    return utf8_text(path, read_bytes(path))
+    return utf8_text(path, read_bytes(path, limit=limit, raise_with="--max-length"))
 
 
 def _relative(path: Path, value: Any) -> Any:

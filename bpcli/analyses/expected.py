@@ -151,7 +151,9 @@ def _maximum(a: Any, b: Any) -> Any:
 
 def read_expected(name: str, text: str, reader: Any = None) -> Expected:
     """An expected value written as on the command line: a number, a JSON array or @file."""
-    from bpcli.engine.values import NUMBER, ValueReader, csv_cells, file_kind, parse_json, read_bytes, utf8_text
+    from bpcli.engine.values import (
+        NUMBER, ValueReader, csv_cells, file_kind, parse_json, read_bytes, utf8_text, value_file_bytes,
+    )
 
     stripped = text.strip()
     if NUMBER.match(stripped):
@@ -164,7 +166,8 @@ def read_expected(name: str, text: str, reader: Any = None) -> Expected:
         if kind == ".npy":
             value = (reader or ValueReader()).read(name, stripped)
             return computed(value, stripped)
-        content = utf8_text(path, read_bytes(path, f" (expected value of {name})"))
+        limit = value_file_bytes((reader or ValueReader()).max_elements)
+        content = utf8_text(path, read_bytes(path, f" (expected value of {name})", limit, "--max-elements"))
         if kind == ".json":
             return from_python(name, parse_json(name, content, f"JSON file {path}", number=Written), stripped)
         note = getattr(reader, "note", lambda message: None)

@@ -161,11 +161,9 @@ def read_points(path: Path) -> dict[str, Any]:
     readers = {".csv": _read_csv, ".jsonl": _read_jsonl, ".npy": _read_npy}
     if suffix not in readers:
         raise BpcliError(f"{path}: points are read from .csv, .jsonl or .npy files")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise BpcliError(f"cannot read {path}: {error.strerror or error}") from None
-    return readers[suffix](path, data)
+    from bpcli.engine.values import read_bytes
+
+    return readers[suffix](path, read_bytes(path, " (the points)"))
 
 
 def _text(path: Path, data: bytes) -> str:

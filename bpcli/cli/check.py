@@ -89,7 +89,7 @@ def check(
         if expression is not None or file is not None or expect or backward is not None or ctx.args:
             raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
                              "--expect or --backward with it")
-        result = check_answers(answers, rtol=rtol, atol=atol)
+        result = check_answers(answers, rtol=rtol, atol=atol, max_length=max_length)
     else:
         result = _check_one(
             ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements, max_length

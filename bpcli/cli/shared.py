@@ -249,30 +249,18 @@ def read_expression(
 
 def read_text(path: Path, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     """A text file of at most ``max_length`` bytes (more is never read)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(max_length + 1)
-    except OSError as error:
-        raise BpcliError(f"cannot read {path}: {error.strerror or error}") from None
-    return _decoded(data, str(path), max_length)
+    from bpcli.engine.values import read_bytes
+
+    return _decoded(read_bytes(path, limit=max_length, raise_with="--max-length"), str(path))
 
 
 def read_stdin(max_length: int = DEFAULT_MAX_LENGTH) -> str:
-    if sys.stdin is None:  # <&-
-        raise BpcliError("cannot read standard input: it is closed")
-    try:
-        data = sys.stdin.buffer.read(max_length + 1)
-    except OSError as error:
-        raise BpcliError(f"cannot read standard input: {error.strerror or error}") from None
-    return _decoded(data, "standard input", max_length)
+    from pathlib import Path
+
+    return read_text(Path("-"), max_length)
 
 
-def _decoded(data: bytes, source: str, max_length: int) -> str:
-    if len(data) > max_length:
-        raise BpcliError(
-            f"{source} holds more than {max_length:,} bytes, the most bpcli reads as an expression "
-            "(raise the limit with --max-length)"
-        )
+def _decoded(data: bytes, source: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
