@@ -108,7 +108,14 @@ def draw(result: Any, image_format: str, precision: int = 4) -> str | bytes:
     if image_format == "mermaid":
         return mermaid(result, precision)
     if image_format in ("svg", "png"):
-        return render(dot(result, precision), image_format)
+        drawn = circuit(result)
+        size = len(drawn.boxes) + len(drawn.wires)
+        if size > MAX_DRAWN:
+            raise BpcliError(
+                f"the circuit has {len(drawn.boxes):,} boxes and {len(drawn.wires):,} wires, more than the {MAX_DRAWN} "
+                "in all that bpcli asks Graphviz to draw (its layout takes minutes and gigabytes beyond that); "
+                "print it with --format text, or as --format dot or mermaid text")
+        return render(_dot(drawn, precision), image_format)
     raise BpcliError(f"--format is one of {', '.join(FORMATS)}, not {image_format!r}")
 
 
@@ -117,12 +124,15 @@ def draw(result: Any, image_format: str, precision: int = 4) -> str | bytes:
 
 def dot(result: Any, precision: int = 4) -> str:
     """The circuit as a Graphviz DOT digraph: inputs left, output right, values green, gradients red."""
-    c = circuit(result)
+    return _dot(circuit(result), precision)
+
+
+def _dot(c: Circuit, precision: int) -> str:
     lines = [
         "digraph circuit {",
         "  rankdir=LR;",
         '  graph [fontname="Helvetica", labelloc=b, label=<'
-        + _html(c.title) + "<br/>"
+        + _html(_shortened(c.title)) + "<br/>"
         + _coloured(VALUE_COLOUR, "green: value (forward)") + " · "
         + _coloured(GRADIENT_COLOUR, f"red: gradient of {_html(c.output)} (backward)") + ">];",
         '  node [fontname="Helvetica"];',
@@ -140,12 +150,13 @@ def dot(result: Any, precision: int = 4) -> str:
 def _dot_node(box: Box, precision: int) -> str:
     total = _dot_total(box, precision)
     if box.kind == "gate":
-        label = f"<b>{_html(box.symbol)}</b><br/><font point-size=\"10\">{_html(box.caption)}</font>{total}"
+        caption = _html(_shortened(box.caption))
+        label = f"<b>{_html(_shortened(box.symbol))}</b><br/><font point-size=\"10\">{caption}</font>{total}"
         return f'shape=box, style="rounded", label=<{label}>'
     if box.kind == "output":
-        return f"shape=plaintext, label=<<b>{_html(box.symbol)}</b>>"
+        return f"shape=plaintext, label=<<b>{_html(_shortened(box.symbol))}</b>>"
     style = "<b>{}</b>" if box.kind == "input" else "{}"
-    return f"shape=plaintext, label=<{style.format(_html(box.symbol))}{total}>"
+    return f"shape=plaintext, label=<{style.format(_html(_shortened(box.symbol)))}{total}>"
 
 
 def _dot_total(box: Box, precision: int) -> str:
@@ -167,6 +178,15 @@ def _dot_wire_label(wire: Wire, precision: int) -> str:
 def _coloured(colour: str, text: str, size: int | None = None) -> str:
     sized = f' point-size="{size}"' if size else ""
     return f'<font color="{colour}"{sized}>{_html(text)}</font>'
+
+
+# The longest text in a DOT label: Graphviz refuses a label over 16 KB, and a long title is
+# unreadable in a picture anyway (the whole expression is in the DOT file's source text).
+MAX_LABEL = 300
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
 def _html(text: str) -> str:
@@ -227,21 +247,57 @@ def _mermaid_text(text: str) -> str:
 # ---- rendering with Graphviz ------------------------------------------------------
 
 
+# The most boxes and wires, together, sent to Graphviz. Its layout grows much faster than
+# the circuit where wires cross (a sum of 40 sigmoid(x*k) terms, 360 in all, takes 2 s; of 60
+# terms, 540, 21 s; of 99, over two minutes), and a picture of more cannot be read anyway.
+MAX_DRAWN = 400
+DOT_TIMEOUT = 120  # seconds
+
+
 def render(dot_text: str, image_format: str) -> bytes:
     """An SVG or PNG image of DOT text, drawn by Graphviz's ``dot`` program."""
     program = shutil.which("dot")
     if program is None:
         raise BpcliError(f"--format {image_format} draws with Graphviz's dot program, which is not installed: "
                          + INSTALL_GRAPHVIZ)
+    stdout, stderr, returncode = _run_killed_with_us([program, f"-T{image_format}"], dot_text.encode())
+    if returncode != 0:
+        message = stderr.decode(errors="replace").strip()
+        raise BpcliError(f"Graphviz could not draw the circuit: {message}")
+    return stdout
+
+
+def _run_killed_with_us(command: list[str], data: bytes) -> tuple[bytes, bytes, int]:
+    """Run ``command`` on ``data``; the child is killed if it overruns DOT_TIMEOUT or if bpcli is
+    interrupted (SIGINT) or terminated (SIGTERM), so that no ``dot`` outlives the run."""
+    import signal
+
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def terminated(signum: int, frame: Any) -> None:
+        _stop(process)
+        signal.signal(signum, previous)
+        signal.raise_signal(signum)  # then end as SIGTERM would have ended bpcli
+
     try:
-        done = subprocess.run([program, f"-T{image_format}"], input=dot_text.encode(), capture_output=True,
-                              timeout=120)
+        previous = signal.signal(signal.SIGTERM, terminated)
+    except ValueError:  # not the main thread (bpcli used as a library): no handler to set
+        previous = None
+    try:
+        stdout, stderr = process.communicate(data, timeout=DOT_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise BpcliError("Graphviz took over two minutes to draw the circuit; use --format dot") from None
-    if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip()
-        raise BpcliError(f"Graphviz could not draw the circuit: {message}")
-    return done.stdout
+    finally:  # KeyboardInterrupt (SIGINT) and the timeout pass here too
+        _stop(process)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return stdout, stderr, process.returncode
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 # ---- a tree in the terminal ----------------------------------------------------
