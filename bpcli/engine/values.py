@@ -125,8 +125,9 @@ class ValueReader:
 
     def _file(self, name: str, path: Path) -> Any:
         readers = {".json": self._json_file, ".csv": self._csv_file, ".npy": self._npy_file}
-        data = read_bytes(path, f" (value of {name})", value_file_bytes(self.max_elements), "--max-elements")
-        return readers[file_kind(name, path)](name, path, data)
+        reader = readers[file_kind(name, path)]  # the suffix first: a wrong one is refused unread
+        return reader(name, path, read_bytes(path, f" (value of {name})", value_file_bytes(self.max_elements),
+                                             "--max-elements"))
 
     def _json_file(self, name: str, path: Path, data: bytes) -> Any:
         self._check_size(name, (count_fields(data),))  # before parsing, which takes some 30 bytes a number
