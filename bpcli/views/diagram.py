@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -270,8 +271,6 @@ def render(dot_text: str, image_format: str) -> bytes:
 def _run_killed_with_us(command: list[str], data: bytes) -> tuple[bytes, bytes, int]:
     """Run ``command`` on ``data``; the child is killed if it overruns DOT_TIMEOUT or if bpcli is
     interrupted (SIGINT) or terminated (SIGTERM), so that no ``dot`` outlives the run."""
-    import signal
-
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def terminated(signum: int, frame: Any) -> None:
@@ -316,9 +315,9 @@ def tree(result: Any, precision: int = 4) -> Any:
     after that, so the tree grows with the circuit, not with its paths. A
     branch deeper than MAX_TREE_DEPTH continues in a tree of its own below.
     """
-    from rich.console import Group
-    from rich.text import Text
-    from rich.tree import Tree
+    from rich.console import Group  # rich only to draw (start-up)
+    from rich.text import Text  # rich only to draw (start-up)
+    from rich.tree import Tree  # rich only to draw (start-up)
 
     c = circuit(result)
     boxes = {box.id: box for box in c.boxes}
@@ -350,7 +349,7 @@ def tree(result: Any, precision: int = 4) -> Any:
 
 
 def _tree_line(box: Box, wire: Wire, again: bool, precision: int, continued: bool = False) -> Any:
-    from rich.text import Text
+    from rich.text import Text  # rich only to draw (start-up)
 
     line = Text()
     line.append(box.caption or box.symbol, style="bold" if box.kind == "input" else "")
