@@ -45,6 +45,7 @@ def check(
     full: common.Full = False,
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> int:
     """Check answers: values, gradients, a backward pass, an answers file.
@@ -90,11 +91,12 @@ def check(
         if expression is not None or file is not None or expect or backward is not None or ctx.args:
             raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
                              "--expect or --backward with it")
-        result = check_answers(answers, rtol=rtol, atol=atol, limits=Limits(max_elements=max_elements),
+        result = check_answers(answers, rtol=rtol, atol=atol, limits=Limits(max_elements, max_total_elements),
                                max_length=max_length)
     else:
         result = _check_one(
-            ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements, max_length
+            ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed,
+            Limits(max_elements, max_total_elements), max_length,
         )
         common.warn_unused(result.problems[0].warnings)
     if json_output:
@@ -106,12 +108,12 @@ def check(
     return result.exit_code
 
 
-def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements, max_length):
+def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, limits, max_length):
     from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
     from bpcli.analyses.expected import read_expected  # only the command's own analysis (start-up)
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
-    reader = common.value_reader(seed, max_elements)
+    reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings(extra, reader)
     expectations = {}
     for spec in expect:
@@ -126,7 +128,7 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
         text, values, expect=expectations,
         backward=None if backward is None else common.read_text(backward, max_length),
         backward_label=str(backward), rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader),
-        limits=Limits(max_elements=max_elements),
+        limits=limits,
     )
 
 

@@ -55,6 +55,7 @@ def grad(
     ),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
     expand: common.Expand = False,
     explain: bool = typer.Option(
@@ -90,7 +91,7 @@ def grad(
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
-        batch.run(text, points, values, out, fmt, json_output, expand, Limits(max_elements=max_elements))
+        batch.run(text, points, values, out, fmt, json_output, expand, Limits(max_elements, max_total_elements))
         return
     if symbolic or order is not None or wrt is not None:
         if upstream is not None:
@@ -101,10 +102,11 @@ def grad(
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         _higher(
             text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order,
-            Limits(max_elements=max_elements),
+            Limits(max_elements, max_total_elements),
         )
         return
-    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length)
+    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length,
+                              max_total_elements=max_total_elements)
     sentences = None
     if explain:
         from bpcli.views.explain import explain as explain_stages  # a view only when shown (start-up)

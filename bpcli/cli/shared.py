@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.cli.bindings import split_bindings
-from bpcli.engine.limits import Limits
+from bpcli.engine.limits import DEFAULT_MAX_TOTAL_ELEMENTS, Limits
 from bpcli.engine.values import ValueReader, read_bytes
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
@@ -275,7 +275,7 @@ def value_reader(seed: int, max_elements: int) -> Any:
 def evaluated(
     expression: Optional[str], file: Optional[Path], arguments: list[str], upstream: Optional[str],
     expand: bool, seed: int, max_elements: int, circuit_without_values: bool = False,
-    max_length: int = DEFAULT_MAX_LENGTH,
+    max_length: int = DEFAULT_MAX_LENGTH, max_total_elements: int = DEFAULT_MAX_TOTAL_ELEMENTS,
 ) -> Any:
     """The GradResult of the command line.
 
@@ -283,16 +283,16 @@ def evaluated(
     alone (api.circuit: values None), for the views that can show structure.
     """
     text, extra = read_expression(expression, file, arguments, max_length)
-    return evaluated_text(text, extra, upstream, expand, seed, max_elements, circuit_without_values)
+    return evaluated_text(text, extra, upstream, expand, seed, max_elements, circuit_without_values, max_total_elements)
 
 
 def evaluated_text(
     text: str, arguments: list[str], upstream: Optional[str], expand: bool, seed: int, max_elements: int,
-    circuit_without_values: bool = False,
+    circuit_without_values: bool = False, max_total_elements: int = DEFAULT_MAX_TOTAL_ELEMENTS,
 ) -> Any:
     """``evaluated`` for an expression already read: ``arguments`` are the bindings."""
     from bpcli.analyses.grad import circuit, grad  # only the command's own analysis (start-up)
-    limits = Limits(max_elements=max_elements)
+    limits = Limits(max_elements, max_total_elements)
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)

@@ -7,10 +7,10 @@ so what an evaluation holds is, at most, the elements of every node's shape, kno
 after shape inference and before anything is computed. That estimate is checked
 against the budget before evaluating.
 
-The default, 250,000,000 numbers, is 2 GB of float64: a tenth of a 24 GB machine,
-room for a few runs side by side with their temporaries (numpy makes one or two
-arrays of a gate's size while computing it), and a hundred times any homework.
-``--max-total-elements`` raises it.
+The default (engine/limits.py), 250,000,000 numbers, is 2 GB of float64: a tenth
+of a 24 GB machine, room for a few runs side by side with their temporaries (numpy
+makes one or two arrays of a gate's size while computing it), and a hundred times
+any homework. ``--max-total-elements`` (``Limits.max_total_elements``) raises it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import DEFAULT_MAX_TOTAL_ELEMENTS
 from bpcli.engine.shapes import size
 
-DEFAULT_MAX_TOTAL_ELEMENTS = 250_000_000  # 2 GB of float64 values in flight
 BYTES_PER_ELEMENT = 8  # float64
 
 
@@ -43,4 +43,9 @@ def check_budget(graph: Any, max_total: int = DEFAULT_MAX_TOTAL_ELEMENTS) -> Non
 
 
 def _gigabytes(elements: int) -> str:
-    return f"{elements * BYTES_PER_ELEMENT / 1e9:.1f} GB"
+    """The bytes of ``elements`` float64 numbers, in the unit that reads best (2.4 GB, 40 MB, 0.5 KB)."""
+    size = elements * BYTES_PER_ELEMENT
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if size >= scale / 10:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size / 1e3:.1f} KB"
