@@ -221,6 +221,74 @@ def answers(count: int) -> list[Row]:
                 note="target: under 2 s in one process, start-up included", seconds=True)]
 
 
+# ---- bounded work: 10x the input may cost at most 12x the time (issue 17) -------------------
+
+SCALING_TARGET = 12.0
+
+
+def scaling_row(figure: str, unit: str, size: int, run: Callable[[int], object], repeat: int) -> Row:
+    """``run(size)`` against ``run(size // 10)``: the cost of 10x the input, which linear work keeps near 10x."""
+    large_time, small_time = interleaved(lambda: run(size), lambda: run(size // 10), repeat)
+    return Row(f"{figure}, {size:,} {unit}", large_time, f"{size // 10:,} {unit}", small_time, SCALING_TARGET,
+               note="10x the input may cost at most 12x the time")
+
+
+def parse_statements(count: int) -> None:
+    bpcli.parse("\n".join(f"a{i} = x * {i}; b{i} = a{i} + y" for i in range(count // 2)))
+
+
+def backward_file_lines(count: int) -> None:
+    """A backward file of ``count`` helper lines, each followed by a blank line, for a small expression."""
+    lines = ["dq = z", "dz = q", "dx = dq", "dy = dq", *(f"h{i} = dx * {i % 7 + 1}" for i in range(count))]
+    bpcli.check("q = x + y; f = q * z", x=-2, y=5, z=-4, backward="\n\n".join(lines))
+
+
+def fork_lines(count: int) -> None:
+    """A value used ``count`` times and a backward file adding each contribution on its own line (dx += ...)."""
+    expression = " + ".join(f"x*{i % 7 + 1}" for i in range(count))
+    lines = [f"dx {'=' if i == 0 else '+='} {(count - 1 - i) % 7 + 1}" for i in range(count)]
+    bpcli.check(expression, x=2.0, backward="\n".join(lines))
+
+
+def _rendered(renderable: object) -> str:
+    import io
+
+    from rich.console import Console
+
+    stream = io.StringIO()
+    Console(file=stream, width=120, color_system=None).print(renderable)
+    return stream.getvalue()
+
+
+def text_graph(depth: int) -> None:
+    from bpcli.views.diagram import tree
+
+    _rendered(tree(bpcli.grad("exp(" * depth + "x" + ")" * depth, x=1e-4)))
+
+
+def explained(terms: int) -> None:
+    from rich.console import Group
+    from rich.text import Text
+
+    from bpcli.views.explain import explain, explanation_lines
+
+    result = bpcli.grad(" + ".join(f"x*{i + 1}" for i in range(terms)), x=1.0)
+    _rendered(Group(*(Text(line) for line in explanation_lines(explain(result)))))
+
+
+def scaling(smoke: bool) -> list[Row]:
+    repeat = 1 if smoke else 3
+    sizes = (200, 100, 100, 100, 400) if smoke else (80_000, 20_000, 2_000, 8_000, 40_000)
+    figures = [
+        ("parse", "statements", parse_statements),
+        ("check --backward", "lines and blank lines", backward_file_lines),
+        ("check --backward at a fork", "uses and += lines", fork_lines),
+        ("graph --format text", "nested exp", text_graph),
+        ("grad --explain", "terms of a sum", explained),
+    ]
+    return [scaling_row(figure, unit, size, run, repeat) for (figure, unit, run), size in zip(figures, sizes)]
+
+
 # ---- the report ---------------------------------------------------------------------------
 
 def report(rows: list[Row]) -> str:
@@ -247,6 +315,7 @@ def main() -> int:
     rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
     rows += matmul(20 if smoke else 2000, repeat)
     rows += answers(20 if smoke else 1000)
+    rows += scaling(smoke)
     print(report(rows))
     print()
     print(import_report())

@@ -268,28 +268,36 @@ def render(dot_text: str, image_format: str) -> bytes:
     return stdout
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived while Graphviz was drawing."""
+
+
 def _run_killed_with_us(command: list[str], data: bytes) -> tuple[bytes, bytes, int]:
     """Run ``command`` on ``data``; the child is killed if it overruns DOT_TIMEOUT or if bpcli is
     interrupted (SIGINT) or terminated (SIGTERM), so that no ``dot`` outlives the run."""
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
     def terminated(signum: int, frame: Any) -> None:
-        _stop(process)
-        signal.signal(signum, previous)
-        signal.raise_signal(signum)  # then end as SIGTERM would have ended bpcli
+        raise _Terminated
 
-    try:
-        previous = signal.signal(signal.SIGTERM, terminated)
+    try:  # set before the child starts, so that no SIGTERM can come between the two
+        previous, handled = signal.signal(signal.SIGTERM, terminated), True
     except ValueError:  # not the main thread (bpcli used as a library): no handler to set
-        previous = None
+        previous, handled = None, False
+    process = None
     try:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         stdout, stderr = process.communicate(data, timeout=DOT_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise BpcliError("Graphviz took over two minutes to draw the circuit; use --format dot") from None
+    except _Terminated:
+        stdout = None
     finally:  # KeyboardInterrupt (SIGINT) and the timeout pass here too
-        _stop(process)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if process is not None:
+            _stop(process)
+        if handled:  # (None: a handler set outside Python, which signal cannot put back; the default then)
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    if stdout is None:  # dot is gone: now end as SIGTERM would have ended bpcli
+        signal.raise_signal(signal.SIGTERM)
+        raise SystemExit(128 + signal.SIGTERM)  # a handler of the caller's own chose to carry on
     return stdout, stderr, process.returncode
 
 
