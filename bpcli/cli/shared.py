@@ -251,7 +251,8 @@ def read_expression(
 
 def read_text(path: Path, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     """A text file of at most ``max_length`` bytes (more is never read)."""
-    return _decoded(read_bytes(path, limit=max_length, raise_with="--max-length"), str(path))
+    source = "standard input" if str(path) == "-" else str(path)
+    return _decoded(read_bytes(path, limit=max_length, raise_with="--max-length"), source)
 
 
 def read_stdin(max_length: int = DEFAULT_MAX_LENGTH) -> str:
