@@ -105,7 +105,7 @@ class _Gradient:
             self.last_open = len(parts) - 1
         while self.first_open in self.accounted:
             self.first_open += 1
-        while self.last_open is not None and self.last_open in self.accounted:
+        while self.last_open in self.accounted:
             self.last_open -= 1
 
     def open_indices(self, count: int) -> Iterator[int]:
@@ -138,6 +138,7 @@ class _Checker:
         self.verdicts: list[LineVerdict] = []
         self.warnings: list[str] = []
         self.line_starts = [0] + [i + 1 for i, c in enumerate(source) if c == "\n"]
+        self.parts_of: dict[int, list[Any]] = {}  # node -> the true contributions to its gradient
 
     def run(self, program: Program) -> BackwardCheck:
         for statement in program.statements:
@@ -284,10 +285,9 @@ class _Checker:
 
     def _parts(self, node: int) -> list[Any]:
         """The true contributions to the node's gradient, in order (listed once per node)."""
-        cache: dict[int, list[Any]] = self.__dict__.setdefault("_parts_of", {})
-        if node not in cache:
-            cache[node] = [value for _, value in self.truth.contributions(node)]
-        return cache[node]
+        if node not in self.parts_of:
+            self.parts_of[node] = [value for _, value in self.truth.contributions(node)]
+        return self.parts_of[node]
 
     def _own(self, graph: Any, reads: list[str], target: str, before: Any) -> Any:
         """The line's right-hand side computed from the true gradients (None if it cannot be)."""
