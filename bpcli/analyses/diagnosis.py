@@ -341,14 +341,9 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
     parts = [value for _, value in truth.contributions(node)]
     forked = len(parts) >= 2
     if forked:
-        # Every strict subset of the contributions while they are few (their number of
-        # subsets doubles with each use), else one alone or all but one.
-        sizes = range(1, len(parts)) if len(parts) <= MAX_FORK_SUBSETS else (1, len(parts) - 1)
-        for size in sizes:
-            for subset in itertools.combinations(range(len(parts)), size):
-                delta = total(parts[i] for i in subset) - total_gradient
-                yield Candidate(delta, "fork", truth.name(node), f"the fork {truth.name(node)}",
-                                partial(_fork_hint, truth, node, subset))
+        for subset, delta in _missed_fork_sums(parts, total_gradient):
+            yield Candidate(delta, "fork", truth.name(node), f"the fork {truth.name(node)}",
+                            partial(_fork_hint, truth, node, subset))
         yield Candidate(-2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.name(node)}",
                         partial(hint, "a flipped sign", f"d{truth.name(node)} = {show(total_gradient)}; "
                                                         f"with the sign flipped, {show(-total_gradient)}"))
@@ -358,8 +353,27 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
                             partial(hint, mistake.lesson, detail))
 
 
-def _fork_hint(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
-    return hint(FORK_LESSON, describe_fork(truth, node, subset))
+def _missed_fork_sums(parts: list[Any], total_gradient: Any) -> Iterator[tuple[Callable[[], tuple[int, ...]], Any]]:
+    """The strict subsets of a fork's contributions a student may have added up instead of all of
+    them, each as (the subset, made when a hint needs it; its sum less the true gradient): every
+    subset while they are few (their number doubles with each use), else one alone or all but one.
+    All but one is the whole sum less that one, so a fork of n uses costs n, not n squared."""
+    count = len(parts)
+    if count <= MAX_FORK_SUBSETS:
+        for size in range(1, count):
+            for subset in itertools.combinations(range(count), size):
+                yield (lambda chosen=subset: chosen), total(parts[i] for i in subset) - total_gradient
+        return
+    for index in range(count):
+        yield (lambda alone=index: (alone,)), parts[index] - total_gradient
+    whole = total(parts)
+    for left_out in reversed(range(count)):  # the order of itertools.combinations(range(count), count - 1)
+        all_but = (lambda out=left_out: tuple(i for i in range(count) if i != out))
+        yield all_but, whole - parts[left_out] - total_gradient
+
+
+def _fork_hint(truth: Truth, node: int, subset: Callable[[], tuple[int, ...]]) -> str:
+    return hint(FORK_LESSON, describe_fork(truth, node, subset()))
 
 
 def diagnose(
