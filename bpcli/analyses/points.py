@@ -24,6 +24,7 @@ from bpcli import views
 from bpcli.analyses.grad import differentiate, grad
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.printable import excerpt
 from bpcli.engine.problem import Limits, Notice, Problem, build
 from bpcli.engine.values import NUMBER, load_npy, read_bytes
 
@@ -90,7 +91,6 @@ def grad_points(
     """
     import numpy as np  # numpy only where arrays are (start-up)
 
-
     columns = read_points(Path(points)) if isinstance(points, (str, os.PathLike)) else points
     bindings = {**(bindings or {}), **values}
     graph = build(expression, expand)  # bound below, once every variable has a column
@@ -128,7 +128,6 @@ def _row_by_row(
     expression: str, values: dict[str, Any], count: int, expand: bool, limits: Limits
 ) -> tuple[Any, dict[str, Any], list[Notice]]:
     import numpy as np  # numpy only where arrays are (start-up)
-
 
     value = np.empty(count)
     gradients = {name: np.empty(count) for name in values}
@@ -189,7 +188,7 @@ def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
             raise BpcliError(f"{path}, line {line}: {len(row)} values where the header names {len(names)} columns")
         for cell in row:
             if not NUMBER.match(cell.strip()):
-                raise BpcliError(f"{path}, line {line}: {cell.strip()!r} is not a number")
+                raise BpcliError(f"{path}, line {line}: {excerpt(cell.strip())} is not a number")
         numbers.append([float(cell) for cell in row])
     array = np.array(numbers, dtype=np.float64).reshape(-1, len(names))
     return {name: array[:, i] for i, name in enumerate(names)}
