@@ -122,7 +122,12 @@ class _Gradient:
 
 def check_backward(source: str, truth: Truth, rule: Rule = DIGITS, label: str = "backward file") -> BackwardCheck:
     """Evaluate ``source`` line by line and compare every gradient it assigns with the truth."""
-    return _Checker(source, truth, rule, label).run(parse(source))
+    try:
+        return _Checker(source, truth, rule, label).run(parse(source))
+    except BpcliError as error:  # the file's own error (a parse error, a name without a value): say which file
+        if not error.message.startswith(label):
+            error.message = f"{label}: {error.message}"
+        raise
 
 
 class _Checker:
@@ -356,7 +361,7 @@ def _partial_note(truth: Truth, node: int, state: _Gradient) -> str:
     if len(parts) < 2:
         return ""
     count = len(state.accounted)
-    heading = f"{count} of {len(parts)} contributions to d{truth.name(node)}"
+    heading = f"{count} of {len(parts)} contributions to d{truth.label(node)}"
     if count <= NOTE_NAMES:
         return f"{heading} ({', '.join(parts[i][0] for i in sorted(state.accounted))})"
     added = listed([parts[i][0] for i in state.last_added], ", ")
