@@ -129,8 +129,8 @@ class TestBackwardFile:
     def test_a_small_fork_still_names_every_contribution(self):
         result = bpcli.check("x*1 + x*2 + x*3", x=2.0, backward="dx = 3\ndx += 2\ndx += 1")
         notes = [line.note for line in result.problems[0].backward.lines]
-        assert notes[1] == "2 of 3 contributions to dx (via t4 = x * 3, via t2 = x * 2)"
-        assert notes[2] == "3 of 3 contributions to dx (via t4 = x * 3, via t2 = x * 2, via t1 = x * 1)"
+        assert notes[1] == "2 of 3 contributions to dx (via x * 3, via x * 2)"
+        assert notes[2] == "3 of 3 contributions to dx (via x * 3, via x * 2, via x * 1)"
         assert result.passed
 
 
