@@ -28,6 +28,9 @@ parse, build        the AST, the graph     (what every command starts with)
 
 Bad input raises BpcliError, whose message is what the command line prints.
 Names are imported on first use, so ``import bpcli`` stays cheap.
+
+In Jupyter every result shows itself as HTML, and ``%load_ext bpcli`` adds
+the ``%bpcli`` magic (docs/notebook.md).
 """
 
 from __future__ import annotations
@@ -88,6 +91,13 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'bpcli' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext bpcli``: the %bpcli and %%bpcli magics (imported only now, so ``import bpcli`` stays cheap)."""
+    from bpcli.cli.magic import register
+
+    register(ipython)
 
 
 def __dir__() -> list[str]:

@@ -164,6 +164,17 @@ class GradResult:
 
         return grad_table(self)
 
+    def _repr_html_(self) -> str:
+        """How a notebook shows the result: the terminal's tables as HTML (views/html.py)."""
+        from bpcli.views.html import notebook_html
+
+        return notebook_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from bpcli.views.html import notebook_markdown
+
+        return notebook_markdown(self)
+
     def value_of(self, node: int) -> Any:
         """The value of any node: an input, a stage, a gradient node."""
         return self._value(node)

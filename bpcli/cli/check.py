@@ -19,6 +19,7 @@ Examples:
   bpcli check "q = x + y; f = q * z" -x -2 -y 5 -z -4 --expect dx=-4 --expect dz=3 --expect q=3
   bpcli check "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expect dx0=0.39
   bpcli check "x*y" -x 3 -y 2 --expect dx=2 --json
+  bpcli check "q = x + y; f = q * z" -x -2 -y 5 -z -4 --backward mine.py --html report.html
 """,
 )
 @common.reporting_errors
@@ -39,6 +40,11 @@ def check(
     rtol: Optional[float] = typer.Option(None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."),
     atol: Optional[float] = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."),
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.check/1 JSON document."),
+    html: Optional[Path] = typer.Option(
+        None, "--html", metavar="PATH",
+        help="Also write the report as a self-contained HTML page: your lines beside the true values, "
+        "wrong ones marked, the diagnosis.",
+    ),
     upstream: common.Upstream = None,
     precision: common.Precision = 4,
     full: common.Full = False,
@@ -95,6 +101,10 @@ def check(
             ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements, max_length
         )
         common.warn_unused(result.problems[0].warnings)
+    if html is not None:
+        from bpcli.views.html import check_report
+
+        common.write_output_whole(check_report(result), html)
     if json_output:
         print(result.to_json())
     else:

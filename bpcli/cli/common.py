@@ -34,6 +34,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     warn_unused,
     warn_values,
     write_output,
+    write_output_whole,
 )
 
 # Every single letter may be a variable (-x -2), so commands that take

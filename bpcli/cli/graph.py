@@ -9,6 +9,7 @@ import typer
 
 from bpcli.cli import common
 from bpcli.cli.application import app
+from bpcli.engine.errors import BpcliError
 
 
 @app.command(
@@ -17,6 +18,7 @@ from bpcli.cli.application import app
 Examples:
   bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format dot
   bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format mermaid
+  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format html -o circuit.html
   bpcli graph "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --format text
 """,
 )
@@ -26,9 +28,10 @@ def graph(
     expression: common.Expression = None,
     file: common.File = None,
     image_format: str = typer.Option(
-        "dot", "--format", metavar="dot|mermaid|svg|png|text",
+        "dot", "--format", metavar="dot|mermaid|svg|png|text|html",
         help="DOT text (Graphviz), a Mermaid flowchart (renders in GitHub Markdown), an SVG or PNG image "
-        "(needs Graphviz's dot program), or a tree in the terminal.",
+        "(needs Graphviz's dot program), a tree in the terminal, or a self-contained HTML page that steps "
+        "through the forward and backward pass (needs values; nothing else).",
     ),
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="PATH",
@@ -59,9 +62,14 @@ def graph(
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)
         return
-    if image_format == "png" and out is None:
-        from bpcli.engine.errors import BpcliError
+    if image_format == "html":
+        from bpcli.views.page import page
 
+        if any(value is None for value in result.inputs.values()):
+            raise BpcliError("the step-through page shows values: bind every input (-x 2 or x=2)")
+        common.write_output_whole(page(result, precision), out)
+        return
+    if image_format == "png" and out is None:
         raise BpcliError("a PNG image is binary: give a file to write it to with --out circuit.png")
     common.write_output(diagram.draw(result, image_format, precision), out)
 

@@ -366,6 +366,31 @@ def write_output(data: str | bytes, path: Optional[Path]) -> None:
         raise cannot_write(path, error) from None
 
 
+def write_output_whole(text: str, path: Optional[Path]) -> None:
+    """A page or report: on standard output, or to a file that appears whole or not at all.
+
+    It is written beside the target under a temporary name and renamed on
+    success, so a reader never sees half a page.
+    """
+    if path is None:
+        write_output(text, None)
+        return
+    import tempfile
+
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+        try:
+            os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide a course page from its web server
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise cannot_write(path, error) from None
+
+
 def print_renderable(renderable: Any, path: Optional[Path]) -> None:
     """A rich renderable on the terminal, or as plain text in a file."""
     if path is None:
