@@ -19,7 +19,6 @@ Examples:
   bpcli check "q = x + y; f = q * z" -x -2 -y 5 -z -4 --expect dx=-4 --expect dz=3 --expect q=3
   bpcli check "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expect dx0=0.39
   bpcli check "x*y" -x 3 -y 2 --expect dx=2 --json
-  bpcli check "q = x + y; f = q * z" -x -2 -y 5 -z -4 --backward mine.py --html report.html
 """,
 )
 @common.reporting_errors

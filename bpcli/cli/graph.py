@@ -17,8 +17,7 @@ from bpcli.engine.errors import BpcliError
     epilog="""\b
 Examples:
   bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format dot
-  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format mermaid
-  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format html -o circuit.html
+  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format html
   bpcli graph "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --format text
 """,
 )
