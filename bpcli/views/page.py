@@ -35,6 +35,7 @@ CAPTION_CHARACTERS = 32
 CHARACTER_WIDTH = 7.2  # px per character at the drawing's font size, for box widths
 
 PAGE_CSS = f"""
+h1 {{ font-size: 1.3em; font-weight: 600; margin: 0.3em 0; }}
 .controls {{ margin: 0.6em 0; display: flex; gap: 0.4em; align-items: center; flex-wrap: wrap; }}
 .controls button {{ font-size: 15px; padding: 0.25em 0.8em; }}
 .where {{ margin-left: 0.6em; color: #656d76; }}
