@@ -21,6 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.values import (
+    NUMBER,
+    ValueReader,
+    csv_cells,
+    file_kind,
+    parse_json,
+    read_bytes,
+    utf8_text,
+)
 
 EPSILON = 2.0**-52
 SLACK_ULPS = 4  # float64 rounding steps allowed on top of the written precision
@@ -151,8 +160,6 @@ def _maximum(a: Any, b: Any) -> Any:
 
 def read_expected(name: str, text: str, reader: Any = None) -> Expected:
     """An expected value written as on the command line: a number, a JSON array or @file."""
-    from bpcli.engine.values import NUMBER, ValueReader, csv_cells, file_kind, parse_json, read_bytes, utf8_text
-
     stripped = text.strip()
     if NUMBER.match(stripped):
         return from_python(name, Written(stripped), stripped)

@@ -10,6 +10,7 @@ import typer
 from bpcli.cli import common
 from bpcli.cli.application import app
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
 
 
 @app.command(
@@ -94,7 +95,7 @@ def check(
         if expression is not None or file is not None or expect or backward is not None or ctx.args:
             raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
                              "--expect or --backward with it")
-        result = check_answers(answers, rtol=rtol, atol=atol)
+        result = check_answers(answers, rtol=rtol, atol=atol, limits=Limits(max_elements=max_elements))
     else:
         result = _check_one(
             ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements, max_length
@@ -133,6 +134,7 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
         text, values, expect=expectations,
         backward=None if backward is None else common.read_text(backward, max_length),
         backward_label=str(backward), rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader),
+        limits=Limits(max_elements=max_elements),
     )
 
 

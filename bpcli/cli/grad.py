@@ -10,6 +10,7 @@ import typer
 from bpcli.cli import common
 from bpcli.cli.application import app
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
 
 
 @app.command(
@@ -89,7 +90,7 @@ def grad(
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
-        batch.run(text, points, values, out, fmt, json_output, expand)
+        batch.run(text, points, values, out, fmt, json_output, expand, Limits(max_elements=max_elements))
         return
     if symbolic or order is not None or wrt is not None:
         if upstream is not None:
@@ -99,7 +100,8 @@ def grad(
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         _higher(
-            text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order
+            text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order,
+            Limits(max_elements=max_elements),
         )
         return
     result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length)
@@ -113,13 +115,13 @@ def grad(
 
 def _higher(
     text: str, values: dict, order: int, wrt: Optional[str], symbolic: bool, json_output: bool,
-    precision: int, max_stages: int, full: bool, max_nodes: int, max_order: int,
+    precision: int, max_stages: int, full: bool, max_nodes: int, max_order: int, limits: Limits,
 ) -> None:
     """grad --order / --wrt / --symbolic."""
     if symbolic:
         from bpcli.analyses.symbolic import symbolic as derive
 
-        result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
+        result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits)
         common.warn_unused(result.warnings)
         if json_output:
             print(result.to_json())
@@ -129,7 +131,7 @@ def _higher(
         return
     from bpcli.analyses.derivative import derivative
 
-    result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
+    result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits)
     common.warn_unused(result.warnings)
     if json_output:
         print(result.to_json())

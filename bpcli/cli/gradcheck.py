@@ -65,13 +65,14 @@ def gradcheck(
     {bindings}
     """
     from bpcli.analyses.gradcheck import gradcheck as check_gradients
+    from bpcli.engine.limits import Limits
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     result = check_gradients(
         text, values, h=h, max_error=max_error, upstream=common.read_upstream(upstream, reader),
-        max_checks=max_checks, seed=seed,
+        max_checks=max_checks, seed=seed, limits=Limits(max_elements=max_elements),
     )
     common.warn_unused(result.warnings)
     if json_output:

@@ -58,13 +58,15 @@ def hessian(
     {bindings}
     """
     from bpcli.analyses.hessian import hessian as second_derivatives
+    from bpcli.engine.limits import Limits
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     names = [name.strip() for item in wrt or [] for name in item.split(",") if name.strip()] or None
     result = second_derivatives(
-        text, values, wrt=names, vector=_vector(vector, reader), max_entries=max_entries
+        text, values, wrt=names, vector=_vector(vector, reader), max_entries=max_entries,
+        limits=Limits(max_elements=max_elements),
     )
     common.warn_unused(result.warnings)
     if json_output:

@@ -46,10 +46,13 @@ def jacobian(
     {bindings}
     """
     from bpcli.analyses.jacobian import jacobian as build_jacobian
+    from bpcli.engine.limits import Limits
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     values = common.bindings(extra, common.value_reader(seed, max_elements))
-    result = build_jacobian(text, values, layout=layout, max_entries=max_entries)
+    result = build_jacobian(
+        text, values, layout=layout, max_entries=max_entries, limits=Limits(max_elements=max_elements)
+    )
     common.warn_unused(result.warnings)
     if json_output:
         print(result.to_json())

@@ -11,11 +11,11 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
+from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
 
-DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64 (bpcli.engine.values)
 # The longest expression read from a file or standard input: about 300,000
 # gates, which take some 400 MB and ten seconds. An argument is far shorter
 # (the system allows 128 KB); a file can be anything, /dev/zero included.
@@ -280,11 +280,8 @@ def _decoded(data: bytes, source: str, max_length: int) -> str:
 
 
 def value_reader(seed: int, max_elements: int) -> Any:
-    """The reader of the command line's values; --max-elements bounds the arrays computed from them too."""
-    from bpcli.engine import shapes
+    """The reader of the command line's values, which --max-elements bounds (as it bounds what is computed)."""
     from bpcli.engine.values import ValueReader
-
-    shapes.MAX_ELEMENTS = max_elements
 
     return ValueReader(seed=seed, max_elements=max_elements, note=warn)
 
@@ -309,13 +306,15 @@ def evaluated_text(
 ) -> Any:
     """``evaluated`` for an expression already read: ``arguments`` are the bindings."""
     from bpcli.analyses.grad import circuit, grad
+    from bpcli.engine.limits import Limits
 
+    limits = Limits(max_elements=max_elements)
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
     if circuit_without_values and not values:
-        return circuit(text, upstream=seed_value, expand=expand)
-    result = grad(text, values, upstream=seed_value, expand=expand)
+        return circuit(text, upstream=seed_value, expand=expand, limits=limits)
+    result = grad(text, values, upstream=seed_value, expand=expand, limits=limits)
     warn_unused(result.warnings)
     return result
 
@@ -330,7 +329,7 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
         return out, arguments
     from pathlib import Path
 
-    from bpcli.analyses.grad import build
+    from bpcli.engine.problem import build
 
     graph = build(text)
     position = arguments.index("-o")

@@ -9,14 +9,20 @@ graph, so one evaluator computes values and gradients alike.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from bpcli.engine import shapes
+from bpcli.engine.backends import scalar
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.syntax.printer import format_number
 
 INPUT = "input"
 CONST = "const"
+
+
+def gate_shape(op: str, input_shapes: list[shapes.Shape], attrs: Mapping[str, Any] | None) -> shapes.Shape:
+    """The shape of a gate's output, by the gate's own shape rule (a ShapeError if the inputs do not fit)."""
+    return REGISTRY[op].shape(*input_shapes, **(attrs or {}))
 
 
 class Node:
@@ -89,7 +95,7 @@ class Graph:
     def _new_shape(self, node: Node) -> tuple[int, ...]:
         if node.op == CONST:
             return shapes.value_shape(node.value)
-        return shapes.gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
+        return gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
 
     def fresh_name(self, prefix: str) -> str:
         """A name of the form prefix1, prefix2, ... that no user name and no earlier one takes."""
@@ -239,8 +245,6 @@ class Builder:
                 return kept[0] if len(kept) == 1 else self.const(0.0) if not kept else self.apply(op, *kept)
             return None
         if all(v is not None for v in values) and REGISTRY[op].elementwise:
-            from bpcli.engine.backends import scalar
-
             return self.const(REGISTRY[op].forward(scalar, *values))
         if op == "mul":
             for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):

@@ -18,13 +18,13 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
 _FILL = re.compile(r"(randn|rand|zeros|ones):(.*)\Z")
-DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond any homework, well within the machine
 MAX_DIMENSIONS = 64  # numpy's
 
 

@@ -13,6 +13,8 @@ import sys
 from types import ModuleType
 from typing import Any, ContextManager
 
+from bpcli.engine.backends import scalar
+
 
 def backend_for(*values: Any) -> ModuleType:
     """numpy's backend if any value is an array, else the scalar one (which needs no numpy)."""
@@ -20,7 +22,6 @@ def backend_for(*values: Any) -> ModuleType:
         from bpcli.engine.backends import array
 
         return array
-    from bpcli.engine.backends import scalar
 
     return scalar
 
