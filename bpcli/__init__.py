@@ -96,10 +96,14 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext bpcli``: the %bpcli and %%bpcli magics (imported only now, so ``import bpcli`` stays cheap)."""
-    from bpcli.cli.magic import register
+    """``%load_ext bpcli``: the %bpcli and %%bpcli magics (imported only now, so ``import bpcli`` stays cheap).
 
-    register(ipython)
+    Imported by name, as the public names are: the magic speaks the command line's words, and the
+    command line imports this package.
+    """
+    import importlib
+
+    importlib.import_module("bpcli.cli.magic").register(ipython)
 
 
 def __dir__() -> list[str]:

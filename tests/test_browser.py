@@ -25,10 +25,11 @@ from bpcli.views.page import page
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the test extra) is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or DRIVER is None,
-    reason="headless Chromium is not installed (Debian: apt-get install chromium chromium-driver)",
-)
+pytestmark = [
+    pytest.mark.slow,  # a browser starts: seconds
+    pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
+                       reason="headless Chromium is not installed (Debian: apt-get install chromium chromium-driver)"),
+]
 
 STAGED = "q = x + y; f = q * z"
 NOTES_EXAMPLE = ("sigy = sigmoid(y)\nnum = x + sigy\nsigx = sigmoid(x)\nxpy = x + y\nxpysqr = xpy**2\n"

@@ -11,6 +11,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (pip install '.[notebook]')")
 nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (pip install '.[notebook]')")
 pytest.importorskip("ipykernel", reason="ipykernel is not installed (pip install '.[notebook]')")
+pytestmark = pytest.mark.slow  # a kernel starts: seconds
 
 CELLS = [
     "%load_ext bpcli",

@@ -72,17 +72,6 @@ class GateReference(Result):
     roles: dict[str, str]
 
 
-    def _repr_html_(self) -> str:
-        """How a notebook shows the result: the terminal's tables as HTML (views/html.py)."""
-        from bpcli.views.html import notebook_html
-
-        return notebook_html(self)
-
-    def _repr_markdown_(self) -> str:
-        from bpcli.views.html import notebook_markdown
-
-        return notebook_markdown(self)
-
 def gate_reference(names: Iterable[str] | None = None) -> GateReference:
     """The reference card of every registered gate, or of the gates ``names`` asks for.
 

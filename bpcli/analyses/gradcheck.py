@@ -111,17 +111,6 @@ class GradcheckResult(Result):
         return max(counted, default=0.0)
 
 
-    def _repr_html_(self) -> str:
-        """How a notebook shows the result: the terminal's tables as HTML (views/html.py)."""
-        from bpcli.views.html import notebook_html
-
-        return notebook_html(self)
-
-    def _repr_markdown_(self) -> str:
-        from bpcli.views.html import notebook_markdown
-
-        return notebook_markdown(self)
-
 def relative_error(analytic: float, numeric: float) -> float:
     return abs(analytic - numeric) / max(abs(analytic) + abs(numeric), FLOOR)
 

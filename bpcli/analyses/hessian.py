@@ -71,17 +71,6 @@ class HessianResult(Result):
         return [label for name in self.variables for label in element_labels(name, self.shapes[name])]
 
 
-    def _repr_html_(self) -> str:
-        """How a notebook shows the result: the terminal's tables as HTML (views/html.py)."""
-        from bpcli.views.html import notebook_html
-
-        return notebook_html(self)
-
-    def _repr_markdown_(self) -> str:
-        from bpcli.views.html import notebook_markdown
-
-        return notebook_markdown(self)
-
 def hessian(
     expression: str,
     bindings: Mapping[str, Any] | None = None,

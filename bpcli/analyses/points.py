@@ -53,17 +53,6 @@ class PointsResult(Result):
         """What ``--format jsonl`` writes: one bpcli.points/1 object per line."""
         return self._written("jsonl")
 
-    def _repr_html_(self) -> str:
-        """How a notebook shows the result: the terminal's tables as HTML (views/html.py)."""
-        from bpcli.views.html import notebook_html
-
-        return notebook_html(self)
-
-    def _repr_markdown_(self) -> str:
-        from bpcli.views.html import notebook_markdown
-
-        return notebook_markdown(self)
-
     def _written(self, fmt: str) -> str:
         import io
 

@@ -21,8 +21,9 @@ from bpcli.engine.problem import Notice, Problem
 class Result:
     """What every result shares: it shows itself through bpcli.views, the one place results meet their views.
 
-    ``to_json()`` is the document ``--json`` prints, and rich shows the
-    command's table (``rich.print(result)``); neither is computed here.
+    ``to_json()`` is the document ``--json`` prints, rich shows the
+    command's table (``rich.print(result)``) and Jupyter its HTML; none is
+    computed here.
     """
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -32,6 +33,14 @@ class Result:
     def __rich__(self) -> Any:
         """The command's table, for ``rich.print(result)``."""
         return views.table_of(self)
+
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: the command's tables as HTML (and a GradResult's circuit)."""
+        return views.html_of(self)
+
+    def _repr_markdown_(self) -> str:
+        """What a Markdown-only front-end shows: the same tables, in Markdown."""
+        return views.markdown_of(self)
 
 
 class Stage(NamedTuple):
@@ -152,17 +161,6 @@ class GradResult(Result):
     @cached_property
     def warnings(self) -> list[Notice]:
         return self.problem.warnings(self.evaluation.findings)
-
-    def _repr_html_(self) -> str:
-        """How a notebook shows the result: the terminal's tables as HTML (views/html.py)."""
-        from bpcli.views.html import notebook_html
-
-        return notebook_html(self)
-
-    def _repr_markdown_(self) -> str:
-        from bpcli.views.html import notebook_markdown
-
-        return notebook_markdown(self)
 
     def value_of(self, node: int) -> Any:
         """The value of any node: an input, a stage, a gradient node."""

@@ -62,17 +62,6 @@ class SymbolicResult(Result):
         return self.to_text()
 
 
-    def _repr_html_(self) -> str:
-        """How a notebook shows the result: the terminal's tables as HTML (views/html.py)."""
-        from bpcli.views.html import notebook_html
-
-        return notebook_html(self)
-
-    def _repr_markdown_(self) -> str:
-        from bpcli.views.html import notebook_markdown
-
-        return notebook_markdown(self)
-
 def symbolic(
     expression: str,
     bindings: Mapping[str, Any] | None = None,

@@ -15,6 +15,8 @@ import html
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from bpcli.views import table_of
+
 # A terminal style read as a CSS class: the colours keep the meaning they have in the table.
 _STYLE_CLASSES = (("red", "bad"), ("green", "good"), ("yellow", "warn"), ("bold", "strong"), ("dim", "dim"))
 FAIL_MARK = "✗"  # views/check_table: a row whose cell starts with it is a wrong one
@@ -79,8 +81,8 @@ def blocks(renderable: Any) -> list[TableBlock | TextBlock]:
         return [TextBlock(_cell(renderable))]
     if isinstance(renderable, str):
         return [TextBlock(Cell(renderable))]
-    if hasattr(renderable, "__rich__"):
-        return blocks(renderable.__rich__())
+    if hasattr(renderable, "__rich__"):  # a result: its command's table
+        return blocks(table_of(renderable))
     return [TextBlock(Cell(plain_text(renderable)), preformatted=True)]  # a tree: its lines as the terminal has them
 
 
@@ -257,13 +259,6 @@ def _markdown_cell(text: str) -> str:
 POINT_ROWS = 200  # rows of a points table a notebook shows; the rest are counted
 
 
-def result_blocks(result: Any) -> list[TableBlock | TextBlock]:
-    """What the terminal shows for a result, as blocks (the points' CSV as a table), warnings last."""
-    if hasattr(result, "to_csv"):
-        return _points_blocks(result)
-    return blocks(result)
-
-
 def _points_blocks(result: Any) -> list[TableBlock | TextBlock]:
     import csv
 
@@ -277,18 +272,26 @@ def _points_blocks(result: Any) -> list[TableBlock | TextBlock]:
     return [table, *more, *warnings]
 
 
-def notebook_html(result: Any) -> str:
-    """A result in a notebook: its circuit (where one can be drawn), then its tables and warnings."""
-    drawing = ""
-    if hasattr(result, "stages") and hasattr(result, "adjoints"):
-        from bpcli.views import page
-
-        drawing = page.static_circuit(result)
-    return f'<div class="bpcli"><style>{CSS}</style>{drawing}{blocks_html(result_blocks(result))}</div>'
+def notebook_html(result: Any, drawing: str = "") -> str:
+    """A result in a notebook: a drawing (a GradResult's circuit: views/page.py), then its tables and warnings."""
+    return _notebook_div(drawing + blocks_html(blocks(table_of(result))))
 
 
 def notebook_markdown(result: Any) -> str:
-    return blocks_markdown(result_blocks(result))
+    return blocks_markdown(blocks(table_of(result)))
+
+
+def points_html(result: Any) -> str:
+    """Points in a notebook: the CSV the command writes, as a table."""
+    return _notebook_div(blocks_html(_points_blocks(result)))
+
+
+def points_markdown(result: Any) -> str:
+    return blocks_markdown(_points_blocks(result))
+
+
+def _notebook_div(body: str) -> str:
+    return f'<div class="bpcli"><style>{CSS}</style>{body}</div>'
 
 
 def document(title: str, body: str, head: str = "") -> str:
@@ -314,4 +317,4 @@ def check_report(result: Any) -> str:
         wrong = any(cell.text.startswith(FAIL_MARK) for cell in block.rows[row])
         return {"class": "wrong-cell"} if wrong and block.headers[column] in _STUDENT_COLUMNS else {}
 
-    return document("bpcli check report", heading + "\n" + blocks_html(blocks(result), None, mark_wrong_numbers))
+    return document("bpcli check report", heading + "\n" + blocks_html(blocks(table_of(result)), None, mark_wrong_numbers))

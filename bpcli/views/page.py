@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wire, circuit
-from bpcli.views.html import CSS, TableBlock, attributes, blocks, blocks_html, document, escape
+from bpcli.views.html import TableBlock, attributes, blocks, blocks_html, document, escape, notebook_html, table_html
 from bpcli.views.layout import Layout, layered
 from bpcli.views.numbers import format_value, sum_text
 from bpcli.views.table import DEFAULT_MAX_STAGES, _local_line, _stages
@@ -153,6 +153,11 @@ def page(result: Any, precision: int = 4) -> str:
     return document(title, body, head=f"<style>{PAGE_CSS}</style>\n").replace(
         '<body class="bpcli">', f'<body class="bpcli" data-steps="{steps.last}" data-step="0">', 1
     )
+
+
+def grad_notebook_html(result: Any) -> str:
+    """A GradResult in a notebook: its circuit with every number shown, then its tables."""
+    return notebook_html(result, static_circuit(result))
 
 
 def static_circuit(result: Any, precision: int = 4) -> str:
@@ -412,8 +417,6 @@ def _stage_table(result: Any, c: Circuit, steps: Steps, precision: int) -> str:
 
     if not isinstance(table, TableBlock):  # no gates: a sentence saying so
         return blocks_html([table])
-    from bpcli.views.html import table_html
-
     shown = table_html(table, row_marks, cell_marks)
     final = f'<div data-from="{steps.last}">{blocks_html([gradients])}</div>' if gradients is not None else ""
     return shown + "\n" + final
