@@ -167,6 +167,21 @@ def test_page_escapes_comments_and_names_from_the_input():
     assert [t for t, _ in tags(text)].count("script") == 1
 
 
+def test_page_without_gates_still_steps_to_the_seed_and_shows_the_gradients():
+    tree = strict_document(page.page(bpcli.grad("x", x=2)))
+    assert tree.find("body").attrib["data-steps"] == "1"
+    assert "No gates" in text_of(tree.find("body"))
+    (final,) = [e for e in tree.iter("div") if e.attrib.get("data-from") == "1"]
+    assert [text_of(td) for td in final.iter("td")] == ["x", "2", "1"]
+
+
+def test_parallel_wires_of_x_times_x_are_a_label_pair_apart():
+    tree = strict_document(page.page(bpcli.grad("x * x", x=3)))
+    ys = sorted(float(e.attrib["y"]) for e in tree.iter() if local(e) == "text" and e.attrib.get("class") == "value"
+                and text_of(e) == "3")
+    assert len(ys) == 2 and ys[1] - ys[0] >= page.WIRE_SPREAD - 1  # the two 3s do not overlap
+
+
 def test_a_circuit_over_the_limit_is_a_table_with_a_message():
     expression = " + ".join(f"x*{i}" for i in range(1, 201))
     result = bpcli.grad(expression, x=1)

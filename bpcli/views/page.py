@@ -20,6 +20,7 @@ stage table and says why, so no page hangs a browser.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,9 @@ from bpcli.views.table import DEFAULT_MAX_STAGES, _local_line, _stages
 MAX_DRAWN_NODES = 400  # boxes (inputs, gates, output); larger circuits get the table alone
 LABEL_CHARACTERS = 18  # a wire label longer than this is cut, the whole text in its tooltip
 CAPTION_CHARACTERS = 32
+TOTAL_CHARACTERS = 28  # a fork's sum under its box: "dx = 2.06 (sum of 3)"
 CHARACTER_WIDTH = 7.2  # px per character at the drawing's font size, for box widths
+WIRE_SPREAD = 34.0  # px between wires entering one gate: room for a value above and a gradient below
 
 PAGE_CSS = f"""
 h1 {{ font-size: 1.3em; font-weight: 600; margin: 0.3em 0; }}
@@ -177,16 +180,26 @@ class _Size:
     height: float
 
 
-def _size(box: Box) -> _Size:
+def _size(box: Box, inputs: int, parallel: int) -> _Size:
+    """A box wide enough for its text and tall enough for its wires to be a label pair apart.
+
+    ``inputs``: wires arriving at it; ``parallel``: the most wires it sends to one gate (x * x: 2).
+    """
+    room = WIRE_SPREAD * (max(inputs, parallel) - 1)
     if box.kind == "gate":
         text = max(len(box.symbol), min(len(box.caption), CAPTION_CHARACTERS))
-        return _Size(max(52.0, text * CHARACTER_WIDTH + 20), 46.0)
-    return _Size(max(36.0, len(_cut(box.symbol, CAPTION_CHARACTERS)) * CHARACTER_WIDTH + 20), 28.0)
+        return _Size(max(52.0, text * CHARACTER_WIDTH + 20), max(46.0, room + 28))
+    return _Size(max(36.0, len(_cut(box.symbol, CAPTION_CHARACTERS)) * CHARACTER_WIDTH + 20), max(28.0, room + 20))
 
 
 def svg(c: Circuit, result: Any, precision: int, steps: Steps | None) -> str:
     """The circuit as inline SVG; with ``steps``, every label says from which step it is shown."""
-    sizes = {box.id: _size(box) for box in c.boxes}
+    inputs = Counter(wire.target for wire in c.wires)
+    pairs = Counter((wire.source, wire.target) for wire in c.wires)
+    parallel = Counter()
+    for (source, _), count in pairs.items():
+        parallel[source] = max(parallel[source], count)
+    sizes = {box.id: _size(box, inputs[box.id], parallel[box.id]) for box in c.boxes}
     placed = layered([box.id for box in c.boxes], {k: s.width for k, s in sizes.items()},
                      [(wire.source, wire.target) for wire in c.wires])
     entries = _entries(c, placed, sizes)
@@ -199,7 +212,9 @@ def svg(c: Circuit, result: Any, precision: int, steps: Steps | None) -> str:
     ]
     for number, wire in enumerate(c.wires):
         shown = None if steps is None else (steps.forward[wire.source], _gradient_step(wire, steps))
-        parts.append(_wire_svg(number, wire, placed, sizes, entries[number], precision, shown))
+        # Wires between the same two boxes (x * x) run parallel, a label pair apart.
+        exit_offset = entries[number] - placed.centres[wire.target][1] if pairs[wire.source, wire.target] > 1 else 0.0
+        parts.append(_wire_svg(number, wire, placed, sizes, (exit_offset, entries[number]), precision, shown))
     for box in c.boxes:
         total_from = None if steps is None else _total_step(c, box, steps)
         parts.append(_box_svg(box, placed.centres[box.id], sizes[box.id], precision, steps, total_from))
@@ -225,17 +240,19 @@ def _entries(c: Circuit, placed: Layout, sizes: dict[str, _Size]) -> list[float]
     entries = [0.0] * len(c.wires)
     for target, numbers in arriving.items():
         _, y = placed.centres[target]
-        spread = min(14.0, sizes[target].height / (len(numbers) + 1))
+        spread = WIRE_SPREAD if len(numbers) < 2 else min(WIRE_SPREAD, (sizes[target].height - 12) / (len(numbers) - 1))
         for position, number in enumerate(numbers):
             entries[number] = y + (position - (len(numbers) - 1) / 2) * spread
     return entries
 
 
-def _wire_svg(number: int, wire: Wire, placed: Layout, sizes: dict[str, _Size], entry_y: float,
+def _wire_svg(number: int, wire: Wire, placed: Layout, sizes: dict[str, _Size], ends: tuple[float, float],
               precision: int, shown: tuple[int, int] | None) -> str:
+    """A wire from its source's right side (``ends``: the offset it leaves at) to ``entry_y`` on its target's left."""
+    exit_offset, entry_y = ends
     route = list(placed.routes[number])
     (sx, sy), (tx, _) = route[0], route[-1]
-    route[0] = (sx + sizes[wire.source].width / 2, sy)
+    route[0] = (sx + sizes[wire.source].width / 2, sy + exit_offset)
     route[-1] = (tx - sizes[wire.target].width / 2, entry_y)
     path = f"M {route[0][0]:.1f} {route[0][1]:.1f}"
     for (ax, ay), (bx, by) in zip(route, route[1:]):
@@ -252,11 +269,12 @@ def _wire_svg(number: int, wire: Wire, placed: Layout, sizes: dict[str, _Size], 
     return "\n".join(parts)
 
 
-def _label(kind: str, text: str, x: float, y: float, shown_from: int | None) -> str:
-    cut = _cut(text, LABEL_CHARACTERS)
+def _label(kind: str, text: str, x: float, y: float, shown_from: int | None, anchor: str = "middle",
+           limit: int = LABEL_CHARACTERS) -> str:
+    cut = _cut(text, limit)
     tip = f"<title>{escape(text)}</title>" if cut != text else ""
     step = {} if shown_from is None else {"data-from": str(shown_from)}
-    return (f'<text class="{kind}"{attributes(step)} x="{x:.1f}" y="{y:.1f}" text-anchor="middle">'
+    return (f'<text class="{kind}"{attributes(step)} x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">'
             f"{tip}{escape(cut)}</text>")
 
 
@@ -283,7 +301,9 @@ def _box_svg(box: Box, centre: tuple[float, float], size: _Size, precision: int,
     if box.total is not None:
         name = box.caption.split(" = ", 1)[0] if box.kind == "gate" else box.symbol
         total = f"d{name} = {format_value(box.total, precision)} (sum of {box.uses})"
-        parts.append(_label("grad", total, x, top + size.height + 14, total_from))
+        # Under the box from its left edge: an input's box sits at the drawing's left margin.
+        parts.append(_label("grad", total, left, top + size.height + 14, total_from, anchor="start",
+                            limit=TOTAL_CHARACTERS))
     parts.append("</g>")
     return "\n".join(parts)
 
@@ -396,7 +416,7 @@ _BACKWARD_COLUMNS = {"local gradient", "upstream", "downstream"}
 
 def _stage_table(result: Any, c: Circuit, steps: Steps, precision: int) -> str:
     """The terminal's stage table; each row lit at its gate's steps, its cells shown as they are computed."""
-    table, gradients, *rest = blocks(_grad_blocks(result, precision)) + [None]
+    stages, *after = blocks(_grad_blocks(result, precision))  # the stages, then gradients and forks
     ids = [f"n{stage.node}" for stage in result.stages]
 
     def row_marks(row: int, block: TableBlock) -> dict[str, str]:
@@ -415,11 +435,9 @@ def _stage_table(result: Any, c: Circuit, steps: Steps, precision: int) -> str:
             return {"data-from": str(steps.backward[box])}
         return {}
 
-    if not isinstance(table, TableBlock):  # no gates: a sentence saying so
-        return blocks_html([table])
-    shown = table_html(table, row_marks, cell_marks)
-    final = f'<div data-from="{steps.last}">{blocks_html([gradients])}</div>' if gradients is not None else ""
-    return shown + "\n" + final
+    # No gates: a sentence saying so instead of a table.
+    shown = table_html(stages, row_marks, cell_marks) if isinstance(stages, TableBlock) else blocks_html([stages])
+    return shown + f'\n<div data-from="{steps.last}">{blocks_html(after)}</div>'
 
 
 def _grad_blocks(result: Any, precision: int) -> Any:
