@@ -89,7 +89,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
 
 def __getattr__(name: str) -> Any:
     if name in _PUBLIC:
-        import importlib
+        import importlib  # modules named in a table, on first use
 
         return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'bpcli' has no attribute {name!r}")

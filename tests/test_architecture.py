@@ -11,9 +11,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 import bpcli
-from helpers import REPO
 
 PACKAGE = REPO / "bpcli"
 

@@ -75,7 +75,7 @@ def check_answers(
 
 def load_answers(path: Path, rule: Rule = Rule()) -> list[Entry]:
     """The problems of an answers file (a BpcliError for a malformed file)."""
-    import tomllib
+    import tomllib  # only for answers files (start-up)
 
     try:
         document = tomllib.loads(_read(path), parse_float=Written)

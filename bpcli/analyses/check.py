@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from bpcli.analyses.backward_file import BackwardCheck
+from bpcli.analyses.backward_file import BackwardCheck, check_backward
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose
 from bpcli.analyses.expected import (
     DIGITS,
@@ -174,8 +174,6 @@ def check(
 
 def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -> ProblemResult:
     """Check one problem; bad input raises BpcliError."""
-    from bpcli.analyses.backward_file import check_backward
-
     result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)
     truth = Truth(result)
     expected = _expectations(problem.expect, truth)

@@ -12,6 +12,7 @@ non-scalar output would need one derivative per element.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -292,6 +293,4 @@ def derivative(
 
 def _pass_of(node: int, starts: list[int]) -> int:
     """0 for a forward node, k for a node the k-th backward pass appended."""
-    from bisect import bisect_right
-
     return min(bisect_right(starts, node), len(starts) - 1)

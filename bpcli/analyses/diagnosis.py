@@ -374,7 +374,7 @@ def total(values: Iterator[Any]) -> Any:
 
 def _equal(a: Any, b: Any) -> bool:
     if hasattr(a, "shape") or hasattr(b, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         return bool(np.array_equal(a, b))
     return a == b
@@ -384,6 +384,6 @@ def _shaped(value: Any, like: Any) -> Any:
     """A gate-shaped gradient summed back to the shape of the input it flows to (broadcasting)."""
     if not hasattr(value, "shape") or value.shape == getattr(like, "shape", ()):
         return value
-    from bpcli.engine.backends import array
+    from bpcli.engine.backends import array  # the backend the values need
 
     return array.unbroadcast(value, like)

@@ -16,7 +16,7 @@ it is registered, so the card cannot drift from the code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
 
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError

@@ -154,7 +154,7 @@ def gradcheck(
     if max_checks is None:
         max_checks = max(1, min(DEFAULT_MAX_CHECKS, WORK_BUDGET // (2 * probe.work)))
     if len(elements) > max_checks:
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         chosen = sorted(np.random.default_rng(seed).choice(len(elements), size=max_checks, replace=False))
         warnings.append(Notice(None, None, "sampled",
@@ -238,7 +238,7 @@ class _Probe:
         """The output, or sum(upstream · output) for an array: what backpropagation differentiated."""
         out = values[self.graph.output]
         if hasattr(out, "shape") or hasattr(self.seed, "shape"):
-            import numpy as np
+            import numpy as np  # numpy only where arrays are (start-up)
 
             return float(np.sum(np.asarray(self.seed) * out))
         return float(self.seed * out)
@@ -264,7 +264,7 @@ class _Probe:
 def _indices(value: Any) -> list[tuple[int, ...]]:
     if not hasattr(value, "shape"):
         return [()]
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     return list(np.ndindex(*value.shape))
 
@@ -283,7 +283,7 @@ def _element(value: Any, index: tuple[int, ...]) -> float:
 
 def _same(a: Any, b: Any) -> bool:
     if hasattr(a, "shape") or hasattr(b, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         return bool(np.array_equal(a, b))
     return a == b

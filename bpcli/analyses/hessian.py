@@ -26,7 +26,7 @@ from bpcli.engine.backward import backward
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.graph import CONST, Builder
 from bpcli.engine.problem import Limits, Notice, Problem, to_value
-from bpcli.engine.shapes import show, size, value_shape
+from bpcli.engine.shapes import element_labels, show, size, value_shape
 
 DEFAULT_MAX_ENTRIES = 1_000_000
 MODES = ("matrix", "hvp")
@@ -66,8 +66,6 @@ class HessianResult(Result):
     @property
     def elements(self) -> list[str]:
         """The rows' and columns' labels: x, or W[0,0], W[0,1], ... for an array."""
-        from bpcli.views.matrix import element_labels
-
         return [label for name in self.variables for label in element_labels(name, self.shapes[name])]
 
 
@@ -145,7 +143,7 @@ def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
 
 def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None]) -> tuple[Any, int, list[Any]]:
     """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
 
     chosen = list(gradient)
@@ -176,7 +174,7 @@ def _chosen(graph: Any, wrt: Sequence[str] | str | None) -> list[int]:
 
 def _vectors(graph: Any, chosen: list[int], vector: Any) -> dict[int, Any]:
     """v as one value per chosen variable, shaped like it (missing ones are zero)."""
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
 
     names = {graph.nodes[v].name: v for v in chosen}

@@ -125,7 +125,7 @@ def vjp_rows(
     is the Jacobian of the gradient). ``also`` names further nodes to evaluate
     in the first pass (the forward pass, for its warnings).
     """
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
 
     output_shape = graph.shape(output)
@@ -154,7 +154,7 @@ def vjp_rows(
 def _one_hot(shape: tuple[int, ...], index: int) -> Any:
     if shape == ():
         return 1.0
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     vector = np.zeros(shape)
     vector.flat[index] = 1.0

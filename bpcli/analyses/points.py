@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Union
@@ -54,7 +55,7 @@ class PointsResult(Result):
         return self._written("jsonl")
 
     def _written(self, fmt: str) -> str:
-        import io
+        import io  # only for files (start-up)
 
         text = io.StringIO()
         views.write(self, text, fmt)
@@ -87,7 +88,7 @@ def grad_points(
         3.0,2.0,6.0,2.0,3.0
         1.0,2.0,2.0,2.0,1.0
     """
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
 
     columns = read_points(Path(points)) if isinstance(points, (str, os.PathLike)) else points
@@ -126,7 +127,7 @@ def grad_points(
 def _row_by_row(
     expression: str, values: dict[str, Any], count: int, expand: bool, limits: Limits
 ) -> tuple[Any, dict[str, Any], list[Notice]]:
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
 
     value = np.empty(count)
@@ -174,9 +175,9 @@ def _text(path: Path, data: bytes) -> str:
 
 
 def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
-    import csv
+    import csv  # only for files (start-up)
 
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     rows = csv.reader(_text(path, data).splitlines())
     header = next(rows, None)
@@ -199,7 +200,7 @@ def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     names: list[str] | None = None
     numbers: list[list[float]] = []
@@ -230,7 +231,7 @@ def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     array = load_npy(path, data)
     if array.dtype.names is None:
@@ -246,8 +247,6 @@ def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def _check_names(path: Path, names: list[str]) -> None:
-    import re
-
     for name in names:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise BpcliError(f"{path}: the column name {name!r} is not a variable name")

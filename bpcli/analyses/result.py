@@ -238,7 +238,7 @@ class GradResult(Result):
 
 def zero_like(value: Any) -> Any:
     if hasattr(value, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         return np.zeros(np.shape(value))
     return 0.0

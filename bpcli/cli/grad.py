@@ -84,7 +84,7 @@ def grad(
     {bindings}
     """
     if points is not None:
-        from bpcli.cli import points as batch
+        from bpcli.cli import points as batch  # only for --points (start-up)
 
         if upstream is not None:
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
@@ -107,7 +107,7 @@ def grad(
     result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length)
     sentences = None
     if explain:
-        from bpcli.views.explain import explain as explain_stages
+        from bpcli.views.explain import explain as explain_stages  # a view only when shown (start-up)
 
         sentences = explain_stages(result, precision)
     common.print_grad(result, json_output, precision, max_stages, full, sentences)
@@ -119,7 +119,7 @@ def _higher(
 ) -> None:
     """grad --order / --wrt / --symbolic."""
     if symbolic:
-        from bpcli.analyses.symbolic import symbolic as derive
+        from bpcli.analyses.symbolic import symbolic as derive  # only the command's own analysis (start-up)
 
         result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits)
         common.warn_unused(result.warnings)
@@ -129,14 +129,14 @@ def _higher(
             print(result.to_text(precision, warnings=False))
             common.warn_values(result.warnings)
         return
-    from bpcli.analyses.derivative import derivative
+    from bpcli.analyses.derivative import derivative  # only the command's own analysis (start-up)
 
     result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits)
     common.warn_unused(result.warnings)
     if json_output:
         print(result.to_json())
     else:
-        from bpcli.views.derivative_table import derivative_table
+        from bpcli.views.derivative_table import derivative_table  # a view only when shown (start-up)
 
         common.print_view(derivative_table, result, precision=precision, max_stages=max_stages, full=full)
 

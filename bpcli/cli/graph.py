@@ -52,7 +52,7 @@ def graph(
 
     {bindings}
     """
-    from bpcli.views import diagram
+    from bpcli.views import diagram  # a view only when shown (start-up)
 
     text, arguments = common.read_expression(expression, file, ctx.args, max_length)
     out, arguments = common.short_out_option(text, arguments, out)

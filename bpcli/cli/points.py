@@ -17,8 +17,8 @@ def run(
     text: str, points: Path, values: dict[str, Any], out: Optional[Path], fmt: Optional[str], json_output: bool,
     expand: bool, limits: Limits,
 ) -> None:
-    from bpcli.analyses.points import grad_points
-    from bpcli.views.points_out import write_points
+    from bpcli.analyses.points import grad_points  # only the command's own analysis (start-up)
+    from bpcli.views.points_out import write_points  # a view only when shown (start-up)
 
     fmt = fmt or ("jsonl" if (out is not None and out.suffix.lower() == ".jsonl") or json_output else "csv")
     if fmt not in ("csv", "jsonl"):
@@ -47,7 +47,7 @@ class _progress:
     def __enter__(self) -> Any:
         if self.total < PROGRESS_FROM or not sys.stderr.isatty():
             return None
-        from rich.progress import Progress
+        from rich.progress import Progress  # rich only to draw (start-up)
 
         self.bar = Progress(transient=True, console=common.console(stderr=True))
         task = self.bar.add_task("writing points", total=self.total)

@@ -247,7 +247,7 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return a == b
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     return bool(np.array_equal(a, b))
 
@@ -264,7 +264,7 @@ def to_value(name: str, value: Any) -> Any:
         except OverflowError:
             raise BpcliError(f"the value of {name} is too large for float64 (beyond ±1.8e308)") from None
     if isinstance(value, (list, tuple)) or hasattr(value, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         try:
             array = np.asarray(value)
@@ -293,7 +293,7 @@ def _upstream_value(graph: Graph, upstream: Any) -> Any:
             f"(--upstream ones for all ones), or reduce the output to a number with sum(...)"
         )
     if isinstance(upstream, str) and upstream == "ones":
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         value: Any = np.ones(shape) if shape else 1.0
     else:

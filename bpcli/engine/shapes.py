@@ -8,6 +8,7 @@ Pure shape arithmetic: nothing here knows gates or graphs.
 
 from __future__ import annotations
 
+from itertools import product
 from typing import Any
 
 Shape = tuple[int, ...]
@@ -100,3 +101,10 @@ def size(shape: Shape) -> int:
 
 def value_shape(value: Any) -> Shape:
     return tuple(getattr(value, "shape", ()))
+
+
+def element_labels(name: str, shape: Shape) -> list[str]:
+    """x for a number; W[0,0], W[0,1], ... for an array's elements, in row-major order."""
+    if shape == ():
+        return [name]
+    return [f"{name}[{','.join(str(i) for i in index)}]" for index in product(*(range(n) for n in shape))]

@@ -33,8 +33,8 @@ This works on numbers: a structural gate on a number (``sum``, ``.T``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.errors import BpcliError

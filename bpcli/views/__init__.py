@@ -101,7 +101,7 @@ def write(result: Any, stream: Any, fmt: str, **options: Any) -> None:
 
 def _view(views: dict[str, tuple[str, str]], result: Any) -> Callable[..., Any]:
     """The function that shows ``result`` in ``views``, found by its type (or the nearest base type)."""
-    import importlib
+    import importlib  # modules named in a table, on first use
 
     for kind in type(result).__mro__:
         if kind.__name__ in views:

@@ -25,6 +25,6 @@ def symbolic_text(result: SymbolicResult, precision: int = 4, warnings: bool = T
 
 
 def symbolic_table(result: SymbolicResult, precision: int = 4, warnings: bool = True) -> Any:
-    from rich.text import Text
+    from rich.text import Text  # rich only to draw (start-up)
 
     return Text(symbolic_text(result, precision, warnings))
