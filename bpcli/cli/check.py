@@ -102,7 +102,7 @@ def check(
         )
         common.warn_unused(result.problems[0].warnings)
     if html is not None:
-        from bpcli.views.html import check_report
+        from bpcli.views.html import check_report  # a view only when asked for (start-up)
 
         common.write_output_whole(check_report(result), html)
     if json_output:

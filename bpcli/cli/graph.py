@@ -62,7 +62,7 @@ def graph(
         common.print_renderable(diagram.tree(result, precision), out)
         return
     if image_format == "html":
-        from bpcli.views.page import page
+        from bpcli.views.page import page  # a view only when asked for (start-up)
 
         if any(value is None for value in result.inputs.values()):
             raise BpcliError("the step-through page shows values: bind every input (-x 2 or x=2)")

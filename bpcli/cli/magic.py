@@ -20,9 +20,24 @@ from __future__ import annotations
 
 import numbers
 import re
+import shlex
 import sys
 from typing import Any, Callable, Mapping
 
+import typer
+import typer.main
+
+from bpcli.analyses.check import check
+from bpcli.analyses.derivative import derivative
+from bpcli.analyses.expected import read_expected
+from bpcli.analyses.grad import build, grad
+from bpcli.analyses.gradcheck import gradcheck
+from bpcli.analyses.hessian import hessian
+from bpcli.analyses.jacobian import jacobian
+from bpcli.analyses.symbolic import symbolic
+from bpcli.cli import app, common  # app: the typer application, every command registered
+from bpcli.cli.bindings import split_bindings
+from bpcli.cli.hessian import _vector
 from bpcli.engine.errors import BpcliError
 
 COMMANDS = ("grad", "check", "gradcheck", "hessian", "jacobian", "graph")
@@ -33,7 +48,7 @@ _NOT_IN_NOTEBOOK = ("points", "explain")
 
 def register(ipython: Any) -> None:
     """Register %bpcli (line) and %%bpcli (cell) with an IPython shell."""
-    from IPython.core.magic import no_var_expand
+    from IPython.core.magic import no_var_expand  # IPython is imported only by the notebook that loads bpcli
 
     @no_var_expand  # $x is read here, from the namespace, never expanded into the line as text
     def bpcli(line: str, cell: str | None = None) -> Any:
@@ -44,8 +59,6 @@ def register(ipython: Any) -> None:
 
 def run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
     """The result of one magic line (and cell); bad input is one message on standard error, no traceback."""
-    import typer
-
     try:
         return _run(line, cell, namespace)
     except BpcliError as error:
@@ -60,8 +73,6 @@ def run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
 
 
 def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
-    import shlex
-
     try:
         words = shlex.split(line)
     except ValueError as error:
@@ -102,18 +113,12 @@ def _take_option(arguments: list[str], option: str) -> tuple[str | None, list[st
 
 def _parse(name: str, arguments: list[str]) -> tuple[dict[str, Any], list[str]]:
     """The command's options as typer reads them, and the rest (the bindings)."""
-    import typer.main
-
-    from bpcli.cli import app
-
     command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
     context = command.make_context(f"%bpcli {name}", list(arguments))
     return dict(context.params), list(context.args)
 
 
 def _expression(params: dict[str, Any], namespace: Mapping[str, Any]) -> str:
-    from bpcli.cli import common
-
     if params.get("file") is not None:
         return common.read_text(params["file"], params.get("max_length", common.DEFAULT_MAX_LENGTH))
     if params.get("expression") is None:
@@ -135,15 +140,10 @@ class _Values:
     """Reads value texts as the command line does, and $names and bare names from the notebook."""
 
     def __init__(self, params: dict[str, Any], namespace: Mapping[str, Any]) -> None:
-        from bpcli.cli import common
-
         self.namespace = namespace
         self.reader = common.value_reader(params.get("seed", 0), params.get("max_elements", common.DEFAULT_MAX_ELEMENTS))
 
     def bindings(self, text: str, arguments: list[str], by_name: bool = True) -> dict[str, Any]:
-        from bpcli.analyses.grad import build
-        from bpcli.cli.bindings import split_bindings
-
         values = {name: self.read(name, value) for name, value in split_bindings(arguments).items()}
         if not by_name:
             return values
@@ -181,29 +181,19 @@ def _is_value(value: Any) -> bool:
 
 def _grad(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
     if params.get("symbolic"):
-        from bpcli.analyses.symbolic import symbolic
-
         return symbolic(text, values, wrt=params["wrt"], order=params["order"] or 1,
                         max_nodes=params["max_nodes"], max_order=params["max_order"])
     if params.get("order") is not None or params.get("wrt") is not None:
-        from bpcli.analyses.derivative import derivative
-
         return derivative(text, values, wrt=params["wrt"], order=params["order"] or 1,
                           max_nodes=params["max_nodes"], max_order=params["max_order"])
     return _first_order(text, values, params, read)
 
 
 def _first_order(text: str, values: dict, params: dict, read: _Values) -> Any:
-    from bpcli.analyses.grad import grad
-
     return grad(text, values, upstream=read.read("--upstream", params.get("upstream")), expand=params.get("expand", False))
 
 
 def _check(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
-    from bpcli.analyses.check import check
-    from bpcli.analyses.expected import read_expected
-    from bpcli.cli import common
-
     expectations = {}
     for spec in params.get("expect") or []:
         key, sign, value = spec.partition("=")
@@ -221,24 +211,17 @@ def _check(text: str, values: dict, params: dict, read: _Values, cell: str | Non
 
 
 def _gradcheck(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
-    from bpcli.analyses.gradcheck import gradcheck
-
     return gradcheck(text, values, h=params["h"], max_error=params["max_error"], max_checks=params["max_checks"],
                      upstream=read.read("--upstream", params.get("upstream")), seed=params["seed"])
 
 
 def _hessian(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
-    from bpcli.analyses.hessian import hessian
-    from bpcli.cli.hessian import _vector
-
     names = [name.strip() for item in params.get("wrt") or [] for name in item.split(",") if name.strip()]
     return hessian(text, values, wrt=names or None, vector=_vector(params.get("vector"), read.reader),
                    max_entries=params["max_entries"])
 
 
 def _jacobian(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
-    from bpcli.analyses.jacobian import jacobian
-
     return jacobian(text, values, layout=params["layout"], max_entries=params["max_entries"])
 
 

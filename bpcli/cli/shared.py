@@ -372,7 +372,7 @@ def write_output_whole(text: str, path: Optional[Path]) -> None:
     if path is None:
         write_output(text, None)
         return
-    import tempfile
+    import tempfile  # only pages and reports are written whole (start-up)
 
     try:
         handle, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")

@@ -11,9 +11,14 @@ with no second table to keep in step. Every piece of text is escaped here
 
 from __future__ import annotations
 
+import csv
 import html
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
 
 from bpcli.views import table_of
 
@@ -69,10 +74,6 @@ class TextBlock:
 
 def blocks(renderable: Any) -> list[TableBlock | TextBlock]:
     """A rich renderable (Group, Table, Text, str, or anything rich prints) as tables and paragraphs."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
     if isinstance(renderable, Group):
         return [block for part in renderable.renderables for block in blocks(part)]
     if isinstance(renderable, Table):
@@ -101,8 +102,6 @@ def _table_block(table: Any) -> TableBlock:
 
 
 def _cell(content: Any, column_style: Any = "") -> Cell:
-    from rich.text import Text
-
     base = _classes(column_style)
     if not isinstance(content, Text):
         return Cell(str(content), base)
@@ -134,8 +133,6 @@ def _plain(content: Any) -> str:
 
 def plain_text(renderable: Any, width: int = 100) -> str:
     """What the terminal shows, without colours, at a fixed width."""
-    from rich.console import Console
-
     console = Console(width=width, color_system=None, highlight=False, record=True, file=_Discard())
     console.print(renderable)
     return console.export_text()
@@ -260,8 +257,6 @@ POINT_ROWS = 200  # rows of a points table a notebook shows; the rest are counte
 
 
 def _points_blocks(result: Any) -> list[TableBlock | TextBlock]:
-    import csv
-
     header, *rows = csv.reader(result.to_csv().splitlines())
     shown = [[Cell(text) for text in row] for row in rows[:POINT_ROWS]]
     table = TableBlock(f"{result.output} and its gradients at {len(rows):,} points", header, [True] * len(header),

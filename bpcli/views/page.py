@@ -28,7 +28,7 @@ from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wir
 from bpcli.views.html import TableBlock, attributes, blocks, blocks_html, document, escape, notebook_html, table_html
 from bpcli.views.layout import Layout, layered
 from bpcli.views.numbers import format_value, sum_text
-from bpcli.views.table import DEFAULT_MAX_STAGES, _local_line, _stages
+from bpcli.views.table import DEFAULT_MAX_STAGES, _local_line, _stages, grad_table
 
 MAX_DRAWN_NODES = 400  # boxes (inputs, gates, output); larger circuits get the table alone
 LABEL_CHARACTERS = 18  # a wire label longer than this is cut, the whole text in its tooltip
@@ -441,8 +441,6 @@ def _stage_table(result: Any, c: Circuit, steps: Steps, precision: int) -> str:
 
 
 def _grad_blocks(result: Any, precision: int) -> Any:
-    from bpcli.views.table import grad_table
-
     return grad_table(result, precision=precision, max_stages=0, warnings=False)
 
 
