@@ -324,8 +324,21 @@ def test_notebook_html_and_markdown_escape_comments():
     assert set(re.findall(r"(?<!\\)<[^>]*>?", markdown)) <= {"<br>"}  # no tag but our own line breaks
 
 
+@pytest.mark.parametrize("kind", ["grad", "check", "points"])
+def test_plain_text_is_the_terminal_table(kind):
+    """IPython's text/plain (its terminal, a notebook's fallback): the tables, not <... object at 0x...>."""
+    result = _results()[kind]
+    (plain,) = result._repr_mimebundle_().values()
+    if kind == "points":
+        assert plain == result.to_csv()
+    else:
+        assert plain == html_view.plain_text(result)
+        assert "┃ " in plain and "object at" not in plain
+
+
 def test_notebook_display_never_imports_ipython():
     code = ("import sys, bpcli; r = bpcli.grad('x*y', x=1, y=2); r._repr_html_(); r._repr_markdown_(); "
+            "r._repr_mimebundle_(); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('IPython', 'ipykernel')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import pytest
 
 import bpcli
 from bpcli.cli.magic import run
-from helpers import validated
+from helpers import run_cli, validated
 
 STAGED = "q = x + y; f = q * z"
 RIGHT_BACKWARD = "dq = z\ndz = q\ndx = dq\ndy = dq\n"
@@ -125,3 +125,11 @@ def test_load_ext_registers_the_magic():
         assert not checked.passed
     finally:
         interactive.InteractiveShell.clear_instance()
+
+
+def test_graph_writes_the_page_as_the_command_does(tmp_path):
+    target = tmp_path / "circuit.html"
+    result = run(f'graph "(x+y)*z" -x -2 -y 5 -z -4 --format html -o {target}', None, {})
+    assert result.value == -12.0
+    printed = run_cli("graph", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--format", "html")
+    assert target.read_text(encoding="utf-8") == printed.stdout

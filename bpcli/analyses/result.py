@@ -42,6 +42,14 @@ class Result:
         """What a Markdown-only front-end shows: the same tables, in Markdown."""
         return views.markdown_of(self)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """IPython's plain text (its terminal, a notebook's text/plain): the tables without colour.
+
+        A bundle rather than ``_repr_pretty_``, which IPython passes over for a
+        dataclass's own ``__repr__``.
+        """
+        return {"text/plain": views.plain_text_of(self)}
+
 
 class Stage(NamedTuple):
     """One gate of the forward pass and what flowed through it backward."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -52,12 +52,17 @@ def graph(
 
     {bindings}
     """
-    from bpcli.views import diagram  # a view only when shown (start-up)
-
     text, arguments = common.read_expression(expression, file, ctx.args, max_length)
     out, arguments = common.short_out_option(text, arguments, out)
     result = common.evaluated_text(text, arguments, upstream, expand, seed, max_elements, circuit_without_values=True)
     common.warn_values(result.warnings)
+    show(result, image_format, out, precision)
+
+
+def show(result: Any, image_format: str, out: Optional[Path], precision: int) -> None:
+    """The circuit in ``image_format``, to ``out`` or standard output (the %bpcli magic writes files with it)."""
+    from bpcli.views import diagram  # a view only when shown (start-up)
+
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)
         return

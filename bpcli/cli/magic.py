@@ -36,6 +36,7 @@ from bpcli.analyses.hessian import hessian
 from bpcli.analyses.jacobian import jacobian
 from bpcli.analyses.symbolic import symbolic
 from bpcli.cli import app, common  # app: the typer application, every command registered
+from bpcli.cli import graph as graph_command
 from bpcli.cli.bindings import split_bindings
 from bpcli.cli.hessian import _vector
 from bpcli.engine.errors import BpcliError
@@ -87,6 +88,8 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
         arguments = [_text(forward, namespace), *arguments]
     params, extra = _parse(name, arguments)
     text = _expression(params, namespace)
+    if name == "graph":  # -o PATH is --out PATH where the expression has no variable o, as on the command line
+        params["out"], extra = common.short_out_option(text, extra, params.get("out"))
     for option in _NOT_IN_NOTEBOOK:
         if params.get(option):
             raise BpcliError(f"--{option} is for the terminal; in a notebook call bpcli.grad_points or use the "
@@ -226,8 +229,11 @@ def _jacobian(text: str, values: dict, params: dict, read: _Values, cell: str | 
 
 
 def _graph(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
-    """The circuit: a notebook draws it inline with the stage table (the page is ``bpcli graph --format html``)."""
-    return _first_order(text, values, params, read)
+    """The circuit, drawn inline with the stage table; with --out also written as the command writes it."""
+    result = _first_order(text, values, params, read)
+    if params.get("out") is not None:
+        graph_command.show(result, params["image_format"], params["out"], params["precision"])
+    return result
 
 
 _COMMANDS: dict[str, Callable[..., Any]] = {

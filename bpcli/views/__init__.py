@@ -55,6 +55,10 @@ MARKDOWNS = {
     "Result": ("bpcli.views.html", "notebook_markdown"),
     "PointsResult": ("bpcli.views.html", "points_markdown"),
 }
+PLAIN_TEXTS = {
+    "Result": ("bpcli.views.html", "notebook_text"),
+    "PointsResult": ("bpcli.views.html", "points_text"),
+}
 WRITERS = {  # views that write to a stream, in a format the caller names
     "PointsResult": ("bpcli.views.points_out", "write_points"),
 }
@@ -91,6 +95,12 @@ def html_of(result: Any, **options: Any) -> str:
 def markdown_of(result: Any, **options: Any) -> str:
     """The Markdown a notebook shows for ``result`` where it shows no HTML."""
     shown: str = _view(MARKDOWNS, result)(result, **options)
+    return shown
+
+
+def plain_text_of(result: Any, **options: Any) -> str:
+    """The plain text IPython shows for ``result`` (the terminal's tables without colour)."""
+    shown: str = _view(PLAIN_TEXTS, result)(result, **options)
     return shown
 
 

@@ -285,6 +285,18 @@ def points_markdown(result: Any) -> str:
     return blocks_markdown(_points_blocks(result))
 
 
+def notebook_text(result: Any) -> str:
+    """A result as IPython's plain text: what the terminal shows, without colour."""
+    return plain_text(table_of(result))
+
+
+def points_text(result: Any) -> str:
+    """Points as plain text: the CSV the command writes, its first POINT_ROWS rows."""
+    table, *rest = _points_blocks(result)
+    lines = [",".join(table.headers), *(",".join(cell.text for cell in row) for row in table.rows)]
+    return "\n".join([*lines, *(block.cell.text for block in rest)]) + "\n"
+
+
 def _notebook_div(body: str) -> str:
     return f'<div class="bpcli"><style>{CSS}</style>{body}</div>'
 

@@ -43,8 +43,9 @@ h1 {{ font-size: 1.3em; font-weight: 600; margin: 0.3em 0; }}
 .controls button {{ font-size: 15px; padding: 0.25em 0.8em; }}
 .where {{ margin-left: 0.6em; color: #656d76; }}
 .circuit-and-notes {{ display: flex; gap: 1.2em; align-items: flex-start; flex-wrap: wrap; }}
-.drawing {{ overflow: auto; max-width: 100%; border: 1px solid #d0d7de; border-radius: 6px; background: #fff; }}
-aside.notes {{ min-width: 18em; max-width: 30em; }}
+.drawing {{ flex: 1 1 36em; min-width: 0; overflow: auto; border: 1px solid #d0d7de; border-radius: 6px;
+  background: #fff; }}
+aside.notes {{ flex: 0 1 22em; min-width: 16em; }}
 .note {{ display: none; border-left: 4px solid #0969da; padding: 0.3em 0.8em; background: #f6f8fa; }}
 .note.shown {{ display: block; }}
 .note p {{ margin: 0.25em 0; }}
