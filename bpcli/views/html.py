@@ -133,7 +133,9 @@ def _plain(content: Any) -> str:
 
 def plain_text(renderable: Any, width: int = 100) -> str:
     """What the terminal shows, without colours, at a fixed width."""
-    console = Console(width=width, color_system=None, highlight=False, record=True, file=_Discard())
+    # force_jupyter=False: inside a kernel rich would otherwise display the text as an output of its own
+    console = Console(width=width, color_system=None, highlight=False, record=True, file=_Discard(),
+                      force_jupyter=False)
     console.print(renderable)
     return console.export_text()
 
