@@ -217,7 +217,8 @@ def test_layout_puts_inputs_left_output_right_and_wires_forward():
     from bpcli.views.diagram import circuit
 
     c = circuit(bpcli.grad(WORKED[3][0], **WORKED[3][1]))
-    placed = layout.layered([b.id for b in c.boxes], {b.id: 60.0 for b in c.boxes}, [(w.source, w.target) for w in c.wires])
+    edges = [(w.source, w.target) for w in c.wires]
+    placed = layout.layered([b.id for b in c.boxes], {b.id: 60.0 for b in c.boxes}, edges)
     xs = {box.id: placed.centres[box.id][0] for box in c.boxes}
     inputs = [b.id for b in c.boxes if b.kind in ("input", "const")]
     assert {xs[i] for i in inputs} == {min(xs.values())}

@@ -133,3 +133,8 @@ def test_graph_writes_the_page_as_the_command_does(tmp_path):
     assert result.value == -12.0
     printed = run_cli("graph", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--format", "html")
     assert target.read_text(encoding="utf-8") == printed.stdout
+
+
+def test_max_elements_bounds_the_run_as_on_the_command_line(capsys):
+    assert run("grad \"sum(outer(x, x))\" -x '[1, 2, 3]' --max-elements 5", None, {}) is None
+    assert "the limit is 5" in capsys.readouterr().err

@@ -40,6 +40,7 @@ from bpcli.cli import graph as graph_command
 from bpcli.cli.bindings import split_bindings
 from bpcli.cli.hessian import _vector
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
 
 COMMANDS = ("grad", "check", "gradcheck", "hessian", "jacobian", "graph")
 USAGE = "%bpcli COMMAND EXPR [BINDINGS] [OPTIONS], COMMAND one of " + ", ".join(COMMANDS)
@@ -144,7 +145,9 @@ class _Values:
 
     def __init__(self, params: dict[str, Any], namespace: Mapping[str, Any]) -> None:
         self.namespace = namespace
-        self.reader = common.value_reader(params.get("seed", 0), params.get("max_elements", common.DEFAULT_MAX_ELEMENTS))
+        limit = params.get("max_elements", common.DEFAULT_MAX_ELEMENTS)
+        self.reader = common.value_reader(params.get("seed", 0), limit)
+        self.limits = Limits(max_elements=limit)  # what the command passes its analysis
 
     def bindings(self, text: str, arguments: list[str], by_name: bool = True) -> dict[str, Any]:
         values = {name: self.read(name, value) for name, value in split_bindings(arguments).items()}
@@ -185,15 +188,16 @@ def _is_value(value: Any) -> bool:
 def _grad(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
     if params.get("symbolic"):
         return symbolic(text, values, wrt=params["wrt"], order=params["order"] or 1,
-                        max_nodes=params["max_nodes"], max_order=params["max_order"])
+                        max_nodes=params["max_nodes"], max_order=params["max_order"], limits=read.limits)
     if params.get("order") is not None or params.get("wrt") is not None:
         return derivative(text, values, wrt=params["wrt"], order=params["order"] or 1,
-                          max_nodes=params["max_nodes"], max_order=params["max_order"])
+                          max_nodes=params["max_nodes"], max_order=params["max_order"], limits=read.limits)
     return _first_order(text, values, params, read)
 
 
 def _first_order(text: str, values: dict, params: dict, read: _Values) -> Any:
-    return grad(text, values, upstream=read.read("--upstream", params.get("upstream")), expand=params.get("expand", False))
+    upstream = read.read("--upstream", params.get("upstream"))
+    return grad(text, values, upstream=upstream, expand=params.get("expand", False), limits=read.limits)
 
 
 def _check(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
@@ -210,22 +214,23 @@ def _check(text: str, values: dict, params: dict, read: _Values, cell: str | Non
         backward, label = common.read_text(params["backward"]), str(params["backward"])
     return check(text, values, expect=expectations, backward=backward, backward_label=label,
                  rtol=params.get("rtol"), atol=params.get("atol"),
-                 upstream=read.read("--upstream", params.get("upstream")))
+                 upstream=read.read("--upstream", params.get("upstream")), limits=read.limits)
 
 
 def _gradcheck(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
     return gradcheck(text, values, h=params["h"], max_error=params["max_error"], max_checks=params["max_checks"],
-                     upstream=read.read("--upstream", params.get("upstream")), seed=params["seed"])
+                     upstream=read.read("--upstream", params.get("upstream")), seed=params["seed"],
+                     limits=read.limits)
 
 
 def _hessian(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
     names = [name.strip() for item in params.get("wrt") or [] for name in item.split(",") if name.strip()]
     return hessian(text, values, wrt=names or None, vector=_vector(params.get("vector"), read.reader),
-                   max_entries=params["max_entries"])
+                   max_entries=params["max_entries"], limits=read.limits)
 
 
 def _jacobian(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
-    return jacobian(text, values, layout=params["layout"], max_entries=params["max_entries"])
+    return jacobian(text, values, layout=params["layout"], max_entries=params["max_entries"], limits=read.limits)
 
 
 def _graph(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:

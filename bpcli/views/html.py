@@ -326,4 +326,5 @@ def check_report(result: Any) -> str:
         wrong = any(cell.text.startswith(FAIL_MARK) for cell in block.rows[row])
         return {"class": "wrong-cell"} if wrong and block.headers[column] in _STUDENT_COLUMNS else {}
 
-    return document("bpcli check report", heading + "\n" + blocks_html(blocks(table_of(result)), None, mark_wrong_numbers))
+    report = blocks_html(blocks(table_of(result)), None, mark_wrong_numbers)
+    return document("bpcli check report", heading + "\n" + report)

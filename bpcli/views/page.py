@@ -206,7 +206,8 @@ def svg(c: Circuit, result: Any, precision: int, steps: Steps | None) -> str:
     entries = _entries(c, placed, sizes)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{placed.width:.0f}" '
-        f'height="{placed.height:.0f}" style="max-width: 100%; height: auto" viewBox="0 0 {placed.width:.0f} {placed.height:.0f}">',
+        f'height="{placed.height:.0f}" style="max-width: 100%; height: auto" '
+        f'viewBox="0 0 {placed.width:.0f} {placed.height:.0f}">',
         f"<title>{escape(c.title)}</title>",
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#57606a"/></marker></defs>',
@@ -292,7 +293,8 @@ def _box_svg(box: Box, centre: tuple[float, float], size: _Size, precision: int,
     if box.kind == "gate":
         caption = _cut(box.caption, CAPTION_CHARACTERS)
         tip = f"<title>{escape(box.caption)}</title>" if caption != box.caption else ""
-        parts.append(f'<text class="symbol" x="{x:.1f}" y="{y - 3:.1f}" text-anchor="middle">{escape(box.symbol)}</text>')
+        parts.append(f'<text class="symbol" x="{x:.1f}" y="{y - 3:.1f}" text-anchor="middle">'
+                     f"{escape(box.symbol)}</text>")
         parts.append(f'<text class="caption" x="{x:.1f}" y="{y + 14:.1f}" text-anchor="middle">{tip}'
                      f"{escape(caption)}</text>")
     else:
