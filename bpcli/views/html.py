@@ -303,14 +303,14 @@ def _notebook_div(body: str) -> str:
     return f'<div class="bpcli"><style>{CSS}</style>{body}</div>'
 
 
-def document(title: str, body: str, head: str = "") -> str:
+def document(title: str, body: str, head: str = "", body_attributes: dict[str, str] | None = None) -> str:
     """A whole HTML page: self-contained (no link to anything outside it)."""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n{head}</head>\n"
-        f'<body class="bpcli">\n{body}\n</body>\n</html>\n'
+        f'<body class="bpcli"{attributes(body_attributes or {})}>\n{body}\n</body>\n</html>\n'
     )
 
 

@@ -37,29 +37,32 @@ TOTAL_CHARACTERS = 28  # a fork's sum under its box: "dx = 2.06 (sum of 3)"
 CHARACTER_WIDTH = 7.2  # px per character at the drawing's font size, for box widths
 WIRE_SPREAD = 34.0  # px between wires entering one gate: room for a value above and a gradient below
 
-PAGE_CSS = f"""
-h1 {{ font-size: 1.3em; font-weight: 600; margin: 0.3em 0; }}
-.controls {{ margin: 0.6em 0; display: flex; gap: 0.4em; align-items: center; flex-wrap: wrap; }}
-.controls button {{ font-size: 15px; padding: 0.25em 0.8em; }}
-.where {{ margin-left: 0.6em; color: #656d76; }}
-.circuit-and-notes {{ display: flex; gap: 1.2em; align-items: flex-start; flex-wrap: wrap; }}
-.drawing {{ flex: 1 1 36em; min-width: 0; overflow: auto; border: 1px solid #d0d7de; border-radius: 6px;
-  background: #fff; }}
-aside.notes {{ flex: 0 1 22em; min-width: 16em; }}
-.note {{ display: none; border-left: 4px solid #0969da; padding: 0.3em 0.8em; background: #f6f8fa; }}
-.note.shown {{ display: block; }}
-.note p {{ margin: 0.25em 0; }}
-.hidden {{ visibility: hidden; }}
-tr.current td {{ background: #ddf4ff; }}
-svg .box {{ fill: #f6f8fa; stroke: #57606a; stroke-width: 1.2; }}
-svg .input .box {{ fill: #ffffff; stroke: #8c959f; stroke-dasharray: 3 2; }}
-svg .current .box {{ fill: #ddf4ff; stroke: #0969da; stroke-width: 2.5; }}
-svg .wire {{ fill: none; stroke: #57606a; stroke-width: 1.3; }}
-svg text {{ font-family: system-ui, Helvetica, Arial, sans-serif; font-size: 12px; }}
-svg .symbol {{ font-weight: 700; font-size: 15px; }}
-svg .caption {{ fill: #424a53; font-size: 11px; }}
-svg .value {{ fill: {VALUE_COLOUR}; }}
-svg .grad {{ fill: {GRADIENT_COLOUR}; }}
+PAGE_CSS = """
+h1 { font-size: 1.3em; font-weight: 600; margin: 0.3em 0; }
+.controls { margin: 0.6em 0; display: flex; gap: 0.4em; align-items: center; flex-wrap: wrap; }
+.controls button { font-size: 15px; padding: 0.25em 0.8em; }
+.where { margin-left: 0.6em; color: #656d76; }
+.circuit-and-notes { display: flex; gap: 1.2em; align-items: flex-start; flex-wrap: wrap; }
+.drawing { flex: 1 1 36em; min-width: 0; overflow: auto; border: 1px solid #d0d7de; border-radius: 6px;
+  background: #fff; }
+aside.notes { flex: 0 1 22em; min-width: 16em; }
+.note { display: none; border-left: 4px solid #0969da; padding: 0.3em 0.8em; background: #f6f8fa; }
+.note.shown { display: block; }
+.note p { margin: 0.25em 0; }
+.hidden { visibility: hidden; }
+tr.current td { background: #ddf4ff; }
+"""
+# The drawing's own look, scoped to bpcli's elements: a notebook shows it among other outputs.
+SVG_CSS = f"""
+.bpcli svg .box {{ fill: #f6f8fa; stroke: #57606a; stroke-width: 1.2; }}
+.bpcli svg .input .box {{ fill: #ffffff; stroke: #8c959f; stroke-dasharray: 3 2; }}
+.bpcli svg .current .box {{ fill: #ddf4ff; stroke: #0969da; stroke-width: 2.5; }}
+.bpcli svg .wire {{ fill: none; stroke: #57606a; stroke-width: 1.3; }}
+.bpcli svg text {{ font-family: system-ui, Helvetica, Arial, sans-serif; font-size: 12px; }}
+.bpcli svg .symbol {{ font-weight: 700; font-size: 15px; }}
+.bpcli svg .caption {{ fill: #424a53; font-size: 11px; }}
+.bpcli svg .value {{ fill: {VALUE_COLOUR}; }}
+.bpcli svg .grad {{ fill: {GRADIENT_COLOUR}; }}
 """
 
 # Shows what belongs to the current step; the data is in the page's elements.
@@ -148,15 +151,14 @@ def page(result: Any, precision: int = 4) -> str:
         '<button id="last" type="button" title="End">end »</button>'
         '<span class="where" id="where"></span></div>',
         '<div class="circuit-and-notes">',
-        f'<div class="drawing">{svg(c, result, precision, steps)}</div>',
+        f'<div class="drawing">{svg(c, precision, steps)}</div>',
         f'<aside class="notes">{_notes(result, c, steps, precision)}</aside>',
         "</div>",
         _stage_table(result, c, steps, precision),
         f"<script>{SCRIPT}</script>",
     ])
-    return document(title, body, head=f"<style>{PAGE_CSS}</style>\n").replace(
-        '<body class="bpcli">', f'<body class="bpcli" data-steps="{steps.last}" data-step="0">', 1
-    )
+    return document(title, body, head=f"<style>{SVG_CSS}{PAGE_CSS}</style>\n",
+                    body_attributes={"data-steps": str(steps.last), "data-step": "0"})
 
 
 def grad_notebook_html(result: Any) -> str:
@@ -169,7 +171,7 @@ def static_circuit(result: Any, precision: int = 4) -> str:
     c = circuit(result)
     if len(c.boxes) > MAX_DRAWN_NODES or any(wire.value is None for wire in c.wires):
         return ""
-    return f"<style>{PAGE_CSS}</style>" + svg(c, result, precision, None)
+    return f"<style>{SVG_CSS}</style>" + svg(c, precision, None)
 
 
 # ---- the drawing ---------------------------------------------------------------------
@@ -193,7 +195,7 @@ def _size(box: Box, inputs: int, parallel: int) -> _Size:
     return _Size(max(36.0, len(_cut(box.symbol, CAPTION_CHARACTERS)) * CHARACTER_WIDTH + 20), max(28.0, room + 20))
 
 
-def svg(c: Circuit, result: Any, precision: int, steps: Steps | None) -> str:
+def svg(c: Circuit, precision: int, steps: Steps | None) -> str:
     """The circuit as inline SVG; with ``steps``, every label says from which step it is shown."""
     inputs = Counter(wire.target for wire in c.wires)
     pairs = Counter((wire.source, wire.target) for wire in c.wires)
@@ -209,7 +211,7 @@ def svg(c: Circuit, result: Any, precision: int, steps: Steps | None) -> str:
         f'height="{placed.height:.0f}" style="max-width: 100%; height: auto" '
         f'viewBox="0 0 {placed.width:.0f} {placed.height:.0f}">',
         f"<title>{escape(c.title)}</title>",
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        '<defs><marker id="bpcli-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#57606a"/></marker></defs>',
     ]
     for number, wire in enumerate(c.wires):
@@ -263,7 +265,7 @@ def _wire_svg(number: int, wire: Wire, placed: Layout, sizes: dict[str, _Size], 
     (ax, ay), (bx, by) = route[-2], route[-1]
     x, y = (ax + bx) / 2, (ay + by) / 2
     value_from, gradient_from = shown if shown else (None, None)
-    parts = [f'<path class="wire" d="{path}" marker-end="url(#arrow)"/>']
+    parts = [f'<path class="wire" d="{path}" marker-end="url(#bpcli-arrow)"/>']
     if wire.value is not None:
         parts.append(_label("value", format_value(wire.value, precision), x, y - 6, value_from))
     if wire.gradient is not None:
@@ -284,9 +286,11 @@ def _box_svg(box: Box, centre: tuple[float, float], size: _Size, precision: int,
              total_from: int | None) -> str:
     x, y = centre
     left, top = x - size.width / 2, y - size.height / 2
-    marks = {"id": box.id}
-    if steps is not None and box.kind == "gate":
-        marks.update({"data-forward": str(steps.forward[box.id]), "data-backward": str(steps.backward[box.id])})
+    marks: dict[str, str] = {}  # a notebook may show several circuits: ids only on the page, where they are unique
+    if steps is not None:
+        marks["id"] = box.id
+        if box.kind == "gate":
+            marks.update({"data-forward": str(steps.forward[box.id]), "data-backward": str(steps.backward[box.id])})
     parts = [f'<g class="node {box.kind}"{attributes(marks)}>',
              f'<rect class="box" x="{left:.1f}" y="{top:.1f}" width="{size.width:.1f}" height="{size.height:.1f}" '
              f'rx="{8 if box.kind == "gate" else 14}"/>']
