@@ -12,7 +12,7 @@ import pytest
 
 import bpcli
 from bpcli.cli.magic import run
-from helpers import run_cli, validated
+from helpers import REPO, run_cli, validated
 
 STAGED = "q = x + y; f = q * z"
 RIGHT_BACKWARD = "dq = z\ndz = q\ndx = dq\ndy = dq\n"
@@ -138,3 +138,12 @@ def test_graph_writes_the_page_as_the_command_does(tmp_path):
 def test_max_elements_bounds_the_run_as_on_the_command_line(capsys):
     assert run("grad \"sum(outer(x, x))\" -x '[1, 2, 3]' --max-elements 5", None, {}) is None
     assert "the limit is 5" in capsys.readouterr().err
+
+
+def test_the_cell_magic_example_of_docs_notebook_md_passes():
+    """docs/notebook.md's %%bpcli check example (the lecture's backward pass) is right, as the page says."""
+    text = (REPO / "docs" / "notebook.md").read_text(encoding="utf-8")
+    forward = text.split('fwd = """', 1)[1].split('"""', 1)[0]
+    magic, cell = text.split("```python\n%%bpcli ", 1)[1].split("```", 1)[0].split("\n", 1)
+    result = run(magic, cell, {"fwd": forward})
+    assert result.passed and result.score["met"] == result.score["expectations"] == 9
