@@ -18,6 +18,7 @@ import pytest
 import bpcli
 from bpcli.views import html as html_view
 from bpcli.views import layout, page
+from bpcli.views.diagram import circuit
 from helpers import run_cli
 
 html5lib = pytest.importorskip("html5lib", reason="html5lib (the test extra) checks that the HTML is valid")
@@ -214,8 +215,6 @@ def test_graph_format_html_needs_values_and_a_writable_place(tmp_path):
 
 
 def test_layout_puts_inputs_left_output_right_and_wires_forward():
-    from bpcli.views.diagram import circuit
-
     c = circuit(bpcli.grad(WORKED[3][0], **WORKED[3][1]))
     edges = [(w.source, w.target) for w in c.wires]
     placed = layout.layered([b.id for b in c.boxes], {b.id: 60.0 for b in c.boxes}, edges)
@@ -343,3 +342,15 @@ def test_notebook_display_never_imports_ipython():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('IPython', 'ipykernel')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_circuit_whose_wires_bend_too_often_is_a_table_too():
+    """A long chain with an input used at every step: few nodes, but wires crossing quadratically many layers."""
+    expression = "; ".join(["t0 = x", *(f"t{i} = t{i - 1} * x + y" for i in range(1, 190))])
+    result = bpcli.grad(expression, x=0.5, y=0.1)
+    c = circuit(result)
+    assert len(c.boxes) <= page.MAX_DRAWN_NODES
+    assert layout.bends([b.id for b in c.boxes], [(w.source, w.target) for w in c.wires]) > page.MAX_BENDS
+    text = page.page(result)
+    assert "<svg" not in text and "bend at most" in text
+    assert "<svg" not in result._repr_html_()

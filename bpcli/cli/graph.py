@@ -30,7 +30,7 @@ def graph(
         "dot", "--format", metavar="dot|mermaid|svg|png|text|html",
         help="DOT text (Graphviz), a Mermaid flowchart (renders in GitHub Markdown), an SVG or PNG image "
         "(needs Graphviz's dot program), a tree in the terminal, or a self-contained HTML page that steps "
-        "through the forward and backward pass (needs values; nothing else).",
+        "through the forward and backward pass (needs values, nothing else; over 400 nodes, the table alone).",
     ),
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="PATH",

@@ -57,6 +57,12 @@ def layered(
                   height=2 * margin + tallest * ROW_GAP)
 
 
+def bends(nodes: list[str], edges: list[tuple[str, str]]) -> int:
+    """How many bends the layout would add (a wire crossing k layers has k): its size beyond the nodes."""
+    layer = _longest_path_layers(nodes, edges)
+    return sum(layer[target] - layer[source] - 1 for source, target in edges)
+
+
 def _longest_path_layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
     layer = dict.fromkeys(nodes, 0)
     feeding: dict[str, list[str]] = {}

@@ -14,8 +14,9 @@ its contributions. Every element that appears at a step carries
 ``data-from="STEP"``; the script only shows, hides and highlights, so all
 text is written (and escaped) here, never built in the browser.
 
-A circuit of more than MAX_DRAWN_NODES boxes is not drawn: the page holds the
-stage table and says why, so no page hangs a browser.
+A circuit of more than MAX_DRAWN_NODES boxes (or whose wires would bend more
+than MAX_BENDS times in all) is not drawn: the page holds the stage table and
+says why, so no page hangs a browser.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from typing import Any
 
 from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wire, circuit
 from bpcli.views.html import TableBlock, attributes, blocks, blocks_html, document, escape, notebook_html, table_html
-from bpcli.views.layout import Layout, layered
+from bpcli.views.layout import Layout, bends, layered
 from bpcli.views.numbers import format_value, sum_text
 from bpcli.views.table import DEFAULT_MAX_STAGES, _local_line, _stages, grad_table
 
 MAX_DRAWN_NODES = 400  # boxes (inputs, gates, output); larger circuits get the table alone
+MAX_BENDS = 20_000  # and wires crossing layers: each bend is a point of a path (and of the layout's work)
 LABEL_CHARACTERS = 18  # a wire label longer than this is cut, the whole text in its tooltip
 CAPTION_CHARACTERS = 32
 TOTAL_CHARACTERS = 28  # a fork's sum under its box: "dx = 2.06 (sum of 3)"
@@ -134,9 +136,10 @@ def page(result: Any, precision: int = 4) -> str:
     c = circuit(result)
     title = f"bpcli: {c.title}"
     heading = f"<h1>{escape(c.title)}</h1>"
-    if len(c.boxes) > MAX_DRAWN_NODES:
-        message = (f"This circuit has {len(c.boxes):,} nodes; the page draws at most {MAX_DRAWN_NODES:,}, "
-                   "so here is its stage table (bpcli grad shows the same).")
+    if not _drawable(c):
+        message = (f"This circuit has {len(c.boxes):,} nodes; the page draws at most {MAX_DRAWN_NODES:,} "
+                   f"(and wires that bend at most {MAX_BENDS:,} times in all), so here is its stage table "
+                   "(bpcli grad shows the same).")
         table = blocks_html(blocks(_stages(result, lambda v: format_value(v, precision), DEFAULT_MAX_STAGES)))
         return document(title, f'{heading}\n<p class="warning">{escape(message)}</p>\n{table}')
     steps = _steps(c)
@@ -161,6 +164,13 @@ def page(result: Any, precision: int = 4) -> str:
                     body_attributes={"data-steps": str(steps.last), "data-step": "0"})
 
 
+def _drawable(c: Circuit) -> bool:
+    """Small enough to draw: a browser shows it at once (a long sum of terms bends its wires quadratically)."""
+    if len(c.boxes) > MAX_DRAWN_NODES:
+        return False
+    return bends([box.id for box in c.boxes], [(wire.source, wire.target) for wire in c.wires]) <= MAX_BENDS
+
+
 def grad_notebook_html(result: Any) -> str:
     """A GradResult in a notebook: its circuit with every number shown, then its tables."""
     return notebook_html(result, static_circuit(result))
@@ -169,7 +179,7 @@ def grad_notebook_html(result: Any) -> str:
 def static_circuit(result: Any, precision: int = 4) -> str:
     """The circuit with every value and gradient shown, for a notebook ("" when it is too big or unbound)."""
     c = circuit(result)
-    if len(c.boxes) > MAX_DRAWN_NODES or any(wire.value is None for wire in c.wires):
+    if not _drawable(c) or any(wire.value is None for wire in c.wires):
         return ""
     return f"<style>{SVG_CSS}</style>" + svg(c, precision, None)
 
