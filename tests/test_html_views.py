@@ -354,3 +354,13 @@ def test_a_circuit_whose_wires_bend_too_often_is_a_table_too():
     text = page.page(result)
     assert "<svg" not in text and "bend at most" in text
     assert "<svg" not in result._repr_html_()
+
+
+def test_control_characters_from_the_input_are_spelt_out():
+    """HTML forbids them (a strict parser stops at one): a comment's escape codes show as text, \\x1b."""
+    result = bpcli.grad("q = x + y  # \x1b[31mred\x07\x00\x7f\x85\ud800\n f = q * z", x=1, y=2, z=3)
+    for shown in (page.page(result), result._repr_html_()):
+        parse = strict_document if shown.startswith("<!DOCTYPE") else strict_fragment
+        text = text_of(parse(shown))
+        assert "\\x1b[31mred" in text and "\x1b" not in text
+    assert "\\\\x1b" in result._repr_markdown_() and "\x1b" not in result._repr_markdown_()

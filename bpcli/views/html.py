@@ -155,7 +155,26 @@ CellAttributes = Callable[[int, int, TableBlock], dict[str, str]]
 
 
 def escape(text: str) -> str:
-    return html.escape(text, quote=True)
+    """Text for HTML: markup characters as entities, characters HTML forbids spelt out (``\\x1b``)."""
+    return html.escape(visible(text), quote=True)
+
+
+def visible(text: str) -> str:
+    """Control characters, surrogates and noncharacters (which HTML forbids) written as escapes."""
+    return "".join(ch if _allowed(ch) else _spelt(ch) for ch in text)
+
+
+def _allowed(ch: str) -> bool:
+    code = ord(ch)
+    if code < 0x20:
+        return ch in "\t\n"
+    return not (0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF
+                or code & 0xFFFE == 0xFFFE)
+
+
+def _spelt(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def attributes(values: dict[str, str]) -> str:
@@ -244,7 +263,7 @@ def blocks_markdown(items: Iterable[TableBlock | TextBlock]) -> str:
 def _markdown_text(text: str) -> str:
     """Text with Markdown's and HTML's active characters escaped, so input cannot add markup."""
     special = "\\`*_{}[]<>()#+-.!|~"
-    escaped = "".join("\\" + ch if ch in special else ch for ch in text)
+    escaped = "".join("\\" + ch if ch in special else ch for ch in visible(text))
     return escaped.replace("\n", "  \n")
 
 
