@@ -68,7 +68,8 @@ def test_names_are_looked_up_never_evaluated(line, message, capsys):
     ('grad "x', None, "error: cannot split the line into words"),
     ('grad "x*2" -x 1 --precision 99', None, "error: Invalid value for '--precision'"),
     ('grad "x*2" -x 1', "dx = 2", "error: the cell of %%bpcli is a backward pass to check"),
-    ('grad "x*2" -x 1 --points p.csv', None, "error: --points is for the terminal"),
+    ('grad "x*2" -x 1 --points p.csv', None, "error: --points writes a file of rows"),
+    ("grad $nothing -x 1", None, "error: $nothing: the notebook has no string named nothing"),
 ])
 def test_bad_input_is_one_message_never_a_traceback(line, cell, message, capsys):
     assert run(line, cell, {}) is None
@@ -90,6 +91,12 @@ def test_cell_check_marks_the_wrong_line():
 def test_cell_check_forward_may_be_the_expression_itself():
     result = run(f'check --forward "{STAGED}" -x -2 -y 5 -z -4 --expect dz=3', RIGHT_BACKWARD, {})
     assert result.passed and result.score["expectations"] == 5
+
+
+def test_the_expression_may_be_a_notebook_string_named_with_a_dollar():
+    namespace = {"expr": STAGED, "x": "not an expression, not a value"}
+    assert run("grad $expr -x -2 -y 5 -z -4", None, namespace).value == -12.0
+    assert run("grad x -x 3", None, namespace).value == 3.0  # a bare name is the expression itself
 
 
 def test_line_check_with_expectations():

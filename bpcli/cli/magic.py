@@ -45,7 +45,10 @@ from bpcli.engine.limits import Limits
 COMMANDS = ("grad", "check", "gradcheck", "hessian", "jacobian", "graph")
 USAGE = "%bpcli COMMAND EXPR [BINDINGS] [OPTIONS], COMMAND one of " + ", ".join(COMMANDS)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_NOT_IN_NOTEBOOK = ("points", "explain")
+_NOT_IN_NOTEBOOK = {  # options of the command line a notebook has its own way for
+    "points": "--points writes a file of rows; in a notebook call bpcli.grad_points(EXPR, POINTS)",
+    "explain": "--explain is for the terminal: run !bpcli grad ... --explain",
+}
 
 
 def register(ipython: Any) -> None:
@@ -86,15 +89,14 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
     if cell is not None and name != "check":
         raise BpcliError("the cell of %%bpcli is a backward pass to check: %%bpcli check EXPR BINDINGS")
     if forward is not None:
-        arguments = [_text(forward, namespace), *arguments]
+        arguments = [_text(forward, namespace, bare_name=True), *arguments]
     params, extra = _parse(name, arguments)
     text = _expression(params, namespace)
     if name == "graph":  # -o PATH is --out PATH where the expression has no variable o, as on the command line
         params["out"], extra = common.short_out_option(text, extra, params.get("out"))
-    for option in _NOT_IN_NOTEBOOK:
+    for option, message in _NOT_IN_NOTEBOOK.items():
         if params.get(option):
-            raise BpcliError(f"--{option} is for the terminal; in a notebook call bpcli.grad_points or use the "
-                             "result's to_json()")
+            raise BpcliError(message)
     read = _Values(params, namespace)
     # --symbolic needs no values: a notebook variable that happens to share a name is not bound to it
     values = read.bindings(text, extra, by_name=not params.get("symbolic"))
@@ -130,10 +132,11 @@ def _expression(params: dict[str, Any], namespace: Mapping[str, Any]) -> str:
     return _text(params["expression"], namespace)
 
 
-def _text(word: str, namespace: Mapping[str, Any]) -> str:
-    """An expression as written, or the notebook string a name ($name, or a bare name bound to a str) holds."""
+def _text(word: str, namespace: Mapping[str, Any], bare_name: bool = False) -> str:
+    """An expression as written, or the notebook string that ``$name`` (or, for --forward, a bare name) holds."""
     name = word[1:] if word.startswith("$") else word
-    if _NAME.match(name) and isinstance(namespace.get(name), str):
+    named = word.startswith("$") or bare_name
+    if named and _NAME.match(name) and isinstance(namespace.get(name), str):
         return namespace[name]
     if word.startswith("$"):
         raise BpcliError(f"{word}: the notebook has no string named {name}")
