@@ -78,6 +78,7 @@ def repeated(
     _check_order(order, max_order)
     x = variable(graph, wrt)
     name = graph.nodes[x].name
+    graph.share_gradients()
     starts = [len(graph.nodes)]
     targets: list[Target] = []
     first: Adjoints | None = None

@@ -96,6 +96,7 @@ def hessian(
     if vector is None:
         _check_size(graph, chosen, max_entries)
     forward_nodes = problem.forward_nodes
+    graph.share_gradients()  # as --order does: the second derivatives agree with it to the last bit
     first = problem.backward()
     first_pass = range(forward_nodes, len(graph.nodes))
     gradient = {v: first.gradient(v) for v in chosen}
@@ -145,7 +146,6 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
     import numpy as np  # numpy only where arrays are (start-up)
 
-
     chosen = list(gradient)
     count = sum(size(graph.shape(v)) for v in chosen)
     blocks, passes, findings = [], 0, []
@@ -175,7 +175,6 @@ def _chosen(graph: Any, wrt: Sequence[str] | str | None) -> list[int]:
 def _vectors(graph: Any, chosen: list[int], vector: Any) -> dict[int, Any]:
     """v as one value per chosen variable, shaped like it (missing ones are zero)."""
     import numpy as np  # numpy only where arrays are (start-up)
-
 
     names = {graph.nodes[v].name: v for v in chosen}
     if isinstance(vector, Mapping):

@@ -127,7 +127,6 @@ def vjp_rows(
     """
     import numpy as np  # numpy only where arrays are (start-up)
 
-
     output_shape = graph.shape(output)
     seed_name = graph.claim("d" + graph.nodes[output].name)
     seed = graph.add(INPUT, (), seed_name, shape=output_shape)

@@ -90,7 +90,6 @@ def grad_points(
     """
     import numpy as np  # numpy only where arrays are (start-up)
 
-
     columns = read_points(Path(points)) if isinstance(points, (str, os.PathLike)) else points
     bindings = {**(bindings or {}), **values}
     graph = build(expression, expand)  # bound below, once every variable has a column
@@ -128,7 +127,6 @@ def _row_by_row(
     expression: str, values: dict[str, Any], count: int, expand: bool, limits: Limits
 ) -> tuple[Any, dict[str, Any], list[Notice]]:
     import numpy as np  # numpy only where arrays are (start-up)
-
 
     value = np.empty(count)
     gradients = {name: np.empty(count) for name in values}

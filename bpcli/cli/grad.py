@@ -28,6 +28,10 @@ def grad(
     expression: common.Expression = None,
     file: common.File = None,
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.grad/1 JSON document."),
+    gradients_only: bool = typer.Option(
+        False, "--gradients-only",
+        help="With --json: leave out the stages and the forks (the value, inputs and gradients only).",
+    ),
     upstream: common.Upstream = None,
     precision: common.Precision = 4,
     full: common.Full = False,
@@ -110,7 +114,9 @@ def grad(
         from bpcli.views.explain import explain as explain_stages  # a view only when shown (start-up)
 
         sentences = explain_stages(result, precision)
-    common.print_grad(result, json_output, precision, max_stages, full, sentences)
+    if gradients_only and not json_output:
+        raise BpcliError("--gradients-only shortens the JSON document: use it with --json")
+    common.print_grad(result, json_output, precision, max_stages, full, sentences, gradients_only)
 
 
 def _higher(

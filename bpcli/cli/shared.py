@@ -424,12 +424,17 @@ def console(stderr: bool = False) -> Any:
 
 
 def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: int = 200, full: bool = False,
-               sentences: Optional[list[Any]] = None) -> None:
-    """What bpcli grad prints: the bpcli.grad/1 document, or the stage table (and the sentences of --explain)."""
-    if json_output:
-        from bpcli.views.json_doc import dumps, grad_document  # a view only when shown (start-up)
+               sentences: Optional[list[Any]] = None, gradients_only: bool = False) -> None:
+    """What bpcli grad prints: the bpcli.grad/1 document, or the stage table (and the sentences of --explain).
 
-        print(dumps(grad_document(result, sentences)))
+    The document is written as it is made, arrays a row at a time, so a large
+    tensor's JSON needs no more memory than the tensor.
+    """
+    if json_output:
+        from bpcli.views.json_doc import grad_document, write  # a view only when shown (start-up)
+
+        write(grad_document(result, sentences, gradients_only, streamed=True), sys.stdout)
+        sys.stdout.write("\n")
         return
     from bpcli.views.table import grad_table  # a view only when shown (start-up)
 
