@@ -79,7 +79,7 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", "--hide-scrollbars"):
+                     "--window-size=1600,1000", "--hide-scrollbars"):
         options.add_argument(argument)
     # The driver is named, so selenium never looks for one on the network.
     driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wire, circuit
 from bpcli.views.html import TableBlock, attributes, blocks, blocks_html, document, escape, notebook_html, table_html
@@ -45,7 +45,7 @@ h1 { font-size: 1.3em; font-weight: 600; margin: 0.3em 0; }
 .controls button { font-size: 15px; padding: 0.25em 0.8em; }
 .where { margin-left: 0.6em; color: #656d76; }
 .circuit-and-notes { display: flex; gap: 1.2em; align-items: flex-start; flex-wrap: wrap; }
-.drawing { flex: 1 1 36em; min-width: 0; overflow: auto; border: 1px solid #d0d7de; border-radius: 6px;
+.drawing { flex: 1 1 auto; min-width: 0; overflow: auto; border: 1px solid #d0d7de; border-radius: 6px;
   background: #fff; }
 aside.notes { flex: 0 1 22em; min-width: 16em; }
 .note { display: none; border-left: 4px solid #0969da; padding: 0.3em 0.8em; background: #f6f8fa; }
@@ -154,7 +154,7 @@ def page(result: Any, precision: int = 4) -> str:
         '<button id="last" type="button" title="End">end »</button>'
         '<span class="where" id="where"></span></div>',
         '<div class="circuit-and-notes">',
-        f'<div class="drawing">{svg(c, precision, steps)}</div>',
+        _drawing_box(svg(c, precision, steps)),
         f'<aside class="notes">{_notes(result, c, steps, precision)}</aside>',
         "</div>",
         _stage_table(result, c, steps, precision),
@@ -181,7 +181,7 @@ def static_circuit(result: Any, precision: int = 4) -> str:
     c = circuit(result)
     if not _drawable(c) or any(wire.value is None for wire in c.wires):
         return ""
-    return f"<style>{SVG_CSS}</style>" + svg(c, precision, None)
+    return f"<style>{SVG_CSS}</style>" + svg(c, precision, None).markup
 
 
 # ---- the drawing ---------------------------------------------------------------------
@@ -205,7 +205,17 @@ def _size(box: Box, inputs: int, parallel: int) -> _Size:
     return _Size(max(36.0, len(_cut(box.symbol, CAPTION_CHARACTERS)) * CHARACTER_WIDTH + 20), max(28.0, room + 20))
 
 
-def svg(c: Circuit, precision: int, steps: Steps | None) -> str:
+class Drawing(NamedTuple):
+    markup: str
+    width: float  # px, at full size
+
+
+def _drawing_box(drawing: Drawing) -> str:
+    """The drawing's frame: the notes stand beside it while it keeps 80% of its size, and go below it after."""
+    return f'<div class="drawing" style="flex-basis: {0.8 * drawing.width:.0f}px">{drawing.markup}</div>'
+
+
+def svg(c: Circuit, precision: int, steps: Steps | None) -> Drawing:
     """The circuit as inline SVG; with ``steps``, every label says from which step it is shown."""
     inputs = Counter(wire.target for wire in c.wires)
     pairs = Counter((wire.source, wire.target) for wire in c.wires)
@@ -233,7 +243,7 @@ def svg(c: Circuit, precision: int, steps: Steps | None) -> str:
         total_from = None if steps is None else _total_step(c, box, steps)
         parts.append(_box_svg(box, placed.centres[box.id], sizes[box.id], precision, steps, total_from))
     parts.append("</svg>")
-    return "\n".join(parts)
+    return Drawing("\n".join(parts), placed.width)
 
 
 def _gradient_step(wire: Wire, steps: Steps) -> int:
