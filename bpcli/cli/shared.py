@@ -375,7 +375,7 @@ def write_output_whole(text: str, path: Optional[Path]) -> None:
     import tempfile  # only pages and reports are written whole (start-up)
 
     try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.")
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
             os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide a course page from its web server
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
