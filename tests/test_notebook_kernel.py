@@ -1,4 +1,4 @@
-"""A real Jupyter kernel runs a small notebook: %load_ext bpcli, the magics, a result's HTML.
+"""A real Jupyter kernel runs docs/notebook-example.ipynb: %load_ext bpcli, the magics, a result's HTML.
 
 Needs the notebook extra (nbclient, nbformat, ipykernel); skipped with that
 reason where they are absent.
@@ -8,27 +8,23 @@ from __future__ import annotations
 
 import pytest
 
+from helpers import REPO
+
 nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (pip install '.[notebook]')")
 nbclient = pytest.importorskip("nbclient", reason="nbclient is not installed (pip install '.[notebook]')")
 pytest.importorskip("ipykernel", reason="ipykernel is not installed (pip install '.[notebook]')")
 pytestmark = pytest.mark.slow  # a kernel starts: seconds
 
-CELLS = [
-    "%load_ext bpcli",
-    "x = -2\nfwd = 'q = x + y; f = q * z'",
-    '%bpcli grad "(x+y)*z" -x $x -y 5 -z -4',
-    "%%bpcli check --forward fwd -y 5 -z -4\ndq = z\ndz = q\ndx = -dq\ndy = dq",
-    "import bpcli\nbpcli.hessian('x * x * y', x=1, y=2)",
-    '%bpcli grad "x+" -x 1',
-]
+EXAMPLE = REPO / "docs" / "notebook-example.ipynb"  # the notebook docs/notebook.md points to
 
 
 @pytest.fixture(scope="module")
 def executed():
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])
+    notebook = nbformat.read(EXAMPLE, as_version=4)
+    assert not any(cell.get("outputs") for cell in notebook.cells)  # committed without outputs
     client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True)
     client.execute()
-    return notebook.cells
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
 
 
 def html_of(cell) -> str:
