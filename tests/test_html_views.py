@@ -364,3 +364,17 @@ def test_control_characters_from_the_input_are_spelt_out():
         text = text_of(parse(shown))
         assert "\\x1b[31mred" in text and "\x1b" not in text
     assert "\\\\x1b" in result._repr_markdown_() and "\x1b" not in result._repr_markdown_()
+
+
+def test_check_html_report_of_an_answers_file(tmp_path):
+    answers = tmp_path / "answers.toml"
+    answers.write_text('[[problem]]\nexpr = "q = x + y; f = q * z"\ninputs = {x = -2, y = 5, z = -4}\n'
+                       'expect = {dx = -4, dz = -4}\n\n'
+                       '[[problem]]\nexpr = "x * y"\ninputs = {x = 3, y = 2}\nexpect = {dx = 2}\n')
+    report = tmp_path / "report.html"
+    done = run_cli("check", "--answers", str(answers), "--html", str(report))
+    assert done.exit_code == 1
+    tree = strict_document(report.read_text(encoding="utf-8"))
+    rows = [[text_of(td) for td in row] for row in tree.iter("tr") if row.attrib.get("class") == "wrong"]
+    assert rows == [["1", "q = x + y; f = q * z", "✗", "1 of 2"]]
+    assert "multiply gate" in text_of(tree.find("body"))  # dz = -4: the inputs of q * z were not swapped
