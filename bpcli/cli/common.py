@@ -14,9 +14,9 @@ import typer
 from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper through common)
     DEFAULT_MAX_LENGTH,
     bindings,
-    cannot_write,
     console,
     error_message,
+    out_path,
     evaluated,
     evaluated_text,
     print_grad,
@@ -33,7 +33,6 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     warn_unused,
     warn_values,
     write_output,
-    write_output_whole,
 )
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS  # noqa: F401  (the commands' --max-elements default)
 

@@ -34,8 +34,8 @@ def graph(
     ),
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="PATH",
-        help="Write to this file instead of standard output (needed for png); -o PATH too, "
-        "where the expression has no variable o.",
+        help="Write to this file instead of standard output (needed for png; - is standard output); "
+        "-o PATH too, where the expression has no variable o.",
     ),
     upstream: common.Upstream = None,
     expand: common.Expand = False,
@@ -54,6 +54,7 @@ def graph(
     """
     text, arguments = common.read_expression(expression, file, ctx.args, max_length)
     out, arguments = common.short_out_option(text, arguments, out)
+    out = common.out_path(out)
     result = common.evaluated_text(text, arguments, upstream, expand, seed, max_elements, circuit_without_values=True)
     common.warn_values(result.warnings)
     show(result, image_format, out, precision)
@@ -71,7 +72,7 @@ def show(result: Any, image_format: str, out: Optional[Path], precision: int) ->
 
         if any(value is None for value in result.inputs.values()):
             raise BpcliError("the step-through page shows values: bind every input (-x 2 or x=2)")
-        common.write_output_whole(page(result, precision), out)
+        common.write_output(page(result, precision), out)
         return
     if image_format == "png" and out is None:
         raise BpcliError("a PNG image is binary: give a file to write it to with --out circuit.png")

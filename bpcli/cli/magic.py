@@ -93,7 +93,8 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
     params, extra = _parse(name, arguments)
     text = _expression(params, namespace)
     if name == "graph":  # -o PATH is --out PATH where the expression has no variable o, as on the command line
-        params["out"], extra = common.short_out_option(text, extra, params.get("out"))
+        out, extra = common.short_out_option(text, extra, params.get("out"))
+        params["out"] = common.out_path(out)
     for option, message in _NOT_IN_NOTEBOOK.items():
         if params.get(option):
             raise BpcliError(message)

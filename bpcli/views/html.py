@@ -20,6 +20,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.engine.printable import printable
 from bpcli.views import table_of
 
 # A terminal style read as a CSS class: the colours keep the meaning they have in the table.
@@ -160,21 +161,19 @@ def escape(text: str) -> str:
 
 
 def visible(text: str) -> str:
-    """Control characters, surrogates and noncharacters (which HTML forbids) written as escapes."""
-    return "".join(ch if _allowed(ch) else _spelt(ch) for ch in text)
+    """Control characters escaped as in every view (engine.printable), and what else HTML forbids."""
+    return "".join(_spelt(ch) if _forbidden(ch) else ch for ch in printable(text))
 
 
-def _allowed(ch: str) -> bool:
+def _forbidden(ch: str) -> bool:
+    """Surrogates and noncharacters: a strict HTML parser stops at them."""
     code = ord(ch)
-    if code < 0x20:
-        return ch in "\t\n"
-    return not (0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF
-                or code & 0xFFFE == 0xFFFE)
+    return 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
 
 
 def _spelt(ch: str) -> str:
     code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def attributes(values: dict[str, str]) -> str:
