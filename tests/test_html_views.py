@@ -370,7 +370,8 @@ def test_check_html_report_of_an_answers_file(tmp_path):
     answers = tmp_path / "answers.toml"
     answers.write_text('[[problem]]\nexpr = "q = x + y; f = q * z"\ninputs = {x = -2, y = 5, z = -4}\n'
                        'expect = {dx = -4, dz = -4}\n\n'
-                       '[[problem]]\nexpr = "x * y"\ninputs = {x = 3, y = 2}\nexpect = {dx = 2}\n')
+                       '[[problem]]\nname = "<script>alert(1)</script>"\nexpr = "x * y"\ninputs = {x = 3, y = 2}\n'
+                       'expect = {dx = 2}\n')
     report = tmp_path / "report.html"
     done = run_cli("check", "--answers", str(answers), "--html", str(report))
     assert done.exit_code == 1
@@ -378,3 +379,7 @@ def test_check_html_report_of_an_answers_file(tmp_path):
     rows = [[text_of(td) for td in row] for row in tree.iter("tr") if row.attrib.get("class") == "wrong"]
     assert rows == [["1", "q = x + y; f = q * z", "✗", "1 of 2"]]
     assert "multiply gate" in text_of(tree.find("body"))  # dz = -4: the inputs of q * z were not swapped
+    text = report.read_text(encoding="utf-8")
+    assert_self_contained(text)
+    assert [t for t, _ in tags(text)].count("script") == 0
+    assert "<script>alert(1)</script>" in text_of(tree.find("body"))  # the problem's name, as text
