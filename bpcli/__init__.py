@@ -101,7 +101,7 @@ def load_ipython_extension(ipython: Any) -> None:
     Imported by name, as the public names are: the magic speaks the command line's words, and the
     command line imports this package.
     """
-    import importlib
+    import importlib  # the magic by name, on %load_ext only (start-up)
 
     importlib.import_module("bpcli.cli.magic").register(ipython)
 
