@@ -229,6 +229,17 @@ def test_layout_puts_inputs_left_output_right_and_wires_forward():
     assert all(0 < x < placed.width and 0 < y < placed.height for x, y in spots)
 
 
+def test_layout_runs_a_chain_straight_and_a_gate_level_with_its_inputs():
+    """The neuron: the last + gate, the sigmoid and the output on one line; each * between its two inputs."""
+    c = circuit(bpcli.grad(WORKED[2][0], **WORKED[2][1]))
+    edges = [(w.source, w.target) for w in c.wires]
+    placed = layout.layered([b.id for b in c.boxes], {b.id: 60.0 for b in c.boxes}, edges)
+    y = {b.caption or b.symbol: placed.centres[b.id][1] for b in c.boxes}
+    assert y["t4 = t3 + w2"] == y["f = sigmoid(t4)"] == y["f"]
+    assert y["t1 = w0 * x0"] == (y["w0"] + y["x0"]) / 2 and y["t2 = w1 * x1"] == (y["w1"] + y["x1"]) / 2
+    assert min(placed.centres[b.id][1] for b in c.boxes) == 24.0 + layout.ROW_GAP / 2  # the top margin
+
+
 def test_layout_barycentre_untangles_crossed_inputs():
     """a feeds the lower gate and b the upper one in the order given; sweeping uncrosses them."""
     nodes = ["a", "b", "g1", "g2", "out1", "out2"]

@@ -44,17 +44,15 @@ def layered(
     layers, chains = _with_bends(nodes, edges, layer)
     _order_by_barycentre(layers, _neighbours(chains))
     layer_x = _layer_positions(layers, widths, margin)
-    tallest = max(len(members) for members in layers)
-    centres: dict[str, tuple[float, float]] = {}
-    for index, members in enumerate(layers):
-        top = margin + (tallest - len(members)) * ROW_GAP / 2 + ROW_GAP / 2
-        for position, member in enumerate(members):
-            centres[member] = (layer_x[index], top + position * ROW_GAP)
+    y = _heights(layers, _neighbours(chains))
+    top = min(y.values())
+    centres = {member: (layer_x[index], margin + ROW_GAP / 2 + y[member] - top)
+               for index, members in enumerate(layers) for member in members}
     routes = [[centres[point] for point in chain] for chain in chains]
     last = len(layers) - 1
     width = layer_x[last] + max(widths.get(m, 0.0) for m in layers[last]) / 2 + margin
     return Layout(centres={n: centres[n] for n in nodes}, routes=routes, width=width,
-                  height=2 * margin + tallest * ROW_GAP)
+                  height=2 * margin + ROW_GAP + max(y.values()) - top)
 
 
 def bends(nodes: list[str], edges: list[tuple[str, str]]) -> int:
@@ -124,6 +122,40 @@ def _sorted_by_barycentre(members: list[str], linked: dict[str, list[str]], posi
         return sum(near) / len(near) if near else current * max(len(position), 1) / max(len(members), 1)
 
     return [member for _, member in sorted(enumerate(members), key=key)]
+
+
+def _heights(layers: list[list[str]], neighbours: tuple[dict, dict]) -> dict[str, float]:
+    """Each point's height: level with the mean of what feeds it, in its layer's order, ROW_GAP apart.
+
+    The first layer is stacked; each next one is placed from the one before it,
+    so a chain of gates runs straight; then the first layer (the inputs) moves
+    level with what it feeds.
+    """
+    before, after = neighbours
+    y = {member: position * ROW_GAP for position, member in enumerate(layers[0])}
+    for members in layers[1:]:
+        _place(members, before, y)
+    _place(layers[0], after, y)
+    return y
+
+
+def _place(members: list[str], linked: dict[str, list[str]], y: dict[str, float]) -> None:
+    """Put ``members`` (in order) at the mean height of their placed neighbours, at least ROW_GAP apart."""
+    wanted = []
+    for member in members:
+        near = [y[n] for n in linked.get(member, ()) if n in y]
+        wanted.append(sum(near) / len(near) if near else y.get(member))
+    placed: list[float] = []
+    for want in wanted:
+        floor = placed[-1] + ROW_GAP if placed else None
+        if want is None:
+            want = floor if floor is not None else 0.0
+        placed.append(want if floor is None else max(want, floor))
+    # Pushing down to keep the gaps moves the layer; centre it back on what it wanted.
+    known = [(p, w) for p, w in zip(placed, wanted) if w is not None]
+    shift = sum(p - w for p, w in known) / len(known) if known else 0.0
+    for member, position in zip(members, placed):
+        y[member] = position - shift
 
 
 def _layer_positions(layers: list[list[str]], widths: dict[str, float], margin: float) -> list[float]:
