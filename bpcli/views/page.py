@@ -37,6 +37,9 @@ LABEL_CHARACTERS = 18  # a wire label longer than this is cut, the whole text in
 CAPTION_CHARACTERS = 32
 TOTAL_CHARACTERS = 28  # a fork's sum under its box: "dx = 2.06 (sum of 3)"
 CHARACTER_WIDTH = 7.2  # px per character at the drawing's font size, for box widths
+# A wire's labels sit this far along its last stretch: past the middle, where wires leaving one
+# fork have parted towards their gates.
+LABEL_AT = 0.62
 WIRE_SPREAD = 34.0  # px between wires entering one gate: room for a value above and a gradient below
 
 PAGE_CSS = """
@@ -282,8 +285,7 @@ def _wire_svg(number: int, wire: Wire, placed: Layout, sizes: dict[str, _Size], 
     for (ax, ay), (bx, by) in zip(route, route[1:]):
         bend = (bx - ax) / 2
         path += f" C {ax + bend:.1f} {ay:.1f} {bx - bend:.1f} {by:.1f} {bx:.1f} {by:.1f}"
-    (ax, ay), (bx, by) = route[-2], route[-1]
-    x, y = (ax + bx) / 2, (ay + by) / 2
+    x, y = _along(route[-2], route[-1], LABEL_AT)
     value_from, gradient_from = shown if shown else (None, None)
     parts = [f'<path class="wire" d="{path}" marker-end="url(#bpcli-arrow)"/>']
     if wire.value is not None:
@@ -291,6 +293,15 @@ def _wire_svg(number: int, wire: Wire, placed: Layout, sizes: dict[str, _Size], 
     if wire.gradient is not None:
         parts.append(_label("grad", format_value(wire.gradient, precision), x, y + 15, gradient_from))
     return "\n".join(parts)
+
+
+def _along(start: tuple[float, float], end: tuple[float, float], t: float) -> tuple[float, float]:
+    """The point at ``t`` (0..1) of the curve from ``start`` to ``end`` that the wire draws (level at both ends)."""
+    (ax, ay), (bx, by) = start, end
+    # The wire's cubic has its control points half-way across, at the heights of its two ends.
+    across = 1.5 * t - 1.5 * t**2 + t**3
+    near = (1 - t) ** 3 + 3 * (1 - t) ** 2 * t  # the weight of the start's height
+    return ax + (bx - ax) * across, ay * near + by * (1 - near)
 
 
 def _label(kind: str, text: str, x: float, y: float, shown_from: int | None, anchor: str = "middle",
