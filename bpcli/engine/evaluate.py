@@ -8,9 +8,10 @@ division by zero, an overflow, a logarithm of zero.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, Iterable, Mapping, NamedTuple
 
-from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY
+from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY, Gate
 from bpcli.engine.graph import CONST, INPUT, Graph
 from bpcli.engine.values import underflows
 
@@ -56,13 +57,13 @@ def evaluate(
     if graph.shapes is not None or any(hasattr(value, "shape") for value in bindings.values()):
         import numpy as np
 
-        from bpcli.engine.backends import array as xp
+        from bpcli.engine.backends import array
 
         with np.errstate(all="ignore"):
-            return _run(graph, bindings, xp, recompute, reuse, roots, watch)
-    from bpcli.engine.backends import scalar as xp
+            return _run(graph, bindings, array, recompute, reuse, roots, watch)
+    from bpcli.engine.backends import scalar
 
-    return _run(graph, bindings, xp, recompute, reuse, roots, watch)
+    return _run(graph, bindings, scalar, recompute, reuse, roots, watch)
 
 
 def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
@@ -75,7 +76,7 @@ def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
 def _run(
     graph: Graph,
     bindings: Mapping[str, Any],
-    xp: Any,
+    xp: ModuleType,
     recompute: list[bool] | None,
     reuse: Evaluation | None,
     roots: Iterable[int] | None,
@@ -99,7 +100,8 @@ def _run(
         if op == CONST:
             value = values[index] = node.value
             if node.span is not None and not all_finite(value):  # a number written too large: 1e999
-                findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(xp, value)} in float64"))
+                word = _nonfinite_word(xp, value)
+                findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {word} in float64"))
             elif node.span is not None and isinstance(value, float) and underflows(node.name, value):
                 findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
             continue
@@ -120,7 +122,7 @@ def _run(
         if not all(all_finite(v) for v in inputs):
             continue  # non-finite because an input already was: reported where it began
         findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
-    if deferred and not all(values[w] is None or all_finite(values[w]) for w in watch):
+    if watch is not None and not all(values[w] is None or all_finite(values[w]) for w in watch):
         # Where the reported gradients that are not finite began (an inf that
         # the conventions turned back into 0 on its way is not one of them).
         roots = [w for w in watch if values[w] is not None and not all_finite(values[w])]
@@ -140,7 +142,7 @@ def _unreported(node: Any) -> bool:
     return node.op == CONST and node.span is None
 
 
-def _went_nonfinite(xp: Any, inputs: list[Any], out: Any) -> bool:
+def _went_nonfinite(xp: ModuleType, inputs: list[Any], out: Any) -> bool:
     """Whether ``out`` is where inf or nan began: not finite from finite inputs, or nan from inputs
     without a nan (inf * 0: the gradient of log(1 + exp(x)) at x = 1000, whose exp overflows)."""
     if xp.all_finite(out):
@@ -150,7 +152,9 @@ def _went_nonfinite(xp: Any, inputs: list[Any], out: Any) -> bool:
     return xp.is_nan(out) and not any(xp.is_nan(v) for v in inputs)
 
 
-def _gradient_findings(graph: Graph, suspects: list[tuple[int, int, str]], roots: Iterable[int] | None) -> list[Finding]:
+def _gradient_findings(
+    graph: Graph, suspects: list[tuple[int, int, str]], roots: Iterable[int] | None
+) -> list[Finding]:
     """One finding per stage whose gradient went non-finite, at nodes the wanted values use."""
     if not suspects:
         return []
@@ -167,13 +171,13 @@ def _how_many(hits: int, out: Any) -> str:
     return f" (at {hits} of {size} elements)" if size > 1 else ""
 
 
-def _nonfinite_word(xp: Any, value: Any) -> str:
+def _nonfinite_word(xp: ModuleType, value: Any) -> str:
     if xp.is_nan(value):
         return "nan"
     return "-inf" if xp.count(value < 0) else "inf"
 
 
-def _nonfinite_note(xp: Any, gate: Any, inputs: list[Any], out: Any) -> str:
+def _nonfinite_note(xp: ModuleType, gate: Gate, inputs: list[Any], out: Any) -> str:
     """The gate's explanation, at the first element that went non-finite."""
     if gate.nonfinite is None:
         reason = DEFAULT_NONFINITE

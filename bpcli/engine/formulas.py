@@ -19,6 +19,9 @@ from bpcli.engine.syntax.printer import format_number, to_text
 
 OPERATORS = {"add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@"}
 
+Expand = Callable[[int], bool]  # whether a node is written out (true) or appears by its name
+CallName = Callable[[Node], str | None]  # a target's name for calling a gate; None: bpcli's spelling
+
 
 def gate_text(graph: Graph, node: int) -> str:
     """The gate applied to its inputs' names: ``q * z``."""
@@ -40,14 +43,15 @@ def formula_text(graph: Graph, node: int, names: dict[int, str] | None = None) -
 def to_ast(
     graph: Graph,
     root: int,
-    expand,
+    expand: Expand,
     names: dict[int, str] | None = None,
-    call: Callable[[Node], str] | None = None,
+    call: CallName | None = None,
 ) -> Expr:
     """The expression of ``root``; nodes for which ``expand(n)`` is false appear by name.
 
     ``call`` says how a gate that is written as a function is called (the
-    staged Python code calls ``math.exp``); by default by its name in bpcli.
+    staged Python code calls ``math.exp``); by default, or where it answers
+    None, an operator is written as the operator and a function by its name in bpcli.
     Walks with an explicit stack and shares subtrees, so large gradient graphs
     convert in linear time.
     """
@@ -67,14 +71,14 @@ def to_ast(
     return built[root]
 
 
-def _shown_inputs(graph: Graph, node: int, expand) -> tuple[int, ...]:
+def _shown_inputs(graph: Graph, node: int, expand: Expand) -> tuple[int, ...]:
     n = graph.nodes[node]
     if n.op in (INPUT, CONST) or not expand(node):
         return ()
     return n.inputs
 
 
-def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> Expr:
+def _node_ast(graph: Graph, node: int, expand: Expand, built: dict[int, Expr], call: CallName | None) -> Expr:
     n = graph.nodes[node]
     if n.op == CONST:
         # An array constant (a literal, an upstream gradient) goes by its name.
@@ -83,10 +87,12 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
         return Name(n.name)
     args = [built[i] for i in n.inputs]
     if n.op == "mul" and _is_expanded_reciprocal(graph, n.inputs[1], expand):
-        return Binary("/", args[0], args[1].right)
+        reciprocal = args[1]
+        assert type(reciprocal) is Binary  # an expanded recip is built as 1 / x, below
+        return Binary("/", args[0], reciprocal.right)
     if n.op in OPERATORS:
         name = call(n) if call else None  # a target may call an operator as a function instead
-        return Binary(OPERATORS[n.op], *args) if name is None else Call(name, tuple(args))
+        return Binary(OPERATORS[n.op], args[0], args[1]) if name is None else Call(name, tuple(args))
     if n.op == "accumulate":
         return functools.reduce(lambda left, right: Binary("+", left, right), args)
     if n.op == "neg":
@@ -96,7 +102,7 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
     if n.op == "transpose":
         return Transpose(args[0])
     keywords = tuple((key, _parameter_ast(value)) for key, value in (n.attrs or {}).items() if value is not None)
-    return Call(call(n) if call else function_name(n), tuple(args), keywords=keywords)
+    return Call((call(n) if call else None) or function_name(n), tuple(args), keywords=keywords)
 
 
 def function_name(node: Node) -> str:
@@ -104,13 +110,13 @@ def function_name(node: Node) -> str:
     return REGISTRY[node.op].function or node.op
 
 
-def _parameter_ast(value) -> Expr:
+def _parameter_ast(value: int | tuple[int, ...]) -> Expr:
     if isinstance(value, tuple):
         return Tuple(tuple(constant_ast(float(v), integer=True) for v in value))
     return constant_ast(float(value), integer=True)
 
 
-def _is_expanded_reciprocal(graph: Graph, node: int, expand) -> bool:
+def _is_expanded_reciprocal(graph: Graph, node: int, expand: Expand) -> bool:
     return graph.nodes[node].op == "recip" and expand(node)
 
 

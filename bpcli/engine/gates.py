@@ -26,9 +26,23 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Any, Callable, NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from bpcli.engine import shapes
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    Axis = int | tuple[int, ...] | None  # a reduction's axis parameter
+
+    class GateBuilder(Protocol):
+        """What partials, vjps and decompositions build with (graph.Builder, which imports this module)."""
+
+        def const(self, value: float) -> int: ...
+        def shape(self, node: int) -> tuple[int, ...]: ...
+        def apply(self, op: str, *inputs: int, **attrs: Any) -> int: ...
+        def __getattr__(self, op: str) -> Callable[..., int]: ...  # a gate by name: g.mul(a, b)
 
 # How a gate passes the gradient backward, in the lecture notes' words.
 ROLES = {
@@ -80,7 +94,11 @@ class Gate(NamedTuple):
 
     @property
     def arity(self) -> int:
-        return len(self.partials) if self.partials is not None else self.arity_
+        if self.partials is not None:
+            return len(self.partials)
+        if self.arity_ is None:
+            raise TypeError(f"the structural gate {self.op} does not say how many inputs it takes (arity_)")
+        return self.arity_
 
     @property
     def elementwise(self) -> bool:
@@ -100,15 +118,15 @@ def _register(gate: Gate) -> Gate:
     return gate
 
 
-def _one(g, *_):
+def _one(g: GateBuilder, *_: int) -> int:
     return g.const(1.0)
 
 
-def _sign_of_a(xp, a):
+def _sign_of_a(xp: ModuleType, a: Any) -> Any:
     return xp.sign(a)
 
 
-def _sign_of_difference(xp, a, b):
+def _sign_of_difference(xp: ModuleType, a: Any, b: Any) -> Any:
     return xp.sign(a - b)
 
 
@@ -316,7 +334,7 @@ _register(Gate(
 # ---- structural gates: they declare their vector-Jacobian product -----------
 
 
-def _matmul_vjp(g, a, b, out, up):
+def _matmul_vjp(g: GateBuilder, a: int, b: int, out: int, up: int) -> tuple[int, int]:
     rank_a, rank_b = len(g.shape(a)), len(g.shape(b))
     if rank_a == 2 and rank_b == 2:
         return g.matmul(up, g.transpose(b)), g.matmul(g.transpose(a), up)
@@ -354,7 +372,7 @@ _register(Gate(
 ))
 
 
-def _mean_vjp(g, a, out, up, axis=None):
+def _mean_vjp(g: GateBuilder, a: int, out: int, up: int, axis: Axis = None) -> tuple[int]:
     count = shapes.size(g.shape(a)) // max(1, shapes.size(g.shape(out)))
     return (g.mul(g.broadcast(up, a, axis=axis), g.const(1.0 / count)),)
 

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.gates import FUNCTIONS, REGISTRY
+from bpcli.engine.gates import FUNCTIONS, REGISTRY, Gate
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
 from bpcli.engine.syntax.ast import (
     Array, Assign, Binary, Call, Expr, Name, Neg, Number, Program, Statement, Transpose, Tuple, children,
@@ -125,28 +125,29 @@ class _Lowering:
         """Lower one expression, children before parents; returns its node."""
         results: list[int] = []
         # An AST node before its operands are lowered; (node, operand count) once they are.
-        work: list[Any] = [root]
+        work: list[Expr | tuple[Expr, int]] = [root]
         pop, push, lowered = work.pop, work.append, results.append
+        # Dispatch on type(item) is, not isinstance: as fast as comparing a cached type, and
+        # type checkers narrow it (nodes are never subclassed).
         while work:
             item = pop()
-            if type(item) is tuple:
+            if isinstance(item, tuple):
                 node, arity = item
                 inputs = results[-arity:]
                 del results[-arity:]
                 lowered(self._node(node, inputs))
                 continue
-            kind = type(item)
-            if kind is Name:
+            if type(item) is Name:
                 lowered(self._name(item))
                 continue
-            if kind is Neg and type(item.operand) is Number:
+            if type(item) is Neg and type(item.operand) is Number:
                 # A negative literal is a constant, not a negation gate.
                 lowered(self._constant(-item.operand.value, "-" + item.operand.text, item.span))
                 continue
-            if kind is Array:
+            if type(item) is Array:
                 lowered(self._constant(self._array_value(item), to_text(item), item.span))
                 continue
-            if kind is Tuple:
+            if type(item) is Tuple:
                 raise BpcliError(
                     "a parenthesised list is only an axis: sum(x, axis=(0, 1)); use [...] for an array",
                     source=self.source, span=item.span,
@@ -160,18 +161,17 @@ class _Lowering:
         return results[0]
 
     def _node(self, node: Expr, operands: list[int]) -> int:
-        kind = type(node)
-        if kind is Binary:
+        if type(node) is Binary:
             if node.op == "/":
                 return self._division(node, operands)
             return self._gate(_OPERATOR_GATES[node.op], operands, node)
-        if kind is Call:
+        if type(node) is Call:
             return self._call(node, operands)
-        if kind is Number:
+        if type(node) is Number:
             return self._constant(node.value, node.text, node.span)
-        if kind is Neg:
+        if type(node) is Neg:
             return self._gate("neg", operands, node)
-        if kind is Transpose:
+        if type(node) is Transpose:
             return self._gate("transpose", operands, node)
         raise TypeError(f"cannot lower {node!r}")
 
@@ -274,18 +274,20 @@ class _Lowering:
                 source=self.source,
                 span=node.span,
             )
-        attrs = {name: self._parameter(node, gate, name, value) for name, value in node.keywords} if node.keywords else None
+        attrs = (
+            {name: self._parameter(node, gate, name, value) for name, value in node.keywords} if node.keywords else None
+        )
         return self._gate(gate.op, operands, node, attrs)
 
-    def _parameter(self, call: Call, gate: Any, name: str, value: Expr) -> Any:
+    def _parameter(self, call: Call, gate: Gate, name: str, value: Expr) -> int | tuple[int, ...]:
         if name not in gate.params:
             takes = f"it takes {', '.join(gate.params)}" if gate.params else "it takes none"
             raise BpcliError(
                 f"{call.func} has no keyword argument {name!r} ({takes})", source=self.source, span=value.span
             )
         items = value.elements if isinstance(value, Tuple) else (value,)
-        axes = tuple(_integer(item) for item in items)
-        if any(a is None for a in axes):
+        axes = tuple(axis for axis in map(_integer, items) if axis is not None)
+        if len(axes) < len(items):  # one is not a whole number
             raise BpcliError(
                 f"{name} is a whole number or a tuple of them: axis=0, axis=(0, 2)",
                 source=self.source, span=value.span,
@@ -293,9 +295,12 @@ class _Lowering:
         return axes if isinstance(value, Tuple) else axes[0]
 
     def _gate(self, op: str, operands: list[int], node: Expr, attrs: dict[str, Any] | None = None) -> int:
-        if self.primitives is not None and REGISTRY[op].decompose is not None:
-            self.primitives.span = node.span
-            return REGISTRY[op].decompose(self.primitives, *operands)
+        primitives = self.primitives
+        if primitives is not None:
+            decompose = REGISTRY[op].decompose
+            if decompose is not None:
+                primitives.span = node.span
+                return decompose(primitives, *operands)
         return self.graph.add_gate(op, tuple(operands), self.graph.fresh_name("t"), None, node.span, attrs)
 
 
@@ -315,12 +320,11 @@ def _operands(node: Expr) -> tuple[Expr, ...]:
     (invden = 1.0 / den; f = num * invden); a literal 1 over b is just the
     reciprocal gate, with no multiply by one.
     """
-    kind = type(node)
-    if kind is Binary:
+    if type(node) is Binary:
         if node.op == "/" and type(node.left) is Number and node.left.value == 1.0:
             return (node.right,)
         return (node.left, node.right)
-    if kind is Call:
+    if type(node) is Call:
         return node.args
     return children(node)
 

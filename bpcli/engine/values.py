@@ -22,6 +22,8 @@ from bpcli.engine.errors import BpcliError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from numpy.random import Generator
+
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
 _FILL = re.compile(r"(randn|rand|zeros|ones):(.*)\Z")
 DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond any homework, well within the machine
@@ -57,7 +59,8 @@ def _marked(array: Any, first: str | None, count: int) -> Any:
         return Underflowed(first) if first is not None else array
     marked = array.view(_underflowed_array())
     marked.underflow = (
-        f"{first} underflows float64 to 0" if count == 1 else f"{count} numbers underflow float64 to 0, {first} the first"
+        f"{first} underflows float64 to 0" if count == 1
+        else f"{count} numbers underflow float64 to 0, {first} the first"
     )
     return marked
 
@@ -74,7 +77,8 @@ def _underflowed_array() -> type:
 
 
 class _Literals:
-    """Reads numbers from their text (JSON's number hook, CSV cells), noting those written nonzero that float64 makes 0."""
+    """Reads numbers from their text (JSON's number hook, CSV cells), noting those written nonzero
+    that float64 makes 0."""
 
     def __init__(self) -> None:
         self.first: str | None = None
@@ -91,13 +95,15 @@ class _Literals:
 class ValueReader:
     """Reads value texts into floats and float64 arrays."""
 
-    def __init__(self, seed: int = 0, max_elements: int = DEFAULT_MAX_ELEMENTS, note: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, seed: int = 0, max_elements: int = DEFAULT_MAX_ELEMENTS, note: Callable[[str], None] | None = None
+    ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise BpcliError(f"the seed of the random fills is a whole number, 0 or more, not {seed!r}")
         self.seed = seed
         self.max_elements = max_elements
         self.note = note or (lambda message: None)
-        self._rng = None
+        self._rng: Generator | None = None  # made on the first random fill (numpy is imported then)
 
     def read(self, name: str, text: str) -> Any:
         """The value of ``name`` given as ``text``."""
@@ -304,9 +310,8 @@ def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | N
     Whole numbers are read as floats too: a value is float64 in the end, and
     Python's int refuses a whole number of more than 4,300 digits.
     """
-    hooks = {"parse_float": number, "parse_int": number or float}
     try:
-        return json.loads(text, **hooks)
+        return json.loads(text, parse_float=number, parse_int=number or float)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}" if "\n" in text else f"character {error.pos}"
         raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at {where}") from None
@@ -321,7 +326,7 @@ def utf8_text(path: Path, data: bytes) -> str:
         raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
 
 
-def _holds_non_numbers(content: list) -> bool:
+def _holds_non_numbers(content: list[Any]) -> bool:
     work = [content]
     while work:
         for item in work.pop():
