@@ -36,8 +36,12 @@ def check(
     answers: Optional[Path] = typer.Option(
         None, "--answers", metavar="PATH", help="A TOML file of [[problem]] tables, checked in one process.",
     ),
-    rtol: Optional[float] = typer.Option(None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."),
-    atol: Optional[float] = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."),
+    rtol: Optional[float] = typer.Option(
+        None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."
+    ),
+    atol: Optional[float] = typer.Option(
+        None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.check/1 JSON document."),
     upstream: common.Upstream = None,
     precision: common.Precision = 4,
@@ -127,4 +131,4 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
     )
 
 
-check.__doc__ = check.__doc__.format(bindings=common.BINDINGS_HELP)
+check.__doc__ = (check.__doc__ or "").format(bindings=common.BINDINGS_HELP)

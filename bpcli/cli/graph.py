@@ -66,4 +66,4 @@ def graph(
     common.write_output(diagram.draw(result, image_format, precision), out)
 
 
-graph.__doc__ = graph.__doc__.format(bindings=common.BINDINGS_HELP)
+graph.__doc__ = (graph.__doc__ or "").format(bindings=common.BINDINGS_HELP)
