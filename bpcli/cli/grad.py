@@ -10,6 +10,7 @@ import typer
 from bpcli.cli import common
 from bpcli.cli.application import app
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
 
 
 @app.command(
@@ -83,13 +84,13 @@ def grad(
     {bindings}
     """
     if points is not None:
-        from bpcli.cli import points as batch
+        from bpcli.cli import points as batch  # only for --points (start-up)
 
         if upstream is not None:
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
-        batch.run(text, points, values, out, fmt, json_output, expand)
+        batch.run(text, points, values, out, fmt, json_output, expand, Limits(max_elements=max_elements))
         return
     if symbolic or order is not None or wrt is not None:
         if upstream is not None:
@@ -103,13 +104,14 @@ def grad(
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         _higher(
-            text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order
+            text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order,
+            Limits(max_elements=max_elements),
         )
         return
     result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length)
     sentences = None
     if explain:
-        from bpcli.views.explain import explain as explain_stages
+        from bpcli.views.explain import explain as explain_stages  # a view only when shown (start-up)
 
         sentences = explain_stages(result, precision)
     common.print_grad(result, json_output, precision, max_stages, full, sentences)
@@ -117,13 +119,15 @@ def grad(
 
 def _higher(
     text: str, values: dict[str, Any], order: int, wrt: Optional[str], symbolic: bool, json_output: bool,
-    precision: int, max_stages: int, full: bool, max_nodes: int, max_order: int,
+    precision: int, max_stages: int, full: bool, max_nodes: int, max_order: int, limits: Limits,
 ) -> None:
     """grad --order / --wrt / --symbolic."""
     if symbolic:
-        from bpcli.analyses.symbolic import symbolic as derive
+        from bpcli.analyses.symbolic import symbolic as derive  # only the command's own analysis (start-up)
 
-        expressions = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
+        expressions = derive(
+            text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits
+        )
         common.warn_unused(expressions.warnings)
         if json_output:
             print(expressions.to_json())
@@ -131,14 +135,14 @@ def _higher(
             print(expressions.to_text(precision, warnings=False))
             common.warn_values(expressions.warnings)
         return
-    from bpcli.analyses.derivative import derivative
+    from bpcli.analyses.derivative import derivative  # only the command's own analysis (start-up)
 
-    result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
+    result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits)
     common.warn_unused(result.warnings)
     if json_output:
         print(result.to_json())
     else:
-        from bpcli.views.derivative_table import derivative_table
+        from bpcli.views.derivative_table import derivative_table  # a view only when shown (start-up)
 
         common.print_view(derivative_table, result, precision=precision, max_stages=max_stages, full=full)
 

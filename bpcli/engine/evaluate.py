@@ -55,13 +55,13 @@ def evaluate(
     recompute = None if reuse is None else _depends_on(graph, changed)
     # Arrays anywhere (a bound value, or a literal such as [1, 2]) need numpy.
     if graph.shapes is not None or any(hasattr(value, "shape") for value in bindings.values()):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
-        from bpcli.engine.backends import array
+        from bpcli.engine.backends import array  # the backend the values need
 
         with np.errstate(all="ignore"):
             return _run(graph, bindings, array, recompute, reuse, roots, watch)
-    from bpcli.engine.backends import scalar
+    from bpcli.engine.backends import scalar  # the backend the values need
 
     return _run(graph, bindings, scalar, recompute, reuse, roots, watch)
 
@@ -189,7 +189,7 @@ def _nonfinite_note(xp: ModuleType, gate: Gate, inputs: list[Any], out: Any) -> 
 def _first_nonfinite_point(inputs: list[Any], out: Any) -> list[float]:
     if not hasattr(out, "shape") or out.shape == ():
         return [float(v) for v in inputs]
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     where = np.unravel_index(int(np.argmax(~np.isfinite(out))), out.shape)
     return [float(np.broadcast_to(v, out.shape)[where]) for v in inputs]
@@ -198,6 +198,6 @@ def _first_nonfinite_point(inputs: list[Any], out: Any) -> list[float]:
 def _count_nonfinite(out: Any) -> int:
     if not hasattr(out, "shape"):
         return 1
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     return int(np.count_nonzero(~np.isfinite(out)))
