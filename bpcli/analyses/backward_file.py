@@ -233,7 +233,7 @@ class _Checker:
 
     def _final_diagnosis(self, node: int, value: Any) -> Diagnosis:
         state, truth, name = self.gradients[node], self.truth, self.truth.name(node)
-        if state.wrong is not None:
+        if state.wrong is not None and state.wrong.diagnosis is not None:  # a wrong line always has one
             return state.wrong.diagnosis
         if state.follows is not None:
             line = state.follows.number

@@ -7,6 +7,7 @@ it, cut with "..." beyond a hundred elements. ``full`` shows every element.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 INLINE_ELEMENTS = 6  # a table cell shows at most this many elements of an array
@@ -36,7 +37,7 @@ def format_block(value: Any, precision: int = 4, full: bool = False) -> str:
         np.asarray(value),
         formatter={"float_kind": lambda v: format_value(v, precision)},
         separator=", ",
-        threshold=np.inf if full else BLOCK_ELEMENTS,
+        threshold=sys.maxsize if full else BLOCK_ELEMENTS,  # numpy's way to never summarise
         edgeitems=3,
         max_line_width=100,
     )
