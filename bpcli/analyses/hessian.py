@@ -129,8 +129,35 @@ def hessian(
         vector=by_name(vectors, read=lambda v, value: value),
         product=by_name(product_nodes),
         passes=passes,
-        warnings=higher_order_warnings(problem, evaluation, findings, first_pass),
+        warnings=[
+            *higher_order_warnings(problem, evaluation, findings, first_pass),
+            *_asymmetry(graph, chosen, matrix),
+        ],
     )
+
+
+def _asymmetry(graph: Any, chosen: list[int], matrix: Any) -> list[Notice]:
+    """A warning where the matrix is not symmetric: a true Hessian is, wherever it exists.
+
+    Mixed partials differ (or one is nan) only where f is not twice
+    differentiable, so the entry says which pair and why it cannot be trusted.
+    """
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    if matrix is None or matrix.size == 0:
+        return []
+    with np.errstate(all="ignore"):
+        same = np.isclose(matrix, matrix.T, rtol=1e-7, atol=1e-12, equal_nan=True)  # rounding differs by order
+    if same.all():
+        return []
+    labels = [label for v in chosen for label in element_labels(graph.nodes[v].name, graph.shape(v))]
+    i, j = (int(k) for k in np.argwhere(~same)[0])
+    message = (
+        f"the Hessian is not symmetric: ∂²f/∂{labels[i]} ∂{labels[j]} = {matrix[i, j]:g} but "
+        f"∂²f/∂{labels[j]} ∂{labels[i]} = {matrix[j, i]:g}; f is not twice differentiable there "
+        "(an inf or nan in its second derivatives, or a kink), so neither entry is a true second derivative"
+    )
+    return [Notice(None, None, "asymmetric", message)]
 
 
 def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
@@ -145,7 +172,6 @@ def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
 def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None]) -> tuple[Any, int, list[Any]]:
     """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
     import numpy as np  # numpy only where arrays are (start-up)
-
 
     chosen = list(gradient)
     count = sum(size(graph.shape(v)) for v in chosen)
@@ -176,7 +202,6 @@ def _chosen(graph: Any, wrt: Sequence[str] | str | None) -> list[int]:
 def _vectors(graph: Any, chosen: list[int], vector: Any) -> dict[int, Any]:
     """v as one value per chosen variable, shaped like it (missing ones are zero)."""
     import numpy as np  # numpy only where arrays are (start-up)
-
 
     names = {graph.nodes[v].name: v for v in chosen}
     if isinstance(vector, Mapping):

@@ -28,6 +28,10 @@ def grad(
     expression: common.Expression = None,
     file: common.File = None,
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.grad/1 JSON document."),
+    gradients_only: bool = typer.Option(
+        False, "--gradients-only",
+        help="With --json: leave out the stages and the forks (the value, inputs and gradients only).",
+    ),
     upstream: common.Upstream = None,
     precision: common.Precision = 4,
     full: common.Full = False,
@@ -65,7 +69,9 @@ def grad(
         help="Evaluate at every row of FILE (.csv with a header, .jsonl, or a structured .npy): "
         "writes the inputs, the value and every gradient per row.",
     ),
-    out: Optional[Path] = typer.Option(None, "--out", help="With --points: write there instead of standard output."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="With --points: write there instead of standard output (- is standard output)."
+    ),
     fmt: Optional[str] = typer.Option(
         None, "--format", metavar="csv|jsonl", help="With --points: csv (default) or jsonl (also from --out's suffix)."
     ),
@@ -88,10 +94,20 @@ def grad(
 
         if upstream is not None:
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
+        if str(points) == "-" and expression == "-":
+            raise BpcliError("standard input holds the expression or the points, not both: give the other one "
+                             "as text or a file (--file PATH, --points FILE)")
+        if symbolic or order is not None or wrt is not None or explain:
+            raise BpcliError("--order, --wrt, --symbolic and --explain do not go with --points, which writes the "
+                             "value and the gradients at every row")
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
-        batch.run(text, points, values, out, fmt, json_output, expand, Limits(max_elements=max_elements))
+        batch.run(text, points, values, common.out_path(out), fmt, json_output, expand,
+                  Limits(max_elements=max_elements))
         return
+    if out is not None or fmt is not None:
+        raise BpcliError("--out and --format are for the rows of --points; without --points, bpcli grad prints "
+                         "to standard output (redirect it with > FILE, or use --json)")
     if symbolic or order is not None or wrt is not None:
         if upstream is not None:
             raise BpcliError(
@@ -114,7 +130,9 @@ def grad(
         from bpcli.views.explain import explain as explain_stages  # a view only when shown (start-up)
 
         sentences = explain_stages(result, precision)
-    common.print_grad(result, json_output, precision, max_stages, full, sentences)
+    if gradients_only and not json_output:
+        raise BpcliError("--gradients-only shortens the JSON document: use it with --json")
+    common.print_grad(result, json_output, precision, max_stages, full, sentences, gradients_only)
 
 
 def _higher(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from bpcli.cli import common
+from bpcli.cli.atomic import atomic_output
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 
@@ -23,18 +24,23 @@ def run(
     fmt = fmt or ("jsonl" if (out is not None and out.suffix.lower() == ".jsonl") or json_output else "csv")
     if fmt not in ("csv", "jsonl"):
         raise BpcliError(f"--format is csv or jsonl, not {fmt!r}")
-    result = grad_points(text, points, values, expand=expand, limits=limits)
+    result = grad_points(text, _stdin_points() if str(points) == "-" else points, values, expand=expand, limits=limits)
     common.warn_unused(result.warnings)
     common.warn_values(result.warnings)
     if out is None:
         with _progress(result.count) as advance:
             write_points(result, sys.stdout, fmt, advance)
         return
-    try:
-        with out.open("w", encoding="utf-8", newline="") as stream, _progress(result.count) as advance:
-            write_points(result, stream, fmt, advance)
-    except OSError as error:  # opening, writing, or closing: a full disk may show only when the rest is flushed
-        raise common.cannot_write(out, error) from None
+    # The file appears whole or not at all: a full disk, Ctrl-C or SIGTERM leaves the previous one.
+    with atomic_output(out, newline="") as stream, _progress(result.count) as advance:
+        write_points(result, stream, fmt, advance)
+
+
+def _stdin_points() -> dict[str, Any]:
+    """``--points -``: the points table on standard input (CSV with a header, or JSON Lines)."""
+    from bpcli.analyses.points import read_points_data  # only the command's own analysis (start-up)
+
+    return read_points_data(sys.stdin.buffer.read())
 
 
 class _progress:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.cli.bindings import split_bindings
 from bpcli.engine.limits import Limits
-from bpcli.engine.values import ValueReader
+from bpcli.engine.printable import printable
+from bpcli.engine.values import ShapeOnly, ValueReader
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
@@ -22,6 +23,24 @@ if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the comma
 # gates, which take some 400 MB and ten seconds. An argument is far shorter
 # (the system allows 128 KB); a file can be anything, /dev/zero included.
 DEFAULT_MAX_LENGTH = 1_000_000
+
+
+EXIT_TERMINATED = 128 + 15  # as a shell reports a process ended by SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where bpcli is (``terminate_as_interrupt``), so that it unwinds as Ctrl-C does:
+    a half-written --out file is removed and a progress bar gives the terminal its cursor back."""
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM raises Terminated instead of ending the process on the spot."""
+    import signal  # only the console script installs the handler (the library leaves signals alone)
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminated)
 
 
 def run_reporting(command: Callable[[], Any]) -> int:
@@ -42,6 +61,8 @@ def run_reporting(command: Callable[[], Any]) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return EXIT_TERMINATED
     except MemoryError:  # what the limits (--max-elements, --max-length, ...) let through, this machine could not
         error_message("out of memory: the arrays or the expression are too large for this machine")
         return EXIT_BAD_INPUT
@@ -183,7 +204,9 @@ def warn(message: str) -> None:
 
 
 def _diagnostic(line: str) -> None:
-    """A line on standard error; one that cannot be written is dropped (it must not change the exit code)."""
+    """A line on standard error, its control characters escaped (messages quote paths, names and file
+    contents); one that cannot be written is dropped (it must not change the exit code)."""
+    line = printable(line)
     stream = sys.stderr
     if stream is None:
         return
@@ -276,7 +299,7 @@ def _decoded(data: bytes, source: str, max_length: int) -> str:
             "(raise the limit with --max-length)"
         )
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte order mark, as Windows editors write, is not part of the text
     except UnicodeDecodeError as error:
         raise BpcliError(f"{source} is not UTF-8 text (byte {error.start})") from None
 
@@ -310,8 +333,9 @@ def evaluated_text(
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
-    if circuit_without_values and not values:
-        return circuit(text, upstream=seed_value, expand=expand, limits=limits)
+    shapes = {name: value for name, value in values.items() if isinstance(value, ShapeOnly)}
+    if circuit_without_values and len(shapes) == len(values):  # no values, or shapes only (-W shape:5,10)
+        return circuit(text, upstream=seed_value, expand=expand, limits=limits, shapes=shapes)
     result = grad(text, values, upstream=seed_value, expand=expand, limits=limits)
     warn_unused(result.warnings)
     return result
@@ -338,13 +362,13 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
     return Path(arguments[position + 1]), arguments[:position] + arguments[position + 2:]
 
 
-def cannot_write(path: Path, error: OSError) -> BpcliError:
-    """The error for a file that could not be written (--out)."""
-    return BpcliError(f"cannot write {path}: {error.strerror or error}")
+def out_path(path: Optional[Path]) -> Optional[Path]:
+    """The file an --out option names; None (standard output) for ``-``, as for every other tool."""
+    return None if path is None or str(path) == "-" else path
 
 
 def write_output(data: str | bytes, path: Optional[Path]) -> None:
-    """Text or bytes to a file, or to standard output."""
+    """Text or bytes to a file (whole or not at all: atomic.atomic_output), or to standard output."""
     if path is None:
         if isinstance(data, str):
             sys.stdout.write(data)
@@ -357,10 +381,10 @@ def write_output(data: str | bytes, path: Optional[Path]) -> None:
             silence(1)
             check_output_error(error)
         return
-    try:
-        path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, encoding="utf-8")
-    except OSError as error:
-        raise cannot_write(path, error) from None
+    from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
+
+    with atomic_output(path, binary=isinstance(data, bytes)) as handle:
+        handle.write(data)
 
 
 def print_renderable(renderable: Any, path: Optional[Path]) -> None:
@@ -370,11 +394,10 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
         return
     from rich.console import Console  # rich only to draw (start-up)
 
-    try:
-        with path.open("w", encoding="utf-8") as handle:
-            Console(file=handle, width=120, color_system=None, highlight=False).print(renderable)
-    except OSError as error:
-        raise cannot_write(path, error) from None
+    from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
+
+    with atomic_output(path) as handle:
+        Console(file=handle, width=120, color_system=None, highlight=False).print(renderable)
 
 
 def read_upstream(upstream: Optional[str], reader: Any) -> Any:
@@ -382,8 +405,26 @@ def read_upstream(upstream: Optional[str], reader: Any) -> Any:
     return upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
 
 
+# Options some commands have: given to one that has not, they are read as bindings. Where the value then
+# is not a value, the error says what was likely meant.
+_OPTIONS_ELSEWHERE = {
+    "out": "it prints to standard output: redirect that with > FILE",
+    "format": "formats are for bpcli graph and bpcli grad --points; --json gives JSON",
+    "points": "bpcli grad --points evaluates at many points",
+}
+
+
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
-    return {name: reader.read(name, text) for name, text in split_bindings(arguments).items()}
+    values = {}
+    for name, text in split_bindings(arguments).items():
+        try:
+            values[name] = reader.read(name, text)
+        except BpcliError:
+            if name not in _OPTIONS_ELSEWHERE:
+                raise
+            raise BpcliError(f"this command has no --{name} option ({_OPTIONS_ELSEWHERE[name]}), and {text!r} "
+                             f"is not a value to bind a variable {name} to") from None
+    return values
 
 
 def console(stderr: bool = False) -> Any:
@@ -393,18 +434,39 @@ def console(stderr: bool = False) -> Any:
     # tables' columns readable. rich drops only the colours for NO_COLOR and
     # keeps bold and dim; bpcli drops every style, as the variable asks.
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 120
+    width = _terminal_width(stream) if stream.isatty() else 120
     plain = os.environ.get("NO_COLOR", "") != ""
     return Console(highlight=False, width=width, stderr=stderr, color_system=None if plain else "auto")
 
 
-def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: int = 200, full: bool = False,
-               sentences: Optional[list[Any]] = None) -> None:
-    """What bpcli grad prints: the bpcli.grad/1 document, or the stage table (and the sentences of --explain)."""
-    if json_output:
-        from bpcli.views.json_doc import dumps, grad_document  # a view only when shown (start-up)
+MIN_WIDTH = 40  # narrower, a table has no room for its columns; the terminal wraps what is wider
 
-        print(dumps(grad_document(result, sentences)))
+
+def _terminal_width(stream: Any) -> int:
+    """The width of a terminal: COLUMNS if it is a positive number (COLUMNS=0 would print nothing at all),
+    else the terminal's own, and never below MIN_WIDTH."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return max(MIN_WIDTH, int(columns))
+    try:
+        measured = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        measured = 0
+    return max(MIN_WIDTH, measured or 80)
+
+
+def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: int = 200, full: bool = False,
+               sentences: Optional[list[Any]] = None, gradients_only: bool = False) -> None:
+    """What bpcli grad prints: the bpcli.grad/1 document, or the stage table (and the sentences of --explain).
+
+    The document is written as it is made, arrays a row at a time, so a large
+    tensor's JSON needs no more memory than the tensor.
+    """
+    if json_output:
+        from bpcli.views.json_doc import grad_document, write  # a view only when shown (start-up)
+
+        write(grad_document(result, sentences, gradients_only, streamed=True), sys.stdout)
+        sys.stdout.write("\n")
         return
     from bpcli.views.table import grad_table  # a view only when shown (start-up)
 
