@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping
 from bpcli.engine.backends import backend_for, quiet_float_errors
 from bpcli.engine.backward import backward
 from bpcli.engine.evaluate import evaluate
-from bpcli.engine.formulas import gate_text, to_ast
+from bpcli.engine.formulas import to_ast
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.problem import Problem
 from bpcli.engine.syntax.printer import to_text

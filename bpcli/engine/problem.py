@@ -27,7 +27,8 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import evaluate
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.graph import CONST, INPUT, Graph, gate_shape
-from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS, Limits
+from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
+from bpcli.engine.limits import Limits as Limits  # re-exported: every analysis takes it with Problem
 from bpcli.engine.lower import lower
 from bpcli.engine.shapes import ShapeError, show, size, value_shape
 from bpcli.engine.syntax.ast import Program

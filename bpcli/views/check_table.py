@@ -35,7 +35,8 @@ def _answers_report(result: Any, show) -> list[Any]:
     """An answers file: one row per problem, the wrong ones in detail, and its score (or why it was not read)."""
     if result.error is not None:
         return [Text(f"Checking {printable(result.answers)}: error: {printable(result.error)}", style="red")]
-    parts: list[Any] = [Text(f"Checking {printable(result.answers)}: {len(result.problems)} problems"), _answers_table(result)]
+    heading = Text(f"Checking {printable(result.answers)}: {len(result.problems)} problems")
+    parts: list[Any] = [heading, _answers_table(result)]
     for problem in result.problems:
         if not problem.passed:
             parts.append(Text(f"\nProblem {problem.index}: {_label(problem)}", style="bold"))

@@ -150,7 +150,8 @@ class _Program:
                 "",
                 f"    # python3 {FUNCTION}.py followed by the values of {order}, in this order,",
                 "    # arrays written as JSON: '[[1, 2], [3, 4]]'",
-                f"    value, gradients = {FUNCTION}(*(np.array(json.loads(text), dtype=float) for text in sys.argv[1:]))",
+                f"    value, gradients = {FUNCTION}("
+                "*(np.array(json.loads(text), dtype=float) for text in sys.argv[1:]))",
             ]
         lines += [
             f'    print("{self.graph.nodes[self.output].name} =", value)',

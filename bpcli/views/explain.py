@@ -85,7 +85,8 @@ class _Facts:
     def gets(self, position: int) -> str:
         """``z gets q·(1) = 3``: local gradient times upstream, or the vector-Jacobian product."""
         stage = self.stage
-        name, formula, received = stage.inputs[position], stage.formulas[position], self.show(stage.downstream[position])
+        name, formula = stage.inputs[position], stage.formulas[position]
+        received = self.show(stage.downstream[position])
         summed = " summed over the broadcast axes" if stage.summed[position] else ""
         if stage.structural:
             return f"{name} gets {formula}{summed} = {received}"
@@ -131,7 +132,8 @@ def _routes(f: _Facts) -> str:
         return f"{f.gate} splits the {f.upstream} it received evenly between its equal inputs ({inputs}): {f.each()}"
     losers = [stage.inputs[i] for i in f.carried if i not in winners]
     rest = f"; {' and '.join(losers)} {'gets' if len(losers) == 1 else 'get'} 0" if losers else ""
-    return f"{f.gate} routes the {f.upstream} it received to {stage.inputs[winners[0]]}, the input that won ({inputs}){rest}"
+    winner = stage.inputs[winners[0]]
+    return f"{f.gate} routes the {f.upstream} it received to {winner}, the input that won ({inputs}){rest}"
 
 
 def _gates(f: _Facts) -> str:
@@ -141,7 +143,8 @@ def _gates(f: _Facts) -> str:
                 f"and blocks it elsewhere: {f.each()}")
     value = f.show(f.values[f.carried[0]])
     if f.all_local(1.0):
-        return f"{f.gate} lets the {f.upstream} it received through, since {f.names()} = {value} is positive: {f.each()}"
+        return (f"{f.gate} lets the {f.upstream} it received through, since {f.names()} = {value} is positive: "
+                f"{f.each()}")
     return f"{f.gate} blocks the {f.upstream} it received, since {f.names()} = {value} is not positive: {f.each()}"
 
 

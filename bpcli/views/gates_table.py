@@ -24,7 +24,9 @@ def gates_table(reference: Any) -> Group:
     if ELEMENTWISE in kinds:
         parts.append(Text("∂/∂a: an elementwise gate's local gradient; downstream = local × upstream."))
     if VJP in kinds:
-        parts.append(Text("da = ...: what input a receives from the upstream gradient dout (a vector-Jacobian product)."))
+        parts.append(
+            Text("da = ...: what input a receives from the upstream gradient dout (a vector-Jacobian product).")
+        )
     return Group(*parts)
 
 

@@ -37,8 +37,8 @@ def hessian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = 
             table.add_row(Text(name), _shape_text(result.shapes[name]),
                           Text(format_block(result.vector[name], precision, full)),
                           Text(format_block(result.product[name], precision, full)))
-        parts = [Text(f"Hessian-vector product of {of}"), table, Text("Built from one extra backward pass, through <gradient, v>; "
-                             "the matrix itself is never formed.")]
+        parts = [Text(f"Hessian-vector product of {of}"), table,
+                 Text("Built from one extra backward pass, through <gradient, v>; the matrix itself is never formed.")]
     return Group(*parts, *warning_lines(result.warnings, warnings))
 
 
