@@ -253,3 +253,11 @@ class TestProcess:
         process = run_process("grad", "sum(outer(x, y))", "-x", "randn:100000", "-y", "randn:100000")
         assert process.returncode == 2
         assert process.stderr.startswith("bpcli: error: outer(x, y) would have 10,000,000,000 elements")
+
+
+def test_commands_run_with_docstrings_stripped():
+    """python -OO (PYTHONOPTIMIZE=2) strips docstrings, which each command's help is formatted from:
+    building the command line must not fail on them (it was an internal error, exit 3)."""
+    process = run_process("hessian", "x*y", "-x", "1", "-y", "2", "--json", env={"PYTHONOPTIMIZE": "2"})
+    assert process.returncode == 0, process.stderr
+    assert json.loads(process.stdout)["hessian"] == [[0.0, 1.0], [1.0, 0.0]]
