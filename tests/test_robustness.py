@@ -152,8 +152,12 @@ class TestExpressions:
 
 
 class TestExpressionLength:
-    def test_a_file_longer_than_the_limit_is_not_read_whole(self):
-        refused(run_cli("grad", "--file", "/dev/zero"), "more than 1,000,000 bytes")
+    def test_a_file_longer_than_the_limit_is_not_read_whole(self, tmp_path):
+        long = tmp_path / "long.txt"
+        long.write_text("x+" * 600_000 + "x")
+        refused(run_cli("grad", "--file", str(long)), "more than 1,000,000 bytes")
+        # A device is not read at all (issue 17): it is not a regular file.
+        refused(run_cli("grad", "--file", "/dev/zero"), "not a regular file")
 
     def test_standard_input_longer_than_the_limit(self):
         text = "x + " * 100 + "x"

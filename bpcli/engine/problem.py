@@ -23,6 +23,7 @@ from numbers import Real
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 from bpcli.engine.backward import Adjoints, backward
+from bpcli.engine.budget import check_budget
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import evaluate
 from bpcli.engine.formulas import gate_text
@@ -131,7 +132,11 @@ class Problem:
             return backward(self.graph, output=output, seed=seed)
 
     def evaluate(self, roots: Iterable[int] | None = None, watch: list[int] | None = None) -> Any:
-        """Compute the ``roots`` (every node) at the bound inputs; ``watch``: the gradients reported."""
+        """Compute the ``roots`` (every node) at the bound inputs; ``watch``: the gradients reported.
+
+        Refused before anything is computed if it would hold more numbers than the budget.
+        """
+        check_budget(self.graph, self.limits.max_total_elements)
         with collector_paused():
             return evaluate(self.graph, self.inputs, roots=roots, watch=watch)
 

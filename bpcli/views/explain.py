@@ -60,14 +60,14 @@ def _stage_sentence(result: Any, stage: Any, show, reaches_output: bool) -> str:
     return _TEMPLATES[stage.role](_Facts(stage, gate, carried, values, show))
 
 
-def explanation_text(sentences: list[Sentence]) -> str:
+def explanation_lines(sentences: list[Sentence]) -> list[str]:
     """The sentences as lines: ``(2) the multiply gate ...``, a fork's sum indented under its stage."""
     def line(s: Sentence) -> str:
         if s.index is None:
             return s.text
         return f"({s.index}) {s.text}" if s.kind == "stage" else f"{' ' * (len(str(s.index)) + 3)}{s.text}"
 
-    return "\n".join(line(s) for s in sentences)
+    return [line(s) for s in sentences]
 
 
 @dataclass(frozen=True)

@@ -175,9 +175,16 @@ def _plan(builder: _AstBuilder, size: int, origin: str, name: str, single: bool,
         pick = operator.itemgetter(*positions)
         return size, origin, lambda children: build([*pick(children)])
 
+    # A repetition (``(_sep statement)*``) is a left-recursive inlined rule: its
+    # first child is the list built so far, which this rule alone holds, so it
+    # grows in place; copying it at every repetition would make a long program
+    # quadratic.
+    grows_in_place = build is list and bool(kept) and tuple(kept[0]) == (0, True, 0)
+    rest = kept[1:] if grows_in_place else kept
+
     def callback(children: list[Any]) -> Any:
-        handed: list[Any] = []
-        for position, inline, nones in kept:
+        handed: list[Any] = children[0] if grows_in_place else []
+        for position, inline, nones in rest:
             if nones:
                 handed += [None] * nones
             if inline:
@@ -186,7 +193,9 @@ def _plan(builder: _AstBuilder, size: int, origin: str, name: str, single: bool,
                 handed.append(children[position])
         if nones_after:
             handed += [None] * nones_after
-        return handed[0] if single and len(handed) == 1 else build(handed)
+        if single and len(handed) == 1:
+            return handed[0]
+        return handed if build is list else build(handed)  # ``handed`` is already a fresh list
 
     return size, origin, callback
 
