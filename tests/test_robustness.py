@@ -159,6 +159,11 @@ class TestExpressionLength:
         # A device is not read at all (issue 17): it is not a regular file.
         refused(run_cli("grad", "--file", "/dev/zero"), "not a regular file")
 
+    def test_a_directory_is_refused_as_a_device_is(self, tmp_path):
+        # os.open opens a directory; making a file of it was an internal error (IsADirectoryError, exit 3).
+        refused(run_cli("grad", "--file", str(tmp_path)), "not a regular file")
+        refused(run_cli("check", "--answers", str(tmp_path)), "not a regular file")
+
     def test_standard_input_longer_than_the_limit(self):
         text = "x + " * 100 + "x"
         refused(run_cli("grad", "-", "-x", "1", "--max-length", "100", input=text), "(raise the limit with --max-length)")

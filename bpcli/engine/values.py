@@ -266,10 +266,12 @@ def read_bytes(path: Path, purpose: str = "", limit: int = MAX_FILE_BYTES, raise
         handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as error:
         raise BpcliError(f"cannot read {path}{purpose}: {error.strerror or error}") from None
+    # Checked before the descriptor becomes a file object: os.open opens a directory, fdopen refuses it.
+    if not stat.S_ISREG(os.fstat(handle).st_mode):
+        os.close(handle)
+        raise BpcliError(f"cannot read {path}{purpose}: it is not a regular file (a device, a FIFO or a "
+                         "directory); bpcli reads files, and - for standard input")
     with os.fdopen(handle, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(handle).st_mode):
-            raise BpcliError(f"cannot read {path}{purpose}: it is not a regular file (a device, a FIFO or a "
-                             "directory); bpcli reads files, and - for standard input")
         return _capped(stream, limit, f"{path}{purpose}", raise_with)
 
 
