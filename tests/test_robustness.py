@@ -117,7 +117,7 @@ class TestExpressions:
     @pytest.mark.parametrize(
         "expression, fragment",
         [("sum(A.T())", ".T(...) is not a method bpcli knows"), ("sum(A.Tx)", ".Tx is not an attribute bpcli knows"),
-         ("sum(A.shape)", ".shape is not an attribute"), ("math.pi * x", "constants such as math.pi are not supported")],
+         ("sum(A.shape)", "x.shape is a tuple of numbers"), ("sum(A.shap)", ".shap is not an attribute"), ("math.pi * x", "constants such as math.pi are not supported")],
     )
     def test_attributes_lex_as_in_python(self, expression, fragment):
         # .T used to be one token, so A.T() and A.Tx were parse errors at the wrong place.
@@ -270,3 +270,8 @@ def test_commands_run_with_docstrings_stripped():
     process = run_process("hessian", "x*y", "-x", "1", "-y", "2", "--json", env={"PYTHONOPTIMIZE": "2"})
     assert process.returncode == 0, process.stderr
     assert json.loads(process.stdout)["hessian"] == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def test_astype_without_its_type_is_bad_input():
+    # x.astype() read the missing type as an expression to print: an internal error (exit 3).
+    refused(run_cli("grad", "sum(x.astype())", "-x", "[1, 2]"), "x.astype takes float")

@@ -144,14 +144,21 @@ class _Checker:
         self.warnings: list[str] = []
         self.line_starts = [0] + [i + 1 for i, c in enumerate(source) if c == "\n"]
         self.parts_of: dict[int, list[Any]] = {}  # node -> the true contributions to its gradient
+        self.stepped: set[str] = set()  # gradients whose next line builds on the steps before it
 
     def run(self, program: Program) -> BackwardCheck:
-        for statement in program.statements:
-            self.verdicts.append(self._line(statement))
+        steps = _steps(program)
+        for position, statement in enumerate(program.statements):
+            if position in steps and isinstance(statement, Assign) and statement.target.startswith("d"):
+                self.verdicts.append(self._step(statement, steps[position]))
+            else:
+                self.verdicts.append(self._line(statement))
         final = {node: (self.mine["d" + self.truth.name(node)], g.lines[-1]) for node, g in self.gradients.items()}
         diagnoses = {node: self._final_diagnosis(node, value) for node, (value, _) in final.items()
                      if not self._agree(value, self.truth.gradient(node))}
-        missing = [self.truth.name(v) for v in self.truth.graph.variables if v not in self.gradients]
+        graph = self.truth.graph
+        missing = [self.truth.name(v) for v in graph.variables
+                   if v not in self.gradients and self.truth.name(v) not in graph.constant_inputs]
         return BackwardCheck(self.label, self.verdicts, final, diagnoses, missing, self.warnings)
 
     # ---- one statement -----------------------------------------------------------------
@@ -182,6 +189,19 @@ class _Checker:
         if node is None:
             return self._helper(statement, graph, reads, number, text)
         return self._gradient_line(statement, graph, reads, number, text, node)
+
+    def _step(self, statement: Assign, update: Assign) -> LineVerdict:
+        """A gradient built over several lines (dx = ...; dx[idx] -= 1; dx /= N): the lines before the
+        last are steps, judged through the last one, which reads them."""
+        number = self.source.count("\n", 0, statement.span[0]) + 1
+        graph, reads = self._lower(statement, number)
+        value = self.mine[statement.target] = self._evaluate(graph, self.mine, reads)
+        self.true[statement.target] = value  # no truth for a step: the next line is judged from it
+        self.stepped.add(statement.target)
+        text = self.source[statement.span[0]:statement.span[1]]
+        updated_on = self.source.count("\n", 0, update.span[0]) + 1
+        return LineVerdict(number, text, statement.target, None, value, None, "step",
+                           note=f"a step: line {updated_on} updates {statement.target}")
 
     def _helper(self, statement: Assign, graph: Any, reads: list[str], number: int, text: str) -> LineVerdict:
         target = statement.target
@@ -235,6 +255,7 @@ class _Checker:
             state.wrong = state.wrong or verdict
             self.wrong_since[target] = number
         state.lines.append(number)
+        self.stepped.discard(target)
         return verdict
 
     def _wrong(self, statement: Assign, number: int, text: str, node: int, state: _Gradient,
@@ -296,8 +317,11 @@ class _Checker:
 
     def _own(self, graph: Any, reads: list[str], target: str, before: Any) -> Any:
         """The line's right-hand side computed from the true gradients (None if it cannot be)."""
+        # A line that updates a step (dx /= N) reads it as the step left it; any other reads what the
+        # lines before added into the gradient.
+        current = self.true[target] if target in self.stepped else before
         try:  # ChainMap: the true values are not copied at every line
-            return self._evaluate(graph, ChainMap({target: before}, self.true), reads)
+            return self._evaluate(graph, ChainMap({target: current}, self.true), reads)
         except (BpcliError, ValueError):
             return None
 
@@ -323,7 +347,7 @@ class _Checker:
     def _evaluate(self, graph: Any, env: Mapping[str, Any], reads: list[str]) -> Any:
         values = {name: env[name] for name in reads}
         limit = self.truth.result.problem.limits.max_elements
-        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()}, limit)
+        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()}, limit, values)
         return evaluate(graph, values, roots=[graph.output]).values[graph.output]
 
     def _add(self, a: Any, b: Any, number: int) -> Any:
@@ -375,3 +399,26 @@ def _lines(numbers: list[int]) -> str:
 def _shape(value: Any) -> tuple[int, ...]:
     return tuple(getattr(value, "shape", ()))
 
+
+
+def _steps(program: Program) -> dict[int, Assign]:
+    """Statements whose target the next assignment to it updates (reads): position -> that assignment."""
+    from bpcli.engine.syntax.ast import Name, children
+
+    source_lines: dict[int, Assign] = {}
+    last: dict[str, int] = {}
+    statements = program.statements
+    for position, statement in enumerate(statements):
+        if not isinstance(statement, Assign) or statement.accumulate:
+            continue
+        earlier = last.get(statement.target)
+        if earlier is not None:
+            stack, reads = [statement.value], False
+            while stack and not reads:
+                node = stack.pop()
+                reads = type(node) is Name and node.id == statement.target
+                stack.extend(children(node))
+            if reads:
+                source_lines[earlier] = statement
+        last[statement.target] = position
+    return source_lines

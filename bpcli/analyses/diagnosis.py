@@ -32,9 +32,10 @@ from bpcli.engine.formulas import to_ast
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.problem import Problem
 from bpcli.engine.syntax.printer import to_text
+from bpcli.engine.values import Constant
 from bpcli.views.numbers import format_value
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(#[0-9]+)?\Z")  # c#1: a version of a reassigned name
 MAX_FORK_SUBSETS = 10  # uses of a value beyond which only one contribution, or all but one, is tried
 MAX_TRACED_STAGES = 100  # larger graphs are not searched for a mistake further up
 MAX_LABEL_GATES = 4  # unnamed gates written out in a label ("via f = x * y + x") before bpcli's names are used
@@ -304,7 +305,11 @@ class Truth:
     @cached_property
     def _forward_copy(self) -> Any:
         """The forward graph again, to append backward passes to without touching the result's graph."""
-        return Problem.of(self.result.source, self.result.inputs, limits=self.result.problem.limits).graph
+        graph = self.result.graph
+        # The --const inputs stay constants (index inputs are found again by lowering).
+        given = {name: Constant(value) if name in graph.constant_inputs else value
+                 for name, value in self.result.inputs.items()}
+        return Problem.of(self.result.source, given, limits=self.result.problem.limits).graph
 
 
 # ---- finding the mistake ---------------------------------------------------------------

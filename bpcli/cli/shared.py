@@ -11,10 +11,10 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
-from bpcli.cli.bindings import split_bindings
+from bpcli.cli.bindings import split_bindings, split_constants
 from bpcli.engine.limits import DEFAULT_MAX_TOTAL_ELEMENTS, Limits
 from bpcli.engine.printable import printable
-from bpcli.engine.values import ShapeOnly, ValueReader, read_bytes
+from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
@@ -402,6 +402,8 @@ _OPTIONS_ELSEWHERE = {
 
 
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
+    """The values bound on the command line; those named by ``--const NAME`` take no gradient."""
+    constants, arguments = split_constants(arguments)
     values = {}
     for name, text in split_bindings(arguments).items():
         try:
@@ -411,6 +413,10 @@ def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
                 raise
             raise BpcliError(f"this command has no --{name} option ({_OPTIONS_ELSEWHERE[name]}), and {text!r} "
                              f"is not a value to bind a variable {name} to") from None
+    for name in constants:
+        if name not in values:
+            raise BpcliError(f"--const {name}: {name} is not bound; give it a value too: --const {name} -{name} 1")
+        values[name] = Constant(values[name])
     return values
 
 

@@ -10,14 +10,24 @@ lowering of division.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Any, Callable
 
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph, Node
-from bpcli.engine.syntax.ast import Binary, Call, Expr, Name, Neg, Number, Transpose, Tuple
+from bpcli.engine.indexing import ARRAY
+from bpcli.engine.syntax.ast import (
+    Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
+)
 from bpcli.engine.syntax.printer import format_number, to_text
 
-OPERATORS = {"add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@"}
+OPERATORS = {
+    "add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@", "floordiv": "//", "mod": "%",
+    "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "logical_and": "&", "logical_or": "|",
+}
+# The scatter-add is written as a call of a helper with numpy's spelling of the subscript
+# (np.s_[...] is the key numpy would use), which the staged code defines.
+SCATTER_FUNCTION = "scatter_add"
+KEY_NAME = "np.s_"
 
 Expand = Callable[[int], bool]  # whether a node is written out (true) or appears by its name
 CallName = Callable[[Node], str | None]  # a target's name for calling a gate; None: bpcli's spelling
@@ -101,8 +111,55 @@ def _node_ast(graph: Graph, node: int, expand: Expand, built: dict[int, Expr], c
         return Binary("/", Number(1.0, "1"), args[0])
     if n.op == "transpose":
         return Transpose(args[0])
+    if n.op == "logical_not":
+        name = call(n) if call else None  # the staged code calls np.logical_not: Python's ~True is -2
+        return Invert(args[0]) if name is None else Call(name, tuple(args))
+    attrs: dict[str, Any] = n.attrs or {}  # the parameters of the gates below (they always have them)
+    if n.op == "dim":
+        return Subscript(Attribute(args[0], "shape"), (constant_ast(attrs["axis"], integer=True),))
+    # numpy's np.zeros((N, D)), np.stack((a, b), axis=1)
+    if n.op in ("zeros", "ones", "concatenate", "stack", "hstack", "vstack"):
+        keywords = tuple((k, _parameter_ast(v)) for k, v in (n.attrs or {}).items() if v is not None)
+        return Call((call(n) if call else None) or n.op, (Tuple(tuple(args)),), keywords=keywords)
+    if n.op == "swapaxes":
+        axes = tuple(constant_ast(a, integer=True) for a in attrs["axes"])
+        return Call((call(n) if call else None) or "swapaxes", (args[0], *axes))
+    if n.op == "reshape":  # numpy's np.reshape(x, (N, -1))
+        return Call((call(n) if call else None) or "reshape", (args[0], Tuple(tuple(args[1:]))))
+    if n.op == "permute":
+        return Call((call(n) if call else None) or "transpose", (args[0], _parameter_ast(attrs["axes"])))
+    if n.op in ("ndim", "size"):
+        return Attribute(args[0], n.op)
+    if n.op == "index":
+        return Subscript(args[0], subscript_items(attrs["key"], args[1:]))
+    if n.op == "at_set":  # a[key] = v as a value, written as the staged code computes it
+        key = Subscript(Name(KEY_NAME), subscript_items(attrs["key"], args[2:]))
+        return Call((call(n) if call else None) or "at_set", (args[0], key, args[1]))
+    if n.op == "scatter":
+        key = Subscript(Name(KEY_NAME), subscript_items(attrs["key"], args[2:]))
+        return Call((call(n) if call else None) or SCATTER_FUNCTION, (args[0], key, args[1]))
     keywords = tuple((key, _parameter_ast(value)) for key, value in (n.attrs or {}).items() if value is not None)
     return Call((call(n) if call else None) or function_name(n), tuple(args), keywords=keywords)
+
+
+def subscript_items(key: tuple[Any, ...], arrays: list[Expr]) -> tuple[Any, ...]:
+    """A subscript's items as AST: its fixed items written out, its index arrays as given."""
+    given = iter(arrays)
+    items: list[Any] = []  # expressions, Slices and EllipsisItems
+    for item in key:
+        if isinstance(item, type(ARRAY)):  # an index array or a mask
+            items.append(next(given))
+        elif item is Ellipsis:
+            items.append(EllipsisItem())
+        elif item is None:
+            items.append(Name("None"))
+        elif isinstance(item, slice):
+            start, stop, step = (None if b is None else constant_ast(b, integer=True)
+                                 for b in (item.start, item.stop, item.step))
+            items.append(Slice(start, stop, step))
+        else:
+            items.append(constant_ast(item, integer=True))
+    return tuple(items)
 
 
 def function_name(node: Node) -> str:

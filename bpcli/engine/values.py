@@ -58,6 +58,21 @@ class ShapeOnly(NamedTuple):
     text: str
 
 
+class Constant:
+    """A value bound to an input that takes no gradient (``--const NAME``): a one-hot matrix, a dropout mask.
+
+        >>> import bpcli
+        >>> r = bpcli.grad("sum(x * m)", x=[1, 2], m=bpcli.Constant([0, 1]))
+        >>> r.gradients, r.constants
+        ({'x': array([0., 1.])}, ['m'])
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 class Underflowed(float):
     """0.0 read from a number written nonzero (``-x 1e-400``); ``underflow`` says so.
 
