@@ -10,10 +10,13 @@ gradients have arrived: their sum.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from bpcli.engine.gates import REGISTRY
 from bpcli.views.numbers import format_value, sum_text
+
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.result import GradResult
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Sentence:
     text: str
 
 
-def explain(result: Any, precision: int = 4) -> list[Sentence]:
+def explain(result: GradResult, precision: int = 4) -> list[Sentence]:
     """Sentences for every stage from the output back to the inputs, with the forks' sums."""
     def show(value: Any) -> str:
         return format_value(value, precision)
@@ -50,7 +53,7 @@ def explain(result: Any, precision: int = 4) -> list[Sentence]:
     return sentences
 
 
-def _stage_sentence(result: Any, stage: Any, show, reaches_output: bool) -> str:
+def _stage_sentence(result: GradResult, stage: Any, show, reaches_output: bool) -> str:
     gate = f"the {REGISTRY[stage.op].title} gate {stage.name} = {stage.expr}"
     if stage.upstream is None:
         if not reaches_output:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import html
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -22,6 +22,9 @@ from rich.text import Text
 
 from bpcli.engine.printable import printable
 from bpcli.views import table_of
+
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.check import CheckResult
 
 # A terminal style read as a CSS class: the colours keep the meaning they have in the table.
 _STYLE_CLASSES = (("red", "bad"), ("green", "good"), ("yellow", "warn"), ("bold", "strong"), ("dim", "dim"))
@@ -337,7 +340,7 @@ def document(title: str, body: str, head: str = "", body_attributes: dict[str, s
 _STUDENT_COLUMNS = {"your value", "expected"}  # views/check_table: the student's numbers
 
 
-def check_report(result: Any) -> str:
+def check_report(result: CheckResult) -> str:
     """``bpcli check --html``: the student's lines beside the true values, wrong ones marked, the diagnosis."""
     verdict = "every expectation met" if result.passed else "something is wrong"
     heading = f'<h1>bpcli check: <span class="{"good" if result.passed else "bad"}">{escape(verdict)}</span></h1>'
