@@ -7,6 +7,7 @@ it, cut with "..." beyond a hundred elements. ``full`` shows every element.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 INLINE_ELEMENTS = 6  # a table cell shows at most this many elements of an array
@@ -41,7 +42,7 @@ def format_block(value: Any, precision: int = 4, full: bool = False) -> str:
         array,
         formatter={"float_kind": lambda v: format_value(v, precision)},
         separator=", ",
-        threshold=FULL_ELEMENTS if cut else np.inf if full else BLOCK_ELEMENTS,
+        threshold=FULL_ELEMENTS if cut else sys.maxsize if full else BLOCK_ELEMENTS,
         # Each axis keeps this many at either end, so that about FULL_ELEMENTS are shown in all.
         edgeitems=max(3, int((FULL_ELEMENTS / 2 ** array.ndim) ** (1 / array.ndim))) if cut else 3,
         max_line_width=100,
