@@ -96,7 +96,7 @@ def check(
         )
         common.warn_unused(result.problems[0].warnings)
     if json_output:
-        print(result.to_json())
+        common.print_json(result.to_json())
     else:
         from bpcli.views.check_table import check_table
 

@@ -122,7 +122,7 @@ def _higher(
         result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
         common.warn_unused(result.warnings)
         if json_output:
-            print(result.to_json())
+            common.print_json(result.to_json())
         else:
             print(result.to_text(precision, warnings=False))
             common.warn_values(result.warnings)
@@ -132,7 +132,7 @@ def _higher(
     result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
     common.warn_unused(result.warnings)
     if json_output:
-        print(result.to_json())
+        common.print_json(result.to_json())
     else:
         from bpcli.views.derivative_table import derivative_table
 

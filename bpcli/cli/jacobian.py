@@ -52,7 +52,7 @@ def jacobian(
     result = build_jacobian(text, values, layout=layout, max_entries=max_entries)
     common.warn_unused(result.warnings)
     if json_output:
-        print(result.to_json())
+        common.print_json(result.to_json())
     else:
         from bpcli.views.jacobian_table import jacobian_table
 

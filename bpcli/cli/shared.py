@@ -10,6 +10,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from bpcli.cli.encoding import json_for, respelling, tolerate_encoding
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
@@ -20,6 +21,9 @@ DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64 (bpcli.engine.values)
 # gates, which take some 400 MB and ten seconds. An argument is far shorter
 # (the system allows 128 KB); a file can be anything, /dev/zero included.
 DEFAULT_MAX_LENGTH = 1_000_000
+# The width of a table written to a pipe or a file, where COLUMNS does not say:
+# wide enough for the stage table's columns to keep their numbers on one line.
+PIPED_WIDTH = 120
 
 
 def run_reporting(command: Callable[[], Any]) -> int:
@@ -29,6 +33,8 @@ def run_reporting(command: Callable[[], Any]) -> int:
     returns None, or the error's.
     """
     try:
+        tolerate_encoding(sys.stdout)  # a stream that cannot write ∂ writes d (encoding.py)
+        tolerate_encoding(sys.stderr)
         code = command() or 0
         flush_standard_output()  # a failure to write is reported here, not by Python on its way out
         return code
@@ -140,6 +146,8 @@ def guard_standard_streams() -> None:
             _null_onto(fd, mode)
     if sys.stderr is None:
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+    for stream in (sys.stdout, sys.stderr):
+        tolerate_encoding(stream)  # typer's help and usage errors too, not only the commands' output
     sys.stdout = _GuardedStream(sys.stdout, 1, strict=True)
     sys.stderr = _GuardedStream(sys.stderr, 2, strict=False)
 
@@ -186,6 +194,7 @@ def _diagnostic(line: str) -> None:
     if stream is None:
         return
     try:
+        tolerate_encoding(stream)  # a message with a ∂ or a ← is written the ASCII way, not dropped
         stream.write(line + "\n")
         stream.flush()
     except (OSError, ValueError):
@@ -373,9 +382,13 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
         return
     from rich.console import Console
 
+    from bpcli.views.layout import PrintHook
+
     try:
         with path.open("w", encoding="utf-8") as handle:
-            Console(file=handle, width=120, color_system=None, highlight=False).print(renderable)
+            output = Console(file=handle, width=PIPED_WIDTH, color_system=None, highlight=False)
+            output.push_render_hook(PrintHook())
+            output.print(renderable)
     except OSError as error:
         raise cannot_write(path, error) from None
 
@@ -394,13 +407,37 @@ def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    # Piped output gets no escape codes at all and a width that keeps the
-    # tables' columns readable. rich drops only the colours for NO_COLOR and
-    # keeps bold and dim; bpcli drops every style, as the variable asks.
+    from bpcli.views.layout import PrintHook
+
+    # Piped output gets no escape codes at all. rich drops only the colours for
+    # NO_COLOR and keeps bold and dim; bpcli drops every style, as the variable asks.
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 120
+    tolerate_encoding(stream)
     plain = os.environ.get("NO_COLOR", "") != ""
-    return Console(highlight=False, width=width, stderr=stderr, color_system=None if plain else "auto")
+    output = Console(highlight=False, width=output_width(stream), stderr=stderr,
+                     color_system=None if plain else "auto")
+    # No line ends in spaces (rich pads titles and cells); ∂ is d where the stream cannot write it.
+    output.push_render_hook(PrintHook(respelling(stream)))
+    return output
+
+
+def output_width(stream: Any) -> int:
+    """The columns to lay tables out in: COLUMNS where it is a positive number, else the terminal's
+    width, else (a pipe, a file) PIPED_WIDTH."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if stream.isatty():
+        try:
+            return os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError):
+            pass
+    return PIPED_WIDTH
+
+
+def print_json(text: str) -> None:
+    """A JSON document on standard output, escaped where the stream's encoding cannot write it."""
+    print(json_for(sys.stdout, text))
 
 
 def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: int = 200, full: bool = False,
@@ -409,7 +446,7 @@ def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: i
     if json_output:
         from bpcli.views.json_doc import dumps, grad_document
 
-        print(dumps(grad_document(result, sentences)))
+        print_json(dumps(grad_document(result, sentences)))
         return
     from bpcli.views.table import grad_table
 

@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.views.layout import Fitted, fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import DEFAULT_PRECISION, one_line, warning_lines
 
@@ -56,7 +57,7 @@ def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any
     return parts
 
 
-def _outcomes_table(problem: Any, show) -> Table:
+def _outcomes_table(problem: Any, show) -> Fitted:
     table = Table()
     table.add_column("check", style="bold")
     table.add_column("meaning")
@@ -74,10 +75,10 @@ def _outcomes_table(problem: Any, show) -> Table:
             Text("—" if outcome.allowed is None else "±" + format_value(_largest(outcome.allowed), 2)),
             Text(PASS if outcome.passed else FAIL, style="green" if outcome.passed else "red"),
         )
-    return table
+    return fitted(table)
 
 
-def _lines_table(check: Any, show) -> Table:
+def _lines_table(check: Any, show) -> Fitted:
     table = Table()
     table.add_column("line", justify="right", style="dim")
     table.add_column("statement")
@@ -92,7 +93,7 @@ def _lines_table(check: Any, show) -> Table:
             str(line.number), Text(line.text), Text(show(line.value)), Text(show(line.should_be)),
             Text(f"{mark} {line.status}" + (f": {verdict}" if verdict else ""), style=style),
         )
-    return table
+    return fitted(table, heading_columns=2, heading="line {0}: {1}")
 
 
 def _failure(problem: Any, outcome: Any, show) -> Text:
@@ -110,7 +111,7 @@ def _failure(problem: Any, outcome: Any, show) -> Text:
     return text
 
 
-def _answers_table(result: Any) -> Table:
+def _answers_table(result: Any) -> Fitted:
     table = Table()
     table.add_column("#", justify="right", style="dim")
     table.add_column("problem")
@@ -123,7 +124,7 @@ def _answers_table(result: Any) -> Table:
             verdict = Text(PASS, style="green") if problem.passed else Text(FAIL, style="red")
             met = f"{problem.met} of {len(problem.outcomes)}"
         table.add_row(str(problem.index), Text(_label(problem)), verdict, met)
-    return table
+    return fitted(table, heading_columns=2, heading="{0}. {1}")
 
 
 def _summary(result: Any) -> Text:

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.analyses.gates import ELEMENTWISE, VJP
+from bpcli.views.layout import Fitted, fitted
 
 def gates_table(reference: Any) -> Group:
     parts: list[Any] = []
@@ -28,7 +29,7 @@ def gates_table(reference: Any) -> Group:
     return Group(*parts)
 
 
-def _table(title: str, cards: list[Any]) -> Table:
+def _table(title: str, cards: list[Any]) -> Fitted:
     table = Table(title=Text(title), title_justify="left")
     for column in ("gate", "written", "computes", "local gradient", "role", "at a kink"):
         table.add_column(column)
@@ -44,7 +45,7 @@ def _table(title: str, cards: list[Any]) -> Table:
             card.role,
             card.kink or "",
         )))
-    return table
+    return fitted(table)
 
 
 def _other_forms(card: Any) -> list[str]:

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.views.layout import fitted
 from bpcli.views.numbers import format_block, format_value, sum_text
 
 DEFAULT_PRECISION = 4  # significant digits, as the lecture notes print them (0.7311, 0.1966)
@@ -71,7 +72,7 @@ def _stages(result: Any, show, max_stages: int) -> Any:
             show(stage.upstream),
             "\n".join(downstream) or "—",
         )))
-    return table
+    return fitted(table, heading_columns=4, heading="{0}. {1} = {3}  ({2})")
 
 
 def elided(rows: list[Any], limit: int) -> list[Any]:
@@ -118,7 +119,7 @@ def _gradients(result: Any, show, precision: int, full: bool) -> Any:
             table.add_row(Text(name), show(value), show(result.gradients[name]))
         if not result.inputs:
             table.add_row("(none)", "", "")
-        return table
+        return fitted(table)
     # Arrays: each gradient laid out as numpy prints it, shaped like its input.
     shape = result.shapes[result.output]
     of = f"{result.output} = {show(result.value)}" if shape == () else f"{result.output} {_shape_text(shape)}"
@@ -129,7 +130,7 @@ def _gradients(result: Any, show, precision: int, full: bool) -> Any:
     for name in result.inputs:
         gradient = format_block(result.gradients[name], precision, full)
         table.add_row(Text(name), _shape_text(result.shapes[name]), Text(gradient))
-    return table
+    return fitted(table)
 
 
 def _forks(result: Any, show) -> Text:
