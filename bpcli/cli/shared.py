@@ -24,6 +24,8 @@ DEFAULT_MAX_LENGTH = 1_000_000
 # The width of a table written to a pipe or a file, where COLUMNS does not say:
 # wide enough for the stage table's columns to keep their numbers on one line.
 PIPED_WIDTH = 120
+# Narrower than this, not even the vertical layout keeps a label and a number on a line.
+MIN_WIDTH = 20
 
 
 def run_reporting(command: Callable[[], Any]) -> int:
@@ -422,11 +424,11 @@ def console(stderr: bool = False) -> Any:
 
 
 def output_width(stream: Any) -> int:
-    """The columns to lay tables out in: COLUMNS where it is a positive number, else the terminal's
-    width, else (a pipe, a file) PIPED_WIDTH."""
+    """The columns to lay tables out in: COLUMNS where it is a positive number (MIN_WIDTH at least),
+    else the terminal's width, else (a pipe, a file) PIPED_WIDTH."""
     columns = os.environ.get("COLUMNS", "").strip()
     if columns.isdigit() and int(columns) > 0:
-        return int(columns)
+        return max(int(columns), MIN_WIDTH)
     if stream.isatty():
         try:
             return os.get_terminal_size(stream.fileno()).columns

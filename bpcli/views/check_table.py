@@ -75,7 +75,7 @@ def _outcomes_table(problem: Any, show) -> Fitted:
             Text("—" if outcome.allowed is None else "±" + format_value(_largest(outcome.allowed), 2)),
             Text(PASS if outcome.passed else FAIL, style="green" if outcome.passed else "red"),
         )
-    return fitted(table)
+    return fitted(table, heading="{0}  {5}")
 
 
 def _lines_table(check: Any, show) -> Fitted:
@@ -93,7 +93,7 @@ def _lines_table(check: Any, show) -> Fitted:
             str(line.number), Text(line.text), Text(show(line.value)), Text(show(line.should_be)),
             Text(f"{mark} {line.status}" + (f": {verdict}" if verdict else ""), style=style),
         )
-    return fitted(table, heading_columns=2, heading="line {0}: {1}")
+    return fitted(table, heading="line {0}: {1}  {4}")
 
 
 def _failure(problem: Any, outcome: Any, show) -> Text:
@@ -124,7 +124,7 @@ def _answers_table(result: Any) -> Fitted:
             verdict = Text(PASS, style="green") if problem.passed else Text(FAIL, style="red")
             met = f"{problem.met} of {len(problem.outcomes)}"
         table.add_row(str(problem.index), Text(_label(problem)), verdict, met)
-    return fitted(table, heading_columns=2, heading="{0}. {1}")
+    return fitted(table, heading="{0}. {1}  {2}")
 
 
 def _summary(result: Any) -> Text:

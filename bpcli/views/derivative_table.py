@@ -41,8 +41,8 @@ def derivative_table(
         summary.add_row(*map(Text, (str(d.order), d.label, d.stage, show(d.value), d.formula or "—")))
     return Group(
         Text(f"The graph of {highest}: the forward pass (order 0), then one backward pass per order"),
-        fitted(stages, heading_columns=5, heading="{0}. {1} = {4}  ({3}, order {2})"),
+        fitted(stages, heading="{0}. {1} = {4}  ({3}, order {2})"),
         Text(f"Derivatives of {result.output} with respect to {result.wrt} at {at}"),
-        fitted(summary, heading_columns=2, heading="order {0}: {1}"),
+        fitted(summary, heading="order {0}: {1}"),
         *warning_lines(result.warnings, warnings),
     )

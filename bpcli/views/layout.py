@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import string
 from typing import Any, Callable, Iterable, Optional
 
 from rich.console import Console, ConsoleOptions, ConsoleRenderable, Group, RenderableType, RenderHook, RenderResult
@@ -26,12 +27,17 @@ FIELD_INDENT = 2  # a vertical block's fields sit this far right of its heading
 
 
 class Fitted:
-    """A table shown whole, wrapped between words, or as blocks: whichever the width allows."""
+    """A table shown whole, wrapped between words, or as blocks: whichever the width allows.
 
-    def __init__(self, table: Table, heading_columns: int = 1, heading: Optional[str] = None) -> None:
+    In the vertical layout each row is a block: a heading made from some of
+    its cells (``heading``: a str.format template over the cells by column
+    number), then every other cell that is not empty, under its column's name.
+    """
+
+    def __init__(self, table: Table, heading: str = "{0}") -> None:
         self.table = table
-        self.heading_columns = heading_columns  # the leading columns that name a row in the vertical layout
-        self.heading = heading  # str.format of those columns' texts ({0}, {1}, ...); else they are joined
+        self.heading = heading
+        self._in_heading = {int(field) for _, field, _, _ in string.Formatter().parse(heading) if field}
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         # Trimmed here too, not only by the command line's console: rich.print(result) shows the same lines.
@@ -48,27 +54,28 @@ class Fitted:
         table = self.table
         if table.title:
             yield _as_text(table.title, console)
+        inner = options.update_width(max(1, options.max_width - FIELD_INDENT))
         for row in range(table.row_count):
             cells = [_as_text(column._cells[row], console, column.style) for column in table.columns]
-            yield self._heading(cells[: self.heading_columns])
+            yield self._heading([cell.plain for cell in cells])
             fields = [
                 (_plain(column.header), cell)
-                for column, cell in zip(table.columns[self.heading_columns:], cells[self.heading_columns:])
-                if cell.plain
+                for index, (column, cell) in enumerate(zip(table.columns, cells))
+                if index not in self._in_heading and cell.plain
             ]
             if fields:
-                yield _fields(fields, console, options.update_width(max(1, options.max_width - FIELD_INDENT)))
+                yield _fields(fields, console, inner)
 
-    def _heading(self, cells: list[Text]) -> Text:
-        texts = [cell.plain for cell in cells]
-        if self.heading is not None and all(texts):
+    def _heading(self, texts: list[str]) -> Text:
+        """The heading template filled in; where a cell it names is empty (an elision row), those cells joined."""
+        if all(texts[index] for index in self._in_heading):
             return Text(self.heading.format(*texts), style="bold")
-        return Text("  ".join(text for text in texts if text), style="bold")
+        return Text("  ".join(texts[index] for index in sorted(self._in_heading) if texts[index]), style="bold")
 
 
-def fitted(table: Table, heading_columns: int = 1, heading: Optional[str] = None) -> Fitted:
+def fitted(table: Table, heading: str = "{0}") -> Fitted:
     """``table`` laid out for the width it is printed at (see the module's description)."""
-    return Fitted(table, heading_columns, heading)
+    return Fitted(table, heading)
 
 
 def column_widths(table: Table, console: Console, options: ConsoleOptions) -> Optional[list[int]]:
@@ -212,7 +219,7 @@ def respelled(renderable: Any, respell: Callable[[str], str]) -> Any:
     if isinstance(renderable, Table):
         return _respelled_table(renderable, respell)
     if isinstance(renderable, Fitted):
-        return Fitted(_respelled_table(renderable.table, respell), renderable.heading_columns, renderable.heading)
+        return Fitted(_respelled_table(renderable.table, respell), renderable.heading)
     if hasattr(renderable, "__rich__"):
         return respelled(renderable.__rich__(), respell)
     return renderable

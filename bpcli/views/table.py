@@ -72,7 +72,7 @@ def _stages(result: Any, show, max_stages: int) -> Any:
             show(stage.upstream),
             "\n".join(downstream) or "—",
         )))
-    return fitted(table, heading_columns=4, heading="{0}. {1} = {3}  ({2})")
+    return fitted(table, heading="{0}. {1} = {3}  ({2})")
 
 
 def elided(rows: list[Any], limit: int) -> list[Any]:
