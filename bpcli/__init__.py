@@ -24,6 +24,7 @@ gradcheck           GradcheckResult        bpcli gradcheck
 gate_reference      GateReference          bpcli gates
 json_schema         dict                   bpcli schema NAME
 parse, build        the AST, the graph     (what every command starts with)
+Limits              bounds of a run        --max-elements (limits=Limits(...))
 ==================  =====================  ==============================
 
 Bad input raises BpcliError, whose message is what the command line prints.
@@ -38,11 +39,10 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "grad": "bpcli.analyses.grad",
-    "parse": "bpcli.analyses.grad",
-    "build": "bpcli.analyses.grad",
+    "parse": "bpcli.engine.problem",
+    "build": "bpcli.engine.problem",
+    "Limits": "bpcli.engine.limits",
     "grad_points": "bpcli.analyses.points",
-    # Modules are not named after these functions: importing a submodule binds its
-    # name on the package, which would hide a function of the same name.
     "jacobian": "bpcli.analyses.jacobian",
     "hessian": "bpcli.analyses.hessian",
     "derivative": "bpcli.analyses.derivative",
@@ -68,7 +68,9 @@ __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr__ imports on first use
     from bpcli.analyses.answers import check_answers
-    from bpcli.analyses.grad import build, grad, parse
+    from bpcli.analyses.grad import grad
+    from bpcli.engine.limits import Limits
+    from bpcli.engine.problem import build, parse
     from bpcli.analyses.check import CheckResult, check
     from bpcli.engine.errors import BpcliError
     from bpcli.analyses.gradcheck import GradcheckResult, gradcheck
@@ -84,7 +86,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
 
 def __getattr__(name: str) -> Any:
     if name in _PUBLIC:
-        import importlib
+        import importlib  # modules named in a table, on first use
 
         return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'bpcli' has no attribute {name!r}")

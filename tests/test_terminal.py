@@ -18,12 +18,13 @@ from bpcli.views.numbers import format_value
 from helpers import bpcli_executable, run_process
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("terminal")
-    (folder / "program.txt").write_text("q = x + y\nf = q * z\n")
-    (folder / "backward.txt").write_text("df = 1\ndq = z * df\ndz = q\ndx = q\n")
-    return {"program": str(folder / "program.txt"), "backward": str(folder / "backward.txt")}
+@pytest.fixture
+def files(tmp_path, monkeypatch) -> dict[str, str]:
+    """The files check reads, named relative to the current folder (a long path would wrap, digits and all)."""
+    (tmp_path / "program.txt").write_text("q = x + y\nf = q * z\n")
+    (tmp_path / "backward.txt").write_text("df = 1\ndq = z * df\ndz = q\ndx = q\n")
+    monkeypatch.chdir(tmp_path)
+    return {"program": "program.txt", "backward": "backward.txt"}
 
 
 NEURON = ("sigmoid(w0*x0 + w1*x1 + w2)", "--w0", "2", "--x0", "-1", "--w1", "-3", "--x1", "-2", "--w2", "-3")

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_problem
-from bpcli.engine.errors import BpcliError
 from bpcli.analyses.expected import Rule, Written
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
+from bpcli.engine.values import ValueReader, read_bytes, utf8_text
 
 KEYS = {
     "name": "a label for the report",
@@ -50,7 +52,9 @@ class Entry:
     seed: int = 0
 
 
-def check_answers(path: str | Path, rtol: float | None = None, atol: float | None = None) -> CheckResult:
+def check_answers(
+    path: str | Path, rtol: float | None = None, atol: float | None = None, limits: Limits = Limits()
+) -> CheckResult:
     """Check every problem of an answers file; ``rtol``/``atol`` apply where a problem sets none.
 
     A problem that cannot be checked is reported with its error (and the
@@ -65,13 +69,13 @@ def check_answers(path: str | Path, rtol: float | None = None, atol: float | Non
     """
     path = Path(path)
     entries = load_answers(path, Rule(rtol, atol))
-    return CheckResult([_checked(entry, index) for index, entry in enumerate(entries, start=1)],
+    return CheckResult([_checked(entry, index, limits) for index, entry in enumerate(entries, start=1)],
                        Rule(rtol, atol), answers=str(path))
 
 
 def load_answers(path: Path, rule: Rule = Rule()) -> list[Entry]:
     """The problems of an answers file (a BpcliError for a malformed file)."""
-    import tomllib
+    import tomllib  # only for answers files (start-up)
 
     try:
         document = tomllib.loads(_read(path), parse_float=Written)
@@ -122,19 +126,17 @@ def _problem(path: Path, index: int, table: dict[str, Any], rule: Rule) -> Entry
     return Entry(problem, path, seed)
 
 
-def _checked(entry: Entry, index: int) -> ProblemResult:
+def _checked(entry: Entry, index: int, limits: Limits) -> ProblemResult:
     """One problem's result; bad input in it becomes its error, and the others are still checked."""
-    from bpcli.engine.values import ValueReader
-
     problem = entry.problem
     try:
         problem.expression = _text(entry.base, problem.expression)
         if problem.backward is not None:
             problem.backward = _text(entry.base, problem.backward)
-        reader = ValueReader(seed=entry.seed)
+        reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
         problem.values = {name: _value(reader, name, v) for name, v in problem.values.items()}
         problem.upstream = _value(reader, "upstream", problem.upstream)
-        return check_problem(problem, index)
+        return check_problem(problem, index, limits)
     except BpcliError as error:
         return ProblemResult(index, problem.name, problem.expression, error=error.render())
 
@@ -154,8 +156,6 @@ def _text(path: Path, text: str) -> str:
 
 
 def _read(path: Path) -> str:
-    from bpcli.engine.values import read_bytes, utf8_text
-
     return utf8_text(path, read_bytes(path))
 
 

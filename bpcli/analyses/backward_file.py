@@ -28,10 +28,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpcli.analyses.diagnosis import FORK_LESSON, Diagnosis, Truth, describe_fork, fork_subset, hint, total, use_readings
-from bpcli.engine.errors import BpcliError
+from bpcli.analyses.diagnosis import (
+    FORK_LESSON,
+    Diagnosis,
+    Truth,
+    describe_fork,
+    fork_subset,
+    hint,
+    total,
+    use_readings,
+)
 from bpcli.analyses.expected import DIGITS, Rule, computed, within
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.evaluate import evaluate
+from bpcli.engine.lower import lower
+from bpcli.engine.problem import infer_shapes
+from bpcli.engine.shapes import value_shape
 from bpcli.engine.syntax.ast import Assign, Program
+from bpcli.engine.syntax.parser import parse
+
 
 @dataclass(frozen=True)
 class LineVerdict:
@@ -76,8 +91,6 @@ class _Gradient:
 
 def check_backward(source: str, truth: Truth, rule: Rule = DIGITS, label: str = "backward file") -> BackwardCheck:
     """Evaluate ``source`` line by line and compare every gradient it assigns with the truth."""
-    from bpcli.engine.syntax.parser import parse
-
     return _Checker(source, truth, rule, label).run(parse(source))
 
 
@@ -244,8 +257,6 @@ class _Checker:
             return None
 
     def _lower(self, statement: Assign, number: int) -> tuple[Any, list[str]]:
-        from bpcli.engine.lower import lower
-
         graph = lower(Program((statement.value,)), self.source)
         reads = []
         for variable in graph.variables:
@@ -265,11 +276,9 @@ class _Checker:
         return f"a line may read the forward values ({known}), d{output}, and what earlier lines assign"
 
     def _evaluate(self, graph: Any, env: dict[str, Any], reads: list[str]) -> Any:
-        from bpcli.engine.evaluate import evaluate
-        from bpcli.engine.shapes import infer_shapes, value_shape
-
         values = {name: env[name] for name in reads}
-        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()})
+        limit = self.truth.result.problem.limits.max_elements
+        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()}, limit)
         return evaluate(graph, values, roots=[graph.output]).values[graph.output]
 
     def _add(self, a: Any, b: Any, number: int) -> Any:

@@ -18,11 +18,24 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from bpcli.analyses.backward_file import BackwardCheck
-from bpcli.analyses.diagnosis import Diagnosis, Truth
+from bpcli.analyses.backward_file import BackwardCheck, check_backward
+from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose
+from bpcli.analyses.expected import (
+    DIGITS,
+    Expected,
+    Rule,
+    computed,
+    from_python,
+    within,
+)
+from bpcli.analyses.grad import grad
+from bpcli.analyses.result import Result
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError
-from bpcli.analyses.expected import DIGITS, Expected, Rule, computed, from_python, within
-from bpcli.analyses.result import Notice
+from bpcli.engine.formulas import gate_text
+from bpcli.engine.limits import Limits
+from bpcli.engine.problem import Notice, parse
+from bpcli.engine.shapes import show
+from bpcli.engine.syntax.ast import Assign
 
 _EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\Z")
 
@@ -82,7 +95,7 @@ class ProblemResult:
 
 
 @dataclass
-class CheckResult:
+class CheckResult(Result):
     """Every problem checked, the score, and the exit code a script acts on.
 
     ``problems`` has a ProblemResult per problem (one for ``bpcli.check``):
@@ -122,17 +135,6 @@ class CheckResult:
             "met": sum(problem.met for problem in self.problems),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.check/1 document that ``bpcli check --json`` prints."""
-        from bpcli.views.json_doc import check_document, dumps
-
-        return dumps(check_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.check_table import check_table
-
-        return check_table(self)
-
 
 def check(
     expression: str,
@@ -145,6 +147,7 @@ def check(
     rtol: float | None = None,
     atol: float | None = None,
     upstream: Any = None,
+    limits: Limits = Limits(),
     **values: Any,
 ) -> CheckResult:
     """Check expected values and gradients of ``expression`` (and a backward pass) at the given point.
@@ -166,15 +169,12 @@ def check(
                       upstream, Rule(rtol, atol))
     if not problem.expect and problem.backward is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=-4) or a backward file (--backward PATH)")
-    return CheckResult([check_problem(problem)], problem.rule)
+    return CheckResult([check_problem(problem, limits=limits)], problem.rule)
 
 
-def check_problem(problem: Problem, index: int = 1) -> ProblemResult:
+def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -> ProblemResult:
     """Check one problem; bad input raises BpcliError."""
-    from bpcli.analyses.grad import grad
-    from bpcli.analyses.backward_file import check_backward
-
-    result = grad(problem.expression, problem.values, upstream=problem.upstream)
+    result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)
     truth = Truth(result)
     expected = _expectations(problem.expect, truth)
     outcomes = [_outcome(truth, target, key, exp, problem.rule) for target, (key, exp) in expected.items()]
@@ -229,10 +229,6 @@ def _resolve(key: str, truth: Truth) -> tuple[int, bool]:
 
 
 def _known(truth: Truth) -> str:
-    from bpcli.analyses.grad import parse
-    from bpcli.engine.formulas import gate_text
-    from bpcli.engine.syntax.ast import Assign
-
     described = [name if not truth.graph.is_gate(node) else f"{name} = {gate_text(truth.graph, node)}"
                  for name, node in truth.names.items()]
     text = (f"its values are {', '.join(described)} (NAME=V checks a value, dNAME=V or d(NAME)=V "
@@ -261,7 +257,6 @@ def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[A
 def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], rule: Rule) -> Outcome:
     if outcome.passed or not outcome.gradient or outcome.note:
         return outcome
-    from bpcli.analyses.diagnosis import diagnose
 
     def matches(node: int, value: Any) -> bool:
         mine = student[node]
@@ -288,6 +283,4 @@ def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> lis
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    from bpcli.engine.shapes import show
-
     return show(shape)

@@ -12,13 +12,20 @@ non-scalar output would need one derivative per element.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from bpcli.engine.backward import Adjoints
+from bpcli.analyses.result import Result
+from bpcli.engine.backward import Adjoints, backward
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.graph import Graph
-from bpcli.analyses.result import Notice
+from bpcli.engine.evaluate import Finding
+from bpcli.engine.formulas import gate_text
+from bpcli.engine.gates import REGISTRY
+from bpcli.engine.graph import Builder, Graph
+from bpcli.engine.problem import Limits, Notice, Problem
+from bpcli.engine.shapes import show
+from bpcli.engine.simplify import simplify
 
 DEFAULT_MAX_NODES = 1_000_000  # each order multiplies the graph's size by about three
 # Each pass walks the whole graph built so far, so time grows with the square of the order even where
@@ -56,8 +63,6 @@ class Passes:
 
 def gradients(graph: Graph) -> Passes:
     """One backward pass: the gradient of the output with respect to every variable."""
-    from bpcli.engine.backward import backward
-
     start = len(graph.nodes)
     adjoints = backward(graph)
     targets = [Target(graph.nodes[v].name, 1, adjoints.gradient(v)) for v in graph.variables]
@@ -68,14 +73,12 @@ def repeated(
     graph: Graph, wrt: str | None, order: int, max_nodes: int = DEFAULT_MAX_NODES, max_order: int = DEFAULT_MAX_ORDER
 ) -> Passes:
     """``order`` backward passes, each differentiating the last one's result with respect to ``wrt``."""
-    from bpcli.engine.backward import backward
-    from bpcli.engine.graph import Builder
-
     if order < 1:
         raise BpcliError(f"the order of a derivative is 1 or more, not {order}")
     _check_order(order, max_order)
     x = variable(graph, wrt)
     name = graph.nodes[x].name
+    graph.share_gradients()
     starts = [len(graph.nodes)]
     targets: list[Target] = []
     first: Adjoints | None = None
@@ -124,31 +127,21 @@ def variable(graph: Graph, wrt: str | None) -> int:
     raise BpcliError(f"{wrt} is {what}; the variables are {', '.join(names) or '(none)'}")
 
 
-def passes_warnings(
-    expression: str, graph: Graph, passes: Passes, evaluation: Any, notices: list[Notice]
-) -> list[Notice]:
+def passes_warnings(problem: Problem, passes: Passes, evaluation: Any) -> list[Notice]:
     """The warnings of an evaluation of ``passes``; past the first order, kinks say what they do."""
-    from bpcli.analyses.result import GradResult
-
     if max((t.order for t in passes.targets), default=1) == 1:  # no targets: an expression without variables
-        return GradResult(expression, graph, passes.adjoints, evaluation, notices).warnings
+        return problem.warnings(evaluation.findings)
     first_pass = range(passes.starts[0], passes.starts[1])
-    return higher_order_warnings(expression, graph, passes.adjoints, evaluation, [], notices, first_pass)
+    return higher_order_warnings(problem, evaluation, [], first_pass)
 
 
-def higher_order_warnings(
-    expression: str, graph: Graph, first: Adjoints, evaluation: Any, findings: list[Any], notices: list[Notice],
-    first_pass: range,
-) -> list[Notice]:
+def higher_order_warnings(problem: Problem, evaluation: Any, findings: list[Any], first_pass: range) -> list[Notice]:
     """The warnings of every pass, once each; a kink says what second derivatives do there.
 
     ``findings`` are those of further evaluations; ``first_pass`` is where the
     first backward pass's nodes are in the graph.
     """
-    from bpcli.engine.evaluate import Evaluation, Finding
-    from bpcli.engine.gates import REGISTRY
-    from bpcli.analyses.result import GradResult
-
+    graph = problem.graph
     # A kink whose gradient is a flat indicator (step, sign, greater, share) is a jump in the derivative.
     jumps = {
         graph.nodes[i].origin for i in first_pass
@@ -162,17 +155,14 @@ def higher_order_warnings(
                 "it is taken as 0, its value on either side"))
         if finding not in merged:
             merged.append(finding)
-    result = GradResult(expression, graph, first, Evaluation(evaluation.values, merged), notices)
     unique: list[Notice] = []
-    for notice in result.warnings:
+    for notice in problem.warnings(merged):
         if notice not in unique:
             unique.append(notice)
     return unique
 
 
 def require_number(graph: Graph, node: int, role: str, advice: str) -> None:
-    from bpcli.engine.shapes import show
-
     shape = graph.shape(node)
     if shape != ():
         raise BpcliError(f"{role} {graph.nodes[node].name} has shape {show(shape)}; {advice}")
@@ -206,7 +196,7 @@ class DerivativeStage:
 
 
 @dataclass
-class DerivativeResult:
+class DerivativeResult(Result):
     """d^k f/dx^k for k = 0..order, and every stage of the graph that computes them.
 
         >>> import bpcli
@@ -229,17 +219,6 @@ class DerivativeResult:
         """The highest derivative's value."""
         return self.derivatives[-1].value
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.derivative/1 document that ``bpcli grad --order N --json`` prints."""
-        from bpcli.views.json_doc import derivative_document, dumps
-
-        return dumps(derivative_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.derivative_table import derivative_table
-
-        return derivative_table(self)
-
 
 def derivative(
     expression: str,
@@ -250,6 +229,7 @@ def derivative(
     order: int = 1,
     max_nodes: int = DEFAULT_MAX_NODES,
     max_order: int = DEFAULT_MAX_ORDER,
+    limits: Limits = Limits(),
     **values: Any,
 ) -> DerivativeResult:
     """d^order f/d(wrt)^order of ``expression`` at the given values, by ``order`` backward passes.
@@ -258,14 +238,8 @@ def derivative(
         >>> bpcli.derivative("x**4", x=2, order=3).value
         48.0
     """
-    from bpcli.analyses.grad import bind, build, shape_graph
-    from bpcli.engine.evaluate import evaluate
-    from bpcli.engine.formulas import gate_text
-    from bpcli.analyses.symbolic import simplify
-
-    graph = build(expression)
-    inputs, notices = bind(graph, {**(bindings or {}), **values})
-    shape_graph(graph, inputs)
+    problem = Problem.of(expression, {**(bindings or {}), **values}, limits=limits)
+    graph, inputs = problem.graph, problem.inputs
     require_number(graph, graph.output, "the output", "higher derivatives are of a number: reduce it with sum(...)")
     forward_nodes = len(graph.nodes)
     x = variable(graph, wrt)
@@ -275,7 +249,7 @@ def derivative(
     output = graph.nodes[graph.output].name
     holders = [graph.output, *(t.node for t in passes.targets)]
     labels = [label(output, graph.nodes[x].name, k) for k in range(order + 1)]
-    evaluation = evaluate(graph, inputs, roots=[*range(forward_nodes), *holders], watch=holders)
+    evaluation = problem.evaluate(roots=[*range(forward_nodes), *holders], watch=holders)
     value = evaluation.values
     live = graph.live(holders)
     numbers_only = all(graph.shape(i) == () for i, needed in enumerate(live) if needed)
@@ -305,7 +279,7 @@ def derivative(
         Derivative(k, labels[k], graph.nodes[node].name, value[node], formulas.get(labels[k]))
         for k, node in enumerate(holders)
     ]
-    warnings = passes_warnings(expression, graph, passes, evaluation, notices)
+    warnings = passes_warnings(problem, passes, evaluation)
     return DerivativeResult(
         source=expression,
         output=output,
@@ -320,6 +294,4 @@ def derivative(
 
 def _pass_of(node: int, starts: list[int]) -> int:
     """0 for a forward node, k for a node the k-th backward pass appended."""
-    from bisect import bisect_right
-
     return min(bisect_right(starts, node), len(starts) - 1)

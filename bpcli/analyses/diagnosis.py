@@ -26,7 +26,12 @@ from functools import cached_property, partial
 from typing import Any, Callable, Iterator, Mapping
 
 from bpcli.engine.backends import backend_for, quiet_float_errors
+from bpcli.engine.backward import backward
+from bpcli.engine.evaluate import evaluate
+from bpcli.engine.formulas import gate_text
 from bpcli.engine.graph import CONST, INPUT
+from bpcli.engine.problem import Problem
+from bpcli.views.numbers import format_value
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_FORK_SUBSETS = 10  # uses of a value beyond which only one contribution, or all but one, is tried
@@ -34,8 +39,6 @@ MAX_TRACED_STAGES = 100  # larger graphs are not searched for a mistake further 
 
 
 def show(value: Any) -> str:
-    from bpcli.views.numbers import format_value
-
     return format_value(value, 4)
 
 
@@ -202,8 +205,6 @@ class Truth:
 
     def uses(self, node: int) -> list[Use]:
         """The gates a value feeds that send a gradient back to it, in backward order."""
-        from bpcli.engine.formulas import gate_text
-
         uses = []
         for gate, position in self.adjoints.contributions.get(node, []):
             operands = self.graph.nodes[gate].inputs
@@ -245,9 +246,6 @@ class Truth:
         return cache[source]
 
     def _backward_from(self, source: int, delta: Any) -> dict[int, Any]:
-        from bpcli.engine.backward import backward
-        from bpcli.engine.evaluate import evaluate
-
         graph = self._forward_copy
         seed = graph.add(CONST, (), "delta", value=delta)
         adjoints = backward(graph, output=source, seed=seed)
@@ -257,12 +255,7 @@ class Truth:
     @cached_property
     def _forward_copy(self) -> Any:
         """The forward graph again, to append backward passes to without touching the result's graph."""
-        from bpcli.analyses.grad import build
-        from bpcli.engine.shapes import infer_shapes, value_shape
-
-        graph = build(self.result.source)
-        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in self.result.inputs.items()})
-        return graph
+        return Problem.of(self.result.source, self.result.inputs, limits=self.result.problem.limits).graph
 
 
 # ---- finding the mistake ---------------------------------------------------------------
@@ -381,7 +374,7 @@ def total(values: Iterator[Any]) -> Any:
 
 def _equal(a: Any, b: Any) -> bool:
     if hasattr(a, "shape") or hasattr(b, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         return bool(np.array_equal(a, b))
     return a == b
@@ -391,6 +384,6 @@ def _shaped(value: Any, like: Any) -> Any:
     """A gate-shaped gradient summed back to the shape of the input it flows to (broadcasting)."""
     if not hasattr(value, "shape") or value.shape == getattr(like, "shape", ()):
         return value
-    from bpcli.engine.backends import array
+    from bpcli.engine.backends import array  # the backend the values need
 
     return array.unbroadcast(value, like)

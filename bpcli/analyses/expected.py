@@ -14,6 +14,7 @@ compared with a relative tolerance instead (``COMPUTED_RTOL``, ``COMPUTED_ATOL``
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -21,6 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.values import (
+    NUMBER,
+    ValueReader,
+    csv_cells,
+    file_kind,
+    parse_json,
+    read_bytes,
+    utf8_text,
+)
 
 EPSILON = 2.0**-52
 SLACK_ULPS = 4  # float64 rounding steps allowed on top of the written precision
@@ -116,7 +126,7 @@ def within(actual: Any, expected: Any, allowed: Any) -> bool:
         if actual == expected or (actual != actual and expected != expected):
             return True
         return abs(actual - expected) <= allowed
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
@@ -128,7 +138,7 @@ def within(actual: Any, expected: Any, allowed: Any) -> bool:
 
 def _magnitude(value: Any) -> Any:
     if hasattr(value, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         return np.where(np.isfinite(value), np.abs(value), 0.0)
     value = float(value)
@@ -137,7 +147,7 @@ def _magnitude(value: Any) -> Any:
 
 def _maximum(a: Any, b: Any) -> Any:
     if hasattr(a, "shape") or hasattr(b, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         try:
             return np.maximum(a, b)
@@ -151,8 +161,6 @@ def _maximum(a: Any, b: Any) -> Any:
 
 def read_expected(name: str, text: str, reader: Any = None) -> Expected:
     """An expected value written as on the command line: a number, a JSON array or @file."""
-    from bpcli.engine.values import NUMBER, ValueReader, csv_cells, file_kind, parse_json, read_bytes, utf8_text
-
     stripped = text.strip()
     if NUMBER.match(stripped):
         return from_python(name, Written(stripped), stripped)
@@ -197,7 +205,7 @@ def from_python(name: str, value: Any, text: str | None = None) -> Expected:
     if isinstance(value, (list, tuple)):
         return _nested(name, value, text or _list_text(value))
     if hasattr(value, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         array = np.asarray(value, dtype=np.float64)
         return computed(float(array) if array.ndim == 0 else array, text or "array")
@@ -206,7 +214,7 @@ def from_python(name: str, value: Any, text: str | None = None) -> Expected:
 
 def _nested(name: str, content: Any, text: str) -> Expected:
     """A nested list of numbers: the array and, element by element, the precision each was written with."""
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     if not isinstance(content, list):
         return from_python(name, content, text)
@@ -232,6 +240,4 @@ def _written(cell: Any) -> Written:
 
 
 def _list_text(value: Any) -> str:
-    import json
-
     return json.dumps(value, default=float)

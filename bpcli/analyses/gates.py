@@ -16,13 +16,24 @@ it is registered, so the card cannot drift from the code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
 
+from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.gates import FUNCTIONS, REGISTRY, ROLES, VARIADIC, Gate
-
-ELEMENTWISE = "elementwise"  # declares its local partial derivatives; the engine multiplies by upstream
-VJP = "vjp"  # declares its vector-Jacobian product directly
+from bpcli.engine.formulas import to_ast
+from bpcli.engine.gates import (
+    ELEMENTWISE,
+    FUNCTIONS,
+    REGISTRY,
+    ROLES,
+    VARIADIC,
+    VJP,
+    Gate,
+)
+from bpcli.engine.graph import INPUT, Builder, Graph
+from bpcli.engine.syntax.parser import suggest
+from bpcli.engine.syntax.printer import to_text
+from bpcli.engine.syntax.spellings import METHODS, REDUCTIONS, SPELLINGS
 
 
 @dataclass(frozen=True)
@@ -46,7 +57,7 @@ class GateCard:
 
 
 @dataclass
-class GateReference:
+class GateReference(Result):
     """The gates on the card, in registry order, and what each role means.
 
         >>> import bpcli
@@ -59,17 +70,6 @@ class GateReference:
 
     gates: list[GateCard]
     roles: dict[str, str]
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.gates/1 document that ``bpcli gates --json`` prints."""
-        from bpcli.views.json_doc import dumps, gates_document
-
-        return dumps(gates_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.gates_table import gates_table
-
-        return gates_table(self)
 
 
 def gate_reference(names: Iterable[str] | None = None) -> GateReference:
@@ -93,8 +93,6 @@ def _chosen(names: list[str]) -> list[Gate]:
     for name in names:
         found = [*([REGISTRY[name]] if name in REGISTRY else []), *FUNCTIONS.get(name, {}).values()]
         if not found:
-            from bpcli.engine.syntax.parser import suggest
-
             known = sorted({*REGISTRY, *FUNCTIONS})
             raise BpcliError(f"no gate is called {name!r}{suggest(name, known)}; the gates are: {', '.join(known)}")
         chosen.update((gate.op, gate) for gate in found)
@@ -102,8 +100,6 @@ def _chosen(names: list[str]) -> list[Gate]:
 
 
 def _card(gate: Gate) -> GateCard:
-    from bpcli.engine.syntax.spellings import METHODS, SPELLINGS
-
     functions = tuple(name for name, by_arity in FUNCTIONS.items() if gate in by_arity.values())
     spellings = tuple(spelling for spelling, name in SPELLINGS.items() if name in functions
                       and _called(name, spelling) is gate)
@@ -128,18 +124,12 @@ def _card(gate: Gate) -> GateCard:
 
 def _called(name: str, spelling: str) -> Gate:
     """The gate a pasted spelling means: numpy's reductions take one array, its other functions all operands."""
-    from bpcli.engine.syntax.spellings import REDUCTIONS
-
     by_arity = FUNCTIONS[name]
     return by_arity[1] if spelling in REDUCTIONS else by_arity[max(by_arity)]
 
 
 def _decomposition(gate: Gate) -> str:
     """The grouped gate built from primitive gates, as ``--expand`` builds it, printed with inputs a, b."""
-    from bpcli.engine.formulas import to_ast
-    from bpcli.engine.graph import INPUT, Builder, Graph
-    from bpcli.engine.syntax.printer import to_text
-
     graph = Graph()
     inputs = [graph.add(INPUT, (), name) for name in "ab"[: gate.arity]]
     output = gate.decompose(Builder(graph, fold=False), *inputs)

@@ -25,10 +25,19 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
-from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK
+from bpcli.analyses.grad import grad
+from bpcli.analyses.result import Result
+from bpcli.engine.backends import backend_for
+from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK, BpcliError
+from bpcli.engine.evaluate import evaluate
+from bpcli.engine.formulas import gate_text
+from bpcli.engine.gates import REGISTRY
+from bpcli.engine.graph import INPUT
+from bpcli.engine.limits import Limits
+from bpcli.engine.problem import Notice
 
 if TYPE_CHECKING:  # the command line imports this module for its defaults: keep that cheap
-    from bpcli.analyses.result import Notice
+    from bpcli.engine.problem import Notice
 
 EPSILON = 2.0**-52
 DEFAULT_H = 1e-5
@@ -67,7 +76,7 @@ class ElementCheck(NamedTuple):
 
 
 @dataclass
-class GradcheckResult:
+class GradcheckResult(Result):
     """Every input element's analytic gradient next to its centred finite difference.
 
     ``checks`` has an ElementCheck per element checked (analytic, numeric,
@@ -101,17 +110,6 @@ class GradcheckResult:
         counted = [c.error for c in self.checks if c.reading != INCONCLUSIVE]
         return max(counted, default=0.0)
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.gradcheck/1 document that ``bpcli gradcheck --json`` prints."""
-        from bpcli.views.json_doc import dumps, gradcheck_document
-
-        return dumps(gradcheck_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.gradcheck_table import gradcheck_table
-
-        return gradcheck_table(self)
-
 
 def relative_error(analytic: float, numeric: float) -> float:
     return abs(analytic - numeric) / max(abs(analytic) + abs(numeric), FLOOR)
@@ -131,6 +129,7 @@ def gradcheck(
     upstream: Any = None,
     max_checks: int | None = None,
     seed: int = 0,
+    limits: Limits = Limits(),
     **values: Any,
 ) -> GradcheckResult:
     """Compare the gradient of every input element with a centred finite difference.
@@ -144,13 +143,9 @@ def gradcheck(
         >>> r.passed, [c.reading for c in r.checks]
         (True, ['good', 'good'])
     """
-    from bpcli.analyses.grad import grad
-    from bpcli.engine.errors import BpcliError
-    from bpcli.analyses.result import Notice
-
     if not h > 0:
         raise BpcliError(f"the step h must be a positive number, not {h}")
-    result = grad(expression, {**(bindings or {}), **values}, upstream=upstream)
+    result = grad(expression, {**(bindings or {}), **values}, upstream=upstream, limits=limits)
     if not result.inputs:
         raise BpcliError(f"nothing to check: {expression!r} has no input variables")
     probe = _Probe(result)
@@ -159,7 +154,7 @@ def gradcheck(
     if max_checks is None:
         max_checks = max(1, min(DEFAULT_MAX_CHECKS, WORK_BUDGET // (2 * probe.work)))
     if len(elements) > max_checks:
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         chosen = sorted(np.random.default_rng(seed).choice(len(elements), size=max_checks, replace=False))
         warnings.append(Notice(None, None, "sampled",
@@ -212,8 +207,6 @@ class _Probe:
                             left, right)
 
     def kink_message(self, check: ElementCheck) -> str:
-        from bpcli.engine.formulas import gate_text
-
         stages = ", ".join(f"{self.graph.nodes[n].name} = {gate_text(self.graph, n)}"
                            for n in self.crossed[(check.input, check.index)])
         return (f"{check.label} ± {check.step:.3g} crosses a kink ({stages}), so the centred difference is "
@@ -222,8 +215,6 @@ class _Probe:
 
     def _moved_by(self, name: str) -> list[int]:
         """The forward stages whose value depends on the input ``name``."""
-        from bpcli.engine.graph import INPUT
-
         cache = self.__dict__.setdefault("_moved_by_cache", {})
         if name not in cache:
             reached = {i for i, n in enumerate(self.graph.nodes) if n.op == INPUT and n.name == name}
@@ -234,8 +225,6 @@ class _Probe:
         return cache[name]
 
     def _moved(self, name: str, index: tuple[int, ...], value: float) -> Any:
-        from bpcli.engine.evaluate import evaluate
-
         original = self.result.inputs[name]
         if index:
             moved = original.copy()
@@ -249,16 +238,13 @@ class _Probe:
         """The output, or sum(upstream · output) for an array: what backpropagation differentiated."""
         out = values[self.graph.output]
         if hasattr(out, "shape") or hasattr(self.seed, "shape"):
-            import numpy as np
+            import numpy as np  # numpy only where arrays are (start-up)
 
             return float(np.sum(np.asarray(self.seed) * out))
         return float(self.seed * out)
 
     def _kinks_crossed(self, name: str, up: list[Any], down: list[Any]) -> list[int]:
         """The stages moved by ``name`` whose kink lies between the two moved points (or at one of them)."""
-        from bpcli.engine.backends import backend_for
-        from bpcli.engine.gates import REGISTRY
-
         crossed = []
         for node in self._moved_by(name):
             gate = REGISTRY[self.graph.nodes[node].op]
@@ -278,7 +264,7 @@ class _Probe:
 def _indices(value: Any) -> list[tuple[int, ...]]:
     if not hasattr(value, "shape"):
         return [()]
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     return list(np.ndindex(*value.shape))
 
@@ -297,7 +283,7 @@ def _element(value: Any, index: tuple[int, ...]) -> float:
 
 def _same(a: Any, b: Any) -> bool:
     if hasattr(a, "shape") or hasattr(b, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         return bool(np.array_equal(a, b))
     return a == b

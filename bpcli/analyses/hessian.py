@@ -19,15 +19,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from bpcli.analyses.derivative import higher_order_warnings, require_number, variable
+from bpcli.analyses.jacobian import vjp_rows
+from bpcli.analyses.result import Result, zero_like
+from bpcli.engine.backward import backward
 from bpcli.engine.errors import BpcliError
-from bpcli.analyses.result import Notice
+from bpcli.engine.graph import CONST, Builder
+from bpcli.engine.problem import Limits, Notice, Problem, to_value
+from bpcli.engine.shapes import element_labels, show, size, value_shape
 
 DEFAULT_MAX_ENTRIES = 1_000_000
 MODES = ("matrix", "hvp")
 
 
 @dataclass
-class HessianResult:
+class HessianResult(Result):
     """The Hessian matrix of a number over its variables' elements, or the product H v.
 
     In ``"matrix"`` mode ``matrix`` is n × n over the flattened elements
@@ -60,20 +66,7 @@ class HessianResult:
     @property
     def elements(self) -> list[str]:
         """The rows' and columns' labels: x, or W[0,0], W[0,1], ... for an array."""
-        from bpcli.views.matrix import element_labels
-
         return [label for name in self.variables for label in element_labels(name, self.shapes[name])]
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.hessian/1 document that ``bpcli hessian --json`` prints."""
-        from bpcli.views.json_doc import dumps, hessian_document
-
-        return dumps(hessian_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.hessian_table import hessian_table
-
-        return hessian_table(self)
 
 
 def hessian(
@@ -84,6 +77,7 @@ def hessian(
     wrt: Sequence[str] | str | None = None,
     vector: Any = None,
     max_entries: int = DEFAULT_MAX_ENTRIES,
+    limits: Limits = Limits(),
     **values: Any,
 ) -> HessianResult:
     """The Hessian of ``expression`` at the given values, over the variables ``wrt`` (default: all).
@@ -95,21 +89,15 @@ def hessian(
         >>> bpcli.hessian("x**2 * y", x=1, y=2).matrix.tolist()
         [[4.0, 2.0], [2.0, 0.0]]
     """
-    from bpcli.analyses.grad import bind, build, shape_graph
-    from bpcli.engine.backward import backward
-    from bpcli.engine.evaluate import evaluate
-    from bpcli.analyses.derivative import higher_order_warnings, require_number
-    from bpcli.analyses.result import zero_like
-
-    graph = build(expression)
-    inputs, notices = bind(graph, {**(bindings or {}), **values})
-    shape_graph(graph, inputs)
+    problem = Problem.of(expression, {**(bindings or {}), **values}, limits=limits)
+    graph, inputs = problem.graph, problem.inputs
     require_number(graph, graph.output, "the output", "the Hessian is of a number: reduce it with sum(...)")
     chosen = _chosen(graph, wrt)
     if vector is None:
         _check_size(graph, chosen, max_entries)
-    forward_nodes = len(graph.nodes)
-    first = backward(graph)
+    forward_nodes = problem.forward_nodes
+    graph.share_gradients()  # as --order does: the second derivatives agree with it to the last bit
+    first = problem.backward()
     first_pass = range(forward_nodes, len(graph.nodes))
     gradient = {v: first.gradient(v) for v in chosen}
     evaluated = [*range(forward_nodes), *(g for g in gradient.values() if g is not None)]
@@ -119,7 +107,7 @@ def hessian(
         product_nodes = _hvp_nodes(graph, gradient, vectors)
         evaluated += [node for node in product_nodes.values() if node is not None]
     # Before the matrix's passes add their one-hot inputs to the graph.
-    evaluation = evaluate(graph, inputs, roots=evaluated, watch=evaluated[forward_nodes:])
+    evaluation = problem.evaluate(roots=evaluated, watch=evaluated[forward_nodes:])
     if vector is None:
         matrix, passes, findings = _matrix(graph, inputs, gradient)
 
@@ -141,13 +129,11 @@ def hessian(
         vector=by_name(vectors, read=lambda v, value: value),
         product=by_name(product_nodes),
         passes=passes,
-        warnings=higher_order_warnings(expression, graph, first, evaluation, findings, notices, first_pass),
+        warnings=higher_order_warnings(problem, evaluation, findings, first_pass),
     )
 
 
 def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
-    from bpcli.engine.shapes import size
-
     count = sum(size(graph.shape(v)) for v in chosen)
     if count * count > max_entries:
         raise BpcliError(
@@ -158,11 +144,7 @@ def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
 
 def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None]) -> tuple[Any, int, list[Any]]:
     """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
-    import numpy as np
-
-    from bpcli.analyses.jacobian import vjp_rows
-    from bpcli.analyses.result import zero_like
-    from bpcli.engine.shapes import size
+    import numpy as np  # numpy only where arrays are (start-up)
 
     chosen = list(gradient)
     count = sum(size(graph.shape(v)) for v in chosen)
@@ -181,8 +163,6 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
 
 
 def _chosen(graph: Any, wrt: Sequence[str] | str | None) -> list[int]:
-    from bpcli.analyses.derivative import variable
-
     if wrt is None:
         return list(graph.variables)
     names = [wrt] if isinstance(wrt, str) else list(wrt)
@@ -194,10 +174,7 @@ def _chosen(graph: Any, wrt: Sequence[str] | str | None) -> list[int]:
 
 def _vectors(graph: Any, chosen: list[int], vector: Any) -> dict[int, Any]:
     """v as one value per chosen variable, shaped like it (missing ones are zero)."""
-    import numpy as np
-
-    from bpcli.analyses.grad import to_value
-    from bpcli.engine.shapes import show, size, value_shape
+    import numpy as np  # numpy only where arrays are (start-up)
 
     names = {graph.nodes[v].name: v for v in chosen}
     if isinstance(vector, Mapping):
@@ -234,9 +211,6 @@ def _vectors(graph: Any, chosen: list[int], vector: Any) -> dict[int, Any]:
 
 def _hvp_nodes(graph: Any, gradient: dict[int, int | None], vectors: dict[int, Any]) -> dict[int, int | None]:
     """H v: the gradient of <g, v>, one more backward pass through the gradient graph."""
-    from bpcli.engine.backward import backward
-    from bpcli.engine.graph import CONST, Builder
-
     g = Builder(graph)
     terms = []
     for v, node in gradient.items():

@@ -12,18 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from bpcli.engine.backward import Adjoints
+from bpcli.analyses.result import Result
+from bpcli.engine.backward import Adjoints, backward
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.evaluate import Evaluation, Finding
-from bpcli.engine.graph import Graph
-from bpcli.analyses.result import Notice
+from bpcli.engine.evaluate import Evaluation, Finding, evaluate
+from bpcli.engine.graph import INPUT, Graph
+from bpcli.engine.problem import Limits, Notice, Problem
+from bpcli.engine.shapes import size
 
 LAYOUTS = ("outputs-first", "inputs-first")
 DEFAULT_MAX_ENTRIES = 1_000_000
 
 
 @dataclass
-class JacobianResult:
+class JacobianResult(Result):
     """One matrix per input variable: rows are output elements, columns input elements
     (``outputs-first``, as torch.autograd.functional.jacobian), or the transpose
     (``inputs-first``, the lecture notes' convention).
@@ -53,17 +55,6 @@ class JacobianResult:
         m = self.matrices[name]
         return m.T if self.layout == "inputs-first" else m
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.jacobian/1 document that ``bpcli jacobian --json`` prints."""
-        from bpcli.views.json_doc import dumps, jacobian_document
-
-        return dumps(jacobian_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.jacobian_table import jacobian_table
-
-        return jacobian_table(self)
-
 
 def jacobian(
     expression: str,
@@ -72,6 +63,7 @@ def jacobian(
     *,
     layout: str = "outputs-first",
     max_entries: int = DEFAULT_MAX_ENTRIES,
+    limits: Limits = Limits(),
     **values: Any,
 ) -> JacobianResult:
     """The Jacobian of ``expression``'s output with respect to every input variable.
@@ -84,15 +76,10 @@ def jacobian(
         >>> bpcli.jacobian("relu(x)", x=[1, -2]).matrix("x").tolist()
         [[1.0, 0.0], [0.0, 0.0]]
     """
-    from bpcli.analyses.grad import bind, build, shape_graph
-    from bpcli.analyses.result import GradResult
-    from bpcli.engine.shapes import size
-
     if layout not in LAYOUTS:
         raise BpcliError(f"layout is {' or '.join(LAYOUTS)}, not {layout!r}")
-    graph = build(expression)
-    inputs, notices = bind(graph, {**(bindings or {}), **values})
-    shape_graph(graph, inputs)
+    problem = Problem.of(expression, {**(bindings or {}), **values}, limits=limits)
+    graph, inputs = problem.graph, problem.inputs
     output = graph.nodes[graph.output].name
     output_shape = graph.shape(graph.output)
     rows = size(output_shape)
@@ -103,7 +90,6 @@ def jacobian(
             f"{max_entries:,} (raise it with --max-entries)"
         )
     passes = vjp_rows(graph, graph.output, inputs, graph.variables, also=range(len(graph.nodes)))
-    forward = GradResult(expression, graph, passes.adjoints, passes.first, notices)
     return JacobianResult(
         source=expression,
         output=output,
@@ -113,7 +99,7 @@ def jacobian(
         matrices={graph.nodes[v].name: m for v, m in zip(graph.variables, passes.matrices)},
         passes=rows,
         layout=layout,
-        warnings=forward.warnings,
+        warnings=problem.warnings(passes.first.findings),
     )
 
 
@@ -139,12 +125,7 @@ def vjp_rows(
     is the Jacobian of the gradient). ``also`` names further nodes to evaluate
     in the first pass (the forward pass, for its warnings).
     """
-    import numpy as np
-
-    from bpcli.engine.backward import backward
-    from bpcli.engine.evaluate import evaluate
-    from bpcli.engine.graph import INPUT
-    from bpcli.engine.shapes import size
+    import numpy as np  # numpy only where arrays are (start-up)
 
     output_shape = graph.shape(output)
     seed_name = graph.claim("d" + graph.nodes[output].name)
@@ -172,7 +153,7 @@ def vjp_rows(
 def _one_hot(shape: tuple[int, ...], index: int) -> Any:
     if shape == ():
         return 1.0
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     vector = np.zeros(shape)
     vector.flat[index] = 1.0

@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Union
 
+from bpcli import views
+from bpcli.analyses.grad import differentiate, grad
+from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
-from bpcli.analyses.result import Notice
+from bpcli.engine.problem import Limits, Notice, Problem, build
 from bpcli.engine.values import NUMBER, load_npy
 
 
 @dataclass
-class PointsResult:
+class PointsResult(Result):
     """The value and every gradient at each point (``bpcli grad --points``): columns as numpy arrays.
 
     ``to_csv()`` and ``to_jsonl()`` are the text the command writes with ``--format csv``
@@ -51,12 +55,10 @@ class PointsResult:
         return self._written("jsonl")
 
     def _written(self, fmt: str) -> str:
-        import io
-
-        from bpcli.views.points_out import write_points
+        import io  # only for files (start-up)
 
         text = io.StringIO()
-        write_points(self, text, fmt)
+        views.write(self, text, fmt)
         return text.getvalue()
 
 
@@ -67,6 +69,7 @@ def grad_points(
     /,
     *,
     expand: bool = False,
+    limits: Limits = Limits(),
     **values: Any,
 ) -> PointsResult:
     """The value and every gradient of ``expression`` at each point, in one pass over arrays.
@@ -85,13 +88,11 @@ def grad_points(
         3.0,2.0,6.0,2.0,3.0
         1.0,2.0,2.0,2.0,1.0
     """
-    import numpy as np
-
-    from bpcli.analyses.grad import bind, build, differentiate, shape_graph
+    import numpy as np  # numpy only where arrays are (start-up)
 
     columns = read_points(Path(points)) if isinstance(points, (str, os.PathLike)) else points
     bindings = {**(bindings or {}), **values}
-    graph = build(expression, expand)
+    graph = build(expression, expand)  # bound below, once every variable has a column
     table = {name: np.asarray(column, dtype=np.float64).reshape(-1) for name, column in columns.items()}
     count = _row_count(table)
     fixed = dict(bindings or {})
@@ -112,30 +113,26 @@ def grad_points(
             f"no column and no value for {', '.join(missing)}: add a column to the points, or bind it (-{missing[0]} 1)"
         )
     if graph.elementwise():
-        inputs, _ = bind(graph, values)
-        shape_graph(graph, inputs)
         # Upstream 1 rather than an array of ones: the same gradients, fewer multiplications.
-        result = differentiate(graph, inputs)
+        result = differentiate(Problem.bound(graph, values, limits))
         value = np.broadcast_to(result.value, (count,))
         gradients = {name: np.broadcast_to(g, (count,)) for name, g in result.gradients.items()}
         warnings = result.warnings
     else:
-        value, gradients, warnings = _row_by_row(expression, values, count, expand)
+        value, gradients, warnings = _row_by_row(expression, values, count, expand, limits)
     return PointsResult(graph.nodes[graph.output].name, values, value, gradients, notices + warnings)
 
 
 def _row_by_row(
-    expression: str, values: dict[str, Any], count: int, expand: bool
+    expression: str, values: dict[str, Any], count: int, expand: bool, limits: Limits
 ) -> tuple[Any, dict[str, Any], list[Notice]]:
-    import numpy as np
-
-    from bpcli.analyses.grad import grad
+    import numpy as np  # numpy only where arrays are (start-up)
 
     value = np.empty(count)
     gradients = {name: np.empty(count) for name in values}
     warnings: list[Notice] = []
     for row in range(count):
-        result = grad(expression, {name: float(column[row]) for name, column in values.items()}, expand=expand)
+        result = grad(expression, {name: float(column[row]) for name, column in values.items()}, expand=expand, limits=limits)
         value[row] = result.value
         for name, gradient in result.gradients.items():
             gradients[name][row] = gradient
@@ -176,9 +173,9 @@ def _text(path: Path, data: bytes) -> str:
 
 
 def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
-    import csv
+    import csv  # only for files (start-up)
 
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     rows = csv.reader(_text(path, data).splitlines())
     header = next(rows, None)
@@ -201,7 +198,7 @@ def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     names: list[str] | None = None
     numbers: list[list[float]] = []
@@ -232,7 +229,7 @@ def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     array = load_npy(path, data)
     if array.dtype.names is None:
@@ -248,8 +245,6 @@ def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
 
 
 def _check_names(path: Path, names: list[str]) -> None:
-    import re
-
     for name in names:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise BpcliError(f"{path}: the column name {name!r} is not a variable name")

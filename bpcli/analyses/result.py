@@ -10,11 +10,28 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from bpcli import views
 from bpcli.engine.backward import Adjoints
 from bpcli.engine.evaluate import Evaluation
 from bpcli.engine.formulas import formula_text, gate_text
 from bpcli.engine.gates import REGISTRY
-from bpcli.engine.graph import Graph
+from bpcli.engine.problem import Notice, Problem
+
+
+class Result:
+    """What every result shares: it shows itself through bpcli.views, the one place results meet their views.
+
+    ``to_json()`` is the document ``--json`` prints, and rich shows the
+    command's table (``rich.print(result)``); neither is computed here.
+    """
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The JSON document the command's ``--json`` prints (its schema: ``bpcli schema NAME``)."""
+        return views.to_json(self, indent)
+
+    def __rich__(self) -> Any:
+        """The command's table, for ``rich.print(result)``."""
+        return views.table_of(self)
 
 
 class Stage(NamedTuple):
@@ -62,16 +79,7 @@ class Fork(NamedTuple):
     total: Any
 
 
-class Notice(NamedTuple):
-    """A warning about one stage (a kink, a tie, an inf or nan) or about the input."""
-
-    stage: str | None  # the stage's name, or None for a warning about the input as a whole
-    index: int | None
-    kind: str
-    message: str
-
-
-class GradResult:
+class GradResult(Result):
     """The value and gradients of an expression, with every stage of backpropagation.
 
     ``output`` is the output's name and ``value`` its value; ``inputs``,
@@ -90,19 +98,12 @@ class GradResult:
         'kink'
     """
 
-    def __init__(
-        self,
-        source: str,
-        graph: Graph,
-        adjoints: Adjoints,
-        evaluation: Evaluation,
-        extra_warnings: list[Notice] | None = None,
-    ) -> None:
-        self.source = source
-        self.graph = graph
+    def __init__(self, problem: Problem, adjoints: Adjoints, evaluation: Evaluation) -> None:
+        self.problem = problem
+        self.source = problem.source
+        self.graph = problem.graph
         self.adjoints = adjoints
         self.evaluation = evaluation
-        self._extra_warnings = extra_warnings or []
 
     # ---- what a user asks for ------------------------------------------------
 
@@ -150,19 +151,7 @@ class GradResult:
 
     @cached_property
     def warnings(self) -> list[Notice]:
-        found = [self._warning(f.node, f.kind, f.note) for f in self.evaluation.findings]
-        return self._extra_warnings + found + self._unused_stage_warnings()
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The bpcli.grad/1 document that ``bpcli grad --json`` prints."""
-        from bpcli.views.json_doc import grad_document, dumps
-
-        return dumps(grad_document(self), indent=indent)
-
-    def __rich__(self) -> Any:
-        from bpcli.views.table import grad_table
-
-        return grad_table(self)
+        return self.problem.warnings(self.evaluation.findings)
 
     def value_of(self, node: int) -> Any:
         """The value of any node: an input, a stage, a gradient node."""
@@ -237,33 +226,10 @@ class GradResult:
             summed=tuple(summed),
         )
 
-    def _warning(self, node: int, kind: str, note: str) -> Notice:
-        while self.graph.nodes[node].origin is not None:
-            # A finding in a higher-order pass belongs to the stage its gradient serves.
-            node = self.graph.nodes[node].origin
-        index = self._stage_number.get(node)
-        if index is None:  # an input variable (x is nan), or the fork where its gradients add up
-            if kind == "nonfinite-gradient":
-                note = f"{self.graph.nodes[node].name}: {note}"
-            return Notice(None, None, kind, note)
-        name = self.graph.nodes[node].name
-        label = f"stage {index}, {name} = {gate_text(self.graph, node)}"
-        return Notice(name, index, kind, f"{label}: {note}")
-
-    def _unused_stage_warnings(self) -> list[Notice]:
-        feeds = self.graph.ancestors(self.graph.output)
-        return [
-            Notice(self.graph.nodes[node].name, index, "unused-stage",
-                     f"stage {index}, {self.graph.nodes[node].name}: its value does not reach the output "
-                     f"{self.output}, so no gradient flows through it")
-            for node, index in self._stage_number.items()
-            if node > self.graph.output or not feeds[node]
-        ]
-
 
 def zero_like(value: Any) -> Any:
     if hasattr(value, "shape"):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         return np.zeros(np.shape(value))
     return 0.0

@@ -9,6 +9,7 @@ call, ``bpcli grad EXPR -x V ... [--json]``, does not even import typer
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -25,15 +26,13 @@ _COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
 
 def main() -> None:
     """The console script: ``bpcli``."""
-    from bpcli.cli import quick, shared
+    from bpcli.cli import quick, shared  # the quick path: bpcli grad EXPR -x V without typer (start-up)
 
     shared.guard_standard_streams()
     arguments = sys.argv[1:]
     code = shared.run_reporting(lambda: shared.require_utf8(arguments)) or quick.grad(arguments)
     if code is None:
         if len(arguments) == 2 and arguments[0] in _COMPLETION_OPTIONS:
-            import os
-
             os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
         # What typer prints itself (help, usage errors, --version) is reported like a command's output.
         code = shared.run_reporting(_typer)
@@ -49,12 +48,18 @@ def _typer() -> Any:
     return 0
 
 
-def _application() -> Any:
-    from bpcli.cli import (  # noqa: F401  (they register)
-        check, code, gates, grad, gradcheck, graph, hessian, jacobian, schema,
-    )
-    from bpcli.cli.application import app
+# The commands: each is the module of this package of that name, which registers
+# its command on the typer application (bpcli --help lists them in this order).
+COMMANDS = ("check", "code", "gates", "grad", "gradcheck", "graph", "hessian", "jacobian", "schema")
 
+
+def _application() -> Any:
+    import importlib  # the commands, named in COMMANDS, on first use
+
+    from bpcli.cli.application import app  # typer only when the quick path does not apply (start-up)
+
+    for command in COMMANDS:
+        importlib.import_module(f"bpcli.cli.{command}")
     return app
 
 

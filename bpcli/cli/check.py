@@ -10,6 +10,7 @@ import typer
 from bpcli.cli import common
 from bpcli.cli.application import app
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
 
 
 @app.command(
@@ -84,12 +85,12 @@ def check(
     {bindings}
     """
     if answers is not None:
-        from bpcli.analyses.answers import check_answers
+        from bpcli.analyses.answers import check_answers  # only the command's own analysis (start-up)
 
         if expression is not None or file is not None or expect or backward is not None or ctx.args:
             raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
                              "--expect or --backward with it")
-        result = check_answers(answers, rtol=rtol, atol=atol)
+        result = check_answers(answers, rtol=rtol, atol=atol, limits=Limits(max_elements=max_elements))
     else:
         result = _check_one(
             ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements, max_length
@@ -98,15 +99,15 @@ def check(
     if json_output:
         common.print_json(result.to_json())
     else:
-        from bpcli.views.check_table import check_table
+        from bpcli.views.check_table import check_table  # a view only when shown (start-up)
 
         common.console().print(check_table(result, precision=precision, full=full))
     return result.exit_code
 
 
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements, max_length):
-    from bpcli.analyses.check import check as check_expectations
-    from bpcli.analyses.expected import read_expected
+    from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
+    from bpcli.analyses.expected import read_expected  # only the command's own analysis (start-up)
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)
@@ -124,6 +125,7 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
         text, values, expect=expectations,
         backward=None if backward is None else common.read_text(backward, max_length),
         backward_label=str(backward), rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader),
+        limits=Limits(max_elements=max_elements),
     )
 
 

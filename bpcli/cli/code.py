@@ -42,7 +42,7 @@ def code(
 
     {bindings}
     """
-    from bpcli.views.code import python_code
+    from bpcli.views.code import python_code  # a view only when shown (start-up)
 
     result = common.evaluated(
         expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True,

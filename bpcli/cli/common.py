@@ -12,7 +12,6 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper through common)
-    DEFAULT_MAX_ELEMENTS,
     DEFAULT_MAX_LENGTH,
     bindings,
     cannot_write,
@@ -36,6 +35,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     warn_values,
     write_output,
 )
+from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS  # noqa: F401  (the commands' --max-elements default)
 
 # Every single letter may be a variable (-x -2), so commands that take
 # bindings accept options they do not know and read them as bindings.

@@ -104,3 +104,21 @@ def json_for(stream: Any, text: str) -> str:
         return text
     encoding = getattr(stream, "encoding", None) or "utf-8"
     return text.encode(encoding, ESCAPED).decode(encoding)
+
+
+def json_stream(stream: Any) -> Any:
+    """``stream`` for a JSON document written piece by piece: escaped where it cannot encode a character."""
+    return stream if encodes_symbols(stream) else _JsonEscaping(stream)
+
+
+class _JsonEscaping:
+    """A stream whose writes are JSON text (a character is escaped alone, so pieces may break anywhere)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(json_for(self._stream, text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

@@ -34,7 +34,7 @@ def gates(
     vector-Jacobian product. The last table lists the gates gradients are
     made of: the backward pass builds them, and bpcli parses them back.
     """
-    from bpcli.analyses.gates import gate_reference
+    from bpcli.analyses.gates import gate_reference  # only the command's own analysis (start-up)
 
     reference = gate_reference(names or None)
     if json_output:

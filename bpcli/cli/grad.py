@@ -10,6 +10,7 @@ import typer
 from bpcli.cli import common
 from bpcli.cli.application import app
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
 
 
 @app.command(
@@ -27,6 +28,10 @@ def grad(
     expression: common.Expression = None,
     file: common.File = None,
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.grad/1 JSON document."),
+    gradients_only: bool = typer.Option(
+        False, "--gradients-only",
+        help="With --json: leave out the stages and the forks (the value, inputs and gradients only).",
+    ),
     upstream: common.Upstream = None,
     precision: common.Precision = 4,
     full: common.Full = False,
@@ -83,13 +88,13 @@ def grad(
     {bindings}
     """
     if points is not None:
-        from bpcli.cli import points as batch
+        from bpcli.cli import points as batch  # only for --points (start-up)
 
         if upstream is not None:
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
-        batch.run(text, points, values, out, fmt, json_output, expand)
+        batch.run(text, points, values, out, fmt, json_output, expand, Limits(max_elements=max_elements))
         return
     if symbolic or order is not None or wrt is not None:
         if upstream is not None:
@@ -99,27 +104,30 @@ def grad(
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         _higher(
-            text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order
+            text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order,
+            Limits(max_elements=max_elements),
         )
         return
     result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length)
     sentences = None
     if explain:
-        from bpcli.views.explain import explain as explain_stages
+        from bpcli.views.explain import explain as explain_stages  # a view only when shown (start-up)
 
         sentences = explain_stages(result, precision)
-    common.print_grad(result, json_output, precision, max_stages, full, sentences)
+    if gradients_only and not json_output:
+        raise BpcliError("--gradients-only shortens the JSON document: use it with --json")
+    common.print_grad(result, json_output, precision, max_stages, full, sentences, gradients_only)
 
 
 def _higher(
     text: str, values: dict, order: int, wrt: Optional[str], symbolic: bool, json_output: bool,
-    precision: int, max_stages: int, full: bool, max_nodes: int, max_order: int,
+    precision: int, max_stages: int, full: bool, max_nodes: int, max_order: int, limits: Limits,
 ) -> None:
     """grad --order / --wrt / --symbolic."""
     if symbolic:
-        from bpcli.analyses.symbolic import symbolic as derive
+        from bpcli.analyses.symbolic import symbolic as derive  # only the command's own analysis (start-up)
 
-        result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
+        result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits)
         common.warn_unused(result.warnings)
         if json_output:
             common.print_json(result.to_json())
@@ -127,14 +135,14 @@ def _higher(
             print(result.to_text(precision, warnings=False))
             common.warn_values(result.warnings)
         return
-    from bpcli.analyses.derivative import derivative
+    from bpcli.analyses.derivative import derivative  # only the command's own analysis (start-up)
 
-    result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order)
+    result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits)
     common.warn_unused(result.warnings)
     if json_output:
         common.print_json(result.to_json())
     else:
-        from bpcli.views.derivative_table import derivative_table
+        from bpcli.views.derivative_table import derivative_table  # a view only when shown (start-up)
 
         common.print_view(derivative_table, result, precision=precision, max_stages=max_stages, full=full)
 

@@ -9,6 +9,7 @@ import typer
 from bpcli.cli import common
 from bpcli.cli.application import app
 from bpcli.analyses.gradcheck import DEFAULT_H, DEFAULT_MAX_CHECKS, DEFAULT_MAX_ERROR
+from bpcli.engine.limits import Limits
 
 
 @app.command(
@@ -64,20 +65,19 @@ def gradcheck(
 
     {bindings}
     """
-    from bpcli.analyses.gradcheck import gradcheck as check_gradients
-
+    from bpcli.analyses.gradcheck import gradcheck as check_gradients  # only the command's own analysis (start-up)
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     result = check_gradients(
         text, values, h=h, max_error=max_error, upstream=common.read_upstream(upstream, reader),
-        max_checks=max_checks, seed=seed,
+        max_checks=max_checks, seed=seed, limits=Limits(max_elements=max_elements),
     )
     common.warn_unused(result.warnings)
     if json_output:
         common.print_json(result.to_json())
     else:
-        from bpcli.views.gradcheck_table import gradcheck_table
+        from bpcli.views.gradcheck_table import gradcheck_table  # a view only when shown (start-up)
 
         common.print_view(gradcheck_table, result, precision=precision, full=full)
     return result.exit_code

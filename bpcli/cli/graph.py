@@ -9,6 +9,7 @@ import typer
 
 from bpcli.cli import common
 from bpcli.cli.application import app
+from bpcli.engine.errors import BpcliError
 
 
 @app.command(
@@ -50,7 +51,7 @@ def graph(
 
     {bindings}
     """
-    from bpcli.views import diagram
+    from bpcli.views import diagram  # a view only when shown (start-up)
 
     text, arguments = common.read_expression(expression, file, ctx.args, max_length)
     out, arguments = common.short_out_option(text, arguments, out)
@@ -60,8 +61,6 @@ def graph(
         common.print_renderable(diagram.tree(result, precision), out)
         return
     if image_format == "png" and out is None:
-        from bpcli.engine.errors import BpcliError
-
         raise BpcliError("a PNG image is binary: give a file to write it to with --out circuit.png")
     common.write_output(diagram.draw(result, image_format, precision), out)
 

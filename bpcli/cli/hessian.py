@@ -10,6 +10,7 @@ import typer
 from bpcli.cli import common
 from bpcli.cli.application import app
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
 
 _NAMED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
 
@@ -57,20 +58,20 @@ def hessian(
 
     {bindings}
     """
-    from bpcli.analyses.hessian import hessian as second_derivatives
-
+    from bpcli.analyses.hessian import hessian as second_derivatives  # only the command's own analysis (start-up)
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     names = [name.strip() for item in wrt or [] for name in item.split(",") if name.strip()] or None
     result = second_derivatives(
-        text, values, wrt=names, vector=_vector(vector, reader), max_entries=max_entries
+        text, values, wrt=names, vector=_vector(vector, reader), max_entries=max_entries,
+        limits=Limits(max_elements=max_elements),
     )
     common.warn_unused(result.warnings)
     if json_output:
         common.print_json(result.to_json())
     else:
-        from bpcli.views.hessian_table import hessian_table
+        from bpcli.views.hessian_table import hessian_table  # a view only when shown (start-up)
 
         common.print_view(hessian_table, result, precision=precision, full=full)
 

@@ -6,6 +6,7 @@ import typer
 
 from bpcli.cli import common
 from bpcli.cli.application import app
+from bpcli.engine.limits import Limits
 
 
 @app.command(
@@ -45,16 +46,17 @@ def jacobian(
 
     {bindings}
     """
-    from bpcli.analyses.jacobian import jacobian as build_jacobian
-
+    from bpcli.analyses.jacobian import jacobian as build_jacobian  # only the command's own analysis (start-up)
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     values = common.bindings(extra, common.value_reader(seed, max_elements))
-    result = build_jacobian(text, values, layout=layout, max_entries=max_entries)
+    result = build_jacobian(
+        text, values, layout=layout, max_entries=max_entries, limits=Limits(max_elements=max_elements)
+    )
     common.warn_unused(result.warnings)
     if json_output:
         common.print_json(result.to_json())
     else:
-        from bpcli.views.jacobian_table import jacobian_table
+        from bpcli.views.jacobian_table import jacobian_table  # a view only when shown (start-up)
 
         common.print_view(jacobian_table, result, precision=precision, full=full)
 

@@ -8,21 +8,22 @@ from typing import Any, Optional
 
 from bpcli.cli import common
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
 
 PROGRESS_FROM = 100_000  # rows; fewer are written before a person would notice
 
 
 def run(
     text: str, points: Path, values: dict[str, Any], out: Optional[Path], fmt: Optional[str], json_output: bool,
-    expand: bool = False,
+    expand: bool, limits: Limits,
 ) -> None:
-    from bpcli.analyses.points import grad_points
-    from bpcli.views.points_out import write_points
+    from bpcli.analyses.points import grad_points  # only the command's own analysis (start-up)
+    from bpcli.views.points_out import write_points  # a view only when shown (start-up)
 
     fmt = fmt or ("jsonl" if (out is not None and out.suffix.lower() == ".jsonl") or json_output else "csv")
     if fmt not in ("csv", "jsonl"):
         raise BpcliError(f"--format is csv or jsonl, not {fmt!r}")
-    result = grad_points(text, points, values, expand=expand)
+    result = grad_points(text, points, values, expand=expand, limits=limits)
     common.warn_unused(result.warnings)
     common.warn_values(result.warnings)
     if out is None:
@@ -46,7 +47,7 @@ class _progress:
     def __enter__(self) -> Any:
         if self.total < PROGRESS_FROM or not sys.stderr.isatty():
             return None
-        from rich.progress import Progress
+        from rich.progress import Progress  # rich only to draw (start-up)
 
         self.bar = Progress(transient=True, console=common.console(stderr=True))
         task = self.bar.add_task("writing points", total=self.total)

@@ -10,7 +10,8 @@ goes to typer, which knows every option.
 
 from __future__ import annotations
 
-from bpcli.cli.shared import DEFAULT_MAX_ELEMENTS, evaluated, print_grad, run_reporting
+from bpcli.cli.shared import evaluated, print_grad, run_reporting
+from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
 
 
 def grad(argv: list[str]) -> int | None:

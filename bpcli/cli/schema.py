@@ -9,6 +9,7 @@ import typer
 
 from bpcli.cli import common
 from bpcli.cli.application import app
+from bpcli.engine.errors import BpcliError
 
 
 @app.command(
@@ -29,8 +30,7 @@ def schema(
     New keys may appear in a document without a new schema number; a
     breaking change bumps the number.
     """
-    from bpcli.engine.errors import BpcliError
-    from bpcli.views.json_schemas import SCHEMAS, json_schema
+    from bpcli.views.json_schemas import SCHEMAS, json_schema  # a view only when shown (start-up)
 
     if names and len(names) > 1:
         raise BpcliError(f"bpcli schema prints one schema at a time, not {len(names)}: {' '.join(names)}")

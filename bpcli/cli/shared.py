@@ -10,13 +10,15 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from bpcli.cli.encoding import json_for, respelling, tolerate_encoding
+from bpcli.cli.bindings import split_bindings
+from bpcli.cli.encoding import json_for, json_stream, respelling, tolerate_encoding
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
+from bpcli.engine.limits import Limits
+from bpcli.engine.values import ValueReader
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
 
-DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64 (bpcli.engine.values)
 # The longest expression read from a file or standard input: about 300,000
 # gates, which take some 400 MB and ten seconds. An argument is far shorter
 # (the system allows 128 KB); a file can be anything, /dev/zero included.
@@ -291,12 +293,7 @@ def _decoded(data: bytes, source: str, max_length: int) -> str:
 
 
 def value_reader(seed: int, max_elements: int) -> Any:
-    """The reader of the command line's values; --max-elements bounds the arrays computed from them too."""
-    from bpcli.engine import shapes
-    from bpcli.engine.values import ValueReader
-
-    shapes.MAX_ELEMENTS = max_elements
-
+    """The reader of the command line's values, which --max-elements bounds (as it bounds what is computed)."""
     return ValueReader(seed=seed, max_elements=max_elements, note=warn)
 
 
@@ -319,14 +316,14 @@ def evaluated_text(
     circuit_without_values: bool = False,
 ) -> Any:
     """``evaluated`` for an expression already read: ``arguments`` are the bindings."""
-    from bpcli.analyses.grad import circuit, grad
-
+    from bpcli.analyses.grad import circuit, grad  # only the command's own analysis (start-up)
+    limits = Limits(max_elements=max_elements)
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
     if circuit_without_values and not values:
-        return circuit(text, upstream=seed_value, expand=expand)
-    result = grad(text, values, upstream=seed_value, expand=expand)
+        return circuit(text, upstream=seed_value, expand=expand, limits=limits)
+    result = grad(text, values, upstream=seed_value, expand=expand, limits=limits)
     warn_unused(result.warnings)
     return result
 
@@ -339,9 +336,9 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
     """
     if "-o" not in arguments:
         return out, arguments
-    from pathlib import Path
+    from pathlib import Path  # only for files (start-up)
 
-    from bpcli.analyses.grad import build
+    from bpcli.engine.problem import build  # the engine only for a command that builds (start-up)
 
     graph = build(text)
     position = arguments.index("-o")
@@ -382,7 +379,7 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
     if path is None:
         console().print(renderable)
         return
-    from rich.console import Console
+    from rich.console import Console  # rich only to draw (start-up)
 
     from bpcli.views.layout import PrintHook
 
@@ -401,13 +398,11 @@ def read_upstream(upstream: Optional[str], reader: Any) -> Any:
 
 
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
-    from bpcli.cli.bindings import split_bindings
-
     return {name: reader.read(name, text) for name, text in split_bindings(arguments).items()}
 
 
 def console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from rich.console import Console  # rich only to draw (start-up)
 
     from bpcli.views.layout import PrintHook
 
@@ -443,21 +438,26 @@ def print_json(text: str) -> None:
 
 
 def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: int = 200, full: bool = False,
-               sentences: Optional[list[Any]] = None) -> None:
-    """What bpcli grad prints: the bpcli.grad/1 document, or the stage table (and the sentences of --explain)."""
-    if json_output:
-        from bpcli.views.json_doc import dumps, grad_document
+               sentences: Optional[list[Any]] = None, gradients_only: bool = False) -> None:
+    """What bpcli grad prints: the bpcli.grad/1 document, or the stage table (and the sentences of --explain).
 
-        print_json(dumps(grad_document(result, sentences)))
+    The document is written as it is made, arrays a row at a time, so a large
+    tensor's JSON needs no more memory than the tensor.
+    """
+    if json_output:
+        from bpcli.views.json_doc import grad_document, write  # a view only when shown (start-up)
+
+        write(grad_document(result, sentences, gradients_only, streamed=True), json_stream(sys.stdout))
+        sys.stdout.write("\n")
         return
-    from bpcli.views.table import grad_table
+    from bpcli.views.table import grad_table  # a view only when shown (start-up)
 
     output = console()
     output.print(grad_table(result, precision=precision, max_stages=max_stages, full=full, warnings=False))
     if sentences is not None:
-        from rich.text import Text
+        from rich.text import Text  # rich only to draw (start-up)
 
-        from bpcli.views.explain import explanation_text
+        from bpcli.views.explain import explanation_text  # a view only when shown (start-up)
 
         output.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
     warn_values(result.warnings)

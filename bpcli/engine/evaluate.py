@@ -54,13 +54,13 @@ def evaluate(
     recompute = None if reuse is None else _depends_on(graph, changed)
     # Arrays anywhere (a bound value, or a literal such as [1, 2]) need numpy.
     if graph.shapes is not None or any(hasattr(value, "shape") for value in bindings.values()):
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
-        from bpcli.engine.backends import array as xp
+        from bpcli.engine.backends import array as xp  # the backend the values need
 
         with np.errstate(all="ignore"):
             return _run(graph, bindings, xp, recompute, reuse, roots, watch)
-    from bpcli.engine.backends import scalar as xp
+    from bpcli.engine.backends import scalar as xp  # the backend the values need
 
     return _run(graph, bindings, xp, recompute, reuse, roots, watch)
 
@@ -185,7 +185,7 @@ def _nonfinite_note(xp: Any, gate: Any, inputs: list[Any], out: Any) -> str:
 def _first_nonfinite_point(inputs: list[Any], out: Any) -> list[float]:
     if not hasattr(out, "shape") or out.shape == ():
         return [float(v) for v in inputs]
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     where = np.unravel_index(int(np.argmax(~np.isfinite(out))), out.shape)
     return [float(np.broadcast_to(v, out.shape)[where]) for v in inputs]
@@ -194,6 +194,6 @@ def _first_nonfinite_point(inputs: list[Any], out: Any) -> list[float]:
 def _count_nonfinite(out: Any) -> int:
     if not hasattr(out, "shape"):
         return 1
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     return int(np.count_nonzero(~np.isfinite(out)))

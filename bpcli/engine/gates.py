@@ -88,6 +88,9 @@ class Gate(NamedTuple):
 
 
 VARIADIC = 0  # the arity of a gate that takes any number of inputs
+# The two kinds of gate, as the reference card and its JSON name them:
+ELEMENTWISE = "elementwise"  # declares its local partial derivatives; the engine multiplies by upstream
+VJP = "vjp"  # declares its vector-Jacobian product directly
 
 REGISTRY: dict[str, Gate] = {}
 FUNCTIONS: dict[str, dict[int, Gate]] = {}  # callable name -> number of arguments -> gate

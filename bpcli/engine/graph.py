@@ -9,14 +9,21 @@ graph, so one evaluator computes values and gradients alike.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from bpcli.engine import shapes
+from bpcli.engine.backends import scalar
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.syntax.printer import format_number
 
 INPUT = "input"
 CONST = "const"
+_COMMUTATIVE = {"add", "mul"}  # a + b and b + a are the same float, bit for bit (IEEE 754)
+
+
+def gate_shape(op: str, input_shapes: list[shapes.Shape], attrs: Mapping[str, Any] | None) -> shapes.Shape:
+    """The shape of a gate's output, by the gate's own shape rule (a ShapeError if the inputs do not fit)."""
+    return REGISTRY[op].shape(*input_shapes, **(attrs or {}))
 
 
 class Node:
@@ -49,6 +56,10 @@ class Graph:
         self.taken: set[str] = set()  # names that generated names must avoid
         self.shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add
         self.constants: set[int] = set()  # the CONST nodes (all made by add), for the backward builder's folding
+        # With share_gradients(): every gradient node the builders make, by what it computes, so that
+        # a node asked for twice is made once (hash-consing; see share_gradients).
+        self.shared: dict[tuple[Any, ...], int] | None = None
+        self.shared_constants: dict[float | str, int] = {}
         self._counters: dict[str, int] = {}
 
     def add(
@@ -82,6 +93,17 @@ class Graph:
         self.nodes.append(Node(op, inputs, name, None, origin, span, attrs))
         return len(self.nodes) - 1
 
+    def share_gradients(self) -> None:
+        """From now on, a gradient node that computes what an earlier one computes is that node.
+
+        Backward applied to its own result (``--order N``) asks for the same
+        products and sums again and again: without sharing, the graph grows by
+        a constant factor per order; with it, by what is new. Forward stages
+        are never merged: each is a stage a person wrote.
+        """
+        if self.shared is None:
+            self.shared = {}
+
     def shape(self, node: int) -> tuple[int, ...]:
         """A node's shape; every node is a scalar until shapes are known."""
         return () if self.shapes is None else self.shapes[node]
@@ -89,7 +111,7 @@ class Graph:
     def _new_shape(self, node: Node) -> tuple[int, ...]:
         if node.op == CONST:
             return shapes.value_shape(node.value)
-        return shapes.gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
+        return gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
 
     def fresh_name(self, prefix: str) -> str:
         """A name of the form prefix1, prefix2, ... that no user name and no earlier one takes."""
@@ -181,7 +203,7 @@ class Builder:
         self.fold = fold
         self.origin: int | None = None
         self.span: tuple[int, int] | None = None
-        self._constants: dict[float | str, int] = {}
+        self._constants: dict[float | str, int] = graph.shared_constants if graph.shared is not None else {}
 
     def const(self, value: float) -> int:
         value = float(value)
@@ -220,10 +242,19 @@ class Builder:
             folded = self._fold(op, inputs)
             if folded is not None:
                 return folded
+        shared = graph.shared if self.prefix is None else None
+        if shared is not None:
+            key = (op, tuple(sorted(inputs)) if op in _COMMUTATIVE else inputs,
+                   tuple(sorted(attrs.items())) if attrs else None)
+            if key in shared:
+                return shared[key]
         # Gradient nodes go unnamed: they are shown written out (formulas.py),
         # never by name, and there are hundreds of thousands of them.
         name = "" if self.prefix is None else graph.fresh_name(self.prefix)
-        return graph.add_gate(op, inputs, name, self.origin, self.span, attrs or None)
+        node = graph.add_gate(op, inputs, name, self.origin, self.span, attrs or None)
+        if shared is not None:
+            shared[key] = node
+        return node
 
     def _fold(self, op: str, inputs: tuple[int, ...]) -> int | None:
         """The node that ``op(*inputs)`` simplifies to, if any (``_make`` asks only when it might)."""
@@ -239,8 +270,6 @@ class Builder:
                 return kept[0] if len(kept) == 1 else self.const(0.0) if not kept else self.apply(op, *kept)
             return None
         if all(v is not None for v in values) and REGISTRY[op].elementwise:
-            from bpcli.engine.backends import scalar
-
             return self.const(REGISTRY[op].forward(scalar, *values))
         if op == "mul":
             for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):

@@ -180,7 +180,7 @@ class _Lowering:
 
     def _array_value(self, literal: Array) -> Any:
         """The numpy array of a literal made of numbers (built without recursion)."""
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         def number(element: Expr) -> float | None:
             if isinstance(element, Number):

@@ -1,23 +1,17 @@
 """Shapes: numpy's broadcasting and each structural gate's shape rule, checked before evaluation.
 
 A shape is a tuple of ints; () is a scalar. Shape rules raise ShapeError with
-both shapes in the message; ``infer_shapes`` adds the gate and the
-subexpression, so a mismatch is reported before any number is computed.
+both shapes in the message; ``bpcli.engine.problem.infer_shapes`` adds the gate
+and the subexpression, so a mismatch is reported before any number is computed.
+Pure shape arithmetic: nothing here knows gates or graphs.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from bpcli.engine.errors import BpcliError
+from itertools import product
+from typing import Any
 
 Shape = tuple[int, ...]
-
-# The largest array a gate may compute (elements): an outer product or a
-# broadcast of two vectors that are each fine can ask for terabytes. The
-# command line sets it from --max-elements, which bounds the values given too.
-MAX_ELEMENTS = 50_000_000
-
 
 class ShapeError(ValueError):
     """A shape rule's complaint, completed with the stage by ``infer_shapes``."""
@@ -105,41 +99,12 @@ def size(shape: Shape) -> int:
     return count
 
 
-def infer_shapes(graph: Any, input_shapes: Mapping[str, Shape]) -> list[Shape]:
-    """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes."""
-    from bpcli.engine.formulas import gate_text
-    from bpcli.engine.graph import CONST, INPUT
-
-    shapes: list[Shape] = []
-    for index, node in enumerate(graph.nodes):
-        if node.op == INPUT:
-            shapes.append(tuple(input_shapes[node.name]))
-        elif node.op == CONST:
-            shapes.append(value_shape(node.value))
-        else:
-            try:
-                shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
-            except ShapeError as error:
-                raise BpcliError(
-                    f"shape mismatch in {gate_text(graph, index)}: {error}",
-                    source=graph.source or None,
-                    span=node.span,
-                ) from None
-            if size(shapes[-1]) > MAX_ELEMENTS:
-                raise BpcliError(
-                    f"{gate_text(graph, index)} would have {size(shapes[-1]):,} elements {show(shapes[-1])}; "
-                    f"the limit is {MAX_ELEMENTS:,} (raise it with --max-elements)",
-                    source=graph.source or None,
-                    span=node.span,
-                )
-    return shapes
-
-
-def gate_shape(op: str, input_shapes: list[Shape], attrs: Mapping[str, Any] | None) -> Shape:
-    from bpcli.engine.gates import REGISTRY
-
-    return REGISTRY[op].shape(*input_shapes, **(attrs or {}))
-
-
 def value_shape(value: Any) -> Shape:
     return tuple(getattr(value, "shape", ()))
+
+
+def element_labels(name: str, shape: Shape) -> list[str]:
+    """x for a number; W[0,0], W[0,1], ... for an array's elements, in row-major order."""
+    if shape == ():
+        return [name]
+    return [f"{name}[{','.join(str(i) for i in index)}]" for index in product(*(range(n) for n in shape))]

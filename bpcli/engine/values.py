@@ -18,13 +18,13 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
 _FILL = re.compile(r"(randn|rand|zeros|ones):(.*)\Z")
-DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond any homework, well within the machine
 MAX_DIMENSIONS = 64  # numpy's
 
 
@@ -65,7 +65,7 @@ def _marked(array: Any, first: str | None, count: int) -> Any:
 @functools.cache
 def _underflowed_array() -> type:
     """An ndarray that carries ``underflow`` (numpy is imported only when an array is read)."""
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     class UnderflowedArray(np.ndarray):
         underflow: str
@@ -136,7 +136,7 @@ class ValueReader:
         return _marked(self._array(name, content), literals.first, literals.count)
 
     def _csv_file(self, name: str, path: Path, data: bytes) -> Any:
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         self._check_size(name, (count_fields(data),))
         rows = csv_cells(name, path, utf8_text(path, data), self.note)
@@ -163,7 +163,7 @@ class ValueReader:
         if len(shape) > MAX_DIMENSIONS:
             raise BpcliError(f"{kind}:{dims}: an array has at most {MAX_DIMENSIONS} dimensions")
         self._check_size(name, shape)
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         if kind in ("zeros", "ones"):
             return np.full(shape, 0.0 if kind == "zeros" else 1.0)
@@ -174,7 +174,7 @@ class ValueReader:
     # ---- checks ----------------------------------------------------------------
 
     def _array(self, name: str, content: Any) -> Any:
-        import numpy as np
+        import numpy as np  # numpy only where arrays are (start-up)
 
         if isinstance(content, list) and _holds_non_numbers(content):
             raise BpcliError(f"the value of {name} holds something that is not a number")
@@ -231,9 +231,9 @@ def count_fields(data: bytes) -> int:
 
 def npy_shape(data: bytes) -> tuple[int, ...]:
     """The shape an .npy file's header declares (() if it cannot be read: numpy will say why)."""
-    import io
+    import io  # only for files (start-up)
 
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     stream = io.BytesIO(data)
     try:
@@ -254,9 +254,9 @@ def load_npy(path: Path, data: bytes) -> Any:
     or text would be reported as "pickled data": the magic is checked first, and only
     a real .npy file whose dtype holds Python objects is called a pickle.
     """
-    import io
+    import io  # only for files (start-up)
 
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     if not data.startswith(NPY_MAGIC):
         raise BpcliError(f"{path} is not a readable .npy file (it does not start with the .npy signature \\x93NUMPY)")
@@ -277,7 +277,7 @@ def load_npy(path: Path, data: bytes) -> Any:
 
 def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> list[list[str]]:
     """The numeric cells of a CSV file, row by row, as written (a header row is skipped with a note)."""
-    import csv
+    import csv  # only for files (start-up)
 
     rows = [row for row in csv.reader(text.splitlines()) if any(cell.strip() for cell in row)]
     if rows and not all(NUMBER.match(cell.strip()) for cell in rows[0]):

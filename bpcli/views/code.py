@@ -24,10 +24,12 @@ import keyword
 from dataclasses import dataclass
 from typing import Any
 
+from bpcli.engine.errors import BpcliError
 from bpcli.engine.formulas import OPERATORS, function_name, to_ast
 from bpcli.engine.gates import REGISTRY, ROLES
 from bpcli.engine.graph import CONST, Graph, Node
-from bpcli.engine.syntax.ast import Name
+from bpcli.engine.syntax.ast import Binary, Name, Neg, Number
+from bpcli.engine.syntax.parser import parse
 from bpcli.engine.syntax.printer import to_text
 
 FUNCTION = "backprop"
@@ -268,13 +270,43 @@ class _Program:
                 sources[name] = inspect.getsource(value).rstrip()
                 wanted.extend(self._globals_of(value))
             else:
-                raise ValueError(f"bpcli code cannot write {name} in Python: {self.target.backend} has no {name}")
+                sources[name] = _from_formula(name, self.target.backend)
         return [sources[name] for name in sorted(sources, key=lambda name: (not name.isupper(), name))]
 
     def _globals_of(self, function: Any) -> list[str]:
         """The backend's own names a function uses (not the modules math and numpy, not builtins)."""
         used = {i.argval for i in dis.get_instructions(function) if i.opname == "LOAD_GLOBAL"}
         return [name for name in used if name in vars(self.backend) and not inspect.ismodule(vars(self.backend)[name])]
+
+
+def _from_formula(name: str, backend: str) -> str:
+    """A gate the backend has no function for, written from its formula when that is plain arithmetic.
+
+    So a new gate needs only its entry in the registry (docs/architecture.md):
+    ``formula_="a * a * a"`` is printed as ``def cube(a): return a * a * a``.
+    """
+    gates = [gate for gate in REGISTRY.values() if gate.function == name]
+    try:
+        inputs = _arithmetic_names(parse(gates[0].formula).statements[0]) if gates else None
+    except (BpcliError, IndexError):
+        inputs = None
+    if inputs is None:
+        raise ValueError(f"bpcli code cannot write {name} in Python: {backend} has no {name}")
+    return f"def {name}({', '.join(sorted(inputs))}):\n    return {gates[0].formula}"
+
+
+def _arithmetic_names(tree: Any) -> set[str] | None:
+    """The names an expression of + - * / ** and numbers reads; None if it is anything else."""
+    if isinstance(tree, Name):
+        return {tree.id}
+    if isinstance(tree, Number):
+        return set()
+    if isinstance(tree, Neg):
+        return _arithmetic_names(tree.operand)
+    if isinstance(tree, Binary) and tree.op != "@":
+        left, right = _arithmetic_names(tree.left), _arithmetic_names(tree.right)
+        return None if left is None or right is None else left | right
+    return None
 
 
 def _tagged(lines: list[tuple[str, int]]) -> list[str]:

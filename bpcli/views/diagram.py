@@ -253,8 +253,8 @@ def tree(result: Any, precision: int = 4) -> Any:
     A stage used more than once is drawn in full the first time, and named
     after that, so the tree grows with the circuit, not with its paths.
     """
-    from rich.text import Text
-    from rich.tree import Tree
+    from rich.text import Text  # rich only to draw (start-up)
+    from rich.tree import Tree  # rich only to draw (start-up)
 
     c = circuit(result)
     boxes = {box.id: box for box in c.boxes}
@@ -276,7 +276,7 @@ def tree(result: Any, precision: int = 4) -> Any:
 
 
 def _tree_line(box: Box, wire: Wire, again: bool, precision: int) -> Any:
-    from rich.text import Text
+    from rich.text import Text  # rich only to draw (start-up)
 
     line = Text()
     line.append(box.caption or box.symbol, style="bold" if box.kind == "input" else "")

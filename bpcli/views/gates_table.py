@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from bpcli.analyses.gates import ELEMENTWISE, VJP
+from bpcli.engine.gates import ELEMENTWISE, VJP
 from bpcli.views.layout import Fitted, fitted
 
 def gates_table(reference: Any) -> Group:

@@ -7,7 +7,8 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from bpcli.views.matrix import element_labels, matrix_table
+from bpcli.engine.shapes import element_labels
+from bpcli.views.matrix import matrix_table
 from bpcli.views.table import DEFAULT_PRECISION, warning_lines
 
 

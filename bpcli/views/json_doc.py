@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Callable
 
 GRAD_SCHEMA = "bpcli.grad/1"
 JACOBIAN_SCHEMA = "bpcli.jacobian/1"
@@ -19,25 +19,33 @@ GRADCHECK_SCHEMA = "bpcli.gradcheck/1"
 GATES_SCHEMA = "bpcli.gates/1"
 
 
-def grad_document(result: Any, explanation: list[Any] | None = None) -> dict[str, Any]:
-    """The bpcli.grad/1 document of a GradResult; ``explanation``: the sentences of ``--explain``."""
+def grad_document(
+    result: Any, explanation: list[Any] | None = None, gradients_only: bool = False, streamed: bool = False
+) -> dict[str, Any]:
+    """The bpcli.grad/1 document of a GradResult; ``explanation``: the sentences of ``--explain``.
+
+    ``gradients_only`` leaves out the stages and the forks (``--gradients-only``);
+    ``streamed`` keeps arrays as they are, for ``write`` to write row by row.
+    """
+    value = _streamed if streamed else jsonable
     document = {
         "schema": GRAD_SCHEMA,
         "expression": result.source,
         "output": result.output,
-        "value": jsonable(result.value),
-        "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
+        "value": value(result.value),
+        "inputs": {name: value(v) for name, v in result.inputs.items()},
         "shapes": {name: list(shape) for name, shape in result.shapes.items()},
-        "gradients": {name: jsonable(v) for name, v in result.gradients.items()},
-        "stages": [_stage(stage) for stage in result.stages],
-        "forks": {
+        "gradients": {name: value(v) for name, v in result.gradients.items()},
+    }
+    if not gradients_only:
+        document["stages"] = [_stage(stage, value) for stage in result.stages]
+        document["forks"] = {
             fork.name: {
-                "contributions": [{"stage": c.stage, "value": jsonable(c.value)} for c in fork.contributions],
-                "total": jsonable(fork.total),
+                "contributions": [{"stage": c.stage, "value": value(c.value)} for c in fork.contributions],
+                "total": value(fork.total),
             }
             for fork in result.forks
-        },
-    }
+        }
     if explanation is not None:
         document["explanation"] = [
             {"kind": s.kind, "name": s.name, "index": s.index, "text": s.text} for s in explanation
@@ -262,7 +270,7 @@ def _warnings(result: Any) -> list[dict[str, Any]]:
     return [{"stage": w.stage, "kind": w.kind, "message": w.message} for w in result.warnings]
 
 
-def _stage(stage: Any) -> dict[str, Any]:
+def _stage(stage: Any, value: Callable[[Any], Any]) -> dict[str, Any]:
     return {
         "index": stage.index,
         "name": stage.name,
@@ -271,11 +279,11 @@ def _stage(stage: Any) -> dict[str, Any]:
         "expr": stage.expr,
         "inputs": list(stage.inputs),
         "shape": list(stage.shape),
-        "value": jsonable(stage.value),
-        "local": [jsonable(v) for v in stage.local],
+        "value": value(stage.value),
+        "local": [value(v) for v in stage.local],
         "local_formula": list(stage.formulas),
-        "upstream": jsonable(stage.upstream),
-        "downstream": [jsonable(v) for v in stage.downstream],
+        "upstream": value(stage.upstream),
+        "downstream": [value(v) for v in stage.downstream],
     }
 
 
@@ -295,24 +303,102 @@ def jsonable(value: Any) -> Any:
     return "inf" if value > 0 else "-inf"
 
 
+class _Array:
+    """An array in a document, written row by row when the document is: its nested list never exists whole.
+
+    A 2000 × 2000 value as nested lists takes some 130 MB of Python objects
+    and its text another 80 MB; row by row, one row's worth at a time.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+
+def _streamed(value: Any) -> Any:
+    """``jsonable``, except that an array is kept, to be written row by row."""
+    return _Array(value) if getattr(value, "ndim", 0) else jsonable(value)
+
+
 def dumps(document: dict[str, Any], indent: int | None = 2) -> str:
-    """JSON text: one line per top-level key and per list item when ``indent`` is set.
+    """JSON text: one line per top-level key and per list item when ``indent`` is set (see ``write``)."""
+    import io
+
+    text = io.StringIO()
+    write(document, text, indent)
+    return text.getvalue()
+
+
+def write(document: dict[str, Any], stream: Any, indent: int | None = 2) -> None:
+    """Write ``document`` as JSON text to ``stream``, piece by piece: one line per top-level key and
+    per list item when ``indent`` is set.
 
     Each piece goes through json's C encoder (which ``indent`` would switch
     off), so a document with 100,000 stages is written in a fraction of a second
-    and still reads stage by stage.
+    and still reads stage by stage; arrays kept by ``grad_document(streamed=True)``
+    are written a row at a time.
     """
-    def compact(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-
     if indent is None:
-        return compact(document)
+        _write_value(document, stream)
+        return
     pad = " " * indent
-    lines = []
-    for key, value in document.items():
+    stream.write("{\n")
+    for number, (key, value) in enumerate(document.items()):
+        stream.write(f"{',' if number else ''}\n{pad}" if number else pad)
+        stream.write(f"{_compact(key)}: ")
         if isinstance(value, list) and value and isinstance(value[0], dict):
-            items = f",\n{pad * 2}".join(compact(item) for item in value)
-            lines.append(f"{pad}{compact(key)}: [\n{pad * 2}{items}\n{pad}]")
+            stream.write(f"[\n{pad * 2}")
+            for position, item in enumerate(value):
+                if position:
+                    stream.write(f",\n{pad * 2}")
+                _write_value(item, stream)
+            stream.write(f"\n{pad}]")
         else:
-            lines.append(f"{pad}{compact(key)}: {compact(value)}")
-    return "{\n" + ",\n".join(lines) + "\n}"
+            _write_value(value, stream)
+    stream.write("\n}")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _write_value(value: Any, stream: Any) -> None:
+    """One value, compact; dicts and lists that hold a kept array are walked, everything else encoded at once."""
+    if isinstance(value, _Array):
+        _write_array(value.array, stream)
+    elif isinstance(value, dict) and _holds_array(value):
+        stream.write("{")
+        for position, (key, item) in enumerate(value.items()):
+            stream.write(f"{', ' if position else ''}{_compact(key)}: ")
+            _write_value(item, stream)
+        stream.write("}")
+    elif isinstance(value, list) and _holds_array(value):
+        _write_list(value, stream, _write_value)
+    else:
+        stream.write(_compact(value))
+
+
+def _write_list(items: Any, stream: Any, write_item: Callable[[Any, Any], None]) -> None:
+    stream.write("[")
+    for position, item in enumerate(items):
+        if position:
+            stream.write(", ")
+        write_item(item, stream)
+    stream.write("]")
+
+
+def _holds_array(value: Any) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(isinstance(item, _Array) or (isinstance(item, (dict, list)) and _holds_array(item)) for item in items)
+
+
+def _write_array(array: Any, stream: Any) -> None:
+    """An array as nested lists, as ``jsonable`` writes it, the last axis's rows one at a time."""
+    if array.ndim == 1:
+        row = array + 0.0  # -0.0 is written 0.0, as jsonable writes it
+        import numpy as np  # numpy only where arrays are (start-up)
+
+        stream.write(_compact(row.tolist() if np.isfinite(row).all() else jsonable(row)))
+    else:
+        _write_list(array, stream, _write_array)

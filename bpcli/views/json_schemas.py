@@ -24,6 +24,8 @@ import json
 import os
 from typing import Any
 
+from bpcli.engine.errors import BpcliError
+
 _FOLDER = os.path.join(os.path.dirname(os.path.realpath(__file__)), "schemas")
 _COMMON = "common"
 
@@ -63,8 +65,6 @@ def json_schema(name: str) -> dict[str, Any]:
     """
     short = name.removeprefix("bpcli.").removesuffix("/1")
     if short not in SCHEMAS:
-        from bpcli.engine.errors import BpcliError
-
         raise BpcliError(f"no JSON schema is called {name!r}; the schemas are: {', '.join(SCHEMAS)}")
     schema = _read(short)
     schema["$defs"] = {**_read(_COMMON)["$defs"], **schema.get("$defs", {})}

@@ -36,12 +36,3 @@ def _shown(count: int, full: bool) -> list[int | None]:
         return list(range(count))
     half = PREVIEW // 2
     return [*range(half), None, *range(count - half, count)]
-
-
-def element_labels(name: str, shape: tuple[int, ...]) -> list[str]:
-    """x for a number; W[0,0], W[0,1], ... for an array's elements, in row-major order."""
-    if shape == ():
-        return [name]
-    import numpy as np
-
-    return [f"{name}[{','.join(str(i) for i in index)}]" for index in np.ndindex(*shape)]

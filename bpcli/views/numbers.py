@@ -33,7 +33,7 @@ def format_value(value: Any, precision: int = 4, full: bool = False) -> str:
 
 def format_block(value: Any, precision: int = 4, full: bool = False) -> str:
     """An array laid out in rows and columns, as numpy prints it."""
-    import numpy as np
+    import numpy as np  # numpy only where arrays are (start-up)
 
     if getattr(value, "ndim", 0) == 0:
         return format_value(value, precision)

@@ -13,14 +13,15 @@ import sys
 from types import ModuleType
 from typing import Any, ContextManager
 
+from bpcli.engine.backends import scalar
+
 
 def backend_for(*values: Any) -> ModuleType:
     """numpy's backend if any value is an array, else the scalar one (which needs no numpy)."""
     if any(hasattr(value, "shape") for value in values):
-        from bpcli.engine.backends import array
+        from bpcli.engine.backends import array  # the backend the values need
 
         return array
-    from bpcli.engine.backends import scalar
 
     return scalar
 

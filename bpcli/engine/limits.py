@@ -1,0 +1,24 @@
+"""The bounds a run works within, passed to it as a value: never a module global set at run time.
+
+The command line fills them from its --max-... options; the library takes them
+as ``limits=Limits(...)``; the defaults are here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+# The largest array a value or a gate may have (elements): an outer product or
+# a broadcast of two vectors that are each fine can ask for terabytes.
+DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond any homework, well within the machine
+
+
+class Limits(NamedTuple):  # a NamedTuple, not a dataclass: the quick path's start-up cannot pay for dataclasses
+    """``max_elements``: the largest array read or computed (--max-elements).
+
+        >>> import bpcli
+        >>> bpcli.grad("sum(x * x)", x=[1, 2, 3], limits=bpcli.Limits(max_elements=1_000)).gradients["x"].tolist()
+        [2.0, 4.0, 6.0]
+    """
+
+    max_elements: int = DEFAULT_MAX_ELEMENTS

@@ -1,0 +1,326 @@
+"""A problem: an expression parsed, lowered, bound to its values and shaped, once.
+
+Every analysis starts from one: ``Problem.of(expression, values)`` does the
+work every command shares (parse → lower → bind → shape), with the limits
+given as a value, and the problem then offers the backward pass, the
+evaluation and the warnings of a run. What an analysis adds is only what is
+its own (more passes, a matrix, a comparison with a student's numbers).
+
+    >>> from bpcli.engine.problem import Problem
+    >>> problem = Problem.of("(x+y)*z", {"x": -2, "y": 5, "z": -4})
+    >>> adjoints = problem.backward()
+    >>> values = problem.evaluate().values
+    >>> [values[adjoints.total[v]] for v in problem.graph.variables]
+    [-4.0, -4.0, 3.0]
+"""
+
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from itertools import chain
+from numbers import Real
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+
+from bpcli.engine.backward import Adjoints, backward
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.evaluate import evaluate
+from bpcli.engine.formulas import gate_text
+from bpcli.engine.graph import CONST, INPUT, Graph, gate_shape
+from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS, Limits
+from bpcli.engine.lower import lower
+from bpcli.engine.shapes import ShapeError, show, size, value_shape
+from bpcli.engine.syntax.ast import Program
+from bpcli.engine.syntax.parser import parse as parse_text
+from bpcli.engine.syntax.printer import format_number
+
+
+class Notice(NamedTuple):
+    """A warning about one stage (a kink, a tie, an inf or nan) or about the input."""
+
+    stage: str | None  # the stage's name, or None for a warning about the input as a whole
+    index: int | None
+    kind: str
+    message: str
+
+
+def parse(expression: str) -> Program:
+    """Parse an expression or a staged program into its AST (immutable nodes with source spans).
+
+    Never evaluates anything; bad syntax raises BpcliError with a caret under
+    the offending column.
+
+        >>> import bpcli
+        >>> [statement.target for statement in bpcli.parse("q = x + y; f = q * z").statements]
+        ['q', 'f']
+    """
+    return parse_text(expression)
+
+
+def build(expression: str, expand: bool = False) -> Graph:
+    """Parse and lower an expression to its gate graph (no values, no gradients yet).
+
+    ``expand`` decomposes grouped gates (sigmoid, tanh) into primitive gates.
+
+        >>> import bpcli
+        >>> [(node.name, node.op) for node in bpcli.build("(x+y)*z").nodes]
+        [('x', 'input'), ('y', 'input'), ('t1', 'add'), ('z', 'input'), ('f', 'mul')]
+    """
+    return lower(parse(expression), expression, expand=expand)
+
+
+class Problem:
+    """A graph with its inputs bound and every node's shape known; ``notices`` are what binding found."""
+
+    def __init__(self, graph: Graph, inputs: dict[str, Any], notices: list[Notice], limits: Limits) -> None:
+        self.graph = graph
+        self.inputs = inputs
+        self.notices = notices
+        self.limits = limits
+        self.forward_nodes = len(graph.nodes)  # the nodes after these are gradient nodes
+
+    @classmethod
+    def of(
+        cls, expression: str, given: Mapping[str, Any], *, expand: bool = False, limits: Limits = Limits()
+    ) -> Problem:
+        """Parse, lower, bind ``given`` (a value per variable) and shape, once."""
+        with collector_paused():
+            return cls.bound(build(expression, expand), given, limits)
+
+    @classmethod
+    def bound(cls, graph: Graph, given: Mapping[str, Any], limits: Limits = Limits()) -> Problem:
+        """A built graph with ``given`` bound to its variables and its shapes checked."""
+        inputs, notices = bind(graph, given)
+        shape_graph(graph, inputs, limits)
+        return cls(graph, inputs, notices, limits)
+
+    @classmethod
+    def unbound(cls, graph: Graph, limits: Limits = Limits()) -> Problem:
+        """A built graph with every variable a number and no values: for what needs the structure only."""
+        shape_graph(graph, {graph.nodes[v].name: 0.0 for v in graph.variables}, limits)
+        return cls(graph, {}, [], limits)
+
+    @property
+    def source(self) -> str:
+        return self.graph.source
+
+    @property
+    def output(self) -> str:
+        return self.graph.nodes[self.graph.output].name
+
+    def upstream(self, upstream: Any) -> Any:
+        """The upstream gradient as given, checked against the output's shape; None for the number 1."""
+        return _upstream_value(self.graph, upstream)
+
+    def backward(self, upstream: Any = None, output: int | None = None) -> Adjoints:
+        """Append a backward pass from ``output`` (the graph's output), seeded with ``upstream`` (None: 1)."""
+        seed = None if upstream is None else self.graph.add(CONST, (), "d" + self.output, value=upstream)
+        with collector_paused():
+            return backward(self.graph, output=output, seed=seed)
+
+    def evaluate(self, roots: Iterable[int] | None = None, watch: list[int] | None = None) -> Any:
+        """Compute the ``roots`` (every node) at the bound inputs; ``watch``: the gradients reported."""
+        with collector_paused():
+            return evaluate(self.graph, self.inputs, roots=roots, watch=watch)
+
+    def gradients(self, adjoints: Adjoints) -> Any:
+        """Evaluate the forward pass and the backward pass ``adjoints`` (watching the inputs' gradients)."""
+        reported = [adjoints.total[v] for v in self.graph.variables if v in adjoints.total]
+        # The roots are read only if a gradient goes non-finite, so they are not listed.
+        return self.evaluate(roots=chain(range(self.forward_nodes), adjoints.nodes()), watch=reported)
+
+    def warnings(self, findings: Iterable[Any]) -> list[Notice]:
+        """The notices of binding, then a notice per finding of an evaluation, then the unused stages."""
+        found = [self._warning(f.node, f.kind, f.note) for f in findings]
+        return self.notices + found + self._unused_stage_warnings()
+
+    def _warning(self, node: int, kind: str, note: str) -> Notice:
+        graph = self.graph
+        while graph.nodes[node].origin is not None:
+            # A finding in a higher-order pass belongs to the stage its gradient serves.
+            node = graph.nodes[node].origin
+        index = self._stage_numbers.get(node)
+        if index is None:  # an input variable (x is nan), or the fork where its gradients add up
+            if kind == "nonfinite-gradient":
+                note = f"{graph.nodes[node].name}: {note}"
+            return Notice(None, None, kind, note)
+        name = graph.nodes[node].name
+        return Notice(name, index, kind, f"stage {index}, {name} = {gate_text(graph, node)}: {note}")
+
+    def _unused_stage_warnings(self) -> list[Notice]:
+        graph = self.graph
+        feeds = graph.ancestors(graph.output)
+        return [
+            Notice(graph.nodes[node].name, index, "unused-stage",
+                   f"stage {index}, {graph.nodes[node].name}: its value does not reach the output "
+                   f"{self.output}, so no gradient flows through it")
+            for node, index in self._stage_numbers.items()
+            if node > graph.output or not feeds[node]
+        ]
+
+    @property
+    def _stage_numbers(self) -> dict[int, int]:
+        return {node: index for index, node in enumerate(self.graph.stages, start=1)}
+
+
+def shape_graph(graph: Graph, inputs: Mapping[str, Any], limits: Limits = Limits()) -> None:
+    """Check every gate's shapes against the inputs' before anything is computed.
+
+    A graph of numbers only keeps no shapes at all (every node is a scalar),
+    which spares the backward pass a shape rule per node it adds.
+    """
+    numbers_only = all(not hasattr(v, "shape") for v in inputs.values()) and all(
+        not hasattr(graph.nodes[i].value, "shape") for i in graph.constants
+    )
+    if numbers_only and graph.elementwise():
+        graph.shapes = None  # elementwise gates on numbers: every value is a number
+        return
+    shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()}, limits.max_elements)
+    graph.shapes = shapes if any(shapes) else None
+
+
+def infer_shapes(
+    graph: Graph, input_shapes: Mapping[str, tuple[int, ...]], max_elements: int = DEFAULT_MAX_ELEMENTS
+) -> list[tuple[int, ...]]:
+    """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes."""
+    shapes: list[tuple[int, ...]] = []
+    for index, node in enumerate(graph.nodes):
+        if node.op == INPUT:
+            shapes.append(tuple(input_shapes[node.name]))
+        elif node.op == CONST:
+            shapes.append(value_shape(node.value))
+        else:
+            try:
+                shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
+            except ShapeError as error:
+                raise BpcliError(
+                    f"shape mismatch in {gate_text(graph, index)}: {error}",
+                    source=graph.source or None,
+                    span=node.span,
+                ) from None
+            if size(shapes[-1]) > max_elements:
+                raise BpcliError(
+                    f"{gate_text(graph, index)} would have {size(shapes[-1]):,} elements {show(shapes[-1])}; "
+                    f"the limit is {max_elements:,} (raise it with --max-elements)",
+                    source=graph.source or None,
+                    span=node.span,
+                )
+    return shapes
+
+
+def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Notice]]:
+    """Match the given values to the graph's variables: every variable needs one.
+
+    A variable the program gives an example value (``x = 3``) takes it unless
+    a value is given here, which replaces it.
+    """
+    names = [graph.nodes[v].name for v in graph.variables]
+    examples = graph.example_values
+    missing = [name for name in names if name not in given and name not in examples]
+    if missing:
+        example = " ".join(f"-{name} 1" for name in missing)
+        plural = "s" if len(missing) > 1 else ""
+        raise BpcliError(
+            f"unbound variable{plural}: {', '.join(missing)}; give {'them' if plural else 'it'} "
+            f"a value: {example}"
+        )
+    inputs = {name: to_value(name, given[name] if name in given else examples[name]) for name in names}
+    notices = [
+        Notice(None, None, "replaced-example", f"{name} = {_text(examples[name])} in the program is replaced by "
+               f"the value bound to it, {_text(inputs[name])}")
+        for name in names
+        if name in given and name in examples and not _same(inputs[name], examples[name])
+    ] + [
+        Notice(None, None, "unused-binding", f"{name} is bound but the expression does not use it")
+        for name in given
+        if name not in inputs
+    ]
+    # A number written nonzero that float64 makes 0 (-x 1e-400; bpcli.engine.values marks it), as 1e999 is flagged inf.
+    notices += [
+        Notice(None, None, "underflow-input", f"{name}: {given[name].underflow}")
+        for name in names
+        if getattr(given.get(name), "underflow", None)
+    ]
+    return inputs, notices
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    return bool(np.array_equal(a, b))
+
+
+def _text(value: Any) -> str:
+    return format_number(value) if isinstance(value, float) else str(value.tolist())
+
+
+def to_value(name: str, value: Any) -> Any:
+    """A float, or a float64 array for a list or an array (integers are promoted to float64)."""
+    if isinstance(value, Real) and not isinstance(value, bool) and not hasattr(value, "shape"):
+        try:
+            return float(value)
+        except OverflowError:
+            raise BpcliError(f"the value of {name} is too large for float64 (beyond ±1.8e308)") from None
+    if isinstance(value, (list, tuple)) or hasattr(value, "shape"):
+        import numpy as np  # numpy only where arrays are (start-up)
+
+        try:
+            array = np.asarray(value)
+            if array.dtype.kind not in "iuf":  # not a bool mask, a complex number, a string or None
+                raise TypeError(array.dtype)
+            array = np.asarray(array, dtype=np.float64)  # no copy of an array that is float64 already
+        except (ValueError, TypeError, OverflowError):
+            raise BpcliError(f"the value of {name} is not a rectangular array of real numbers") from None
+        if array.ndim == 0:
+            return float(array)
+        if array.size == 0:
+            raise BpcliError(f"the value of {name} is an empty array")
+        return array
+    raise BpcliError(f"the value of {name} must be a number or an array, not {type(value).__name__}: {value!r}")
+
+
+def _upstream_value(graph: Graph, upstream: Any) -> Any:
+    output = graph.nodes[graph.output]
+    shape = graph.shape(graph.output)
+    if upstream is None:
+        if shape == ():
+            return None
+        raise BpcliError(
+            f"the output {output.name} is not a number but has shape {show(shape)}, so backpropagation "
+            f"needs the gradient flowing into it: give an upstream gradient of that shape "
+            f"(--upstream ones for all ones), or reduce the output to a number with sum(...)"
+        )
+    if isinstance(upstream, str) and upstream == "ones":
+        import numpy as np  # numpy only where arrays are (start-up)
+
+        value: Any = np.ones(shape) if shape else 1.0
+    else:
+        value = to_value("the upstream gradient", upstream)
+    if value_shape(value) != shape:
+        raise BpcliError(
+            f"the upstream gradient has shape {show(value_shape(value))} but the output {output.name} "
+            f"has shape {show(shape)}; they must be the same"
+        )
+    return value
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Building a large graph makes millions of small objects and no garbage
+    cycles; the cyclic collector would scan them over and over (a quarter of
+    the time for 100,000 gates), so it waits until the graph is built."""
+    if not gc.isenabled():  # already paused by an outer call
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        # Hand the new objects straight to the oldest generation (freeze,
+        # then unfreeze), or the first collection after this would scan
+        # them all at once.
+        gc.freeze()
+        gc.unfreeze()
+        gc.enable()
