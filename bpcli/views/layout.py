@@ -55,8 +55,9 @@ class Fitted:
         if table.title:
             yield _as_text(table.title, console)
         inner = options.update_width(max(1, options.max_width - FIELD_INDENT))
-        for row in range(table.row_count):
-            cells = [_as_text(column._cells[row], console, column.style) for column in table.columns]
+        rows = zip(*(list(column.cells) for column in table.columns))
+        for row in rows:
+            cells = [_as_text(cell, console, column.style) for column, cell in zip(table.columns, row)]
             yield self._heading([cell.plain for cell in cells])
             fields = [
                 (_plain(column.header), cell)
