@@ -116,8 +116,8 @@ def test_a_real_pipe_honours_columns():
     assert "1. t1 = w0 * x0  (mul)" in process.stdout
 
 
-def test_a_60_column_terminal_cuts_no_number():
-    """On a real (pseudo-)terminal 60 columns wide: once, the stage table showed 0.19… and 0.73…."""
+def _on_a_60_column_terminal(*args: str, env: dict[str, str]) -> str:
+    """What bpcli writes to a pseudo-terminal 60 columns wide, without its escape codes."""
     pty = pytest.importorskip("pty")
     import fcntl
     import struct
@@ -125,9 +125,7 @@ def test_a_60_column_terminal_cuts_no_number():
 
     parent, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 60, 0, 0))
-    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
-    env["NO_COLOR"] = "1"
-    process = subprocess.Popen([*bpcli_executable(), "grad", *NEURON], stdin=child, stdout=child, stderr=child, env=env)
+    process = subprocess.Popen([*bpcli_executable(), *args], stdin=child, stdout=child, stderr=child, env=env)
     os.close(child)
     output = b""
     while True:
@@ -140,7 +138,17 @@ def test_a_60_column_terminal_cuts_no_number():
         output += chunk
     os.close(parent)
     assert process.wait(timeout=60) == 0
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode()).replace("\r\n", "\n")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode()).replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("columns", [None, "0"], ids=["unset", "zero"])
+def test_a_60_column_terminal_cuts_no_number(columns):
+    """Once, the stage table showed 0.19… and 0.73… there; and COLUMNS=0 printed nothing at all."""
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    env["NO_COLOR"] = "1"
+    if columns is not None:
+        env["COLUMNS"] = columns
+    text = _on_a_60_column_terminal("grad", *NEURON, env=env)
     assert "…" not in text
     assert max(map(cell_len, text.splitlines())) <= 60
     assert {"0.7311", "0.1966", "-0.1966", "0.3932", "-0.3932", "-0.5898"} <= _numbers(text)
