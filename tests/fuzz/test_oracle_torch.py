@@ -7,8 +7,10 @@ for nan and inf for inf, where bpcli's documented conventions (README,
 "Conventions") are PyTorch's: relu'(0) = 0, abs'(0) = 0, a max/min tie split
 evenly (two inputs, or tied elements of a reduction), sqrt'(0) = inf. Where
 bpcli documents another answer, the PyTorch side encodes bpcli's convention
-explicitly (``pow`` at 0**0; abs at a nan; bpcli's own gates step, sign, greater,
-mul0).
+explicitly (``pow`` at 0**0; a nan into relu, abs, max or min; bpcli's own gates
+step, sign, greater, mul0). The disagreements found are each held by a strict
+xfail test (and left out of the random programs), to be settled by the fix or
+by the documentation.
 
 Optional: ``pip install ".[oracle]"`` brings torch; without it the test is
 skipped and says why.
@@ -46,31 +48,26 @@ ABSOLUTE = 1e-12
 
 
 class _Pow(torch.autograd.Function):
-    """torch.pow with README's conventions where they are not PyTorch's: d(x**y)/dy at 0**0 is -inf
-    (PyTorch: 0), and a negative base to a power that is not an integer is nan, -inf included
-    (PyTorch, as IEEE: (-inf)**0.5 is inf), its gradients too."""
+    """torch.pow with README's local gradients, written with mul0 (a factor 0 wins over inf and nan):
+    d/dx = mul0(y, x**(y - 1)), d/dy = mul0(x**y, log(x)). Where they differ from PyTorch's: d/dy is
+    -inf at 0**0 (PyTorch: 0), and 0 wherever the power is 0 (PyTorch: 0 * log(x), nan for x < 0)."""
 
     @staticmethod
     def forward(ctx: Any, base: Any, exponent: Any) -> Any:
-        ctx.save_for_backward(base, exponent)
-        return torch.where(_complex_power(base, exponent), math.nan, torch.pow(base, exponent))
+        power = torch.pow(base, exponent)
+        ctx.save_for_backward(base, exponent, power)
+        return power
 
     @staticmethod
     def backward(ctx: Any, upstream: Any) -> tuple[Any, Any]:
-        base, exponent = ctx.saved_tensors
-        shape = upstream.shape  # corrected element by element, then summed back to each input's shape
-        with torch.enable_grad():
-            a = base.detach().expand(shape).clone().requires_grad_()
-            b = exponent.detach().expand(shape).clone().requires_grad_()
-            d_base, d_exponent = torch.autograd.grad(torch.pow(a, b), (a, b), upstream)
-        d_exponent = torch.where((a == 0) & (b == 0), -math.inf * upstream, d_exponent)
-        complex_power = _complex_power(a, b)
-        return (torch.where(complex_power, math.nan, d_base).sum_to_size(base.shape),
-                torch.where(complex_power, math.nan, d_exponent).sum_to_size(exponent.shape))
+        base, exponent, power = ctx.saved_tensors
+        d_base = upstream * _mul0(exponent, torch.pow(base, exponent - 1))
+        d_exponent = upstream * _mul0(power, torch.log(base))
+        return d_base.sum_to_size(base.shape), d_exponent.sum_to_size(exponent.shape)
 
 
-def _complex_power(base: Any, exponent: Any) -> Any:
-    return (base < 0) & (exponent != torch.floor(exponent))
+def _mul0(a: Any, b: Any) -> Any:
+    return torch.where(a == 0, torch.zeros_like(a * b), a * b)
 
 
 class _Mul0(torch.autograd.Function):
@@ -79,12 +76,12 @@ class _Mul0(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
         ctx.save_for_backward(a, b)
-        return torch.where(a == 0, torch.zeros_like(a * b), a * b)
+        return _mul0(a, b)
 
     @staticmethod
     def backward(ctx: Any, upstream: Any) -> tuple[Any, Any]:
         a, b = ctx.saved_tensors
-        return upstream * b, upstream * a
+        return (upstream * b).sum_to_size(a.shape), (upstream * a).sum_to_size(b.shape)
 
 
 def _nan_in_nan_out(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -342,6 +339,25 @@ def gradient_scale(result: Any) -> float:
     return largest
 
 
+def raises_minus_infinity_to_a_fraction(result: Any) -> bool:
+    """Whether a power has the base -inf and an exponent that is not an integer.
+
+    bpcli gives (-inf)**0.5 = nan (with d/dx = 0), but (-inf)**1.5 = inf and
+    (-inf)**-0.5 = 0 as IEEE and PyTorch do (with d/dx of (-inf)**1.5 nan);
+    README's rule (a negative base to a power that is not an integer is nan)
+    would make every one nan. test_minus_infinity_to_a_fraction holds bpcli to
+    PyTorch until that is settled.
+    """
+    graph, values = result.graph, result.evaluation.values
+    for node in graph.stages:
+        gate = graph.nodes[node]
+        if gate.op == "pow":
+            base, exponent = (np.asarray(values[i], dtype=float) for i in gate.inputs)
+            if np.any(np.isneginf(base) & (exponent != np.floor(exponent))):
+                return True
+    return False
+
+
 def disagreements(result: Any, program: Program, point: dict[str, Any]) -> list[str]:
     """What bpcli's result and PyTorch's answer for the same program disagree on (nothing: [])."""
     value, gradients = torch_answer(program, point)
@@ -355,9 +371,10 @@ def disagreements(result: Any, program: Program, point: dict[str, Any]) -> list[
 
 
 def assert_agree(program: Program, point: dict[str, Any]) -> None:
-    """In a property test: agreement, except in the two known disagreements (each held by its own test below)."""
+    """In a property test: agreement, except in the known disagreements (each held by its own test below)."""
     result = bpcli.grad(program.text, point)
-    assume(not routes_a_non_finite_upstream(result) and not multiplies_zero_by_non_finite(result))
+    assume(not routes_a_non_finite_upstream(result) and not multiplies_zero_by_non_finite(result)
+           and not raises_minus_infinity_to_a_fraction(result))
     problems = disagreements(result, program, point)
     assert not problems, f"{program.text} at {point}: " + "; ".join(problems)
 
@@ -436,4 +453,12 @@ def test_routing_gates_select(program, point):
 ], ids=["recip-times-0", "power-0-of-inf", "power-x-times-0"])
 def test_zero_times_inf(program):
     built = program()
+    assert disagreements(bpcli.grad(built.text, {"x": 0.0}), built, {"x": 0.0}) == []
+
+
+@pytest.mark.xfail(strict=True, reason="(-inf)**0.5 is nan in bpcli (d/dx 0) but (-inf)**1.5 is inf (d/dx nan): "
+                                       "PyTorch and IEEE give inf, inf; README's rule would give nan: reported")
+@pytest.mark.parametrize("exponent", ["0.5", "1.5"])
+def test_minus_infinity_to_a_fraction(exponent):
+    built = _binary("pow", _unary("log", _variable("x", ())), _constant(exponent))
     assert disagreements(bpcli.grad(built.text, {"x": 0.0}), built, {"x": 0.0}) == []
