@@ -11,21 +11,28 @@ A TOML file with one ``[[problem]]`` table per problem::
 
 Numbers keep the digits they were written with (TOML floats are read from
 their text), so ``0.3932`` is checked to four decimals. A string value is read
-as on the command line (``"@dW.npy"``, ``"[1, 2]"``, ``"randn:3"``); ``@`` paths
-are relative to the answers file. ``upstream``, ``rtol``, ``atol`` and ``seed``
-may be given per problem. A malformed file is bad input as a whole; a problem
+as on the command line (``"@dW.npy"``, ``"[1, 2]"``, ``"randn:3"``).
+
+Every ``@`` path (``expr``, ``backward``, ``inputs``, ``expect``, ``upstream``)
+is relative to the answers file's folder and must stay inside it once symbolic
+links are resolved (``--allow-paths DIR`` adds folders): a file written by a
+student reads no other file on the machine. A path outside is refused for its
+problem, without being opened. ``upstream``, ``rtol``, ``atol`` and ``seed``
+may be given per problem; the grader's ``--rtol``/``--atol`` replace a
+problem's own tolerances. A malformed file is bad input as a whole; a problem
 that cannot be checked (a parse error, an unbound variable) is reported as an
 error of its own and the others are still checked.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_problem
-from bpcli.analyses.expected import Rule, Written
+from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.values import ValueReader, read_bytes, utf8_text
@@ -37,10 +44,36 @@ KEYS = {
     "expect": "a table of expected values (NAME) and gradients (dNAME)",
     "backward": "a backward pass in the notes' style (or @file)",
     "upstream": "the gradient flowing into a non-scalar output",
-    "rtol": "relative tolerance for this problem",
-    "atol": "absolute tolerance for this problem",
+    "rtol": "relative tolerance for this problem (the grader's --rtol/--atol replace it)",
+    "atol": "absolute tolerance for this problem (the grader's --rtol/--atol replace it)",
     "seed": "the seed of random fills in inputs",
 }
+
+
+@dataclass(frozen=True)
+class Folders:
+    """Where the @ paths of an answers file may lead: its own folder, and the folders a grader allows."""
+
+    base: Path  # the answers file's folder, which relative paths start from
+    allowed: tuple[Path, ...]  # every folder a path may resolve into, symbolic links resolved
+
+    @classmethod
+    def of(cls, answers: Path, allow: Iterable[str | Path] = ()) -> Folders:
+        base = answers.parent
+        return cls(base, tuple(Path(folder).resolve() for folder in (base, *allow)))
+
+    def resolve(self, written: str) -> Path:
+        """The file an @ path names (``written`` without the @), or a BpcliError if it leads outside."""
+        try:
+            resolved = (self.base / written).resolve()  # an absolute path stays itself; links are followed
+        except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL byte, a name too long
+            raise BpcliError(f"@{written} is not a path bpcli can follow") from None
+        if not any(resolved.is_relative_to(folder) for folder in self.allowed):
+            raise BpcliError(
+                f"@{written} is outside the answers file's folder {self.allowed[0]}: bpcli reads only files "
+                "inside it (a grader can allow another folder with --allow-paths DIR)"
+            )
+        return resolved
 
 
 @dataclass
@@ -48,17 +81,19 @@ class Entry:
     """A problem as the file gives it: value texts ("randn:3", "@W.npy") are read when it is checked."""
 
     problem: Problem
-    base: Path  # the answers file, which @ paths are relative to
+    folders: Folders  # where its @ paths may lead
     seed: int = 0
 
 
 def check_answers(
-    path: str | Path, rtol: float | None = None, atol: float | None = None, limits: Limits = Limits()
+    path: str | Path, rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
+    allow_paths: Iterable[str | Path] = (),
 ) -> CheckResult:
-    """Check every problem of an answers file; ``rtol``/``atol`` apply where a problem sets none.
+    """Check every problem of an answers file; ``rtol``/``atol``, when given, replace every problem's own.
 
     A problem that cannot be checked is reported with its error (and the
-    result's exit code is 2); the others are still checked.
+    result's exit code is 2); the others are still checked. ``allow_paths``
+    are folders, besides the answers file's own, that its @ paths may read.
 
         >>> import bpcli, pathlib, tempfile
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "hw.toml"
@@ -68,13 +103,43 @@ def check_answers(
         ({'problems': 1, 'passed': 0, 'expectations': 2, 'met': 1}, 1)
     """
     path = Path(path)
-    entries = load_answers(path, Rule(rtol, atol))
+    grader = Rule(rtol, atol)
+    entries = load_answers(path, grader, allow_paths)
     return CheckResult([_checked(entry, index, limits) for index, entry in enumerate(entries, start=1)],
-                       Rule(rtol, atol), answers=str(path))
+                       grader, answers=str(path))
 
 
-def load_answers(path: Path, rule: Rule = Rule()) -> list[Entry]:
-    """The problems of an answers file (a BpcliError for a malformed file)."""
+def check_answers_files(
+    paths: Iterable[str | Path], rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
+    allow_paths: Iterable[str | Path] = (),
+) -> CheckResult:
+    """Check several answers files in one process, each scored on its own (``files``).
+
+    A file that cannot be read at all (not TOML, no problems) is reported as
+    that file's error, and the others are still checked.
+    """
+    grader = Rule(rtol, atol)
+    allow_paths = tuple(allow_paths)
+    files = [_file_checked(Path(path), grader, limits, allow_paths) for path in paths]
+    return CheckResult([problem for file in files for problem in file.problems], grader, files=files)
+
+
+def _file_checked(path: Path, grader: Rule, limits: Limits, allow_paths: tuple[str | Path, ...]) -> CheckResult:
+    try:
+        result = check_answers(path, grader.rtol, grader.atol, limits, allow_paths)
+    except BpcliError as error:
+        return CheckResult([], grader, answers=str(path), error=error.render())
+    for problem in result.problems:
+        problem.file = str(path)
+    return result
+
+
+def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | Path] = ()) -> list[Entry]:
+    """The problems of an answers file (a BpcliError for a malformed file).
+
+    ``grader`` is the command line's tolerance: when it gives one, it replaces
+    what every problem sets.
+    """
     import tomllib  # only for answers files (start-up)
 
     try:
@@ -91,11 +156,15 @@ def load_answers(path: Path, rule: Rule = Rule()) -> list[Entry]:
     tables = document.get("problem")
     if not isinstance(tables, list) or not tables:
         raise BpcliError(f"{path} has no problems: write each one as a [[problem]] table with expr, inputs and expect")
-    return [_problem(path, index, table, rule) for index, table in enumerate(tables, start=1)]
+    folders = Folders.of(path, allow_paths)
+    return [_problem(path, index, table, grader, folders) for index, table in enumerate(tables, start=1)]
 
 
-def _problem(path: Path, index: int, table: dict[str, Any], rule: Rule) -> Entry:
+def _problem(path: Path, index: int, table: Any, grader: Rule, folders: Folders) -> Entry:
     where = f"{path}, problem {index}"
+    if not isinstance(table, dict):
+        raise BpcliError(f"{where} is not a table: write each problem as a [[problem]] table with expr, inputs "
+                         "and expect")
     unknown = set(table) - set(KEYS)
     if unknown:
         known = "; ".join(f"{key}: {meaning}" for key, meaning in KEYS.items())
@@ -116,58 +185,75 @@ def _problem(path: Path, index: int, table: dict[str, Any], rule: Rule) -> Entry
     problem = Problem(
         expression=table["expr"],
         values=table.get("inputs", {}),
-        expect={key: _relative(path, value) for key, value in table.get("expect", {}).items()},
+        expect=table.get("expect", {}),
         backward=backward,
         backward_label=backward.strip()[1:] if backward and backward.strip().startswith("@") else "backward",
-        upstream=_relative(path, table.get("upstream")),
-        rule=Rule(_number(where, table, "rtol", rule.rtol), _number(where, table, "atol", rule.atol)),
+        upstream=table.get("upstream"),
+        rule=grader if not grader.digits else _own_rule(where, table),
         name=str(table["name"]) if "name" in table else None,
     )
-    return Entry(problem, path, seed)
+    return Entry(problem, folders, seed)
+
+
+def _own_rule(where: str, table: dict[str, Any]) -> Rule:
+    """A problem's own tolerance (the digits rule unless it sets rtol or atol)."""
+    try:
+        return Rule(tolerance("rtol", table.get("rtol")), tolerance("atol", table.get("atol")))
+    except BpcliError as error:
+        raise BpcliError(f"{where}: {error.message}") from None
 
 
 def _checked(entry: Entry, index: int, limits: Limits) -> ProblemResult:
-    """One problem's result; bad input in it becomes its error, and the others are still checked."""
+    """One problem's result; bad input in it becomes its error, and the others are still checked.
+
+    An error names the problem as written in the file (``@forward.py``), never
+    the text of a file it read, beyond the short excerpt of a parse error.
+    """
     problem = entry.problem
+    written = problem.expression
     try:
-        problem.expression = _text(entry.base, problem.expression)
-        if problem.backward is not None:
-            problem.backward = _text(entry.base, problem.backward)
         reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
-        problem.values = {name: _value(reader, name, v) for name, v in problem.values.items()}
-        problem.upstream = _value(reader, "upstream", problem.upstream)
-        return check_problem(problem, index, limits)
+        checked = dataclasses.replace(
+            problem,
+            expression=_text(entry.folders, problem.expression),
+            backward=None if problem.backward is None else _text(entry.folders, problem.backward),
+            values={name: _value(entry.folders, reader, name, v) for name, v in problem.values.items()},
+            expect={key: _expected(entry.folders, reader, key, v) for key, v in problem.expect.items()},
+            upstream=_value(entry.folders, reader, "upstream", problem.upstream),
+        )
+        return check_problem(checked, index, limits)
     except BpcliError as error:
-        return ProblemResult(index, problem.name, problem.expression, error=error.render())
+        unchecked = len(problem.expect) + (problem.backward is not None)
+        return ProblemResult(index, problem.name, written, error=error.render(), unchecked=unchecked)
 
 
-def _value(reader: Any, name: str, value: Any) -> Any:
-    if isinstance(value, str) and value != "ones":
-        return reader.read(name, value)
-    return value
+def _value(folders: Folders, reader: Any, name: str, value: Any) -> Any:
+    """An input (or upstream) value: a value text is read as on the command line, its @file inside ``folders``."""
+    if not isinstance(value, str) or value == "ones":
+        return value
+    return reader.read(name, _located(folders, value))
 
 
-def _text(path: Path, text: str) -> str:
-    """Inline text, or the contents of @file (relative to the answers file)."""
+def _expected(folders: Folders, reader: Any, key: str, value: Any) -> Any:
+    """An expected value: a value text is read now, its @file inside ``folders`` and shown as written."""
+    if not isinstance(value, str):
+        return value
+    return dataclasses.replace(read_expected(key, _located(folders, value), reader), text=value.strip())
+
+
+def _located(folders: Folders, text: str) -> str:
+    """A value text, with an @ path replaced by the file it names inside ``folders``."""
+    stripped = text.strip()
+    return "@" + str(folders.resolve(stripped[1:])) if stripped.startswith("@") else text
+
+
+def _text(folders: Folders, text: str) -> str:
+    """Inline text, or the contents of @file (inside ``folders``)."""
     stripped = text.strip()
     if stripped.startswith("@"):
-        return _read(path.parent / stripped[1:])
+        return _read(folders.resolve(stripped[1:]))
     return text
 
 
 def _read(path: Path) -> str:
     return utf8_text(path, read_bytes(path))
-
-
-def _relative(path: Path, value: Any) -> Any:
-    """A value text naming @file, with the file found beside the answers file."""
-    if isinstance(value, str) and value.strip().startswith("@"):
-        return "@" + str(path.parent / value.strip()[1:])
-    return value
-
-
-def _number(where: str, table: dict[str, Any], key: str, default: float | None) -> float | None:
-    value = table.get(key, default)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-        raise BpcliError(f"{where}: {key} must be a number at least 0")
-    return None if value is None else float(value)

@@ -84,6 +84,8 @@ class ProblemResult:
     backward: BackwardCheck | None = None
     error: str | None = None  # bad input: the problem could not be checked
     warnings: list[Notice] = field(default_factory=list)
+    unchecked: int = 0  # with an error: the expectations it gave, each of them counted as not met
+    file: str | None = None  # the answers file it comes from, when several are checked
 
     @property
     def passed(self) -> bool:
@@ -92,6 +94,11 @@ class ProblemResult:
     @property
     def met(self) -> int:
         return sum(outcome.passed for outcome in self.outcomes)
+
+    @property
+    def counted(self) -> int:
+        """The expectations it adds to a score: a problem that could not be checked fails at least one."""
+        return len(self.outcomes) if self.error is None else max(1, self.unchecked, len(self.outcomes))
 
 
 @dataclass
@@ -114,26 +121,36 @@ class CheckResult(Result):
     problems: list[ProblemResult]
     rule: Rule = DIGITS
     answers: str | None = None  # the answers file, when there is one
+    # Several answers files: each one's result (their problems, together, are ``problems``).
+    files: list[CheckResult] = field(default_factory=list)
+    error: str | None = None  # an answers file that could not be read at all, among several
 
     @property
     def passed(self) -> bool:
-        return all(problem.passed for problem in self.problems)
+        return self.error is None and all(problem.passed for problem in self.problems) and all(
+            file.passed for file in self.files)
 
     @property
     def exit_code(self) -> int:
-        """0 when every expectation is met, 1 when one is not, 2 when a problem could not be checked."""
-        if any(problem.error for problem in self.problems):
+        """0 when every expectation is met, 1 when one is not, 2 when a problem (or a file) could not be checked."""
+        if self.error or any(problem.error for problem in self.problems) or any(file.error for file in self.files):
             return EXIT_BAD_INPUT
         return EXIT_OK if self.passed else EXIT_CHECK_FAILED
 
     @property
     def score(self) -> dict[str, int]:
-        return {
-            "problems": len(self.problems),
-            "passed": sum(problem.passed for problem in self.problems),
-            "expectations": sum(len(problem.outcomes) for problem in self.problems),
-            "met": sum(problem.met for problem in self.problems),
-        }
+        """Problems right, and expectations met; a problem that could not be checked is wrong in both."""
+        return score(self.problems)
+
+
+def score(problems: list[ProblemResult]) -> dict[str, int]:
+    """How many problems there are and are right, how many expectations there are and are met."""
+    return {
+        "problems": len(problems),
+        "passed": sum(problem.passed for problem in problems),
+        "expectations": sum(problem.counted for problem in problems),
+        "met": sum(problem.met for problem in problems),
+    }
 
 
 def check(

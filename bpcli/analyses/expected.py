@@ -71,12 +71,29 @@ def half_unit(text: str) -> float:
         return 0.0
 
 
+def tolerance(name: str, value: Any) -> float | None:
+    """A tolerance as given (None: not given), or a BpcliError: inf or nan would pass or fail everything.
+
+        >>> tolerance("rtol", 1e-3), tolerance("atol", None)
+        (0.001, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise BpcliError(f"{name} must be a finite number, 0 or more, not {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Rule:
     """How close is close enough: None for both means the digits rule (and COMPUTED_* for unwritten numbers)."""
 
     rtol: float | None = None
     atol: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("rtol", "atol"):
+            tolerance(name, getattr(self, name))
 
     @property
     def digits(self) -> bool:
@@ -89,6 +106,7 @@ class Rule:
 
 
 DIGITS = Rule()
+
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,10 @@ def gradcheck(
         >>> r.passed, [c.reading for c in r.checks]
         (True, ['good', 'good'])
     """
-    if not h > 0:
-        raise BpcliError(f"the step h must be a positive number, not {h}")
+    if not (h > 0 and math.isfinite(h)):  # inf or nan would make every check inconclusive, and pass
+        raise BpcliError(f"the step h must be a finite number above 0, not {h}")
+    if not (max_error >= 0 and math.isfinite(max_error)):
+        raise BpcliError(f"--max-error must be a finite number, 0 or more, not {max_error}")
     result = grad(expression, {**(bindings or {}), **values}, upstream=upstream, limits=limits)
     if not result.inputs:
         raise BpcliError(f"nothing to check: {expression!r} has no input variables")
@@ -185,6 +187,10 @@ class _Probe:
         x = _element(self.result.inputs[name], index)
         step = h * max(1.0, abs(x))
         plus, minus = x + step, x - step
+        if math.isfinite(x) and not (minus < x < plus and math.isfinite(plus - minus)):
+            raise BpcliError(f"the step h = {h:g} cannot move {name} = {x:g} in float64 ({name} ± h is "
+                             f"{'the same number' if math.isfinite(plus - minus) else 'beyond float64'}): "
+                             f"give --h between 1e-12 and 1 (the default is {DEFAULT_H:g})")
         up, down = self._moved(name, index, plus), self._moved(name, index, minus)
         f_plus, f_minus = self._loss(up.values), self._loss(down.values)
         numeric = (f_plus - f_minus) / (plus - minus)

@@ -24,6 +24,7 @@ from bpcli import views
 from bpcli.analyses.grad import differentiate, grad
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.printable import excerpt
 from bpcli.engine.problem import Limits, Notice, Problem, build
 from bpcli.engine.values import NUMBER, load_npy
 
@@ -191,7 +192,7 @@ def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
             raise BpcliError(f"{path}, line {line}: {len(row)} values where the header names {len(names)} columns")
         for cell in row:
             if not NUMBER.match(cell.strip()):
-                raise BpcliError(f"{path}, line {line}: {cell.strip()!r} is not a number")
+                raise BpcliError(f"{path}, line {line}: {excerpt(cell.strip())} is not a number")
         numbers.append([float(cell) for cell in row])
     array = np.array(numbers, dtype=np.float64).reshape(-1, len(names))
     return {name: array[:, i] for i, name in enumerate(names)}

@@ -29,6 +29,7 @@ def main() -> None:
     from bpcli.cli import quick, shared  # the quick path: bpcli grad EXPR -x V without typer (start-up)
 
     shared.guard_standard_streams()
+    shared.terminate_as_interrupt()
     arguments = sys.argv[1:]
     code = shared.run_reporting(lambda: shared.require_utf8(arguments)) or quick.grad(arguments)
     if code is None:

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from bpcli.analyses.expected import tolerance
 from bpcli.cli import common
 from bpcli.cli.application import app
 from bpcli.engine.errors import BpcliError
@@ -34,8 +35,13 @@ def check(
     backward: Optional[Path] = typer.Option(
         None, "--backward", metavar="PATH", help="A backward pass in the notes' style, checked line by line.",
     ),
-    answers: Optional[Path] = typer.Option(
-        None, "--answers", metavar="PATH", help="A TOML file of [[problem]] tables, checked in one process.",
+    answers: Optional[list[Path]] = typer.Option(
+        None, "--answers", metavar="PATH",
+        help="A TOML file of [[problem]] tables, checked in one process; repeat it for several files, each scored.",
+    ),
+    allow_paths: Optional[list[Path]] = typer.Option(
+        None, "--allow-paths", metavar="DIR",
+        help="A folder the @ paths of an answers file may read, besides the file's own (repeat it).",
     ),
     rtol: Optional[float] = typer.Option(None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."),
     atol: Optional[float] = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."),
@@ -80,17 +86,29 @@ def check(
     wrong line. It must assign the gradient of every input.
 
     --answers PATH checks a TOML file of [[problem]] tables (expr, inputs,
-    expect, optionally backward) and prints a score.
+    expect, optionally backward) and prints a score; several --answers
+    give a score per file. Its @ paths are relative to its folder and may
+    not leave it (--allow-paths DIR allows another folder). --rtol/--atol
+    replace the tolerances a problem sets.
 
     {bindings}
     """
-    if answers is not None:
-        from bpcli.analyses.answers import check_answers  # only the command's own analysis (start-up)
+    tolerance("--rtol", rtol)
+    tolerance("--atol", atol)
+    if answers:
+        # only the command's own analysis (start-up)
+        from bpcli.analyses.answers import check_answers, check_answers_files
 
         if expression is not None or file is not None or expect or backward is not None or ctx.args:
             raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
                              "--expect or --backward with it")
-        result = check_answers(answers, rtol=rtol, atol=atol, limits=Limits(max_elements=max_elements))
+        allowed, limits = allow_paths or [], Limits(max_elements=max_elements)
+        if len(answers) == 1:
+            result = check_answers(answers[0], rtol=rtol, atol=atol, limits=limits, allow_paths=allowed)
+        else:
+            result = check_answers_files(answers, rtol=rtol, atol=atol, limits=limits, allow_paths=allowed)
+    elif allow_paths:
+        raise BpcliError("--allow-paths is for the @ paths inside an answers file (--answers)")
     else:
         result = _check_one(
             ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements, max_length

@@ -14,9 +14,9 @@ import typer
 from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper through common)
     DEFAULT_MAX_LENGTH,
     bindings,
-    cannot_write,
     console,
     error_message,
+    out_path,
     evaluated,
     evaluated_text,
     print_grad,

@@ -69,7 +69,9 @@ def grad(
         help="Evaluate at every row of FILE (.csv with a header, .jsonl, or a structured .npy): "
         "writes the inputs, the value and every gradient per row.",
     ),
-    out: Optional[Path] = typer.Option(None, "--out", help="With --points: write there instead of standard output."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="With --points: write there instead of standard output (- is standard output)."
+    ),
     fmt: Optional[str] = typer.Option(
         None, "--format", metavar="csv|jsonl", help="With --points: csv (default) or jsonl (also from --out's suffix)."
     ),
@@ -92,10 +94,17 @@ def grad(
 
         if upstream is not None:
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
+        if symbolic or order is not None or wrt is not None or explain:
+            raise BpcliError("--order, --wrt, --symbolic and --explain do not go with --points, which writes the "
+                             "value and the gradients at every row")
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
-        batch.run(text, points, values, out, fmt, json_output, expand, Limits(max_elements=max_elements))
+        batch.run(text, points, values, common.out_path(out), fmt, json_output, expand,
+                  Limits(max_elements=max_elements))
         return
+    if out is not None or fmt is not None:
+        raise BpcliError("--out and --format are for the rows of --points; without --points, bpcli grad prints "
+                         "to standard output (redirect it with > FILE, or use --json)")
     if symbolic or order is not None or wrt is not None:
         if upstream is not None:
             raise BpcliError("--upstream is for the gradient of an array; --order and --symbolic differentiate a number")

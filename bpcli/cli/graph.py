@@ -33,8 +33,8 @@ def graph(
     ),
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="PATH",
-        help="Write to this file instead of standard output (needed for png); -o PATH too, "
-        "where the expression has no variable o.",
+        help="Write to this file instead of standard output (needed for png; - is standard output); "
+        "-o PATH too, where the expression has no variable o.",
     ),
     upstream: common.Upstream = None,
     expand: common.Expand = False,
@@ -55,6 +55,7 @@ def graph(
 
     text, arguments = common.read_expression(expression, file, ctx.args, max_length)
     out, arguments = common.short_out_option(text, arguments, out)
+    out = common.out_path(out)
     result = common.evaluated_text(text, arguments, upstream, expand, seed, max_elements, circuit_without_values=True)
     common.warn_values(result.warnings)
     if image_format == "text":

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from bpcli.cli import common
+from bpcli.cli.atomic import atomic_output
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 
@@ -30,11 +31,9 @@ def run(
         with _progress(result.count) as advance:
             write_points(result, sys.stdout, fmt, advance)
         return
-    try:
-        with out.open("w", encoding="utf-8", newline="") as stream, _progress(result.count) as advance:
-            write_points(result, stream, fmt, advance)
-    except OSError as error:  # opening, writing, or closing: a full disk may show only when the rest is flushed
-        raise common.cannot_write(out, error) from None
+    # The file appears whole or not at all: a full disk, Ctrl-C or SIGTERM leaves the previous one.
+    with atomic_output(out, newline="") as stream, _progress(result.count) as advance:
+        write_points(result, stream, fmt, advance)
 
 
 class _progress:

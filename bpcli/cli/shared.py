@@ -14,6 +14,7 @@ from bpcli.cli.bindings import split_bindings
 from bpcli.cli.encoding import json_for, json_stream, respelling, tolerate_encoding
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.engine.printable import printable
 from bpcli.engine.values import ValueReader
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
@@ -28,6 +29,24 @@ DEFAULT_MAX_LENGTH = 1_000_000
 PIPED_WIDTH = 120
 # Narrower than this, not even the vertical layout keeps a label and a number on a line.
 MIN_WIDTH = 20
+
+
+EXIT_TERMINATED = 128 + 15  # as a shell reports a process ended by SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where bpcli is (``terminate_as_interrupt``), so that it unwinds as Ctrl-C does:
+    a half-written --out file is removed and a progress bar gives the terminal its cursor back."""
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM raises Terminated instead of ending the process on the spot."""
+    import signal  # only the console script installs the handler (the library leaves signals alone)
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminated)
 
 
 def run_reporting(command: Callable[[], Any]) -> int:
@@ -49,6 +68,8 @@ def run_reporting(command: Callable[[], Any]) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except Terminated:
+        return EXIT_TERMINATED
     except MemoryError:  # what the limits (--max-elements, --max-length, ...) let through, this machine could not
         error_message("out of memory: the arrays or the expression are too large for this machine")
         return EXIT_BAD_INPUT
@@ -193,7 +214,9 @@ def warn(message: str) -> None:
 
 
 def _diagnostic(line: str) -> None:
-    """A line on standard error; one that cannot be written is dropped (it must not change the exit code)."""
+    """A line on standard error, its control characters escaped (messages quote paths, names and file
+    contents); one that cannot be written is dropped (it must not change the exit code)."""
+    line = printable(line)
     stream = sys.stderr
     if stream is None:
         return
@@ -287,7 +310,7 @@ def _decoded(data: bytes, source: str, max_length: int) -> str:
             "(raise the limit with --max-length)"
         )
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte order mark, as Windows editors write, is not part of the text
     except UnicodeDecodeError as error:
         raise BpcliError(f"{source} is not UTF-8 text (byte {error.start})") from None
 
@@ -349,13 +372,13 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
     return Path(arguments[position + 1]), arguments[:position] + arguments[position + 2:]
 
 
-def cannot_write(path: Path, error: OSError) -> BpcliError:
-    """The error for a file that could not be written (--out)."""
-    return BpcliError(f"cannot write {path}: {error.strerror or error}")
+def out_path(path: Optional[Path]) -> Optional[Path]:
+    """The file an --out option names; None (standard output) for ``-``, as for every other tool."""
+    return None if path is None or str(path) == "-" else path
 
 
 def write_output(data: str | bytes, path: Optional[Path]) -> None:
-    """Text or bytes to a file, or to standard output."""
+    """Text or bytes to a file (whole or not at all: atomic.atomic_output), or to standard output."""
     if path is None:
         if isinstance(data, str):
             sys.stdout.write(data)
@@ -368,10 +391,10 @@ def write_output(data: str | bytes, path: Optional[Path]) -> None:
             silence(1)
             check_output_error(error)
         return
-    try:
-        path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data, encoding="utf-8")
-    except OSError as error:
-        raise cannot_write(path, error) from None
+    from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
+
+    with atomic_output(path, binary=isinstance(data, bytes)) as handle:
+        handle.write(data)
 
 
 def print_renderable(renderable: Any, path: Optional[Path]) -> None:
@@ -381,15 +404,13 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
         return
     from rich.console import Console  # rich only to draw (start-up)
 
+    from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
     from bpcli.views.layout import PrintHook
 
-    try:
-        with path.open("w", encoding="utf-8") as handle:
-            output = Console(file=handle, width=PIPED_WIDTH, color_system=None, highlight=False)
-            output.push_render_hook(PrintHook())
-            output.print(renderable)
-    except OSError as error:
-        raise cannot_write(path, error) from None
+    with atomic_output(path) as handle:
+        output = Console(file=handle, width=PIPED_WIDTH, color_system=None, highlight=False)
+        output.push_render_hook(PrintHook())
+        output.print(renderable)
 
 
 def read_upstream(upstream: Optional[str], reader: Any) -> Any:
@@ -397,8 +418,26 @@ def read_upstream(upstream: Optional[str], reader: Any) -> Any:
     return upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
 
 
+# Options some commands have: given to one that has not, they are read as bindings. Where the value then
+# is not a value, the error says what was likely meant.
+_OPTIONS_ELSEWHERE = {
+    "out": "it prints to standard output: redirect that with > FILE",
+    "format": "formats are for bpcli graph and bpcli grad --points; --json gives JSON",
+    "points": "bpcli grad --points evaluates at many points",
+}
+
+
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
-    return {name: reader.read(name, text) for name, text in split_bindings(arguments).items()}
+    values = {}
+    for name, text in split_bindings(arguments).items():
+        try:
+            values[name] = reader.read(name, text)
+        except BpcliError:
+            if name not in _OPTIONS_ELSEWHERE:
+                raise
+            raise BpcliError(f"this command has no --{name} option ({_OPTIONS_ELSEWHERE[name]}), and {text!r} "
+                             f"is not a value to bind a variable {name} to") from None
+    return values
 
 
 def console(stderr: bool = False) -> Any:
@@ -419,17 +458,18 @@ def console(stderr: bool = False) -> Any:
 
 
 def output_width(stream: Any) -> int:
-    """The columns to lay tables out in: COLUMNS where it is a positive number (MIN_WIDTH at least),
-    else the terminal's width, else (a pipe, a file) PIPED_WIDTH."""
+    """The columns to lay tables out in: COLUMNS where it is a positive number (COLUMNS=0 would print
+    nothing at all), else a terminal's own width, else (a pipe, a file) PIPED_WIDTH; never below MIN_WIDTH."""
     columns = os.environ.get("COLUMNS", "").strip()
     if columns.isdigit() and int(columns) > 0:
         return max(int(columns), MIN_WIDTH)
-    if stream.isatty():
-        try:
-            return os.get_terminal_size(stream.fileno()).columns
-        except (OSError, ValueError):
-            pass
-    return PIPED_WIDTH
+    if not stream.isatty():
+        return PIPED_WIDTH
+    try:
+        measured = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        measured = 0
+    return max(MIN_WIDTH, measured or 80)
 
 
 def print_json(text: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bpcli.engine.printable import printable
+
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -74,6 +76,8 @@ def caret_excerpt(source: str, span: tuple[int, int]) -> str:
     line_end = source.find("\n", start)
     if line_end == -1:
         line_end = len(source)
+    if line_end > start + 1 and source[line_end - 1] == "\r":  # a Windows line ending is not part of the line
+        line_end -= 1
     end = max(start + 1, min(end, line_end))
     text = source[line_start:line_end]
     column = start - line_start
@@ -86,5 +90,8 @@ def caret_excerpt(source: str, span: tuple[int, int]) -> str:
     shown = prefix + text[lo:hi] + suffix
     caret_col = len(prefix) + column - lo
     caret_len = max(1, min(width, hi - column))
-    visible = "".join(ch if ch.isprintable() else "?" for ch in shown)
-    return f"  {visible}\n  {' ' * caret_col}{'^' * caret_len}"
+    # Control characters are shown escaped (\\x1b), and the caret moves by what the escapes add.
+    before, marked = shown[:caret_col], shown[caret_col:caret_col + caret_len]
+    caret_col = len(printable(before, newlines=False))
+    caret_len = max(1, len(printable(marked, newlines=False)))
+    return f"  {printable(shown, newlines=False)}\n  {' ' * caret_col}{'^' * caret_len}"

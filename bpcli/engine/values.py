@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
+from bpcli.engine.printable import excerpt
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -281,7 +282,7 @@ def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> 
 
     rows = [row for row in csv.reader(text.splitlines()) if any(cell.strip() for cell in row)]
     if rows and not all(NUMBER.match(cell.strip()) for cell in rows[0]):
-        note(f"{path}: the first row is not numeric and is taken as a header: {','.join(rows[0])}")
+        note(f"{path}: the first row is not numeric and is taken as a header: {excerpt(','.join(rows[0]), 80)}")
         rows = rows[1:]
         header = 1
     else:
@@ -294,7 +295,7 @@ def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> 
             raise BpcliError(f"{path}, row {line}: {len(row)} columns where the first row has {width}")
         for cell in row:
             if not NUMBER.match(cell.strip()):
-                raise BpcliError(f"{path}, row {line}: {cell!r} is not a number")
+                raise BpcliError(f"{path}, row {line}: {excerpt(cell)} is not a number")
     return [[cell.strip() for cell in row] for row in rows]
 
 

@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.engine.printable import printable
 from bpcli.views.layout import Fitted, fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import DEFAULT_PRECISION, one_line, warning_lines
@@ -22,24 +23,55 @@ def check_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = Fa
     def show(value: Any) -> str:
         return format_value(value, precision, full)
 
+    if result.files:
+        reports = [part for file in result.files for part in (*_answers_report(file, show), Text(""))]
+        return Group(*reports, _files_table(result), _summary(result))
     if result.answers is None:
         (problem,) = result.problems
         return Group(*_problem_detail(problem, show), _summary(result))
-    parts: list[Any] = [Text(f"Checking {result.answers}: {len(result.problems)} problems"), _answers_table(result)]
+    return Group(*_answers_report(result, show))
+
+
+def _answers_report(result: Any, show) -> list[Any]:
+    """An answers file: one row per problem, the wrong ones in detail, and its score (or why it was not read)."""
+    if result.error is not None:
+        return [Text(f"Checking {printable(result.answers)}: error: {printable(result.error)}", style="red")]
+    parts: list[Any] = [Text(f"Checking {printable(result.answers)}: {len(result.problems)} problems"), _answers_table(result)]
     for problem in result.problems:
         if not problem.passed:
             parts.append(Text(f"\nProblem {problem.index}: {_label(problem)}", style="bold"))
             parts.extend(_problem_detail(problem, show, failures_only=True))
     parts.append(_summary(result))
-    return Group(*parts)
+    return parts
+
+
+def _files_table(result: Any) -> Fitted:
+    """Several answers files: a score per file."""
+    table = Table(title=Text(f"Scores of {len(result.files)} answers files"), title_justify="left")
+    table.add_column("file")
+    table.add_column("problems right", justify="right")
+    table.add_column("expectations met", justify="right")
+    table.add_column("result")
+    for file in result.files:
+        score = file.score
+        counts = ("—", "—") if file.error is not None else (
+            f"{score['passed']} of {score['problems']}", f"{score['met']} of {score['expectations']}")
+        table.add_row(Text(printable(file.answers)), *counts, _verdict(file))
+    return fitted(table, heading="{0}  {3}")
+
+
+def _verdict(file: Any) -> Text:
+    if file.exit_code == 2:  # a problem, or the whole file, could not be checked
+        return Text("error", style="red")
+    return Text(PASS, style="green") if file.passed else Text(FAIL, style="red")
 
 
 def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any]:
     if problem.error is not None:
-        return [Text(f"error: {problem.error}", style="red")]
+        return [Text(f"error: {printable(problem.error)}", style="red")]
     parts: list[Any] = []
     if problem.backward is not None and not failures_only:
-        parts.append(Text(f"Your backward pass ({problem.backward.label}), line by line"))
+        parts.append(Text(f"Your backward pass ({printable(problem.backward.label)}), line by line"))
         parts.append(_lines_table(problem.backward, show))
     if not failures_only:
         inputs = ", ".join(f"{name} = {show(value)}" for name, value in problem.inputs.items())
@@ -50,9 +82,9 @@ def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any
             parts.append(_failure(problem, outcome, show))
     first = problem.backward.first_wrong if problem.backward is not None else None
     if first is not None:
-        parts.append(Text(f"First wrong line: {first.number}: {first.text}", style="bold red"))
+        parts.append(Text(f"First wrong line: {first.number}: {printable(first.text)}", style="bold red"))
     if problem.backward is not None:
-        parts.extend(Text(f"warning: {w}", style="yellow") for w in problem.backward.warnings)
+        parts.extend(Text(f"warning: {printable(w)}", style="yellow") for w in problem.backward.warnings)
     parts.extend(warning_lines(problem.warnings))
     return parts
 
@@ -68,9 +100,9 @@ def _outcomes_table(problem: Any, show) -> Fitted:
     for outcome in problem.outcomes:
         where = "" if outcome.line is None else f" (line {outcome.line})"
         table.add_row(
-            Text(outcome.key + where),
+            Text(printable(outcome.key) + where),
             Text(_meaning(problem, outcome)),
-            Text(outcome.written or show(outcome.expected)),
+            Text(printable(outcome.written) or show(outcome.expected)),
             Text(show(outcome.actual)),
             Text("—" if outcome.allowed is None else "±" + format_value(_largest(outcome.allowed), 2)),
             Text(PASS if outcome.passed else FAIL, style="green" if outcome.passed else "red"),
@@ -90,8 +122,8 @@ def _lines_table(check: Any, show) -> Fitted:
         verdict = line.diagnosis.message if line.diagnosis is not None else line.note
         style = "red" if mark == FAIL else ("green" if mark == PASS else "dim")
         table.add_row(
-            str(line.number), Text(line.text), Text(show(line.value)), Text(show(line.should_be)),
-            Text(f"{mark} {line.status}" + (f": {verdict}" if verdict else ""), style=style),
+            str(line.number), Text(printable(line.text)), Text(show(line.value)), Text(show(line.should_be)),
+            Text(f"{mark} {line.status}" + (f": {printable(verdict)}" if verdict else ""), style=style),
         )
     return fitted(table, heading="line {0}: {1}  {4}")
 
@@ -99,10 +131,10 @@ def _lines_table(check: Any, show) -> Fitted:
 def _failure(problem: Any, outcome: Any, show) -> Text:
     meaning = _meaning(problem, outcome)
     if outcome.expected is None or outcome.note:
-        text = Text(f"{FAIL} {outcome.key}: {outcome.note}", style="red")
+        text = Text(printable(f"{FAIL} {outcome.key}: {outcome.note}"), style="red")
     else:
         written = outcome.written or show(outcome.expected)
-        text = Text(f"{FAIL} {outcome.key} = {written}, but {meaning} = {show(outcome.actual)}", style="red")
+        text = Text(printable(f"{FAIL} {outcome.key} = {written}, but {meaning} = {show(outcome.actual)}"), style="red")
     diagnosis = outcome.diagnosis
     if diagnosis is not None:
         text.append(f"\n  {diagnosis.message}")
@@ -129,10 +161,11 @@ def _answers_table(result: Any) -> Fitted:
 
 def _summary(result: Any) -> Text:
     score = result.score
-    if result.answers is None:
+    if result.answers is None and not result.files:
         return Text(f"{score['met']} of {score['expectations']} expectations met.")
-    share = 100 * score["passed"] / score["problems"]
-    return Text(f"Score: {score['passed']} of {score['problems']} problems right ({share:.0f}%), "
+    share = 100 * score["passed"] / max(1, score["problems"])
+    label = f"All {len(result.files)} files" if result.files else "Score"
+    return Text(f"{label}: {score['passed']} of {score['problems']} problems right ({share:.0f}%), "
                 f"{score['met']} of {score['expectations']} expectations met.")
 
 
@@ -141,7 +174,7 @@ def _meaning(problem: Any, outcome: Any) -> str:
 
 
 def _label(problem: Any) -> str:
-    return problem.name or one_line(_code(problem.expression), 60)
+    return one_line(problem.name) if problem.name else one_line(_code(problem.expression), 60)
 
 
 def _code(source: str) -> str:

@@ -28,6 +28,7 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.formulas import OPERATORS, function_name, to_ast
 from bpcli.engine.gates import REGISTRY, ROLES
 from bpcli.engine.graph import CONST, Graph, Node
+from bpcli.engine.printable import printable
 from bpcli.engine.syntax.ast import Binary, Name, Neg, Number
 from bpcli.engine.syntax.parser import parse
 from bpcli.engine.syntax.printer import to_text
@@ -95,7 +96,9 @@ class _Program:
 
     def text(self) -> str:
         function = self._function()  # printed first: it finds the helpers it calls
-        lines = [line.rstrip() for line in self.result.source.strip().splitlines() if line.strip()]
+        # The user's text in comments: escaped, so that it neither acts on a terminal nor ends the comment.
+        lines = [printable(line.rstrip(), newlines=False) for line in self.result.source.strip().splitlines()
+                 if line.strip()]
         source = f" {lines[0]}" if len(lines) == 1 else "".join(f"\n#   {line}" for line in lines)
         header = (
             f"# Backpropagation through{source}\n"

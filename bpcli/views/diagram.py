@@ -22,6 +22,7 @@ from typing import Any
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT
+from bpcli.engine.printable import printable
 from bpcli.views.numbers import format_value
 
 VALUE_COLOUR = "#1a7f37"  # green, as the notes draw forward values
@@ -93,7 +94,7 @@ def _id(node: int) -> str:
 def _title(result: Any) -> str:
     """The expression on one line (comments left out) and the values it was evaluated at."""
     statements = [line.split("#", 1)[0].strip() for line in result.source.splitlines()]
-    source = "; ".join(statement for statement in statements if statement)
+    source = printable("; ".join(statement for statement in statements if statement), newlines=False)
     bound = [f"{name} = {format_value(value)}" for name, value in result.inputs.items() if value is not None]
     return f"{source} at {', '.join(bound)}" if bound else source
 

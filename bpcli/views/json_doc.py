@@ -133,22 +133,40 @@ def symbolic_document(result: Any) -> dict[str, Any]:
 
 
 def check_document(result: Any) -> dict[str, Any]:
-    """The bpcli.check/1 document of a CheckResult: one entry per problem, even for a single check."""
+    """The bpcli.check/1 document of a CheckResult: one entry per problem, even for a single check.
+
+    Answers files add ``files`` (each file's score, or why it could not be
+    read) and, to every problem and warning, the ``file`` it comes from.
+    """
     rule = result.rule
-    return {
+    document = {
         "schema": CHECK_SCHEMA,
         "answers": result.answers,
         "passed": result.passed,
         "exit_code": result.exit_code,
         "score": result.score,
         "tolerance": "digits" if rule.digits else {"rtol": rule.rtol or 0.0, "atol": rule.atol or 0.0},
-        "problems": [_problem(problem) for problem in result.problems],
-        "warnings": [{"problem": problem.index, **warning} for problem in result.problems
-                     for warning in _warnings(problem)],
+        "problems": [_problem(problem, result.answers) for problem in result.problems],
+        "warnings": [{"problem": problem.index, **warning, **_from_file(problem, result.answers)}
+                     for problem in result.problems for warning in _warnings(problem)],
     }
+    if result.answers is not None or result.files:
+        document["files"] = [_answers_file(file) for file in (result.files or [result])]
+    return document
 
 
-def _problem(problem: Any) -> dict[str, Any]:
+def _answers_file(result: Any) -> dict[str, Any]:
+    return {"answers": result.answers, "passed": result.passed, "exit_code": result.exit_code,
+            "score": result.score, "error": result.error}
+
+
+def _from_file(problem: Any, answers: str | None) -> dict[str, Any]:
+    """The answers file a problem comes from, in documents about answers files (nothing otherwise)."""
+    file = problem.file or answers
+    return {} if file is None else {"file": file}
+
+
+def _problem(problem: Any, answers: str | None = None) -> dict[str, Any]:
     return {
         "index": problem.index,
         "name": problem.name,
@@ -159,9 +177,11 @@ def _problem(problem: Any) -> dict[str, Any]:
         "value": jsonable(problem.value),
         "inputs": {name: jsonable(v) for name, v in problem.inputs.items()},
         "met": problem.met,
+        "counted": problem.counted,
         "expectations": [_outcome(outcome) for outcome in problem.outcomes],
         "backward": None if problem.backward is None else _backward(problem.backward),
         "warnings": _warnings(problem),
+        **_from_file(problem, answers),
     }
 
 

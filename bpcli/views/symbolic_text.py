@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bpcli.engine.printable import printable
 from bpcli.views.numbers import format_value
 
 if TYPE_CHECKING:
@@ -14,13 +15,13 @@ def symbolic_text(result: SymbolicResult, precision: int = 4, warnings: bool = T
     """The stages and derivatives, one per line; then the warnings, unless not ``warnings``."""
     lines = [f"{name} = {text}" for name, text in result.stages]
     if not result.derivatives:
-        lines.append(f"{result.source} has no input variables: there is nothing to differentiate")
+        lines.append(f"{printable(result.source, newlines=False)} has no input variables: there is nothing to differentiate")
     for d in result.derivatives:
         shown = None if d.value is None else format_value(d.value, precision)
         value = "" if shown in (None, d.expression) else f" = {shown}"  # not "d²f/dx² = 0 = 0"
         lines.append(f"{d.label} = {d.expression}{value}")
     if warnings:
-        lines.extend(f"warning: {w.message}" for w in result.warnings if w.kind != "unused-binding")
+        lines.extend(f"warning: {printable(w.message)}" for w in result.warnings if w.kind != "unused-binding")
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.engine.printable import printable
 from bpcli.views.layout import fitted
 from bpcli.views.numbers import format_block, format_value, sum_text
 
@@ -149,13 +150,13 @@ def warning_lines(warnings: list[Any], shown: bool = True) -> list[Text]:
     if not shown:
         return []
     return [
-        Text(f"warning: {warning.message}", style="yellow")
+        Text(f"warning: {printable(warning.message)}", style="yellow")
         for warning in warnings
         if warning.kind != "unused-binding"
     ]
 
 
 def one_line(source: str, width: int = 80) -> str:
-    """A program on one line, cut to ``width`` characters."""
-    text = " ".join(source.split())
+    """A program on one line, cut to ``width`` characters, its control characters escaped."""
+    text = printable(" ".join(source.split()), newlines=False)
     return text if len(text) <= width else text[: width - 3] + "..."
