@@ -246,7 +246,10 @@ array_programs = st.recursive(
 # At and near the kinks (0 for relu, abs, sqrt, log, 1/x; ties for max and min, which equal
 # values make often), and anywhere between.
 KINKY = [0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-9, -1e-9, 1e-3, -1e-3]
-coordinates = st.sampled_from(KINKY) | st.floats(min_value=-2.5, max_value=2.5, allow_nan=False)
+# No subnormal numbers: 1/x overflows there, and bpcli's local gradient times upstream (1/x · u) then
+# gives inf where PyTorch's u / x is finite; that is the order of two float64 operations, no convention.
+coordinates = st.sampled_from(KINKY) | st.floats(min_value=-2.5, max_value=2.5, allow_nan=False,
+                                                 allow_subnormal=False)
 
 
 @st.composite
