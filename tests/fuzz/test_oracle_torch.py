@@ -415,12 +415,12 @@ def test_vectors_and_matrices_agree_with_pytorch(data):
     ("x**y", {"x": 0.0, "y": 0.0}),  # bpcli: d/dy = -inf (PyTorch: 0), as _Pow encodes
 ])
 def test_each_documented_convention(text, point):
-    program = _parse_for_torch(text)
+    program = _convention_program(text)
     point = {name: np.array(value) if isinstance(value, list) else value for name, value in point.items()}
     assert disagreements(bpcli.grad(program.text, point), program, point) == []
 
 
-def _parse_for_torch(text: str) -> Program:
+def _convention_program(text: str) -> Program:
     """The few programs above, built as the generators build theirs."""
     x, y, v, A = _variable("x", ()), _variable("y", ()), _variable("v", (3,)), _variable("A", (2, 2))
     programs = {
