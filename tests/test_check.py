@@ -204,10 +204,11 @@ class TestDiagnosis:
         (found,) = self.diagnosis("x*y + x", {"x": 3, "y": 2}, dx=2).values()
         assert found.mistake == "fork" and found.message == "dx goes wrong at the fork x"
         assert "Gradients add up at forks" in found.hint
-        assert "x is used by 2 gates, so dx = 1 (via f = t1 + x) + 2 (via t1 = x * y) = 3" in found.hint
-        assert "with the gradient via t1 = x * y alone, it is 2" in found.hint
+        # The student's text, not bpcli's names for the stages the student did not name (issue 18).
+        assert "x is used by 2 gates, so dx = 1 (via f = x * y + x) + 2 (via x * y) = 3" in found.hint
+        assert "with the gradient via x * y alone, it is 2" in found.hint
         (found,) = self.diagnosis("x*y + x", {"x": 3, "y": 2}, dx=1).values()
-        assert found.mistake == "fork" and "via f = t1 + x alone, it is 1" in found.hint
+        assert found.mistake == "fork" and "via f = x * y + x alone, it is 1" in found.hint
 
     def test_a_fork_of_many_uses_tries_one_contribution_alone_or_all_but_one(self):
         # x + x + ... (12 uses, each sending 1 back): every subset of 12 is 4,094 candidates,

@@ -11,7 +11,7 @@ from helpers import close, numeric_gradients, run_cli, run_json, run_process
 # The gates the backward pass builds: indicators (the local gradients of relu, abs,
 # max, min), the broadcasts that undo and redo broadcasting, ties of reductions,
 # and the sum at a fork.
-MADE_FOR_GRADIENTS = {"accumulate", "broadcast", "unbroadcast", "share", "step", "sign", "greater"}
+MADE_FOR_GRADIENTS = {"accumulate", "broadcast", "unbroadcast", "share", "step", "sign", "greater", "nonzero", "unzero"}
 
 
 def table_rows(output: str) -> list[list[str]]:

@@ -91,7 +91,12 @@ class _Gradient:
 
 def check_backward(source: str, truth: Truth, rule: Rule = DIGITS, label: str = "backward file") -> BackwardCheck:
     """Evaluate ``source`` line by line and compare every gradient it assigns with the truth."""
-    return _Checker(source, truth, rule, label).run(parse(source))
+    try:
+        return _Checker(source, truth, rule, label).run(parse(source))
+    except BpcliError as error:  # the file's own error (a parse error, a name without a value): say which file
+        if not error.message.startswith(label):
+            error.message = f"{label}: {error.message}"
+        raise
 
 
 class _Checker:
@@ -311,7 +316,7 @@ def _partial_note(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
     if len(parts) < 2:
         return ""
     taken = ", ".join(parts[i][0] for i in subset)
-    return f"{len(subset)} of {len(parts)} contributions to d{truth.name(node)} ({taken})"
+    return f"{len(subset)} of {len(parts)} contributions to d{truth.label(node)} ({taken})"
 
 
 def _lines(numbers: list[int]) -> str:

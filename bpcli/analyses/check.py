@@ -251,8 +251,20 @@ def _known(truth: Truth) -> str:
     text = (f"its values are {', '.join(described)} (NAME=V checks a value, dNAME=V or d(NAME)=V "
             "the gradient with respect to it)")
     if not any(isinstance(statement, Assign) for statement in parse(truth.result.source).statements):
-        text += "; to name a stage, write the expression as a staged program: q = x + y; f = q * z"
+        text += f"; to name a stage, write the expression as a staged program with names of your own: {_staged(truth)}"
     return text
+
+
+STAGED_SHOWN = 12  # stages of a bare expression written out in the hint; the rest is "..."
+
+
+def _staged(truth: Truth) -> str:
+    """The user's expression as a staged program, one statement per gate: t1 = x + y; f = t1 * z."""
+    graph = truth.graph
+    stages = [f"{graph.nodes[node].name} = {gate_text(graph, node)}" for node in graph.stages]
+    if len(stages) > STAGED_SHOWN:
+        stages = [*stages[:STAGED_SHOWN - 1], "...", stages[-1]]
+    return "; ".join(stages)
 
 
 def _outcome(truth: Truth, target: tuple[int, bool], key: str, expected: Expected, rule: Rule) -> Outcome:

@@ -253,7 +253,7 @@ def derivative(
     value = evaluation.values
     live = graph.live(holders)
     numbers_only = all(graph.shape(i) == () for i, needed in enumerate(live) if needed)
-    formulas = simplify(graph, dict(zip(labels, holders))).programs if numbers_only else {}
+    formulas, left_out = _formulas(graph, dict(zip(labels, holders)), max_nodes) if numbers_only else ({}, [])
     holds: dict[int, list[str]] = {}
     for node, text in zip(holders, labels):  # exp(x) is its own derivative: one node, several labels
         holds.setdefault(node, []).append(text)
@@ -279,7 +279,7 @@ def derivative(
         Derivative(k, labels[k], graph.nodes[node].name, value[node], formulas.get(labels[k]))
         for k, node in enumerate(holders)
     ]
-    warnings = passes_warnings(problem, passes, evaluation)
+    warnings = passes_warnings(problem, passes, evaluation) + left_out
     return DerivativeResult(
         source=expression,
         output=output,
@@ -290,6 +290,17 @@ def derivative(
         stages=stages,
         warnings=warnings,
     )
+
+
+def _formulas(graph: Graph, roots: dict[str, int], max_size: int) -> tuple[dict[str, str], list[Notice]]:
+    """The simplified formula of each derivative, or none (with a warning) where they grow past ``max_size``:
+    the derivatives' values do not need them."""
+    try:
+        return simplify(graph, roots, max_size).programs, []
+    except BpcliError:
+        return {}, [Notice(None, None, "formulas-left-out",
+                           f"the simplified formulas are left out: they grow past {max_size:,} terms and factors "
+                           "(raise the limit with --max-nodes); the values above do not depend on them")]
 
 
 def _pass_of(node: int, starts: list[int]) -> int:

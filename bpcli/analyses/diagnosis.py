@@ -28,14 +28,16 @@ from typing import Any, Callable, Iterator, Mapping
 from bpcli.engine.backends import backend_for, quiet_float_errors
 from bpcli.engine.backward import backward
 from bpcli.engine.evaluate import evaluate
-from bpcli.engine.formulas import gate_text
+from bpcli.engine.formulas import gate_text, to_ast
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.problem import Problem
+from bpcli.engine.syntax.printer import to_text
 from bpcli.views.numbers import format_value
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_FORK_SUBSETS = 10  # uses of a value beyond which only one contribution, or all but one, is tried
 MAX_TRACED_STAGES = 100  # larger graphs are not searched for a mistake further up
+MAX_LABEL_GATES = 4  # unnamed gates written out in a label ("via f = x * y + x") before bpcli's names are used
 
 
 def show(value: Any) -> str:
@@ -46,15 +48,16 @@ def show(value: Any) -> str:
 class Use:
     """One gate a value feeds, with the true numbers there."""
 
-    name: str  # the value
-    stage: str  # the gate (a stage) it feeds
-    expr: str  # the gate applied to its inputs' names: "q * z"
+    name: str  # the value, as the student knows it: its name, or its text "(x + y)" where bpcli named it
+    stage: str  # the gate (a stage) it feeds: the stage's name in the program
+    expr: str  # the gate as the student wrote it: "q = x + y", or "-x" where the student gave it no name
     op: str
     position: int  # which of the gate's inputs it is
     upstream: Any  # the true gradient on the gate's output
     operands: tuple[Any, ...]  # the gate's input values
     operand_names: tuple[str, ...]
     contribution: Any  # the true gradient that flows back to the value through this gate
+    stage_label: str  # the gate's output as the student knows it (d{stage_label} is its gradient)
 
     @property
     def own(self) -> Any:
@@ -70,7 +73,7 @@ class Use:
 
     @property
     def where(self) -> str:
-        return f"stage {self.stage} = {self.expr}"
+        return f"stage {self.expr}" if self.stage_label == self.stage else self.expr
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,8 @@ def _not_swapped(u: Use) -> list[tuple[Any, str]]:
     wrong = _shaped(u.upstream * u.own, u.own)
     return [(
         wrong,
-        f"in {u.where}, d{u.name} = {u.other_name} · d{u.stage} = {show(u.other)} · {show(u.upstream)} = "
-        f"{show(u.contribution)}; not swapped, it is {u.name} · d{u.stage} = {show(u.own)} · {show(u.upstream)} "
+        f"in {u.where}, d{u.name} = {u.other_name} · d{u.stage_label} = {show(u.other)} · {show(u.upstream)} = "
+        f"{show(u.contribution)}; not swapped, it is {u.name} · d{u.stage_label} = {show(u.own)} · {show(u.upstream)} "
         f"= {show(wrong)}",
     )]
 
@@ -102,7 +105,7 @@ def _not_swapped(u: Use) -> list[tuple[Any, str]]:
 def _scaled(u: Use) -> list[tuple[Any, str]]:
     if u.op != "add":
         return []
-    passes = f"in {u.where}, {u.name} gets d{u.stage} = {show(u.upstream)} as it is"
+    passes = f"in {u.where}, {u.name} gets d{u.stage_label} = {show(u.upstream)} as it is"
     readings = [
         (u.upstream * u.other, f"multiplied by {u.other_name} = {show(u.other)}, as a multiply gate would"),
         (u.upstream * u.own, f"multiplied by {u.name} = {show(u.own)}"),
@@ -122,7 +125,7 @@ def _misrouted(u: Use) -> list[tuple[Any, str]]:
     word, opposite = ("larger", "smaller") if u.op == "max" else ("smaller", "larger")
     return [(
         wrong,
-        f"in {u.where}, d{u.stage} = {show(u.upstream)} goes to the {word} input "
+        f"in {u.where}, d{u.stage_label} = {show(u.upstream)} goes to the {word} input "
         f"({u.operand_names[0]} = {show(u.operands[0])}, {u.operand_names[1]} = {show(u.operands[1])}); "
         f"sent to the {opposite} one, d{u.name} is {show(wrong)}",
     )]
@@ -187,10 +190,43 @@ class Truth:
         for index, node in enumerate(self.graph.nodes):
             if node.origin is None and node.span is not None and _IDENTIFIER.match(node.name):
                 named[node.name] = index
-        return named
+        # A stage that only renames (a = x) is the value it renames: addressable by its own name too.
+        return {**self.graph.aliases, **named}
 
     def name(self, node: int) -> str:
         return self.graph.nodes[node].name
+
+    def label(self, node: int) -> str:
+        """A value as the student knows it: its name, or its own text in parentheses where bpcli named it (t6)."""
+        text = self._text(node)
+        return f"({text})" if self.graph.nodes[node].name in self.graph.generated and text else self.name(node)
+
+    def gate_label(self, node: int) -> str:
+        """A gate as the student wrote it: ``a = x * y``, or ``-x`` where the student gave it no name."""
+        text = self._text(node)
+        return text if self.graph.nodes[node].name in self.graph.generated else f"{self.name(node)} = {text}"
+
+    def _text(self, node: int) -> str:
+        """The gate written out down to the student's own names (the stages bpcli named are expanded)."""
+        graph = self.graph
+        if not graph.is_gate(node):
+            return ""
+        unnamed = self._unnamed_below(node)
+        return to_text(to_ast(graph, node, lambda n: n == node or n in unnamed))
+
+    def _unnamed_below(self, node: int) -> set[int]:
+        """The gates bpcli named that ``node`` is computed from through others of them, if they are few
+        (a label stays short); else none, and they appear by bpcli's names (which the check accepts)."""
+        graph, found, work = self.graph, set(), list(self.graph.nodes[node].inputs)
+        while work:
+            i = work.pop()
+            if i in found or not graph.is_gate(i) or graph.nodes[i].name not in graph.generated:
+                continue
+            found.add(i)
+            if len(found) > MAX_LABEL_GATES:
+                return set()
+            work.extend(graph.nodes[i].inputs)
+        return found
 
     def value(self, node: int) -> Any:
         return self.result.value_of(node)
@@ -209,10 +245,10 @@ class Truth:
         for gate, position in self.adjoints.contributions.get(node, []):
             operands = self.graph.nodes[gate].inputs
             uses.append(Use(
-                name=self.name(node), stage=self.name(gate), expr=gate_text(self.graph, gate),
+                name=self.label(node), stage=self.name(gate), expr=self.gate_label(gate),
                 op=self.graph.nodes[gate].op, position=position, upstream=self.gradient(gate),
-                operands=tuple(self.value(i) for i in operands), operand_names=tuple(self.name(i) for i in operands),
-                contribution=self.value(self.adjoints.downstream[(gate, position)]),
+                operands=tuple(self.value(i) for i in operands), operand_names=tuple(self.label(i) for i in operands),
+                contribution=self.value(self.adjoints.downstream[(gate, position)]), stage_label=self.label(gate),
             ))
         return uses
 
@@ -220,7 +256,7 @@ class Truth:
         """What adds up to the node's gradient: (where it comes from, value); the output gets the seed."""
         if node == self.graph.output:
             return [(f"the upstream gradient of {self.name(node)}", self.seed)]
-        return [(f"via {use.stage} = {use.expr}", use.contribution) for use in self.uses(node)]
+        return [(f"via {use.expr}", use.contribution) for use in self.uses(node)]
 
     def downstream_of(self, node: int) -> list[int]:
         """The stages computed from ``node`` that carry a gradient back, nearest the output first."""
@@ -286,7 +322,7 @@ def fork_subset(
 def describe_fork(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
     """x is used by 2 gates, so dx = a (via s) + b (via t) = T; with the gradient via s alone, it is a."""
     parts = truth.contributions(node)
-    name = truth.name(node)
+    name = truth.label(node)
     terms = " + ".join(f"{show(value)} ({label})" for label, value in parts)  # the notes' dx += ... order
     taken = " and ".join(parts[i][0] for i in subset)
     alone = "alone" if len(subset) == 1 else "only"
@@ -306,10 +342,10 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
         for size in sizes:
             for subset in itertools.combinations(range(len(parts)), size):
                 delta = total(parts[i] for i in subset) - total_gradient
-                yield Candidate(delta, "fork", truth.name(node), f"the fork {truth.name(node)}",
+                yield Candidate(delta, "fork", truth.name(node), f"the fork {truth.label(node)}",
                                 partial(_fork_hint, truth, node, subset))
-        yield Candidate(-2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.name(node)}",
-                        partial(hint, "a flipped sign", f"d{truth.name(node)} = {show(total_gradient)}; "
+        yield Candidate(-2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.label(node)}",
+                        partial(hint, "a flipped sign", f"d{truth.label(node)} = {show(total_gradient)}; "
                                                         f"with the sign flipped, {show(-total_gradient)}"))
     for use in truth.uses(node):
         for mistake, wrong, detail in use_readings(use):
@@ -339,12 +375,12 @@ def diagnose(
 def _diagnosis(
     truth: Truth, node: int, student: Mapping[int, Any], matches: Callable[[int, Any], bool]
 ) -> Diagnosis:
-    name = truth.name(node)
+    name = truth.label(node)
     above = truth.downstream_of(node)
     for earlier in above:
         if earlier in student and not matches(earlier, truth.gradient(earlier)):
             return Diagnosis(truth.name(earlier), None,
-                             f"d{name} follows from d{truth.name(earlier)}, which is already wrong")
+                             f"d{name} follows from d{truth.label(earlier)}, which is already wrong")
     for candidate in candidates(truth, node):
         if matches(node, truth.gradient(node) + candidate.delta):
             return Diagnosis(candidate.stage, candidate.mistake, f"d{name} goes wrong at {candidate.where}",
@@ -361,7 +397,7 @@ def _diagnosis(
                         f"on the way back to {name}",
                         candidate.hint(),
                     )
-    return Diagnosis(name, None, f"d{name} is wrong, and no common mistake explains its number")
+    return Diagnosis(truth.name(node), None, f"d{name} is wrong, and no common mistake explains its number")
 
 
 def total(values: Iterator[Any]) -> Any:

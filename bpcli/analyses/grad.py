@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from bpcli.analyses.result import GradResult
+from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Evaluation
 from bpcli.engine.problem import Limits, Problem, build, collector_paused
 
@@ -63,17 +64,30 @@ def differentiate(problem: Problem, upstream: Any = None) -> GradResult:
     return GradResult(problem, adjoints, problem.gradients(adjoints))
 
 
-def circuit(expression: str, *, upstream: Any = None, expand: bool = False, limits: Limits = Limits()) -> GradResult:
-    """The circuit and its backward pass with no values bound: every input a number, nothing evaluated.
+def circuit(
+    expression: str, *, upstream: Any = None, expand: bool = False, limits: Limits = Limits(),
+    shapes: Mapping[str, Any] | None = None,
+) -> GradResult:
+    """The circuit and its backward pass with no values bound, nothing evaluated.
 
     For the views that need the structure only (the staged code of an
     expression given without values, a diagram without numbers): the result's
-    values and gradients are None. An expression without variables needs no
-    values, so it is evaluated.
+    values and gradients are None. ``shapes`` gives variables a shape
+    (a tuple, or a ShapeOnly read from ``-W shape:5,10``); the others are
+    numbers. An expression without variables needs no values, so it is evaluated.
     """
     graph = build(expression, expand)
-    if all(graph.nodes[v].name in graph.example_values for v in graph.variables):  # every value is known
-        return grad(expression, upstream=upstream, expand=expand, limits=limits)
-    problem = Problem.unbound(graph, limits)
+    if not shapes and all(graph.nodes[v].name in graph.example_values for v in graph.variables):
+        return grad(expression, upstream=upstream, expand=expand, limits=limits)  # every value is known
+    try:
+        problem = Problem.unbound(graph, limits, shapes)
+    except BpcliError as error:
+        unshaped = [graph.nodes[v].name for v in graph.variables if graph.nodes[v].name not in (shapes or {})]
+        if unshaped:  # scalar @ scalar: say what was assumed, and how to say otherwise
+            error.message += (
+                f"; without values, {', '.join(unshaped)} {'is' if len(unshaped) == 1 else 'are'} taken as "
+                f"{'a number' if len(unshaped) == 1 else 'numbers'}: give shapes (-{unshaped[0]} shape:5,10) or values"
+            )
+        raise
     adjoints = problem.backward(problem.upstream(upstream))
     return GradResult(problem, adjoints, Evaluation([None] * len(graph.nodes), []))

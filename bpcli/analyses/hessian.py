@@ -129,8 +129,35 @@ def hessian(
         vector=by_name(vectors, read=lambda v, value: value),
         product=by_name(product_nodes),
         passes=passes,
-        warnings=higher_order_warnings(problem, evaluation, findings, first_pass),
+        warnings=[
+            *higher_order_warnings(problem, evaluation, findings, first_pass),
+            *_asymmetry(graph, chosen, matrix),
+        ],
     )
+
+
+def _asymmetry(graph: Any, chosen: list[int], matrix: Any) -> list[Notice]:
+    """A warning where the matrix is not symmetric: a true Hessian is, wherever it exists.
+
+    Mixed partials differ (or one is nan) only where f is not twice
+    differentiable, so the entry says which pair and why it cannot be trusted.
+    """
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    if matrix is None or matrix.size == 0:
+        return []
+    with np.errstate(all="ignore"):
+        same = np.isclose(matrix, matrix.T, rtol=1e-7, atol=1e-12, equal_nan=True)  # rounding differs by order
+    if same.all():
+        return []
+    labels = [label for v in chosen for label in element_labels(graph.nodes[v].name, graph.shape(v))]
+    i, j = (int(k) for k in np.argwhere(~same)[0])
+    message = (
+        f"the Hessian is not symmetric: ∂²f/∂{labels[i]} ∂{labels[j]} = {matrix[i, j]:g} but "
+        f"∂²f/∂{labels[j]} ∂{labels[i]} = {matrix[j, i]:g}; f is not twice differentiable there "
+        "(an inf or nan in its second derivatives, or a kink), so neither entry is a true second derivative"
+    )
+    return [Notice(None, None, "asymmetric", message)]
 
 
 def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:

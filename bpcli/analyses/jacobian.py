@@ -132,14 +132,17 @@ def vjp_rows(
     seed = graph.add(INPUT, (), seed_name, shape=output_shape)
     adjoints = backward(graph, output=output, seed=seed)
     gradients = [adjoints.gradient(v) for v in variables]
-    roots = [*also, *(g for g in gradients if g is not None)]
+    reported = [g for g in gradients if g is not None]
+    roots = [*also, *reported]
     rows = size(output_shape)
     matrices = [np.zeros((rows, size(graph.shape(v)))) for v in variables]
     first: Evaluation | None = None
     findings: list[Finding] = []
     for row in range(rows):
+        # Watching the rows: an inf that a selecting gate turns into 0 on its way is no warning (as in grad).
         evaluation = evaluate(
-            graph, {**inputs, seed_name: _one_hot(output_shape, row)}, roots, reuse=first, changed=seed_name
+            graph, {**inputs, seed_name: _one_hot(output_shape, row)}, roots, reuse=first, changed=seed_name,
+            watch=reported,
         )
         if first is None:
             first = evaluation

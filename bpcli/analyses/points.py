@@ -25,8 +25,9 @@ from bpcli.analyses.grad import differentiate, grad
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
-from bpcli.engine.problem import Limits, Notice, Problem, build
-from bpcli.engine.values import NUMBER, load_npy
+from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
+from bpcli.engine.shapes import show, value_shape
+from bpcli.engine.values import NUMBER, load_npy, marked_underflow, underflows
 
 
 @dataclass
@@ -96,16 +97,20 @@ def grad_points(
     graph = build(expression, expand)  # bound below, once every variable has a column
     table = {name: np.asarray(column, dtype=np.float64).reshape(-1) for name, column in columns.items()}
     count = _row_count(table)
-    fixed = dict(bindings or {})
     variables = [graph.nodes[v].name for v in graph.variables]
+    fixed = {name: _fixed_number(name, value) for name, value in bindings.items() if name in variables}
     notices = [
         Notice(None, None, "unused-binding", f"the column {name} is not a variable of the expression")
         for name in table
         if name not in variables
+    ] + [
+        Notice(None, None, "underflow-input", f"the column {name}: {column.underflow}")
+        for name, column in columns.items()
+        if getattr(column, "underflow", None)
     ]
     # Every variable gets a whole column, so that each point gets its own gradient.
     values = {
-        name: table[name] if name in table else np.full(count, float(fixed[name])) if name in fixed else None
+        name: table[name] if name in table else np.full(count, fixed[name]) if name in fixed else None
         for name in variables
     }
     missing = [name for name, column in values.items() if column is None]
@@ -122,6 +127,24 @@ def grad_points(
     else:
         value, gradients, warnings = _row_by_row(expression, values, count, expand, limits)
     return PointsResult(graph.nodes[graph.output].name, values, value, gradients, notices + warnings)
+
+
+def _fixed_number(name: str, value: Any) -> float:
+    """A value bound beside the points, the same at every row: a number.
+
+    An array is refused rather than broadcast: a points table holds one
+    number per variable and per row (a CSV cell, a JSON Lines value), and an
+    array's gradient at every row would have no place in it.
+    """
+    number = to_value(name, value)
+    if hasattr(number, "shape"):
+        raise BpcliError(
+            f"{name} is an array of shape {show(value_shape(number))}, but a value bound beside --points is a "
+            f"number, the same at every row: the points table holds one number per variable and row, and so "
+            f"does its output. Give {name}'s elements a column each (write them as separate variables), "
+            f"or leave out --points to differentiate with the array"
+        )
+    return number
 
 
 def _row_by_row(
@@ -166,14 +189,24 @@ def read_points(path: Path) -> dict[str, Any]:
     return readers[suffix](path, data)
 
 
-def _text(path: Path, data: bytes) -> str:
+STDIN = "standard input"
+
+
+def read_points_data(data: bytes, source: str = STDIN) -> dict[str, Any]:
+    """The columns of points given without a file name (``--points -``): JSON Lines if the first
+    character that is not blank is ``{``, else CSV with a header row."""
+    reader = _read_jsonl if data.lstrip()[:1] == b"{" else _read_csv
+    return reader(source, data)
+
+
+def _text(path: Path | str, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
 
 
-def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
+def _read_csv(path: Path | str, data: bytes) -> dict[str, Any]:
     import csv  # only for files (start-up)
 
     import numpy as np  # numpy only where arrays are (start-up)
@@ -184,6 +217,7 @@ def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
         raise BpcliError(f"{path}: the first row must name the columns (x,y,...)")
     names = [cell.strip() for cell in header]
     _check_names(path, names)
+    underflowed = _Underflowed(len(names))
     numbers: list[list[float]] = []
     for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
@@ -194,20 +228,40 @@ def _read_csv(path: Path, data: bytes) -> dict[str, Any]:
             if not NUMBER.match(cell.strip()):
                 raise BpcliError(f"{path}, line {line}: {excerpt(cell.strip())} is not a number")
         numbers.append([float(cell) for cell in row])
+        underflowed.note([cell.strip() for cell in row], numbers[-1])
     array = np.array(numbers, dtype=np.float64).reshape(-1, len(names))
-    return {name: array[:, i] for i, name in enumerate(names)}
+    return underflowed.columns(names, array)
 
 
-def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
+class _Underflowed:
+    """Per column, the numbers written nonzero that float64 made 0 (1e-400), so that they are reported."""
+
+    def __init__(self, width: int) -> None:
+        self.first: list[str | None] = [None] * width
+        self.count = [0] * width
+
+    def note(self, texts: list[str], numbers: list[float]) -> None:
+        for i, (text, number) in enumerate(zip(texts, numbers)):
+            if number == 0.0 and underflows(text, number):
+                self.count[i] += 1
+                self.first[i] = self.first[i] or text
+
+    def columns(self, names: list[str], array: Any) -> dict[str, Any]:
+        return {name: marked_underflow(array[:, i], self.first[i], self.count[i]) for i, name in enumerate(names)}
+
+
+def _read_jsonl(path: Path | str, data: bytes) -> dict[str, Any]:
     import numpy as np  # numpy only where arrays are (start-up)
 
     names: list[str] | None = None
+    underflowed: _Underflowed | None = None
     numbers: list[list[float]] = []
     for line, text in enumerate(_text(path, data).splitlines(), start=1):
         if not text.strip():
             continue
         try:
-            row = json.loads(text, parse_int=float)  # float64 in the end; int() refuses 4,300 digits
+            # float64 in the end; int() refuses 4,300 digits. Numbers are kept as text too, to see 1e-400 become 0.
+            row = json.loads(text, parse_int=float, parse_float=_Written)
         except json.JSONDecodeError as error:
             raise BpcliError(f"{path}, line {line}: not valid JSON ({error.msg})") from None
         except RecursionError:
@@ -223,10 +277,24 @@ def _read_jsonl(path: Path, data: bytes) -> dict[str, Any]:
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
             raise BpcliError(f"{path}, line {line}: every value must be a number")
         numbers.append([float(v) for v in values])
-    if names is None:
+        if underflowed is None:
+            underflowed = _Underflowed(len(names))
+        underflowed.note([v.text if isinstance(v, _Written) else "" for v in values], numbers[-1])
+    if names is None or underflowed is None:
         raise BpcliError(f"{path} has no points")
     array = np.array(numbers, dtype=np.float64)
-    return {name: array[:, i] for i, name in enumerate(names)}
+    return underflowed.columns(names, array)
+
+
+class _Written(float):
+    """A JSON number that remembers how it was written."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _Written:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
 
 
 def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
@@ -245,7 +313,7 @@ def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
     return {name: np.asarray(array[name], dtype=np.float64).reshape(-1) for name in array.dtype.names}
 
 
-def _check_names(path: Path, names: list[str]) -> None:
+def _check_names(path: Path | str, names: list[str]) -> None:
     for name in names:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise BpcliError(f"{path}: the column name {name!r} is not a variable name")

@@ -125,7 +125,12 @@ def _numbers_problem(expression: str, given: Mapping[str, Any], limits: Limits) 
         try:
             problem = Problem.unbound(graph, limits)
         except BpcliError as error:
-            error.message = f"symbolic derivatives treat every variable as a number: {error.message}"
+            first = graph.nodes[graph.variables[0]].name if graph.variables else "W"
+            error.message = (
+                f"symbolic derivatives treat every variable as a number: {error.message}; --symbolic "
+                f"differentiates numbers only: for arrays, give values (-{first} randn:5,10) without --symbolic to "
+                f"see each stage's formula, or shapes alone to bpcli code or bpcli graph (-{first} shape:5,10)"
+            )
             raise
     graph = problem.graph
     arrays = [i for i in range(len(graph.nodes)) if graph.shape(i) != ()]

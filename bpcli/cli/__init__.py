@@ -33,6 +33,8 @@ def main() -> None:
     arguments = sys.argv[1:]
     code = shared.run_reporting(lambda: shared.require_utf8(arguments)) or quick.grad(arguments)
     if code is None:
+        if "--version" in arguments:  # the root's option, wherever it is written (bpcli grad --version)
+            sys.argv[1:] = ["--version"]
         if len(arguments) == 2 and arguments[0] in _COMPLETION_OPTIONS:
             os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
         # What typer prints itself (help, usage errors, --version) is reported like a command's output.

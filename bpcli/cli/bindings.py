@@ -29,9 +29,7 @@ def split_bindings(arguments: list[str]) -> dict[str, str]:
             else:
                 name = flag
                 if position >= len(arguments):
-                    # After --, an option of bpcli's is read as a variable's name: say so.
-                    hint = "; an option of bpcli goes before --" if argument.startswith("--") else ""
-                    raise BpcliError(f"{argument} needs a value: {argument} 2{hint}")
+                    raise BpcliError(f"{argument} needs a value: {argument} 2")
                 text = arguments[position]
                 position += 1
             _check_name(name, argument)
@@ -50,6 +48,11 @@ def split_bindings(arguments: list[str]) -> dict[str, str]:
 
 
 def _check_name(name: str, argument: str) -> None:
+    foreign = next((char for char in name if not char.isascii()), None)
+    if foreign is not None:
+        from bpcli.engine.syntax.parser import non_ascii_hint  # the parser only where an error needs it (start-up)
+
+        raise BpcliError(f"{argument!r} is not a binding: {non_ascii_hint(foreign)}")
     if not _IDENTIFIER.match(name):
         raise BpcliError(
             f"{argument!r} is not a binding: a variable name is letters, digits and _ "

@@ -104,7 +104,12 @@ def check(
                              "--expect or --backward with it")
         allowed, limits = allow_paths or [], Limits(max_elements=max_elements)
         if len(answers) == 1:
-            result = check_answers(answers[0], rtol=rtol, atol=atol, limits=limits, allow_paths=allowed)
+            try:
+                result = check_answers(answers[0], rtol=rtol, atol=atol, limits=limits, allow_paths=allowed)
+            except BpcliError as error:
+                if json_output:  # a grading script gets its document even when the file is malformed
+                    _print_unreadable(answers[0], error, rtol, atol)
+                raise
         else:
             result = check_answers_files(answers, rtol=rtol, atol=atol, limits=limits, allow_paths=allowed)
     elif allow_paths:
@@ -121,6 +126,14 @@ def check(
 
         common.console().print(check_table(result, precision=precision, full=full))
     return result.exit_code
+
+
+def _print_unreadable(answers: Path, error: BpcliError, rtol: Optional[float], atol: Optional[float]) -> None:
+    """The bpcli.check/1 document of an answers file that could not be read: no problems, its error."""
+    from bpcli.analyses.check import CheckResult  # only a malformed answers file needs these (start-up)
+    from bpcli.analyses.expected import Rule
+
+    print(CheckResult([], Rule(rtol, atol), answers=str(answers), error=error.render()).to_json())
 
 
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements, max_length):

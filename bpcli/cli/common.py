@@ -5,12 +5,16 @@ The helpers that need no typer are in ``shared.py`` and are used from here.
 
 from __future__ import annotations
 
+import difflib
 import functools
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from bpcli import __version__
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.values import NUMBER
 from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper through common)
     DEFAULT_MAX_LENGTH,
     bindings,
@@ -46,7 +50,8 @@ BINDINGS_HELP = """Bind every variable after the expression: -x -2, --x -2, --w0
     an option of bpcli is bound as NAME=VALUE. An expression that starts with -
     follows --. A value is a number, a JSON array ('[[1,2],[3,4]]'),
     @file.json, @file.csv or @file.npy, or a fill: randn:5,10, rand:3,
-    zeros:2,2, ones:4 (random fills follow --seed)."""
+    zeros:2,2, ones:4 (random fills follow --seed); shape:5,10 is a shape
+    without values, for bpcli code and bpcli graph."""
 
 # Options shared by several commands, declared once.
 Expression = Annotated[
@@ -83,8 +88,51 @@ def reporting_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        code = run_reporting(lambda: command(*args, **kwargs))
+        ctx = kwargs.get("ctx")
+        ctx = ctx if hasattr(ctx, "args") and hasattr(ctx, "command") else None  # typer's (click's) Context
+        if ctx is not None and _answered_as_an_option(ctx, kwargs.get("expression")):
+            return
+        code = run_reporting(lambda: _check_option_words(ctx) or command(*args, **kwargs))
         if code:
             raise typer.Exit(code)
 
     return wrapper
+
+
+def _answered_as_an_option(ctx: Any, expression: Any) -> bool:
+    """--help means the option wherever it is (bind a variable named help as help=V); so does
+    --version, which the console script also hands to the root command (bpcli.cli.main)."""
+    words = [expression, *ctx.args]
+    if "--version" in words:
+        print(f"bpcli {__version__}")
+        return True
+    if "--help" in words:
+        print(ctx.get_help())
+        return True
+    return False
+
+
+def _check_option_words(ctx: Any) -> None:
+    """An option of bpcli's among the bindings (it came after --), or a word close to one: say so."""
+    if ctx is None:
+        return
+    options = sorted({opt for param in ctx.command.params for opt in param.opts if opt.startswith("--")})
+    suggestible = [*options, "--help", "--version"]
+    commands = getattr(ctx.find_root().command, "commands", {}).values()
+    elsewhere = {opt for command in commands for param in command.params for opt in param.opts}
+    arguments = ctx.args
+    for position, argument in enumerate(arguments):
+        if not argument.startswith("--") or "=" in argument:
+            continue
+        if argument in elsewhere and argument not in options:
+            continue  # another command's option (--out to hessian): the bindings say what was meant
+        if argument in options:
+            raise BpcliError(f"{argument} is an option of bpcli, but after -- it is read as a binding: "
+                             f"put the options before -- (bpcli {ctx.command.name} {argument} -- EXPR ...)")
+        following = arguments[position + 1] if position + 1 < len(arguments) else None
+        # --jsonn 2 may bind a variable jsonn; --jsn alone, or --max-stage (not a name), may not.
+        may_bind = following is not None and (NUMBER.match(following) or following[:1] in "[@" or ":" in following)
+        may_bind = may_bind and argument[2:].isidentifier()
+        close = difflib.get_close_matches(argument, suggestible, n=1, cutoff=0.8)
+        if close and not may_bind:
+            raise BpcliError(f"unknown option {argument}: did you mean {close[0]}?")

@@ -94,6 +94,9 @@ def grad(
 
         if upstream is not None:
             raise BpcliError("--upstream does not go with --points: every point's output is a number")
+        if str(points) == "-" and expression == "-":
+            raise BpcliError("standard input holds the expression or the points, not both: give the other one "
+                             "as text or a file (--file PATH, --points FILE)")
         if symbolic or order is not None or wrt is not None or explain:
             raise BpcliError("--order, --wrt, --symbolic and --explain do not go with --points, which writes the "
                              "value and the gradients at every row")

@@ -24,7 +24,7 @@ def run(
     fmt = fmt or ("jsonl" if (out is not None and out.suffix.lower() == ".jsonl") or json_output else "csv")
     if fmt not in ("csv", "jsonl"):
         raise BpcliError(f"--format is csv or jsonl, not {fmt!r}")
-    result = grad_points(text, points, values, expand=expand, limits=limits)
+    result = grad_points(text, _stdin_points() if str(points) == "-" else points, values, expand=expand, limits=limits)
     common.warn_unused(result.warnings)
     common.warn_values(result.warnings)
     if out is None:
@@ -34,6 +34,13 @@ def run(
     # The file appears whole or not at all: a full disk, Ctrl-C or SIGTERM leaves the previous one.
     with atomic_output(out, newline="") as stream, _progress(result.count) as advance:
         write_points(result, stream, fmt, advance)
+
+
+def _stdin_points() -> dict[str, Any]:
+    """``--points -``: the points table on standard input (CSV with a header, or JSON Lines)."""
+    from bpcli.analyses.points import read_points_data  # only the command's own analysis (start-up)
+
+    return read_points_data(sys.stdin.buffer.read())
 
 
 class _progress:

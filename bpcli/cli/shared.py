@@ -15,7 +15,7 @@ from bpcli.cli.encoding import json_for, json_stream, respelling, tolerate_encod
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
-from bpcli.engine.values import ValueReader
+from bpcli.engine.values import ShapeOnly, ValueReader
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
@@ -344,8 +344,9 @@ def evaluated_text(
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
-    if circuit_without_values and not values:
-        return circuit(text, upstream=seed_value, expand=expand, limits=limits)
+    shapes = {name: value for name, value in values.items() if isinstance(value, ShapeOnly)}
+    if circuit_without_values and len(shapes) == len(values):  # no values, or shapes only (-W shape:5,10)
+        return circuit(text, upstream=seed_value, expand=expand, limits=limits, shapes=shapes)
     result = grad(text, values, upstream=seed_value, expand=expand, limits=limits)
     warn_unused(result.warnings)
     return result

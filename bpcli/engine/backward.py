@@ -57,7 +57,7 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
     nodes, shapes = graph.nodes, graph.shapes
     local_at, downstream_at, contributions = adjoints.local, adjoints.downstream, adjoints.contributions
     arriving: dict[int, list[int]] = {output: [seed]}
-    multiply = g.mul
+    multiply, select = g.mul, g.mul0
     for node in range(output, -1, -1):
         terms = arriving.pop(node, None)
         if terms is None:
@@ -82,7 +82,12 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
                 if partial is not None and carries[inputs[position]]:
                     use = (node, position)
                     local = local_at[use] = partial(g, *inputs, node)
-                    received.append((use, upstream if local == one and passes_on else multiply(local, upstream)))
+                    if local == one and passes_on:
+                        received.append((use, upstream))
+                    else:
+                        # A selecting partial's 0 wins over an inf or nan upstream (relu, max, min, abs).
+                        times = select if position in gate.selects else multiply
+                        received.append((use, times(local, upstream)))
         for use, share in received:
             used = inputs[use[1]]
             if share is None or not carries[used]:

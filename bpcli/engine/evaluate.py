@@ -8,11 +8,13 @@ division by zero, an overflow, a logarithm of zero.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Iterable, Mapping, NamedTuple
 
 from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph
-from bpcli.engine.values import underflows
+from bpcli.engine.values import underflowed_numbers, underflows
 
 
 class Finding(NamedTuple):
@@ -94,14 +96,17 @@ def _run(
         if op == INPUT:
             value = values[index] = bindings[node.name]
             if not all_finite(value):
-                findings.append(Finding(index, "nonfinite-input", f"{node.name} is {_nonfinite_word(xp, value)}"))
+                findings.append(Finding(index, "nonfinite-input", f"{node.name} is {_nonfinite_word(value)}"))
             continue
         if op == CONST:
             value = values[index] = node.value
             if node.span is not None and not all_finite(value):  # a number written too large: 1e999
-                findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(xp, value)} in float64"))
+                findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(value)} in float64"))
             elif node.span is not None and isinstance(value, float) and underflows(node.name, value):
                 findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
+            elif node.span is not None and hasattr(value, "shape"):  # an array literal: [1e-400, 2]
+                findings.extend(Finding(index, "underflow-input", f"the number {number} in {node.name} underflows "
+                                        "float64 to 0") for number in underflowed_numbers(node.name)[:1])
             continue
         gate = REGISTRY[op]
         inputs = [*map(value_of, node.inputs)]
@@ -115,7 +120,7 @@ def _run(
             continue
         if node.origin is not None:
             if _went_nonfinite(xp, inputs, out):
-                suspects.append((index, node.origin, _nonfinite_word(xp, out)))
+                suspects.append((index, node.origin, _nonfinite_word(out)))
             continue
         if not all(all_finite(v) for v in inputs):
             continue  # non-finite because an input already was: reported where it began
@@ -126,12 +131,12 @@ def _run(
         roots = [w for w in watch if values[w] is not None and not all_finite(values[w])]
         nodes = graph.nodes
         suspects = [
-            (index, node.origin, _nonfinite_word(xp, values[index]))
+            (index, node.origin, _nonfinite_word(values[index]))
             for index, node in enumerate(nodes)
             if node.origin is not None and values[index] is not None
             and _went_nonfinite(xp, [values[i] for i in node.inputs if not _unreported(nodes[i])], values[index])
         ]
-    return Evaluation(values, findings + _gradient_findings(graph, suspects, roots))
+    return Evaluation(values, findings + _gradient_findings(graph, values, suspects, roots))
 
 
 def _unreported(node: Any) -> bool:
@@ -150,16 +155,37 @@ def _went_nonfinite(xp: Any, inputs: list[Any], out: Any) -> bool:
     return xp.is_nan(out) and not any(xp.is_nan(v) for v in inputs)
 
 
-def _gradient_findings(graph: Graph, suspects: list[tuple[int, int, str]], roots: Iterable[int] | None) -> list[Finding]:
+def _gradient_findings(
+    graph: Graph, values: list[Any], suspects: list[tuple[int, int, str]], roots: Iterable[int] | None,
+) -> list[Finding]:
     """One finding per stage whose gradient went non-finite, at nodes the wanted values use."""
     if not suspects:
         return []
     live = None if roots is None else graph.live(roots)
     reported: dict[int, Finding] = {}
+    made = _made_for(graph, {origin for _, origin, _ in suspects}, live)
     for node, origin, word in suspects:
         if origin not in reported and (live is None or live[node]):
+            word = _passed_on_word(graph, values, made[origin]) or word
             reported[origin] = Finding(origin, "nonfinite-gradient", f"the gradient through it is {word}")
     return list(reported.values())
+
+
+def _made_for(graph: Graph, origins: set[int], live: list[bool] | None) -> dict[int, list[int]]:
+    """The gradient nodes made for each of ``origins`` (the stages they serve), in one pass over the graph."""
+    made: dict[int, list[int]] = {origin: [] for origin in origins}
+    for i, node in enumerate(graph.nodes):
+        if node.origin in made and (live is None or live[i]):
+            made[node.origin].append(i)
+    return made
+
+
+def _passed_on_word(graph: Graph, values: list[Any], made: list[int]) -> str:
+    """What is not finite in the gradients a stage passes on (its nodes no other node of the stage uses):
+    where inf began, a -inf or a nan may be what its inputs receive."""
+    used_inside = {j for i in made for j in graph.nodes[i].inputs}
+    passed = [values[i] for i in made if i not in used_inside and values[i] is not None]
+    return _nonfinite_word(*passed)
 
 
 def _how_many(hits: int, out: Any) -> str:
@@ -167,10 +193,24 @@ def _how_many(hits: int, out: Any) -> str:
     return f" (at {hits} of {size} elements)" if size > 1 else ""
 
 
-def _nonfinite_word(xp: Any, value: Any) -> str:
-    if xp.is_nan(value):
-        return "nan"
-    return "-inf" if xp.count(value < 0) else "inf"
+def _nonfinite_word(*values: Any) -> str:
+    """What the values hold that is not finite, every kind named: "-inf", "inf and nan"."""
+    kinds = [word for word, present in zip(("inf", "-inf", "nan"), _nonfinite_kinds(values)) if present]
+    return " and ".join(kinds) if len(kinds) < 3 else "inf, -inf and nan"
+
+
+def _nonfinite_kinds(values: tuple[Any, ...]) -> tuple[bool, bool, bool]:
+    """Whether any of the values holds inf, -inf, nan."""
+    inf = minus_inf = nan = False
+    for value in values:
+        if hasattr(value, "shape"):
+            import numpy as np  # numpy only where arrays are (start-up)
+
+            inf, minus_inf, nan = inf or bool(np.isposinf(value).any()), \
+                minus_inf or bool(np.isneginf(value).any()), nan or bool(np.isnan(value).any())
+        else:
+            inf, minus_inf, nan = inf or value == math.inf, minus_inf or value == -math.inf, nan or value != value
+    return inf, minus_inf, nan
 
 
 def _nonfinite_note(xp: Any, gate: Any, inputs: list[Any], out: Any) -> str:
@@ -179,7 +219,7 @@ def _nonfinite_note(xp: Any, gate: Any, inputs: list[Any], out: Any) -> str:
         reason = DEFAULT_NONFINITE
     else:
         reason = gate.nonfinite(*_first_nonfinite_point(inputs, out))
-    return f"{reason}: the value is {_nonfinite_word(xp, out)}" + _how_many(_count_nonfinite(out), out)
+    return f"{reason}: the value is {_nonfinite_word(out)}" + _how_many(_count_nonfinite(out), out)
 
 
 def _first_nonfinite_point(inputs: list[Any], out: Any) -> list[float]:

@@ -65,6 +65,10 @@ class Gate(NamedTuple):
     title_: str = ""  # its name in a sentence ("the multiply gate"), if not its op
     formula_: str = ""  # what it computes, for the reference card, where its syntax does not say
     internal: bool = False  # made for gradients: the backward pass builds it, a person rarely writes it
+    # Inputs whose local gradient selects: where it is 0 the input does not reach the output at all,
+    # so the input receives exactly 0 whatever the upstream holds (inf or nan included), as
+    # PyTorch and JAX route; the backward pass multiplies by such a partial with mul0.
+    selects: tuple[int, ...] = ()
 
     @property
     def symbol(self) -> str:
@@ -119,6 +123,14 @@ def _is_integer(b: float) -> bool:
     return b == b and abs(b) != float("inf") and b == int(b)
 
 
+def _unzero_where_zero(g, a: int, out: int) -> int:
+    """a, but 1 where the power ``out`` is 0 (a constant base other than 0 is kept: its log is finite)."""
+    value = g.graph.nodes[a].value if a in g.graph.constants else None
+    if isinstance(value, float) and value != 0 and abs(value) != float("inf"):
+        return a
+    return g.unzero(a, out)
+
+
 def _power_nonfinite(a: float, b: float) -> str:
     if a < 0 and not _is_integer(b):
         return "a negative number to a non-integer power is nan"
@@ -170,13 +182,16 @@ _register(Gate(
 # Where a**b is flat, its local gradient is 0 even though the formula meets
 # 0 * inf: a**0 is 1 for every a (b * a**(b - 1) is 0 * inf at a = 0), and 0**b
 # is 0 for every b > 0 (a**b * log(a) is 0 * -inf). PyTorch and JAX take 0
-# there too; mul0 is the multiply in which a factor 0 wins.
+# there too; mul0 is the multiply in which a factor 0 wins. Where a**b is 0
+# the log is taken of 1 instead (unzero, JAX's double-where): the value is the
+# same 0, and the gradient's own derivatives meet no log(0) or 1/0 either, so
+# the Hessian of x**y at x = 0, y = 2 is [[2, 0], [0, 0]], as JAX finds.
 _register(Gate(
     "pow", "a ** b", symbol_="**", title_="power",
     forward=lambda xp, a, b: xp.power(a, b),
     partials=(
         lambda g, a, b, out: g.mul0(b, g.pow(a, g.sub(b, g.const(1.0)))),
-        lambda g, a, b, out: g.mul0(out, g.log(a)),
+        lambda g, a, b, out: g.mul0(out, g.log(_unzero_where_zero(g, a, out))),
     ),
     role="scales", local="∂/∂a = b * a**(b - 1), ∂/∂b = a**b * log(a) (0 where b, resp. a**b, is 0)",
     nonfinite=_power_nonfinite,
@@ -185,7 +200,8 @@ _register(Gate(
 _register(Gate(
     "mul0", "mul0(a, b)", function="mul0", symbol_="*0", title_="zero-first multiply",
     forward=lambda xp, a, b: xp.mul0(a, b),
-    partials=(lambda g, a, b, out: b, lambda g, a, b, out: a),
+    # Where a is 0 the product is 0 whatever b is: b's gradient there is exactly 0.
+    partials=(lambda g, a, b, out: b, lambda g, a, b, out: a), selects=(1,),
     role="swaps", local="∂/∂a = b, ∂/∂b = a (a * b, but 0 wherever a is 0, even if b is inf or nan)",
 ))
 
@@ -244,7 +260,7 @@ _register(Gate(
     "relu", "relu(a)", function="relu",
     formula_="max(a, 0)",
     forward=lambda xp, a: xp.relu(a),
-    partials=(lambda g, a, out: g.step(a),),
+    partials=(lambda g, a, out: g.step(a),), selects=(0,),
     role="gates", local="∂/∂a = step(a): 1 where a > 0, else 0",
     kink=lambda xp, a: a == 0,
     kink_note="relu at 0: the gradient is taken as 0 (PyTorch's convention; JAX agrees)", kink_side=_sign_of_a,
@@ -254,7 +270,7 @@ _register(Gate(
     "abs", "abs(a)", function="abs",
     formula_="|a|",
     forward=lambda xp, a: xp.absolute(a),
-    partials=(lambda g, a, out: g.sign(a),),
+    partials=(lambda g, a, out: g.sign(a),), selects=(0,),
     role="scales", local="∂/∂a = sign(a)",
     kink=lambda xp, a: a == 0,
     kink_note="abs at 0: the gradient is taken as 0 (PyTorch's convention; JAX takes 1)", kink_side=_sign_of_a,
@@ -264,7 +280,7 @@ _register(Gate(
     "max", "max(a, b)", function="max",
     formula_="the larger of a and b, element by element",
     forward=lambda xp, a, b: xp.maximum(a, b),
-    partials=(lambda g, a, b, out: g.greater(a, b), lambda g, a, b, out: g.greater(b, a)),
+    partials=(lambda g, a, b, out: g.greater(a, b), lambda g, a, b, out: g.greater(b, a)), selects=(0, 1),
     role="routes", local="∂/∂a = greater(a, b), ∂/∂b = greater(b, a)",
     kink=lambda xp, a, b: a == b,
     kink_note="max tie: the gradient is split evenly between the inputs (PyTorch's convention)",
@@ -275,7 +291,7 @@ _register(Gate(
     "min", "min(a, b)", function="min",
     formula_="the smaller of a and b, element by element",
     forward=lambda xp, a, b: xp.minimum(a, b),
-    partials=(lambda g, a, b, out: g.greater(b, a), lambda g, a, b, out: g.greater(a, b)),
+    partials=(lambda g, a, b, out: g.greater(b, a), lambda g, a, b, out: g.greater(a, b)), selects=(0, 1),
     role="routes", local="∂/∂a = greater(b, a), ∂/∂b = greater(a, b)",
     kink=lambda xp, a, b: a == b,
     kink_note="min tie: the gradient is split evenly between the inputs (PyTorch's convention)",
@@ -307,6 +323,16 @@ _register(Gate(
 ))
 
 _register(Gate(
+    "nonzero", "nonzero(a)", function="nonzero",
+    formula_="1 where a != 0, else 0", internal=True,
+    forward=lambda xp, a: xp.nonzero(a),
+    partials=(None,),
+    role="blocks", local="∂/∂a = 0",
+    kink=lambda xp, a: a == 0,
+    kink_note="nonzero jumps at 0: its gradient there is taken as 0", kink_side=_sign_of_a,
+))
+
+_register(Gate(
     "greater", "greater(a, b)", function="greater",
     formula_="1 where a > b, 1/2 where a == b, else 0", internal=True,
     forward=lambda xp, a, b: xp.greater(a, b),
@@ -314,6 +340,18 @@ _register(Gate(
     role="blocks", local="∂/∂a = ∂/∂b = 0",
     kink=lambda xp, a, b: a == b,
     kink_note="greater jumps where a == b: its gradient there is taken as 0", kink_side=_sign_of_difference,
+))
+
+# The power gate's ∂/∂b takes the log of unzero(a, a**b): 1 where a**b is 0, so log gives 0 there.
+_register(Gate(
+    "unzero", "unzero(a, b)", function="unzero",
+    formula_="a, but 1 where b is 0", internal=True,
+    forward=lambda xp, a, b: xp.unzero(a, b),
+    partials=(lambda g, a, b, out: g.nonzero(b), None), selects=(0,),
+    role="gates", local="∂/∂a = nonzero(b): 1 where b != 0, else 0; ∂/∂b = 0",
+    kink=lambda xp, a, b: b == 0,
+    kink_note="unzero jumps where b is 0 (to 1): its gradient there is taken as 0",
+    kink_side=lambda xp, a, b: xp.sign(b),
 ))
 
 # ---- structural gates: they declare their vector-Jacobian product -----------
@@ -385,7 +423,8 @@ def _extreme(op: str, word: str) -> Gate:
         op, f"{op[1:]}(a, axis=None)", function=op[1:],
         formula_=f"the {word} element of a (along axis)",
         forward=lambda xp, a, axis=None: getattr(xp, op)(a, axis=axis),
-        vjp=lambda g, a, out, up, axis=None: (g.mul(g.share(a, out, axis=axis), g.broadcast(up, a, axis=axis)),),
+        # share selects: an element that is not the extreme receives exactly 0, whatever dout holds.
+        vjp=lambda g, a, out, up, axis=None: (g.mul0(g.share(a, out, axis=axis), g.broadcast(up, a, axis=axis)),),
         arity_=1, shape=shapes.reduce, params=("axis",),
         role="routes", local=f"da = dout sent to the {word} element (ties split evenly)",
         kink=lambda xp, a, axis=None: xp.ties(a, getattr(xp, op)(a, axis=axis), axis),

@@ -54,6 +54,8 @@ class Graph:
         self.example_values: dict[str, Any] = {}  # inputs the program gives a value (x = 3), by name
         self.source = source
         self.taken: set[str] = set()  # names that generated names must avoid
+        self.generated: set[str] = set()  # names bpcli made up (t1, t2, ...), not the user's
+        self.aliases: dict[str, int] = {}  # names of stages that only rename a value (a = x): that value's node
         self.shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add
         self.constants: set[int] = set()  # the CONST nodes (all made by add), for the backward builder's folding
         # With share_gradients(): every gradient node the builders make, by what it computes, so that
@@ -122,6 +124,7 @@ class Graph:
             candidate = f"{prefix}{count}"
         self._counters[prefix] = count
         self.taken.add(candidate)
+        self.generated.add(candidate)
         return candidate
 
     def claim(self, name: str) -> str:

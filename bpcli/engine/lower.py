@@ -83,6 +83,8 @@ class _Lowering:
             self.assigned_at[statement.target] = statement
             if node >= before and self.graph.nodes[node].op != INPUT:  # a new gate or constant takes the name
                 self.graph.nodes[node].name = statement.target
+            elif self.graph.nodes[node].name != statement.target:  # a = x only renames: a is x's node
+                self.graph.aliases[statement.target] = node
             self.bound[statement.target] = node
         else:
             if not is_last:

@@ -33,6 +33,7 @@ from bpcli.engine.shapes import ShapeError, show, size, value_shape
 from bpcli.engine.syntax.ast import Program
 from bpcli.engine.syntax.parser import parse as parse_text
 from bpcli.engine.syntax.printer import format_number
+from bpcli.engine.values import ShapeOnly
 
 
 class Notice(NamedTuple):
@@ -95,9 +96,15 @@ class Problem:
         return cls(graph, inputs, notices, limits)
 
     @classmethod
-    def unbound(cls, graph: Graph, limits: Limits = Limits()) -> Problem:
-        """A built graph with every variable a number and no values: for what needs the structure only."""
-        shape_graph(graph, {graph.nodes[v].name: 0.0 for v in graph.variables}, limits)
+    def unbound(cls, graph: Graph, limits: Limits = Limits(), shapes: Mapping[str, Any] | None = None) -> Problem:
+        """A built graph with no values, for what needs the structure only: every variable a number,
+        or of the shape ``shapes`` gives it (a tuple, or a ShapeOnly read from ``-W shape:5,10``)."""
+        shapes = {name: tuple(getattr(shape, "dims", shape)) for name, shape in (shapes or {}).items()}
+        names = [graph.nodes[v].name for v in graph.variables]
+        unused = [name for name in shapes if name not in names]
+        if unused:
+            raise BpcliError(f"{unused[0]} is given a shape but the expression has no variable {unused[0]}")
+        shape_graph(graph, {name: _placeholder(shapes.get(name, ())) for name in names}, limits)
         return cls(graph, {}, [], limits)
 
     @property
@@ -110,6 +117,9 @@ class Problem:
 
     def upstream(self, upstream: Any) -> Any:
         """The upstream gradient as given, checked against the output's shape; None for the number 1."""
+        underflow = getattr(upstream, "underflow", None)  # --upstream '[1e-400, 1]' (bpcli.engine.values marks it)
+        if underflow:
+            self.notices.append(Notice(None, None, "underflow-input", f"the upstream gradient: {underflow}"))
         return _upstream_value(self.graph, upstream)
 
     def backward(self, upstream: Any = None, output: int | None = None) -> Adjoints:
@@ -258,6 +268,11 @@ def _text(value: Any) -> str:
 
 def to_value(name: str, value: Any) -> Any:
     """A float, or a float64 array for a list or an array (integers are promoted to float64)."""
+    if isinstance(value, ShapeOnly):
+        raise BpcliError(
+            f"{name} has a shape but no values ({value.text}): give it values (a number, an array, or a fill "
+            f"such as randn:{','.join(map(str, value.dims)) or '1'}); a shape alone is for bpcli code and bpcli graph"
+        )
     if isinstance(value, Real) and not isinstance(value, bool) and not hasattr(value, "shape"):
         try:
             return float(value)
@@ -279,6 +294,15 @@ def to_value(name: str, value: Any) -> Any:
             raise BpcliError(f"the value of {name} is an empty array")
         return array
     raise BpcliError(f"the value of {name} must be a number or an array, not {type(value).__name__}: {value!r}")
+
+
+def _placeholder(shape: tuple[int, ...]) -> Any:
+    """A value of that shape for shape checking only: zeros that take no memory (a broadcast view)."""
+    if shape == ():
+        return 0.0
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    return np.broadcast_to(0.0, shape)
 
 
 def _upstream_value(graph: Graph, upstream: Any) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
-_FILL = re.compile(r"(randn|rand|zeros|ones):(.*)\Z")
+_FILL = re.compile(r"(randn|rand|zeros|ones|shape):(.*)\Z")
 MAX_DIMENSIONS = 64  # numpy's
 
 
@@ -35,6 +35,22 @@ _NONZERO_MANTISSA = re.compile(r"[^eE]*[1-9]")
 def underflows(text: str, value: float) -> bool:
     """Whether a number written nonzero (1e-400) became 0 in float64."""
     return value == 0.0 and _NONZERO_MANTISSA.match(text.strip()) is not None
+
+
+_LITERAL_NUMBER = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def underflowed_numbers(text: str) -> list[str]:
+    """The numbers written nonzero in ``text`` (an array literal) that float64 makes 0, in order."""
+    return [m.group() for m in _LITERAL_NUMBER.finditer(text) if underflows(m.group(), float(m.group()))]
+
+
+class ShapeOnly(NamedTuple):
+    """A shape without values (``-W shape:5,10``): enough for the views of the circuit alone
+    (``bpcli code``, ``bpcli graph``), which need to know what ``W @ x`` is but compute nothing."""
+
+    dims: tuple[int, ...]
+    text: str
 
 
 class Underflowed(float):
@@ -52,7 +68,7 @@ class Underflowed(float):
         return number
 
 
-def _marked(array: Any, first: str | None, count: int) -> Any:
+def marked_underflow(array: Any, first: str | None, count: int) -> Any:
     """``array`` marked with the first number written nonzero that became 0 in it (api.bind warns)."""
     if first is None or not hasattr(array, "shape"):
         return Underflowed(first) if first is not None else array
@@ -109,7 +125,7 @@ class ValueReader:
         if stripped.startswith("["):
             literals = _Literals()
             array = self._array(name, parse_json(name, stripped, "JSON array", number=literals))
-            return _marked(array, literals.first, literals.count)
+            return marked_underflow(array, literals.first, literals.count)
         if stripped.startswith("@"):
             from pathlib import Path  # only for values read from files
 
@@ -133,8 +149,8 @@ class ValueReader:
         literals = _Literals()
         content = parse_json(name, utf8_text(path, data), f"JSON file {path}", number=literals)
         if isinstance(content, (int, float)) and not isinstance(content, bool):
-            return _marked(float(content), literals.first, literals.count)
-        return _marked(self._array(name, content), literals.first, literals.count)
+            return marked_underflow(float(content), literals.first, literals.count)
+        return marked_underflow(self._array(name, content), literals.first, literals.count)
 
     def _csv_file(self, name: str, path: Path, data: bytes) -> Any:
         import numpy as np  # numpy only where arrays are (start-up)
@@ -145,7 +161,7 @@ class ValueReader:
         array = np.array([[literals(cell) for cell in row] for row in rows])
         # As numpy.loadtxt: a single row or a single column is a vector.
         array = self._checked(name, array.reshape(-1) if 1 in array.shape else array)
-        return _marked(array, literals.first, literals.count)
+        return marked_underflow(array, literals.first, literals.count)
 
     def _npy_file(self, name: str, path: Path, data: bytes) -> Any:
         self._check_size(name, npy_shape(data))  # before numpy allocates what the header claims
@@ -156,7 +172,7 @@ class ValueReader:
 
     def _fill(self, name: str, kind: str, dims: str) -> Any:
         try:
-            shape = tuple(int(d) for d in dims.split(","))
+            shape = tuple(int(d) for d in dims.split(",")) if dims.strip() or kind != "shape" else ()
         except ValueError:
             raise BpcliError(f"{kind}:{dims}: the shape is whole numbers separated by commas, as {kind}:5,10") from None
         if any(d <= 0 for d in shape):
@@ -164,6 +180,8 @@ class ValueReader:
         if len(shape) > MAX_DIMENSIONS:
             raise BpcliError(f"{kind}:{dims}: an array has at most {MAX_DIMENSIONS} dimensions")
         self._check_size(name, shape)
+        if kind == "shape":
+            return ShapeOnly(shape, f"{kind}:{dims}")
         import numpy as np  # numpy only where arrays are (start-up)
 
         if kind in ("zeros", "ones"):
@@ -310,9 +328,24 @@ def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | N
         return json.loads(text, **hooks)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}" if "\n" in text else f"character {error.pos}"
-        raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at {where}") from None
+        raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at {where}"
+                         f"{_spelling_hint(text, error.pos)}") from None
     except RecursionError:
         raise BpcliError(f"the value of {name} is nested too deeply") from None
+
+
+_NON_FINITE_WORD = re.compile(r"[+-]?(nan|inf(inity)?)\b", re.IGNORECASE)
+_JSON_SPELLING = {"nan": "NaN", "inf": "Infinity", "infinity": "Infinity"}
+
+
+def _spelling_hint(text: str, position: int) -> str:
+    """Where JSON stops at nan or inf: how JSON (as Python's json reads it) spells them."""
+    word = _NON_FINITE_WORD.match(text, position)
+    if word is None:
+        return ""
+    sign = "-" if word.group().startswith("-") else ""
+    spelt = sign + _JSON_SPELLING[word.group(1).lower()]
+    return f" ({word.group()} is not JSON: write {spelt}, as in '[{spelt}, 1]')"
 
 
 def utf8_text(path: Path, data: bytes) -> str:

@@ -29,6 +29,7 @@ from bpcli.engine.formulas import OPERATORS, function_name, to_ast
 from bpcli.engine.gates import REGISTRY, ROLES
 from bpcli.engine.graph import CONST, Graph, Node
 from bpcli.engine.printable import printable
+from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Binary, Name, Neg, Number
 from bpcli.engine.syntax.parser import parse
 from bpcli.engine.syntax.printer import to_text
@@ -129,13 +130,27 @@ class _Program:
             if self.seed_is_parameter:
                 arguments.append(f"{self.seed}={self._literal(self.seed_value)}")
             lines.append(f"    value, gradients = {FUNCTION}({', '.join(arguments)})")
-        else:  # no values were given: the script reads them from its command line
+        elif all(self.graph.shape(v) == () for v in self.graph.variables):
+            # no values were given: the script reads them from its command line
             order = ", ".join(self.names[v] for v in self.graph.variables)
             lines += [
                 "    import sys",
                 "",
                 f"    # python3 {FUNCTION}.py followed by the values of {order}, in this order",
                 f"    value, gradients = {FUNCTION}(*map(float, sys.argv[1:]))",
+            ]
+        else:  # shapes without values (-W shape:5,10): arrays are read as JSON from the command line
+            shaped = [f"{self.names[v]} {show(self.graph.shape(v))}" for v in self.graph.variables]
+            if self.seed_is_parameter:  # --upstream: the gradient flowing into the output is read too
+                shaped.append(f"{self.seed} {show(self.seed_value.shape)}")
+            order = ", ".join(shaped)
+            lines += [
+                "    import json",
+                "    import sys",
+                "",
+                f"    # python3 {FUNCTION}.py followed by the values of {order}, in this order,",
+                "    # arrays written as JSON: '[[1, 2], [3, 4]]'",
+                f"    value, gradients = {FUNCTION}(*(np.array(json.loads(text), dtype=float) for text in sys.argv[1:]))",
             ]
         lines += [
             f'    print("{self.graph.nodes[self.output].name} =", value)',
@@ -180,9 +195,13 @@ class _Program:
         if use not in self.adjoints.local:  # a structural gate
             return self._formula(received, {**self.renamed, self.adjoints.total[node]: upstream})
         local = to_ast(self.graph, self.adjoints.local[use], self._expand_gradients, self.renamed, self._call)
-        text = f"{to_text(local) if isinstance(local, Name) else f'({to_text(local)})'} * {upstream}"
-        if self.graph.nodes[received].op == "unbroadcast":  # the input was broadcast: sum its share back
-            product = self.graph.nodes[received].inputs[0]
+        broadcast = self.graph.nodes[received].op == "unbroadcast"
+        product = self.graph.nodes[received].inputs[0] if broadcast else received
+        if self.graph.nodes[product].op == "mul0":  # a selecting gate: its 0 wins over an inf or nan upstream
+            text = f"{self._call(self.graph.nodes[product])}({to_text(local)}, {upstream})"
+        else:
+            text = f"{to_text(local) if isinstance(local, Name) else f'({to_text(local)})'} * {upstream}"
+        if broadcast:  # the input was broadcast: sum its share back
             text = _summed(text, self.graph.shape(product), self.graph.shape(self.graph.nodes[node].inputs[position]))
         return text
 

@@ -103,9 +103,16 @@ class _Facts:
 
 
 def _distributes(f: _Facts) -> str:
-    if f.all_local(1.0):
+    if not f.all_local(1.0):
+        return f"{f.gate} received {f.upstream} and distributes it: {f.each()}"
+    summed = [i for i in f.carried if f.stage.summed[i]]
+    if not summed:
         return f"{f.gate} received {f.upstream} and distributes it unchanged to {f.names()}"
-    return f"{f.gate} received {f.upstream} and distributes it: {f.each()}"
+    # A broadcast input's share is the upstream summed over the axes it was broadcast along: not unchanged.
+    shares = [f"{f.stage.inputs[i]} gets it unchanged" for i in f.carried if i not in summed] + [
+        f"{f.stage.inputs[i]} gets it summed over the broadcast axes = {f.show(f.stage.downstream[i])}" for i in summed
+    ]
+    return f"{f.gate} received {f.upstream} and distributes it: {', '.join(shares)}"
 
 
 def _swaps(f: _Facts) -> str:
@@ -145,8 +152,9 @@ def _scales(f: _Facts) -> str:
         local = stage.formulas[i]
         value = f.show(stage.local[i])
         by = local if local == value else f"{local} = {value}"
+        summed = " summed over the broadcast axes" if stage.summed[i] else ""
         return (f"{f.gate} received {f.upstream} and scales it by its local gradient {by}: "
-                f"{stage.inputs[i]} gets {f.show(stage.downstream[i])}")
+                f"{stage.inputs[i]} gets {f.show(stage.downstream[i])}{summed}")
     return f"{f.gate} received {f.upstream} and scales it by its local gradients: {f.each()}"
 
 

@@ -25,6 +25,7 @@ from bpcli.engine.evaluate import evaluate
 from bpcli.engine.gates import REGISTRY
 from helpers import run_cli
 
+KINK_AT_ZERO_OF = {"unzero": 1}  # unzero(a, b) jumps where b is 0, not where a == b
 KINK_DISTANCE = 1e-3  # the promise: gradients agree at least this far from every kink
 SINGULAR_DISTANCE = 0.1  # log, sqrt and 1/x change too fast near 0 for a difference quotient
 SINGULAR = {"log", "sqrt", "recip"}
@@ -155,6 +156,9 @@ def far_from_kinks(result: Any) -> bool:
             continue
         if not gate.elementwise:  # a reduction: its largest (smallest) two elements must differ
             if _closest_pair(inputs[0], n.op, (n.attrs or {}).get("axis")) < KINK_DISTANCE:
+                return False
+        elif n.op in KINK_AT_ZERO_OF:  # a two-input gate whose jump is where one input is 0
+            if np.min(np.abs(inputs[KINK_AT_ZERO_OF[n.op]])) < KINK_DISTANCE:
                 return False
         elif gate.arity == 1 and np.min(np.abs(inputs[0])) < KINK_DISTANCE:
             return False

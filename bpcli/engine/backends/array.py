@@ -46,6 +46,14 @@ def step(a):
     return np.where(np.isnan(a), np.nan, np.where(a > 0, 1.0, 0.0))
 
 
+def nonzero(a):
+    return np.where(np.isnan(a), np.nan, np.where(a == 0, 0.0, 1.0))
+
+
+def unzero(a, w):
+    return np.where(w == 0, 1.0, a)
+
+
 def greater(a, b):
     tie_or_above = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
     return np.where(np.isnan(a) | np.isnan(b), np.nan, tie_or_above)

@@ -101,6 +101,16 @@ def sign(a: float) -> float:
     return 1.0 if a > 0 else (-1.0 if a < 0 else 0.0)
 
 
+def nonzero(a: float) -> float:
+    if a != a:
+        return NAN
+    return 0.0 if a == 0 else 1.0
+
+
+def unzero(a: float, w: float) -> float:
+    return 1.0 if w == 0 else a
+
+
 def greater(a: float, b: float) -> float:
     if a != a or b != b:
         return NAN

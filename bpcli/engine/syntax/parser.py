@@ -14,6 +14,7 @@ steps for a large expression.
 from __future__ import annotations
 
 import operator
+import re
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -413,7 +414,23 @@ def _bracket_depth(source: str, position: int) -> int:
     return text.count("(") - text.count(")")
 
 
+# Letters of other alphabets that look like Latin ones (a Cyrillic х typed for x).
+_LOOKALIKES = dict(zip("аеорсухіјѕАВЕКМНОРСТХαβεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΧ",
+                       "aeopcyxijsABEKMHOPCTXaBeiKvopTuxABEHIKMNOPTX"))
+
+
+def non_ascii_hint(char: str) -> str:
+    """Why a character that is not ASCII cannot be part of a name, and the Latin letter it may stand for."""
+    import unicodedata  # only an error needs it
+
+    name = unicodedata.name(char, "").lower() or f"U+{ord(char):04X}"
+    looks = f"; did you mean the Latin {_LOOKALIKES[char]!r}?" if char in _LOOKALIKES else ""
+    return f"{char!r} ({name}) is not ASCII: names are written with ASCII letters, digits and _{looks}"
+
+
 def _character_hint(char: str) -> str | None:
+    if not char.isascii():
+        return non_ascii_hint(char)
     hints = {
         "^": "powers are written ** (as in Python): x**2",
         "!": "bpcli has no comparison or factorial operators",
@@ -428,10 +445,28 @@ def _character_hint(char: str) -> str | None:
 def _token_hint(source: str, token: Token) -> str | None:
     before = source[: token[START]].rstrip(" \t")
     if token[KIND] in ("NAME", "NUMBER", "LPAR") and before and (before[-1].isalnum() or before[-1] in "._)"):
-        return "two values stand side by side: multiplication is written with * (2*x, not 2x)"
+        return _side_by_side_hint(before, token[TEXT])
     if token[KIND] == "EQUAL":
         return "an assignment is written name = expression, one per statement"
     return None
+
+
+def _side_by_side_hint(before: str, text: str) -> str:
+    """Two things side by side: a function called without parentheses (exp x), a line of Python
+    (import os), or, with a number or a bracket involved (2x, 2 x, x(y+1)), a missing *."""
+    import keyword  # only an error needs these
+
+    from bpcli.engine.gates import FUNCTIONS
+
+    previous = re.search(r"[A-Za-z_][A-Za-z0-9_]*\Z", before)
+    word = previous.group() if previous else ""
+    if keyword.iskeyword(word) or keyword.issoftkeyword(word):
+        return f"'{word}' is Python; bpcli reads expressions and assignments (name = expression), not Python statements"
+    if word in FUNCTIONS and text != "(":
+        return f"a function is called with parentheses: {word}({text})"
+    return "two values stand side by side: multiplication is written with * (2*x, not 2x)"
+
+
 
 
 def suggest(name: str, known: list[str]) -> str:
