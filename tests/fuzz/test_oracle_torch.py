@@ -5,12 +5,15 @@ computation in PyTorch (float64), written independently of bpcli's parser and
 gates. bpcli's value and every gradient must agree with torch.autograd's, nan
 for nan and inf for inf, where bpcli's documented conventions (README,
 "Conventions") are PyTorch's: relu'(0) = 0, abs'(0) = 0, a max/min tie split
-evenly (two inputs, or tied elements of a reduction), sqrt'(0) = inf. Where
-bpcli documents another answer, the PyTorch side encodes bpcli's convention
-explicitly (``pow`` at 0**0; a nan into relu, abs, max or min; bpcli's own gates
-step, sign, greater, mul0). The disagreements found are each held by a strict
-xfail test (and left out of the random programs), to be settled by the fix or
-by the documentation.
+evenly (two inputs, or tied elements of a reduction), sqrt'(0) = inf, an input
+a routing gate did not select gets exactly 0 whatever the upstream holds (as
+PyTorch's relu, maximum and minimum). Where bpcli documents another answer, the
+PyTorch side encodes bpcli's convention explicitly: pow's local gradients
+(mul0; -inf at 0**0), abs and the max/min reductions selecting (PyTorch's
+multiply by 0), a nan into a routing gate (nan), and bpcli's own gates (step,
+sign, nonzero, greater, mul0, unzero). The disagreements found are each held by
+a strict xfail test (and left out of the random programs), to be settled by a
+fix or by the documentation.
 
 Optional: ``pip install ".[oracle]"`` brings torch; without it the test is
 skipped and says why.
@@ -113,6 +116,60 @@ def _nan_in_nan_out(function: Callable[..., Any]) -> Callable[..., Any]:
     return Gate.apply
 
 
+class _Abs(torch.autograd.Function):
+    """torch.abs, but at 0 its input gets exactly 0 whatever the upstream holds (bpcli's routing gates
+    select; PyTorch's abs multiplies: 0 · inf is nan)."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Any) -> Any:
+        ctx.save_for_backward(a)
+        return torch.abs(a)
+
+    @staticmethod
+    def backward(ctx: Any, upstream: Any) -> Any:
+        (a,) = ctx.saved_tensors
+        return torch.where(a == 0, torch.zeros_like(upstream), upstream * torch.sign(a))
+
+
+def _extreme(reduce: Callable[..., Any], dims: tuple[int, ...]) -> Callable[[Any], Any]:
+    """max(a)/min(a) along ``dims``: the upstream shared evenly by the tied extremes, exactly 0 to
+    every other element (PyTorch multiplies by the mask: 0 · inf is nan), nan along a nan extreme
+    (bpcli's share: no element equals nan, 0/0)."""
+
+    class Extreme(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, a: Any) -> Any:
+            ctx.save_for_backward(a)
+            return reduce(a, dim=dims)
+
+        @staticmethod
+        def backward(ctx: Any, upstream: Any) -> Any:
+            (a,) = ctx.saved_tensors
+            extreme = reduce(a, dim=dims, keepdim=True)
+            chosen = a == extreme
+            share = upstream.reshape(extreme.shape) / chosen.sum(dim=dims, keepdim=True)
+            gradient = torch.where(chosen, share, torch.zeros_like(share))
+            return torch.where(torch.isnan(extreme), math.nan, gradient)
+
+    return Extreme.apply
+
+
+class _Unzero(torch.autograd.Function):
+    """bpcli's unzero(a, b): a, but 1 where b is 0; a's gradient is selected by nonzero(b) (exactly 0
+    where b is 0, nan where b is nan); no gradient flows to b at all (TORCH_GATES detaches it)."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, b: Any) -> Any:
+        ctx.save_for_backward(a, b)
+        return torch.where(b == 0, torch.ones_like(a * b), a * torch.ones_like(b))
+
+    @staticmethod
+    def backward(ctx: Any, upstream: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        passed = torch.where(b == 0, torch.zeros_like(upstream), upstream * torch.where(torch.isnan(b), math.nan, 1.0))
+        return passed.sum_to_size(a.shape), None
+
+
 def _flat(values: Any, *inputs: Any) -> Any:
     """A gate whose gradient is 0 everywhere (step, sign, greater): its value, nan where an input is
     nan (as numpy's sign), cut from the graph."""
@@ -125,15 +182,15 @@ def _flat(values: Any, *inputs: Any) -> Any:
 TORCH_GATES: dict[str, Callable[..., Any]] = {
     "add": torch.add, "sub": torch.sub, "mul": torch.mul, "neg": torch.neg, "recip": torch.reciprocal,
     "pow": _Pow.apply, "mul0": _Mul0.apply, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt,
-    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": _nan_in_nan_out(torch.relu), "abs": _nan_in_nan_out(torch.abs),
+    "tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": _nan_in_nan_out(torch.relu), "abs": _nan_in_nan_out(_Abs.apply),
     "max": _nan_in_nan_out(torch.maximum), "min": _nan_in_nan_out(torch.minimum),
     "step": lambda a: _flat((a > 0).to(F64), a),
     "sign": lambda a: _flat(torch.sign(a), a),
     "greater": lambda a, b: _flat((a > b).to(F64) + 0.5 * (a == b).to(F64), a, b),
+    "nonzero": lambda a: _flat((a != 0).to(F64), a),
+    "unzero": lambda a, b: _Unzero.apply(a, b.detach()),
 }
 ELEMENTWISE = sorted(op for op, gate in REGISTRY.items() if gate.elementwise)
-# Gates that route the gradient (pass some of it and block the rest).
-ROUTING = {"relu", "abs", "max", "min", "amax", "amin"}
 
 
 def test_every_elementwise_gate_has_a_torch_counterpart():
@@ -210,10 +267,7 @@ def _reduced(kind: str, a: Program, axis: int | None) -> Program:
     else:
         dims, text, shape = (axis,), f"{kind}({a.text}, axis={axis})", a.shape[:axis] + a.shape[axis + 1:]
     reduce = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax, "min": torch.amin}[kind]
-    if kind in ("max", "min"):
-        reduce = _nan_in_nan_out(functools.partial(reduce, dim=dims))
-    else:
-        reduce = functools.partial(reduce, dim=dims)
+    reduce = _extreme(reduce, dims) if kind in ("max", "min") else functools.partial(reduce, dim=dims)
     return Program(text, lambda t: reduce(a.compute(t)), shape, a.variables)
 
 
@@ -294,20 +348,6 @@ def disagreement(ours: Any, theirs: Any, scale: float = 1.0) -> str | None:
     return f"bpcli {a.tolist()} against PyTorch {b.tolist()}"
 
 
-def routes_a_non_finite_upstream(result: Any) -> bool:
-    """Whether a routing gate received an inf or nan upstream gradient.
-
-    bpcli multiplies such a gate's upstream by its local 0 (nan) where
-    PyTorch's relu and maximum select (0): issue 18's first item, which
-    test_routing_gates_select holds to PyTorch's answer. (torch.abs and
-    torch.amax multiply as bpcli does today.)
-    """
-    return any(
-        stage.op in ROUTING and stage.upstream is not None and not np.all(np.isfinite(stage.upstream))
-        for stage in result.stages
-    )
-
-
 def multiplies_zero_by_non_finite(result: Any) -> bool:
     """Whether a stage's local gradient times its upstream gradient is 0 times inf or nan.
 
@@ -321,8 +361,9 @@ def multiplies_zero_by_non_finite(result: Any) -> bool:
         if stage.upstream is None or stage.local is None:
             continue
         upstream = np.asarray(stage.upstream, dtype=float)
-        for local in stage.local:
-            if local is None:
+        selects = REGISTRY[stage.op].selects  # a routing gate's 0 selects: exactly 0, as in PyTorch
+        for position, local in enumerate(stage.local):
+            if local is None or position in selects:
                 continue
             local, up = np.broadcast_arrays(np.asarray(local, dtype=float), upstream)
             if np.any(((local == 0) & ~np.isfinite(up)) | ((up == 0) & ~np.isfinite(local))):
@@ -376,8 +417,7 @@ def disagreements(result: Any, program: Program, point: dict[str, Any]) -> list[
 def assert_agree(program: Program, point: dict[str, Any]) -> None:
     """In a property test: agreement, except in the known disagreements (each held by its own test below)."""
     result = bpcli.grad(program.text, point)
-    assume(not routes_a_non_finite_upstream(result) and not multiplies_zero_by_non_finite(result)
-           and not raises_minus_infinity_to_a_fraction(result))
+    assume(not multiplies_zero_by_non_finite(result) and not raises_minus_infinity_to_a_fraction(result))
     problems = disagreements(result, program, point)
     assert not problems, f"{program.text} at {point}: " + "; ".join(problems)
 
@@ -432,9 +472,6 @@ def _convention_program(text: str) -> Program:
     return programs[text]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: relu, max and min multiply a non-finite upstream by their "
-                                       "local 0 (nan) instead of selecting (PyTorch: 0); strict, so that the "
-                                       "fix shows here")
 @pytest.mark.parametrize("program, point", [
     (lambda: _unary("sqrt", _unary("relu", _variable("x", ()))), {"x": -1.0}),
     (lambda: _binary("min", _unary("recip", _unary("relu", _variable("x", ()))), _constant("3")), {"x": -1.0}),
@@ -442,6 +479,7 @@ def _convention_program(text: str) -> Program:
      {"x": -1.0, "y": 0.5}),
 ], ids=["sqrt-relu", "min-recip-relu", "max-log-relu"])
 def test_routing_gates_select(program, point):
+    """An input a routing gate did not select gets exactly 0, whatever the upstream holds (issue 18)."""
     built = program()
     assert disagreements(bpcli.grad(built.text, point), built, point) == []
 
