@@ -74,7 +74,8 @@ def _mul0(a: Any, b: Any) -> Any:
 
 
 class _Mul0(torch.autograd.Function):
-    """bpcli's mul0: a * b, but 0 wherever a is 0 (even if b is inf or nan); local gradients b and a."""
+    """bpcli's mul0: a * b, but 0 wherever a is 0 (even if b is inf or nan); local gradients b and a,
+    b's selected (exactly 0 where a is 0, whatever the upstream holds)."""
 
     @staticmethod
     def forward(ctx: Any, a: Any, b: Any) -> Any:
@@ -84,7 +85,8 @@ class _Mul0(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, upstream: Any) -> tuple[Any, Any]:
         a, b = ctx.saved_tensors
-        return (upstream * b).sum_to_size(a.shape), (upstream * a).sum_to_size(b.shape)
+        to_b = torch.where(a == 0, torch.zeros_like(upstream), upstream * a)
+        return (upstream * b).sum_to_size(a.shape), to_b.sum_to_size(b.shape)
 
 
 def _nan_in_nan_out(function: Callable[..., Any]) -> Callable[..., Any]:
