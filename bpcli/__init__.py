@@ -42,6 +42,7 @@ _PUBLIC = {
     "parse": "bpcli.engine.problem",
     "build": "bpcli.engine.problem",
     "Limits": "bpcli.engine.limits",
+    "Constant": "bpcli.engine.values",
     "grad_points": "bpcli.analyses.points",
     "jacobian": "bpcli.analyses.jacobian",
     "hessian": "bpcli.analyses.hessian",
@@ -70,6 +71,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from bpcli.analyses.answers import check_answers
     from bpcli.analyses.grad import grad
     from bpcli.engine.limits import Limits
+    from bpcli.engine.values import Constant
     from bpcli.engine.problem import build, parse
     from bpcli.analyses.check import CheckResult, check
     from bpcli.engine.errors import BpcliError

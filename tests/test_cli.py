@@ -116,7 +116,7 @@ class TestErrors:
             (["x*2", "-x", "1", "-x", "2"], "x is bound twice"),
             (["x*2", "-x", "1", "oops"], "unexpected argument 'oops'"),
             (["x*2", "-x", "1", "--9x", "1"], "is not a binding"),
-            (["q = x; q = x", "-x", "1"], "q is assigned twice"),
+            (["q = x * 2; x = q", "-x", "1"], "x is used before it is assigned"),
             ([], "no expression"),
         ],
     )

@@ -11,7 +11,8 @@ from helpers import close, numeric_gradients, run_cli, run_json, run_process
 # The gates the backward pass builds: indicators (the local gradients of relu, abs,
 # max, min), the broadcasts that undo and redo broadcasting, ties of reductions,
 # and the sum at a fork.
-MADE_FOR_GRADIENTS = {"accumulate", "broadcast", "unbroadcast", "share", "step", "sign", "greater", "nonzero", "unzero"}
+MADE_FOR_GRADIENTS = {"accumulate", "broadcast", "unbroadcast", "share", "step", "sign", "greater", "nonzero", "unzero",
+                      "scatter", "keepdims", "reshape_like", "dim", "ndim", "size", "prod_others"}
 
 
 def table_rows(output: str) -> list[list[str]]:
@@ -71,7 +72,7 @@ class TestWhatTheCardSays:
     @pytest.mark.parametrize("op", [op for op, gate in REGISTRY.items() if bpcli.gate_reference([op]).gates[0].spellings])
     def test_every_spelling_means_the_gate(self, op):
         card = bpcli.gate_reference([op]).gates[0]
-        arguments = ", ".join("ab"[: card.arity])
+        arguments = ", ".join("abc"[: card.arity])
         for spelling in card.spellings:
             text = spelling if spelling.startswith("a.") else f"{spelling}({arguments})"
             assert [node.op for node in bpcli.build(text).nodes if node.op not in ("input", "const")] == [op]

@@ -76,7 +76,7 @@ def test_constant_expression_has_no_gradients():
 @pytest.mark.parametrize(
     "expression, fragment",
     [
-        ("q = x; q = y; f = q", "q is assigned twice (first on line 1)"),
+        ("q = x * 2; x = q + y", "x is used before it is assigned (on line 1)"),
         ("f = q * 2; q = x", "q is used before it is assigned"),
         ("x + 1; f = x", "only the last statement may be a bare expression"),
         ("foo(x)", "unknown function 'foo'"),

@@ -117,7 +117,7 @@ class TestExpressions:
     @pytest.mark.parametrize(
         "expression, fragment",
         [("sum(A.T())", ".T(...) is not a method bpcli knows"), ("sum(A.Tx)", ".Tx is not an attribute bpcli knows"),
-         ("sum(A.shape)", ".shape is not an attribute"), ("math.pi * x", "constants such as math.pi are not supported")],
+         ("sum(A.shape)", "x.shape is a tuple of numbers"), ("sum(A.shap)", ".shap is not an attribute"), ("math.pi * x", "constants such as math.pi are not supported")],
     )
     def test_attributes_lex_as_in_python(self, expression, fragment):
         # .T used to be one token, so A.T() and A.Tx were parse errors at the wrong place.
@@ -152,8 +152,12 @@ class TestExpressions:
 
 
 class TestExpressionLength:
-    def test_a_file_longer_than_the_limit_is_not_read_whole(self):
-        refused(run_cli("grad", "--file", "/dev/zero"), "more than 1,000,000 bytes")
+    def test_a_file_longer_than_the_limit_is_not_read_whole(self, tmp_path):
+        long = tmp_path / "long.txt"
+        long.write_text("x+" * 600_000 + "x")
+        refused(run_cli("grad", "--file", str(long)), "more than 1,000,000 bytes")
+        # A device is not read at all (issue 17): it is not a regular file.
+        refused(run_cli("grad", "--file", "/dev/zero"), "not a regular file")
 
     def test_standard_input_longer_than_the_limit(self):
         text = "x + " * 100 + "x"

@@ -85,9 +85,15 @@ class Entry:
     seed: int = 0
 
 
+# The longest text a problem's expr or backward may be, written inline or as @file (as
+# --max-length bounds an expression on the command line), and the longest answers file.
+DEFAULT_MAX_LENGTH = 1_000_000
+MAX_ANSWERS_BYTES = 64_000_000  # some 100,000 problems with small arrays inline
+
+
 def check_answers(
     path: str | Path, rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
-    allow_paths: Iterable[str | Path] = (),
+    allow_paths: Iterable[str | Path] = (), max_length: int = DEFAULT_MAX_LENGTH,
 ) -> CheckResult:
     """Check every problem of an answers file; ``rtol``/``atol``, when given, replace every problem's own.
 
@@ -105,13 +111,13 @@ def check_answers(
     path = Path(path)
     grader = Rule(rtol, atol)
     entries = load_answers(path, grader, allow_paths)
-    return CheckResult([_checked(entry, index, limits) for index, entry in enumerate(entries, start=1)],
+    return CheckResult([_checked(entry, index, limits, max_length) for index, entry in enumerate(entries, start=1)],
                        grader, answers=str(path))
 
 
 def check_answers_files(
     paths: Iterable[str | Path], rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
-    allow_paths: Iterable[str | Path] = (),
+    allow_paths: Iterable[str | Path] = (), max_length: int = DEFAULT_MAX_LENGTH,
 ) -> CheckResult:
     """Check several answers files in one process, each scored on its own (``files``).
 
@@ -120,13 +126,15 @@ def check_answers_files(
     """
     grader = Rule(rtol, atol)
     allow_paths = tuple(allow_paths)
-    files = [_file_checked(Path(path), grader, limits, allow_paths) for path in paths]
+    files = [_file_checked(Path(path), grader, limits, allow_paths, max_length) for path in paths]
     return CheckResult([problem for file in files for problem in file.problems], grader, files=files)
 
 
-def _file_checked(path: Path, grader: Rule, limits: Limits, allow_paths: tuple[str | Path, ...]) -> CheckResult:
+def _file_checked(
+    path: Path, grader: Rule, limits: Limits, allow_paths: tuple[str | Path, ...], max_length: int
+) -> CheckResult:
     try:
-        result = check_answers(path, grader.rtol, grader.atol, limits, allow_paths)
+        result = check_answers(path, grader.rtol, grader.atol, limits, allow_paths, max_length)
     except BpcliError as error:
         return CheckResult([], grader, answers=str(path), error=error.render())
     for problem in result.problems:
@@ -143,7 +151,7 @@ def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | 
     import tomllib  # only for answers files (start-up)
 
     try:
-        document = tomllib.loads(_read(path), parse_float=Written)
+        document = tomllib.loads(_read(path, MAX_ANSWERS_BYTES), parse_float=Written)
     except tomllib.TOMLDecodeError as error:
         raise BpcliError(f"{path} is not valid TOML: {error}") from None
     except ValueError:  # Python's int refuses a whole number of more than 4,300 digits
@@ -203,7 +211,7 @@ def _own_rule(where: str, table: dict[str, Any]) -> Rule:
         raise BpcliError(f"{where}: {error.message}") from None
 
 
-def _checked(entry: Entry, index: int, limits: Limits) -> ProblemResult:
+def _checked(entry: Entry, index: int, limits: Limits, max_length: int = DEFAULT_MAX_LENGTH) -> ProblemResult:
     """One problem's result; bad input in it becomes its error, and the others are still checked.
 
     An error names the problem as written in the file (``@forward.py``), never
@@ -215,8 +223,9 @@ def _checked(entry: Entry, index: int, limits: Limits) -> ProblemResult:
         reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
         checked = dataclasses.replace(
             problem,
-            expression=_text(entry.folders, problem.expression),
-            backward=None if problem.backward is None else _text(entry.folders, problem.backward),
+            expression=_text(entry.folders, problem.expression, max_length, "expr"),
+            backward=None if problem.backward is None else _text(entry.folders, problem.backward, max_length,
+                                                                 "backward"),
             values={name: _value(entry.folders, reader, name, v) for name, v in problem.values.items()},
             expect={key: _expected(entry.folders, reader, key, v) for key, v in problem.expect.items()},
             upstream=_value(entry.folders, reader, "upstream", problem.upstream),
@@ -247,13 +256,16 @@ def _located(folders: Folders, text: str) -> str:
     return "@" + str(folders.resolve(stripped[1:])) if stripped.startswith("@") else text
 
 
-def _text(folders: Folders, text: str) -> str:
-    """Inline text, or the contents of @file (inside ``folders``)."""
+def _text(folders: Folders, text: str, max_length: int, key: str) -> str:
+    """Inline text, or the contents of @file (inside ``folders``), at most ``max_length`` bytes."""
     stripped = text.strip()
     if stripped.startswith("@"):
-        return _read(folders.resolve(stripped[1:]))
+        return _read(folders.resolve(stripped[1:]), max_length)
+    if len(text.encode("utf-8")) > max_length:
+        raise BpcliError(f"{key} holds more than {max_length:,} bytes, the most bpcli reads as an expression "
+                         "(raise the limit with --max-length)")
     return text
 
 
-def _read(path: Path) -> str:
-    return utf8_text(path, read_bytes(path))
+def _read(path: Path, limit: int) -> str:
+    return utf8_text(path, read_bytes(path, limit=limit, raise_with="--max-length"))

@@ -25,17 +25,20 @@ already there, and that line gets the fork hint.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from bpcli.analyses.diagnosis import (
     FORK_LESSON,
     Diagnosis,
     Truth,
     describe_fork,
+    fork_addition,
     fork_subset,
     hint,
-    total,
+    listed,
     use_readings,
 )
 from bpcli.analyses.expected import DIGITS, Rule, computed, within
@@ -83,10 +86,38 @@ class BackwardCheck:
 class _Gradient:
     """What the file has done so far to one value's gradient."""
 
-    accounted: frozenset[int] = frozenset()  # the true contributions its lines added
+    accounted: set[int] = field(default_factory=set)  # the true contributions its lines added
+    accounted_total: Any = 0.0  # their sum, kept as lines add to it (never summed again)
+    first_open: int = 0  # no contribution before this one is left to add
+    last_open: int | None = None  # nor after this one (None: the last contribution)
+    last_added: tuple[int, ...] = ()  # what the latest line added
     lines: list[int] = field(default_factory=list)
     wrong: LineVerdict | None = None  # its first line that is wrong in itself
     follows: LineVerdict | None = None  # its first line made wrong by another line
+
+    def account(self, added: tuple[int, ...] | list[int], parts: list[Any]) -> None:
+        """Count ``added`` (contributions not yet accounted) as added to the gradient."""
+        for index in added:
+            self.accounted.add(index)
+            self.accounted_total = self.accounted_total + parts[index]
+        self.last_added = tuple(added)
+        if self.last_open is None:
+            self.last_open = len(parts) - 1
+        while self.first_open in self.accounted:
+            self.first_open += 1
+        while self.last_open in self.accounted:
+            self.last_open -= 1
+
+    def open_indices(self, count: int) -> Iterator[int]:
+        """The contributions not yet added, taken from both ends of the open range in turn: a file
+        that adds them in the notes' order, or in the opposite one, finds each at once (linear)."""
+        low, high = self.first_open, count - 1 if self.last_open is None else self.last_open
+        while low <= high:
+            if low not in self.accounted:
+                yield low
+            if high != low and high not in self.accounted:
+                yield high
+            low, high = low + 1, high - 1
 
 
 def check_backward(source: str, truth: Truth, rule: Rule = DIGITS, label: str = "backward file") -> BackwardCheck:
@@ -111,20 +142,29 @@ class _Checker:
         self.wrong_since: dict[str, int] = {}  # a name whose number is off -> the line that made it so
         self.verdicts: list[LineVerdict] = []
         self.warnings: list[str] = []
+        self.line_starts = [0] + [i + 1 for i, c in enumerate(source) if c == "\n"]
+        self.parts_of: dict[int, list[Any]] = {}  # node -> the true contributions to its gradient
+        self.stepped: set[str] = set()  # gradients whose next line builds on the steps before it
 
     def run(self, program: Program) -> BackwardCheck:
-        for statement in program.statements:
-            self.verdicts.append(self._line(statement))
+        steps = _steps(program)
+        for position, statement in enumerate(program.statements):
+            if position in steps and isinstance(statement, Assign) and statement.target.startswith("d"):
+                self.verdicts.append(self._step(statement, steps[position]))
+            else:
+                self.verdicts.append(self._line(statement))
         final = {node: (self.mine["d" + self.truth.name(node)], g.lines[-1]) for node, g in self.gradients.items()}
         diagnoses = {node: self._final_diagnosis(node, value) for node, (value, _) in final.items()
                      if not self._agree(value, self.truth.gradient(node))}
-        missing = [self.truth.name(v) for v in self.truth.graph.variables if v not in self.gradients]
+        graph = self.truth.graph
+        missing = [self.truth.name(v) for v in graph.variables
+                   if v not in self.gradients and self.truth.name(v) not in graph.constant_inputs]
         return BackwardCheck(self.label, self.verdicts, final, diagnoses, missing, self.warnings)
 
     # ---- one statement -----------------------------------------------------------------
 
     def _line(self, statement: Any) -> LineVerdict:
-        number = self.source.count("\n", 0, statement.span[0]) + 1
+        number = bisect_right(self.line_starts, statement.span[0])  # not a count from the top: linear in lines
         if not isinstance(statement, Assign):
             raise BpcliError(
                 f"line {number}: a backward file assigns gradients (dx = ... or dx += ...), "
@@ -150,6 +190,19 @@ class _Checker:
             return self._helper(statement, graph, reads, number, text)
         return self._gradient_line(statement, graph, reads, number, text, node)
 
+    def _step(self, statement: Assign, update: Assign) -> LineVerdict:
+        """A gradient built over several lines (dx = ...; dx[idx] -= 1; dx /= N): the lines before the
+        last are steps, judged through the last one, which reads them."""
+        number = self.source.count("\n", 0, statement.span[0]) + 1
+        graph, reads = self._lower(statement, number)
+        value = self.mine[statement.target] = self._evaluate(graph, self.mine, reads)
+        self.true[statement.target] = value  # no truth for a step: the next line is judged from it
+        self.stepped.add(statement.target)
+        text = self.source[statement.span[0]:statement.span[1]]
+        updated_on = self.source.count("\n", 0, update.span[0]) + 1
+        return LineVerdict(number, text, statement.target, None, value, None, "step",
+                           note=f"a step: line {updated_on} updates {statement.target}")
+
     def _helper(self, statement: Assign, graph: Any, reads: list[str], number: int, text: str) -> LineVerdict:
         target = statement.target
         if target.startswith("d") and len(target) > 1:
@@ -172,20 +225,21 @@ class _Checker:
     ) -> LineVerdict:
         truth, target = self.truth, statement.target
         state = self.gradients.setdefault(node, _Gradient())
-        parts = [value for _, value in truth.contributions(node)]
-        before = total(parts[i] for i in state.accounted)
+        parts = self._parts(node)
+        before = state.accounted_total
         own = self._own(graph, reads, target, before)
         after = None if own is None else (before + own if statement.accumulate else own)
-        right = None if after is None else fork_subset(
-            parts, after, lambda v: self._agree(after, v), keep=state.accounted)
+        added = None if after is None else fork_addition(
+            parts, lambda v: self._agree(after, v), before, bool(state.accounted),
+            lambda: state.open_indices(len(parts)), len(parts) - len(state.accounted))
         value = self.mine[target]
-        if right is not None:
-            state.accounted = frozenset(right)
-            should_be = total(parts[i] for i in right)
+        if added is not None:
+            state.account(added, parts)
+            should_be = state.accounted_total
             if self._agree(value, should_be):
                 verdict = LineVerdict(number, text, target, node, value, should_be,
-                                      "right" if len(right) == len(parts) else "partial",
-                                      note=_partial_note(truth, node, right))
+                                      "right" if len(state.accounted) == len(parts) else "partial",
+                                      note=_partial_note(truth, node, state))
                 self.wrong_since.pop(target, None)
             elif (cited := self._cited(reads + ([target] if statement.accumulate else []))) is not None:
                 verdict = LineVerdict(number, text, target, node, value, should_be, "follows",
@@ -201,6 +255,7 @@ class _Checker:
             state.wrong = state.wrong or verdict
             self.wrong_since[target] = number
         state.lines.append(number)
+        self.stepped.discard(target)
         return verdict
 
     def _wrong(self, statement: Assign, number: int, text: str, node: int, state: _Gradient,
@@ -211,13 +266,13 @@ class _Checker:
         if after is not None and not statement.accumulate and state.accounted:
             replaced = fork_subset(parts, after, lambda v: self._agree(after, v))
             if replaced is not None:
-                lost = " and ".join(truth.contributions(node)[i][0] for i in sorted(state.accounted))
+                lost = listed([truth.contributions(node)[i][0] for i in sorted(state.accounted)])
                 detail = (f"this line replaces the gradient {lost} that line {_lines(state.lines)} put in "
                           f"{target} (write {target} += ... instead)")
-                state.accounted |= frozenset(replaced)
+                state.account([i for i in replaced if i not in state.accounted], parts)
                 diagnosis = Diagnosis(name, "fork", f"line {number} overwrites {target} at a fork",
                                       hint(FORK_LESSON, detail), number)
-                return LineVerdict(number, text, target, node, value, total(parts[i] for i in state.accounted),
+                return LineVerdict(number, text, target, node, value, state.accounted_total,
                                      "wrong", diagnosis=diagnosis)
         if after is not None:
             added = after - before if statement.accumulate else after
@@ -226,10 +281,10 @@ class _Checker:
                     continue
                 for mistake, wrong, detail in use_readings(use):
                     if self._agree(added, wrong):
-                        state.accounted |= {position}
+                        state.account((position,), parts)
                         diagnosis = Diagnosis(use.stage, mistake.kind, f"line {number} goes wrong at {use.where}",
                                               hint(mistake.lesson, detail), number)
-                        should_be = total(parts[i] for i in state.accounted)
+                        should_be = state.accounted_total
                         return LineVerdict(number, text, target, node, value, should_be, "wrong",
                                              diagnosis=diagnosis)
         diagnosis = Diagnosis(name, None, f"line {number} is wrong, and no common mistake explains its number",
@@ -254,10 +309,19 @@ class _Checker:
 
     # ---- helpers -------------------------------------------------------------------------
 
+    def _parts(self, node: int) -> list[Any]:
+        """The true contributions to the node's gradient, in order (listed once per node)."""
+        if node not in self.parts_of:
+            self.parts_of[node] = [value for _, value in self.truth.contributions(node)]
+        return self.parts_of[node]
+
     def _own(self, graph: Any, reads: list[str], target: str, before: Any) -> Any:
         """The line's right-hand side computed from the true gradients (None if it cannot be)."""
-        try:
-            return self._evaluate(graph, {**self.true, target: before}, reads)
+        # A line that updates a step (dx /= N) reads it as the step left it; any other reads what the
+        # lines before added into the gradient.
+        current = self.true[target] if target in self.stepped else before
+        try:  # ChainMap: the true values are not copied at every line
+            return self._evaluate(graph, ChainMap({target: current}, self.true), reads)
         except (BpcliError, ValueError):
             return None
 
@@ -283,7 +347,7 @@ class _Checker:
     def _evaluate(self, graph: Any, env: dict[str, Any], reads: list[str]) -> Any:
         values = {name: env[name] for name in reads}
         limit = self.truth.result.problem.limits.max_elements
-        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()}, limit)
+        graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()}, limit, values)
         return evaluate(graph, values, roots=[graph.output]).values[graph.output]
 
     def _add(self, a: Any, b: Any, number: int) -> Any:
@@ -311,18 +375,50 @@ class _Checker:
         return min(lines) if lines else None
 
 
-def _partial_note(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
+# Contributions named one by one in a line's note; past this, the note names what the line added,
+# so that a note (and the report) does not grow with every line of a large fork.
+NOTE_NAMES = 4
+
+
+def _partial_note(truth: Truth, node: int, state: _Gradient) -> str:
     parts = truth.contributions(node)
     if len(parts) < 2:
         return ""
-    taken = ", ".join(parts[i][0] for i in subset)
-    return f"{len(subset)} of {len(parts)} contributions to d{truth.label(node)} ({taken})"
+    count = len(state.accounted)
+    heading = f"{count} of {len(parts)} contributions to d{truth.label(node)}"
+    if count <= NOTE_NAMES:
+        return f"{heading} ({', '.join(parts[i][0] for i in sorted(state.accounted))})"
+    added = listed([parts[i][0] for i in state.last_added], ", ")
+    return f"{heading} (this line adds {added})" if added else heading
 
 
 def _lines(numbers: list[int]) -> str:
-    return ", ".join(str(n) for n in numbers)
+    return listed([str(n) for n in numbers], ", ")
 
 
 def _shape(value: Any) -> tuple[int, ...]:
     return tuple(getattr(value, "shape", ()))
 
+
+
+def _steps(program: Program) -> dict[int, Assign]:
+    """Statements whose target the next assignment to it updates (reads): position -> that assignment."""
+    from bpcli.engine.syntax.ast import Name, children
+
+    source_lines: dict[int, Assign] = {}
+    last: dict[str, int] = {}
+    statements = program.statements
+    for position, statement in enumerate(statements):
+        if not isinstance(statement, Assign) or statement.accumulate:
+            continue
+        earlier = last.get(statement.target)
+        if earlier is not None:
+            stack, reads = [statement.value], False
+            while stack and not reads:
+                node = stack.pop()
+                reads = type(node) is Name and node.id == statement.target
+                stack.extend(children(node))
+            if reads:
+                source_lines[earlier] = statement
+        last[statement.target] = position
+    return source_lines

@@ -37,7 +37,7 @@ from bpcli.engine.problem import Notice, parse
 from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Assign
 
-_EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\Z")
+_EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?)\s*\)\Z")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from bpcli.analyses.result import Result
-from bpcli.engine.backward import Adjoints, backward
+from bpcli.engine.backward import Adjoints, GraphTooLarge, backward
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Finding
 from bpcli.engine.formulas import gate_text
@@ -84,7 +84,10 @@ def repeated(
     first: Adjoints | None = None
     current = graph.output
     for k in range(1, order + 1):
-        adjoints = backward(graph, output=current)
+        try:  # stopped at the limit, not after building the whole pass
+            adjoints = backward(graph, output=current, max_nodes=max_nodes)
+        except GraphTooLarge:
+            raise _too_large(k, len(graph.nodes), max_nodes) from None
         if first is None:
             first = adjoints
         # A zero derivative is a node too, so that the next pass has something to start from.
@@ -94,11 +97,15 @@ def repeated(
         targets.append(Target(name, k, current))
         starts.append(len(graph.nodes))
         if len(graph.nodes) > max_nodes:
-            raise BpcliError(
-                f"the derivative graph of order {k} already has {len(graph.nodes):,} nodes; the limit is "
-                f"{max_nodes:,} (raise it with --max-nodes, or ask for a lower order)"
-            )
+            raise _too_large(k, len(graph.nodes), max_nodes)
     return Passes(targets, first, starts)
+
+
+def _too_large(order: int, nodes: int, max_nodes: int) -> BpcliError:
+    return BpcliError(
+        f"the derivative graph of order {order} already has {nodes:,} nodes; the limit is "
+        f"{max_nodes:,} (raise it with --max-nodes, or ask for a lower order)"
+    )
 
 
 def _check_order(order: int, max_order: int) -> None:

@@ -32,9 +32,10 @@ from bpcli.engine.formulas import gate_text, to_ast
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.problem import Problem
 from bpcli.engine.syntax.printer import to_text
+from bpcli.engine.values import Constant
 from bpcli.views.numbers import format_value
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(#[0-9]+)?\Z")  # c#1: a version of a reassigned name
 MAX_FORK_SUBSETS = 10  # uses of a value beyond which only one contribution, or all but one, is tried
 MAX_TRACED_STAGES = 100  # larger graphs are not searched for a mistake further up
 MAX_LABEL_GATES = 4  # unnamed gates written out in a label ("via f = x * y + x") before bpcli's names are used
@@ -240,7 +241,14 @@ class Truth:
         return self.result.value_of(self.adjoints.seed)
 
     def uses(self, node: int) -> list[Use]:
-        """The gates a value feeds that send a gradient back to it, in backward order."""
+        """The gates a value feeds that send a gradient back to it, in backward order (worked out once:
+        a backward file asks at each of its lines)."""
+        cache: dict[int, list[Use]] = self.__dict__.setdefault("_uses_of", {})
+        if node not in cache:
+            cache[node] = self._uses(node)
+        return cache[node]
+
+    def _uses(self, node: int) -> list[Use]:
         uses = []
         for gate, position in self.adjoints.contributions.get(node, []):
             operands = self.graph.nodes[gate].inputs
@@ -254,6 +262,12 @@ class Truth:
 
     def contributions(self, node: int) -> list[tuple[str, Any]]:
         """What adds up to the node's gradient: (where it comes from, value); the output gets the seed."""
+        cache: dict[int, list[tuple[str, Any]]] = self.__dict__.setdefault("_contributions_of", {})
+        if node not in cache:
+            cache[node] = self._contributions(node)
+        return cache[node]
+
+    def _contributions(self, node: int) -> list[tuple[str, Any]]:
         if node == self.graph.output:
             return [(f"the upstream gradient of {self.name(node)}", self.seed)]
         return [(f"via {use.expr}", use.contribution) for use in self.uses(node)]
@@ -291,7 +305,11 @@ class Truth:
     @cached_property
     def _forward_copy(self) -> Any:
         """The forward graph again, to append backward passes to without touching the result's graph."""
-        return Problem.of(self.result.source, self.result.inputs, limits=self.result.problem.limits).graph
+        graph = self.result.graph
+        # The --const inputs stay constants (index inputs are found again by lowering).
+        given = {name: Constant(value) if name in graph.constant_inputs else value
+                 for name, value in self.result.inputs.items()}
+        return Problem.of(self.result.source, given, limits=self.result.problem.limits).graph
 
 
 # ---- finding the mistake ---------------------------------------------------------------
@@ -309,22 +327,50 @@ def fork_subset(
     parts: list[Any], value: Any, matches: Callable[[Any], bool], keep: frozenset[int] = frozenset()
 ) -> tuple[int, ...] | None:
     """The smallest set of contributions (containing ``keep``) whose sum ``matches``, or None."""
-    rest = [i for i in range(len(parts)) if i not in keep]
-    sizes = range(len(rest) + 1) if len(rest) <= MAX_FORK_SUBSETS else (0, 1, len(rest))
-    for size in sizes:
-        for chosen in itertools.combinations(rest, size):
-            subset = tuple(sorted((*keep, *chosen)))
-            if subset and matches(total(parts[i] for i in subset)):
-                return subset
-    return None
+    added = fork_addition(parts, matches, total(parts[i] for i in keep), bool(keep),
+                          lambda: (i for i in range(len(parts)) if i not in keep), len(parts) - len(keep))
+    return None if added is None else tuple(sorted((*keep, *added)))
+
+
+def fork_addition(parts: list[Any], matches: Callable[[Any], bool], kept_total: Any, kept_any: bool,
+                  open_indices: Callable[[], Iterator[int]], open_count: int) -> tuple[int, ...] | None:
+    """The fewest contributions to add to those kept (summing to ``kept_total``) so that the sum
+    ``matches``: () if the kept ones alone do, None if no tried set does.
+
+    Each candidate costs one addition to the kept sum, never a sum over everything kept, so a
+    backward file that adds a fork's contributions one line at a time is checked in linear time.
+    ``open_indices`` gives the contributions not kept, in order (called again for the last try).
+    """
+    if kept_any and matches(kept_total):
+        return ()
+    if open_count <= MAX_FORK_SUBSETS:
+        candidates = sorted(open_indices())
+        for size in range(1, open_count + 1):
+            for chosen in itertools.combinations(candidates, size):
+                if matches(kept_total + total(parts[i] for i in chosen)):
+                    return chosen
+        return None
+    for index in open_indices():  # one more: the common case, found first when written in order
+        if matches(kept_total + parts[index]):
+            return (index,)
+    everything = tuple(open_indices())
+    return everything if matches(kept_total + total(parts[i] for i in everything)) else None
+
+
+def listed(labels: list[str], separator: str = " and ", limit: int = 4) -> str:
+    """``labels`` joined, with the middle of a long list elided (so a report stays short at a large fork)."""
+    if len(labels) <= limit:
+        return separator.join(labels)
+    shown = [*labels[:limit - 1], f"... ({len(labels) - limit} more)", labels[-1]]
+    return separator.join(shown)
 
 
 def describe_fork(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
     """x is used by 2 gates, so dx = a (via s) + b (via t) = T; with the gradient via s alone, it is a."""
     parts = truth.contributions(node)
     name = truth.label(node)
-    terms = " + ".join(f"{show(value)} ({label})" for label, value in parts)  # the notes' dx += ... order
-    taken = " and ".join(parts[i][0] for i in subset)
+    terms = listed([f"{show(value)} ({label})" for label, value in parts], " + ")  # the notes' dx += ... order
+    taken = listed([parts[i][0] for i in subset])
     alone = "alone" if len(subset) == 1 else "only"
     return (f"{name} is used by {len(parts)} gates, so d{name} = {terms} = {show(truth.gradient(node))}; "
             f"with the gradient {taken} {alone}, it is {show(total(parts[i][1] for i in subset))}")
@@ -336,14 +382,9 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
     parts = [value for _, value in truth.contributions(node)]
     forked = len(parts) >= 2
     if forked:
-        # Every strict subset of the contributions while they are few (their number of
-        # subsets doubles with each use), else one alone or all but one.
-        sizes = range(1, len(parts)) if len(parts) <= MAX_FORK_SUBSETS else (1, len(parts) - 1)
-        for size in sizes:
-            for subset in itertools.combinations(range(len(parts)), size):
-                delta = total(parts[i] for i in subset) - total_gradient
-                yield Candidate(delta, "fork", truth.name(node), f"the fork {truth.label(node)}",
-                                partial(_fork_hint, truth, node, subset))
+        for subset, delta in _missed_fork_sums(parts, total_gradient):
+            yield Candidate(delta, "fork", truth.name(node), f"the fork {truth.label(node)}",
+                            partial(_fork_hint, truth, node, subset))
         yield Candidate(-2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.label(node)}",
                         partial(hint, "a flipped sign", f"d{truth.label(node)} = {show(total_gradient)}; "
                                                         f"with the sign flipped, {show(-total_gradient)}"))
@@ -353,8 +394,27 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
                             partial(hint, mistake.lesson, detail))
 
 
-def _fork_hint(truth: Truth, node: int, subset: tuple[int, ...]) -> str:
-    return hint(FORK_LESSON, describe_fork(truth, node, subset))
+def _missed_fork_sums(parts: list[Any], total_gradient: Any) -> Iterator[tuple[Callable[[], tuple[int, ...]], Any]]:
+    """The strict subsets of a fork's contributions a student may have added up instead of all of
+    them, each as (the subset, made when a hint needs it; its sum less the true gradient): every
+    subset while they are few (their number doubles with each use), else one alone or all but one.
+    All but one is the whole sum less that one, so a fork of n uses costs n, not n squared."""
+    count = len(parts)
+    if count <= MAX_FORK_SUBSETS:
+        for size in range(1, count):
+            for subset in itertools.combinations(range(count), size):
+                yield (lambda chosen=subset: chosen), total(parts[i] for i in subset) - total_gradient
+        return
+    for index in range(count):
+        yield (lambda alone=index: (alone,)), parts[index] - total_gradient
+    whole = total(parts)
+    for left_out in reversed(range(count)):  # the order of itertools.combinations(range(count), count - 1)
+        all_but = (lambda out=left_out: tuple(i for i in range(count) if i != out))
+        yield all_but, whole - parts[left_out] - total_gradient
+
+
+def _fork_hint(truth: Truth, node: int, subset: Callable[[], tuple[int, ...]]) -> str:
+    return hint(FORK_LESSON, describe_fork(truth, node, subset()))
 
 
 def diagnose(

@@ -30,6 +30,7 @@ from bpcli.engine.values import (
     parse_json,
     read_bytes,
     utf8_text,
+    value_file_bytes,
 )
 
 EPSILON = 2.0**-52
@@ -190,7 +191,8 @@ def read_expected(name: str, text: str, reader: Any = None) -> Expected:
         if kind == ".npy":
             value = (reader or ValueReader()).read(name, stripped)
             return computed(value, stripped)
-        content = utf8_text(path, read_bytes(path, f" (expected value of {name})"))
+        limit = value_file_bytes((reader or ValueReader()).max_elements)
+        content = utf8_text(path, read_bytes(path, f" (expected value of {name})", limit, "--max-elements"))
         if kind == ".json":
             return from_python(name, parse_json(name, content, f"JSON file {path}", number=Written), stripped)
         note = getattr(reader, "note", lambda message: None)

@@ -33,7 +33,7 @@ from bpcli.engine.gates import (
 from bpcli.engine.graph import INPUT, Builder, Graph
 from bpcli.engine.syntax.parser import suggest
 from bpcli.engine.syntax.printer import to_text
-from bpcli.engine.syntax.spellings import METHODS, REDUCTIONS, SPELLINGS
+from bpcli.engine.syntax.spellings import METHODS, REDUCING_METHODS, REDUCTIONS, SPELLINGS
 
 
 @dataclass(frozen=True)
@@ -101,9 +101,14 @@ def _chosen(names: list[str]) -> list[Gate]:
 
 def _card(gate: Gate) -> GateCard:
     functions = tuple(name for name, by_arity in FUNCTIONS.items() if gate in by_arity.values())
+    # A gate of any number of inputs (np.concatenate((a, b), axis=1)) is not called with them in a row.
     spellings = tuple(spelling for spelling, name in SPELLINGS.items() if name in functions
-                      and _called(name, spelling) is gate)
-    methods = tuple(f"a.{method}(b)" for method, name in METHODS.items() if name in functions)
+                      and _called(name, spelling) is gate and gate.arity != VARIADIC)
+    # x.sum() reduces x; a.dot(b) takes another operand.
+    others = ", ".join("bc"[: max(0, gate.arity - 1)])
+    methods = tuple(f"a.{method}()" if method in REDUCING_METHODS else f"a.{method}({others})"
+                    for method, name in METHODS.items() if name in functions
+                    and (method not in REDUCING_METHODS or FUNCTIONS[name].get(1) is gate))
     return GateCard(
         op=gate.op,
         title=gate.title,

@@ -151,7 +151,9 @@ def gradcheck(
     if not result.inputs:
         raise BpcliError(f"nothing to check: {expression!r} has no input variables")
     probe = _Probe(result)
-    elements = [(name, index) for name, value in result.inputs.items() for index in _indices(value)]
+    # Index inputs and --const inputs take no gradient: there is nothing to check.
+    elements = [(name, index) for name, value in result.inputs.items() if name in result.gradients
+                for index in _indices(value)]
     warnings = list(result.warnings)
     if max_checks is None:
         max_checks = max(1, min(DEFAULT_MAX_CHECKS, WORK_BUDGET // (2 * probe.work)))

@@ -191,7 +191,7 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
 
 def _chosen(graph: Any, wrt: Sequence[str] | str | None) -> list[int]:
     if wrt is None:
-        return list(graph.variables)
+        return graph.differentiable_variables()  # index inputs and constants take no derivative
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     chosen = [variable(graph, name) for name in names]
     if len(set(chosen)) != len(chosen):

@@ -83,20 +83,21 @@ def jacobian(
     output = graph.nodes[graph.output].name
     output_shape = graph.shape(graph.output)
     rows = size(output_shape)
-    columns = sum(size(graph.shape(v)) for v in graph.variables)
+    variables = graph.differentiable_variables()  # index inputs and constants have no columns
+    columns = sum(size(graph.shape(v)) for v in variables)
     if rows * columns > max_entries:
         raise BpcliError(
             f"the Jacobian would have {rows:,} × {columns:,} = {rows * columns:,} entries; the limit is "
             f"{max_entries:,} (raise it with --max-entries)"
         )
-    passes = vjp_rows(graph, graph.output, inputs, graph.variables, also=range(len(graph.nodes)))
+    passes = vjp_rows(graph, graph.output, inputs, variables, also=range(len(graph.nodes)))
     return JacobianResult(
         source=expression,
         output=output,
         output_shape=output_shape,
         inputs=inputs,
-        shapes={graph.nodes[v].name: graph.shape(v) for v in graph.variables},
-        matrices={graph.nodes[v].name: m for v, m in zip(graph.variables, passes.matrices)},
+        shapes={graph.nodes[v].name: graph.shape(v) for v in variables},
+        matrices={graph.nodes[v].name: m for v, m in zip(variables, passes.matrices)},
         passes=rows,
         layout=layout,
         warnings=problem.warnings(passes.first.findings),

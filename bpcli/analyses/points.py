@@ -27,7 +27,7 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
 from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
 from bpcli.engine.shapes import show, value_shape
-from bpcli.engine.values import NUMBER, load_npy, marked_underflow, underflows
+from bpcli.engine.values import NUMBER, load_npy, marked_underflow, read_bytes, underflows
 
 
 @dataclass
@@ -182,11 +182,7 @@ def read_points(path: Path) -> dict[str, Any]:
     readers = {".csv": _read_csv, ".jsonl": _read_jsonl, ".npy": _read_npy}
     if suffix not in readers:
         raise BpcliError(f"{path}: points are read from .csv, .jsonl or .npy files")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise BpcliError(f"cannot read {path}: {error.strerror or error}") from None
-    return readers[suffix](path, data)
+    return readers[suffix](path, read_bytes(path, " (the points)"))
 
 
 STDIN = "standard input"

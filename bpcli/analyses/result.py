@@ -127,8 +127,16 @@ class GradResult(Result):
 
     @property
     def gradients(self) -> dict[str, Any]:
-        """d(output)/d(variable) for every input variable."""
-        return {self.graph.nodes[v].name: self._gradient(v) for v in self.graph.variables}
+        """d(output)/d(variable) for every input variable that is not a constant (see ``constants``)."""
+        constant = self.graph.constant_inputs
+        return {self.graph.nodes[v].name: self._gradient(v) for v in self.graph.variables
+                if self.graph.nodes[v].name not in constant}
+
+    @property
+    def constants(self) -> list[str]:
+        """The inputs that take no gradient: index inputs (used only inside subscripts) and --const ones."""
+        constant = self.graph.constant_inputs
+        return [self.graph.nodes[v].name for v in self.graph.variables if self.graph.nodes[v].name in constant]
 
     @cached_property
     def stages(self) -> list[Stage]:

@@ -15,6 +15,34 @@ from bpcli.engine.errors import BpcliError
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
+CONST_OPTION = "--const"
+
+
+def split_constants(arguments: list[str]) -> tuple[list[str], list[str]]:
+    """The names given ``--const NAME`` (or ``--const=NAME``), and the other arguments.
+
+    Read among the bindings, as they are: a variable named const is bound as const=VALUE.
+    """
+    names: list[str] = []
+    rest: list[str] = []
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        position += 1
+        if argument == CONST_OPTION:
+            if position >= len(arguments):
+                raise BpcliError("--const needs the name of an input: --const mask")
+            names.append(arguments[position])
+            position += 1
+        elif argument.startswith(CONST_OPTION + "="):
+            names.append(argument.split("=", 1)[1])
+        else:
+            rest.append(argument)
+    for name in names:
+        _check_name(name, f"--const {name}")
+    return names, rest
+
+
 def split_bindings(arguments: list[str]) -> dict[str, str]:
     """Pair names with their value texts, in the order given."""
     bindings: dict[str, str] = {}

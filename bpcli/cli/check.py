@@ -51,6 +51,7 @@ def check(
     full: common.Full = False,
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> int:
     """Check answers: values, gradients, a backward pass, an answers file.
@@ -102,21 +103,24 @@ def check(
         if expression is not None or file is not None or expect or backward is not None or ctx.args:
             raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
                              "--expect or --backward with it")
-        allowed, limits = allow_paths or [], Limits(max_elements=max_elements)
+        allowed, limits = allow_paths or [], Limits(max_elements, max_total_elements)
         if len(answers) == 1:
             try:
-                result = check_answers(answers[0], rtol=rtol, atol=atol, limits=limits, allow_paths=allowed)
+                result = check_answers(answers[0], rtol=rtol, atol=atol, limits=limits, allow_paths=allowed,
+                                       max_length=max_length)
             except BpcliError as error:
                 if json_output:  # a grading script gets its document even when the file is malformed
                     _print_unreadable(answers[0], error, rtol, atol)
                 raise
         else:
-            result = check_answers_files(answers, rtol=rtol, atol=atol, limits=limits, allow_paths=allowed)
+            result = check_answers_files(answers, rtol=rtol, atol=atol, limits=limits, allow_paths=allowed,
+                                         max_length=max_length)
     elif allow_paths:
         raise BpcliError("--allow-paths is for the @ paths inside an answers file (--answers)")
     else:
         result = _check_one(
-            ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, max_elements, max_length
+            ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed,
+            Limits(max_elements, max_total_elements), max_length,
         )
         common.warn_unused(result.problems[0].warnings)
     if json_output:
@@ -136,12 +140,12 @@ def _print_unreadable(answers: Path, error: BpcliError, rtol: Optional[float], a
     print(CheckResult([], Rule(rtol, atol), answers=str(answers), error=error.render()).to_json())
 
 
-def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, max_elements, max_length):
+def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, limits, max_length):
     from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
     from bpcli.analyses.expected import read_expected  # only the command's own analysis (start-up)
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
-    reader = common.value_reader(seed, max_elements)
+    reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings(extra, reader)
     expectations = {}
     for spec in expect:
@@ -156,7 +160,7 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
         text, values, expect=expectations,
         backward=None if backward is None else common.read_text(backward, max_length),
         backward_label=str(backward), rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader),
-        limits=Limits(max_elements=max_elements),
+        limits=limits,
     )
 
 

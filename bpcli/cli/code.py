@@ -29,6 +29,7 @@ def code(
     expand: common.Expand = False,
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> None:
     """Staged Python code: one line per gate forward, the same stages backward.
@@ -46,7 +47,7 @@ def code(
 
     result = common.evaluated(
         expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True,
-        max_length=max_length,
+        max_length=max_length, max_total_elements=max_total_elements,
     )
     common.warn_values(result.warnings)
     print(python_code(result, numpy=numpy), end="")

@@ -39,7 +39,10 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     warn_values,
     write_output,
 )
-from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS  # noqa: F401  (the commands' --max-elements default)
+from bpcli.engine.limits import (  # noqa: F401  (the commands' --max-elements and --max-total-elements defaults)
+    DEFAULT_MAX_ELEMENTS,
+    DEFAULT_MAX_TOTAL_ELEMENTS,
+)
 
 # Every single letter may be a variable (-x -2), so commands that take
 # bindings accept options they do not know and read them as bindings.
@@ -66,6 +69,12 @@ Full = Annotated[bool, typer.Option("--full", help="Show whole arrays and matric
 Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of the random fills randn:... and rand:....")]
 MaxElements = Annotated[
     int, typer.Option("--max-elements", min=1, help="The largest array a value may hold (elements).")
+]
+MaxTotalElements = Annotated[
+    int, typer.Option(
+        "--max-total-elements", min=1,
+        help="The most numbers one evaluation holds, every array together (default 250,000,000: 2 GB of float64).",
+    ),
 ]
 MaxLength = Annotated[
     int, typer.Option("--max-length", min=1, help="The longest expression read from --file or standard input (bytes)."),

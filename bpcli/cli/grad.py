@@ -59,6 +59,7 @@ def grad(
     ),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
     expand: common.Expand = False,
     explain: bool = typer.Option(
@@ -103,7 +104,7 @@ def grad(
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         batch.run(text, points, values, common.out_path(out), fmt, json_output, expand,
-                  Limits(max_elements=max_elements))
+                  Limits(max_elements, max_total_elements))
         return
     if out is not None or fmt is not None:
         raise BpcliError("--out and --format are for the rows of --points; without --points, bpcli grad prints "
@@ -117,10 +118,11 @@ def grad(
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         _higher(
             text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order,
-            Limits(max_elements=max_elements),
+            Limits(max_elements, max_total_elements),
         )
         return
-    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length)
+    result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length,
+                              max_total_elements=max_total_elements)
     sentences = None
     if explain:
         from bpcli.views.explain import explain as explain_stages  # a view only when shown (start-up)

@@ -41,6 +41,7 @@ def graph(
     precision: common.Precision = 4,
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> None:
     """The circuit: one box per gate, every wire with its value and its gradient.
@@ -56,7 +57,8 @@ def graph(
     text, arguments = common.read_expression(expression, file, ctx.args, max_length)
     out, arguments = common.short_out_option(text, arguments, out)
     out = common.out_path(out)
-    result = common.evaluated_text(text, arguments, upstream, expand, seed, max_elements, circuit_without_values=True)
+    result = common.evaluated_text(text, arguments, upstream, expand, seed, max_elements, circuit_without_values=True,
+                                   max_total_elements=max_total_elements)
     common.warn_values(result.warnings)
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)

@@ -10,6 +10,7 @@ from bpcli.cli import common
 from bpcli.cli.atomic import atomic_output
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.engine.values import read_bytes
 
 PROGRESS_FROM = 100_000  # rows; fewer are written before a person would notice
 
@@ -40,7 +41,7 @@ def _stdin_points() -> dict[str, Any]:
     """``--points -``: the points table on standard input (CSV with a header, or JSON Lines)."""
     from bpcli.analyses.points import read_points_data  # only the command's own analysis (start-up)
 
-    return read_points_data(sys.stdin.buffer.read())
+    return read_points_data(read_bytes(Path("-"), " (the points)"))  # capped, as every read
 
 
 class _progress:

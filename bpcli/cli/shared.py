@@ -10,12 +10,12 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from bpcli.cli.bindings import split_bindings
+from bpcli.cli.bindings import split_bindings, split_constants
 from bpcli.cli.encoding import json_for, json_stream, respelling, tolerate_encoding
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
-from bpcli.engine.limits import Limits
+from bpcli.engine.limits import DEFAULT_MAX_TOTAL_ELEMENTS, Limits
 from bpcli.engine.printable import printable
-from bpcli.engine.values import ShapeOnly, ValueReader
+from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
@@ -285,30 +285,17 @@ def read_expression(
 
 def read_text(path: Path, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     """A text file of at most ``max_length`` bytes (more is never read)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(max_length + 1)
-    except OSError as error:
-        raise BpcliError(f"cannot read {path}: {error.strerror or error}") from None
-    return _decoded(data, str(path), max_length)
+    source = "standard input" if str(path) == "-" else str(path)
+    return _decoded(read_bytes(path, limit=max_length, raise_with="--max-length"), source)
 
 
 def read_stdin(max_length: int = DEFAULT_MAX_LENGTH) -> str:
-    if sys.stdin is None:  # <&-
-        raise BpcliError("cannot read standard input: it is closed")
-    try:
-        data = sys.stdin.buffer.read(max_length + 1)
-    except OSError as error:
-        raise BpcliError(f"cannot read standard input: {error.strerror or error}") from None
-    return _decoded(data, "standard input", max_length)
+    from pathlib import Path  # pathlib's import costs start-up time (see above)
+
+    return read_text(Path("-"), max_length)
 
 
-def _decoded(data: bytes, source: str, max_length: int) -> str:
-    if len(data) > max_length:
-        raise BpcliError(
-            f"{source} holds more than {max_length:,} bytes, the most bpcli reads as an expression "
-            "(raise the limit with --max-length)"
-        )
+def _decoded(data: bytes, source: str) -> str:
     try:
         return data.decode("utf-8-sig")  # a byte order mark, as Windows editors write, is not part of the text
     except UnicodeDecodeError as error:
@@ -323,7 +310,7 @@ def value_reader(seed: int, max_elements: int) -> Any:
 def evaluated(
     expression: Optional[str], file: Optional[Path], arguments: list[str], upstream: Optional[str],
     expand: bool, seed: int, max_elements: int, circuit_without_values: bool = False,
-    max_length: int = DEFAULT_MAX_LENGTH,
+    max_length: int = DEFAULT_MAX_LENGTH, max_total_elements: int = DEFAULT_MAX_TOTAL_ELEMENTS,
 ) -> Any:
     """The GradResult of the command line.
 
@@ -331,16 +318,16 @@ def evaluated(
     alone (api.circuit: values None), for the views that can show structure.
     """
     text, extra = read_expression(expression, file, arguments, max_length)
-    return evaluated_text(text, extra, upstream, expand, seed, max_elements, circuit_without_values)
+    return evaluated_text(text, extra, upstream, expand, seed, max_elements, circuit_without_values, max_total_elements)
 
 
 def evaluated_text(
     text: str, arguments: list[str], upstream: Optional[str], expand: bool, seed: int, max_elements: int,
-    circuit_without_values: bool = False,
+    circuit_without_values: bool = False, max_total_elements: int = DEFAULT_MAX_TOTAL_ELEMENTS,
 ) -> Any:
     """``evaluated`` for an expression already read: ``arguments`` are the bindings."""
     from bpcli.analyses.grad import circuit, grad  # only the command's own analysis (start-up)
-    limits = Limits(max_elements=max_elements)
+    limits = Limits(max_elements, max_total_elements)
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
     seed_value = upstream if upstream in (None, "ones") else reader.read("--upstream", upstream)
@@ -429,6 +416,8 @@ _OPTIONS_ELSEWHERE = {
 
 
 def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
+    """The values bound on the command line; those named by ``--const NAME`` take no gradient."""
+    constants, arguments = split_constants(arguments)
     values = {}
     for name, text in split_bindings(arguments).items():
         try:
@@ -438,6 +427,10 @@ def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
                 raise
             raise BpcliError(f"this command has no --{name} option ({_OPTIONS_ELSEWHERE[name]}), and {text!r} "
                              f"is not a value to bind a variable {name} to") from None
+    for name in constants:
+        if name not in values:
+            raise BpcliError(f"--const {name}: {name} is not bound; give it a value too: --const {name} -{name} 1")
+        values[name] = Constant(values[name])
     return values
 
 
@@ -496,9 +489,13 @@ def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: i
     output = console()
     output.print(grad_table(result, precision=precision, max_stages=max_stages, full=full, warnings=False))
     if sentences is not None:
+        from rich.console import Group  # rich only to draw (start-up)
         from rich.text import Text  # rich only to draw (start-up)
 
-        from bpcli.views.explain import explanation_text  # a view only when shown (start-up)
+        from bpcli.views.explain import explanation_lines  # a view only when shown (start-up)
 
-        output.print(Text(f"In words, backward from {result.output}:\n" + explanation_text(sentences)))
+        # One Text per line: rich splits a single Text at each newline by partitioning what
+        # is left of it, which is quadratic in the length of a large explanation.
+        lines = [f"In words, backward from {result.output}:", *explanation_lines(sentences)]
+        output.print(Group(*(Text(line) for line in lines)))
     warn_values(result.warnings)

@@ -43,10 +43,17 @@ class Adjoints:
         return self.total.get(node)
 
 
-def backward(graph: Graph, output: int | None = None, seed: int | None = None) -> Adjoints:
+class GraphTooLarge(Exception):
+    """The backward pass stopped as the graph reached its node limit (``backward``'s ``max_nodes``)."""
+
+
+def backward(graph: Graph, output: int | None = None, seed: int | None = None,
+             max_nodes: int | None = None) -> Adjoints:
     """Append the gradient of ``output`` (default: the graph's output) with respect to every node.
 
-    ``seed`` is the upstream gradient of the output; by default the constant 1.
+    ``seed`` is the upstream gradient of the output; by default the constant 1. With
+    ``max_nodes``, the pass stops with GraphTooLarge as soon as the graph has more nodes
+    than that (a few gates past it at most), rather than after building all of them.
     """
     output = graph.output if output is None else output
     g = Builder(graph)
@@ -62,6 +69,8 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None) -
         terms = arriving.pop(node, None)
         if terms is None:
             continue
+        if max_nodes is not None and len(nodes) > max_nodes:
+            raise GraphTooLarge(len(nodes))
         g.origin = node
         # Where a value is used more than once, the gradients arriving from each use add up.
         upstream = adjoints.total[node] = terms[0] if len(terms) == 1 else g.accumulate(*terms)

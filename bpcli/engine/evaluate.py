@@ -13,7 +13,9 @@ import math
 from typing import Any, Iterable, Mapping, NamedTuple
 
 from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY
+from bpcli.engine.errors import BpcliError
 from bpcli.engine.graph import CONST, INPUT, Graph
+from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.values import underflowed_numbers, underflows
 
 
@@ -67,6 +69,16 @@ def evaluate(
     return _run(graph, bindings, xp, recompute, reuse, roots, watch)
 
 
+def _index_error(graph: Graph, node: int, problem: IndexProblem) -> BpcliError:
+    """An index out of range or not whole, at the subscript that used it."""
+    from bpcli.engine.formulas import gate_text
+
+    while graph.nodes[node].origin is not None:
+        node = graph.nodes[node].origin
+    return BpcliError(f"bad index in {gate_text(graph, node)}: {problem}", source=graph.source or None,
+                      span=graph.nodes[node].span)
+
+
 def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
     depends = [False] * len(graph.nodes)
     for i, node in enumerate(graph.nodes):
@@ -89,42 +101,46 @@ def _run(
     all_finite = xp.all_finite
     deferred = watch is not None
     value_of = values.__getitem__
-    for index, node in enumerate(graph.nodes):
-        if recompute is not None and not recompute[index]:
-            continue
-        op = node.op
-        if op == INPUT:
-            value = values[index] = bindings[node.name]
-            if not all_finite(value):
-                findings.append(Finding(index, "nonfinite-input", f"{node.name} is {_nonfinite_word(value)}"))
-            continue
-        if op == CONST:
-            value = values[index] = node.value
-            if node.span is not None and not all_finite(value):  # a number written too large: 1e999
-                findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(value)} in float64"))
-            elif node.span is not None and isinstance(value, float) and underflows(node.name, value):
-                findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
-            elif node.span is not None and hasattr(value, "shape"):  # an array literal: [1e-400, 2]
-                findings.extend(Finding(index, "underflow-input", f"the number {number} in {node.name} underflows "
-                                        "float64 to 0") for number in underflowed_numbers(node.name)[:1])
-            continue
-        gate = REGISTRY[op]
-        inputs = [*map(value_of, node.inputs)]
-        attrs = node.attrs
-        out = values[index] = gate.forward(xp, *inputs, **attrs) if attrs else gate.forward(xp, *inputs)
-        if node.origin is None and gate.kink is not None:
-            hits = xp.count(gate.kink(xp, *inputs, **(attrs or {})))
-            if hits:
-                findings.append(Finding(index, "kink", gate.kink_note + _how_many(hits, out)))
-        if all_finite(out) or (deferred and node.origin is not None):
-            continue
-        if node.origin is not None:
-            if _went_nonfinite(xp, inputs, out):
-                suspects.append((index, node.origin, _nonfinite_word(out)))
-            continue
-        if not all(all_finite(v) for v in inputs):
-            continue  # non-finite because an input already was: reported where it began
-        findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
+    index = 0
+    try:
+        for index, node in enumerate(graph.nodes):
+            if recompute is not None and not recompute[index]:
+                continue
+            op = node.op
+            if op == INPUT:
+                value = values[index] = bindings[node.name]
+                if not all_finite(value):
+                    findings.append(Finding(index, "nonfinite-input", f"{node.name} is {_nonfinite_word(value)}"))
+                continue
+            if op == CONST:
+                value = values[index] = node.value
+                if node.span is not None and not all_finite(value):  # a number written too large: 1e999
+                    findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(value)} in float64"))
+                elif node.span is not None and isinstance(value, float) and underflows(node.name, value):
+                    findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
+                elif node.span is not None and hasattr(value, "shape"):  # an array literal: [1e-400, 2]
+                    findings.extend(Finding(index, "underflow-input", f"the number {number} in {node.name} underflows "
+                                            "float64 to 0") for number in underflowed_numbers(node.name)[:1])
+                continue
+            gate = REGISTRY[op]
+            inputs = [*map(value_of, node.inputs)]
+            attrs = node.attrs
+            out = values[index] = gate.forward(xp, *inputs, **attrs) if attrs else gate.forward(xp, *inputs)
+            if node.origin is None and gate.kink is not None:
+                hits = xp.count(gate.kink(xp, *inputs, **(attrs or {})))
+                if hits:
+                    findings.append(Finding(index, "kink", gate.kink_note + _how_many(hits, out)))
+            if all_finite(out) or (deferred and node.origin is not None):
+                continue
+            if node.origin is not None:
+                if _went_nonfinite(xp, inputs, out):
+                    suspects.append((index, node.origin, _nonfinite_word(out)))
+                continue
+            if not all(all_finite(v) for v in inputs):
+                continue  # non-finite because an input already was: reported where it began
+            findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
+    except IndexProblem as problem:
+        raise _index_error(graph, index, problem) from None
     if deferred and not all(values[w] is None or all_finite(values[w]) for w in watch):
         # Where the reported gradients that are not finite began (an inf that
         # the conventions turned back into 0 on its way is not one of them).

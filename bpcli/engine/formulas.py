@@ -14,10 +14,20 @@ from typing import Callable
 
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph, Node
-from bpcli.engine.syntax.ast import Binary, Call, Expr, Name, Neg, Number, Transpose, Tuple
+from bpcli.engine.indexing import ARRAY
+from bpcli.engine.syntax.ast import (
+    Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
+)
 from bpcli.engine.syntax.printer import format_number, to_text
 
-OPERATORS = {"add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@"}
+OPERATORS = {
+    "add": "+", "sub": "-", "mul": "*", "pow": "**", "matmul": "@", "floordiv": "//", "mod": "%",
+    "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "logical_and": "&", "logical_or": "|",
+}
+# The scatter-add is written as a call of a helper with numpy's spelling of the subscript
+# (np.s_[...] is the key numpy would use), which the staged code defines.
+SCATTER_FUNCTION = "scatter_add"
+KEY_NAME = "np.s_"
 
 
 def gate_text(graph: Graph, node: int) -> str:
@@ -95,8 +105,52 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
         return Binary("/", Number(1.0, "1"), args[0])
     if n.op == "transpose":
         return Transpose(args[0])
+    if n.op == "logical_not":
+        name = call(n) if call else None  # the staged code calls np.logical_not: Python's ~True is -2
+        return Invert(args[0]) if name is None else Call(name, tuple(args))
+    if n.op == "dim":
+        return Subscript(Attribute(args[0], "shape"), (constant_ast(n.attrs["axis"], integer=True),))
+    if n.op in ("zeros", "ones", "concatenate", "stack", "hstack", "vstack"):  # numpy's np.zeros((N, D)), np.stack((a, b), axis=1)
+        keywords = tuple((k, _parameter_ast(v)) for k, v in (n.attrs or {}).items() if v is not None)
+        return Call(call(n) if call else n.op, (Tuple(tuple(args)),), keywords=keywords)
+    if n.op == "swapaxes":
+        axes = tuple(constant_ast(a, integer=True) for a in n.attrs["axes"])
+        return Call(call(n) if call else "swapaxes", (args[0], *axes))
+    if n.op == "reshape":  # numpy's np.reshape(x, (N, -1))
+        return Call(call(n) if call else "reshape", (args[0], Tuple(tuple(args[1:]))))
+    if n.op == "permute":
+        return Call(call(n) if call else "transpose", (args[0], _parameter_ast(n.attrs["axes"])))
+    if n.op in ("ndim", "size"):
+        return Attribute(args[0], n.op)
+    if n.op == "index":
+        return Subscript(args[0], subscript_items(n.attrs["key"], args[1:]))
+    if n.op == "at_set":  # a[key] = v as a value, written as the staged code computes it
+        key = Subscript(Name(KEY_NAME), subscript_items(n.attrs["key"], args[2:]))
+        return Call(call(n) if call else "at_set", (args[0], key, args[1]))
+    if n.op == "scatter":
+        key = Subscript(Name(KEY_NAME), subscript_items(n.attrs["key"], args[2:]))
+        return Call(call(n) if call else SCATTER_FUNCTION, (args[0], key, args[1]))
     keywords = tuple((key, _parameter_ast(value)) for key, value in (n.attrs or {}).items() if value is not None)
     return Call(call(n) if call else function_name(n), tuple(args), keywords=keywords)
+
+
+def subscript_items(key: tuple, arrays: list[Expr]) -> tuple:
+    """A subscript's items as AST: its fixed items written out, its index arrays as given."""
+    given = iter(arrays)
+    items: list = []
+    for item in key:
+        if isinstance(item, type(ARRAY)):  # an index array or a mask
+            items.append(next(given))
+        elif item is Ellipsis:
+            items.append(EllipsisItem())
+        elif item is None:
+            items.append(Name("None"))
+        elif isinstance(item, slice):
+            bounds = (None if b is None else constant_ast(b, integer=True) for b in (item.start, item.stop, item.step))
+            items.append(Slice(*bounds))
+        else:
+            items.append(constant_ast(item, integer=True))
+    return tuple(items)
 
 
 def function_name(node: Node) -> str:

@@ -28,7 +28,7 @@ import functools
 import operator
 from typing import Any, Callable, NamedTuple
 
-from bpcli.engine import shapes
+from bpcli.engine import indexing, shapes
 
 # How a gate passes the gradient backward, in the lecture notes' words.
 ROLES = {
@@ -65,6 +65,16 @@ class Gate(NamedTuple):
     title_: str = ""  # its name in a sentence ("the multiply gate"), if not its op
     formula_: str = ""  # what it computes, for the reference card, where its syntax does not say
     internal: bool = False  # made for gradients: the backward pass builds it, a person rarely writes it
+    boolean: bool = False  # its output is a boolean (a comparison, a mask): no gradient flows through it
+    # A number fixed by the inputs' shapes (x.shape[0]): from_shapes(*input shapes, **params) gives it
+    # before anything is evaluated; like a boolean, it carries no gradient.
+    from_shapes: Callable[..., Any] | None = None
+    # An output whose shape depends on input values fixed by the shapes (np.arange(N), x.reshape(N, -1)):
+    # value_shape(input shapes, input values), the values None where they are not fixed.
+    value_shape: Callable[..., shapes.Shape] | None = None
+    # Its output is fixed whatever its inputs' values (np.arange's whole numbers, np.zeros_like(x)):
+    # no gradient flows through it.
+    no_gradient: bool = False
     # Inputs whose local gradient selects: where it is 0 the input does not reach the output at all,
     # so the input receives exactly 0 whatever the upstream holds (inf or nan included), as
     # PyTorch and JAX route; the backward pass multiplies by such a partial with mul0.
@@ -89,6 +99,11 @@ class Gate(NamedTuple):
     @property
     def elementwise(self) -> bool:
         return self.partials is not None
+
+    @property
+    def carries_no_gradient(self) -> bool:
+        """Booleans, and whole numbers fixed by the shapes: nothing flows back through them."""
+        return self.boolean or self.from_shapes is not None or self.no_gradient
 
 
 VARIADIC = 0  # the arity of a gate that takes any number of inputs
@@ -117,6 +132,11 @@ def _sign_of_a(xp, a):
 
 def _sign_of_difference(xp, a, b):
     return xp.sign(a - b)
+
+
+def _whole(value: Any) -> bool:
+    """A number known before evaluation that is a whole number (not None, inf or nan)."""
+    return value is not None and _is_integer(float(value))
 
 
 def _is_integer(b: float) -> bool:
@@ -298,6 +318,36 @@ _register(Gate(
     kink_side=_sign_of_difference,
 ))
 
+_register(Gate(
+    "log1p", "log1p(a)", function="log1p",
+    formula_="log(1 + a), exact for small a (numpy's np.log1p)",
+    forward=lambda xp, a: xp.log1p(a),
+    partials=(lambda g, a, out: g.recip(g.add(g.const(1.0), a)),),
+    role="scales", local="∂/∂a = 1 / (1 + a)",
+    nonfinite=lambda a: "log1p(-1) is -inf" if a == -1 else "the log of a negative number is nan",
+))
+
+_register(Gate(
+    "expm1", "expm1(a)", function="expm1",
+    formula_="exp(a) - 1, exact for small a (numpy's np.expm1)",
+    forward=lambda xp, a: xp.expm1(a),
+    partials=(lambda g, a, out: g.add(out, g.const(1.0)),),
+    role="scales", local="∂/∂a = exp(a) = expm1(a) + 1",
+    nonfinite=lambda a: "exp overflows float64 above 709.78",
+))
+
+_register(Gate(
+    "clip", "clip(a, lo, hi)", function="clip",
+    formula_="a limited to [lo, hi]: min(max(a, lo), hi) (numpy's np.clip)",
+    forward=lambda xp, a, lo, hi: xp.clip(a, lo, hi),
+    partials=(
+        lambda g, a, lo, hi, out: g.logical_and(g.ge(a, lo), g.le(a, hi)),
+        lambda g, a, lo, hi, out: g.lt(a, lo),
+        lambda g, a, lo, hi, out: g.gt(a, hi),
+    ), selects=(0, 1, 2),
+    role="routes", local="∂/∂a = (lo <= a <= hi), ∂/∂lo = (a < lo), ∂/∂hi = (a > hi) (PyTorch's clamp)",
+))
+
 # ---- indicators: the local gradients of relu, abs, max and min --------------
 # They are gates like any other so that a gradient graph can be printed,
 # parsed back and differentiated again; their own gradient is zero.
@@ -436,6 +486,125 @@ def _extreme(op: str, word: str) -> Gate:
 _register(_extreme("amax", "largest"))
 _register(_extreme("amin", "smallest"))
 
+
+
+def _count(g, a, out) -> int:
+    """How many elements of ``a`` each element of a reduction ``out`` of it summarises."""
+    return shapes.size(g.shape(a)) // max(1, shapes.size(g.shape(out)))
+
+
+def _var_vjp(g, a, out, up, axis=None, ddof=0):
+    # d var / da = 2 (a - mean) / (n - ddof): the mean's own share sums to zero, as the deviations do.
+    deviation = g.sub(a, g.broadcast(g.mean(a, axis=axis), a, axis=axis))
+    scale = g.const(2.0 / (_count(g, a, out) - ddof))
+    return (g.mul(g.mul(deviation, scale), g.broadcast(up, a, axis=axis)),)
+
+
+_register(Gate(
+    "var", "var(a, axis=None, ddof=0)", function="var",
+    formula_="the variance of a's elements (along axis): mean((a - mean(a))**2) * n / (n - ddof)",
+    forward=lambda xp, a, axis=None, ddof=0: xp.var(a, axis=axis, ddof=ddof),
+    vjp=_var_vjp, arity_=1, shape=shapes.reduce, params=("axis", "ddof"),
+    role="scales", local="da = dout * 2 (a - mean(a)) / (n - ddof), along the reduced axes",
+))
+
+def _prod_others_vjp(g, a, out, up, axis=None):
+    from bpcli.engine.errors import BpcliError  # only a second derivative of prod needs it
+
+    raise BpcliError("the second derivative of prod is not supported (its first derivative is)")
+
+
+_register(Gate(
+    "prod", "prod(a, axis=None)", function="prod",
+    formula_="the product of a's elements (along axis)",
+    forward=lambda xp, a, axis=None: xp.prod(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (g.mul(_spread(g, up, a, axis), g.prod_others(a, axis=axis)),),
+    arity_=1, shape=shapes.reduce, params=("axis",),
+    role="scales", local="da = dout * the product of the other elements (exact where some are 0)",
+))
+
+_register(Gate(
+    "prod_others", "prod_others(a, axis=None)", function="prod_others", internal=True,
+    formula_="for each element, the product of the others along axis (no division: exact at 0)",
+    forward=lambda xp, a, axis=None: xp.prod_others(a, axis),
+    vjp=_prod_others_vjp, arity_=1, shape=lambda a, axis=None: _axes_shape(a, axis), params=("axis",),
+    role="scales", local="da: not built (second derivatives of prod are refused)",
+))
+
+# keepdims=True: the reduction's result with its reduced axes put back as size 1 (numpy's shape).
+_register(Gate(
+    "keepdims", "keepdims(a, like, axis=None)", function="keepdims",
+    formula_="a reshaped to like's shape with the axes along axis (all, if None) of size 1",
+    forward=lambda xp, a, like, axis=None: xp.keepdims(a, like, axis),
+    vjp=lambda g, a, like, out, up, axis=None: (g.reshape_like(up, a), None),
+    arity_=2, shape=lambda a, like, axis=None: shapes.kept(like, axis), params=("axis",), internal=True,
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
+_register(Gate(
+    "reshape_like", "reshape_like(a, like)", function="reshape_like",
+    formula_="a's elements, in order, in like's shape", internal=True,
+    forward=lambda xp, a, like: xp.reshape_like(a, like),
+    vjp=lambda g, a, like, out, up: (g.reshape_like(up, a), None),
+    arity_=2, shape=shapes.second,
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
+# ---- grouped gates of the softmax loss (numerically stable; --expand shows their parts) ----
+
+
+def _spread(g, reduced, like, axis):
+    """A reduction of ``like`` along axis, copied back along it to like's shape."""
+    return g.broadcast(reduced, like, axis=axis)
+
+
+def _logsumexp_parts(g, a, axis=None):
+    # max + log(sum(exp(a - max))): no exp overflows; the max's own gradient cancels (1 - 1).
+    m = g.amax(a, axis=axis)
+    return g.add(m, g.log(g.sum(g.exp(g.sub(a, _spread(g, m, a, axis))), axis=axis)))
+
+
+def _softmax_parts(g, a, axis=None):
+    e = g.exp(g.sub(a, _spread(g, g.amax(a, axis=axis), a, axis)))
+    return g.mul(e, g.recip(_spread(g, g.sum(e, axis=axis), a, axis)))
+
+
+def _axes_shape(a, axis=None):
+    shapes.axes(a, axis)  # the check: each axis in range, none twice
+    return a
+
+
+_register(Gate(
+    "logsumexp", "logsumexp(a, axis=None)", function="logsumexp",
+    formula_="log(sum(exp(a))) along axis, computed as max + log(sum(exp(a - max))) so nothing overflows",
+    forward=lambda xp, a, axis=None: xp.logsumexp(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (
+        g.mul(_spread(g, up, a, axis), g.exp(g.sub(a, _spread(g, out, a, axis)))),),
+    arity_=1, shape=shapes.reduce, params=("axis",), decompose=_logsumexp_parts,
+    role="scales", local="da = dout * softmax(a) along axis",
+))
+
+_register(Gate(
+    "softmax", "softmax(a, axis=None)", function="softmax",
+    formula_="exp(a) / sum(exp(a)) along axis (as scipy.special.softmax), computed from a - max(a)",
+    forward=lambda xp, a, axis=None: xp.softmax(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (
+        g.mul(out, g.sub(up, _spread(g, g.sum(g.mul(up, out), axis=axis), a, axis))),),
+    arity_=1, shape=_axes_shape, params=("axis",), decompose=_softmax_parts,
+    role="scales", local="da = s * (dout - sum(dout * s)) along axis, where s = softmax(a)",
+))
+
+_register(Gate(
+    "log_softmax", "log_softmax(a, axis=None)", function="log_softmax",
+    formula_="a - logsumexp(a) along axis",
+    forward=lambda xp, a, axis=None: xp.log_softmax(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (
+        g.sub(up, g.mul(g.exp(out), _spread(g, g.sum(up, axis=axis), a, axis))),),
+    arity_=1, shape=_axes_shape, params=("axis",),
+    decompose=lambda g, a, axis=None: g.sub(a, _spread(g, _logsumexp_parts(g, a, axis), a, axis)),
+    role="scales", local="da = dout - softmax(a) * sum(dout) along axis",
+))
+
 # ---- the gates gradients are made of -----------------------------------------
 
 _register(Gate(
@@ -478,7 +647,364 @@ _register(Gate(
     role="distributes", local="da = db = ... = dout",
 ))
 
-# dot(a, b) is numpy's dot for vectors and matrices: the same gate as a @ b.
+# ---- numpy's comparisons and booleans -----------------------------------------
+# A comparison gives booleans, as in numpy (in arithmetic they are 0 and 1:
+# dout * (x > 0)); booleans carry no gradient, so nothing flows back through them.
+
+
+def _numpy_function(name: str) -> Callable[..., Any]:
+    """numpy's own function, imported when it first runs: booleans are numpy's on numbers too
+    (np.True_ + np.True_ is True, where Python's True + True is 2)."""
+    def forward(xp, *values):
+        import numpy
+
+        with numpy.errstate(all="ignore"):  # on numbers too: inf and nan are reported, not warned about
+            return getattr(numpy, name)(*values)
+
+    return forward
+
+
+def _boolean_gate(op: str, syntax: str, numpy_name: str, meaning: str, arity: int = 2) -> Gate:
+    return Gate(
+        op, syntax, formula_=meaning, forward=_numpy_function(numpy_name),
+        partials=(None,) * arity, role="blocks", local="∂/∂a = 0: booleans carry no gradient", boolean=True,
+        function=None if arity == 2 else op,
+    )
+
+
+for _op, _symbol, _numpy, _meaning in (
+    ("lt", "<", "less", "True where a < b"), ("le", "<=", "less_equal", "True where a <= b"),
+    ("gt", ">", "greater", "True where a > b"), ("ge", ">=", "greater_equal", "True where a >= b"),
+    ("eq", "==", "equal", "True where a == b"), ("ne", "!=", "not_equal", "True where a != b"),
+    ("logical_and", "&", "logical_and", "True where a and b are both True"),
+    ("logical_or", "|", "logical_or", "True where a or b (or both) is True"),
+):
+    _register(_boolean_gate(_op, f"a {_symbol} b", _numpy, _meaning)._replace(symbol_=_symbol))
+    if _op.startswith("logical"):
+        FUNCTIONS.setdefault(_op, {})[2] = REGISTRY[_op]
+_register(_boolean_gate("logical_not", "~a", "logical_not", "True where a is False", arity=1)._replace(symbol_="~"))
+
+_register(Gate(
+    "where", "where(c, a, b)", function="where",
+    formula_="a where the boolean c is True, else b (numpy's np.where)",
+    forward=_numpy_function("where"),
+    # numpy reads a number as a condition by whether it is nonzero; a boolean c != 0 is c itself.
+    partials=(None, lambda g, c, a, b, out: g.ne(c, g.const(0.0)), lambda g, c, a, b, out: g.eq(c, g.const(0.0))),
+    selects=(1, 2),
+    role="routes", local="∂/∂a = (c != 0), ∂/∂b = (c == 0): 1 where the condition picks that input, else 0",
+))
+
+# ---- integer arithmetic, and numbers fixed by the shapes --------------------
+
+_register(Gate(
+    "floordiv", "a // b", symbol_="//", title_="floor divide",
+    formula_="the largest whole number not above a / b (numpy's floor_divide)",
+    forward=_numpy_function("floor_divide"),
+    partials=(None, None), role="blocks", local="∂/∂a = ∂/∂b = 0 (flat between its jumps)",
+))
+
+_register(Gate(
+    "mod", "a % b", symbol_="%", title_="remainder",
+    formula_="a - b * (a // b), with the sign of b (numpy's remainder)",
+    forward=_numpy_function("remainder"),
+    partials=(_one, lambda g, a, b, out: g.neg(g.floordiv(a, b))),
+    role="scales", local="∂/∂a = 1, ∂/∂b = -(a // b)",
+))
+
+
+def _dim(shape, axis=0, count=None):
+    if count is not None and len(shape) != count:
+        raise shapes.ShapeError(f"{count} names for the {len(shape)} axes of a {shapes.show(shape)} value")
+    if not -len(shape) <= axis < len(shape):
+        raise shapes.ShapeError(f"axis {axis} is out of range for a {shapes.show(shape)} value")
+    return shape[axis]
+
+
+def _number_shape(number: Callable[..., int], shape: shapes.Shape, **params: Any) -> shapes.Shape:
+    number(shape, **params)  # the checks: an axis in range, as many names as axes
+    return ()
+
+
+def _from_shape(op: str, syntax: str, meaning: str, number: Callable[..., int], params: tuple[str, ...] = ()) -> Gate:
+    return Gate(
+        op, syntax, formula_=meaning, forward=lambda xp, a, **p: number(shapes.value_shape(a), **p),
+        vjp=lambda g, a, out, up, **p: (None,), arity_=1, params=params,
+        shape=lambda a, **p: _number_shape(number, a, **p), from_shapes=number,
+        role="blocks", local="da = 0: a number fixed by the shape", internal=True,
+    )
+
+
+_register(_from_shape("dim", "a.shape[axis]", "the length of a along axis", _dim, params=("axis", "count")))
+_register(_from_shape("ndim", "a.ndim", "how many axes a has", len))
+_register(_from_shape("size", "a.size", "how many elements a has", shapes.size))
+
+
+def _arange(xp, *bounds):
+    import numpy
+
+    return numpy.arange(*(int(b) for b in bounds))
+
+
+def _arange_shape(input_shapes, bounds):
+    if not 1 <= len(bounds) <= 3 or not all(_whole(b) for b in bounds):
+        raise shapes.ShapeError("np.arange takes one to three whole numbers, written in the program or "
+                                "fixed by the shapes (x.shape[0])")
+    return (len(range(*(int(b) for b in bounds))),)
+
+
+_register(Gate(
+    "arange", "arange(a)", formula_="the whole numbers 0, 1, ..., a - 1 (numpy's np.arange)",
+    forward=_arange, vjp=lambda g, *rest: (None,) * (len(rest) - 2), arity_=VARIADIC,
+    shape=lambda *bounds: (), value_shape=_arange_shape, no_gradient=True,
+    role="blocks", local="da = 0: whole numbers carry no gradient",
+))
+
+# ---- numpy's shape operations ---------------------------------------------------
+
+
+def _reshaped(input_shapes, values):
+    """numpy's reshape: the new sizes fixed before evaluation, one of them -1 (whatever is left)."""
+    shape, sizes = input_shapes[0], values[1:]
+    if not all(_whole(size) for size in sizes):
+        raise shapes.ShapeError("reshape takes whole numbers, written in the program or fixed by the shapes "
+                                "(x.shape[0]), one of them may be -1")
+    return shapes.reshaped(shape, tuple(int(size) for size in sizes))
+
+
+_register(Gate(
+    "reshape", "reshape(a, n, m, ...)", title_="reshape",
+    formula_="a's elements, in order, in the shape (n, m, ...); one size may be -1",
+    forward=lambda xp, a, *sizes: xp.reshape(a, tuple(int(size) for size in sizes)),
+    vjp=lambda g, a, *rest: (g.reshape_like(rest[-1], a),) + (None,) * (len(rest) - 2),
+    arity_=VARIADIC, shape=lambda a, *sizes: a, value_shape=_reshaped,
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
+
+def _inverse(axes):
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
+
+
+_register(Gate(
+    "permute", "transpose(a, axes)", title_="transpose with axes",
+    formula_="a with its axes in the order axes (numpy's np.transpose(a, axes))",
+    forward=lambda xp, a, axes: xp.permute(a, axes),
+    vjp=lambda g, a, out, up, axes: (g.permute(up, axes=_inverse(axes)),),
+    arity_=1, params=("axes",), shape=lambda a, axes: shapes.permuted(a, axes),
+    role="distributes", local="da = dout with the axes put back (the inverse permutation)",
+))
+
+
+
+def _no_vjp(g, *inputs_out_up, **params):
+    return (None,) * (len(inputs_out_up) - 2)
+
+
+def _constructor(op: str, syntax: str, meaning: str, forward: Callable[..., Any], **fields: Any) -> Gate:
+    """An array made from shapes and numbers alone: no gradient flows through it."""
+    return Gate(op, syntax, formula_=meaning, forward=forward, vjp=_no_vjp, arity_=fields.pop("arity_", VARIADIC),
+                role="blocks", local="da = 0: a constant array", no_gradient=True, **fields)
+
+
+def _sizes(input_shapes, values):
+    if not all(_whole(v) and v >= 0 for v in values):
+        raise shapes.ShapeError("the sizes are whole numbers, written in the program or fixed by the shapes")
+    return tuple(int(v) for v in values)
+
+
+_register(_constructor(
+    "zeros_like", "zeros_like(a)", "zeros shaped like a", lambda xp, a: xp.filled(a, 0.0), arity_=1,
+    shape=lambda a: a, function="zeros_like"))
+_register(_constructor(
+    "ones_like", "ones_like(a)", "ones shaped like a", lambda xp, a: xp.filled(a, 1.0), arity_=1,
+    shape=lambda a: a, function="ones_like"))
+_register(_constructor(
+    "zeros", "zeros(a, b, ...)", "an array of zeros of shape (a, b, ...)",
+    lambda xp, *sizes: xp.full(tuple(int(n) for n in sizes), 0.0), shape=lambda *s: (), value_shape=_sizes))
+_register(_constructor(
+    "ones", "ones(a, b, ...)", "an array of ones of shape (a, b, ...)",
+    lambda xp, *sizes: xp.full(tuple(int(n) for n in sizes), 1.0), shape=lambda *s: (), value_shape=_sizes))
+_register(_constructor(
+    "eye", "eye(a)", "the a × a identity matrix",
+    lambda xp, n: xp.eye(int(n)), arity_=1, shape=lambda n: (),
+    value_shape=lambda input_shapes, values: _sizes(input_shapes, values * 2)))
+
+_register(Gate(
+    "astype", "a.astype(float)", title_="as float",
+    formula_="a as float64 numbers (booleans become 0 and 1)",
+    forward=lambda xp, a: xp.as_float(a),
+    partials=(_one,), role="distributes", local="∂/∂a = 1",
+))
+
+
+def _reduced_vjp_none(g, a, out, up, axis=None):
+    return (None,)
+
+
+for _op, _word in (("argmax", "largest"), ("argmin", "smallest")):
+    _register(Gate(
+        _op, f"{_op}(a, axis=None)", function=_op,
+        formula_=f"the index of the {_word} element of a (along axis; of the flattened a without one)",
+        forward=lambda xp, a, axis=None, _name=_op: getattr(xp, _name)(a, axis),
+        vjp=_reduced_vjp_none, arity_=1, shape=shapes.reduce, params=("axis",), no_gradient=True,
+        role="blocks", local="da = 0: an index carries no gradient",
+    ))
+
+_register(Gate(
+    "expand_dims", "expand_dims(a, axis)", function="expand_dims",
+    formula_="a with a new axis of size 1 at axis",
+    forward=lambda xp, a, axis: xp.expand_dims(a, axis),
+    vjp=lambda g, a, out, up, axis: (g.reshape_like(up, a),),
+    arity_=1, params=("axis",), shape=lambda a, axis: shapes.expanded(a, axis),
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
+_register(Gate(
+    "squeeze", "squeeze(a, axis=None)", function="squeeze",
+    formula_="a without its axes of size 1 (those along axis)",
+    forward=lambda xp, a, axis=None: xp.squeeze(a, axis),
+    vjp=lambda g, a, out, up, axis=None: (g.reshape_like(up, a),),
+    arity_=1, params=("axis",), shape=lambda a, axis=None: shapes.squeezed(a, axis),
+    role="distributes", local="da = dout reshaped back to a's shape",
+))
+
+_register(Gate(
+    "swapaxes", "swapaxes(a, axis1, axis2)", title_="swap axes",
+    formula_="a with the two axes exchanged",
+    forward=lambda xp, a, axes: xp.permute(a, shapes.swapped(len(shapes.value_shape(a)), axes)),
+    vjp=lambda g, a, out, up, axes: (g.swapaxes(up, axes=axes),),
+    arity_=1, params=("axes",), shape=lambda a, axes: shapes.permuted(a, shapes.swapped(len(a), axes)),
+    role="distributes", local="da = dout with the two axes exchanged back",
+))
+
+
+def _pieces(g, joined, up, axis, stacked):
+    """What each input of a concatenation (or a stack) receives: its own part of the upstream gradient.
+
+    ``joined``: each input's shape as it was joined (a 1-D array in np.vstack is a row).
+    """
+    rank = len(g.shape(up))
+    where = axis % rank
+    received, start = [], 0
+    for shape in joined:
+        if stacked:
+            item: Any = start
+            start += 1
+        else:
+            length = shape[where] if shape else 1
+            item, start = slice(start, start + length), start + length
+        received.append(g.index(up, key=(slice(None),) * where + (item,)))
+    return tuple(received)
+
+
+_register(Gate(
+    "concatenate", "concatenate((a, b, ...), axis=0)", function="concatenate",
+    formula_="the arrays joined along an existing axis",
+    forward=lambda xp, *arrays, axis=0: xp.concatenate(arrays, axis),
+    vjp=lambda g, *rest, axis=0: _pieces(g, [g.shape(a) for a in rest[:-2]], rest[-1], axis, stacked=False),
+    arity_=VARIADIC, params=("axis",), shape=lambda *a, axis=0: shapes.concatenated(a, axis),
+    role="distributes", local="da, db, ... = the parts of dout that each input filled",
+))
+
+_register(Gate(
+    "stack", "stack((a, b, ...), axis=0)", function="stack",
+    formula_="the arrays (of one shape) stacked along a new axis",
+    forward=lambda xp, *arrays, axis=0: xp.stack(arrays, axis),
+    vjp=lambda g, *rest, axis=0: _pieces(g, [g.shape(a) for a in rest[:-2]], rest[-1], axis, stacked=True),
+    arity_=VARIADIC, params=("axis",), shape=lambda *a, axis=0: shapes.stacked(a, axis),
+    role="distributes", local="da, db, ... = dout at each input's position along axis",
+))
+
+def _joined_axis(rank: int, op: str) -> int:
+    """np.hstack joins 1-D arrays along axis 0 and others along axis 1; np.vstack joins along axis 0."""
+    return 1 if op == "hstack" and rank > 1 else 0
+
+
+def _stacked_vjp(op: str):
+    def vjp(g, *rest):
+        inputs, up = rest[:-2], rest[-1]
+        joined = _joined_shapes(op, [g.shape(a) for a in inputs])
+        pieces = _pieces(g, joined, up, _joined_axis(len(g.shape(up)), op), stacked=False)
+        # np.vstack makes a 1-D array one row: its part goes back in its own shape
+        return tuple(piece if g.shape(piece) == g.shape(a) else g.reshape_like(piece, a)
+                     for piece, a in zip(pieces, inputs))
+
+    return vjp
+
+
+def _joined_shapes(op: str, shapes_) -> list:
+    """The inputs' shapes as np.hstack (a number is (1,)) or np.vstack (a vector is a row) joins them."""
+    if op == "hstack":
+        return [s if s else (1,) for s in shapes_]
+    return [s if len(s) > 1 else (1,) + (s or (1,)) for s in shapes_]
+
+
+def _stacked_shape(op: str):
+    def shape(*shapes_):
+        rows = _joined_shapes(op, shapes_)
+        return shapes.concatenated(tuple(rows), _joined_axis(len(rows[0]), op))
+
+    return shape
+
+
+for _op, _where in (("hstack", "side by side (along axis 1; 1-D arrays end to end)"),
+                    ("vstack", "one above the other (along axis 0; a 1-D array is a row)")):
+    _register(Gate(
+        _op, f"{_op}((a, b, ...))", function=_op, formula_=f"the arrays joined {_where}",
+        forward=lambda xp, *arrays, _name=_op: getattr(xp, _name)(arrays),
+        vjp=_stacked_vjp(_op), arity_=VARIADIC, shape=_stacked_shape(_op),
+        role="distributes", local="da, db, ... = the parts of dout that each input filled",
+    ))
+
+# ---- numpy subscripts: gather, and its gradient the scatter-add --------------
+
+
+def _index_shape(a, *arrays, key):
+    return indexing.result_shape(a, arrays, key)
+
+
+_register(Gate(
+    "index", "a[key]", title_="subscript", symbol_="[]",
+    formula_="the elements of a that the subscript picks (numpy's indexing)",
+    forward=lambda xp, a, *arrays, key: indexing.gather(a, key, arrays),
+    vjp=lambda g, a, *rest, key: (g.scatter(a, rest[-1], *rest[:-2], key=key),) + (None,) * (len(rest) - 2),
+    arity_=VARIADIC, shape=_index_shape, params=("key",),
+    role="routes", local="da = zeros like a with dout added at the picked places (np.add.at: repeats add up)",
+))
+
+_register(Gate(
+    "scatter", "scatter(like, a, key)", title_="scatter-add", internal=True,
+    formula_="zeros shaped like like with a added at the places the subscript picks (np.add.at)",
+    forward=lambda xp, like, values, *arrays, key: indexing.scatter_add(like, values, key, arrays),
+    vjp=lambda g, like, values, *rest, key: (None, g.index(rest[-1], *rest[:-2], key=key)) + (None,) * (len(rest) - 2),
+    arity_=VARIADIC, shape=lambda like, values, *arrays, key: like, params=("key",),
+    role="distributes", local="da = dout at the picked places (the gather)",
+))
+
+
+
+def _at_set_vjp(g, a, value, *rest, key):
+    arrays, up = rest[:-2], rest[-1]
+    overwritten = g.at_set(up, g.const(0.0), *arrays, key=key)  # a written-over element passes nothing back
+    if indexing.MASK in key:  # the value went to every element the mask picks
+        received = g.where(arrays[0], up, g.const(0.0))
+    else:
+        received = g.index(up, *arrays, key=key)
+    return (overwritten, received) + (None,) * len(arrays)
+
+
+_register(Gate(
+    "at_set", "at_set(a, key, v)", title_="subscript assignment", symbol_="[]=",
+    formula_="a copy of a with v written at the places the subscript picks (a[key] = v; JAX's a.at[key].set(v))",
+    forward=lambda xp, a, value, *arrays, key: indexing.assign(a, value, key, arrays),
+    vjp=_at_set_vjp, arity_=VARIADIC, params=("key",),
+    shape=lambda a, value, *arrays, key: indexing.assigned_shape(a, value, arrays, key),
+    role="routes",
+    local="da = dout with zeros where v was written (no gradient through overwritten elements), dv = dout there",
+))
+
+# dot(a, b) is numpy's dot for vectors and matrices: the same gate as a @ b; np.power(a, b) is a ** b.
 FUNCTIONS["dot"] = {2: REGISTRY["matmul"]}
+FUNCTIONS["power"] = {2: REGISTRY["pow"]}
 
 DEFAULT_NONFINITE = "the result overflows float64"

@@ -18,6 +18,7 @@ from bpcli.engine.syntax.printer import format_number
 
 INPUT = "input"
 CONST = "const"
+NO_GRADIENT_OPS = frozenset(op for op, gate in REGISTRY.items() if gate.carries_no_gradient)
 _COMMUTATIVE = {"add", "mul"}  # a + b and b + a are the same float, bit for bit (IEEE 754)
 
 
@@ -57,6 +58,8 @@ class Graph:
         self.generated: set[str] = set()  # names bpcli made up (t1, t2, ...), not the user's
         self.aliases: dict[str, int] = {}  # names of stages that only rename a value (a = x): that value's node
         self.shapes: list[tuple[int, ...]] | None = None  # once known (infer_shapes), kept up to date by add
+        self.index_inputs: set[str] = set()  # input variables used only as index arrays
+        self.constant_inputs: set[str] = set()  # inputs that take no gradient: index inputs and --const ones
         self.constants: set[int] = set()  # the CONST nodes (all made by add), for the backward builder's folding
         # With share_gradients(): every gradient node the builders make, by what it computes, so that
         # a node asked for twice is made once (hash-consing; see share_gradients).
@@ -134,6 +137,10 @@ class Graph:
             return name
         return self.fresh_name(name + "_")
 
+    def differentiable_variables(self) -> list[int]:
+        """The input variables that take a gradient: all but index inputs and --const ones."""
+        return [v for v in self.variables if self.nodes[v].name not in self.constant_inputs]
+
     def is_gate(self, node: int) -> bool:
         return self.nodes[node].op not in (INPUT, CONST)
 
@@ -158,9 +165,12 @@ class Graph:
     def depends_on_variables(self) -> list[bool]:
         """Whether each node's value changes with some input variable."""
         depends = [False] * len(self.nodes)
+        constant_inputs, flat = self.constant_inputs, NO_GRADIENT_OPS
         for i, node in enumerate(self.nodes):
             if node.op == INPUT:
-                depends[i] = True
+                depends[i] = node.name not in constant_inputs
+                continue
+            if node.op in flat:  # booleans and shape numbers carry no gradient
                 continue
             for j in node.inputs:  # a loop, not any(): this runs once per node of a 100,000-gate graph
                 if depends[j]:

@@ -11,18 +11,35 @@ tanh) is lowered to the primitive gates its registry entry decomposes it into.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
+from bpcli.engine import shapes
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.gates import FUNCTIONS, REGISTRY
+from bpcli.engine.gates import FUNCTIONS, REGISTRY, VARIADIC
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
+from bpcli.engine.indexing import ARRAY, MASK
 from bpcli.engine.syntax.ast import (
-    Array, Assign, Binary, Call, Expr, Name, Neg, Number, Program, Statement, Transpose, Tuple, children,
+    Array, Assign, AtSet, Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice,
+    Statement, Subscript, Transpose, Tuple, Unpack, children,
 )
 from bpcli.engine.syntax.parser import suggest
 from bpcli.engine.syntax.printer import to_text
 
-_OPERATOR_GATES = {"+": "add", "-": "sub", "*": "mul", "**": "pow", "@": "matmul"}
+_OPERATOR_GATES = {
+    "+": "add", "-": "sub", "*": "mul", "**": "pow", "@": "matmul",
+    "//": "floordiv", "%": "mod", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne",
+    "&": "logical_and", "|": "logical_or",
+}
+_BOOLEAN_OPERATORS = {"&", "|"}  # numpy's & and | on booleans; on floats numpy refuses them
+_SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones", "full"}  # sizes or axes may come as one tuple
+_FLOATS = {"np.float64", "np.float32", "float64"}
+# The gates that take booleans as numpy's operators do (True + True is True); into any other
+# a boolean goes as 0 or 1, through astype.
+_TAKES_BOOLEANS = {
+    "add", "mul", "sub", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
+    "where", "index", "at_set", "astype", "sum", "mean",
+}
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
 
 
@@ -39,13 +56,32 @@ def lower(program: Program, source: str = "", expand: bool = False) -> Graph:
     lowering = _Lowering(graph, program, source, expand)
     for position, statement in enumerate(program.statements):
         lowering.statement(statement, is_last=position == len(program.statements) - 1)
+    graph.index_inputs = _index_inputs(graph)
+    graph.constant_inputs |= graph.index_inputs
     return graph
+
+
+def _index_inputs(graph: Graph) -> set[str]:
+    """The input variables used only as whole numbers: index arrays in subscripts, np.arange's bounds.
+
+    They take no gradient, and their values must be whole numbers.
+    """
+    first_index = {"index": 1, "at_set": 2, "arange": 0}  # where a gate's index inputs begin
+    uses: dict[int, list[bool]] = {v: [] for v in graph.variables}
+    for node in graph.nodes:
+        for position, used in enumerate(node.inputs):
+            if used in uses:
+                uses[used].append(position >= first_index.get(node.op, len(node.inputs)))
+    return {graph.nodes[v].name for v, as_index in uses.items() if as_index and all(as_index)}
 
 
 def _all_names(program: Program) -> set[str]:
     names: set[str] = set()
     for statement in program.statements:
-        if isinstance(statement, Assign):
+        if isinstance(statement, Unpack):
+            names.update(statement.targets)
+            statement = statement.value
+        elif isinstance(statement, Assign):
             names.add(statement.target)
             statement = statement.value
         stack: list[Expr] = [statement]
@@ -65,13 +101,26 @@ class _Lowering:
         self.primitives = Builder(graph, prefix="t", fold=False) if expand else None
         self.bound: dict[str, int] = {}  # names assigned so far, and variables seen
         self.assigned_at: dict[str, Assign] = {}
-        self.assigned_later = {s.target: s for s in program.statements if isinstance(s, Assign)}
+        self.assigned_later = {s.target: s for s in program.statements[::-1] if isinstance(s, Assign)}
+        targets = [t for s in program.statements for t in (s.targets if isinstance(s, Unpack) else
+                                                            (s.target,) if isinstance(s, Assign) else ())]
+        self.assignments = Counter(targets)  # how many versions each name has
+        self.versions: Counter[str] = Counter()
+        self.assigned_later.update(
+            {target: s for s in program.statements if isinstance(s, Unpack) for target in s.targets}
+        )
 
     def statement(self, statement: Statement, is_last: bool) -> None:
         before = len(self.graph.nodes)
-        if isinstance(statement, Assign):
+        if isinstance(statement, Unpack):
+            node = self._unpack(statement)
+        elif isinstance(statement, Assign):
             self._check_assignable(statement)
-            example = self._literal_value(statement.value)
+            if statement.accumulate:  # c += v is c = c + v: a new version of c
+                target = Name(statement.target, statement.target_span)
+                statement = Assign(statement.target, Binary("+", target, statement.value, statement.span),
+                                   statement.span, statement.target_span)
+            example = self._literal_value(statement.value) if self.assignments[statement.target] == 1 else None
             if example is not None:
                 # x = 3, as the notes' forward code begins: an input whose value is
                 # given as an example (a binding replaces it), not a constant, so
@@ -81,10 +130,11 @@ class _Lowering:
             else:
                 node = self.expression(statement.value)
             self.assigned_at[statement.target] = statement
+            name = self._version_name(statement.target)
             if node >= before and self.graph.nodes[node].op != INPUT:  # a new gate or constant takes the name
-                self.graph.nodes[node].name = statement.target
-            elif self.graph.nodes[node].name != statement.target:  # a = x only renames: a is x's node
-                self.graph.aliases[statement.target] = node
+                self.graph.nodes[node].name = name
+            elif self.graph.nodes[node].name != name:  # a = x only renames: a is x's node
+                self.graph.aliases[name] = node
             self.bound[statement.target] = node
         else:
             if not is_last:
@@ -99,29 +149,41 @@ class _Lowering:
         if is_last:
             self.graph.output = node
 
+    def _unpack(self, statement: Unpack) -> int:
+        """``N, D = x.shape``: each name the length of one axis (as many names as axes)."""
+        value = statement.value
+        if type(value) is not Attribute or value.attr != "shape":
+            raise BpcliError("only a shape unpacks into several names: N, D = x.shape",
+                             source=self.source, span=value.span)
+        operand = self.expression(value.value)
+        count = len(statement.targets)
+        node = operand
+        for axis, (target, span) in enumerate(zip(statement.targets, statement.target_spans)):
+            self._check_assignable(Assign(target, value, statement.span, span))
+            name = self._version_name(target)
+            node = self.graph.add_gate("dim", (operand,), name, None, value.span, {"axis": axis, "count": count})
+            self.assigned_at[target] = Assign(target, value, statement.span, span)
+            self.bound[target] = node
+        return node
+
     def _check_assignable(self, statement: Assign) -> None:
-        if statement.accumulate:
+        if statement.target in self.bound and statement.target not in self.assigned_at:
             raise BpcliError(
-                f"{statement.target} += ... adds to a gradient in a backward file (bpcli check --backward); "
-                "a forward program gives every stage its own name with =",
+                f"{statement.target} is used before it is assigned (an input cannot be assigned to; "
+                "give the new value a name of its own)",
                 source=self.source,
                 span=statement.target_span,
             )
-        first = self.assigned_at.get(statement.target)
-        if first is not None:
-            line = self.source.count("\n", 0, first.span[0]) + 1
-            raise BpcliError(
-                f"{statement.target} is assigned twice (first on line {line}); "
-                "every stage needs its own name",
-                source=self.source,
-                span=statement.target_span,
-            )
-        if statement.target in self.bound:  # used as an input before this assignment
-            raise BpcliError(
-                f"{statement.target} is used before it is assigned",
-                source=self.source,
-                span=statement.target_span,
-            )
+
+    def _version_name(self, target: str) -> str:
+        """A name assigned k times: its versions are name#1 ... name#(k-1), and the last is the plain name."""
+        self.versions[target] += 1
+        version = self.versions[target]
+        if version == self.assignments[target]:
+            return target
+        name = f"{target}#{version}"
+        self.graph.taken.add(name)
+        return name
 
     def expression(self, root: Expr) -> int:
         """Lower one expression, children before parents; returns its node."""
@@ -153,7 +215,7 @@ class _Lowering:
                     "a parenthesised list is only an axis: sum(x, axis=(0, 1)); use [...] for an array",
                     source=self.source, span=item.span,
                 )
-            operands = _operands(item)
+            operands = _operands(item, self.source)
             if operands:
                 push((item, len(operands)))
                 work.extend(reversed(operands))
@@ -166,16 +228,77 @@ class _Lowering:
         if kind is Binary:
             if node.op == "/":
                 return self._division(node, operands)
+            if node.op in _BOOLEAN_OPERATORS:
+                self._check_boolean(operands, node, node.op)
+            elif node.op == "-":
+                self._check_arithmetic(operands, node)
             return self._gate(_OPERATOR_GATES[node.op], operands, node)
         if kind is Call:
             return self._call(node, operands)
         if kind is Number:
             return self._constant(node.value, node.text, node.span)
         if kind is Neg:
+            self._check_arithmetic(operands, node)
             return self._gate("neg", operands, node)
         if kind is Transpose:
             return self._gate("transpose", operands, node)
+        if kind is Invert:
+            self._check_boolean(operands, node, "~")
+            return self._gate("logical_not", operands, node)
+        if kind is Subscript:
+            return self._subscript(node, operands)
+        if kind is AtSet:
+            return self._at_set(node, operands)
+        if kind is Attribute:
+            if node.attr == "shape":
+                raise BpcliError("x.shape is a tuple of numbers: use one of them, x.shape[0], or unpack it, "
+                                 "N, D = x.shape", source=self.source, span=node.span)
+            return self._gate(node.attr, operands, node)
         raise TypeError(f"cannot lower {node!r}")
+
+    def _is_boolean(self, node: int) -> bool:
+        return self.graph.is_gate(node) and REGISTRY[self.graph.nodes[node].op].boolean
+
+    def _check_boolean(self, operands: list[int], node: Expr, symbol: str) -> None:
+        """numpy's &, | and ~ combine booleans (on floats numpy raises a TypeError)."""
+        if not all(self._is_boolean(operand) for operand in operands):
+            raise BpcliError(
+                f"{symbol} combines booleans (comparisons such as x > 0) here; on numbers numpy refuses it",
+                source=self.source, span=node.span,
+            )
+
+    def _check_arithmetic(self, operands: list[int], node: Expr) -> None:
+        """numpy refuses to negate a boolean or subtract one from another; elsewhere they are 0 and 1."""
+        if all(self._is_boolean(operand) for operand in operands):
+            raise BpcliError(
+                "numpy refuses this arithmetic on booleans: turn the comparison into numbers first, "
+                "as (x > 0) * 1.0",
+                source=self.source, span=node.span,
+            )
+
+    def _at_set(self, node: AtSet, operands: list[int]) -> int:
+        """``a[key] = v``: a copy of a with v written at key; a mask is the one item, and v a number."""
+        array, *arrays, value = operands
+        key, _ = _subscript_key(node, self.source)
+        if any(self._is_boolean(operand) for operand in arrays):
+            if len(node.items) != 1:
+                raise BpcliError("a mask is the one item of a subscript: dx[x <= 0] = 0",
+                                 source=self.source, span=node.span)
+            key = (MASK,)
+        return self._gate("at_set", [array, value, *arrays], node, {"key": key})
+
+    def _subscript(self, node: Subscript, operands: list[int]) -> int:
+        if _is_shape_item(node):
+            return self._gate("dim", operands, node, {"axis": _shape_axis(node, self.source)})
+        key, arrays = _subscript_key(node, self.source)
+        for expression, operand in zip(arrays, operands[1:]):
+            if self._is_boolean(operand):
+                raise BpcliError(
+                    "reading through a boolean mask (x[mask]) gives a shape that depends on the values; "
+                    "write np.where(mask, x, 0) or x * mask instead",
+                    source=self.source, span=expression.span,
+                )
+        return self._gate("index", operands, node, {"key": key})
 
     def _constant(self, value: Any, text: str, span: tuple[int, int]) -> int:
         return self.graph.add(CONST, (), text, value=value, span=span)
@@ -257,7 +380,26 @@ class _Lowering:
         return self._gate("mul", [numerator, reciprocal], node)
 
     def _call(self, node: Call, operands: list[int]) -> int:
-        by_arity = FUNCTIONS.get(node.func)
+        if node.func == "arange":
+            return self._arange(node, operands)
+        made = self._constructed(node, operands)
+        if made is not None:
+            return made
+        shaping = self._shape_operation(node, operands)
+        if shaping is not None:
+            return shaping
+        if node.func == "norm":
+            return self._norm(node, operands)
+        if node.func == "square" and len(operands) == 1 and not node.keywords:  # np.square(a) is a ** 2
+            return self._gate("pow", [operands[0], self._constant(2.0, "2", node.span)], node)
+        if node.func == "copy" and len(operands) == 1 and not node.keywords:
+            return operands[0]  # x.copy(): values are never changed in place, so the copy is x itself
+        if node.func == "len" and len(operands) == 1 and not node.keywords:
+            return self._gate("dim", operands, node, {"axis": 0})  # len(x) is x.shape[0]
+        keywords = dict(node.keywords)
+        keepdims = self._flag(node, "keepdims", keywords.pop("keepdims", None))
+        func = "var" if node.func == "std" else node.func  # np.std is the square root of np.var
+        by_arity = FUNCTIONS.get(func)
         if by_arity is None:
             known = ", ".join(sorted(FUNCTIONS))
             raise BpcliError(
@@ -266,7 +408,7 @@ class _Lowering:
                 source=self.source,
                 span=node.func_span,
             )
-        gate = by_arity.get(len(operands))
+        gate = by_arity.get(len(operands)) or by_arity.get(VARIADIC)
         if gate is None:
             counts = " or ".join(str(n) for n in sorted(by_arity))
             plural = "" if counts == "1" else "s"
@@ -276,8 +418,103 @@ class _Lowering:
                 source=self.source,
                 span=node.span,
             )
-        attrs = {name: self._parameter(node, gate, name, value) for name, value in node.keywords} if node.keywords else None
-        return self._gate(gate.op, operands, node, attrs)
+        attrs = {name: self._parameter(node, gate, name, value) for name, value in keywords.items()} or None
+        if keepdims and gate.shape is not shapes.reduce:
+            raise BpcliError(f"{node.func} has no keyword argument 'keepdims' (reductions have)",
+                             source=self.source, span=node.span)
+        out = self._gate(gate.op, operands, node, attrs)
+        if node.func == "std":
+            out = self._gate("sqrt", [out], node)
+        if keepdims:  # the reduced axes kept, as size 1
+            out = self._gate("keepdims", [out, operands[0]], node, {"axis": (attrs or {}).get("axis")})
+        return out
+
+    def _norm(self, node: Call, operands: list[int]) -> int:
+        """np.linalg.norm(x, axis=..., keepdims=...): the 2-norm of vectors, Frobenius of matrices, as
+        sqrt(sum(x * x)) (composite gates: their rules give the gradient x / norm)."""
+        keywords = dict(node.keywords)
+        keepdims = self._flag(node, "keepdims", keywords.pop("keepdims", None))
+        if len(operands) != 1 or set(keywords) - {"axis"}:
+            raise BpcliError("np.linalg.norm takes an array, axis and keepdims here (the 2-norm, Frobenius for "
+                             "a matrix; ord is not supported)", source=self.source, span=node.span)
+        attrs = {"axis": self._parameter(node, REGISTRY["sum"], "axis", keywords["axis"])} if keywords else None
+        squares = self._gate("mul", [operands[0], operands[0]], node)
+        out = self._gate("sqrt", [self._gate("sum", [squares], node, attrs)], node)
+        if keepdims:
+            out = self._gate("keepdims", [out, operands[0]], node, {"axis": (attrs or {}).get("axis")})
+        return out
+
+    def _constructed(self, node: Call, operands: list[int]) -> int | None:
+        """np.zeros((N, D)), np.zeros(x.shape), np.ones(...), np.eye(n), x.astype(float), x.swapaxes(0, 1),
+        np.expand_dims(x, 0): None for any other call."""
+        func = node.func
+        if func in ("zeros", "ones") and _is_shape_of(node):
+            return self._gate(f"{func}_like", operands, node)  # np.zeros(x.shape) is np.zeros_like(x)
+        if func in ("zeros", "ones", "eye") and not node.keywords:
+            return self._gate(func, operands, node)
+        if func == "full" and not node.keywords and len(operands) >= 2:  # np.full(shape, v) is zeros + v
+            return self._gate("add", [self._gate("zeros", operands[:-1], node), operands[-1]], node)
+        if func == "astype":
+            kind = node.args[1] if len(node.args) == 2 else None
+            if node.keywords or not (type(kind) is Name and kind.id == "float" or to_text(kind) in _FLOATS):
+                raise BpcliError("x.astype takes float (bpcli computes in float64)", source=self.source,
+                                 span=node.span)
+            return self._gate("astype", operands[:1], node)
+        if func in ("swapaxes", "expand_dims") and not node.keywords and len(operands) > 1:
+            axes = self._whole_numbers(node, operands[1:])
+            if func == "swapaxes":
+                if len(axes) != 2:
+                    raise BpcliError("swapaxes takes two axes: x.swapaxes(0, 1)", source=self.source, span=node.span)
+                return self._gate("swapaxes", operands[:1], node, {"axes": tuple(axes)})
+            return self._gate("expand_dims", operands[:1], node, {"axis": axes[0] if len(axes) == 1 else tuple(axes)})
+        return None
+
+    def _whole_numbers(self, node: Call, operands: list[int]) -> list[int]:
+        """Axes written in the program as whole numbers."""
+        values = [self.graph.nodes[o].value if self.graph.nodes[o].op == CONST else None for o in operands]
+        if not all(isinstance(v, float) and v.is_integer() for v in values):
+            raise BpcliError(f"{node.func} takes its axes as whole numbers written in the program",
+                             source=self.source, span=node.span)
+        return [int(v) for v in values]
+
+    def _shape_operation(self, node: Call, operands: list[int]) -> int | None:
+        """x.reshape(N, -1), x.flatten(), x.ravel(), x.transpose(1, 0): None for any other call."""
+        if node.func not in _SHAPE_OPERATIONS:
+            return None
+        if node.keywords or not operands:
+            raise BpcliError(f"{node.func} takes an array and sizes or axes, by position: x.{node.func}(...)",
+                             source=self.source, span=node.span)
+        array, *sizes = operands
+        if node.func == "ravel":
+            if sizes:
+                raise BpcliError("ravel and flatten take no arguments here", source=self.source, span=node.span)
+            return self._gate("reshape", [array, self._constant(-1.0, "-1", node.span)], node)
+        if node.func == "reshape":
+            if not sizes:
+                raise BpcliError("reshape takes the new sizes: x.reshape(N, -1)", source=self.source, span=node.span)
+            return self._gate("reshape", operands, node)
+        if not sizes:
+            return self._gate("transpose", [array], node)
+        axes = [self.graph.nodes[o].value if self.graph.nodes[o].op == CONST else None for o in sizes]
+        if not all(isinstance(a, float) and a.is_integer() for a in axes):
+            raise BpcliError("transpose takes its axes as whole numbers written in the program: x.transpose(1, 0)",
+                             source=self.source, span=node.span)
+        return self._gate("permute", [array], node, {"axes": tuple(int(a) for a in axes)})
+
+    def _flag(self, call: Call, name: str, value: Expr | None) -> bool:
+        """A keyword argument that is True or False, written so: keepdims=True."""
+        if value is None:
+            return False
+        if type(value) is Name and value.id in ("True", "False"):
+            return value.id == "True"
+        raise BpcliError(f"{name} is True or False", source=self.source, span=value.span)
+
+    def _arange(self, node: Call, operands: list[int]) -> int:
+        """np.arange(n), np.arange(start, stop[, step]): whole numbers, fixed by the program or the shapes."""
+        if not 1 <= len(operands) <= 3 or node.keywords:
+            raise BpcliError("np.arange takes one to three whole numbers: np.arange(N), np.arange(1, 7, 2)",
+                             source=self.source, span=node.span)
+        return self._gate("arange", operands, node)
 
     def _parameter(self, call: Call, gate: Any, name: str, value: Expr) -> Any:
         if name not in gate.params:
@@ -285,19 +522,24 @@ class _Lowering:
             raise BpcliError(
                 f"{call.func} has no keyword argument {name!r} ({takes})", source=self.source, span=value.span
             )
+        if name == "axis" and type(value) is Name and value.id == "None":
+            return None  # numpy's default, written out: every axis
         items = value.elements if isinstance(value, Tuple) else (value,)
         axes = tuple(_integer(item) for item in items)
         if any(a is None for a in axes):
             raise BpcliError(
-                f"{name} is a whole number or a tuple of them: axis=0, axis=(0, 2)",
+                f"{name} is a whole number or a tuple of them: {name}=0, {name}=(0, 2)",
                 source=self.source, span=value.span,
             )
         return axes if isinstance(value, Tuple) else axes[0]
 
     def _gate(self, op: str, operands: list[int], node: Expr, attrs: dict[str, Any] | None = None) -> int:
+        if op not in _TAKES_BOOLEANS and any(self._is_boolean(operand) for operand in operands):
+            # numpy computes exp(True) as exp(1.0): a boolean enters any other gate as a number
+            operands = [self._gate("astype", [o], node) if self._is_boolean(o) else o for o in operands]
         if self.primitives is not None and REGISTRY[op].decompose is not None:
             self.primitives.span = node.span
-            return REGISTRY[op].decompose(self.primitives, *operands)
+            return REGISTRY[op].decompose(self.primitives, *operands, **(attrs or {}))
         return self.graph.add_gate(op, tuple(operands), self.graph.fresh_name("t"), None, node.span, attrs)
 
 
@@ -310,7 +552,7 @@ def _integer(node: Expr) -> int | None:
     return None
 
 
-def _operands(node: Expr) -> tuple[Expr, ...]:
+def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
     """The subexpressions that become the gate's inputs (keyword arguments are parameters, not inputs).
 
     Division a / b is lowered as a * (1 / b), as the lecture notes stage it
@@ -323,6 +565,91 @@ def _operands(node: Expr) -> tuple[Expr, ...]:
             return (node.right,)
         return (node.left, node.right)
     if kind is Call:
+        if node.func in ("zeros", "ones") and _is_shape_of(node):
+            return (node.args[0].value,)
+        if node.func == "astype":
+            return node.args[:1]
+        if node.func in ("concatenate", "stack", "hstack", "vstack"):
+            if not node.args or type(node.args[0]) not in (Tuple, Array):
+                raise BpcliError(f"{node.func} takes a tuple or list of arrays: np.{node.func}((a, b), axis=0)",
+                                 source=source, span=node.span)
+            return (*node.args[0].elements, *node.args[1:])  # np.concatenate((a, b)): the arrays are the inputs
+        if node.func in _SHAPE_OPERATIONS and any(type(a) is Tuple for a in node.args):
+            # x.reshape((N, -1)) is x.reshape(N, -1); np.transpose(x, (1, 0)) is x.transpose(1, 0)
+            return tuple(e for a in node.args for e in (a.elements if type(a) is Tuple else (a,)))
         return node.args
+    if kind is AtSet:
+        return (node.array, *_subscript_key(node, source)[1], node.value)
+    if kind is Subscript:
+        if _is_shape_item(node):
+            return (node.value.value,)  # x.shape[0]: a number from x's shape
+        return (node.value, *_subscript_key(node, source)[1])
     return children(node)
+
+
+def _is_shape_of(node: Call) -> bool:
+    """np.zeros(x.shape): a shape given as the shape of a value."""
+    return len(node.args) == 1 and type(node.args[0]) is Attribute and node.args[0].attr == "shape"
+
+
+def _is_shape_item(node: Subscript) -> bool:
+    return type(node.value) is Attribute and node.value.attr == "shape"
+
+
+def _shape_axis(node: Subscript, source: str) -> int:
+    """The axis of ``x.shape[k]``: one whole number."""
+    if len(node.items) != 1 or _integer(node.items[0]) is None:
+        raise BpcliError("x.shape takes one whole-number index here: x.shape[0], x.shape[-1]",
+                         source=source, span=node.span)
+    return _integer(node.items[0])
+
+
+def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...], list[Expr]]:
+    """A subscript's key with its fixed items written in, and the expressions of its index arrays.
+
+    Integers, slices with whole-number bounds, ``...`` and None (np.newaxis)
+    are fixed; any other item is an index array or a mask, an input of the gate.
+    """
+    key: list[Any] = []
+    arrays: list[Expr] = []
+    for item in node.items:
+        if type(item) is EllipsisItem:
+            key.append(Ellipsis)
+        elif type(item) is Slice:
+            key.append(slice(*(_index_number(bound, source) for bound in (item.start, item.stop, item.step))))
+            if key[-1].step == 0:
+                raise BpcliError("a slice's step cannot be zero", source=source, span=item.step.span)
+        elif type(item) is Name and item.id == "None":
+            key.append(None)
+        elif type(item) is Number or (type(item) is Neg and type(item.operand) is Number):
+            key.append(_index_number(item, source))
+        else:
+            if type(item) is Array:
+                _check_index_literal(item, source)
+            key.append(ARRAY)
+            arrays.append(item)
+    return tuple(key), arrays
+
+
+def _index_number(node: Expr | None, source: str) -> int | None:
+    if node is None:
+        return None
+    number = _integer(node)
+    if number is None:
+        raise BpcliError(
+            "an index or a slice bound is a whole number written in the program (numpy refuses a float index)",
+            source=source, span=node.span,
+        )
+    return number
+
+
+def _check_index_literal(literal: Array, source: str) -> None:
+    """An index array written out holds whole numbers: x[[0, 2]] (numpy refuses x[[0.5]])."""
+    work = [literal]
+    while work:
+        for element in work.pop().elements:
+            if type(element) is Array:
+                work.append(element)
+            else:
+                _index_number(element, source)
 

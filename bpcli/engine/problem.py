@@ -23,9 +23,11 @@ from numbers import Real
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 from bpcli.engine.backward import Adjoints, backward
+from bpcli.engine.budget import check_budget
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import evaluate
 from bpcli.engine.formulas import gate_text
+from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph, gate_shape
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS, Limits
 from bpcli.engine.lower import lower
@@ -33,7 +35,7 @@ from bpcli.engine.shapes import ShapeError, show, size, value_shape
 from bpcli.engine.syntax.ast import Program
 from bpcli.engine.syntax.parser import parse as parse_text
 from bpcli.engine.syntax.printer import format_number
-from bpcli.engine.values import ShapeOnly
+from bpcli.engine.values import Constant, ShapeOnly
 
 
 class Notice(NamedTuple):
@@ -129,7 +131,11 @@ class Problem:
             return backward(self.graph, output=output, seed=seed)
 
     def evaluate(self, roots: Iterable[int] | None = None, watch: list[int] | None = None) -> Any:
-        """Compute the ``roots`` (every node) at the bound inputs; ``watch``: the gradients reported."""
+        """Compute the ``roots`` (every node) at the bound inputs; ``watch``: the gradients reported.
+
+        Refused before anything is computed if it would hold more numbers than the budget.
+        """
+        check_budget(self.graph, self.limits.max_total_elements)
         with collector_paused():
             return evaluate(self.graph, self.inputs, roots=roots, watch=watch)
 
@@ -185,26 +191,44 @@ def shape_graph(graph: Graph, inputs: Mapping[str, Any], limits: Limits = Limits
     if numbers_only and graph.elementwise():
         graph.shapes = None  # elementwise gates on numbers: every value is a number
         return
-    shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()}, limits.max_elements)
+    shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()}, limits.max_elements, inputs)
     graph.shapes = shapes if any(shapes) else None
 
 
 def infer_shapes(
-    graph: Graph, input_shapes: Mapping[str, tuple[int, ...]], max_elements: int = DEFAULT_MAX_ELEMENTS
+    graph: Graph, input_shapes: Mapping[str, tuple[int, ...]], max_elements: int = DEFAULT_MAX_ELEMENTS,
+    values: Mapping[str, Any] | None = None,
 ) -> list[tuple[int, ...]]:
-    """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes."""
+    """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes.
+
+    ``values``: the inputs' values, of which the index inputs that are numbers fix shapes (np.arange(n)).
+    """
     shapes: list[tuple[int, ...]] = []
+    # Numbers known before evaluation: the program's own, and those the shapes fix (x.shape[0]),
+    # for the gates whose output shape depends on them (np.arange(N), x.reshape(N, -1)).
+    fixed: dict[int, Any] = {}
     for index, node in enumerate(graph.nodes):
         if node.op == INPUT:
             shapes.append(tuple(input_shapes[node.name]))
+            if values is not None and node.name in graph.index_inputs and not shapes[-1]:
+                fixed[index] = values[node.name]
         elif node.op == CONST:
             shapes.append(value_shape(node.value))
+            if not shapes[-1]:
+                fixed[index] = node.value
         else:
             try:
-                shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
+                gate = REGISTRY[node.op]
+                if gate.value_shape is not None:
+                    inputs = node.inputs
+                    shapes.append(gate.value_shape([shapes[i] for i in inputs], [fixed.get(i) for i in inputs]))
+                else:
+                    shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
+                _fix_number(graph, index, gate, shapes, fixed)
             except ShapeError as error:
+                what = "index out of range" if node.op == "index" else "shape mismatch"
                 raise BpcliError(
-                    f"shape mismatch in {gate_text(graph, index)}: {error}",
+                    f"{what} in {gate_text(graph, index)}: {error}",
                     source=graph.source or None,
                     span=node.span,
                 ) from None
@@ -218,6 +242,17 @@ def infer_shapes(
     return shapes
 
 
+def _fix_number(graph: Graph, index: int, gate: Any, shapes: list[tuple[int, ...]], fixed: dict[int, Any]) -> None:
+    """Note the value of a number fixed by the shapes, or computed from such numbers only."""
+    node = graph.nodes[index]
+    if gate.from_shapes is not None:
+        fixed[index] = gate.from_shapes(*(shapes[i] for i in node.inputs), **(node.attrs or {}))
+    elif gate.elementwise and node.inputs and all(i in fixed for i in node.inputs):
+        from bpcli.engine.backends import scalar  # numbers only (start-up: the backend of a scalar run)
+
+        fixed[index] = gate.forward(scalar, *(fixed[i] for i in node.inputs), **(node.attrs or {}))
+
+
 def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Notice]]:
     """Match the given values to the graph's variables: every variable needs one.
 
@@ -225,6 +260,7 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
     a value is given here, which replaces it.
     """
     names = [graph.nodes[v].name for v in graph.variables]
+    given = _constants_marked(graph, given)
     examples = graph.example_values
     missing = [name for name in names if name not in given and name not in examples]
     if missing:
@@ -235,6 +271,8 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
             f"a value: {example}"
         )
     inputs = {name: to_value(name, given[name] if name in given else examples[name]) for name in names}
+    for name in graph.index_inputs:
+        inputs[name] = _index_values(name, inputs[name])
     notices = [
         Notice(None, None, "replaced-example", f"{name} = {_text(examples[name])} in the program is replaced by "
                f"the value bound to it, {_text(inputs[name])}")
@@ -252,6 +290,29 @@ def bind(graph: Graph, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[N
         if getattr(given.get(name), "underflow", None)
     ]
     return inputs, notices
+
+
+def _constants_marked(graph: Graph, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The given values with Constant unwrapped; the graph learns which inputs are constants."""
+    unwrapped = dict(given)
+    for name, value in given.items():
+        if isinstance(value, Constant):
+            unwrapped[name] = value.value
+            graph.constant_inputs.add(name)
+    return unwrapped
+
+
+def _index_values(name: str, value: Any) -> Any:
+    """An index input as integers (numpy indexes with those); whole numbers are required, as numpy does."""
+    import numpy as np  # an index input is an array, or a number that sizes one
+
+    wrong = np.flatnonzero(np.asarray(value) != np.round(value))
+    if wrong.size:
+        where = "" if np.ndim(value) == 0 else f" (element {int(wrong[0])} is {float(np.ravel(value)[wrong[0]])!r})"
+        raise BpcliError(
+            f"{name} is used as an index, so its values must be whole numbers, not floats{where}"
+        )
+    return int(value) if np.ndim(value) == 0 else np.asarray(value).astype(np.int64)
 
 
 def _same(a: Any, b: Any) -> bool:

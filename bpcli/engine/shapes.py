@@ -77,9 +77,88 @@ def axes(shape: Shape, axis: Any) -> tuple[int, ...]:
     return tuple(sorted(normal))
 
 
-def reduce(a: Shape, axis: Any = None) -> Shape:
+def reduce(a: Shape, axis: Any = None, **_: Any) -> Shape:
     removed = axes(a, axis)
     return tuple(size for i, size in enumerate(a) if i not in removed)
+
+
+def kept(a: Shape, axis: Any = None) -> Shape:
+    """The shape of a reduction of ``a`` with keepdims=True: the reduced axes of size 1."""
+    removed = axes(a, axis)
+    return tuple(1 if i in removed else n for i, n in enumerate(a))
+
+
+def reshaped(a: Shape, sizes: tuple[int, ...]) -> Shape:
+    """numpy's reshape of an ``a``-shaped value to ``sizes``, one of which may be -1."""
+    unknown = [i for i, n in enumerate(sizes) if n == -1]
+    known = size(tuple(n for n in sizes if n != -1))
+    if len(unknown) > 1 or any(n < -1 for n in sizes):
+        raise ShapeError(f"cannot reshape to {sizes}: at most one size is -1, the others 0 or more")
+    if unknown and known and size(a) % known == 0:
+        sizes = tuple(size(a) // known if n == -1 else n for n in sizes)
+    if size(sizes) != size(a) or -1 in sizes:
+        raise ShapeError(f"cannot reshape a {show(a)} value ({size(a)} elements) to {sizes}")
+    return sizes
+
+
+def expanded(a: Shape, axis: Any) -> Shape:
+    """np.expand_dims: new axes of size 1 at axis (counted in the result)."""
+    chosen = axis if isinstance(axis, tuple) else (axis,)
+    rank = len(a) + len(chosen)
+    new = axes(tuple([1] * rank), axis)
+    rest = iter(a)
+    return tuple(1 if i in new else next(rest) for i in range(rank))
+
+
+def squeezed(a: Shape, axis: Any = None) -> Shape:
+    """np.squeeze: the axes of size 1 (those along axis) removed; another size there is an error."""
+    if axis is None:
+        return tuple(n for n in a if n != 1)
+    removed = axes(a, axis)
+    if any(a[i] != 1 for i in removed):
+        raise ShapeError(f"cannot squeeze an axis whose size is not 1 (axis {axis} of {show(a)})")
+    return tuple(n for i, n in enumerate(a) if i not in removed)
+
+
+def swapped(rank: int, pair: tuple[int, int]) -> tuple[int, ...]:
+    """The permutation that exchanges two axes."""
+    if rank == 0 or not all(-rank <= ax < rank for ax in pair):
+        raise ShapeError(f"axes {pair} are out of range for {rank} dimensions")
+    first, second = (ax % rank for ax in pair)
+    order = list(range(rank))
+    order[first], order[second] = order[second], order[first]
+    return tuple(order)
+
+
+def concatenated(shapes_: tuple[Shape, ...], axis: int = 0) -> Shape:
+    """np.concatenate: the same shape but along axis, where the sizes add up."""
+    first = shapes_[0]
+    if not first or any(len(s) != len(first) for s in shapes_):
+        raise ShapeError("concatenate joins arrays of one number of dimensions (at least 1): "
+                         + ", ".join(show(s) for s in shapes_))
+    where = axes(first, axis)[0]
+    if any(s[:where] + s[where + 1:] != first[:where] + first[where + 1:] for s in shapes_):
+        raise ShapeError("the shapes differ off the joined axis: " + ", ".join(show(s) for s in shapes_))
+    return first[:where] + (sum(s[where] for s in shapes_),) + first[where + 1:]
+
+
+def stacked(shapes_: tuple[Shape, ...], axis: int = 0) -> Shape:
+    """np.stack: arrays of one shape along a new axis."""
+    if any(s != shapes_[0] for s in shapes_):
+        raise ShapeError("stack takes arrays of one shape: " + ", ".join(show(s) for s in shapes_))
+    return _inserted(shapes_[0], axis, len(shapes_))
+
+
+def _inserted(a: Shape, axis: int, count: int) -> Shape:
+    where = axes(tuple([1] * (len(a) + 1)), axis)[0]
+    return a[:where] + (count,) + a[where:]
+
+
+def permuted(a: Shape, axes: tuple[int, ...]) -> Shape:
+    """np.transpose(a, axes): axes is a permutation of a's axes."""
+    if sorted(ax % len(a) if -len(a) <= ax < len(a) else ax for ax in axes) != list(range(len(a))):
+        raise ShapeError(f"axes {tuple(axes)} are not a permutation of the {len(a)} axes of a {show(a)} value")
+    return tuple(a[ax] for ax in axes)
 
 
 def first(a: Shape, b: Shape, **_: Any) -> Shape:

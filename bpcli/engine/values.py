@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import stat
+import sys
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from bpcli.engine.errors import BpcliError
@@ -51,6 +54,21 @@ class ShapeOnly(NamedTuple):
 
     dims: tuple[int, ...]
     text: str
+
+
+class Constant:
+    """A value bound to an input that takes no gradient (``--const NAME``): a one-hot matrix, a dropout mask.
+
+        >>> import bpcli
+        >>> r = bpcli.grad("sum(x * m)", x=[1, 2], m=bpcli.Constant([0, 1]))
+        >>> r.gradients, r.constants
+        ({'x': array([0., 1.])}, ['m'])
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
 
 
 class Underflowed(float):
@@ -142,7 +160,9 @@ class ValueReader:
 
     def _file(self, name: str, path: Path) -> Any:
         readers = {".json": self._json_file, ".csv": self._csv_file, ".npy": self._npy_file}
-        return readers[file_kind(name, path)](name, path, read_bytes(path, f" (value of {name})"))
+        reader = readers[file_kind(name, path)]  # the suffix first: a wrong one is refused unread
+        return reader(name, path, read_bytes(path, f" (value of {name})", value_file_bytes(self.max_elements),
+                                             "--max-elements"))
 
     def _json_file(self, name: str, path: Path, data: bytes) -> Any:
         self._check_size(name, (count_fields(data),))  # before parsing, which takes some 30 bytes a number
@@ -230,12 +250,47 @@ def file_kind(name: str, path: Path) -> str:
     return suffix
 
 
-def read_bytes(path: Path, purpose: str = "") -> bytes:
-    """A file's bytes; ``purpose`` completes the message when it cannot be read (" (value of x)")."""
+def value_file_bytes(max_elements: int) -> int:
+    """The largest value file read for arrays of ``max_elements`` numbers: room for 32 bytes a number
+    (a JSON or CSV number with its separator; an .npy file takes 8) and a header."""
+    return 32 * max_elements + 65_536
+
+
+MAX_FILE_BYTES = value_file_bytes(DEFAULT_MAX_ELEMENTS)  # 1.6 GB: the default cap on any file read
+
+
+def read_bytes(path: Path, purpose: str = "", limit: int = MAX_FILE_BYTES, raise_with: str = "") -> bytes:
+    """The bytes of a regular file, or of standard input for ``-``: every file bpcli reads is read here.
+
+    At most ``limit`` bytes are ever read; a longer file is refused (``raise_with`` names the option
+    that raises the limit). A device (/dev/zero), a FIFO or a directory is refused without reading it,
+    whatever symlink leads there; a FIFO is opened without blocking, so refusing it never waits for
+    a writer. ``purpose`` completes a message (" (value of x)").
+    """
+    if str(path) == "-":
+        if sys.stdin is None:
+            raise BpcliError("cannot read standard input: it is closed")
+        return _capped(sys.stdin.buffer, limit, f"standard input{purpose}", raise_with)
     try:
-        return path.read_bytes()
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as error:
         raise BpcliError(f"cannot read {path}{purpose}: {error.strerror or error}") from None
+    with os.fdopen(handle, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise BpcliError(f"cannot read {path}{purpose}: it is not a regular file (a device, a FIFO or a "
+                             "directory); bpcli reads files, and - for standard input")
+        return _capped(stream, limit, f"{path}{purpose}", raise_with)
+
+
+def _capped(stream: Any, limit: int, what: str, raise_with: str) -> bytes:
+    try:
+        data = stream.read(limit + 1)
+    except OSError as error:
+        raise BpcliError(f"cannot read {what}: {error.strerror or error}") from None
+    if len(data) > limit:
+        raise BpcliError(f"{what} holds more than {limit:,} bytes, the most bpcli reads from it"
+                         + (f" (raise the limit with {raise_with})" if raise_with else ""))
+    return data
 
 
 _FIELD_BYTES = bytes(32 if chr(byte) in "[],; \t\r\n" else 110 for byte in range(256))  # b" " or b"n"

@@ -15,7 +15,7 @@ from bpcli.views.numbers import format_value
 from bpcli.views.table import DEFAULT_PRECISION, one_line, warning_lines
 
 PASS, FAIL = "✓", "✗"
-STATUS_MARKS = {"right": PASS, "partial": PASS, "wrong": FAIL, "follows": FAIL, "helper": ""}
+STATUS_MARKS = {"right": PASS, "partial": PASS, "wrong": FAIL, "follows": FAIL, "helper": "", "step": ""}
 
 
 def check_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False) -> Group:

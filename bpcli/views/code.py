@@ -35,6 +35,7 @@ from bpcli.engine.syntax.parser import parse
 from bpcli.engine.syntax.printer import to_text
 
 FUNCTION = "backprop"
+_SIZED = {"arange", "zeros", "ones", "eye", "reshape"}  # gates whose constant inputs are whole numbers
 TAG_COLUMN = 52  # where the #(k) stage numbers line up, as in the notes
 
 
@@ -55,7 +56,14 @@ _NUMPY = _Target(
     "import numpy as np",
     {"exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt", "tanh": "np.tanh", "abs": "np.absolute",
      "max": "np.maximum", "min": "np.minimum", "sign": "np.sign", "sum": "np.sum", "mean": "np.mean",
-     "amax": "np.max", "amin": "np.min", "outer": "np.outer"},
+     "amax": "np.max", "amin": "np.min", "outer": "np.outer", "where": "np.where", "scatter": "scatter_add",
+     "logical_not": "np.logical_not", "arange": "np.arange", "var": "np.var", "at_set": "at_set",
+     "reshape": "np.reshape", "permute": "np.transpose", "log1p": "np.log1p", "expm1": "np.expm1", "clip": "np.clip",
+     "zeros": "np.zeros", "ones": "np.ones", "zeros_like": "np.zeros_like", "ones_like": "np.ones_like",
+     "eye": "np.eye", "astype": "as_float", "argmax": "np.argmax", "argmin": "np.argmin",
+     "expand_dims": "np.expand_dims", "squeeze": "np.squeeze", "swapaxes": "np.swapaxes",
+     "concatenate": "np.concatenate", "stack": "np.stack", "prod": "np.prod",
+     "hstack": "np.hstack", "vstack": "np.vstack"},
     "bpcli.engine.backends.array",
 )
 
@@ -71,7 +79,9 @@ def python_code(result: Any, numpy: bool = False) -> str:
 
 def _needs_numpy(graph: Graph) -> bool:
     arrays = any(graph.shape(i) != () for i in range(len(graph.nodes)))
-    return arrays or any(not REGISTRY[graph.nodes[i].op].elementwise for i in graph.stages)
+    # Booleans are numpy's (Python's ~True is -2), as is np.where.
+    gates = [REGISTRY[graph.nodes[i].op] for i in graph.stages]
+    return arrays or any(not gate.elementwise or gate.boolean or gate.op == "where" for gate in gates)
 
 
 class _Program:
@@ -222,7 +232,8 @@ class _Program:
         own = self.renamed.pop(node, None)
         names = self.renamed
         inputs = self.graph.nodes[node].inputs
-        if inputs and all(self.graph.nodes[i].op == CONST for i in inputs):
+        # (np.arange, np.zeros, ... take their whole numbers as written: sizes and indices are integers.)
+        if inputs and all(self.graph.nodes[i].op == CONST for i in inputs) and self.graph.nodes[node].op not in _SIZED:
             # Constants only: as ints Python would differ from bpcli (3 - 3 is 0,
             # and -0 stays 0 where bpcli's -0.0 keeps its sign), so floats.
             literals = {i: self._literal(self.graph.nodes[i].value) for i in inputs}
@@ -371,7 +382,7 @@ def _python_names(graph: Graph, reserved: set[str]) -> dict[int, str]:
     taken = set(reserved)
     names: dict[int, str] = {}
     for node in [*graph.variables, *graph.stages]:
-        name = graph.nodes[node].name
+        name = graph.nodes[node].name.replace("#", "_")  # a version, c#1, is c_1 in Python
         while keyword.iskeyword(name) or name in taken:
             name += "_"
         taken.add(name)

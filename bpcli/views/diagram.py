@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +110,14 @@ def draw(result: Any, image_format: str, precision: int = 4) -> str | bytes:
     if image_format == "mermaid":
         return mermaid(result, precision)
     if image_format in ("svg", "png"):
-        return render(dot(result, precision), image_format)
+        drawn = circuit(result)
+        size = len(drawn.boxes) + len(drawn.wires)
+        if size > MAX_DRAWN:
+            raise BpcliError(
+                f"the circuit has {len(drawn.boxes):,} boxes and {len(drawn.wires):,} wires, more than the {MAX_DRAWN} "
+                "in all that bpcli asks Graphviz to draw (its layout takes minutes and gigabytes beyond that); "
+                "print it with --format text, or as --format dot or mermaid text")
+        return render(_dot(drawn, precision), image_format)
     raise BpcliError(f"--format is one of {', '.join(FORMATS)}, not {image_format!r}")
 
 
@@ -118,12 +126,15 @@ def draw(result: Any, image_format: str, precision: int = 4) -> str | bytes:
 
 def dot(result: Any, precision: int = 4) -> str:
     """The circuit as a Graphviz DOT digraph: inputs left, output right, values green, gradients red."""
-    c = circuit(result)
+    return _dot(circuit(result), precision)
+
+
+def _dot(c: Circuit, precision: int) -> str:
     lines = [
         "digraph circuit {",
         "  rankdir=LR;",
         '  graph [fontname="Helvetica", labelloc=b, label=<'
-        + _html(c.title) + "<br/>"
+        + _html(_shortened(c.title)) + "<br/>"
         + _coloured(VALUE_COLOUR, "green: value (forward)") + " · "
         + _coloured(GRADIENT_COLOUR, f"red: gradient of {_html(c.output)} (backward)") + ">];",
         '  node [fontname="Helvetica"];',
@@ -141,12 +152,13 @@ def dot(result: Any, precision: int = 4) -> str:
 def _dot_node(box: Box, precision: int) -> str:
     total = _dot_total(box, precision)
     if box.kind == "gate":
-        label = f"<b>{_html(box.symbol)}</b><br/><font point-size=\"10\">{_html(box.caption)}</font>{total}"
+        caption = _html(_shortened(box.caption))
+        label = f"<b>{_html(_shortened(box.symbol))}</b><br/><font point-size=\"10\">{caption}</font>{total}"
         return f'shape=box, style="rounded", label=<{label}>'
     if box.kind == "output":
-        return f"shape=plaintext, label=<<b>{_html(box.symbol)}</b>>"
+        return f"shape=plaintext, label=<<b>{_html(_shortened(box.symbol))}</b>>"
     style = "<b>{}</b>" if box.kind == "input" else "{}"
-    return f"shape=plaintext, label=<{style.format(_html(box.symbol))}{total}>"
+    return f"shape=plaintext, label=<{style.format(_html(_shortened(box.symbol)))}{total}>"
 
 
 def _dot_total(box: Box, precision: int) -> str:
@@ -168,6 +180,15 @@ def _dot_wire_label(wire: Wire, precision: int) -> str:
 def _coloured(colour: str, text: str, size: int | None = None) -> str:
     sized = f' point-size="{size}"' if size else ""
     return f'<font color="{colour}"{sized}>{_html(text)}</font>'
+
+
+# The longest text in a DOT label: Graphviz refuses a label over 16 KB, and a long title is
+# unreadable in a picture anyway (the whole expression is in the DOT file's source text).
+MAX_LABEL = 300
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
 def _html(text: str) -> str:
@@ -228,32 +249,82 @@ def _mermaid_text(text: str) -> str:
 # ---- rendering with Graphviz ------------------------------------------------------
 
 
+# The most boxes and wires, together, sent to Graphviz. Its layout grows much faster than
+# the circuit where wires cross (a sum of 40 sigmoid(x*k) terms, 360 in all, takes 2 s; of 60
+# terms, 540, 21 s; of 99, over two minutes), and a picture of more cannot be read anyway.
+MAX_DRAWN = 400
+DOT_TIMEOUT = 120  # seconds
+
+
 def render(dot_text: str, image_format: str) -> bytes:
     """An SVG or PNG image of DOT text, drawn by Graphviz's ``dot`` program."""
     program = shutil.which("dot")
     if program is None:
         raise BpcliError(f"--format {image_format} draws with Graphviz's dot program, which is not installed: "
                          + INSTALL_GRAPHVIZ)
+    stdout, stderr, returncode = _run_killed_with_us([program, f"-T{image_format}"], dot_text.encode())
+    if returncode != 0:
+        message = stderr.decode(errors="replace").strip()
+        raise BpcliError(f"Graphviz could not draw the circuit: {message}")
+    return stdout
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived while Graphviz was drawing."""
+
+
+def _run_killed_with_us(command: list[str], data: bytes) -> tuple[bytes, bytes, int]:
+    """Run ``command`` on ``data``; the child is killed if it overruns DOT_TIMEOUT or if bpcli is
+    interrupted (SIGINT) or terminated (SIGTERM), so that no ``dot`` outlives the run."""
+    def terminated(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    try:  # set before the child starts, so that no SIGTERM can come between the two
+        previous, handled = signal.signal(signal.SIGTERM, terminated), True
+    except ValueError:  # not the main thread (bpcli used as a library): no handler to set
+        previous, handled = None, False
+    process = None
     try:
-        done = subprocess.run([program, f"-T{image_format}"], input=dot_text.encode(), capture_output=True,
-                              timeout=120)
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout, stderr = process.communicate(data, timeout=DOT_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise BpcliError("Graphviz took over two minutes to draw the circuit; use --format dot") from None
-    if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip()
-        raise BpcliError(f"Graphviz could not draw the circuit: {message}")
-    return done.stdout
+    except _Terminated:
+        stdout = None
+    finally:  # KeyboardInterrupt (SIGINT) and the timeout pass here too
+        if process is not None:
+            _stop(process)
+        if handled:  # (None: a handler set outside Python, which signal cannot put back; the default then)
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    if stdout is None:  # dot is gone: now end as SIGTERM would have ended bpcli
+        signal.raise_signal(signal.SIGTERM)
+        raise SystemExit(128 + signal.SIGTERM)  # a handler of the caller's own chose to carry on
+    return stdout, stderr, process.returncode
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 # ---- a tree in the terminal ----------------------------------------------------
 
 
+# Levels of nesting drawn in one tree. A deeper branch is cut there and drawn again as a
+# tree of its own below, so the output grows with the circuit, not with its depth times
+# its size (each level indents every line under it), and stays readable in 120 columns.
+MAX_TREE_DEPTH = 12
+
+
 def tree(result: Any, precision: int = 4) -> Any:
-    """The circuit as a rich Tree from the output back to the inputs, each wire's value and gradient.
+    """The circuit as rich Trees from the output back to the inputs, each wire's value and gradient.
 
     A stage used more than once is drawn in full the first time, and named
-    after that, so the tree grows with the circuit, not with its paths.
+    after that, so the tree grows with the circuit, not with its paths. A
+    branch deeper than MAX_TREE_DEPTH continues in a tree of its own below.
     """
+    from rich.console import Group  # rich only to draw (start-up)
     from rich.text import Text  # rich only to draw (start-up)
     from rich.tree import Tree  # rich only to draw (start-up)
 
@@ -262,21 +333,31 @@ def tree(result: Any, precision: int = 4) -> Any:
     feeding: dict[str, list[Wire]] = {}
     for wire in c.wires:
         feeding.setdefault(wire.target, []).append(wire)
-    root = Tree(Text(c.title, style="bold"))
+    trees = [Tree(Text(c.title, style="bold"))]
     drawn: set[str] = set()
-    work = [(root, wire) for wire in reversed(feeding["n_out"])]
-    while work:
-        parent, wire = work.pop()
+    cut: list[str] = []  # boxes whose inputs continue in a tree of their own
+    work = [(trees[0], wire, 1) for wire in reversed(feeding["n_out"])]
+    while work or cut:
+        if not work:
+            box = boxes[cut.pop(0)]
+            trees.append(Tree(Text(f"{box.caption}  (continued)", style="bold")))
+            work = [(trees[-1], inner, 1) for inner in reversed(feeding.get(box.id, []))]
+            continue
+        parent, wire, depth = work.pop()
         box = boxes[wire.source]
         again = box.id in drawn
-        branch = parent.add(_tree_line(box, wire, again, precision))
+        deeper = feeding.get(box.id, []) if not again else []
+        too_deep = bool(deeper) and depth >= MAX_TREE_DEPTH
+        branch = parent.add(_tree_line(box, wire, again, precision, continued=too_deep))
         drawn.add(box.id)
-        if not again:
-            work.extend((branch, inner) for inner in reversed(feeding.get(box.id, [])))
-    return root
+        if too_deep:
+            cut.append(box.id)
+        else:
+            work.extend((branch, inner, depth + 1) for inner in reversed(deeper))
+    return trees[0] if len(trees) == 1 else Group(*trees)
 
 
-def _tree_line(box: Box, wire: Wire, again: bool, precision: int) -> Any:
+def _tree_line(box: Box, wire: Wire, again: bool, precision: int, continued: bool = False) -> Any:
     from rich.text import Text  # rich only to draw (start-up)
 
     line = Text()
@@ -289,6 +370,8 @@ def _tree_line(box: Box, wire: Wire, again: bool, precision: int) -> Any:
         line.append("  gradient ").append(format_value(wire.gradient, precision), style="red")
     if again and box.kind == "gate":
         line.append("  (drawn above)", style="dim")
+    elif continued:
+        line.append("  (continued below)", style="dim")
     elif box.total is not None:
         line.append(f"  (used {box.uses} times: gradients add up to ")
         line.append(format_value(box.total, precision), style="red").append(")")

@@ -53,21 +53,28 @@ def explain(result: Any, precision: int = 4) -> list[Sentence]:
 def _stage_sentence(result: Any, stage: Any, show, reaches_output: bool) -> str:
     gate = f"the {REGISTRY[stage.op].title} gate {stage.name} = {stage.expr}"
     if stage.upstream is None:
-        why = "it depends on no input" if reaches_output else f"its value does not reach the output {result.output}"
+        if not reaches_output:
+            why = f"its value does not reach the output {result.output}"
+        elif REGISTRY[stage.op].boolean:
+            why = "its value is a boolean, which carries no gradient"
+        elif REGISTRY[stage.op].carries_no_gradient:  # a shape's number, np.arange, np.zeros_like
+            why = "its value is fixed by the shapes, whatever the inputs hold, so it carries no gradient"
+        else:
+            why = "it depends on no input"
         return f"no gradient flows through {gate}: {why}"
     carried = [i for i, formula in enumerate(stage.formulas) if formula is not None]
     values = [result.evaluation.values[i] for i in result.graph.nodes[stage.node].inputs]
     return _TEMPLATES[stage.role](_Facts(stage, gate, carried, values, show))
 
 
-def explanation_text(sentences: list[Sentence]) -> str:
+def explanation_lines(sentences: list[Sentence]) -> list[str]:
     """The sentences as lines: ``(2) the multiply gate ...``, a fork's sum indented under its stage."""
     def line(s: Sentence) -> str:
         if s.index is None:
             return s.text
         return f"({s.index}) {s.text}" if s.kind == "stage" else f"{' ' * (len(str(s.index)) + 3)}{s.text}"
 
-    return "\n".join(line(s) for s in sentences)
+    return [line(s) for s in sentences]
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,11 @@ def _swaps(f: _Facts) -> str:
 
 def _routes(f: _Facts) -> str:
     stage = f.stage
+    if stage.op == "index":
+        return f"{f.gate} sends the {f.upstream} it received back to the elements it picked: {f.each()}"
+    if stage.op == "at_set":
+        return (f"{f.gate} passes the {f.upstream} it received back to the elements it kept (an overwritten one "
+                f"passes nothing back), and the written part to the value written: {f.each()}")
     if stage.structural:
         return f"{f.gate} routes the {f.upstream} it received to the winning elements: {f.each()}"
     if stage.shape != () or len(f.carried) < 2:

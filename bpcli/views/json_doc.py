@@ -36,6 +36,7 @@ def grad_document(
         "inputs": {name: value(v) for name, v in result.inputs.items()},
         "shapes": {name: list(shape) for name, shape in result.shapes.items()},
         "gradients": {name: value(v) for name, v in result.gradients.items()},
+        "constants": result.constants,
     }
     if not gradients_only:
         document["stages"] = [_stage(stage, value) for stage in result.stages]

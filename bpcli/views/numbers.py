@@ -17,6 +17,9 @@ INLINE_ELEMENTS = 6  # a table cell shows an array whole up to this many element
 INLINE_EDGE_ITEMS = {1: 3, 2: 2}
 BLOCK_ELEMENTS = 100  # a block shows at most this many before numpy's "..."
 FORK_TERMS_SHOWN = 8  # a fork's sum shows at most this many of its terms
+# ``full`` shows every element up to this many; beyond, the edges of each axis and a note.
+# A table of 100,000 numbers took 39 s to lay out and is read by no one: --json has them all.
+FULL_ELEMENTS = 10_000
 
 
 def format_value(value: Any, precision: int = 4, full: bool = False) -> str:
@@ -37,14 +40,20 @@ def format_block(value: Any, precision: int = 4, full: bool = False) -> str:
 
     if getattr(value, "ndim", 0) == 0:
         return format_value(value, precision)
-    return np.array2string(
-        np.asarray(value),
+    array = np.asarray(value)
+    cut = full and array.size > FULL_ELEMENTS
+    text = np.array2string(
+        array,
         formatter={"float_kind": lambda v: format_value(v, precision)},
         separator=", ",
-        threshold=np.inf if full else BLOCK_ELEMENTS,
-        edgeitems=3,
+        threshold=FULL_ELEMENTS if cut else np.inf if full else BLOCK_ELEMENTS,
+        # Each axis keeps this many at either end, so that about FULL_ELEMENTS are shown in all.
+        edgeitems=max(3, int((FULL_ELEMENTS / 2 ** array.ndim) ** (1 / array.ndim))) if cut else 3,
         max_line_width=100,
     )
+    if cut:
+        text += f"\n({array.size:,} elements: --full shows about {FULL_ELEMENTS:,}; --json writes every one)"
+    return text
 
 
 def _inline(value: Any, precision: int) -> str:

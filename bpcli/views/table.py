@@ -117,7 +117,7 @@ def _gradients(result: Any, show, precision: int, full: bool) -> Any:
         table.add_column("value", justify="right", style="green")
         table.add_column(Text(f"∂{result.output}/∂input"), justify="right", style="red")
         for name, value in result.inputs.items():
-            table.add_row(Text(name), show(value), show(result.gradients[name]))
+            table.add_row(Text(name), show(value), _gradient_cell(result, name, show))
         if not result.inputs:
             table.add_row("(none)", "", "")
         return fitted(table)
@@ -129,9 +129,17 @@ def _gradients(result: Any, show, precision: int, full: bool) -> Any:
     table.add_column("shape")
     table.add_column(Text(f"∂{result.output}/∂input"), style="red")
     for name in result.inputs:
-        gradient = format_block(result.gradients[name], precision, full)
+        gradient = _gradient_cell(result, name, lambda value: format_block(value, precision, full))
         table.add_row(Text(name), _shape_text(result.shapes[name]), Text(gradient))
     return fitted(table)
+
+
+def _gradient_cell(result: Any, name: str, show) -> str:
+    """An input's gradient, or why it has none (an index input, a --const input)."""
+    if name in result.gradients:
+        return show(result.gradients[name])
+    kind = "index input" if name in result.graph.index_inputs else "constant"
+    return f"none ({kind})"
 
 
 def _forks(result: Any, show) -> Text:

@@ -21,7 +21,7 @@ from hypothesis.extra.lark import LarkStrategy
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.syntax import grammar, spellings
-from bpcli.engine.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Transpose, Tuple
+from bpcli.engine.syntax.ast import Invert, Array, Assign, Binary, Call, Name, Neg, Number, Transpose, Tuple
 from bpcli.engine.syntax.parser import parse
 from bpcli.engine.syntax.printer import to_text
 from fuzzing import budget
@@ -99,7 +99,7 @@ grammar_strings = _Shallower(_GRAMMAR, "program", _TERMINALS, st.characters(code
 # Errors the grammar cannot know of: raised while the tree is built, with a message of their own.
 _MEANING = re.compile(
     r"is not an? (function|method|attribute) bpcli knows|is not supported|takes one array here"
-    r"|given twice|positional argument follows"
+    r"|given twice|positional argument follows|reduces one array|only a name's elements|is random"
 )
 
 
@@ -150,6 +150,8 @@ def _ours(node):
         return ("name", node.id)
     if kind is Neg:
         return ("-", _ours(node.operand))
+    if kind is Invert:
+        return ("~", _ours(node.operand))
     if kind is Binary:
         return (node.op, _ours(node.left), _ours(node.right))
     if kind is Transpose:
@@ -162,17 +164,28 @@ def _ours(node):
 
 
 _OPERATORS = {python_ast.Add: "+", python_ast.Sub: "-", python_ast.Mult: "*", python_ast.Div: "/",
-              python_ast.Pow: "**", python_ast.MatMult: "@"}
+              python_ast.Pow: "**", python_ast.MatMult: "@", python_ast.FloorDiv: "//", python_ast.Mod: "%",
+              python_ast.BitAnd: "&", python_ast.BitOr: "|"}
 
 
 def _python_statement(node):
     if isinstance(node, python_ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], python_ast.Name):
         return ("=", node.targets[0].id, _python(node.value))
-    if isinstance(node, python_ast.AugAssign) and isinstance(node.op, python_ast.Add):
-        return ("+=", node.target.id, _python(node.value))
+    if isinstance(node, python_ast.AugAssign) and isinstance(node.target, python_ast.Name):
+        if isinstance(node.op, python_ast.Add):
+            return ("+=", node.target.id, _python(node.value))
+        # c -= v is c = c - v, a new version of c
+        return ("=", node.target.id, (_OPERATORS[type(node.op)], ("name", node.target.id), _python(node.value)))
     if isinstance(node, python_ast.Expr):
         return _python(node.value)
     raise _NotWritten(node)
+
+
+def _axis_keyword(args, keywords, arrays):
+    """numpy's reductions read the argument after the array as the axis, as bpcli's tree writes it."""
+    if len(args) <= arrays:
+        return args, keywords
+    return args[:arrays], (("axis", args[arrays]), *keywords)
 
 
 def _python(node):
@@ -183,6 +196,8 @@ def _python(node):
         return ("name", node.id)
     if isinstance(node, python_ast.UnaryOp):
         operand = _python(node.operand)
+        if isinstance(node.op, python_ast.Invert):
+            return ("~", operand)
         return operand if isinstance(node.op, python_ast.UAdd) else ("-", operand)
     if isinstance(node, python_ast.BinOp):
         return (_OPERATORS[type(node.op)], _python(node.left), _python(node.right))
@@ -195,8 +210,16 @@ def _python(node):
         if isinstance(func, python_ast.Name):
             return ("call", func.id, args, keywords)
         if isinstance(func.value, python_ast.Name) and func.value.id in spellings.MODULE_ALIASES:
+            spelt = f"{spellings.MODULE_ALIASES[func.value.id]}.{func.attr}"
+            if spelt in spellings.REDUCTIONS or spelt in spellings.AXIS_SECOND:
+                args, keywords = _axis_keyword(args, keywords, 1)
             return ("call", spellings.module_function(func.value.id, func.attr), args, keywords)
-        return ("call", spellings.METHODS[func.attr], (_python(func.value), *args), keywords)
+        if func.attr not in spellings.METHODS:
+            raise _NotWritten(node)  # np.linalg.norm and other dotted paths
+        args = (_python(func.value), *args)
+        if func.attr in spellings.REDUCING_METHODS:
+            args, keywords = _axis_keyword(args, keywords, 1)
+        return ("call", spellings.METHODS[func.attr], args, keywords)
     if isinstance(node, python_ast.List):
         return ("Array", tuple(map(_python, node.elts)))
     if isinstance(node, python_ast.Tuple):

@@ -17,6 +17,9 @@ maximum = np.maximum
 minimum = np.minimum
 sign = np.sign
 power = np.power
+log1p = np.log1p
+expm1 = np.expm1
+clip = np.clip
 
 
 def recip(a):
@@ -100,6 +103,10 @@ def mean(a, axis=None):
     return np.mean(a, axis=axis)
 
 
+def var(a, axis=None, ddof=0):
+    return np.var(a, axis=axis, ddof=ddof)
+
+
 def amax(a, axis=None):
     return np.max(a, axis=axis)
 
@@ -142,3 +149,118 @@ def share(a, m, axis=None):
 def ties(a, m, axis=None):
     """Which reductions found their extreme more than once."""
     return np.sum(a == _expanded(m, a, axis), axis=axis) > 1
+
+
+def scatter_add(like, key, values):
+    """Zeros shaped like ``like`` with ``values`` added at the subscript ``key``: repeated indices add up."""
+    out = np.zeros(np.shape(like))
+    np.add.at(out, key, values)
+    return out
+
+
+def keepdims(a, like, axis=None):
+    """A reduction of ``like`` with the reduced axes put back as size 1 (numpy's keepdims=True)."""
+    shape = np.shape(_expanded(a, like, axis)) if axis is not None else (1,) * np.ndim(like)
+    return np.reshape(a, shape)
+
+
+def reshape_like(a, like):
+    return np.reshape(a, np.shape(like))
+
+
+def at_set(a, key, values):
+    """A copy of ``a`` with ``values`` written at the subscript ``key`` (numpy's a[key] = values)."""
+    out = np.array(a, dtype=np.float64)
+    out[key] = values
+    return out
+
+
+def permute(a, axes):
+    return np.transpose(a, axes)
+
+
+def reshape(a, shape):
+    return np.reshape(a, shape)
+
+
+def logsumexp(a, axis=None):
+    """log(sum(exp(a))) along axis, from a - max(a): no exp overflows."""
+    m = np.max(a, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return out.reshape(np.shape(np.sum(a, axis=axis)))
+
+
+def softmax(a, axis=None):
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(a, axis=None):
+    shifted = a - np.max(a, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def filled(like, value):
+    return np.full(np.shape(like), value)
+
+
+def full(shape, value):
+    return np.full(shape, value)
+
+
+def eye(n):
+    return np.eye(n)
+
+
+def as_float(a):
+    return np.asarray(a, dtype=np.float64)
+
+
+def argmax(a, axis=None):
+    return np.argmax(a, axis=axis)
+
+
+def argmin(a, axis=None):
+    return np.argmin(a, axis=axis)
+
+
+expand_dims = np.expand_dims
+
+
+def squeeze(a, axis=None):
+    return np.squeeze(a, axis=axis)
+
+
+def concatenate(arrays, axis=0):
+    return np.concatenate(arrays, axis=axis)
+
+
+def stack(arrays, axis=0):
+    return np.stack(arrays, axis=axis)
+
+
+def prod(a, axis=None):
+    return np.prod(a, axis=axis)
+
+
+def prod_others(a, axis=None):
+    """Each element's product of the other elements along axis: exclusive products from both sides
+    (no division, so an element 0 elsewhere gives the exact answer)."""
+    a = np.asarray(a, dtype=np.float64)
+    reduced = tuple(range(a.ndim)) if axis is None else tuple(
+        ax % a.ndim for ax in (axis if isinstance(axis, tuple) else (axis,)))
+    ends = tuple(range(a.ndim - len(reduced), a.ndim))
+    moved = np.moveaxis(a, reduced, ends)
+    flat = moved.reshape(moved.shape[:a.ndim - len(reduced)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,))
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.moveaxis((before * after).reshape(moved.shape), ends, reduced)
+
+
+def hstack(arrays):
+    return np.hstack(arrays)
+
+
+def vstack(arrays):
+    return np.vstack(arrays)

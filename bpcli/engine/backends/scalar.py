@@ -56,6 +56,25 @@ def log(a: float) -> float:
     return NAN  # negative, or nan
 
 
+def log1p(a: float) -> float:
+    if a > -1:
+        return math.log1p(a)
+    if a == -1:
+        return -INF
+    return NAN  # below -1, or nan
+
+
+def expm1(a: float) -> float:
+    try:
+        return math.expm1(a)
+    except OverflowError:
+        return INF
+
+
+def clip(a: float, lo: float, hi: float) -> float:
+    return minimum(maximum(a, lo), hi)  # numpy's: nan anywhere is nan
+
+
 def sqrt(a: float) -> float:
     return math.sqrt(a) if a >= 0 else NAN  # math.sqrt(-0.0) is -0.0, as in numpy
 
@@ -143,6 +162,65 @@ def sum(a: float, axis: None = None) -> float:  # noqa: A001 - the gates' vocabu
 
 
 mean = amax = amin = sum
+
+
+def var(a: float, axis: None = None, ddof: int = 0) -> float:
+    return 0.0 if ddof == 0 else NAN  # numpy: one number varies by 0; with ddof=1, 0 / 0
+
+
+def keepdims(a: float, like: float, axis: None = None) -> float:
+    return a
+
+
+def reshape_like(a: float, like: float) -> float:
+    return a
+
+
+def logsumexp(a: float, axis: None = None) -> float:
+    return a  # log(exp(a)), exactly (inf and nan stay)
+
+
+def softmax(a: float, axis: None = None) -> float:
+    return NAN if a != a or abs(a) == INF else 1.0  # numpy: exp(inf - inf) is nan
+
+
+def log_softmax(a: float, axis: None = None) -> float:
+    return NAN if a != a or abs(a) == INF else 0.0
+
+
+def prod(a: float, axis: None = None) -> float:
+    return a
+
+
+def prod_others(a: float, axis: None = None) -> float:
+    return 1.0  # the empty product
+
+
+def filled(like: float, value: float) -> float:
+    return value
+
+
+def as_float(a: float) -> float:
+    return float(a)
+
+
+def argmax(a: float, axis: None = None) -> int:
+    return 0
+
+
+argmin = argmax
+
+
+def squeeze(a: float, axis: None = None) -> float:
+    return a
+
+
+def reshape(a: float, shape: tuple) -> float:
+    return a  # a number stays a number only when reshaped to ()
+
+
+def permute(a: float, axes: tuple) -> float:
+    return a
 
 
 def broadcast(a: float, like: float, axis: None = None) -> float:

@@ -110,7 +110,66 @@ class Tuple(_Node):
         self.elements, self.span = elements, span
 
 
-Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple
+class Invert(_Node):
+    """``~a``: numpy's logical not of a boolean array."""
+
+    __slots__ = ("operand",)
+    _fields = ("operand",)
+
+    def __init__(self, operand: Expr, span: Span = NO_SPAN) -> None:
+        self.operand, self.span = operand, span
+
+
+class Slice(_Node):
+    """``start:stop:step`` inside a subscript; an absent bound is None."""
+
+    __slots__ = ("start", "stop", "step")
+    _fields = ("start", "stop", "step")
+
+    def __init__(self, start: Expr | None, stop: Expr | None, step: Expr | None, span: Span = NO_SPAN) -> None:
+        self.start, self.stop, self.step, self.span = start, stop, step, span
+
+
+class EllipsisItem(_Node):
+    """``...`` inside a subscript: as many full slices as the other items leave."""
+
+    __slots__ = ()
+
+    def __init__(self, span: Span = NO_SPAN) -> None:
+        self.span = span
+
+
+class Subscript(_Node):
+    """``a[items]``: each item an expression (an integer, an index array, a mask, None), a Slice or ``...``."""
+
+    __slots__ = ("value", "items")
+    _fields = ("value", "items")
+
+    def __init__(self, value: Expr, items: tuple[Any, ...], span: Span = NO_SPAN) -> None:
+        self.value, self.items, self.span = value, items, span
+
+
+class Attribute(_Node):
+    """``x.shape``, ``x.ndim``, ``x.size``: numbers fixed by the shapes of the bound values."""
+
+    __slots__ = ("value", "attr")
+    _fields = ("value", "attr")
+
+    def __init__(self, value: Expr, attr: str, span: Span = NO_SPAN) -> None:
+        self.value, self.attr, self.span = value, attr, span
+
+
+class AtSet(_Node):
+    """``a[items] = value`` as a value: a copy of ``a`` with ``value`` written at ``items`` (JAX's a.at[...].set)."""
+
+    __slots__ = ("array", "items", "value")
+    _fields = ("array", "items", "value")
+
+    def __init__(self, array: Expr, items: tuple[Any, ...], value: Expr, span: Span = NO_SPAN) -> None:
+        self.array, self.items, self.value, self.span = array, items, value, span
+
+
+Expr = Number | Name | Neg | Binary | Transpose | Call | Array | Tuple | Invert | Subscript | Attribute | AtSet
 
 
 class Assign(_Node):
@@ -124,7 +183,18 @@ class Assign(_Node):
         self.accumulate = accumulate  # target += value (backward files only)
 
 
-Statement = Assign | Expr
+class Unpack(_Node):
+    """``N, D = x.shape``: one name per axis of a shape."""
+
+    __slots__ = ("targets", "value", "target_spans")
+    _fields = ("targets", "value")
+
+    def __init__(self, targets: tuple[str, ...], value: Expr, span: Span = NO_SPAN,
+                 target_spans: tuple[Span, ...] = ()) -> None:
+        self.targets, self.value, self.span, self.target_spans = targets, value, span, target_spans
+
+
+Statement = Assign | Unpack | Expr
 
 
 class Program(_Node):
@@ -135,7 +205,8 @@ class Program(_Node):
         self.statements, self.span = statements, NO_SPAN
 
 
-BINARY_OPERATORS = ("+", "-", "*", "/", "**", "@")
+BINARY_OPERATORS = ("+", "-", "*", "/", "**", "@", "//", "%", "<", "<=", ">", ">=", "==", "!=", "&", "|")
+COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
@@ -143,10 +214,27 @@ def children(node: Expr) -> tuple[Expr, ...]:
     kind = type(node)
     if kind is Binary:
         return (node.left, node.right)
-    if kind is Neg or kind is Transpose:
+    if kind is Neg or kind is Transpose or kind is Invert:
         return (node.operand,)
+    if kind is Attribute:
+        return (node.value,)
+    if kind is Subscript:
+        return (node.value, *subscript_expressions(node))
+    if kind is AtSet:
+        return (node.array, *subscript_expressions(node), node.value)
     if kind is Call:
         return node.args + tuple(value for _, value in node.keywords) if node.keywords else node.args
     if kind is Array or kind is Tuple:
         return node.elements
     return ()
+
+
+def subscript_expressions(node: Subscript) -> tuple[Expr, ...]:
+    """The expressions inside a subscript, slice bounds included, left to right."""
+    found: list[Expr] = []
+    for item in node.items:
+        if type(item) is Slice:
+            found += [bound for bound in (item.start, item.stop, item.step) if bound is not None]
+        elif type(item) is not EllipsisItem:
+            found.append(item)
+    return tuple(found)

@@ -22,7 +22,10 @@ from typing import Any
 from bpcli.engine.errors import BpcliError, line_and_column
 from bpcli.engine.syntax import grammar, spellings, standalone
 from bpcli.engine.syntax.lexer import END, KIND, START, STRAY, TEXT, Lexer, Token
-from bpcli.engine.syntax.ast import Array, Assign, Binary, Call, Name, Neg, Number, Program, Span, Transpose, Tuple
+from bpcli.engine.syntax.ast import (
+    Array, Assign, AtSet, Attribute, Binary, Call, EllipsisItem, Invert, Name, Neg, Number, Program, Slice, Span,
+    Subscript, Transpose, Tuple, Unpack,
+)
 
 # How the parser's terminal names read in an error message.
 _TERMINAL_TEXT = {
@@ -42,10 +45,22 @@ _TERMINAL_TEXT = {
     "SEMICOLON": "';'",
     "EQUAL": "'='",
     "PLUSEQUAL": "'+='",
+    "AUGMENTED": "an augmented assignment",
     "DOT": "'.'",
+    "COLON": "':'",
+    "FLOORDIV": "'//'",
+    "PERCENT": "'%'",
+    "ELLIPSIS": "'...'",
+    "TILDE": "'~'",
+    "VBAR": "'|'",
+    "AMPERSAND": "'&'",
+    "COMPARE": "a comparison",
     "_NEWLINE": "a new line",
     "$END": "the end of the input",
 }
+
+SHAPE_ATTRIBUTES = ("shape", "ndim", "size")  # numbers fixed by the bound values' shapes
+
 
 def parse(source: str) -> Program:
     """Parse a program (or a single expression) into an AST.
@@ -170,9 +185,16 @@ def _plan(builder: _AstBuilder, size: int, origin: str, name: str, single: bool,
         pick = operator.itemgetter(*positions)
         return size, origin, lambda children: build([*pick(children)])
 
+    # A repetition (``(_sep statement)*``) is a left-recursive inlined rule: its
+    # first child is the list built so far, which this rule alone holds, so it
+    # grows in place; copying it at every repetition would make a long program
+    # quadratic.
+    grows_in_place = build is list and bool(kept) and tuple(kept[0]) == (0, True, 0)
+    rest = kept[1:] if grows_in_place else kept
+
     def callback(children: list[Any]) -> Any:
-        handed: list[Any] = []
-        for position, inline, nones in kept:
+        handed: list[Any] = children[0] if grows_in_place else []
+        for position, inline, nones in rest:
             if nones:
                 handed += [None] * nones
             if inline:
@@ -181,7 +203,9 @@ def _plan(builder: _AstBuilder, size: int, origin: str, name: str, single: bool,
                 handed.append(children[position])
         if nones_after:
             handed += [None] * nones_after
-        return handed[0] if single and len(handed) == 1 else build(handed)
+        if single and len(handed) == 1:
+            return handed[0]
+        return handed if build is list else build(handed)  # ``handed`` is already a fresh list
 
     return size, origin, callback
 
@@ -233,14 +257,73 @@ class _AstBuilder:
         return Assign(target[TEXT], value, _span(target, value), _span(target, target))
 
     def accumulation(self, children: list[Any]) -> Assign:
-        target, value = children
+        target, _, value = children
         return Assign(target[TEXT], value, _span(target, value), _span(target, target), accumulate=True)
+
+    def augmented(self, children: list[Any]) -> Assign:
+        """``c -= v`` is ``c = c - v``: a new version of c (``+=`` is an accumulation, see above)."""
+        target, operator, value = children
+        name = Name(target[TEXT], (target[START], target[END]))
+        updated = Binary(operator[TEXT][0], name, value, _span(target, value))
+        return Assign(target[TEXT], updated, _span(target, value), _span(target, target))
+
+    def item_assignment(self, children: list[Any]) -> Assign:
+        """``a[k] = v``: a new version of a, with v written at k (a functional update)."""
+        array, _, items, closing, value = children
+        name = _assigned_name(array)
+        return Assign(name.id, AtSet(name, tuple(items), value, _span(array, value)), _span(array, value),
+                      _span(array, closing))
+
+    def item_augmented(self, children: list[Any]) -> Assign:
+        """``a[k] -= v`` is ``a[k] = a[k] - v``, as numpy computes it (a repeated index is written once)."""
+        array, _, items, closing, operator, value = children
+        name = _assigned_name(array)
+        read = Subscript(name, tuple(items), _span(array, closing))
+        updated = Binary(operator[TEXT][0], read, value, _span(array, value))
+        return Assign(name.id, AtSet(name, tuple(items), updated, _span(array, value)), _span(array, value),
+                      _span(array, closing))
 
     def _binary(self, children: list[Any]) -> Binary:
         left, operator, right = children
         return Binary(operator[TEXT], left, right, (left.span[0], right.span[1]))
 
-    add = sub = mul = div = pow = matmul = _binary
+    add = sub = mul = div = pow = matmul = bitand = bitor = floordiv = mod = _binary
+
+    def unpacking(self, children: list[Any]) -> Unpack:
+        *targets, value = [child for child in children if child is not None]
+        return Unpack(tuple(t[TEXT] for t in targets), value, _span(targets[0], value),
+                      tuple((t[START], t[END]) for t in targets))
+
+    def comparison(self, children: list[Any]) -> Binary:
+        """``a < b``; a chain ``a < b < c`` is refused (Python reads it as ``a < b and b < c``, numpy cannot)."""
+        if len(children) > 3:
+            first, last = children[0], children[-1]
+            raise BpcliError(
+                "a chained comparison is not supported: write each comparison in parentheses and combine "
+                "them with &, as (a < b) & (b < c)",
+                span=_span(first, last),
+            )
+        return self._binary(children)
+
+    def invert(self, children: list[Any]) -> Invert:
+        tilde, operand = children
+        return Invert(operand, _span(tilde, operand))
+
+    def subscript(self, children: list[Any]) -> Subscript:
+        value, _, items, closing = children
+        return Subscript(value, tuple(items), _span(value, closing))
+
+    def subscripts(self, children: list[Any]) -> list[Any]:
+        return [child for child in children if child is not None]
+
+    def slice(self, children: list[Any]) -> Slice:
+        start, first_colon, stop, second_colon, step = children
+        last = next((item for item in (step, second_colon, stop) if item is not None), first_colon)
+        return Slice(start, stop, step, _span(start if start is not None else first_colon, last))
+
+    def ellipsis(self, children: list[Any]) -> EllipsisItem:
+        (token,) = children
+        return EllipsisItem((token[START], token[END]))
 
     def attribute(self, children: list[Any]) -> Transpose:
         """``a.T``, the one attribute bpcli knows."""
@@ -248,6 +331,15 @@ class _AstBuilder:
         name = token[TEXT]
         if name == "T":
             return Transpose(operand, _span(operand, token))
+        if name in SHAPE_ATTRIBUTES and not (isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES):
+            return Attribute(operand, name, _span(operand, token))
+        if isinstance(operand, Name) and spellings.MODULE_ALIASES.get(operand.id) == "np":
+            if name == "newaxis":
+                return Name("None", _span(operand, token))  # np.newaxis is None
+            if name == "linalg":
+                return Name(f"{operand.id}.linalg", _span(operand, token))  # the receiver of np.linalg.norm
+            if name == "random":
+                raise BpcliError(spellings.unsupported(f"{operand.id}.random.*"), span=_span(operand, token))
         if isinstance(operand, Name) and operand.id in spellings.MODULE_ALIASES:
             if spellings.module_function(operand.id, name) is not None:
                 raise BpcliError(
@@ -258,9 +350,16 @@ class _AstBuilder:
                 "(constants such as math.pi are not supported: write the number)", span=_span(operand, token),
             )
         raise BpcliError(
-            f".{name} is not an attribute bpcli knows: the one attribute is .T (transpose)",
+            f".{name} is not an attribute bpcli knows: the attributes are .T (transpose), .shape, .ndim and .size",
             span=(token[START] - 1, token[END]),
         )
+
+    def parenthesized(self, children: list[Any]) -> Any:
+        """``(a)`` is ``a``, its span widened to the brackets, so that a line's text and a caret include them."""
+        opening, inner, closing = children
+        if type(inner) is not tuple:  # a node (never a bare token here)
+            inner.span = _span(opening, closing)
+        return inner
 
     def neg(self, children: list[Any]) -> Neg:
         minus, operand = children
@@ -293,22 +392,23 @@ class _AstBuilder:
             func = spellings.module_function(receiver.id, method)
             if func is None:
                 raise BpcliError(
-                    f"{spelt} is not a function bpcli knows", span=span,
+                    spellings.unsupported(spelt), span=span,
                     hint=f"bpcli accepts these Python spellings: {spellings.listed()}",
                 )
-            if f"{spellings.MODULE_ALIASES[receiver.id]}.{method}" in spellings.REDUCTIONS and len(call.args) > 1:
-                raise BpcliError(
-                    f"{spelt} takes one array here (numpy reads a second argument as an axis): "
-                    f"write {spelt}(a, axis=0), or np.maximum(a, b) / np.minimum(a, b) elementwise",
-                    span=span,
-                )
-            return Call(func, call.args, span, (receiver.span[0], call.func_span[1]), call.keywords)
+            args, keywords = call.args, call.keywords
+            spelt_np = f"{spellings.MODULE_ALIASES[receiver.id]}.{method}"
+            if spelt_np in spellings.REDUCTIONS or spelt_np in spellings.AXIS_SECOND:
+                args, keywords = _axis_by_position(spelt, args, keywords, 1, span)
+            return Call(func, args, span, (receiver.span[0], call.func_span[1]), keywords)
         if method in spellings.METHODS:
             func = spellings.METHODS[method]
-            return Call(func, (receiver, *call.args), span, call.func_span, call.keywords)
+            args, keywords = (receiver, *call.args), call.keywords
+            if method in spellings.REDUCING_METHODS:
+                args, keywords = _axis_by_position(f".{method}", args, keywords, 1, span)
+            return Call(func, args, span, call.func_span, keywords)
         raise BpcliError(
             f".{method}(...) is not a method bpcli knows", span=(call.func_span[0] - 1, call.span[1]),
-            hint="the one method is a.dot(b); write functions as calls: sum(x), not x.sum()",
+            hint=f"bpcli knows these methods: {', '.join(f'a.{m}(...)' for m in spellings.METHODS)}, and a.T",
         )
 
     def arguments(self, children: list[Any]) -> list[Any]:
@@ -328,6 +428,37 @@ class _AstBuilder:
     def tuple_literal(self, children: list[Any]) -> Tuple:
         opening, first, rest, closing = children
         return Tuple((first, *(rest or ())), _span(opening, closing))
+
+
+def _assigned_name(target: Any) -> Name:
+    """The name whose element an assignment writes: ``dx[idx] = ...`` (not ``f(x)[0] = ...``)."""
+    if type(target) is not Name:
+        raise BpcliError("only a name's elements can be assigned to: dx[idx] = 0", span=target.span)
+    return target
+
+
+def _axis_by_position(spelt: str, args: tuple[Any, ...], keywords: tuple[tuple[str, Any], ...], arrays: int,
+                      span: Span) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
+    """numpy's reductions read the argument after the array as the axis: np.sum(x, 1) is np.sum(x, axis=1)."""
+    if len(args) <= arrays:
+        return args, keywords
+    axis = args[arrays]
+    if len(args) > arrays + 1 or any(name == "axis" for name, _ in keywords) or not _is_axis(axis):
+        raise BpcliError(
+            f"{spelt} reduces one array (numpy reads a second argument as an axis, a whole number or a tuple "
+            "of them): write np.sum(a, 1) or np.sum(a, axis=(0, 1)); np.maximum(a, b) and np.minimum(a, b) "
+            "compare two arrays elementwise",
+            span=span,
+        )
+    return args[:arrays], (("axis", axis), *keywords)
+
+
+def _is_axis(node: Any) -> bool:
+    if isinstance(node, Tuple):
+        return all(_is_axis(element) for element in node.elements)
+    if isinstance(node, Neg):
+        node = node.operand
+    return isinstance(node, Number) and node.text.isdigit()
 
 
 def _sorted_arguments(arguments: list[Any]) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
@@ -434,8 +565,6 @@ def _character_hint(char: str) -> str | None:
     hints = {
         "^": "powers are written ** (as in Python): x**2",
         "!": "bpcli has no comparison or factorial operators",
-        "<": "bpcli has no comparison operators",
-        ">": "bpcli has no comparison operators",
         "'": "bpcli has no strings",
         '"': "bpcli has no strings",
     }

@@ -6,17 +6,24 @@ explicit stack, so deep trees print without recursion and in linear time.
 
 from __future__ import annotations
 
-from bpcli.engine.syntax.ast import Array, Binary, Call, Expr, Name, Neg, Number, Transpose, Tuple
+from bpcli.engine.syntax.ast import (
+    COMPARISONS, Array, AtSet, Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript,
+    Transpose, Tuple,
+)
 
-_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
-_BINARY_PRECEDENCE = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "@": _PRODUCT, "**": _POWER}
-_SPACED = {"+": " + ", "-": " - ", "*": " * ", "/": " / ", "@": " @ ", "**": "**"}
+_COMPARE, _OR, _AND, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = -2, -1, 0, 1, 2, 3, 4, 5
+_BINARY_PRECEDENCE = {
+    "+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "@": _PRODUCT, "//": _PRODUCT, "%": _PRODUCT, "**": _POWER,
+    "&": _AND, "|": _OR,
+    **{op: _COMPARE for op in COMPARISONS},
+}
+_SPACED = {op: f" {op} " for op in _BINARY_PRECEDENCE} | {"**": "**"}
 
 
 def precedence(node: Expr) -> int:
     if isinstance(node, Binary):
         return _BINARY_PRECEDENCE[node.op]
-    if isinstance(node, Neg):
+    if isinstance(node, (Neg, Invert)):
         return _UNARY
     return _ATOM
 
@@ -43,7 +50,10 @@ def _parts(node: Expr) -> list[Expr | str]:
         return ["-", *_wrapped(node.operand, precedence(node.operand) < _UNARY)]
     if isinstance(node, Binary):
         mine = _BINARY_PRECEDENCE[node.op]
-        if node.op == "**":
+        if mine == _COMPARE:  # comparisons do not chain: a comparison inside one is parenthesised
+            left_parens = precedence(node.left) <= mine
+            right_parens = precedence(node.right) <= mine
+        elif node.op == "**":
             # Right-associative, and its left operand binds tighter than unary minus.
             left_parens = precedence(node.left) <= _POWER
             right_parens = precedence(node.right) < _UNARY
@@ -55,6 +65,18 @@ def _parts(node: Expr) -> list[Expr | str]:
             _SPACED[node.op],
             *_wrapped(node.right, right_parens),
         ]
+    if isinstance(node, Attribute):
+        wrapped = _wrapped(node.value, precedence(node.value) < _ATOM or isinstance(node.value, Number))
+        return [*wrapped, "." + node.attr]
+    if isinstance(node, AtSet):  # JAX's spelling of a functional update
+        wrapped = _wrapped(node.array, precedence(node.array) < _ATOM or isinstance(node.array, Number))
+        return [*wrapped, ".at", *_listed([_item_parts(item) for item in node.items], "[", "]"), ".set(",
+                node.value, ")"]
+    if isinstance(node, Invert):
+        return ["~", *_wrapped(node.operand, precedence(node.operand) < _UNARY)]
+    if isinstance(node, Subscript):
+        wrapped = _wrapped(node.value, precedence(node.value) < _ATOM or isinstance(node.value, Number))
+        return [*wrapped, *_listed([_item_parts(item) for item in node.items], "[", "]")]
     if isinstance(node, Transpose):
         # A number needs its parentheses too: 2.T would read as the number 2. and the name T.
         return [*_wrapped(node.operand, precedence(node.operand) < _ATOM or isinstance(node.operand, Number)), ".T"]
@@ -67,6 +89,17 @@ def _parts(node: Expr) -> list[Expr | str]:
         items = _listed([[element] for element in node.elements], "(", ")")
         return items[:-1] + [",", ")"] if len(node.elements) == 1 else items
     raise TypeError(f"not an expression node: {node!r}")
+
+
+def _item_parts(item: Expr | Slice | EllipsisItem) -> list[Expr | str]:
+    if isinstance(item, EllipsisItem):
+        return ["..."]
+    if isinstance(item, Slice):
+        parts: list[Expr | str] = [] if item.start is None else [item.start]
+        parts.append(":")
+        parts += [] if item.stop is None else [item.stop]
+        return parts + ([] if item.step is None else [":", item.step])
+    return [item]
 
 
 def _listed(items: list[list[Expr | str]], opening: str, closing: str) -> list[Expr | str]:
