@@ -37,7 +37,7 @@ torch = pytest.importorskip("torch", reason='PyTorch is not installed (pip insta
 
 import bpcli  # noqa: E402
 from bpcli.engine.gates import REGISTRY  # noqa: E402
-from fuzzing import budget  # noqa: E402
+from fuzzing import ELEMENTWISE, budget  # noqa: E402  (the gates of real numbers, as the fuzzer draws them)
 
 F64 = torch.float64
 # Rounding only: the two sides order the same float64 operations differently (s * (1 - s) against
@@ -199,9 +199,10 @@ TORCH_GATES: dict[str, Callable[..., Any]] = {
     "sign": lambda a: _flat(torch.sign(a), a),
     "greater": lambda a, b: _flat((a > b).to(F64) + 0.5 * (a == b).to(F64), a, b),
     "nonzero": lambda a: _flat((a != 0).to(F64), a),
+    "expm1": torch.expm1, "log1p": torch.log1p,
+    "astype": lambda a: a.to(F64),  # a.astype(float) of a float64 value is that value
     "unzero": lambda a, b: _Unzero.apply(a, b.detach()),
 }
-ELEMENTWISE = sorted(op for op, gate in REGISTRY.items() if gate.elementwise)
 
 
 def test_every_elementwise_gate_has_a_torch_counterpart():
