@@ -166,6 +166,6 @@ def test_explain_says_what_a_subscript_an_assignment_and_a_comparison_do():
                      "--explain")
     assert result.exit_code == 0
     text = " ".join(result.stdout.split())
-    assert "the subscript gate t5 = t4[1:] sends the [1, 1] it received back to the elements it picked" in text
+    assert "the subscript gate t5 = t4[1:] sends the [[1, 1]] it received back to the elements it picked" in text
     assert "an overwritten one passes nothing back" in text
     assert "no gradient flows through the gt gate t3 = m > 1: its value is a boolean" in text

@@ -407,10 +407,24 @@ def disagreements(result: Any, program: Program, point: dict[str, Any]) -> list[
     return found
 
 
+ROUNDING_ZERO = 1e-30
+
+
+def meets_zero_by_rounding(result: Any) -> bool:
+    """Whether a value of the program is nonzero but below ROUNDING_ZERO: the residue of a cancellation
+    (1e-9 * 1e-9 - 1e-18), which numpy's matmul (with fused multiply-adds) and PyTorch's round
+    differently, and which a square root or a kink then turns into nan against 0, or 1 against 0."""
+    return any(
+        value is not None and bool(np.any((np.abs(np.asarray(value, dtype=float)) < ROUNDING_ZERO)
+                                          & (np.asarray(value, dtype=float) != 0)))
+        for value in result.evaluation.values
+    )
+
+
 def assert_agree(program: Program, point: dict[str, Any]) -> None:
     """In a property test: agreement, except in the known disagreements (each held by its own test below)."""
     result = bpcli.grad(program.text, point)
-    assume(not multiplies_zero_by_non_finite(result))
+    assume(not multiplies_zero_by_non_finite(result) and not meets_zero_by_rounding(result))
     problems = disagreements(result, program, point)
     assert not problems, f"{program.text} at {point}: " + "; ".join(problems)
 
