@@ -29,6 +29,9 @@ Limits              bounds of a run        --max-elements (limits=Limits(...))
 
 Bad input raises BpcliError, whose message is what the command line prints.
 Names are imported on first use, so ``import bpcli`` stays cheap.
+
+In Jupyter every result shows itself as HTML, and ``%load_ext bpcli`` adds
+the ``%bpcli`` magic (docs/notebook.md).
 """
 
 from __future__ import annotations
@@ -92,6 +95,17 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'bpcli' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext bpcli``: the %bpcli and %%bpcli magics (imported only now, so ``import bpcli`` stays cheap).
+
+    Imported by name, as the public names are: the magic speaks the command line's words, and the
+    command line imports this package.
+    """
+    import importlib  # the magic by name, on %load_ext only (start-up)
+
+    importlib.import_module("bpcli.cli.magic").register(ipython)
 
 
 def __dir__() -> list[str]:

@@ -137,7 +137,7 @@ class TestImages:
     def test_unknown_format(self):
         result = run_cli("graph", *MAIN_EXAMPLE, "--format", "jpeg")
         assert result.exit_code == 2
-        assert result.stderr == "bpcli: error: --format is one of dot, mermaid, svg, png, text, not 'jpeg'\n"
+        assert result.stderr == "bpcli: error: --format is one of dot, mermaid, svg, png, text, html, not 'jpeg'\n"
 
 
 class TestText:

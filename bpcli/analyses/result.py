@@ -21,8 +21,9 @@ from bpcli.engine.problem import Notice, Problem
 class Result:
     """What every result shares: it shows itself through bpcli.views, the one place results meet their views.
 
-    ``to_json()`` is the document ``--json`` prints, and rich shows the
-    command's table (``rich.print(result)``); neither is computed here.
+    ``to_json()`` is the document ``--json`` prints, rich shows the
+    command's table (``rich.print(result)``) and Jupyter its HTML; none is
+    computed here.
     """
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -32,6 +33,22 @@ class Result:
     def __rich__(self) -> Any:
         """The command's table, for ``rich.print(result)``."""
         return views.table_of(self)
+
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: the command's tables as HTML (and a GradResult's circuit)."""
+        return views.html_of(self)
+
+    def _repr_markdown_(self) -> str:
+        """What a Markdown-only front-end shows: the same tables, in Markdown."""
+        return views.markdown_of(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """IPython's plain text (its terminal, a notebook's text/plain): the tables without colour.
+
+        A bundle rather than ``_repr_pretty_``, which IPython passes over for a
+        dataclass's own ``__repr__``.
+        """
+        return {"text/plain": views.plain_text_of(self)}
 
 
 class Stage(NamedTuple):

@@ -46,6 +46,11 @@ def check(
     rtol: Optional[float] = typer.Option(None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."),
     atol: Optional[float] = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."),
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.check/1 JSON document."),
+    html: Optional[Path] = typer.Option(
+        None, "--html", metavar="PATH",
+        help="Also write the report as a self-contained HTML page: your lines beside the true values, "
+        "wrong ones marked, the diagnosis.",
+    ),
     upstream: common.Upstream = None,
     precision: common.Precision = 4,
     full: common.Full = False,
@@ -123,6 +128,10 @@ def check(
             Limits(max_elements, max_total_elements), max_length,
         )
         common.warn_unused(result.problems[0].warnings)
+    if html is not None:
+        from bpcli.views.html import check_report  # a view only when asked for (start-up)
+
+        common.write_output(check_report(result), common.out_path(html))
     if json_output:
         common.print_json(result.to_json())
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -17,7 +17,7 @@ from bpcli.engine.errors import BpcliError
     epilog="""\b
 Examples:
   bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format dot
-  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format mermaid
+  bpcli graph "(x+y)*z" -x -2 -y 5 -z -4 --format html
   bpcli graph "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --format text
 """,
 )
@@ -27,9 +27,10 @@ def graph(
     expression: common.Expression = None,
     file: common.File = None,
     image_format: str = typer.Option(
-        "dot", "--format", metavar="dot|mermaid|svg|png|text",
+        "dot", "--format", metavar="dot|mermaid|svg|png|text|html",
         help="DOT text (Graphviz), a Mermaid flowchart (renders in GitHub Markdown), an SVG or PNG image "
-        "(needs Graphviz's dot program), or a tree in the terminal.",
+        "(needs Graphviz's dot program), a tree in the terminal, or a self-contained HTML page that steps "
+        "through the forward and backward pass (needs values, nothing else; over 400 nodes, the table alone).",
     ),
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="PATH",
@@ -52,16 +53,28 @@ def graph(
 
     {bindings}
     """
-    from bpcli.views import diagram  # a view only when shown (start-up)
-
     text, arguments = common.read_expression(expression, file, ctx.args, max_length)
     out, arguments = common.short_out_option(text, arguments, out)
     out = common.out_path(out)
     result = common.evaluated_text(text, arguments, upstream, expand, seed, max_elements, circuit_without_values=True,
                                    max_total_elements=max_total_elements)
     common.warn_values(result.warnings)
+    show(result, image_format, out, precision)
+
+
+def show(result: Any, image_format: str, out: Optional[Path], precision: int) -> None:
+    """The circuit in ``image_format``, to ``out`` or standard output (the %bpcli magic writes files with it)."""
+    from bpcli.views import diagram  # a view only when shown (start-up)
+
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)
+        return
+    if image_format == "html":
+        from bpcli.views.page import page  # a view only when asked for (start-up)
+
+        if any(value is None for value in result.inputs.values()):
+            raise BpcliError("the step-through page shows values: bind every input (-x 2 or x=2)")
+        common.write_output(page(result, precision), out)
         return
     if image_format == "png" and out is None:
         raise BpcliError("a PNG image is binary: give a file to write it to with --out circuit.png")

@@ -393,7 +393,7 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
     from rich.console import Console  # rich only to draw (start-up)
 
     from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
-    from bpcli.views.layout import PrintHook
+    from bpcli.views.terminal import PrintHook
 
     with atomic_output(path) as handle:
         output = Console(file=handle, width=PIPED_WIDTH, color_system=None, highlight=False)
@@ -437,7 +437,7 @@ def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
 def console(stderr: bool = False) -> Any:
     from rich.console import Console  # rich only to draw (start-up)
 
-    from bpcli.views.layout import PrintHook
+    from bpcli.views.terminal import PrintHook
 
     # Piped output gets no escape codes at all. rich drops only the colours for
     # NO_COLOR and keeps bold and dim; bpcli drops every style, as the variable asks.

@@ -44,6 +44,21 @@ DOCUMENTS = {
 TEXTS = {
     "SymbolicResult": ("bpcli.views.symbolic_text", "symbolic_text"),
 }
+# Notebooks (Jupyter's display protocol): the tables above read back and written as HTML or
+# Markdown, so the columns and numbers are the terminal's; found by the nearest base type.
+HTMLS = {
+    "Result": ("bpcli.views.html", "notebook_html"),
+    "GradResult": ("bpcli.views.page", "grad_notebook_html"),  # with its circuit drawn
+    "PointsResult": ("bpcli.views.html", "points_html"),
+}
+MARKDOWNS = {
+    "Result": ("bpcli.views.html", "notebook_markdown"),
+    "PointsResult": ("bpcli.views.html", "points_markdown"),
+}
+PLAIN_TEXTS = {
+    "Result": ("bpcli.views.html", "notebook_text"),
+    "PointsResult": ("bpcli.views.html", "points_text"),
+}
 WRITERS = {  # views that write to a stream, in a format the caller names
     "PointsResult": ("bpcli.views.points_out", "write_points"),
 }
@@ -68,6 +83,24 @@ def to_json(result: Any, indent: int | None = 2) -> str:
 def text_of(result: Any, **options: Any) -> str:
     """The plain text of ``result`` (for results that are text, such as symbolic derivatives)."""
     shown: str = _view(TEXTS, result)(result, **options)
+    return shown
+
+
+def html_of(result: Any, **options: Any) -> str:
+    """The HTML a notebook shows for ``result``."""
+    shown: str = _view(HTMLS, result)(result, **options)
+    return shown
+
+
+def markdown_of(result: Any, **options: Any) -> str:
+    """The Markdown a notebook shows for ``result`` where it shows no HTML."""
+    shown: str = _view(MARKDOWNS, result)(result, **options)
+    return shown
+
+
+def plain_text_of(result: Any, **options: Any) -> str:
+    """The plain text IPython shows for ``result`` (the terminal's tables without colour)."""
+    shown: str = _view(PLAIN_TEXTS, result)(result, **options)
     return shown
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.engine.printable import printable
-from bpcli.views.layout import Fitted, fitted
+from bpcli.views.terminal import Fitted, fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import DEFAULT_PRECISION, one_line, warning_lines
 

@@ -28,7 +28,7 @@ from bpcli.views.numbers import format_value
 
 VALUE_COLOUR = "#1a7f37"  # green, as the notes draw forward values
 GRADIENT_COLOUR = "#cf222e"  # red, as the notes draw gradients
-FORMATS = ("dot", "mermaid", "svg", "png", "text")
+FORMATS = ("dot", "mermaid", "svg", "png", "text", "html")  # text: tree(), html: views/page.py
 INSTALL_GRAPHVIZ = (
     "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; "
     "https://graphviz.org/download/), or print the circuit as DOT text with --format dot, which needs nothing"

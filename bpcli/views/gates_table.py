@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.engine.gates import ELEMENTWISE, VJP
-from bpcli.views.layout import Fitted, fitted
+from bpcli.views.terminal import Fitted, fitted
 
 def gates_table(reference: Any) -> Group:
     parts: list[Any] = []

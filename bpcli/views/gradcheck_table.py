@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from bpcli.views.layout import fitted
+from bpcli.views.terminal import fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import one_line, warning_lines
 

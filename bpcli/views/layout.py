@@ -1,281 +1,170 @@
-"""Tables that fit the terminal without cutting a number, and lines without trailing spaces.
+"""A layered left-to-right layout for circuits, in pure Python (no Graphviz).
 
-rich shrinks a table that is too wide by cutting its widest columns, words and
-numbers included (a 60-column terminal showed ``0.51…``). ``fitted`` lays a
-table out itself: at its natural width where that fits; else with each column
-narrowed no further than its longest word, so cells wrap between words and
-never inside one; and where even that is too wide, as one block per row, each
-cell under its column's heading (the vertical layout).
+The method is Sugiyama's, in its simplest honest form: every node goes in the
+layer one past the deepest node feeding it (longest-path layering, so inputs
+sit on the left and the output on the right, as the lecture notes draw them);
+a wire that skips layers is cut into a chain of invisible bends, one per layer
+it crosses; then each layer is ordered by the barycentre (mean position) of
+its neighbours in the previous layer, sweeping left to right and back a few
+times, which removes most crossings of circuit-shaped graphs. Coordinates
+follow: layers are as wide as their widest node plus room for the wire labels,
+and each layer is centred vertically.
+
+Everything is linear in the size of the graph per sweep; the page bounds the
+size before it lays anything out (views/page.py).
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import string
-from typing import Any, Callable, Iterable, Optional
+from dataclasses import dataclass
 
-from rich.console import Console, ConsoleOptions, ConsoleRenderable, Group, RenderableType, RenderHook, RenderResult
-from rich.measure import Measurement
-from rich.segment import Segment
-from rich.table import Column, Table
-from rich.text import Span, Text
-
-# Wide enough that nothing is measured against it: a cell's natural width.
-_UNBOUNDED = 1_000_000
-FIELD_INDENT = 2  # a vertical block's fields sit this far right of its heading
+SWEEPS = 4  # left-to-right and back; more rarely changes a circuit's order
+ROW_GAP = 96.0  # vertical distance between the centres of neighbouring nodes (room for two labels)
+LABEL_ROOM = 120.0  # horizontal room between layers for a wire's value and gradient
 
 
-class Fitted:
-    """A table shown whole, wrapped between words, or as blocks: whichever the width allows.
+@dataclass(frozen=True)
+class Layout:
+    """Centres of nodes, each wire's points from source to target, and the drawing's size."""
 
-    In the vertical layout each row is a block: a heading made from some of
-    its cells (``heading``: a str.format template over the cells by column
-    number), then every other cell that is not empty, under its column's name.
+    centres: dict[str, tuple[float, float]]
+    routes: list[list[tuple[float, float]]]  # aligned with the edges given
+    width: float
+    height: float
+
+
+def layered(
+    nodes: list[str], widths: dict[str, float], edges: list[tuple[str, str]], margin: float = 24.0
+) -> Layout:
+    """Lay out ``nodes`` (in a topological order: every edge goes from an earlier to a later node).
+
+    ``widths`` are the nodes' drawn widths; ``edges`` are (source, target) pairs.
     """
-
-    def __init__(self, table: Table, heading: str = "{0}") -> None:
-        self.table = table
-        self.heading = heading
-        self._in_heading = {int(field) for _, field, _, _ in string.Formatter().parse(heading) if field}
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        # Trimmed here too, not only by the command line's console: rich.print(result) shows the same lines.
-        widths = column_widths(self.table, console, options)
-        if widths is None:
-            yield Trimmed(Group(*self._blocks(console, options)))
-        else:
-            yield Trimmed(_with_widths(self.table, widths))
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement.get(console, options, self.table)
-
-    def _blocks(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        table = self.table
-        if table.title:
-            yield _as_text(table.title, console)
-        inner = options.update_width(max(1, options.max_width - FIELD_INDENT))
-        rows = zip(*(list(column.cells) for column in table.columns))
-        for row in rows:
-            cells = [_as_text(cell, console, column.style) for column, cell in zip(table.columns, row)]
-            yield self._heading([cell.plain for cell in cells])
-            fields = [
-                (_plain(column.header), cell)
-                for index, (column, cell) in enumerate(zip(table.columns, cells))
-                if index not in self._in_heading and cell.plain
-            ]
-            if fields:
-                yield _fields(fields, console, inner)
-
-    def _heading(self, texts: list[str]) -> Text:
-        """The heading template filled in; where a cell it names is empty (an elision row), those cells joined."""
-        if all(texts[index] for index in self._in_heading):
-            return Text(self.heading.format(*texts), style="bold")
-        return Text("  ".join(texts[index] for index in sorted(self._in_heading) if texts[index]), style="bold")
+    layer = _longest_path_layers(nodes, edges)
+    layers, chains = _with_bends(nodes, edges, layer)
+    _order_by_barycentre(layers, _neighbours(chains))
+    layer_x = _layer_positions(layers, widths, margin)
+    y = _heights(layers, _neighbours(chains))
+    top = min(y.values())
+    centres = {member: (layer_x[index], margin + ROW_GAP / 2 + y[member] - top)
+               for index, members in enumerate(layers) for member in members}
+    routes = [[centres[point] for point in chain] for chain in chains]
+    last = len(layers) - 1
+    width = layer_x[last] + max(widths.get(m, 0.0) for m in layers[last]) / 2 + margin
+    return Layout(centres={n: centres[n] for n in nodes}, routes=routes, width=width,
+                  height=2 * margin + ROW_GAP + max(y.values()) - top)
 
 
-def fitted(table: Table, heading: str = "{0}") -> Fitted:
-    """``table`` laid out for the width it is printed at (see the module's description)."""
-    return Fitted(table, heading)
+def bends(nodes: list[str], edges: list[tuple[str, str]]) -> int:
+    """How many bends the layout would add (a wire crossing k layers has k): its size beyond the nodes."""
+    layer = _longest_path_layers(nodes, edges)
+    return sum(layer[target] - layer[source] - 1 for source, target in edges)
 
 
-def column_widths(table: Table, console: Console, options: ConsoleOptions) -> Optional[list[int]]:
-    """Each column's content width within ``options.max_width``, none narrower than its longest word;
-    None where the table cannot fit so."""
-    unbounded = options.update_width(_UNBOUNDED)
-    ranges = [_column_range(column, console, unbounded) for column in table.columns]
-    available = options.max_width - _chrome(table)
-    if sum(most for _, most in ranges) <= available:
-        return [most for _, most in ranges]
-    if sum(least for least, _ in ranges) > available:
-        return None
-    return _capped(ranges, available)
+def _longest_path_layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
+    layer = dict.fromkeys(nodes, 0)
+    feeding: dict[str, list[str]] = {}
+    for source, target in edges:
+        feeding.setdefault(target, []).append(source)
+    for node in nodes:  # topological order: every source's layer is final before its targets'
+        if node in feeding:
+            layer[node] = 1 + max(layer[source] for source in feeding[node])
+    return layer
 
 
-def _column_range(column: Column, console: Console, options: ConsoleOptions) -> tuple[int, int]:
-    """The narrowest a column can be without breaking a word, and its width unwrapped."""
-    measured = [Measurement.get(console, options, cell) for cell in (column.header, *column.cells)]
-    least = max(m.minimum for m in measured)
-    most = max(m.maximum for m in measured)
-    if column.no_wrap:
-        least = most
-    if column.min_width is not None:
-        least, most = max(least, column.min_width), max(most, column.min_width)
-    return least, max(least, most)
+def _with_bends(
+    nodes: list[str], edges: list[tuple[str, str]], layer: dict[str, int]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """The layers' members (bends included) and each edge as the chain of points it passes."""
+    layers: list[list[str]] = [[] for _ in range(max(layer.values()) + 1)]
+    for node in nodes:
+        layers[layer[node]].append(node)
+    chains = []
+    for number, (source, target) in enumerate(edges):
+        chain = [source]
+        for between in range(layer[source] + 1, layer[target]):
+            bend = f"\0bend{number}.{between}"  # a name no node of the circuit can have
+            layers[between].append(bend)
+            chain.append(bend)
+        chain.append(target)
+        chains.append(chain)
+    return layers, chains
 
 
-def _chrome(table: Table) -> int:
-    """The width a table spends on borders and cell padding (rich's defaults: padding on every edge)."""
-    borders = ((2 if table.show_edge else 0) + len(table.columns) - 1) if table.box else 0
-    _, right, _, left = table.padding
-    return borders + (left + right) * len(table.columns)
+def _neighbours(chains: list[list[str]]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Each point's neighbours in the layer before it and in the layer after it."""
+    before: dict[str, list[str]] = {}
+    after: dict[str, list[str]] = {}
+    for chain in chains:
+        for left, right in zip(chain, chain[1:]):
+            after.setdefault(left, []).append(right)
+            before.setdefault(right, []).append(left)
+    return before, after
 
 
-def _capped(ranges: list[tuple[int, int]], available: int) -> list[int]:
-    """Widths within ``available``: the widest columns capped at one width, none below its minimum.
+def _order_by_barycentre(layers: list[list[str]], neighbours: tuple[dict, dict]) -> None:
+    before, after = neighbours
+    for sweep in range(SWEEPS):
+        forward = sweep % 2 == 0
+        indices = range(1, len(layers)) if forward else range(len(layers) - 2, -1, -1)
+        for index in indices:
+            fixed = layers[index - 1] if forward else layers[index + 1]
+            position = {member: p for p, member in enumerate(fixed)}
+            linked = before if forward else after
+            layers[index] = _sorted_by_barycentre(layers[index], linked, position)
 
-    The cap is the largest that fits (a binary search); what it leaves over
-    widens the capped columns by one each, from the left.
+
+def _sorted_by_barycentre(members: list[str], linked: dict[str, list[str]], position: dict[str, int]) -> list[str]:
+    def key(item: tuple[int, str]) -> float:
+        current, member = item
+        near = [position[n] for n in linked.get(member, ()) if n in position]
+        # A point with no neighbour there keeps its place, scaled to the other layer's span.
+        return sum(near) / len(near) if near else current * max(len(position), 1) / max(len(members), 1)
+
+    return [member for _, member in sorted(enumerate(members), key=key)]
+
+
+def _heights(layers: list[list[str]], neighbours: tuple[dict, dict]) -> dict[str, float]:
+    """Each point's height: level with the mean of what feeds it, in its layer's order, ROW_GAP apart.
+
+    The first layer is stacked; each next one is placed from the one before it,
+    so a chain of gates runs straight; then the first layer (the inputs) moves
+    level with what it feeds.
     """
-    def widths(cap: int) -> list[int]:
-        return [max(least, min(most, cap)) for least, most in ranges]
-
-    low, high = 0, max(most for _, most in ranges)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if sum(widths(middle)) <= available:
-            low = middle
-        else:
-            high = middle - 1
-    result = widths(low)
-    spare = available - sum(result)
-    for index, (_, most) in enumerate(ranges):
-        if spare and result[index] < most:
-            result[index] += 1
-            spare -= 1
-    return result
+    before, after = neighbours
+    y = {member: position * ROW_GAP for position, member in enumerate(layers[0])}
+    for members in layers[1:]:
+        _place(members, before, y)
+    _place(layers[0], after, y)
+    return y
 
 
-def _with_widths(table: Table, widths: list[int]) -> Table:
-    """A copy of ``table`` whose columns have these content widths (the table itself is left as it was)."""
-    laid_out = copy.copy(table)
-    laid_out.columns = [dataclasses.replace(column, width=width) for column, width in zip(table.columns, widths)]
-    return laid_out
+def _place(members: list[str], linked: dict[str, list[str]], y: dict[str, float]) -> None:
+    """Put ``members`` (in order) at the mean height of their placed neighbours, at least ROW_GAP apart."""
+    wanted = []
+    for member in members:
+        near = [y[n] for n in linked.get(member, ()) if n in y]
+        wanted.append(sum(near) / len(near) if near else y.get(member))
+    placed: list[float] = []
+    for want in wanted:
+        floor = placed[-1] + ROW_GAP if placed else None
+        if want is None:
+            want = floor if floor is not None else 0.0
+        placed.append(want if floor is None else max(want, floor))
+    # Pushing down to keep the gaps moves the layer; centre it back on what it wanted.
+    known = [(p, w) for p, w in zip(placed, wanted) if w is not None]
+    shift = sum(p - w for p, w in known) / len(known) if known else 0.0
+    for member, position in zip(members, placed):
+        y[member] = position - shift
 
 
-def _fields(fields: list[tuple[str, Text]], console: Console, options: ConsoleOptions) -> RenderableType:
-    """A block's fields: each heading beside its cell, or above it where the two do not fit side by side."""
-    label_width = max(len(label) for label, _ in fields)
-    unbounded = options.update_width(_UNBOUNDED)
-    widest_word = max(Measurement.get(console, unbounded, cell).minimum for _, cell in fields)
-    lines: list[RenderableType] = []
-    if label_width + 2 + widest_word <= options.max_width:
-        grid = Table.grid(padding=(0, 2), pad_edge=False)
-        grid.add_column(no_wrap=True)
-        grid.add_column(overflow="fold")
-        for label, cell in fields:
-            grid.add_row(Text(label, style="dim"), cell)
-        lines.append(grid)
-    else:
-        for label, cell in fields:
-            lines.append(Text(label, style="dim"))
-            lines.append(_Indented(cell, FIELD_INDENT))
-    return _Indented(Group(*lines), FIELD_INDENT)
-
-
-class _Indented:
-    """A renderable moved right by a number of spaces (rich's Padding pads the right side too)."""
-
-    def __init__(self, renderable: RenderableType, indent: int) -> None:
-        self.renderable = renderable
-        self.indent = indent
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = max(1, options.max_width - self.indent)
-        margin = Segment(" " * self.indent)
-        for line in console.render_lines(self.renderable, options.update_width(width), pad=False):
-            yield margin
-            yield from line
-            yield Segment.line()
-
-
-def _as_text(cell: Any, console: Console, style: Any = "") -> Text:
-    text = console.render_str(cell) if isinstance(cell, str) else cell.copy()
-    if style:
-        text.stylize(style)
-    text.overflow = "fold"  # a number wider than the whole terminal breaks where it must, but loses nothing
-    return text
-
-
-def _plain(cell: Any) -> str:
-    return cell if isinstance(cell, str) else cell.plain
-
-
-class PrintHook(RenderHook):
-    """What a console does to everything it prints (Console.push_render_hook): trims every line and,
-    with ``respell``, rewrites the text a stream cannot encode before the layout is made."""
-
-    def __init__(self, respell: Optional[Callable[[str], str]] = None) -> None:
-        self.respell = respell
-
-    def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
-        if self.respell is not None:
-            renderables = [respelled(renderable, self.respell) for renderable in renderables]
-        return [Trimmed(renderable) for renderable in renderables]
-
-
-def respelled(renderable: Any, respell: Callable[[str], str]) -> Any:
-    """``renderable`` with every piece of text rewritten by ``respell`` (∂ as d for an ASCII stream).
-
-    The text is rewritten before rich measures it, so that a table's columns
-    are as wide as what is printed. A renderable of a kind not known here is
-    left as it is.
-    """
-    if isinstance(renderable, str):
-        return respell(renderable)
-    if isinstance(renderable, Text):
-        return _respelled_text(renderable, respell)
-    if isinstance(renderable, Group):
-        return Group(*(respelled(part, respell) for part in renderable.renderables), fit=renderable.fit)
-    if isinstance(renderable, Table):
-        return _respelled_table(renderable, respell)
-    if isinstance(renderable, Fitted):
-        return Fitted(_respelled_table(renderable.table, respell), renderable.heading)
-    if hasattr(renderable, "__rich__"):
-        return respelled(renderable.__rich__(), respell)
-    return renderable
-
-
-def _respelled_table(table: Table, respell: Callable[[str], str]) -> Table:
-    copied = copy.copy(table)
-    copied.title = respelled(table.title, respell) if table.title else table.title
-    copied.caption = respelled(table.caption, respell) if table.caption else table.caption
-    copied.columns = [
-        dataclasses.replace(
-            column, header=respelled(column.header, respell), _cells=[respelled(cell, respell) for cell in column.cells]
-        )
-        for column in table.columns
-    ]
-    return copied
-
-
-def _respelled_text(text: Text, respell: Callable[[str], str]) -> Text:
-    """A Text rewritten piece by piece between its styles' edges, each style kept on its piece."""
-    plain = text.plain
-    if respell(plain) == plain:
-        return text
-    cuts = sorted({0, len(plain), *(min(edge, len(plain)) for span in text.spans for edge in (span.start, span.end))})
-    moved = {0: 0}
-    pieces: list[str] = []
-    for start, end in zip(cuts, cuts[1:]):
-        pieces.append(respell(plain[start:end]))
-        moved[end] = moved[start] + len(pieces[-1])
-    spans = [
-        Span(moved[min(span.start, len(plain))], moved[min(span.end, len(plain))], span.style) for span in text.spans
-    ]
-    return Text("".join(pieces), style=text.style, justify=text.justify, overflow=text.overflow,
-                no_wrap=text.no_wrap, end=text.end, tab_size=text.tab_size, spans=spans)
-
-
-class Trimmed:
-    """A renderable with every line's trailing spaces removed (rich pads titles and cells to their width)."""
-
-    def __init__(self, renderable: RenderableType) -> None:
-        self.renderable = renderable
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for line in console.render_lines(self.renderable, options, pad=False, new_lines=False):
-            yield from _rstripped(line)
-            yield Segment.line()
-
-
-def _rstripped(line: list[Segment]) -> Iterable[Segment]:
-    """A line of segments without the spaces at its end."""
-    end = len(line)
-    while end and not line[end - 1].control and not line[end - 1].text.rstrip(" "):
-        end -= 1
-    if end == 0:
-        return []
-    last = line[end - 1]
-    return [*line[: end - 1], Segment(last.text.rstrip(" ") if not last.control else last.text, last.style,
-                                      last.control)]
+def _layer_positions(layers: list[list[str]], widths: dict[str, float], margin: float) -> list[float]:
+    """The x of each layer's centre line: wide enough for its widest node and the labels between."""
+    positions = []
+    x = margin
+    for members in layers:
+        half = max((widths.get(m, 0.0) for m in members), default=0.0) / 2
+        x += half
+        positions.append(x)
+        x += half + LABEL_ROOM
+    return positions

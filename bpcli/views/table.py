@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.engine.printable import printable
-from bpcli.views.layout import fitted
+from bpcli.views.terminal import fitted
 from bpcli.views.numbers import format_block, format_value, sum_text
 
 DEFAULT_PRECISION = 4  # significant digits, as the lecture notes print them (0.7311, 0.1966)
