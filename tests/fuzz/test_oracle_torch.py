@@ -374,12 +374,13 @@ def multiplies_zero_by_non_finite(result: Any) -> bool:
         if stage.upstream is None or stage.local is None:
             continue
         upstream = np.asarray(stage.upstream, dtype=float)
-        selects = REGISTRY[stage.op].selects  # a routing gate's 0 selects: exactly 0, as in PyTorch
+        selects = REGISTRY[stage.op].selects  # a routing gate's local 0 selects: exactly 0, as in PyTorch
         for position, local in enumerate(stage.local):
-            if local is None or position in selects:
+            if local is None:
                 continue
             local, up = np.broadcast_arrays(np.asarray(local, dtype=float), upstream)
-            if np.any(((local == 0) & ~np.isfinite(up)) | ((up == 0) & ~np.isfinite(local))):
+            zero_local = (local == 0) & ~np.isfinite(up) if position not in selects else False
+            if np.any(zero_local | ((up == 0) & ~np.isfinite(local))):
                 return True
     return False
 
