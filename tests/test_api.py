@@ -187,7 +187,7 @@ class TestPublicNames:
     @pytest.mark.parametrize("name", [name for name in bpcli._PUBLIC if name.endswith(("Result", "Reference"))])
     def test_every_result_prints_its_document_and_its_table(self, name):
         cls = getattr(bpcli, name)
-        assert callable(getattr(cls, "to_json")) and callable(getattr(cls, "__rich__"))
+        assert callable(cls.to_json) and callable(cls.__rich__)
         assert "document" in cls.to_json.__doc__
 
     def test_the_package_is_marked_typed(self):

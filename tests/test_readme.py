@@ -52,7 +52,7 @@ def test_every_console_example_prints_what_readme_shows():
     text = (REPO / "README.md").read_text()
     for example in readme_examples.examples(text):
         if example.missing_program:
-            warnings.warn(f"README.md:{example.line} not run: {example.missing_program} is not installed")
+            warnings.warn(f"README.md:{example.line} not run: {example.missing_program} is not installed", stacklevel=1)
     stale = readme_examples.stale(text)
     assert not stale, "\n\n".join(
         f"README.md:{example.line}: $ {example.command}\nshows:\n" + "\n".join(example.shown)

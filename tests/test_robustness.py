@@ -159,6 +159,11 @@ class TestExpressionLength:
         # A device is not read at all (issue 17): it is not a regular file.
         refused(run_cli("grad", "--file", "/dev/zero"), "not a regular file")
 
+    def test_a_directory_is_refused_as_a_device_is(self, tmp_path):
+        # os.open opens a directory; making a file of it was an internal error (IsADirectoryError, exit 3).
+        refused(run_cli("grad", "--file", str(tmp_path)), "not a regular file")
+        refused(run_cli("check", "--answers", str(tmp_path)), "not a regular file")
+
     def test_standard_input_longer_than_the_limit(self):
         text = "x + " * 100 + "x"
         refused(run_cli("grad", "-", "-x", "1", "--max-length", "100", input=text), "(raise the limit with --max-length)")
@@ -257,3 +262,16 @@ class TestProcess:
         process = run_process("grad", "sum(outer(x, y))", "-x", "randn:100000", "-y", "randn:100000")
         assert process.returncode == 2
         assert process.stderr.startswith("bpcli: error: outer(x, y) would have 10,000,000,000 elements")
+
+
+def test_commands_run_with_docstrings_stripped():
+    """python -OO (PYTHONOPTIMIZE=2) strips docstrings, which each command's help is formatted from:
+    building the command line must not fail on them (it was an internal error, exit 3)."""
+    process = run_process("hessian", "x*y", "-x", "1", "-y", "2", "--json", env={"PYTHONOPTIMIZE": "2"})
+    assert process.returncode == 0, process.stderr
+    assert json.loads(process.stdout)["hessian"] == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def test_astype_without_its_type_is_bad_input():
+    # x.astype() read the missing type as an expression to print: an internal error (exit 3).
+    refused(run_cli("grad", "sum(x.astype())", "-x", "[1, 2]"), "x.astype takes float")

@@ -103,7 +103,8 @@ def check_answers(
 
         >>> import bpcli, pathlib, tempfile
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "hw.toml"
-        >>> _ = path.write_text('[[problem]]\\nexpr = "x * y"\\ninputs = { x = 3, y = 2 }\\nexpect = { dx = 2, dy = 4 }\\n')
+        >>> _ = path.write_text('[[problem]]\\nexpr = "x * y"\\ninputs = { x = 3, y = 2 }\\n'
+        ...                     'expect = { dx = 2, dy = 4 }\\n')
         >>> r = bpcli.check_answers(path)
         >>> r.score, r.exit_code
         ({'problems': 1, 'passed': 0, 'expectations': 2, 'met': 1}, 1)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from bpcli.analyses.diagnosis import (
     FORK_LESSON,
@@ -293,7 +293,7 @@ class _Checker:
 
     def _final_diagnosis(self, node: int, value: Any) -> Diagnosis:
         state, truth, name = self.gradients[node], self.truth, self.truth.name(node)
-        if state.wrong is not None:
+        if state.wrong is not None and state.wrong.diagnosis is not None:  # a wrong line always has one
             return state.wrong.diagnosis
         if state.follows is not None:
             line = state.follows.number
@@ -344,7 +344,7 @@ class _Checker:
         known = ", ".join(self.truth.names)
         return f"a line may read the forward values ({known}), d{output}, and what earlier lines assign"
 
-    def _evaluate(self, graph: Any, env: dict[str, Any], reads: list[str]) -> Any:
+    def _evaluate(self, graph: Any, env: Mapping[str, Any], reads: list[str]) -> Any:
         values = {name: env[name] for name in reads}
         limit = self.truth.result.problem.limits.max_elements
         graph.shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()}, limit, values)

@@ -91,13 +91,13 @@ def repeated(
         if first is None:
             first = adjoints
         # A zero derivative is a node too, so that the next pass has something to start from.
-        current = adjoints.gradient(x)
-        if current is None:
-            current = Builder(graph).const(0.0)
+        gradient = adjoints.gradient(x)
+        current = Builder(graph).const(0.0) if gradient is None else gradient
         targets.append(Target(name, k, current))
         starts.append(len(graph.nodes))
         if len(graph.nodes) > max_nodes:
             raise _too_large(k, len(graph.nodes), max_nodes)
+    assert first is not None  # order >= 1: there was a pass
     return Passes(targets, first, starts)
 
 
@@ -254,7 +254,10 @@ def derivative(
                    "bpcli hessian gives the second derivatives over an array's elements")
     passes = repeated(graph, wrt, order, max_nodes, max_order)
     output = graph.nodes[graph.output].name
-    holders = [graph.output, *(t.node for t in passes.targets)]
+    holders = [graph.output]
+    for target in passes.targets:
+        assert target.node is not None  # repeated() makes a node for a zero derivative too
+        holders.append(target.node)
     labels = [label(output, graph.nodes[x].name, k) for k in range(order + 1)]
     evaluation = problem.evaluate(roots=[*range(forward_nodes), *holders], watch=holders)
     value = evaluation.values

@@ -23,12 +23,12 @@ import itertools
 import re
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from bpcli.engine.backends import backend_for, quiet_float_errors
 from bpcli.engine.backward import backward
 from bpcli.engine.evaluate import evaluate
-from bpcli.engine.formulas import gate_text, to_ast
+from bpcli.engine.formulas import to_ast
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.problem import Problem
 from bpcli.engine.syntax.printer import to_text
@@ -403,14 +403,21 @@ def _missed_fork_sums(parts: list[Any], total_gradient: Any) -> Iterator[tuple[C
     if count <= MAX_FORK_SUBSETS:
         for size in range(1, count):
             for subset in itertools.combinations(range(count), size):
-                yield (lambda chosen=subset: chosen), total(parts[i] for i in subset) - total_gradient
+                yield partial(_made, subset), total(parts[i] for i in subset) - total_gradient
         return
     for index in range(count):
-        yield (lambda alone=index: (alone,)), parts[index] - total_gradient
+        yield partial(_made, (index,)), parts[index] - total_gradient
     whole = total(parts)
     for left_out in reversed(range(count)):  # the order of itertools.combinations(range(count), count - 1)
-        all_but = (lambda out=left_out: tuple(i for i in range(count) if i != out))
-        yield all_but, whole - parts[left_out] - total_gradient
+        yield partial(_all_but, count, left_out), whole - parts[left_out] - total_gradient
+
+
+def _made(subset: tuple[int, ...]) -> tuple[int, ...]:
+    return subset
+
+
+def _all_but(count: int, left_out: int) -> tuple[int, ...]:
+    return tuple(i for i in range(count) if i != left_out)
 
 
 def _fork_hint(truth: Truth, node: int, subset: Callable[[], tuple[int, ...]]) -> str:
@@ -460,7 +467,7 @@ def _diagnosis(
     return Diagnosis(truth.name(node), None, f"d{name} is wrong, and no common mistake explains its number")
 
 
-def total(values: Iterator[Any]) -> Any:
+def total(values: Iterable[Any]) -> Any:
     """The sum of numbers or arrays (broadcasting), 0.0 for none."""
     result: Any = 0.0
     for value in values:

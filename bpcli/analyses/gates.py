@@ -122,7 +122,7 @@ def _card(gate: Gate) -> GateCard:
         arity=None if gate.arity == VARIADIC else gate.arity,
         params=gate.params,
         kink=gate.kink_note or None,
-        decomposition=None if gate.decompose is None else _decomposition(gate),
+        decomposition=_decomposition(gate),
         internal=gate.internal,
     )
 
@@ -133,8 +133,10 @@ def _called(name: str, spelling: str) -> Gate:
     return by_arity[1] if spelling in REDUCTIONS else by_arity[max(by_arity)]
 
 
-def _decomposition(gate: Gate) -> str:
+def _decomposition(gate: Gate) -> str | None:
     """The grouped gate built from primitive gates, as ``--expand`` builds it, printed with inputs a, b."""
+    if gate.decompose is None:
+        return None
     graph = Graph()
     inputs = [graph.add(INPUT, (), name) for name in "ab"[: gate.arity]]
     output = gate.decompose(Builder(graph, fold=False), *inputs)

@@ -58,7 +58,8 @@ class ElementCheck(NamedTuple):
     """One input element: backpropagation's gradient against finite differences."""
 
     input: str
-    index: tuple[int, ...]  # () for a number
+    # The field shadows tuple.index (a method); it is the public name, in results and JSON alike.
+    index: tuple[int, ...]  # type: ignore[assignment]  # () for a number
     value: float
     analytic: float
     numeric: float  # the centred difference
@@ -256,7 +257,7 @@ class _Probe:
         crossed = []
         for node in self._moved_by(name):
             gate = REGISTRY[self.graph.nodes[node].op]
-            if gate.kink_side is None or up[node] is None:
+            if gate.kink_side is None or gate.kink is None or up[node] is None:  # a gate with a side has a kink
                 continue
             attrs = self.graph.nodes[node].attrs or {}
             ends = [[values[i] for i in self.graph.nodes[node].inputs] for values in (up, down)]

@@ -17,7 +17,7 @@ on either side, and says so in a warning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from bpcli.analyses.derivative import higher_order_warnings, require_number, variable
 from bpcli.analyses.jacobian import vjp_rows
@@ -101,6 +101,7 @@ def hessian(
     first_pass = range(forward_nodes, len(graph.nodes))
     gradient = {v: first.gradient(v) for v in chosen}
     evaluated = [*range(forward_nodes), *(g for g in gradient.values() if g is not None)]
+    findings: list[Any]  # the matrix's passes' (none for a product with a vector)
     matrix, passes, findings, vectors, product_nodes = None, 1, [], None, None
     if vector is not None:
         vectors = _vectors(graph, chosen, vector)
@@ -114,8 +115,8 @@ def hessian(
     def value_of(v: int, node: int | None) -> Any:
         return zero_like(inputs[graph.nodes[v].name]) if node is None else evaluation.values[node]
 
-    def by_name(nodes: dict[int, Any] | None, read=value_of) -> dict[str, Any] | None:
-        return None if nodes is None else {graph.nodes[v].name: read(v, node) for v, node in nodes.items()}
+    def by_name(nodes: dict[int, Any], read: Callable[[int, Any], Any] = value_of) -> dict[str, Any]:
+        return {graph.nodes[v].name: read(v, node) for v, node in nodes.items()}
 
     return HessianResult(
         source=expression,
@@ -126,8 +127,8 @@ def hessian(
         inputs=inputs,
         gradients=by_name(gradient),
         matrix=matrix,
-        vector=by_name(vectors, read=lambda v, value: value),
-        product=by_name(product_nodes),
+        vector=None if vectors is None else by_name(vectors, read=lambda v, value: value),
+        product=None if product_nodes is None else by_name(product_nodes),
         passes=passes,
         warnings=[
             *higher_order_warnings(problem, evaluation, findings, first_pass),

@@ -151,6 +151,7 @@ def vjp_rows(
         for matrix, node in zip(matrices, gradients):
             if node is not None:
                 matrix[row] = np.reshape(evaluation.values[node], -1)
+    assert first is not None  # rows >= 1: every shape has an element
     return VjpRows(matrices, seed_name, adjoints, first, findings)
 
 

@@ -156,7 +156,8 @@ def _row_by_row(
     gradients = {name: np.empty(count) for name in values}
     warnings: list[Notice] = []
     for row in range(count):
-        result = grad(expression, {name: float(column[row]) for name, column in values.items()}, expand=expand, limits=limits)
+        point = {name: float(column[row]) for name, column in values.items()}
+        result = grad(expression, point, expand=expand, limits=limits)
         value[row] = result.value
         for name, gradient in result.gradients.items():
             gradients[name][row] = gradient
@@ -268,7 +269,9 @@ def _read_jsonl(path: Path | str, data: bytes) -> dict[str, Any]:
             names = list(row)
             _check_names(path, names)
         if set(row) != set(names):
-            raise BpcliError(f"{path}, line {line}: the keys {sorted(row)} differ from the first line's {sorted(names)}")
+            raise BpcliError(
+                f"{path}, line {line}: the keys {sorted(row)} differ from the first line's {sorted(names)}"
+            )
         values = [row[name] for name in names]
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
             raise BpcliError(f"{path}, line {line}: every value must be a number")

@@ -54,7 +54,8 @@ class Result:
 class Stage(NamedTuple):
     """One gate of the forward pass and what flowed through it backward."""
 
-    index: int  # 1-based, in forward order
+    # The field shadows tuple.index (a method); it is the public name, in results and JSON alike.
+    index: int  # type: ignore[assignment]  # 1-based, in forward order
     node: int
     name: str
     op: str
@@ -84,7 +85,7 @@ class Stage(NamedTuple):
 
 class Contribution(NamedTuple):
     stage: str  # the stage through which the gradient came back
-    index: int  # its stage number
+    index: int  # type: ignore[assignment]  # its stage number (shadows tuple.index, as Stage's)
     value: Any
 
 
@@ -209,7 +210,8 @@ class GradResult(Result):
         graph, adjoints = self.graph, self.adjoints
         n = graph.nodes[node]
         gate = REGISTRY[n.op]
-        local, formulas, downstream, summed = [], [], [], []
+        local, downstream, summed = [], [], []
+        formulas: list[str | None] = []
         upstream_name = {adjoints.total[node]: "d" + n.name} if node in adjoints.total else {}
         for position, used in enumerate(n.inputs):
             use = (node, position)

@@ -96,7 +96,7 @@ def symbolic(
     labels = [higher.label(output, t.wrt, t.order) for t in passes.targets]
     rendering = simplify(graph, {text: t.node for text, t in zip(labels, passes.targets)},
                          max_nodes or DEFAULT_MAX_SIZE)
-    derived = [None] * len(labels)
+    derived: list[Any] = [None] * len(labels)
     warnings: list[Any] = []
     if given:
         roots = [*range(forward_nodes), *(t.node for t in passes.targets if t.node is not None)]

@@ -43,8 +43,12 @@ def check(
         None, "--allow-paths", metavar="DIR",
         help="A folder the @ paths of an answers file may read, besides the file's own (repeat it).",
     ),
-    rtol: Optional[float] = typer.Option(None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."),
-    atol: Optional[float] = typer.Option(None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."),
+    rtol: Optional[float] = typer.Option(
+        None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."
+    ),
+    atol: Optional[float] = typer.Option(
+        None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the bpcli.check/1 JSON document."),
     html: Optional[Path] = typer.Option(
         None, "--html", metavar="PATH",
@@ -173,4 +177,4 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
     )
 
 
-check.__doc__ = check.__doc__.format(bindings=common.BINDINGS_HELP)
+check.__doc__ = (check.__doc__ or "").format(bindings=common.BINDINGS_HELP)

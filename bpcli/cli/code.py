@@ -53,4 +53,4 @@ def code(
     print(python_code(result, numpy=numpy), end="")
 
 
-code.__doc__ = code.__doc__.format(bindings=common.BINDINGS_HELP)
+code.__doc__ = (code.__doc__ or "").format(bindings=common.BINDINGS_HELP)

@@ -101,7 +101,11 @@ def reporting_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         ctx = ctx if hasattr(ctx, "args") and hasattr(ctx, "command") else None  # typer's (click's) Context
         if ctx is not None and _answered_as_an_option(ctx, kwargs.get("expression")):
             return
-        code = run_reporting(lambda: _check_option_words(ctx) or command(*args, **kwargs))
+        def checked() -> Any:
+            _check_option_words(ctx)
+            return command(*args, **kwargs)
+
+        code = run_reporting(checked)
         if code:
             raise typer.Exit(code)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -111,9 +111,13 @@ def grad(
                          "to standard output (redirect it with > FILE, or use --json)")
     if symbolic or order is not None or wrt is not None:
         if upstream is not None:
-            raise BpcliError("--upstream is for the gradient of an array; --order and --symbolic differentiate a number")
+            raise BpcliError(
+                "--upstream is for the gradient of an array; --order and --symbolic differentiate a number"
+            )
         if expand or explain:
-            raise BpcliError("--expand and --explain show the first-order stages; they do not go with --order or --symbolic")
+            raise BpcliError(
+                "--expand and --explain show the first-order stages; they do not go with --order or --symbolic"
+            )
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         _higher(
@@ -134,20 +138,22 @@ def grad(
 
 
 def _higher(
-    text: str, values: dict, order: int, wrt: Optional[str], symbolic: bool, json_output: bool,
+    text: str, values: dict[str, Any], order: int, wrt: Optional[str], symbolic: bool, json_output: bool,
     precision: int, max_stages: int, full: bool, max_nodes: int, max_order: int, limits: Limits,
 ) -> None:
     """grad --order / --wrt / --symbolic."""
     if symbolic:
         from bpcli.analyses.symbolic import symbolic as derive  # only the command's own analysis (start-up)
 
-        result = derive(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits)
-        common.warn_unused(result.warnings)
+        expressions = derive(
+            text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits
+        )
+        common.warn_unused(expressions.warnings)
         if json_output:
-            common.print_json(result.to_json())
+            common.print_json(expressions.to_json())
         else:
-            print(result.to_text(precision, warnings=False))
-            common.warn_values(result.warnings)
+            print(expressions.to_text(precision, warnings=False))
+            common.warn_values(expressions.warnings)
         return
     from bpcli.analyses.derivative import derivative  # only the command's own analysis (start-up)
 
@@ -161,4 +167,4 @@ def _higher(
         common.print_view(derivative_table, result, precision=precision, max_stages=max_stages, full=full)
 
 
-grad.__doc__ = grad.__doc__.format(bindings=common.BINDINGS_HELP)
+grad.__doc__ = (grad.__doc__ or "").format(bindings=common.BINDINGS_HELP)

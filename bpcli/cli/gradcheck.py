@@ -83,4 +83,4 @@ def gradcheck(
     return result.exit_code
 
 
-gradcheck.__doc__ = gradcheck.__doc__.format(bindings=common.BINDINGS_HELP)
+gradcheck.__doc__ = (gradcheck.__doc__ or "").format(bindings=common.BINDINGS_HELP)

@@ -81,4 +81,4 @@ def show(result: Any, image_format: str, out: Optional[Path], precision: int) ->
     common.write_output(diagram.draw(result, image_format, precision), out)
 
 
-graph.__doc__ = graph.__doc__.format(bindings=common.BINDINGS_HELP)
+graph.__doc__ = (graph.__doc__ or "").format(bindings=common.BINDINGS_HELP)

@@ -80,8 +80,8 @@ def _vector(items: Optional[List[str]], reader: Any) -> Any:
     """One flat value, or a value per variable name."""
     if not items:
         return None
-    named = [_NAMED.match(item) for item in items]
-    if all(named):
+    named = [match for match in map(_NAMED.match, items) if match is not None]
+    if len(named) == len(items):
         vector = {}
         for match in named:
             name = match.group(1)
@@ -95,4 +95,4 @@ def _vector(items: Optional[List[str]], reader: Any) -> Any:
                      "(--vector x=1 --vector y=0), not a mix")
 
 
-hessian.__doc__ = hessian.__doc__.format(bindings=common.BINDINGS_HELP)
+hessian.__doc__ = (hessian.__doc__ or "").format(bindings=common.BINDINGS_HELP)

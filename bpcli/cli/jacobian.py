@@ -61,4 +61,4 @@ def jacobian(
         common.print_view(jacobian_table, result, precision=precision, full=full)
 
 
-jacobian.__doc__ = jacobian.__doc__.format(bindings=common.BINDINGS_HELP)
+jacobian.__doc__ = (jacobian.__doc__ or "").format(bindings=common.BINDINGS_HELP)

@@ -62,8 +62,9 @@ def run_reporting(command: Callable[[], Any]) -> int:
         flush_standard_output()  # a failure to write is reported here, not by Python on its way out
         return code
     except BpcliError as error:
-        if getattr(sys.stdout, "failure", None) is error:
-            sys.stdout.failure = None  # reported here, not again by an outer run_reporting
+        stream = sys.stdout
+        if isinstance(stream, _GuardedStream) and stream.failure is error:
+            stream.failure = None  # reported here, not again by an outer run_reporting
         error_message(error.render())
         return error.exit_code
     except KeyboardInterrupt:
@@ -184,9 +185,8 @@ def flush_standard_output() -> None:
     if stream is None:
         return
     stream.flush()
-    failure = getattr(stream, "failure", None)
-    if isinstance(failure, BpcliError):
-        stream.failure = None  # reported once
+    if isinstance(stream, _GuardedStream) and stream.failure is not None:
+        failure, stream.failure = stream.failure, None  # reported once
         raise failure
 
 

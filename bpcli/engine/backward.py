@@ -57,8 +57,9 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None,
     """
     output = graph.output if output is None else output
     g = Builder(graph)
-    one = g.const(1.0) if seed is None else None  # made first, as the seed, or never
-    seed = one if seed is None else seed
+    one: int | None = None  # the constant 1: made first, as the seed, or never
+    if seed is None:
+        seed = one = g.const(1.0)
     adjoints = Adjoints(output=output, seed=seed)
     carries = _carries_gradient(graph, output)
     nodes, shapes = graph.nodes, graph.shapes
@@ -87,6 +88,7 @@ def backward(graph: Graph, output: int | None = None, seed: int | None = None,
             # 1 × upstream is upstream (what the multiply would fold to), decided
             # here for the commonest local gradient without making the multiply.
             passes_on = nodes[upstream].op != CONST
+            assert gate.partials is not None  # a gate declares its partials or its vjp
             for position, partial in enumerate(gate.partials):
                 if partial is not None and carries[inputs[position]]:
                     use = (node, position)

@@ -9,11 +9,11 @@ division by zero, an overflow, a logarithm of zero.
 from __future__ import annotations
 
 import math
-
+from types import ModuleType
 from typing import Any, Iterable, Mapping, NamedTuple
 
-from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY, Gate
 from bpcli.engine.graph import CONST, INPUT, Graph
 from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.values import underflowed_numbers, underflows
@@ -60,21 +60,22 @@ def evaluate(
     if graph.shapes is not None or any(hasattr(value, "shape") for value in bindings.values()):
         import numpy as np  # numpy only where arrays are (start-up)
 
-        from bpcli.engine.backends import array as xp  # the backend the values need
+        from bpcli.engine.backends import array  # the backend the values need
 
         with np.errstate(all="ignore"):
-            return _run(graph, bindings, xp, recompute, reuse, roots, watch)
-    from bpcli.engine.backends import scalar as xp  # the backend the values need
+            return _run(graph, bindings, array, recompute, reuse, roots, watch)
+    from bpcli.engine.backends import scalar  # the backend the values need
 
-    return _run(graph, bindings, xp, recompute, reuse, roots, watch)
+    return _run(graph, bindings, scalar, recompute, reuse, roots, watch)
 
 
 def _index_error(graph: Graph, node: int, problem: IndexProblem) -> BpcliError:
     """An index out of range or not whole, at the subscript that used it."""
     from bpcli.engine.formulas import gate_text
 
-    while graph.nodes[node].origin is not None:
-        node = graph.nodes[node].origin
+    origin = graph.nodes[node].origin
+    while origin is not None:
+        node, origin = origin, graph.nodes[origin].origin
     return BpcliError(f"bad index in {gate_text(graph, node)}: {problem}", source=graph.source or None,
                       span=graph.nodes[node].span)
 
@@ -89,7 +90,7 @@ def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
 def _run(
     graph: Graph,
     bindings: Mapping[str, Any],
-    xp: Any,
+    xp: ModuleType,
     recompute: list[bool] | None,
     reuse: Evaluation | None,
     roots: Iterable[int] | None,
@@ -115,9 +116,11 @@ def _run(
             if op == CONST:
                 value = values[index] = node.value
                 if node.span is not None and not all_finite(value):  # a number written too large: 1e999
-                    findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {_nonfinite_word(value)} in float64"))
+                    word = _nonfinite_word(value)
+                    findings.append(Finding(index, "nonfinite-input", f"the number {node.name} is {word} in float64"))
                 elif node.span is not None and isinstance(value, float) and underflows(node.name, value):
-                    findings.append(Finding(index, "underflow-input", f"the number {node.name} underflows float64 to 0"))
+                    message = f"the number {node.name} underflows float64 to 0"
+                    findings.append(Finding(index, "underflow-input", message))
                 elif node.span is not None and hasattr(value, "shape"):  # an array literal: [1e-400, 2]
                     findings.extend(Finding(index, "underflow-input", f"the number {number} in {node.name} underflows "
                                             "float64 to 0") for number in underflowed_numbers(node.name)[:1])
@@ -141,7 +144,7 @@ def _run(
             findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
     except IndexProblem as problem:
         raise _index_error(graph, index, problem) from None
-    if deferred and not all(values[w] is None or all_finite(values[w]) for w in watch):
+    if watch is not None and not all(values[w] is None or all_finite(values[w]) for w in watch):
         # Where the reported gradients that are not finite began (an inf that
         # the conventions turned back into 0 on its way is not one of them).
         roots = [w for w in watch if values[w] is not None and not all_finite(values[w])]
@@ -161,7 +164,7 @@ def _unreported(node: Any) -> bool:
     return node.op == CONST and node.span is None
 
 
-def _went_nonfinite(xp: Any, inputs: list[Any], out: Any) -> bool:
+def _went_nonfinite(xp: ModuleType, inputs: list[Any], out: Any) -> bool:
     """Whether ``out`` is where inf or nan began: not finite from finite inputs, or nan from inputs
     without a nan (inf * 0: the gradient of log(1 + exp(x)) at x = 1000, whose exp overflows)."""
     if xp.all_finite(out):
@@ -229,7 +232,7 @@ def _nonfinite_kinds(values: tuple[Any, ...]) -> tuple[bool, bool, bool]:
     return inf, minus_inf, nan
 
 
-def _nonfinite_note(xp: Any, gate: Any, inputs: list[Any], out: Any) -> str:
+def _nonfinite_note(xp: ModuleType, gate: Gate, inputs: list[Any], out: Any) -> str:
     """The gate's explanation, at the first element that went non-finite."""
     if gate.nonfinite is None:
         reason = DEFAULT_NONFINITE

@@ -10,7 +10,7 @@ lowering of division.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Any, Callable
 
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph, Node
@@ -28,6 +28,9 @@ OPERATORS = {
 # (np.s_[...] is the key numpy would use), which the staged code defines.
 SCATTER_FUNCTION = "scatter_add"
 KEY_NAME = "np.s_"
+
+Expand = Callable[[int], bool]  # whether a node is written out (true) or appears by its name
+CallName = Callable[[Node], str | None]  # a target's name for calling a gate; None: bpcli's spelling
 
 
 def gate_text(graph: Graph, node: int) -> str:
@@ -50,14 +53,15 @@ def formula_text(graph: Graph, node: int, names: dict[int, str] | None = None) -
 def to_ast(
     graph: Graph,
     root: int,
-    expand,
+    expand: Expand,
     names: dict[int, str] | None = None,
-    call: Callable[[Node], str] | None = None,
+    call: CallName | None = None,
 ) -> Expr:
     """The expression of ``root``; nodes for which ``expand(n)`` is false appear by name.
 
     ``call`` says how a gate that is written as a function is called (the
-    staged Python code calls ``math.exp``); by default by its name in bpcli.
+    staged Python code calls ``math.exp``); by default, or where it answers
+    None, an operator is written as the operator and a function by its name in bpcli.
     Walks with an explicit stack and shares subtrees, so large gradient graphs
     convert in linear time.
     """
@@ -77,14 +81,14 @@ def to_ast(
     return built[root]
 
 
-def _shown_inputs(graph: Graph, node: int, expand) -> tuple[int, ...]:
+def _shown_inputs(graph: Graph, node: int, expand: Expand) -> tuple[int, ...]:
     n = graph.nodes[node]
     if n.op in (INPUT, CONST) or not expand(node):
         return ()
     return n.inputs
 
 
-def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> Expr:
+def _node_ast(graph: Graph, node: int, expand: Expand, built: dict[int, Expr], call: CallName | None) -> Expr:
     n = graph.nodes[node]
     if n.op == CONST:
         # An array constant (a literal, an upstream gradient) goes by its name.
@@ -93,10 +97,12 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
         return Name(n.name)
     args = [built[i] for i in n.inputs]
     if n.op == "mul" and _is_expanded_reciprocal(graph, n.inputs[1], expand):
-        return Binary("/", args[0], args[1].right)
+        reciprocal = args[1]
+        assert type(reciprocal) is Binary  # an expanded recip is built as 1 / x, below
+        return Binary("/", args[0], reciprocal.right)
     if n.op in OPERATORS:
         name = call(n) if call else None  # a target may call an operator as a function instead
-        return Binary(OPERATORS[n.op], *args) if name is None else Call(name, tuple(args))
+        return Binary(OPERATORS[n.op], args[0], args[1]) if name is None else Call(name, tuple(args))
     if n.op == "accumulate":
         return functools.reduce(lambda left, right: Binary("+", left, right), args)
     if n.op == "neg":
@@ -108,36 +114,38 @@ def _node_ast(graph: Graph, node: int, expand, built: dict[int, Expr], call) -> 
     if n.op == "logical_not":
         name = call(n) if call else None  # the staged code calls np.logical_not: Python's ~True is -2
         return Invert(args[0]) if name is None else Call(name, tuple(args))
+    attrs: dict[str, Any] = n.attrs or {}  # the parameters of the gates below (they always have them)
     if n.op == "dim":
-        return Subscript(Attribute(args[0], "shape"), (constant_ast(n.attrs["axis"], integer=True),))
-    if n.op in ("zeros", "ones", "concatenate", "stack", "hstack", "vstack"):  # numpy's np.zeros((N, D)), np.stack((a, b), axis=1)
+        return Subscript(Attribute(args[0], "shape"), (constant_ast(attrs["axis"], integer=True),))
+    # numpy's np.zeros((N, D)), np.stack((a, b), axis=1)
+    if n.op in ("zeros", "ones", "concatenate", "stack", "hstack", "vstack"):
         keywords = tuple((k, _parameter_ast(v)) for k, v in (n.attrs or {}).items() if v is not None)
-        return Call(call(n) if call else n.op, (Tuple(tuple(args)),), keywords=keywords)
+        return Call((call(n) if call else None) or n.op, (Tuple(tuple(args)),), keywords=keywords)
     if n.op == "swapaxes":
-        axes = tuple(constant_ast(a, integer=True) for a in n.attrs["axes"])
-        return Call(call(n) if call else "swapaxes", (args[0], *axes))
+        axes = tuple(constant_ast(a, integer=True) for a in attrs["axes"])
+        return Call((call(n) if call else None) or "swapaxes", (args[0], *axes))
     if n.op == "reshape":  # numpy's np.reshape(x, (N, -1))
-        return Call(call(n) if call else "reshape", (args[0], Tuple(tuple(args[1:]))))
+        return Call((call(n) if call else None) or "reshape", (args[0], Tuple(tuple(args[1:]))))
     if n.op == "permute":
-        return Call(call(n) if call else "transpose", (args[0], _parameter_ast(n.attrs["axes"])))
+        return Call((call(n) if call else None) or "transpose", (args[0], _parameter_ast(attrs["axes"])))
     if n.op in ("ndim", "size"):
         return Attribute(args[0], n.op)
     if n.op == "index":
-        return Subscript(args[0], subscript_items(n.attrs["key"], args[1:]))
+        return Subscript(args[0], subscript_items(attrs["key"], args[1:]))
     if n.op == "at_set":  # a[key] = v as a value, written as the staged code computes it
-        key = Subscript(Name(KEY_NAME), subscript_items(n.attrs["key"], args[2:]))
-        return Call(call(n) if call else "at_set", (args[0], key, args[1]))
+        key = Subscript(Name(KEY_NAME), subscript_items(attrs["key"], args[2:]))
+        return Call((call(n) if call else None) or "at_set", (args[0], key, args[1]))
     if n.op == "scatter":
-        key = Subscript(Name(KEY_NAME), subscript_items(n.attrs["key"], args[2:]))
-        return Call(call(n) if call else SCATTER_FUNCTION, (args[0], key, args[1]))
+        key = Subscript(Name(KEY_NAME), subscript_items(attrs["key"], args[2:]))
+        return Call((call(n) if call else None) or SCATTER_FUNCTION, (args[0], key, args[1]))
     keywords = tuple((key, _parameter_ast(value)) for key, value in (n.attrs or {}).items() if value is not None)
-    return Call(call(n) if call else function_name(n), tuple(args), keywords=keywords)
+    return Call((call(n) if call else None) or function_name(n), tuple(args), keywords=keywords)
 
 
-def subscript_items(key: tuple, arrays: list[Expr]) -> tuple:
+def subscript_items(key: tuple[Any, ...], arrays: list[Expr]) -> tuple[Any, ...]:
     """A subscript's items as AST: its fixed items written out, its index arrays as given."""
     given = iter(arrays)
-    items: list = []
+    items: list[Any] = []  # expressions, Slices and EllipsisItems
     for item in key:
         if isinstance(item, type(ARRAY)):  # an index array or a mask
             items.append(next(given))
@@ -146,8 +154,9 @@ def subscript_items(key: tuple, arrays: list[Expr]) -> tuple:
         elif item is None:
             items.append(Name("None"))
         elif isinstance(item, slice):
-            bounds = (None if b is None else constant_ast(b, integer=True) for b in (item.start, item.stop, item.step))
-            items.append(Slice(*bounds))
+            start, stop, step = (None if b is None else constant_ast(b, integer=True)
+                                 for b in (item.start, item.stop, item.step))
+            items.append(Slice(start, stop, step))
         else:
             items.append(constant_ast(item, integer=True))
     return tuple(items)
@@ -158,13 +167,13 @@ def function_name(node: Node) -> str:
     return REGISTRY[node.op].function or node.op
 
 
-def _parameter_ast(value) -> Expr:
+def _parameter_ast(value: int | tuple[int, ...]) -> Expr:
     if isinstance(value, tuple):
         return Tuple(tuple(constant_ast(float(v), integer=True) for v in value))
     return constant_ast(float(value), integer=True)
 
 
-def _is_expanded_reciprocal(graph: Graph, node: int, expand) -> bool:
+def _is_expanded_reciprocal(graph: Graph, node: int, expand: Expand) -> bool:
     return graph.nodes[node].op == "recip" and expand(node)
 
 

@@ -26,9 +26,16 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Any, Callable, NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, NoReturn, Sequence
 
 from bpcli.engine import indexing, shapes
+
+if TYPE_CHECKING:
+    # What partials, vjps and decompositions build with (graph imports this module at run time).
+    from bpcli.engine.graph import Builder as GateBuilder
+
+    Axis = int | tuple[int, ...] | None  # a reduction's axis parameter
 
 # How a gate passes the gradient backward, in the lecture notes' words.
 ROLES = {
@@ -94,7 +101,11 @@ class Gate(NamedTuple):
 
     @property
     def arity(self) -> int:
-        return len(self.partials) if self.partials is not None else self.arity_
+        if self.partials is not None:
+            return len(self.partials)
+        if self.arity_ is None:
+            raise TypeError(f"the structural gate {self.op} does not say how many inputs it takes (arity_)")
+        return self.arity_
 
     @property
     def elementwise(self) -> bool:
@@ -122,15 +133,15 @@ def _register(gate: Gate) -> Gate:
     return gate
 
 
-def _one(g, *_):
+def _one(g: GateBuilder, *_: int) -> int:
     return g.const(1.0)
 
 
-def _sign_of_a(xp, a):
+def _sign_of_a(xp: ModuleType, a: Any) -> Any:
     return xp.sign(a)
 
 
-def _sign_of_difference(xp, a, b):
+def _sign_of_difference(xp: ModuleType, a: Any, b: Any) -> Any:
     return xp.sign(a - b)
 
 
@@ -143,7 +154,7 @@ def _is_integer(b: float) -> bool:
     return b == b and abs(b) != float("inf") and b == int(b)
 
 
-def _unzero_where_zero(g, a: int, out: int) -> int:
+def _unzero_where_zero(g: GateBuilder, a: int, out: int) -> int:
     """a, but 1 where the power ``out`` is 0 (a constant base other than 0 is kept: its log is finite)."""
     value = g.graph.nodes[a].value if a in g.graph.constants else None
     if isinstance(value, float) and value != 0 and abs(value) != float("inf"):
@@ -407,7 +418,7 @@ _register(Gate(
 # ---- structural gates: they declare their vector-Jacobian product -----------
 
 
-def _matmul_vjp(g, a, b, out, up):
+def _matmul_vjp(g: GateBuilder, a: int, b: int, out: int, up: int) -> tuple[int, int]:
     rank_a, rank_b = len(g.shape(a)), len(g.shape(b))
     if rank_a == 2 and rank_b == 2:
         return g.matmul(up, g.transpose(b)), g.matmul(g.transpose(a), up)
@@ -445,7 +456,7 @@ _register(Gate(
 ))
 
 
-def _mean_vjp(g, a, out, up, axis=None):
+def _mean_vjp(g: GateBuilder, a: int, out: int, up: int, axis: Axis = None) -> tuple[int]:
     count = shapes.size(g.shape(a)) // max(1, shapes.size(g.shape(out)))
     return (g.mul(g.broadcast(up, a, axis=axis), g.const(1.0 / count)),)
 
@@ -488,12 +499,12 @@ _register(_extreme("amin", "smallest"))
 
 
 
-def _count(g, a, out) -> int:
+def _count(g: GateBuilder, a: int, out: int) -> int:
     """How many elements of ``a`` each element of a reduction ``out`` of it summarises."""
     return shapes.size(g.shape(a)) // max(1, shapes.size(g.shape(out)))
 
 
-def _var_vjp(g, a, out, up, axis=None, ddof=0):
+def _var_vjp(g: GateBuilder, a: int, out: int, up: int, axis: Axis = None, ddof: int = 0) -> tuple[int]:
     # d var / da = 2 (a - mean) / (n - ddof): the mean's own share sums to zero, as the deviations do.
     deviation = g.sub(a, g.broadcast(g.mean(a, axis=axis), a, axis=axis))
     scale = g.const(2.0 / (_count(g, a, out) - ddof))
@@ -508,7 +519,7 @@ _register(Gate(
     role="scales", local="da = dout * 2 (a - mean(a)) / (n - ddof), along the reduced axes",
 ))
 
-def _prod_others_vjp(g, a, out, up, axis=None):
+def _prod_others_vjp(g: GateBuilder, a: int, out: int, up: int, axis: Axis = None) -> NoReturn:
     from bpcli.engine.errors import BpcliError  # only a second derivative of prod needs it
 
     raise BpcliError("the second derivative of prod is not supported (its first derivative is)")
@@ -553,23 +564,23 @@ _register(Gate(
 # ---- grouped gates of the softmax loss (numerically stable; --expand shows their parts) ----
 
 
-def _spread(g, reduced, like, axis):
+def _spread(g: GateBuilder, reduced: int, like: int, axis: Axis) -> int:
     """A reduction of ``like`` along axis, copied back along it to like's shape."""
     return g.broadcast(reduced, like, axis=axis)
 
 
-def _logsumexp_parts(g, a, axis=None):
+def _logsumexp_parts(g: GateBuilder, a: int, axis: Axis = None) -> int:
     # max + log(sum(exp(a - max))): no exp overflows; the max's own gradient cancels (1 - 1).
     m = g.amax(a, axis=axis)
     return g.add(m, g.log(g.sum(g.exp(g.sub(a, _spread(g, m, a, axis))), axis=axis)))
 
 
-def _softmax_parts(g, a, axis=None):
+def _softmax_parts(g: GateBuilder, a: int, axis: Axis = None) -> int:
     e = g.exp(g.sub(a, _spread(g, g.amax(a, axis=axis), a, axis)))
     return g.mul(e, g.recip(_spread(g, g.sum(e, axis=axis), a, axis)))
 
 
-def _axes_shape(a, axis=None):
+def _axes_shape(a: shapes.Shape, axis: Axis = None) -> shapes.Shape:
     shapes.axes(a, axis)  # the check: each axis in range, none twice
     return a
 
@@ -655,7 +666,7 @@ _register(Gate(
 def _numpy_function(name: str) -> Callable[..., Any]:
     """numpy's own function, imported when it first runs: booleans are numpy's on numbers too
     (np.True_ + np.True_ is True, where Python's True + True is 2)."""
-    def forward(xp, *values):
+    def forward(xp: ModuleType, *values: Any) -> Any:
         import numpy
 
         with numpy.errstate(all="ignore"):  # on numbers too: inf and nan are reported, not warned about
@@ -712,7 +723,7 @@ _register(Gate(
 ))
 
 
-def _dim(shape, axis=0, count=None):
+def _dim(shape: shapes.Shape, axis: int = 0, count: int | None = None) -> int:
     if count is not None and len(shape) != count:
         raise shapes.ShapeError(f"{count} names for the {len(shape)} axes of a {shapes.show(shape)} value")
     if not -len(shape) <= axis < len(shape):
@@ -739,13 +750,13 @@ _register(_from_shape("ndim", "a.ndim", "how many axes a has", len))
 _register(_from_shape("size", "a.size", "how many elements a has", shapes.size))
 
 
-def _arange(xp, *bounds):
+def _arange(xp: ModuleType, *bounds: float) -> Any:
     import numpy
 
     return numpy.arange(*(int(b) for b in bounds))
 
 
-def _arange_shape(input_shapes, bounds):
+def _arange_shape(input_shapes: list[shapes.Shape], bounds: list[Any]) -> shapes.Shape:
     if not 1 <= len(bounds) <= 3 or not all(_whole(b) for b in bounds):
         raise shapes.ShapeError("np.arange takes one to three whole numbers, written in the program or "
                                 "fixed by the shapes (x.shape[0])")
@@ -762,7 +773,7 @@ _register(Gate(
 # ---- numpy's shape operations ---------------------------------------------------
 
 
-def _reshaped(input_shapes, values):
+def _reshaped(input_shapes: list[shapes.Shape], values: list[Any]) -> shapes.Shape:
     """numpy's reshape: the new sizes fixed before evaluation, one of them -1 (whatever is left)."""
     shape, sizes = input_shapes[0], values[1:]
     if not all(_whole(size) for size in sizes):
@@ -781,7 +792,7 @@ _register(Gate(
 ))
 
 
-def _inverse(axes):
+def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(range(len(axes)), key=axes.__getitem__))
 
 
@@ -796,7 +807,7 @@ _register(Gate(
 
 
 
-def _no_vjp(g, *inputs_out_up, **params):
+def _no_vjp(g: GateBuilder, *inputs_out_up: int, **params: Any) -> tuple[None, ...]:
     return (None,) * (len(inputs_out_up) - 2)
 
 
@@ -806,7 +817,7 @@ def _constructor(op: str, syntax: str, meaning: str, forward: Callable[..., Any]
                 role="blocks", local="da = 0: a constant array", no_gradient=True, **fields)
 
 
-def _sizes(input_shapes, values):
+def _sizes(input_shapes: list[shapes.Shape], values: list[Any]) -> shapes.Shape:
     if not all(_whole(v) and v >= 0 for v in values):
         raise shapes.ShapeError("the sizes are whole numbers, written in the program or fixed by the shapes")
     return tuple(int(v) for v in values)
@@ -837,7 +848,7 @@ _register(Gate(
 ))
 
 
-def _reduced_vjp_none(g, a, out, up, axis=None):
+def _reduced_vjp_none(g: GateBuilder, a: int, out: int, up: int, axis: Axis = None) -> tuple[None]:
     return (None,)
 
 
@@ -878,7 +889,7 @@ _register(Gate(
 ))
 
 
-def _pieces(g, joined, up, axis, stacked):
+def _pieces(g: GateBuilder, joined: list[shapes.Shape], up: int, axis: int, stacked: bool) -> tuple[int, ...]:
     """What each input of a concatenation (or a stack) receives: its own part of the upstream gradient.
 
     ``joined``: each input's shape as it was joined (a 1-D array in np.vstack is a row).
@@ -920,8 +931,8 @@ def _joined_axis(rank: int, op: str) -> int:
     return 1 if op == "hstack" and rank > 1 else 0
 
 
-def _stacked_vjp(op: str):
-    def vjp(g, *rest):
+def _stacked_vjp(op: str) -> Callable[..., tuple[int, ...]]:
+    def vjp(g: GateBuilder, *rest: int) -> tuple[int, ...]:
         inputs, up = rest[:-2], rest[-1]
         joined = _joined_shapes(op, [g.shape(a) for a in inputs])
         pieces = _pieces(g, joined, up, _joined_axis(len(g.shape(up)), op), stacked=False)
@@ -932,15 +943,15 @@ def _stacked_vjp(op: str):
     return vjp
 
 
-def _joined_shapes(op: str, shapes_) -> list:
+def _joined_shapes(op: str, shapes_: Sequence[shapes.Shape]) -> list[shapes.Shape]:
     """The inputs' shapes as np.hstack (a number is (1,)) or np.vstack (a vector is a row) joins them."""
     if op == "hstack":
         return [s if s else (1,) for s in shapes_]
     return [s if len(s) > 1 else (1,) + (s or (1,)) for s in shapes_]
 
 
-def _stacked_shape(op: str):
-    def shape(*shapes_):
+def _stacked_shape(op: str) -> Callable[..., shapes.Shape]:
+    def shape(*shapes_: shapes.Shape) -> shapes.Shape:
         rows = _joined_shapes(op, shapes_)
         return shapes.concatenated(tuple(rows), _joined_axis(len(rows[0]), op))
 
@@ -959,7 +970,7 @@ for _op, _where in (("hstack", "side by side (along axis 1; 1-D arrays end to en
 # ---- numpy subscripts: gather, and its gradient the scatter-add --------------
 
 
-def _index_shape(a, *arrays, key):
+def _index_shape(a: shapes.Shape, *arrays: shapes.Shape, key: tuple[Any, ...]) -> shapes.Shape:
     return indexing.result_shape(a, arrays, key)
 
 
@@ -983,7 +994,7 @@ _register(Gate(
 
 
 
-def _at_set_vjp(g, a, value, *rest, key):
+def _at_set_vjp(g: GateBuilder, a: int, value: int, *rest: int, key: tuple[Any, ...]) -> tuple[int | None, ...]:
     arrays, up = rest[:-2], rest[-1]
     overwritten = g.at_set(up, g.const(0.0), *arrays, key=key)  # a written-over element passes nothing back
     if indexing.MASK in key:  # the value went to every element the mask picks

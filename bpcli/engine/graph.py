@@ -83,8 +83,9 @@ class Graph:
         self.nodes.append(node)
         if op == CONST:
             self.constants.add(len(self.nodes) - 1)
-        if self.shapes is not None:
-            self.shapes.append(self._new_shape(node) if shape is None else shape)
+        known = self.shapes
+        if known is not None:
+            known.append(self._new_shape(node, known) if shape is None else shape)
         return len(self.nodes) - 1
 
     def add_gate(
@@ -113,10 +114,10 @@ class Graph:
         """A node's shape; every node is a scalar until shapes are known."""
         return () if self.shapes is None else self.shapes[node]
 
-    def _new_shape(self, node: Node) -> tuple[int, ...]:
+    def _new_shape(self, node: Node, known: list[tuple[int, ...]]) -> tuple[int, ...]:
         if node.op == CONST:
             return shapes.value_shape(node.value)
-        return gate_shape(node.op, [self.shapes[i] for i in node.inputs], node.attrs)
+        return gate_shape(node.op, [known[i] for i in node.inputs], node.attrs)
 
     def fresh_name(self, prefix: str) -> str:
         """A name of the form prefix1, prefix2, ... that no user name and no earlier one takes."""
@@ -231,12 +232,15 @@ class Builder:
             raise AttributeError(op)
 
         make = self._make
+        gate: Callable[..., int]
         if REGISTRY[op].params:
-            def gate(*inputs: int, **attrs: Any) -> int:
+            def with_params(*inputs: int, **attrs: Any) -> int:
                 return make(op, inputs, attrs)
+            gate = with_params
         else:
-            def gate(*inputs: int) -> int:  # no keyword dictionary to make for every node
+            def plain(*inputs: int) -> int:  # no keyword dictionary to make for every node
                 return make(op, inputs, None)
+            gate = plain
 
         setattr(self, op, gate)  # found directly from now on: backward applies gates by the hundred thousand
         return gate

@@ -16,7 +16,7 @@ from typing import Any
 
 from bpcli.engine import shapes
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.gates import FUNCTIONS, REGISTRY, VARIADIC
+from bpcli.engine.gates import FUNCTIONS, REGISTRY, VARIADIC, Gate
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
 from bpcli.engine.indexing import ARRAY, MASK
 from bpcli.engine.syntax.ast import (
@@ -101,7 +101,9 @@ class _Lowering:
         self.primitives = Builder(graph, prefix="t", fold=False) if expand else None
         self.bound: dict[str, int] = {}  # names assigned so far, and variables seen
         self.assigned_at: dict[str, Assign] = {}
-        self.assigned_later = {s.target: s for s in program.statements[::-1] if isinstance(s, Assign)}
+        self.assigned_later: dict[str, Assign | Unpack] = {
+            s.target: s for s in program.statements[::-1] if isinstance(s, Assign)
+        }
         targets = [t for s in program.statements for t in (s.targets if isinstance(s, Unpack) else
                                                             (s.target,) if isinstance(s, Assign) else ())]
         self.assignments = Counter(targets)  # how many versions each name has
@@ -189,28 +191,29 @@ class _Lowering:
         """Lower one expression, children before parents; returns its node."""
         results: list[int] = []
         # An AST node before its operands are lowered; (node, operand count) once they are.
-        work: list[Any] = [root]
+        work: list[Expr | tuple[Expr, int]] = [root]
         pop, push, lowered = work.pop, work.append, results.append
+        # Dispatch on type(item) is, not isinstance: as fast as comparing a cached type, and
+        # type checkers narrow it (nodes are never subclassed).
         while work:
             item = pop()
-            if type(item) is tuple:
+            if isinstance(item, tuple):
                 node, arity = item
                 inputs = results[-arity:]
                 del results[-arity:]
                 lowered(self._node(node, inputs))
                 continue
-            kind = type(item)
-            if kind is Name:
+            if type(item) is Name:
                 lowered(self._name(item))
                 continue
-            if kind is Neg and type(item.operand) is Number:
+            if type(item) is Neg and type(item.operand) is Number:
                 # A negative literal is a constant, not a negation gate.
                 lowered(self._constant(-item.operand.value, "-" + item.operand.text, item.span))
                 continue
-            if kind is Array:
+            if type(item) is Array:
                 lowered(self._constant(self._array_value(item), to_text(item), item.span))
                 continue
-            if kind is Tuple:
+            if type(item) is Tuple:
                 raise BpcliError(
                     "a parenthesised list is only an axis: sum(x, axis=(0, 1)); use [...] for an array",
                     source=self.source, span=item.span,
@@ -224,8 +227,7 @@ class _Lowering:
         return results[0]
 
     def _node(self, node: Expr, operands: list[int]) -> int:
-        kind = type(node)
-        if kind is Binary:
+        if type(node) is Binary:
             if node.op == "/":
                 return self._division(node, operands)
             if node.op in _BOOLEAN_OPERATORS:
@@ -233,23 +235,23 @@ class _Lowering:
             elif node.op == "-":
                 self._check_arithmetic(operands, node)
             return self._gate(_OPERATOR_GATES[node.op], operands, node)
-        if kind is Call:
+        if type(node) is Call:
             return self._call(node, operands)
-        if kind is Number:
+        if type(node) is Number:
             return self._constant(node.value, node.text, node.span)
-        if kind is Neg:
+        if type(node) is Neg:
             self._check_arithmetic(operands, node)
             return self._gate("neg", operands, node)
-        if kind is Transpose:
+        if type(node) is Transpose:
             return self._gate("transpose", operands, node)
-        if kind is Invert:
+        if type(node) is Invert:
             self._check_boolean(operands, node, "~")
             return self._gate("logical_not", operands, node)
-        if kind is Subscript:
+        if type(node) is Subscript:
             return self._subscript(node, operands)
-        if kind is AtSet:
+        if type(node) is AtSet:
             return self._at_set(node, operands)
-        if kind is Attribute:
+        if type(node) is Attribute:
             if node.attr == "shape":
                 raise BpcliError("x.shape is a tuple of numbers: use one of them, x.shape[0], or unpack it, "
                                  "N, D = x.shape", source=self.source, span=node.span)
@@ -456,7 +458,8 @@ class _Lowering:
             return self._gate("add", [self._gate("zeros", operands[:-1], node), operands[-1]], node)
         if func == "astype":
             kind = node.args[1] if len(node.args) == 2 else None
-            if node.keywords or not (type(kind) is Name and kind.id == "float" or to_text(kind) in _FLOATS):
+            floats = kind is not None and (type(kind) is Name and kind.id == "float" or to_text(kind) in _FLOATS)
+            if node.keywords or not floats:
                 raise BpcliError("x.astype takes float (bpcli computes in float64)", source=self.source,
                                  span=node.span)
             return self._gate("astype", operands[:1], node)
@@ -472,10 +475,11 @@ class _Lowering:
     def _whole_numbers(self, node: Call, operands: list[int]) -> list[int]:
         """Axes written in the program as whole numbers."""
         values = [self.graph.nodes[o].value if self.graph.nodes[o].op == CONST else None for o in operands]
-        if not all(isinstance(v, float) and v.is_integer() for v in values):
+        whole = [int(v) for v in values if isinstance(v, float) and v.is_integer()]
+        if len(whole) < len(values):
             raise BpcliError(f"{node.func} takes its axes as whole numbers written in the program",
                              source=self.source, span=node.span)
-        return [int(v) for v in values]
+        return whole
 
     def _shape_operation(self, node: Call, operands: list[int]) -> int | None:
         """x.reshape(N, -1), x.flatten(), x.ravel(), x.transpose(1, 0): None for any other call."""
@@ -496,10 +500,11 @@ class _Lowering:
         if not sizes:
             return self._gate("transpose", [array], node)
         axes = [self.graph.nodes[o].value if self.graph.nodes[o].op == CONST else None for o in sizes]
-        if not all(isinstance(a, float) and a.is_integer() for a in axes):
+        whole = tuple(int(a) for a in axes if isinstance(a, float) and a.is_integer())
+        if len(whole) < len(axes):
             raise BpcliError("transpose takes its axes as whole numbers written in the program: x.transpose(1, 0)",
                              source=self.source, span=node.span)
-        return self._gate("permute", [array], node, {"axes": tuple(int(a) for a in axes)})
+        return self._gate("permute", [array], node, {"axes": whole})
 
     def _flag(self, call: Call, name: str, value: Expr | None) -> bool:
         """A keyword argument that is True or False, written so: keepdims=True."""
@@ -516,7 +521,7 @@ class _Lowering:
                              source=self.source, span=node.span)
         return self._gate("arange", operands, node)
 
-    def _parameter(self, call: Call, gate: Any, name: str, value: Expr) -> Any:
+    def _parameter(self, call: Call, gate: Gate, name: str, value: Expr) -> int | tuple[int, ...] | None:
         if name not in gate.params:
             takes = f"it takes {', '.join(gate.params)}" if gate.params else "it takes none"
             raise BpcliError(
@@ -525,8 +530,8 @@ class _Lowering:
         if name == "axis" and type(value) is Name and value.id == "None":
             return None  # numpy's default, written out: every axis
         items = value.elements if isinstance(value, Tuple) else (value,)
-        axes = tuple(_integer(item) for item in items)
-        if any(a is None for a in axes):
+        axes = tuple(axis for axis in map(_integer, items) if axis is not None)
+        if len(axes) < len(items):  # one is not a whole number
             raise BpcliError(
                 f"{name} is a whole number or a tuple of them: {name}=0, {name}=(0, 2)",
                 source=self.source, span=value.span,
@@ -537,9 +542,12 @@ class _Lowering:
         if op not in _TAKES_BOOLEANS and any(self._is_boolean(operand) for operand in operands):
             # numpy computes exp(True) as exp(1.0): a boolean enters any other gate as a number
             operands = [self._gate("astype", [o], node) if self._is_boolean(o) else o for o in operands]
-        if self.primitives is not None and REGISTRY[op].decompose is not None:
-            self.primitives.span = node.span
-            return REGISTRY[op].decompose(self.primitives, *operands, **(attrs or {}))
+        primitives = self.primitives
+        if primitives is not None:
+            decompose = REGISTRY[op].decompose
+            if decompose is not None:
+                primitives.span = node.span
+                return decompose(primitives, *operands, **(attrs or {}))
         return self.graph.add_gate(op, tuple(operands), self.graph.fresh_name("t"), None, node.span, attrs)
 
 
@@ -559,30 +567,34 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
     (invden = 1.0 / den; f = num * invden); a literal 1 over b is just the
     reciprocal gate, with no multiply by one.
     """
-    kind = type(node)
-    if kind is Binary:
+    if type(node) is Binary:
         if node.op == "/" and type(node.left) is Number and node.left.value == 1.0:
             return (node.right,)
         return (node.left, node.right)
-    if kind is Call:
+    if type(node) is Call:
         if node.func in ("zeros", "ones") and _is_shape_of(node):
-            return (node.args[0].value,)
+            shape_of = node.args[0]
+            assert type(shape_of) is Attribute  # as _is_shape_of found
+            return (shape_of.value,)
         if node.func == "astype":
             return node.args[:1]
         if node.func in ("concatenate", "stack", "hstack", "vstack"):
-            if not node.args or type(node.args[0]) not in (Tuple, Array):
+            arrays = node.args[0] if node.args else None
+            if not isinstance(arrays, (Tuple, Array)):
                 raise BpcliError(f"{node.func} takes a tuple or list of arrays: np.{node.func}((a, b), axis=0)",
                                  source=source, span=node.span)
-            return (*node.args[0].elements, *node.args[1:])  # np.concatenate((a, b)): the arrays are the inputs
+            return (*arrays.elements, *node.args[1:])  # np.concatenate((a, b)): the arrays are the inputs
         if node.func in _SHAPE_OPERATIONS and any(type(a) is Tuple for a in node.args):
             # x.reshape((N, -1)) is x.reshape(N, -1); np.transpose(x, (1, 0)) is x.transpose(1, 0)
             return tuple(e for a in node.args for e in (a.elements if type(a) is Tuple else (a,)))
         return node.args
-    if kind is AtSet:
+    if type(node) is AtSet:
         return (node.array, *_subscript_key(node, source)[1], node.value)
-    if kind is Subscript:
+    if type(node) is Subscript:
         if _is_shape_item(node):
-            return (node.value.value,)  # x.shape[0]: a number from x's shape
+            shape = node.value
+            assert type(shape) is Attribute  # as _is_shape_item found
+            return (shape.value,)  # x.shape[0]: a number from x's shape
         return (node.value, *_subscript_key(node, source)[1])
     return children(node)
 
@@ -598,10 +610,11 @@ def _is_shape_item(node: Subscript) -> bool:
 
 def _shape_axis(node: Subscript, source: str) -> int:
     """The axis of ``x.shape[k]``: one whole number."""
-    if len(node.items) != 1 or _integer(node.items[0]) is None:
+    axis = _integer(node.items[0]) if len(node.items) == 1 else None
+    if axis is None:
         raise BpcliError("x.shape takes one whole-number index here: x.shape[0], x.shape[-1]",
                          source=source, span=node.span)
-    return _integer(node.items[0])
+    return axis
 
 
 def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...], list[Expr]]:
@@ -618,7 +631,8 @@ def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...
         elif type(item) is Slice:
             key.append(slice(*(_index_number(bound, source) for bound in (item.start, item.stop, item.step))))
             if key[-1].step == 0:
-                raise BpcliError("a slice's step cannot be zero", source=source, span=item.step.span)
+                raise BpcliError("a slice's step cannot be zero", source=source,
+                                 span=item.step.span if item.step is not None else item.span)
         elif type(item) is Name and item.id == "None":
             key.append(None)
         elif type(item) is Number or (type(item) is Neg and type(item.operand) is Number):

@@ -29,7 +29,8 @@ from bpcli.engine.evaluate import evaluate
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph, gate_shape
-from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS, Limits
+from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
+from bpcli.engine.limits import Limits as Limits  # re-exported: every analysis takes it with Problem
 from bpcli.engine.lower import lower
 from bpcli.engine.shapes import ShapeError, show, size, value_shape
 from bpcli.engine.syntax.ast import Program
@@ -42,7 +43,8 @@ class Notice(NamedTuple):
     """A warning about one stage (a kink, a tie, an inf or nan) or about the input."""
 
     stage: str | None  # the stage's name, or None for a warning about the input as a whole
-    index: int | None
+    # The field shadows tuple.index (a method); it is the public name, in results and JSON alike.
+    index: int | None  # type: ignore[assignment]
     kind: str
     message: str
 
@@ -152,9 +154,10 @@ class Problem:
 
     def _warning(self, node: int, kind: str, note: str) -> Notice:
         graph = self.graph
-        while graph.nodes[node].origin is not None:
+        origin = graph.nodes[node].origin
+        while origin is not None:
             # A finding in a higher-order pass belongs to the stage its gradient serves.
-            node = graph.nodes[node].origin
+            node, origin = origin, graph.nodes[origin].origin
         index = self._stage_numbers.get(node)
         if index is None:  # an input variable (x is nan), or the fork where its gradients add up
             if kind == "nonfinite-gradient":

@@ -34,7 +34,8 @@ This works on numbers: a structural gate on a number (``sum``, ``.T``,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from types import ModuleType
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.errors import BpcliError
@@ -53,12 +54,18 @@ DEFAULT_MAX_SIZE = 1_000_000  # terms and factors, all expressions together (--m
 _NAME_WEIGHT = 4  # a shared subexpression gets a stage of its own from this size on (x*y + z), or if it is a call
 
 
+# A sum's (monomial, coefficient) or a product's (base, exponent).
+Part = tuple["Sym", float]
+
+
 class Sym:
     """One interned expression in canonical form; equal expressions are the same object."""
 
     __slots__ = ("kind", "uid", "number", "name", "args", "parts")
 
-    def __init__(self, kind: str, uid: int, number: float, name: str, args: tuple, parts: tuple) -> None:
+    def __init__(
+        self, kind: str, uid: int, number: float, name: str, args: tuple[Sym, ...], parts: tuple[Part, ...]
+    ) -> None:
         self.kind = kind
         self.uid = uid  # creation order: children come before their parents
         self.number = number  # a constant's value, a sum's constant term, a product's coefficient
@@ -74,13 +81,15 @@ class Algebra:
     """Builds canonical expressions; every method returns an interned Sym."""
 
     def __init__(self, max_size: int = DEFAULT_MAX_SIZE) -> None:
-        self._interned: dict[tuple, Sym] = {}
+        self._interned: dict[tuple[object, ...], Sym] = {}
         # Flat sums and products can grow with the square of the graph (the
         # gradient of a product of n factors is n products of n - 1): the
         # parts of every expression made so far, against the limit.
         self._size, self._max_size = 0, max_size
 
-    def _intern(self, kind: str, number: float = 0.0, name: str = "", args: tuple = (), parts: tuple = ()) -> Sym:
+    def _intern(
+        self, kind: str, number: float = 0.0, name: str = "", args: tuple[Sym, ...] = (), parts: tuple[Part, ...] = ()
+    ) -> Sym:
         number = number + 0.0  # -0.0 is 0.0
         key = (kind, repr(number), name, tuple(a.uid for a in args), tuple((p.uid, repr(e)) for p, e in parts))
         sym = self._interned.get(key)
@@ -203,7 +212,7 @@ class Algebra:
         return self.call(op, tuple(inputs))
 
 
-def _ordered(parts) -> tuple:
+def _ordered(parts: Iterable[Part]) -> tuple[Part, ...]:
     return tuple(sorted(parts, key=lambda part: part[0].uid))
 
 
@@ -211,7 +220,7 @@ def _is_whole(value: float) -> bool:
     return value == value and abs(value) != float("inf") and value == int(value)
 
 
-def _scalar():
+def _scalar() -> ModuleType:
     return scalar
 
 
@@ -267,7 +276,8 @@ def simplify(graph: Graph, roots: Mapping[str, int | None], max_size: int = DEFA
     programs = {}
     for label, sym in root_syms.items():
         alone = printer([sym])  # a program names only what its own expression shares
-        programs[label] = "; ".join([*(f"{name} = {alone.text(s)}" for s, name in alone.named.items()), alone.text(sym)])
+        stages = [f"{name} = {alone.text(s)}" for s, name in alone.named.items()]
+        programs[label] = "; ".join([*stages, alone.text(sym)])
     return Rendering(
         stages=[(name, together.text(sym)) for sym, name in together.named.items()],
         expressions={label: together.reference(sym) for label, sym in root_syms.items()},
@@ -319,13 +329,13 @@ class _Printer:
         if sym.kind == FUNCTION:
             args = [self._ref(a) for a in sym.args]
             if sym.name == "pow":
-                return Binary("**", *args)
+                return Binary("**", args[0], args[1])
             return Call(REGISTRY[sym.name].function or sym.name, tuple(args))
         if sym.kind == PRODUCT:
             return self._product(sym.number, sym.parts)
         return self._sum(sym)
 
-    def _product(self, coefficient: float, factors: tuple[tuple[Sym, float], ...]) -> Expr:
+    def _product(self, coefficient: float, factors: Sequence[Part]) -> Expr:
         """coefficient * the factors, those with negative powers under a division: -2 * x / y**2."""
         factors = sorted(factors, key=_reading_order)
         top = [self._power(base, e) for base, e in factors if e > 0]

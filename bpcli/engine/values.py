@@ -27,6 +27,8 @@ from bpcli.engine.printable import excerpt
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from numpy.random import Generator
+
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
 _FILL = re.compile(r"(randn|rand|zeros|ones|shape):(.*)\Z")
 MAX_DIMENSIONS = 64  # numpy's
@@ -92,7 +94,8 @@ def marked_underflow(array: Any, first: str | None, count: int) -> Any:
         return Underflowed(first) if first is not None else array
     marked = array.view(_underflowed_array())
     marked.underflow = (
-        f"{first} underflows float64 to 0" if count == 1 else f"{count} numbers underflow float64 to 0, {first} the first"
+        f"{first} underflows float64 to 0" if count == 1
+        else f"{count} numbers underflow float64 to 0, {first} the first"
     )
     return marked
 
@@ -109,7 +112,8 @@ def _underflowed_array() -> type:
 
 
 class _Literals:
-    """Reads numbers from their text (JSON's number hook, CSV cells), noting those written nonzero that float64 makes 0."""
+    """Reads numbers from their text (JSON's number hook, CSV cells), noting those written nonzero
+    that float64 makes 0."""
 
     def __init__(self) -> None:
         self.first: str | None = None
@@ -126,13 +130,15 @@ class _Literals:
 class ValueReader:
     """Reads value texts into floats and float64 arrays."""
 
-    def __init__(self, seed: int = 0, max_elements: int = DEFAULT_MAX_ELEMENTS, note: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, seed: int = 0, max_elements: int = DEFAULT_MAX_ELEMENTS, note: Callable[[str], None] | None = None
+    ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise BpcliError(f"the seed of the random fills is a whole number, 0 or more, not {seed!r}")
         self.seed = seed
         self.max_elements = max_elements
         self.note = note or (lambda message: None)
-        self._rng = None
+        self._rng: Generator | None = None  # made on the first random fill (numpy is imported then)
 
     def read(self, name: str, text: str) -> Any:
         """The value of ``name`` given as ``text``."""
@@ -275,16 +281,18 @@ def read_bytes(path: Path, purpose: str = "", limit: int = MAX_FILE_BYTES, raise
         handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as error:
         raise BpcliError(f"cannot read {path}{purpose}: {error.strerror or error}") from None
+    # Checked before the descriptor becomes a file object: os.open opens a directory, fdopen refuses it.
+    if not stat.S_ISREG(os.fstat(handle).st_mode):
+        os.close(handle)
+        raise BpcliError(f"cannot read {path}{purpose}: it is not a regular file (a device, a FIFO or a "
+                         "directory); bpcli reads files, and - for standard input")
     with os.fdopen(handle, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(handle).st_mode):
-            raise BpcliError(f"cannot read {path}{purpose}: it is not a regular file (a device, a FIFO or a "
-                             "directory); bpcli reads files, and - for standard input")
         return _capped(stream, limit, f"{path}{purpose}", raise_with)
 
 
 def _capped(stream: Any, limit: int, what: str, raise_with: str) -> bytes:
     try:
-        data = stream.read(limit + 1)
+        data: bytes = stream.read(limit + 1)
     except OSError as error:
         raise BpcliError(f"cannot read {what}: {error.strerror or error}") from None
     if len(data) > limit:
@@ -378,9 +386,8 @@ def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | N
     Whole numbers are read as floats too: a value is float64 in the end, and
     Python's int refuses a whole number of more than 4,300 digits.
     """
-    hooks = {"parse_float": number, "parse_int": number or float}
     try:
-        return json.loads(text, **hooks)
+        return json.loads(text, parse_float=number, parse_int=number or float)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno}, column {error.colno}" if "\n" in text else f"character {error.pos}"
         raise BpcliError(f"the value of {name} is not a valid {what}: {error.msg} at {where}"
@@ -410,7 +417,7 @@ def utf8_text(path: Path, data: bytes) -> str:
         raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
 
 
-def _holds_non_numbers(content: list) -> bool:
+def _holds_non_numbers(content: list[Any]) -> bool:
     work = [content]
     while work:
         for item in work.pop():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -14,11 +14,14 @@ from bpcli.views.terminal import Fitted, fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import DEFAULT_PRECISION, one_line, warning_lines
 
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.check import CheckResult
+
 PASS, FAIL = "✓", "✗"
 STATUS_MARKS = {"right": PASS, "partial": PASS, "wrong": FAIL, "follows": FAIL, "helper": "", "step": ""}
 
 
-def check_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False) -> Group:
+def check_table(result: CheckResult, precision: int = DEFAULT_PRECISION, full: bool = False) -> Group:
     """One problem in detail, or an answers file as one row per problem, the wrong ones in detail, and a score."""
     def show(value: Any) -> str:
         return format_value(value, precision, full)
@@ -32,11 +35,12 @@ def check_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = Fa
     return Group(*_answers_report(result, show))
 
 
-def _answers_report(result: Any, show) -> list[Any]:
+def _answers_report(result: CheckResult, show) -> list[Any]:
     """An answers file: one row per problem, the wrong ones in detail, and its score (or why it was not read)."""
     if result.error is not None:
-        return [Text(f"Checking {printable(result.answers)}: error: {printable(result.error)}", style="red")]
-    parts: list[Any] = [Text(f"Checking {printable(result.answers)}: {len(result.problems)} problems"), _answers_table(result)]
+        return [Text(f"Checking {printable(result.answers or '')}: error: {printable(result.error)}", style="red")]
+    heading = Text(f"Checking {printable(result.answers or '')}: {len(result.problems)} problems")
+    parts: list[Any] = [heading, _answers_table(result)]
     for problem in result.problems:
         if not problem.passed:
             parts.append(Text(f"\nProblem {problem.index}: {_label(problem)}", style="bold"))
@@ -45,7 +49,7 @@ def _answers_report(result: Any, show) -> list[Any]:
     return parts
 
 
-def _files_table(result: Any) -> Fitted:
+def _files_table(result: CheckResult) -> Fitted:
     """Several answers files: a score per file."""
     table = Table(title=Text(f"Scores of {len(result.files)} answers files"), title_justify="left")
     table.add_column("file")
@@ -56,7 +60,7 @@ def _files_table(result: Any) -> Fitted:
         score = file.score
         counts = ("—", "—") if file.error is not None else (
             f"{score['passed']} of {score['problems']}", f"{score['met']} of {score['expectations']}")
-        table.add_row(Text(printable(file.answers)), *counts, _verdict(file))
+        table.add_row(Text(printable(file.answers or '')), *counts, _verdict(file))
     return fitted(table, heading="{0}  {3}")
 
 
@@ -143,7 +147,7 @@ def _failure(problem: Any, outcome: Any, show) -> Text:
     return text
 
 
-def _answers_table(result: Any) -> Fitted:
+def _answers_table(result: CheckResult) -> Fitted:
     table = Table()
     table.add_column("#", justify="right", style="dim")
     table.add_column("problem")
@@ -159,7 +163,7 @@ def _answers_table(result: Any) -> Fitted:
     return fitted(table, heading="{0}. {1}  {2}")
 
 
-def _summary(result: Any) -> Text:
+def _summary(result: CheckResult) -> Text:
     score = result.score
     if result.answers is None and not result.files:
         return Text(f"{score['met']} of {score['expectations']} expectations met.")

@@ -22,7 +22,7 @@ import importlib
 import inspect
 import keyword
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.formulas import OPERATORS, function_name, to_ast
@@ -33,6 +33,9 @@ from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Binary, Name, Neg, Number
 from bpcli.engine.syntax.parser import parse
 from bpcli.engine.syntax.printer import to_text
+
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.result import GradResult
 
 FUNCTION = "backprop"
 _SIZED = {"arange", "zeros", "ones", "eye", "reshape"}  # gates whose constant inputs are whole numbers
@@ -68,7 +71,7 @@ _NUMPY = _Target(
 )
 
 
-def python_code(result: Any, numpy: bool = False) -> str:
+def python_code(result: GradResult, numpy: bool = False) -> str:
     """The staged forward and backward code of a GradResult, as a Python program.
 
     numpy is used when asked for, and whenever a value is an array or a gate
@@ -160,7 +163,8 @@ class _Program:
                 "",
                 f"    # python3 {FUNCTION}.py followed by the values of {order}, in this order,",
                 "    # arrays written as JSON: '[[1, 2], [3, 4]]'",
-                f"    value, gradients = {FUNCTION}(*(np.array(json.loads(text), dtype=float) for text in sys.argv[1:]))",
+                f"    value, gradients = {FUNCTION}("
+                "*(np.array(json.loads(text), dtype=float) for text in sys.argv[1:]))",
             ]
         lines += [
             f'    print("{self.graph.nodes[self.output].name} =", value)',

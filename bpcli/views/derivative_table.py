@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -11,6 +11,9 @@ from rich.text import Text
 from bpcli.views.terminal import fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import DEFAULT_MAX_STAGES, DEFAULT_PRECISION, elided, elision_row, warning_lines
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 
 def derivative_table(
@@ -22,6 +25,7 @@ def derivative_table(
         return format_value(value, precision, full)
 
     highest = result.derivatives[-1].label
+    justify: JustifyMethod
     stages = Table()
     for heading, justify in (("#", "right"), ("stage", "left"), ("order", "right"), ("gate", "left"),
                              ("expression", "left"), ("value", "right"), ("holds", "left")):

@@ -18,13 +18,16 @@ import shutil
 import signal
 import subprocess
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.printable import printable
 from bpcli.views.numbers import format_value
+
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.result import GradResult
 
 VALUE_COLOUR = "#1a7f37"  # green, as the notes draw forward values
 GRADIENT_COLOUR = "#cf222e"  # red, as the notes draw gradients
@@ -63,7 +66,7 @@ class Circuit:
     wires: tuple[Wire, ...]
 
 
-def circuit(result: Any) -> Circuit:
+def circuit(result: GradResult) -> Circuit:
     """The boxes and wires of a GradResult's forward graph, with its values and gradients."""
     graph, adjoints, values = result.graph, result.adjoints, result.evaluation.values
     output = graph.output
@@ -92,7 +95,7 @@ def _id(node: int) -> str:
     return f"n{node}"
 
 
-def _title(result: Any) -> str:
+def _title(result: GradResult) -> str:
     """The expression on one line (comments left out) and the values it was evaluated at."""
     statements = [line.split("#", 1)[0].strip() for line in result.source.splitlines()]
     source = printable("; ".join(statement for statement in statements if statement), newlines=False)
@@ -100,7 +103,7 @@ def _title(result: Any) -> str:
     return f"{source} at {', '.join(bound)}" if bound else source
 
 
-def draw(result: Any, image_format: str, precision: int = 4) -> str | bytes:
+def draw(result: GradResult, image_format: str, precision: int = 4) -> str | bytes:
     """The circuit as DOT or Mermaid text, or as an SVG or PNG image (bytes) drawn by Graphviz.
 
     (``text``, the terminal's tree, is ``tree``: a rich renderable.)
@@ -124,7 +127,7 @@ def draw(result: Any, image_format: str, precision: int = 4) -> str | bytes:
 # ---- Graphviz DOT -------------------------------------------------------------
 
 
-def dot(result: Any, precision: int = 4) -> str:
+def dot(result: GradResult, precision: int = 4) -> str:
     """The circuit as a Graphviz DOT digraph: inputs left, output right, values green, gradients red."""
     return _dot(circuit(result), precision)
 
@@ -198,7 +201,7 @@ def _html(text: str) -> str:
 # ---- Mermaid ------------------------------------------------------------------
 
 
-def mermaid(result: Any, precision: int = 4) -> str:
+def mermaid(result: GradResult, precision: int = 4) -> str:
     """The circuit as a Mermaid flowchart (GitHub renders it in Markdown)."""
     c = circuit(result)
     lines = [
@@ -299,6 +302,7 @@ def _run_killed_with_us(command: list[str], data: bytes) -> tuple[bytes, bytes, 
     if stdout is None:  # dot is gone: now end as SIGTERM would have ended bpcli
         signal.raise_signal(signal.SIGTERM)
         raise SystemExit(128 + signal.SIGTERM)  # a handler of the caller's own chose to carry on
+    assert process is not None  # dot ran: a failure to start it has propagated above
     return stdout, stderr, process.returncode
 
 
@@ -317,7 +321,7 @@ def _stop(process: subprocess.Popen) -> None:
 MAX_TREE_DEPTH = 12
 
 
-def tree(result: Any, precision: int = 4) -> Any:
+def tree(result: GradResult, precision: int = 4) -> Any:
     """The circuit as rich Trees from the output back to the inputs, each wire's value and gradient.
 
     A stage used more than once is drawn in full the first time, and named

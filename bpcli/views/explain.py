@@ -10,10 +10,13 @@ gradients have arrived: their sum.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from bpcli.engine.gates import REGISTRY
 from bpcli.views.numbers import format_value, sum_text
+
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.result import GradResult
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Sentence:
     text: str
 
 
-def explain(result: Any, precision: int = 4) -> list[Sentence]:
+def explain(result: GradResult, precision: int = 4) -> list[Sentence]:
     """Sentences for every stage from the output back to the inputs, with the forks' sums."""
     def show(value: Any) -> str:
         return format_value(value, precision)
@@ -50,7 +53,7 @@ def explain(result: Any, precision: int = 4) -> list[Sentence]:
     return sentences
 
 
-def _stage_sentence(result: Any, stage: Any, show, reaches_output: bool) -> str:
+def _stage_sentence(result: GradResult, stage: Any, show, reaches_output: bool) -> str:
     gate = f"the {REGISTRY[stage.op].title} gate {stage.name} = {stage.expr}"
     if stage.upstream is None:
         if not reaches_output:
@@ -92,7 +95,8 @@ class _Facts:
     def gets(self, position: int) -> str:
         """``z gets q·(1) = 3``: local gradient times upstream, or the vector-Jacobian product."""
         stage = self.stage
-        name, formula, received = stage.inputs[position], stage.formulas[position], self.show(stage.downstream[position])
+        name, formula = stage.inputs[position], stage.formulas[position]
+        received = self.show(stage.downstream[position])
         summed = " summed over the broadcast axes" if stage.summed[position] else ""
         if stage.structural:
             return f"{name} gets {formula}{summed} = {received}"
@@ -143,7 +147,8 @@ def _routes(f: _Facts) -> str:
         return f"{f.gate} splits the {f.upstream} it received evenly between its equal inputs ({inputs}): {f.each()}"
     losers = [stage.inputs[i] for i in f.carried if i not in winners]
     rest = f"; {' and '.join(losers)} {'gets' if len(losers) == 1 else 'get'} 0" if losers else ""
-    return f"{f.gate} routes the {f.upstream} it received to {stage.inputs[winners[0]]}, the input that won ({inputs}){rest}"
+    winner = stage.inputs[winners[0]]
+    return f"{f.gate} routes the {f.upstream} it received to {winner}, the input that won ({inputs}){rest}"
 
 
 def _gates(f: _Facts) -> str:
@@ -153,7 +158,8 @@ def _gates(f: _Facts) -> str:
                 f"and blocks it elsewhere: {f.each()}")
     value = f.show(f.values[f.carried[0]])
     if f.all_local(1.0):
-        return f"{f.gate} lets the {f.upstream} it received through, since {f.names()} = {value} is positive: {f.each()}"
+        return (f"{f.gate} lets the {f.upstream} it received through, since {f.names()} = {value} is positive: "
+                f"{f.each()}")
     return f"{f.gate} blocks the {f.upstream} it received, since {f.names()} = {value} is not positive: {f.each()}"
 
 

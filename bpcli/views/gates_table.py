@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -11,7 +11,10 @@ from rich.text import Text
 from bpcli.engine.gates import ELEMENTWISE, VJP
 from bpcli.views.terminal import Fitted, fitted
 
-def gates_table(reference: Any) -> Group:
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.gates import GateReference
+
+def gates_table(reference: GateReference) -> Group:
     parts: list[Any] = []
     written = [card for card in reference.gates if not card.internal]
     internal = [card for card in reference.gates if card.internal]
@@ -25,7 +28,9 @@ def gates_table(reference: Any) -> Group:
     if ELEMENTWISE in kinds:
         parts.append(Text("∂/∂a: an elementwise gate's local gradient; downstream = local × upstream."))
     if VJP in kinds:
-        parts.append(Text("da = ...: what input a receives from the upstream gradient dout (a vector-Jacobian product)."))
+        parts.append(
+            Text("da = ...: what input a receives from the upstream gradient dout (a vector-Jacobian product).")
+        )
     return Group(*parts)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -12,12 +12,15 @@ from bpcli.views.terminal import fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import one_line, warning_lines
 
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.gradcheck import GradcheckResult
+
 DEFAULT_PRECISION = 8  # enough digits to see where analytic and numeric part
 STYLES = {"good": "green", "acceptable near kinks": "yellow", "suspicious": "yellow", "wrong": "red",
           "inconclusive": "dim"}
 
 
-def gradcheck_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False,
+def gradcheck_table(result: GradcheckResult, precision: int = DEFAULT_PRECISION, full: bool = False,
                     warnings: bool = True) -> Group:
     """One row per input (its worst element), or per element with ``full``; then the verdict."""
     def show(value: Any) -> str:
@@ -41,7 +44,7 @@ def gradcheck_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool 
     return Group(heading, fitted(table), _verdict(result), *warning_lines(result.warnings, warnings))
 
 
-def _rows(result: Any, full: bool) -> list[tuple[Any, str]]:
+def _rows(result: GradcheckResult, full: bool) -> list[tuple[Any, str]]:
     """Every element with ``full``; otherwise each input once, by its worst element."""
     if full:
         return [(check, check.label) for check in result.checks]
@@ -56,7 +59,7 @@ def _rows(result: Any, full: bool) -> list[tuple[Any, str]]:
     return rows
 
 
-def _verdict(result: Any) -> Text:
+def _verdict(result: GradcheckResult) -> Text:
     failed = [check for check in result.checks if not check.passed]
     limit = format_value(result.max_error, 2)
     if not failed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -13,8 +13,11 @@ from bpcli.views.matrix import matrix_table
 from bpcli.views.numbers import format_block, format_value
 from bpcli.views.table import DEFAULT_PRECISION, warning_lines
 
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.hessian import HessianResult
 
-def hessian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False,
+
+def hessian_table(result: HessianResult, precision: int = DEFAULT_PRECISION, full: bool = False,
                   warnings: bool = True) -> Group:
     of = f"{result.output} = {format_value(result.value, precision)}"
     shapes = ", ".join(f"{name} {_shape_text(result.shapes[name])}" for name in result.variables)
@@ -34,12 +37,13 @@ def hessian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = 
         table.add_column("shape")
         table.add_column("v")
         table.add_column("H v", style="red")
+        assert result.vector is not None and result.product is not None  # the "hvp" mode has both
         for name in result.variables:
             table.add_row(Text(name), _shape_text(result.shapes[name]),
                           Text(format_block(result.vector[name], precision, full)),
                           Text(format_block(result.product[name], precision, full)))
-        parts = [Text(f"Hessian-vector product of {of}"), fitted(table), Text("Built from one extra backward pass, through <gradient, v>; "
-                             "the matrix itself is never formed.")]
+        parts = [Text(f"Hessian-vector product of {of}"), fitted(table),
+                 Text("Built from one extra backward pass, through <gradient, v>; the matrix itself is never formed.")]
     return Group(*parts, *warning_lines(result.warnings, warnings))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import html
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -23,6 +23,9 @@ from rich.text import Text
 from bpcli.engine.printable import printable
 from bpcli.views import table_of
 from bpcli.views.terminal import Fitted
+
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.check import CheckResult
 
 # A terminal style read as a CSS class: the colours keep the meaning they have in the table.
 _STYLE_CLASSES = (("red", "bad"), ("green", "good"), ("yellow", "warn"), ("bold", "strong"), ("dim", "dim"))
@@ -138,7 +141,8 @@ def _plain(content: Any) -> str:
 def plain_text(renderable: Any, width: int = 100) -> str:
     """What the terminal shows, without colours, at a fixed width."""
     # force_jupyter=False: inside a kernel rich would otherwise display the text as an output of its own
-    console = Console(width=width, color_system=None, highlight=False, record=True, file=_Discard(),
+    console = Console(width=width, color_system=None, highlight=False, record=True,
+                      file=_Discard(),  # type: ignore[arg-type]  # not an IO: rich only writes and flushes it
                       force_jupyter=False)
     console.print(renderable)
     return console.export_text()
@@ -316,8 +320,9 @@ def notebook_text(result: Any) -> str:
 def points_text(result: Any) -> str:
     """Points as plain text: the CSV the command writes, its first POINT_ROWS rows."""
     table, *rest = _points_blocks(result)
+    assert isinstance(table, TableBlock)  # the points' table first, then text (more points, warnings)
     lines = [",".join(table.headers), *(",".join(cell.text for cell in row) for row in table.rows)]
-    return "\n".join([*lines, *(block.cell.text for block in rest)]) + "\n"
+    return "\n".join([*lines, *(block.cell.text for block in rest if isinstance(block, TextBlock))]) + "\n"
 
 
 def _notebook_div(body: str) -> str:
@@ -338,7 +343,7 @@ def document(title: str, body: str, head: str = "", body_attributes: dict[str, s
 _STUDENT_COLUMNS = {"your value", "expected"}  # views/check_table: the student's numbers
 
 
-def check_report(result: Any) -> str:
+def check_report(result: CheckResult) -> str:
     """``bpcli check --html``: the student's lines beside the true values, wrong ones marked, the diagnosis."""
     verdict = "every expectation met" if result.passed else "something is wrong"
     heading = f'<h1>bpcli check: <span class="{"good" if result.passed else "bad"}">{escape(verdict)}</span></h1>'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.text import Text
@@ -11,8 +11,11 @@ from bpcli.engine.shapes import element_labels
 from bpcli.views.matrix import matrix_table
 from bpcli.views.table import DEFAULT_PRECISION, warning_lines
 
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.jacobian import JacobianResult
 
-def jacobian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool = False,
+
+def jacobian_table(result: JacobianResult, precision: int = DEFAULT_PRECISION, full: bool = False,
                    warnings: bool = True) -> Group:
     parts: list[Any] = []
     for name in result.matrices:
@@ -24,7 +27,7 @@ def jacobian_table(result: Any, precision: int = DEFAULT_PRECISION, full: bool =
     return Group(*parts)
 
 
-def _matrix(result: Any, name: str, precision: int, full: bool) -> Group:
+def _matrix(result: JacobianResult, name: str, precision: int, full: bool) -> Group:
     rows = element_labels(result.output, result.output_shape)
     columns = element_labels(name, result.shapes[name])
     if result.layout == "inputs-first":

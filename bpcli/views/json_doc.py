@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.check import CheckResult
+    from bpcli.analyses.derivative import DerivativeResult
+    from bpcli.analyses.gates import GateReference
+    from bpcli.analyses.gradcheck import GradcheckResult
+    from bpcli.analyses.hessian import HessianResult
+    from bpcli.analyses.jacobian import JacobianResult
+    from bpcli.analyses.symbolic import SymbolicResult
 
 GRAD_SCHEMA = "bpcli.grad/1"
 JACOBIAN_SCHEMA = "bpcli.jacobian/1"
@@ -55,7 +64,7 @@ def grad_document(
     return document
 
 
-def jacobian_document(result: Any) -> dict[str, Any]:
+def jacobian_document(result: JacobianResult) -> dict[str, Any]:
     """The bpcli.jacobian/1 document of a JacobianResult."""
     return {
         "schema": JACOBIAN_SCHEMA,
@@ -71,7 +80,7 @@ def jacobian_document(result: Any) -> dict[str, Any]:
     }
 
 
-def hessian_document(result: Any) -> dict[str, Any]:
+def hessian_document(result: HessianResult) -> dict[str, Any]:
     """The bpcli.hessian/1 document of a HessianResult."""
     return {
         "schema": HESSIAN_SCHEMA,
@@ -92,7 +101,7 @@ def hessian_document(result: Any) -> dict[str, Any]:
     }
 
 
-def derivative_document(result: Any) -> dict[str, Any]:
+def derivative_document(result: DerivativeResult) -> dict[str, Any]:
     """The bpcli.derivative/1 document of a DerivativeResult (bpcli grad --order N --wrt x)."""
     return {
         "schema": DERIVATIVE_SCHEMA,
@@ -115,7 +124,7 @@ def derivative_document(result: Any) -> dict[str, Any]:
     }
 
 
-def symbolic_document(result: Any) -> dict[str, Any]:
+def symbolic_document(result: SymbolicResult) -> dict[str, Any]:
     """The bpcli.symbolic/1 document of a SymbolicResult (bpcli grad --symbolic)."""
     return {
         "schema": SYMBOLIC_SCHEMA,
@@ -133,7 +142,7 @@ def symbolic_document(result: Any) -> dict[str, Any]:
     }
 
 
-def check_document(result: Any) -> dict[str, Any]:
+def check_document(result: CheckResult) -> dict[str, Any]:
     """The bpcli.check/1 document of a CheckResult: one entry per problem, even for a single check.
 
     Answers files add ``files`` (each file's score, or why it could not be
@@ -226,7 +235,7 @@ def _backward(check: Any) -> dict[str, Any]:
     }
 
 
-def gradcheck_document(result: Any) -> dict[str, Any]:
+def gradcheck_document(result: GradcheckResult) -> dict[str, Any]:
     """The bpcli.gradcheck/1 document of a GradcheckResult."""
     return {
         "schema": GRADCHECK_SCHEMA,
@@ -259,7 +268,7 @@ def gradcheck_document(result: Any) -> dict[str, Any]:
     }
 
 
-def gates_document(reference: Any) -> dict[str, Any]:
+def gates_document(reference: GateReference) -> dict[str, Any]:
     """The bpcli.gates/1 document of a GateReference: the gate registry as a reference card."""
     return {
         "schema": GATES_SCHEMA,

@@ -46,7 +46,7 @@ def format_block(value: Any, precision: int = 4, full: bool = False) -> str:
         array,
         formatter={"float_kind": lambda v: format_value(v, precision)},
         separator=", ",
-        threshold=FULL_ELEMENTS if cut else np.inf if full else BLOCK_ELEMENTS,
+        threshold=FULL_ELEMENTS if cut else sys.maxsize if full else BLOCK_ELEMENTS,
         # Each axis keeps this many at either end, so that about FULL_ELEMENTS are shown in all.
         edgeitems=max(3, int((FULL_ELEMENTS / 2 ** array.ndim) ** (1 / array.ndim))) if cut else 3,
         max_line_width=100,

@@ -23,13 +23,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wire, circuit
 from bpcli.views.html import TableBlock, attributes, blocks, blocks_html, document, escape, notebook_html, table_html
 from bpcli.views.layout import Layout, bends, layered
 from bpcli.views.numbers import format_value, sum_text
 from bpcli.views.table import DEFAULT_MAX_STAGES, _local_line, _stages, grad_table
+
+if TYPE_CHECKING:  # views read results, never import the analyses
+    from bpcli.analyses.result import GradResult
 
 MAX_DRAWN_NODES = 400  # boxes (inputs, gates, output); larger circuits get the table alone
 MAX_BENDS = 20_000  # and wires crossing layers: each bend is a point of a path (and of the layout's work)
@@ -134,7 +137,7 @@ def _steps(c: Circuit) -> Steps:
 # ---- the page ----------------------------------------------------------------------
 
 
-def page(result: Any, precision: int = 4) -> str:
+def page(result: GradResult, precision: int = 4) -> str:
     """The step-through page of an evaluated GradResult (values bound)."""
     c = circuit(result)
     title = f"bpcli: {c.title}"
@@ -174,12 +177,12 @@ def _drawable(c: Circuit) -> bool:
     return bends([box.id for box in c.boxes], [(wire.source, wire.target) for wire in c.wires]) <= MAX_BENDS
 
 
-def grad_notebook_html(result: Any) -> str:
+def grad_notebook_html(result: GradResult) -> str:
     """A GradResult in a notebook: its circuit with every number shown, then its tables."""
     return notebook_html(result, static_circuit(result))
 
 
-def static_circuit(result: Any, precision: int = 4) -> str:
+def static_circuit(result: GradResult, precision: int = 4) -> str:
     """The circuit with every value and gradient shown, for a notebook ("" when it is too big or unbound)."""
     c = circuit(result)
     if not _drawable(c) or any(wire.value is None for wire in c.wires):
@@ -222,7 +225,7 @@ def svg(c: Circuit, precision: int, steps: Steps | None) -> Drawing:
     """The circuit as inline SVG; with ``steps``, every label says from which step it is shown."""
     inputs = Counter(wire.target for wire in c.wires)
     pairs = Counter((wire.source, wire.target) for wire in c.wires)
-    parallel = Counter()
+    parallel: Counter[str] = Counter()
     for (source, _), count in pairs.items():
         parallel[source] = max(parallel[source], count)
     sizes = {box.id: _size(box, inputs[box.id], parallel[box.id]) for box in c.boxes}
@@ -349,7 +352,7 @@ def _box_svg(box: Box, centre: tuple[float, float], size: _Size, precision: int,
 # ---- the notes beside the drawing ---------------------------------------------------------
 
 
-def _notes(result: Any, c: Circuit, steps: Steps, precision: int) -> str:
+def _notes(result: GradResult, c: Circuit, steps: Steps, precision: int) -> str:
     def show(value: Any) -> str:
         return format_value(value, precision)
 

@@ -9,14 +9,14 @@ full (shortest round-trip form); inf and nan as the words inf, -inf and nan.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, TextIO
+from typing import IO, Any, Callable
 
 from bpcli.views.json_doc import jsonable
 
 CHUNK = 50_000  # rows converted and written at a time (and one progress step)
 
 
-def write_points(result: Any, out: TextIO, fmt: str, progress: Callable[[int], None] | None = None) -> None:
+def write_points(result: Any, out: IO[str], fmt: str, progress: Callable[[int], None] | None = None) -> None:
     names = list(result.inputs)
     columns = [result.inputs[n] for n in names] + [result.value] + [result.gradients[n] for n in names]
     if fmt == "csv":

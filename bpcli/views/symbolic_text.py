@@ -15,7 +15,8 @@ def symbolic_text(result: SymbolicResult, precision: int = 4, warnings: bool = T
     """The stages and derivatives, one per line; then the warnings, unless not ``warnings``."""
     lines = [f"{name} = {text}" for name, text in result.stages]
     if not result.derivatives:
-        lines.append(f"{printable(result.source, newlines=False)} has no input variables: there is nothing to differentiate")
+        source = printable(result.source, newlines=False)
+        lines.append(f"{source} has no input variables: there is nothing to differentiate")
     for d in result.derivatives:
         shown = None if d.value is None else format_value(d.value, precision)
         value = "" if shown in (None, d.expression) else f" = {shown}"  # not "d²f/dx² = 0 = 0"

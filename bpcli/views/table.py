@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -11,6 +11,9 @@ from rich.text import Text
 from bpcli.engine.printable import printable
 from bpcli.views.terminal import fitted
 from bpcli.views.numbers import format_block, format_value, sum_text
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 DEFAULT_PRECISION = 4  # significant digits, as the lecture notes print them (0.7311, 0.1966)
 DEFAULT_MAX_STAGES = 200  # a person reads a few dozen rows; a huge expression is for --json
@@ -47,7 +50,7 @@ def _stages(result: Any, show, max_stages: int) -> Any:
     table.add_column("expression")
     tensors = _has_tensors(result)
     # Numbers line up on the right; array previews read from the left.
-    justify = "left" if tensors else "right"
+    justify: JustifyMethod = "left" if tensors else "right"
     if tensors:
         table.add_column("shape")
     table.add_column("value", justify=justify, style="green")

@@ -215,11 +215,11 @@ def squeeze(a: float, axis: None = None) -> float:
     return a
 
 
-def reshape(a: float, shape: tuple) -> float:
+def reshape(a: float, shape: tuple[int, ...]) -> float:
     return a  # a number stays a number only when reshaped to ()
 
 
-def permute(a: float, axes: tuple) -> float:
+def permute(a: float, axes: tuple[int, ...]) -> float:
     return a
 
 

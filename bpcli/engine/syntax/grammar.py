@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 
 GRAMMAR_FILE = "bpcli.lark"
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # bpcli/engine/syntax/ -> bpcli/
+# bpcli/engine/syntax/ -> bpcli/
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 
 def path() -> str:
@@ -22,7 +23,9 @@ def path() -> str:
         candidate = os.path.join(folder, "grammar", GRAMMAR_FILE)
         if os.path.isfile(candidate):
             return candidate
-    raise FileNotFoundError(f"bpcli's grammar ({GRAMMAR_FILE}) is missing beside {_PACKAGE}: the installation is broken")
+    raise FileNotFoundError(
+        f"bpcli's grammar ({GRAMMAR_FILE}) is missing beside {_PACKAGE}: the installation is broken"
+    )
 
 
 def text() -> str:

@@ -12,10 +12,15 @@ dropped, so a long expression may wrap as in Python.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 # A token: (terminal, text, start, end), offsets into the source.
 Token = tuple[str, str, int, int]
-KIND, TEXT, START, END = range(4)
+# Final literals, so that a type checker knows token[START] is an int and token[TEXT] a str.
+KIND: Final = 0
+TEXT: Final = 1
+START: Final = 2
+END: Final = 3
 
 _OPEN_BRACKETS = frozenset({"LPAR", "LSQB"})
 _CLOSE_BRACKETS = frozenset({"RPAR", "RSQB"})

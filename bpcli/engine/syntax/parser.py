@@ -17,14 +17,14 @@ import operator
 import re
 from functools import lru_cache
 from itertools import chain
-from typing import Any
+from typing import Any, TypeGuard
 
 from bpcli.engine.errors import BpcliError, line_and_column
 from bpcli.engine.syntax import grammar, spellings, standalone
 from bpcli.engine.syntax.lexer import END, KIND, START, STRAY, TEXT, Lexer, Token
 from bpcli.engine.syntax.ast import (
-    Array, Assign, AtSet, Attribute, Binary, Call, EllipsisItem, Invert, Name, Neg, Number, Program, Slice, Span,
-    Subscript, Transpose, Tuple, Unpack,
+    Array, Assign, AtSet, Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice,
+    Span, Subscript, Transpose, Tuple, Unpack,
 )
 
 # How the parser's terminal names read in an error message.
@@ -90,7 +90,7 @@ class _UnexpectedToken(Exception):
 _SHIFT = 0  # lark's serialized tables: (0, next state) shifts, (1, rule) reduces
 
 
-def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_stack: list[int]) -> Any:
+def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_stack: list[int]) -> Program:
     """Drive lark's LALR table over ``tokens``; the value of the start rule at the end.
 
     ``state_stack`` is the caller's, so that after an error it shows what the
@@ -101,7 +101,8 @@ def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_st
     state = start
     state_stack.append(state)
     value_stack: list[Any] = []
-    push_state, push_value, pop_state, pop_value = state_stack.append, value_stack.append, state_stack.pop, value_stack.pop
+    push_state, pop_state = state_stack.append, state_stack.pop
+    push_value, pop_value = value_stack.append, value_stack.pop
     # Steps that only pass an operand up through precedence levels change the
     # top state alone, as a function of (state below, top state, lookahead):
     # each such run is looked up once and then taken in a single step.
@@ -139,10 +140,12 @@ def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_st
             state = states[state_stack[-1]][origin]
             push_state(state)
             if token is end and state == end_state:
-                return value_stack[-1]
+                program: Program = value_stack[-1]  # the start rule's value
+                return program
+    raise AssertionError("unreachable: the end token is reduced to the program or rejected, never shifted")
 
 
-def _pass_through(states: dict, below: int, top: int, kind: str) -> int:
+def _pass_through(states: dict[int, dict[str, Any]], below: int, top: int, kind: str) -> int:
     """The top state after every pass-through step the lookahead ``kind`` causes from ``top``."""
     while True:
         step = states[top].get(kind)
@@ -234,16 +237,16 @@ def _parser() -> Any:
     return tables if tables is not None else standalone.in_memory(text)  # a read-only installation
 
 
-def _span(first: Any, last: Any) -> Span:
+def _span(first: _Child, last: _Child) -> Span:
     return (_start(first), _end(last))
 
 
-def _start(item: Any) -> int:
-    return item[START] if type(item) is tuple else item.span[0]
+def _start(item: _Child) -> int:
+    return item[START] if isinstance(item, tuple) else item.span[0]
 
 
-def _end(item: Any) -> int:
-    return item[END] if type(item) is tuple else item.span[1]
+def _end(item: _Child) -> int:
+    return item[END] if isinstance(item, tuple) else item.span[1]
 
 
 class _AstBuilder:
@@ -325,7 +328,7 @@ class _AstBuilder:
         (token,) = children
         return EllipsisItem((token[START], token[END]))
 
-    def attribute(self, children: list[Any]) -> Transpose:
+    def attribute(self, children: list[Any]) -> Transpose | Attribute | Name:
         """``a.T``, the one attribute bpcli knows."""
         operand, token = children
         name = token[TEXT]
@@ -411,14 +414,14 @@ class _AstBuilder:
             hint=f"bpcli knows these methods: {', '.join(f'a.{m}(...)' for m in spellings.METHODS)}, and a.T",
         )
 
-    def arguments(self, children: list[Any]) -> list[Any]:
+    def arguments(self, children: list[Expr | _Keyword | None]) -> list[Expr | _Keyword]:
         return [child for child in children if child is not None]
 
     def keyword(self, children: list[Any]) -> _Keyword:
         name, value = children
         return _Keyword(name[TEXT], value, (name[START], _end(value)))
 
-    def elements(self, children: list[Any]) -> list[Any]:
+    def elements(self, children: list[Expr | None]) -> list[Expr]:
         return [child for child in children if child is not None]
 
     def array_literal(self, children: list[Any]) -> Array:
@@ -461,16 +464,20 @@ def _is_axis(node: Any) -> bool:
     return isinstance(node, Number) and node.text.isdigit()
 
 
-def _sorted_arguments(arguments: list[Any]) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
+def _sorted_arguments(arguments: list[Expr | _Keyword]) -> tuple[tuple[Expr, ...], tuple[tuple[str, Expr], ...]]:
     """A call's positional arguments and its (name, value) keyword arguments."""
-    if not any(type(argument) is _Keyword for argument in arguments):
+    if _all_positional(arguments):
         return tuple(arguments), ()  # sigmoid(x), max(a, b): the common case
     _check_arguments_order(arguments)
-    args = tuple(a for a in arguments if type(a) is not _Keyword)
-    return args, tuple((k.name, k.value) for k in arguments if type(k) is _Keyword)
+    args = tuple(a for a in arguments if not isinstance(a, _Keyword))
+    return args, tuple((k.name, k.value) for k in arguments if isinstance(k, _Keyword))
 
 
-def _check_arguments_order(arguments: list[Any]) -> None:
+def _all_positional(arguments: list[Expr | _Keyword]) -> TypeGuard[list[Expr]]:
+    return not any(type(argument) is _Keyword for argument in arguments)
+
+
+def _check_arguments_order(arguments: list[Expr | _Keyword]) -> None:
     """As in Python: keyword arguments come after the positional ones, each at most once."""
     seen: set[str] = set()
     for argument in arguments:
@@ -485,8 +492,12 @@ def _check_arguments_order(arguments: list[Any]) -> None:
 class _Keyword:
     """A ``name=value`` call argument, before it is sorted out from the positional ones."""
 
-    def __init__(self, name: str, value: Any, span: Span) -> None:
+    def __init__(self, name: str, value: Expr, span: Span) -> None:
         self.name, self.value, self.span = name, value, span
+
+
+# What a rule's children are: tokens it shifted, nodes built by the rules below it.
+_Child = Token | Expr | Assign | _Keyword
 
 
 def _syntax_error(source: str, position: int, token: Token | None, expected: set[str]) -> BpcliError:

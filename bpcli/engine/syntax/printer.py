@@ -81,8 +81,9 @@ def _parts(node: Expr) -> list[Expr | str]:
         # A number needs its parentheses too: 2.T would read as the number 2. and the name T.
         return [*_wrapped(node.operand, precedence(node.operand) < _ATOM or isinstance(node.operand, Number)), ".T"]
     if isinstance(node, Call):
-        keywords = [[f"{name}=", value] for name, value in node.keywords]
-        return [node.func, *_listed([[arg] for arg in node.args] + keywords, "(", ")")]
+        arguments: list[list[Expr | str]] = [[arg] for arg in node.args]
+        arguments += [[f"{name}=", value] for name, value in node.keywords]
+        return [node.func, *_listed(arguments, "(", ")")]
     if isinstance(node, Array):
         return _listed([[element] for element in node.elements], "[", "]")
     if isinstance(node, Tuple):
