@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import string
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from rich.console import Console, ConsoleOptions, ConsoleRenderable, Group, RenderableType, RenderHook, RenderResult
 from rich.measure import Measurement
@@ -50,7 +50,7 @@ class Fitted:
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self.table)
 
-    def _blocks(self, console: Console, options: ConsoleOptions) -> RenderResult:
+    def _blocks(self, console: Console, options: ConsoleOptions) -> Iterator[RenderableType]:
         table = self.table
         if table.title:
             yield _as_text(table.title, console)
