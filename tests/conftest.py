@@ -22,3 +22,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "fuzz" in item.path.parts:
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_configure(config):
+    """Tables take COLUMNS when piped: the tests' expectations are for the default width, whatever
+    the shell running them exports (tests that need a width set it themselves)."""
+    os.environ.pop("COLUMNS", None)

@@ -24,6 +24,16 @@ def test_ci_runs_the_readme_test_command():
     assert TEST_COMMAND in ci.splitlines()
 
 
+def test_ci_installs_the_oracle_extra_before_the_tests():
+    """The differential test against PyTorch is skipped without torch: CI installs the extra that brings it."""
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(requirement.startswith("torch") for requirement in extras["oracle"])
+    lines = (REPO / ".ci" / "run").read_text().splitlines()
+    assert lines.index('pip install --quiet ".[oracle]"') < lines.index(TEST_COMMAND)
+
+
 def test_readme_install_command_runs_the_main_example():
     readme = (REPO / "README.md").read_text()
     assert '$ pip install . && bpcli grad "(x+y)*z" -x -2 -y 5 -z -4' in readme

@@ -74,7 +74,8 @@ def test_subtract_and_structural_gates():
     sentences = texts("sum(W @ X) - y", {"W": [[1, 2], [3, 4]], "X": [[1, 0], [0, 1]], "y": 2})
     assert sentences[0] == "the subtract gate f = t2 - y received 1 and distributes it: t2 gets 1·(1) = 1, y gets -1·(1) = -1"
     assert sentences[2] == (
-        "the matrix multiply gate t1 = W @ X swaps its inputs: W gets dt1 @ X.T = [1, 1, 1, 1], X gets W.T @ dt1 = [4, 4, 6, 6]"
+        "the matrix multiply gate t1 = W @ X swaps its inputs: W gets dt1 @ X.T = [[1, 1], [1, 1]], "
+        "X gets W.T @ dt1 = [[4, 4], [6, 6]]"
     )
 
 

@@ -12,40 +12,14 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import run_cli, run_json
+from numpy_oracle import assert_like_numpy
 
 import bpcli
-from helpers import run_cli, run_json
 
 RNG = np.random.default_rng(16)
 X = RNG.normal(size=(4, 3))
 V = RNG.normal(size=5)
-
-
-def numpy_run(text: str, values: dict) -> object:
-    """What numpy computes for a program: each line executed in turn; the last one is the output."""
-    namespace = {"np": np, **{name: np.array(value) for name, value in values.items()}}
-    lines = [line.strip() for line in text.replace(";", "\n").splitlines() if line.strip()]
-    for line in lines[:-1]:
-        exec(line, namespace)  # noqa: S102 - the harness runs numpy on the test's own text
-    last = lines[-1]
-    if "=" in last.split("(")[0] and "==" not in last:
-        exec(last, namespace)  # noqa: S102
-        return namespace[last.split("=")[0].strip()]
-    return eval(last, namespace)  # noqa: S307
-
-
-def numpy_gradient(text: str, values: dict, name: str, h: float = 1e-6) -> np.ndarray:
-    """d(output)/d(name) by centred differences of numpy's own forward pass."""
-    base = np.array(values[name], dtype=float)
-    gradient = np.zeros_like(base)
-    for index in np.ndindex(base.shape):
-        moved = {}
-        for sign in (1, -1):
-            point = base.copy()
-            point[index] += sign * h
-            moved[sign] = float(numpy_run(text, {**values, name: point}))
-        gradient[index] = (moved[1] - moved[-1]) / (2 * h)
-    return gradient
 
 
 PROGRAMS = [
@@ -68,10 +42,7 @@ PROGRAMS = [
 
 @pytest.mark.parametrize("text, values", PROGRAMS, ids=[p[0] for p in PROGRAMS])
 def test_values_are_numpys_and_gradients_are_centred_differences(text, values):
-    result = bpcli.grad(text, **values)
-    assert np.allclose(result.value, numpy_run(text, values), rtol=1e-12, atol=1e-12)
-    for name in values:
-        assert np.allclose(result.gradients[name], numpy_gradient(text, values, name), rtol=1e-5, atol=1e-6), name
+    assert_like_numpy(text, values)
 
 
 def test_a_gather_backpropagates_as_a_scatter_add_repeated_indices_accumulate():

@@ -391,7 +391,7 @@ class TestTensorViews:
         out = result.stdout
         assert "(5, 3)" in out and "(5, 10)" in out
         assert "dW = dD @ X.T" in out and "dX = W.T @ dD" in out
-        assert "…" in out  # 15 values are previewed, not listed
+        assert "..." in out  # 15 values are previewed (summarised as numpy does), not listed
 
     def test_full_prints_whole_arrays(self):
         result = run_cli("grad", "x * 2", "-x", "ones:10", "--upstream", "ones", "--full")

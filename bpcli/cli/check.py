@@ -137,7 +137,7 @@ def check(
 
         common.write_output(check_report(result), common.out_path(html))
     if json_output:
-        print(result.to_json())
+        common.print_json(result.to_json())
     else:
         from bpcli.views.check_table import check_table  # a view only when shown (start-up)
 

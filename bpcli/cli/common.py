@@ -24,6 +24,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     evaluated,
     evaluated_text,
     print_grad,
+    print_json,
     print_renderable,
     print_view,
     read_expression,

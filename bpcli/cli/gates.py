@@ -38,6 +38,6 @@ def gates(
 
     reference = gate_reference(names or None)
     if json_output:
-        print(reference.to_json())
+        common.print_json(reference.to_json())
     else:
         common.console().print(reference)

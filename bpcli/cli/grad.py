@@ -150,7 +150,7 @@ def _higher(
         )
         common.warn_unused(expressions.warnings)
         if json_output:
-            print(expressions.to_json())
+            common.print_json(expressions.to_json())
         else:
             print(expressions.to_text(precision, warnings=False))
             common.warn_values(expressions.warnings)
@@ -160,7 +160,7 @@ def _higher(
     result = derivative(text, values, wrt=wrt, order=order, max_nodes=max_nodes, max_order=max_order, limits=limits)
     common.warn_unused(result.warnings)
     if json_output:
-        print(result.to_json())
+        common.print_json(result.to_json())
     else:
         from bpcli.views.derivative_table import derivative_table  # a view only when shown (start-up)
 

@@ -75,7 +75,7 @@ def gradcheck(
     )
     common.warn_unused(result.warnings)
     if json_output:
-        print(result.to_json())
+        common.print_json(result.to_json())
     else:
         from bpcli.views.gradcheck_table import gradcheck_table  # a view only when shown (start-up)
 

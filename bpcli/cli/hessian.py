@@ -69,7 +69,7 @@ def hessian(
     )
     common.warn_unused(result.warnings)
     if json_output:
-        print(result.to_json())
+        common.print_json(result.to_json())
     else:
         from bpcli.views.hessian_table import hessian_table  # a view only when shown (start-up)
 

@@ -54,7 +54,7 @@ def jacobian(
     )
     common.warn_unused(result.warnings)
     if json_output:
-        print(result.to_json())
+        common.print_json(result.to_json())
     else:
         from bpcli.views.jacobian_table import jacobian_table  # a view only when shown (start-up)
 

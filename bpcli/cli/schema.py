@@ -39,4 +39,4 @@ def schema(
         for short, command in SCHEMAS.items():
             print(f"{short:<{width}}  {json_schema(short)['title']}: {command}")
         return
-    print(json.dumps(json_schema(names[0]), indent=2, ensure_ascii=False))
+    common.print_json(json.dumps(json_schema(names[0]), indent=2, ensure_ascii=False))

@@ -10,8 +10,9 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.cli.bindings import split_bindings, split_constants
+from bpcli.cli.encoding import json_for, json_stream, respelling, tolerate_encoding
+from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_TOTAL_ELEMENTS, Limits
 from bpcli.engine.printable import printable
 from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes
@@ -23,6 +24,11 @@ if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the comma
 # gates, which take some 400 MB and ten seconds. An argument is far shorter
 # (the system allows 128 KB); a file can be anything, /dev/zero included.
 DEFAULT_MAX_LENGTH = 1_000_000
+# The width of a table written to a pipe or a file, where COLUMNS does not say:
+# wide enough for the stage table's columns to keep their numbers on one line.
+PIPED_WIDTH = 120
+# Narrower than this, not even the vertical layout keeps a label and a number on a line.
+MIN_WIDTH = 20
 
 
 EXIT_TERMINATED = 128 + 15  # as a shell reports a process ended by SIGTERM
@@ -50,6 +56,8 @@ def run_reporting(command: Callable[[], Any]) -> int:
     returns None, or the error's.
     """
     try:
+        tolerate_encoding(sys.stdout)  # a stream that cannot write ∂ writes d (encoding.py)
+        tolerate_encoding(sys.stderr)
         code = command() or 0
         flush_standard_output()  # a failure to write is reported here, not by Python on its way out
         return code
@@ -164,6 +172,8 @@ def guard_standard_streams() -> None:
             _null_onto(fd, mode)
     if sys.stderr is None:
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+    for stream in (sys.stdout, sys.stderr):
+        tolerate_encoding(stream)  # typer's help and usage errors too, not only the commands' output
     sys.stdout = _GuardedStream(sys.stdout, 1, strict=True)
     sys.stderr = _GuardedStream(sys.stderr, 2, strict=False)
 
@@ -211,6 +221,7 @@ def _diagnostic(line: str) -> None:
     if stream is None:
         return
     try:
+        tolerate_encoding(stream)  # a message with a ∂ or a ← is written the ASCII way, not dropped
         stream.write(line + "\n")
         stream.flush()
     except (OSError, ValueError):
@@ -382,9 +393,12 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
     from rich.console import Console  # rich only to draw (start-up)
 
     from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
+    from bpcli.views.terminal import PrintHook
 
     with atomic_output(path) as handle:
-        Console(file=handle, width=120, color_system=None, highlight=False).print(renderable)
+        output = Console(file=handle, width=PIPED_WIDTH, color_system=None, highlight=False)
+        output.push_render_hook(PrintHook())
+        output.print(renderable)
 
 
 def read_upstream(upstream: Optional[str], reader: Any) -> Any:
@@ -423,29 +437,38 @@ def bindings(arguments: list[str], reader: Any) -> dict[str, Any]:
 def console(stderr: bool = False) -> Any:
     from rich.console import Console  # rich only to draw (start-up)
 
-    # Piped output gets no escape codes at all and a width that keeps the
-    # tables' columns readable. rich drops only the colours for NO_COLOR and
-    # keeps bold and dim; bpcli drops every style, as the variable asks.
+    from bpcli.views.terminal import PrintHook
+
+    # Piped output gets no escape codes at all. rich drops only the colours for
+    # NO_COLOR and keeps bold and dim; bpcli drops every style, as the variable asks.
     stream = sys.stderr if stderr else sys.stdout
-    width = _terminal_width(stream) if stream.isatty() else 120
+    tolerate_encoding(stream)
     plain = os.environ.get("NO_COLOR", "") != ""
-    return Console(highlight=False, width=width, stderr=stderr, color_system=None if plain else "auto")
+    output = Console(highlight=False, width=output_width(stream), stderr=stderr,
+                     color_system=None if plain else "auto")
+    # No line ends in spaces (rich pads titles and cells); ∂ is d where the stream cannot write it.
+    output.push_render_hook(PrintHook(respelling(stream)))
+    return output
 
 
-MIN_WIDTH = 40  # narrower, a table has no room for its columns; the terminal wraps what is wider
-
-
-def _terminal_width(stream: Any) -> int:
-    """The width of a terminal: COLUMNS if it is a positive number (COLUMNS=0 would print nothing at all),
-    else the terminal's own, and never below MIN_WIDTH."""
+def output_width(stream: Any) -> int:
+    """The columns to lay tables out in: COLUMNS where it is a positive number (COLUMNS=0 would print
+    nothing at all), else a terminal's own width, else (a pipe, a file) PIPED_WIDTH; never below MIN_WIDTH."""
     columns = os.environ.get("COLUMNS", "").strip()
     if columns.isdigit() and int(columns) > 0:
-        return max(MIN_WIDTH, int(columns))
+        return max(int(columns), MIN_WIDTH)
+    if not stream.isatty():
+        return PIPED_WIDTH
     try:
         measured = os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError, AttributeError):
         measured = 0
     return max(MIN_WIDTH, measured or 80)
+
+
+def print_json(text: str) -> None:
+    """A JSON document on standard output, escaped where the stream's encoding cannot write it."""
+    print(json_for(sys.stdout, text))
 
 
 def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: int = 200, full: bool = False,
@@ -458,7 +481,7 @@ def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: i
     if json_output:
         from bpcli.views.json_doc import grad_document, write  # a view only when shown (start-up)
 
-        write(grad_document(result, sentences, gradients_only, streamed=True), sys.stdout)
+        write(grad_document(result, sentences, gradients_only, streamed=True), json_stream(sys.stdout))
         sys.stdout.write("\n")
         return
     from bpcli.views.table import grad_table  # a view only when shown (start-up)

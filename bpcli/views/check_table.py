@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.engine.printable import printable
+from bpcli.views.terminal import Fitted, fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import DEFAULT_PRECISION, one_line, warning_lines
 
@@ -48,7 +49,7 @@ def _answers_report(result: CheckResult, show) -> list[Any]:
     return parts
 
 
-def _files_table(result: CheckResult) -> Table:
+def _files_table(result: CheckResult) -> Fitted:
     """Several answers files: a score per file."""
     table = Table(title=Text(f"Scores of {len(result.files)} answers files"), title_justify="left")
     table.add_column("file")
@@ -60,7 +61,7 @@ def _files_table(result: CheckResult) -> Table:
         counts = ("—", "—") if file.error is not None else (
             f"{score['passed']} of {score['problems']}", f"{score['met']} of {score['expectations']}")
         table.add_row(Text(printable(file.answers or '')), *counts, _verdict(file))
-    return table
+    return fitted(table, heading="{0}  {3}")
 
 
 def _verdict(file: Any) -> Text:
@@ -92,7 +93,7 @@ def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any
     return parts
 
 
-def _outcomes_table(problem: Any, show) -> Table:
+def _outcomes_table(problem: Any, show) -> Fitted:
     table = Table()
     table.add_column("check", style="bold")
     table.add_column("meaning")
@@ -110,10 +111,10 @@ def _outcomes_table(problem: Any, show) -> Table:
             Text("—" if outcome.allowed is None else "±" + format_value(_largest(outcome.allowed), 2)),
             Text(PASS if outcome.passed else FAIL, style="green" if outcome.passed else "red"),
         )
-    return table
+    return fitted(table, heading="{0}  {5}")
 
 
-def _lines_table(check: Any, show) -> Table:
+def _lines_table(check: Any, show) -> Fitted:
     table = Table()
     table.add_column("line", justify="right", style="dim")
     table.add_column("statement")
@@ -128,7 +129,7 @@ def _lines_table(check: Any, show) -> Table:
             str(line.number), Text(printable(line.text)), Text(show(line.value)), Text(show(line.should_be)),
             Text(f"{mark} {line.status}" + (f": {printable(verdict)}" if verdict else ""), style=style),
         )
-    return table
+    return fitted(table, heading="line {0}: {1}  {4}")
 
 
 def _failure(problem: Any, outcome: Any, show) -> Text:
@@ -146,7 +147,7 @@ def _failure(problem: Any, outcome: Any, show) -> Text:
     return text
 
 
-def _answers_table(result: CheckResult) -> Table:
+def _answers_table(result: CheckResult) -> Fitted:
     table = Table()
     table.add_column("#", justify="right", style="dim")
     table.add_column("problem")
@@ -159,7 +160,7 @@ def _answers_table(result: CheckResult) -> Table:
             verdict = Text(PASS, style="green") if problem.passed else Text(FAIL, style="red")
             met = f"{problem.met} of {len(problem.outcomes)}"
         table.add_row(str(problem.index), Text(_label(problem)), verdict, met)
-    return table
+    return fitted(table, heading="{0}. {1}  {2}")
 
 
 def _summary(result: CheckResult) -> Text:

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.views.terminal import fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import DEFAULT_MAX_STAGES, DEFAULT_PRECISION, elided, elision_row, warning_lines
 
@@ -44,8 +45,8 @@ def derivative_table(
         summary.add_row(*map(Text, (str(d.order), d.label, d.stage, show(d.value), d.formula or "—")))
     return Group(
         Text(f"The graph of {highest}: the forward pass (order 0), then one backward pass per order"),
-        stages,
+        fitted(stages, heading="{0}. {1} = {4}  ({3}, order {2})"),
         Text(f"Derivatives of {result.output} with respect to {result.wrt} at {at}"),
-        summary,
+        fitted(summary, heading="order {0}: {1}"),
         *warning_lines(result.warnings, warnings),
     )

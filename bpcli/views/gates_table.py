@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.engine.gates import ELEMENTWISE, VJP
+from bpcli.views.terminal import Fitted, fitted
 
 if TYPE_CHECKING:  # views read results, never import the analyses
     from bpcli.analyses.gates import GateReference
@@ -33,7 +34,7 @@ def gates_table(reference: GateReference) -> Group:
     return Group(*parts)
 
 
-def _table(title: str, cards: list[Any]) -> Table:
+def _table(title: str, cards: list[Any]) -> Fitted:
     table = Table(title=Text(title), title_justify="left")
     for column in ("gate", "written", "computes", "local gradient", "role", "at a kink"):
         table.add_column(column)
@@ -49,7 +50,7 @@ def _table(title: str, cards: list[Any]) -> Table:
             card.role,
             card.kink or "",
         )))
-    return table
+    return fitted(table)
 
 
 def _other_forms(card: Any) -> list[str]:

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.views.terminal import fitted
 from bpcli.views.numbers import format_value
 from bpcli.views.table import one_line, warning_lines
 
@@ -40,7 +41,7 @@ def gradcheck_table(result: GradcheckResult, precision: int = DEFAULT_PRECISION,
         )
     heading = Text(f"Gradient check of {one_line(result.source)}: centred differences, "
                    f"h = {result.h:g}·max(1, |x|)")
-    return Group(heading, table, _verdict(result), *warning_lines(result.warnings, warnings))
+    return Group(heading, fitted(table), _verdict(result), *warning_lines(result.warnings, warnings))
 
 
 def _rows(result: GradcheckResult, full: bool) -> list[tuple[Any, str]]:

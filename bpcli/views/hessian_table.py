@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.views.terminal import fitted
 from bpcli.views.matrix import matrix_table
 from bpcli.views.numbers import format_block, format_value
 from bpcli.views.table import DEFAULT_PRECISION, warning_lines
@@ -41,7 +42,7 @@ def hessian_table(result: HessianResult, precision: int = DEFAULT_PRECISION, ful
             table.add_row(Text(name), _shape_text(result.shapes[name]),
                           Text(format_block(result.vector[name], precision, full)),
                           Text(format_block(result.product[name], precision, full)))
-        parts = [Text(f"Hessian-vector product of {of}"), table,
+        parts = [Text(f"Hessian-vector product of {of}"), fitted(table),
                  Text("Built from one extra backward pass, through <gradient, v>; the matrix itself is never formed.")]
     return Group(*parts, *warning_lines(result.warnings, warnings))
 

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from bpcli.engine.printable import printable
 from bpcli.views import table_of
+from bpcli.views.terminal import Fitted
 
 if TYPE_CHECKING:  # views read results, never import the analyses
     from bpcli.analyses.check import CheckResult
@@ -82,6 +83,8 @@ def blocks(renderable: Any) -> list[TableBlock | TextBlock]:
         return [block for part in renderable.renderables for block in blocks(part)]
     if isinstance(renderable, Table):
         return [_table_block(renderable)]
+    if isinstance(renderable, Fitted):  # a terminal's table, fitted to its width: HTML has its own
+        return [_table_block(renderable.table)]
     if isinstance(renderable, Text):
         return [TextBlock(_cell(renderable))]
     if isinstance(renderable, str):

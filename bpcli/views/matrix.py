@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from bpcli.views.terminal import fitted
 from bpcli.views.numbers import format_value
 
 PREVIEW = 12  # rows and columns shown before "…", unless full
@@ -26,7 +27,7 @@ def matrix_table(title: str, rows: list[str], columns: list[str], matrix: Any, p
             continue
         cells = ["…" if j is None else format_value(matrix[i, j], precision) for j in shown_columns]
         table.add_row(Text(rows[i]), *cells)
-    return Group(Text(title), table)
+    return Group(Text(title), fitted(table))
 
 
 def _shown(count: int, full: bool) -> list[int | None]:

@@ -1,8 +1,9 @@
 """Numbers for people: a fixed count of significant digits, inf and nan spelt out.
 
-Arrays come in two sizes: a one-line preview for a table cell
-(``[-1.853, 0.2011, 3.4, …, 1.925]``) and a block laid out as numpy prints
-it, cut with "..." beyond a hundred elements. ``full`` shows every element.
+Arrays come in two sizes: a one-line preview for a table cell, nested as
+numpy nests it (``[[1, 2], [3, 4]]``, ``[-1.853, 0.2011, 3.4, ..., 8, 1.925]``),
+and a block laid out as numpy prints it, cut with "..." beyond a hundred
+elements. ``full`` shows every element.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-INLINE_ELEMENTS = 6  # a table cell shows at most this many elements of an array
+INLINE_ELEMENTS = 6  # a table cell shows an array whole up to this many elements, else summarised
+# How many elements a summarised array keeps at each end of an axis: fewer the more axes it has,
+# so that a cell stays a line or two (6 numbers of a vector, 16 of a matrix, 2**n of n axes).
+INLINE_EDGE_ITEMS = {1: 3, 2: 2}
 BLOCK_ELEMENTS = 100  # a block shows at most this many before numpy's "..."
 FORK_TERMS_SHOWN = 8  # a fork's sum shows at most this many of its terms
 # ``full`` shows every element up to this many; beyond, the edges of each axis and a note.
@@ -53,13 +57,19 @@ def format_block(value: Any, precision: int = 4, full: bool = False) -> str:
 
 
 def _inline(value: Any, precision: int) -> str:
-    flat = value.reshape(-1)
-    if flat.size <= INLINE_ELEMENTS:
-        items = [format_value(v, precision) for v in flat]
-    else:
-        head = [format_value(v, precision) for v in flat[: INLINE_ELEMENTS - 2]]
-        items = [*head, "…", format_value(flat[-1], precision)]
-    return "[" + ", ".join(items) + "]"
+    """An array on one line, nested as numpy nests it: [[1, 2], [3, 4]]; beyond INLINE_ELEMENTS,
+    summarised the numpy way, the first and last few along each axis around "..."."""
+    import numpy as np
+
+    text = np.array2string(
+        value,
+        formatter={"float_kind": lambda v: format_value(v, precision)},
+        separator=", ",
+        threshold=INLINE_ELEMENTS,
+        edgeitems=INLINE_EDGE_ITEMS.get(value.ndim, 1),
+        max_line_width=sys.maxsize,  # numpy breaks lines only between rows, which are joined below
+    )
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def sum_text(fork: Any, show) -> str:

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.engine.printable import printable
+from bpcli.views.terminal import fitted
 from bpcli.views.numbers import format_block, format_value, sum_text
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def _stages(result: Any, show, max_stages: int) -> Any:
             show(stage.upstream),
             "\n".join(downstream) or "—",
         )))
-    return table
+    return fitted(table, heading="{0}. {1} = {3}  ({2})")
 
 
 def elided(rows: list[Any], limit: int) -> list[Any]:
@@ -122,7 +123,7 @@ def _gradients(result: Any, show, precision: int, full: bool) -> Any:
             table.add_row(Text(name), show(value), _gradient_cell(result, name, show))
         if not result.inputs:
             table.add_row("(none)", "", "")
-        return table
+        return fitted(table)
     # Arrays: each gradient laid out as numpy prints it, shaped like its input.
     shape = result.shapes[result.output]
     of = f"{result.output} = {show(result.value)}" if shape == () else f"{result.output} {_shape_text(shape)}"
@@ -133,7 +134,7 @@ def _gradients(result: Any, show, precision: int, full: bool) -> Any:
     for name in result.inputs:
         gradient = _gradient_cell(result, name, lambda value: format_block(value, precision, full))
         table.add_row(Text(name), _shape_text(result.shapes[name]), Text(gradient))
-    return table
+    return fitted(table)
 
 
 def _gradient_cell(result: Any, name: str, show) -> str:
