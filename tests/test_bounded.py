@@ -50,12 +50,14 @@ def refused(result, fragment: str) -> None:
 
 
 class TestParser:
+    @pytest.mark.slow
     def test_a_program_of_semicolons_parses_in_linear_time(self):
         # 300,000 ';' took minutes: the statement list was copied at every one.
         seconds = processor_seconds(lambda: bpcli.parse("x" + ";" * 300_000))
         assert seconds < 10, f"{seconds:.1f} s"
         assert [type(s).__name__ for s in bpcli.parse("x" + ";" * 10).statements] == ["Name"]
 
+    @pytest.mark.slow
     def test_many_statements_keep_their_order(self):
         text = "\n".join(f"a{i} = x + {i}" for i in range(40_000))
         program = bpcli.parse(text)
@@ -108,6 +110,7 @@ class TestBackwardFile:
         assert len(result.to_json()) < 400 * count
         assert seconds < 20, f"{seconds:.1f} s"
 
+    @pytest.mark.slow
     def test_an_expectation_at_a_large_fork_is_diagnosed_in_linear_time(self):
         # Each "all but one" candidate summed n - 1 contributions: 20,000 uses took 18 s.
         expression = " + ".join(f"x*{i % 7 + 1}" for i in range(30_000))
@@ -149,6 +152,7 @@ class TestViews:
         assert len(result.stdout) < 400 * depth
         assert "t1 = exp(x)" in result.stdout
 
+    @pytest.mark.slow
     def test_explain_on_a_large_fork_is_linear(self):
         # A 40,000-term sum took 21 s: one Text of every line, split by rich at each newline.
         terms = 40_000
@@ -296,6 +300,7 @@ class TestBudget:
 
 
 class TestLateLimits:
+    @pytest.mark.slow
     def test_order_stops_at_the_node_limit_not_after_the_pass(self):
         # --order 30 built 2.45M nodes against a limit of 1M before refusing.
         result = run_cli("grad", "sigmoid(x)", "-x", "1", "--order", "30", "--max-nodes", "20000")

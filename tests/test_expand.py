@@ -55,6 +55,7 @@ def test_tanh_decomposition_stays_finite_far_out():
         assert r.value == math.tanh(x)
 
 
+@pytest.mark.slow
 @given(with_grouped_gates, coordinates, coordinates, coordinates)
 def test_expanding_changes_no_gradient(expression, x, y, z):
     point = {name: {"x": x, "y": y, "z": z}[name] for name in _variables(expression)}

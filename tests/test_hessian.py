@@ -92,6 +92,7 @@ class TestClosedForms:
 
 
 class TestAgainstNestedDifferences:
+    @pytest.mark.slow
     @given(expressions, coordinates, coordinates, coordinates)
     def test_random_expressions(self, expression, x, y, z):
         point = point_for(expression, x, y, z)

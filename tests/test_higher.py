@@ -61,6 +61,7 @@ class TestClosedForms:
         assert all(d.formula is None for d in r.derivatives)  # formulas are for numbers only
 
 
+@pytest.mark.slow
 @given(expressions, coordinates, coordinates, coordinates)
 def test_the_second_derivative_is_the_hessians_diagonal(expression, x, y, z):
     point = point_for(expression, x, y, z)

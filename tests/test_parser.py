@@ -156,6 +156,7 @@ def test_printing_parses_back_to_the_same_tree(text):
     assert expr(to_text(tree)) == tree
 
 
+@pytest.mark.slow
 def test_deep_nesting_parses_without_recursion():
     depth = 10_000
     tree = expr("(" * depth + "x" + ")" * depth)

@@ -139,6 +139,7 @@ def test_symbolic_gradients_parse_back_and_agree(expression, x, y, z):
         assert abs(again.value - expected) <= 1e-9 * scale, (expression, point, d.program, again.value, expected)
 
 
+@pytest.mark.slow
 @given(expressions, coordinates)
 def test_symbolic_second_derivatives_parse_back_and_agree(expression, x):
     names = point_names(expression)

@@ -245,6 +245,7 @@ def _broadcastable(a, b):
         return False
 
 
+@pytest.mark.slow
 @given(tensor_cases())
 def test_vector_jacobian_products_match_centred_differences(case):
     a_shape, b_shape, expression, seed = case
