@@ -97,6 +97,33 @@ def bpcli_executable() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "bpcli"]
 
 
+def on_a_terminal(*args: str, env: dict[str, str], columns: int | None = None) -> bytes:
+    """What the real bpcli writes to a pseudo-terminal (``columns`` wide, if given), escape codes and all."""
+    import pty
+
+    parent, child = pty.openpty()
+    if columns is not None:
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    process = subprocess.Popen([*bpcli_executable(), *args], stdin=child, stdout=child, stderr=child, env=env)
+    os.close(child)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(parent, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(parent)
+    assert process.wait(timeout=60) == 0
+    return output
+
+
 def run_process(*args: str, input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real `bpcli` in a subprocess; --json output is validated."""
     process = subprocess.run(

@@ -16,7 +16,7 @@ import pytest
 
 import bpcli
 from bpcli.engine.errors import BpcliError
-from helpers import bpcli_executable, run_cli, run_process
+from helpers import bpcli_executable, on_a_terminal, run_cli, run_process
 
 
 def refused(result, fragment: str) -> None:
@@ -228,33 +228,13 @@ class TestProcess:
         assert process.returncode == 2
         assert process.stderr == b"bpcli: error: standard input is not UTF-8 text (byte 4)\n"
 
-    @staticmethod
-    def on_a_terminal(*args: str, env: dict[str, str]) -> bytes:
-        """What bpcli writes to a pseudo-terminal: rich colours a terminal's output."""
-        pty = pytest.importorskip("pty")
-        parent, child = pty.openpty()
-        process = subprocess.Popen([*bpcli_executable(), *args], stdin=child, stdout=child, stderr=child, env=env)
-        os.close(child)
-        output = b""
-        while True:
-            try:
-                chunk = os.read(parent, 65536)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            output += chunk
-        os.close(parent)
-        assert process.wait(timeout=60) == 0
-        return output
-
     def test_no_color_removes_every_escape_code_on_a_terminal(self):
         env = {key: value for key, value in os.environ.items() if key not in ("NO_COLOR", "FORCE_COLOR")}
         env.update(TERM="xterm-256color", COLUMNS="120")
         args = ("grad", "relu(x) * y", "-x", "0", "-y", "2", "--precision", "3")
-        coloured = self.on_a_terminal(*args, env=env)
+        coloured = on_a_terminal(*args, env=env)
         assert b"\x1b[3" in coloured  # a terminal gets colours (so the test below can fail)
-        plain = self.on_a_terminal(*args, env={**env, "NO_COLOR": "1"})
+        plain = on_a_terminal(*args, env={**env, "NO_COLOR": "1"})
         assert b"\x1b[" not in plain
         assert "relu at 0".encode() in plain
 

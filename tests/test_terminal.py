@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from bpcli.cli import app
 from bpcli.views.numbers import format_value
-from helpers import bpcli_executable, run_process
+from helpers import bpcli_executable, on_a_terminal, run_process
 
 
 @pytest.fixture
@@ -118,26 +118,7 @@ def test_a_real_pipe_honours_columns():
 
 def _on_a_60_column_terminal(*args: str, env: dict[str, str]) -> str:
     """What bpcli writes to a pseudo-terminal 60 columns wide, without its escape codes."""
-    pty = pytest.importorskip("pty")
-    import fcntl
-    import struct
-    import termios
-
-    parent, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 60, 0, 0))
-    process = subprocess.Popen([*bpcli_executable(), *args], stdin=child, stdout=child, stderr=child, env=env)
-    os.close(child)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(parent, 65536)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(parent)
-    assert process.wait(timeout=60) == 0
+    output = on_a_terminal(*args, env=env, columns=60)
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode()).replace("\r\n", "\n")
 
 

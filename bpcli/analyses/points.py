@@ -22,6 +22,7 @@ from typing import Any, Mapping, Union
 
 from bpcli import views
 from bpcli.analyses.grad import differentiate, grad
+from bpcli.analyses.expected import Written
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
@@ -258,7 +259,7 @@ def _read_jsonl(path: Path | str, data: bytes) -> dict[str, Any]:
             continue
         try:
             # float64 in the end; int() refuses 4,300 digits. Numbers are kept as text too, to see 1e-400 become 0.
-            row = json.loads(text, parse_int=float, parse_float=_Written)
+            row = json.loads(text, parse_int=float, parse_float=Written)
         except json.JSONDecodeError as error:
             raise BpcliError(f"{path}, line {line}: not valid JSON ({error.msg})") from None
         except RecursionError:
@@ -278,22 +279,11 @@ def _read_jsonl(path: Path | str, data: bytes) -> dict[str, Any]:
         numbers.append([float(v) for v in values])
         if underflowed is None:
             underflowed = _Underflowed(len(names))
-        underflowed.note([v.text if isinstance(v, _Written) else "" for v in values], numbers[-1])
+        underflowed.note([v.text if isinstance(v, Written) else "" for v in values], numbers[-1])
     if names is None or underflowed is None:
         raise BpcliError(f"{path} has no points")
     array = np.array(numbers, dtype=np.float64)
     return underflowed.columns(names, array)
-
-
-class _Written(float):
-    """A JSON number that remembers how it was written."""
-
-    text: str
-
-    def __new__(cls, text: str) -> _Written:
-        number = super().__new__(cls, text)
-        number.text = text
-        return number
 
 
 def _read_npy(path: Path, data: bytes) -> dict[str, Any]:
