@@ -2,7 +2,7 @@
 
 Each kind of view (a rich table, a JSON document, plain text, a written file)
 is a table from the result's type to the function that shows it, named by
-module so that a view's module (and rich, and json) is imported only when the
+module so that a view's module (and rich) is imported only when the
 view is asked for. Results reach their views only through the functions here
 (``bpcli.analyses.result.Result``), and no view imports an analysis: a view is
 typed against its result under TYPE_CHECKING.
