@@ -149,16 +149,18 @@ class Problem:
 
     def warnings(self, findings: Iterable[Any]) -> list[Notice]:
         """The notices of binding, then a notice per finding of an evaluation, then the unused stages."""
-        found = [self._warning(f.node, f.kind, f.note) for f in findings]
-        return self.notices + found + self._unused_stage_warnings()
+        # The stage numbers are read once per call: a run may have thousands of findings.
+        numbers = {node: index for index, node in enumerate(self.graph.stages, start=1)}
+        found = [self._warning(f.node, f.kind, f.note, numbers) for f in findings]
+        return self.notices + found + self._unused_stage_warnings(numbers)
 
-    def _warning(self, node: int, kind: str, note: str) -> Notice:
+    def _warning(self, node: int, kind: str, note: str, numbers: dict[int, int]) -> Notice:
         graph = self.graph
         origin = graph.nodes[node].origin
         while origin is not None:
             # A finding in a higher-order pass belongs to the stage its gradient serves.
             node, origin = origin, graph.nodes[origin].origin
-        index = self._stage_numbers.get(node)
+        index = numbers.get(node)
         if index is None:  # an input variable (x is nan), or the fork where its gradients add up
             if kind == "nonfinite-gradient":
                 note = f"{graph.nodes[node].name}: {note}"
@@ -166,20 +168,16 @@ class Problem:
         name = graph.nodes[node].name
         return Notice(name, index, kind, f"stage {index}, {name} = {gate_text(graph, node)}: {note}")
 
-    def _unused_stage_warnings(self) -> list[Notice]:
+    def _unused_stage_warnings(self, numbers: dict[int, int]) -> list[Notice]:
         graph = self.graph
         feeds = graph.ancestors(graph.output)
         return [
             Notice(graph.nodes[node].name, index, "unused-stage",
                    f"stage {index}, {graph.nodes[node].name}: its value does not reach the output "
                    f"{self.output}, so no gradient flows through it")
-            for node, index in self._stage_numbers.items()
+            for node, index in numbers.items()
             if node > graph.output or not feeds[node]
         ]
-
-    @property
-    def _stage_numbers(self) -> dict[int, int]:
-        return {node: index for index, node in enumerate(self.graph.stages, start=1)}
 
 
 def shape_graph(graph: Graph, inputs: Mapping[str, Any], limits: Limits = Limits()) -> None:
