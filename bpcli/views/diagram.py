@@ -137,7 +137,7 @@ def _dot(c: Circuit, precision: int) -> str:
         "digraph circuit {",
         "  rankdir=LR;",
         '  graph [fontname="Helvetica", labelloc=b, label=<'
-        + _html(_shortened(c.title)) + "<br/>"
+        + _html(shortened(c.title)) + "<br/>"
         + _coloured(VALUE_COLOUR, "green: value (forward)") + " · "
         + _coloured(GRADIENT_COLOUR, f"red: gradient of {_html(c.output)} (backward)") + ">];",
         '  node [fontname="Helvetica"];',
@@ -155,13 +155,13 @@ def _dot(c: Circuit, precision: int) -> str:
 def _dot_node(box: Box, precision: int) -> str:
     total = _dot_total(box, precision)
     if box.kind == "gate":
-        caption = _html(_shortened(box.caption))
-        label = f"<b>{_html(_shortened(box.symbol))}</b><br/><font point-size=\"10\">{caption}</font>{total}"
+        caption = _html(shortened(box.caption))
+        label = f"<b>{_html(shortened(box.symbol))}</b><br/><font point-size=\"10\">{caption}</font>{total}"
         return f'shape=box, style="rounded", label=<{label}>'
     if box.kind == "output":
-        return f"shape=plaintext, label=<<b>{_html(_shortened(box.symbol))}</b>>"
+        return f"shape=plaintext, label=<<b>{_html(shortened(box.symbol))}</b>>"
     style = "<b>{}</b>" if box.kind == "input" else "{}"
-    return f"shape=plaintext, label=<{style.format(_html(_shortened(box.symbol)))}{total}>"
+    return f"shape=plaintext, label=<{style.format(_html(shortened(box.symbol)))}{total}>"
 
 
 def _dot_total(box: Box, precision: int) -> str:
@@ -190,8 +190,9 @@ def _coloured(colour: str, text: str, size: int | None = None) -> str:
 MAX_LABEL = 300
 
 
-def _shortened(text: str) -> str:
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+def shortened(text: str, limit: int = MAX_LABEL) -> str:
+    """``text``, cut to ``limit`` characters with "…" if it is longer (labels of the drawn circuit)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _html(text: str) -> str:

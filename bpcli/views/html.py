@@ -12,6 +12,7 @@ with no second table to keep in step. Every piece of text is escaped here
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -22,6 +23,7 @@ from rich.text import Text
 
 from bpcli.engine.printable import printable
 from bpcli.views import table_of
+from bpcli.views.check_table import FAIL
 from bpcli.views.terminal import Fitted
 
 if TYPE_CHECKING:  # views read results, never import the analyses
@@ -29,7 +31,6 @@ if TYPE_CHECKING:  # views read results, never import the analyses
 
 # A terminal style read as a CSS class: the colours keep the meaning they have in the table.
 _STYLE_CLASSES = (("red", "bad"), ("green", "good"), ("yellow", "warn"), ("bold", "strong"), ("dim", "dim"))
-FAIL_MARK = "✗"  # views/check_table: a row whose cell starts with it is a wrong one
 
 CSS = """
 .bpcli { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; font-size: 14px;
@@ -220,7 +221,7 @@ def table_html(
     lines.append("<tbody>")
     for number, row in enumerate(block.rows):
         extra = dict(row_attributes(number, block)) if row_attributes else {}
-        if any(cell.text.startswith(FAIL_MARK) for cell in row):
+        if any(cell.text.startswith(FAIL) for cell in row):
             extra["class"] = " ".join(filter(None, (extra.get("class", ""), "wrong")))
         cells = []
         for column, cell in enumerate(row):
@@ -284,12 +285,18 @@ POINT_ROWS = 200  # rows of a points table a notebook shows; the rest are counte
 
 
 def _points_blocks(result: Any) -> list[TableBlock | TextBlock]:
-    header, *rows = csv.reader(result.to_csv().splitlines())
-    shown = [[Cell(text) for text in row] for row in rows[:POINT_ROWS]]
-    table = TableBlock(f"{result.output} and its gradients at {len(rows):,} points", header, [True] * len(header),
-                       shown)
-    more = [TextBlock(Cell(f"… {len(rows) - POINT_ROWS:,} more points (to_csv() has every one)"))] \
-        if len(rows) > POINT_ROWS else []
+    # Only the rows shown are written out: a million points are not formatted to show two hundred.
+    first = dataclasses.replace(
+        result, inputs={name: column[:POINT_ROWS] for name, column in result.inputs.items()},
+        value=result.value[:POINT_ROWS],
+        gradients={name: column[:POINT_ROWS] for name, column in result.gradients.items()},
+    )
+    header, *rows = csv.reader(first.to_csv().splitlines())
+    shown = [[Cell(text) for text in row] for row in rows]
+    count = result.count
+    table = TableBlock(f"{result.output} and its gradients at {count:,} points", header, [True] * len(header), shown)
+    more = [TextBlock(Cell(f"… {count - POINT_ROWS:,} more points (to_csv() has every one)"))] \
+        if count > POINT_ROWS else []
     warnings = [TextBlock(Cell(f"warning: {w.message}", ("warn",))) for w in result.warnings]
     return [table, *more, *warnings]
 
@@ -349,7 +356,7 @@ def check_report(result: CheckResult) -> str:
     heading = f'<h1>bpcli check: <span class="{"good" if result.passed else "bad"}">{escape(verdict)}</span></h1>'
 
     def mark_wrong_numbers(row: int, column: int, block: TableBlock) -> dict[str, str]:
-        wrong = any(cell.text.startswith(FAIL_MARK) for cell in block.rows[row])
+        wrong = any(cell.text.startswith(FAIL) for cell in block.rows[row])
         return {"class": "wrong-cell"} if wrong and block.headers[column] in _STUDENT_COLUMNS else {}
 
     report = blocks_html(blocks(table_of(result)), None, mark_wrong_numbers)

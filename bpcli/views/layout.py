@@ -42,9 +42,10 @@ def layered(
     """
     layer = _longest_path_layers(nodes, edges)
     layers, chains = _with_bends(nodes, edges, layer)
-    _order_by_barycentre(layers, _neighbours(chains))
+    neighbours = _neighbours(chains)
+    _order_by_barycentre(layers, neighbours)
     layer_x = _layer_positions(layers, widths, margin)
-    y = _heights(layers, _neighbours(chains))
+    y = _heights(layers, neighbours)
     top = min(y.values())
     centres = {member: (layer_x[index], margin + ROW_GAP / 2 + y[member] - top)
                for index, members in enumerate(layers) for member in members}

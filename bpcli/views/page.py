@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wire, circuit
+from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wire, circuit, shortened
 from bpcli.views.html import TableBlock, attributes, blocks, blocks_html, document, escape, notebook_html, table_html
 from bpcli.views.layout import Layout, bends, layered
 from bpcli.views.numbers import format_value, sum_text
@@ -208,7 +208,7 @@ def _size(box: Box, inputs: int, parallel: int) -> _Size:
     if box.kind == "gate":
         text = max(len(box.symbol), min(len(box.caption), CAPTION_CHARACTERS))
         return _Size(max(52.0, text * CHARACTER_WIDTH + 20), max(46.0, room + 28))
-    return _Size(max(36.0, len(_cut(box.symbol, CAPTION_CHARACTERS)) * CHARACTER_WIDTH + 20), max(28.0, room + 20))
+    return _Size(max(36.0, len(shortened(box.symbol, CAPTION_CHARACTERS)) * CHARACTER_WIDTH + 20), max(28.0, room + 20))
 
 
 class Drawing(NamedTuple):
@@ -309,7 +309,7 @@ def _along(start: tuple[float, float], end: tuple[float, float], t: float) -> tu
 
 def _label(kind: str, text: str, x: float, y: float, shown_from: int | None, anchor: str = "middle",
            limit: int = LABEL_CHARACTERS) -> str:
-    cut = _cut(text, limit)
+    cut = shortened(text, limit)
     tip = f"<title>{escape(text)}</title>" if cut != text else ""
     step = {} if shown_from is None else {"data-from": str(shown_from)}
     return (f'<text class="{kind}"{attributes(step)} x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">'
@@ -329,7 +329,7 @@ def _box_svg(box: Box, centre: tuple[float, float], size: _Size, precision: int,
              f'<rect class="box" x="{left:.1f}" y="{top:.1f}" width="{size.width:.1f}" height="{size.height:.1f}" '
              f'rx="{8 if box.kind == "gate" else 14}"/>']
     if box.kind == "gate":
-        caption = _cut(box.caption, CAPTION_CHARACTERS)
+        caption = shortened(box.caption, CAPTION_CHARACTERS)
         tip = f"<title>{escape(box.caption)}</title>" if caption != box.caption else ""
         parts.append(f'<text class="symbol" x="{x:.1f}" y="{y - 3:.1f}" text-anchor="middle">'
                      f"{escape(box.symbol)}</text>")
@@ -338,7 +338,7 @@ def _box_svg(box: Box, centre: tuple[float, float], size: _Size, precision: int,
     else:
         weight = ' font-weight="700"' if box.kind != "const" else ""
         parts.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle"{weight}>'
-                     f"{escape(_cut(box.symbol, CAPTION_CHARACTERS))}</text>")
+                     f"{escape(shortened(box.symbol, CAPTION_CHARACTERS))}</text>")
     if box.total is not None:
         name = box.caption.split(" = ", 1)[0] if box.kind == "gate" else box.symbol
         total = f"d{name} = {format_value(box.total, precision)} (sum of {box.uses})"
@@ -484,6 +484,3 @@ def _stage_table(result: Any, c: Circuit, steps: Steps, precision: int) -> str:
 def _grad_blocks(result: Any, precision: int) -> Any:
     return grad_table(result, precision=precision, max_stages=0, warnings=False)
 
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
