@@ -185,3 +185,11 @@ class TestReluBackwardFile:
         backward = json.loads(result.stdout)["problems"][0]["backward"]
         assert backward["first_wrong_line"] == 1
         assert backward["lines"][0]["text"] == "dh = dout * (h >= 0)"  # the whole line, its bracket too
+
+
+@pytest.mark.parametrize("index", ["inf", "[Infinity, 0]", "NaN"])
+def test_an_index_input_that_is_not_finite_is_bad_input(index):
+    """inf passed the whole-number test (inf == round(inf)) and crashed with an OverflowError."""
+    result = run_cli("grad", "sum(x[i])", "-x", "[1, 2]", "-i", index)
+    assert result.exit_code == 2
+    assert "i is used as an index, so its values must be whole numbers" in result.stderr

@@ -43,6 +43,16 @@ class IndexProblem(ValueError):
     """An index that is out of range or not a whole number, found while the values are computed."""
 
 
+def first_not_whole(values: Any) -> int | None:
+    """The flat position of the first element that is not a whole number (inf and nan are not), or None."""
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        wrong = np.flatnonzero(~np.isfinite(array) | (array != np.round(array)))
+    return int(wrong[0]) if wrong.size else None
+
+
 def numpy_key(key: Key, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
     """The subscript numpy takes: each ARRAY mark replaced by its array, as integers (or a mask)."""
     import numpy as np
@@ -53,7 +63,7 @@ def numpy_key(key: Key, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
         if isinstance(item, _ArrayMark):
             value = np.asarray(next(given))
             if value.dtype != np.bool_:
-                if not np.all(np.isfinite(value)) or not np.all(value == np.round(value)):
+                if first_not_whole(value) is not None:
                     raise IndexProblem("an index must be a whole number (numpy refuses a float index)")
                 value = value.astype(np.intp)
             items.append(value)

@@ -29,6 +29,7 @@ from bpcli.engine.evaluate import evaluate
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph, gate_shape
+from bpcli.engine.indexing import first_not_whole
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
 from bpcli.engine.limits import Limits as Limits  # re-exported: every analysis takes it with Problem
 from bpcli.engine.lower import lower
@@ -307,9 +308,9 @@ def _index_values(name: str, value: Any) -> Any:
     """An index input as integers (numpy indexes with those); whole numbers are required, as numpy does."""
     import numpy as np  # an index input is an array, or a number that sizes one
 
-    wrong = np.flatnonzero(np.asarray(value) != np.round(value))
-    if wrong.size:
-        where = "" if np.ndim(value) == 0 else f" (element {int(wrong[0])} is {float(np.ravel(value)[wrong[0]])!r})"
+    wrong = first_not_whole(value)
+    if wrong is not None:
+        where = "" if np.ndim(value) == 0 else f" (element {wrong} is {float(np.ravel(value)[wrong])!r})"
         raise BpcliError(
             f"{name} is used as an index, so its values must be whole numbers, not floats{where}"
         )
