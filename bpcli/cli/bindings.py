@@ -12,7 +12,7 @@ import re
 
 from bpcli.engine.errors import BpcliError
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 CONST_OPTION = "--const"
@@ -81,7 +81,7 @@ def _check_name(name: str, argument: str) -> None:
         from bpcli.engine.syntax.parser import non_ascii_hint  # the parser only where an error needs it (start-up)
 
         raise BpcliError(f"{argument!r} is not a binding: {non_ascii_hint(foreign)}")
-    if not _IDENTIFIER.match(name):
+    if not IDENTIFIER.match(name):
         raise BpcliError(
             f"{argument!r} is not a binding: a variable name is letters, digits and _ "
             "and starts with a letter or _ (unknown option?)"

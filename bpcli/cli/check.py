@@ -155,20 +155,11 @@ def _print_unreadable(answers: Path, error: BpcliError, rtol: Optional[float], a
 
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, limits, max_length):
     from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
-    from bpcli.analyses.expected import read_expected  # only the command's own analysis (start-up)
 
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings(extra, reader)
-    expectations = {}
-    for spec in expect:
-        key, sign, value = spec.partition("=")
-        if not sign or not key.strip():
-            raise BpcliError(f"--expect {spec}: write NAME=VALUE, dNAME=VALUE or d(NAME)=VALUE, as --expect dx=-4")
-        key = key.strip()
-        if key in expectations:
-            raise BpcliError(f"{key} is expected twice")
-        expectations[key] = read_expected(key, value, reader)
+    expectations = common.expectations(expect, reader)
     return check_expectations(
         text, values, expect=expectations,
         backward=None if backward is None else common.read_text(backward, max_length),

@@ -22,6 +22,8 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     error_message,
     out_path,
     evaluated,
+    expectations,
+    names,
     evaluated_text,
     print_grad,
     print_json,

@@ -62,9 +62,9 @@ def hessian(
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
-    names = [name.strip() for item in wrt or [] for name in item.split(",") if name.strip()] or None
+    names = common.names(wrt)
     result = second_derivatives(
-        text, values, wrt=names, vector=_vector(vector, reader), max_entries=max_entries,
+        text, values, wrt=names, vector=vector_value(vector, reader), max_entries=max_entries,
         limits=Limits(max_elements=max_elements),
     )
     common.warn_unused(result.warnings)
@@ -76,7 +76,7 @@ def hessian(
         common.print_view(hessian_table, result, precision=precision, full=full)
 
 
-def _vector(items: Optional[List[str]], reader: Any) -> Any:
+def vector_value(items: Optional[List[str]], reader: Any) -> Any:
     """One flat value, or a value per variable name."""
     if not items:
         return None

@@ -19,7 +19,6 @@ expression from a notebook string (or is the expression itself).
 from __future__ import annotations
 
 import numbers
-import re
 import shlex
 import sys
 from typing import Any, Callable, Mapping
@@ -29,7 +28,6 @@ import typer.main
 
 from bpcli.analyses.check import check
 from bpcli.analyses.derivative import derivative
-from bpcli.analyses.expected import read_expected
 from bpcli.analyses.grad import build, grad
 from bpcli.analyses.gradcheck import gradcheck
 from bpcli.analyses.hessian import hessian
@@ -37,14 +35,13 @@ from bpcli.analyses.jacobian import jacobian
 from bpcli.analyses.symbolic import symbolic
 from bpcli.cli import app, common  # app: the typer application, every command registered
 from bpcli.cli import graph as graph_command
-from bpcli.cli.bindings import split_bindings
-from bpcli.cli.hessian import _vector
+from bpcli.cli.bindings import IDENTIFIER, split_bindings
+from bpcli.cli.hessian import vector_value
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 
 COMMANDS = ("grad", "check", "gradcheck", "hessian", "jacobian", "graph")
 USAGE = "%bpcli COMMAND EXPR [BINDINGS] [OPTIONS], COMMAND one of " + ", ".join(COMMANDS)
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NOT_IN_NOTEBOOK = {  # options of the command line a notebook has its own way for
     "points": "--points writes a file of rows; in a notebook call bpcli.grad_points(EXPR, POINTS)",
     "explain": "--explain is for the terminal: run !bpcli grad ... --explain",
@@ -137,7 +134,7 @@ def _text(word: str, namespace: Mapping[str, Any], bare_name: bool = False) -> s
     """An expression as written, or the notebook string that ``$name`` (or, for --forward, a bare name) holds."""
     name = word[1:] if word.startswith("$") else word
     named = word.startswith("$") or bare_name
-    if named and _NAME.match(name) and isinstance(namespace.get(name), str):
+    if named and IDENTIFIER.match(name) and isinstance(namespace.get(name), str):
         return namespace[name]
     if word.startswith("$"):
         raise BpcliError(f"{word}: the notebook has no string named {name}")
@@ -170,7 +167,7 @@ class _Values:
         if not text.startswith("$"):
             return self.reader.read(name, text)
         variable = text[1:]
-        if not _NAME.match(variable) or variable not in self.namespace:
+        if not IDENTIFIER.match(variable) or variable not in self.namespace:
             raise BpcliError(f"{name} = {text}: the notebook has no variable named {variable}")
         value = self.namespace[variable]
         if not _is_value(value):
@@ -205,12 +202,7 @@ def _first_order(text: str, values: dict, params: dict, read: _Values) -> Any:
 
 
 def _check(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
-    expectations = {}
-    for spec in params.get("expect") or []:
-        key, sign, value = spec.partition("=")
-        if not sign or not key.strip():
-            raise BpcliError(f"--expect {spec}: write NAME=VALUE, dNAME=VALUE or d(NAME)=VALUE")
-        expectations[key.strip()] = read_expected(key.strip(), value, read.reader)
+    expectations = common.expectations(params.get("expect") or [], read.reader)
     backward, label = cell, "the cell"
     if params.get("backward") is not None:
         if cell is not None:
@@ -228,8 +220,8 @@ def _gradcheck(text: str, values: dict, params: dict, read: _Values, cell: str |
 
 
 def _hessian(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
-    names = [name.strip() for item in params.get("wrt") or [] for name in item.split(",") if name.strip()]
-    return hessian(text, values, wrt=names or None, vector=_vector(params.get("vector"), read.reader),
+    vector = vector_value(params.get("vector"), read.reader)
+    return hessian(text, values, wrt=common.names(params.get("wrt")), vector=vector,
                    max_entries=params["max_entries"], limits=read.limits)
 
 

@@ -499,3 +499,24 @@ def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: i
         lines = [f"In words, backward from {result.output}:", *explanation_lines(sentences)]
         output.print(Group(*(Text(line) for line in lines)))
     warn_values(result.warnings)
+
+
+def expectations(specs: list[str], reader: Any) -> dict[str, Any]:
+    """``--expect NAME=VALUE`` (or dNAME, d(NAME)) as bpcli.check takes them; a key given twice is bad input."""
+    from bpcli.analyses.expected import read_expected  # only check reads expectations (start-up)
+
+    expected: dict[str, Any] = {}
+    for spec in specs:
+        key, sign, value = spec.partition("=")
+        if not sign or not key.strip():
+            raise BpcliError(f"--expect {spec}: write NAME=VALUE, dNAME=VALUE or d(NAME)=VALUE, as --expect dx=-4")
+        key = key.strip()
+        if key in expected:
+            raise BpcliError(f"{key} is expected twice")
+        expected[key] = read_expected(key, value, reader)
+    return expected
+
+
+def names(items: Optional[list[str]]) -> Optional[list[str]]:
+    """Names given as ``--wrt x,y --wrt z``; None when none are given."""
+    return [name.strip() for item in items or [] for name in item.split(",") if name.strip()] or None
