@@ -198,7 +198,7 @@ class GradResult(Result):
 
     @cached_property
     def _stage_number(self) -> dict[int, int]:
-        return {node: index for index, node in enumerate(self.graph.stages, start=1)}
+        return self.graph.stage_numbers()
 
     @cached_property
     def _carries(self) -> list[bool]:

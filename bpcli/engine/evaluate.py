@@ -73,9 +73,7 @@ def _index_error(graph: Graph, node: int, problem: IndexProblem) -> BpcliError:
     """An index out of range or not whole, at the subscript that used it."""
     from bpcli.engine.formulas import gate_text
 
-    origin = graph.nodes[node].origin
-    while origin is not None:
-        node, origin = origin, graph.nodes[origin].origin
+    node = graph.forward_node(node)
     return BpcliError(f"bad index in {gate_text(graph, node)}: {problem}", source=graph.source or None,
                       span=graph.nodes[node].span)
 

@@ -150,6 +150,17 @@ class Graph:
         """The forward gates, in forward order: the rows of the stage table."""
         return [i for i, node in enumerate(self.nodes) if node.origin is None and node.op not in (INPUT, CONST)]
 
+    def stage_numbers(self) -> dict[int, int]:
+        """Each forward gate's number in the stage table, from 1."""
+        return {node: index for index, node in enumerate(self.stages, start=1)}
+
+    def forward_node(self, node: int) -> int:
+        """The forward node a gradient node serves (following its origins); a forward node itself."""
+        origin = self.nodes[node].origin
+        while origin is not None:
+            node, origin = origin, self.nodes[origin].origin
+        return node
+
     def elementwise(self) -> bool:
         """Whether every gate works element by element (no reductions, no @)."""
         return all(REGISTRY[op].elementwise for op in {node.op for node in self.nodes} - {INPUT, CONST})

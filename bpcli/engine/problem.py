@@ -151,16 +151,13 @@ class Problem:
     def warnings(self, findings: Iterable[Any]) -> list[Notice]:
         """The notices of binding, then a notice per finding of an evaluation, then the unused stages."""
         # The stage numbers are read once per call: a run may have thousands of findings.
-        numbers = {node: index for index, node in enumerate(self.graph.stages, start=1)}
+        numbers = self.graph.stage_numbers()
         found = [self._warning(f.node, f.kind, f.note, numbers) for f in findings]
         return self.notices + found + self._unused_stage_warnings(numbers)
 
     def _warning(self, node: int, kind: str, note: str, numbers: dict[int, int]) -> Notice:
         graph = self.graph
-        origin = graph.nodes[node].origin
-        while origin is not None:
-            # A finding in a higher-order pass belongs to the stage its gradient serves.
-            node, origin = origin, graph.nodes[origin].origin
+        node = graph.forward_node(node)  # a finding in a higher-order pass belongs to the stage its gradient serves
         index = numbers.get(node)
         if index is None:  # an input variable (x is nan), or the fork where its gradients add up
             if kind == "nonfinite-gradient":
