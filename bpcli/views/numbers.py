@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from bpcli.engine.printable import printable
+
 INLINE_ELEMENTS = 6  # a table cell shows an array whole up to this many elements, else summarised
 # How many elements a summarised array keeps at each end of an axis: fewer the more axes it has,
 # so that a cell stays a line or two (6 numbers of a vector, 16 of a matrix, 2**n of n axes).
@@ -87,3 +89,8 @@ def sum_text(fork: Any, show) -> str:
         text += f" (via {contribution.stage})"
     more = len(fork.contributions) - len(shown)
     return text + (f" + … ({more:,} more)" if more else "")
+
+
+def warning_texts(warnings: list[Any]) -> list[str]:
+    """The warnings a view shows under its result, escaped; an unused binding is the command line's to report."""
+    return [f"warning: {printable(warning.message)}" for warning in warnings if warning.kind != "unused-binding"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bpcli.engine.printable import printable
-from bpcli.views.numbers import format_value
+from bpcli.views.numbers import format_value, warning_texts
 
 if TYPE_CHECKING:
     from bpcli.analyses.symbolic import SymbolicResult
@@ -22,7 +22,7 @@ def symbolic_text(result: SymbolicResult, precision: int = 4, warnings: bool = T
         value = "" if shown in (None, d.expression) else f" = {shown}"  # not "d²f/dx² = 0 = 0"
         lines.append(f"{d.label} = {d.expression}{value}")
     if warnings:
-        lines.extend(f"warning: {printable(w.message)}" for w in result.warnings if w.kind != "unused-binding")
+        lines.extend(warning_texts(result.warnings))
     return "\n".join(lines)
 
 

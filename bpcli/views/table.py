@@ -10,7 +10,7 @@ from rich.text import Text
 
 from bpcli.engine.printable import printable
 from bpcli.views.terminal import fitted
-from bpcli.views.numbers import format_block, format_value, sum_text
+from bpcli.views.numbers import format_block, format_value, sum_text, warning_texts
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
@@ -160,11 +160,7 @@ def warning_lines(warnings: list[Any], shown: bool = True) -> list[Text]:
     """
     if not shown:
         return []
-    return [
-        Text(f"warning: {printable(warning.message)}", style="yellow")
-        for warning in warnings
-        if warning.kind != "unused-binding"
-    ]
+    return [Text(text, style="yellow") for text in warning_texts(warnings)]
 
 
 def one_line(source: str, width: int = 80) -> str:
