@@ -186,14 +186,10 @@ def large(gates: int, repeat: int) -> list[Row]:
 
 
 def against_torch(text: str, point: dict[str, float], repeat: int) -> Row | None:
-    try:
-        import torch
-    except ImportError:
-        print("note: PyTorch is not installed; the comparison with torch eager autograd is skipped "
-              "(pip install torch==2.13.0 to run it)")
+    functions = torch_functions()
+    if functions is None:
         return None
-    functions = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "exp": torch.exp,
-                 "abs": torch.abs, "max": torch.maximum, "min": torch.minimum}
+    import torch
 
     def torch_from_text() -> None:
         # The benchmark's own generated text, compiled as Python for the baseline only;
@@ -206,6 +202,46 @@ def against_torch(text: str, point: dict[str, float], repeat: int) -> Row | None
     figure, baseline = interleaved(lambda: grad_from_text(text, point), torch_from_text, repeat)
     return Row("the same, bpcli from text", figure, f"torch {torch.__version__} eager", baseline, 1.0,
                note="PyTorch: compile + build + backward")
+
+
+# ---- second derivatives and gradient checks ---------------------------------------------
+
+TORCH_FUNCTIONS = ("sigmoid", "tanh", "relu", "exp", "abs")
+
+
+def torch_functions() -> dict[str, object] | None:
+    """The gates of the generated expressions in PyTorch, or None (and a note) without it."""
+    try:
+        import torch
+    except ImportError:
+        print("note: PyTorch is not installed; the comparisons with torch.autograd.functional are skipped "
+              "(pip install torch==2.13.0 to run them)")
+        return None
+    return {**{name: getattr(torch, name) for name in TORCH_FUNCTIONS}, "max": torch.maximum, "min": torch.minimum}
+
+
+def hessian(variables: int, repeat: int) -> list[Row]:
+    """bpcli.hessian of a generated expression over ``variables`` numbers against torch's hessian."""
+    functions = torch_functions()
+    if functions is None:
+        return []
+    import torch
+
+    names = [f"x{i}" for i in range(variables)]
+    text = expressions.random_expression(5 * variables, seed=3, variables=names)
+    used = [node.name for node in bpcli.build(text).nodes if node.op == "input"]
+    point = {name: value for name, value in expressions.point(names=names).items() if name in used}
+    # The benchmark's own generated text, compiled as Python for the baseline only.
+    code = compile(text, "<expression>", "eval")
+    at = torch.tensor([point[name] for name in used], dtype=torch.float64)
+
+    def torch_hessian() -> None:
+        torch.autograd.functional.hessian(
+            lambda v: eval(code, dict(functions), dict(zip(used, v))), at)  # noqa: S307
+
+    figure, baseline = interleaved(lambda: bpcli.hessian(text, point).matrix, torch_hessian, repeat)
+    return [Row(f"hessian, {len(used)} variables ({5 * variables} gates)", figure,
+                f"torch {torch.__version__} hessian", baseline, 1.0)]
 
 
 # ---- tensors ----------------------------------------------------------------------------
@@ -401,6 +437,7 @@ def main() -> int:
     rows += numpy_parsing(100 if smoke else 1_000, repeat)
     rows += points(1_000 if smoke else 1_000_000, repeat)
     rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
+    rows += hessian(5 if smoke else 20, repeat) + hessian(10 if smoke else 200, 1)
     rows += matmul(20 if smoke else 2000, repeat)
     rows += tensor_json(20 if smoke else 1000, 1 if smoke else 3)
     rows += higher_order(3 if smoke else 8)

@@ -45,8 +45,9 @@ def evaluate(
     ``roots`` are the nodes whose values are wanted: folding in the backward
     builder can leave a node that nothing uses, and a non-finite value there
     must not be reported. With ``reuse`` (an earlier evaluation) and
-    ``changed`` (the one input whose value is new), only the nodes that depend
-    on that input are computed again.
+    ``changed`` (the one input whose value is new, or None), only the nodes
+    that depend on that input are computed again, and those added to the
+    graph since.
 
     On arrays, a pass over every element of every gradient node to look for
     inf and nan would cost a third of the evaluation; with ``watch`` (the
@@ -55,7 +56,7 @@ def evaluate(
     conventions turn back into 0 (mul0 in the power gate's gradient) raises
     no warning about a gradient that is finite.
     """
-    recompute = None if reuse is None else _depends_on(graph, changed)
+    recompute = None if reuse is None else _depends_on(graph, changed, len(reuse.values))
     # Arrays anywhere (a bound value, or a literal such as [1, 2]) need numpy.
     if graph.shapes is not None or any(hasattr(value, "shape") for value in bindings.values()):
         import numpy as np  # numpy only where arrays are (start-up)
@@ -78,10 +79,11 @@ def _index_error(graph: Graph, node: int, problem: IndexProblem) -> BpcliError:
                       span=graph.nodes[node].span)
 
 
-def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
+def _depends_on(graph: Graph, changed: str | None, known: int) -> list[bool]:
+    """The nodes to compute again: those that depend on ``changed``, and those past the ``known`` first."""
     depends = [False] * len(graph.nodes)
     for i, node in enumerate(graph.nodes):
-        depends[i] = (node.op == INPUT and node.name == changed) or any(depends[j] for j in node.inputs)
+        depends[i] = i >= known or (node.op == INPUT and node.name == changed) or any(depends[j] for j in node.inputs)
     return depends
 
 
@@ -94,7 +96,9 @@ def _run(
     roots: Iterable[int] | None,
     watch: list[int] | None,
 ) -> Evaluation:
-    values: list[Any] = [None] * len(graph.nodes) if reuse is None else list(reuse.values)
+    values: list[Any] = [None] * len(graph.nodes)
+    if reuse is not None:
+        values[:len(reuse.values)] = reuse.values
     findings: list[Finding] = []
     suspects: list[tuple[int, int, str]] = []  # gradient nodes gone non-finite: (node, origin, word)
     all_finite = xp.all_finite

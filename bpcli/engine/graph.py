@@ -274,8 +274,11 @@ class Builder:
         if shared is not None:
             key = (op, tuple(sorted(inputs)) if op in _COMMUTATIVE else inputs,
                    tuple(sorted(attrs.items())) if attrs else None)
-            if key in shared:
-                return shared[key]
+            try:
+                if key in shared:
+                    return shared[key]
+            except TypeError:  # an attribute no dict can hold as a key (a slice before Python 3.12): made anew
+                shared = None
         # Gradient nodes go unnamed: they are shown written out (formulas.py),
         # never by name, and there are hundreds of thousands of them.
         name = "" if self.prefix is None else graph.fresh_name(self.prefix)
