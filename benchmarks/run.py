@@ -244,6 +244,26 @@ def hessian(variables: int, repeat: int) -> list[Row]:
                 f"torch {torch.__version__} hessian", baseline, 1.0)]
 
 
+def gradcheck(rows: int, repeat: int) -> list[Row]:
+    """bpcli.gradcheck of sum(tanh(W @ x)), W rows x 100 and x 100 elements, against torch's gradcheck."""
+    if torch_functions() is None:
+        return []
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(0)
+    W, x = rng.standard_normal((rows, 100)), rng.standard_normal(100)
+    elements = W.size + x.size
+    tensors = (torch.tensor(W, requires_grad=True), torch.tensor(x, requires_grad=True))
+
+    def torch_gradcheck() -> None:
+        torch.autograd.gradcheck(lambda W, x: torch.tanh(W @ x).sum(), tensors)
+
+    figure, baseline = interleaved(lambda: bpcli.gradcheck("sum(tanh(W @ x))", W=W, x=x, max_checks=elements),
+                                   torch_gradcheck, repeat)
+    return [Row(f"gradcheck, {elements:,} elements", figure, f"torch {torch.__version__} gradcheck", baseline, 1.0)]
+
+
 # ---- tensors ----------------------------------------------------------------------------
 
 def matmul(size: int, repeat: int) -> list[Row]:
@@ -438,6 +458,7 @@ def main() -> int:
     rows += points(1_000 if smoke else 1_000_000, repeat)
     rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
     rows += hessian(5 if smoke else 20, repeat) + hessian(10 if smoke else 200, 1)
+    rows += gradcheck(2 if smoke else 100, 1 if smoke else 3)
     rows += matmul(20 if smoke else 2000, repeat)
     rows += tensor_json(20 if smoke else 1000, 1 if smoke else 3)
     rows += higher_order(3 if smoke else 8)

@@ -67,11 +67,20 @@ def _forward(xp: Any, gate: Gate, inputs: list[Any], flags: list[bool], shape: t
     import numpy as np  # numpy only where arrays are (start-up)
 
     if gate.elementwise:
-        # A batched input of shape (B, *s) lines up with the output's trailing axes as s did.
-        rank = len(shape)
-        aligned = [np.reshape(v, (size, *(1,) * (rank - np.ndim(v) + 1), *np.shape(v)[1:])) if flag else v
-                   for v, flag in zip(inputs, flags)]
-        return np.broadcast_to(gate.forward(xp, *aligned, **attrs), (size, *shape))
+        return np.broadcast_to(gate.forward(xp, *aligned(inputs, flags, shape, size), **attrs), (size, *shape))
+    if gate.op == "sum" and attrs.get("axis") is None and flags == [True]:
+        # Each row summed as the one evaluation sums it: numpy's pairwise sum along a contiguous last axis.
+        return np.sum(np.reshape(inputs[0], (size, -1)), axis=1)
     rows = [gate.forward(xp, *[v[k] if flag else v for v, flag in zip(inputs, flags)], **attrs)
             for k in range(size)]
     return np.stack([np.asarray(row, dtype=np.result_type(row)) for row in rows])
+
+
+def aligned(inputs: list[Any], flags: list[bool], shape: tuple[int, ...], size: int) -> list[Any]:
+    """An elementwise gate's inputs over the batch: a batched one of shape (B, *s) lines up with the
+    output's trailing axes as s did, the others broadcast as they did."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    rank = len(shape)
+    return [np.reshape(v, (size, *(1,) * (rank - np.ndim(v) + 1), *np.shape(v)[1:])) if flag else v
+            for v, flag in zip(inputs, flags)]
