@@ -39,6 +39,7 @@ class Row:
     target: float  # the largest acceptable ratio (value / baseline), or time with seconds=True
     note: str = ""
     seconds: bool = False  # the target is a time in seconds, not a ratio
+    unit: str = "s"  # what value, baseline and (with seconds=True) target are counted in
 
     @property
     def ratio(self) -> float:
@@ -185,6 +186,15 @@ def large(gates: int, repeat: int) -> list[Row]:
     return rows + ([torch_row] if torch_row else [])
 
 
+def against_torch_at(gates: int) -> list[Row | None]:
+    """bpcli from text against torch eager on one expression of ``gates`` gates, once each."""
+    row = against_torch(expressions.random_expression(gates), expressions.point(), 1)
+    if row is not None:
+        row.figure = f"{gates:,} gates, bpcli from text"
+        row.target = 0.5
+    return [row]
+
+
 def against_torch(text: str, point: dict[str, float], repeat: int) -> Row | None:
     functions = torch_functions()
     if functions is None:
@@ -202,6 +212,42 @@ def against_torch(text: str, point: dict[str, float], repeat: int) -> Row | None
     figure, baseline = interleaved(lambda: grad_from_text(text, point), torch_from_text, repeat)
     return Row("the same, bpcli from text", figure, f"torch {torch.__version__} eager", baseline, 1.0,
                note="PyTorch: compile + build + backward")
+
+
+def large_json(gates: int, repeat: int) -> list[Row]:
+    """The command line's grad --json of a large expression read from a file, against a PyTorch script
+    that reads the same file, backprops and dumps the gradients as JSON (both whole processes)."""
+    import tempfile
+
+    if torch_functions() is None:
+        return []
+    point = expressions.point()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "expression.txt"
+        path.write_text(expressions.random_expression(gates))
+        values = [f"{name}={value}" for name, value in point.items()]
+        baseline = _process([sys.executable, str(HERE / "torch_grad_json.py"), str(path), *values])
+        rows = []
+        for label, extra in (("grad --json", []), ("grad --json --gradients-only", ["--gradients-only"])):
+            figure = _process([*bpcli_command(), "grad", "--file", str(path), "--json", *extra, *values])
+            times = interleaved(figure, baseline, repeat)
+            rows.append(Row(f"{gates:,} gates, {label}", times[0], "torch script", times[1], 1.2,
+                            note="both whole processes: read the text, backprop, print the gradients as JSON"))
+    return rows
+
+
+def large_memory(gates: int) -> list[Row]:
+    """Peak memory of bpcli.grad on a large expression, per gate (tracemalloc: what Python allocates)."""
+    import tracemalloc
+
+    point, text = expressions.point(), expressions.random_expression(gates)
+    gc.collect()
+    tracemalloc.start()
+    grad_from_text(text, point)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return [Row(f"{gates:,} gates, peak memory per gate", peak / gates, "(bytes per gate)", 1.0, 250.0,
+                seconds=True, unit="B", note="tracemalloc peak of parse + backward + gradients, the text excluded")]
 
 
 # ---- second derivatives and gradient checks ---------------------------------------------
@@ -438,10 +484,10 @@ def report(rows: list[Row]) -> str:
     header = f"{'figure':44} {'time':>10} {'baseline':>28} {'ratio':>8} {'target':>8}  verdict"
     lines = [header, "-" * len(header)]
     for row in rows:
-        baseline = f"{row.baseline_name} {row.baseline:.3g} s"
+        baseline = f"{row.baseline_name} {row.baseline:.3g} {row.unit}"
         lines.append(
-            f"{row.figure:44} {row.value:9.3g}s {baseline:>28} {row.ratio:8.2f} "
-            f"{'≤ ' + format(row.target, 'g') + ('s' if row.seconds else ''):>8}  {row.verdict}"
+            f"{row.figure:44} {row.value:9.3g}{row.unit} {baseline:>28} {row.ratio:8.2f} "
+            f"{'≤ ' + format(row.target, 'g') + (row.unit if row.seconds else ''):>8}  {row.verdict}"
         )
         if row.note:
             lines.append(f"{'':44}   ({row.note})")
@@ -457,6 +503,10 @@ def main() -> int:
     rows += numpy_parsing(100 if smoke else 1_000, repeat)
     rows += points(1_000 if smoke else 1_000_000, repeat)
     rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
+    rows += large_json(1_000 if smoke else 100_000, 1 if smoke else 3)
+    rows += large_memory(1_000 if smoke else 100_000)
+    if not smoke:  # minutes on a 2-core machine
+        rows += [row for row in against_torch_at(1_000_000) if row] + large_memory(1_000_000)
     rows += hessian(5 if smoke else 20, repeat) + hessian(10 if smoke else 200, 1)
     rows += gradcheck(2 if smoke else 100, 1 if smoke else 3)
     rows += matmul(20 if smoke else 2000, repeat)
