@@ -103,6 +103,7 @@ def grad_points(
     bindings = {**(bindings or {}), **values}
     graph = build(expression, expand)  # bound below, once every variable has a column
     variables = [graph.nodes[v].name for v in graph.variables]
+    given: Mapping[str, Any]
     if isinstance(points, (str, os.PathLike)):
         given = read_points(Path(points), Order(list(columns or variables), columns is not None), limits)
     elif columns is not None:
@@ -213,6 +214,9 @@ def read_points(path: Path, order: Order | None = None, limits: Limits = Limits(
     return reader(path, read_bytes(path, " (the points)"), _Context(order or Order([]), limits))
 
 
+NPY_HEADER_BYTES = 65_536  # an .npy header is at most 4 GiB by the format, a few hundred bytes in practice
+
+
 @dataclass(frozen=True)
 class _Context:
     order: Order
@@ -275,7 +279,7 @@ def _parsed(body: memoryview, width: int) -> Any:
     pyarrow = arrow.optional()
     try:
         array = _numpy_csv(body) if pyarrow is None else _arrow_csv(pyarrow, body, width)
-    except (ValueError, pyarrow.ArrowInvalid if pyarrow is not None else ValueError):
+    except ValueError:  # pyarrow's ArrowInvalid is one too
         return None
     return array if array.shape[1:] == (width,) and len(array) else None
 
@@ -442,8 +446,11 @@ def _read_npz(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
         members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise BpcliError(f"{path} is not a readable .npz file ({error})") from None
-    if sum(member.file_size for member in members) > MAX_FILE_BYTES:
-        raise BpcliError(f"{path} unpacks to more than {MAX_FILE_BYTES:,} bytes; bpcli reads no more")
+    largest = max((member.file_size for member in members), default=0)
+    total = sum(member.file_size for member in members)
+    if largest > NPY_HEADER_BYTES + 8 * context.limits.max_elements or total > MAX_FILE_BYTES:
+        raise BpcliError(f"{path} unpacks to arrays of more than {context.limits.max_elements:,} numbers "
+                         f"(--max-elements) or more than {MAX_FILE_BYTES:,} bytes in all; bpcli reads no more")
     columns = {}
     with archive:
         for member in members:

@@ -118,7 +118,8 @@ def _write_npy(names: list[str], columns: list[Any], out: IO[bytes]) -> None:
 def _write_npz(names: list[str], columns: list[Any], out: IO[bytes]) -> None:
     import numpy as np  # numpy only where arrays are (start-up)
 
-    np.savez(out, **{name: np.asarray(column, dtype=np.float64) for name, column in zip(names, columns)})
+    arrays: dict[str, Any] = {name: np.asarray(column, dtype=np.float64) for name, column in zip(names, columns)}
+    np.savez(out, **arrays)
 
 
 def _arrow_table(names: list[str], columns: list[Any]) -> Any:
