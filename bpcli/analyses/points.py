@@ -261,11 +261,7 @@ _TINY = re.compile(rb"[eE]-\d{3}|0{200}")
 
 
 def _number_bytes_only(body: memoryview) -> bool:
-    import numpy as np  # numpy only where arrays are (start-up)
-
-    other = np.ones(256, dtype=bool)
-    other[list(_NUMBER_BYTES)] = False
-    return not other[np.frombuffer(body, dtype=np.uint8)].any()
+    return not bytes(body).translate(None, _NUMBER_BYTES)  # a copy, but at memcpy's speed; nothing is left
 
 
 def _may_underflow(array: Any, body: memoryview) -> bool:
