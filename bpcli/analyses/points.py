@@ -248,9 +248,9 @@ def _read_csv(path: Path | str, data: bytes, context: _Context | None = None) ->
     if end >= 0:
         body = memoryview(data)[end + 1:]  # not a copy: a million rows are tens of megabytes
         names = _header(path, _text(path, data[start:end]))
-        array = _parsed(body, len(names)) if _number_bytes_only(body) else None
-        if array is not None and not _may_underflow(array, body):
-            return {name: array[:, i] for i, name in enumerate(names)}
+        columns = _parsed(body, len(names)) if _number_bytes_only(body) else None
+        if columns is not None and not any(_may_underflow(column, body) for column in columns):
+            return dict(zip(names, columns))
     return _read_csv_carefully(path, data)
 
 
@@ -269,18 +269,21 @@ def _may_underflow(array: Any, body: memoryview) -> bool:
     return bool((array == 0).any()) and _TINY.search(body) is not None
 
 
-def _parsed(body: memoryview, width: int) -> Any:
-    """The rows of ``body`` as a (rows, width) float64 array, correctly rounded, or None if a fast
-    parser refuses them (the careful reader then says why)."""
+def _parsed(body: memoryview, width: int) -> list[Any] | None:
+    """The ``width`` columns of ``body``'s rows as contiguous float64 arrays, correctly rounded, or None
+    if a fast parser refuses them (the careful reader then says why)."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
     pyarrow = arrow.optional()
     try:
-        array = _numpy_csv(body) if pyarrow is None else _arrow_csv(pyarrow, body, width)
+        columns = _numpy_csv(body, width) if pyarrow is None else _arrow_csv(pyarrow, body, width)
     except ValueError:  # pyarrow's ArrowInvalid is one too
         return None
-    return array if array.shape[1:] == (width,) and len(array) else None
+    rows = {np.shape(column) for column in columns}
+    return columns if len(columns) == width and len(rows) == 1 and rows.pop()[0] > 0 else None
 
 
-def _numpy_csv(body: memoryview) -> Any:
+def _numpy_csv(body: memoryview, width: int) -> list[Any]:
     import io  # only for files (start-up)
     import warnings  # only for files (start-up)
 
@@ -288,12 +291,12 @@ def _numpy_csv(body: memoryview) -> Any:
 
     with warnings.catch_warnings():  # no rows: "input contained no data"; the careful reader says it better
         warnings.simplefilter("ignore")
-        return np.loadtxt(io.StringIO(str(body, "ascii")), delimiter=",", dtype=np.float64, ndmin=2,
-                          comments=None, quotechar=None)
+        array = np.loadtxt(io.StringIO(str(body, "ascii")), delimiter=",", dtype=np.float64, ndmin=2,
+                           comments=None, quotechar=None)
+    return list(np.ascontiguousarray(array.T)) if array.shape[1:] == (width,) else []
 
 
-def _arrow_csv(pyarrow: Any, body: memoryview, width: int) -> Any:
-    import numpy as np  # numpy only where arrays are (start-up)
+def _arrow_csv(pyarrow: Any, body: memoryview, width: int) -> list[Any]:
     from pyarrow import csv  # the optional extra (start-up)
 
     names = [str(i) for i in range(width)]
@@ -305,9 +308,7 @@ def _arrow_csv(pyarrow: Any, body: memoryview, width: int) -> Any:
             column_types={name: pyarrow.float64() for name in names}, null_values=[], strings_can_be_null=False
         ),
     )
-    if not table.num_rows:
-        return np.empty((0, width))
-    return np.column_stack([table.column(name).to_numpy() for name in names])
+    return [table.column(name).to_numpy() for name in names]
 
 
 def _header(path: Path | str, line: str) -> list[str]:
@@ -428,8 +429,14 @@ def _plain_columns(path: Path, array: Any, order: Order) -> dict[str, Any]:
         raise BpcliError(f"{path} has {width} column{'s' if width != 1 else ''} and {named}: name its columns "
                          "with --columns x,y,... (columns= in Python), one name per column")
     _check_names(path, order.names)
-    columns = array.reshape(len(array), width)
-    return {name: columns[:, i] for i, name in enumerate(order.names)}
+    return _contiguous_columns(order.names, array.reshape(len(array), width))
+
+
+def _contiguous_columns(names: list[str], array: Any) -> dict[str, Any]:
+    """The columns of a 2-D array, each a contiguous float64 copy: every gate then reads it at full speed."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    return {name: np.ascontiguousarray(array[:, i], dtype=np.float64) for i, name in enumerate(names)}
 
 
 def _read_npz(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
