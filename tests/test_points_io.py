@@ -289,3 +289,49 @@ def test_without_pyarrow_the_message_says_how_to_get_it(tmp_path, monkeypatch, a
     assert 'needs pyarrow, which is not installed: pip install "bpcli[arrow]"' in result.stderr
     assert not (tmp_path / "out.parquet").exists() and not (tmp_path / "out.feather").exists()
     assert arrow.optional() is None
+
+
+# ---- evaluation in blocks -------------------------------------------------------------------
+
+BLOCK_EXPRESSIONS = [
+    "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)",
+    "tanh(x) * exp(-y * y) + log(1 + x * x)",
+    "relu(x - y) + abs(x) * max(x, y) - min(x, 0.5)",
+    "x ** 3 / (1 + y ** 2) + 2",
+    "sqrt(x * x + 1) * y",
+]
+
+
+def blocks_and_whole(monkeypatch, expression, columns, block):
+    monkeypatch.setattr(points_module, "BLOCK", block)
+    in_blocks = bpcli.grad_points(expression, columns)
+    monkeypatch.setattr(points_module, "BLOCK", 10 ** 9)  # one evaluation of the whole columns
+    return in_blocks, bpcli.grad_points(expression, columns)
+
+
+@pytest.mark.parametrize("expression", BLOCK_EXPRESSIONS)
+@given(seed=st.integers(0, 2 ** 32 - 1), count=st.integers(1, 300), block=st.integers(1, 64))
+@fixtures_reused
+def test_evaluation_in_blocks_is_bit_for_bit_the_whole_evaluation(monkeypatch, expression, seed, count, block):
+    rng = np.random.default_rng(seed)
+    columns = {"x": rng.uniform(-3, 3, count), "y": rng.standard_normal(count) * 10.0 ** rng.integers(-3, 3, count)}
+    in_blocks, whole = blocks_and_whole(monkeypatch, expression, columns, block)
+    assert identical(in_blocks.value, whole.value)
+    assert all(identical(in_blocks.gradients[n], whole.gradients[n]) for n in ("x", "y"))
+    assert in_blocks.warnings == whole.warnings
+
+
+def test_a_block_with_something_to_warn_about_leaves_the_warnings_to_the_whole_evaluation(monkeypatch):
+    # A nan in row 90 and a kink (relu at 0) in row 3: the warnings count them over every row, as before.
+    x = np.linspace(-1, 1, 101)
+    x[90] = np.nan
+    in_blocks, whole = blocks_and_whole(monkeypatch, "relu(x) + x * x", {"x": x}, 8)
+    assert identical(in_blocks.value, whole.value) and identical(in_blocks.gradients["x"], whole.gradients["x"])
+    assert in_blocks.warnings == whole.warnings
+    assert any("of 101 elements" in w.message for w in whole.warnings)
+
+
+def test_evaluation_in_blocks_keeps_the_budget_of_the_whole(monkeypatch):
+    monkeypatch.setattr(points_module, "BLOCK", 16)
+    with pytest.raises(bpcli.BpcliError, match="max-total-elements"):
+        bpcli.grad_points("exp(x) * x", {"x": np.ones(1000)}, limits=bpcli.Limits(max_total_elements=2000))

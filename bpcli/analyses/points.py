@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 from bpcli import views
-from bpcli.analyses.grad import differentiate, grad
+from bpcli.analyses.grad import grad
 from bpcli.analyses.expected import Written
-from bpcli.analyses.result import Result
+from bpcli.analyses.result import GradResult, Result
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
-from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
+from bpcli.engine.backward import Adjoints
+from bpcli.engine.budget import check_budget
+from bpcli.engine.problem import Limits, Notice, Problem, bind, build, to_value
 from bpcli.engine.shapes import show, value_shape
 from bpcli.engine import arrow
 from bpcli.engine.values import MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows
@@ -133,14 +135,58 @@ def grad_points(
             f"no column and no value for {', '.join(missing)}: add a column to the points, or bind it (-{missing[0]} 1)"
         )
     if graph.elementwise():
-        # Upstream 1 rather than an array of ones: the same gradients, fewer multiplications.
-        result = differentiate(Problem.bound(graph, values, limits))
-        value = np.broadcast_to(result.value, (count,))
-        gradients = {name: np.broadcast_to(g, (count,)) for name, g in result.gradients.items()}
-        warnings = result.warnings
+        problem = Problem.bound(graph, values, limits)
+        adjoints = problem.backward(None)  # upstream 1 rather than an array of ones: fewer multiplications
+        blocks = _by_blocks(expression, expand, problem, values, count) if count > 2 * BLOCK else None
+        if blocks is not None:
+            value, gradients = blocks
+            warnings = problem.warnings([])  # those of binding, and the stages that do not reach the output
+        else:
+            result = GradResult(problem, adjoints, problem.gradients(adjoints))
+            value = np.broadcast_to(result.value, (count,))
+            gradients = {name: np.broadcast_to(g, (count,)) for name, g in result.gradients.items()}
+            warnings = result.warnings
     else:
         value, gradients, warnings = _row_by_row(expression, values, count, expand, limits)
     return PointsResult(graph.nodes[graph.output].name, values, value, gradients, notices + warnings)
+
+
+BLOCK = 16_384  # rows evaluated at a time: a block's arrays, every gate's together, stay in the processor's cache
+
+
+def _by_blocks(
+    expression: str, expand: bool, whole: Problem, values: dict[str, Any], count: int
+) -> tuple[Any, dict[str, Any]] | None:
+    """The value and gradients evaluated BLOCK rows at a time, bit for bit those of the whole columns at once
+    (the gates are elementwise), about twice as fast; or None if a block has anything to warn about
+    (inf, nan, a kink), so that the whole evaluation counts and words it over every row.
+
+    The whole problem's budget is checked first, as if evaluated at once. A graph is built and
+    differentiated once per block length (the full blocks, then the last one), then evaluated for
+    each block with its rows bound.
+    """
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    check_budget(whole.graph, whole.limits.max_total_elements)
+    value = np.empty(count)
+    gradients = {name: np.empty(count) for name in values if name not in whole.graph.constant_inputs}
+    shaped: dict[int, tuple[Problem, Adjoints]] = {}
+    for start in range(0, count, BLOCK):
+        rows = {name: column[start:start + BLOCK] for name, column in values.items()}
+        length = min(BLOCK, count - start)
+        if length not in shaped:
+            problem = Problem.bound(build(expression, expand), rows, whole.limits)
+            shaped[length] = (problem, problem.backward(None))
+        problem, adjoints = shaped[length]
+        problem.inputs = bind(problem.graph, rows)[0]
+        evaluation = problem.gradients(adjoints)
+        if evaluation.findings:
+            return None
+        result = GradResult(problem, adjoints, evaluation)
+        value[start:start + length] = result.value
+        for name, gradient in result.gradients.items():
+            gradients[name][start:start + length] = gradient
+    return value, gradients
 
 
 def _fixed_number(name: str, value: Any) -> float:
