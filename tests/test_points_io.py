@@ -88,6 +88,13 @@ def test_csv_text_is_the_same_with_and_without_pyarrow(monkeypatch):
     assert bpcli.grad_points("x * y", columns).to_csv() == with_arrow
 
 
+@pytest.mark.parametrize("data", [b"x,y\r\n1,2\r\n3,4\r\n", b"\xef\xbb\xbfx,y\n1,2\n3,4", b"x, y\n1, 2\n\n3,4\n"])
+def test_windows_lines_a_byte_order_mark_and_blank_lines_read_as_before(arrow_or_not, data):
+    fast, careful = points_module.read_points_data(data), points_module._read_csv_carefully("p", data)
+    assert fast["x"].tolist() == careful["x"].tolist() == [1.0, 3.0]
+    assert fast["y"].tolist() == careful["y"].tolist() == [2.0, 4.0]
+
+
 def test_odd_csv_still_goes_through_the_careful_reader(arrow_or_not, tmp_path):
     # Quotes, blanks and spaces are not for the fast parsers; a number that underflows is still reported.
     path = tmp_path / "p.csv"
