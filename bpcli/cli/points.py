@@ -23,7 +23,6 @@ FORMAT_OF_SUFFIX = {
     ".feather": "arrow",
 }
 FORMATS = ("csv", "jsonl", "npy", "npz", "parquet", "arrow")
-BINARY = ("npy", "npz", "parquet", "arrow")
 
 
 def run(
@@ -54,11 +53,13 @@ def run(
 
 def output_format(out: Optional[Path], fmt: Optional[str], json_output: bool) -> str:
     """--format, else --out's suffix, else jsonl with --json, else csv; a binary format needs a file."""
+    from bpcli.views.points_out import BINARY_FORMATS  # a view only when shown (start-up)
+
     fmt = fmt or (FORMAT_OF_SUFFIX.get(out.suffix.lower()) if out is not None else None) or (
         "jsonl" if json_output else "csv")
     if fmt not in FORMATS:
         raise BpcliError(f"--format is {', '.join(FORMATS[:-1])} or {FORMATS[-1]}, not {excerpt(fmt)}")
-    if fmt in BINARY and out is None:
+    if fmt in BINARY_FORMATS and out is None:
         raise BpcliError(f"{fmt} is a binary format: write it to a file with --out PATH.{fmt}")
     if fmt in ("parquet", "arrow"):
         arrow.required(f"writing {fmt} files")  # said before anything is computed

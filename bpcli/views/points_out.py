@@ -19,7 +19,6 @@ from bpcli.engine import arrow
 from bpcli.views.json_doc import jsonable
 
 CHUNK = 65_536  # rows converted and written at a time (and one progress step)
-TEXT_FORMATS = ("csv", "jsonl")
 BINARY_FORMATS = ("npy", "npz", "parquet", "arrow")
 
 
