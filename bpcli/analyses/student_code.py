@@ -1,0 +1,137 @@
+"""Student code as it is handed in: a forward function and its backward function, paired.
+
+    bpcli check --forward layers.py:affine_forward --backward layers.py:affine_backward -x ... -w ... -b ...
+
+The forward function's parameters are the inputs; the first value it returns
+is the output (the value differentiated), and ``cache`` (``cache = (x, w, b)``
+or ``return out, (x, w, b)``) is what it keeps for the backward. The backward
+function receives the upstream gradient and the cache in its parameters
+(``dout, cache``), takes the cached values out by name (``x, w, b = cache``:
+position by position, they are the forward's values of those names) and
+returns the gradients **in the order of the forward function's parameters**:
+``return dx, dw, db`` is compared with the gradients of ``x``, ``w``, ``b``,
+as the assignment's ``dx, dw, db = affine_backward(dout, cache)`` receives
+them. A returned name may be any name (``return grad_x``); a name that is the
+gradient of *another* parameter (``return dw, dx, db``) is refused, since the
+caller would receive the gradients swapped. Parameters after the last returned
+gradient (``eps``, ``y``) are not compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from bpcli.analyses.backward_file import Scope
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.syntax.functions import CACHE, Function, read_function, split_spec
+
+
+@dataclass(frozen=True)
+class StudentCode:
+    """A forward function, perhaps its backward function, and how the two meet."""
+
+    forward: Function
+    backward: Function | None = None
+    scope: Scope | None = None  # what the backward function reads and returns (None without one)
+
+    @property
+    def program(self) -> str:
+        return self.forward.program
+
+    @property
+    def backward_program(self) -> str | None:
+        return None if self.backward is None else self.backward.program
+
+
+def is_spec(text: str) -> bool:
+    """Whether ``text`` picks a function (FILE.py:NAME) rather than naming a file or holding a program."""
+    return split_spec(text) is not None
+
+
+def load_function(spec: str, read: Callable[[str], str]) -> Function:
+    """The function ``FILE.py:NAME`` picks; ``read`` returns a path's text (bounded, and confined where it
+    must be)."""
+    picked = split_spec(spec)
+    if picked is None:
+        raise BpcliError(f"{spec}: pick a function as FILE.py:NAME (layers.py:affine_forward)")
+    path, name = picked
+    return read_function(read(path), name, path)
+
+
+def student_code(forward: Function, backward: Function | None = None) -> StudentCode:
+    """Pair the two functions (a BpcliError where they do not fit together)."""
+    _output(forward)
+    if backward is None:
+        return StudentCode(forward)
+    return StudentCode(forward, backward, Scope(_taken(forward, backward), _upstream(backward),
+                                                _returned(forward, backward)))
+
+
+def _output(forward: Function) -> str:
+    """The value a forward function returns first: its output, which must be what it computes last."""
+    if len(forward.returns) > 2:
+        raise BpcliError(f"{forward.label}, line {forward.returns_line}: a forward function returns its output "
+                         "and its cache (return out, cache)")
+    output = forward.returns[0]
+    if forward.last_target is None:
+        raise BpcliError(f"{forward.label}: {forward.name} computes nothing")
+    if forward.last_target != output:
+        raise BpcliError(
+            f"{forward.label}: {forward.name} returns {output}, but its last statement assigns "
+            f"{forward.last_target}: bpcli differentiates the value computed last, so compute {output} last")
+    if output in forward.parameters:
+        raise BpcliError(f"{forward.label}: {forward.name} returns its parameter {output} unchanged")
+    return output
+
+
+def _kept(forward: Function) -> tuple[str, ...]:
+    """The names the forward's cache holds: cache = (x, w, b), or a single name returned second."""
+    if len(forward.returns) < 2:
+        return ()
+    if forward.returns[1] == CACHE:
+        return forward.kept or ()
+    return (forward.returns[1],)
+
+
+def _taken(forward: Function, backward: Function) -> dict[str, str]:
+    """Each name the backward takes from the cache -> the forward value of that position."""
+    kept, taken = _kept(forward), backward.unpacked or ()
+    if backward.unpacked is None:
+        return {}
+    if backward.whole and len(kept) != 1:
+        raise BpcliError(
+            f"{backward.label}: {backward.name} takes the {CACHE} as one value, but {forward.name}'s holds "
+            f"{len(kept)} ({', '.join(kept) or 'nothing'}); unpack them: {', '.join(kept) or 'x'} = {CACHE}")
+    if len(taken) != len(kept):
+        raise BpcliError(
+            f"{backward.label}: {backward.name} unpacks {len(taken)} values ({', '.join(taken)}) from a {CACHE} "
+            f"that holds {len(kept)} ({', '.join(kept) or 'nothing'}, as {forward.name} keeps it)")
+    return dict(zip(taken, kept))
+
+
+def _upstream(backward: Function) -> str:
+    if len(backward.parameters) != 2 or backward.parameters[1] != CACHE:
+        raise BpcliError(f"{backward.label}: a backward function takes the upstream gradient and the {CACHE}: "
+                         f"def {backward.name}(dout, {CACHE})")
+    return backward.parameters[0]
+
+
+def _returned(forward: Function, backward: Function) -> dict[str, str]:
+    """Each name the backward returns -> the forward parameter whose gradient it must be (by position)."""
+    parameters, returns = forward.parameters, backward.returns
+    where = f"{backward.label}, line {backward.returns_line}"
+    if len(returns) > len(parameters):
+        raise BpcliError(f"{where}: {backward.name} returns {len(returns)} values, but {forward.name} has "
+                         f"{len(parameters)} parameters ({', '.join(parameters)}), one gradient each at most")
+    if len(set(returns)) != len(returns):
+        raise BpcliError(f"{where}: {backward.name} returns the same name twice")
+    expected = ", ".join("d" + p for p in parameters[:len(returns)])
+    for position, name in enumerate(returns):
+        other = name[1:] if name.startswith("d") else None
+        if other in parameters and other != parameters[position]:
+            raise BpcliError(
+                f"{where}: {backward.name} returns {name} in the place of the gradient of "
+                f"{parameters[position]}: the gradients come back in the order of {forward.name}'s parameters "
+                f"({', '.join(parameters)}), so return {expected}")
+    return dict(zip(returns, parameters))
