@@ -92,7 +92,9 @@ class Scope:
     with the gradients of the forward function's parameters.
     """
 
-    values: Mapping[str, str]  # a name the function reads -> the forward value it holds (x, w, b = cache)
+    # A name the function reads -> the forward value it holds (x, w, b = cache); None: every forward
+    # value by its own name (a loss function that computes its gradient after the loss, in one scope).
+    values: Mapping[str, str] | None
     upstream: str  # the name of the upstream gradient (the function's first parameter: dout)
     gradients: Mapping[str, str]  # a name the function returns -> the forward value it is the gradient of
 
@@ -154,7 +156,8 @@ class _Checker:
         self.source, self.truth, self.rule, self.label = source, truth, rule, label
         self.upstream = upstream = scope.upstream if scope is not None else "d" + truth.name(truth.graph.output)
         # The names the file may read of the forward pass, each -> the forward value it holds.
-        self.visible: dict[str, str] = dict(scope.values) if scope is not None else {n: n for n in truth.names}
+        values = scope.values if scope is not None else None
+        self.visible: dict[str, str] = dict(values) if values is not None else {n: n for n in truth.names}
         self.returned: dict[str, str] = dict(scope.gradients) if scope is not None else {}
         forward = {name: truth.value(node) for name, node in truth.names.items()}
         self.mine: dict[str, Any] = {mine: forward[name] for mine, name in self.visible.items()}

@@ -226,7 +226,7 @@ def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -
     backward = None
     code = problem.code
     if code is not None and code.backward is not None:
-        backward = check_backward(code.backward.program, truth, problem.rule, code.backward.label, code.scope)
+        backward = check_backward(code.backward, truth, problem.rule, code.backward_label, code.scope)
     elif problem.backward is not None:
         backward = check_backward(problem.backward, truth, problem.rule, problem.backward_label)
     if backward is not None:

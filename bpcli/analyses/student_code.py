@@ -29,19 +29,13 @@ from bpcli.engine.syntax.functions import CACHE, Function, read_function, split_
 
 @dataclass(frozen=True)
 class StudentCode:
-    """A forward function, perhaps its backward function, and how the two meet."""
+    """A forward function, perhaps its backward pass, and how the two meet."""
 
     forward: Function
-    backward: Function | None = None
-    scope: Scope | None = None  # what the backward function reads and returns (None without one)
-
-    @property
-    def program(self) -> str:
-        return self.forward.program
-
-    @property
-    def backward_program(self) -> str | None:
-        return None if self.backward is None else self.backward.program
+    program: str  # the forward pass, as a bpcli program at the file's own lines
+    backward: str | None = None  # the backward pass, the same way (None: there is none to check)
+    backward_label: str = ""
+    scope: Scope | None = None  # what the backward pass reads and returns
 
 
 def is_spec(text: str) -> bool:
@@ -60,12 +54,42 @@ def load_function(spec: str, read: Callable[[str], str]) -> Function:
 
 
 def student_code(forward: Function, backward: Function | None = None) -> StudentCode:
-    """Pair the two functions (a BpcliError where they do not fit together)."""
+    """Pair the two functions (a BpcliError where they do not fit together).
+
+    A forward function that returns gradients after its output (``return loss, dx``, as the
+    assignment's ``softmax_loss`` and ``svm_loss`` do) is a loss with its gradient: its statements
+    up to the one that computes the loss are the forward pass, those after it the backward pass.
+    """
+    if backward is None and _gradients_returned(forward):
+        return _loss_with_gradient(forward)
     _output(forward)
     if backward is None:
-        return StudentCode(forward)
-    return StudentCode(forward, backward, Scope(_taken(forward, backward), _upstream(backward),
-                                                _returned(forward, backward)))
+        return StudentCode(forward, forward.program)
+    scope = Scope(_taken(forward, backward), _upstream(backward), _returned(forward, backward))
+    return StudentCode(forward, forward.program, backward.program, backward.label, scope)
+
+
+def _gradients_returned(forward: Function) -> bool:
+    rest = forward.returns[1:]
+    return bool(rest) and all(name.startswith("d") and name[1:] in forward.parameters for name in rest)
+
+
+def _loss_with_gradient(function: Function) -> StudentCode:
+    output, gradients = function.returns[0], function.returns[1:]
+    where = f"{function.label}, line {function.returns_line}"
+    if output not in function.targets:
+        raise BpcliError(f"{where}: {function.name} returns {output} but never computes it")
+    last = len(function.targets) - 1 - function.targets[::-1].index(output)
+    early = [i for i, target in enumerate(function.targets[:last]) if target in gradients]
+    if early:
+        statement = function.statements[early[0]]
+        raise BpcliError(
+            f"{function.label}, line {statement.lineno}: {function.targets[early[0]]} is computed before "
+            f"{output}: bpcli reads the lines up to {output} as the forward pass and the lines after it as the "
+            f"backward pass, so compute {output} first")
+    returned = _returned_in_order(function, gradients, function.parameters, where)
+    scope = Scope(None, "d" + output, returned)
+    return StudentCode(function, function.text(0, last + 1), function.text(last + 1), function.label, scope)
 
 
 def _output(forward: Function) -> str:
@@ -119,19 +143,25 @@ def _upstream(backward: Function) -> str:
 
 def _returned(forward: Function, backward: Function) -> dict[str, str]:
     """Each name the backward returns -> the forward parameter whose gradient it must be (by position)."""
-    parameters, returns = forward.parameters, backward.returns
     where = f"{backward.label}, line {backward.returns_line}"
+    return _returned_in_order(backward, backward.returns, forward.parameters, where, forward.name)
+
+
+def _returned_in_order(function: Function, returns: tuple[str, ...], parameters: tuple[str, ...], where: str,
+                       forward: str | None = None) -> dict[str, str]:
+    """Each returned name -> the parameter whose gradient it must be: the first the first parameter's, ..."""
+    backward, forward = function.name, forward or function.name
     if len(returns) > len(parameters):
-        raise BpcliError(f"{where}: {backward.name} returns {len(returns)} values, but {forward.name} has "
+        raise BpcliError(f"{where}: {backward} returns {len(returns)} gradients, but {forward} has "
                          f"{len(parameters)} parameters ({', '.join(parameters)}), one gradient each at most")
     if len(set(returns)) != len(returns):
-        raise BpcliError(f"{where}: {backward.name} returns the same name twice")
+        raise BpcliError(f"{where}: {backward} returns the same name twice")
     expected = ", ".join("d" + p for p in parameters[:len(returns)])
     for position, name in enumerate(returns):
         other = name[1:] if name.startswith("d") else None
         if other in parameters and other != parameters[position]:
             raise BpcliError(
-                f"{where}: {backward.name} returns {name} in the place of the gradient of "
-                f"{parameters[position]}: the gradients come back in the order of {forward.name}'s parameters "
+                f"{where}: {backward} returns {name} in the place of the gradient of "
+                f"{parameters[position]}: the gradients come back in the order of {forward}'s parameters "
                 f"({', '.join(parameters)}), so return {expected}")
     return dict(zip(returns, parameters))

@@ -71,13 +71,37 @@ class Function:
     label: str  # FILE.py:NAME, for messages and reports
     name: str
     parameters: tuple[str, ...]
-    program: str  # its computation as a bpcli program, at the file's own line numbers
+    source: str  # the whole file's text
+    statements: tuple[ast.stmt, ...]  # the statements of its computation (the template's own lines left out)
+    targets: tuple[str | None, ...]  # the name each of them assigns
     returns: tuple[str, ...]  # the names it returns, in order
     returns_line: int
     kept: tuple[str, ...] | None  # forward: the names its cache holds (None: it keeps none)
     unpacked: tuple[str, ...] | None  # backward: the names it takes from its cache (x, w, b = cache; x = cache)
     whole: bool  # backward: the cache is taken as one value (x = cache), not unpacked from a tuple
-    last_target: str | None  # the name its last statement assigns (a forward's output must be computed last)
+
+    @property
+    def program(self) -> str:
+        """Its computation as a bpcli program, at the file's own line numbers."""
+        return self.text()
+
+    @property
+    def last_target(self) -> str | None:
+        """The name its last statement assigns (a forward's output must be computed last)."""
+        return self.targets[-1] if self.targets else None
+
+    def text(self, start: int = 0, stop: int | None = None) -> str:
+        """Its statements ``[start:stop]`` as a program, each at its own line and column, all else blank."""
+        lines = [""] * (self.statements[-1].end_lineno or 0) if self.statements else []
+        for statement in self.statements[start:stop]:
+            segment = ast.get_source_segment(self.source, statement, padded=True) or ""
+            for offset, text in enumerate(segment.split("\n")):
+                row = statement.lineno - 1 + offset
+                before = lines[row]
+                if before.strip() and offset == 0:  # a; b on one line: the second after the first, with its ;
+                    text = before + ";" + text[len(before) + 1:]
+                lines[row] = text.rstrip("\r")
+        return "\n".join(lines)
 
 
 def read_function(source: str, name: str, path: str) -> Function:
@@ -104,12 +128,12 @@ class _Reader:
     def __init__(self, source: str, function: ast.FunctionDef, others: set[str], label: str) -> None:
         self.source, self.function, self.others = source, function, others
         self.label = label
-        self.lines: list[str] = [""] * (function.end_lineno or function.lineno)
+        self.statements: list[ast.stmt] = []
+        self.targets: list[str | None] = []
         self.known: set[str] = set(MODULES)  # the names a statement may read: parameters, then what is assigned
         self.kept: tuple[str, ...] | None = None
         self.unpacked: tuple[str, ...] | None = None
         self.whole = False
-        self.last_target: str | None = None
 
     def error(self, node: ast.AST, message: str) -> BpcliError:
         return BpcliError(f"{self.label}, line {getattr(node, 'lineno', self.function.lineno)}: {message}")
@@ -120,16 +144,16 @@ class _Reader:
         body = self.function.body
         if _is_docstring(body[0]):
             body = body[1:]
-        if not body or not isinstance(body[-1], ast.Return):
+        returned = body[-1] if body else None
+        if not isinstance(returned, ast.Return) or returned.value is None:
             raise self.error(self.function, f"{self.function.name} must end with a return statement "
                              "(return out, cache or return dx, dw, db)")
-        *statements, returned = body
+        statements = body[:-1]
         for statement in statements:
             self._statement(statement, parameters)
         returns = self._returns(returned)
-        program = "\n".join(self.lines)
-        return Function(self.label, self.function.name, parameters, program, returns, returned.lineno, self.kept,
-                        self.unpacked, self.whole, self.last_target)
+        return Function(self.label, self.function.name, parameters, self.source, tuple(self.statements),
+                        tuple(self.targets), returns, returned.lineno, self.kept, self.unpacked, self.whole)
 
     def _parameters(self) -> tuple[str, ...]:
         arguments = self.function.args
@@ -156,7 +180,7 @@ class _Reader:
             return
         assert isinstance(statement, (ast.Assign, ast.AugAssign))
         self._expression_checked(statement)
-        self._keep(statement)
+        self.statements.append(statement)
 
     def _template(self, statement: ast.Assign, parameters: tuple[str, ...]) -> bool:
         """The template's own lines, read here: declarations, the cache kept and the cache unpacked."""
@@ -207,8 +231,9 @@ class _Reader:
 
     def _returns(self, returned: ast.Return) -> tuple[str, ...]:
         value = returned.value
+        assert value is not None  # read() refuses a bare return
         elements = value.elts if isinstance(value, ast.Tuple) else [value]
-        names = []
+        names: list[str] = []
         for element in elements:
             if isinstance(element, (ast.Tuple, ast.List)) and len(names) == 1:  # return out, (x, w, b)
                 self.kept = self._cached(element)
@@ -247,17 +272,7 @@ class _Reader:
         root = targets[-1]
         while isinstance(root, ast.Subscript):
             root = root.value
-        self.last_target = root.id if isinstance(root, ast.Name) else None
-
-    def _keep(self, statement: ast.stmt) -> None:
-        """Copy the statement into the program at its own line and column (text beside it stays blank)."""
-        segment = ast.get_source_segment(self.source, statement, padded=True) or ""
-        for offset, text in enumerate(segment.split("\n")):
-            row = statement.lineno - 1 + offset
-            before = self.lines[row]
-            if before.strip() and offset == 0:  # a; b on one line: the second after the first, with its ;
-                text = before + ";" + text[len(before) + 1:]
-            self.lines[row] = text.rstrip("\r")
+        self.targets.append(root.id if isinstance(root, ast.Name) else None)
 
 
 def _reads(statement: ast.Assign | ast.AugAssign) -> Iterator[str]:
