@@ -234,8 +234,15 @@ def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -
     return ProblemResult(
         index=index, name=problem.name, expression=problem.expression, outcomes=outcomes,
         output=result.output, value=result.value, inputs=result.inputs, backward=backward,
-        warnings=result.warnings, upstream=upstream,
+        warnings=_warnings(result.warnings, code), upstream=upstream,
     )
+
+
+def _warnings(warnings: list[Notice], code: StudentCode | None) -> list[Notice]:
+    """The forward pass's warnings, less "unused" for a loss function's values its gradient lines read."""
+    if code is None or not code.read_later:
+        return warnings
+    return [w for w in warnings if not (w.kind == "unused-stage" and w.stage in code.read_later)]
 
 
 def _prepared(problem: Problem, limits: Limits) -> Circuit:

@@ -19,6 +19,7 @@ gradient (``eps``, ``y``) are not compared.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,6 +37,9 @@ class StudentCode:
     backward: str | None = None  # the backward pass, the same way (None: there is none to check)
     backward_label: str = ""
     scope: Scope | None = None  # what the backward pass reads and returns
+    # Forward values only the backward lines of a loss function read (probs): not unused, though the loss
+    # does not need them.
+    read_later: frozenset[str] = frozenset()
 
 
 def is_spec(text: str) -> bool:
@@ -89,7 +93,9 @@ def _loss_with_gradient(function: Function) -> StudentCode:
             f"backward pass, so compute {output} first")
     returned = _returned_in_order(function, gradients, function.parameters, where)
     scope = Scope(None, "d" + output, returned)
-    return StudentCode(function, function.text(0, last + 1), function.text(last + 1), function.label, scope)
+    later = frozenset(node.id for statement in function.statements[last + 1:] for node in ast.walk(statement)
+                      if isinstance(node, ast.Name))
+    return StudentCode(function, function.text(0, last + 1), function.text(last + 1), function.label, scope, later)
 
 
 def _output(forward: Function) -> str:

@@ -36,6 +36,9 @@ from bpcli.engine.printable import printable
 # FILE.py:NAME, the way --forward and --backward (and an answers file's "@FILE.py:NAME") pick a function.
 FUNCTION_SPEC = re.compile(r"(?P<path>.+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*)\Z")
 
+# Python's line breaks (ast's line numbers count these, not str.splitlines's form feeds and others).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
 # The parameter a backward function receives the forward's cache in, and the name a forward keeps it in.
 CACHE = "cache"
 
@@ -93,14 +96,17 @@ class Function:
     def text(self, start: int = 0, stop: int | None = None) -> str:
         """Its statements ``[start:stop]`` as a program, each at its own line and column, all else blank."""
         lines = [""] * (self.statements[-1].end_lineno or 0) if self.statements else []
+        source_lines = _LINE_BREAK.split(self.source)
         for statement in self.statements[start:stop]:
-            segment = ast.get_source_segment(self.source, statement, padded=True) or ""
-            for offset, text in enumerate(segment.split("\n")):
+            # ast's columns count UTF-8 bytes; the padding counts the characters before the statement
+            column = len(source_lines[statement.lineno - 1].encode("utf-8")[:statement.col_offset].decode("utf-8"))
+            segment = " " * column + (ast.get_source_segment(self.source, statement) or "")
+            for offset, text in enumerate(_LINE_BREAK.split(segment)):
                 row = statement.lineno - 1 + offset
                 before = lines[row]
                 if before.strip() and offset == 0:  # a; b on one line: the second after the first, with its ;
                     text = before + ";" + text[len(before) + 1:]
-                lines[row] = text.rstrip("\r")
+                lines[row] = text
         return "\n".join(lines)
 
 
