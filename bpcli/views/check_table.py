@@ -98,14 +98,14 @@ def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any
 UPSTREAM_SOURCES = {
     "given": "as given (--upstream)",
     "ones": "all ones (--upstream ones)",
-    "random": "random normal values, seed {seed} (--seed S draws others, --upstream V gives your own)",
+    "random": "random normal values, --seed {seed}",
 }
 
 
 def _upstream_line(upstream: Any, show) -> str:
     """Which gradient flowed into the output, when it is not the number 1."""
     source = UPSTREAM_SOURCES[upstream.source].format(seed=upstream.seed)
-    return f"Upstream gradient {printable(upstream.name)}: {source} = {show(upstream.value)}"
+    return f"Upstream gradient {printable(upstream.name)} = {show(upstream.value)}: {source}"
 
 
 def _outcomes_table(problem: Any, show) -> Fitted:
