@@ -105,7 +105,7 @@ UPSTREAM_SOURCES = {
 def _upstream_line(upstream: Any, show) -> str:
     """Which gradient flowed into the output, when it is not the number 1."""
     source = UPSTREAM_SOURCES[upstream.source].format(seed=upstream.seed)
-    return f"Upstream gradient {printable(upstream.name)} = {show(upstream.value)}: {source}"
+    return f"Upstream gradient {printable(upstream.name)} ({source}) = {show(upstream.value)}"
 
 
 def _outcomes_table(problem: Any, show) -> Fitted:
