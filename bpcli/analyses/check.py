@@ -28,7 +28,7 @@ from bpcli.analyses.expected import (
     from_python,
     within,
 )
-from bpcli.analyses.grad import differentiate
+from bpcli.analyses.grad import differentiate, grad
 from bpcli.analyses.result import GradResult, Result
 from bpcli.analyses.student_code import StudentCode
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError, placed
@@ -245,34 +245,35 @@ def _warnings(warnings: list[Notice], code: StudentCode | None) -> list[Notice]:
     return [w for w in warnings if not (w.kind == "unused-stage" and w.stage in code.read_later)]
 
 
-def _prepared(problem: Problem, limits: Limits) -> Circuit:
-    code = problem.code
-    if code is None:
-        return Circuit.of(problem.expression, problem.values, limits=limits)
-    try:
-        return Circuit.of(code.program, problem.values, limits=limits)
-    except BpcliError as error:  # the student's file, at its line
-        raise placed(error, code.forward.label, code.program) from None
-
-
 def _differentiated(problem: Problem, limits: Limits) -> tuple[GradResult, UpstreamUsed]:
     """The forward and backward pass of the problem, and the upstream gradient it used."""
     code = problem.code
+    if code is None:
+        result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)
+        given = None if problem.upstream is None else result.value_of(result.adjoints.seed)
+        return result, _used(problem.upstream, "d" + result.output, given)
     with collector_paused():
-        prepared = _prepared(problem, limits)
-        shape = prepared.graph.shape(prepared.graph.output)
-        name = "d" + prepared.output if code is None or code.scope is None else code.scope.upstream
-        if problem.upstream is not None:
-            source = "ones" if isinstance(problem.upstream, str) and problem.upstream == "ones" else "given"
+        try:
+            prepared = Circuit.of(code.program, problem.values, limits=limits)
+        except BpcliError as error:  # the student's file, at its line
+            raise placed(error, code.forward.label, code.program) from None
+        name = "d" + prepared.output if code.scope is None else code.scope.upstream
+        if problem.upstream is not None or prepared.graph.shape(prepared.graph.output) == ():
             value = prepared.upstream(problem.upstream)
-            return differentiate(prepared, value), UpstreamUsed(source, name, value)
-        if shape == () or code is None:
-            return differentiate(prepared, prepared.upstream(None)), UpstreamUsed("one", name)
+            return differentiate(prepared, value), _used(problem.upstream, name, value)
         # As the assignment's gradient checks do (dout = np.random.randn(*out.shape) after the inputs'
         # own random values): random normal values from the inputs' generator (docs/commands/check.md).
         reader = problem.fills or ValueReader(seed=problem.seed, max_elements=limits.max_elements)
+        shape = prepared.graph.shape(prepared.graph.output)
         value = prepared.upstream(reader.read("the upstream gradient", "randn:" + ",".join(map(str, shape))))
-        return differentiate(prepared, value), UpstreamUsed("random", name, value, problem.seed)
+        return differentiate(prepared, value), UpstreamUsed("random", name, value, reader.seed)
+
+
+def _used(given: Any, name: str, value: Any) -> UpstreamUsed:
+    """The upstream gradient as given: none (the number 1), "ones", or a value."""
+    if given is None:
+        return UpstreamUsed("one", name)
+    return UpstreamUsed("ones" if isinstance(given, str) and given == "ones" else "given", name, value)
 
 
 # ---- expectations --------------------------------------------------------------------
