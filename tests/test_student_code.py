@@ -317,6 +317,21 @@ class TestRefused:
         result = run_cli(*pair(path, "forward", "backward"), "-x", "[1.0, 2.0]", "-w", "[3.0, -1.0]")
         assert result.exit_code == 2 and "compute out last" in result.stderr
 
+    def test_a_cached_value_the_forward_never_uses(self, tmp_path):
+        path = student(tmp_path, "    dx = dout * 2.0\n    return dx\n",
+                       forward_body="    out = x * 2.0\n    return out, (x, w)\n")
+        result = run_cli(*pair(path, "forward", "backward"), "-x", "[1.0, 2.0]", "-w", "[3.0, -1.0]")
+        assert result.exit_code == 2 and "the cache holds w, which forward never uses" in result.stderr
+
+    def test_a_gradient_of_a_parameter_the_forward_never_uses(self, tmp_path):
+        path = tmp_path / "layers.py"  # affine without + b: db has no true gradient to be compared with
+        path.write_text("def forward(x, w, b):\n    out = x * w\n    return out, x\n\n\n"
+                        "def backward(dout, cache):\n    x = cache\n    dx = dout\n    dw = dout * x\n"
+                        "    db = dout\n    return dx, dw, db\n")
+        result = run_cli(*pair(path, "forward", "backward"), "-x", "[1.0, 2.0]", "-w", "[3.0, -1.0]", "-b", "[0.0, 1.0]")
+        assert result.exit_code == 2, result.stderr
+        assert "forward never uses its parameter b, so no gradient flows back to it" in result.stderr
+
     def test_a_backward_function_needs_its_forward(self):
         result = run_cli("check", "x*y", "-x", "1", "-y", "2", "--backward", f"{GOOD}:affine_backward")
         assert result.exit_code == 2 and "--forward FILE.py:NAME" in result.stderr

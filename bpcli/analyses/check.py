@@ -30,7 +30,7 @@ from bpcli.analyses.expected import (
 )
 from bpcli.analyses.grad import differentiate, grad
 from bpcli.analyses.result import GradResult, Result
-from bpcli.analyses.student_code import StudentCode
+from bpcli.analyses.student_code import StudentCode, check_used
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError, placed
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.limits import Limits
@@ -226,6 +226,7 @@ def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -
     backward = None
     code = problem.code
     if code is not None and code.backward is not None:
+        check_used(code, truth.names)
         backward = check_backward(code.backward, truth, problem.rule, code.backward_label, code.scope)
     elif problem.backward is not None:
         backward = check_backward(problem.backward, truth, problem.rule, problem.backward_label)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Collection
 
 from bpcli.analyses.backward_file import Scope
 from bpcli.engine.errors import BpcliError
@@ -71,6 +71,22 @@ def student_code(forward: Function, backward: Function | None = None) -> Student
         return StudentCode(forward, forward.program)
     scope = Scope(_taken(forward, backward), _upstream(backward), _returned(forward, backward))
     return StudentCode(forward, forward.program, backward.program, backward.label, scope)
+
+
+def check_used(code: StudentCode, names: Collection[str]) -> None:
+    """Every value the backward reads from the cache, and every parameter whose gradient it returns, must be
+    a value of the forward pass (``names``): one the forward never uses has no value there, nor a gradient."""
+    scope, forward = code.scope, code.forward
+    if scope is None:
+        return
+    for mine, name in (scope.values or {}).items():
+        if name not in names:
+            raise BpcliError(f"{forward.label}: the {CACHE} holds {name}, which {forward.name} never uses, so "
+                             f"bpcli has no value for {mine}")
+    for mine, name in scope.gradients.items():
+        if name not in names:
+            raise BpcliError(f"{forward.label}: {forward.name} never uses its parameter {name}, so no gradient "
+                             f"flows back to it and {mine} has nothing to be compared with")
 
 
 def _gradients_returned(forward: Function) -> bool:
