@@ -298,6 +298,14 @@ class TestRefused:
         result = run_cli("check", "--forward", f"{path}:f", "-x", "1", "--expect", "dx=2", "--max-length", "1000")
         assert result.exit_code == 2 and "--max-length" in result.stderr
 
+    def test_nested_beyond_pythons_parser(self, tmp_path):
+        path = tmp_path / "chain.py"
+        path.write_text("def f(x):\n    out = x" + " + x" * 100_000 + "\n    return out\n")
+        result = run_cli("check", "--forward", f"{path}:f", "-x", "1", "--expect", "dx=1")
+        assert result.exit_code == 2, result.stderr  # Python's parser gives up: which way depends on its version
+        assert f"{path}: nested more deeply than Python's parser reads" in result.stderr or "not valid Python" in \
+            result.stderr
+
     def test_not_python(self, tmp_path):
         path = tmp_path / "broken.py"
         path.write_text("def f(x:\n    return x\n")
@@ -389,6 +397,16 @@ expect = {{ dx = 1 }}
         document = json.loads(run_cli("check", "--answers", str(inside / "hw.toml"), "--json").stdout)
         assert document["exit_code"] == 2
         assert [p["error"].split(" is outside")[0] for p in document["problems"]] == ["@../layers.py", f"@{GOOD}"]
+
+    def test_a_link_that_leads_outside_is_refused(self, tmp_path):
+        inside = tmp_path / "student"
+        inside.mkdir()
+        (inside / "layers.py").symlink_to(GOOD)
+        (inside / "hw.toml").write_text('[[problem]]\nexpr = "@layers.py:relu_forward"\n'
+                                        'backward = "@layers.py:relu_backward"\ninputs = { x = 1 }\n')
+        document = json.loads(run_cli("check", "--answers", str(inside / "hw.toml"), "--json").stdout)
+        assert document["exit_code"] == 2
+        assert document["problems"][0]["error"].startswith("@layers.py is outside the answers file's folder")
 
     def test_a_backward_function_needs_its_forward_function(self, tmp_path):
         (tmp_path / "layers.py").write_text(GOOD.read_text())

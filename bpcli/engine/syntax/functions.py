@@ -126,8 +126,10 @@ def _parsed(source: str, label: str) -> ast.Module:
         return ast.parse(source)
     except SyntaxError as error:
         raise BpcliError(f"{label}: line {error.lineno}: not valid Python: {error.msg}") from None
-    except (ValueError, RecursionError, MemoryError):  # a null byte; nesting deeper than Python parses
-        raise BpcliError(f"{label}: not a Python file bpcli can read") from None
+    except (RecursionError, MemoryError):
+        raise BpcliError(f"{label}: nested more deeply than Python's parser reads") from None
+    except ValueError:  # a null byte
+        raise BpcliError(f"{label}: not a Python file bpcli can read (it holds a null byte)") from None
 
 
 class _Reader:
