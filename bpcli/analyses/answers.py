@@ -33,7 +33,7 @@ from typing import Any, Iterable
 
 from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_problem
 from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
-from bpcli.analyses.student_code import StudentCode, is_spec, load_function, student_code
+from bpcli.analyses.student_code import StudentCode, is_spec, read_code
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.values import ValueReader, read_bytes, utf8_text
@@ -257,7 +257,7 @@ def _code(entry: Entry, max_length: int) -> StudentCode | None:
     def read(path: str) -> str:  # inside the answers file's folder, as every @ path
         return _read(entry.folders.resolve(path), max_length)
 
-    return student_code(load_function(forward, read), None if backward is None else load_function(backward, read))
+    return read_code(forward, backward, read)
 
 
 def _picked(text: str | None) -> str | None:

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Collection
 
 from bpcli.analyses.backward_file import Scope
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.values import read_bytes, utf8_text
 from bpcli.engine.syntax.functions import CACHE, Function, read_function, split_spec
 
 
@@ -45,6 +47,30 @@ class StudentCode:
 def is_spec(text: str) -> bool:
     """Whether ``text`` picks a function (FILE.py:NAME) rather than naming a file or holding a program."""
     return split_spec(text) is not None
+
+
+# The longest file a function is picked from (bytes), unless told (--max-length); as for any expression.
+DEFAULT_MAX_LENGTH = 1_000_000
+
+
+def read_code(forward: str, backward: str | None = None, read: Callable[[str], str] | None = None,
+              max_length: int = DEFAULT_MAX_LENGTH) -> StudentCode:
+    """The forward function ``FILE.py:NAME`` and perhaps its backward function, read and paired.
+
+    ``read`` returns a path's text (the command line reads the user's own paths, an answers file
+    only those inside its folder); by default, a UTF-8 file of at most ``max_length`` bytes.
+
+        >>> import bpcli
+        >>> code = bpcli.read_code("tests/fixtures/students/good_layers.py:relu_forward",
+        ...                        "tests/fixtures/students/good_layers.py:relu_backward")
+        >>> bpcli.check("relu", x=[1.5, -2.0, 0.0], code=code).passed
+        True
+    """
+    def bounded(path: str) -> str:
+        return utf8_text(Path(path), read_bytes(Path(path), limit=max_length, raise_with="--max-length"))
+
+    reader = read or bounded
+    return student_code(load_function(forward, reader), None if backward is None else load_function(backward, reader))
 
 
 def load_function(spec: str, read: Callable[[str], str]) -> Function:

@@ -195,7 +195,7 @@ def _check_functions(ctx, expression, file, forward, expect, backward, rtol, ato
     """A student's forward function (and backward function) picked from Python files, as they hand them in."""
     # only the command's own analyses (start-up)
     from bpcli.analyses.check import check as check_expectations
-    from bpcli.analyses.student_code import load_function, student_code
+    from bpcli.analyses.student_code import read_code
 
     if file is not None:
         raise BpcliError("--forward picks the forward pass from a Python file; give no --file with it")
@@ -203,8 +203,7 @@ def _check_functions(ctx, expression, file, forward, expect, backward, rtol, ato
     def read(path: str) -> str:  # on the command line, a path is the user's own (as --file and --backward)
         return common.read_text(Path(path), max_length)
 
-    code = student_code(load_function(forward, read),
-                        None if backward is None else load_function(str(backward), read))
+    code = read_code(forward, None if backward is None else str(backward), read)
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings([expression, *ctx.args] if expression is not None else ctx.args, reader)
     if not expect and code.backward is None:
