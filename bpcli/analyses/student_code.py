@@ -61,10 +61,12 @@ def read_code(forward: str, backward: str | None = None, read: Callable[[str], s
     only those inside its folder); by default, a UTF-8 file of at most ``max_length`` bytes.
 
         >>> import bpcli
-        >>> code = bpcli.read_code("tests/fixtures/students/good_layers.py:relu_forward",
-        ...                        "tests/fixtures/students/good_layers.py:relu_backward")
-        >>> bpcli.check("relu", x=[1.5, -2.0, 0.0], code=code).passed
-        True
+        >>> layers = ("def relu_forward(x):\n    out = x * (x > 0)\n    cache = x\n    return out, cache\n\n"
+        ...           "def relu_backward(dout, cache):\n    x = cache\n    dx = dout * (x > 0)\n    return dx\n")
+        >>> code = bpcli.read_code("layers.py:relu_forward", "layers.py:relu_backward", read=lambda path: layers)
+        >>> result = bpcli.check("layers.py:relu_forward", x=[1.5, -2.0, 0.0], code=code)
+        >>> result.passed, result.problems[0].upstream.source
+        (True, 'random')
     """
     def bounded(path: str) -> str:
         return utf8_text(Path(path), read_bytes(Path(path), limit=max_length, raise_with="--max-length"))
