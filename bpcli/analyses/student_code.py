@@ -55,7 +55,7 @@ DEFAULT_MAX_LENGTH = 1_000_000
 
 def read_code(forward: str, backward: str | None = None, read: Callable[[str], str] | None = None,
               max_length: int = DEFAULT_MAX_LENGTH) -> StudentCode:
-    """The forward function ``FILE.py:NAME`` and perhaps its backward function, read and paired.
+    r"""The forward function ``FILE.py:NAME`` and perhaps its backward function, read and paired.
 
     ``read`` returns a path's text (the command line reads the user's own paths, an answers file
     only those inside its folder); by default, a UTF-8 file of at most ``max_length`` bytes.
