@@ -376,12 +376,11 @@ class _Checker:
         return names.get(self.visible.get(target[1:], target[1:]))
 
     def _unknown_hint(self, name: str) -> str:
-        upstream = self.upstream
         if self._gradient_of(name) is not None:
             return (f"a gradient is read before the line that computes it; backpropagation starts at the "
-                    f"output ({upstream} is given) and goes back")
+                    f"output ({self.upstream} is given) and goes back")
         known = ", ".join(self.visible)
-        return f"a line may read the forward values ({known}), {upstream}, and what earlier lines assign"
+        return f"a line may read the forward values ({known}), {self.upstream}, and what earlier lines assign"
 
     def _evaluate(self, graph: Any, env: Mapping[str, Any], reads: list[str]) -> Any:
         values = {name: env[name] for name in reads}

@@ -170,9 +170,9 @@ def _kept(forward: Function) -> tuple[str, ...]:
 
 def _taken(forward: Function, backward: Function) -> dict[str, str]:
     """Each name the backward takes from the cache -> the forward value of that position."""
-    kept, taken = _kept(forward), backward.unpacked or ()
     if backward.unpacked is None:
         return {}
+    kept, taken = _kept(forward), backward.unpacked
     if backward.whole and len(kept) != 1:
         raise BpcliError(
             f"{backward.label}: {backward.name} takes the {CACHE} as one value, but {forward.name}'s holds "

@@ -206,9 +206,6 @@ def _check_functions(ctx, expression, file, forward, expect, backward, rtol, ato
     code = read_code(forward, None if backward is None else str(backward), read)
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings([expression, *ctx.args] if expression is not None else ctx.args, reader)
-    if not expect and code.backward is None:
-        raise BpcliError("nothing to check: give an expectation (--expect dx=...) or the backward function "
-                         "(--backward FILE.py:NAME)")
     return check_expectations(
         forward, values, expect=common.expectations(expect, reader), rtol=rtol, atol=atol,
         upstream=common.read_upstream(upstream, reader), limits=limits, code=code, seed=seed, fills=reader,

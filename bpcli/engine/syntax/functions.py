@@ -28,7 +28,6 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Iterator
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import printable
@@ -96,18 +95,27 @@ class Function:
     def text(self, start: int = 0, stop: int | None = None) -> str:
         """Its statements ``[start:stop]`` as a program, each at its own line and column, all else blank."""
         lines = [""] * (self.statements[-1].end_lineno or 0) if self.statements else []
-        source_lines = _LINE_BREAK.split(self.source)
+        source_lines = _LINE_BREAK.split(self.source)  # once: each statement's text is cut from these
         for statement in self.statements[start:stop]:
-            # ast's columns count UTF-8 bytes; the padding counts the characters before the statement
-            column = len(source_lines[statement.lineno - 1].encode("utf-8")[:statement.col_offset].decode("utf-8"))
-            segment = " " * column + (ast.get_source_segment(self.source, statement) or "")
-            for offset, text in enumerate(_LINE_BREAK.split(segment)):
+            for offset, text in enumerate(_padded(source_lines, statement)):
                 row = statement.lineno - 1 + offset
                 before = lines[row]
                 if before.strip() and offset == 0:  # a; b on one line: the second after the first, with its ;
                     text = before + ";" + text[len(before) + 1:]
                 lines[row] = text
         return "\n".join(lines)
+
+
+def _padded(lines: list[str], statement: ast.stmt) -> list[str]:
+    """The statement's lines, the first with spaces where the text before it was (ast's columns count
+    UTF-8 bytes; the spaces count characters)."""
+    first, last = statement.lineno - 1, (statement.end_lineno or statement.lineno) - 1
+    start, end = statement.col_offset, statement.end_col_offset
+    head = lines[first].encode("utf-8")
+    if first == last:
+        return [" " * len(head[:start].decode("utf-8")) + head[start:end].decode("utf-8")]
+    tail = lines[last].encode("utf-8")[:end].decode("utf-8")
+    return [" " * len(head[:start].decode("utf-8")) + head[start:].decode("utf-8"), *lines[first + 1:last], tail]
 
 
 def read_function(source: str, name: str, path: str) -> Function:
@@ -258,43 +266,35 @@ class _Reader:
     # ---- what a kept statement may contain --------------------------------------------
 
     def _expression_checked(self, statement: ast.Assign | ast.AugAssign) -> None:
-        for node in ast.walk(statement.value):
+        """Refuse what the subset lacks and names the function does not have; note what it assigns."""
+        calls: set[int] = set()  # a call's function name is not read: np.sum, relu
+        reads: list[str] = []
+        stores: list[str] = []
+        for node in ast.walk(statement):  # one walk, parents before children (a call before its function)
             refused = _REFUSED_EXPRESSIONS.get(type(node))
             if refused is not None:
                 raise self.error(node, f"{refused} is outside bpcli's numpy subset (docs/numpy.md)")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.others:
-                raise self.error(node, f"{self.function.name} calls {node.func.id}, another function of the "
-                                 "file: bpcli checks one function at a time and does not follow calls "
-                                 "(write the computation out)")
-        for name in _reads(statement):
+            if isinstance(node, ast.Call):
+                calls.add(id(node.func))
+                if isinstance(node.func, ast.Name) and node.func.id in self.others:
+                    raise self.error(node, f"{self.function.name} calls {node.func.id}, another function of the "
+                                     "file: bpcli checks one function at a time and does not follow calls "
+                                     "(write the computation out)")
+            elif isinstance(node, ast.Name) and id(node) not in calls:
+                (stores if isinstance(node.ctx, ast.Store) else reads).append(node.id)
+        if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
+            reads.append(statement.target.id)  # x += ... reads x (dx[idx] -= ... reads dx: a load already)
+        for name in reads:
             if name == CACHE:
                 raise self.error(statement, f"unpack the {CACHE} first (x, w, b = {CACHE}) and read the names")
             if name not in self.known:
                 raise self.error(statement, f"{name} is neither a parameter of {self.function.name} nor "
                                  "assigned before this line")
-        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-        for target in targets:
-            for node in ast.walk(target):
-                if isinstance(node, ast.Name):
-                    self.known.add(node.id)
-        root = targets[-1]
+        self.known.update(stores)
+        root = statement.targets[-1] if isinstance(statement, ast.Assign) else statement.target
         while isinstance(root, ast.Subscript):
             root = root.value
         self.targets.append(root.id if isinstance(root, ast.Name) else None)
-
-
-def _reads(statement: ast.Assign | ast.AugAssign) -> Iterator[str]:
-    """The names a statement reads (a call's function name is not read: np.sum, relu)."""
-    calls = {id(node.func) for node in ast.walk(statement) if isinstance(node, ast.Call)}
-    roots: list[ast.AST] = [statement.value]
-    targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-    for target in targets:  # dx[idx] = ... reads dx and idx; x += ... reads x
-        if isinstance(target, ast.Subscript) or isinstance(statement, ast.AugAssign):
-            roots.append(target)
-    for root in roots:
-        for node in ast.walk(root):
-            if isinstance(node, ast.Name) and id(node) not in calls:
-                yield node.id
 
 
 def _is_docstring(statement: ast.stmt) -> bool:
