@@ -340,6 +340,15 @@ class TestRefused:
         assert result.exit_code == 2, result.stderr
         assert "forward never uses its parameter b, so no gradient flows back to it" in result.stderr
 
+    @pytest.mark.parametrize("args, message", [
+        (["--file", "f.py"], "give no --file with it"),
+        (["--answers", "hw.toml"], "give no expression, bindings, --expect, --forward or --backward with it"),
+        ([], "nothing to check: give an expectation (--expect dx=...) or the backward function"),
+    ])
+    def test_options_that_do_not_go_with_forward(self, args, message):
+        result = run_cli("check", "--forward", f"{GOOD}:affine_forward", *args, *AFFINE)
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
+
     def test_a_backward_function_needs_its_forward(self):
         result = run_cli("check", "x*y", "-x", "1", "-y", "2", "--backward", f"{GOOD}:affine_backward")
         assert result.exit_code == 2 and "--forward FILE.py:NAME" in result.stderr
