@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bpcli.engine.shapes import ShapeError
+
 Key = tuple[Any, ...]
 
 
@@ -39,6 +41,127 @@ class _MaskMark(_ArrayMark):
 MASK = _MaskMark()
 
 
+class _Selection(_ArrayMark):
+    """Marks a boolean mask read through (x[x > 0]); ``count``: how many elements it picks, once known."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, count: int | None = None) -> None:
+        self.count = count
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Selection) and other.count == self.count
+
+    def __hash__(self) -> int:
+        return hash(("selection", self.count))
+
+    def __repr__(self) -> str:
+        return "SELECTION" if self.count is None else f"SELECTION({self.count})"
+
+
+SELECTION = _Selection()
+
+
+class _Bound:
+    """Marks a slice bound computed by the program (x[:N - 1]); ``value``: that whole number, once known."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int | None = None) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Bound) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(("bound", self.value))
+
+    def __repr__(self) -> str:
+        return "BOUND" if self.value is None else f"BOUND({self.value})"
+
+
+BOUND = _Bound()
+
+
+def marks(key: Key) -> list[Any]:
+    """The key's marks in the order of the gate's inputs after the indexed value (slice bounds included)."""
+    found: list[Any] = []
+    for item in key:
+        if isinstance(item, slice):
+            found += [b for b in (item.start, item.stop, item.step) if isinstance(b, _Bound)]
+        elif isinstance(item, _ArrayMark):
+            found.append(item)
+    return found
+
+
+def with_selections(key: Key, is_mask: list[bool]) -> Key:
+    """The key with each index array that ``is_mask`` flags (by its input position) read as a mask."""
+    flags = iter(is_mask)
+
+    def marked(bound: Any) -> Any:
+        next(flags)  # a slice bound's input is a number, never a mask
+        return bound
+
+    items: list[Any] = []
+    for item in key:
+        if isinstance(item, slice):
+            items.append(slice(*(marked(b) if isinstance(b, _Bound) else b
+                                 for b in (item.start, item.stop, item.step))))
+        elif item is ARRAY:
+            items.append(SELECTION if next(flags) else ARRAY)
+        else:
+            if isinstance(item, _ArrayMark):
+                next(flags)
+            items.append(item)
+    return tuple(items)
+
+
+def needs_values(key: Key) -> bool:
+    """Whether the key has a computed slice bound or a mask read through (shapes need their values)."""
+    return any(isinstance(mark, (_Bound, _Selection)) for mark in marks(key))
+
+
+def resolved(key: Key, values: list[Any]) -> Key:
+    """The key with what its computed bounds and masks read through hold written in.
+
+    ``values``: the value of each of the gate's inputs after the indexed value (None where it is not
+    known before evaluation). Raises ValuesNeeded where a value is needed and not known.
+    """
+    import numpy as np
+
+    given = iter(values)
+
+    def bound(item: Any) -> Any:
+        if not isinstance(item, _Bound):
+            return item
+        value = next(given)
+        if value is None or np.ndim(value) != 0 or first_not_whole(value) is not None:
+            raise ValuesNeeded("a slice bound is a whole number, written in the program or fixed by the "
+                               "shapes (x.shape[0] - 1)")
+        return _Bound(int(value))
+
+    items: list[Any] = []
+    for item in key:
+        if isinstance(item, slice):
+            items.append(slice(bound(item.start), bound(item.stop), bound(item.step)))
+        elif isinstance(item, _Selection):
+            mask = next(given)
+            if mask is None:
+                raise ValuesNeeded("it reads through a boolean mask, so it has as many elements as the mask "
+                                   "holds True: its shape needs the values bound to the inputs (a shape alone "
+                                   "does not say); without values, write np.where(mask, x, 0)")
+            items.append(_Selection(int(np.count_nonzero(mask))))
+        else:
+            if isinstance(item, _ArrayMark):
+                next(given)
+            items.append(item)
+    return tuple(items)
+
+
+class ValuesNeeded(ShapeError):
+    """A subscript whose shape needs values that are not known before evaluation (or not given at all)."""
+
+
 class IndexProblem(ValueError):
     """An index that is out of range or not a whole number, found while the values are computed."""
 
@@ -58,9 +181,26 @@ def numpy_key(key: Key, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
     import numpy as np
 
     given = iter(arrays)
+
+    def bound(item: Any) -> Any:
+        if not isinstance(item, _Bound):
+            return item
+        value = next(given)
+        if first_not_whole(value) is not None:
+            raise IndexProblem("a slice bound must be a whole number")
+        return int(value)
+
     items: list[Any] = []
     for item in key:
-        if isinstance(item, _ArrayMark):
+        if isinstance(item, slice):
+            items.append(slice(bound(item.start), bound(item.stop), bound(item.step)))
+        elif isinstance(item, _Selection):
+            mask = np.asarray(next(given), dtype=np.bool_)
+            if item.count is not None and np.count_nonzero(mask) != item.count:
+                raise IndexProblem(f"the mask picks {np.count_nonzero(mask)} elements here and {item.count} at "
+                                   "the bound values: reading through a mask, the shape changes with the values")
+            items.append(mask)
+        elif isinstance(item, _ArrayMark):
             value = np.asarray(next(given))
             if value.dtype != np.bool_:
                 if first_not_whole(value) is not None:
@@ -98,12 +238,32 @@ def result_shape(shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ..
     """
     import numpy as np
 
-    from bpcli.engine.shapes import ShapeError
+    from bpcli.engine.shapes import size
 
-    stand_ins = iter(np.zeros(s, dtype=np.intp) for s in array_shapes)
-    items = tuple(next(stand_ins) if isinstance(item, _ArrayMark) else item for item in key)
+    shapes_ = iter(array_shapes)
+
+    def stand_in(item: Any) -> Any:
+        shape_ = next(shapes_)
+        if isinstance(item, _Selection):  # a mask of its shape with as many True as it holds
+            picks = np.zeros(size(shape_), dtype=np.bool_)
+            picks[: item.count] = True
+            return picks.reshape(shape_)
+        return np.zeros(shape_, dtype=np.intp)
+
+    def bound(item: Any) -> Any:
+        if isinstance(item, _Bound):
+            next(shapes_)
+            return item.value
+        return item
+
+    items: list[Any] = []
+    for item in key:
+        if isinstance(item, slice):
+            items.append(slice(bound(item.start), bound(item.stop), bound(item.step)))
+        else:
+            items.append(stand_in(item) if isinstance(item, _ArrayMark) else item)
     try:
-        return tuple(np.broadcast_to(np.zeros(()), shape)[items].shape)
+        return tuple(np.broadcast_to(np.zeros(()), shape)[tuple(items)].shape)
     except IndexError as error:
         raise ShapeError(f"{error} (the value has shape {shape})") from None
 
@@ -137,7 +297,7 @@ def _check_written_once(shape: tuple[int, ...], subscript: tuple[Any, ...]) -> N
 def assigned_shape(shape: tuple[int, ...], value_shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ...],
                    key: Key) -> tuple[int, ...]:
     """``a[key] = v`` keeps a's shape; v must broadcast to the elements written (a number, through a mask)."""
-    from bpcli.engine.shapes import ShapeError, broadcast, show
+    from bpcli.engine.shapes import broadcast, show
 
     if MASK in key:
         if array_shapes[0] != shape:

@@ -18,7 +18,7 @@ from bpcli.engine import shapes
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import FUNCTIONS, REGISTRY, VARIADIC, Gate
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
-from bpcli.engine.indexing import ARRAY, MASK
+from bpcli.engine.indexing import ARRAY, BOUND, MASK, with_selections
 from bpcli.engine.syntax.ast import (
     Array, Assign, AtSet, Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice,
     Statement, Subscript, Transpose, Tuple, Unpack, children,
@@ -34,6 +34,7 @@ _OPERATOR_GATES = {
 _BOOLEAN_OPERATORS = {"&", "|"}  # numpy's & and | on booleans; on floats numpy refuses them
 _SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones", "full"}  # sizes or axes may come as one tuple
 _FLOATS = {"np.float64", "np.float32", "float64"}
+_LIKE = {"zeros_like": 1, "ones_like": 1, "full_like": 2}  # how many arguments each takes
 # The gates that take booleans as numpy's operators do (True + True is True); into any other
 # a boolean goes as 0 or 1, through astype.
 _TAKES_BOOLEANS = {
@@ -292,14 +293,9 @@ class _Lowering:
     def _subscript(self, node: Subscript, operands: list[int]) -> int:
         if _is_shape_item(node):
             return self._gate("dim", operands, node, {"axis": _shape_axis(node, self.source)})
-        key, arrays = _subscript_key(node, self.source)
-        for expression, operand in zip(arrays, operands[1:]):
-            if self._is_boolean(operand):
-                raise BpcliError(
-                    "reading through a boolean mask (x[mask]) gives a shape that depends on the values; "
-                    "write np.where(mask, x, 0) or x * mask instead",
-                    source=self.source, span=expression.span,
-                )
+        key, _ = _subscript_key(node, self.source)
+        # A boolean array is a mask read through (x[x > 0]): numpy picks the elements where it is True.
+        key = with_selections(key, [self._is_boolean(operand) for operand in operands[1:]])
         return self._gate("index", operands, node, {"key": key})
 
     def _constant(self, value: Any, text: str, span: tuple[int, int]) -> int:
@@ -450,6 +446,8 @@ class _Lowering:
         """np.zeros((N, D)), np.zeros(x.shape), np.ones(...), np.eye(n), x.astype(float), x.swapaxes(0, 1),
         np.expand_dims(x, 0): None for any other call."""
         func = node.func
+        if func in _LIKE:
+            return self._like(node, operands)
         if func in ("zeros", "ones") and _is_shape_of(node):
             return self._gate(f"{func}_like", operands, node)  # np.zeros(x.shape) is np.zeros_like(x)
         if func in ("zeros", "ones", "eye") and not node.keywords:
@@ -471,6 +469,23 @@ class _Lowering:
                 return self._gate("swapaxes", operands[:1], node, {"axes": tuple(axes)})
             return self._gate("expand_dims", operands[:1], node, {"axis": axes[0] if len(axes) == 1 else tuple(axes)})
         return None
+
+    def _like(self, node: Call, operands: list[int]) -> int:
+        """np.zeros_like(x), np.ones_like(x), np.full_like(x, v), each with dtype=float at most (bpcli's
+        numbers are float64); np.full_like(x, v) is zeros shaped like x plus v, as np.full is."""
+        func = node.func
+        keywords = dict(node.keywords)
+        kind = keywords.pop("dtype", None)
+        if kind is not None and not (type(kind) is Name and kind.id == "float" or to_text(kind) in _FLOATS):
+            raise BpcliError(f"np.{func} takes dtype=float here (bpcli computes in float64)",
+                             source=self.source, span=kind.span)
+        if keywords or len(operands) != _LIKE[func]:
+            form = "np.full_like(x, v)" if func == "full_like" else f"np.{func}(x)"
+            raise BpcliError(f"np.{func} is written {form} (dtype=float may follow)", source=self.source,
+                             span=node.span)
+        if func == "full_like":
+            return self._gate("add", [self._gate("zeros_like", operands[:1], node), operands[1]], node)
+        return self._gate(func, operands, node)
 
     def _whole_numbers(self, node: Call, operands: list[int]) -> list[int]:
         """Axes written in the program as whole numbers."""
@@ -629,7 +644,12 @@ def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...
         if type(item) is EllipsisItem:
             key.append(Ellipsis)
         elif type(item) is Slice:
-            key.append(slice(*(_index_number(bound, source) for bound in (item.start, item.stop, item.step))))
+            bounds = (item.start, item.stop, item.step)
+            # A bound the program computes (x[:N - 1]) is an input of the gate, fixed by the shapes.
+            computed = [b is not None and _integer(b) is None and not _is_number(b) for b in bounds]
+            key.append(slice(*(BOUND if is_computed else _index_number(b, source)
+                               for b, is_computed in zip(bounds, computed))))
+            arrays += [b for b, is_computed in zip(bounds, computed) if b is not None and is_computed]
             if key[-1].step == 0:
                 raise BpcliError("a slice's step cannot be zero", source=source,
                                  span=item.step.span if item.step is not None else item.span)
@@ -643,6 +663,11 @@ def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...
             key.append(ARRAY)
             arrays.append(item)
     return tuple(key), arrays
+
+
+def _is_number(node: Expr) -> bool:
+    """A number written in the program (x[1.5] is refused as written, not computed)."""
+    return type(node) is Number or (type(node) is Neg and type(node.operand) is Number)
 
 
 def _index_number(node: Expr | None, source: str) -> int | None:
