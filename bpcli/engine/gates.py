@@ -570,7 +570,8 @@ _register(Gate(
     formula_="a's elements, in order, in like's shape", internal=True,
     forward=lambda xp, a, like: xp.reshape_like(a, like),
     vjp=lambda g, a, like, out, up: (g.reshape_like(up, a), None),
-    arity_=2, shape=shapes.second,
+    # Written by a person too (dout.reshape(x.shape)): the sizes must agree, as numpy requires.
+    arity_=2, shape=lambda a, like: shapes.reshaped(a, like),
     role="distributes", local="da = dout reshaped back to a's shape",
 ))
 

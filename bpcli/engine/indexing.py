@@ -116,6 +116,12 @@ def with_selections(key: Key, is_mask: list[bool]) -> Key:
     return tuple(items)
 
 
+def assignment_key(key: Key, value_shape: tuple[int, ...]) -> Key:
+    """``a[mask] = v`` with v an array (dx[m] = dout[m]) writes one element of v per True: the mask is
+    read through, and the number of its True elements must be known; with a number it needs no values."""
+    return (SELECTION,) if key == (MASK,) and value_shape not in ((), (1,)) else key
+
+
 def needs_values(key: Key) -> bool:
     """Whether the key has a computed slice bound or a mask read through (shapes need their values)."""
     return any(isinstance(mark, (_Bound, _Selection)) for mark in marks(key))

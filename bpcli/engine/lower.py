@@ -280,14 +280,15 @@ class _Lowering:
             )
 
     def _at_set(self, node: AtSet, operands: list[int]) -> int:
-        """``a[key] = v``: a copy of a with v written at key; a mask is the one item, and v a number."""
+        """``a[key] = v``: a copy of a with v written at key (through a mask: v is a number, or one per element
+    the mask picks)."""
         array, *arrays, value = operands
         key, _ = _subscript_key(node, self.source)
-        if any(self._is_boolean(operand) for operand in arrays):
-            if len(node.items) != 1:
-                raise BpcliError("a mask is the one item of a subscript: dx[x <= 0] = 0",
-                                 source=self.source, span=node.span)
-            key = (MASK,)
+        masks = [self._is_boolean(operand) for operand in arrays]
+        if masks == [True] and len(node.items) == 1:
+            key = (MASK,)  # dx[x <= 0] = 0: its shape needs no values, so it is shaped without them too
+        else:  # a mask among other items (dx[0, m] = 0) picks as many elements as it holds True
+            key = with_selections(key, masks)
         return self._gate("at_set", [array, value, *arrays], node, {"key": key})
 
     def _subscript(self, node: Subscript, operands: list[int]) -> int:
@@ -509,6 +510,8 @@ class _Lowering:
                 raise BpcliError("ravel and flatten take no arguments here", source=self.source, span=node.span)
             return self._gate("reshape", [array, self._constant(-1.0, "-1", node.span)], node)
         if node.func == "reshape":
+            if _is_reshape_to_shape_of(node):
+                return self._gate("reshape_like", operands, node)
             if not sizes:
                 raise BpcliError("reshape takes the new sizes: x.reshape(N, -1)", source=self.source, span=node.span)
             return self._gate("reshape", operands, node)
@@ -593,6 +596,10 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
             return (shape_of.value,)
         if node.func == "astype":
             return node.args[:1]
+        if _is_reshape_to_shape_of(node):
+            shape_of = node.args[1]
+            assert type(shape_of) is Attribute  # as _is_reshape_to_shape_of found
+            return (node.args[0], shape_of.value)  # dout.reshape(x.shape): reshaped like x
         if node.func in ("concatenate", "stack", "hstack", "vstack"):
             arrays = node.args[0] if node.args else None
             if not isinstance(arrays, (Tuple, Array)):
@@ -617,6 +624,12 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
 def _is_shape_of(node: Call) -> bool:
     """np.zeros(x.shape): a shape given as the shape of a value."""
     return len(node.args) == 1 and type(node.args[0]) is Attribute and node.args[0].attr == "shape"
+
+
+def _is_reshape_to_shape_of(node: Call) -> bool:
+    """a.reshape(x.shape), np.reshape(a, x.shape): a's elements in x's shape."""
+    return (node.func == "reshape" and len(node.args) == 2 and type(node.args[1]) is Attribute
+            and node.args[1].attr == "shape")
 
 
 def _is_shape_item(node: Subscript) -> bool:

@@ -225,7 +225,10 @@ def infer_shapes(
         else:
             try:
                 gate = REGISTRY[node.op]
-                if node.op in _SUBSCRIPTS and indexing.needs_values(node.attrs["key"]):
+                if node.op == "at_set" and node.attrs:
+                    key = indexing.assignment_key(node.attrs["key"], shapes[node.inputs[1]])
+                    node.attrs = {**node.attrs, "key": key}
+                if node.op in _SUBSCRIPTS and node.attrs and indexing.needs_values(node.attrs["key"]):
                     given = values if values_known else None
                     node.attrs = {**node.attrs, "key": _resolved_key(graph, index, fixed, given, known)}
                 if gate.value_shape is not None:
@@ -260,7 +263,7 @@ def _resolved_key(graph: Graph, index: int, fixed: dict[int, Any], values: Mappi
     """A subscript's key with its computed slice bounds (fixed by the shapes) and the counts of its masks
     read through (computed from the bound values, which must be given) written in."""
     node = graph.nodes[index]
-    key = node.attrs["key"]
+    key = (node.attrs or {})["key"]
     inputs = node.inputs[_SUBSCRIPTS[node.op]:]
     given = [
         (None if values is None else _value_before_evaluation(graph, used, values, known))
