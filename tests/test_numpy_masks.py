@@ -204,3 +204,33 @@ def test_generated_numpy_programs_match_numpy_and_centred_differences(program):
     assume(not any(warning.kind == "kink" for warning in result.warnings))
     numeric = numpy_gradient(text, values, "x", h=1e-7)
     assert np.allclose(result.gradients["x"], numeric, rtol=1e-4, atol=1e-4), text
+
+
+class TestAffineBackwardAsTheAssignmentWritesIt:
+    FORWARD = "out = x.reshape(x.shape[0], -1).dot(w) + b\nloss = np.sum(out * dout)\n"
+    BACKWARD = ("dx = dout.dot(w.T).reshape(x.shape)\ndw = x.reshape(x.shape[0], -1).T.dot(dout)\n"
+                "db = np.sum(dout, axis=0)\n")
+    VALUES = ["-x", "randn:2,3,4", "-w", "randn:12,5", "-b", "randn:5", "--dout", "randn:2,5", "--const", "dout"]
+
+    def check(self, tmp_path, backward: str):
+        (tmp_path / "affine.py").write_text(self.FORWARD)
+        (tmp_path / "affine_backward.py").write_text(backward)
+        return run_cli("check", "--file", str(tmp_path / "affine.py"), "--backward",
+                       str(tmp_path / "affine_backward.py"), *self.VALUES, "--json")
+
+    def test_it_passes(self, tmp_path):
+        result = self.check(tmp_path, self.BACKWARD)
+        assert result.exit_code == 0, result.stdout + result.stderr
+
+    def test_a_missing_sum_for_db_fails_at_that_line(self, tmp_path):
+        result = self.check(tmp_path, self.BACKWARD.replace("np.sum(dout, axis=0)", "dout"))
+        assert result.exit_code == 1
+        assert json.loads(result.stdout)["problems"][0]["backward"]["first_wrong_line"] == 3
+
+
+def test_reshape_to_another_values_shape_is_numpys_and_the_sizes_must_agree():
+    x, w = RNG.normal(size=(2, 3)), RNG.normal(size=(3, 2))
+    assert_like_numpy("np.sum(x.reshape(w.shape) * w) + np.sum(np.reshape(w, x.shape) * x)", {"x": x, "w": w})
+    result = run_cli("grad", "np.sum(x.reshape(w.shape) * w)", "-x", "randn:2,3", "-w", "randn:3,3")
+    assert result.exit_code == 2
+    assert "cannot reshape a (2, 3) value (6 elements) to (3, 3)" in result.stderr

@@ -302,14 +302,13 @@ def _check_written_once(shape: tuple[int, ...], subscript: tuple[Any, ...]) -> N
 
 def assigned_shape(shape: tuple[int, ...], value_shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ...],
                    key: Key) -> tuple[int, ...]:
-    """``a[key] = v`` keeps a's shape; v must broadcast to the elements written (a number, through a mask)."""
+    """``a[key] = v`` keeps a's shape; v must broadcast to the elements written (a number through a MASK,
+    which ``assignment_key`` made a SELECTION for an array v)."""
     from bpcli.engine.shapes import broadcast, show
 
     if MASK in key:
         if array_shapes[0] != shape:
             raise ShapeError(f"a mask of shape {show(array_shapes[0])} for a value of shape {show(shape)}")
-        if value_shape not in ((), (1,)):
-            raise ShapeError(f"assigning through a mask takes a number, not a {show(value_shape)} value")
         return shape
     written = result_shape(shape, array_shapes, key)
     try:
