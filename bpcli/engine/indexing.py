@@ -172,6 +172,10 @@ class IndexProblem(ValueError):
     """An index that is out of range or not a whole number, found while the values are computed."""
 
 
+class MaskChanged(IndexProblem):
+    """A mask read through picks another number of elements than at the bound values (moved values)."""
+
+
 def first_not_whole(values: Any) -> int | None:
     """The flat position of the first element that is not a whole number (inf and nan are not), or None."""
     import numpy as np
@@ -203,7 +207,7 @@ def numpy_key(key: Key, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
         elif isinstance(item, _Selection):
             mask = np.asarray(next(given), dtype=np.bool_)
             if item.count is not None and np.count_nonzero(mask) != item.count:
-                raise IndexProblem(f"the mask picks {np.count_nonzero(mask)} elements here and {item.count} at "
+                raise MaskChanged(f"the mask picks {np.count_nonzero(mask)} elements here and {item.count} at "
                                    "the bound values: reading through a mask, the shape changes with the values")
             items.append(mask)
         elif isinstance(item, _ArrayMark):
