@@ -152,7 +152,8 @@ def _run(
     except IndexProblem as problem:
         error = _index_error(graph, index, problem)
         if isinstance(problem, MaskChanged):
-            raise ShapeChanged(error.message, source=error.source, span=error.span, node=graph.forward_node(index)) from None
+            subscript = graph.forward_node(index)
+            raise ShapeChanged(error.message, source=error.source, span=error.span, node=subscript) from None
         raise error from None
     if watch is not None and not all(values[w] is None or all_finite(values[w]) for w in watch):
         # Where the reported gradients that are not finite began (an inf that
