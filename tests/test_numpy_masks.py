@@ -114,6 +114,12 @@ def test_without_values_a_read_through_a_mask_is_refused_once_with_the_subscript
     assert "Traceback" not in result.stderr
 
 
+def test_a_mask_written_out_is_refused_with_what_to_write_instead():
+    result = run_cli("grad", "f = np.sum(x[[True, False, True]])", "-x", "[1, 2, 3]")
+    assert result.exit_code == 2
+    assert "a mask written out as True and False is not supported: compute it (x > 0)" in result.stderr
+
+
 def test_a_slice_bound_that_is_not_fixed_by_the_shapes_is_refused():
     result = run_cli("grad", "f = np.sum(x[:np.sum(x)])", "-x", "[1, 2, 3]")
     assert result.exit_code == 2

@@ -702,6 +702,10 @@ def _check_index_literal(literal: Array, source: str) -> None:
         for element in work.pop().elements:
             if type(element) is Array:
                 work.append(element)
+            elif type(element) is Name and element.id in ("True", "False"):
+                raise BpcliError("a mask written out as True and False is not supported: compute it (x > 0), "
+                                 "or index with the positions of its True elements ([0, 2])",
+                                 source=source, span=element.span)
             else:
                 _index_number(element, source)
 
