@@ -120,6 +120,12 @@ def test_a_mask_written_out_is_refused_with_what_to_write_instead():
     assert "a mask written out as True and False is not supported: compute it (x > 0)" in result.stderr
 
 
+def test_an_axis_computed_from_the_shapes_is_refused_with_what_to_write_instead():
+    result = run_cli("grad", "f = np.sum(x.sum(axis=x.ndim - 1))", "-x", "[[1, 2]]")
+    assert result.exit_code == 2
+    assert "one computed from the shapes is not supported (for the last axis, write axis=-1)" in result.stderr
+
+
 def test_a_slice_bound_that_is_not_fixed_by_the_shapes_is_refused():
     result = run_cli("grad", "f = np.sum(x[:np.sum(x)])", "-x", "[1, 2, 3]")
     assert result.exit_code == 2

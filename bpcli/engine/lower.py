@@ -550,8 +550,11 @@ class _Lowering:
         items = value.elements if isinstance(value, Tuple) else (value,)
         axes = tuple(axis for axis in map(_integer, items) if axis is not None)
         if len(axes) < len(items):  # one is not a whole number
+            computed = any(not _is_number(item) for item in items)  # axis=x.ndim - 1
             raise BpcliError(
-                f"{name} is a whole number or a tuple of them: {name}=0, {name}=(0, 2)",
+                f"{name} is a whole number written in the program, or a tuple of them: {name}=0, {name}=(0, 2)"
+                + (f"; one computed from the shapes is not supported (for the last axis, write {name}=-1)"
+                   if computed else ""),
                 source=self.source, span=value.span,
             )
         return axes if isinstance(value, Tuple) else axes[0]
