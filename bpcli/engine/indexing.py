@@ -10,7 +10,7 @@ so repeated indices accumulate; the scatter's own gradient is the gather again.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from bpcli.engine.shapes import ShapeError
 
@@ -83,14 +83,26 @@ class _Bound:
 BOUND = _Bound()
 
 
+def _rewritten(key: Key, bound: Callable[[Any], Any], mark: Callable[[Any], Any]) -> Key:
+    """The key with each computed slice bound replaced by ``bound(it)`` and each array mark by ``mark(it)``,
+    called in the order of the gate's inputs (left to right; a slice's start, stop and step in turn)."""
+
+    def one(item: Any) -> Any:
+        return bound(item) if isinstance(item, _Bound) else item
+
+    items: list[Any] = []
+    for item in key:
+        if isinstance(item, slice):
+            items.append(slice(one(item.start), one(item.stop), one(item.step)))
+        else:
+            items.append(mark(item) if isinstance(item, _ArrayMark) else item)
+    return tuple(items)
+
+
 def marks(key: Key) -> list[Any]:
     """The key's marks in the order of the gate's inputs after the indexed value (slice bounds included)."""
     found: list[Any] = []
-    for item in key:
-        if isinstance(item, slice):
-            found += [b for b in (item.start, item.stop, item.step) if isinstance(b, _Bound)]
-        elif isinstance(item, _ArrayMark):
-            found.append(item)
+    _rewritten(key, found.append, found.append)
     return found
 
 
@@ -98,22 +110,14 @@ def with_selections(key: Key, is_mask: list[bool]) -> Key:
     """The key with each index array that ``is_mask`` flags (by its input position) read as a mask."""
     flags = iter(is_mask)
 
-    def marked(bound: Any) -> Any:
+    def bound(item: Any) -> Any:
         next(flags)  # a slice bound's input is a number, never a mask
-        return bound
+        return item
 
-    items: list[Any] = []
-    for item in key:
-        if isinstance(item, slice):
-            items.append(slice(*(marked(b) if isinstance(b, _Bound) else b
-                                 for b in (item.start, item.stop, item.step))))
-        elif item is ARRAY:
-            items.append(SELECTION if next(flags) else ARRAY)
-        else:
-            if isinstance(item, _ArrayMark):
-                next(flags)
-            items.append(item)
-    return tuple(items)
+    def mark(item: Any) -> Any:
+        return SELECTION if next(flags) and item is ARRAY else item
+
+    return _rewritten(key, bound, mark)
 
 
 def assignment_key(key: Key, value_shape: tuple[int, ...]) -> Key:
@@ -138,30 +142,23 @@ def resolved(key: Key, values: list[Any]) -> Key:
     given = iter(values)
 
     def bound(item: Any) -> Any:
-        if not isinstance(item, _Bound):
-            return item
         value = next(given)
         if value is None or np.ndim(value) != 0 or first_not_whole(value) is not None:
             raise ValuesNeeded("a slice bound is a whole number, written in the program or fixed by the "
                                "shapes (x.shape[0] - 1)")
         return _Bound(int(value))
 
-    items: list[Any] = []
-    for item in key:
-        if isinstance(item, slice):
-            items.append(slice(bound(item.start), bound(item.stop), bound(item.step)))
-        elif isinstance(item, _Selection):
-            mask = next(given)
-            if mask is None:
-                raise ValuesNeeded("it reads through a boolean mask, so it has as many elements as the mask "
-                                   "holds True: its shape needs the values bound to the inputs (a shape alone "
-                                   "does not say); without values, write np.where(mask, x, 0)")
-            items.append(_Selection(int(np.count_nonzero(mask))))
-        else:
-            if isinstance(item, _ArrayMark):
-                next(given)
-            items.append(item)
-    return tuple(items)
+    def mark(item: Any) -> Any:
+        mask = next(given)
+        if not isinstance(item, _Selection):
+            return item
+        if mask is None:
+            raise ValuesNeeded("it reads through a boolean mask, so it has as many elements as the mask "
+                               "holds True: its shape needs the values bound to the inputs (a shape alone "
+                               "does not say); without values, write np.where(mask, x, 0)")
+        return _Selection(int(np.count_nonzero(mask)))
+
+    return _rewritten(key, bound, mark)
 
 
 class ValuesNeeded(ShapeError):
@@ -192,34 +189,27 @@ def numpy_key(key: Key, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
 
     given = iter(arrays)
 
-    def bound(item: Any) -> Any:
-        if not isinstance(item, _Bound):
-            return item
+    def bound(item: Any) -> int:
         value = next(given)
         if first_not_whole(value) is not None:
             raise IndexProblem("a slice bound must be a whole number")
         return int(value)
 
-    items: list[Any] = []
-    for item in key:
-        if isinstance(item, slice):
-            items.append(slice(bound(item.start), bound(item.stop), bound(item.step)))
-        elif isinstance(item, _Selection):
-            mask = np.asarray(next(given), dtype=np.bool_)
-            if item.count is not None and np.count_nonzero(mask) != item.count:
-                raise MaskChanged(f"the mask picks {np.count_nonzero(mask)} elements here and {item.count} at "
-                                   "the bound values: reading through a mask, the shape changes with the values")
-            items.append(mask)
-        elif isinstance(item, _ArrayMark):
-            value = np.asarray(next(given))
-            if value.dtype != np.bool_:
-                if first_not_whole(value) is not None:
-                    raise IndexProblem("an index must be a whole number (numpy refuses a float index)")
-                value = value.astype(np.intp)
-            items.append(value)
-        else:
-            items.append(item)
-    return tuple(items)
+    def mark(item: Any) -> Any:
+        value = np.asarray(next(given))
+        if isinstance(item, _Selection):
+            picked = np.count_nonzero(value)
+            if item.count is not None and picked != item.count:
+                raise MaskChanged(f"the mask picks {picked} elements here and {item.count} at the bound values: "
+                                  "reading through a mask, the shape changes with the values")
+            return value.astype(np.bool_)
+        if value.dtype == np.bool_:
+            return value
+        if first_not_whole(value) is not None:
+            raise IndexProblem("an index must be a whole number (numpy refuses a float index)")
+        return value.astype(np.intp)
+
+    return _rewritten(key, bound, mark)
 
 
 def gather(a: Any, key: Key, arrays: tuple[Any, ...]) -> Any:
@@ -252,6 +242,10 @@ def result_shape(shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ..
 
     shapes_ = iter(array_shapes)
 
+    def bound(item: Any) -> Any:
+        next(shapes_)
+        return item.value
+
     def stand_in(item: Any) -> Any:
         shape_ = next(shapes_)
         if isinstance(item, _Selection):  # a mask of its shape with as many True as it holds
@@ -260,20 +254,9 @@ def result_shape(shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ..
             return picks.reshape(shape_)
         return np.zeros(shape_, dtype=np.intp)
 
-    def bound(item: Any) -> Any:
-        if isinstance(item, _Bound):
-            next(shapes_)
-            return item.value
-        return item
-
-    items: list[Any] = []
-    for item in key:
-        if isinstance(item, slice):
-            items.append(slice(bound(item.start), bound(item.stop), bound(item.step)))
-        else:
-            items.append(stand_in(item) if isinstance(item, _ArrayMark) else item)
+    items = _rewritten(key, bound, stand_in)
     try:
-        return tuple(np.broadcast_to(np.zeros(()), shape)[tuple(items)].shape)
+        return tuple(np.broadcast_to(np.zeros(()), shape)[items].shape)
     except IndexError as error:
         raise ShapeError(f"{error} (the value has shape {shape})") from None
 
