@@ -280,8 +280,8 @@ class _Lowering:
             )
 
     def _at_set(self, node: AtSet, operands: list[int]) -> int:
-        """``a[key] = v``: a copy of a with v written at key (through a mask: v is a number, or one per element
-    the mask picks)."""
+        """``a[key] = v``: a copy of a with v written at key (through a mask: v is a number, or one value
+        per element the mask picks)."""
         array, *arrays, value = operands
         key, _ = _subscript_key(node, self.source)
         masks = [self._is_boolean(operand) for operand in arrays]
@@ -662,10 +662,10 @@ def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...
         elif type(item) is Slice:
             bounds = (item.start, item.stop, item.step)
             # A bound the program computes (x[:N - 1]) is an input of the gate, fixed by the shapes.
-            computed = [b is not None and _integer(b) is None and not _is_number(b) for b in bounds]
-            key.append(slice(*(BOUND if is_computed else _index_number(b, source)
-                               for b, is_computed in zip(bounds, computed))))
-            arrays += [b for b, is_computed in zip(bounds, computed) if b is not None and is_computed]
+            computed = [b for b in bounds if b is not None and _integer(b) is None and not _is_number(b)]
+            key.append(slice(*(BOUND if any(b is c for c in computed) else _index_number(b, source)
+                               for b in bounds)))
+            arrays += computed
             if key[-1].step == 0:
                 raise BpcliError("a slice's step cannot be zero", source=source,
                                  span=item.step.span if item.step is not None else item.span)

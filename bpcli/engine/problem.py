@@ -22,6 +22,7 @@ from itertools import chain
 from numbers import Real
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
+from bpcli.engine import indexing
 from bpcli.engine.backward import Adjoints, backward
 from bpcli.engine.budget import check_budget
 from bpcli.engine.errors import BpcliError
@@ -29,7 +30,6 @@ from bpcli.engine.evaluate import evaluate
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph, gate_shape
-from bpcli.engine import indexing
 from bpcli.engine.indexing import first_not_whole
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
 from bpcli.engine.limits import Limits as Limits  # re-exported: every analysis takes it with Problem
