@@ -253,3 +253,35 @@ def test_reshape_to_another_values_shape_is_numpys_and_the_sizes_must_agree():
     result = run_cli("grad", "np.sum(x.reshape(w.shape) * w)", "-x", "randn:2,3", "-w", "randn:3,3")
     assert result.exit_code == 2
     assert "cannot reshape a (2, 3) value (6 elements) to (3, 3)" in result.stderr
+
+
+# ---- the assignment's layers as written, against their closed forms ---------------------------
+
+BATCHNORM = """mu = x.mean(axis=0)
+var = x.var(axis=0)
+xhat = (x - mu) / np.sqrt(var + eps)
+out = gamma * xhat + beta
+loss = np.sum(out * dout)
+"""
+
+
+def test_batchnorm_forward_as_written_has_the_closed_form_gradients():
+    x, gamma, beta, dout = RNG.normal(size=(5, 3)), RNG.normal(size=3), RNG.normal(size=3), RNG.normal(size=(5, 3))
+    eps = 1e-5
+    result = bpcli.grad(BATCHNORM, x=x, gamma=gamma, beta=beta, dout=bpcli.Constant(dout), eps=bpcli.Constant(eps))
+    n = x.shape[0]
+    xhat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)
+    dxhat = dout * gamma
+    dx = (n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)) / (n * np.sqrt(x.var(axis=0) + eps))
+    assert np.allclose(result.gradients["x"], dx, rtol=1e-10, atol=1e-12)
+    assert np.allclose(result.gradients["gamma"], (dout * xhat).sum(axis=0), rtol=1e-12)
+    assert np.allclose(result.gradients["beta"], dout.sum(axis=0), rtol=1e-12)
+
+
+def test_dropout_with_a_supplied_mask_passes_the_gradient_where_the_mask_kept_and_scaled():
+    x, dout = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))
+    mask = (RNG.uniform(size=(4, 3)) < 0.5) / 0.5
+    result = bpcli.grad("out = x * mask; loss = np.sum(out * dout)", x=x, mask=bpcli.Constant(mask),
+                        dout=bpcli.Constant(dout))
+    assert np.array_equal(result.gradients["x"], dout * mask)
+    assert result.constants == ["mask", "dout"] and list(result.gradients) == ["x"]
