@@ -149,16 +149,7 @@ def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | 
     ``grader`` is the command line's tolerance: when it gives one, it replaces
     what every problem sets.
     """
-    import tomllib  # only for answers files (start-up)
-
-    try:
-        document = tomllib.loads(_read(path, MAX_ANSWERS_BYTES), parse_float=Written)
-    except tomllib.TOMLDecodeError as error:
-        raise BpcliError(f"{path} is not valid TOML: {error}") from None
-    except ValueError:  # Python's int refuses a whole number of more than 4,300 digits
-        raise BpcliError(f"{path} holds a whole number of more than 4,300 digits") from None
-    except RecursionError:
-        raise BpcliError(f"{path} is nested too deeply") from None
+    document = read_toml(path, MAX_ANSWERS_BYTES)
     extra = set(document) - {"problem"}
     if extra:
         raise BpcliError(f"{path}: unknown top-level key {sorted(extra)[0]!r}; problems are [[problem]] tables")
@@ -167,6 +158,20 @@ def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | 
         raise BpcliError(f"{path} has no problems: write each one as a [[problem]] table with expr, inputs and expect")
     folders = Folders.of(path, allow_paths)
     return [_problem(path, index, table, grader, folders) for index, table in enumerate(tables, start=1)]
+
+
+def read_toml(path: Path, limit: int) -> dict[str, Any]:
+    """A TOML file of at most ``limit`` bytes, its floats as Written (with their digits); a BpcliError if it is not TOML."""
+    import tomllib  # only for answers files (start-up)
+
+    try:
+        return tomllib.loads(_read(path, limit), parse_float=Written)
+    except tomllib.TOMLDecodeError as error:
+        raise BpcliError(f"{path} is not valid TOML: {error}") from None
+    except ValueError:  # Python's int refuses a whole number of more than 4,300 digits
+        raise BpcliError(f"{path} holds a whole number of more than 4,300 digits") from None
+    except RecursionError:
+        raise BpcliError(f"{path} is nested too deeply") from None
 
 
 def _problem(path: Path, index: int, table: Any, grader: Rule, folders: Folders) -> Entry:
@@ -219,32 +224,36 @@ def _checked(entry: Entry, index: int, limits: Limits, max_length: int = DEFAULT
     the text of a file it read, beyond the short excerpt of a parse error.
     """
     problem = entry.problem
-    written = problem.expression
     try:
-        reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
-        checked = dataclasses.replace(
-            problem,
-            expression=_text(entry.folders, problem.expression, max_length, "expr"),
-            backward=None if problem.backward is None else _text(entry.folders, problem.backward, max_length,
-                                                                 "backward"),
-            values={name: _value(entry.folders, reader, name, v) for name, v in problem.values.items()},
-            expect={key: _expected(entry.folders, reader, key, v) for key, v in problem.expect.items()},
-            upstream=_value(entry.folders, reader, "upstream", problem.upstream),
-        )
-        return check_problem(checked, index, limits)
+        return check_problem(resolved(entry, limits, max_length), index, limits)
     except BpcliError as error:
         unchecked = len(problem.expect) + (problem.backward is not None)
-        return ProblemResult(index, problem.name, written, error=error.render(), unchecked=unchecked)
+        return ProblemResult(index, problem.name, problem.expression, error=error.render(), unchecked=unchecked)
 
 
-def _value(folders: Folders, reader: Any, name: str, value: Any) -> Any:
+def resolved(entry: Entry, limits: Limits = Limits(), max_length: int = DEFAULT_MAX_LENGTH) -> Problem:
+    """The problem with its texts read: @ files (inside the entry's folders), value texts, random fills."""
+    problem = entry.problem
+    reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
+    return dataclasses.replace(
+        problem,
+        expression=read_text(entry.folders, problem.expression, max_length, "expr"),
+        backward=None if problem.backward is None else read_text(entry.folders, problem.backward, max_length,
+                                                                 "backward"),
+        values={name: input_value(entry.folders, reader, name, v) for name, v in problem.values.items()},
+        expect={key: expected_value(entry.folders, reader, key, v) for key, v in problem.expect.items()},
+        upstream=input_value(entry.folders, reader, "upstream", problem.upstream),
+    )
+
+
+def input_value(folders: Folders, reader: Any, name: str, value: Any) -> Any:
     """An input (or upstream) value: a value text is read as on the command line, its @file inside ``folders``."""
     if not isinstance(value, str) or value == "ones":
         return value
     return reader.read(name, _located(folders, value))
 
 
-def _expected(folders: Folders, reader: Any, key: str, value: Any) -> Any:
+def expected_value(folders: Folders, reader: Any, key: str, value: Any) -> Any:
     """An expected value: a value text is read now, its @file inside ``folders`` and shown as written."""
     if not isinstance(value, str):
         return value
@@ -257,7 +266,7 @@ def _located(folders: Folders, text: str) -> str:
     return "@" + str(folders.resolve(stripped[1:])) if stripped.startswith("@") else text
 
 
-def _text(folders: Folders, text: str, max_length: int, key: str) -> str:
+def read_text(folders: Folders, text: str, max_length: int, key: str) -> str:
     """Inline text, or the contents of @file (inside ``folders``), at most ``max_length`` bytes."""
     stripped = text.strip()
     if stripped.startswith("@"):

@@ -191,8 +191,17 @@ def check(
 
 def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -> ProblemResult:
     """Check one problem; bad input raises BpcliError."""
-    result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)
-    truth = Truth(result)
+    truth = Truth(grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits))
+    return check_against(problem, truth, index)
+
+
+def check_against(problem: Problem, truth: Truth, index: int = 1) -> ProblemResult:
+    """Check ``problem``'s expectations and backward pass against ``truth``, its expression already differentiated.
+
+    ``truth`` is only read, so one truth serves many students' answers to the
+    same problem (``bpcli grade``).
+    """
+    result = truth.result
     expected = _expectations(problem.expect, truth)
     outcomes = [_outcome(truth, target, key, exp, problem.rule) for target, (key, exp) in expected.items()]
     student = {node: exp for (node, gradient), (_, exp) in expected.items() if gradient}
@@ -215,14 +224,14 @@ def _expectations(expect: Mapping[str, Any], truth: Truth) -> dict[tuple[int, bo
     """Each expectation by what it checks: (node, is a gradient) -> (key as written, expected value)."""
     found: dict[tuple[int, bool], tuple[str, Expected]] = {}
     for key, value in expect.items():
-        target = _resolve(key, truth)
+        target = resolve(key, truth)
         if target in found:
             raise BpcliError(f"{key} and {found[target][0]} expect the same thing; give it once")
         found[target] = (key, from_python(key, value))
     return found
 
 
-def _resolve(key: str, truth: Truth) -> tuple[int, bool]:
+def resolve(key: str, truth: Truth) -> tuple[int, bool]:
     """(node, is a gradient) for NAME, dNAME or d(NAME)."""
     names = truth.names
     explicit = _EXPLICIT_GRADIENT.match(key.strip())
