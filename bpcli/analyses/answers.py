@@ -161,7 +161,7 @@ def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | 
 
 
 def read_toml(path: Path, limit: int) -> dict[str, Any]:
-    """A TOML file of at most ``limit`` bytes, its floats as Written (with their digits); a BpcliError if it is not TOML."""
+    """A TOML file of at most ``limit`` bytes, its floats Written (with their digits); a BpcliError if not TOML."""
     import tomllib  # only for answers files (start-up)
 
     try:
