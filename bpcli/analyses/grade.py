@@ -259,14 +259,13 @@ class StudentGrade:
 class GradeResult(Result):
     """Every student's grade against one key: ``students`` in the order the submissions were given.
 
-        >>> import bpcli, pathlib, tempfile
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (folder / "key.toml").write_text('[[problem]]\\nname = "p"\\nexpr = "x * y"\\n'
-        ...                                     'inputs = { x = 3, y = 2 }\\nanswers = ["dx", "dy"]\\n')
-        >>> _ = (folder / "ada.toml").write_text('[[problem]]\\nname = "p"\\nexpect = { dx = 2, dy = 4 }\\n')
-        >>> r = bpcli.grade(folder / "key.toml", [folder / "ada.toml"])
-        >>> [(s.student, s.score, s.max_score) for s in r.students]
-        [('ada', 0.5, 1.0)]
+    Each StudentGrade has its ``score`` and ``max_score``, its ``error`` when
+    the submission could not be read, and a ProblemMark per key problem
+    (``score``, ``met`` of ``expectations``, the checked ``result``, ``notes``).
+
+        >>> import bpcli
+        >>> [problem.name for problem in bpcli.GradeResult("key.toml", [], []).problems]
+        []
     """
 
     key: str
@@ -295,6 +294,15 @@ def grade(
     A bad key raises BpcliError; a bad submission is that student's zero, with
     its message. ``problems_for`` turns the key and a student id into the
     problems that student is graded on (``key_problems``: the same for all).
+
+        >>> import bpcli, pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "key.toml").write_text('[[problem]]\\nname = "p"\\nexpr = "x * y"\\n'
+        ...                                     'inputs = { x = 3, y = 2 }\\nanswers = ["dx", "dy"]\\n')
+        >>> _ = (folder / "ada.toml").write_text('[[problem]]\\nname = "p"\\nexpect = { dx = 2, dy = 4 }\\n')
+        >>> r = bpcli.grade(folder / "key.toml", [folder / "ada.toml"])
+        >>> [(s.student, s.score, s.max_score) for s in r.students]
+        [('ada', 0.5, 1.0)]
     """
     key = key if isinstance(key, Key) else load_key(key, limits, max_length)
     paths = [Path(path) for path in submissions]

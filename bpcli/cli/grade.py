@@ -17,16 +17,18 @@ from bpcli.engine.limits import Limits
 @app.command(
     epilog="""\b
 Examples:
-  bpcli grade key.toml submissions/*
-  bpcli grade key.toml submissions/* --csv gradebook.csv
-  bpcli grade key.toml /autograder/submission --gradescope /autograder/results/results.json
+  bpcli grade --init course
+  bpcli grade course/key.toml course/ada course/bob.toml --csv gradebook.csv
+  bpcli grade course/key.toml course/ada --gradescope results.json
 """,
 )
 @common.reporting_errors
 def grade(
-    key: Path = typer.Argument(..., metavar="KEY", help="The grader's key: a TOML file of [[problem]] tables."),
-    submissions: list[Path] = typer.Argument(
-        ..., metavar="SUBMISSIONS...",
+    key: Optional[Path] = typer.Argument(
+        None, metavar="KEY", help="The grader's key: a TOML file of [[problem]] tables.", show_default=False,
+    ),
+    submissions: Optional[list[Path]] = typer.Argument(
+        None, metavar="SUBMISSIONS...", show_default=False,
         help="One per student: an answers file (the student id is its stem) or a folder holding answers.toml "
         "and code files (the id is its name).",
     ),
@@ -37,6 +39,10 @@ def grade(
     gradescope: Optional[Path] = typer.Option(
         None, "--gradescope", metavar="PATH",
         help="Also write Gradescope's results.json for the one submission given.",
+    ),
+    init: Optional[Path] = typer.Option(
+        None, "--init", metavar="DIR",
+        help="Write an example key and two students' submissions into the new folder DIR, to start from.",
     ),
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
     max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
@@ -58,6 +64,12 @@ def grade(
     cannot be read is a zero with its message. It is 2 when the key or the
     command line is bad.
     """
+    if init is not None:
+        if key is not None or submissions:
+            raise BpcliError("--init writes an example into a new folder; give no KEY or SUBMISSIONS with it")
+        return _init(init)
+    if key is None or not submissions:
+        raise BpcliError("give the key and one or more submissions: bpcli grade KEY.toml SUBMISSIONS...")
     # only the command's own analysis (start-up)
     from bpcli.analyses.grade import grade as grade_all
 
@@ -74,6 +86,58 @@ def grade(
     else:
         common.console().print(result.__rich__())
     return result.exit_code
+
+
+EXAMPLE = {  # what --init writes: a key, a student's folder, a student's lone answers file
+    "key.toml": """\
+# The grader's key: what each student must answer (bpcli grade --help).
+[[problem]]
+name = "fork"
+expr = "f = x*y + x"
+inputs = { x = 3, y = 2 }
+answers = ["dx", "dy"]
+points = 2
+
+[[problem]]
+name = "staged"
+expr = "q = x + y; f = q * z"
+inputs = { x = -2, y = 5, z = -4 }
+backward = "@backward.py"
+hidden = true
+""",
+    "ada/answers.toml": """\
+[[problem]]
+name = "fork"
+expect = { dx = 3, dy = 3 }
+""",
+    "ada/backward.py": """\
+dq = z
+dz = q
+dx = dq
+dy = dq
+""",
+    "bob.toml": """\
+[[problem]]
+name = "fork"
+expect = { dx = 2, dy = 3 }
+""",
+}
+
+
+def _init(folder: Path) -> int:
+    """Write the example into ``folder``, which must not exist yet (nothing of the user's is replaced)."""
+    try:
+        folder.mkdir(parents=True)
+        (folder / "ada").mkdir()
+    except FileExistsError:
+        raise BpcliError(f"{folder} exists: --init writes its example into a new folder") from None
+    except OSError as error:
+        raise BpcliError(f"cannot write {folder}: {error.strerror or error}") from None
+    for name, text in EXAMPLE.items():
+        common.write_output(text, folder / name)
+    print(f"Wrote {folder}/key.toml and two submissions, {folder}/ada (a folder) and {folder}/bob.toml; grade them:")
+    print(f"  bpcli grade {folder}/key.toml {folder}/ada {folder}/bob.toml")
+    return 0
 
 
 def _write(result: Any, path: Path, fmt: str) -> None:
