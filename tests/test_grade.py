@@ -295,3 +295,20 @@ class TestCommandLine:
         key.write_text(KEY.replace('"f = x*y + x"', '"@forward.py"'))
         monkeypatch.chdir(submissions[0])  # anywhere: the key's @ paths start from the key's folder
         assert bpcli.grade(key, [submissions[0]]).students[0].score == 7
+
+
+class TestConfinement:
+    def test_an_answers_file_linked_from_outside_the_folder_is_refused(self, course, tmp_path):
+        key, submissions = course
+        elsewhere = tmp_path / "elsewhere.toml"
+        elsewhere.write_text(answers())  # right answers, but not in the student's folder
+        student = tmp_path / "linked"
+        student.mkdir()
+        (student / "answers.toml").symlink_to(elsewhere)
+        (graded,) = bpcli.grade(key, [student]).students
+        assert graded.score == 0 and "outside" in graded.error and "elsewhere" not in graded.error
+
+    def test_the_cap_names_no_option_that_does_not_raise_it(self, course):
+        key, submissions = course
+        (graded,) = bpcli.grade(key, [submissions[list(CLASS).index("huge")]]).students
+        assert graded.error.endswith("holds more than 1,000,000 bytes, the most bpcli reads from it")

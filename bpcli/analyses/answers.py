@@ -56,11 +56,13 @@ class Folders:
 
     base: Path  # the answers file's folder, which relative paths start from
     allowed: tuple[Path, ...]  # every folder a path may resolve into, symbolic links resolved
+    advice: str = " (a grader can allow another folder with --allow-paths DIR)"  # ends a refusal
 
     @classmethod
-    def of(cls, answers: Path, allow: Iterable[str | Path] = ()) -> Folders:
+    def of(cls, answers: Path, allow: Iterable[str | Path] = (), advice: str | None = None) -> Folders:
         base = answers.parent
-        return cls(base, tuple(Path(folder).resolve() for folder in (base, *allow)))
+        allowed = tuple(Path(folder).resolve() for folder in (base, *allow))
+        return cls(base, allowed) if advice is None else cls(base, allowed, advice)
 
     def resolve(self, written: str) -> Path:
         """The file an @ path names (``written`` without the @), or a BpcliError if it leads outside."""
@@ -71,7 +73,7 @@ class Folders:
         if not any(resolved.is_relative_to(folder) for folder in self.allowed):
             raise BpcliError(
                 f"@{written} is outside the answers file's folder {self.allowed[0]}: bpcli reads only files "
-                "inside it (a grader can allow another folder with --allow-paths DIR)"
+                f"inside it{self.advice}"
             )
         return resolved
 
@@ -160,12 +162,13 @@ def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | 
     return [_problem(path, index, table, grader, folders) for index, table in enumerate(tables, start=1)]
 
 
-def read_toml(path: Path, limit: int) -> dict[str, Any]:
+def read_toml(path: Path, limit: int, raise_with: str = "--max-length") -> dict[str, Any]:
     """A TOML file of at most ``limit`` bytes, its floats Written (with their digits); a BpcliError if not TOML."""
     import tomllib  # only for answers files (start-up)
 
     try:
-        return tomllib.loads(_read(path, limit), parse_float=Written)
+        return tomllib.loads(utf8_text(path, read_bytes(path, limit=limit, raise_with=raise_with)),
+                             parse_float=Written)
     except tomllib.TOMLDecodeError as error:
         raise BpcliError(f"{path} is not valid TOML: {error}") from None
     except ValueError:  # Python's int refuses a whole number of more than 4,300 digits

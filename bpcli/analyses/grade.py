@@ -348,11 +348,12 @@ class Submission:
     @classmethod
     def read(cls, path: Path) -> Submission:
         if not path.is_dir():
-            return cls._of(read_toml(path, MAX_SUBMISSION_BYTES), path, alone=True)
+            return cls._of(read_toml(path, MAX_SUBMISSION_BYTES, raise_with=""), path, alone=True)
         answers = path / SUBMISSION_ANSWERS
-        if not answers.exists():  # a folder of code files only: the backward passes the key names
-            return cls({}, Folders.of(answers), False, [f"no {SUBMISSION_ANSWERS} in the folder"])
-        return cls._of(read_toml(answers, MAX_SUBMISSION_BYTES), answers, alone=False)
+        if not answers.exists() and not answers.is_symlink():  # code files only: the backward passes the key names
+            return cls({}, _own(answers), False, [f"no {SUBMISSION_ANSWERS} in the folder"])
+        inside = _own(answers).resolve(SUBMISSION_ANSWERS)  # a link out of the folder is refused
+        return cls._of(read_toml(inside, MAX_SUBMISSION_BYTES, raise_with=""), answers, alone=False)
 
     @classmethod
     def _of(cls, document: dict[str, Any], path: Path, alone: bool) -> Submission:
@@ -369,7 +370,7 @@ class Submission:
                 notes.append(f"ignored: a second problem named {printable(table['name'])!r}")
             else:
                 found[table["name"]] = table
-        return cls(found, Folders.of(path), alone, notes)
+        return cls(found, _own(path), alone, notes)
 
     def located(self, text: str) -> str:
         """A text the student wrote; an @ path is refused for an answers file handed in alone."""
@@ -377,6 +378,11 @@ class Submission:
             raise BpcliError(f"{text.strip()}: an answers file handed in alone reads no other file (hand in a "
                              f"folder with {SUBMISSION_ANSWERS} and your files)")
         return text
+
+
+def _own(answers: Path) -> Folders:
+    """The student's folder: where their @ paths may lead, and nowhere else."""
+    return Folders.of(answers, advice=" (a student's files stay in their own folder)")
 
 
 def _zero(problem: Prepared, note: str) -> ProblemMark:
