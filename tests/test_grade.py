@@ -312,3 +312,10 @@ class TestConfinement:
         key, submissions = course
         (graded,) = bpcli.grade(key, [submissions[list(CLASS).index("huge")]]).students
         assert graded.error.endswith("holds more than 1,000,000 bytes, the most bpcli reads from it")
+
+    def test_a_file_on_standard_output_is_all_it_holds(self, course):
+        key, submissions = course
+        result = run_cli("grade", str(key), *map(str, submissions[:3]), "--csv", "-")
+        assert result.exit_code == 0
+        rows = list(csv.reader(io.StringIO(result.stdout)))
+        assert [row[0] for row in rows] == ["student", "good", "alone", "fork_not_summed"]

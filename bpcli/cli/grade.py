@@ -60,6 +60,8 @@ def grade(
     a file in their folder); anything else is ignored with a note. A problem
     scores points × answers right / answers asked for.
 
+    --csv - or --gradescope - writes that file to standard output, alone.
+
     The exit status is 0 once every submission is graded: a submission that
     cannot be read is a zero with its message. It is 2 when the key or the
     command line is bad.
@@ -81,6 +83,8 @@ def grade(
         _write(result, csv_path, "csv")
     if gradescope is not None:
         _write(result, gradescope, "gradescope")
+    if "-" in (str(csv_path), str(gradescope)):
+        return result.exit_code  # standard output is that file's, and nothing else's
     if json_output:
         common.print_json(result.to_json())
     else:
