@@ -223,7 +223,9 @@ def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -
     return check_against(problem, Truth(result), index, upstream)
 
 
-def check_against(problem: Problem, truth: Truth, index: int = 1, upstream: UpstreamUsed | None = None) -> ProblemResult:
+def check_against(
+    problem: Problem, truth: Truth, index: int = 1, upstream: UpstreamUsed | None = None,
+) -> ProblemResult:
     """Check ``problem``'s expectations and backward pass against ``truth``, its expression already differentiated.
 
     ``truth`` is only read, so one truth serves many students' answers to the
