@@ -29,10 +29,11 @@ from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
 from bpcli.engine.backends import backend_for
 from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK, BpcliError
-from bpcli.engine.evaluate import evaluate
+from bpcli.engine.evaluate import ShapeChanged, evaluate
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import INPUT
+from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice
 
@@ -171,6 +172,8 @@ def gradcheck(
     for check in checks:
         if check.kink:
             warnings.append(Notice(None, None, "kink-within-step", probe.kink_message(check)))
+        if (check.input, check.index) in probe.reshaped:
+            warnings.append(Notice(None, None, "mask-within-step", probe.reshaped_message(check)))
     return GradcheckResult(expression, result.output, result.inputs, h, max_error, checks, warnings)
 
 
@@ -180,6 +183,7 @@ class _Measured(NamedTuple):
     plus: float
     minus: float
     crossed: list[int]
+    reshaped: int | None = None  # the subscript whose mask picked another number of elements at x ± h_i
 
 
 def _by_input(elements: list[tuple[str, tuple[int, ...]]]) -> list[tuple[str, list[tuple[int, ...]]]]:
@@ -202,6 +206,8 @@ class _Probe:
         self.gradients = result.gradients  # a property that builds its dict: read once
         self.base = self._loss(result.evaluation.values)
         self.crossed: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+        # The elements whose move by ± h changed how many elements a mask picks: the subscript's node.
+        self.reshaped: dict[tuple[str, tuple[int, ...]], int] = {}
         # How many numbers one evaluation of the forward pass computes.
         values = result.evaluation.values
         self._forward = [node.origin is None for node in self.graph.nodes]  # what a moved input changes
@@ -227,7 +233,11 @@ class _Probe:
         checks = []
         for start in range(0, len(indices), self._chunk):
             part = slice(start, start + self._chunk)
-            measured = self._measure_batch(name, indices[part], steps[part])
+            try:
+                measured = self._measure_batch(name, indices[part], steps[part])
+            except IndexProblem:  # a mask picks another number of elements in some copy: one at a time, as before
+                measured = [self._measure(name, index, plus, minus)
+                            for index, (_, plus, minus) in zip(indices[part], steps[part])]
             checks += [self._judge(name, index, *step, measure, max_error)
                        for index, step, measure in zip(indices[part], steps[part], measured)]
         return checks
@@ -244,7 +254,10 @@ class _Probe:
         return x, plus, minus
 
     def _measure(self, name: str, index: tuple[int, ...], plus: float, minus: float) -> _Measured:
-        up, down = self._moved(name, index, plus), self._moved(name, index, minus)
+        try:
+            up, down = self._moved(name, index, plus), self._moved(name, index, minus)
+        except ShapeChanged as changed:  # x ± h is on the other side of a mask's edge: no difference to take
+            return _Measured(math.nan, math.nan, [], reshaped=changed.node)
         return _Measured(self._loss(up.values), self._loss(down.values),
                          self._kinks_crossed(name, up.values, down.values))
 
@@ -316,9 +329,12 @@ class _Probe:
 
     def _judge(self, name: str, index: tuple[int, ...], x: float, plus: float, minus: float, measured: _Measured,
                max_error: float) -> ElementCheck:
-        f_plus, f_minus, crossed = measured
-        numeric = (f_plus - f_minus) / (plus - minus)
+        f_plus, f_minus, crossed, reshaped = measured
         analytic = _element(self.gradients[name], index)
+        if reshaped is not None:
+            self.reshaped[(name, index)] = reshaped
+            return ElementCheck(name, index, x, analytic, math.nan, plus - x, math.nan, INCONCLUSIVE, True)
+        numeric = (f_plus - f_minus) / (plus - minus)
         left = right = None
         error = relative_error(analytic, numeric)
         if crossed:
@@ -334,6 +350,12 @@ class _Probe:
         passed = word == INCONCLUSIVE or error <= max_error
         return ElementCheck(name, index, x, analytic, numeric, plus - x, error, word, passed, bool(crossed),
                             left, right)
+
+    def reshaped_message(self, check: ElementCheck) -> str:
+        node = self.reshaped[(check.input, check.index)]
+        return (f"{check.label} ± {check.step:.3g} changes how many elements the mask of "
+                f"{self.graph.nodes[node].name} = {gate_text(self.graph, node)} picks, so the shape changes with "
+                f"the value and there is no centred difference: the check is inconclusive")
 
     def kink_message(self, check: ElementCheck) -> str:
         stages = ", ".join(f"{self.graph.nodes[n].name} = {gate_text(self.graph, n)}"

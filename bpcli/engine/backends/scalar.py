@@ -38,7 +38,8 @@ def power(a: float, b: float) -> float:
 
 
 def mul0(a: float, b: float) -> float:
-    return 0.0 if a == 0 else a * b  # 0 * inf and 0 * nan are 0 here
+    # 0 * inf and 0 * nan are 0 here; a product of finite numbers is IEEE's (-0.0 * 1 is -0.0)
+    return a * 0.0 if a == 0 and not math.isfinite(b) else a * b
 
 
 def exp(a: float) -> float:
@@ -194,6 +195,10 @@ def prod(a: float, axis: None = None) -> float:
 
 def prod_others(a: float, axis: None = None) -> float:
     return 1.0  # the empty product
+
+
+def prod_pairs(a: float, up: float, axis: None = None) -> float:
+    return 0.0  # a number has no other element: prod_others is the constant 1
 
 
 def filled(like: float, value: float) -> float:
