@@ -175,6 +175,8 @@ class TestOneBatch:
         # kinks within the step (relu at 0, a max tie, abs at 0), a log of a negative number (nan)
         ("sum(relu(x) * abs(x - 1) + max(x, y)) + sum(log(x))", {"x": [0.0, 1.0, -1.0, 2.5], "y": [0.0, 1.0, 3.0, 2.5]}),
         ("sum(softmax(x * y) ** 2) * mean(x)", {"x": [[0.5, -1.0], [2.0, 0.25]], "y": 3.0}),
+        # x[2] ± h crosses the mask's edge: that chunk is checked one element at a time
+        ("f = np.sum(x[x > 0] ** 3)", {"x": [0.5, 1.0, 0.0, -2.0, 3.0]}),
         # an array output (through an upstream gradient); an overflow
         ("exp(x) * y", {"x": [1.0, 2.0, 710.0], "y": [2.0, 0.0, 1.0], "upstream": [1.0, -2.0, 0.5]}),
     ])
