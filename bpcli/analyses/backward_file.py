@@ -40,6 +40,7 @@ from bpcli.analyses.diagnosis import (
     hint,
     listed,
     use_readings,
+    value_readings,
 )
 from bpcli.analyses.expected import DIGITS, Rule, computed, within
 from bpcli.engine.errors import BpcliError
@@ -287,6 +288,14 @@ class _Checker:
                         should_be = state.accounted_total
                         return LineVerdict(number, text, target, node, value, should_be, "wrong",
                                              diagnosis=diagnosis)
+        if after is not None and not statement.accumulate:
+            for value_mistake, wrong, where, detail in value_readings(truth, node):
+                if self._agree(after, wrong):  # the whole gradient in one line: dx = ... (dx /= N after steps)
+                    state.account([i for i in range(len(parts)) if i not in state.accounted], parts)
+                    diagnosis = Diagnosis(name, value_mistake.kind, f"line {number} goes wrong at {where}",
+                                          hint(value_mistake.lesson, detail), number)
+                    return LineVerdict(number, text, target, node, value, truth.gradient(node), "wrong",
+                                       diagnosis=diagnosis)
         diagnosis = Diagnosis(name, None, f"line {number} is wrong, and no common mistake explains its number",
                               None, number)
         return LineVerdict(number, text, target, node, value, truth.gradient(node), "wrong", diagnosis=diagnosis)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from bpcli.analyses.backward_file import BackwardCheck, check_backward
-from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose
+from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose, summarised
 from bpcli.analyses.expected import (
     DIGITS,
     Expected,
@@ -284,7 +284,8 @@ def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[A
 
 
 def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], rule: Rule) -> Outcome:
-    if outcome.passed or not outcome.gradient or outcome.note:
+    """A wrong gradient's diagnosis (a wrong shape too: db = dout, not summed, has one)."""
+    if outcome.passed or not outcome.gradient:
         return outcome
 
     def matches(node: int, value: Any) -> bool:
@@ -292,7 +293,8 @@ def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], 
         return within(value, mine.value, mine.allowed(value, rule))
 
     node = truth.names[outcome.name]
-    return replace(outcome, diagnosis=diagnose(truth, node, student, matches))
+    diagnosis = diagnose(truth, node, student, matches)
+    return replace(outcome, diagnosis=summarised(diagnosis, outcome.expected, outcome.actual, outcome.allowed))
 
 
 def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> list[Outcome]:
@@ -300,9 +302,10 @@ def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> lis
     for node, (mine, line) in backward.final.items():
         name, actual = truth.name(node), truth.gradient(node)
         allowed, passed, note = _compared(computed(mine), actual, rule, f"your d{name}")
+        diagnosis = summarised(backward.diagnoses.get(node), mine, actual, allowed)
         outcomes.append(Outcome(
             "d" + name, name, True, mine, "", actual, allowed, passed,
-            source=backward.label, line=line, note=note, diagnosis=backward.diagnoses.get(node),
+            source=backward.label, line=line, note=note, diagnosis=diagnosis,
         ))
     for name in backward.missing:
         node = truth.names[name]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -38,6 +38,10 @@ from bpcli.views.numbers import format_value
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(#[0-9]+)?\Z")  # c#1: a version of a reassigned name
 MAX_FORK_SUBSETS = 10  # uses of a value beyond which only one contribution, or all but one, is tried
 MAX_TRACED_STAGES = 100  # larger graphs are not searched for a mistake further up
+# Array mistakes further up are each carried back by one backward pass: the elements of all of them together
+# are bounded, so a large array does not make a check slow.
+MAX_TRACED_ELEMENTS = 1_000_000
+MAX_SIZES = 8  # sizes of the inputs' axes tried as a missing or extra factor N
 MAX_LABEL_GATES = 4  # unnamed gates written out in a label ("via f = x * y + x") before bpcli's names are used
 
 
@@ -59,6 +63,15 @@ class Use:
     operand_names: tuple[str, ...]
     contribution: Any  # the true gradient that flows back to the value through this gate
     stage_label: str  # the gate's output as the student knows it (d{stage_label} is its gradient)
+    attrs: Mapping[str, Any] = field(default_factory=dict)  # the gate's parameters (a subscript's key)
+    named: Mapping[str, Any] = field(default_factory=dict)  # every value the program names, by name
+
+    @cached_property
+    def readings(self) -> list[tuple[Mistake, Any, str]]:
+        """Every wrong gradient the mistakes table says could flow back through this use (worked out
+        once: a backward file asks at each wrong line, and a matrix product's readings cost products)."""
+        return [(mistake, wrong, detail) for mistake in MISTAKES for wrong, detail in mistake.readings(self)
+                if not _equal(wrong, self.contribution)]
 
     @property
     def own(self) -> Any:
@@ -132,6 +145,122 @@ def _misrouted(u: Use) -> list[tuple[Any, str]]:
     )]
 
 
+# ---- mistakes of arrays: shapes, axes, masks and subscripts -----------------------------
+
+
+def _matmul_factors(u: Use) -> list[tuple[Any, str]]:
+    """dD.dot(X.T) written X.T.dot(dD), dD.dot(X), ...: every product of the upstream gradient and the
+    other factor, either way round and either one transposed, whose shapes fit, but the right one."""
+    if u.op != "matmul" or getattr(u.upstream, "ndim", 0) != 2 or getattr(u.other, "ndim", 0) != 2:
+        return []
+    upstream, other = f"d{u.stage_label}", u.other_name
+    right = f"{upstream} @ {other}.T" if u.position == 0 else f"{other}.T @ {upstream}"
+    readings = []
+    for text, wrong in _products(u.upstream, upstream, u.other, other, right, u.contribution):
+        if text != right:
+            fits = ("has that shape too here (the shapes happen to fit), but other numbers"
+                    if wrong.shape == _shape(u.own) else f"has shape {_shape_text(wrong)}")
+            readings.append((wrong, f"in {u.where}, d{u.name} = {right}, of shape {_shape_text(u.own)}; "
+                                    f"{text} {fits}"))
+    return readings
+
+
+def _products(up: Any, up_text: str, other: Any, other_text: str, right: str, true: Any) -> Iterator[tuple[str, Any]]:
+    """Each product of ``up`` or ``up.T`` with ``other`` or ``other.T``, either way round, whose shapes fit.
+
+    (A @ B).T is B.T @ A.T, so the eight products come in transposed pairs: one matrix product makes
+    both, and the true gradient (``right``) gives its pair for nothing. Three products at most."""
+    ups = ((up, up_text), (up.T, f"{up_text}.T"))
+    others = ((other, other_text), (other.T, f"{other_text}.T"))
+    for (a, a_text), (b, b_text) in itertools.product(ups, others):
+        if a.shape[1] != b.shape[0]:
+            continue
+        text, pair = f"{a_text} @ {b_text}", f"{_transposed(b_text)} @ {_transposed(a_text)}"
+        product = true if right == text else true.T if right == pair else a @ b
+        yield text, product
+        yield pair, product.T
+
+
+def _transposed(text: str) -> str:
+    return text[:-2] if text.endswith(".T") else f"{text}.T"
+
+
+def _not_summed(u: Use) -> list[tuple[Any, str]]:
+    """A broadcast input's gradient not summed back to its shape (db = dout), or summed over other axes."""
+    if u.op not in ("add", "sub", "mul") or not hasattr(u.upstream, "shape") or _shape(u.own) == _shape(u.upstream):
+        return []
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    stage = f"d{u.stage_label}"
+    if u.op == "mul":
+        unsummed, flowing = u.upstream * u.other, f"{stage} * {u.other_name}"
+    elif u.op == "sub" and u.position == 1:
+        unsummed, flowing = -u.upstream, f"-{stage}"
+    else:
+        unsummed, flowing = u.upstream, stage
+    right = _broadcast_axes(unsummed.shape, _shape(u.own))
+    rule = (f"in {u.where}, {u.name} (shape {_shape_text(u.own)}) is broadcast to {_shape_text(unsummed)}, so "
+            f"d{u.name} = {_summed(flowing, right)}")
+    readings = [(unsummed, f"{rule}; not summed, d{u.name} = {flowing} has shape {_shape_text(unsummed)}")]
+    if unsummed.ndim <= MAX_SUMMED_AXES:
+        for size in range(1, unsummed.ndim + 1):
+            for axes in itertools.combinations(range(unsummed.ndim), size):
+                if axes != right:
+                    wrong = np.sum(unsummed, axis=axes)
+                    readings.append((wrong, f"{rule}; {_summed(flowing, axes)} sums over the wrong axes "
+                                            f"(shape {_shape_text(wrong)})"))
+    return readings
+
+
+def _broadcast_axes(broadcast: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes a value of ``shape`` was broadcast along to make ``broadcast`` (numpy's rules)."""
+    extra = len(broadcast) - len(shape)
+    return tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and broadcast[extra + i] != 1)
+
+
+def _summed(text: str, axes: tuple[int, ...]) -> str:
+    axis = str(axes[0]) if len(axes) == 1 else str(axes)
+    return f"np.sum({text}, axis={axis})"
+
+
+def _masked(u: Use) -> list[tuple[Any, str]]:
+    """A ReLU's mask at the wrong boundary (x >= 0), or the mask of another array of the same shape."""
+    relu = u.op == "relu" or (u.op == "max" and not hasattr(u.other, "shape") and u.other == 0)
+    if not relu or not hasattr(u.own, "shape"):
+        return []
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    rule = f"in {u.where}, d{u.name} = d{u.stage_label} * ({u.name} > 0)"
+    zeros = int(np.count_nonzero(u.own == 0))
+    readings = [(u.upstream * (u.own >= 0), f"{rule}; with ({u.name} >= 0) the gradient also passes where "
+                                            f"{u.name} is exactly 0 ({zeros} of {u.own.size} elements)")]
+    for name, value in u.named.items():
+        if name != u.name and _shape(value) == _shape(u.own):
+            differ = int(np.count_nonzero((value > 0) != (u.own > 0)))
+            if differ:
+                readings.append((u.upstream * (value > 0), f"{rule}; with the mask of {name} ({name} > 0), "
+                                                           f"it differs in {differ} of {u.own.size} elements"))
+    return readings
+
+
+def _set_not_added(u: Use) -> list[tuple[Any, str]]:
+    """A subscript's gradient written with ``=`` where a repeated index must add up (np.add.at)."""
+    if u.op != "index" or u.position != 0:
+        return []
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    from bpcli.engine import indexing
+
+    wrong = np.zeros(_shape(u.own))
+    try:
+        wrong[indexing.numpy_key(u.attrs["key"], u.operands[1:])] = u.upstream  # a repeated index: the last write
+    except (IndexError, ValueError, KeyError):
+        return []
+    return [(wrong, f"in {u.where}, an element picked several times gets d{u.stage_label} added once per "
+                    f"pick (np.add.at(d{u.name}, ..., d{u.stage_label})); with d{u.name}[...] = "
+                    f"d{u.stage_label} a repeated index keeps only its last write")]
+
+
 MISTAKES: tuple[Mistake, ...] = (
     Mistake("flipped-sign", "a flipped sign", _flipped),
     Mistake("multiply-not-swapped",
@@ -141,6 +270,95 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake("max-misrouted",
             "a max or min gate routes the whole upstream gradient to the input it picked",
             _misrouted),
+    Mistake("matmul-factors",
+            "dimension analysis: the gradient on a factor of a matrix product has that factor's shape, and "
+            "exactly one product of the upstream gradient and the other factor gives it",
+            _matmul_factors),
+    Mistake("broadcast-not-summed",
+            "a value broadcast in the forward pass (a bias added to every row) gets the upstream gradient "
+            "summed over the axes it was broadcast along (db = np.sum(dout, axis=0))",
+            _not_summed),
+    Mistake("relu-mask",
+            "a ReLU passes the upstream gradient where its own input is > 0 and blocks it where the input "
+            "is <= 0 (dx = dout * (x > 0))",
+            _masked),
+    Mistake("index-set",
+            "an indexed update accumulates: the gradient of a subscript adds up at a repeated index "
+            "(np.add.at, dx[idx] += ...), where dx[idx] = ... replaces what is there",
+            _set_not_added),
+)
+MAX_SUMMED_AXES = 4  # the axes of a broadcast gradient whose every sum is tried (2**4 - 1 sums)
+
+
+@dataclass(frozen=True)
+class ValueMistake:
+    """A common mistake in a value's gradient as a whole (its every element, or the elements a subscript picks)."""
+
+    kind: str
+    lesson: str
+    readings: Callable[[Truth, int], list[tuple[Any, str, str]]]  # (the gradient instead, where, how it reads)
+
+
+def _rescaled(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
+    """An array's gradient with its sign flipped, a factor of 2, or N (a size of the inputs) too many or too few."""
+    gradient, name = truth.gradient(node), truth.label(node)
+    if getattr(gradient, "size", 1) < 2 or node == truth.graph.output:  # the output's gradient is given
+        return []
+    readings = []
+    for size, where in {2: "", **truth.sizes}.items():
+        n = "2" if size == 2 else f"N = {size} ({where})"
+        readings.append((gradient * size, "every element", f"d{name} is {size} times the true gradient in every "
+                                                      f"element: a / {n} is missing, or a factor {n} extra"))
+        readings.append((gradient / size, "every element", f"d{name} is the true gradient / {size} in every "
+                                                      f"element: an extra / {n}, or a factor {n} missing"))
+    return readings
+
+
+def _flipped_whole(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
+    gradient, name = truth.gradient(node), truth.label(node)
+    if getattr(gradient, "size", 1) < 2 or node == truth.graph.output:
+        return []
+    return [(-gradient, "every element", f"d{name} has the sign of every element flipped")]
+
+
+def _picked_set(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
+    """dx[idx] = -1 for dx[idx] -= 1: the gradient right but at the elements a subscript picks, which
+    hold the subscript's own gradient alone (set) instead of it added to the rest."""
+    gradient, graph = truth.gradient(node), truth.graph
+    if not hasattr(gradient, "shape"):
+        return []
+    from bpcli.engine import indexing
+
+    readings = []
+    for gate in truth.subscripts:
+        picked = graph.nodes[gate].inputs
+        if (_shape(truth.value(picked[0])) != gradient.shape or node > picked[0]
+                or not graph.ancestors(picked[0])[node]):
+            continue
+        wrong = gradient.copy()
+        try:
+            wrong[indexing.numpy_key(graph.nodes[gate].attrs["key"], tuple(truth.value(i) for i in picked[1:]))] = \
+                truth.gradient(gate)
+        except (IndexError, ValueError):
+            continue
+        subscript, picked_gradient = truth.gate_label(gate), truth.gradient(gate)
+        readings.append((wrong, subscript, (
+            f"d{truth.label(node)} is right except at the {getattr(picked_gradient, 'size', 1)} elements "
+            f"{subscript} picks, which hold their own gradient {show(picked_gradient)} alone, "
+            f"not added to the rest of d{truth.label(node)}")))
+    return readings
+
+
+VALUE_MISTAKES: tuple[ValueMistake, ...] = (
+    ValueMistake("flipped-sign", "a flipped sign", _flipped_whole),
+    ValueMistake("factor",
+                 "the backward pass has each factor of the forward pass exactly once: a loss averaged over "
+                 "N examples (/ N) gives every gradient one factor 1 / N, x**2 one factor 2",
+                 _rescaled),
+    ValueMistake("index-set",
+                 "an indexed update accumulates: dx[idx] -= 1 subtracts 1 from what is there, "
+                 "dx[idx] = -1 replaces it",
+                 _picked_set),
 )
 FORK_LESSON = "gradients add up at forks: a value used by several gates gets the sum of what flows back from each"
 
@@ -174,6 +392,7 @@ class Candidate:
     stage: str  # the stage (or the forked value) where the numbers part from the truth
     where: str  # the same for a sentence: "stage f = q * z", "the fork x"
     hint: Callable[[], str]  # written only for the candidate that explains the number
+    value: Any = None  # with no delta: the gradient a wrong-shaped mistake gives (dX = dD.T @ W), not truth + delta
 
 
 class Truth:
@@ -193,6 +412,26 @@ class Truth:
                 named[node.name] = index
         # A stage that only renames (a = x) is the value it renames: addressable by its own name too.
         return {**self.graph.aliases, **named}
+
+    @cached_property
+    def named_values(self) -> dict[str, Any]:
+        """The value of everything a person can name, by name."""
+        return {name: self.value(node) for name, node in self.names.items()}
+
+    @cached_property
+    def sizes(self) -> dict[int, str]:
+        """Each size of an axis of an input (2 or more), and the first place it is found: 5 -> "x.shape[0]"."""
+        found: dict[int, str] = {}
+        for name, value in self.result.inputs.items():
+            for axis, size in enumerate(_shape(value)):
+                if size >= 2 and size not in found and len(found) < MAX_SIZES:
+                    found[size] = f"{name}.shape[{axis}]"
+        return found
+
+    @cached_property
+    def subscripts(self) -> list[int]:
+        """The subscripts of the forward program (x[idx]), whose gradients an indexed update writes."""
+        return [i for i, n in enumerate(self.graph.nodes) if n.op == "index" and n.origin is None]
 
     def name(self, node: int) -> str:
         return self.graph.nodes[node].name
@@ -257,6 +496,7 @@ class Truth:
                 op=self.graph.nodes[gate].op, position=position, upstream=self.gradient(gate),
                 operands=tuple(self.value(i) for i in operands), operand_names=tuple(self.label(i) for i in operands),
                 contribution=self.value(self.adjoints.downstream[(gate, position)]), stage_label=self.label(gate),
+                attrs=self.graph.nodes[gate].attrs or {}, named=self.named_values,
             ))
         return uses
 
@@ -317,10 +557,18 @@ class Truth:
 
 def use_readings(use: Use) -> Iterator[tuple[Mistake, Any, str]]:
     """Every wrong gradient the mistakes table says could flow back through ``use``."""
-    for mistake in MISTAKES:
-        for wrong, detail in mistake.readings(use):
-            if not _equal(wrong, use.contribution):
-                yield mistake, wrong, detail
+    return iter(use.readings)
+
+
+def value_readings(truth: Truth, node: int) -> Iterator[tuple[ValueMistake, Any, str, str]]:
+    """Every wrong gradient of ``node`` as a whole that the value mistakes table gives: (mistake, the
+    gradient instead, where, how it reads); worked out once per node."""
+    cache: dict[int, list[tuple[ValueMistake, Any, str, str]]] = truth.__dict__.setdefault("_value_readings", {})
+    if node not in cache:
+        gradient = truth.gradient(node)
+        cache[node] = [(mistake, wrong, where, detail) for mistake in VALUE_MISTAKES
+                       for wrong, where, detail in mistake.readings(truth, node) if not _equal(wrong, gradient)]
+    return iter(cache[node])
 
 
 def fork_subset(
@@ -390,8 +638,21 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
                                                         f"with the sign flipped, {show(-total_gradient)}"))
     for use in truth.uses(node):
         for mistake, wrong, detail in use_readings(use):
-            yield Candidate(wrong - use.contribution, mistake.kind, use.stage, use.where,
-                            partial(hint, mistake.lesson, detail))
+            delta = _difference(wrong, use.contribution)
+            if delta is not None or len(parts) == 1:  # one use: the wrong-shaped gradient is all there is
+                yield Candidate(delta, mistake.kind, use.stage, use.where, partial(hint, mistake.lesson, detail),
+                                wrong if delta is None else None)
+    for value_mistake, wrong, where, detail in value_readings(truth, node):
+        yield Candidate(wrong - total_gradient, value_mistake.kind, truth.name(node), where,
+                        partial(hint, value_mistake.lesson, detail))
+
+
+def _difference(wrong: Any, right: Any) -> Any:
+    """``wrong - right``, or None where a wrong-shaped gradient does not broadcast with the right one."""
+    try:
+        return wrong - right
+    except ValueError:
+        return None
 
 
 def _missed_fork_sums(parts: list[Any], total_gradient: Any) -> Iterator[tuple[Callable[[], tuple[int, ...]], Any]]:
@@ -449,13 +710,20 @@ def _diagnosis(
             return Diagnosis(truth.name(earlier), None,
                              f"d{name} follows from d{truth.label(earlier)}, which is already wrong")
     for candidate in candidates(truth, node):
-        if matches(node, truth.gradient(node) + candidate.delta):
+        value = candidate.value if candidate.delta is None else _plus(truth.gradient(node), candidate.delta)
+        if value is not None and matches(node, value):
             return Diagnosis(candidate.stage, candidate.mistake, f"d{name} goes wrong at {candidate.where}",
                              candidate.hint())
     if len(above) <= MAX_TRACED_STAGES:
         unknown = [k for k in above if k not in student]
+        traced = 0
         for source in unknown:
             for candidate in candidates(truth, source):
+                if candidate.delta is None or _shape(candidate.delta) != _shape(truth.gradient(source)):
+                    continue  # a wrong-shaped gradient further up is not carried back
+                traced += max(1, getattr(candidate.delta, "size", 1))
+                if traced > MAX_TRACED_ELEMENTS:
+                    break
                 predicted = truth.gradient(node) + truth.spread(source, candidate.delta).get(node, 0.0)
                 if matches(node, predicted):
                     return Diagnosis(
@@ -481,6 +749,93 @@ def _equal(a: Any, b: Any) -> bool:
 
         return bool(np.array_equal(a, b))
     return a == b
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """``a + b`` for a candidate's number; None (matching nothing) where the shapes do not broadcast."""
+    try:
+        return a + b
+    except ValueError:
+        return None
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    return tuple(getattr(value, "shape", ()))
+
+
+def _shape_text(value: Any) -> str:
+    from bpcli.engine.shapes import show as show_shape
+
+    return show_shape(_shape(value))
+
+
+# ---- which elements are wrong ----------------------------------------------------------
+
+ELEMENTS_NAMED = 4  # wrong rows, columns or elements named one by one
+
+
+def wrong_elements(mine: Any, true: Any, allowed: Any) -> str | None:
+    """Which elements of an array are wrong, in a few words ("rows 0 and 3", "every element, by a factor
+    of 5", "3 of 12 elements"); None for a number or arrays of different shapes."""
+    if not hasattr(mine, "shape") or _shape(mine) != _shape(true) or mine.size < 2:
+        return None
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    from bpcli.analyses.expected import close
+
+    mine, true = np.asarray(mine, dtype=np.float64), np.asarray(true, dtype=np.float64)
+    wrong = ~close(mine, true, allowed)
+    count = int(np.count_nonzero(wrong))
+    if count == mine.size:
+        return _every_element(mine, true, allowed)
+    if mine.ndim == 2:
+        for axis, word in ((1, "row"), (0, "column")):
+            whole = np.all(wrong, axis=axis)
+            if np.array_equal(np.any(wrong, axis=axis), whole):  # the wrong elements fill their rows (columns)
+                return _numbered(word, np.flatnonzero(whole), wrong.shape[1 - axis])
+    if mine.ndim == 1:
+        return _numbered("element", np.flatnonzero(wrong), mine.size)
+    if count <= ELEMENTS_NAMED:
+        places = [str(tuple(int(i) for i in place)) for place in np.argwhere(wrong)]
+        return f"element{'s' if count > 1 else ''} {_and(places)} {'are' if count > 1 else 'is'} wrong"
+    return f"{count} of {mine.size} elements are wrong"
+
+
+def _every_element(mine: Any, true: Any, allowed: Any) -> str:
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    from bpcli.analyses.expected import close
+
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        scale = float(np.sum(true * true))
+        factor = float(np.sum(mine * true)) / scale if scale else 0.0
+        if factor and np.isfinite(factor) and bool(np.all(close(mine, factor * true, allowed))):
+            if bool(np.all(close(mine, -true, allowed))):
+                return "every element is wrong, with its sign flipped"
+            return f"every element is wrong, by a factor of {show(factor)}"
+    return "every element is wrong"
+
+
+def _numbered(word: str, indices: Any, of: int) -> str:
+    """rows 0 and 3 are wrong; column 2 is wrong; 7 of 10 elements are wrong (past a few, a count)."""
+    if len(indices) > ELEMENTS_NAMED:
+        return f"{len(indices)} of {of} {word}s are wrong"
+    if len(indices) == 1:
+        return f"{word} {int(indices[0])} is wrong"
+    return f"{word}s {_and([str(int(i)) for i in indices])} are wrong"
+
+
+def _and(labels: list[str]) -> str:
+    """0, 1 and 3."""
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
+def summarised(diagnosis: Diagnosis | None, mine: Any, true: Any, allowed: Any) -> Diagnosis | None:
+    """The diagnosis with which elements are wrong added to its message (for arrays of the right shape)."""
+    summary = None if diagnosis is None or allowed is None else wrong_elements(mine, true, allowed)
+    if diagnosis is None or summary is None:
+        return diagnosis
+    return replace(diagnosis, message=f"{diagnosis.message} ({summary})")
 
 
 def _shaped(value: Any, like: Any) -> Any:

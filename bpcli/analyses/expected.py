@@ -150,9 +150,17 @@ def within(actual: Any, expected: Any, allowed: Any) -> bool:
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
         return False
+    return bool(np.all(close(a, e, allowed)))
+
+
+def close(actual: Any, expected: Any, allowed: Any) -> Any:
+    """Element by element, whether ``actual`` is within ``allowed`` of ``expected`` (arrays of one shape)."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         same = (a == e) | (np.isnan(a) & np.isnan(e))
-        return bool(np.all(same | (np.abs(a - e) <= allowed)))
+        return same | (np.abs(a - e) <= allowed)
 
 
 def _magnitude(value: Any) -> Any:
