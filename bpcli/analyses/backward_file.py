@@ -42,7 +42,7 @@ from bpcli.analyses.diagnosis import (
     use_readings,
     value_readings,
 )
-from bpcli.analyses.expected import DIGITS, Rule, computed, within
+from bpcli.analyses.expected import DIGITS, Rule, agrees, computed
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import evaluate
 from bpcli.engine.lower import lower
@@ -366,7 +366,7 @@ class _Checker:
             raise BpcliError(f"line {number}: += adds a {_shape(b)} value to a {_shape(a)} one") from None
 
     def _agree(self, actual: Any, expected: Any) -> bool:
-        return within(actual, expected, computed(expected).allowed(actual, self.rule))
+        return agrees(actual, computed(expected), self.rule)
 
     def _read_too_early(self, number: int, text: str, target: str, node: int, value: Any, should_be: Any,
                         reads: list[str]) -> LineVerdict:

@@ -22,6 +22,7 @@ from bpcli.analyses.backward_file import BackwardCheck, check_backward
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose, summarised
 from bpcli.analyses.expected import (
     DIGITS,
+    agrees,
     Expected,
     Rule,
     computed,
@@ -289,8 +290,7 @@ def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], 
         return outcome
 
     def matches(node: int, value: Any) -> bool:
-        mine = student[node]
-        return within(value, mine.value, mine.allowed(value, rule))
+        return agrees(value, student[node], rule)
 
     node = truth.names[outcome.name]
     diagnosis = diagnose(truth, node, student, matches)

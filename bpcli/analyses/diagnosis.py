@@ -156,7 +156,10 @@ def _matmul_factors(u: Use) -> list[tuple[Any, str]]:
     upstream, other = f"d{u.stage_label}", u.other_name
     right = f"{upstream} @ {other}.T" if u.position == 0 else f"{other}.T @ {upstream}"
     readings = []
-    for text, wrong in _products(u.upstream, upstream, u.other, other, right, u.contribution):
+    products = _products(u.upstream, upstream, u.other, other, right, u.contribution)
+    # The notes' usual slips first (X.T @ dD, dD @ X: the upstream gradient itself, untransposed), so
+    # that where two products agree (a symmetric one) the hint names the likelier one.
+    for text, wrong in sorted(products, key=lambda product: f"{upstream}.T" in product[0]):
         if text != right:
             fits = ("has that shape too here (the shapes happen to fit), but other numbers"
                     if wrong.shape == _shape(u.own) else f"has shape {_shape_text(wrong)}")
