@@ -131,6 +131,15 @@ class TestMatrixProducts:
         assert [line["status"] for line in lines] == ["wrong", "right"]
         assert "hint: Dimension analysis" in report
 
+    def test_a_hint_only_within_the_tolerance_in_use(self, tmp_path):
+        near = X.T @ DD + 1e-3  # the mistake, off by more than the 1e-6 of computed numbers
+        expect = ("--expect", npy(tmp_path, "dW", near))
+        _, strict, _ = matmul(tmp_path, None, *expect)
+        assert diagnoses(strict)["dW"]["mistake"] is None and diagnoses(strict)["dW"]["hint"] is None
+        _, loose, _ = matmul(tmp_path, None, *expect, "--atol", "0.01")
+        assert diagnoses(loose)["dW"]["mistake"] == "matmul-factors"
+        assert "X.T @ dD has that shape too here" in diagnoses(loose)["dW"]["hint"]
+
     def test_dX_untransposed(self, tmp_path):
         code, document, _ = matmul(tmp_path, "dW = dD.dot(X.T)\ndX = W.dot(dD)\n")
         found = diagnoses(document)

@@ -10,7 +10,13 @@ student who made that mistake would send back instead. A hint is given only
 when the student's number matches what the mistake gives, within the
 expectation's tolerance; otherwise the diagnosis says that no common mistake
 explains the number. Two mistakes concern a value as a whole: a fork whose
-contributions were not all added up, and a flipped sign.
+contributions were not all added up, and a flipped sign. ``VALUE_MISTAKES``, its
+sibling, holds the mistakes of an array's gradient as a whole (a factor of N or
+2 too many or too few, an indexed update that set instead of adding); the array
+mistakes at one gate (a matrix product's factors, a broadcast not summed, a
+ReLU mask, a repeated index) are in ``MISTAKES`` with the scalar ones. All are
+numpy on whole arrays: no loop over elements. ``wrong_elements`` says in a few
+words which elements of a wrong array are wrong ("rows 0 and 3").
 
 A mistake made at one stage spreads linearly to every gradient computed from
 it, so a wrong ``dx`` can be traced to a mistake further up (say, a multiply
