@@ -229,11 +229,13 @@ class TestIndexedUpdates:
         expectation = document["problems"][0]["expectations"][0]
         np.testing.assert_allclose(expectation["expected"], wrong, rtol=1e-9)
         found = expectation["diagnosis"]
-        assert code == 1 and found["mistake"] == "index-set" and found["line"] == 3
-        assert found["message"] == "line 3 goes wrong at log_probs[arange(N), y] (5 of 15 elements are wrong)"
+        assert code == 1 and found["mistake"] == "index-set" and found["line"] == 2  # the line that set
+        assert found["message"] == "line 2 goes wrong at log_probs[arange(N), y] (5 of 15 elements are wrong)"
         assert found["hint"].startswith("An indexed update accumulates: dx[idx] -= 1 subtracts 1 from what is there")
         assert "dx is right except at the 5 elements log_probs[arange(N), y] picks" in found["hint"]
-        assert "First wrong line: 3: dx /= N" in report
+        assert "First wrong line: 3: dx /= N" in report  # judged where the steps end
+        statuses = [line["status"] for line in document["problems"][0]["backward"]["lines"]]
+        assert statuses == ["step", "step", "wrong"]
 
     def test_a_repeated_index_set_instead_of_added(self, tmp_path):
         # np.sum(x[[0, 0, 2]] * w): dx = [w0 + w1, 0, w2] = [-1.5, 0, 4]; set, x[0] keeps w1 only.

@@ -146,6 +146,7 @@ class _Checker:
         self.line_starts = [0] + [i + 1 for i, c in enumerate(source) if c == "\n"]
         self.parts_of: dict[int, list[Any]] = {}  # node -> the true contributions to its gradient
         self.stepped: set[str] = set()  # gradients whose next line builds on the steps before it
+        self.set_on: dict[str, int] = {}  # a gradient -> its step that sets a subscript (dx[idx] = -1)
 
     def run(self, program: Program) -> BackwardCheck:
         steps = _steps(program)
@@ -199,6 +200,8 @@ class _Checker:
         value = self.mine[statement.target] = self._evaluate(graph, self.mine, reads)
         self.true[statement.target] = value  # no truth for a step: the next line is judged from it
         self.stepped.add(statement.target)
+        if _sets_subscript(statement):
+            self.set_on[statement.target] = number
         text = self.source[statement.span[0]:statement.span[1]]
         updated_on = self.source.count("\n", 0, update.span[0]) + 1
         return LineVerdict(number, text, statement.target, None, value, None, "step",
@@ -292,8 +295,10 @@ class _Checker:
             for value_mistake, wrong, where, detail in value_readings(truth, node):
                 if self._agree(after, wrong):  # the whole gradient in one line: dx = ... (dx /= N after steps)
                     state.account([i for i in range(len(parts)) if i not in state.accounted], parts)
-                    diagnosis = Diagnosis(name, value_mistake.kind, f"line {number} goes wrong at {where}",
-                                          hint(value_mistake.lesson, detail), number)
+                    # An indexed update that set is named at its own line, the step that wrote the subscript.
+                    at = self.set_on.get(target, number) if value_mistake.kind == "index-set" else number
+                    diagnosis = Diagnosis(name, value_mistake.kind, f"line {at} goes wrong at {where}",
+                                          hint(value_mistake.lesson, detail), at)
                     return LineVerdict(number, text, target, node, value, truth.gradient(node), "wrong",
                                        diagnosis=diagnosis)
         diagnosis = Diagnosis(name, None, f"line {number} is wrong, and no common mistake explains its number",
@@ -408,6 +413,21 @@ def _lines(numbers: list[int]) -> str:
 def _shape(value: Any) -> tuple[int, ...]:
     return tuple(getattr(value, "shape", ()))
 
+
+
+def _sets_subscript(statement: Assign) -> bool:
+    """``dx[idx] = v`` where v does not read ``dx[...]``: a subscript set, not added to (``dx[idx] -= 1``)."""
+    from bpcli.engine.syntax.ast import AtSet, Name, Subscript, children
+
+    if type(statement.value) is not AtSet:
+        return False
+    stack: list[Any] = [statement.value.value]
+    while stack:
+        node = stack.pop()
+        if type(node) is Subscript and type(node.value) is Name and node.value.id == statement.target:
+            return False
+        stack.extend(children(node))
+    return True
 
 
 def _steps(program: Program) -> dict[int, Assign]:
