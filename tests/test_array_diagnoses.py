@@ -146,6 +146,17 @@ class TestMatrixProducts:
         assert code == 1 and set(found) == {"dX"} and found["dX"]["line"] == 2
         assert "dX = W.T @ dD, of shape (3, 3); W @ dD has that shape too here" in found["dX"]["hint"]
 
+    def test_the_layer_form_dout_w_for_dout_w_T(self, tmp_path):
+        x, w = np.array([[1.0, 2, 0], [3, 4, 1], [5, 6, 2]]), np.array([[1.0, -1, 0], [2, 0.5, 1], [0, 1, 1]])
+        dout = np.array([[1.0, 0, 2], [0, 1, 1], [1, 1, -1]])
+        code, document, _ = check(tmp_path, "out = x.dot(w)\n", "dx = dout.dot(w)\ndw = x.T.dot(dout)\n",
+                                  *values(x=x, w=w, upstream=dout))
+        found = diagnoses(document)
+        assert code == 1 and set(found) == {"dx"}
+        np.testing.assert_allclose(document["problems"][0]["expectations"][0]["expected"], dout @ w)
+        assert found["dx"]["mistake"] == "matmul-factors" and found["dx"]["line"] == 1
+        assert "dx = dout @ w.T, of shape (3, 3); dout @ w has that shape too here" in found["dx"]["hint"]
+
     def test_a_wrong_shape_from_an_npy_file(self, tmp_path):
         rng = np.random.default_rng(1)
         w, x, dd = rng.normal(size=(3, 2)), rng.normal(size=(2, 4)), rng.normal(size=(3, 4))
@@ -174,6 +185,19 @@ class TestBroadcastSums:
         found = diagnoses(document)["db"]
         assert code == 1 and found["mistake"] == "broadcast-not-summed" and found["line"] == 5
         assert found["hint"].endswith("np.sum(da, axis=1) sums over the wrong axes (shape (4,)).")
+
+    def test_a_scale_gradient_not_summed_as_batchnorm_writes_it(self, tmp_path):
+        xhat = AX - AX.mean(axis=0)
+        backward = "dgamma = dout * xhat\ndbeta = np.sum(dout, axis=0)\ndxhat = dout * gamma\n"
+        code, document, _ = check(tmp_path, "out = xhat * gamma + beta\n", backward,
+                                  *values(xhat=xhat, gamma=[1.0, 2.0, -1.0], beta=[0.0, 0.5, 1.0],
+                                          upstream=DOUT @ AW.T))
+        found = diagnoses(document)
+        assert code == 1 and set(found) == {"dgamma"}
+        assert found["dgamma"]["mistake"] == "broadcast-not-summed" and found["dgamma"]["line"] == 1
+        # d(xhat * gamma): the gradient of the unnamed product, which is dout here.
+        assert found["dgamma"]["hint"].endswith("so dgamma = np.sum(d(xhat * gamma) * xhat, axis=0); not summed, "
+                                                "dgamma = d(xhat * gamma) * xhat has shape (4, 3).")
 
     def test_not_summed_given_as_an_expectation(self, tmp_path):
         code, document, _ = check(tmp_path, "out = x.dot(w) + b\n", None, *values(x=AX, w=AW, b=B_APART, upstream=DOUT),
