@@ -280,6 +280,17 @@ class TestWhichElementsAreWrong:
         assert found["message"] == "dW is wrong, and no common mistake explains its number (column 2 is wrong)"
         assert "hint" not in report
 
+    def test_a_wrong_array_of_values(self, tmp_path):
+        wrong = (W @ X).tolist()
+        wrong[1] = [0.0, 0.0, 0.0]
+        code, document, report = matmul(tmp_path, None, "--expect", f"D={json.dumps(wrong)}",
+                                        "--expect", npy(tmp_path, "W", W))
+        assert code == 1
+        found = diagnoses(document)
+        assert set(found) == {"D"} and found["D"]["mistake"] is None and found["D"]["hint"] is None
+        assert found["D"]["message"] == "the value D is wrong (row 1 is wrong)"
+        assert "the value D is wrong (row 1 is wrong)" in report
+
     def test_a_factor_no_mistake_explains(self, tmp_path):
         code, document, _ = matmul(tmp_path, None, "--expect", npy(tmp_path, "dW", 7 * DD @ X.T))
         found = diagnoses(document)["dW"]

@@ -285,9 +285,14 @@ def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[A
 
 
 def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], rule: Rule) -> Outcome:
-    """A wrong gradient's diagnosis (a wrong shape too: db = dout, not summed, has one)."""
-    if outcome.passed or not outcome.gradient:
+    """A wrong gradient's diagnosis (a wrong shape too: db = dout, not summed, has one); a wrong array of
+    values gets which of its elements are wrong."""
+    if outcome.passed:
         return outcome
+    if not outcome.gradient:
+        plain = Diagnosis(outcome.name, None, f"the value {outcome.key} is wrong")
+        found = summarised(plain, outcome.expected, outcome.actual, outcome.allowed)
+        return outcome if found is plain else replace(outcome, diagnosis=found)
 
     def matches(node: int, value: Any) -> bool:
         return agrees(value, student[node], rule)
