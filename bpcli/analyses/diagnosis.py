@@ -26,6 +26,7 @@ gate that did not swap its inputs) by one backward pass from that stage.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
@@ -309,7 +310,7 @@ class ValueMistake:
 
 
 def _rescaled(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
-    """An array's gradient with its sign flipped, a factor of 2, or N (a size of the inputs) too many or too few."""
+    """An array's gradient with a factor of 2, or of N (a size of an input's axis), too many or too few."""
     gradient, name = truth.gradient(node), truth.label(node)
     if getattr(gradient, "size", 1) < 2 or node == truth.graph.output:  # the output's gradient is given
         return []
@@ -324,6 +325,7 @@ def _rescaled(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
 
 
 def _flipped_whole(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
+    """An array's gradient with the sign of every element flipped (at a fork too: all of it, not one part)."""
     gradient, name = truth.gradient(node), truth.label(node)
     if getattr(gradient, "size", 1) < 2 or node == truth.graph.output:
         return []
@@ -647,7 +649,7 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
                                                         f"with the sign flipped, {show(-total_gradient)}"))
     for use in truth.uses(node):
         for mistake, wrong, detail in use_readings(use):
-            delta = _difference(wrong, use.contribution)
+            delta = _fitting(operator.sub, wrong, use.contribution)
             if delta is not None or len(parts) == 1:  # one use: the wrong-shaped gradient is all there is
                 yield Candidate(delta, mistake.kind, use.stage, use.where, partial(hint, mistake.lesson, detail),
                                 wrong if delta is None else None)
@@ -656,10 +658,11 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
                         partial(hint, value_mistake.lesson, detail))
 
 
-def _difference(wrong: Any, right: Any) -> Any:
-    """``wrong - right``, or None where a wrong-shaped gradient does not broadcast with the right one."""
+def _fitting(operation: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+    """``operation(a, b)`` on a wrong-shaped gradient and a right one, or None where their shapes do not
+    broadcast (that candidate then matches nothing)."""
     try:
-        return wrong - right
+        return operation(a, b)
     except ValueError:
         return None
 
@@ -719,29 +722,39 @@ def _diagnosis(
             return Diagnosis(truth.name(earlier), None,
                              f"d{name} follows from d{truth.label(earlier)}, which is already wrong")
     for candidate in candidates(truth, node):
-        value = candidate.value if candidate.delta is None else _plus(truth.gradient(node), candidate.delta)
+        value = candidate.value if candidate.delta is None else _fitting(
+            operator.add, truth.gradient(node), candidate.delta)
         if value is not None and matches(node, value):
             return Diagnosis(candidate.stage, candidate.mistake, f"d{name} goes wrong at {candidate.where}",
                              candidate.hint())
     if len(above) <= MAX_TRACED_STAGES:
-        unknown = [k for k in above if k not in student]
-        traced = 0
-        for source in unknown:
-            for candidate in candidates(truth, source):
-                if candidate.delta is None or _shape(candidate.delta) != _shape(truth.gradient(source)):
-                    continue  # a wrong-shaped gradient further up is not carried back
-                traced += max(1, getattr(candidate.delta, "size", 1))
-                if traced > MAX_TRACED_ELEMENTS:
-                    break
-                predicted = truth.gradient(node) + truth.spread(source, candidate.delta).get(node, 0.0)
-                if matches(node, predicted):
-                    return Diagnosis(
-                        candidate.stage, candidate.mistake,
-                        f"d{name} is what backpropagation gives after a mistake at {candidate.where}, "
-                        f"on the way back to {name}",
-                        candidate.hint(),
-                    )
+        found = _traced(truth, node, [k for k in above if k not in student], matches)
+        if found is not None:
+            return found
     return Diagnosis(truth.name(node), None, f"d{name} is wrong, and no common mistake explains its number")
+
+
+def _traced(truth: Truth, node: int, unknown: list[int], matches: Callable[[int, Any], bool]) -> Diagnosis | None:
+    """A mistake at a stage further up, whose gradient the student did not give, that backpropagation
+    carries to the student's number at ``node``. Each array candidate costs a backward pass: together
+    they are bounded by MAX_TRACED_ELEMENTS elements."""
+    name, traced = truth.label(node), 0
+    for source in unknown:
+        for candidate in candidates(truth, source):
+            if candidate.delta is None or _shape(candidate.delta) != _shape(truth.gradient(source)):
+                continue  # a wrong-shaped gradient further up is not carried back
+            traced += max(1, getattr(candidate.delta, "size", 1))
+            if traced > MAX_TRACED_ELEMENTS:
+                return None
+            predicted = truth.gradient(node) + truth.spread(source, candidate.delta).get(node, 0.0)
+            if matches(node, predicted):
+                return Diagnosis(
+                    candidate.stage, candidate.mistake,
+                    f"d{name} is what backpropagation gives after a mistake at {candidate.where}, "
+                    f"on the way back to {name}",
+                    candidate.hint(),
+                )
+    return None
 
 
 def total(values: Iterable[Any]) -> Any:
@@ -758,14 +771,6 @@ def _equal(a: Any, b: Any) -> bool:
 
         return bool(np.array_equal(a, b))
     return a == b
-
-
-def _plus(a: Any, b: Any) -> Any:
-    """``a + b`` for a candidate's number; None (matching nothing) where the shapes do not broadcast."""
-    try:
-        return a + b
-    except ValueError:
-        return None
 
 
 def _shape(value: Any) -> tuple[int, ...]:
