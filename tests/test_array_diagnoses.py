@@ -334,3 +334,48 @@ def test_in_a_real_process(tmp_path):
     assert "line 5 goes wrong at stage a = h + b" in text
     assert "not summed, db = da has shape (4, 2)." in text
     assert "First wrong line: 5: db = da" in text
+
+
+class TestBoundedWork:
+    def test_the_seven_wrong_products_cost_three_matrix_products(self):
+        from bpcli.analyses.diagnosis import Use, _matmul_factors
+
+        class Counted(np.ndarray):
+            products = 0
+
+            def __matmul__(self, other):
+                Counted.products += 1
+                return np.asarray(self) @ np.asarray(other)
+
+        rng = np.random.default_rng(3)
+        w, x, dd = (rng.normal(size=(4, 4)) for _ in range(3))
+        use = Use(name="W", stage="D", expr="D = W @ X", op="matmul", position=0, upstream=dd.view(Counted),
+                  operands=(w, x.view(Counted)), operand_names=("W", "X"), contribution=dd @ x.T, stage_label="D")
+        readings = {detail.split("; ")[1].split(" has")[0]: wrong for wrong, detail in _matmul_factors(use)}
+        assert Counted.products == 3
+        oracle = {"dD @ X": dd @ x, "X.T @ dD": x.T @ dd, "X @ dD": x @ dd, "dD.T @ X": dd.T @ x,
+                  "dD.T @ X.T": dd.T @ x.T, "X.T @ dD.T": x.T @ dd.T, "X @ dD.T": x @ dd.T}
+        assert set(readings) == set(oracle)  # every product of the two but the right one, dD @ X.T
+        for text, product in oracle.items():
+            np.testing.assert_allclose(np.asarray(readings[text]), product, rtol=1e-12)
+
+    def test_mistakes_further_up_are_traced_within_an_element_budget(self, monkeypatch):
+        import bpcli
+        from bpcli.analyses import diagnosis
+
+        passes = []
+        real = diagnosis.Truth._backward_from
+        monkeypatch.setattr(diagnosis.Truth, "_backward_from",
+                            lambda self, source, delta: passes.append(source) or real(self, source, delta))
+        rng = np.random.default_rng(4)
+        x, w = rng.normal(size=(30, 30)), rng.normal(size=(30, 30))
+        wrong = rng.normal(size=(30, 30))  # no mistake explains it: every candidate further up is tried
+        bpcli.check("h = x.dot(w); a = h * 2; out = relu(a)", x=x, w=w, upstream=np.ones((30, 30)),
+                    expect={"dx": wrong})
+        unbounded = len(passes)
+        passes.clear()
+        monkeypatch.setattr(diagnosis, "MAX_TRACED_ELEMENTS", 3 * 900)
+        result = bpcli.check("h = x.dot(w); a = h * 2; out = relu(a)", x=x, w=w, upstream=np.ones((30, 30)),
+                             expect={"dx": wrong})
+        assert unbounded > 3 and len(passes) == 3
+        assert result.problems[0].outcomes[0].diagnosis.mistake is None
