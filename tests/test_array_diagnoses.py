@@ -168,6 +168,17 @@ class TestMatrixProducts:
         assert "the expected value has shape (4, 2), but bpcli's has (2, 4)" in report
 
 
+    def test_a_product_whose_shapes_do_not_fit_is_bad_input_with_the_dimension_analysis(self, tmp_path):
+        rng = np.random.default_rng(1)
+        w, x, dd = rng.normal(size=(3, 2)), rng.normal(size=(2, 4)), rng.normal(size=(3, 4))
+        (tmp_path / "mine.py").write_text("dW = X.T.dot(dD)\ndX = W.T.dot(dD)\n")
+        result = run_cli("check", "D = W.dot(X)", *values(W=w, X=x, upstream=dd),
+                         "--backward", str(tmp_path / "mine.py"))
+        assert result.exit_code == 2 and "Traceback" not in result.stderr
+        assert "inner dimensions 2 and 3 differ" in result.stderr
+        assert "dimension analysis: dW has the shape of W, (3, 2), and exactly one product" in result.stderr
+
+
 class TestBroadcastSums:
     def test_a_bias_gradient_not_summed_over_the_batch(self, tmp_path):
         code, document, report = affine(tmp_path, AFFINE_RIGHT.replace("np.sum(da, axis=0)", "da"))

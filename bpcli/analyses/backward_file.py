@@ -47,6 +47,7 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import evaluate
 from bpcli.engine.lower import lower
 from bpcli.engine.problem import infer_shapes
+from bpcli.engine.shapes import show as show_shape
 from bpcli.engine.shapes import value_shape
 from bpcli.engine.syntax.ast import Assign, Program
 from bpcli.engine.syntax.parser import parse
@@ -180,7 +181,10 @@ class _Checker:
             )
         text = self.source[statement.span[0]:statement.span[1]]
         graph, reads = self._lower(statement, number)
-        mine = self._evaluate(graph, self.mine, reads)
+        try:
+            mine = self._evaluate(graph, self.mine, reads)
+        except BpcliError as error:
+            raise self._dimension_hint(error, target) from None
         if statement.accumulate and target not in self.mine:
             raise BpcliError(
                 f"line {number}: {target} += ... but {target} has no value yet; the first gradient into "
@@ -349,6 +353,16 @@ class _Checker:
                                  span=graph.nodes[variable].span, hint=self._unknown_hint(name))
             reads.append(name)
         return graph, reads
+
+    def _dimension_hint(self, error: BpcliError, target: str) -> BpcliError:
+        """A matrix product whose shapes do not fit, in a gradient's line: the notes' dimension analysis."""
+        node = self.truth.names.get(target[1:]) if target.startswith("d") else None
+        if node is not None and error.hint is None and "inner dimensions" in error.message:
+            shape = show_shape(tuple(getattr(self.truth.value(node), "shape", ())))
+            error.hint = (f"dimension analysis: {target} has the shape of {target[1:]}, {shape}, and exactly one "
+                          "product of the upstream gradient and the other factor gives it (the notes: "
+                          "dW = dD.dot(X.T), dX = W.T.dot(dD))")
+        return error
 
     def _unknown_hint(self, name: str) -> str:
         output = self.truth.name(self.truth.graph.output)
