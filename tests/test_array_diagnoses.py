@@ -256,6 +256,13 @@ class TestReluMasks:
         assert found["hint"].endswith("with the mask of h (h > 0), it differs in 2 of 8 elements.")
 
 
+    def test_the_mask_of_the_upstream_gradient(self, tmp_path):
+        code, document, _ = affine(tmp_path, AFFINE_RIGHT.replace("(a > 0)", "(dout > 0)"), B_APART)
+        found = diagnoses(document)["da"]
+        assert code == 1 and found["mistake"] == "relu-mask" and found["line"] == 1
+        assert found["hint"].endswith("with the mask of dout (dout > 0), it differs in 4 of 8 elements.")
+
+
 class TestIndexedUpdates:
     def test_set_instead_of_subtracted(self, tmp_path):
         code, document, report = softmax(tmp_path, SOFTMAX_RIGHT.replace("-= 1", "= -1"))

@@ -244,8 +244,10 @@ def _masked(u: Use) -> list[tuple[Any, str]]:
     zeros = int(np.count_nonzero(u.own == 0))
     readings = [(u.upstream * (u.own >= 0), f"{rule}; with ({u.name} >= 0) the gradient also passes where "
                                             f"{u.name} is exactly 0 ({zeros} of {u.own.size} elements)")]
-    for name, value in u.named.items():
-        if name != u.name and _shape(value) == _shape(u.own):
+    # The mask of another array: a named value of the same shape, or the upstream gradient itself.
+    masks = [*((name, value) for name, value in u.named.items() if name != u.name), (f"d{u.stage_label}", u.upstream)]
+    for name, value in masks:
+        if _shape(value) == _shape(u.own):
             differ = int(np.count_nonzero((value > 0) != (u.own > 0)))
             if differ:
                 readings.append((u.upstream * (value > 0), f"{rule}; with the mask of {name} ({name} > 0), "
