@@ -335,6 +335,11 @@ class TestWhichElementsAreWrong:
         assert wrong_elements(true, true[:3], 1e-9) is None  # shapes differ: the note says so instead
         assert wrong_elements(np.float64(2.0), np.float64(1.0), 1e-9) is None
 
+    def test_a_factor_where_zeros_stay_zeros(self):
+        true = np.array([[0.0, 1.0, -2.0], [0.0, 0.0, 0.0], [3.0, 0.5, 1.0]])
+        assert wrong_elements(5 * true, true, 1e-9) == "every nonzero element is wrong, by a factor of 5"
+        assert wrong_elements(-true, true, 1e-9) == "every nonzero element is wrong, with its sign flipped"
+
     def test_a_large_array_is_summarised_without_listing_it(self):
         true = np.ones((1000, 1000))
         mine = true.copy()

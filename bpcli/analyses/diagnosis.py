@@ -804,6 +804,8 @@ def wrong_elements(mine: Any, true: Any, allowed: Any) -> str | None:
     count = int(np.count_nonzero(wrong))
     if count == mine.size:
         return _every_element(mine, true, allowed)
+    if count > 1 and not np.any(wrong & (true == 0)) and (scaled := _scaled_by(mine, true, allowed)) is not None:
+        return f"every nonzero element is wrong, {_by(scaled, mine, true, allowed)}"  # dx without its / N: 0s stay
     if mine.ndim == 2:
         for axis, word in ((1, "row"), (0, "column")):
             whole = np.all(wrong, axis=axis)
@@ -818,18 +820,32 @@ def wrong_elements(mine: Any, true: Any, allowed: Any) -> str | None:
 
 
 def _every_element(mine: Any, true: Any, allowed: Any) -> str:
-    import numpy as np  # numpy only where arrays are (start-up)
+    factor = _scaled_by(mine, true, allowed)
+    return "every element is wrong" if factor is None else f"every element is wrong, {_by(factor, mine, true, allowed)}"
 
-    from bpcli.analyses.expected import close
+
+def _by(factor: float, mine: Any, true: Any, allowed: Any) -> str:
+    return "with its sign flipped" if _all_close(mine, -true, allowed) else f"by a factor of {show(factor)}"
+
+
+def _scaled_by(mine: Any, true: Any, allowed: Any) -> float | None:
+    """The factor k with mine = k * true in every element (within ``allowed``), if there is one."""
+    import numpy as np  # numpy only where arrays are (start-up)
 
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         scale = float(np.sum(true * true))
         factor = float(np.sum(mine * true)) / scale if scale else 0.0
-        if factor and np.isfinite(factor) and bool(np.all(close(mine, factor * true, allowed))):
-            if bool(np.all(close(mine, -true, allowed))):
-                return "every element is wrong, with its sign flipped"
-            return f"every element is wrong, by a factor of {show(factor)}"
-    return "every element is wrong"
+        if factor and np.isfinite(factor) and _all_close(mine, factor * true, allowed):
+            return factor
+    return None
+
+
+def _all_close(mine: Any, true: Any, allowed: Any) -> bool:
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    from bpcli.analyses.expected import close
+
+    return bool(np.all(close(mine, true, allowed)))
 
 
 def _numbered(word: str, indices: Any, of: int) -> str:
