@@ -43,6 +43,17 @@ SY = [0, 2, 1, 1, 0]
 SOFTMAX_RIGHT = "dx = np.exp(shifted) / Z\ndx[np.arange(N), y] -= 1\ndx /= N\n"
 
 
+# The vectorized SVM loss of docs/numpy.md, and its backward pass as the assignment writes it.
+SVM = """N = x.shape[0]
+correct = x[np.arange(N), y][:, np.newaxis]
+margins = np.maximum(0, x - correct + 1)
+margins[np.arange(N), y] = 0
+loss = np.sum(margins) / N
+"""
+SVM_RIGHT = ("num_pos = np.sum(margins > 0, axis=1)\ndx = np.zeros_like(x)\ndx[margins > 0] = 1\n"
+             "dx[np.arange(N), y] -= num_pos\ndx /= N\n")
+
+
 def softmax_gradient() -> np.ndarray:
     x = np.array(SX)
     p = np.exp(x - x.max(axis=1, keepdims=True))
@@ -91,11 +102,16 @@ def softmax(tmp_path: Path, backward: str | None, *args: str):
     return check(tmp_path, SOFTMAX, backward, *values(x=SX, y=SY), *args)
 
 
+def svm(tmp_path: Path, backward: str | None, *args: str):
+    return check(tmp_path, SVM, backward, *values(x=SX, y=SY), *args)
+
+
 class TestRightAnswersGetNoHint:
     @pytest.mark.parametrize("run, backward", [
         (matmul, "dW = dD.dot(X.T)\ndX = W.T.dot(dD)\n"),
         (affine, AFFINE_RIGHT),
         (softmax, SOFTMAX_RIGHT),
+        (svm, SVM_RIGHT),
     ])
     def test_the_right_backward_pass(self, tmp_path, run, backward):
         code, document, report = run(tmp_path, backward)
@@ -237,6 +253,14 @@ class TestFactors:
         assert code == 1 and found["mistake"] == kind
         assert found["line"] == (3 if last else 2)
         assert words in found["hint"] and found["message"].endswith(f"({summary})")
+
+
+    def test_the_svm_gradient_without_its_division_by_N(self, tmp_path):
+        code, document, _ = svm(tmp_path, SVM_RIGHT.replace("dx /= N\n", ""))
+        found = diagnoses(document)["dx"]
+        assert code == 1 and found["mistake"] == "factor" and found["line"] == 4
+        assert "dx is 5 times the true gradient in every element: a / N = 5 (x.shape[0]) is missing" in found["hint"]
+        assert found["message"].endswith("(every nonzero element is wrong, by a factor of 5)")
 
 
 class TestReluMasks:
