@@ -426,3 +426,31 @@ class TestBoundedWork:
                              expect={"dx": wrong})
         assert unbounded > 3 and len(passes) == 3
         assert result.problems[0].outcomes[0].diagnosis.mistake is None
+
+
+class TestTheAssignmentsStudents:
+    """The students of tests/fixtures/students (layers.py functions, --forward/--backward FILE:NAME) get the hint
+    of their mistake, at the line tests/test_student_code.py finds wrong."""
+
+    @pytest.mark.parametrize("file, key, mistake, words", [
+        ("wrong_bias.py", "db", "broadcast-not-summed", "not summed, db = dout has shape (2, 5)"),
+        ("wrong_order.py", "dw", "matmul-factors", "has that shape too here (the shapes happen to fit)"),
+        ("wrong_mask.py", "dx", "relu-mask", "with (x >= 0) the gradient also passes where x is exactly 0"),
+        ("wrong_n.py", "dxmu", "factor", "xmu gets 4 times what flows back through it: a / N = 4"),
+        ("wrong_svm_n.py", "dx", "factor", "dx is 5 times the true gradient in every element: a / N = 5"),
+    ])
+    def test_the_hint_of_each_mistake(self, file, key, mistake, words):
+        from test_student_code import STUDENTS, WRONG, checked, line_of, pair
+
+        (_, forward, backward, bindings, statement, _), = [case for case in WRONG if case[0] == file]
+        document = checked(*pair(STUDENTS / file, forward, backward), *bindings)
+        found = diagnoses(document)[key]
+        assert found["mistake"] == mistake and found["line"] == line_of(STUDENTS / file, statement)
+        assert words in found["hint"]
+
+    def test_the_student_who_sets_an_indexed_update(self):
+        from test_student_code import LOSS, STUDENTS, checked, line_of, pair
+
+        path = STUDENTS / "wrong_set.py"
+        found = diagnoses(checked(*pair(path, "softmax_loss"), *LOSS))["dx"]
+        assert found["mistake"] == "index-set" and found["line"] == line_of(path, "dx[np.arange(N), y] = -1")

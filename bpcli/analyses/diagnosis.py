@@ -72,6 +72,7 @@ class Use:
     stage_label: str  # the gate's output as the student knows it (d{stage_label} is its gradient)
     attrs: Mapping[str, Any] = field(default_factory=dict)  # the gate's parameters (a subscript's key)
     named: Mapping[str, Any] = field(default_factory=dict)  # every value the program names, by name
+    sizes: Mapping[int, str] = field(default_factory=dict)  # the sizes of the inputs' axes (Truth.sizes)
 
     @cached_property
     def readings(self) -> list[tuple[Mistake, Any, str]]:
@@ -235,10 +236,10 @@ def _summed(text: str, axes: tuple[int, ...]) -> str:
 
 def _masked(u: Use) -> list[tuple[Any, str]]:
     """A ReLU's mask at the wrong boundary (x >= 0), or the mask of another array of the same shape."""
-    relu = u.op == "relu" or (u.op == "max" and not hasattr(u.other, "shape") and u.other == 0)
-    if not relu or not hasattr(u.own, "shape"):
-        return []
     import numpy as np  # numpy only where arrays are (start-up)
+
+    if not hasattr(u.own, "shape") or not _is_relu(u):
+        return []
 
     rule = f"in {u.where}, d{u.name} = d{u.stage_label} * ({u.name} > 0)"
     zeros = int(np.count_nonzero(u.own == 0))
@@ -252,6 +253,31 @@ def _masked(u: Use) -> list[tuple[Any, str]]:
             if differ:
                 readings.append((u.upstream * (value > 0), f"{rule}; with the mask of {name} ({name} > 0), "
                                                            f"it differs in {differ} of {u.own.size} elements"))
+    return readings
+
+
+def _is_relu(u: Use) -> bool:
+    """relu(x), np.maximum(x, 0), or x * (x > 0): the gradient passes where x > 0."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    if u.op == "relu" or (u.op == "max" and not hasattr(u.other, "shape") and u.other == 0):
+        return True
+    return (u.op == "mul" and getattr(u.other, "dtype", None) == np.bool_ and _shape(u.other) == _shape(u.own)
+            and bool(np.array_equal(u.other, u.own > 0)))
+
+
+def _rescaled_use(u: Use) -> list[tuple[Any, str]]:
+    """What flows back through one gate with a factor of 2 or N too many or too few (dxmu += 2 * xmu * dvar
+    where the mean's / N was due)."""
+    if getattr(u.contribution, "size", 1) < 2:
+        return []
+    readings = []
+    for size, where in {2: "", **u.sizes}.items():
+        n = "2" if size == 2 else f"N = {size} ({where})"
+        readings.append((u.contribution * size, f"in {u.where}, {u.name} gets {size} times what flows back "
+                                                f"through it: a / {n} is missing, or a factor {n} extra"))
+        readings.append((u.contribution / size, f"in {u.where}, {u.name} gets what flows back through it / "
+                                                f"{size}: an extra / {n}, or a factor {n} missing"))
     return readings
 
 
@@ -273,6 +299,8 @@ def _set_not_added(u: Use) -> list[tuple[Any, str]]:
                     f"d{u.stage_label} a repeated index keeps only its last write")]
 
 
+FACTOR_LESSON = ("the backward pass has each factor of the forward pass exactly once: a loss averaged over "
+                 "N examples (/ N) gives every gradient one factor 1 / N, x**2 one factor 2")
 MISTAKES: tuple[Mistake, ...] = (
     Mistake("flipped-sign", "a flipped sign", _flipped),
     Mistake("multiply-not-swapped",
@@ -298,6 +326,7 @@ MISTAKES: tuple[Mistake, ...] = (
             "an indexed update accumulates: the gradient of a subscript adds up at a repeated index "
             "(np.add.at, dx[idx] += ...), where dx[idx] = ... replaces what is there",
             _set_not_added),
+    Mistake("factor", FACTOR_LESSON, _rescaled_use),
 )
 MAX_SUMMED_AXES = 4  # the axes of a broadcast gradient whose every sum is tried (2**4 - 1 sums)
 
@@ -309,6 +338,9 @@ class ValueMistake:
     kind: str
     lesson: str
     readings: Callable[[Truth, int], list[tuple[Any, str, str]]]  # (the gradient instead, where, how it reads)
+    # Tried before the mistakes at one gate (a factor of the whole array reads better than the same factor at
+    # one of its gates); a flipped sign after them, where the gate that flipped it can be named.
+    first: bool = True
 
 
 def _rescaled(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
@@ -343,8 +375,11 @@ def _picked_set(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
     from bpcli.engine import indexing
 
     readings = []
+    uses = truth.uses(node)
     for gate in truth.subscripts:
         picked = graph.nodes[gate].inputs
+        if [use.stage for use in uses] == [truth.name(gate)]:
+            continue  # the subscript is all the value feeds: its own reading at that gate says more (repeats)
         if (_shape(truth.value(picked[0])) != gradient.shape or node > picked[0]
                 or not graph.ancestors(picked[0])[node]):
             continue
@@ -363,11 +398,8 @@ def _picked_set(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
 
 
 VALUE_MISTAKES: tuple[ValueMistake, ...] = (
-    ValueMistake("flipped-sign", "a flipped sign", _flipped_whole),
-    ValueMistake("factor",
-                 "the backward pass has each factor of the forward pass exactly once: a loss averaged over "
-                 "N examples (/ N) gives every gradient one factor 1 / N, x**2 one factor 2",
-                 _rescaled),
+    ValueMistake("flipped-sign", "a flipped sign", _flipped_whole, first=False),
+    ValueMistake("factor", FACTOR_LESSON, _rescaled),
     ValueMistake("index-set",
                  "an indexed update accumulates: dx[idx] -= 1 subtracts 1 from what is there, "
                  "dx[idx] = -1 replaces it",
@@ -509,7 +541,7 @@ class Truth:
                 op=self.graph.nodes[gate].op, position=position, upstream=self.gradient(gate),
                 operands=tuple(self.value(i) for i in operands), operand_names=tuple(self.label(i) for i in operands),
                 contribution=self.value(self.adjoints.downstream[(gate, position)]), stage_label=self.label(gate),
-                attrs=self.graph.nodes[gate].attrs or {}, named=self.named_values,
+                attrs=self.graph.nodes[gate].attrs or {}, named=self.named_values, sizes=self.sizes,
             ))
         return uses
 
@@ -573,15 +605,16 @@ def use_readings(use: Use) -> Iterator[tuple[Mistake, Any, str]]:
     return iter(use.readings)
 
 
-def value_readings(truth: Truth, node: int) -> Iterator[tuple[ValueMistake, Any, str, str]]:
+def value_readings(truth: Truth, node: int, first: bool) -> Iterator[tuple[ValueMistake, Any, str, str]]:
     """Every wrong gradient of ``node`` as a whole that the value mistakes table gives: (mistake, the
-    gradient instead, where, how it reads); worked out once per node."""
+    gradient instead, where, how it reads), those tried before the mistakes at one gate or after them;
+    worked out once per node."""
     cache: dict[int, list[tuple[ValueMistake, Any, str, str]]] = truth.__dict__.setdefault("_value_readings", {})
     if node not in cache:
         gradient = truth.gradient(node)
         cache[node] = [(mistake, wrong, where, detail) for mistake in VALUE_MISTAKES
                        for wrong, where, detail in mistake.readings(truth, node) if not _equal(wrong, gradient)]
-    return iter(cache[node])
+    return (reading for reading in cache[node] if reading[0].first == first)
 
 
 def fork_subset(
@@ -649,14 +682,20 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
         yield Candidate(-2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.label(node)}",
                         partial(hint, "a flipped sign", f"d{truth.label(node)} = {show(total_gradient)}; "
                                                         f"with the sign flipped, {show(-total_gradient)}"))
+    yield from _value_candidates(truth, node, first=True)
     for use in truth.uses(node):
         for mistake, wrong, detail in use_readings(use):
             delta = _fitting(operator.sub, wrong, use.contribution)
             if delta is not None or len(parts) == 1:  # one use: the wrong-shaped gradient is all there is
                 yield Candidate(delta, mistake.kind, use.stage, use.where, partial(hint, mistake.lesson, detail),
                                 wrong if delta is None else None)
-    for value_mistake, wrong, where, detail in value_readings(truth, node):
-        yield Candidate(wrong - total_gradient, value_mistake.kind, truth.name(node), where,
+    yield from _value_candidates(truth, node, first=False)
+
+
+def _value_candidates(truth: Truth, node: int, first: bool) -> Iterator[Candidate]:
+    gradient = truth.gradient(node)
+    for value_mistake, wrong, where, detail in value_readings(truth, node, first):
+        yield Candidate(wrong - gradient, value_mistake.kind, truth.name(node), where,
                         partial(hint, value_mistake.lesson, detail))
 
 
