@@ -199,7 +199,7 @@ def _outcome(outcome: Any) -> dict[str, Any]:
     return {
         "key": outcome.key,
         "name": outcome.name,
-        "kind": "gradient" if outcome.gradient else "value",
+        "kind": outcome.kind,
         "expected": jsonable(outcome.expected),
         "written": outcome.written or None,
         "actual": jsonable(outcome.actual),
@@ -209,6 +209,7 @@ def _outcome(outcome: Any) -> dict[str, Any]:
         "line": outcome.line,
         "note": outcome.note or None,
         "diagnosis": None if outcome.diagnosis is None else outcome.diagnosis.to_json(),
+        **({} if outcome.stage is None else {"stage": outcome.stage}),  # a cell of a stage's row
     }
 
 
