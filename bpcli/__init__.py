@@ -55,6 +55,7 @@ _PUBLIC = {
     "check_answers": "bpcli.analyses.answers",
     "gradcheck": "bpcli.analyses.gradcheck",
     "gate_reference": "bpcli.analyses.gates",
+    "exercise": "bpcli.analyses.exercise",
     "json_schema": "bpcli.views.json_schemas",
     "schema_names": "bpcli.views.json_schemas",
     "GradResult": "bpcli.analyses.result",
@@ -65,6 +66,7 @@ _PUBLIC = {
     "CheckResult": "bpcli.analyses.check",
     "GradcheckResult": "bpcli.analyses.gradcheck",
     "GateReference": "bpcli.analyses.gates",
+    "ExerciseSet": "bpcli.analyses.exercise",
     "BpcliError": "bpcli.engine.errors",
 }
 
@@ -84,6 +86,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from bpcli.views.json_schemas import json_schema, schema_names
     from bpcli.analyses.points import grad_points
     from bpcli.analyses.gates import GateReference, gate_reference
+    from bpcli.analyses.exercise import ExerciseSet, exercise
     from bpcli.analyses.result import GradResult
     from bpcli.analyses.hessian import HessianResult, hessian
     from bpcli.analyses.symbolic import SymbolicResult, symbolic

@@ -30,6 +30,7 @@ TABLES = {
     "CheckResult": ("bpcli.views.check_table", "check_table"),
     "GradcheckResult": ("bpcli.views.gradcheck_table", "gradcheck_table"),
     "GateReference": ("bpcli.views.gates_table", "gates_table"),
+    "ExerciseSet": ("bpcli.views.exercise_sheet", "exercise_table"),
 }
 DOCUMENTS = {
     "GradResult": ("bpcli.views.json_doc", "grad_document"),
@@ -40,9 +41,11 @@ DOCUMENTS = {
     "CheckResult": ("bpcli.views.json_doc", "check_document"),
     "GradcheckResult": ("bpcli.views.json_doc", "gradcheck_document"),
     "GateReference": ("bpcli.views.json_doc", "gates_document"),
+    "ExerciseSet": ("bpcli.views.exercise_sheet", "exercise_document"),
 }
 TEXTS = {
     "SymbolicResult": ("bpcli.views.symbolic_text", "symbolic_text"),
+    "ExerciseSet": ("bpcli.views.exercise_sheet", "exercise_text"),
 }
 # Notebooks (Jupyter's display protocol): the tables above read back and written as HTML or
 # Markdown, so the columns and numbers are the terminal's; found by the nearest base type.
