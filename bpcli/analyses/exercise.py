@@ -177,6 +177,8 @@ def _problem(spec: Spec, seed: int, student: str | None, limits: Limits) -> Exer
 
 def _require_numbers(result: GradResult) -> None:
     """Sheets are for gates on numbers: an array or a structural gate (@, sum) has no cells to fill one by one."""
+    if not result.stages:
+        raise BpcliError(f"{result.source}: an exercise needs a gate (the output is the input {result.output} itself)")
     for stage in result.stages:
         if stage.shape != () or stage.structural:
             raise BpcliError(f"stage {stage.name} = {stage.expr}: exercise sheets are for numbers and gates on "

@@ -95,8 +95,9 @@ def exercise(
     result = make_exercise(specs, seed or 0, roster)
     if json_output:
         common.print_json(result.to_json())
-    if common.out_path(out) is not None:
-        _write(result, out, precision)
+    target = common.out_path(out)
+    if target is not None:
+        _write(result, target, precision)
     elif not json_output:
         _print(result, precision)
 

@@ -41,7 +41,7 @@ DOCUMENTS = {
     "CheckResult": ("bpcli.views.json_doc", "check_document"),
     "GradcheckResult": ("bpcli.views.json_doc", "gradcheck_document"),
     "GateReference": ("bpcli.views.json_doc", "gates_document"),
-    "ExerciseSet": ("bpcli.views.exercise_sheet", "exercise_document"),
+    "ExerciseSet": ("bpcli.views.json_doc", "exercise_document"),
 }
 TEXTS = {
     "SymbolicResult": ("bpcli.views.symbolic_text", "symbolic_text"),

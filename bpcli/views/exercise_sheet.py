@@ -67,32 +67,34 @@ def _blanked(problem: ExerciseProblem) -> set[tuple[str, int | None, int | None]
 
 
 def _stage_table(problem: ExerciseProblem, precision: int) -> TableBlock:
-    result, blanked = problem.result, _blanked(problem)
     formulas_only = "forward" in problem.spec.blank  # a local gradient's number would give forward values away
 
     def show(value: Any) -> str:
         return format_value(value, precision)
 
-    rows = []
-    for stage in result.stages:
-        def cell(kind: str, position: int | None, shown: Callable[[], str], blank: str = BLANK) -> str:
-            return blank if (kind, stage.index, position) in blanked else shown()
-
-        carried = [p for p, formula in enumerate(stage.formulas) if formula is not None]
-        head = [f"∂{stage.name}/∂{stage.inputs[p]} = " for p in carried]
-        local = [cell("local", p, lambda p=p: _local_shown(stage, p, show, formulas_only), head[i] + BLANK)
-                 for i, p in enumerate(carried)]
-        downstream = [cell("downstream", p, lambda p=p: _downstream_line(stage, p, show),
-                           f"{stage.inputs[p]} ← {BLANK}") for p in carried]
-        rows.append([Cell(text) for text in (
-            str(stage.index), stage.name, stage.op, stage.expr,
-            cell("forward", None, lambda: show(stage.value)),
-            "\n".join(local) or "—",
-            cell("upstream", None, lambda: show(stage.upstream)),
-            "\n".join(downstream) or "—",
-        )])
+    rows = [_stage_row(stage, _blanked(problem), show, formulas_only) for stage in problem.result.stages]
     right = [True, False, False, False, True, False, True, False]
-    return TableBlock(f"Backpropagation through {result.output}", HEADERS, right, rows)
+    return TableBlock(f"Backpropagation through {problem.result.output}", HEADERS, right, rows)
+
+
+def _stage_row(stage: Any, blanked: set[tuple[str, int | None, int | None]], show: Callable[[Any], str],
+               formulas_only: bool) -> list[Cell]:
+    """A row of grad's stage table, its blanked cells as ?."""
+    def blank(kind: str, position: int | None = None) -> bool:
+        return (kind, stage.index, position) in blanked
+
+    carried = [p for p, formula in enumerate(stage.formulas) if formula is not None]
+    local = [f"∂{stage.name}/∂{stage.inputs[p]} = {BLANK}" if blank("local", p)
+             else _local_shown(stage, p, show, formulas_only) for p in carried]
+    downstream = [f"{stage.inputs[p]} ← {BLANK}" if blank("downstream", p) else _downstream_line(stage, p, show)
+                  for p in carried]
+    return [Cell(text) for text in (
+        str(stage.index), stage.name, stage.op, stage.expr,
+        BLANK if blank("forward") else show(stage.value),
+        "\n".join(local) or "—",
+        BLANK if blank("upstream") else show(stage.upstream),
+        "\n".join(downstream) or "—",
+    )]
 
 
 def _local_shown(stage: Any, position: int, show: Callable[[Any], str], formula_only: bool) -> str:
@@ -159,31 +161,3 @@ def exercise_table(result: ExerciseSet, precision: int = 4) -> Any:
     from rich.markdown import Markdown  # rich only to draw
 
     return Markdown(exercise_text(result, precision))
-
-
-# ---- the JSON document -------------------------------------------------------------------------
-
-
-def exercise_document(result: ExerciseSet) -> dict[str, Any]:
-    """``bpcli exercise --json``: every variant's inputs and blanks with their answers (the TA's view)."""
-    return {
-        "schema": "bpcli.exercise/1",
-        "seed": result.seed,
-        "variants": [
-            {
-                "student": variant.student,
-                "problems": [
-                    {
-                        "name": problem.spec.name,
-                        "expr": problem.spec.expression,
-                        "blank": list(problem.spec.blank),
-                        "inputs": problem.inputs,
-                        "blanks": [{"key": b.key, "kind": b.kind, "stage": b.stage, "answer": b.answer}
-                                   for b in problem.blanks],
-                    }
-                    for problem in variant.problems
-                ],
-            }
-            for variant in result.variants
-        ],
-    }

@@ -433,3 +433,28 @@ def _write_array(array: Any, stream: Any) -> None:
         stream.write(_compact(row.tolist() if np.isfinite(row).all() else jsonable(row)))
     else:
         _write_list(array, stream, _write_array)
+
+
+def exercise_document(result: Any) -> dict[str, Any]:
+    """``bpcli exercise --json``: every variant's inputs and blanks with their answers (the grader's view)."""
+    return {
+        "schema": "bpcli.exercise/1",
+        "seed": result.seed,
+        "variants": [
+            {
+                "student": variant.student,
+                "problems": [
+                    {
+                        "name": problem.spec.name,
+                        "expr": problem.spec.expression,
+                        "blank": list(problem.spec.blank),
+                        "inputs": problem.inputs,
+                        "blanks": [{"key": b.key, "kind": b.kind, "stage": b.stage, "answer": jsonable(b.answer)}
+                                   for b in problem.blanks],
+                    }
+                    for problem in variant.problems
+                ],
+            }
+            for variant in result.variants
+        ],
+    }
