@@ -103,7 +103,13 @@ class Variant:
 
 @dataclass
 class ExerciseSet(Result):
-    """Every variant made: one per student of a roster, or one."""
+    """Every variant made: one per student of a roster, or one (``student`` None).
+
+        >>> import bpcli
+        >>> sheet = bpcli.exercise("x * y", seed=3, students=["ann", "bob"], blank=["upstream"])
+        >>> [(v.student, v.problems[0].answers) for v in sheet.variants]
+        [('ann', {'dx': -2.0, 'dy': -5.0}), ('bob', {'dx': 3.0, 'dy': -5.0})]
+    """
 
     seed: int
     variants: list[Variant] = field(default_factory=list)
@@ -116,7 +122,13 @@ def exercise(
     """A sheet (or one per student) for an expression, a Spec or a problem set.
 
     ``blank`` names the kinds of cells blanked (for an expression given as
-    text): forward, local, upstream, downstream.
+    text): forward, local, upstream, downstream. ``bpcli exercise`` writes
+    each variant's sheet and answers file; ``to_json()`` is the grader's key.
+
+        >>> import bpcli
+        >>> problem = bpcli.exercise("q = x + y; f = q * z", seed=7, blank=["forward"]).variants[0].problems[0]
+        >>> problem.inputs, problem.answers
+        ({'x': -5.0, 'y': -5.0, 'z': -3.0}, {'q': -10.0, 'f': 30.0})
     """
     kinds = blank_kinds(blank)
     specs = [Spec(problems, kinds)] if isinstance(problems, str) else \

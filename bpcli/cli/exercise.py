@@ -19,9 +19,8 @@ ONE = "exercise"  # the files' name in a folder, for a sheet of no one's
     epilog="""\b
 Examples:
   bpcli exercise "q = x + y; f = q * z" --seed 7
-  bpcli exercise "sigmoid(w0*x0 + w1*x1 + w2)" --seed 7 --blank upstream,downstream --out sheet.md
-  bpcli exercise "(x+y)*z" --seed 7 --students roster.csv --out sheets/
-  bpcli exercise --set problems.toml --students roster.csv --out sheets/
+  bpcli exercise "sigmoid(w0*x0 + w1*x1 + w2)" --seed 7 --blank upstream,downstream
+  bpcli exercise "x * y + x" --seed 7 --json
 """,
 )
 @common.reporting_errors
@@ -67,6 +66,10 @@ def exercise(
     rules. Each sheet (Markdown) comes with its answers file (TOML) for
     bpcli check --answers, one key per blank; bpcli grade makes each
     student's key again from the seed, so no key needs storing.
+
+    \b
+    One per student:  bpcli exercise EXPR --seed S --students roster.csv --out sheets/
+    A problem set:    bpcli exercise --set problems.toml --out week3.md
     """
     from bpcli.analyses.exercise import (  # only the command's own analysis (start-up)
         DEFAULT_BLANK,
