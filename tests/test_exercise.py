@@ -373,3 +373,9 @@ def test_the_library_call():
     sheet = bpcli.exercise("q = x + y; f = q * z", seed=7, students=["ann", "bob"], blank=["upstream"])
     assert [v.student for v in sheet.variants] == ["ann", "bob"]
     assert json.loads(sheet.to_json())["schema"] == "bpcli.exercise/1"
+
+
+def test_the_schemas_kinds_are_the_codes():
+    problem = bpcli.json_schema("exercise")["properties"]["variants"]["items"]["properties"]["problems"]["items"]
+    assert problem["properties"]["blank"]["items"]["enum"] == list(KINDS)
+    assert problem["properties"]["blanks"]["items"]["properties"]["kind"]["enum"] == list(KINDS)

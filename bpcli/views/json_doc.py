@@ -26,6 +26,7 @@ SYMBOLIC_SCHEMA = "bpcli.symbolic/1"
 CHECK_SCHEMA = "bpcli.check/1"
 GRADCHECK_SCHEMA = "bpcli.gradcheck/1"
 GATES_SCHEMA = "bpcli.gates/1"
+EXERCISE_SCHEMA = "bpcli.exercise/1"
 
 
 def grad_document(
@@ -438,7 +439,7 @@ def _write_array(array: Any, stream: Any) -> None:
 def exercise_document(result: Any) -> dict[str, Any]:
     """``bpcli exercise --json``: every variant's inputs and blanks with their answers (the grader's view)."""
     return {
-        "schema": "bpcli.exercise/1",
+        "schema": EXERCISE_SCHEMA,
         "seed": result.seed,
         "variants": [
             {
