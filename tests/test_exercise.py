@@ -300,6 +300,12 @@ class TestTheCommand:
         assert sorted(p.name for p in folder.iterdir()) == ["exercise.md", "exercise.toml"]
         assert (folder / "exercise.md").read_text().startswith("# Backpropagation by hand\n")
 
+    def test_a_roster_of_one_still_writes_a_folder(self, tmp_path):
+        (tmp_path / "one.csv").write_text("id\nann\n")
+        result = run_cli("exercise", "x*y", "--students", str(tmp_path / "one.csv"), "--out", str(tmp_path / "s"))
+        assert result.exit_code == 0, result.stderr
+        assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["ann.md", "ann.toml"]
+
     def test_a_real_process_writes_a_roster_of_sheets(self, tmp_path, roster):
         run = run_process("exercise", "sigmoid(w0*x0 + w1*x1 + w2)", "--seed", "3", "--blank", "forward,local",
                           "--students", str(roster), "--id-column", "ID", "--out", str(tmp_path / "s"))

@@ -264,14 +264,18 @@ def read_roster(path: Path, column: str = "id") -> list[str]:
     (not starting with a dot); ids are unique.
     """
     import csv  # only for rosters (start-up)
+    import io
 
     text = utf8_text(path, read_bytes(path, " (the roster)", MAX_ROSTER_BYTES))
-    rows = list(csv.reader(text.splitlines()))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise BpcliError(f"{path} is not a CSV file bpcli can read: {error}") from None
     if not rows:
         raise BpcliError(f"{path} is empty: a roster is a CSV file with a header row and a column {column}")
     header = [cell.strip().lower() for cell in rows[0]]
     if column.lower() not in header:
-        raise BpcliError(f"{path} has no column {column!r} in its header row ({', '.join(header) or 'empty'}); "
+        raise BpcliError(f"{path} has no column {column!r} in its header row ({', '.join(header)[:200] or 'empty'}); "
                          "name the column of student ids with --id-column")
     at = header.index(column.lower())
     ids: list[str] = []
@@ -289,13 +293,11 @@ def read_roster(path: Path, column: str = "id") -> list[str]:
 
 
 def _check_id(path: Path, line: int, student: str, earlier: list[str]) -> None:
-    from bpcli.engine.printable import printable  # only for a bad roster (start-up)
-
     if not student or student.startswith(".") or not set(student) <= _ID_CHARACTERS or len(student) > 100:
-        raise BpcliError(f"{path}, line {line}: student id {printable(student)!r} is not one bpcli can name a file "
+        raise BpcliError(f"{path}, row {line}: student id {student[:100]!r} is not one bpcli can name a file "
                          "after (letters, digits and . _ @ + -, not starting with a dot, at most 100)")
     if student in earlier:
-        raise BpcliError(f"{path}, line {line}: student id {student!r} appears twice")
+        raise BpcliError(f"{path}, row {line}: student id {student!r} appears twice")
 
 
 SET_KEYS = {"seed", "blank", "problem"}

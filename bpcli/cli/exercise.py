@@ -118,7 +118,8 @@ def _write(result: Any, out: Path, precision: int) -> None:
     """Each variant's sheet and answers file: in the folder ``out``, or as ``out``.md and ``out``.toml."""
     from bpcli.views.exercise_sheet import answers_template, sheet_markdown  # a view only when written (start-up)
 
-    folder = out.is_dir() or str(out).endswith(("/", "\\")) or len(result.variants) > 1
+    roster = any(variant.student for variant in result.variants)
+    folder = roster or out.is_dir() or str(out).endswith(("/", "\\"))
     if folder:
         try:
             out.mkdir(exist_ok=True)
