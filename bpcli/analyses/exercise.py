@@ -82,6 +82,7 @@ class ExerciseProblem:
     """A problem of one variant: its inputs, its stage table (the grad analysis's result) and its blanks."""
 
     spec: Spec
+    name: str  # the spec's name, or "problem N": what an answers file (and bpcli grade) calls it
     inputs: dict[str, float]
     result: GradResult
     blanks: list[Blank]
@@ -141,7 +142,8 @@ def exercise(
 
 def variant(specs: Sequence[Spec], seed: int, student: str | None = None, limits: Limits = Limits()) -> Variant:
     """One student's variant: the same seed and id give the same numbers, on any machine, in any Python."""
-    return Variant(student, seed, [_problem(spec, seed, student, limits) for spec in specs])
+    return Variant(student, seed, [_problem(spec, spec.name or f"problem {index}", seed, student, limits)
+                                   for index, spec in enumerate(specs, start=1)])
 
 
 def blank_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
@@ -172,17 +174,17 @@ def _number(value: Any) -> float:
     return float(value) + 0.0  # -0.0 (0 times a negative number) is the 0 a student writes
 
 
-def _problem(spec: Spec, seed: int, student: str | None, limits: Limits) -> ExerciseProblem:
+def _problem(spec: Spec, name: str, seed: int, student: str | None, limits: Limits) -> ExerciseProblem:
     graph = build(spec.expression)
-    names = [graph.nodes[v].name for v in graph.variables]
-    if not names:
+    variables = [graph.nodes[v].name for v in graph.variables]
+    if not variables:
         raise BpcliError(f"{spec.expression}: an exercise needs inputs to draw (the expression has no variables)")
     for attempt in range(ATTEMPTS):
-        inputs = {name: draw(name, spec.expression, seed, student, attempt) for name in names}
+        inputs = {v: draw(v, spec.expression, seed, student, attempt) for v in variables}
         result = grad(spec.expression, inputs, limits=limits)
         _require_numbers(result)
         if _by_hand(result):
-            return ExerciseProblem(spec, inputs, result, blanks(result, spec.blank))
+            return ExerciseProblem(spec, name, inputs, result, blanks(result, spec.blank))
     raise BpcliError(f"{spec.expression}: no inputs from {CHOICES[0]:g} to {CHOICES[-1]:g} in {ATTEMPTS} draws "
                      "keep every cell a finite number away from kinks and ties; it is not for computing by hand")
 

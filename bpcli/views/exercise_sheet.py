@@ -126,8 +126,7 @@ def answers_template(variant: Variant) -> str:
     ]
     for problem in variant.problems:
         lines += ["", "[[problem]]"]
-        if problem.spec.name:
-            lines.append(f"name = {_string(problem.spec.name)}")
+        lines.append(f"name = {_string(problem.name)}")
         inputs = ", ".join(f"{_key(name)} = {_number(value)}" for name, value in problem.inputs.items())
         lines += [f"expr = {_string(problem.spec.expression)}", f"inputs = {{ {inputs} }}", "", "[problem.expect]"]
         lines += [f"{_key(blank.key)} = {_string(BLANK)}" for blank in problem.blanks]

@@ -446,7 +446,7 @@ def exercise_document(result: Any) -> dict[str, Any]:
                 "student": variant.student,
                 "problems": [
                     {
-                        "name": problem.spec.name,
+                        "name": problem.name,
                         "expr": problem.spec.expression,
                         "blank": list(problem.spec.blank),
                         "inputs": problem.inputs,
