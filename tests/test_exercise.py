@@ -385,3 +385,14 @@ def test_the_schemas_kinds_are_the_codes():
     problem = bpcli.json_schema("exercise")["properties"]["variants"]["items"]["properties"]["problems"]["items"]
     assert problem["properties"]["blank"]["items"]["enum"] == list(KINDS)
     assert problem["properties"]["blanks"]["items"]["properties"]["kind"]["enum"] == list(KINDS)
+
+
+def test_a_notebook_shows_the_sheets_as_markdown_and_rich_draws_them():
+    result = bpcli.exercise("x*y", seed=3, blank=["upstream"])
+    assert result._repr_markdown_() == bpcli.views.text_of(result)
+    assert result._repr_markdown_().startswith("# Backpropagation by hand\n")
+    from rich.console import Console
+
+    console = Console(width=120, record=True, color_system=None)
+    console.print(result)
+    assert "∂f/∂x = y = 5; ∂f/∂y = x = -1" in console.export_text()

@@ -56,6 +56,7 @@ HTMLS = {
 }
 MARKDOWNS = {
     "Result": ("bpcli.views.html", "notebook_markdown"),
+    "ExerciseSet": ("bpcli.views.exercise_sheet", "exercise_text"),  # the sheets are Markdown already
     "PointsResult": ("bpcli.views.html", "points_markdown"),
 }
 PLAIN_TEXTS = {

@@ -159,4 +159,5 @@ def exercise_table(result: ExerciseSet, precision: int = 4) -> Any:
     """The sheets rendered for a terminal (``rich.print(result)``)."""
     from rich.markdown import Markdown  # rich only to draw
 
-    return Markdown(exercise_text(result, precision))
+    # A cell's lines (<br> in the Markdown) side by side: a terminal's Markdown table keeps a cell on one line.
+    return Markdown(exercise_text(result, precision).replace("<br>", "; "))
