@@ -396,3 +396,10 @@ def test_a_notebook_shows_the_sheets_as_markdown_and_rich_draws_them():
     console = Console(width=120, record=True, color_system=None)
     console.print(result)
     assert "∂f/∂x = y = 5; ∂f/∂y = x = -1" in console.export_text()
+
+
+def test_the_answers_files_placeholder_is_the_one_grade_knows():
+    from bpcli.analyses.exercise import UNFILLED
+    from bpcli.views.exercise_sheet import BLANK
+
+    assert UNFILLED == BLANK

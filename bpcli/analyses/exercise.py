@@ -55,6 +55,7 @@ MAX_STUDENTS = 10_000
 MAX_ROSTER_BYTES = 4_000_000
 MAX_SET_BYTES = 1_000_000
 SCHEME = "bpcli-exercise/1"  # part of every hash: a new drawing scheme changes it
+UNFILLED = "?"  # a blank in the answers file until the student writes a number (views/exercise_sheet.BLANK)
 
 
 @dataclass(frozen=True)
