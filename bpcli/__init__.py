@@ -53,6 +53,7 @@ _PUBLIC = {
     "symbolic": "bpcli.analyses.symbolic",
     "check": "bpcli.analyses.check",
     "check_answers": "bpcli.analyses.answers",
+    "read_code": "bpcli.analyses.student_code",
     "gradcheck": "bpcli.analyses.gradcheck",
     "gate_reference": "bpcli.analyses.gates",
     "exercise": "bpcli.analyses.exercise",
@@ -74,6 +75,7 @@ __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr__ imports on first use
     from bpcli.analyses.answers import check_answers
+    from bpcli.analyses.student_code import read_code
     from bpcli.analyses.grad import grad
     from bpcli.engine.limits import Limits
     from bpcli.engine.values import Constant

@@ -33,16 +33,17 @@ from typing import Any, Iterable
 
 from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_problem
 from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
+from bpcli.analyses.student_code import StudentCode, is_spec, read_code
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.values import ValueReader, read_bytes, utf8_text
 
 KEYS = {
     "name": "a label for the report",
-    "expr": "the expression or staged program (or @file)",
+    "expr": "the expression or staged program (or @file, or @FILE.py:NAME, a forward function)",
     "inputs": "a table of input values",
     "expect": "a table of expected values (NAME) and gradients (dNAME)",
-    "backward": "a backward pass in the notes' style (or @file)",
+    "backward": "a backward pass in the notes' style (or @file, or @FILE.py:NAME, a backward function)",
     "upstream": "the gradient flowing into a non-scalar output",
     "rtol": "relative tolerance for this problem (the grader's --rtol/--atol replace it)",
     "atol": "absolute tolerance for this problem (the grader's --rtol/--atol replace it)",
@@ -222,19 +223,47 @@ def _checked(entry: Entry, index: int, limits: Limits, max_length: int = DEFAULT
     written = problem.expression
     try:
         reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
+        code = _code(entry, max_length)
         checked = dataclasses.replace(
             problem,
-            expression=_text(entry.folders, problem.expression, max_length, "expr"),
-            backward=None if problem.backward is None else _text(entry.folders, problem.backward, max_length,
-                                                                 "backward"),
+            expression=problem.expression if code is not None else _text(entry.folders, problem.expression,
+                                                                          max_length, "expr"),
+            backward=None if problem.backward is None or code is not None else _text(
+                entry.folders, problem.backward, max_length, "backward"),
             values={name: _value(entry.folders, reader, name, v) for name, v in problem.values.items()},
             expect={key: _expected(entry.folders, reader, key, v) for key, v in problem.expect.items()},
             upstream=_value(entry.folders, reader, "upstream", problem.upstream),
+            code=code, seed=entry.seed, fills=reader,
         )
         return check_problem(checked, index, limits)
     except BpcliError as error:
         unchecked = len(problem.expect) + (problem.backward is not None)
         return ProblemResult(index, problem.name, written, error=error.render(), unchecked=unchecked)
+
+
+def _code(entry: Entry, max_length: int) -> StudentCode | None:
+    """A student's functions, when expr (and backward) pick them: "@layers.py:affine_forward"."""
+    problem = entry.problem
+    forward, backward = _picked(problem.expression), _picked(problem.backward)
+    if forward is None:
+        if backward is not None:
+            raise BpcliError(f"backward = \"@{backward}\" picks a backward function: expr must pick its forward "
+                             "function (expr = \"@layers.py:affine_forward\")")
+        return None
+    if problem.backward is not None and backward is None:
+        raise BpcliError(f"expr = \"@{forward}\" picks a forward function: backward must pick its backward function "
+                         "(backward = \"@layers.py:affine_backward\")")
+
+    def read(path: str) -> str:  # inside the answers file's folder, as every @ path
+        return _read(entry.folders.resolve(path), max_length)
+
+    return read_code(forward, backward, read)
+
+
+def _picked(text: str | None) -> str | None:
+    """FILE.py:NAME for "@FILE.py:NAME", a function picked from a file; None for anything else."""
+    stripped = (text or "").strip()
+    return stripped[1:] if stripped.startswith("@") and is_spec(stripped[1:]) else None
 
 
 def _value(folders: Folders, reader: Any, name: str, value: Any) -> Any:

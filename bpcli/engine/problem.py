@@ -196,11 +196,13 @@ def shape_graph(graph: Graph, inputs: Mapping[str, Any], limits: Limits = Limits
 
 def infer_shapes(
     graph: Graph, input_shapes: Mapping[str, tuple[int, ...]], max_elements: int = DEFAULT_MAX_ELEMENTS,
-    values: Mapping[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None, numbers_fixed: bool = False,
 ) -> list[tuple[int, ...]]:
     """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes.
 
-    ``values``: the inputs' values, of which the index inputs that are numbers fix shapes (np.arange(n)).
+    ``values``: the inputs' values, of which the index inputs that are numbers fix shapes (np.arange(n));
+    with ``numbers_fixed``, every input that is a number does (a backward file's line, whose ``N`` an
+    earlier line computed: ``x.reshape(N, -1)``).
     """
     shapes: list[tuple[int, ...]] = []
     # Numbers known before evaluation: the program's own, and those the shapes fix (x.shape[0]),
@@ -209,7 +211,7 @@ def infer_shapes(
     for index, node in enumerate(graph.nodes):
         if node.op == INPUT:
             shapes.append(tuple(input_shapes[node.name]))
-            if values is not None and node.name in graph.index_inputs and not shapes[-1]:
+            if values is not None and (numbers_fixed or node.name in graph.index_inputs) and not shapes[-1]:
                 fixed[index] = values[node.name]
         elif node.op == CONST:
             shapes.append(value_shape(node.value))

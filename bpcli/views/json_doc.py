@@ -191,9 +191,17 @@ def _problem(problem: Any, answers: str | None = None) -> dict[str, Any]:
         "counted": problem.counted,
         "expectations": [_outcome(outcome) for outcome in problem.outcomes],
         "backward": None if problem.backward is None else _backward(problem.backward),
+        "upstream": _upstream(problem.upstream),
         "warnings": _warnings(problem),
         **_from_file(problem, answers),
     }
+
+
+def _upstream(upstream: Any) -> dict[str, Any] | None:
+    if upstream is None:
+        return None
+    return {"source": upstream.source, "name": upstream.name, "seed": upstream.seed,
+            "value": jsonable(upstream.value)}
 
 
 def _outcome(outcome: Any) -> dict[str, Any]:
