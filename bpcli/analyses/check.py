@@ -238,7 +238,21 @@ def check(
 def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -> ProblemResult:
     """Check one problem; bad input raises BpcliError."""
     result, upstream = _differentiated(problem, limits)
-    truth = Truth(result)
+    return check_against(problem, Truth(result), index, upstream)
+
+
+def check_against(
+    problem: Problem, truth: Truth, index: int = 1, upstream: UpstreamUsed | None = None
+) -> ProblemResult:
+    """Check ``problem``'s expectations and backward pass against ``truth``, its expression already differentiated.
+
+    ``truth`` is only read, so one truth serves many students' answers to the
+    same problem (``bpcli grade``). ``upstream``: the upstream gradient it was
+    differentiated with, as shown (by default, as ``problem`` gives it).
+    """
+    result = truth.result
+    if upstream is None:
+        upstream = _upstream_given(problem, result)
     expected = _expectations(problem.expect, truth)
     outcomes = [_outcome(truth, target, key, exp, problem.rule) for target, (key, exp) in expected.items()]
     student = {target.node: exp for target, (_, exp) in expected.items() if target.gradient and target.position is None}
@@ -271,8 +285,7 @@ def _differentiated(problem: Problem, limits: Limits) -> tuple[GradResult, Upstr
     code = problem.code
     if code is None:
         result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)
-        given = None if problem.upstream is None else result.value_of(result.adjoints.seed)
-        return result, _used(problem.upstream, "d" + result.output, given)
+        return result, _upstream_given(problem, result)
     with collector_paused():
         try:
             prepared = Circuit.of(code.program, problem.values, limits=limits)
@@ -288,6 +301,12 @@ def _differentiated(problem: Problem, limits: Limits) -> tuple[GradResult, Upstr
         shape = prepared.graph.shape(prepared.graph.output)
         value = prepared.upstream(reader.read("the upstream gradient", "randn:" + ",".join(map(str, shape))))
         return differentiate(prepared, value), UpstreamUsed("random", name, value, reader.seed)
+
+
+def _upstream_given(problem: Problem, result: GradResult) -> UpstreamUsed:
+    """The upstream gradient of an expression differentiated as ``problem`` says."""
+    given = None if problem.upstream is None else result.value_of(result.adjoints.seed)
+    return _used(problem.upstream, "d" + result.output, given)
 
 
 def _used(given: Any, name: str, value: Any) -> UpstreamUsed:
@@ -312,14 +331,14 @@ def _expectations(expect: Mapping[str, Any], truth: Truth) -> dict[Target, tuple
     """Each expectation by what it checks -> (key as written, expected value)."""
     found: dict[Target, tuple[str, Expected]] = {}
     for key, value in expect.items():
-        target = _resolve(key, truth)
+        target = resolve(key, truth)
         if target in found:
             raise BpcliError(f"{key} and {found[target][0]} expect the same thing; give it once")
         found[target] = (key, from_python(key, value))
     return found
 
 
-def _resolve(key: str, truth: Truth) -> Target:
+def resolve(key: str, truth: Truth) -> Target:
     """The target of NAME, dNAME or d(NAME), and of a stage's cell: dq/dx or dx via q."""
     names = truth.names
     key = key.strip()

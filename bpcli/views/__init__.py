@@ -28,6 +28,7 @@ TABLES = {
     "DerivativeResult": ("bpcli.views.derivative_table", "derivative_table"),
     "SymbolicResult": ("bpcli.views.symbolic_text", "symbolic_table"),
     "CheckResult": ("bpcli.views.check_table", "check_table"),
+    "GradeResult": ("bpcli.views.grade_table", "grade_table"),
     "GradcheckResult": ("bpcli.views.gradcheck_table", "gradcheck_table"),
     "GateReference": ("bpcli.views.gates_table", "gates_table"),
     "ExerciseSet": ("bpcli.views.exercise_sheet", "exercise_table"),
@@ -39,6 +40,7 @@ DOCUMENTS = {
     "DerivativeResult": ("bpcli.views.json_doc", "derivative_document"),
     "SymbolicResult": ("bpcli.views.json_doc", "symbolic_document"),
     "CheckResult": ("bpcli.views.json_doc", "check_document"),
+    "GradeResult": ("bpcli.views.json_doc", "grade_document"),
     "GradcheckResult": ("bpcli.views.json_doc", "gradcheck_document"),
     "GateReference": ("bpcli.views.json_doc", "gates_document"),
     "ExerciseSet": ("bpcli.views.json_doc", "exercise_document"),
@@ -65,6 +67,7 @@ PLAIN_TEXTS = {
 }
 WRITERS = {  # views that write to a stream, in a format the caller names
     "PointsResult": ("bpcli.views.points_out", "write_points"),
+    "GradeResult": ("bpcli.views.grade_files", "write_grades"),  # fmt: "csv" (a gradebook) or "gradescope"
 }
 
 
