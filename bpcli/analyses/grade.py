@@ -47,6 +47,7 @@ from bpcli.analyses.answers import (
 )
 from bpcli.analyses.check import Outcome, Problem, ProblemResult, Target, check_against, resolve
 from bpcli.analyses.diagnosis import Truth
+from bpcli.analyses.exercise import ExerciseProblem, Spec, kinds_of, read_problem_set, seed_of, spec_of, variant
 from bpcli.analyses.expected import Rule, tolerance
 from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
@@ -74,6 +75,20 @@ KEY_KEYS = {
     "seed": "the seed of random fills in inputs",
 }
 STUDENT_KEYS = {"name", "expect", "backward"}
+TEMPLATE_KEYS = {"expr", "inputs"}  # an exercise's answers file repeats them: the key's are used, without a note
+EXERCISE_KEYS = {
+    "seed": "the seed the exercise's inputs were drawn from (with each student's id)",
+    "blank": "the kinds of cells blanked: forward, local, upstream, downstream",
+    "expr": "the expression, for an exercise of one problem",
+    "name": "its name (default: problem 1)",
+    "set": '"@FILE": a problem set of bpcli exercise --set, in the key\'s folder (its seed unless seed is given)',
+    "problem": "[[exercise.problem]] tables (expr, and optionally name, blank, points, hidden)",
+    "points": "what each problem is worth (default 1)",
+    "hidden": "true: Gradescope shows the problems after the grades are published",
+    "rtol": "relative tolerance (default 0.01)",
+    "atol": "absolute tolerance (default 1e-6)",
+}
+EXERCISE_PROBLEM_KEYS = {"name", "expr", "blank", "points", "hidden"}
 
 
 # ---- the key -----------------------------------------------------------------------------
@@ -89,6 +104,7 @@ class KeyProblem:
     backward: str | None  # the file name of the student's backward pass in their folder
     points: float
     hidden: bool
+    exercise: Spec | None = None  # a problem of an [exercise]: each student's inputs are drawn for them
 
 
 @dataclass
@@ -115,27 +131,78 @@ class Key:
     limits: Limits = Limits()
     max_length: int = DEFAULT_MAX_LENGTH
     shared: list[Prepared] | None = None
+    seed: int = 0  # the seed of the exercise's problems, if it has any
 
 
 def load_key(path: str | Path, limits: Limits = Limits(), max_length: int = DEFAULT_MAX_LENGTH) -> Key:
     """The key's problems (a BpcliError for a malformed key: the whole run is bad input)."""
     path = Path(path)
     document = read_toml(path, MAX_KEY_BYTES)
-    extra = set(document) - {"problem"}
+    extra = set(document) - {"problem", "exercise"}
     if extra:
-        raise BpcliError(f"{path}: unknown top-level key {sorted(extra)[0]!r}; problems are [[problem]] tables")
-    tables = document.get("problem")
-    if not isinstance(tables, list) or not tables:
+        raise BpcliError(f"{path}: unknown top-level key {sorted(extra)[0]!r}; problems are [[problem]] tables "
+                         "(and an [exercise])")
+    tables = document.get("problem", [])
+    if not isinstance(tables, list) or not (tables or "exercise" in document):
         raise BpcliError(f"{path} has no problems: write each one as a [[problem]] table with name, expr, inputs "
                          "and answers or backward")
     folders = Folders.of(path)
     problems = [_key_problem(f"{path}, problem {index}", table, folders)
                 for index, table in enumerate(tables, start=1)]
+    seed = 0
+    if "exercise" in document:
+        exercise_problems, seed = _exercise(f"{path}, [exercise]", document["exercise"], folders, limits)
+        problems += exercise_problems
     names = [problem.name for problem in problems]
     for name in names:
         if names.count(name) > 1:
             raise BpcliError(f"{path}: two problems are named {name!r}; students answer each problem by its name")
-    return Key(path, problems, limits, max_length)
+    return Key(path, problems, limits, max_length, seed=seed)
+
+
+def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple[list[KeyProblem], int]:
+    """The problems of an [exercise]: what every student must fill in; their numbers come with each student."""
+    if not isinstance(table, dict):
+        raise BpcliError(f"{where} is not a table: write [exercise] with seed, blank and expr (or set, or "
+                         "[[exercise.problem]] tables)")
+    unknown = set(table) - set(EXERCISE_KEYS)
+    if unknown:
+        known = "; ".join(f"{key}: {meaning}" for key, meaning in EXERCISE_KEYS.items())
+        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} (an [exercise] has {known})")
+    given = [key for key in ("expr", "set", "problem") if key in table]
+    if len(given) != 1:
+        raise BpcliError(f"{where}: give the problems once: expr (one problem), set = \"@FILE\" or "
+                         "[[exercise.problem]] tables")
+    seed = seed_of(table, where)
+    kinds = kinds_of(table, where)
+    if "set" in table:
+        if not isinstance(table["set"], str) or not table["set"].strip().startswith("@"):
+            raise BpcliError(f'{where}: set must name the problem set, such as set = "@problems.toml"')
+        specs, set_seed = read_problem_set(folders.resolve(table["set"].strip()[1:]))
+        if "blank" in table:
+            specs = [dataclasses.replace(spec, blank=kinds) for spec in specs]
+        tables: list[Any] = [{} for _ in specs]
+        seed = set_seed if seed is None else seed
+    else:
+        single = "expr" in table  # [exercise] expr = ...: one problem, and the table's other keys are the exercise's
+        tables = [{key: table[key] for key in ("name", "expr") if key in table}] if single else table["problem"]
+        if not isinstance(tables, list) or not tables:
+            raise BpcliError(f"{where}: problem must be [[exercise.problem]] tables with expr")
+        specs = [spec_of(sub, f"{where}, problem {index}", EXERCISE_PROBLEM_KEYS, kinds)
+                 for index, sub in enumerate(tables, start=1)]
+    try:
+        rule = Rule(tolerance("rtol", table.get("rtol", DEFAULT_RULE.rtol)),
+                    tolerance("atol", table.get("atol", DEFAULT_RULE.atol)))
+    except BpcliError as error:
+        raise BpcliError(f"{where}: {error.message}") from None
+    made = variant(specs, seed or 0, None, limits)  # the key is checked now, before any student is graded
+    problems = []
+    for sub, spec, problem in zip(tables, specs, made.problems):
+        points = _points(where, sub.get("points", table.get("points", 1)))
+        hidden = _hidden(where, sub.get("hidden", table.get("hidden", False)))
+        entry = Entry(Problem(expression=spec.expression, rule=rule, name=problem.name), folders)
+        problems.append(KeyProblem(problem.name, entry, tuple(problem.answers), None, points, hidden, spec))
+    return problems, seed or 0
 
 
 def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
@@ -216,8 +283,22 @@ def key_problems(key: Key, student: str) -> list[Prepared]:
     student's variant here instead.
     """
     if key.shared is None:
-        key.shared = [prepare(problem, key.limits, key.max_length) for problem in key.problems]
-    return key.shared
+        key.shared = [prepare(problem, key.limits, key.max_length) for problem in key.problems
+                      if problem.exercise is None]
+    exercises = [problem for problem in key.problems if problem.exercise is not None]
+    if not exercises:
+        return key.shared
+    made = variant([problem.exercise for problem in exercises if problem.exercise], key.seed, student, key.limits)
+    return [*key.shared, *(_exercise_prepared(problem, mine) for problem, mine in zip(exercises, made.problems))]
+
+
+def _exercise_prepared(problem: KeyProblem, mine: ExerciseProblem) -> Prepared:
+    """A student's own variant of an exercise problem, graded against the grad result it was made from."""
+    checked = dataclasses.replace(problem.entry.problem, values=mine.inputs)
+    truth = Truth(mine.result)
+    targets = {resolve(key, truth): key for key in problem.answers}
+    own = dataclasses.replace(problem, entry=dataclasses.replace(problem.entry, problem=checked))
+    return Prepared(own, checked, truth, targets, tuple(truth.result.gradients))
 
 
 # ---- the result --------------------------------------------------------------------------
@@ -397,7 +478,8 @@ def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits
     if table is None and not (key.backward and not submission.alone):
         return _zero(prepared, "not answered")
     table = table or {}
-    notes = [f"ignored: {printable(name)} (the key sets it)" for name in sorted(set(table) - STUDENT_KEYS)]
+    allowed = STUDENT_KEYS | (TEMPLATE_KEYS if key.exercise else set())
+    notes = [f"ignored: {printable(name)} (the key sets it)" for name in sorted(set(table) - allowed)]
     try:
         expect, unused = _answers(prepared, table.get("expect", {}), submission, limits)
         notes += unused
