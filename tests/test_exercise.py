@@ -405,3 +405,82 @@ def test_the_answers_files_placeholder_is_the_one_grade_knows():
     from bpcli.views.exercise_sheet import BLANK
 
     assert UNFILLED == BLANK
+
+
+# ---- bpcli grade makes each student's key again from the seed -------------------------------------
+
+NEURON = "sigmoid(w0*x0 + w1*x1 + w2)"
+
+
+def _hand_in(tmp_path, roster, expression=NEURON, blank="upstream,downstream", seed="2026"):
+    """Sheets for the roster, and each student's answers file filled with their own true numbers."""
+    out = tmp_path / "submissions"
+    args = ["exercise", expression, "--seed", seed, "--blank", blank, "--students", str(roster)]
+    assert run_cli(*args, "--out", str(out)).exit_code == 0
+    answers = {v.student: v.problems[0].answers
+               for v in bpcli.exercise(expression, seed=int(seed), students=["ann", "bob"], blank=[blank]).variants}
+    for student, mine in answers.items():
+        (out / f"{student}.toml").write_text(_filled((out / f"{student}.toml").read_text(), mine))
+    return out, answers
+
+
+class TestGradeRegeneratesTheKeys:
+    def test_each_student_is_graded_on_their_own_numbers(self, tmp_path, roster):
+        out, answers = _hand_in(tmp_path, roster)
+        key = tmp_path / "key.toml"
+        key.write_text(f'[exercise]\nexpr = "{NEURON}"\nseed = 2026\nblank = "upstream, downstream"\npoints = 10\n')
+        # Bob's numbers on Ann's sheet are wrong: the answers do not transfer.
+        (tmp_path / "cy.toml").write_text((out / "bob.toml").read_text().replace('"bob"', '"cy"'))
+        result = bpcli.grade(key, [out / "ann.toml", out / "bob.toml", tmp_path / "cy.toml"])
+        scores = {student.student: student.score for student in result.students}
+        assert scores["ann"] == scores["bob"] == 10.0
+        assert scores["cy"] < 10.0  # cy has no sheet of Bob's numbers: cy's own are drawn for cy
+        assert [student.notes for student in result.students][:2] == [[], []]
+        marks = result.students[0].problems[0]
+        assert (marks.met, marks.expectations) == (len(answers["ann"]), len(answers["ann"]))
+
+    def test_one_wrong_number_loses_its_share(self, tmp_path, roster):
+        out, answers = _hand_in(tmp_path, roster)
+        text = (out / "ann.toml").read_text().replace(f"dw0 = {answers['ann']['dw0']!r}", "dw0 = 7")
+        (out / "ann.toml").write_text(text)
+        key = tmp_path / "key.toml"
+        key.write_text(f'[exercise]\nexpr = "{NEURON}"\nseed = 2026\nblank = ["upstream", "downstream"]\n')
+        (ann,) = bpcli.grade(key, [out / "ann.toml"]).students
+        total = len(answers["ann"])
+        assert (ann.problems[0].met, ann.score) == (total - 1, round((total - 1) / total, 4))
+
+    def test_a_key_can_name_the_problem_set(self, tmp_path, roster):
+        problems = tmp_path / "problems.toml"
+        problems.write_text('seed = 5\nblank = "forward"\n\n[[problem]]\nname = "fork"\nexpr = "f = x*y + x"\n\n'
+                            '[[problem]]\nname = "neuron"\nexpr = "sigmoid(w*x + b)"\nblank = "local"\n')
+        out = tmp_path / "sheets"
+        assert run_cli("exercise", "--set", str(problems), "--students", str(roster), "--out", str(out)).exit_code == 0
+        specs, seed = bpcli.analyses.exercise.read_problem_set(problems)
+        mine = variant(specs, seed, "ann")
+        head, *sections = (out / "ann.toml").read_text().split("[[problem]]")
+        filled = [_filled(section, problem.answers) for section, problem in zip(sections, mine.problems)]
+        (out / "ann.toml").write_text("[[problem]]".join([head, *filled]))
+        key = tmp_path / "key.toml"
+        key.write_text('[exercise]\nset = "@problems.toml"\npoints = 5\n')
+        result = run_cli("grade", str(key), str(out / "ann.toml"), str(out / "bob.toml"), "--json")
+        assert result.exit_code == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert [p["name"] for p in document["problems"]] == ["fork", "neuron"]
+        assert [(s["student"], s["score"]) for s in document["students"]] == [("ann", 10.0), ("bob", 0.0)]
+
+    @pytest.mark.parametrize("text, message", [
+        ('[exercise]\nseed = 1\n', "give the problems once"),
+        ('[exercise]\nexpr = "x*y"\nset = "@p.toml"\n', "give the problems once"),
+        ('[exercise]\nexpr = "x*y"\ncolour = 1\n', "unknown key 'colour'"),
+        ('[exercise]\nexpr = "x*y"\nblank = "values"\n', "--blank values"),
+        ('[exercise]\nexpr = "sum(x)"\n', "exercise sheets are for numbers"),
+        ('[exercise]\nset = "@../elsewhere.toml"\n', "is outside the answers file's folder"),
+        ('[[problem]]\nname = "problem 1"\nexpr = "x"\ninputs = { x = 1 }\nanswers = ["dx"]\n\n'
+         '[exercise]\nexpr = "x*y"\n', "two problems are named 'problem 1'"),
+    ])
+    def test_a_bad_exercise_key_is_bad_input(self, tmp_path, text, message):
+        key = tmp_path / "key.toml"
+        key.write_text(text)
+        (tmp_path / "ann.toml").write_text('[[problem]]\nname = "problem 1"\nexpect = { dx = 1 }\n')
+        result = run_cli("grade", str(key), str(tmp_path / "ann.toml"))
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
