@@ -449,6 +449,17 @@ class TestGradeRegeneratesTheKeys:
         total = len(answers["ann"])
         assert (ann.problems[0].met, ann.score) == (total - 1, round((total - 1) / total, 4))
 
+    def test_a_blank_left_unfilled_is_not_answered_and_the_others_count(self, tmp_path, roster):
+        out, answers = _hand_in(tmp_path, roster)
+        text = (out / "ann.toml").read_text().replace(f"dw0 = {answers['ann']['dw0']!r}", 'dw0 = "?"')
+        (out / "ann.toml").write_text(text)
+        key = tmp_path / "key.toml"
+        key.write_text(f'[exercise]\nexpr = "{NEURON}"\nseed = 2026\nblank = "upstream, downstream"\n')
+        (ann,) = bpcli.grade(key, [out / "ann.toml"]).students
+        mark = ann.problems[0]
+        assert (mark.met, mark.expectations, mark.error, mark.notes) == (
+            len(answers["ann"]) - 1, len(answers["ann"]), None, ["dw0 not answered"])
+
     def test_a_key_can_name_the_problem_set(self, tmp_path, roster):
         problems = tmp_path / "problems.toml"
         problems.write_text('seed = 5\nblank = "forward"\n\n[[problem]]\nname = "fork"\nexpr = "f = x*y + x"\n\n'

@@ -47,7 +47,16 @@ from bpcli.analyses.answers import (
 )
 from bpcli.analyses.check import Outcome, Problem, ProblemResult, Target, check_against, resolve
 from bpcli.analyses.diagnosis import Truth
-from bpcli.analyses.exercise import ExerciseProblem, Spec, kinds_of, read_problem_set, seed_of, spec_of, variant
+from bpcli.analyses.exercise import (
+    UNFILLED,
+    ExerciseProblem,
+    Spec,
+    kinds_of,
+    read_problem_set,
+    seed_of,
+    spec_of,
+    variant,
+)
 from bpcli.analyses.expected import Rule, tolerance
 from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
@@ -513,6 +522,8 @@ def _answers(prepared: Prepared, expect: Any, submission: Submission,
             target = None
         if target not in prepared.targets:
             notes.append(f"ignored: {printable(key)} (not asked for)")
+        elif prepared.problem.exercise is not None and value == UNFILLED:
+            continue  # a blank of the sheet left as it came: not answered (the others still count)
         elif isinstance(value, str):
             chosen[key] = expected_value(submission.folders, reader, key, submission.located(value))
         else:
