@@ -242,7 +242,7 @@ def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -
 
 
 def check_against(
-    problem: Problem, truth: Truth, index: int = 1, upstream: UpstreamUsed | None = None
+    problem: Problem, truth: Truth, index: int = 1, upstream: UpstreamUsed | None = None,
 ) -> ProblemResult:
     """Check ``problem``'s expectations and backward pass against ``truth``, its expression already differentiated.
 
