@@ -13,6 +13,12 @@ student must answer instead of the answers themselves::
     hidden = false                                    # Gradescope shows it after publishing
     rtol = 0.01                                       # default 0.01, and atol 1e-6
 
+An ``[exercise]`` table (``expr``, or ``set = "@problems.toml"``, or
+``[[exercise.problem]]`` tables; ``seed``, ``blank``) grades the sheets of
+``bpcli exercise``: each student's inputs, and so their key, are made again
+from the seed and their id (``bpcli.analyses.exercise.variant``), and the
+blanks are the answers asked for.
+
 A submission is a student's answers file (the student id is its stem) or a
 folder (the id is its name) holding ``answers.toml`` and the code files it
 or the key names. Its problems give answers only::
