@@ -27,7 +27,9 @@ def recip(a):
 
 
 def mul0(a, b):
-    return np.where(np.equal(a, 0), 0.0, np.multiply(a, b))  # 0 * inf and 0 * nan are 0 here
+    # 0 * inf and 0 * nan are 0 here; a product of finite numbers is IEEE's (-0.0 * 1 is -0.0)
+    product = np.multiply(a, b)
+    return np.where(np.equal(a, 0) & ~np.isfinite(b), np.multiply(a, 0.0), product)
 
 
 def sigmoid(a):
