@@ -455,6 +455,21 @@ def matmul(size: int, repeat: int) -> list[Row]:
     return [Row(f"gradient of W @ X, {size}x{size}", figure, "3 numpy matmuls", baseline, 1.2)]
 
 
+def diagnosed_matmul(size: int, repeat: int) -> list[Row]:
+    """A wrong dW that no mistake explains is checked against every array mistake (bounded numpy work)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    W, X, dD, wrong = (rng.standard_normal((size, size)) for _ in range(4))
+    limits = bpcli.Limits(max_elements=max(size * size, 1_000_000))
+
+    def checked(dW: object) -> Callable[[], object]:
+        return lambda: bpcli.check("D = W @ X", W=W, X=X, upstream=dD, expect={"dW": dW}, limits=limits)
+
+    figure, baseline = interleaved(checked(wrong), checked(dD @ X.T), repeat)
+    return [Row(f"check a wrong dW of W @ X, {size}x{size}, diagnosed", figure, "the right dW", baseline, 3.0)]
+
+
 def tensor_json(size: int, repeat: int) -> list[Row]:
     """grad --json of W @ X: written as it is made, against json.dump of the same document's nested lists."""
     import io
@@ -700,6 +715,7 @@ def main() -> int:
     rows += hessian(5 if smoke else 20, repeat) + hessian(10 if smoke else 200, 1)
     rows += gradcheck(2 if smoke else 100, 1 if smoke else 3)
     rows += matmul(20 if smoke else 2000, repeat)
+    rows += diagnosed_matmul(20 if smoke else 1000, 1 if smoke else 3)
     rows += tensor_json(20 if smoke else 1000, 1 if smoke else 3)
     rows += higher_order(3 if smoke else 8)
     rows += answers(20 if smoke else 1000)

@@ -53,7 +53,8 @@ def _typer() -> Any:
 
 # The commands: each is the module of this package of that name, which registers
 # its command on the typer application (bpcli --help lists them in this order).
-COMMANDS = ("check", "code", "gates", "grad", "gradcheck", "grade", "graph", "hessian", "jacobian", "schema")
+COMMANDS = ("check", "code", "exercise", "gates", "grad", "gradcheck", "grade", "graph", "hessian", "jacobian",
+            "schema")
 
 
 def _application() -> Any:
