@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
-import typer
 
 from bpcli.analyses.expected import tolerance
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Context, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 
 
-@app.command(
+@command(
     context_settings=common.BINDINGS,
     epilog="""\b
 Examples:
@@ -23,34 +21,33 @@ Examples:
   bpcli check "x*y" -x 3 -y 2 --expect dx=2 --json
 """,
 )
-@common.reporting_errors
 def check(
-    ctx: typer.Context,
+    ctx: Context,
     expression: common.Expression = None,
     file: common.File = None,
-    expect: Optional[list[str]] = typer.Option(
+    expect: Optional[list[str]] = Option(
         None, "--expect", metavar="NAME=V",
         help="An expectation: NAME=V (a value), dNAME=V or d(NAME)=V (a gradient). Repeat it.",
     ),
-    backward: Optional[Path] = typer.Option(
+    backward: Optional[Path] = Option(
         None, "--backward", metavar="PATH", help="A backward pass in the notes' style, checked line by line.",
     ),
-    answers: Optional[list[Path]] = typer.Option(
+    answers: Optional[list[Path]] = Option(
         None, "--answers", metavar="PATH",
         help="A TOML file of [[problem]] tables, checked in one process; repeat it for several files, each scored.",
     ),
-    allow_paths: Optional[list[Path]] = typer.Option(
+    allow_paths: Optional[list[Path]] = Option(
         None, "--allow-paths", metavar="DIR",
         help="A folder the @ paths of an answers file may read, besides the file's own (repeat it).",
     ),
-    rtol: Optional[float] = typer.Option(
+    rtol: Optional[float] = Option(
         None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."
     ),
-    atol: Optional[float] = typer.Option(
+    atol: Optional[float] = Option(
         None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.check/1 JSON document."),
-    html: Optional[Path] = typer.Option(
+    json_output: bool = Option(False, "--json", help="Print the bpcli.check/1 JSON document."),
+    html: Optional[Path] = Option(
         None, "--html", metavar="PATH",
         help="Also write the report as a self-contained HTML page: your lines beside the true values, "
         "wrong ones marked, the diagnosis.",
