@@ -65,7 +65,9 @@ def _application() -> Any:
 
     for command in COMMANDS:
         importlib.import_module(f"bpcli.cli.{command}")
-        register(DECLARED[command])
+    if not app.registered_commands:  # once, however often the application is asked for
+        for command in COMMANDS:
+            register(app, DECLARED[command])
     return app
 
 

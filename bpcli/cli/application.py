@@ -50,11 +50,8 @@ def _root(
     """Differentiate an expression and show every stage of backpropagation."""
 
 
-def register(declared: Declared) -> None:
-    """Add a declared command (declare.py) to the application, its options converted to typer's."""
-    if declared.function.__name__ in _REGISTERED:
-        return
-    _REGISTERED.add(declared.function.__name__)
+def register(application: typer.Typer, declared: Declared) -> None:
+    """Add a declared command (declare.py) to a typer application, its options converted to typer's."""
     function = declared.function
     hints = typing.get_type_hints(function, include_extras=True)
     parameters = [
@@ -80,10 +77,7 @@ def register(declared: Declared) -> None:
 
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     run.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters}
-    app.command(**declared.settings)(run)
-
-
-_REGISTERED: set[str] = set()
+    application.command(**declared.settings)(run)
 
 
 def _typer_value(value: Any) -> Any:
