@@ -461,10 +461,10 @@ def main() -> int:
     options = parser.parse_args()
     smoke = options.smoke
     if options.startup is not None:
-        print(report(startup(2 if smoke else 11, options.startup or None)))
+        print(report(startup(1 if smoke else 11, options.startup or None)))
         return 0
     repeat = 1 if smoke else 7
-    rows = startup(2 if smoke else 21)
+    rows = startup(1 if smoke else 11)
     rows += numpy_parsing(100 if smoke else 1_000, repeat)
     rows += points(1_000 if smoke else 1_000_000, repeat)
     rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from bpcli.analyses.backward_file import BackwardCheck, check_backward
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose
 from bpcli.analyses.expected import (
     DIGITS,
@@ -36,6 +35,9 @@ from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice, parse
 from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Assign
+
+if TYPE_CHECKING:
+    from bpcli.analyses.backward_file import BackwardCheck
 
 _EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?)\s*\)\Z")
 
@@ -199,6 +201,8 @@ def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -
     outcomes = [_diagnosed(outcome, truth, student, problem.rule) for outcome in outcomes]
     backward = None
     if problem.backward is not None:
+        from bpcli.analyses.backward_file import check_backward  # only for a backward pass (start-up)
+
         backward = check_backward(problem.backward, truth, problem.rule, problem.backward_label)
         outcomes += _backward_outcomes(backward, truth, problem.rule)
     return ProblemResult(
