@@ -90,3 +90,46 @@ def test_what_the_quick_reader_is_not_sure_of_goes_to_typer(words):
 def test_completion_goes_to_typer(monkeypatch):
     monkeypatch.setenv("_BPCLI_COMPLETE", "complete_bash")
     assert quick.run(["gates", "--json"], COMMANDS) is None
+
+
+def documented_command_lines() -> list[list[str]]:
+    """Every `$ bpcli ...` of README and docs/ that is one plain command (no pipe, redirection or variable)."""
+    import importlib.util
+    import shlex
+    import sys
+
+    from helpers import REPO
+
+    if "docs_examples" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("docs_examples", REPO / "docs" / "examples.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclass looks itself up there
+        spec.loader.exec_module(module)
+    pages = sys.modules["docs_examples"]
+    lines = []
+    for path in pages.pages():
+        for example in pages.examples(path.read_text()):
+            words = list(shlex.shlex(example.command, posix=True, punctuation_chars=True))
+            operators = [word for word in words if set(word) <= set("();<>|&")]  # a pipe, a redirection, ...
+            if words[0] == "bpcli" and not operators and "$" not in example.command:
+                lines.append(shlex.split(example.command)[1:])
+    for declared in DECLARED.values():  # and the examples of every command's --help
+        epilog = declared.settings.get("epilog", "")
+        lines += [shlex.split(line)[1:] for line in epilog.splitlines() if line.strip().startswith("bpcli ")]
+    return lines
+
+
+def test_every_documented_command_line_is_read_as_typer_reads_it():
+    """Where the quick reader decides, it decides as typer would; the rest it leaves (and typer still runs it)."""
+    lines = documented_command_lines()
+    read_quickly = 0
+    for words in lines:
+        if not words or words[0] not in COMMANDS or any(word in ("--help", "--version", "--") for word in words):
+            continue
+        try:
+            read = quick.read(DECLARED[words[0]], words[1:])
+        except quick.Undecided:
+            continue
+        read_quickly += 1
+        assert plain(read) == plain(typer_reads(words)), words
+    assert read_quickly > 0.8 * len(lines) > 50

@@ -33,7 +33,7 @@ class _Parameter(NamedTuple):
     settings: dict[str, Any]
 
 
-class _Undecided(Exception):
+class Undecided(Exception):
     """The arguments are for typer to read (it knows what to say about them)."""
 
 
@@ -49,7 +49,7 @@ def run(argv: list[str], commands: tuple[str, ...]) -> Optional[int]:
     declared = DECLARED[argv[0]]
     try:
         arguments = read(declared, argv[1:])
-    except _Undecided:
+    except Undecided:
         return None
 
     def checked() -> Any:
@@ -74,17 +74,17 @@ def read(declared: Declared, words: list[str]) -> dict[str, Any]:
         position += 1
         if parameter is None:
             if word.startswith("-") and word != "-" and not declared.takes_bindings:
-                raise _Undecided()  # typer's "No such option"
+                raise Undecided()  # typer's "No such option"
             rest.append(word)
             continue
         if parameter.kind is bool:
             if sign:
-                raise _Undecided()  # a flag takes no value
+                raise Undecided()  # a flag takes no value
             values[parameter.name] = True
             continue
         if not sign:
             if position == len(words):
-                raise _Undecided()  # the option's value is missing
+                raise Undecided()  # the option's value is missing
             attached, position = words[position], position + 1
         value = _converted(parameter, attached)
         values[parameter.name] = [*values.get(parameter.name, []), value] if parameter.many else value
@@ -115,10 +115,10 @@ def _converted(parameter: _Parameter, text: str) -> Any:
     try:
         value = parameter.kind(text)
     except ValueError:
-        raise _Undecided() from None
+        raise Undecided() from None
     low, high = parameter.settings.get("min"), parameter.settings.get("max")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise _Undecided()
+        raise Undecided()
     return value
 
 
