@@ -353,6 +353,35 @@ class TestGraphviz:
             time.sleep(0.05)
         assert not _running(dot_pid), "dot outlived bpcli"
 
+    @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+    @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+    def test_a_signal_while_dot_is_starting_still_kills_it(self, tmp_path, signum):
+        # The signal lands after the child exists but before Popen has returned it: the moment
+        # a handler that raised (as bpcli's once did) lost the child, seen as a flaky test above.
+        pid_file = tmp_path / "child.pid"
+        script = f"""
+import os, signal, subprocess
+from bpcli.views import diagram
+real = subprocess.Popen
+def starting_then_signalled(*args, **kwargs):
+    child = real(*args, **kwargs)
+    open({str(pid_file)!r}, "w").write(str(child.pid))
+    os.kill(os.getpid(), {int(signum)})
+    return child
+diagram.subprocess.Popen = starting_then_signalled
+diagram._run_killed_with_us(["sleep", "60"], b"")
+"""
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+        assert run.returncode != 0  # the signal ended the run, as it would have without dot
+        child = int(pid_file.read_text())
+        deadline = time.monotonic() + 10
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        alive = _running(child)
+        if alive:
+            os.kill(child, signal.SIGKILL)
+        assert not alive, "the child outlived bpcli"
+
 
 def _running(pid: int) -> bool:
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import signal
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import REGISTRY
@@ -275,40 +275,60 @@ def render(dot_text: str, image_format: str) -> bytes:
     return stdout
 
 
-class _Terminated(BaseException):
-    """SIGTERM arrived while Graphviz was drawing."""
-
-
 def _run_killed_with_us(command: list[str], data: bytes) -> tuple[bytes, bytes, int]:
     """Run ``command`` on ``data``; the child is killed if it overruns DOT_TIMEOUT or if bpcli is
-    interrupted (SIGINT) or terminated (SIGTERM), so that no ``dot`` outlives the run."""
+    interrupted (SIGINT) or terminated (SIGTERM), so that no ``dot`` outlives the run.
+
+    The handlers only note the signal and kill the child if it exists yet: raising from them
+    could land inside ``Popen`` after the child has started but before we hold it, and leave
+    it running.
+    """
     import subprocess  # only to draw an image (start-up)
 
-    def terminated(signum: int, frame: Any) -> None:
-        raise _Terminated
+    process: subprocess.Popen | None = None
+    received: list[int] = []
 
-    try:  # set before the child starts, so that no SIGTERM can come between the two
-        previous, handled = signal.signal(signal.SIGTERM, terminated), True
-    except ValueError:  # not the main thread (bpcli used as a library): no handler to set
-        previous, handled = None, False
-    process = None
+    def note(signum: int, frame: Any) -> None:
+        received.append(signum)
+        if process is not None:
+            _stop(process)
+
+    previous = _set_handlers(note)
     try:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if received:  # the signal came while the child was starting
+            _stop(process)
         stdout, stderr = process.communicate(data, timeout=DOT_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise BpcliError("Graphviz took over two minutes to draw the circuit; use --format dot") from None
-    except _Terminated:
-        stdout = None
-    finally:  # KeyboardInterrupt (SIGINT) and the timeout pass here too
+    finally:
         if process is not None:
             _stop(process)
-        if handled:  # (None: a handler set outside Python, which signal cannot put back; the default then)
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-    if stdout is None:  # dot is gone: now end as SIGTERM would have ended bpcli
-        signal.raise_signal(signal.SIGTERM)
-        raise SystemExit(128 + signal.SIGTERM)  # a handler of the caller's own chose to carry on
-    assert process is not None  # dot ran: a failure to start it has propagated above
+        _restore_handlers(previous)
+    if received:  # dot is gone: now end as the signal would have ended bpcli
+        signal.raise_signal(received[0])
+        raise SystemExit(128 + received[0])  # a handler of the caller's own chose to carry on
     return stdout, stderr, process.returncode
+
+
+_STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _set_handlers(handler: Callable[[int, Any], None]) -> dict[int, Any]:
+    """Install ``handler`` for SIGTERM and SIGINT; the previous handlers, to put back."""
+    previous: dict[int, Any] = {}
+    try:
+        for signum in _STOPPING_SIGNALS:
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread (bpcli used as a library): no handler to set
+        pass
+    return previous
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        # (None: a handler set outside Python, which signal cannot put back; the default then)
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 def _stop(process: subprocess.Popen) -> None:
