@@ -63,10 +63,12 @@ def _application() -> Any:
     from bpcli.cli.application import app, register  # typer only where the quick reader leaves off (start-up)
     from bpcli.cli.declare import DECLARED
 
-    registered = {info.callback.__name__ for info in app.registered_commands if info.callback is not None}
     for command in COMMANDS:
         importlib.import_module(f"bpcli.cli.{command}")
-        if command not in registered:  # once, however often the application is asked for
+    # Once, however often the application is asked for (a module may also register on typer's app itself).
+    registered = {info.callback.__name__ for info in app.registered_commands if info.callback is not None}
+    for command in COMMANDS:
+        if command not in registered:
             register(app, DECLARED[command])
     return app
 

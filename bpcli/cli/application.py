@@ -118,10 +118,10 @@ def _check_option_words(ctx: Any) -> None:
     """common.check_option_words, with the options typer knows of this command and of every other."""
     commands = getattr(ctx.find_root().command, "commands", {}).values()
     common.check_option_words(
-        ctx.command.name, long_options(ctx.command.params),
-        {opt for command in commands for opt in long_options(command.params)}, ctx.args,
+        ctx.command.name, _long_options(ctx.command.params),
+        {opt for command in commands for opt in _long_options(command.params)}, ctx.args,
     )
 
 
-def long_options(params: Any) -> set[str]:
+def _long_options(params: Any) -> set[str]:
     return {opt for param in params for opt in param.opts if opt.startswith("--")}

@@ -46,7 +46,9 @@ def run(argv: list[str], commands: tuple[str, ...]) -> Optional[int]:
     import importlib  # the command's module only (start-up)
 
     importlib.import_module(f"bpcli.cli.{argv[0]}")
-    declared = DECLARED[argv[0]]
+    declared = DECLARED.get(argv[0])
+    if declared is None:
+        return None  # a command registered on typer's application directly
     try:
         arguments = read(declared, argv[1:])
     except Undecided:
