@@ -39,7 +39,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.formulas import constant_ast
+from bpcli.engine.formulas import READ_AS_FIRST, READ_AS_PRODUCT, constant_ast
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph
 from bpcli.engine.syntax.ast import Binary, Call, Expr, Name, Neg, Number
@@ -268,14 +268,15 @@ def simplify(graph: Graph, roots: Mapping[str, int | None], max_size: int = DEFA
             stage_names.setdefault(syms[node], graph.nodes[node].name)
     root_syms = {label: algebra.const(0.0) if node is None else syms[node] for label, node in roots.items()}
 
-    def printer(shown: list[Sym]) -> _Printer:
+    def printer(shown: list[Sym], readable: bool) -> _Printer:
         fresh = _fresh_names(graph.taken)
-        return _Printer(shown, lambda sym: stage_names.get(sym) or next(fresh))
+        return _Printer(shown, lambda sym: stage_names.get(sym) or next(fresh), readable)
 
-    together = printer(list(root_syms.values()))
+    together = printer(list(root_syms.values()), readable=True)
     programs = {}
     for label, sym in root_syms.items():
-        alone = printer([sym])  # a program names only what its own expression shares
+        # A program names only what its own expression shares, and keeps the exact gates to parse back.
+        alone = printer([sym], readable=False)
         stages = [f"{name} = {alone.text(s)}" for s, name in alone.named.items()]
         programs[label] = "; ".join([*stages, alone.text(sym)])
     return Rendering(
@@ -297,7 +298,8 @@ def _fresh_names(taken: set[str]) -> Iterator[str]:
 class _Printer:
     """Turns canonical expressions into bpcli syntax, naming the shared ones worth a name."""
 
-    def __init__(self, roots: list[Sym], name_for: Callable[[Sym], str]) -> None:
+    def __init__(self, roots: list[Sym], name_for: Callable[[Sym], str], readable: bool) -> None:
+        self.readable = readable  # edge-case gates read as a person writes them (formulas.READ_AS_*)
         self.order = _reachable(roots)  # children before parents
         uses = _uses(self.order, roots)
         self.named: dict[Sym, str] = {}
@@ -330,6 +332,10 @@ class _Printer:
             args = [self._ref(a) for a in sym.args]
             if sym.name == "pow":
                 return Binary("**", args[0], args[1])
+            if self.readable and sym.name in READ_AS_PRODUCT:
+                return Binary("*", args[0], args[1])
+            if self.readable and sym.name in READ_AS_FIRST:
+                return args[0]
             return Call(REGISTRY[sym.name].function or sym.name, tuple(args))
         if sym.kind == PRODUCT:
             return self._product(sym.number, sym.parts)
