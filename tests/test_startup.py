@@ -1,4 +1,4 @@
-"""Start-up stays small: a scalar --json run needs neither numpy, rich nor lark."""
+"""Start-up stays small: a scalar --json run of any command needs neither typer, numpy, rich nor lark."""
 
 from __future__ import annotations
 
