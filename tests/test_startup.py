@@ -60,7 +60,7 @@ def test_help_version_and_double_dash_are_typers(words):
     assert "typer" in modules_of(process)
 
 
-HEAVY = ("typer", "click", "rich", "numpy")
+HEAVY = ("typer", "click", "rich", "numpy", "lark")
 
 
 def scalar_command_lines(folder):
