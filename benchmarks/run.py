@@ -360,6 +360,60 @@ def answers(count: int) -> list[Row]:
                 note="target: under 2 s in one process, start-up included", seconds=True)]
 
 
+# ---- grading a class ------------------------------------------------------------------------
+
+def grading(students: int, problems: int) -> list[Row]:
+    """``bpcli grade`` of a class (a folder per student) against ``check --answers`` of the same answers in one file."""
+    import tempfile
+
+    import check_answers  # the answers-file generator beside this script
+
+    made = check_answers.problems(problems)
+    with tempfile.TemporaryDirectory() as folder:
+        key, submissions, every = _class(Path(folder), made, students)
+        one_file = Path(folder) / "all.toml"
+        one_file.write_text(check_answers.toml(every))
+        (Path(folder) / "backward.py").write_text(check_answers.BACKWARD)
+        figure, baseline = interleaved(
+            lambda: subprocess.run([*bpcli_command(), "grade", str(key), *map(str, submissions), "--json"],
+                                   capture_output=True, check=True),
+            lambda: subprocess.run([*bpcli_command(), "check", "--answers", str(one_file), "--json"],
+                                   capture_output=True),
+            1 if students < 100 else 3,
+        )
+    return [Row(f"grade, {students} students x {problems} problems", figure,
+                "check --answers of the same answers, one file", baseline, 10.0,
+                note="target: under 10 s in one process, start-up included", seconds=True)]
+
+
+def _class(folder: Path, made: list[dict], students: int) -> tuple[Path, list[Path], list[dict]]:
+    """A key of the problems ``made``, and a folder per student (every 7th student's answers a little off)."""
+    import check_answers
+
+    key = folder / "key.toml"
+    key.write_text("".join(
+        f'[[problem]]\nname = "p{index}"\nexpr = "{p["expr"]}"\ninputs = {_inline(p["inputs"])}\n'
+        + (f'answers = {list(p["expect"])!r}\n'.replace("'", '"') if "expect" in p else 'backward = "@backward.py"\n')
+        for index, p in enumerate(made)))
+    submissions, every = [], []
+    for student in range(students):
+        mine = [{**p, "expect": {k: v + (student % 7 == 0) for k, v in p["expect"].items()}} if "expect" in p else p
+                for p in made]
+        path = folder / f"student{student:03}"
+        path.mkdir()
+        (path / "answers.toml").write_text("".join(
+            f'[[problem]]\nname = "p{index}"\nexpect = {_inline(p["expect"])}\n'
+            for index, p in enumerate(mine) if "expect" in p))
+        (path / "backward.py").write_text(check_answers.BACKWARD)
+        submissions.append(path)
+        every += [{**p, "backward": "@backward.py"} if "backward" in p else p for p in mine]
+    return key, submissions, every
+
+
+def _inline(table: dict) -> str:
+    return "{ " + ", ".join(f"{name} = {value}" for name, value in table.items()) + " }"
+
+
 # ---- bounded work: 10x the input may cost at most 12x the time (issue 17) -------------------
 
 SCALING_TARGET = 12.0
@@ -482,6 +536,7 @@ def main() -> int:
     rows += tensor_json(20 if smoke else 1000, 1 if smoke else 3)
     rows += higher_order(3 if smoke else 8)
     rows += answers(20 if smoke else 1000)
+    rows += grading(10 if smoke else 300, 10)
     rows += scaling(smoke)
     print(report(rows))
     print()

@@ -53,6 +53,8 @@ _PUBLIC = {
     "symbolic": "bpcli.analyses.symbolic",
     "check": "bpcli.analyses.check",
     "check_answers": "bpcli.analyses.answers",
+    "read_code": "bpcli.analyses.student_code",
+    "grade": "bpcli.analyses.grade",
     "gradcheck": "bpcli.analyses.gradcheck",
     "gate_reference": "bpcli.analyses.gates",
     "json_schema": "bpcli.views.json_schemas",
@@ -63,6 +65,7 @@ _PUBLIC = {
     "DerivativeResult": "bpcli.analyses.derivative",
     "SymbolicResult": "bpcli.analyses.symbolic",
     "CheckResult": "bpcli.analyses.check",
+    "GradeResult": "bpcli.analyses.grade",
     "GradcheckResult": "bpcli.analyses.gradcheck",
     "GateReference": "bpcli.analyses.gates",
     "BpcliError": "bpcli.engine.errors",
@@ -72,6 +75,8 @@ __all__ = ["__version__", *_PUBLIC]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr__ imports on first use
     from bpcli.analyses.answers import check_answers
+    from bpcli.analyses.student_code import read_code
+    from bpcli.analyses.grade import GradeResult, grade
     from bpcli.analyses.grad import grad
     from bpcli.engine.limits import Limits
     from bpcli.engine.values import Constant

@@ -166,6 +166,7 @@ def scratch_folder(text: str, page: str) -> tempfile.TemporaryDirectory:
     folder = tempfile.TemporaryDirectory()
     root = Path(folder.name)
     for name, content in shown_files(text, page).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)  # a student's folder (docs/commands/grade.md)
         (root / name).write_text(content)
     (root / "docs").mkdir()
     import numpy as np  # the one binary example file

@@ -12,7 +12,7 @@ from helpers import close, numeric_gradients, run_cli, run_json, run_process
 # max, min), the broadcasts that undo and redo broadcasting, ties of reductions,
 # and the sum at a fork.
 MADE_FOR_GRADIENTS = {"accumulate", "broadcast", "unbroadcast", "share", "step", "sign", "greater", "nonzero", "unzero",
-                      "scatter", "keepdims", "reshape_like", "dim", "ndim", "size", "prod_others"}
+                      "scatter", "keepdims", "reshape_like", "dim", "ndim", "size", "prod_others", "prod_pairs"}
 
 
 def table_rows(output: str) -> list[list[str]]:

@@ -22,7 +22,7 @@ def examples(help_text: str) -> list[str]:
 
 
 def test_every_command_is_here():
-    assert {"grad", "jacobian", "hessian", "check", "gradcheck", "graph", "code", "gates", "schema"} <= set(COMMANDS)
+    assert {"grad", "jacobian", "hessian", "check", "gradcheck", "grade", "graph", "code", "gates", "schema"} <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", [[], *([name] for name in COMMANDS)], ids=["bpcli", *COMMANDS])
@@ -75,7 +75,7 @@ class TestShellCompletion:
         """What the bash script runs on a Tab: bpcli answers with the commands that fit, despite its quick path."""
         commands = run_process(env={"_BPCLI_COMPLETE": "complete_bash", "COMP_WORDS": "bpcli gra", "COMP_CWORD": "1"})
         assert commands.returncode == 0, commands.stderr
-        assert commands.stdout.split() == ["grad", "gradcheck", "graph"]
+        assert commands.stdout.split() == ["grad", "gradcheck", "grade", "graph"]
         options = run_process(env={"_BPCLI_COMPLETE": "complete_bash", "COMP_WORDS": "bpcli grad x --ord",
                                    "COMP_CWORD": "3"})
         assert options.stdout.split() == ["--order"]

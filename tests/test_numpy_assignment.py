@@ -121,7 +121,8 @@ class TestBackwardFilesWithIndexedAssignment:
 
 @pytest.mark.parametrize("text, message, underlined", [
     ("m = x * 1; m[0] = w; f = np.sum(m)", "cannot be written into the (3,) elements", "m[0] = w"),
-    ("m = x * 1; m[x > 0] = w; f = np.sum(m)", "assigning through a mask takes a number", "m[x > 0] = w"),
+    ("m = x * 1; m[x > 0] = w; f = np.sum(m)", "a (2,) value cannot be written into the (4,) elements",
+     "m[x > 0] = w"),
     ("m = x * 1; m[7] = 0; f = np.sum(m)", "index 7 is out of bounds", "m[7] = 0"),
     ("f(x)[0] = 1", "only a name's elements can be assigned to", "f(x)"),
 ])

@@ -131,9 +131,14 @@ def test_prod_is_differentiated_exactly_where_elements_are_zero():
     assert result.gradients["w"].tolist() == np.prod(x, axis=1).tolist()
 
 
-def test_the_second_derivative_of_prod_is_refused_by_name():
-    result = run_cli("hessian", "np.prod(x)", "-x", "[1, 2, 3]")
-    assert result.exit_code == 2 and "the second derivative of prod is not supported" in result.stderr
+def test_the_second_derivative_of_prod_is_the_product_of_the_others_exact_at_zero_and_the_third_is_refused():
+    x = [1.0, 2.0, 0.0, 3.0]
+    doc = run_json("hessian", "np.prod(x)", "-x", json.dumps(x))
+    # d2/dxi dxj prod(x) = the product of the elements other than i and j (0 on the diagonal)
+    expected = [[0.0 if i == j else float(np.prod(np.delete(x, [i, j]))) for j in range(4)] for i in range(4)]
+    assert doc["hessian"] == expected
+    result = run_cli("grad", "np.prod(x * x)", "-x", "2", "--order", "3")
+    assert result.exit_code == 2 and "the third derivative of prod is not supported" in result.stderr
 
 
 @pytest.mark.parametrize("text", [

@@ -33,16 +33,17 @@ from typing import Any, Iterable
 
 from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_problem
 from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
+from bpcli.analyses.student_code import StudentCode, is_spec, read_code
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.values import ValueReader, read_bytes, utf8_text
 
 KEYS = {
     "name": "a label for the report",
-    "expr": "the expression or staged program (or @file)",
+    "expr": "the expression or staged program (or @file, or @FILE.py:NAME, a forward function)",
     "inputs": "a table of input values",
     "expect": "a table of expected values (NAME) and gradients (dNAME)",
-    "backward": "a backward pass in the notes' style (or @file)",
+    "backward": "a backward pass in the notes' style (or @file, or @FILE.py:NAME, a backward function)",
     "upstream": "the gradient flowing into a non-scalar output",
     "rtol": "relative tolerance for this problem (the grader's --rtol/--atol replace it)",
     "atol": "absolute tolerance for this problem (the grader's --rtol/--atol replace it)",
@@ -56,11 +57,13 @@ class Folders:
 
     base: Path  # the answers file's folder, which relative paths start from
     allowed: tuple[Path, ...]  # every folder a path may resolve into, symbolic links resolved
+    advice: str = " (a grader can allow another folder with --allow-paths DIR)"  # ends a refusal
 
     @classmethod
-    def of(cls, answers: Path, allow: Iterable[str | Path] = ()) -> Folders:
+    def of(cls, answers: Path, allow: Iterable[str | Path] = (), advice: str | None = None) -> Folders:
         base = answers.parent
-        return cls(base, tuple(Path(folder).resolve() for folder in (base, *allow)))
+        allowed = tuple(Path(folder).resolve() for folder in (base, *allow))
+        return cls(base, allowed) if advice is None else cls(base, allowed, advice)
 
     def resolve(self, written: str) -> Path:
         """The file an @ path names (``written`` without the @), or a BpcliError if it leads outside."""
@@ -71,7 +74,7 @@ class Folders:
         if not any(resolved.is_relative_to(folder) for folder in self.allowed):
             raise BpcliError(
                 f"@{written} is outside the answers file's folder {self.allowed[0]}: bpcli reads only files "
-                "inside it (a grader can allow another folder with --allow-paths DIR)"
+                f"inside it{self.advice}"
             )
         return resolved
 
@@ -149,16 +152,7 @@ def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | 
     ``grader`` is the command line's tolerance: when it gives one, it replaces
     what every problem sets.
     """
-    import tomllib  # only for answers files (start-up)
-
-    try:
-        document = tomllib.loads(_read(path, MAX_ANSWERS_BYTES), parse_float=Written)
-    except tomllib.TOMLDecodeError as error:
-        raise BpcliError(f"{path} is not valid TOML: {error}") from None
-    except ValueError:  # Python's int refuses a whole number of more than 4,300 digits
-        raise BpcliError(f"{path} holds a whole number of more than 4,300 digits") from None
-    except RecursionError:
-        raise BpcliError(f"{path} is nested too deeply") from None
+    document = read_toml(path, MAX_ANSWERS_BYTES)
     extra = set(document) - {"problem"}
     if extra:
         raise BpcliError(f"{path}: unknown top-level key {sorted(extra)[0]!r}; problems are [[problem]] tables")
@@ -167,6 +161,21 @@ def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | 
         raise BpcliError(f"{path} has no problems: write each one as a [[problem]] table with expr, inputs and expect")
     folders = Folders.of(path, allow_paths)
     return [_problem(path, index, table, grader, folders) for index, table in enumerate(tables, start=1)]
+
+
+def read_toml(path: Path, limit: int, raise_with: str = "--max-length") -> dict[str, Any]:
+    """A TOML file of at most ``limit`` bytes, its floats Written (with their digits); a BpcliError if not TOML."""
+    import tomllib  # only for answers files (start-up)
+
+    try:
+        return tomllib.loads(utf8_text(path, read_bytes(path, limit=limit, raise_with=raise_with)),
+                             parse_float=Written)
+    except tomllib.TOMLDecodeError as error:
+        raise BpcliError(f"{path} is not valid TOML: {error}") from None
+    except ValueError:  # Python's int refuses a whole number of more than 4,300 digits
+        raise BpcliError(f"{path} holds a whole number of more than 4,300 digits") from None
+    except RecursionError:
+        raise BpcliError(f"{path} is nested too deeply") from None
 
 
 def _problem(path: Path, index: int, table: Any, grader: Rule, folders: Folders) -> Entry:
@@ -219,32 +228,65 @@ def _checked(entry: Entry, index: int, limits: Limits, max_length: int = DEFAULT
     the text of a file it read, beyond the short excerpt of a parse error.
     """
     problem = entry.problem
-    written = problem.expression
     try:
-        reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
-        checked = dataclasses.replace(
-            problem,
-            expression=_text(entry.folders, problem.expression, max_length, "expr"),
-            backward=None if problem.backward is None else _text(entry.folders, problem.backward, max_length,
-                                                                 "backward"),
-            values={name: _value(entry.folders, reader, name, v) for name, v in problem.values.items()},
-            expect={key: _expected(entry.folders, reader, key, v) for key, v in problem.expect.items()},
-            upstream=_value(entry.folders, reader, "upstream", problem.upstream),
-        )
-        return check_problem(checked, index, limits)
+        return check_problem(resolved(entry, limits, max_length), index, limits)
     except BpcliError as error:
         unchecked = len(problem.expect) + (problem.backward is not None)
-        return ProblemResult(index, problem.name, written, error=error.render(), unchecked=unchecked)
+        return ProblemResult(index, problem.name, problem.expression, error=error.render(), unchecked=unchecked)
 
 
-def _value(folders: Folders, reader: Any, name: str, value: Any) -> Any:
+def resolved(entry: Entry, limits: Limits = Limits(), max_length: int = DEFAULT_MAX_LENGTH) -> Problem:
+    """The problem with its texts read: @ files (inside the entry's folders), value texts, random fills,
+    and the student's functions when expr (and backward) pick them from a file."""
+    problem = entry.problem
+    reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
+    code = _code(entry, max_length)
+    return dataclasses.replace(
+        problem,
+        expression=problem.expression if code is not None else read_text(entry.folders, problem.expression,
+                                                                          max_length, "expr"),
+        backward=None if problem.backward is None or code is not None else read_text(
+            entry.folders, problem.backward, max_length, "backward"),
+        values={name: input_value(entry.folders, reader, name, v) for name, v in problem.values.items()},
+        expect={key: expected_value(entry.folders, reader, key, v) for key, v in problem.expect.items()},
+        upstream=input_value(entry.folders, reader, "upstream", problem.upstream),
+        code=code, seed=entry.seed, fills=reader,
+    )
+
+
+def _code(entry: Entry, max_length: int) -> StudentCode | None:
+    """A student's functions, when expr (and backward) pick them: "@layers.py:affine_forward"."""
+    problem = entry.problem
+    forward, backward = _picked(problem.expression), _picked(problem.backward)
+    if forward is None:
+        if backward is not None:
+            raise BpcliError(f"backward = \"@{backward}\" picks a backward function: expr must pick its forward "
+                             "function (expr = \"@layers.py:affine_forward\")")
+        return None
+    if problem.backward is not None and backward is None:
+        raise BpcliError(f"expr = \"@{forward}\" picks a forward function: backward must pick its backward function "
+                         "(backward = \"@layers.py:affine_backward\")")
+
+    def read(path: str) -> str:  # inside the answers file's folder, as every @ path
+        return _read(entry.folders.resolve(path), max_length)
+
+    return read_code(forward, backward, read)
+
+
+def _picked(text: str | None) -> str | None:
+    """FILE.py:NAME for "@FILE.py:NAME", a function picked from a file; None for anything else."""
+    stripped = (text or "").strip()
+    return stripped[1:] if stripped.startswith("@") and is_spec(stripped[1:]) else None
+
+
+def input_value(folders: Folders, reader: Any, name: str, value: Any) -> Any:
     """An input (or upstream) value: a value text is read as on the command line, its @file inside ``folders``."""
     if not isinstance(value, str) or value == "ones":
         return value
     return reader.read(name, _located(folders, value))
 
 
-def _expected(folders: Folders, reader: Any, key: str, value: Any) -> Any:
+def expected_value(folders: Folders, reader: Any, key: str, value: Any) -> Any:
     """An expected value: a value text is read now, its @file inside ``folders`` and shown as written."""
     if not isinstance(value, str):
         return value
@@ -257,7 +299,7 @@ def _located(folders: Folders, text: str) -> str:
     return "@" + str(folders.resolve(stripped[1:])) if stripped.startswith("@") else text
 
 
-def _text(folders: Folders, text: str, max_length: int, key: str) -> str:
+def read_text(folders: Folders, text: str, max_length: int, key: str) -> str:
     """Inline text, or the contents of @file (inside ``folders``), at most ``max_length`` bytes."""
     stripped = text.strip()
     if stripped.startswith("@"):

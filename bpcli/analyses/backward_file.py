@@ -42,10 +42,11 @@ from bpcli.analyses.diagnosis import (
     use_readings,
 )
 from bpcli.analyses.expected import DIGITS, Rule, computed, within
-from bpcli.engine.errors import BpcliError
+from bpcli.engine.errors import BpcliError, placed
 from bpcli.engine.evaluate import evaluate
 from bpcli.engine.lower import lower
-from bpcli.engine.problem import shape_graph
+from bpcli.engine.problem import infer_shapes
+from bpcli.engine.shapes import value_shape
 from bpcli.engine.syntax.ast import Assign, Program
 from bpcli.engine.syntax.parser import parse
 
@@ -81,6 +82,23 @@ class BackwardCheck:
         return next((line for line in self.lines if line.status == "wrong"), None)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What a backward *function* sees, where a backward file sees the whole forward pass.
+
+    A student's ``affine_backward(dout, cache)`` reads only its upstream gradient and what it
+    unpacked from the cache; any other name it assigns (``N = x.shape[0]`` again) is its own
+    helper, even where the forward pass has a value of that name. What it returns is compared
+    with the gradients of the forward function's parameters.
+    """
+
+    # A name the function reads -> the forward value it holds (x, w, b = cache); None: every forward
+    # value by its own name (a loss function that computes its gradient after the loss, in one scope).
+    values: Mapping[str, str] | None
+    upstream: str  # the name of the upstream gradient (the function's first parameter: dout)
+    gradients: Mapping[str, str]  # a name the function returns -> the forward value it is the gradient of
+
+
 @dataclass
 class _Gradient:
     """What the file has done so far to one value's gradient."""
@@ -91,6 +109,7 @@ class _Gradient:
     last_open: int | None = None  # nor after this one (None: the last contribution)
     last_added: tuple[int, ...] = ()  # what the latest line added
     lines: list[int] = field(default_factory=list)
+    target: str = ""  # the name the file keeps it in (dx, or a returned name of its own)
     wrong: LineVerdict | None = None  # its first line that is wrong in itself
     follows: LineVerdict | None = None  # its first line made wrong by another line
 
@@ -119,24 +138,35 @@ class _Gradient:
             low, high = low + 1, high - 1
 
 
-def check_backward(source: str, truth: Truth, rule: Rule = DIGITS, label: str = "backward file") -> BackwardCheck:
-    """Evaluate ``source`` line by line and compare every gradient it assigns with the truth."""
+def check_backward(
+    source: str, truth: Truth, rule: Rule = DIGITS, label: str = "backward file", scope: Scope | None = None
+) -> BackwardCheck:
+    """Evaluate ``source`` line by line and compare every gradient it assigns with the truth.
+
+    ``scope`` is given for a backward function (it reads its cache, not the whole forward pass).
+    """
     try:
-        return _Checker(source, truth, rule, label).run(parse(source))
+        return _Checker(source, truth, rule, label, scope).run(parse(source))
     except BpcliError as error:  # the file's own error (a parse error, a name without a value): say which file
-        if not error.message.startswith(label):
-            error.message = f"{label}: {error.message}"
-        raise
+        raise placed(error, label, source) from None
 
 
 class _Checker:
-    def __init__(self, source: str, truth: Truth, rule: Rule, label: str) -> None:
+    def __init__(self, source: str, truth: Truth, rule: Rule, label: str, scope: Scope | None = None) -> None:
         self.source, self.truth, self.rule, self.label = source, truth, rule, label
-        output = truth.name(truth.graph.output)
+        self.upstream = upstream = scope.upstream if scope is not None else "d" + truth.name(truth.graph.output)
+        # The names the file may read of the forward pass, each -> the forward value it holds.
+        values = scope.values if scope is not None else None
+        self.visible: dict[str, str] = dict(values) if values is not None else {n: n for n in truth.names}
+        self.returned: dict[str, str] = dict(scope.gradients) if scope is not None else {}
         forward = {name: truth.value(node) for name, node in truth.names.items()}
-        self.mine: dict[str, Any] = {**forward, "d" + output: truth.seed}
+        self.mine: dict[str, Any] = {mine: forward[name] for mine, name in self.visible.items()}
+        self.mine[upstream] = truth.seed
         self.true: dict[str, Any] = {**forward, **{"d" + n: truth.gradient(i) for n, i in truth.names.items()}}
-        self.true["d" + output] = truth.seed
+        self.true.update({mine: forward[name] for mine, name in self.visible.items()})
+        self.true.update({"d" + mine: truth.gradient(truth.names[name]) for mine, name in self.visible.items()})
+        self.true.update({mine: truth.gradient(truth.names[name]) for mine, name in self.returned.items()})
+        self.true[upstream] = truth.seed
         self.gradients: dict[int, _Gradient] = {}
         self.wrong_since: dict[str, int] = {}  # a name whose number is off -> the line that made it so
         self.verdicts: list[LineVerdict] = []
@@ -152,11 +182,12 @@ class _Checker:
                 self.verdicts.append(self._step(statement, steps[position]))
             else:
                 self.verdicts.append(self._line(statement))
-        final = {node: (self.mine["d" + self.truth.name(node)], g.lines[-1]) for node, g in self.gradients.items()}
+        final = {node: (self.mine[g.target], g.lines[-1]) for node, g in self.gradients.items()}
         diagnoses = {node: self._final_diagnosis(node, value) for node, (value, _) in final.items()
                      if not self._agree(value, self.truth.gradient(node))}
         graph = self.truth.graph
-        missing = [self.truth.name(v) for v in graph.variables
+        required = [self.truth.names[name] for name in self.returned.values()] if self.returned else graph.variables
+        missing = [self.truth.name(v) for v in required
                    if v not in self.gradients and self.truth.name(v) not in graph.constant_inputs]
         return BackwardCheck(self.label, self.verdicts, final, diagnoses, missing, self.warnings)
 
@@ -170,7 +201,7 @@ class _Checker:
                 "not a bare expression", source=self.source, span=statement.span,
             )
         target = statement.target
-        if target in self.truth.names:
+        if target in self.visible:
             raise BpcliError(
                 f"line {number}: {target} is a value of the forward pass; a backward file assigns "
                 f"gradients (d{target} = ...) and helpers of its own", source=self.source, span=statement.target_span,
@@ -184,7 +215,7 @@ class _Checker:
                 f"{target} is written {target} = ...", source=self.source, span=statement.target_span,
             )
         self.mine[target] = self._add(self.mine[target], mine, number) if statement.accumulate else mine
-        node = self.truth.names.get(target[1:]) if target.startswith("d") else None
+        node = self._gradient_of(target)
         if node is None:
             return self._helper(statement, graph, reads, number, text)
         return self._gradient_line(statement, graph, reads, number, text, node)
@@ -223,7 +254,7 @@ class _Checker:
         self, statement: Assign, graph: Any, reads: list[str], number: int, text: str, node: int
     ) -> LineVerdict:
         truth, target = self.truth, statement.target
-        state = self.gradients.setdefault(node, _Gradient())
+        state = self.gradients.setdefault(node, _Gradient(target=target))
         parts = self._parts(node)
         before = state.accounted_total
         own = self._own(graph, reads, target, before)
@@ -335,18 +366,29 @@ class _Checker:
             reads.append(name)
         return graph, reads
 
+    def _gradient_of(self, target: str) -> int | None:
+        """The forward value whose gradient ``target`` holds: dNAME, or a name a backward function returns."""
+        names = self.truth.names
+        if target in self.returned:
+            return names[self.returned[target]]
+        if not target.startswith("d"):
+            return None
+        return names.get(self.visible.get(target[1:], target[1:]))
+
     def _unknown_hint(self, name: str) -> str:
-        output = self.truth.name(self.truth.graph.output)
-        if name.startswith("d") and name[1:] in self.truth.names:
+        if self._gradient_of(name) is not None:
             return (f"a gradient is read before the line that computes it; backpropagation starts at the "
-                    f"output (d{output} is given) and goes back")
-        known = ", ".join(self.truth.names)
-        return f"a line may read the forward values ({known}), d{output}, and what earlier lines assign"
+                    f"output ({self.upstream} is given) and goes back")
+        known = ", ".join(self.visible)
+        return f"a line may read the forward values ({known}), {self.upstream}, and what earlier lines assign"
 
     def _evaluate(self, graph: Any, env: Mapping[str, Any], reads: list[str]) -> Any:
         values = {name: env[name] for name in reads}
-        # As the problem's own graph: a line of numbers keeps no shapes, and is computed without numpy.
-        shape_graph(graph, values, self.truth.result.problem.limits)
+        limit = self.truth.result.problem.limits.max_elements
+        shapes = infer_shapes(graph, {name: value_shape(v) for name, v in values.items()}, limit, values,
+                              numbers_fixed=True)
+        # As the problem's own graph (shape_graph): a line of numbers keeps no shapes, and runs without numpy.
+        graph.shapes = shapes if any(shapes) else None
         return evaluate(graph, values, roots=[graph.output]).values[graph.output]
 
     def _add(self, a: Any, b: Any, number: int) -> Any:
@@ -361,7 +403,7 @@ class _Checker:
     def _read_too_early(self, number: int, text: str, target: str, node: int, value: Any, should_be: Any,
                         reads: list[str]) -> LineVerdict:
         """A right formula whose inputs are right so far: it reads a fork's gradient before it is complete."""
-        early = [name for name in reads if name.startswith("d") and name[1:] in self.truth.names
+        early = [name for name in reads if self._gradient_of(name) is not None
                  and not self._agree(self.mine[name], self.true[name])]
         what = " and ".join(early) or "a gradient"
         detail = f"this line reads {what} before all the gradients flowing back to it were added; finish it first"

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
+from bpcli.analyses.backward_file import BackwardCheck, check_backward
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose
 from bpcli.analyses.expected import (
     DIGITS,
@@ -27,17 +28,17 @@ from bpcli.analyses.expected import (
     from_python,
     within,
 )
-from bpcli.analyses.grad import grad
-from bpcli.analyses.result import Result
-from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError
+from bpcli.analyses.grad import differentiate, grad
+from bpcli.analyses.result import GradResult, Result
+from bpcli.analyses.student_code import StudentCode, check_used
+from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError, placed
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.limits import Limits
-from bpcli.engine.problem import Notice, parse
+from bpcli.engine.problem import Notice, collector_paused, parse
+from bpcli.engine.problem import Problem as Circuit
 from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Assign
-
-if TYPE_CHECKING:
-    from bpcli.analyses.backward_file import BackwardCheck
+from bpcli.engine.values import ValueReader
 
 _EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?)\s*\)\Z")
 
@@ -72,6 +73,19 @@ class Problem:
     upstream: Any = None
     rule: Rule = DIGITS
     name: str | None = None
+    code: StudentCode | None = None  # a student's functions (then expression only labels the problem)
+    seed: int = 0  # the seed of a random upstream gradient (student code with a non-scalar output)
+    fills: ValueReader | None = None  # the generator the inputs' random fills came from, which it continues
+
+
+@dataclass(frozen=True)
+class UpstreamUsed:
+    """The gradient that flowed into the output, and where it came from."""
+
+    source: str  # one (a scalar output), given (--upstream V), ones, or random (student code, seeded)
+    name: str  # its name in the backward pass: dout
+    value: Any = None  # None for the number 1
+    seed: int | None = None  # for random
 
 
 @dataclass
@@ -88,6 +102,7 @@ class ProblemResult:
     warnings: list[Notice] = field(default_factory=list)
     unchecked: int = 0  # with an error: the expectations it gave, each of them counted as not met
     file: str | None = None  # the answers file it comes from, when several are checked
+    upstream: UpstreamUsed | None = None
 
     @property
     def passed(self) -> bool:
@@ -167,6 +182,9 @@ def check(
     atol: float | None = None,
     upstream: Any = None,
     limits: Limits = Limits(),
+    code: StudentCode | None = None,
+    seed: int = 0,
+    fills: ValueReader | None = None,
     **values: Any,
 ) -> CheckResult:
     """Check expected values and gradients of ``expression`` (and a backward pass) at the given point.
@@ -175,7 +193,12 @@ def check(
     list, a numpy array or a value text (``"0.39"``, ``"@dW.npy"``). A float
     is held to the digits of its shortest text; ``rtol``/``atol`` replace the
     digits rule. ``backward`` is the text of a backward pass in the notes'
-    style. Bad input raises BpcliError.
+    style. ``code`` is a student's forward function and perhaps its backward
+    function (bpcli.analyses.student_code), checked in place of ``expression``
+    (which then labels the problem); for it, a non-scalar output with no
+    ``upstream`` gets random normal values seeded with ``seed`` (drawn from
+    ``fills``, the ValueReader that read the inputs, after their random
+    fills, when it is given). Bad input raises BpcliError.
 
         >>> import bpcli
         >>> backward = "dq = z\\ndz = q\\ndx = dq\\ndy = dq"
@@ -185,31 +208,94 @@ def check(
         0
     """
     problem = Problem(expression, {**(bindings or {}), **values}, dict(expect or {}), backward, backward_label,
-                      upstream, Rule(rtol, atol))
-    if not problem.expect and problem.backward is None:
+                      upstream, Rule(rtol, atol), code=code, seed=seed, fills=fills)
+    if not problem.expect and problem.backward is None and code is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=-4) or a backward file (--backward PATH)")
+    if not problem.expect and code is not None and code.backward is None:
+        raise BpcliError("nothing to check: give an expectation (--expect dx=...) or the backward function "
+                         "(--backward FILE.py:NAME)")
     return CheckResult([check_problem(problem, limits=limits)], problem.rule)
 
 
 def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -> ProblemResult:
     """Check one problem; bad input raises BpcliError."""
-    result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)
-    truth = Truth(result)
+    result, upstream = _differentiated(problem, limits)
+    return check_against(problem, Truth(result), index, upstream)
+
+
+def check_against(
+    problem: Problem, truth: Truth, index: int = 1, upstream: UpstreamUsed | None = None,
+) -> ProblemResult:
+    """Check ``problem``'s expectations and backward pass against ``truth``, its expression already differentiated.
+
+    ``truth`` is only read, so one truth serves many students' answers to the
+    same problem (``bpcli grade``). ``upstream``: the upstream gradient it was
+    differentiated with, as shown (by default, as ``problem`` gives it).
+    """
+    result = truth.result
+    if upstream is None:
+        upstream = _upstream_given(problem, result)
     expected = _expectations(problem.expect, truth)
     outcomes = [_outcome(truth, target, key, exp, problem.rule) for target, (key, exp) in expected.items()]
     student = {node: exp for (node, gradient), (_, exp) in expected.items() if gradient}
     outcomes = [_diagnosed(outcome, truth, student, problem.rule) for outcome in outcomes]
     backward = None
-    if problem.backward is not None:
-        from bpcli.analyses.backward_file import check_backward  # only for a backward pass (start-up)
-
+    code = problem.code
+    if code is not None and code.backward is not None:
+        check_used(code, truth.names)
+        backward = check_backward(code.backward, truth, problem.rule, code.backward_label, code.scope)
+    elif problem.backward is not None:
         backward = check_backward(problem.backward, truth, problem.rule, problem.backward_label)
+    if backward is not None:
         outcomes += _backward_outcomes(backward, truth, problem.rule)
     return ProblemResult(
         index=index, name=problem.name, expression=problem.expression, outcomes=outcomes,
         output=result.output, value=result.value, inputs=result.inputs, backward=backward,
-        warnings=result.warnings,
+        warnings=_warnings(result.warnings, code), upstream=upstream,
     )
+
+
+def _warnings(warnings: list[Notice], code: StudentCode | None) -> list[Notice]:
+    """The forward pass's warnings, less "unused" for a loss function's values its gradient lines read."""
+    if code is None or not code.read_later:
+        return warnings
+    return [w for w in warnings if not (w.kind == "unused-stage" and w.stage in code.read_later)]
+
+
+def _differentiated(problem: Problem, limits: Limits) -> tuple[GradResult, UpstreamUsed]:
+    """The forward and backward pass of the problem, and the upstream gradient it used."""
+    code = problem.code
+    if code is None:
+        result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)
+        return result, _upstream_given(problem, result)
+    with collector_paused():
+        try:
+            prepared = Circuit.of(code.program, problem.values, limits=limits)
+        except BpcliError as error:  # the student's file, at its line
+            raise placed(error, code.forward.label, code.program) from None
+        name = "d" + prepared.output if code.scope is None else code.scope.upstream
+        if problem.upstream is not None or prepared.graph.shape(prepared.graph.output) == ():
+            value = prepared.upstream(problem.upstream)
+            return differentiate(prepared, value), _used(problem.upstream, name, value)
+        # As the assignment's gradient checks do (dout = np.random.randn(*out.shape) after the inputs'
+        # own random values): random normal values from the inputs' generator (docs/commands/check.md).
+        reader = problem.fills or ValueReader(seed=problem.seed, max_elements=limits.max_elements)
+        shape = prepared.graph.shape(prepared.graph.output)
+        value = prepared.upstream(reader.read("the upstream gradient", "randn:" + ",".join(map(str, shape))))
+        return differentiate(prepared, value), UpstreamUsed("random", name, value, reader.seed)
+
+
+def _upstream_given(problem: Problem, result: GradResult) -> UpstreamUsed:
+    """The upstream gradient of an expression differentiated as ``problem`` says."""
+    given = None if problem.upstream is None else result.value_of(result.adjoints.seed)
+    return _used(problem.upstream, "d" + result.output, given)
+
+
+def _used(given: Any, name: str, value: Any) -> UpstreamUsed:
+    """The upstream gradient as given: none (the number 1), "ones", or a value."""
+    if given is None:
+        return UpstreamUsed("one", name)
+    return UpstreamUsed("ones" if isinstance(given, str) and given == "ones" else "given", name, value)
 
 
 # ---- expectations --------------------------------------------------------------------
@@ -219,14 +305,14 @@ def _expectations(expect: Mapping[str, Any], truth: Truth) -> dict[tuple[int, bo
     """Each expectation by what it checks: (node, is a gradient) -> (key as written, expected value)."""
     found: dict[tuple[int, bool], tuple[str, Expected]] = {}
     for key, value in expect.items():
-        target = _resolve(key, truth)
+        target = resolve(key, truth)
         if target in found:
             raise BpcliError(f"{key} and {found[target][0]} expect the same thing; give it once")
         found[target] = (key, from_python(key, value))
     return found
 
 
-def _resolve(key: str, truth: Truth) -> tuple[int, bool]:
+def resolve(key: str, truth: Truth) -> tuple[int, bool]:
     """(node, is a gradient) for NAME, dNAME or d(NAME)."""
     names = truth.names
     explicit = _EXPLICIT_GRADIENT.match(key.strip())

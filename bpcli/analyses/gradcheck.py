@@ -29,7 +29,7 @@ from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
 from bpcli.engine.backends import backend_for
 from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK, BpcliError
-from bpcli.engine.evaluate import evaluate
+from bpcli.engine.evaluate import ShapeChanged, evaluate
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import INPUT
@@ -170,6 +170,8 @@ def gradcheck(
     for check in checks:
         if check.kink:
             warnings.append(Notice(None, None, "kink-within-step", probe.kink_message(check)))
+        if (check.input, check.index) in probe.reshaped:
+            warnings.append(Notice(None, None, "mask-within-step", probe.reshaped_message(check)))
     return GradcheckResult(expression, result.output, result.inputs, h, max_error, checks, warnings)
 
 
@@ -182,6 +184,8 @@ class _Probe:
         self.seed = result.value_of(result.adjoints.seed)
         self.base = self._loss(result.evaluation.values)
         self.crossed: dict[tuple[str, tuple[int, ...]], list[int]] = {}
+        # The elements whose move by ± h changed how many elements a mask picks: the subscript's node.
+        self.reshaped: dict[tuple[str, tuple[int, ...]], int] = {}
         # How many numbers one evaluation of the forward pass computes.
         values = result.evaluation.values
         self.work = sum(getattr(values[i], "size", 1) for i, node in enumerate(self.graph.nodes) if node.origin is None)
@@ -194,10 +198,14 @@ class _Probe:
             raise BpcliError(f"the step h = {h:g} cannot move {name} = {x:g} in float64 ({name} ± h is "
                              f"{'the same number' if math.isfinite(plus - minus) else 'beyond float64'}): "
                              f"give --h between 1e-12 and 1 (the default is {DEFAULT_H:g})")
-        up, down = self._moved(name, index, plus), self._moved(name, index, minus)
+        analytic = _element(self.result.gradients[name], index)
+        try:
+            up, down = self._moved(name, index, plus), self._moved(name, index, minus)
+        except ShapeChanged as changed:  # x ± h is on the other side of a mask's edge: no difference to take
+            self.reshaped[(name, index)] = changed.node
+            return ElementCheck(name, index, x, analytic, math.nan, plus - x, math.nan, INCONCLUSIVE, True)
         f_plus, f_minus = self._loss(up.values), self._loss(down.values)
         numeric = (f_plus - f_minus) / (plus - minus)
-        analytic = _element(self.result.gradients[name], index)
         crossed = self._kinks_crossed(name, up.values, down.values)
         left = right = None
         error = relative_error(analytic, numeric)
@@ -214,6 +222,12 @@ class _Probe:
         passed = word == INCONCLUSIVE or error <= max_error
         return ElementCheck(name, index, x, analytic, numeric, plus - x, error, word, passed, bool(crossed),
                             left, right)
+
+    def reshaped_message(self, check: ElementCheck) -> str:
+        node = self.reshaped[(check.input, check.index)]
+        return (f"{check.label} ± {check.step:.3g} changes how many elements the mask of "
+                f"{self.graph.nodes[node].name} = {gate_text(self.graph, node)} picks, so the shape changes with "
+                f"the value and there is no centred difference: the check is inconclusive")
 
     def kink_message(self, check: ElementCheck) -> str:
         stages = ", ".join(f"{self.graph.nodes[n].name} = {gate_text(self.graph, n)}"

@@ -30,7 +30,14 @@ def check(
         help="An expectation: NAME=V (a value), dNAME=V or d(NAME)=V (a gradient). Repeat it.",
     ),
     backward: Optional[Path] = Option(
-        None, "--backward", metavar="PATH", help="A backward pass in the notes' style, checked line by line.",
+        None, "--backward", metavar="PATH",
+        help="A backward pass in the notes' style, checked line by line; with --forward, FILE.py:NAME, the "
+        "backward function.",
+    ),
+    forward: Optional[str] = Option(
+        None, "--forward", metavar="FILE.py:NAME",
+        help="A forward function of a Python file (layers.py:affine_forward), checked in place of an expression; "
+        "its parameters are the inputs, the first value it returns the output.",
     ),
     answers: Optional[list[Path]] = Option(
         None, "--answers", metavar="PATH",
@@ -92,6 +99,14 @@ def check(
     every dNAME it assigns against the true gradient, and names the first
     wrong line. It must assign the gradient of every input.
 
+    --forward FILE.py:NAME checks a function of a student's file (parsed,
+    never run): its parameters are bound like variables, its first returned
+    value is the output. --backward FILE.py:NAME adds the backward function
+    (dout, cache): it returns the gradients in the order of the forward's
+    parameters (return dx, dw, db), each checked line by line. A non-scalar
+    output gets a random upstream gradient (seeded by --seed) unless
+    --upstream gives one.
+
     --answers PATH checks a TOML file of [[problem]] tables (expr, inputs,
     expect, optionally backward) and prints a score; several --answers
     give a score per file. Its @ paths are relative to its folder and may
@@ -106,9 +121,9 @@ def check(
         # only the command's own analysis (start-up)
         from bpcli.analyses.answers import check_answers, check_answers_files
 
-        if expression is not None or file is not None or expect or backward is not None or ctx.args:
+        if expression is not None or file is not None or expect or backward is not None or forward or ctx.args:
             raise BpcliError("--answers checks the problems in the file; give no expression, bindings, "
-                             "--expect or --backward with it")
+                             "--expect, --forward or --backward with it")
         allowed, limits = allow_paths or [], Limits(max_elements, max_total_elements)
         if len(answers) == 1:
             try:
@@ -124,10 +139,13 @@ def check(
     elif allow_paths:
         raise BpcliError("--allow-paths is for the @ paths inside an answers file (--answers)")
     else:
-        result = _check_one(
-            ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed,
-            Limits(max_elements, max_total_elements), max_length,
-        )
+        limits = Limits(max_elements, max_total_elements)
+        if forward is not None:
+            result = _check_functions(ctx, expression, file, forward, expect or [], backward, rtol, atol, upstream,
+                                      seed, limits, max_length)
+        else:
+            result = _check_one(ctx, expression, file, expect or [], backward, rtol, atol, upstream, seed, limits,
+                                max_length)
         common.warn_unused(result.problems[0].warnings)
     if html is not None:
         from bpcli.views.html import check_report  # a view only when asked for (start-up)
@@ -152,7 +170,11 @@ def _print_unreadable(answers: Path, error: BpcliError, rtol: Optional[float], a
 
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, limits, max_length):
     from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
+    from bpcli.analyses.student_code import is_spec
 
+    if backward is not None and is_spec(str(backward)) and not backward.is_file():
+        raise BpcliError(f"--backward {backward} picks a backward function: give its forward function with "
+                         "--forward FILE.py:NAME")
     text, extra = common.read_expression(expression, file, ctx.args, max_length)
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings(extra, reader)
@@ -162,6 +184,28 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
         backward=None if backward is None else common.read_text(backward, max_length),
         backward_label=str(backward), rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader),
         limits=limits,
+    )
+
+
+def _check_functions(ctx, expression, file, forward, expect, backward, rtol, atol, upstream, seed, limits,
+                     max_length):
+    """A student's forward function (and backward function) picked from Python files, as they hand them in."""
+    # only the command's own analyses (start-up)
+    from bpcli.analyses.check import check as check_expectations
+    from bpcli.analyses.student_code import read_code
+
+    if file is not None:
+        raise BpcliError("--forward picks the forward pass from a Python file; give no --file with it")
+
+    def read(path: str) -> str:  # on the command line, a path is the user's own (as --file and --backward)
+        return common.read_text(Path(path), max_length)
+
+    code = read_code(forward, None if backward is None else str(backward), read)
+    reader = common.value_reader(seed, limits.max_elements)
+    values = common.bindings([expression, *ctx.args] if expression is not None else ctx.args, reader)
+    return check_expectations(
+        forward, values, expect=common.expectations(expect, reader), rtol=rtol, atol=atol,
+        upstream=common.read_upstream(upstream, reader), limits=limits, code=code, seed=seed, fills=reader,
     )
 
 

@@ -22,7 +22,13 @@ if TYPE_CHECKING:
 else:
     class Path:
         """``pathlib.Path`` in a declaration, without pathlib's import (start-up): each reader
-        converts the words to real paths (application.py for typer, quick.py on its own)."""
+        converts the words to real paths (application.py for typer, quick.py on its own).
+        Called, it makes a real one, so a command may write ``Path(text)`` as ever."""
+
+        def __new__(cls, *segments: Any) -> Any:
+            import pathlib  # only where a path is made (start-up)
+
+            return pathlib.Path(*segments)
 
 
 class Context:

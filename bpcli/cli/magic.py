@@ -28,6 +28,7 @@ import typer.main
 
 from bpcli.analyses.check import check
 from bpcli.analyses.derivative import derivative
+from bpcli.analyses.student_code import is_spec
 from bpcli.analyses.grad import build, grad
 from bpcli.analyses.gradcheck import gradcheck
 from bpcli.analyses.hessian import hessian
@@ -85,6 +86,10 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
     forward, arguments = _take_option(arguments, "--forward")
     if cell is not None and name != "check":
         raise BpcliError("the cell of %%bpcli is a backward pass to check: %%bpcli check EXPR BINDINGS")
+    if forward is not None and is_spec(forward):
+        raise BpcliError(f"--forward {forward} picks a function from a file, which %bpcli does not yet do: "
+                         f"run !bpcli check --forward {forward} ... (in a notebook, --forward is an expression "
+                         "or a notebook string holding one)")
     if forward is not None:
         arguments = [_text(forward, namespace, bare_name=True), *arguments]
     params, extra = _parse(name, arguments)
@@ -106,7 +111,8 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
 
 
 def _take_option(arguments: list[str], option: str) -> tuple[str | None, list[str]]:
-    """The value of an option the command line does not have (--forward), and the other arguments."""
+    """The value of an option the notebook reads its own way (--forward: an expression, not a file's
+    function as on the command line), and the other arguments."""
     if option not in arguments:
         return None, arguments
     position = arguments.index(option)

@@ -90,28 +90,31 @@ def read(declared: Declared, words: list[str]) -> dict[str, Any]:
             attached, position = words[position], position + 1
         value = _converted(parameter, attached)
         values[parameter.name] = [*values.get(parameter.name, []), value] if parameter.many else value
-    return {parameter.name: _value(parameter, values, rest) for parameter in parameters}
+    for parameter in parameters:  # the arguments, in order, from the other words; the context gets what is left
+        if not parameter.declarations and parameter.kind is not Context:
+            values[parameter.name] = _taken(parameter, rest)
+    if rest and not declared.takes_bindings:
+        raise Undecided()  # typer's "Got unexpected extra argument"
+    return {
+        parameter.name: Context(rest) if parameter.kind is Context else values.get(parameter.name, parameter.default)
+        for parameter in parameters
+    }
 
 
-def _value(parameter: _Parameter, values: dict[str, Any], rest: list[str]) -> Any:
-    """A parameter's value: given, its default, or (arguments, context) its share of the other words."""
-    if parameter.kind is Context:
-        return Context(rest[1:])
-    if parameter.declarations:
-        return values.get(parameter.name, parameter.default)
-    if parameter.many:
-        taken = list(rest)
-        rest.clear()
-        return [_converted(parameter, word) for word in taken] or parameter.default
-    return _converted(parameter, rest[0]) if rest else parameter.default
+def _taken(parameter: _Parameter, rest: list[str]) -> Any:
+    """An argument's words, taken from the front of ``rest``: one, or (a list) all."""
+    count = len(rest) if parameter.many else min(1, len(rest))
+    taken, rest[:] = rest[:count], rest[count:]
+    if not taken:
+        return parameter.default
+    converted = [_converted(parameter, word) for word in taken]
+    return converted if parameter.many else converted[0]
 
 
 def _converted(parameter: _Parameter, text: str) -> Any:
     """A word as the parameter's type, within its bounds; typer reports any word that is not."""
     if parameter.kind is Path:
-        from pathlib import Path as RealPath  # only where a path is given (start-up)
-
-        return RealPath(text)
+        return Path(text)  # a pathlib.Path (declare.Path)
     if parameter.kind not in (int, float):
         return text
     try:

@@ -61,6 +61,18 @@ class BpcliError(Exception):
         return self.render()
 
 
+def placed(error: BpcliError, label: str, source: str) -> BpcliError:
+    """``error`` with the file it is about, and the line when it points into ``source``: "mine.py, line 3: ..."."""
+    if error.message.startswith(label):
+        return error
+    where = label
+    if error.source == source and error.span is not None and not error.message.startswith("line ") \
+            and " at line " not in error.message:
+        where += f", line {line_and_column(source, error.span[0])[0]}"
+    error.message = f"{where}: {error.message}"
+    return error
+
+
 def line_and_column(source: str, offset: int) -> tuple[int, int]:
     """1-based line and column of a character offset."""
     line = source.count("\n", 0, offset) + 1

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY, Gate
 from bpcli.engine.graph import CONST, INPUT, Graph
-from bpcli.engine.indexing import IndexProblem
+from bpcli.engine.indexing import IndexProblem, MaskChanged
 from bpcli.engine.values import underflowed_numbers, underflows
 
 
@@ -67,6 +67,15 @@ def evaluate(
     from bpcli.engine.backends import scalar  # the backend the values need
 
     return _run(graph, bindings, scalar, recompute, reuse, roots, watch)
+
+
+class ShapeChanged(BpcliError):
+    """Values other than the bound ones (gradcheck's x ± h) made a mask read through pick another number
+    of elements: the shapes checked before evaluation no longer hold. ``node``: the subscript."""
+
+    def __init__(self, message: str, *, source: str | None, span: tuple[int, int] | None, node: int) -> None:
+        super().__init__(message, source=source, span=span)
+        self.node = node
 
 
 def _index_error(graph: Graph, node: int, problem: IndexProblem) -> BpcliError:
@@ -141,7 +150,11 @@ def _run(
                 continue  # non-finite because an input already was: reported where it began
             findings.append(Finding(index, "nonfinite", _nonfinite_note(xp, gate, inputs, out)))
     except IndexProblem as problem:
-        raise _index_error(graph, index, problem) from None
+        error = _index_error(graph, index, problem)
+        if isinstance(problem, MaskChanged):
+            subscript = graph.forward_node(index)
+            raise ShapeChanged(error.message, source=error.source, span=error.span, node=subscript) from None
+        raise error from None
     if watch is not None and not all(values[w] is None or all_finite(values[w]) for w in watch):
         # Where the reported gradients that are not finite began (an inf that
         # the conventions turned back into 0 on its way is not one of them).

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph, Node
-from bpcli.engine.indexing import ARRAY
+from bpcli.engine.indexing import ARRAY, BOUND
 from bpcli.engine.syntax.ast import (
     Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Slice, Subscript, Transpose, Tuple,
 )
@@ -163,9 +163,9 @@ def subscript_items(key: tuple[Any, ...], arrays: list[Expr]) -> tuple[Any, ...]
             items.append(EllipsisItem())
         elif item is None:
             items.append(Name("None"))
-        elif isinstance(item, slice):
-            start, stop, step = (None if b is None else constant_ast(b, integer=True)
-                                 for b in (item.start, item.stop, item.step))
+        elif isinstance(item, slice):  # a bound the program computes (x[:N - 1]) is written as given
+            start, stop, step = (None if b is None else next(given) if isinstance(b, type(BOUND))
+                                 else constant_ast(b, integer=True) for b in (item.start, item.stop, item.step))
             items.append(Slice(start, stop, step))
         else:
             items.append(constant_ast(item, integer=True))

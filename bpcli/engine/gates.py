@@ -519,10 +519,10 @@ _register(Gate(
     role="scales", local="da = dout * 2 (a - mean(a)) / (n - ddof), along the reduced axes",
 ))
 
-def _prod_others_vjp(g: GateBuilder, a: int, out: int, up: int, axis: Axis = None) -> NoReturn:
-    from bpcli.engine.errors import BpcliError  # only a second derivative of prod needs it
+def _prod_pairs_vjp(g: GateBuilder, a: int, up_in: int, out: int, up: int, axis: Axis = None) -> NoReturn:
+    from bpcli.engine.errors import BpcliError  # only a third derivative of prod needs it
 
-    raise BpcliError("the second derivative of prod is not supported (its first derivative is)")
+    raise BpcliError("the third derivative of prod is not supported (its first and second derivatives are)")
 
 
 _register(Gate(
@@ -538,8 +538,21 @@ _register(Gate(
     "prod_others", "prod_others(a, axis=None)", function="prod_others", internal=True,
     formula_="for each element, the product of the others along axis (no division: exact at 0)",
     forward=lambda xp, a, axis=None: xp.prod_others(a, axis),
-    vjp=_prod_others_vjp, arity_=1, shape=lambda a, axis=None: _axes_shape(a, axis), params=("axis",),
-    role="scales", local="da: not built (second derivatives of prod are refused)",
+    vjp=lambda g, a, out, up, axis=None: (g.prod_pairs(a, up, axis=axis),),
+    arity_=1, shape=lambda a, axis=None: _axes_shape(a, axis), params=("axis",),
+    role="scales", local="da = prod_pairs(a, dout): for each element, the sum over the others of dout times "
+                         "the product of the rest",
+))
+
+_register(Gate(
+    "prod_pairs", "prod_pairs(a, u, axis=None)", function="prod_pairs", internal=True,
+    formula_="for each element k, the sum over the others i of u[i] times the product of the elements "
+             "other than i and k, along axis (prod_others' vector-Jacobian product; no division: exact at 0)",
+    forward=lambda xp, a, up, axis=None: xp.prod_pairs(a, up, axis),
+    # The weights u[i] meet a symmetric matrix (the product without i and k): du is prod_pairs(a, dout).
+    vjp=lambda g, a, u, out, up, axis=None: (_prod_pairs_vjp(g, a, u, out, up, axis), g.prod_pairs(a, up, axis=axis)),
+    arity_=2, shape=lambda a, u, axis=None: _axes_shape(a, axis), params=("axis",),
+    role="scales", local="da: not built (third derivatives of prod are refused); du = prod_pairs(a, dout)",
 ))
 
 # keepdims=True: the reduction's result with its reduced axes put back as size 1 (numpy's shape).
@@ -557,7 +570,8 @@ _register(Gate(
     formula_="a's elements, in order, in like's shape", internal=True,
     forward=lambda xp, a, like: xp.reshape_like(a, like),
     vjp=lambda g, a, like, out, up: (g.reshape_like(up, a), None),
-    arity_=2, shape=shapes.second,
+    # Written by a person too (dout.reshape(x.shape)): the sizes must agree, as numpy requires.
+    arity_=2, shape=lambda a, like: shapes.reshaped(a, like),
     role="distributes", local="da = dout reshaped back to a's shape",
 ))
 

@@ -27,6 +27,15 @@ def gate_shape(op: str, input_shapes: list[shapes.Shape], attrs: Mapping[str, An
     return REGISTRY[op].shape(*input_shapes, **(attrs or {}))
 
 
+def _hashable(value: Any) -> Any:
+    """A parameter as a dictionary key: a subscript's slices are not hashable before Python 3.12."""
+    if isinstance(value, tuple):
+        return tuple(_hashable(item) for item in value)
+    if isinstance(value, slice):
+        return (slice, value.start, value.stop, value.step)
+    return value
+
+
 class Node:
     __slots__ = ("op", "inputs", "name", "value", "origin", "span", "attrs")
 
@@ -273,7 +282,7 @@ class Builder:
         shared = graph.shared if self.prefix is None else None
         if shared is not None:
             key = (op, tuple(sorted(inputs)) if op in _COMMUTATIVE else inputs,
-                   tuple(sorted(attrs.items())) if attrs else None)
+                   tuple(sorted((name, _hashable(value)) for name, value in attrs.items())) if attrs else None)
             if key in shared:
                 return shared[key]
         # Gradient nodes go unnamed: they are shown written out (formulas.py),

@@ -10,7 +10,9 @@ so repeated indices accumulate; the scatter's own gradient is the gather again.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
+
+from bpcli.engine.shapes import ShapeError
 
 Key = tuple[Any, ...]
 
@@ -39,8 +41,136 @@ class _MaskMark(_ArrayMark):
 MASK = _MaskMark()
 
 
+class _Selection(_ArrayMark):
+    """Marks a boolean mask read through (x[x > 0]); ``count``: how many elements it picks, once known."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, count: int | None = None) -> None:
+        self.count = count
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Selection) and other.count == self.count
+
+    def __hash__(self) -> int:
+        return hash(("selection", self.count))
+
+    def __repr__(self) -> str:
+        return "SELECTION" if self.count is None else f"SELECTION({self.count})"
+
+
+SELECTION = _Selection()
+
+
+class _Bound:
+    """Marks a slice bound computed by the program (x[:N - 1]); ``value``: that whole number, once known."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int | None = None) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Bound) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(("bound", self.value))
+
+    def __repr__(self) -> str:
+        return "BOUND" if self.value is None else f"BOUND({self.value})"
+
+
+BOUND = _Bound()
+
+
+def _rewritten(key: Key, bound: Callable[[Any], Any], mark: Callable[[Any], Any]) -> Key:
+    """The key with each computed slice bound replaced by ``bound(it)`` and each array mark by ``mark(it)``,
+    called in the order of the gate's inputs (left to right; a slice's start, stop and step in turn)."""
+
+    def one(item: Any) -> Any:
+        return bound(item) if isinstance(item, _Bound) else item
+
+    items: list[Any] = []
+    for item in key:
+        if isinstance(item, slice):
+            items.append(slice(one(item.start), one(item.stop), one(item.step)))
+        else:
+            items.append(mark(item) if isinstance(item, _ArrayMark) else item)
+    return tuple(items)
+
+
+def marks(key: Key) -> list[Any]:
+    """The key's marks in the order of the gate's inputs after the indexed value (slice bounds included)."""
+    found: list[Any] = []
+    _rewritten(key, found.append, found.append)
+    return found
+
+
+def with_selections(key: Key, is_mask: list[bool]) -> Key:
+    """The key with each index array that ``is_mask`` flags (by its input position) read as a mask."""
+    flags = iter(is_mask)
+
+    def bound(item: Any) -> Any:
+        next(flags)  # a slice bound's input is a number, never a mask
+        return item
+
+    def mark(item: Any) -> Any:
+        return SELECTION if next(flags) and item is ARRAY else item
+
+    return _rewritten(key, bound, mark)
+
+
+def assignment_key(key: Key, value_shape: tuple[int, ...]) -> Key:
+    """``a[mask] = v`` with v an array (dx[m] = dout[m]) writes one element of v per True: the mask is
+    read through, and the number of its True elements must be known; with a number it needs no values."""
+    return (SELECTION,) if key == (MASK,) and value_shape not in ((), (1,)) else key
+
+
+def needs_values(key: Key) -> bool:
+    """Whether the key has a computed slice bound or a mask read through (shapes need their values)."""
+    return any(isinstance(mark, (_Bound, _Selection)) for mark in marks(key))
+
+
+def resolved(key: Key, values: list[Any]) -> Key:
+    """The key with what its computed bounds and masks read through hold written in.
+
+    ``values``: the value of each of the gate's inputs after the indexed value (None where it is not
+    known before evaluation). Raises ValuesNeeded where a value is needed and not known.
+    """
+    import numpy as np
+
+    given = iter(values)
+
+    def bound(item: Any) -> Any:
+        value = next(given)
+        if value is None or np.ndim(value) != 0 or first_not_whole(value) is not None:
+            raise ValuesNeeded("a slice bound is a whole number, written in the program or fixed by the "
+                               "shapes (x.shape[0] - 1)")
+        return _Bound(int(value))
+
+    def mark(item: Any) -> Any:
+        mask = next(given)
+        if not isinstance(item, _Selection):
+            return item
+        if mask is None:
+            raise ValuesNeeded("it reads through a boolean mask, so it has as many elements as the mask "
+                               "holds True: its shape needs the values bound to the inputs (a shape alone "
+                               "does not say); without values, write np.where(mask, x, 0)")
+        return _Selection(int(np.count_nonzero(mask)))
+
+    return _rewritten(key, bound, mark)
+
+
+class ValuesNeeded(ShapeError):
+    """A subscript whose shape needs values that are not known before evaluation (or not given at all)."""
+
+
 class IndexProblem(ValueError):
     """An index that is out of range or not a whole number, found while the values are computed."""
+
+
+class MaskChanged(IndexProblem):
+    """A mask read through picks another number of elements than at the bound values (moved values)."""
 
 
 def first_not_whole(values: Any) -> int | None:
@@ -58,18 +188,28 @@ def numpy_key(key: Key, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
     import numpy as np
 
     given = iter(arrays)
-    items: list[Any] = []
-    for item in key:
-        if isinstance(item, _ArrayMark):
-            value = np.asarray(next(given))
-            if value.dtype != np.bool_:
-                if first_not_whole(value) is not None:
-                    raise IndexProblem("an index must be a whole number (numpy refuses a float index)")
-                value = value.astype(np.intp)
-            items.append(value)
-        else:
-            items.append(item)
-    return tuple(items)
+
+    def bound(item: Any) -> int:
+        value = next(given)
+        if first_not_whole(value) is not None:
+            raise IndexProblem("a slice bound must be a whole number")
+        return int(value)
+
+    def mark(item: Any) -> Any:
+        value = np.asarray(next(given))
+        if isinstance(item, _Selection):
+            picked = np.count_nonzero(value)
+            if item.count is not None and picked != item.count:
+                raise MaskChanged(f"the mask picks {picked} elements here and {item.count} at the bound values: "
+                                  "reading through a mask, the shape changes with the values")
+            return value.astype(np.bool_)
+        if value.dtype == np.bool_:
+            return value
+        if first_not_whole(value) is not None:
+            raise IndexProblem("an index must be a whole number (numpy refuses a float index)")
+        return value.astype(np.intp)
+
+    return _rewritten(key, bound, mark)
 
 
 def gather(a: Any, key: Key, arrays: tuple[Any, ...]) -> Any:
@@ -98,10 +238,23 @@ def result_shape(shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ..
     """
     import numpy as np
 
-    from bpcli.engine.shapes import ShapeError
+    from bpcli.engine.shapes import size
 
-    stand_ins = iter(np.zeros(s, dtype=np.intp) for s in array_shapes)
-    items = tuple(next(stand_ins) if isinstance(item, _ArrayMark) else item for item in key)
+    shapes_ = iter(array_shapes)
+
+    def bound(item: Any) -> Any:
+        next(shapes_)
+        return item.value
+
+    def stand_in(item: Any) -> Any:
+        shape_ = next(shapes_)
+        if isinstance(item, _Selection):  # a mask of its shape with as many True as it holds
+            picks = np.zeros(size(shape_), dtype=np.bool_)
+            picks[: item.count] = True
+            return picks.reshape(shape_)
+        return np.zeros(shape_, dtype=np.intp)
+
+    items = _rewritten(key, bound, stand_in)
     try:
         return tuple(np.broadcast_to(np.zeros(()), shape)[items].shape)
     except IndexError as error:
@@ -136,14 +289,13 @@ def _check_written_once(shape: tuple[int, ...], subscript: tuple[Any, ...]) -> N
 
 def assigned_shape(shape: tuple[int, ...], value_shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ...],
                    key: Key) -> tuple[int, ...]:
-    """``a[key] = v`` keeps a's shape; v must broadcast to the elements written (a number, through a mask)."""
-    from bpcli.engine.shapes import ShapeError, broadcast, show
+    """``a[key] = v`` keeps a's shape; v must broadcast to the elements written (a number through a MASK,
+    which ``assignment_key`` made a SELECTION for an array v)."""
+    from bpcli.engine.shapes import broadcast, show
 
     if MASK in key:
         if array_shapes[0] != shape:
             raise ShapeError(f"a mask of shape {show(array_shapes[0])} for a value of shape {show(shape)}")
-        if value_shape not in ((), (1,)):
-            raise ShapeError(f"assigning through a mask takes a number, not a {show(value_shape)} value")
         return shape
     written = result_shape(shape, array_shapes, key)
     try:

@@ -18,7 +18,7 @@ from bpcli.engine import shapes
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import FUNCTIONS, REGISTRY, VARIADIC, Gate
 from bpcli.engine.graph import CONST, INPUT, Builder, Graph
-from bpcli.engine.indexing import ARRAY, MASK
+from bpcli.engine.indexing import ARRAY, BOUND, MASK, with_selections
 from bpcli.engine.syntax.ast import (
     Array, Assign, AtSet, Attribute, Binary, Call, EllipsisItem, Expr, Invert, Name, Neg, Number, Program, Slice,
     Statement, Subscript, Transpose, Tuple, Unpack, children,
@@ -34,6 +34,7 @@ _OPERATOR_GATES = {
 _BOOLEAN_OPERATORS = {"&", "|"}  # numpy's & and | on booleans; on floats numpy refuses them
 _SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones", "full"}  # sizes or axes may come as one tuple
 _FLOATS = {"np.float64", "np.float32", "float64"}
+_LIKE = {"zeros_like": 1, "ones_like": 1, "full_like": 2}  # how many arguments each takes
 # The gates that take booleans as numpy's operators do (True + True is True); into any other
 # a boolean goes as 0 or 1, through astype.
 _TAKES_BOOLEANS = {
@@ -279,27 +280,23 @@ class _Lowering:
             )
 
     def _at_set(self, node: AtSet, operands: list[int]) -> int:
-        """``a[key] = v``: a copy of a with v written at key; a mask is the one item, and v a number."""
+        """``a[key] = v``: a copy of a with v written at key (through a mask: v is a number, or one value
+        per element the mask picks)."""
         array, *arrays, value = operands
         key, _ = _subscript_key(node, self.source)
-        if any(self._is_boolean(operand) for operand in arrays):
-            if len(node.items) != 1:
-                raise BpcliError("a mask is the one item of a subscript: dx[x <= 0] = 0",
-                                 source=self.source, span=node.span)
-            key = (MASK,)
+        masks = [self._is_boolean(operand) for operand in arrays]
+        if masks == [True] and len(node.items) == 1:
+            key = (MASK,)  # dx[x <= 0] = 0: its shape needs no values, so it is shaped without them too
+        else:  # a mask among other items (dx[0, m] = 0) picks as many elements as it holds True
+            key = with_selections(key, masks)
         return self._gate("at_set", [array, value, *arrays], node, {"key": key})
 
     def _subscript(self, node: Subscript, operands: list[int]) -> int:
         if _is_shape_item(node):
             return self._gate("dim", operands, node, {"axis": _shape_axis(node, self.source)})
-        key, arrays = _subscript_key(node, self.source)
-        for expression, operand in zip(arrays, operands[1:]):
-            if self._is_boolean(operand):
-                raise BpcliError(
-                    "reading through a boolean mask (x[mask]) gives a shape that depends on the values; "
-                    "write np.where(mask, x, 0) or x * mask instead",
-                    source=self.source, span=expression.span,
-                )
+        key, _ = _subscript_key(node, self.source)
+        # A boolean array is a mask read through (x[x > 0]): numpy picks the elements where it is True.
+        key = with_selections(key, [self._is_boolean(operand) for operand in operands[1:]])
         return self._gate("index", operands, node, {"key": key})
 
     def _constant(self, value: Any, text: str, span: tuple[int, int]) -> int:
@@ -450,6 +447,8 @@ class _Lowering:
         """np.zeros((N, D)), np.zeros(x.shape), np.ones(...), np.eye(n), x.astype(float), x.swapaxes(0, 1),
         np.expand_dims(x, 0): None for any other call."""
         func = node.func
+        if func in _LIKE:
+            return self._like(node, operands)
         if func in ("zeros", "ones") and _is_shape_of(node):
             return self._gate(f"{func}_like", operands, node)  # np.zeros(x.shape) is np.zeros_like(x)
         if func in ("zeros", "ones", "eye") and not node.keywords:
@@ -471,6 +470,23 @@ class _Lowering:
                 return self._gate("swapaxes", operands[:1], node, {"axes": tuple(axes)})
             return self._gate("expand_dims", operands[:1], node, {"axis": axes[0] if len(axes) == 1 else tuple(axes)})
         return None
+
+    def _like(self, node: Call, operands: list[int]) -> int:
+        """np.zeros_like(x), np.ones_like(x), np.full_like(x, v), each with dtype=float at most (bpcli's
+        numbers are float64); np.full_like(x, v) is zeros shaped like x plus v, as np.full is."""
+        func = node.func
+        keywords = dict(node.keywords)
+        kind = keywords.pop("dtype", None)
+        if kind is not None and not (type(kind) is Name and kind.id == "float" or to_text(kind) in _FLOATS):
+            raise BpcliError(f"np.{func} takes dtype=float here (bpcli computes in float64)",
+                             source=self.source, span=kind.span)
+        if keywords or len(operands) != _LIKE[func]:
+            form = "np.full_like(x, v)" if func == "full_like" else f"np.{func}(x)"
+            raise BpcliError(f"np.{func} is written {form} (dtype=float may follow)", source=self.source,
+                             span=node.span)
+        if func == "full_like":
+            return self._gate("add", [self._gate("zeros_like", operands[:1], node), operands[1]], node)
+        return self._gate(func, operands, node)
 
     def _whole_numbers(self, node: Call, operands: list[int]) -> list[int]:
         """Axes written in the program as whole numbers."""
@@ -494,6 +510,8 @@ class _Lowering:
                 raise BpcliError("ravel and flatten take no arguments here", source=self.source, span=node.span)
             return self._gate("reshape", [array, self._constant(-1.0, "-1", node.span)], node)
         if node.func == "reshape":
+            if _is_reshape_to_shape_of(node):
+                return self._gate("reshape_like", operands, node)
             if not sizes:
                 raise BpcliError("reshape takes the new sizes: x.reshape(N, -1)", source=self.source, span=node.span)
             return self._gate("reshape", operands, node)
@@ -532,8 +550,11 @@ class _Lowering:
         items = value.elements if isinstance(value, Tuple) else (value,)
         axes = tuple(axis for axis in map(_integer, items) if axis is not None)
         if len(axes) < len(items):  # one is not a whole number
+            computed = any(not _is_number(item) for item in items)  # axis=x.ndim - 1
             raise BpcliError(
-                f"{name} is a whole number or a tuple of them: {name}=0, {name}=(0, 2)",
+                f"{name} is a whole number written in the program, or a tuple of them: {name}=0, {name}=(0, 2)"
+                + (f"; one computed from the shapes is not supported (for the last axis, write {name}=-1)"
+                   if computed else ""),
                 source=self.source, span=value.span,
             )
         return axes if isinstance(value, Tuple) else axes[0]
@@ -578,6 +599,10 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
             return (shape_of.value,)
         if node.func == "astype":
             return node.args[:1]
+        if _is_reshape_to_shape_of(node):
+            shape_of = node.args[1]
+            assert type(shape_of) is Attribute  # as _is_reshape_to_shape_of found
+            return (node.args[0], shape_of.value)  # dout.reshape(x.shape): reshaped like x
         if node.func in ("concatenate", "stack", "hstack", "vstack"):
             arrays = node.args[0] if node.args else None
             if not isinstance(arrays, (Tuple, Array)):
@@ -602,6 +627,12 @@ def _operands(node: Expr, source: str) -> tuple[Expr, ...]:
 def _is_shape_of(node: Call) -> bool:
     """np.zeros(x.shape): a shape given as the shape of a value."""
     return len(node.args) == 1 and type(node.args[0]) is Attribute and node.args[0].attr == "shape"
+
+
+def _is_reshape_to_shape_of(node: Call) -> bool:
+    """a.reshape(x.shape), np.reshape(a, x.shape): a's elements in x's shape."""
+    return (node.func == "reshape" and len(node.args) == 2 and type(node.args[1]) is Attribute
+            and node.args[1].attr == "shape")
 
 
 def _is_shape_item(node: Subscript) -> bool:
@@ -629,7 +660,12 @@ def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...
         if type(item) is EllipsisItem:
             key.append(Ellipsis)
         elif type(item) is Slice:
-            key.append(slice(*(_index_number(bound, source) for bound in (item.start, item.stop, item.step))))
+            bounds = (item.start, item.stop, item.step)
+            # A bound the program computes (x[:N - 1]) is an input of the gate, fixed by the shapes.
+            computed = [b for b in bounds if b is not None and _integer(b) is None and not _is_number(b)]
+            key.append(slice(*(BOUND if any(b is c for c in computed) else _index_number(b, source)
+                               for b in bounds)))
+            arrays += computed
             if key[-1].step == 0:
                 raise BpcliError("a slice's step cannot be zero", source=source,
                                  span=item.step.span if item.step is not None else item.span)
@@ -643,6 +679,11 @@ def _subscript_key(node: Subscript | AtSet, source: str) -> tuple[tuple[Any, ...
             key.append(ARRAY)
             arrays.append(item)
     return tuple(key), arrays
+
+
+def _is_number(node: Expr) -> bool:
+    """A number written in the program (x[1.5] is refused as written, not computed)."""
+    return type(node) is Number or (type(node) is Neg and type(node.operand) is Number)
 
 
 def _index_number(node: Expr | None, source: str) -> int | None:
@@ -664,6 +705,10 @@ def _check_index_literal(literal: Array, source: str) -> None:
         for element in work.pop().elements:
             if type(element) is Array:
                 work.append(element)
+            elif type(element) is Name and element.id in ("True", "False"):
+                raise BpcliError("a mask written out as True and False is not supported: compute it (x > 0), "
+                                 "or index with the positions of its True elements ([0, 2])",
+                                 source=source, span=element.span)
             else:
                 _index_number(element, source)
 

@@ -22,6 +22,7 @@ from itertools import chain
 from numbers import Real
 from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
+from bpcli.engine import indexing
 from bpcli.engine.backward import Adjoints, backward
 from bpcli.engine.budget import check_budget
 from bpcli.engine.errors import BpcliError
@@ -109,7 +110,7 @@ class Problem:
         unused = [name for name in shapes if name not in names]
         if unused:
             raise BpcliError(f"{unused[0]} is given a shape but the expression has no variable {unused[0]}")
-        shape_graph(graph, {name: _placeholder(shapes.get(name, ())) for name in names}, limits)
+        shape_graph(graph, {name: _placeholder(shapes.get(name, ())) for name in names}, limits, values_known=False)
         return cls(graph, {}, [], limits)
 
     @property
@@ -178,8 +179,10 @@ class Problem:
         ]
 
 
-def shape_graph(graph: Graph, inputs: Mapping[str, Any], limits: Limits = Limits()) -> None:
+def shape_graph(graph: Graph, inputs: Mapping[str, Any], limits: Limits = Limits(), values_known: bool = True) -> None:
     """Check every gate's shapes against the inputs' before anything is computed.
+
+    ``values_known``: whether ``inputs`` are the values, or stand-ins of the right shapes.
 
     A graph of numbers only keeps no shapes at all (every node is a scalar),
     which spares the backward pass a shape rule per node it adds.
@@ -190,26 +193,31 @@ def shape_graph(graph: Graph, inputs: Mapping[str, Any], limits: Limits = Limits
     if numbers_only and graph.elementwise():
         graph.shapes = None  # elementwise gates on numbers: every value is a number
         return
-    shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()}, limits.max_elements, inputs)
+    shapes = infer_shapes(graph, {name: value_shape(v) for name, v in inputs.items()}, limits.max_elements, inputs,
+                          values_known=values_known)
     graph.shapes = shapes if any(shapes) else None
 
 
 def infer_shapes(
     graph: Graph, input_shapes: Mapping[str, tuple[int, ...]], max_elements: int = DEFAULT_MAX_ELEMENTS,
-    values: Mapping[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None, numbers_fixed: bool = False, values_known: bool = True,
 ) -> list[tuple[int, ...]]:
     """Every forward node's shape, or a BpcliError naming the gate, the subexpression and the shapes.
 
-    ``values``: the inputs' values, of which the index inputs that are numbers fix shapes (np.arange(n)).
+    ``values``: the inputs' values, of which the index inputs that are numbers fix shapes (np.arange(n)),
+    and from which the masks read through are computed (x[x > 0]) unless they are only stand-ins
+    of the right shapes (not ``values_known``). With ``numbers_fixed``, every input that is a number
+    fixes shapes (a backward file's line, whose ``N`` an earlier line computed: ``x.reshape(N, -1)``).
     """
     shapes: list[tuple[int, ...]] = []
+    known: dict[int, Any] = {}  # the values computed before evaluation, for masks read through
     # Numbers known before evaluation: the program's own, and those the shapes fix (x.shape[0]),
     # for the gates whose output shape depends on them (np.arange(N), x.reshape(N, -1)).
     fixed: dict[int, Any] = {}
     for index, node in enumerate(graph.nodes):
         if node.op == INPUT:
             shapes.append(tuple(input_shapes[node.name]))
-            if values is not None and node.name in graph.index_inputs and not shapes[-1]:
+            if values is not None and (numbers_fixed or node.name in graph.index_inputs) and not shapes[-1]:
                 fixed[index] = values[node.name]
         elif node.op == CONST:
             shapes.append(value_shape(node.value))
@@ -218,6 +226,12 @@ def infer_shapes(
         else:
             try:
                 gate = REGISTRY[node.op]
+                if node.op == "at_set" and node.attrs:
+                    key = indexing.assignment_key(node.attrs["key"], shapes[node.inputs[1]])
+                    node.attrs = {**node.attrs, "key": key}
+                if node.op in _SUBSCRIPTS and node.attrs and indexing.needs_values(node.attrs["key"]):
+                    given = values if values_known else None
+                    node.attrs = {**node.attrs, "key": _resolved_key(graph, index, fixed, given, known)}
                 if gate.value_shape is not None:
                     inputs = node.inputs
                     shapes.append(gate.value_shape([shapes[i] for i in inputs], [fixed.get(i) for i in inputs]))
@@ -225,9 +239,10 @@ def infer_shapes(
                     shapes.append(gate_shape(node.op, [shapes[i] for i in node.inputs], node.attrs))
                 _fix_number(graph, index, gate, shapes, fixed)
             except ShapeError as error:
-                what = "index out of range" if node.op == "index" else "shape mismatch"
+                what = ("" if isinstance(error, indexing.ValuesNeeded)  # its message says what is missing
+                        else "index out of range in " if node.op == "index" else "shape mismatch in ")
                 raise BpcliError(
-                    f"{what} in {gate_text(graph, index)}: {error}",
+                    f"{what}{gate_text(graph, index)}: {error}",
                     source=graph.source or None,
                     span=node.span,
                 ) from None
@@ -239,6 +254,50 @@ def infer_shapes(
                     span=node.span,
                 )
     return shapes
+
+
+_SUBSCRIPTS = {"index": 1, "at_set": 2}  # the gates with a subscript key: where the key's inputs begin
+
+
+def _resolved_key(graph: Graph, index: int, fixed: dict[int, Any], values: Mapping[str, Any] | None,
+                  known: dict[int, Any]) -> Any:
+    """A subscript's key with its computed slice bounds (fixed by the shapes) and the counts of its masks
+    read through (computed from the bound values, which must be given) written in."""
+    node = graph.nodes[index]
+    key = (node.attrs or {})["key"]
+    inputs = node.inputs[_SUBSCRIPTS[node.op]:]
+    given = [
+        (None if values is None else _value_before_evaluation(graph, used, values, known))
+        if isinstance(mark, type(indexing.SELECTION)) else fixed.get(used)
+        for mark, used in zip(indexing.marks(key), inputs)
+    ]
+    return indexing.resolved(key, given)
+
+
+def _value_before_evaluation(graph: Graph, node: int, values: Mapping[str, Any], known: dict[int, Any]) -> Any:
+    """A node's value computed from the bound values while shapes are inferred (every node it is computed
+    from has its shape checked already): a mask's values fix the shape of what it picks."""
+    import numpy as np  # a mask is an array
+
+    from bpcli.engine.backends import array  # the backend arrays need
+
+    needed = graph.ancestors(node)
+    with np.errstate(all="ignore"):
+        for i in range(node + 1):
+            if not needed[i] or i in known:
+                continue
+            current = graph.nodes[i]
+            if current.op == INPUT:
+                known[i] = values[current.name]
+            elif current.op == CONST:
+                known[i] = current.value
+            else:
+                try:
+                    known[i] = REGISTRY[current.op].forward(array, *(known[j] for j in current.inputs),
+                                                            **(current.attrs or {}))
+                except indexing.IndexProblem as error:
+                    raise ShapeError(str(error)) from None
+    return known[node]
 
 
 def _fix_number(graph: Graph, index: int, gate: Any, shapes: list[tuple[int, ...]], fixed: dict[int, Any]) -> None:

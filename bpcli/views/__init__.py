@@ -28,6 +28,7 @@ TABLES = {
     "DerivativeResult": ("bpcli.views.derivative_table", "derivative_table"),
     "SymbolicResult": ("bpcli.views.symbolic_text", "symbolic_table"),
     "CheckResult": ("bpcli.views.check_table", "check_table"),
+    "GradeResult": ("bpcli.views.grade_table", "grade_table"),
     "GradcheckResult": ("bpcli.views.gradcheck_table", "gradcheck_table"),
     "GateReference": ("bpcli.views.gates_table", "gates_table"),
 }
@@ -38,6 +39,7 @@ DOCUMENTS = {
     "DerivativeResult": ("bpcli.views.json_doc", "derivative_document"),
     "SymbolicResult": ("bpcli.views.json_doc", "symbolic_document"),
     "CheckResult": ("bpcli.views.json_doc", "check_document"),
+    "GradeResult": ("bpcli.views.json_doc", "grade_document"),
     "GradcheckResult": ("bpcli.views.json_doc", "gradcheck_document"),
     "GateReference": ("bpcli.views.json_doc", "gates_document"),
 }
@@ -61,6 +63,7 @@ PLAIN_TEXTS = {
 }
 WRITERS = {  # views that write to a stream, in a format the caller names
     "PointsResult": ("bpcli.views.points_out", "write_points"),
+    "GradeResult": ("bpcli.views.grade_files", "write_grades"),  # fmt: "csv" (a gradebook) or "gradescope"
 }
 
 

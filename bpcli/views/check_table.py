@@ -80,6 +80,8 @@ def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any
     if not failures_only:
         inputs = ", ".join(f"{name} = {show(value)}" for name, value in problem.inputs.items())
         parts.append(Text(f"Checking {one_line(_code(problem.expression))}" + (f" at {inputs}" if inputs else "")))
+        if problem.upstream is not None and problem.upstream.source != "one":
+            parts.append(Text(_upstream_line(problem.upstream, show)))
         parts.append(_outcomes_table(problem, show))
     for outcome in problem.outcomes:
         if not outcome.passed:
@@ -91,6 +93,19 @@ def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any
         parts.extend(Text(f"warning: {printable(w)}", style="yellow") for w in problem.backward.warnings)
     parts.extend(warning_lines(problem.warnings))
     return parts
+
+
+UPSTREAM_SOURCES = {
+    "given": "as given (--upstream)",
+    "ones": "all ones (--upstream ones)",
+    "random": "random normal values, --seed {seed}",
+}
+
+
+def _upstream_line(upstream: Any, show) -> str:
+    """Which gradient flowed into the output, when it is not the number 1."""
+    source = UPSTREAM_SOURCES[upstream.source].format(seed=upstream.seed)
+    return f"Upstream gradient {printable(upstream.name)} ({source}) = {show(upstream.value)}"
 
 
 def _outcomes_table(problem: Any, show) -> Fitted:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # views read results, never import the analyses
     from bpcli.analyses.check import CheckResult
     from bpcli.analyses.derivative import DerivativeResult
     from bpcli.analyses.gates import GateReference
+    from bpcli.analyses.grade import GradeResult, ProblemMark
     from bpcli.analyses.gradcheck import GradcheckResult
     from bpcli.analyses.hessian import HessianResult
     from bpcli.analyses.jacobian import JacobianResult
@@ -26,6 +27,7 @@ SYMBOLIC_SCHEMA = "bpcli.symbolic/1"
 CHECK_SCHEMA = "bpcli.check/1"
 GRADCHECK_SCHEMA = "bpcli.gradcheck/1"
 GATES_SCHEMA = "bpcli.gates/1"
+GRADE_SCHEMA = "bpcli.grade/1"
 
 
 def grad_document(
@@ -190,9 +192,17 @@ def _problem(problem: Any, answers: str | None = None) -> dict[str, Any]:
         "counted": problem.counted,
         "expectations": [_outcome(outcome) for outcome in problem.outcomes],
         "backward": None if problem.backward is None else _backward(problem.backward),
+        "upstream": _upstream(problem.upstream),
         "warnings": _warnings(problem),
         **_from_file(problem, answers),
     }
+
+
+def _upstream(upstream: Any) -> dict[str, Any] | None:
+    if upstream is None:
+        return None
+    return {"source": upstream.source, "name": upstream.name, "seed": upstream.seed,
+            "value": jsonable(upstream.value)}
 
 
 def _outcome(outcome: Any) -> dict[str, Any]:
@@ -232,6 +242,43 @@ def _backward(check: Any) -> dict[str, Any]:
             for line in check.lines
         ],
         "warnings": list(check.warnings),
+    }
+
+
+def grade_document(result: GradeResult) -> dict[str, Any]:
+    """The bpcli.grade/1 document of a GradeResult: the key's problems, and every student's marks."""
+    return {
+        "schema": GRADE_SCHEMA,
+        "key": result.key,
+        "exit_code": result.exit_code,
+        "max_score": result.max_score,
+        "problems": [
+            {"name": problem.name, "points": problem.points, "hidden": problem.hidden,
+             "answers": list(problem.answers), "backward": problem.backward}
+            for problem in result.problems
+        ],
+        "students": [
+            {"student": student.student, "submission": student.submission, "score": student.score,
+             "max_score": student.max_score, "error": student.error, "notes": student.notes,
+             "problems": [_mark(mark) for mark in student.problems]}
+            for student in result.students
+        ],
+    }
+
+
+def _mark(mark: ProblemMark) -> dict[str, Any]:
+    checked = mark.result
+    return {
+        "name": mark.name,
+        "score": mark.score,
+        "max_score": mark.max_score,
+        "hidden": mark.hidden,
+        "met": mark.met,
+        "expectations": mark.expectations,
+        "error": mark.error,
+        "notes": mark.notes,
+        "answers": [] if checked is None else [_outcome(outcome) for outcome in checked.outcomes],
+        "backward": None if checked is None or checked.backward is None else _backward(checked.backward),
     }
 
 

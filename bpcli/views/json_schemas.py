@@ -37,6 +37,7 @@ SCHEMAS = {
     "derivative": "bpcli grad --order N --json",
     "symbolic": "bpcli grad --symbolic --json",
     "check": "bpcli check --json",
+    "grade": "bpcli grade --json",
     "gradcheck": "bpcli gradcheck --json",
     "gates": "bpcli gates --json",
     "points": "bpcli grad --points FILE --json (one per line)",

@@ -243,19 +243,51 @@ def prod(a, axis=None):
     return np.prod(a, axis=axis)
 
 
-def prod_others(a, axis=None):
-    """Each element's product of the other elements along axis: exclusive products from both sides
-    (no division, so an element 0 elsewhere gives the exact answer)."""
+def _groups(a, axis):
+    """a with the axes reduced over moved to the end as one axis (a row per group), and how to undo it."""
     a = np.asarray(a, dtype=np.float64)
     reduced = tuple(range(a.ndim)) if axis is None else tuple(
         ax % a.ndim for ax in (axis if isinstance(axis, tuple) else (axis,)))
     ends = tuple(range(a.ndim - len(reduced), a.ndim))
     moved = np.moveaxis(a, reduced, ends)
-    flat = moved.reshape(moved.shape[:a.ndim - len(reduced)] + (-1,))
+    return moved.reshape(moved.shape[:a.ndim - len(reduced)] + (-1,)), (moved.shape, ends, reduced)
+
+
+def _ungrouped(rows, undo):
+    shape, ends, reduced = undo
+    return np.moveaxis(rows.reshape(shape), ends, reduced)
+
+
+def prod_others(a, axis=None):
+    """Each element's product of the other elements along axis: exclusive products from both sides
+    (no division, so an element 0 elsewhere gives the exact answer)."""
+    flat, undo = _groups(a, axis)
     ones = np.ones(flat.shape[:-1] + (1,))
     before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    return np.moveaxis((before * after).reshape(moved.shape), ends, reduced)
+    return _ungrouped(before * after, undo)
+
+
+def prod_pairs(a, up, axis=None):
+    """For each element k, the sum over the other elements i (along axis) of up[i] times the product of
+    the elements other than i and k: the vector-Jacobian product of prod_others, without division.
+
+    Scanned from both sides: before[k] is the product of the elements before k, with_up[k] the sum over
+    i < k of up[i] times the product of the elements before k other than i (after, with_up_after alike)."""
+    flat, undo = _groups(a, axis)
+    ups = _groups(up, axis)[0]
+    sides = []
+    for order in (slice(None), slice(None, None, -1)):
+        elements, weights = flat[..., order], ups[..., order]
+        product, weighted = np.ones(flat.shape[:-1]), np.zeros(flat.shape[:-1])
+        products, weighteds = np.empty_like(flat), np.empty_like(flat)
+        for m in range(flat.shape[-1]):
+            products[..., m], weighteds[..., m] = product, weighted
+            weighted = weighted * elements[..., m] + weights[..., m] * product
+            product = product * elements[..., m]
+        sides.append((products[..., order], weighteds[..., order]))
+    (before, with_up), (after, with_up_after) = sides
+    return _ungrouped(with_up * after + before * with_up_after, undo)
 
 
 def hstack(arrays):

@@ -24,7 +24,7 @@ SPELLINGS: dict[str, str] = {
     "np.zeros": "zeros", "np.ones": "ones", "np.zeros_like": "zeros_like", "np.ones_like": "ones_like",
     "np.eye": "eye", "np.argmax": "argmax", "np.argmin": "argmin", "np.expand_dims": "expand_dims",
     "np.squeeze": "squeeze", "np.swapaxes": "swapaxes", "np.concatenate": "concatenate", "np.stack": "stack",
-    "np.hstack": "hstack", "np.vstack": "vstack", "np.full": "full",
+    "np.hstack": "hstack", "np.vstack": "vstack", "np.full": "full", "np.full_like": "full_like",
     "np.sum": "sum", "np.mean": "mean", "np.max": "max", "np.min": "min", "np.amax": "max", "np.amin": "min",
     "np.var": "var", "np.std": "std", "np.prod": "prod", "np.linalg.norm": "norm",
 }
@@ -59,4 +59,7 @@ def unsupported(spelt: str) -> str:
     if spelt.endswith(".random.*"):
         return (f"{spelt} is random, and bpcli computes from given values only: "
                 "bind the random values as an input: `-mask rand:...`")
+    if spelt in ("np.empty", "np.empty_like"):
+        return (f"{spelt} leaves its values unset (whatever the memory held), so nothing about them can be "
+                "checked: write np.zeros_like(x) (or np.zeros(shape)), or np.full_like(x, v)")
     return f"{spelt} is not a function bpcli knows (`bpcli gates` lists the gates it knows)"

@@ -1,0 +1,469 @@
+"""Grading a class: every student's answers checked against one key, in one process.
+
+The key is the grader's TOML file, an answers file whose problems say what a
+student must answer instead of the answers themselves::
+
+    [[problem]]
+    name = "neuron"                                   # required: students answer a problem by its name
+    expr = "sigmoid(w0*x0 + w1*x1 + w2)"              # or "@forward.py", in the key's folder
+    inputs = { w0 = 2, x0 = -1, w1 = -3, x1 = -2, w2 = -3 }
+    answers = ["dx0", "dw0"]                          # the values and gradients the student must give
+    backward = "@backward.py"                         # and/or: the student's backward pass, that file
+    points = 2                                        # default 1
+    hidden = false                                    # Gradescope shows it after publishing
+    rtol = 0.01                                       # default 0.01, and atol 1e-6
+
+A submission is a student's answers file (the student id is its stem) or a
+folder (the id is its name) holding ``answers.toml`` and the code files it
+or the key names. Its problems give answers only::
+
+    [[problem]]
+    name = "neuron"
+    expect = { dx0 = 0.39, dw0 = -0.2 }
+    backward = "@backward.py"                         # optional: where the key's backward pass is
+
+Everything else a student writes (tolerances, expr, inputs, points, paths
+outside the folder) is ignored, with a note: the key is the grader's. Each
+problem is worth ``points × met / expectations``: its answers, and for a
+backward pass the gradient of every input, each one expectation. A submission
+that cannot be read is a zero with its message; the others are still graded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from bpcli.analyses.answers import (
+    DEFAULT_MAX_LENGTH,
+    Entry,
+    Folders,
+    expected_value,
+    read_text,
+    read_toml,
+    resolved,
+)
+from bpcli.analyses.check import Outcome, Problem, ProblemResult, check_against, resolve
+from bpcli.analyses.diagnosis import Truth
+from bpcli.analyses.expected import Rule, tolerance
+from bpcli.analyses.grad import grad
+from bpcli.analyses.result import Result
+from bpcli.engine.errors import EXIT_OK, BpcliError
+from bpcli.engine.limits import Limits
+from bpcli.engine.printable import printable
+from bpcli.engine.values import ValueReader
+
+SUBMISSION_ANSWERS = "answers.toml"  # the answers file of a submission handed in as a folder
+MAX_KEY_BYTES = 16_000_000
+MAX_SUBMISSION_BYTES = 1_000_000  # a student's answers file: far more than any homework's answers
+DEFAULT_RULE = Rule(rtol=1e-2, atol=1e-6)  # the key's tolerance when a problem sets none (never the student's digits)
+
+KEY_KEYS = {
+    "name": "the problem's name, which students answer it by (required, unique)",
+    "expr": "the expression or staged program (or @file in the key's folder)",
+    "inputs": "a table of input values",
+    "answers": 'the values and gradients a student must give, such as ["dx", "dw"]',
+    "backward": 'the student\'s backward pass: "@FILE", that file in the student\'s folder',
+    "points": "what the problem is worth (default 1)",
+    "hidden": "true: Gradescope shows it after the grades are published",
+    "rtol": "relative tolerance (default 0.01)",
+    "atol": "absolute tolerance (default 1e-6)",
+    "upstream": "the gradient flowing into a non-scalar output",
+    "seed": "the seed of random fills in inputs",
+}
+STUDENT_KEYS = {"name", "expect", "backward"}
+
+
+# ---- the key -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyProblem:
+    """One problem of the key, as written (value texts are read when it is prepared)."""
+
+    name: str
+    entry: Entry  # the expression, inputs, upstream and tolerance, with the key's folder for @ paths
+    answers: tuple[str, ...]  # the keys a student must give: "dx", "d(x)", "q"
+    backward: str | None  # the file name of the student's backward pass in their folder
+    points: float
+    hidden: bool
+
+
+@dataclass
+class Prepared:
+    """A key problem ready to grade: its expression differentiated once, for every student."""
+
+    problem: KeyProblem
+    checked: Problem  # the key's problem with its texts read (no expectations)
+    truth: Truth
+    targets: dict[tuple[int, bool], str]  # what each required answer checks -> its key in the key
+    gradients: tuple[str, ...]  # the inputs a backward pass must give the gradient of
+
+    @property
+    def expectations(self) -> int:
+        return len(self.targets) + (len(self.gradients) if self.problem.backward else 0)
+
+
+@dataclass
+class Key:
+    """The grader's key: its problems, and (lazily) those problems prepared once for everyone."""
+
+    path: Path
+    problems: list[KeyProblem]
+    limits: Limits = Limits()
+    max_length: int = DEFAULT_MAX_LENGTH
+    shared: list[Prepared] | None = None
+
+
+def load_key(path: str | Path, limits: Limits = Limits(), max_length: int = DEFAULT_MAX_LENGTH) -> Key:
+    """The key's problems (a BpcliError for a malformed key: the whole run is bad input)."""
+    path = Path(path)
+    document = read_toml(path, MAX_KEY_BYTES)
+    extra = set(document) - {"problem"}
+    if extra:
+        raise BpcliError(f"{path}: unknown top-level key {sorted(extra)[0]!r}; problems are [[problem]] tables")
+    tables = document.get("problem")
+    if not isinstance(tables, list) or not tables:
+        raise BpcliError(f"{path} has no problems: write each one as a [[problem]] table with name, expr, inputs "
+                         "and answers or backward")
+    folders = Folders.of(path)
+    problems = [_key_problem(f"{path}, problem {index}", table, folders)
+                for index, table in enumerate(tables, start=1)]
+    names = [problem.name for problem in problems]
+    for name in names:
+        if names.count(name) > 1:
+            raise BpcliError(f"{path}: two problems are named {name!r}; students answer each problem by its name")
+    return Key(path, problems, limits, max_length)
+
+
+def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
+    if not isinstance(table, dict):
+        raise BpcliError(f"{where} is not a table: write each problem as a [[problem]] table")
+    unknown = set(table) - set(KEY_KEYS)
+    if unknown:
+        known = "; ".join(f"{key}: {meaning}" for key, meaning in KEY_KEYS.items())
+        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} (a key's problem has {known})")
+    name, expression = table.get("name"), table.get("expr")
+    if not isinstance(name, str) or not name.strip():
+        raise BpcliError(f"{where}: name is missing: students answer each problem by its name")
+    if not isinstance(expression, str):
+        raise BpcliError(f"{where}: expr, the expression, is missing or not a string")
+    if not isinstance(table.get("inputs", {}), dict):
+        raise BpcliError(f"{where}: inputs must be a table, such as inputs = {{ x = 3 }}")
+    answers = table.get("answers", [])
+    if not isinstance(answers, list) or not all(isinstance(answer, str) for answer in answers):
+        raise BpcliError(f'{where}: answers must be a list of names, such as answers = ["dx", "dw"]')
+    backward = _backward_file(where, table.get("backward"))
+    if not answers and backward is None:
+        raise BpcliError(f"{where}: nothing to grade: give answers (the names a student must give) or backward")
+    seed = table.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise BpcliError(f"{where}: seed must be a whole number")
+    try:
+        rule = Rule(tolerance("rtol", table.get("rtol", DEFAULT_RULE.rtol)),
+                    tolerance("atol", table.get("atol", DEFAULT_RULE.atol)))
+    except BpcliError as error:
+        raise BpcliError(f"{where}: {error.message}") from None
+    problem = Problem(expression=expression, values=table.get("inputs", {}), upstream=table.get("upstream"),
+                      rule=rule, name=name)
+    return KeyProblem(name, Entry(problem, folders, seed), tuple(answers), backward,
+                      _points(where, table.get("points", 1)), _hidden(where, table.get("hidden", False)))
+
+
+def _backward_file(where: str, backward: Any) -> str | None:
+    if backward is None:
+        return None
+    if not isinstance(backward, str) or not backward.strip().startswith("@") or not backward.strip()[1:]:
+        raise BpcliError(f'{where}: backward must name the student\'s file, such as backward = "@backward.py"')
+    return backward.strip()[1:]
+
+
+def _points(where: str, points: Any) -> float:
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or not 0 <= points < float("inf"):
+        raise BpcliError(f"{where}: points must be a number, 0 or more")
+    return float(points)
+
+
+def _hidden(where: str, hidden: Any) -> bool:
+    if not isinstance(hidden, bool):
+        raise BpcliError(f"{where}: hidden must be true or false")
+    return hidden
+
+
+def prepare(problem: KeyProblem, limits: Limits = Limits(), max_length: int = DEFAULT_MAX_LENGTH) -> Prepared:
+    """Read the problem's values, differentiate it once, and check that every required answer names a value."""
+    try:
+        checked = resolved(problem.entry, limits, max_length)
+        truth = Truth(grad(checked.expression, checked.values, upstream=checked.upstream, limits=limits))
+        targets: dict[tuple[int, bool], str] = {}
+        for answer in problem.answers:
+            target = resolve(answer, truth)
+            if target in targets:
+                raise BpcliError(f"answers {answer} and {targets[target]} ask for the same thing; give it once")
+            targets[target] = answer
+    except BpcliError as error:
+        raise BpcliError(f"the key's problem {problem.name!r}: {error.message}") from None
+    return Prepared(problem, checked, truth, targets, tuple(truth.result.gradients))
+
+
+def key_problems(key: Key, student: str) -> list[Prepared]:
+    """The problems ``student`` is graded on: the one place a key turns into problems with their true numbers.
+
+    Every student shares one key here, prepared once. A key that gives each
+    student their own inputs (from a hash of the student id) prepares that
+    student's variant here instead.
+    """
+    if key.shared is None:
+        key.shared = [prepare(problem, key.limits, key.max_length) for problem in key.problems]
+    return key.shared
+
+
+# ---- the result --------------------------------------------------------------------------
+
+
+@dataclass
+class ProblemMark:
+    """One student's mark on one problem, with what was checked."""
+
+    name: str
+    score: float
+    max_score: float
+    hidden: bool
+    met: int
+    expectations: int
+    result: ProblemResult | None = None  # the answers checked (None: nothing could be checked)
+    error: str | None = None  # why the problem could not be checked (a zero)
+    notes: list[str] = field(default_factory=list)  # what was ignored or missing
+
+
+@dataclass
+class StudentGrade:
+    student: str
+    submission: str
+    problems: list[ProblemMark]
+    error: str | None = None  # why the submission could not be read at all (a zero)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(problem.score for problem in self.problems), 4)
+
+    @property
+    def max_score(self) -> float:
+        return sum(problem.max_score for problem in self.problems)
+
+
+@dataclass
+class GradeResult(Result):
+    """Every student's grade against one key: ``students`` in the order the submissions were given.
+
+    Each StudentGrade has its ``score`` and ``max_score``, its ``error`` when
+    the submission could not be read, and a ProblemMark per key problem
+    (``score``, ``met`` of ``expectations``, the checked ``result``, ``notes``).
+
+        >>> import bpcli
+        >>> [problem.name for problem in bpcli.GradeResult("key.toml", [], []).problems]
+        []
+    """
+
+    key: str
+    problems: list[KeyProblem]
+    students: list[StudentGrade]
+
+    @property
+    def max_score(self) -> float:
+        return sum(problem.points for problem in self.problems)
+
+    @property
+    def exit_code(self) -> int:
+        """0: every submission was graded (a submission that could not be read is graded zero)."""
+        return EXIT_OK
+
+
+# ---- grading -----------------------------------------------------------------------------
+
+
+def grade(
+    key: str | Path | Key, submissions: Iterable[str | Path], limits: Limits = Limits(),
+    max_length: int = DEFAULT_MAX_LENGTH, problems_for: Callable[[Key, str], list[Prepared]] = key_problems,
+) -> GradeResult:
+    """Grade every submission (an answers file, or a folder holding answers.toml) against ``key``.
+
+    A bad key raises BpcliError; a bad submission is that student's zero, with
+    its message. ``problems_for`` turns the key and a student id into the
+    problems that student is graded on (``key_problems``: the same for all).
+
+        >>> import bpcli, pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "key.toml").write_text('[[problem]]\\nname = "p"\\nexpr = "x * y"\\n'
+        ...                                     'inputs = { x = 3, y = 2 }\\nanswers = ["dx", "dy"]\\n')
+        >>> _ = (folder / "ada.toml").write_text('[[problem]]\\nname = "p"\\nexpect = { dx = 2, dy = 4 }\\n')
+        >>> r = bpcli.grade(folder / "key.toml", [folder / "ada.toml"])
+        >>> [(s.student, s.score, s.max_score) for s in r.students]
+        [('ada', 0.5, 1.0)]
+    """
+    key = key if isinstance(key, Key) else load_key(key, limits, max_length)
+    paths = [Path(path) for path in submissions]
+    ids = [student_id(path) for path in paths]
+    for student in ids:
+        if ids.count(student) > 1:
+            raise BpcliError(f"two submissions belong to the student {printable(student)!r}: one submission per "
+                             "student (the id is the file's stem or the folder's name)")
+    students = [grade_student(problems_for(key, student), student, path, key.limits, key.max_length)
+                for student, path in zip(ids, paths)]
+    return GradeResult(str(key.path), key.problems, students)
+
+
+def student_id(path: Path) -> str:
+    """The student a submission belongs to: a folder's name, or a file's name without its suffix."""
+    return path.name if path.is_dir() else path.stem
+
+
+def grade_student(prepared: list[Prepared], student: str, path: Path, limits: Limits = Limits(),
+                  max_length: int = DEFAULT_MAX_LENGTH) -> StudentGrade:
+    """One student's grade; a submission that cannot be read is a zero with its message."""
+    try:
+        submission = Submission.read(path)
+    except BpcliError as error:
+        zeros = [_zero(problem, "not graded: the submission could not be read") for problem in prepared]
+        return StudentGrade(student, str(path), zeros, error=error.render())
+    marks = [_mark(problem, index, submission, limits, max_length) for index, problem in enumerate(prepared, start=1)]
+    known = {problem.problem.name for problem in prepared}
+    unknown = [name for name in submission.tables if name not in known]
+    notes = [*submission.notes, *(f"ignored: no problem of the key is named {printable(name)!r}" for name in unknown)]
+    return StudentGrade(student, str(path), marks, notes=notes)
+
+
+@dataclass
+class Submission:
+    """What a student handed in: their problems by name, and the folder their files may be read from."""
+
+    tables: dict[str, dict[str, Any]]
+    folders: Folders  # where their @ paths lead: the folder handed in
+    alone: bool  # an answers file handed in alone, which may read no other file
+    notes: list[str]
+
+    @classmethod
+    def read(cls, path: Path) -> Submission:
+        if not path.is_dir():
+            return cls._of(read_toml(path, MAX_SUBMISSION_BYTES, raise_with=""), path, alone=True)
+        answers = path / SUBMISSION_ANSWERS
+        if not answers.exists() and not answers.is_symlink():  # code files only: the backward passes the key names
+            return cls({}, _own(answers), False, [f"no {SUBMISSION_ANSWERS} in the folder"])
+        inside = _own(answers).resolve(SUBMISSION_ANSWERS)  # a link out of the folder is refused
+        return cls._of(read_toml(inside, MAX_SUBMISSION_BYTES, raise_with=""), answers, alone=False)
+
+    @classmethod
+    def _of(cls, document: dict[str, Any], path: Path, alone: bool) -> Submission:
+        notes = [f"ignored: top-level key {printable(key)!r}" for key in sorted(set(document) - {"problem"})]
+        tables = document.get("problem")
+        if not isinstance(tables, list) or not tables:
+            raise BpcliError(f"{path} has no answers: write each problem as a [[problem]] table with its name and "
+                             "expect")
+        found: dict[str, dict[str, Any]] = {}
+        for index, table in enumerate(tables, start=1):
+            if not isinstance(table, dict) or not isinstance(table.get("name"), str):
+                notes.append(f"ignored: problem {index} has no name")
+            elif table["name"] in found:
+                notes.append(f"ignored: a second problem named {printable(table['name'])!r}")
+            else:
+                found[table["name"]] = table
+        return cls(found, _own(path), alone, notes)
+
+    def located(self, text: str) -> str:
+        """A text the student wrote; an @ path is refused for an answers file handed in alone."""
+        if self.alone and text.strip().startswith("@"):
+            raise BpcliError(f"{text.strip()}: an answers file handed in alone reads no other file (hand in a "
+                             f"folder with {SUBMISSION_ANSWERS} and your files)")
+        return text
+
+
+def _own(answers: Path) -> Folders:
+    """The student's folder: where their @ paths may lead, and nowhere else."""
+    return Folders.of(answers, advice=" (a student's files stay in their own folder)")
+
+
+def _zero(problem: Prepared, note: str) -> ProblemMark:
+    return ProblemMark(problem.problem.name, 0.0, problem.problem.points, problem.problem.hidden, 0,
+                       problem.expectations, notes=[note])
+
+
+def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits, max_length: int) -> ProblemMark:
+    """The student's mark on one problem: points × expectations met / expectations."""
+    key = prepared.problem
+    table = submission.tables.get(key.name)
+    if table is None and not (key.backward and not submission.alone):
+        return _zero(prepared, "not answered")
+    table = table or {}
+    notes = [f"ignored: {printable(name)} (the key sets it)" for name in sorted(set(table) - STUDENT_KEYS)]
+    try:
+        expect, unused = _answers(prepared, table.get("expect", {}), submission, limits)
+        notes += unused
+        backward, label = _backward(prepared, table.get("backward"), submission, max_length)
+        problem = dataclasses.replace(prepared.checked, expect=expect, backward=backward, backward_label=label)
+        result = check_against(problem, prepared.truth, index)
+    except BpcliError as error:
+        return dataclasses.replace(_zero(prepared, "not graded"), error=error.render(), notes=notes)
+    answered = {_target(prepared, outcome) for outcome in result.outcomes if outcome.source == "expect"}
+    notes += [f"{printable(answer)} not answered" for target, answer in prepared.targets.items()
+              if target not in answered]
+    if key.backward and backward is None:
+        notes.append(f"no backward pass ({printable(label)})")
+    met, total = _met(prepared, result), prepared.expectations
+    score = round(key.points * met / total, 4) if total else key.points
+    return ProblemMark(key.name, score, key.points, key.hidden, met, total, result, notes=notes)
+
+
+def _answers(prepared: Prepared, expect: Any, submission: Submission,
+             limits: Limits) -> tuple[dict[str, Any], list[str]]:
+    """The student's answers to what the key asks (read now, @ files inside their folder), and notes on the rest."""
+    if not isinstance(expect, dict):
+        raise BpcliError("expect must be a table, such as expect = { dx = 2 }")
+    reader = ValueReader(max_elements=limits.max_elements)
+    chosen: dict[str, Any] = {}
+    notes = []
+    for key, value in expect.items():
+        try:
+            target: tuple[int, bool] | None = resolve(key, prepared.truth)
+        except BpcliError:
+            target = None
+        if target not in prepared.targets:
+            notes.append(f"ignored: {printable(key)} (not asked for)")
+        elif isinstance(value, str):
+            chosen[key] = expected_value(submission.folders, reader, key, submission.located(value))
+        else:
+            chosen[key] = value
+    return chosen, notes
+
+
+def _backward(prepared: Prepared, written: Any, submission: Submission, max_length: int) -> tuple[str | None, str]:
+    """The student's backward pass for a problem whose key asks for one: its text (None: not handed in), its label."""
+    name = prepared.problem.backward
+    if name is None:
+        return None, "backward file"
+    if written is not None:  # the student says where it is
+        if not isinstance(written, str) or not written.strip().startswith("@"):
+            raise BpcliError('backward must name your file, such as backward = "@backward.py"')
+        return read_text(submission.folders, submission.located(written), max_length, "backward"), written.strip()[1:]
+    if submission.alone or not (submission.folders.base / name).exists():
+        return None, name
+    return read_text(submission.folders, "@" + name, max_length, "backward"), name
+
+
+def _target(prepared: Prepared, outcome: Outcome) -> tuple[int, bool]:
+    return prepared.truth.names[outcome.name], outcome.gradient
+
+
+def _met(prepared: Prepared, result: ProblemResult) -> int:
+    """The expectations met: the answers asked for, and the gradients of the inputs from a backward pass."""
+    met = 0
+    for outcome in result.outcomes:
+        if not outcome.passed:
+            continue
+        if outcome.source == "expect":
+            met += _target(prepared, outcome) in prepared.targets
+        else:
+            met += outcome.name in prepared.gradients
+    return met

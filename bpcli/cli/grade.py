@@ -1,0 +1,154 @@
+"""``bpcli grade``: every student's submission checked against one key, in one process."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+from bpcli.cli import common
+from bpcli.cli.declare import Argument, Option, Path, command
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import Limits
+
+
+@command(
+    epilog="""\b
+Examples:
+  bpcli grade --init course
+  bpcli grade course/key.toml course/ada course/bob.toml --csv gradebook.csv
+  bpcli grade course/key.toml course/ada --gradescope results.json
+""",
+)
+def grade(
+    key: Optional[Path] = Argument(
+        None, metavar="KEY", help="The grader's key: a TOML file of [[problem]] tables.", show_default=False,
+    ),
+    submissions: Optional[list[Path]] = Argument(
+        None, metavar="SUBMISSIONS...", show_default=False,
+        help="One per student: an answers file (the student id is its stem) or a folder holding answers.toml "
+        "and code files (the id is its name).",
+    ),
+    json_output: bool = Option(False, "--json", help="Print the bpcli.grade/1 JSON document."),
+    csv_path: Optional[Path] = Option(
+        None, "--csv", metavar="PATH", help="Also write a gradebook: a row per student, a column per problem, total.",
+    ),
+    gradescope: Optional[Path] = Option(
+        None, "--gradescope", metavar="PATH",
+        help="Also write Gradescope's results.json for the one submission given.",
+    ),
+    init: Optional[Path] = Option(
+        None, "--init", metavar="DIR",
+        help="Write an example key and two students' submissions into the new folder DIR, to start from.",
+    ),
+    max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
+    max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
+) -> int:
+    """Grade students: every submission against one key, a score per student.
+
+    The key's [[problem]] tables have name, expr, inputs, and answers (the
+    values and gradients a student must give, such as ["dx", "dw"]) or
+    backward = "@backward.py" (the student's backward pass, that file in
+    their folder); optionally points (default 1), hidden, rtol (default
+    0.01), atol (default 1e-6), upstream, seed.
+
+    A submission's [[problem]] tables give name and expect (and backward,
+    a file in their folder); anything else is ignored with a note. A problem
+    scores points × answers right / answers asked for.
+
+    --csv - or --gradescope - writes that file to standard output, alone.
+
+    The exit status is 0 once every submission is graded: a submission that
+    cannot be read is a zero with its message. It is 2 when the key or the
+    command line is bad.
+    """
+    if init is not None:
+        if key is not None or submissions:
+            raise BpcliError("--init writes an example into a new folder; give no KEY or SUBMISSIONS with it")
+        return _init(init)
+    if key is None or not submissions:
+        raise BpcliError("give the key and one or more submissions: bpcli grade KEY.toml SUBMISSIONS...")
+    # only the command's own analysis (start-up)
+    from bpcli.analyses.grade import grade as grade_all
+
+    if gradescope is not None and len(submissions) != 1:
+        raise BpcliError("--gradescope writes the results of one submission (Gradescope grades one student per "
+                         f"run, in /autograder/submission); {len(submissions)} were given")
+    result = grade_all(key, submissions, limits=Limits(max_elements, max_total_elements), max_length=max_length)
+    if csv_path is not None:
+        _write(result, csv_path, "csv")
+    if gradescope is not None:
+        _write(result, gradescope, "gradescope")
+    if "-" in (str(csv_path), str(gradescope)):
+        return result.exit_code  # standard output is that file's, and nothing else's
+    if json_output:
+        common.print_json(result.to_json())
+    else:
+        common.console().print(result.__rich__())
+    return result.exit_code
+
+
+EXAMPLE = {  # what --init writes: a key, a student's folder, a student's lone answers file
+    "key.toml": """\
+# The grader's key: what each student must answer (bpcli grade --help).
+[[problem]]
+name = "fork"
+expr = "f = x*y + x"
+inputs = { x = 3, y = 2 }
+answers = ["dx", "dy"]
+points = 2
+
+[[problem]]
+name = "staged"
+expr = "q = x + y; f = q * z"
+inputs = { x = -2, y = 5, z = -4 }
+backward = "@backward.py"
+hidden = true
+""",
+    "ada/answers.toml": """\
+[[problem]]
+name = "fork"
+expect = { dx = 3, dy = 3 }
+""",
+    "ada/backward.py": """\
+dq = z
+dz = q
+dx = dq
+dy = dq
+""",
+    "bob.toml": """\
+[[problem]]
+name = "fork"
+expect = { dx = 2, dy = 3 }
+""",
+}
+
+
+def _init(folder: Path) -> int:
+    """Write the example into ``folder``, which must not exist yet (nothing of the user's is replaced)."""
+    try:
+        folder.mkdir(parents=True)
+        (folder / "ada").mkdir()
+    except FileExistsError:
+        raise BpcliError(f"{folder} exists: --init writes its example into a new folder") from None
+    except OSError as error:
+        raise BpcliError(f"cannot write {folder}: {error.strerror or error}") from None
+    for name, text in EXAMPLE.items():
+        common.write_output(text, folder / name)
+    print(f"Wrote {folder}/key.toml and two submissions, {folder}/ada (a folder) and {folder}/bob.toml; grade them:")
+    print(f"  bpcli grade {folder}/key.toml {folder}/ada {folder}/bob.toml")
+    return 0
+
+
+def _write(result: Any, path: Path, fmt: str) -> None:
+    """A file of the grades (whole or not at all), or standard output for -."""
+    from bpcli import views  # the file's view, only when one is written (start-up)
+
+    target = common.out_path(path)
+    if target is None:
+        views.write(result, sys.stdout, fmt)
+        return
+    from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
+
+    with atomic_output(target) as handle:
+        views.write(result, handle, fmt)
