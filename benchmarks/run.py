@@ -106,6 +106,8 @@ def startup_commands(folder: Path) -> list[tuple[str, list[str], float]]:
     answers, forward, backward, points = (
         str(folder / name) for name in ("hw.toml", "forward.py", "backward.py", "points.csv")
     )
+    subprocess.run([*bpcli_command(), "grade", "--init", str(folder / "course")], capture_output=True, check=True)
+    key, submission = str(folder / "course" / "key.toml"), str(folder / "course" / "bob.toml")
     expect = ["check", *EXAMPLE, "--expect", "dx=-4", "--expect", "dz=3"]
     commands: list[tuple[str, list[str], float]] = []
     for label, arguments in (
@@ -119,6 +121,7 @@ def startup_commands(folder: Path) -> list[tuple[str, list[str], float]]:
         ("grad --symbolic", ["grad", NOTES_STAGED, "--symbolic"]),
         ("grad --order 3", ["grad", "tanh(x) * exp(x)", "-x", "0.5", "--order", "3"]),
         ("gates", ["gates"]),
+        ("grade", ["grade", key, submission]),
     ):
         commands.append((f"{label} --json", [*arguments, "--json"], JSON_TARGET))
         commands.append((f"{label} table", arguments, TABLE_TARGET))

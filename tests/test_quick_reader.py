@@ -29,6 +29,9 @@ READ_ALIKE = [
     ["jacobian", "x", "--layout", "inputs-first", "--full", "--seed", "3", "--max-elements", "10"],
     ["graph", "x", "-o", "f.svg", "--format", "svg", "--upstream", "ones", "--precision", "17"],
     ["code", "x", "--numpy", "--expand", "--max-length", "10", "--max-total-elements", "5"],
+    ["check", "--forward", "layers.py:affine_forward", "-x", "2", "--backward", "layers.py:affine_backward"],
+    ["grade", "key.toml", "ada", "bob.toml", "--csv", "-", "--max-length", "100"],
+    ["grade", "--init", "course"],
     ["gates", "relu", "max", "--json"],
     ["gates"],
     ["schema", "grad"],
@@ -77,6 +80,7 @@ def test_the_quick_reader_reads_as_typer_does(words):
     ["grad", "x", "-x", "1", "--json=1"],  # a flag takes no value
     ["gates", "--bogus"],  # no bindings: an unknown option is an error
     ["gates", "-1"],
+    ["grade", "key.toml", "--bogus"],
     ["grad", "x", "-x", "1", "--help"],
     ["check", "--version"],
     ["grad", "--", "-x", "-x", "1"],

@@ -65,6 +65,8 @@ HEAVY = ("typer", "click", "rich", "numpy", "lark")
 
 def scalar_command_lines(folder):
     """Every command's JSON (or plain text) path on numbers, as a user types it."""
+    subprocess.run([sys.executable, "-m", "bpcli", "grade", "--init", str(folder / "course")], check=True,
+                   capture_output=True)
     (folder / "hw.toml").write_text(
         '[[problem]]\nexpr = "f = x*y + x"\ninputs = { x = 3, y = 2 }\nexpect = { dx = 3, dy = 3 }\n'
     )
@@ -85,12 +87,13 @@ def scalar_command_lines(folder):
         "schema": ["schema", "grad"],
         "graph": ["graph", *example, "--format", "dot"],
         "code": ["code", *example],
+        "grade": ["grade", str(folder / "course" / "key.toml"), str(folder / "course" / "bob.toml"), "--json"],
     }
 
 
 @pytest.mark.parametrize("name", [
     "grad", "grad, options", "check --expect", "check, --x bindings", "check --answers", "check --backward",
-    "gradcheck", "grad --symbolic", "grad --order", "gates", "schema", "graph", "code",
+    "gradcheck", "grad --symbolic", "grad --order", "gates", "schema", "graph", "code", "grade",
 ])
 def test_no_command_imports_typer_rich_or_numpy_on_numbers(name, tmp_path):
     """Issue 21: none of them before it knows it needs them (the JSON path of numbers needs none)."""
