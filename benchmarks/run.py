@@ -241,6 +241,136 @@ def points(count: int, repeat: int) -> list[Row]:
     return [Row(f"{count:,} points of the notes' example", figure, "hand-written numpy", baseline, 1.5)]
 
 
+def _points_files(folder: Path, count: int) -> dict[str, Path]:
+    """The same points as CSV (written as bpcli writes numbers), a plain 2-D .npy and an .npz."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-3, 3, count), rng.uniform(-3, 3, count)
+    files = {"csv": folder / "p.csv", "npy": folder / "p.npy", "npz": folder / "p.npz"}
+    files["csv"].write_text("x,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip(x.tolist(), y.tolist())))
+    np.save(files["npy"], np.column_stack([x, y]))
+    np.savez(files["npz"], x=x, y=y)
+    return files
+
+
+def bpcli_points(points: Path, out: Path) -> Callable[[], None]:
+    """``bpcli grad NOTES --points POINTS --out OUT`` in this process (the command's code, not its start-up)."""
+    from bpcli.cli.points import run
+    from bpcli.engine.limits import Limits
+
+    return lambda: run(NOTES, points, {}, out, None, False, False, Limits())
+
+
+def _rows_by_hand(x, y):
+    f, dx, dy = notes_by_hand(x, y)
+    return [x, y, f, dx, dy]
+
+
+def numpy_text_script(points: Path, out: Path) -> Callable[[], None]:
+    """np.loadtxt, the notes' numpy, np.savetxt (%.18e, exact too, not shortest)."""
+    import numpy as np
+
+    def script() -> None:
+        table = np.loadtxt(points, delimiter=",", skiprows=1)
+        columns = _rows_by_hand(table[:, 0], table[:, 1])
+        np.savetxt(out, np.column_stack(columns), delimiter=",", header="x,y,f,df/dx,df/dy", comments="")
+    return script
+
+
+def arrow_text_script(points: Path, out: Path) -> Callable[[], None] | None:
+    """pyarrow's CSV reader and writer around the notes' numpy; None without pyarrow."""
+    try:
+        import pyarrow
+        from pyarrow import csv
+    except ImportError:
+        return None
+
+    def script() -> None:
+        table = csv.read_csv(points)
+        columns = _rows_by_hand(table.column("x").to_numpy(), table.column("y").to_numpy())
+        csv.write_csv(pyarrow.table(dict(zip(["x", "y", "f", "df/dx", "df/dy"], columns))), out)
+    return script
+
+
+def numpy_binary_script(points: Path, out: Path) -> Callable[[], None]:
+    """np.load, the notes' numpy, np.save of the five columns."""
+    import numpy as np
+
+    def script() -> None:
+        if points.suffix == ".npz":
+            with np.load(points) as archive:
+                x, y = archive["x"], archive["y"]
+        else:
+            table = np.load(points)
+            x, y = table[:, 0], table[:, 1]
+        np.save(out, np.column_stack(_rows_by_hand(x, y)))
+    return script
+
+
+def points_io(count: int, repeat: int, threads: str) -> list[Row]:
+    """--points end to end (read, compute, write) against scripts that read and write the same files."""
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        files = _points_files(folder, count)
+        figure = bpcli_points(files["csv"], folder / "out.csv")
+        baseline = arrow_text_script(files["csv"], folder / "base.csv")
+        if baseline is None:
+            print("note: pyarrow is not installed; --points CSV against a pyarrow script is skipped "
+                  '(pip install "bpcli[arrow]" to run it)')
+        else:
+            value, base = interleaved(figure, baseline, repeat)
+            rows.append(Row(f"{count:,} rows CSV -> CSV{threads}", value, "pyarrow script", base, 1.5))
+        value, base = interleaved(figure, numpy_text_script(files["csv"], folder / "base.csv"), repeat)
+        rows.append(Row(f"{count:,} rows CSV -> CSV{threads}", value, "loadtxt+savetxt", base, 1.0))
+        for kind in ("npy", "npz"):
+            value, base = interleaved(bpcli_points(files[kind], folder / "out.npy"),
+                                      numpy_binary_script(files[kind], folder / "base.npy"), repeat)
+            rows.append(Row(f"{count:,} rows .{kind} -> .npy{threads}", value, "np.load+np.save", base, 1.3))
+    return rows + against_jax(count, repeat, threads)
+
+
+def against_jax(count: int, repeat: int, threads: str) -> list[Row]:
+    """The notes' example on arrays in memory against JAX's jit(vmap(value_and_grad)) in float64."""
+    try:
+        import jax
+    except ImportError:
+        print("note: JAX is not installed; --points compute against jit(vmap(grad)) is skipped (pip install jax)")
+        return []
+    import numpy as np
+
+    from bpcli.analyses.points import grad_points
+
+    jax.config.update("jax_enable_x64", True)  # float64, as bpcli
+    numpy = jax.numpy
+
+    def notes(x, y):
+        return (x + jax.nn.sigmoid(y)) / (jax.nn.sigmoid(x) + (x + y) ** 2)
+
+    compiled = jax.jit(jax.vmap(jax.value_and_grad(notes, argnums=(0, 1))))
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-3, 3, count), rng.uniform(-3, 3, count)
+    jx, jy = numpy.asarray(x), numpy.asarray(y)
+
+    def by_jax() -> None:
+        jax.block_until_ready(compiled(jx, jy))
+
+    figure, baseline = interleaved(lambda: grad_points(NOTES, {"x": x, "y": y}), by_jax, repeat)
+    return [Row(f"{count:,} points in memory{threads}", figure, "JAX jit(vmap(grad))", baseline, 1.5)]
+
+
+def points_single_threaded(smoke: bool) -> list[Row]:
+    """The --points rows again in a process whose BLAS has one thread (OPENBLAS_NUM_THREADS is read at start)."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent)}
+    command = [sys.executable, str(Path(__file__).resolve()), "--points-only", *(["--smoke"] if smoke else [])]
+    process = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    print(process.stdout, end="")
+    return []
+
+
 # ---- large expressions -----------------------------------------------------------------
 
 def grad_from_text(text: str, point: dict[str, float]) -> None:
@@ -525,15 +655,20 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark runs")
     parser.add_argument("--startup", nargs="?", const="", metavar="LABEL",
                         help="only the start-up rows (those whose label contains LABEL)")
-    options = parser.parse_args()
-    smoke = options.smoke
-    if options.startup is not None:
-        print(report(startup(1 if smoke else 11, options.startup or None)))
-        return 0
+    parser.add_argument("--points-only", action="store_true", help="only --points, with OPENBLAS_NUM_THREADS=1")
+    arguments = parser.parse_args()
+    smoke = arguments.smoke
     repeat = 1 if smoke else 7
+    if arguments.startup is not None:
+        print(report(startup(1 if smoke else 11, arguments.startup or None)))
+        return 0
+    if arguments.points_only:
+        print(report(points_io(1_000 if smoke else 1_000_000, 1 if smoke else 5, " (1 BLAS thread)")))
+        return 0
     rows = startup(1 if smoke else 11)
     rows += numpy_parsing(100 if smoke else 1_000, repeat)
     rows += points(1_000 if smoke else 1_000_000, repeat)
+    rows += points_io(1_000 if smoke else 1_000_000, 1 if smoke else 5, "")
     rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
     rows += matmul(20 if smoke else 2000, repeat)
     rows += tensor_json(20 if smoke else 1000, 1 if smoke else 3)
@@ -542,6 +677,8 @@ def main() -> int:
     rows += grading(10 if smoke else 300, 10)
     rows += scaling(smoke)
     print(report(rows))
+    print()
+    points_single_threaded(smoke)
     print()
     print(import_report())
     return 0

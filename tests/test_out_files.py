@@ -39,7 +39,7 @@ def test_a_failure_while_writing_points_keeps_the_previous_file(tmp_path, monkey
     import bpcli.views.points_out as points_out
 
     def full_disk(result, out, fmt, progress=None):
-        out.write("x,f,df/dx\n1.0,")  # half a file, then the disk is full
+        out.write(b"x,f,df/dx\n1.0,")  # half a file, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(points_out, "write_points", full_disk)

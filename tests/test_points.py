@@ -91,7 +91,7 @@ def test_non_finite_values_are_words_in_csv(tmp_path):
         ('{"x": 1}\nnot json\n', ".jsonl", "line 2: not valid JSON"),
         ('{"x": 1}\n{"y": 1}\n', ".jsonl", "line 2: the keys"),
         ("x,x\n1,2\n", ".csv", "a column name appears twice"),
-        ("x\n1\n", ".txt", "points are read from .csv, .jsonl or .npy"),
+        ("x\n1\n", ".txt", "points are read from .csv, .jsonl, .npy, .npz, .parquet, .arrow or .feather"),
     ],
 )
 def test_bad_points_files_name_the_line(tmp_path, content, suffix, fragment):
@@ -117,11 +117,12 @@ def test_a_column_the_expression_does_not_use_is_a_warning(tmp_path):
     assert "the column z is not a variable of the expression" in result.stderr
 
 
-def test_a_plain_npy_array_has_no_column_names(tmp_path):
+def test_a_plain_npy_array_needs_one_name_per_column(tmp_path):
+    # A plain array's columns are the expression's variables in order, or --columns: one name each.
     np.save(tmp_path / "plain.npy", np.ones((3, 2)))
     result = run_cli("grad", "x", "--points", str(tmp_path / "plain.npy"))
     assert result.exit_code == 2
-    assert "structured array" in result.stderr
+    assert "has 2 columns and the expression has 1 variable (x): name its columns with --columns" in result.stderr
 
 
 def test_upstream_does_not_go_with_points(tmp_path):

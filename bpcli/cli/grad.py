@@ -64,14 +64,20 @@ def grad(
     ),
     points: Optional[Path] = Option(
         None, "--points", metavar="FILE",
-        help="Evaluate at every row of FILE (.csv with a header, .jsonl, or a structured .npy): "
-        "writes the inputs, the value and every gradient per row.",
+        help="Evaluate at every row of FILE (.csv with a header, .jsonl, .npy, .npz; .parquet, .arrow, .feather "
+        "with bpcli[arrow]): writes the inputs, the value and every gradient per row.",
+    ),
+    columns: Optional[str] = Option(
+        None, "--columns", metavar="x,y,...",
+        help="With --points FILE.npy (a plain 2-D array): the names of its columns, in order "
+        "(by default the expression's variables in the order they first appear).",
     ),
     out: Optional[Path] = Option(
         None, "--out", help="With --points: write there instead of standard output (- is standard output)."
     ),
     fmt: Optional[str] = Option(
-        None, "--format", metavar="csv|jsonl", help="With --points: csv (default) or jsonl (also from --out's suffix)."
+        None, "--format", metavar="csv|jsonl|npy|npz|parquet|arrow",
+        help="With --points: csv (default), jsonl, npy, npz, parquet or arrow (else from --out's suffix).",
     ),
 ) -> None:
     """Forward pass, backward pass, and every stage in between.
@@ -101,8 +107,10 @@ def grad(
         text, extra = common.read_expression(expression, file, ctx.args, max_length)
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         batch.run(text, points, values, common.out_path(out), fmt, json_output, expand,
-                  Limits(max_elements, max_total_elements))
+                  Limits(max_elements, max_total_elements), columns)
         return
+    if columns is not None:
+        raise BpcliError("--columns names the columns of a --points .npy file; without --points there are none")
     if out is not None or fmt is not None:
         raise BpcliError("--out and --format are for the rows of --points; without --points, bpcli grad prints "
                          "to standard output (redirect it with > FILE, or use --json)")

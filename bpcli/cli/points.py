@@ -8,33 +8,69 @@ from typing import Any, Optional
 
 from bpcli.cli import common
 from bpcli.cli.atomic import atomic_output
+from bpcli.engine import arrow
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.printable import excerpt
 from bpcli.engine.limits import Limits
 from bpcli.engine.values import read_bytes
 
 PROGRESS_FROM = 100_000  # rows; fewer are written before a person would notice
 
 
+# The format written, from --out's suffix when --format does not name it (any other suffix: CSV).
+FORMAT_OF_SUFFIX = {
+    ".csv": "csv", ".jsonl": "jsonl", ".npy": "npy", ".npz": "npz", ".parquet": "parquet", ".arrow": "arrow",
+    ".feather": "arrow",
+}
+FORMATS = ("csv", "jsonl", "npy", "npz", "parquet", "arrow")
+
+
 def run(
     text: str, points: Path, values: dict[str, Any], out: Optional[Path], fmt: Optional[str], json_output: bool,
-    expand: bool, limits: Limits,
+    expand: bool, limits: Limits, columns: Optional[str] = None,
 ) -> None:
     from bpcli.analyses.points import grad_points  # only the command's own analysis (start-up)
     from bpcli.views.points_out import write_points  # a view only when shown (start-up)
 
-    fmt = fmt or ("jsonl" if (out is not None and out.suffix.lower() == ".jsonl") or json_output else "csv")
-    if fmt not in ("csv", "jsonl"):
-        raise BpcliError(f"--format is csv or jsonl, not {fmt!r}")
-    result = grad_points(text, _stdin_points() if str(points) == "-" else points, values, expand=expand, limits=limits)
+    fmt = output_format(out, fmt, json_output)
+    names = column_option(columns)
+    source = _stdin_points() if str(points) == "-" else points
+    if names is not None and not (isinstance(source, Path) and source.suffix.lower() == ".npy"):
+        raise BpcliError("--columns names the columns of a plain .npy file; the other formats name their own")
+    result = grad_points(text, source, values, expand=expand, limits=limits, columns=names)
     common.warn_unused(result.warnings)
     common.warn_values(result.warnings)
     if out is None:
+        sys.stdout.flush()  # what was printed as text comes first; the rows go to the bytes beneath it
         with _progress(result.count) as advance:
-            write_points(result, sys.stdout, fmt, advance)
+            write_points(result, sys.stdout.buffer, fmt, advance)
+        sys.stdout.buffer.flush()
         return
     # The file appears whole or not at all: a full disk, Ctrl-C or SIGTERM leaves the previous one.
-    with atomic_output(out, newline="") as stream, _progress(result.count) as advance:
+    with atomic_output(out, binary=True) as stream, _progress(result.count) as advance:
         write_points(result, stream, fmt, advance)
+
+
+def output_format(out: Optional[Path], fmt: Optional[str], json_output: bool) -> str:
+    """--format, else --out's suffix, else jsonl with --json, else csv; a binary format needs a file."""
+    from bpcli.views.points_out import BINARY_FORMATS  # a view only when shown (start-up)
+
+    fmt = fmt or (FORMAT_OF_SUFFIX.get(out.suffix.lower()) if out is not None else None) or (
+        "jsonl" if json_output else "csv")
+    if fmt not in FORMATS:
+        raise BpcliError(f"--format is {', '.join(FORMATS[:-1])} or {FORMATS[-1]}, not {excerpt(fmt)}")
+    if fmt in BINARY_FORMATS and out is None:
+        raise BpcliError(f"{fmt} is a binary format: write it to a file with --out PATH.{fmt}")
+    if fmt in ("parquet", "arrow"):
+        arrow.required(f"writing {fmt} files")  # said before anything is computed
+    return fmt
+
+
+def column_option(columns: Optional[str]) -> Optional[list[str]]:
+    """``--columns x,y``: the names of a plain .npy's columns, in order."""
+    if columns is None:
+        return None
+    return [name.strip() for name in columns.split(",")]
 
 
 def _stdin_points() -> dict[str, Any]:

@@ -329,7 +329,7 @@ def npy_shape(data: bytes) -> tuple[int, ...]:
 NPY_MAGIC = b"\x93NUMPY"
 
 
-def load_npy(path: Path, data: bytes) -> Any:
+def load_npy(path: Path | str, data: bytes) -> Any:
     """The array an .npy file holds, loaded without pickle, or a BpcliError that says why not.
 
     numpy takes any file without the .npy magic bytes for a pickle, so random bytes

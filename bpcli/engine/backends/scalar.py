@@ -38,7 +38,8 @@ def power(a: float, b: float) -> float:
 
 
 def mul0(a: float, b: float) -> float:
-    return 0.0 if a == 0 else a * b  # 0 * inf and 0 * nan are 0 here
+    # 0 * inf and 0 * nan are 0 here; a product of finite numbers is IEEE's (-0.0 * 1 is -0.0)
+    return a * 0.0 if a == 0 and not math.isfinite(b) else a * b
 
 
 def exp(a: float) -> float:
