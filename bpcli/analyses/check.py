@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from bpcli.analyses.backward_file import BackwardCheck, check_backward
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose
@@ -30,7 +30,6 @@ from bpcli.analyses.expected import (
 )
 from bpcli.analyses.grad import differentiate, grad
 from bpcli.analyses.result import GradResult, Result
-from bpcli.analyses.student_code import StudentCode, check_used
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError, placed
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.limits import Limits
@@ -39,6 +38,9 @@ from bpcli.engine.problem import Problem as Circuit
 from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Assign
 from bpcli.engine.values import ValueReader
+
+if TYPE_CHECKING:
+    from bpcli.analyses.student_code import StudentCode
 
 _EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?)\s*\)\Z")
 
@@ -242,6 +244,8 @@ def check_against(
     backward = None
     code = problem.code
     if code is not None and code.backward is not None:
+        from bpcli.analyses.student_code import check_used  # only for a student's functions (start-up)
+
         check_used(code, truth.names)
         backward = check_backward(code.backward, truth, problem.rule, code.backward_label, code.scope)
     elif problem.backward is not None:
