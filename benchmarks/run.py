@@ -122,6 +122,7 @@ def startup_commands(folder: Path) -> list[tuple[str, list[str], float]]:
         ("grad --order 3", ["grad", "tanh(x) * exp(x)", "-x", "0.5", "--order", "3"]),
         ("gates", ["gates"]),
         ("grade", ["grade", key, submission]),
+        ("exercise", ["exercise", "q = x + y; f = q * z", "--seed", "7"]),
     ):
         commands.append((f"{label} --json", [*arguments, "--json"], JSON_TARGET))
         commands.append((f"{label} table", arguments, TABLE_TARGET))
@@ -427,6 +428,21 @@ def matmul(size: int, repeat: int) -> list[Row]:
     return [Row(f"gradient of W @ X, {size}x{size}", figure, "3 numpy matmuls", baseline, 1.2)]
 
 
+def diagnosed_matmul(size: int, repeat: int) -> list[Row]:
+    """A wrong dW that no mistake explains is checked against every array mistake (bounded numpy work)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    W, X, dD, wrong = (rng.standard_normal((size, size)) for _ in range(4))
+    limits = bpcli.Limits(max_elements=max(size * size, 1_000_000))
+
+    def checked(dW: object) -> Callable[[], object]:
+        return lambda: bpcli.check("D = W @ X", W=W, X=X, upstream=dD, expect={"dW": dW}, limits=limits)
+
+    figure, baseline = interleaved(checked(wrong), checked(dD @ X.T), repeat)
+    return [Row(f"check a wrong dW of W @ X, {size}x{size}, diagnosed", figure, "the right dW", baseline, 3.0)]
+
+
 def tensor_json(size: int, repeat: int) -> list[Row]:
     """grad --json of W @ X: written as it is made, against json.dump of the same document's nested lists."""
     import io
@@ -671,6 +687,7 @@ def main() -> int:
     rows += points_io(1_000 if smoke else 1_000_000, 1 if smoke else 5, "")
     rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
     rows += matmul(20 if smoke else 2000, repeat)
+    rows += diagnosed_matmul(20 if smoke else 1000, 1 if smoke else 3)
     rows += tensor_json(20 if smoke else 1000, 1 if smoke else 3)
     rows += higher_order(3 if smoke else 8)
     rows += answers(20 if smoke else 1000)

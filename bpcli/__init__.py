@@ -57,6 +57,7 @@ _PUBLIC = {
     "grade": "bpcli.analyses.grade",
     "gradcheck": "bpcli.analyses.gradcheck",
     "gate_reference": "bpcli.analyses.gates",
+    "exercise": "bpcli.analyses.exercise",
     "json_schema": "bpcli.views.json_schemas",
     "schema_names": "bpcli.views.json_schemas",
     "GradResult": "bpcli.analyses.result",
@@ -68,6 +69,7 @@ _PUBLIC = {
     "GradeResult": "bpcli.analyses.grade",
     "GradcheckResult": "bpcli.analyses.gradcheck",
     "GateReference": "bpcli.analyses.gates",
+    "ExerciseSet": "bpcli.analyses.exercise",
     "BpcliError": "bpcli.engine.errors",
 }
 
@@ -89,6 +91,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from bpcli.views.json_schemas import json_schema, schema_names
     from bpcli.analyses.points import grad_points
     from bpcli.analyses.gates import GateReference, gate_reference
+    from bpcli.analyses.exercise import ExerciseSet, exercise
     from bpcli.analyses.result import GradResult
     from bpcli.analyses.hessian import HessianResult, hessian
     from bpcli.analyses.symbolic import SymbolicResult, symbolic

@@ -280,3 +280,52 @@ def test_library_results_match_the_command_line():
     assert validated(result.to_json())["schema"] == "bpcli.check/1"
     with pytest.raises(BpcliError, match="nothing to check"):
         bpcli.check(ADD_MUL, POINT)
+
+
+class TestStageCells:
+    """dq/dx and 'dx via q' read one cell of a stage's row: its local gradient, what an input receives from it."""
+
+    def test_local_gradients_and_downstream_shares_at_the_notes_point(self):
+        expect = {"dq/dx": 1, "d(q)/d(y)": 1, "df/dq": -4, "df/dz": 3, "dx via q": -4, "d(z) via f": 3,
+                  "dq via f": -4}
+        result = bpcli.check(ADD_MUL, x=-2, y=5, z=-4, expect=expect)
+        assert result.passed
+        assert [(o.kind, o.stage, o.name, o.actual) for o in result.problems[0].outcomes] == [
+            ("local", "q", "x", 1.0), ("local", "q", "y", 1.0), ("local", "f", "q", -4.0), ("local", "f", "z", 3.0),
+            ("downstream", "q", "x", -4.0), ("downstream", "f", "z", 3.0), ("downstream", "f", "q", -4.0),
+        ]
+
+    def test_a_share_at_a_fork_is_one_term_of_the_sum(self):
+        """x*y + x: x receives y from the product and 1 from the sum; dx is their sum."""
+        result = bpcli.check("p = x * y; f = p + x", x=3, y=2, expect={"dx via p": 2, "dx via f": 1, "dx": 3})
+        assert result.passed
+        wrong = bpcli.check("p = x * y; f = p + x", x=3, y=2, expect={"dx via p": 3})
+        assert not wrong.passed and wrong.problems[0].outcomes[0].diagnosis is None  # no gradient diagnosis
+
+    def test_the_table_and_the_document_name_the_cell(self):
+        result = run_cli("check", ADD_MUL, *POINT_ARGS, "--expect", "dq/dx=1", "--expect", "dz via f=2", "--json")
+        assert result.exit_code == 1
+        local, share = json.loads(result.stdout)["problems"][0]["expectations"]
+        assert (local["kind"], local["stage"], local["name"], local["pass"]) == ("local", "q", "x", True)
+        assert (share["kind"], share["stage"], share["actual"], share["pass"]) == ("downstream", "f", 3.0, False)
+        table = run_cli("check", ADD_MUL, *POINT_ARGS, "--expect", "dq/dx=1", "--expect", "dz via f=2")
+        assert "│ dq/dx    │ ∂q/∂x (local) │        1 │      1 │" in table.stdout
+        assert "✗ dz via f = 2, but ∂f/∂z via f = 3" in table.stdout
+
+    @pytest.mark.parametrize("key, message", [
+        ("dt9/dx", "dt9/dx: the program has no stage t9"),
+        ("dx/dq", "dx/dq: the program has no stage x"),
+        ("dq/dz", "dq/dz: stage q = x + y does not read it"),
+        ("dz via q", "dz via q: stage q = x + y does not read it"),
+    ])
+    def test_a_cell_the_table_does_not_have_is_bad_input(self, key, message):
+        result = run_cli("check", ADD_MUL, *POINT_ARGS, "--expect", f"{key}=1")
+        assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+    def test_an_input_read_twice_or_taking_no_gradient_has_no_single_cell(self):
+        with pytest.raises(BpcliError, match="uses it more than once"):
+            bpcli.check("f = x * x", x=3, expect={"df/dx": 3})
+        with pytest.raises(BpcliError, match="stage f = t \\* x has no local gradient for t"):
+            bpcli.check("t = 2 + 3; f = t * x", x=3, expect={"df/dt": 3})  # t is a constant: nothing flows to it
+        with pytest.raises(BpcliError, match="has no downstream gradient for t"):
+            bpcli.check("t = 2 + 3; f = t * x", x=3, expect={"dt via f": 3})

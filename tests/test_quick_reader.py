@@ -32,6 +32,7 @@ READ_ALIKE = [
     ["check", "--forward", "layers.py:affine_forward", "-x", "2", "--backward", "layers.py:affine_backward"],
     ["grade", "key.toml", "ada", "bob.toml", "--csv", "-", "--max-length", "100"],
     ["grade", "--init", "course"],
+    ["exercise", "x * y + x", "--seed", "7", "--blank", "upstream,downstream", "--json"],
     ["gates", "relu", "max", "--json"],
     ["gates"],
     ["schema", "grad"],

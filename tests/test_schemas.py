@@ -61,6 +61,7 @@ DOCUMENTS = [
     ("gradcheck", ["gradcheck", "exp(x)", "-x", "0", "--h", "0.1"], 1),  # a coarse step: over the tolerance
     ("gradcheck", ["gradcheck", "x*1e12 + y", "-x", "1e10", "-y", "1e-20"], 0),  # inconclusive
     ("gates", ["gates"], 0),
+    ("exercise", ["exercise", "x*y + x", "--seed", "3"], 0),
     ("gates", ["gates", "max", "dot"], 0),
 ]
 

@@ -87,13 +87,14 @@ def scalar_command_lines(folder):
         "schema": ["schema", "grad"],
         "graph": ["graph", *example, "--format", "dot"],
         "code": ["code", *example],
+        "exercise": ["exercise", "x * y + x", "--seed", "7", "--json"],
         "grade": ["grade", str(folder / "course" / "key.toml"), str(folder / "course" / "bob.toml"), "--json"],
     }
 
 
 @pytest.mark.parametrize("name", [
     "grad", "grad, options", "check --expect", "check, --x bindings", "check --answers", "check --backward",
-    "gradcheck", "grad --symbolic", "grad --order", "gates", "schema", "graph", "code", "grade",
+    "gradcheck", "grad --symbolic", "grad --order", "gates", "schema", "graph", "code", "grade", "exercise",
 ])
 def test_no_command_imports_typer_rich_or_numpy_on_numbers(name, tmp_path):
     """Issue 21: none of them before it knows it needs them (the JSON path of numbers needs none)."""

@@ -40,12 +40,14 @@ from bpcli.analyses.diagnosis import (
     hint,
     listed,
     use_readings,
+    value_readings,
 )
-from bpcli.analyses.expected import DIGITS, Rule, computed, within
+from bpcli.analyses.expected import DIGITS, Rule, agrees, computed
 from bpcli.engine.errors import BpcliError, placed
 from bpcli.engine.evaluate import evaluate
 from bpcli.engine.lower import lower
 from bpcli.engine.problem import infer_shapes
+from bpcli.engine.shapes import show as show_shape
 from bpcli.engine.shapes import value_shape
 from bpcli.engine.syntax.ast import Assign, Program
 from bpcli.engine.syntax.parser import parse
@@ -174,6 +176,7 @@ class _Checker:
         self.line_starts = [0] + [i + 1 for i, c in enumerate(source) if c == "\n"]
         self.parts_of: dict[int, list[Any]] = {}  # node -> the true contributions to its gradient
         self.stepped: set[str] = set()  # gradients whose next line builds on the steps before it
+        self.set_on: dict[str, int] = {}  # a gradient -> its step that sets a subscript (dx[idx] = -1)
 
     def run(self, program: Program) -> BackwardCheck:
         steps = _steps(program)
@@ -208,7 +211,10 @@ class _Checker:
             )
         text = self.source[statement.span[0]:statement.span[1]]
         graph, reads = self._lower(statement, number)
-        mine = self._evaluate(graph, self.mine, reads)
+        try:
+            mine = self._evaluate(graph, self.mine, reads)
+        except BpcliError as error:
+            raise self._dimension_hint(error, target) from None
         if statement.accumulate and target not in self.mine:
             raise BpcliError(
                 f"line {number}: {target} += ... but {target} has no value yet; the first gradient into "
@@ -228,6 +234,8 @@ class _Checker:
         value = self.mine[statement.target] = self._evaluate(graph, self.mine, reads)
         self.true[statement.target] = value  # no truth for a step: the next line is judged from it
         self.stepped.add(statement.target)
+        if _sets_subscript(statement):
+            self.set_on[statement.target] = number
         text = self.source[statement.span[0]:statement.span[1]]
         updated_on = self.source.count("\n", 0, update.span[0]) + 1
         return LineVerdict(number, text, statement.target, None, value, None, "step",
@@ -304,6 +312,9 @@ class _Checker:
                                       hint(FORK_LESSON, detail), number)
                 return LineVerdict(number, text, target, node, value, state.accounted_total,
                                      "wrong", diagnosis=diagnosis)
+        whole = after is not None and not statement.accumulate  # the line gives the whole gradient
+        if whole and (verdict := self._value_mistake(number, text, target, node, state, parts, after, True)):
+            return verdict
         if after is not None:
             added = after - before if statement.accumulate else after
             for position, use in enumerate(truth.uses(node)):
@@ -317,9 +328,26 @@ class _Checker:
                         should_be = state.accounted_total
                         return LineVerdict(number, text, target, node, value, should_be, "wrong",
                                              diagnosis=diagnosis)
+        if whole and (verdict := self._value_mistake(number, text, target, node, state, parts, after, False)):
+            return verdict
         diagnosis = Diagnosis(name, None, f"line {number} is wrong, and no common mistake explains its number",
                               None, number)
         return LineVerdict(number, text, target, node, value, truth.gradient(node), "wrong", diagnosis=diagnosis)
+
+    def _value_mistake(self, number: int, text: str, target: str, node: int, state: _Gradient, parts: list[Any],
+                       after: Any, first: bool) -> LineVerdict | None:
+        """A line giving the whole gradient (dx = ..., or dx /= N after steps) with a mistake of it as a whole."""
+        truth = self.truth
+        for value_mistake, wrong, where, detail in value_readings(truth, node, first):
+            if self._agree(after, wrong):
+                state.account([i for i in range(len(parts)) if i not in state.accounted], parts)
+                # An indexed update that set is named at its own line, the step that wrote the subscript.
+                at = self.set_on.get(target, number) if value_mistake.kind == "index-set" else number
+                diagnosis = Diagnosis(truth.name(node), value_mistake.kind, f"line {at} goes wrong at {where}",
+                                      hint(value_mistake.lesson, detail), at)
+                return LineVerdict(number, text, target, node, self.mine[target], truth.gradient(node), "wrong",
+                                   diagnosis=diagnosis)
+        return None
 
     def _final_diagnosis(self, node: int, value: Any) -> Diagnosis:
         state, truth, name = self.gradients[node], self.truth, self.truth.name(node)
@@ -366,6 +394,17 @@ class _Checker:
             reads.append(name)
         return graph, reads
 
+    def _dimension_hint(self, error: BpcliError, target: str) -> BpcliError:
+        """A matrix product whose shapes do not fit, in a gradient's line: the notes' dimension analysis."""
+        node = self._gradient_of(target)
+        if node is not None and error.hint is None and "inner dimensions" in error.message:
+            shape = show_shape(tuple(getattr(self.truth.value(node), "shape", ())))
+            name = target[1:] if target.startswith("d") and target[1:] in self.visible else self.truth.label(node)
+            error.hint = (f"dimension analysis: {target} has the shape of {name}, {shape}, and exactly one "
+                          "product of the upstream gradient and the other factor gives it (the notes: "
+                          "dW = dD.dot(X.T), dX = W.T.dot(dD))")
+        return error
+
     def _gradient_of(self, target: str) -> int | None:
         """The forward value whose gradient ``target`` holds: dNAME, or a name a backward function returns."""
         names = self.truth.names
@@ -398,7 +437,7 @@ class _Checker:
             raise BpcliError(f"line {number}: += adds a {_shape(b)} value to a {_shape(a)} one") from None
 
     def _agree(self, actual: Any, expected: Any) -> bool:
-        return within(actual, expected, computed(expected).allowed(actual, self.rule))
+        return agrees(actual, computed(expected), self.rule)
 
     def _read_too_early(self, number: int, text: str, target: str, node: int, value: Any, should_be: Any,
                         reads: list[str]) -> LineVerdict:
@@ -440,6 +479,21 @@ def _lines(numbers: list[int]) -> str:
 def _shape(value: Any) -> tuple[int, ...]:
     return tuple(getattr(value, "shape", ()))
 
+
+
+def _sets_subscript(statement: Assign) -> bool:
+    """``dx[idx] = v`` where v does not read ``dx[...]``: a subscript set, not added to (``dx[idx] -= 1``)."""
+    from bpcli.engine.syntax.ast import AtSet, Name, Subscript, children
+
+    if type(statement.value) is not AtSet:
+        return False
+    stack: list[Any] = [statement.value.value]
+    while stack:
+        node = stack.pop()
+        if type(node) is Subscript and type(node.value) is Name and node.value.id == statement.target:
+            return False
+        stack.extend(children(node))
+    return True
 
 
 def _steps(program: Program) -> dict[int, Assign]:

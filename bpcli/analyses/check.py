@@ -7,7 +7,10 @@
 
 An expectation ``NAME`` is the forward value of an input or a stage; ``dNAME``
 (or ``d(NAME)``, always unambiguous) is the gradient of the output with
-respect to it. Numbers are compared by the digits written (bpcli.analyses.expected).
+respect to it. Two more read one cell of a stage's row of the grad table:
+``dq/dx`` (or ``d(q)/d(x)``) the local gradient of stage q with respect to its
+input x, and ``dx via q`` (or ``d(x) via q``) the downstream gradient x
+receives from q (local x upstream). Numbers are compared by the digits written (bpcli.analyses.expected).
 Every wrong gradient gets a diagnosis (bpcli.analyses.diagnosis); a backward file is
 checked line by line (bpcli.analyses.backward_file).
 """
@@ -16,12 +19,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from bpcli.analyses.backward_file import BackwardCheck, check_backward
-from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose
+from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose, summarised
 from bpcli.analyses.expected import (
     DIGITS,
+    agrees,
     Expected,
     Rule,
     computed,
@@ -42,7 +46,12 @@ from bpcli.engine.values import ValueReader
 if TYPE_CHECKING:
     from bpcli.analyses.student_code import StudentCode
 
-_EXPLICIT_GRADIENT = re.compile(r"d\(\s*([A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?)\s*\)\Z")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?"  # c#1: a version of a reassigned name
+_EXPLICIT_GRADIENT = re.compile(rf"d\(\s*({_NAME})\s*\)\Z")
+# dNAME or d(NAME) inside the keys of a stage's cells: the d always comes off, so dq/dx is never ambiguous.
+_D_NAME = rf"d(?:\(\s*({_NAME})\s*\)|({_NAME}))"
+_LOCAL = re.compile(rf"{_D_NAME}\s*/\s*{_D_NAME}\Z")  # dq/dx: the local gradient of stage q for input x
+_SHARE = re.compile(rf"{_D_NAME}\s+via\s+({_NAME})\Z")  # dx via q: the downstream gradient x receives from q
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,16 @@ class Outcome:
     line: int | None = None  # the backward file's last line assigning it
     note: str = ""
     diagnosis: Diagnosis | None = None
+    # A local gradient (dq/dx, not a gradient) or a downstream share (dx via q, a gradient): the
+    # stage whose cell it reads; ``name`` is then the stage's input.
+    stage: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """value, gradient, local (a local gradient) or downstream (what an input receives from one stage)."""
+        if self.stage is None:
+            return "gradient" if self.gradient else "value"
+        return "downstream" if self.gradient else "local"
 
 
 @dataclass
@@ -239,7 +258,7 @@ def check_against(
         upstream = _upstream_given(problem, result)
     expected = _expectations(problem.expect, truth)
     outcomes = [_outcome(truth, target, key, exp, problem.rule) for target, (key, exp) in expected.items()]
-    student = {node: exp for (node, gradient), (_, exp) in expected.items() if gradient}
+    student = {target.node: exp for target, (_, exp) in expected.items() if target.gradient and target.position is None}
     outcomes = [_diagnosed(outcome, truth, student, problem.rule) for outcome in outcomes]
     backward = None
     code = problem.code
@@ -305,9 +324,17 @@ def _used(given: Any, name: str, value: Any) -> UpstreamUsed:
 # ---- expectations --------------------------------------------------------------------
 
 
-def _expectations(expect: Mapping[str, Any], truth: Truth) -> dict[tuple[int, bool], tuple[str, Expected]]:
-    """Each expectation by what it checks: (node, is a gradient) -> (key as written, expected value)."""
-    found: dict[tuple[int, bool], tuple[str, Expected]] = {}
+class Target(NamedTuple):
+    """What an expectation checks: a value or gradient of a node, or a cell of a stage's row."""
+
+    node: int  # the value's node, or the stage's
+    gradient: bool  # a gradient (dNAME, dx via q) or a value (NAME, the local gradient dq/dx)
+    position: int | None = None  # the stage's input, for a local gradient or a downstream share
+
+
+def _expectations(expect: Mapping[str, Any], truth: Truth) -> dict[Target, tuple[str, Expected]]:
+    """Each expectation by what it checks -> (key as written, expected value)."""
+    found: dict[Target, tuple[str, Expected]] = {}
     for key, value in expect.items():
         target = resolve(key, truth)
         if target in found:
@@ -316,15 +343,19 @@ def _expectations(expect: Mapping[str, Any], truth: Truth) -> dict[tuple[int, bo
     return found
 
 
-def resolve(key: str, truth: Truth) -> tuple[int, bool]:
-    """(node, is a gradient) for NAME, dNAME or d(NAME)."""
+def resolve(key: str, truth: Truth) -> Target:
+    """The target of NAME, dNAME or d(NAME), and of a stage's cell: dq/dx or dx via q."""
     names = truth.names
+    key = key.strip()
+    cell = _LOCAL.match(key) or _SHARE.match(key)
+    if cell:
+        return _cell(key, cell, truth)
     explicit = _EXPLICIT_GRADIENT.match(key.strip())
     if explicit:
         name = explicit.group(1)
         if name not in names:
             raise BpcliError(f"d({name}): the program has no value {name}; {_known(truth)}")
-        return names[name], True
+        return Target(names[name], True)
     as_gradient = key.startswith("d") and key[1:] in names
     if key in names and as_gradient:
         raise BpcliError(
@@ -333,17 +364,46 @@ def resolve(key: str, truth: Truth) -> tuple[int, bool]:
             f"{key}, give that stage another name)"
         )
     if key in names:
-        return names[key], False
+        return Target(names[key], False)
     if as_gradient:
-        return names[key[1:]], True
+        return Target(names[key[1:]], True)
     raise BpcliError(f"{key} is not a value of the program nor the gradient of one; {_known(truth)}")
+
+
+def _cell(key: str, match: re.Match[str], truth: Truth) -> Target:
+    """A local gradient dq/dx (stage, input) or a downstream share dx via q (input, stage)."""
+    local = match.re is _LOCAL
+    first = match.group(1) or match.group(2)
+    stage, name = (first, match.group(3) or match.group(4)) if local else (match.group(3), first)
+    node = truth.names.get(stage)
+    if node is None or not truth.graph.is_gate(node):
+        raise BpcliError(f"{key}: the program has no stage {stage}; {_known(truth)}")
+    inputs = truth.graph.nodes[node].inputs
+    positions = [p for p, used in enumerate(inputs) if used == truth.names.get(name)]
+    row = f"stage {truth.name(node)} = {gate_text(truth.graph, node)}"
+    if len(positions) != 1:
+        reason = "uses it more than once (each use has its own cell)" if positions else "does not read it"
+        raise BpcliError(f"{key}: {row} {reason}; a stage's cell is checked for an input it reads once")
+    found = Target(node, not local, positions[0])
+    if _stage_cell(truth, found) is None:
+        what = "local gradient" if local else "downstream gradient"
+        raise BpcliError(f"{key}: {row} has no {what} for {name} (bpcli grad shows its row)")
+    return found
+
+
+def _stage_cell(truth: Truth, target: Target) -> Any:
+    """The local gradient or downstream gradient in a stage's row of the grad table, as the table shows it."""
+    assert target.position is not None
+    stage = truth.result.stages[truth.graph.stage_numbers()[target.node] - 1]
+    return (stage.downstream if target.gradient else stage.local)[target.position]
 
 
 def _known(truth: Truth) -> str:
     described = [name if not truth.graph.is_gate(node) else f"{name} = {gate_text(truth.graph, node)}"
                  for name, node in truth.names.items()]
     text = (f"its values are {', '.join(described)} (NAME=V checks a value, dNAME=V or d(NAME)=V "
-            "the gradient with respect to it)")
+            "the gradient with respect to it, dq/dx=V the local gradient of stage q for its input x, "
+            "dx via q=V the downstream gradient x receives from q)")
     if not any(isinstance(statement, Assign) for statement in parse(truth.result.source).statements):
         text += f"; to name a stage, write the expression as a staged program with names of your own: {_staged(truth)}"
     return text
@@ -361,11 +421,17 @@ def _staged(truth: Truth) -> str:
     return "; ".join(stages)
 
 
-def _outcome(truth: Truth, target: tuple[int, bool], key: str, expected: Expected, rule: Rule) -> Outcome:
-    node, gradient = target
-    actual = truth.gradient(node) if gradient else truth.value(node)
+def _outcome(truth: Truth, target: Target, key: str, expected: Expected, rule: Rule) -> Outcome:
+    node, gradient, position = target
+    if position is not None:
+        actual = _stage_cell(truth, target)
+        name, stage = truth.name(truth.graph.nodes[node].inputs[position]), truth.name(node)
+    else:
+        actual = truth.gradient(node) if gradient else truth.value(node)
+        name, stage = truth.name(node), None
     allowed, passed, note = _compared(expected, actual, rule, "the expected value")
-    return Outcome(key, truth.name(node), gradient, expected.value, expected.text, actual, allowed, passed, note=note)
+    return Outcome(key, name, gradient, expected.value, expected.text, actual, allowed, passed, note=note,
+                   stage=stage)
 
 
 def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[Any, bool, str]:
@@ -378,15 +444,21 @@ def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[A
 
 
 def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], rule: Rule) -> Outcome:
-    if outcome.passed or not outcome.gradient or outcome.note:
+    """A wrong gradient's diagnosis (a wrong shape too: db = dout, not summed, has one); a wrong array of
+    values gets which of its elements are wrong. A stage's cell (a local gradient, a downstream share) gets none."""
+    if outcome.passed or outcome.stage is not None:
         return outcome
+    if not outcome.gradient:
+        plain = Diagnosis(outcome.name, None, f"the value {outcome.key} is wrong")
+        found = summarised(plain, outcome.expected, outcome.actual, outcome.allowed)
+        return outcome if found is plain else replace(outcome, diagnosis=found)
 
     def matches(node: int, value: Any) -> bool:
-        mine = student[node]
-        return within(value, mine.value, mine.allowed(value, rule))
+        return agrees(value, student[node], rule)
 
     node = truth.names[outcome.name]
-    return replace(outcome, diagnosis=diagnose(truth, node, student, matches))
+    diagnosis = diagnose(truth, node, student, matches)
+    return replace(outcome, diagnosis=summarised(diagnosis, outcome.expected, outcome.actual, outcome.allowed))
 
 
 def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> list[Outcome]:
@@ -394,9 +466,10 @@ def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> lis
     for node, (mine, line) in backward.final.items():
         name, actual = truth.name(node), truth.gradient(node)
         allowed, passed, note = _compared(computed(mine), actual, rule, f"your d{name}")
+        diagnosis = summarised(backward.diagnoses.get(node), mine, actual, allowed)
         outcomes.append(Outcome(
             "d" + name, name, True, mine, "", actual, allowed, passed,
-            source=backward.label, line=line, note=note, diagnosis=backward.diagnoses.get(node),
+            source=backward.label, line=line, note=note, diagnosis=diagnosis,
         ))
     for name in backward.missing:
         node = truth.names[name]

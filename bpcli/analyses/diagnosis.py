@@ -10,7 +10,13 @@ student who made that mistake would send back instead. A hint is given only
 when the student's number matches what the mistake gives, within the
 expectation's tolerance; otherwise the diagnosis says that no common mistake
 explains the number. Two mistakes concern a value as a whole: a fork whose
-contributions were not all added up, and a flipped sign.
+contributions were not all added up, and a flipped sign. ``VALUE_MISTAKES``, its
+sibling, holds the mistakes of an array's gradient as a whole (a factor of N or
+2 too many or too few, an indexed update that set instead of adding); the array
+mistakes at one gate (a matrix product's factors, a broadcast not summed, a
+ReLU mask, a repeated index) are in ``MISTAKES`` with the scalar ones. All are
+numpy on whole arrays: no loop over elements. ``wrong_elements`` says in a few
+words which elements of a wrong array are wrong ("rows 0 and 3").
 
 A mistake made at one stage spreads linearly to every gradient computed from
 it, so a wrong ``dx`` can be traced to a mistake further up (say, a multiply
@@ -20,8 +26,9 @@ gate that did not swap its inputs) by one backward pass from that stage.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -38,6 +45,10 @@ from bpcli.views.numbers import format_value
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(#[0-9]+)?\Z")  # c#1: a version of a reassigned name
 MAX_FORK_SUBSETS = 10  # uses of a value beyond which only one contribution, or all but one, is tried
 MAX_TRACED_STAGES = 100  # larger graphs are not searched for a mistake further up
+# Array mistakes further up are each carried back by one backward pass: the elements of all of them together
+# are bounded, so a large array does not make a check slow.
+MAX_TRACED_ELEMENTS = 1_000_000
+MAX_SIZES = 8  # sizes of the inputs' axes tried as a missing or extra factor N
 MAX_LABEL_GATES = 4  # unnamed gates written out in a label ("via f = x * y + x") before bpcli's names are used
 
 
@@ -59,6 +70,16 @@ class Use:
     operand_names: tuple[str, ...]
     contribution: Any  # the true gradient that flows back to the value through this gate
     stage_label: str  # the gate's output as the student knows it (d{stage_label} is its gradient)
+    attrs: Mapping[str, Any] = field(default_factory=dict)  # the gate's parameters (a subscript's key)
+    named: Mapping[str, Any] = field(default_factory=dict)  # every value the program names, by name
+    sizes: Mapping[int, str] = field(default_factory=dict)  # the sizes of the inputs' axes (Truth.sizes)
+
+    @cached_property
+    def readings(self) -> list[tuple[Mistake, Any, str]]:
+        """Every wrong gradient the mistakes table says could flow back through this use (worked out
+        once: a backward file asks at each wrong line, and a matrix product's readings cost products)."""
+        return [(mistake, wrong, detail) for mistake in MISTAKES for wrong, detail in mistake.readings(self)
+                if not _equal(wrong, self.contribution)]
 
     @property
     def own(self) -> Any:
@@ -132,6 +153,154 @@ def _misrouted(u: Use) -> list[tuple[Any, str]]:
     )]
 
 
+# ---- mistakes of arrays: shapes, axes, masks and subscripts -----------------------------
+
+
+def _matmul_factors(u: Use) -> list[tuple[Any, str]]:
+    """dD.dot(X.T) written X.T.dot(dD), dD.dot(X), ...: every product of the upstream gradient and the
+    other factor, either way round and either one transposed, whose shapes fit, but the right one."""
+    if u.op != "matmul" or getattr(u.upstream, "ndim", 0) != 2 or getattr(u.other, "ndim", 0) != 2:
+        return []
+    upstream, other = f"d{u.stage_label}", u.other_name
+    right = f"{upstream} @ {other}.T" if u.position == 0 else f"{other}.T @ {upstream}"
+    readings = []
+    products = _products(u.upstream, upstream, u.other, other, right, u.contribution)
+    # The notes' usual slips first (X.T @ dD, dD @ X: the upstream gradient itself, untransposed), so
+    # that where two products agree (a symmetric one) the hint names the likelier one.
+    for text, wrong in sorted(products, key=lambda product: f"{upstream}.T" in product[0]):
+        if text != right:
+            fits = ("has that shape too here (the shapes happen to fit), but other numbers"
+                    if wrong.shape == _shape(u.own) else f"has shape {_shape_text(wrong)}")
+            readings.append((wrong, f"in {u.where}, d{u.name} = {right}, of shape {_shape_text(u.own)}; "
+                                    f"{text} {fits}"))
+    return readings
+
+
+def _products(up: Any, up_text: str, other: Any, other_text: str, right: str, true: Any) -> Iterator[tuple[str, Any]]:
+    """Each product of ``up`` or ``up.T`` with ``other`` or ``other.T``, either way round, whose shapes fit.
+
+    (A @ B).T is B.T @ A.T, so the eight products come in transposed pairs: one matrix product makes
+    both, and the true gradient (``right``) gives its pair for nothing. Three products at most."""
+    ups = ((up, up_text), (up.T, f"{up_text}.T"))
+    others = ((other, other_text), (other.T, f"{other_text}.T"))
+    for (a, a_text), (b, b_text) in itertools.product(ups, others):
+        if a.shape[1] != b.shape[0]:
+            continue
+        text, pair = f"{a_text} @ {b_text}", f"{_transposed(b_text)} @ {_transposed(a_text)}"
+        product = true if right == text else true.T if right == pair else a @ b
+        yield text, product
+        yield pair, product.T
+
+
+def _transposed(text: str) -> str:
+    return text[:-2] if text.endswith(".T") else f"{text}.T"
+
+
+def _not_summed(u: Use) -> list[tuple[Any, str]]:
+    """A broadcast input's gradient not summed back to its shape (db = dout), or summed over other axes."""
+    if u.op not in ("add", "sub", "mul") or not hasattr(u.upstream, "shape") or _shape(u.own) == _shape(u.upstream):
+        return []
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    stage = f"d{u.stage_label}"
+    if u.op == "mul":
+        unsummed, flowing = u.upstream * u.other, f"{stage} * {u.other_name}"
+    elif u.op == "sub" and u.position == 1:
+        unsummed, flowing = -u.upstream, f"-{stage}"
+    else:
+        unsummed, flowing = u.upstream, stage
+    right = _broadcast_axes(unsummed.shape, _shape(u.own))
+    rule = (f"in {u.where}, {u.name} (shape {_shape_text(u.own)}) is broadcast to {_shape_text(unsummed)}, so "
+            f"d{u.name} = {_summed(flowing, right)}")
+    readings = [(unsummed, f"{rule}; not summed, d{u.name} = {flowing} has shape {_shape_text(unsummed)}")]
+    if unsummed.ndim <= MAX_SUMMED_AXES:
+        for size in range(1, unsummed.ndim + 1):
+            for axes in itertools.combinations(range(unsummed.ndim), size):
+                if axes != right:
+                    wrong = np.sum(unsummed, axis=axes)
+                    readings.append((wrong, f"{rule}; {_summed(flowing, axes)} sums over the wrong axes "
+                                            f"(shape {_shape_text(wrong)})"))
+    return readings
+
+
+def _broadcast_axes(broadcast: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes a value of ``shape`` was broadcast along to make ``broadcast`` (numpy's rules)."""
+    extra = len(broadcast) - len(shape)
+    return tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and broadcast[extra + i] != 1)
+
+
+def _summed(text: str, axes: tuple[int, ...]) -> str:
+    axis = str(axes[0]) if len(axes) == 1 else str(axes)
+    return f"np.sum({text}, axis={axis})"
+
+
+def _masked(u: Use) -> list[tuple[Any, str]]:
+    """A ReLU's mask at the wrong boundary (x >= 0), or the mask of another array of the same shape."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    if not hasattr(u.own, "shape") or not _is_relu(u):
+        return []
+
+    rule = f"in {u.where}, d{u.name} = d{u.stage_label} * ({u.name} > 0)"
+    zeros = int(np.count_nonzero(u.own == 0))
+    readings = [(u.upstream * (u.own >= 0), f"{rule}; with ({u.name} >= 0) the gradient also passes where "
+                                            f"{u.name} is exactly 0 ({zeros} of {u.own.size} elements)")]
+    # The mask of another array: a named value of the same shape, or the upstream gradient itself.
+    masks = [*((name, value) for name, value in u.named.items() if name != u.name), (f"d{u.stage_label}", u.upstream)]
+    for name, value in masks:
+        if _shape(value) == _shape(u.own):
+            differ = int(np.count_nonzero((value > 0) != (u.own > 0)))
+            if differ:
+                readings.append((u.upstream * (value > 0), f"{rule}; with the mask of {name} ({name} > 0), "
+                                                           f"it differs in {differ} of {u.own.size} elements"))
+    return readings
+
+
+def _is_relu(u: Use) -> bool:
+    """relu(x), np.maximum(x, 0), or x * (x > 0): the gradient passes where x > 0."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    if u.op == "relu" or (u.op == "max" and not hasattr(u.other, "shape") and u.other == 0):
+        return True
+    return (u.op == "mul" and getattr(u.other, "dtype", None) == np.bool_ and _shape(u.other) == _shape(u.own)
+            and bool(np.array_equal(u.other, u.own > 0)))
+
+
+def _rescaled_use(u: Use) -> list[tuple[Any, str]]:
+    """What flows back through one gate with a factor of 2 or N too many or too few (dxmu += 2 * xmu * dvar
+    where the mean's / N was due)."""
+    if getattr(u.contribution, "size", 1) < 2:
+        return []
+    readings = []
+    for size, where in {2: "", **u.sizes}.items():
+        n = "2" if size == 2 else f"N = {size} ({where})"
+        readings.append((u.contribution * size, f"in {u.where}, {u.name} gets {size} times what flows back "
+                                                f"through it: a / {n} is missing, or a factor {n} extra"))
+        readings.append((u.contribution / size, f"in {u.where}, {u.name} gets what flows back through it / "
+                                                f"{size}: an extra / {n}, or a factor {n} missing"))
+    return readings
+
+
+def _set_not_added(u: Use) -> list[tuple[Any, str]]:
+    """A subscript's gradient written with ``=`` where a repeated index must add up (np.add.at)."""
+    if u.op != "index" or u.position != 0:
+        return []
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    from bpcli.engine import indexing
+
+    wrong = np.zeros(_shape(u.own))
+    try:
+        wrong[indexing.numpy_key(u.attrs["key"], u.operands[1:])] = u.upstream  # a repeated index: the last write
+    except (IndexError, ValueError, KeyError):
+        return []
+    return [(wrong, f"in {u.where}, an element picked several times gets d{u.stage_label} added once per "
+                    f"pick (np.add.at(d{u.name}, ..., d{u.stage_label})); with d{u.name}[...] = "
+                    f"d{u.stage_label} a repeated index keeps only its last write")]
+
+
+FACTOR_LESSON = ("the backward pass has each factor of the forward pass exactly once: a loss averaged over "
+                 "N examples (/ N) gives every gradient one factor 1 / N, x**2 one factor 2")
 MISTAKES: tuple[Mistake, ...] = (
     Mistake("flipped-sign", "a flipped sign", _flipped),
     Mistake("multiply-not-swapped",
@@ -141,6 +310,100 @@ MISTAKES: tuple[Mistake, ...] = (
     Mistake("max-misrouted",
             "a max or min gate routes the whole upstream gradient to the input it picked",
             _misrouted),
+    Mistake("matmul-factors",
+            "dimension analysis: the gradient on a factor of a matrix product has that factor's shape, and "
+            "exactly one product of the upstream gradient and the other factor gives it",
+            _matmul_factors),
+    Mistake("broadcast-not-summed",
+            "a value broadcast in the forward pass (a bias added to every row) gets the upstream gradient "
+            "summed over the axes it was broadcast along (db = np.sum(dout, axis=0))",
+            _not_summed),
+    Mistake("relu-mask",
+            "a ReLU passes the upstream gradient where its own input is > 0 and blocks it where the input "
+            "is <= 0 (dx = dout * (x > 0))",
+            _masked),
+    Mistake("index-set",
+            "an indexed update accumulates: the gradient of a subscript adds up at a repeated index "
+            "(np.add.at, dx[idx] += ...), where dx[idx] = ... replaces what is there",
+            _set_not_added),
+    Mistake("factor", FACTOR_LESSON, _rescaled_use),
+)
+MAX_SUMMED_AXES = 4  # the axes of a broadcast gradient whose every sum is tried (2**4 - 1 sums)
+
+
+@dataclass(frozen=True)
+class ValueMistake:
+    """A common mistake in a value's gradient as a whole (its every element, or the elements a subscript picks)."""
+
+    kind: str
+    lesson: str
+    readings: Callable[[Truth, int], list[tuple[Any, str, str]]]  # (the gradient instead, where, how it reads)
+    # Tried before the mistakes at one gate (a factor of the whole array reads better than the same factor at
+    # one of its gates); a flipped sign after them, where the gate that flipped it can be named.
+    first: bool = True
+
+
+def _rescaled(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
+    """An array's gradient with a factor of 2, or of N (a size of an input's axis), too many or too few."""
+    gradient, name = truth.gradient(node), truth.label(node)
+    if getattr(gradient, "size", 1) < 2 or node == truth.graph.output:  # the output's gradient is given
+        return []
+    readings = []
+    for size, where in {2: "", **truth.sizes}.items():
+        n = "2" if size == 2 else f"N = {size} ({where})"
+        readings.append((gradient * size, "every element", f"d{name} is {size} times the true gradient in every "
+                                                      f"element: a / {n} is missing, or a factor {n} extra"))
+        readings.append((gradient / size, "every element", f"d{name} is the true gradient / {size} in every "
+                                                      f"element: an extra / {n}, or a factor {n} missing"))
+    return readings
+
+
+def _flipped_whole(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
+    """An array's gradient with the sign of every element flipped (at a fork too: all of it, not one part)."""
+    gradient, name = truth.gradient(node), truth.label(node)
+    if getattr(gradient, "size", 1) < 2 or node == truth.graph.output:
+        return []
+    return [(-gradient, "every element", f"d{name} has the sign of every element flipped")]
+
+
+def _picked_set(truth: Truth, node: int) -> list[tuple[Any, str, str]]:
+    """dx[idx] = -1 for dx[idx] -= 1: the gradient right but at the elements a subscript picks, which
+    hold the subscript's own gradient alone (set) instead of it added to the rest."""
+    gradient, graph = truth.gradient(node), truth.graph
+    if not hasattr(gradient, "shape"):
+        return []
+    from bpcli.engine import indexing
+
+    readings = []
+    uses = truth.uses(node)
+    for gate in truth.subscripts:
+        picked = graph.nodes[gate].inputs
+        if [use.stage for use in uses] == [truth.name(gate)]:
+            continue  # the subscript is all the value feeds: its own reading at that gate says more (repeats)
+        if (_shape(truth.value(picked[0])) != gradient.shape or node > picked[0]
+                or not graph.ancestors(picked[0])[node]):
+            continue
+        wrong = gradient.copy()
+        try:
+            wrong[indexing.numpy_key(graph.nodes[gate].attrs["key"], tuple(truth.value(i) for i in picked[1:]))] = \
+                truth.gradient(gate)
+        except (IndexError, ValueError):
+            continue
+        subscript, picked_gradient = truth.gate_label(gate), truth.gradient(gate)
+        readings.append((wrong, subscript, (
+            f"d{truth.label(node)} is right except at the {getattr(picked_gradient, 'size', 1)} elements "
+            f"{subscript} picks, which hold their own gradient {show(picked_gradient)} alone, "
+            f"not added to the rest of d{truth.label(node)}")))
+    return readings
+
+
+VALUE_MISTAKES: tuple[ValueMistake, ...] = (
+    ValueMistake("flipped-sign", "a flipped sign", _flipped_whole, first=False),
+    ValueMistake("factor", FACTOR_LESSON, _rescaled),
+    ValueMistake("index-set",
+                 "an indexed update accumulates: dx[idx] -= 1 subtracts 1 from what is there, "
+                 "dx[idx] = -1 replaces it",
+                 _picked_set),
 )
 FORK_LESSON = "gradients add up at forks: a value used by several gates gets the sum of what flows back from each"
 
@@ -174,6 +437,7 @@ class Candidate:
     stage: str  # the stage (or the forked value) where the numbers part from the truth
     where: str  # the same for a sentence: "stage f = q * z", "the fork x"
     hint: Callable[[], str]  # written only for the candidate that explains the number
+    value: Any = None  # with no delta: the gradient a wrong-shaped mistake gives (dX = dD.T @ W), not truth + delta
 
 
 class Truth:
@@ -193,6 +457,26 @@ class Truth:
                 named[node.name] = index
         # A stage that only renames (a = x) is the value it renames: addressable by its own name too.
         return {**self.graph.aliases, **named}
+
+    @cached_property
+    def named_values(self) -> dict[str, Any]:
+        """The value of everything a person can name, by name."""
+        return {name: self.value(node) for name, node in self.names.items()}
+
+    @cached_property
+    def sizes(self) -> dict[int, str]:
+        """Each size of an axis of an input (2 or more), and the first place it is found: 5 -> "x.shape[0]"."""
+        found: dict[int, str] = {}
+        for name, value in self.result.inputs.items():
+            for axis, size in enumerate(_shape(value)):
+                if size >= 2 and size not in found and len(found) < MAX_SIZES:
+                    found[size] = f"{name}.shape[{axis}]"
+        return found
+
+    @cached_property
+    def subscripts(self) -> list[int]:
+        """The subscripts of the forward program (x[idx]), whose gradients an indexed update writes."""
+        return [i for i, n in enumerate(self.graph.nodes) if n.op == "index" and n.origin is None]
 
     def name(self, node: int) -> str:
         return self.graph.nodes[node].name
@@ -257,6 +541,7 @@ class Truth:
                 op=self.graph.nodes[gate].op, position=position, upstream=self.gradient(gate),
                 operands=tuple(self.value(i) for i in operands), operand_names=tuple(self.label(i) for i in operands),
                 contribution=self.value(self.adjoints.downstream[(gate, position)]), stage_label=self.label(gate),
+                attrs=self.graph.nodes[gate].attrs or {}, named=self.named_values, sizes=self.sizes,
             ))
         return uses
 
@@ -317,10 +602,19 @@ class Truth:
 
 def use_readings(use: Use) -> Iterator[tuple[Mistake, Any, str]]:
     """Every wrong gradient the mistakes table says could flow back through ``use``."""
-    for mistake in MISTAKES:
-        for wrong, detail in mistake.readings(use):
-            if not _equal(wrong, use.contribution):
-                yield mistake, wrong, detail
+    return iter(use.readings)
+
+
+def value_readings(truth: Truth, node: int, first: bool) -> Iterator[tuple[ValueMistake, Any, str, str]]:
+    """Every wrong gradient of ``node`` as a whole that the value mistakes table gives: (mistake, the
+    gradient instead, where, how it reads), those tried before the mistakes at one gate or after them;
+    worked out once per node."""
+    cache: dict[int, list[tuple[ValueMistake, Any, str, str]]] = truth.__dict__.setdefault("_value_readings", {})
+    if node not in cache:
+        gradient = truth.gradient(node)
+        cache[node] = [(mistake, wrong, where, detail) for mistake in VALUE_MISTAKES
+                       for wrong, where, detail in mistake.readings(truth, node) if not _equal(wrong, gradient)]
+    return (reading for reading in cache[node] if reading[0].first == first)
 
 
 def fork_subset(
@@ -388,10 +682,30 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
         yield Candidate(-2 * total_gradient, "flipped-sign", truth.name(node), f"the fork {truth.label(node)}",
                         partial(hint, "a flipped sign", f"d{truth.label(node)} = {show(total_gradient)}; "
                                                         f"with the sign flipped, {show(-total_gradient)}"))
+    yield from _value_candidates(truth, node, first=True)
     for use in truth.uses(node):
         for mistake, wrong, detail in use_readings(use):
-            yield Candidate(wrong - use.contribution, mistake.kind, use.stage, use.where,
-                            partial(hint, mistake.lesson, detail))
+            delta = _fitting(operator.sub, wrong, use.contribution)
+            if delta is not None or len(parts) == 1:  # one use: the wrong-shaped gradient is all there is
+                yield Candidate(delta, mistake.kind, use.stage, use.where, partial(hint, mistake.lesson, detail),
+                                wrong if delta is None else None)
+    yield from _value_candidates(truth, node, first=False)
+
+
+def _value_candidates(truth: Truth, node: int, first: bool) -> Iterator[Candidate]:
+    gradient = truth.gradient(node)
+    for value_mistake, wrong, where, detail in value_readings(truth, node, first):
+        yield Candidate(wrong - gradient, value_mistake.kind, truth.name(node), where,
+                        partial(hint, value_mistake.lesson, detail))
+
+
+def _fitting(operation: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+    """``operation(a, b)`` on a wrong-shaped gradient and a right one, or None where their shapes do not
+    broadcast (that candidate then matches nothing)."""
+    try:
+        return operation(a, b)
+    except ValueError:
+        return None
 
 
 def _missed_fork_sums(parts: list[Any], total_gradient: Any) -> Iterator[tuple[Callable[[], tuple[int, ...]], Any]]:
@@ -449,22 +763,39 @@ def _diagnosis(
             return Diagnosis(truth.name(earlier), None,
                              f"d{name} follows from d{truth.label(earlier)}, which is already wrong")
     for candidate in candidates(truth, node):
-        if matches(node, truth.gradient(node) + candidate.delta):
+        value = candidate.value if candidate.delta is None else _fitting(
+            operator.add, truth.gradient(node), candidate.delta)
+        if value is not None and matches(node, value):
             return Diagnosis(candidate.stage, candidate.mistake, f"d{name} goes wrong at {candidate.where}",
                              candidate.hint())
     if len(above) <= MAX_TRACED_STAGES:
-        unknown = [k for k in above if k not in student]
-        for source in unknown:
-            for candidate in candidates(truth, source):
-                predicted = truth.gradient(node) + truth.spread(source, candidate.delta).get(node, 0.0)
-                if matches(node, predicted):
-                    return Diagnosis(
-                        candidate.stage, candidate.mistake,
-                        f"d{name} is what backpropagation gives after a mistake at {candidate.where}, "
-                        f"on the way back to {name}",
-                        candidate.hint(),
-                    )
+        found = _traced(truth, node, [k for k in above if k not in student], matches)
+        if found is not None:
+            return found
     return Diagnosis(truth.name(node), None, f"d{name} is wrong, and no common mistake explains its number")
+
+
+def _traced(truth: Truth, node: int, unknown: list[int], matches: Callable[[int, Any], bool]) -> Diagnosis | None:
+    """A mistake at a stage further up, whose gradient the student did not give, that backpropagation
+    carries to the student's number at ``node``. Each array candidate costs a backward pass: together
+    they are bounded by MAX_TRACED_ELEMENTS elements."""
+    name, traced = truth.label(node), 0
+    for source in unknown:
+        for candidate in candidates(truth, source):
+            if candidate.delta is None or _shape(candidate.delta) != _shape(truth.gradient(source)):
+                continue  # a wrong-shaped gradient further up is not carried back
+            traced += max(1, getattr(candidate.delta, "size", 1))
+            if traced > MAX_TRACED_ELEMENTS:
+                return None
+            predicted = truth.gradient(node) + truth.spread(source, candidate.delta).get(node, 0.0)
+            if matches(node, predicted):
+                return Diagnosis(
+                    candidate.stage, candidate.mistake,
+                    f"d{name} is what backpropagation gives after a mistake at {candidate.where}, "
+                    f"on the way back to {name}",
+                    candidate.hint(),
+                )
+    return None
 
 
 def total(values: Iterable[Any]) -> Any:
@@ -481,6 +812,101 @@ def _equal(a: Any, b: Any) -> bool:
 
         return bool(np.array_equal(a, b))
     return a == b
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    return tuple(getattr(value, "shape", ()))
+
+
+def _shape_text(value: Any) -> str:
+    from bpcli.engine.shapes import show as show_shape
+
+    return show_shape(_shape(value))
+
+
+# ---- which elements are wrong ----------------------------------------------------------
+
+ELEMENTS_NAMED = 4  # wrong rows, columns or elements named one by one
+
+
+def wrong_elements(mine: Any, true: Any, allowed: Any) -> str | None:
+    """Which elements of an array are wrong, in a few words ("rows 0 and 3", "every element, by a factor
+    of 5", "3 of 12 elements"); None for a number or arrays of different shapes."""
+    if not hasattr(mine, "shape") or _shape(mine) != _shape(true) or mine.size < 2:
+        return None
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    from bpcli.analyses.expected import close
+
+    mine, true = np.asarray(mine, dtype=np.float64), np.asarray(true, dtype=np.float64)
+    wrong = ~close(mine, true, allowed)
+    count = int(np.count_nonzero(wrong))
+    if count == mine.size:
+        return _every_element(mine, true, allowed)
+    if count > 1 and not np.any(wrong & (true == 0)) and (scaled := _scaled_by(mine, true, allowed)) is not None:
+        return f"every nonzero element is wrong, {_by(scaled, mine, true, allowed)}"  # dx without its / N: 0s stay
+    if mine.ndim == 2:
+        for axis, word in ((1, "row"), (0, "column")):
+            whole = np.all(wrong, axis=axis)
+            if np.array_equal(np.any(wrong, axis=axis), whole):  # the wrong elements fill their rows (columns)
+                return _numbered(word, np.flatnonzero(whole), wrong.shape[1 - axis])
+    if mine.ndim == 1:
+        return _numbered("element", np.flatnonzero(wrong), mine.size)
+    if count <= ELEMENTS_NAMED:
+        places = [str(tuple(int(i) for i in place)) for place in np.argwhere(wrong)]
+        return f"element{'s' if count > 1 else ''} {_and(places)} {'are' if count > 1 else 'is'} wrong"
+    return f"{count} of {mine.size} elements are wrong"
+
+
+def _every_element(mine: Any, true: Any, allowed: Any) -> str:
+    factor = _scaled_by(mine, true, allowed)
+    return "every element is wrong" if factor is None else f"every element is wrong, {_by(factor, mine, true, allowed)}"
+
+
+def _by(factor: float, mine: Any, true: Any, allowed: Any) -> str:
+    return "with its sign flipped" if _all_close(mine, -true, allowed) else f"by a factor of {show(factor)}"
+
+
+def _scaled_by(mine: Any, true: Any, allowed: Any) -> float | None:
+    """The factor k with mine = k * true in every element (within ``allowed``), if there is one."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        scale = float(np.sum(true * true))
+        factor = float(np.sum(mine * true)) / scale if scale else 0.0
+        if factor and np.isfinite(factor) and _all_close(mine, factor * true, allowed):
+            return factor
+    return None
+
+
+def _all_close(mine: Any, true: Any, allowed: Any) -> bool:
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    from bpcli.analyses.expected import close
+
+    return bool(np.all(close(mine, true, allowed)))
+
+
+def _numbered(word: str, indices: Any, of: int) -> str:
+    """rows 0 and 3 are wrong; column 2 is wrong; 7 of 10 elements are wrong (past a few, a count)."""
+    if len(indices) > ELEMENTS_NAMED:
+        return f"{len(indices)} of {of} {word}s are wrong"
+    if len(indices) == 1:
+        return f"{word} {int(indices[0])} is wrong"
+    return f"{word}s {_and([str(int(i)) for i in indices])} are wrong"
+
+
+def _and(labels: list[str]) -> str:
+    """0, 1 and 3."""
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
+def summarised(diagnosis: Diagnosis | None, mine: Any, true: Any, allowed: Any) -> Diagnosis | None:
+    """The diagnosis with which elements are wrong added to its message (for arrays of the right shape)."""
+    summary = None if diagnosis is None or allowed is None else wrong_elements(mine, true, allowed)
+    if diagnosis is None or summary is None:
+        return diagnosis
+    return replace(diagnosis, message=f"{diagnosis.message} ({summary})")
 
 
 def _shaped(value: Any, like: Any) -> Any:

@@ -13,6 +13,12 @@ student must answer instead of the answers themselves::
     hidden = false                                    # Gradescope shows it after publishing
     rtol = 0.01                                       # default 0.01, and atol 1e-6
 
+An ``[exercise]`` table (``expr``, or ``set = "@problems.toml"``, or
+``[[exercise.problem]]`` tables; ``seed``, ``blank``) grades the sheets of
+``bpcli exercise``: each student's inputs, and so their key, are made again
+from the seed and their id (``bpcli.analyses.exercise.variant``), and the
+blanks are the answers asked for.
+
 A submission is a student's answers file (the student id is its stem) or a
 folder (the id is its name) holding ``answers.toml`` and the code files it
 or the key names. Its problems give answers only::
@@ -45,8 +51,18 @@ from bpcli.analyses.answers import (
     read_toml,
     resolved,
 )
-from bpcli.analyses.check import Outcome, Problem, ProblemResult, check_against, resolve
+from bpcli.analyses.check import Outcome, Problem, ProblemResult, Target, check_against, resolve
 from bpcli.analyses.diagnosis import Truth
+from bpcli.analyses.exercise import (
+    UNFILLED,
+    ExerciseProblem,
+    Spec,
+    kinds_of,
+    read_problem_set,
+    seed_of,
+    spec_of,
+    variant,
+)
 from bpcli.analyses.expected import Rule, tolerance
 from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
@@ -74,6 +90,20 @@ KEY_KEYS = {
     "seed": "the seed of random fills in inputs",
 }
 STUDENT_KEYS = {"name", "expect", "backward"}
+TEMPLATE_KEYS = {"expr", "inputs"}  # an exercise's answers file repeats them: the key's are used, without a note
+EXERCISE_KEYS = {
+    "seed": "the seed the exercise's inputs were drawn from (with each student's id)",
+    "blank": "the kinds of cells blanked: forward, local, upstream, downstream",
+    "expr": "the expression, for an exercise of one problem",
+    "name": "its name (default: problem 1)",
+    "set": '"@FILE": a problem set of bpcli exercise --set, in the key\'s folder (its seed unless seed is given)',
+    "problem": "[[exercise.problem]] tables (expr, and optionally name, blank, points, hidden)",
+    "points": "what each problem is worth (default 1)",
+    "hidden": "true: Gradescope shows the problems after the grades are published",
+    "rtol": "relative tolerance (default 0.01)",
+    "atol": "absolute tolerance (default 1e-6)",
+}
+EXERCISE_PROBLEM_KEYS = {"name", "expr", "blank", "points", "hidden"}
 
 
 # ---- the key -----------------------------------------------------------------------------
@@ -89,6 +119,7 @@ class KeyProblem:
     backward: str | None  # the file name of the student's backward pass in their folder
     points: float
     hidden: bool
+    exercise: Spec | None = None  # a problem of an [exercise]: each student's inputs are drawn for them
 
 
 @dataclass
@@ -98,7 +129,7 @@ class Prepared:
     problem: KeyProblem
     checked: Problem  # the key's problem with its texts read (no expectations)
     truth: Truth
-    targets: dict[tuple[int, bool], str]  # what each required answer checks -> its key in the key
+    targets: dict[Target, str]  # what each required answer checks -> its key in the key
     gradients: tuple[str, ...]  # the inputs a backward pass must give the gradient of
 
     @property
@@ -115,27 +146,78 @@ class Key:
     limits: Limits = Limits()
     max_length: int = DEFAULT_MAX_LENGTH
     shared: list[Prepared] | None = None
+    seed: int = 0  # the seed of the exercise's problems, if it has any
 
 
 def load_key(path: str | Path, limits: Limits = Limits(), max_length: int = DEFAULT_MAX_LENGTH) -> Key:
     """The key's problems (a BpcliError for a malformed key: the whole run is bad input)."""
     path = Path(path)
     document = read_toml(path, MAX_KEY_BYTES)
-    extra = set(document) - {"problem"}
+    extra = set(document) - {"problem", "exercise"}
     if extra:
-        raise BpcliError(f"{path}: unknown top-level key {sorted(extra)[0]!r}; problems are [[problem]] tables")
-    tables = document.get("problem")
-    if not isinstance(tables, list) or not tables:
+        raise BpcliError(f"{path}: unknown top-level key {sorted(extra)[0]!r}; problems are [[problem]] tables "
+                         "(and an [exercise])")
+    tables = document.get("problem", [])
+    if not isinstance(tables, list) or not (tables or "exercise" in document):
         raise BpcliError(f"{path} has no problems: write each one as a [[problem]] table with name, expr, inputs "
                          "and answers or backward")
     folders = Folders.of(path)
     problems = [_key_problem(f"{path}, problem {index}", table, folders)
                 for index, table in enumerate(tables, start=1)]
+    seed = 0
+    if "exercise" in document:
+        exercise_problems, seed = _exercise(f"{path}, [exercise]", document["exercise"], folders, limits)
+        problems += exercise_problems
     names = [problem.name for problem in problems]
     for name in names:
         if names.count(name) > 1:
             raise BpcliError(f"{path}: two problems are named {name!r}; students answer each problem by its name")
-    return Key(path, problems, limits, max_length)
+    return Key(path, problems, limits, max_length, seed=seed)
+
+
+def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple[list[KeyProblem], int]:
+    """The problems of an [exercise]: what every student must fill in; their numbers come with each student."""
+    if not isinstance(table, dict):
+        raise BpcliError(f"{where} is not a table: write [exercise] with seed, blank and expr (or set, or "
+                         "[[exercise.problem]] tables)")
+    unknown = set(table) - set(EXERCISE_KEYS)
+    if unknown:
+        known = "; ".join(f"{key}: {meaning}" for key, meaning in EXERCISE_KEYS.items())
+        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} (an [exercise] has {known})")
+    given = [key for key in ("expr", "set", "problem") if key in table]
+    if len(given) != 1:
+        raise BpcliError(f"{where}: give the problems once: expr (one problem), set = \"@FILE\" or "
+                         "[[exercise.problem]] tables")
+    seed = seed_of(table, where)
+    kinds = kinds_of(table, where)
+    if "set" in table:
+        if not isinstance(table["set"], str) or not table["set"].strip().startswith("@"):
+            raise BpcliError(f'{where}: set must name the problem set, such as set = "@problems.toml"')
+        specs, set_seed = read_problem_set(folders.resolve(table["set"].strip()[1:]))
+        if "blank" in table:
+            specs = [dataclasses.replace(spec, blank=kinds) for spec in specs]
+        tables: list[Any] = [{} for _ in specs]
+        seed = set_seed if seed is None else seed
+    else:
+        single = "expr" in table  # [exercise] expr = ...: one problem, and the table's other keys are the exercise's
+        tables = [{key: table[key] for key in ("name", "expr") if key in table}] if single else table["problem"]
+        if not isinstance(tables, list) or not tables:
+            raise BpcliError(f"{where}: problem must be [[exercise.problem]] tables with expr")
+        specs = [spec_of(sub, f"{where}, problem {index}", EXERCISE_PROBLEM_KEYS, kinds)
+                 for index, sub in enumerate(tables, start=1)]
+    try:
+        rule = Rule(tolerance("rtol", table.get("rtol", DEFAULT_RULE.rtol)),
+                    tolerance("atol", table.get("atol", DEFAULT_RULE.atol)))
+    except BpcliError as error:
+        raise BpcliError(f"{where}: {error.message}") from None
+    made = variant(specs, seed or 0, None, limits)  # the key is checked now, before any student is graded
+    problems = []
+    for sub, spec, problem in zip(tables, specs, made.problems):
+        points = _points(where, sub.get("points", table.get("points", 1)))
+        hidden = _hidden(where, sub.get("hidden", table.get("hidden", False)))
+        entry = Entry(Problem(expression=spec.expression, rule=rule, name=problem.name), folders)
+        problems.append(KeyProblem(problem.name, entry, tuple(problem.answers), None, points, hidden, spec))
+    return problems, seed or 0
 
 
 def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
@@ -197,7 +279,7 @@ def prepare(problem: KeyProblem, limits: Limits = Limits(), max_length: int = DE
     try:
         checked = resolved(problem.entry, limits, max_length)
         truth = Truth(grad(checked.expression, checked.values, upstream=checked.upstream, limits=limits))
-        targets: dict[tuple[int, bool], str] = {}
+        targets: dict[Target, str] = {}
         for answer in problem.answers:
             target = resolve(answer, truth)
             if target in targets:
@@ -216,8 +298,22 @@ def key_problems(key: Key, student: str) -> list[Prepared]:
     student's variant here instead.
     """
     if key.shared is None:
-        key.shared = [prepare(problem, key.limits, key.max_length) for problem in key.problems]
-    return key.shared
+        key.shared = [prepare(problem, key.limits, key.max_length) for problem in key.problems
+                      if problem.exercise is None]
+    exercises = [problem for problem in key.problems if problem.exercise is not None]
+    if not exercises:
+        return key.shared
+    made = variant([problem.exercise for problem in exercises if problem.exercise], key.seed, student, key.limits)
+    return [*key.shared, *(_exercise_prepared(problem, mine) for problem, mine in zip(exercises, made.problems))]
+
+
+def _exercise_prepared(problem: KeyProblem, mine: ExerciseProblem) -> Prepared:
+    """A student's own variant of an exercise problem, graded against the grad result it was made from."""
+    checked = dataclasses.replace(problem.entry.problem, values=mine.inputs)
+    truth = Truth(mine.result)
+    targets = {resolve(key, truth): key for key in problem.answers}
+    own = dataclasses.replace(problem, entry=dataclasses.replace(problem.entry, problem=checked))
+    return Prepared(own, checked, truth, targets, tuple(truth.result.gradients))
 
 
 # ---- the result --------------------------------------------------------------------------
@@ -397,7 +493,8 @@ def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits
     if table is None and not (key.backward and not submission.alone):
         return _zero(prepared, "not answered")
     table = table or {}
-    notes = [f"ignored: {printable(name)} (the key sets it)" for name in sorted(set(table) - STUDENT_KEYS)]
+    allowed = STUDENT_KEYS | (TEMPLATE_KEYS if key.exercise else set())
+    notes = [f"ignored: {printable(name)} (the key sets it)" for name in sorted(set(table) - allowed)]
     try:
         expect, unused = _answers(prepared, table.get("expect", {}), submission, limits)
         notes += unused
@@ -426,11 +523,13 @@ def _answers(prepared: Prepared, expect: Any, submission: Submission,
     notes = []
     for key, value in expect.items():
         try:
-            target: tuple[int, bool] | None = resolve(key, prepared.truth)
+            target: Target | None = resolve(key, prepared.truth)
         except BpcliError:
             target = None
         if target not in prepared.targets:
             notes.append(f"ignored: {printable(key)} (not asked for)")
+        elif prepared.problem.exercise is not None and value == UNFILLED:
+            continue  # a blank of the sheet left as it came: not answered (the others still count)
         elif isinstance(value, str):
             chosen[key] = expected_value(submission.folders, reader, key, submission.located(value))
         else:
@@ -452,8 +551,9 @@ def _backward(prepared: Prepared, written: Any, submission: Submission, max_leng
     return read_text(submission.folders, "@" + name, max_length, "backward"), name
 
 
-def _target(prepared: Prepared, outcome: Outcome) -> tuple[int, bool]:
-    return prepared.truth.names[outcome.name], outcome.gradient
+def _target(prepared: Prepared, outcome: Outcome) -> Target:
+    """What an answer checked: its key read again (a stage's cell is named by its stage as well as its input)."""
+    return resolve(outcome.key, prepared.truth)
 
 
 def _met(prepared: Prepared, result: ProblemResult) -> int:

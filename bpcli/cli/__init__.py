@@ -54,7 +54,8 @@ def _typer() -> Any:
 
 # The commands: each is the module of this package of that name, which declares
 # its command (declare.py); bpcli --help lists them in this order.
-COMMANDS = ("check", "code", "gates", "grad", "gradcheck", "grade", "graph", "hessian", "jacobian", "schema")
+COMMANDS = ("check", "code", "exercise", "gates", "grad", "gradcheck", "grade", "graph", "hessian", "jacobian",
+            "schema")
 
 
 def _application() -> Any:

@@ -27,7 +27,8 @@ def check(
     file: common.File = None,
     expect: Optional[list[str]] = Option(
         None, "--expect", metavar="NAME=V",
-        help="An expectation: NAME=V (a value), dNAME=V or d(NAME)=V (a gradient). Repeat it.",
+        help="An expectation: NAME=V (a value), dNAME=V or d(NAME)=V (a gradient), dq/dx=V (a local gradient), "
+        "'dx via q=V' (a downstream gradient). Repeat it.",
     ),
     backward: Optional[Path] = Option(
         None, "--backward", metavar="PATH",
@@ -77,6 +78,8 @@ def check(
     --expect NAME=V      the forward value of an input or a named stage
     --expect dNAME=V     the gradient of the output with respect to NAME
     --expect d(NAME)=V   the same, never ambiguous
+    --expect dq/dx=V     the local gradient of stage q for its input x
+    --expect "dx via q=V"  the downstream gradient x receives from stage q
     V is a number, a JSON array ('[[1,2],[3,4]]') or @file.json/.csv/.npy.
 
     \b

@@ -31,6 +31,7 @@ TABLES = {
     "GradeResult": ("bpcli.views.grade_table", "grade_table"),
     "GradcheckResult": ("bpcli.views.gradcheck_table", "gradcheck_table"),
     "GateReference": ("bpcli.views.gates_table", "gates_table"),
+    "ExerciseSet": ("bpcli.views.exercise_sheet", "exercise_table"),
 }
 DOCUMENTS = {
     "GradResult": ("bpcli.views.json_doc", "grad_document"),
@@ -42,9 +43,11 @@ DOCUMENTS = {
     "GradeResult": ("bpcli.views.json_doc", "grade_document"),
     "GradcheckResult": ("bpcli.views.json_doc", "gradcheck_document"),
     "GateReference": ("bpcli.views.json_doc", "gates_document"),
+    "ExerciseSet": ("bpcli.views.json_doc", "exercise_document"),
 }
 TEXTS = {
     "SymbolicResult": ("bpcli.views.symbolic_text", "symbolic_text"),
+    "ExerciseSet": ("bpcli.views.exercise_sheet", "exercise_text"),
 }
 # Notebooks (Jupyter's display protocol): the tables above read back and written as HTML or
 # Markdown, so the columns and numbers are the terminal's; found by the nearest base type.
@@ -55,6 +58,7 @@ HTMLS = {
 }
 MARKDOWNS = {
     "Result": ("bpcli.views.html", "notebook_markdown"),
+    "ExerciseSet": ("bpcli.views.exercise_sheet", "exercise_text"),  # the sheets are Markdown already
     "PointsResult": ("bpcli.views.html", "points_markdown"),
 }
 PLAIN_TEXTS = {

@@ -189,6 +189,10 @@ def _summary(result: CheckResult) -> Text:
 
 
 def _meaning(problem: Any, outcome: Any) -> str:
+    if outcome.kind == "local":
+        return f"∂{outcome.stage}/∂{outcome.name} (local)"
+    if outcome.kind == "downstream":
+        return f"∂{problem.output}/∂{outcome.name} via {outcome.stage}"
     return f"∂{problem.output}/∂{outcome.name}" if outcome.gradient else f"value of {outcome.name}"
 
 

@@ -27,6 +27,7 @@ SYMBOLIC_SCHEMA = "bpcli.symbolic/1"
 CHECK_SCHEMA = "bpcli.check/1"
 GRADCHECK_SCHEMA = "bpcli.gradcheck/1"
 GATES_SCHEMA = "bpcli.gates/1"
+EXERCISE_SCHEMA = "bpcli.exercise/1"
 GRADE_SCHEMA = "bpcli.grade/1"
 
 
@@ -209,7 +210,7 @@ def _outcome(outcome: Any) -> dict[str, Any]:
     return {
         "key": outcome.key,
         "name": outcome.name,
-        "kind": "gradient" if outcome.gradient else "value",
+        "kind": outcome.kind,
         "expected": jsonable(outcome.expected),
         "written": outcome.written or None,
         "actual": jsonable(outcome.actual),
@@ -219,6 +220,7 @@ def _outcome(outcome: Any) -> dict[str, Any]:
         "line": outcome.line,
         "note": outcome.note or None,
         "diagnosis": None if outcome.diagnosis is None else outcome.diagnosis.to_json(),
+        **({} if outcome.stage is None else {"stage": outcome.stage}),  # a cell of a stage's row
     }
 
 
@@ -479,3 +481,28 @@ def _write_array(array: Any, stream: Any) -> None:
         stream.write(_compact(row.tolist() if np.isfinite(row).all() else jsonable(row)))
     else:
         _write_list(array, stream, _write_array)
+
+
+def exercise_document(result: Any) -> dict[str, Any]:
+    """``bpcli exercise --json``: every variant's inputs and blanks with their answers (the grader's view)."""
+    return {
+        "schema": EXERCISE_SCHEMA,
+        "seed": result.seed,
+        "variants": [
+            {
+                "student": variant.student,
+                "problems": [
+                    {
+                        "name": problem.name,
+                        "expr": problem.spec.expression,
+                        "blank": list(problem.spec.blank),
+                        "inputs": problem.inputs,
+                        "blanks": [{"key": b.key, "kind": b.kind, "stage": b.stage, "answer": jsonable(b.answer)}
+                                   for b in problem.blanks],
+                    }
+                    for problem in variant.problems
+                ],
+            }
+            for variant in result.variants
+        ],
+    }

@@ -41,6 +41,7 @@ SCHEMAS = {
     "gradcheck": "bpcli gradcheck --json",
     "gates": "bpcli gates --json",
     "points": "bpcli grad --points FILE --json (one per line)",
+    "exercise": "bpcli exercise --json",
 }
 
 
