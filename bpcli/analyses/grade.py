@@ -38,6 +38,7 @@ that cannot be read is a zero with its message; the others are still graded.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -401,15 +402,23 @@ def grade(
         [('ada', 0.5, 1.0)]
     """
     key = key if isinstance(key, Key) else load_key(key, limits, max_length)
-    paths = [Path(path) for path in submissions]
+    # The key among the submissions (bpcli grade course/key.toml course/*) is no student's.
+    paths = [Path(path) for path in submissions if not _is_file(Path(path), key.path)]
     ids = [student_id(path) for path in paths]
-    for student in ids:
-        if ids.count(student) > 1:
+    for student, count in Counter(ids).items():
+        if count > 1:
             raise BpcliError(f"two submissions belong to the student {printable(student)!r}: one submission per "
                              "student (the id is the file's stem or the folder's name)")
     students = [grade_student(problems_for(key, student), student, path, key.limits, key.max_length)
                 for student, path in zip(ids, paths)]
     return GradeResult(str(key.path), key.problems, students)
+
+
+def _is_file(path: Path, file: Path) -> bool:
+    try:
+        return path.samefile(file)
+    except OSError:  # a submission that is not there is that student's zero, below
+        return False
 
 
 def student_id(path: Path) -> str:
