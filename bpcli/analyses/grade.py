@@ -70,7 +70,7 @@ from bpcli.analyses.result import Result
 from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
-from bpcli.engine.values import ValueReader
+from bpcli.engine.values import ValueReader, toml_table
 
 SUBMISSION_ANSWERS = "answers.toml"  # the answers file of a submission handed in as a folder
 MAX_KEY_BYTES = 16_000_000
@@ -178,13 +178,8 @@ def load_key(path: str | Path, limits: Limits = Limits(), max_length: int = DEFA
 
 def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple[list[KeyProblem], int]:
     """The problems of an [exercise]: what every student must fill in; their numbers come with each student."""
-    if not isinstance(table, dict):
-        raise BpcliError(f"{where} is not a table: write [exercise] with seed, blank and expr (or set, or "
-                         "[[exercise.problem]] tables)")
-    unknown = set(table) - set(EXERCISE_KEYS)
-    if unknown:
-        known = "; ".join(f"{key}: {meaning}" for key, meaning in EXERCISE_KEYS.items())
-        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} (an [exercise] has {known})")
+    table = toml_table(table, where, EXERCISE_KEYS, "an [exercise]",
+                       "write [exercise] with seed, blank and expr (or set, or [[exercise.problem]] tables)")
     given = [key for key in ("expr", "set", "problem") if key in table]
     if len(given) != 1:
         raise BpcliError(f"{where}: give the problems once: expr (one problem), set = \"@FILE\" or "
@@ -222,12 +217,7 @@ def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple
 
 
 def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
-    if not isinstance(table, dict):
-        raise BpcliError(f"{where} is not a table: write each problem as a [[problem]] table")
-    unknown = set(table) - set(KEY_KEYS)
-    if unknown:
-        known = "; ".join(f"{key}: {meaning}" for key, meaning in KEY_KEYS.items())
-        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} (a key's problem has {known})")
+    table = toml_table(table, where, KEY_KEYS, "a key's problem", "write each problem as a [[problem]] table")
     name, expression = table.get("name"), table.get("expr")
     if not isinstance(name, str) or not name.strip():
         raise BpcliError(f"{where}: name is missing: students answer each problem by its name")
