@@ -278,11 +278,11 @@ class TestTheCommand:
         result = run_cli("exercise", "q = x + y; f = q * z", "--seed", "7", "--blank", "upstream")
         assert result.exit_code == 0, result.stderr
         text = result.stdout
-        assert "The circuit, one gate per stage, at x = \\-5, y = \\-5, z = \\-3; the output is f:" in text
+        assert "The circuit, one gate per stage, at x = -5, y = -5, z = -3; the output is f:" in text
         assert "```\nq = x + y\nf = q * z\n```" in text
-        assert "| 1 | q | add | x \\+ y | \\-10 | ∂q/∂x = 1<br>∂q/∂y = 1 | ? | x ← \\-3<br>y ← \\-3 |" in text
-        assert "| 2 | f | mul | q \\* z | 30 | ∂f/∂q = z = \\-3<br>∂f/∂z = q = \\-10 | 1 | q ← \\-3<br>z ← \\-10 |" in text
-        assert "| x | \\-5 | ? |\n| y | \\-5 | ? |\n| z | \\-3 | ? |" in text
+        assert "| 1 | q | add | x + y | -10 | ∂q/∂x = 1<br>∂q/∂y = 1 | ? | x ← -3<br>y ← -3 |" in text
+        assert "| 2 | f | mul | q \\* z | 30 | ∂f/∂q = z = -3<br>∂f/∂z = q = -10 | 1 | q ← -3<br>z ← -10 |" in text
+        assert "| x | -5 | ? |\n| y | -5 | ? |\n| z | -3 | ? |" in text
         assert '[problem.expect]\ndq = "?"\ndx = "?"\ndy = "?"\ndz = "?"\n' in text
 
     def test_the_stage_table_is_grads_own(self):
@@ -291,7 +291,7 @@ class TestTheCommand:
         grad = run_cli("grad", "q = x + y; f = q * z", *(f"{k}={v:g}" for k, v in problem.inputs.items()))
         sheet = run_cli("exercise", "q = x + y; f = q * z", "--seed", "7", "--blank", "upstream").stdout
         for line in ("∂f/∂q = z = -3", "∂f/∂z = q = -10", "x ← -3", "z ← -10"):
-            assert line in grad.stdout and line.replace("-", "\\-") in sheet
+            assert line in grad.stdout and line in sheet
 
     def test_a_file_and_a_folder(self, tmp_path):
         assert run_cli("exercise", "(x+y)*z", "-o", str(tmp_path / "hw.md")).exit_code == 0

@@ -335,6 +335,21 @@ def test_notebook_html_and_markdown_escape_comments():
     assert set(re.findall(r"(?<!\\)<[^>]*>?", markdown)) <= {"<br>"}  # no tag but our own line breaks
 
 
+@pytest.mark.parametrize("text", [
+    "- not a list\n1. nor this\n# nor a heading\n> nor a quote\n===\n+ x", "x + y = -10 (ok). 0.39 [a](b) *em* `c` <i>",
+])
+def test_markdown_text_reads_as_written_and_makes_no_markup(text):
+    """Only what would make markup is escaped: a sheet stays readable as plain text (-10, not \\-10)."""
+    from markdown_it import MarkdownIt  # rich's own Markdown parser, so always installed beside bpcli
+
+    markdown = html_view.blocks_markdown([html_view.TextBlock(html_view.Cell(text))])
+    rendered = MarkdownIt("commonmark").render(markdown)
+    assert re.findall(r"<(\w+)", rendered) == ["p"] + ["br"] * text.count("\n")  # one paragraph, our line breaks
+    assert text_of(strict_fragment(rendered)).replace("\n", "") == text.replace("\n", "")
+    if "-10" in text:
+        assert "= -10 (ok). 0.39" in markdown
+
+
 @pytest.mark.parametrize("kind", ["grad", "check", "points"])
 def test_plain_text_is_the_terminal_table(kind):
     """IPython's text/plain (its terminal, a notebook's fallback): the tables, not <... object at 0x...>."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import html
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -267,15 +268,31 @@ def blocks_markdown(items: Iterable[TableBlock | TextBlock]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+# Characters that make markup wherever they are (emphasis, code, links, HTML, tables), and the
+# starts of a line that make a block (a heading, a list, a quote, a rule): escaping only these
+# keeps a sheet readable as plain text (-10, x + y, 0.39) while input still cannot add markup.
+_INLINE_MARKUP = "\\`*_{}[]<>|~"
+_BLOCK_START = re.compile(r"^([ \t]*)([#+=-]|\d+(?=[.)]))", re.MULTILINE)
+
+
+def _markdown_inline(text: str) -> str:
+    return "".join("\\" + ch if ch in _INLINE_MARKUP else ch for ch in visible(text))
+
+
 def _markdown_text(text: str) -> str:
     """Text with Markdown's and HTML's active characters escaped, so input cannot add markup."""
-    special = "\\`*_{}[]<>()#+-.!|~"
-    escaped = "".join("\\" + ch if ch in special else ch for ch in visible(text))
+    escaped = _BLOCK_START.sub(_escaped_block_start, _markdown_inline(text))
     return escaped.replace("\n", "  \n")
 
 
+def _escaped_block_start(found: re.Match[str]) -> str:
+    indent, start = found.group(1), found.group(2)
+    return indent + (start + "\\" if start[0].isdigit() else "\\" + start)  # 1\. is not a list item
+
+
 def _markdown_cell(text: str) -> str:
-    return _markdown_text(text).replace("  \n", "<br>").replace("\n", "<br>")
+    """A table cell's text: inline markup escaped (a cell holds no blocks), its lines joined by <br>."""
+    return _markdown_inline(text).replace("\n", "<br>")
 
 
 # ---- what a notebook shows ---------------------------------------------------------
