@@ -207,6 +207,13 @@ class TestTheKey:
         assert result.exit_code == 2 and "two submissions belong to the student 'good'" in result.stderr
 
 
+    def test_the_key_among_the_submissions_is_no_student(self, course):
+        key, submissions = course  # bpcli grade key.toml * in the key's folder
+        result = run_cli("grade", str(key), str(key), *map(str, submissions[:2]), "--json")
+        assert result.exit_code == 0, result.stderr
+        assert [s["student"] for s in json.loads(result.stdout)["students"]] == list(CLASS)[:2]
+
+
 class TestCommandLine:
     def test_the_scoreboard(self, course):
         key, submissions = course

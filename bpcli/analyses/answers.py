@@ -36,7 +36,7 @@ from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
 from bpcli.analyses.student_code import StudentCode, is_spec, read_code
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
-from bpcli.engine.values import ValueReader, read_bytes, utf8_text
+from bpcli.engine.values import ValueReader, read_bytes, toml_table, utf8_text
 
 KEYS = {
     "name": "a label for the report",
@@ -180,13 +180,8 @@ def read_toml(path: Path, limit: int, raise_with: str = "--max-length") -> dict[
 
 def _problem(path: Path, index: int, table: Any, grader: Rule, folders: Folders) -> Entry:
     where = f"{path}, problem {index}"
-    if not isinstance(table, dict):
-        raise BpcliError(f"{where} is not a table: write each problem as a [[problem]] table with expr, inputs "
-                         "and expect")
-    unknown = set(table) - set(KEYS)
-    if unknown:
-        known = "; ".join(f"{key}: {meaning}" for key, meaning in KEYS.items())
-        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} (a problem has {known})")
+    table = toml_table(table, where, KEYS, "a problem",
+                       "write each problem as a [[problem]] table with expr, inputs and expect")
     if not isinstance(table.get("expr"), str):
         raise BpcliError(f"{where}: expr, the expression, is missing or not a string")
     for key in ("inputs", "expect"):

@@ -41,7 +41,7 @@ from bpcli.analyses.result import GradResult, Result, Stage
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import build
-from bpcli.engine.values import read_bytes, utf8_text
+from bpcli.engine.values import read_bytes, toml_table, utf8_text
 
 KINDS = ("forward", "local", "upstream", "downstream")
 DEFAULT_BLANK = KINDS  # the whole table, from the inputs: the forward pass and the backward pass by hand
@@ -330,11 +330,7 @@ def read_problem_set(path: Path) -> tuple[list[Spec], int | None]:
 
 def spec_of(table: Any, where: str, keys: set[str], blank: tuple[str, ...] = DEFAULT_BLANK) -> Spec:
     """A Spec from a TOML table with ``keys`` (a problem set's [[problem]], a grading key's [exercise])."""
-    if not isinstance(table, Mapping):
-        raise BpcliError(f"{where} is not a table")
-    unknown = set(table) - keys
-    if unknown:
-        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} (it may have {', '.join(sorted(keys))})")
+    table = toml_table(table, where, keys, "a problem")
     if not isinstance(table.get("expr"), str):
         raise BpcliError(f"{where}: expr, the expression, is missing or not a string")
     name = table.get("name")

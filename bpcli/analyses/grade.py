@@ -38,6 +38,7 @@ that cannot be read is a zero with its message; the others are still graded.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -69,7 +70,7 @@ from bpcli.analyses.result import Result
 from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
-from bpcli.engine.values import ValueReader
+from bpcli.engine.values import ValueReader, toml_table
 
 SUBMISSION_ANSWERS = "answers.toml"  # the answers file of a submission handed in as a folder
 MAX_KEY_BYTES = 16_000_000
@@ -177,13 +178,8 @@ def load_key(path: str | Path, limits: Limits = Limits(), max_length: int = DEFA
 
 def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple[list[KeyProblem], int]:
     """The problems of an [exercise]: what every student must fill in; their numbers come with each student."""
-    if not isinstance(table, dict):
-        raise BpcliError(f"{where} is not a table: write [exercise] with seed, blank and expr (or set, or "
-                         "[[exercise.problem]] tables)")
-    unknown = set(table) - set(EXERCISE_KEYS)
-    if unknown:
-        known = "; ".join(f"{key}: {meaning}" for key, meaning in EXERCISE_KEYS.items())
-        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} (an [exercise] has {known})")
+    table = toml_table(table, where, EXERCISE_KEYS, "an [exercise]",
+                       "write [exercise] with seed, blank and expr (or set, or [[exercise.problem]] tables)")
     given = [key for key in ("expr", "set", "problem") if key in table]
     if len(given) != 1:
         raise BpcliError(f"{where}: give the problems once: expr (one problem), set = \"@FILE\" or "
@@ -221,12 +217,7 @@ def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple
 
 
 def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
-    if not isinstance(table, dict):
-        raise BpcliError(f"{where} is not a table: write each problem as a [[problem]] table")
-    unknown = set(table) - set(KEY_KEYS)
-    if unknown:
-        known = "; ".join(f"{key}: {meaning}" for key, meaning in KEY_KEYS.items())
-        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} (a key's problem has {known})")
+    table = toml_table(table, where, KEY_KEYS, "a key's problem", "write each problem as a [[problem]] table")
     name, expression = table.get("name"), table.get("expr")
     if not isinstance(name, str) or not name.strip():
         raise BpcliError(f"{where}: name is missing: students answer each problem by its name")
@@ -401,15 +392,23 @@ def grade(
         [('ada', 0.5, 1.0)]
     """
     key = key if isinstance(key, Key) else load_key(key, limits, max_length)
-    paths = [Path(path) for path in submissions]
+    # The key among the submissions (bpcli grade course/key.toml course/*) is no student's.
+    paths = [Path(path) for path in submissions if not _is_file(Path(path), key.path)]
     ids = [student_id(path) for path in paths]
-    for student in ids:
-        if ids.count(student) > 1:
+    for student, count in Counter(ids).items():
+        if count > 1:
             raise BpcliError(f"two submissions belong to the student {printable(student)!r}: one submission per "
                              "student (the id is the file's stem or the folder's name)")
     students = [grade_student(problems_for(key, student), student, path, key.limits, key.max_length)
                 for student, path in zip(ids, paths)]
     return GradeResult(str(key.path), key.problems, students)
+
+
+def _is_file(path: Path, file: Path) -> bool:
+    try:
+        return path.samefile(file)
+    except OSError:  # a submission that is not there is that student's zero, below
+        return False
 
 
 def student_id(path: Path) -> str:

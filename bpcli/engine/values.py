@@ -18,7 +18,7 @@ import os
 import re
 import stat
 import sys
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Collection, NamedTuple
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
@@ -415,6 +415,19 @@ def utf8_text(path: Path, data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
+
+
+def toml_table(table: Any, where: str, keys: Collection[str], kind: str, advice: str = "") -> dict[str, Any]:
+    """``table`` (read from a TOML file) checked to be a table with none but ``keys``: an answers file's
+    problem, a grading key's, an exercise's. ``keys`` with meanings (a dict) are listed with them."""
+    if not isinstance(table, dict):
+        raise BpcliError(f"{where} is not a table" + (f": {advice}" if advice else ""))
+    unknown = set(table) - set(keys)
+    if unknown:
+        known = ("; ".join(f"{key}: {meaning}" for key, meaning in keys.items()) if isinstance(keys, dict)
+                 else ", ".join(sorted(keys)))
+        raise BpcliError(f"{where}: unknown key {sorted(unknown)[0]!r} ({kind} has {known})")
+    return table
 
 
 def _holds_non_numbers(content: list[Any]) -> bool:
