@@ -12,6 +12,7 @@ import math
 from types import ModuleType
 from typing import Any, Iterable, Mapping, NamedTuple
 
+from bpcli.engine.batched import depends_on
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY, Gate
 from bpcli.engine.graph import CONST, INPUT, Graph
@@ -90,10 +91,8 @@ def _index_error(graph: Graph, node: int, problem: IndexProblem) -> BpcliError:
 
 def _depends_on(graph: Graph, changed: str | None, known: int) -> list[bool]:
     """The nodes to compute again: those that depend on ``changed``, and those past the ``known`` first."""
-    depends = [False] * len(graph.nodes)
-    for i, node in enumerate(graph.nodes):
-        depends[i] = i >= known or (node.op == INPUT and node.name == changed) or any(depends[j] for j in node.inputs)
-    return depends
+    depends = depends_on(graph, [] if changed is None else [changed])
+    return [depend or i >= known for i, depend in enumerate(depends)]  # the nodes added since come after
 
 
 def _run(
