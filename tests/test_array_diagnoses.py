@@ -299,7 +299,8 @@ class TestIndexedUpdates:
         assert found["message"] == "line 2 goes wrong at log_probs[arange(N), y] (5 of 15 elements are wrong)"
         assert found["hint"].startswith("An indexed update accumulates: dx[idx] -= 1 subtracts 1 from what is there")
         assert "dx is right except at the 5 elements log_probs[arange(N), y] picks" in found["hint"]
-        assert "First wrong line: 3: dx /= N" in report  # judged where the steps end
+        # Judged where the steps end (line 3 is the wrong one), reported where the mistake is written.
+        assert "First wrong line: 2: dx[np.arange(N), y] = -1" in report
         statuses = [line["status"] for line in document["problems"][0]["backward"]["lines"]]
         assert statuses == ["step", "step", "wrong"]
 

@@ -226,7 +226,8 @@ class TestStudentsWithAMistake:
         assert document["exit_code"] == 1
         lines = statuses(document)
         assert lines[line_of(path, "dx[np.arange(N), y] = -1")] == "step"
-        assert document["problems"][0]["backward"]["first_wrong_line"] == line_of(path, "dx /= N")
+        # The chain is judged at its end, but the first wrong line is the step its diagnosis names.
+        assert document["problems"][0]["backward"]["first_wrong_line"] == line_of(path, "dx[np.arange(N), y] = -1")
 
     def test_a_real_subprocess_names_the_line(self):
         path = STUDENTS / "wrong_bias.py"

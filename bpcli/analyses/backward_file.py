@@ -81,7 +81,11 @@ class BackwardCheck:
 
     @property
     def first_wrong(self) -> LineVerdict | None:
-        return next((line for line in self.lines if line.status == "wrong"), None)
+        """The first wrong line; where its diagnosis names a step before it (dx[idx] = -1 in
+        dx = probs.copy(); dx[idx] = -1; dx /= N), that step, which is where the mistake is written."""
+        wrong = next((line for line in self.lines if line.status == "wrong"), None)
+        named = None if wrong is None or wrong.diagnosis is None else wrong.diagnosis.line
+        return next((line for line in self.lines if line.number == named and line.status == "step"), wrong)
 
 
 @dataclass(frozen=True)
