@@ -303,6 +303,15 @@ class TestCommandLine:
         monkeypatch.chdir(submissions[0])  # anywhere: the key's @ paths start from the key's folder
         assert bpcli.grade(key, [submissions[0]]).students[0].score == 7
 
+    def test_a_problem_name_is_text_not_markup(self, tmp_path):
+        key = tmp_path / "key.toml"
+        key.write_text(KEY.replace('name = "fork"', 'name = "[b]f[/x]"'))  # a stray closing tag broke rich
+        student = tmp_path / "ada.toml"
+        student.write_text(answers().replace('name = "fork"', 'name = "[b]f[/x]"'))
+        result = run_cli("grade", str(key), str(student))
+        assert result.exit_code == 0, result.stderr
+        assert "[b]f[/x]" in result.stdout
+
 
 class TestConfinement:
     def test_an_answers_file_linked_from_outside_the_folder_is_refused(self, course, tmp_path):
