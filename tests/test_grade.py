@@ -255,6 +255,16 @@ class TestCommandLine:
         views.write(bpcli.grade(key, [student]), book, "csv")
         assert list(csv.reader(io.StringIO(book.getvalue())))[1][0] == "'=HYPERLINK(1)"
 
+    def test_control_characters_in_a_student_id_are_escaped_in_the_gradebook(self, tmp_path):
+        key = tmp_path / "key.toml"
+        key.write_text(textwrap.dedent(KEY))
+        student = tmp_path / "a\x1b[2Jb\nc.toml"
+        student.write_text(answers())
+        result = run_cli("grade", str(key), str(student), "--csv", "-")  # to a terminal, as likely as not
+        assert result.exit_code == 0, result.stderr
+        assert "\x1b" not in result.stdout
+        assert list(csv.reader(io.StringIO(result.stdout)))[1][0] == "a\\x1b[2Jb\\nc"
+
     def test_gradescope_results(self, course, tmp_path):
         key, submissions = course
         results = tmp_path / "results.json"
