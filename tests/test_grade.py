@@ -322,6 +322,15 @@ class TestCommandLine:
         assert result.exit_code == 0, result.stderr
         assert "[b]f[/x]" in result.stdout
 
+    def test_a_line_break_in_a_student_id_stays_in_its_row(self, tmp_path):
+        key = tmp_path / "key.toml"
+        key.write_text(textwrap.dedent(KEY))
+        student = tmp_path / "ada\nbob.toml"  # would read as two students, one row each
+        student.write_text(answers())
+        result = run_cli("grade", str(key), str(student))
+        assert result.exit_code == 0, result.stderr
+        assert "ada\\nbob" in result.stdout
+
 
 class TestConfinement:
     def test_an_answers_file_linked_from_outside_the_folder_is_refused(self, course, tmp_path):
