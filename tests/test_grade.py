@@ -8,6 +8,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bpcli
@@ -312,6 +313,20 @@ class TestCommandLine:
         key.write_text(KEY.replace('"f = x*y + x"', '"@forward.py"'))
         monkeypatch.chdir(submissions[0])  # anywhere: the key's @ paths start from the key's folder
         assert bpcli.grade(key, [submissions[0]]).students[0].score == 7
+
+    def test_the_keys_expr_may_pick_a_function_in_its_folder(self, tmp_path):
+        (tmp_path / "layers.py").write_text(
+            "def affine_forward(x, w, b):\n    out = x.dot(w) + b\n    cache = (x, w, b)\n    return out, cache\n")
+        key = tmp_path / "key.toml"
+        key.write_text('[[problem]]\nname = "affine"\nexpr = "@layers.py:affine_forward"\n'
+                       'inputs = { x = [[1, 2], [3, -1]], w = [[0.5, -1], [2, 0.25]], b = [0.1, -0.2] }\n'
+                       'upstream = [[1, 2], [-1, 0.5]]\nanswers = ["dx", "dw", "db"]\n')
+        x, w, dout = np.array([[1, 2], [3, -1]]), np.array([[0.5, -1], [2, 0.25]]), np.array([[1, 2], [-1, 0.5]])
+        student = tmp_path / "ada.toml"  # numpy's gradients, dw with one element wrong
+        student.write_text(f'[[problem]]\nname = "affine"\nexpect = {{ dx = {(dout @ w.T).tolist()}, '
+                           f'dw = {(x.T @ dout + [[0, 0], [0, 1]]).tolist()}, db = {dout.sum(axis=0).tolist()} }}\n')
+        (graded,) = bpcli.grade(key, [student]).students
+        assert (graded.score, graded.problems[0].met, graded.problems[0].error) == (0.6667, 2, None)
 
     def test_a_problem_name_is_text_not_markup(self, tmp_path):
         key = tmp_path / "key.toml"
