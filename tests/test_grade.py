@@ -337,6 +337,13 @@ class TestCommandLine:
         assert result.exit_code == 0, result.stderr
         assert "[b]f[/x]" in result.stdout
 
+    def test_init_escapes_the_folder_it_names(self, tmp_path):
+        folder = tmp_path / "a\x1b[31mb"
+        result = run_cli("grade", "--init", str(folder))
+        assert result.exit_code == 0, result.stderr
+        assert (folder / "key.toml").is_file()
+        assert "\x1b" not in result.stdout and "a\\x1b[31mb/key.toml" in result.stdout
+
     def test_a_line_break_in_a_student_id_stays_in_its_row(self, tmp_path):
         key = tmp_path / "key.toml"
         key.write_text(textwrap.dedent(KEY))
