@@ -285,3 +285,12 @@ def test_dropout_with_a_supplied_mask_passes_the_gradient_where_the_mask_kept_an
                         dout=bpcli.Constant(dout))
     assert np.array_equal(result.gradients["x"], dout * mask)
     assert result.constants == ["mask", "dout"] and list(result.gradients) == ["x"]
+
+
+@pytest.mark.parametrize("reduction", ["np.max", "np.min", "np.argmax", "np.argmin", "np.mean", "np.var"])
+@pytest.mark.parametrize("picked", ["x[x > 100]", "x[2:2]"])
+def test_a_reduction_of_no_elements_is_bad_input_not_a_crash(reduction, picked):
+    # numpy has no max of no elements (ValueError) and a mean of none is nan; these stopped bpcli with exit 3
+    result = run_cli("grad", f"f = np.sum({reduction}({picked}))", "-x", "[1, 2]")
+    assert result.exit_code == 2, result.stderr
+    assert "no elements" in result.stderr and "internal error" not in result.stderr
