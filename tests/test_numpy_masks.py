@@ -287,10 +287,16 @@ def test_dropout_with_a_supplied_mask_passes_the_gradient_where_the_mask_kept_an
     assert result.constants == ["mask", "dout"] and list(result.gradients) == ["x"]
 
 
-@pytest.mark.parametrize("reduction", ["np.max", "np.min", "np.argmax", "np.argmin", "np.mean", "np.var"])
+@pytest.mark.parametrize("reduction", ["np.max", "np.min", "np.argmax", "np.argmin", "np.mean", "np.var",
+                                       "logsumexp", "softmax", "log_softmax"])
 @pytest.mark.parametrize("picked", ["x[x > 100]", "x[2:2]"])
 def test_a_reduction_of_no_elements_is_bad_input_not_a_crash(reduction, picked):
     # numpy has no max of no elements (ValueError) and a mean of none is nan; these stopped bpcli with exit 3
     result = run_cli("grad", f"f = np.sum({reduction}({picked}))", "-x", "[1, 2]")
     assert result.exit_code == 2, result.stderr
     assert "no elements" in result.stderr and "internal error" not in result.stderr
+
+
+def test_the_product_of_no_elements_is_one_as_in_numpy():
+    result = bpcli.grad("f = np.prod(x[x > 100]) * np.sum(x)", x=[1.0, 2.0])  # the gradient of prod's empty pick
+    assert result.value == 3.0 and result.gradients["x"].tolist() == [1.0, 1.0]

@@ -599,13 +599,18 @@ def _axes_shape(a: shapes.Shape, axis: Axis = None) -> shapes.Shape:
     return a
 
 
+def _softmax_shape(a: shapes.Shape, axis: Axis = None) -> shapes.Shape:
+    shapes.reduce_some(a, axis)  # the check: each axis in range, none twice, none empty (it subtracts the max)
+    return a
+
+
 _register(Gate(
     "logsumexp", "logsumexp(a, axis=None)", function="logsumexp",
     formula_="log(sum(exp(a))) along axis, computed as max + log(sum(exp(a - max))) so nothing overflows",
     forward=lambda xp, a, axis=None: xp.logsumexp(a, axis),
     vjp=lambda g, a, out, up, axis=None: (
         g.mul(_spread(g, up, a, axis), g.exp(g.sub(a, _spread(g, out, a, axis)))),),
-    arity_=1, shape=shapes.reduce, params=("axis",), decompose=_logsumexp_parts,
+    arity_=1, shape=shapes.reduce_some, params=("axis",), decompose=_logsumexp_parts,
     role="scales", local="da = dout * softmax(a) along axis",
 ))
 
@@ -615,7 +620,7 @@ _register(Gate(
     forward=lambda xp, a, axis=None: xp.softmax(a, axis),
     vjp=lambda g, a, out, up, axis=None: (
         g.mul(out, g.sub(up, _spread(g, g.sum(g.mul(up, out), axis=axis), a, axis))),),
-    arity_=1, shape=_axes_shape, params=("axis",), decompose=_softmax_parts,
+    arity_=1, shape=_softmax_shape, params=("axis",), decompose=_softmax_parts,
     role="scales", local="da = s * (dout - sum(dout * s)) along axis, where s = softmax(a)",
 ))
 
@@ -625,7 +630,7 @@ _register(Gate(
     forward=lambda xp, a, axis=None: xp.log_softmax(a, axis),
     vjp=lambda g, a, out, up, axis=None: (
         g.sub(up, g.mul(g.exp(out), _spread(g, g.sum(up, axis=axis), a, axis))),),
-    arity_=1, shape=_axes_shape, params=("axis",),
+    arity_=1, shape=_softmax_shape, params=("axis",),
     decompose=lambda g, a, axis=None: g.sub(a, _spread(g, _logsumexp_parts(g, a, axis), a, axis)),
     role="scales", local="da = dout - softmax(a) * sum(dout) along axis",
 ))
