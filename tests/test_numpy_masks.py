@@ -300,3 +300,11 @@ def test_a_reduction_of_no_elements_is_bad_input_not_a_crash(reduction, picked):
 def test_the_product_of_no_elements_is_one_as_in_numpy():
     result = bpcli.grad("f = np.prod(x[x > 100]) * np.sum(x)", x=[1.0, 2.0])  # the gradient of prod's empty pick
     assert result.value == 3.0 and result.gradients["x"].tolist() == [1.0, 1.0]
+
+
+def test_a_check_of_a_mask_that_picks_nothing_shows_its_table(tmp_path):
+    backward = tmp_path / "backward.py"  # right: the pick is empty, and so is its gradient
+    backward.write_text("dt = np.ones(0)\ndx = np.zeros_like(x)\ndx[x > 100] = dt\n")
+    result = run_cli("check", "t = x[x > 100]; out = np.sum(t)", "-x", "[1, 2]", "--backward", str(backward))
+    assert result.exit_code == 0, result.stderr
+    assert "2 of 2 expectations met" in result.stdout
