@@ -18,27 +18,27 @@ BINARY = ["+", "-", "*", "max", "min"]
 UNARY = ["sigmoid", "tanh", "relu", "neg", "exp-abs"]
 
 
-def random_expression(gates: int, seed: int = 0) -> str:
-    """An expression of about ``gates`` gates."""
-    return to_text(_build(random.Random(seed), gates))
+def random_expression(gates: int, seed: int = 0, variables: list[str] = VARIABLES) -> str:
+    """An expression of about ``gates`` gates over ``variables``."""
+    return to_text(_build(random.Random(seed), gates, variables))
 
 
-def _build(rng: random.Random, gates: int) -> Expr:
+def _build(rng: random.Random, gates: int, variables: list[str]) -> Expr:
     if gates <= 0:
-        return Name(rng.choice(VARIABLES))
+        return Name(rng.choice(variables))
     if gates >= 3 and rng.random() < 0.2:
         kind = rng.choice(UNARY)
         if kind == "neg":
-            return Neg(_build(rng, gates - 1))
+            return Neg(_build(rng, gates - 1, variables))
         if kind == "exp-abs":  # exp of a non-positive number: no overflow
-            return Call("exp", (Neg(Call("abs", (_build(rng, gates - 3),))),))
-        return Call(kind, (_build(rng, gates - 1),))
+            return Call("exp", (Neg(Call("abs", (_build(rng, gates - 3, variables),))),))
+        return Call(kind, (_build(rng, gates - 1, variables),))
     left = (gates - 1) // 2
     operator = rng.choice(BINARY)
-    operands = (_build(rng, left), _build(rng, gates - 1 - left))
+    operands = (_build(rng, left, variables), _build(rng, gates - 1 - left, variables))
     return Binary(operator, *operands) if operator in "+-*" else Call(operator, operands)
 
 
-def point(seed: int = 1) -> dict[str, float]:
+def point(seed: int = 1, names: list[str] = VARIABLES) -> dict[str, float]:
     rng = random.Random(seed)
-    return {name: round(rng.uniform(-2, 2), 3) for name in VARIABLES}
+    return {name: round(rng.uniform(-2, 2), 3) for name in names}

@@ -39,6 +39,7 @@ class Row:
     target: float  # the largest acceptable ratio (value / baseline), or time with seconds=True
     note: str = ""
     seconds: bool = False  # the target is a time in seconds, not a ratio
+    unit: str = "s"  # what value, baseline and (with seconds=True) target are counted in
 
     @property
     def ratio(self) -> float:
@@ -76,13 +77,88 @@ def bpcli_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "bpcli"]
 
 
-def startup(repeat: int) -> list[Row]:
-    example = ["grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4"]
+NOTES_STAGED = "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)"
+EXAMPLE = ["(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4"]
+ANSWERS = """[[problem]]
+name = "neuron"
+expr = "sigmoid(w0*x0 + w1*x1 + w2)"
+inputs = { w0 = 2, x0 = -1, w1 = -3, x1 = -2, w2 = -3 }
+expect = { f = 0.73, dx0 = 0.39, dx1 = -0.59, dw0 = -0.2 }
+
+[[problem]]
+name = "fork"
+expr = "f = x*y + x"
+inputs = { x = 3, y = 2 }
+expect = { dx = 3, dy = 3 }
+"""
+# Start-up targets (issue 21): a JSON (or plain text) path within 4x python -c pass, a table within 8x.
+JSON_TARGET, TABLE_TARGET = 4.0, 8.0
+
+
+def startup_commands(folder: Path) -> list[tuple[str, list[str], float]]:
+    """Every command's scalar call, as a user types it: (label, arguments, target ratio).
+
+    The files they read (an answers file, a backward pass, a points table) are written into ``folder``.
+    """
+    (folder / "hw.toml").write_text(ANSWERS)
+    for stage in ("forward", "backward"):
+        (folder / f"{stage}.py").write_text((HERE.parent / "tests" / "data" / f"notes_{stage}.py").read_text())
+    (folder / "points.csv").write_text("x,y\n" + "".join(f"{i / 10},{-i / 7}\n" for i in range(20)))
+    answers, forward, backward, points = (
+        str(folder / name) for name in ("hw.toml", "forward.py", "backward.py", "points.csv")
+    )
+    subprocess.run([*bpcli_command(), "grade", "--init", str(folder / "course")], capture_output=True, check=True)
+    key, submission = str(folder / "course" / "key.toml"), str(folder / "course" / "bob.toml")
+    expect = ["check", *EXAMPLE, "--expect", "dx=-4", "--expect", "dz=3"]
+    commands: list[tuple[str, list[str], float]] = []
+    for label, arguments in (
+        ("grad", ["grad", *EXAMPLE]),
+        ("check --expect", expect),
+        ("check --answers", ["check", "--answers", answers]),
+        ("check --backward", ["check", "--file", forward, "-x", "3", "-y", "-4", "--backward", backward]),
+        ("jacobian", ["jacobian", "x*y + tanh(x)", "-x", "2", "-y", "3"]),
+        ("hessian", ["hessian", "x**2 * y + exp(x*y)", "-x", "1", "-y", "2"]),
+        ("gradcheck", ["gradcheck", "relu(x) * y + tanh(x)", "-x", "0.5", "-y", "3"]),
+        ("grad --symbolic", ["grad", NOTES_STAGED, "--symbolic"]),
+        ("grad --order 3", ["grad", "tanh(x) * exp(x)", "-x", "0.5", "--order", "3"]),
+        ("gates", ["gates"]),
+        ("grade", ["grade", key, submission]),
+        ("exercise", ["exercise", "q = x + y; f = q * z", "--seed", "7"]),
+    ):
+        commands.append((f"{label} --json", [*arguments, "--json"], JSON_TARGET))
+        commands.append((f"{label} table", arguments, TABLE_TARGET))
+    commands += [
+        ("grad --points (csv)", ["grad", NOTES_STAGED, "--points", points], JSON_TARGET),
+        ("graph --format dot", ["graph", *EXAMPLE], JSON_TARGET),
+        ("graph --format text", ["graph", *EXAMPLE, "--format", "text"], TABLE_TARGET),
+        ("code", ["code", *EXAMPLE], JSON_TARGET),
+        ("schema grad", ["schema", "grad"], JSON_TARGET),
+    ]
+    return commands
+
+
+def children_cpu() -> float:
+    """Processor time of the finished child processes so far: start-up is single-threaded, so on an idle
+    machine it is the wall time, and on a loaded one it is not inflated by waiting for a core."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def startup(repeat: int, only: str | None = None) -> list[Row]:
+    """Every command's start-up against ``python -c pass`` in the same run (``only``: labels containing it),
+    in processor time (children_cpu)."""
+    import tempfile
+
     bare = _process([sys.executable, "-c", "pass"])
     rows = []
-    for label, extra, target in (("cold start, grad --json", ["--json"], 6.0), ("cold start, grad table", [], 8.0)):
-        figure, baseline = interleaved(_process([*bpcli_command(), *example, *extra]), bare, repeat)
-        rows.append(Row(label, figure, "python -c pass", baseline, target))
+    with tempfile.TemporaryDirectory() as folder:
+        for label, arguments, target in startup_commands(Path(folder)):
+            if only is not None and only not in label:
+                continue
+            figure, baseline = interleaved(_process([*bpcli_command(), *arguments]), bare, repeat, clock=children_cpu)
+            rows.append(Row(f"start-up, {label}", figure, "python -c pass", baseline, target))
     return rows
 
 
@@ -315,15 +391,20 @@ def large(gates: int, repeat: int) -> list[Row]:
     return rows + ([torch_row] if torch_row else [])
 
 
+def against_torch_at(gates: int) -> list[Row | None]:
+    """bpcli from text against torch eager on one expression of ``gates`` gates, once each."""
+    row = against_torch(expressions.random_expression(gates), expressions.point(), 1)
+    if row is not None:
+        row.figure = f"{gates:,} gates, bpcli from text"
+        row.target = 0.5
+    return [row]
+
+
 def against_torch(text: str, point: dict[str, float], repeat: int) -> Row | None:
-    try:
-        import torch
-    except ImportError:
-        print("note: PyTorch is not installed; the comparison with torch eager autograd is skipped "
-              "(pip install torch==2.13.0 to run it)")
+    functions = torch_functions()
+    if functions is None:
         return None
-    functions = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "exp": torch.exp,
-                 "abs": torch.abs, "max": torch.maximum, "min": torch.minimum}
+    import torch
 
     def torch_from_text() -> None:
         # The benchmark's own generated text, compiled as Python for the baseline only;
@@ -336,6 +417,102 @@ def against_torch(text: str, point: dict[str, float], repeat: int) -> Row | None
     figure, baseline = interleaved(lambda: grad_from_text(text, point), torch_from_text, repeat)
     return Row("the same, bpcli from text", figure, f"torch {torch.__version__} eager", baseline, 1.0,
                note="PyTorch: compile + build + backward")
+
+
+def large_json(gates: int, repeat: int) -> list[Row]:
+    """The command line's grad --json of a large expression read from a file, against a PyTorch script
+    that reads the same file, backprops and dumps the gradients as JSON (both whole processes)."""
+    import tempfile
+
+    if torch_functions() is None:
+        return []
+    point = expressions.point()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "expression.txt"
+        path.write_text(expressions.random_expression(gates))
+        values = [f"{name}={value}" for name, value in point.items()]
+        baseline = _process([sys.executable, str(HERE / "torch_grad_json.py"), str(path), *values])
+        rows = []
+        for label, extra in (("grad --json", []), ("grad --json --gradients-only", ["--gradients-only"])):
+            figure = _process([*bpcli_command(), "grad", "--file", str(path), "--json", *extra, *values])
+            times = interleaved(figure, baseline, repeat)
+            rows.append(Row(f"{gates:,} gates, {label}", times[0], "torch script", times[1], 1.2,
+                            note="both whole processes: read the text, backprop, print the gradients as JSON"))
+    return rows
+
+
+def large_memory(gates: int) -> list[Row]:
+    """Peak memory of bpcli.grad on a large expression, per gate (tracemalloc: what Python allocates)."""
+    import tracemalloc
+
+    point, text = expressions.point(), expressions.random_expression(gates)
+    gc.collect()
+    tracemalloc.start()
+    grad_from_text(text, point)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return [Row(f"{gates:,} gates, peak memory per gate", peak / gates, "(bytes per gate)", 1.0, 250.0,
+                seconds=True, unit="B", note="tracemalloc peak of parse + backward + gradients, the text excluded")]
+
+
+# ---- second derivatives and gradient checks ---------------------------------------------
+
+TORCH_FUNCTIONS = ("sigmoid", "tanh", "relu", "exp", "abs")
+
+
+def torch_functions() -> dict[str, object] | None:
+    """The gates of the generated expressions in PyTorch, or None (and a note) without it."""
+    try:
+        import torch
+    except ImportError:
+        print("note: PyTorch is not installed; the comparisons with torch.autograd.functional are skipped "
+              "(pip install torch==2.13.0 to run them)")
+        return None
+    return {**{name: getattr(torch, name) for name in TORCH_FUNCTIONS}, "max": torch.maximum, "min": torch.minimum}
+
+
+def hessian(variables: int, repeat: int) -> list[Row]:
+    """bpcli.hessian of a generated expression over ``variables`` numbers against torch's hessian."""
+    functions = torch_functions()
+    if functions is None:
+        return []
+    import torch
+
+    names = [f"x{i}" for i in range(variables)]
+    text = expressions.random_expression(5 * variables, seed=3, variables=names)
+    used = [node.name for node in bpcli.build(text).nodes if node.op == "input"]
+    point = {name: value for name, value in expressions.point(names=names).items() if name in used}
+    # The benchmark's own generated text, compiled as Python for the baseline only.
+    code = compile(text, "<expression>", "eval")
+    at = torch.tensor([point[name] for name in used], dtype=torch.float64)
+
+    def torch_hessian() -> None:
+        torch.autograd.functional.hessian(
+            lambda v: eval(code, dict(functions), dict(zip(used, v))), at)  # noqa: S307
+
+    figure, baseline = interleaved(lambda: bpcli.hessian(text, point).matrix, torch_hessian, repeat)
+    return [Row(f"hessian, {len(used)} variables ({5 * variables} gates)", figure,
+                f"torch {torch.__version__} hessian", baseline, 1.0)]
+
+
+def gradcheck(rows: int, repeat: int) -> list[Row]:
+    """bpcli.gradcheck of sum(tanh(W @ x)), W rows x 100 and x 100 elements, against torch's gradcheck."""
+    if torch_functions() is None:
+        return []
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(0)
+    W, x = rng.standard_normal((rows, 100)), rng.standard_normal(100)
+    elements = W.size + x.size
+    tensors = (torch.tensor(W, requires_grad=True), torch.tensor(x, requires_grad=True))
+
+    def torch_gradcheck() -> None:
+        torch.autograd.gradcheck(lambda W, x: torch.tanh(W @ x).sum(), tensors)
+
+    figure, baseline = interleaved(lambda: bpcli.gradcheck("sum(tanh(W @ x))", W=W, x=x, max_checks=elements),
+                                   torch_gradcheck, repeat)
+    return [Row(f"gradcheck, {elements:,} elements", figure, f"torch {torch.__version__} gradcheck", baseline, 1.0)]
 
 
 # ---- tensors ----------------------------------------------------------------------------
@@ -581,10 +758,10 @@ def report(rows: list[Row]) -> str:
     header = f"{'figure':44} {'time':>10} {'baseline':>28} {'ratio':>8} {'target':>8}  verdict"
     lines = [header, "-" * len(header)]
     for row in rows:
-        baseline = f"{row.baseline_name} {row.baseline:.3g} s"
+        baseline = f"{row.baseline_name} {row.baseline:.3g} {row.unit}"
         lines.append(
-            f"{row.figure:44} {row.value:9.3g}s {baseline:>28} {row.ratio:8.2f} "
-            f"{'≤ ' + format(row.target, 'g') + ('s' if row.seconds else ''):>8}  {row.verdict}"
+            f"{row.figure:44} {row.value:9.3g}{row.unit} {baseline:>28} {row.ratio:8.2f} "
+            f"{'≤ ' + format(row.target, 'g') + (row.unit if row.seconds else ''):>8}  {row.verdict}"
         )
         if row.note:
             lines.append(f"{'':44}   ({row.note})")
@@ -594,18 +771,29 @@ def report(rows: list[Row]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark runs")
+    parser.add_argument("--startup", nargs="?", const="", metavar="LABEL",
+                        help="only the start-up rows (those whose label contains LABEL)")
     parser.add_argument("--points-only", action="store_true", help="only --points, with OPENBLAS_NUM_THREADS=1")
     arguments = parser.parse_args()
     smoke = arguments.smoke
     repeat = 1 if smoke else 7
+    if arguments.startup is not None:
+        print(report(startup(1 if smoke else 11, arguments.startup or None)))
+        return 0
     if arguments.points_only:
         print(report(points_io(1_000 if smoke else 1_000_000, 1 if smoke else 5, " (1 BLAS thread)")))
         return 0
-    rows = startup(2 if smoke else 21)
+    rows = startup(1 if smoke else 11)
     rows += numpy_parsing(100 if smoke else 1_000, repeat)
     rows += points(1_000 if smoke else 1_000_000, repeat)
     rows += points_io(1_000 if smoke else 1_000_000, 1 if smoke else 5, "")
     rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
+    rows += large_json(1_000 if smoke else 100_000, 1 if smoke else 3)
+    rows += large_memory(1_000 if smoke else 100_000)
+    if not smoke:  # minutes on a 2-core machine
+        rows += [row for row in against_torch_at(1_000_000) if row] + large_memory(1_000_000)
+    rows += hessian(5 if smoke else 20, repeat) + hessian(10 if smoke else 200, 1)
+    rows += gradcheck(2 if smoke else 100, 1 if smoke else 3)
     rows += matmul(20 if smoke else 2000, repeat)
     rows += diagnosed_matmul(20 if smoke else 1000, 1 if smoke else 3)
     rows += tensor_json(20 if smoke else 1000, 1 if smoke else 3)

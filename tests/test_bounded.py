@@ -368,7 +368,7 @@ def starting_then_signalled(*args, **kwargs):
     open({str(pid_file)!r}, "w").write(str(child.pid))
     os.kill(os.getpid(), {int(signum)})
     return child
-diagram.subprocess.Popen = starting_then_signalled
+subprocess.Popen = starting_then_signalled  # the module diagram imports when it draws
 diagram._run_killed_with_us(["sleep", "60"], b"")
 """
         run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)

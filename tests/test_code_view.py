@@ -229,3 +229,10 @@ def test_helpers_are_bpclis_own_backend_functions(op):
     arguments = "x, y" if op == "greater" else "x"
     code = python_code(bpcli.grad(f"{op}({arguments}) * x", x=0.5, y=0.25))
     assert inspect.getsource(getattr(scalar, op)).rstrip() in code
+
+
+def test_astype_on_numbers_is_written_with_math(tmp_path):
+    # The math target had no spelling for astype: an internal error (exit 3) that the input fuzzer found.
+    result = bpcli.grad("x.astype(float) * x", x=2.0)
+    (run,) = run_programs([python_code(result)], tmp_path)
+    assert run["gradients"] == {"x": exact(4.0)}

@@ -121,7 +121,7 @@ class TestImages:
         assert "o * 2 at o = 3" in result.stdout
 
     def test_without_graphviz_exit_2_and_say_how_to_install_it(self, monkeypatch):
-        monkeypatch.setattr(diagram.shutil, "which", lambda program: None)
+        monkeypatch.setattr(shutil, "which", lambda program: None)  # diagram imports shutil when it draws
         result = run_cli("graph", *MAIN_EXAMPLE, "--format", "svg", "--out", "circuit.svg")
         assert result.exit_code == 2
         message = result.stderr

@@ -152,3 +152,43 @@ def test_h_is_the_step_and_a_variable_h_is_bound_with_a_single_dash():
     assert run_cli("gradcheck", "x", "-x", "1", "--h", "0").exit_code == 2
     assert "has no input variables" in run_cli("gradcheck", "2*3").stderr
     assert math.isclose(doc["checks"][1]["step"], 3e-3, rel_tol=1e-9)
+
+
+class TestOneBatch:
+    """An array input's moved copies are evaluated as one batch: the checks of moving one element at a time."""
+
+    @staticmethod
+    def one_at_a_time(monkeypatch):
+        """The oracle: each element moved by itself, through the evaluator, as gradcheck did before."""
+        from bpcli.analyses.gradcheck import _Probe
+
+        monkeypatch.setattr(_Probe, "_measure_batch", lambda self, name, indices, steps: [
+            self._measure(name, index, plus, minus) for index, (_, plus, minus) in zip(indices, steps)])
+
+    @staticmethod
+    def fields(result):
+        """Every field of every check, nan made comparable."""
+        return [tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in check) for check in result.checks]
+
+    @pytest.mark.parametrize("expression, point", [
+        ("sum(tanh(W @ x) * sigmoid(x[0]))", {"W": [[0.3, -1.2, 0.5], [1.1, 0.4, -0.7]], "x": [1.0, 0.0, -2.0]}),
+        # kinks within the step (relu at 0, a max tie, abs at 0), a log of a negative number (nan)
+        ("sum(relu(x) * abs(x - 1) + max(x, y)) + sum(log(x))", {"x": [0.0, 1.0, -1.0, 2.5], "y": [0.0, 1.0, 3.0, 2.5]}),
+        ("sum(softmax(x * y) ** 2) * mean(x)", {"x": [[0.5, -1.0], [2.0, 0.25]], "y": 3.0}),
+        # x[2] ± h crosses the mask's edge: that chunk is checked one element at a time
+        ("f = np.sum(x[x > 0] ** 3)", {"x": [0.5, 1.0, 0.0, -2.0, 3.0]}),
+        # an array output (through an upstream gradient); an overflow
+        ("exp(x) * y", {"x": [1.0, 2.0, 710.0], "y": [2.0, 0.0, 1.0], "upstream": [1.0, -2.0, 0.5]}),
+    ])
+    @pytest.mark.parametrize("chunk", [1 << 18, 5])  # one batch per input, and batches of one or two elements
+    def test_the_same_checks_as_one_element_at_a_time(self, expression, point, chunk, monkeypatch):
+        from bpcli.analyses import gradcheck as module
+
+        monkeypatch.setattr(module, "BATCH_ELEMENTS", chunk)
+        values = {name: value for name, value in point.items() if name != "upstream"}
+        batched = bpcli.gradcheck(expression, values, upstream=point.get("upstream"))
+        with monkeypatch.context() as patch:
+            self.one_at_a_time(patch)
+            alone = bpcli.gradcheck(expression, values, upstream=point.get("upstream"))
+        assert self.fields(batched) == self.fields(alone)
+        assert batched.warnings == alone.warnings and len(batched.checks) > 3

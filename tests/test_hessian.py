@@ -122,6 +122,66 @@ class TestAgainstNestedDifferences:
         np.testing.assert_allclose(matrix, matrix.T, rtol=1e-9, atol=1e-9)
 
 
+def per_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The oracle: the rows as separate backward passes, one per element, as bpcli computed them before."""
+    from bpcli.analyses import hessian as module
+
+    monkeypatch.setattr(module, "_matrix", lambda graph, inputs, gradient, evaluation:
+                        module._matrix_by_rows(graph, inputs, gradient))
+
+
+def same_results(expression: str, values: dict, monkeypatch: pytest.MonkeyPatch) -> bpcli.HessianResult:
+    """The batched Hessian, checked to equal the per-variable passes' to the bit (warnings and passes too)."""
+    batched = bpcli.hessian(expression, values)
+    with monkeypatch.context() as patch:
+        per_variable(patch)
+        separate = bpcli.hessian(expression, values)
+    np.testing.assert_array_equal(batched.matrix, separate.matrix)  # nan where nan, every other number equal
+    assert (batched.passes, batched.warnings, batched.variables) == (separate.passes, separate.warnings,
+                                                                     separate.variables)
+    return batched
+
+
+class TestOneBatchedPass:
+    """Every row from one backward pass evaluated over a batch of seeds: the numbers of separate passes."""
+
+    @given(expressions, coordinates, coordinates, coordinates)
+    def test_random_expressions_equal_the_per_variable_passes(self, expression, x, y, z):
+        point = point_for(expression, x, y, z)
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            same_results(expression, point, monkeypatch)
+
+    @pytest.mark.parametrize("expression", ["sum(tanh(W @ x))**2", "sum(relu(W @ x) * x[0]) + max(W) * sum(x ** 3)",
+                                            "x @ W.T @ W @ x", "sum(sigmoid(W) * W, axis=1) @ x[:2]"])
+    def test_arrays(self, expression, monkeypatch):
+        W, x = RNG.standard_normal((2, 3)), RNG.standard_normal(3)
+        r = same_results(expression, {"W": W, "x": x}, monkeypatch)
+        assert r.matrix.shape == (9, 9)
+
+    def test_rows_in_small_chunks(self, monkeypatch):
+        from bpcli.analyses import hessian as module
+
+        W, x = RNG.standard_normal((4, 5)), RNG.standard_normal(5)
+        whole = bpcli.hessian("sum(tanh(W @ x)) * sum(x)", W=W, x=x).matrix
+        monkeypatch.setattr(module, "BATCH_ELEMENTS", 7)  # a chunk of one row: the largest node has 20 numbers
+        np.testing.assert_array_equal(bpcli.hessian("sum(tanh(W @ x)) * sum(x)", W=W, x=x).matrix, whole)
+
+    def test_one_pass_where_every_entry_is_finite(self, monkeypatch):
+        from bpcli.analyses import hessian as module
+
+        def refuse(*_):
+            raise AssertionError("the rows were computed one pass at a time")
+
+        monkeypatch.setattr(module, "_matrix_by_rows", refuse)
+        r = bpcli.hessian("x**2 * y + exp(x*y) * z", x=1, y=2, z=3)
+        assert r.passes == 3  # one row per element, all in the one batched pass
+
+    def test_an_infinite_second_derivative_spills_into_no_other_row(self, monkeypatch):
+        # d²/dx² sqrt(x) at 0 is -inf: in one pass, 0 (the seed of x in y's row) × -inf would be nan.
+        r = same_results("sqrt(x) + x * y", {"x": 0.0, "y": 2.0}, monkeypatch)
+        assert r.matrix[1].tolist() == [1.0, 0.0] and r.matrix[0, 0] == -math.inf
+
+
 class TestTensors:
     def test_a_quadratic_form(self):
         A, x = RNG.standard_normal((4, 4)), RNG.standard_normal(4)

@@ -1,4 +1,4 @@
-"""Start-up stays small: a scalar --json run needs neither numpy, rich nor lark."""
+"""Start-up stays small: a scalar --json run of any command needs neither typer, numpy, rich nor lark."""
 
 from __future__ import annotations
 
@@ -7,17 +7,29 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bpcli.engine.syntax import grammar, standalone
 from bpcli.engine.syntax.parser import _parser
 from helpers import REPO
 
+DATA = REPO / "tests" / "data"
+
 
 def imported_modules(*args: str) -> set[str]:
-    process = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "bpcli", *args],
-        capture_output=True, text=True, cwd=REPO, timeout=60,
-    )
+    process = run_bpcli("-X", "importtime", *args)
     assert process.returncode == 0, process.stderr[-2000:]
+    return modules_of(process)
+
+
+def run_bpcli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python [-X importtime] -m bpcli ARGS``: the options before the first word that is not one go to Python."""
+    python = [arg for arg in args[:2] if args[:2] == ("-X", "importtime")]
+    return subprocess.run([sys.executable, *python, "-m", "bpcli", *args[len(python):]],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+
+
+def modules_of(process: subprocess.CompletedProcess[str]) -> set[str]:
     return {line.split("|")[-1].strip() for line in process.stderr.splitlines() if line.startswith("import time:")}
 
 
@@ -31,9 +43,77 @@ def test_scalar_json_run_imports_neither_numpy_nor_rich_nor_lark_nor_typer():
     assert "bpcli.views.json_schemas" not in modules  # the schemas are for `bpcli schema`, not read on every run
 
 
-def test_an_option_takes_the_typer_path():
-    modules = imported_modules("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json", "--precision", "3")
-    assert "typer" in modules
+def test_an_option_is_read_without_typer_and_a_bad_value_goes_to_typer():
+    """The quick reader (bpcli/cli/quick.py) reads the options too; a value typer would refuse is typer's to refuse."""
+    assert "typer" not in imported_modules("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json",
+                                           "--precision", "3")
+    process = run_bpcli("-X", "importtime", "grad", "(x+y)*z", "-x", "-2", "--precision", "0")
+    assert process.returncode == 2
+    assert "Invalid value for '--precision': 0 is not in the range 1<=x<=17." in process.stderr
+    assert "typer" in modules_of(process)
+
+
+@pytest.mark.parametrize("words", [["--help"], ["--version"], ["--", "x*y", "-x", "2", "-y", "3"]])
+def test_help_version_and_double_dash_are_typers(words):
+    process = run_bpcli("-X", "importtime", "grad", *words)
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert "typer" in modules_of(process)
+
+
+HEAVY = ("typer", "click", "rich", "numpy", "lark")
+
+
+def scalar_command_lines(folder):
+    """Every command's JSON (or plain text) path on numbers, as a user types it."""
+    subprocess.run([sys.executable, "-m", "bpcli", "grade", "--init", str(folder / "course")], check=True,
+                   capture_output=True)
+    (folder / "hw.toml").write_text(
+        '[[problem]]\nexpr = "f = x*y + x"\ninputs = { x = 3, y = 2 }\nexpect = { dx = 3, dy = 3 }\n'
+    )
+    forward, backward = (str(DATA / f"notes_{stage}.py") for stage in ("forward", "backward"))
+    example = ["(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4"]
+    return {
+        "grad": ["grad", *example, "--json"],
+        "grad, options": ["grad", *example, "--json", "--precision=3", "--max-stages", "5", "--expand"],
+        "check --expect": ["check", *example, "--expect", "dx=-4", "--expect", "t1=3", "--json"],
+        "check, --x bindings": ["check", "sigmoid(w0*x0 + w1*x1 + w2)", "--w0", "2", "--x0", "-1", "--w1", "-3",
+                                "--x1", "-2", "--w2", "-3", "--expect", "dx0=0.39", "--json"],
+        "check --answers": ["check", "--answers", str(folder / "hw.toml"), "--json"],
+        "check --backward": ["check", "--file", forward, "-x", "3", "-y", "-4", "--backward", backward, "--json"],
+        "gradcheck": ["gradcheck", "relu(x) * y", "-x", "0.5", "-y", "3", "--json"],
+        "grad --symbolic": ["grad", "x * exp(x)", "--symbolic", "--json"],
+        "grad --order": ["grad", "x * exp(x)", "-x", "0.5", "--order", "3", "--json"],
+        "gates": ["gates", "relu", "mul", "--json"],
+        "schema": ["schema", "grad"],
+        "graph": ["graph", *example, "--format", "dot"],
+        "code": ["code", *example],
+        "exercise": ["exercise", "x * y + x", "--seed", "7", "--json"],
+        "grade": ["grade", str(folder / "course" / "key.toml"), str(folder / "course" / "bob.toml"), "--json"],
+    }
+
+
+@pytest.mark.parametrize("name", [
+    "grad", "grad, options", "check --expect", "check, --x bindings", "check --answers", "check --backward",
+    "gradcheck", "grad --symbolic", "grad --order", "gates", "schema", "graph", "code", "grade", "exercise",
+])
+def test_no_command_imports_typer_rich_or_numpy_on_numbers(name, tmp_path):
+    """Issue 21: none of them before it knows it needs them (the JSON path of numbers needs none)."""
+    process = run_bpcli("-X", "importtime", *scalar_command_lines(tmp_path)[name])
+    assert process.returncode == 0, process.stderr[-2000:]
+    modules = modules_of(process)
+    assert "bpcli.cli.quick" in modules  # the measurement saw bpcli's own imports
+    assert not {module for module in modules if module.split(".")[0] in HEAVY}
+
+
+@pytest.mark.parametrize("words", [
+    ["check", "x*y", "-x", "3", "-y", "2", "--expect", "dx=2"],
+    ["gradcheck", "relu(x) * y", "-x", "0.5", "-y", "3"],
+    ["gates", "relu"],
+])
+def test_a_table_imports_rich_but_not_typer(words):
+    modules = modules_of(run_bpcli("-X", "importtime", *words))
+    assert "rich.console" in modules
+    assert "typer" not in modules
 
 
 def test_the_table_run_imports_rich_but_not_numpy():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from bpcli.analyses.backward_file import BackwardCheck, check_backward
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose, summarised
@@ -34,7 +34,6 @@ from bpcli.analyses.expected import (
 )
 from bpcli.analyses.grad import differentiate, grad
 from bpcli.analyses.result import GradResult, Result
-from bpcli.analyses.student_code import StudentCode, check_used
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError, placed
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.limits import Limits
@@ -43,6 +42,9 @@ from bpcli.engine.problem import Problem as Circuit
 from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Assign
 from bpcli.engine.values import ValueReader
+
+if TYPE_CHECKING:
+    from bpcli.analyses.student_code import StudentCode
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?"  # c#1: a version of a reassigned name
 _EXPLICIT_GRADIENT = re.compile(rf"d\(\s*({_NAME})\s*\)\Z")
@@ -261,6 +263,8 @@ def check_against(
     backward = None
     code = problem.code
     if code is not None and code.backward is not None:
+        from bpcli.analyses.student_code import check_used  # only for a student's functions (start-up)
+
         check_used(code, truth.names)
         backward = check_backward(code.backward, truth, problem.rule, code.backward_label, code.scope)
     elif problem.backward is not None:

@@ -18,7 +18,6 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bpcli.engine.errors import BpcliError
@@ -214,6 +213,8 @@ def read_expected(name: str, text: str, reader: Any = None) -> Expected:
     if stripped.startswith("["):
         return _nested(name, parse_json(name, stripped, "JSON array", number=Written), stripped)
     if stripped.startswith("@"):
+        from pathlib import Path  # only for a value read from a file (start-up)
+
         path = Path(stripped[1:])
         kind = file_kind(name, path)
         if kind == ".npy":

@@ -33,6 +33,7 @@ from bpcli.engine.evaluate import ShapeChanged, evaluate
 from bpcli.engine.formulas import gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import INPUT
+from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice
 
@@ -47,6 +48,7 @@ DEFAULT_MAX_CHECKS = 10_000
 # gradcheck checks no more elements than fit this many element-evaluations
 # (about ten seconds): all 10,000 of a small input, a few hundred of randn:1000,1000.
 WORK_BUDGET = 1_000_000_000
+BATCH_ELEMENTS = 1 << 20  # numbers per node in one batch of moved copies (8 MB)
 ROUNDING_FACTOR = 10.0  # rounding error of a difference quotient: about 10·ε·|f| / h
 FLOOR = 1e-12
 # The lecture's reading of a relative error, from the best band down.
@@ -166,13 +168,32 @@ def gradcheck(
                                f"checked {max_checks:,} of {len(elements):,} input elements, chosen at random "
                                f"(--seed {seed}); raise --max-checks to check them all"))
         elements = [elements[i] for i in chosen]
-    checks = [probe.check(name, index, h, max_error) for name, index in elements]
+    checks = [check for name, indices in _by_input(elements) for check in probe.checks(name, indices, h, max_error)]
     for check in checks:
         if check.kink:
             warnings.append(Notice(None, None, "kink-within-step", probe.kink_message(check)))
         if (check.input, check.index) in probe.reshaped:
             warnings.append(Notice(None, None, "mask-within-step", probe.reshaped_message(check)))
     return GradcheckResult(expression, result.output, result.inputs, h, max_error, checks, warnings)
+
+
+class _Measured(NamedTuple):
+    """What the moved evaluations of one element give: f(x + h_i), f(x - h_i), the kinks in between."""
+
+    plus: float
+    minus: float
+    crossed: list[int]
+    reshaped: int | None = None  # the subscript whose mask picked another number of elements at x ± h_i
+
+
+def _by_input(elements: list[tuple[str, tuple[int, ...]]]) -> list[tuple[str, list[tuple[int, ...]]]]:
+    """The elements grouped by input, in order (they come input by input)."""
+    groups: list[tuple[str, list[tuple[int, ...]]]] = []
+    for name, index in elements:
+        if not groups or groups[-1][0] != name:
+            groups.append((name, []))
+        groups[-1][1].append(index)
+    return groups
 
 
 class _Probe:
@@ -182,15 +203,47 @@ class _Probe:
         self.result = result
         self.graph = result.graph
         self.seed = result.value_of(result.adjoints.seed)
+        self.gradients = result.gradients  # a property that builds its dict: read once
         self.base = self._loss(result.evaluation.values)
         self.crossed: dict[tuple[str, tuple[int, ...]], list[int]] = {}
         # The elements whose move by ± h changed how many elements a mask picks: the subscript's node.
         self.reshaped: dict[tuple[str, tuple[int, ...]], int] = {}
         # How many numbers one evaluation of the forward pass computes.
         values = result.evaluation.values
-        self.work = sum(getattr(values[i], "size", 1) for i, node in enumerate(self.graph.nodes) if node.origin is None)
+        self._forward = [node.origin is None for node in self.graph.nodes]  # what a moved input changes
+        sizes = [getattr(values[i], "size", 1) for i, forward in enumerate(self._forward) if forward]
+        self.work = sum(sizes)
+        # Elements checked together: their moved copies (two each) keep every node's batch near BATCH_ELEMENTS.
+        self._chunk = max(1, BATCH_ELEMENTS // (2 * max(sizes, default=1)))
+        self._moving: list[bool] = []  # the nodes that hold a batch while an input's elements are checked
 
-    def check(self, name: str, index: tuple[int, ...], h: float, max_error: float) -> ElementCheck:
+    def checks(self, name: str, indices: list[tuple[int, ...]], h: float, max_error: float) -> list[ElementCheck]:
+        """The checks of some elements of one input, in order.
+
+        An array input's moved copies are evaluated as one batch (``evaluate_batch``),
+        in chunks; a number's two moved values go through the evaluator as before.
+        """
+        steps = [self._steps(name, index, h) for index in indices]
+        if not indices[0]:
+            return [self._judge(name, (), x, plus, minus, self._measure(name, (), plus, minus), max_error)
+                    for (x, plus, minus) in steps]
+        from bpcli.engine.batched import depends_on
+
+        self._moving = [moved and forward for moved, forward in zip(depends_on(self.graph, [name]), self._forward)]
+        checks = []
+        for start in range(0, len(indices), self._chunk):
+            part = slice(start, start + self._chunk)
+            try:
+                measured = self._measure_batch(name, indices[part], steps[part])
+            except IndexProblem:  # a mask picks another number of elements in some copy: one at a time, as before
+                measured = [self._measure(name, index, plus, minus)
+                            for index, (_, plus, minus) in zip(indices[part], steps[part])]
+            checks += [self._judge(name, index, *step, measure, max_error)
+                       for index, step, measure in zip(indices[part], steps[part], measured)]
+        return checks
+
+    def _steps(self, name: str, index: tuple[int, ...], h: float) -> tuple[float, float, float]:
+        """x, x + h_i and x - h_i, or a BpcliError where the step cannot move x in float64."""
         x = _element(self.result.inputs[name], index)
         step = h * max(1.0, abs(x))
         plus, minus = x + step, x - step
@@ -198,15 +251,90 @@ class _Probe:
             raise BpcliError(f"the step h = {h:g} cannot move {name} = {x:g} in float64 ({name} ± h is "
                              f"{'the same number' if math.isfinite(plus - minus) else 'beyond float64'}): "
                              f"give --h between 1e-12 and 1 (the default is {DEFAULT_H:g})")
-        analytic = _element(self.result.gradients[name], index)
+        return x, plus, minus
+
+    def _measure(self, name: str, index: tuple[int, ...], plus: float, minus: float) -> _Measured:
         try:
             up, down = self._moved(name, index, plus), self._moved(name, index, minus)
         except ShapeChanged as changed:  # x ± h is on the other side of a mask's edge: no difference to take
-            self.reshaped[(name, index)] = changed.node
+            return _Measured(math.nan, math.nan, [], reshaped=changed.node)
+        return _Measured(self._loss(up.values), self._loss(down.values),
+                         self._kinks_crossed(name, up.values, down.values))
+
+    def _measure_batch(self, name: str, indices: list[tuple[int, ...]],
+                       steps: list[tuple[float, float, float]]) -> list[_Measured]:
+        """f(x + h_i) and f(x - h_i) of each element, and the kinks crossed: the moved copies as one batch."""
+        import numpy as np  # numpy only where arrays are (start-up)
+
+        from bpcli.engine.batched import evaluate_batch
+
+        original = self.result.inputs[name]
+        count = len(indices)
+        moved = np.empty((2 * count, *original.shape))
+        moved[...] = original
+        flat = np.ravel_multi_index(tuple(np.array(indices).T), original.shape)
+        rows = np.arange(count)
+        moved.reshape(2 * count, -1)[rows, flat] = [plus for _, plus, _ in steps]
+        moved.reshape(2 * count, -1)[count + rows, flat] = [minus for _, _, minus in steps]
+        values = evaluate_batch(self.graph, self.result.evaluation.values, {name: moved}, self._forward)
+        losses = self._losses(values[self.graph.output], 2 * count)
+        crossed = self._kinks_crossed_batch(name, values, count)
+        return [_Measured(losses[k], losses[count + k], crossed[k]) for k in range(count)]
+
+    def _losses(self, out: Any, size: int) -> list[float]:
+        """``_loss`` of each batch element's output."""
+        import numpy as np  # numpy only where arrays are (start-up)
+
+        if np.ndim(out) == 1 and self.graph.shape(self.graph.output) == ():  # a number each: seed × output
+            return (np.asarray(self.seed) * out).tolist()
+        return [self._loss([*[None] * self.graph.output, row]) for row in np.broadcast_to(
+            out, (size, *self.graph.shape(self.graph.output)))]
+
+    def _kinks_crossed_batch(self, name: str, values: list[Any], count: int) -> list[list[int]]:
+        """``_kinks_crossed`` of each element: values holds the x + h_i batch, then the x - h_i one."""
+        import numpy as np  # numpy only where arrays are (start-up)
+
+        from bpcli.engine.backends import array
+        from bpcli.engine.batched import aligned
+
+        crossed: list[list[int]] = [[] for _ in range(count)]
+        for node in self._moved_by(name):
+            gate = REGISTRY[self.graph.nodes[node].op]
+            if gate.kink_side is None or gate.kink is None:  # a gate with a side has a kink
+                continue
+            if not gate.elementwise:  # the one evaluation's test, element by element
+                for k in range(count):
+                    if self._kinks_crossed_at(node, self._row(values, k), self._row(values, count + k)):
+                        crossed[k].append(node)
+                continue
+            attrs = self.graph.nodes[node].attrs or {}
+            inputs, flags = [values[i] for i in self.graph.nodes[node].inputs], \
+                [self._moving[i] for i in self.graph.nodes[node].inputs]
+            ends = [aligned([v[half] if flag else v for v, flag in zip(inputs, flags)], flags,
+                            self.graph.shape(node), count) for half in (slice(0, count), slice(count, None))]
+            shape = (count, *self.graph.shape(node))
+            sides = [np.broadcast_to(gate.kink_side(array, *end, **attrs), shape) for end in ends]
+            moved = values[node][:count] != values[node][count:]  # the elements this input moves
+            on_kink = (np.broadcast_to(gate.kink(array, *ends[0], **attrs), shape) & moved) | \
+                (np.broadcast_to(gate.kink(array, *ends[1], **attrs), shape) & moved)
+            hit = (on_kink | (sides[0] != sides[1])).reshape(count, -1).any(axis=1)
+            for k in np.flatnonzero(hit).tolist():
+                crossed[k].append(node)
+        return crossed
+
+    def _row(self, values: list[Any], k: int) -> list[Any]:
+        """One batch element's values: the forward pass with that element's moved input."""
+        moving = self._moving
+        return [value[k] if moving[i] else value for i, value in enumerate(values)]
+
+    def _judge(self, name: str, index: tuple[int, ...], x: float, plus: float, minus: float, measured: _Measured,
+               max_error: float) -> ElementCheck:
+        f_plus, f_minus, crossed, reshaped = measured
+        analytic = _element(self.gradients[name], index)
+        if reshaped is not None:
+            self.reshaped[(name, index)] = reshaped
             return ElementCheck(name, index, x, analytic, math.nan, plus - x, math.nan, INCONCLUSIVE, True)
-        f_plus, f_minus = self._loss(up.values), self._loss(down.values)
         numeric = (f_plus - f_minus) / (plus - minus)
-        crossed = self._kinks_crossed(name, up.values, down.values)
         left = right = None
         error = relative_error(analytic, numeric)
         if crossed:
@@ -268,20 +396,20 @@ class _Probe:
 
     def _kinks_crossed(self, name: str, up: list[Any], down: list[Any]) -> list[int]:
         """The stages moved by ``name`` whose kink lies between the two moved points (or at one of them)."""
-        crossed = []
-        for node in self._moved_by(name):
-            gate = REGISTRY[self.graph.nodes[node].op]
-            if gate.kink_side is None or gate.kink is None or up[node] is None:  # a gate with a side has a kink
-                continue
-            attrs = self.graph.nodes[node].attrs or {}
-            ends = [[values[i] for i in self.graph.nodes[node].inputs] for values in (up, down)]
-            xp = backend_for(*ends[0], *ends[1])
-            sides = [gate.kink_side(xp, *inputs, **attrs) for inputs in ends]
-            moved = up[node] != down[node]  # the elements this input moves: only their kinks count
-            on_kink = any(xp.count(gate.kink(xp, *inputs, **attrs) & moved) for inputs in ends)
-            if on_kink or not _same(*sides):
-                crossed.append(node)
-        return crossed
+        return [node for node in self._moved_by(name)
+                if up[node] is not None and self._kinks_crossed_at(node, up, down)]
+
+    def _kinks_crossed_at(self, node: int, up: list[Any], down: list[Any]) -> bool:
+        gate = REGISTRY[self.graph.nodes[node].op]
+        if gate.kink_side is None or gate.kink is None:  # a gate with a side has a kink
+            return False
+        attrs = self.graph.nodes[node].attrs or {}
+        ends = [[values[i] for i in self.graph.nodes[node].inputs] for values in (up, down)]
+        xp = backend_for(*ends[0], *ends[1])
+        sides = [gate.kink_side(xp, *inputs, **attrs) for inputs in ends]
+        moved = up[node] != down[node]  # the elements this input moves: only their kinks count
+        on_kink = any(xp.count(gate.kink(xp, *inputs, **attrs) & moved) for inputs in ends)
+        return bool(on_kink) or not _same(*sides)
 
 
 def _indices(value: Any) -> list[tuple[int, ...]]:

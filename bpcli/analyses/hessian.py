@@ -2,9 +2,11 @@
 
 The backward pass appends the gradient g = df/dw as ordinary nodes, so the
 Hessian is the Jacobian of g: for each element of each variable, one more
-backward pass, from that element of g (a one-hot seed), gives one row —
-the machinery ``bpcli jacobian`` uses (``vjp_rows``). Arrays are flattened,
-each variable's elements in row-major order, variables in the order listed.
+backward pass, from that element of g (a one-hot seed), gives one row. All
+of them are one backward pass from <g, s> whose seed s is bound to the rows
+of the identity matrix as a batch, evaluated once (``_matrix``). Arrays are
+flattened, each variable's elements in row-major order, variables in the
+order listed.
 
 A Hessian-vector product H v needs no matrix: it is the gradient of the
 number <g, v>, so one extra backward pass gives it, whatever the size.
@@ -24,11 +26,12 @@ from bpcli.analyses.jacobian import vjp_rows
 from bpcli.analyses.result import Result, zero_like
 from bpcli.engine.backward import backward
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.graph import CONST, Builder
+from bpcli.engine.graph import CONST, INPUT, Builder
 from bpcli.engine.problem import Limits, Notice, Problem, to_value
 from bpcli.engine.shapes import element_labels, show, size, value_shape
 
 DEFAULT_MAX_ENTRIES = 1_000_000
+BATCH_ELEMENTS = 1 << 20  # numbers per node in one chunk of rows evaluated together (8 MB)
 MODES = ("matrix", "hvp")
 
 
@@ -110,7 +113,7 @@ def hessian(
     # Before the matrix's passes add their one-hot inputs to the graph.
     evaluation = problem.evaluate(roots=evaluated, watch=evaluated[forward_nodes:])
     if vector is None:
-        matrix, passes, findings = _matrix(graph, inputs, gradient)
+        matrix, passes, findings = _matrix(graph, inputs, gradient, evaluation)
 
     def value_of(v: int, node: int | None) -> Any:
         return zero_like(inputs[graph.nodes[v].name]) if node is None else evaluation.values[node]
@@ -170,8 +173,58 @@ def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
         )
 
 
-def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None]) -> tuple[Any, int, list[Any]]:
-    """Row by row: the Jacobian of each variable's gradient, one backward pass per element."""
+def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None],
+            evaluation: Any) -> tuple[Any, int, list[Any]]:
+    """Every row at once: one backward pass from <g, s>, its seeds s a batch of one-hot vectors.
+
+    Row k is the gradient of g's k-th element, the backward pass through the
+    gradient seeded with the k-th one-hot vector. The passes of all the
+    variables are one pass, from the number <g, s> = sum over v of <g_v, s_v>
+    whose seeds s_v are inputs; bound to the identity matrix's rows as a
+    batch, one evaluation gives every row (``evaluate_batch``). In a row, the
+    seeds of the other variables are 0, and what they contribute adds exactly
+    0: the rows are those of separate passes to the last bit, unless a second
+    derivative is inf or nan (0 × inf is nan). Then the rows are computed as
+    separate passes (``_matrix_by_rows``), and their warnings with them.
+    """
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    from bpcli.engine.batched import evaluate_batch
+    from bpcli.engine.evaluate import evaluate
+
+    chosen = list(gradient)
+    sizes = [size(graph.shape(v)) for v in chosen]
+    count = sum(sizes)
+    seeds, second = _seeded_pass(graph, gradient)
+    if not seeds:
+        return np.zeros((count, count)), 0, []
+    wanted = [node for node in (second.gradient(v) for v in chosen) if node is not None]
+    bound = {**inputs, **{name: zero_like(inputs[graph.nodes[v].name]) for v, name in seeds.items()}}
+    # The new nodes that do not depend on the seeds (the second pass's local gradients), computed once.
+    base = evaluate(graph, bound, roots=wanted, reuse=evaluation, watch=[])
+    live = graph.live(wanted)
+    matrix = np.zeros((count, count))
+    offsets = np.cumsum([0, *sizes])
+    for rows in _row_chunks(graph, count):
+        batches = {name: _one_hots(chosen, sizes, offsets, v, rows, graph.shape(v)) for v, name in seeds.items()}
+        values = evaluate_batch(graph, base.values, batches, live)
+        for v, start, n in zip(chosen, offsets, sizes):
+            node = second.gradient(v)
+            if node is not None:  # a folded constant has no batch axis: the same in every row
+                block = np.broadcast_to(values[node], (len(rows), *graph.shape(v)))
+                matrix[rows, start:start + n] = np.reshape(block, (len(rows), n))
+    for v, start, n in zip(chosen, offsets, sizes):
+        if gradient[v] is None:  # f does not depend on v: its rows are zero
+            matrix[start:start + n] = 0.0
+    if not np.all(np.isfinite(matrix)):
+        return _matrix_by_rows(graph, bound, gradient)
+    passes = sum(n for v, n in zip(chosen, sizes) if gradient[v] is not None)
+    return matrix, passes, []
+
+
+def _matrix_by_rows(graph: Any, inputs: Mapping[str, Any],
+                    gradient: dict[int, int | None]) -> tuple[Any, int, list[Any]]:
+    """Row by row: the Jacobian of each variable's gradient, one backward pass (and evaluation) per element."""
     import numpy as np  # numpy only where arrays are (start-up)
 
     chosen = list(gradient)
@@ -188,6 +241,44 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
         passes += size(graph.shape(v))
         bound[rows.seed] = zero_like(inputs[graph.nodes[v].name])  # every input has a value from now on
     return (np.vstack(blocks) if blocks else np.zeros((0, 0))), passes, findings
+
+
+def _seeded_pass(graph: Any, gradient: dict[int, int | None]) -> tuple[dict[int, str], Any]:
+    """The backward pass from <g, s>: a seed input s_v per variable whose gradient g_v is a node."""
+    g = Builder(graph)
+    seeds: dict[int, str] = {}
+    terms = []
+    for v, node in gradient.items():
+        if node is None:
+            continue
+        g.origin = node  # these nodes serve the gradient, and are no stage of the forward pass
+        seeds[v] = graph.claim("d" + graph.nodes[node].name)
+        seed = graph.add(INPUT, (), seeds[v], shape=graph.shape(node))
+        product = g.mul(node, seed)
+        terms.append(product if graph.shape(node) == () else g.sum(product))
+    if not terms:
+        return seeds, None
+    inner = terms[0] if len(terms) == 1 else g.accumulate(*terms)
+    return seeds, backward(graph, output=inner)
+
+
+def _row_chunks(graph: Any, count: int) -> list[Any]:
+    """The rows in chunks whose batched values stay near ``BATCH_ELEMENTS`` numbers per node."""
+    largest = max([size(graph.shape(i)) for i in range(len(graph.nodes))] + [1]) if graph.shapes is not None else 1
+    step = max(1, BATCH_ELEMENTS // largest)
+    return [range(start, min(start + step, count)) for start in range(0, count, step)]
+
+
+def _one_hots(chosen: list[int], sizes: list[int], offsets: Any, v: int, rows: range, shape: tuple[int, ...]) -> Any:
+    """Seed s_v for each row of the chunk: row k's one-hot where k is an element of v, else zeros."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    start = int(offsets[chosen.index(v)])
+    seeds = np.zeros((len(rows), sizes[chosen.index(v)]))
+    for position, row in enumerate(rows):
+        if start <= row < start + seeds.shape[1]:
+            seeds[position, row - start] = 1.0
+    return seeds.reshape((len(rows), *shape))
 
 
 def _chosen(graph: Any, wrt: Sequence[str] | str | None) -> list[int]:

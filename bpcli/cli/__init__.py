@@ -2,9 +2,10 @@
 
 Nothing here computes; a command reads its arguments, calls ``bpcli.analyses.grad`` (or
 the library module for its job) and prints a view. Imports of the parser,
-numpy and rich happen inside the commands that need them, and the commonest
-call, ``bpcli grad EXPR -x V ... [--json]``, does not even import typer
-(``quick.py``).
+numpy and rich happen inside the commands that need them, and the usual
+command lines do not even import typer: each command is declared once
+(``declare.py``), and ``quick.py`` reads its arguments from that declaration,
+handing typer only what it is not sure of (--help, completion, bad values).
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ _COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
 
 def main() -> None:
     """The console script: ``bpcli``."""
-    from bpcli.cli import quick, shared  # the quick path: bpcli grad EXPR -x V without typer (start-up)
+    from bpcli.cli import quick, shared  # the quick reader: the usual command lines without typer (start-up)
 
     shared.guard_standard_streams()
     shared.terminate_as_interrupt()
     arguments = sys.argv[1:]
-    code = shared.run_reporting(lambda: shared.require_utf8(arguments)) or quick.grad(arguments)
+    code = shared.run_reporting(lambda: shared.require_utf8(arguments)) or quick.run(arguments, COMMANDS)
     if code is None:
         if "--version" in arguments:  # the root's option, wherever it is written (bpcli grad --version)
             sys.argv[1:] = ["--version"]
@@ -51,8 +52,8 @@ def _typer() -> Any:
     return 0
 
 
-# The commands: each is the module of this package of that name, which registers
-# its command on the typer application (bpcli --help lists them in this order).
+# The commands: each is the module of this package of that name, which declares
+# its command (declare.py); bpcli --help lists them in this order.
 COMMANDS = ("check", "code", "exercise", "gates", "grad", "gradcheck", "grade", "graph", "hessian", "jacobian",
             "schema")
 
@@ -60,10 +61,16 @@ COMMANDS = ("check", "code", "exercise", "gates", "grad", "gradcheck", "grade", 
 def _application() -> Any:
     import importlib  # the commands, named in COMMANDS, on first use
 
-    from bpcli.cli.application import app  # typer only when the quick path does not apply (start-up)
+    from bpcli.cli.application import app, register  # typer only where the quick reader leaves off (start-up)
+    from bpcli.cli.declare import DECLARED
 
     for command in COMMANDS:
         importlib.import_module(f"bpcli.cli.{command}")
+    # Once, however often the application is asked for (a module may also register on typer's app itself).
+    registered = {info.callback.__name__ for info in app.registered_commands if info.callback is not None}
+    for command in COMMANDS:
+        if command not in registered:
+            register(app, DECLARED[command])
     return app
 
 

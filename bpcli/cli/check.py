@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
-import typer
 
 from bpcli.analyses.expected import tolerance
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Context, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 
 
-@app.command(
+@command(
     context_settings=common.BINDINGS,
     epilog="""\b
 Examples:
@@ -23,42 +21,41 @@ Examples:
   bpcli check "x*y" -x 3 -y 2 --expect dx=2 --json
 """,
 )
-@common.reporting_errors
 def check(
-    ctx: typer.Context,
+    ctx: Context,
     expression: common.Expression = None,
     file: common.File = None,
-    expect: Optional[list[str]] = typer.Option(
+    expect: Optional[list[str]] = Option(
         None, "--expect", metavar="NAME=V",
         help="An expectation: NAME=V (a value), dNAME=V or d(NAME)=V (a gradient), dq/dx=V (a local gradient), "
         "'dx via q=V' (a downstream gradient). Repeat it.",
     ),
-    backward: Optional[Path] = typer.Option(
+    backward: Optional[Path] = Option(
         None, "--backward", metavar="PATH",
         help="A backward pass in the notes' style, checked line by line; with --forward, FILE.py:NAME, the "
         "backward function.",
     ),
-    forward: Optional[str] = typer.Option(
+    forward: Optional[str] = Option(
         None, "--forward", metavar="FILE.py:NAME",
         help="A forward function of a Python file (layers.py:affine_forward), checked in place of an expression; "
         "its parameters are the inputs, the first value it returns the output.",
     ),
-    answers: Optional[list[Path]] = typer.Option(
+    answers: Optional[list[Path]] = Option(
         None, "--answers", metavar="PATH",
         help="A TOML file of [[problem]] tables, checked in one process; repeat it for several files, each scored.",
     ),
-    allow_paths: Optional[list[Path]] = typer.Option(
+    allow_paths: Optional[list[Path]] = Option(
         None, "--allow-paths", metavar="DIR",
         help="A folder the @ paths of an answers file may read, besides the file's own (repeat it).",
     ),
-    rtol: Optional[float] = typer.Option(
+    rtol: Optional[float] = Option(
         None, "--rtol", min=0.0, help="Relative tolerance (replaces the digits rule)."
     ),
-    atol: Optional[float] = typer.Option(
+    atol: Optional[float] = Option(
         None, "--atol", min=0.0, help="Absolute tolerance (replaces the digits rule)."
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.check/1 JSON document."),
-    html: Optional[Path] = typer.Option(
+    json_output: bool = Option(False, "--json", help="Print the bpcli.check/1 JSON document."),
+    html: Optional[Path] = Option(
         None, "--html", metavar="PATH",
         help="Also write the report as a self-contained HTML page: your lines beside the true values, "
         "wrong ones marked, the diagnosis.",
@@ -174,11 +171,17 @@ def _print_unreadable(answers: Path, error: BpcliError, rtol: Optional[float], a
     print(CheckResult([], Rule(rtol, atol), answers=str(answers), error=error.render()).to_json())
 
 
+def _picks_a_function(backward: Path) -> bool:
+    """--backward FILE.py:NAME, not a file of that name."""
+    from bpcli.analyses.student_code import is_spec  # only where a backward pass is given (start-up)
+
+    return is_spec(str(backward)) and not backward.is_file()
+
+
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, limits, max_length):
     from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
-    from bpcli.analyses.student_code import is_spec
 
-    if backward is not None and is_spec(str(backward)) and not backward.is_file():
+    if backward is not None and _picks_a_function(backward):
         raise BpcliError(f"--backward {backward} picks a backward function: give its forward function with "
                          "--forward FILE.py:NAME")
     text, extra = common.read_expression(expression, file, ctx.args, max_length)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import typer
 
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Context, Option, command
 
 
-@app.command(
+@command(
     context_settings=common.BINDINGS,
     epilog="""\b
 Examples:
@@ -17,12 +16,11 @@ Examples:
   bpcli code "D = W @ X" -W randn:5,10 -X randn:10,3 --upstream randn:5,3
 """,
 )
-@common.reporting_errors
 def code(
-    ctx: typer.Context,
+    ctx: Context,
     expression: common.Expression = None,
     file: common.File = None,
-    numpy: bool = typer.Option(
+    numpy: bool = Option(
         False, "--numpy", help="Write numpy rather than math (implied by arrays and by @, sum, mean, .T)."
     ),
     upstream: common.Upstream = None,

@@ -1,18 +1,13 @@
-"""What every typer command shares: the options, declared once, and error reporting.
+"""What every command shares: the options, declared once (typer reads them, and so does quick.py).
 
-The helpers that need no typer are in ``shared.py`` and are used from here.
+Nothing here imports typer (declare.py); the helpers are in ``shared.py`` and are used from here.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
-from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Optional
 
-import typer
-
-from bpcli import __version__
+from bpcli.cli.declare import Argument, Option, Path
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.values import NUMBER
 from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper through common)
@@ -61,81 +56,45 @@ BINDINGS_HELP = """Bind every variable after the expression: -x -2, --x -2, --w0
 # Options shared by several commands, declared once.
 Expression = Annotated[
     Optional[str],
-    typer.Argument(help="An expression, or statements separated by ; or newlines; - reads standard input."),
+    Argument(help="An expression, or statements separated by ; or newlines; - reads standard input."),
 ]
-File = Annotated[Optional[Path], typer.Option("--file", help="Read the expression from a file.")]
+File = Annotated[Optional[Path], Option("--file", help="Read the expression from a file.")]
 Precision = Annotated[
-    int, typer.Option("--precision", min=1, max=17, help="Significant digits in tables (JSON is always exact).")
+    int, Option("--precision", min=1, max=17, help="Significant digits in tables (JSON is always exact).")
 ]
-Full = Annotated[bool, typer.Option("--full", help="Show whole arrays and matrices, not previews.")]
-Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of the random fills randn:... and rand:....")]
+Full = Annotated[bool, Option("--full", help="Show whole arrays and matrices, not previews.")]
+Seed = Annotated[int, Option("--seed", min=0, help="Seed of the random fills randn:... and rand:....")]
 MaxElements = Annotated[
-    int, typer.Option("--max-elements", min=1, help="The largest array a value may hold (elements).")
+    int, Option("--max-elements", min=1, help="The largest array a value may hold (elements).")
 ]
 MaxTotalElements = Annotated[
-    int, typer.Option(
+    int, Option(
         "--max-total-elements", min=1,
         help="The most numbers one evaluation holds, every array together (default 250,000,000: 2 GB of float64).",
     ),
 ]
 MaxLength = Annotated[
-    int, typer.Option("--max-length", min=1, help="The longest expression read from --file or standard input (bytes)."),
+    int, Option("--max-length", min=1, help="The longest expression read from --file or standard input (bytes)."),
 ]
 Expand = Annotated[
     bool,
-    typer.Option("--expand", help="Decompose grouped gates into primitive ones (sigmoid: -1 *, exp, +1, 1/x)."),
+    Option("--expand", help="Decompose grouped gates into primitive ones (sigmoid: -1 *, exp, +1, 1/x)."),
 ]
 Upstream = Annotated[
     Optional[str],
-    typer.Option(
+    Option(
         "--upstream", metavar="VALUE",
         help="The gradient flowing into a non-scalar output: a value (as for bindings) or ones.",
     ),
 ]
 
 
-def reporting_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input becomes one message on stderr and exit code 2, never a traceback (shared.run_reporting)."""
+def check_option_words(command: str, options: set[str], elsewhere: set[str], arguments: list[str]) -> None:
+    """An option of bpcli's among the bindings (it came after --), or a word close to one: say so.
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = kwargs.get("ctx")
-        ctx = ctx if hasattr(ctx, "args") and hasattr(ctx, "command") else None  # typer's (click's) Context
-        if ctx is not None and _answered_as_an_option(ctx, kwargs.get("expression")):
-            return
-        def checked() -> Any:
-            _check_option_words(ctx)
-            return command(*args, **kwargs)
-
-        code = run_reporting(checked)
-        if code:
-            raise typer.Exit(code)
-
-    return wrapper
-
-
-def _answered_as_an_option(ctx: Any, expression: Any) -> bool:
-    """--help means the option wherever it is (bind a variable named help as help=V); so does
-    --version, which the console script also hands to the root command (bpcli.cli.main)."""
-    words = [expression, *ctx.args]
-    if "--version" in words:
-        print(f"bpcli {__version__}")
-        return True
-    if "--help" in words:
-        print(ctx.get_help())
-        return True
-    return False
-
-
-def _check_option_words(ctx: Any) -> None:
-    """An option of bpcli's among the bindings (it came after --), or a word close to one: say so."""
-    if ctx is None:
-        return
-    options = sorted({opt for param in ctx.command.params for opt in param.opts if opt.startswith("--")})
-    suggestible = [*options, "--help", "--version"]
-    commands = getattr(ctx.find_root().command, "commands", {}).values()
-    elsewhere = {opt for command in commands for param in command.params for opt in param.opts}
-    arguments = ctx.args
+    ``options``: the command's own long options; ``elsewhere``: every command's.
+    """
+    suggestible = [*sorted(options), "--help", "--version"]
     for position, argument in enumerate(arguments):
         if not argument.startswith("--") or "=" in argument:
             continue
@@ -143,11 +102,13 @@ def _check_option_words(ctx: Any) -> None:
             continue  # another command's option (--out to hessian): the bindings say what was meant
         if argument in options:
             raise BpcliError(f"{argument} is an option of bpcli, but after -- it is read as a binding: "
-                             f"put the options before -- (bpcli {ctx.command.name} {argument} -- EXPR ...)")
+                             f"put the options before -- (bpcli {command} {argument} -- EXPR ...)")
         following = arguments[position + 1] if position + 1 < len(arguments) else None
         # --jsonn 2 may bind a variable jsonn; --jsn alone, or --max-stage (not a name), may not.
         may_bind = following is not None and (NUMBER.match(following) or following[:1] in "[@" or ":" in following)
         may_bind = may_bind and argument[2:].isidentifier()
+        import difflib  # only where a word may be a misspelt option (start-up)
+
         close = difflib.get_close_matches(argument, suggestible, n=1, cutoff=0.8)
         if close and not may_bind:
             raise BpcliError(f"unknown option {argument}: did you mean {close[0]}?")

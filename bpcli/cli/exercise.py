@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
-import typer
-
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Option, Path, command
 from bpcli.engine.errors import BpcliError
 
 SHEET, TEMPLATE = ".md", ".toml"
 ONE = "exercise"  # the files' name in a folder, for a sheet of no one's
 
 
-@app.command(
+@command(
     epilog="""\b
 Examples:
   bpcli exercise "q = x + y; f = q * z" --seed 7
@@ -23,35 +20,34 @@ Examples:
   bpcli exercise "x * y + x" --seed 7 --json
 """,
 )
-@common.reporting_errors
 def exercise(
     expression: common.Expression = None,
     file: common.File = None,
-    problem_set: Optional[Path] = typer.Option(
+    problem_set: Optional[Path] = Option(
         None, "--set", metavar="PATH",
         help="A problem set: a TOML file of [[problem]] tables (expr, and optionally name and blank), "
         "perhaps with a seed and a blank for all.",
     ),
-    seed: Optional[int] = typer.Option(
+    seed: Optional[int] = Option(
         None, "--seed", min=0, help="The seed the inputs are drawn from (with each student's id); default 0, "
         "or the problem set's.",
     ),
-    blank: Optional[list[str]] = typer.Option(
+    blank: Optional[list[str]] = Option(
         None, "--blank", metavar="KINDS",
         help="The cells to blank: forward, local, upstream, downstream (comma-separated or repeated; "
         "default all four).",
     ),
-    students: Optional[Path] = typer.Option(
+    students: Optional[Path] = Option(
         None, "--students", metavar="ROSTER.csv",
         help="One variant per student of a CSV roster (a header row with an id column); needs --out DIR.",
     ),
-    id_column: str = typer.Option("id", "--id-column", metavar="NAME", help="The roster's column of student ids."),
-    out: Optional[Path] = typer.Option(
+    id_column: str = Option("id", "--id-column", metavar="NAME", help="The roster's column of student ids."),
+    out: Optional[Path] = Option(
         None, "--out", "-o", metavar="PATH",
         help="Write the files: a folder (ID.md and ID.toml per student, or exercise.md and exercise.toml), "
         "or FILE.md (its answers file beside it, FILE.toml).",
     ),
-    json_output: bool = typer.Option(
+    json_output: bool = Option(
         False, "--json", help="Print the bpcli.exercise/1 document: every variant's inputs, blanks and answers "
         "(the grader's view, not the students')."),
     precision: common.Precision = 4,

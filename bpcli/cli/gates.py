@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-import typer
 
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Argument, Option, command
 
 
-@app.command(
+@command(
     epilog="""\b
 Examples:
   bpcli gates
@@ -18,12 +17,11 @@ Examples:
   bpcli gates mul --json
 """,
 )
-@common.reporting_errors
 def gates(
-    names: Optional[List[str]] = typer.Argument(
+    names: Optional[List[str]] = Argument(
         None, metavar="[GATE]...", help="Only these gates: by name (mul, amax) or as called (max, dot)."
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.gates/1 JSON document."),
+    json_output: bool = Option(False, "--json", help="Print the bpcli.gates/1 JSON document."),
 ) -> None:
     """Every gate: how it is written, what it computes, its local gradient,
     how it passes the gradient back and its convention at a kink.

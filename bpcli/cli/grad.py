@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
-import typer
 
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Context, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 
 
-@app.command(
+@command(
     context_settings=common.BINDINGS,
     epilog="""\b
 Examples:
@@ -22,39 +20,38 @@ Examples:
   bpcli grad "relu(x)" -x '[1,-2,3,-1]' --upstream '[4,-1,5,9]'
 """,
 )
-@common.reporting_errors
 def grad(
-    ctx: typer.Context,
+    ctx: Context,
     expression: common.Expression = None,
     file: common.File = None,
-    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.grad/1 JSON document."),
-    gradients_only: bool = typer.Option(
+    json_output: bool = Option(False, "--json", help="Print the bpcli.grad/1 JSON document."),
+    gradients_only: bool = Option(
         False, "--gradients-only",
         help="With --json: leave out the stages and the forks (the value, inputs and gradients only).",
     ),
     upstream: common.Upstream = None,
     precision: common.Precision = 4,
     full: common.Full = False,
-    max_stages: int = typer.Option(
+    max_stages: int = Option(
         200, "--max-stages", min=0, help="Rows of the stage table at most; 0 shows every stage."
     ),
-    order: Optional[int] = typer.Option(
+    order: Optional[int] = Option(
         None, "--order", min=1, metavar="N",
         help="The N-th derivative with respect to one variable (--wrt), and the stages of its graph.",
     ),
-    wrt: Optional[str] = typer.Option(
+    wrt: Optional[str] = Option(
         None, "--wrt", metavar="NAME", help="The variable of --order (needed when there are several)."
     ),
-    symbolic: bool = typer.Option(
+    symbolic: bool = Option(
         False, "--symbolic",
         help="Each gradient (or, with --order, derivative) as a simplified expression; needs no values.",
     ),
-    max_nodes: int = typer.Option(
+    max_nodes: int = Option(
         1_000_000, "--max-nodes", min=1,
         help="The largest derivative graph --order may build (nodes), and the largest --symbolic expressions "
         "(terms and factors in all).",
     ),
-    max_order: int = typer.Option(
+    max_order: int = Option(
         1_000, "--max-order", min=1, help="The highest --order (each order is one more backward pass)."
     ),
     seed: common.Seed = 0,
@@ -62,23 +59,23 @@ def grad(
     max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
     expand: common.Expand = False,
-    explain: bool = typer.Option(
+    explain: bool = Option(
         False, "--explain", help="Add one plain sentence per stage, in backward order (JSON: \"explanation\")."
     ),
-    points: Optional[Path] = typer.Option(
+    points: Optional[Path] = Option(
         None, "--points", metavar="FILE",
         help="Evaluate at every row of FILE (.csv with a header, .jsonl, .npy, .npz; .parquet, .arrow, .feather "
         "with bpcli[arrow]): writes the inputs, the value and every gradient per row.",
     ),
-    columns: Optional[str] = typer.Option(
+    columns: Optional[str] = Option(
         None, "--columns", metavar="x,y,...",
         help="With --points FILE.npy (a plain 2-D array): the names of its columns, in order "
         "(by default the expression's variables in the order they first appear).",
     ),
-    out: Optional[Path] = typer.Option(
+    out: Optional[Path] = Option(
         None, "--out", help="With --points: write there instead of standard output (- is standard output)."
     ),
-    fmt: Optional[str] = typer.Option(
+    fmt: Optional[str] = Option(
         None, "--format", metavar="csv|jsonl|npy|npz|parquet|arrow",
         help="With --points: csv (default), jsonl, npy, npz, parquet or arrow (else from --out's suffix).",
     ),

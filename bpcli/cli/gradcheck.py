@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-import typer
 
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Context, Option, command
 from bpcli.analyses.gradcheck import DEFAULT_H, DEFAULT_MAX_CHECKS, DEFAULT_MAX_ERROR
 from bpcli.engine.limits import Limits
 
 
-@app.command(
+@command(
     context_settings=common.BINDINGS,
     epilog="""\b
 Examples:
@@ -21,24 +20,23 @@ Examples:
   bpcli gradcheck "sum(tanh(W @ X))" -W randn:5,10 -X randn:10,3 --json
 """,
 )
-@common.reporting_errors
 def gradcheck(
-    ctx: typer.Context,
+    ctx: Context,
     expression: common.Expression = None,
     file: common.File = None,
-    h: float = typer.Option(DEFAULT_H, "--h", "--step", help="The finite-difference step, scaled by max(1, |x|)."),
-    max_error: float = typer.Option(
+    h: float = Option(DEFAULT_H, "--h", "--step", help="The finite-difference step, scaled by max(1, |x|)."),
+    max_error: float = Option(
         DEFAULT_MAX_ERROR, "--max-error", min=0.0, help="Exit 1 when a relative error exceeds this."
     ),
-    max_checks: Optional[int] = typer.Option(
+    max_checks: Optional[int] = Option(
         None, "--max-checks", min=1,
         help=f"Input elements to check at most (chosen at random beyond); by default {DEFAULT_MAX_CHECKS:,}, "
         "or fewer for large arrays, so that the check takes seconds.",
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.gradcheck/1 JSON document."),
+    json_output: bool = Option(False, "--json", help="Print the bpcli.gradcheck/1 JSON document."),
     upstream: common.Upstream = None,
-    precision: int = typer.Option(8, "--precision", min=1, max=17, help="Significant digits in the table."),
-    full: bool = typer.Option(False, "--full", help="One row per input element, not per input."),
+    precision: int = Option(8, "--precision", min=1, max=17, help="Significant digits in the table."),
+    full: bool = Option(False, "--full", help="One row per input element, not per input."),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,

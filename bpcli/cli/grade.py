@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, Optional
 
-import typer
-
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Argument, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
 
 
-@app.command(
+@command(
     epilog="""\b
 Examples:
   bpcli grade --init course
@@ -23,25 +20,24 @@ Examples:
   bpcli grade course/key.toml course/ada --gradescope results.json
 """,
 )
-@common.reporting_errors
 def grade(
-    key: Optional[Path] = typer.Argument(
+    key: Optional[Path] = Argument(
         None, metavar="KEY", help="The grader's key: a TOML file of [[problem]] tables.", show_default=False,
     ),
-    submissions: Optional[list[Path]] = typer.Argument(
+    submissions: Optional[list[Path]] = Argument(
         None, metavar="SUBMISSIONS...", show_default=False,
         help="One per student: an answers file (the student id is its stem) or a folder holding answers.toml "
         "and code files (the id is its name).",
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.grade/1 JSON document."),
-    csv_path: Optional[Path] = typer.Option(
+    json_output: bool = Option(False, "--json", help="Print the bpcli.grade/1 JSON document."),
+    csv_path: Optional[Path] = Option(
         None, "--csv", metavar="PATH", help="Also write a gradebook: a row per student, a column per problem, total.",
     ),
-    gradescope: Optional[Path] = typer.Option(
+    gradescope: Optional[Path] = Option(
         None, "--gradescope", metavar="PATH",
         help="Also write Gradescope's results.json for the one submission given.",
     ),
-    init: Optional[Path] = typer.Option(
+    init: Optional[Path] = Option(
         None, "--init", metavar="DIR",
         help="Write an example key and two students' submissions into the new folder DIR, to start from.",
     ),

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Optional
 
-import typer
 
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Context, Option, Path, command
 from bpcli.engine.errors import BpcliError
 
 
-@app.command(
+@command(
     context_settings=common.BINDINGS,
     epilog="""\b
 Examples:
@@ -21,18 +19,17 @@ Examples:
   bpcli graph "sigmoid(w0*x0 + w1*x1 + w2)" --w0 2 --x0 -1 --w1 -3 --x1 -2 --w2 -3 --expand --format text
 """,
 )
-@common.reporting_errors
 def graph(
-    ctx: typer.Context,
+    ctx: Context,
     expression: common.Expression = None,
     file: common.File = None,
-    image_format: str = typer.Option(
+    image_format: str = Option(
         "dot", "--format", metavar="dot|mermaid|svg|png|text|html",
         help="DOT text (Graphviz), a Mermaid flowchart (renders in GitHub Markdown), an SVG or PNG image "
         "(needs Graphviz's dot program), a tree in the terminal, or a self-contained HTML page that steps "
         "through the forward and backward pass (needs values, nothing else; over 400 nodes, the table alone).",
     ),
-    out: Optional[Path] = typer.Option(
+    out: Optional[Path] = Option(
         None, "--out", metavar="PATH",
         help="Write to this file instead of standard output (needed for png; - is standard output); "
         "-o PATH too, where the expression has no variable o.",

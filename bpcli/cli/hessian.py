@@ -5,17 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any, List, Optional
 
-import typer
 
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Context, Option, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 
 _NAMED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
 
 
-@app.command(
+@command(
     context_settings=common.BINDINGS,
     epilog="""\b
 Examples:
@@ -24,17 +23,16 @@ Examples:
   bpcli hessian "sum(W @ x)**2" -W randn:2,3 -x randn:3 --vector x=ones:3
 """,
 )
-@common.reporting_errors
 def hessian(
-    ctx: typer.Context,
+    ctx: Context,
     expression: common.Expression = None,
     file: common.File = None,
-    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.hessian/1 JSON document."),
-    wrt: Optional[List[str]] = typer.Option(
+    json_output: bool = Option(False, "--json", help="Print the bpcli.hessian/1 JSON document."),
+    wrt: Optional[List[str]] = Option(
         None, "--wrt", metavar="NAME[,NAME...]",
         help="The variables to differentiate with respect to, in this order (default: all).",
     ),
-    vector: Optional[List[str]] = typer.Option(
+    vector: Optional[List[str]] = Option(
         None, "--vector", metavar="VALUE|NAME=VALUE",
         help="Give H v instead of H: one flat VALUE over all the elements, or NAME=VALUE per variable "
         "(repeat; a variable left out is zero).",
@@ -42,7 +40,7 @@ def hessian(
     precision: common.Precision = 4,
     full: common.Full = False,
     seed: common.Seed = 0,
-    max_entries: int = typer.Option(
+    max_entries: int = Option(
         1_000_000, "--max-entries", min=1, help="The largest Hessian to build (entries)."
     ),
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import typer
 
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Context, Option, command
 from bpcli.engine.limits import Limits
 
 
-@app.command(
+@command(
     context_settings=common.BINDINGS,
     epilog="""\b
 Examples:
@@ -18,13 +17,12 @@ Examples:
   bpcli jacobian "W @ x" -W '[[1,2],[3,4]]' -x '[5,6]' --json
 """,
 )
-@common.reporting_errors
 def jacobian(
-    ctx: typer.Context,
+    ctx: Context,
     expression: common.Expression = None,
     file: common.File = None,
-    json_output: bool = typer.Option(False, "--json", help="Print the bpcli.jacobian/1 JSON document."),
-    layout: str = typer.Option(
+    json_output: bool = Option(False, "--json", help="Print the bpcli.jacobian/1 JSON document."),
+    layout: str = Option(
         "outputs-first", "--layout", metavar="outputs-first|inputs-first",
         help="Rows are output elements (as torch.autograd.functional.jacobian), or inputs-first: "
         "the transpose, as in the lecture notes.",
@@ -32,7 +30,7 @@ def jacobian(
     precision: common.Precision = 4,
     full: common.Full = False,
     seed: common.Seed = 0,
-    max_entries: int = typer.Option(
+    max_entries: int = Option(
         1_000_000, "--max-entries", min=1, help="The largest Jacobian to build (entries)."
     ),
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,

@@ -5,24 +5,22 @@ from __future__ import annotations
 import json
 from typing import List, Optional
 
-import typer
 
 from bpcli.cli import common
-from bpcli.cli.application import app
+from bpcli.cli.declare import Argument, command
 from bpcli.engine.errors import BpcliError
 
 
-@app.command(
+@command(
     epilog="""\b
 Examples:
   bpcli schema
   bpcli schema grad
 """,
 )
-@common.reporting_errors
 def schema(
     # A list, so that stray words get bpcli's one-line error rather than click's usage text.
-    names: Optional[List[str]] = typer.Argument(None, metavar="[NAME]", help="A document's name (grad, check, ...)."),
+    names: Optional[List[str]] = Argument(None, metavar="[NAME]", help="A document's name (grad, check, ...)."),
 ) -> None:
     """The JSON Schema (draft 2020-12) of a --json document; without NAME, the list.
 

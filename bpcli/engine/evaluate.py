@@ -12,6 +12,7 @@ import math
 from types import ModuleType
 from typing import Any, Iterable, Mapping, NamedTuple
 
+from bpcli.engine.batched import depends_on
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY, Gate
 from bpcli.engine.graph import CONST, INPUT, Graph
@@ -45,8 +46,9 @@ def evaluate(
     ``roots`` are the nodes whose values are wanted: folding in the backward
     builder can leave a node that nothing uses, and a non-finite value there
     must not be reported. With ``reuse`` (an earlier evaluation) and
-    ``changed`` (the one input whose value is new), only the nodes that depend
-    on that input are computed again.
+    ``changed`` (the one input whose value is new, or None), only the nodes
+    that depend on that input are computed again, and those added to the
+    graph since.
 
     On arrays, a pass over every element of every gradient node to look for
     inf and nan would cost a third of the evaluation; with ``watch`` (the
@@ -55,7 +57,7 @@ def evaluate(
     conventions turn back into 0 (mul0 in the power gate's gradient) raises
     no warning about a gradient that is finite.
     """
-    recompute = None if reuse is None else _depends_on(graph, changed)
+    recompute = None if reuse is None else _depends_on(graph, changed, len(reuse.values))
     # Arrays anywhere (a bound value, or a literal such as [1, 2]) need numpy.
     if graph.shapes is not None or any(hasattr(value, "shape") for value in bindings.values()):
         import numpy as np  # numpy only where arrays are (start-up)
@@ -87,11 +89,10 @@ def _index_error(graph: Graph, node: int, problem: IndexProblem) -> BpcliError:
                       span=graph.nodes[node].span)
 
 
-def _depends_on(graph: Graph, changed: str | None) -> list[bool]:
-    depends = [False] * len(graph.nodes)
-    for i, node in enumerate(graph.nodes):
-        depends[i] = (node.op == INPUT and node.name == changed) or any(depends[j] for j in node.inputs)
-    return depends
+def _depends_on(graph: Graph, changed: str | None, known: int) -> list[bool]:
+    """The nodes to compute again: those that depend on ``changed``, and those past the ``known`` first."""
+    depends = depends_on(graph, [] if changed is None else [changed])
+    return [depend or i >= known for i, depend in enumerate(depends)]  # the nodes added since come after
 
 
 def _run(
@@ -103,7 +104,9 @@ def _run(
     roots: Iterable[int] | None,
     watch: list[int] | None,
 ) -> Evaluation:
-    values: list[Any] = [None] * len(graph.nodes) if reuse is None else list(reuse.values)
+    values: list[Any] = [None] * len(graph.nodes)
+    if reuse is not None:
+        values[:len(reuse.values)] = reuse.values
     findings: list[Finding] = []
     suspects: list[tuple[int, int, str]] = []  # gradient nodes gone non-finite: (node, origin, word)
     all_finite = xp.all_finite

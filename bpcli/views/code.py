@@ -52,7 +52,7 @@ class _Target:
 _MATH = _Target(
     "import math",
     {"exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt", "tanh": "math.tanh",
-     "abs": "abs", "max": "max", "min": "min"},
+     "abs": "abs", "max": "max", "min": "min", "astype": "as_float"},
     "bpcli.engine.backends.scalar",
 )
 _NUMPY = _Target(

@@ -14,9 +14,7 @@ from the evaluation, gradients from the Adjoints record.
 from __future__ import annotations
 
 import json
-import shutil
 import signal
-import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -27,6 +25,8 @@ from bpcli.engine.printable import printable
 from bpcli.views.numbers import format_value
 
 if TYPE_CHECKING:  # views read results, never import the analyses
+    import subprocess  # (imported where an image is drawn: start-up)
+
     from bpcli.analyses.result import GradResult
 
 VALUE_COLOUR = "#1a7f37"  # green, as the notes draw forward values
@@ -262,6 +262,8 @@ DOT_TIMEOUT = 120  # seconds
 
 def render(dot_text: str, image_format: str) -> bytes:
     """An SVG or PNG image of DOT text, drawn by Graphviz's ``dot`` program."""
+    import shutil  # only to draw an image (start-up)
+
     program = shutil.which("dot")
     if program is None:
         raise BpcliError(f"--format {image_format} draws with Graphviz's dot program, which is not installed: "
@@ -281,6 +283,8 @@ def _run_killed_with_us(command: list[str], data: bytes) -> tuple[bytes, bytes, 
     could land inside ``Popen`` after the child has started but before we hold it, and leave
     it running.
     """
+    import subprocess  # only to draw an image (start-up)
+
     process: subprocess.Popen | None = None
     received: list[int] = []
 

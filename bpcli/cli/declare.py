@@ -1,0 +1,88 @@
+"""The commands and their options, declared once without importing typer.
+
+A command module writes its function as a typer command is written, with
+``Option``, ``Argument`` and ``Context`` from here in place of typer's, and
+registers it with ``@command(...)`` (the settings ``app.command`` takes). Two
+readers use the one declaration:
+
+- ``application.py`` hands it to typer (``--help``, completion, usage errors,
+  every argument the quick reader leaves alone), converting each ``Option`` to
+  the ``typer.Option`` of the same arguments;
+- ``quick.py`` reads the common command lines itself, so that ``bpcli check``
+  and the rest start without typer's import (several times Python's own
+  start-up), and hands everything else to typer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+
+if TYPE_CHECKING:
+    from pathlib import Path
+else:
+    class Path:
+        """``pathlib.Path`` in a declaration, without pathlib's import (start-up): each reader
+        converts the words to real paths (application.py for typer, quick.py on its own).
+        Called, it makes a real one, so a command may write ``Path(text)`` as ever."""
+
+        def __new__(cls, *segments: Any) -> Any:
+            import pathlib  # only where a path is made (start-up)
+
+            return pathlib.Path(*segments)
+
+
+class Context:
+    """What a command reads of typer's Context: ``args``, the words left for bindings.
+
+    typer's own Context takes its place when typer runs the command.
+    """
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = args
+
+
+class Declaration:
+    """``typer.Option``'s (or ``typer.Argument``'s) arguments, kept to be read by either reader."""
+
+    def __init__(self, declarations: tuple[Any, ...], settings: dict[str, Any], positional: bool) -> None:
+        self.declarations = declarations
+        self.settings = settings
+        self.positional = positional  # an Argument: words in order, not --name
+
+
+# Typed as typer's are (Any), so that a parameter declared `json_output: bool = Option(False, ...)` checks.
+def Option(*declarations: Any, **settings: Any) -> Any:  # noqa: N802  (spelt as typer.Option, which it stands for)
+    """As a parameter's default, ``Option(DEFAULT, "--name", help=...)``; in ``Annotated``,
+    ``Option("--name", help=...)``: the arguments typer.Option takes."""
+    return Declaration(declarations, settings, positional=False)
+
+
+def Argument(*declarations: Any, **settings: Any) -> Any:  # noqa: N802
+    """``typer.Argument``'s arguments, as ``Option`` keeps typer.Option's."""
+    return Declaration(declarations, settings, positional=True)
+
+
+class Declared(NamedTuple):  # not a dataclass: dataclasses' import is start-up time
+    """A command as declared: its function and typer's settings for it (context_settings, epilog)."""
+
+    function: Callable[..., Any]
+    settings: dict[str, Any]
+
+    @property
+    def takes_bindings(self) -> bool:
+        """Words that are no option of the command are bindings (-x -2, --w0 2), not errors."""
+        return bool(self.settings.get("context_settings", {}).get("ignore_unknown_options"))
+
+
+# The commands declared so far, by name (the modules named in bpcli.cli.COMMANDS declare them on import).
+DECLARED: dict[str, Declared] = {}
+
+
+def command(**settings: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a command, named as its function, with ``typer.Typer.command``'s settings."""
+
+    def declare(function: Callable[..., Any]) -> Callable[..., Any]:
+        DECLARED[function.__name__] = Declared(function, settings)
+        return function
+
+    return declare
