@@ -8,6 +8,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bpcli
@@ -255,6 +256,16 @@ class TestCommandLine:
         views.write(bpcli.grade(key, [student]), book, "csv")
         assert list(csv.reader(io.StringIO(book.getvalue())))[1][0] == "'=HYPERLINK(1)"
 
+    def test_control_characters_in_a_student_id_are_escaped_in_the_gradebook(self, tmp_path):
+        key = tmp_path / "key.toml"
+        key.write_text(textwrap.dedent(KEY))
+        student = tmp_path / "a\x1b[2Jb\nc.toml"
+        student.write_text(answers())
+        result = run_cli("grade", str(key), str(student), "--csv", "-")  # to a terminal, as likely as not
+        assert result.exit_code == 0, result.stderr
+        assert "\x1b" not in result.stdout
+        assert list(csv.reader(io.StringIO(result.stdout)))[1][0] == "a\\x1b[2Jb\\nc"
+
     def test_gradescope_results(self, course, tmp_path):
         key, submissions = course
         results = tmp_path / "results.json"
@@ -302,6 +313,45 @@ class TestCommandLine:
         key.write_text(KEY.replace('"f = x*y + x"', '"@forward.py"'))
         monkeypatch.chdir(submissions[0])  # anywhere: the key's @ paths start from the key's folder
         assert bpcli.grade(key, [submissions[0]]).students[0].score == 7
+
+    def test_the_keys_expr_may_pick_a_function_in_its_folder(self, tmp_path):
+        (tmp_path / "layers.py").write_text(
+            "def affine_forward(x, w, b):\n    out = x.dot(w) + b\n    cache = (x, w, b)\n    return out, cache\n")
+        key = tmp_path / "key.toml"
+        key.write_text('[[problem]]\nname = "affine"\nexpr = "@layers.py:affine_forward"\n'
+                       'inputs = { x = [[1, 2], [3, -1]], w = [[0.5, -1], [2, 0.25]], b = [0.1, -0.2] }\n'
+                       'upstream = [[1, 2], [-1, 0.5]]\nanswers = ["dx", "dw", "db"]\n')
+        x, w, dout = np.array([[1, 2], [3, -1]]), np.array([[0.5, -1], [2, 0.25]]), np.array([[1, 2], [-1, 0.5]])
+        student = tmp_path / "ada.toml"  # numpy's gradients, dw with one element wrong
+        student.write_text(f'[[problem]]\nname = "affine"\nexpect = {{ dx = {(dout @ w.T).tolist()}, '
+                           f'dw = {(x.T @ dout + [[0, 0], [0, 1]]).tolist()}, db = {dout.sum(axis=0).tolist()} }}\n')
+        (graded,) = bpcli.grade(key, [student]).students
+        assert (graded.score, graded.problems[0].met, graded.problems[0].error) == (0.6667, 2, None)
+
+    def test_a_problem_name_is_text_not_markup(self, tmp_path):
+        key = tmp_path / "key.toml"
+        key.write_text(KEY.replace('name = "fork"', 'name = "[b]f[/x]"'))  # a stray closing tag broke rich
+        student = tmp_path / "ada.toml"
+        student.write_text(answers().replace('name = "fork"', 'name = "[b]f[/x]"'))
+        result = run_cli("grade", str(key), str(student))
+        assert result.exit_code == 0, result.stderr
+        assert "[b]f[/x]" in result.stdout
+
+    def test_init_escapes_the_folder_it_names(self, tmp_path):
+        folder = tmp_path / "a\x1b[31mb"
+        result = run_cli("grade", "--init", str(folder))
+        assert result.exit_code == 0, result.stderr
+        assert (folder / "key.toml").is_file()
+        assert "\x1b" not in result.stdout and "a\\x1b[31mb/key.toml" in result.stdout
+
+    def test_a_line_break_in_a_student_id_stays_in_its_row(self, tmp_path):
+        key = tmp_path / "key.toml"
+        key.write_text(textwrap.dedent(KEY))
+        student = tmp_path / "ada\nbob.toml"  # would read as two students, one row each
+        student.write_text(answers())
+        result = run_cli("grade", str(key), str(student))
+        assert result.exit_code == 0, result.stderr
+        assert "ada\\nbob" in result.stdout
 
 
 class TestConfinement:

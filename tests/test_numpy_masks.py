@@ -289,3 +289,26 @@ def test_dropout_with_a_supplied_mask_passes_the_gradient_where_the_mask_kept_an
                         dout=bpcli.Constant(dout))
     assert np.array_equal(result.gradients["x"], dout * mask)
     assert result.constants == ["mask", "dout"] and list(result.gradients) == ["x"]
+
+
+@pytest.mark.parametrize("reduction", ["np.max", "np.min", "np.argmax", "np.argmin", "np.mean", "np.var",
+                                       "logsumexp", "softmax", "log_softmax"])
+@pytest.mark.parametrize("picked", ["x[x > 100]", "x[2:2]"])
+def test_a_reduction_of_no_elements_is_bad_input_not_a_crash(reduction, picked):
+    # numpy has no max of no elements (ValueError) and a mean of none is nan; these stopped bpcli with exit 3
+    result = run_cli("grad", f"f = np.sum({reduction}({picked}))", "-x", "[1, 2]")
+    assert result.exit_code == 2, result.stderr
+    assert "no elements" in result.stderr and "internal error" not in result.stderr
+
+
+def test_the_product_of_no_elements_is_one_as_in_numpy():
+    result = bpcli.grad("f = np.prod(x[x > 100]) * np.sum(x)", x=[1.0, 2.0])  # the gradient of prod's empty pick
+    assert result.value == 3.0 and result.gradients["x"].tolist() == [1.0, 1.0]
+
+
+def test_a_check_of_a_mask_that_picks_nothing_shows_its_table(tmp_path):
+    backward = tmp_path / "backward.py"  # right: the pick is empty, and so is its gradient
+    backward.write_text("dt = np.ones(0)\ndx = np.zeros_like(x)\ndx[x > 100] = dt\n")
+    result = run_cli("check", "t = x[x > 100]; out = np.sum(t)", "-x", "[1, 2]", "--backward", str(backward))
+    assert result.exit_code == 0, result.stderr
+    assert "2 of 2 expectations met" in result.stdout

@@ -191,6 +191,20 @@ def test_a_table_larger_than_max_elements_is_refused_before_it_is_unpacked(tmp_p
     assert result.exit_code == 2 and "--max-elements" in result.stderr
 
 
+@needs_arrow
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_a_column_that_is_not_numbers_is_refused_before_the_data_is_unpacked(tmp_path, suffix, monkeypatch):
+    # Strings compress to nothing: 25 kB of Parquet held 200 MB of them, all unpacked before the refusal.
+    path = written(tmp_path, suffix, {"x": np.ones(3), "s": np.array(["a" * 2000] * 3)})
+
+    def unpacked(*args, **kwargs):
+        raise AssertionError("the data was unpacked")
+    monkeypatch.setattr(parquet.ParquetFile, "read", unpacked)
+    monkeypatch.setattr(pyarrow.ipc.RecordBatchFileReader, "get_batch", unpacked)
+    result = run_cli("grad", "x", "--points", str(path))
+    assert result.exit_code == 2 and "the column s holds string values, not numbers" in result.stderr
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
 def test_truncated_arrow_files_exit_2(tmp_path, suffix):
     if pyarrow is None:

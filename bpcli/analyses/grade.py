@@ -269,7 +269,9 @@ def prepare(problem: KeyProblem, limits: Limits = Limits(), max_length: int = DE
     """Read the problem's values, differentiate it once, and check that every required answer names a value."""
     try:
         checked = resolved(problem.entry, limits, max_length)
-        truth = Truth(grad(checked.expression, checked.values, upstream=checked.upstream, limits=limits))
+        # expr = "@layers.py:affine_forward" picks a function: its program, not the "@..." text, is differentiated
+        program = checked.expression if checked.code is None else checked.code.program
+        truth = Truth(grad(program, checked.values, upstream=checked.upstream, limits=limits))
         targets: dict[Target, str] = {}
         for answer in problem.answers:
             target = resolve(answer, truth)

@@ -528,6 +528,7 @@ def _read_parquet(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
     try:
         source = parquet.ParquetFile(pyarrow.BufferReader(data))
         _check_size(path, source.metadata.num_rows, source.metadata.num_columns, context.limits)
+        _check_schema(path, source.schema_arrow)
         table = source.read()
     except (pyarrow.ArrowException, OSError, ValueError) as error:
         raise BpcliError(f"{path} is not a readable Parquet file ({error})") from None
@@ -539,6 +540,7 @@ def _read_arrow(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
     pyarrow = arrow.required(f"reading {path.suffix} files")
     try:
         reader = pyarrow.ipc.open_file(pyarrow.BufferReader(data))
+        _check_schema(path, reader.schema)
         batches, rows = [], 0
         for i in range(reader.num_record_batches):
             batches.append(reader.get_batch(i))
@@ -557,18 +559,24 @@ def _check_size(path: Path, rows: int, width: int, limits: Limits) -> None:
                          f"(--max-elements) and {MAX_FILE_BYTES // 8:,} numbers in all")
 
 
-def _table_columns(path: Path, table: Any) -> dict[str, Any]:
-    """The numeric columns of an Arrow table, without missing values."""
-    import numpy as np  # numpy only where arrays are (start-up)
-    from pyarrow import types  # the optional extra, there when an Arrow table was read (start-up)
+def _check_schema(path: Path, schema: Any) -> None:
+    """Every column named as a variable and of numbers, from the schema: before the data is unpacked, since
+    strings or lists compress to almost nothing (a few kB of Parquet can hold gigabytes of them)."""
+    from pyarrow import types  # the optional extra, there when an Arrow file is read (start-up)
 
-    names = list(table.column_names)
-    _check_names(path, names)
-    columns = {}
-    for name in names:
-        column = table.column(name)
+    _check_names(path, list(schema.names))
+    for column in schema:
         if not (types.is_integer(column.type) or types.is_floating(column.type)):
-            raise BpcliError(f"{path}: the column {name} holds {column.type} values, not numbers")
+            raise BpcliError(f"{path}: the column {column.name} holds {column.type} values, not numbers")
+
+
+def _table_columns(path: Path, table: Any) -> dict[str, Any]:
+    """The columns of an Arrow table whose schema was checked (_check_schema), without missing values."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
         if column.null_count:
             raise BpcliError(f"{path}: the column {name} has {column.null_count:,} missing values")
         columns[name] = np.asarray(column.to_numpy(), dtype=np.float64)

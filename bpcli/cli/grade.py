@@ -9,6 +9,7 @@ from bpcli.cli import common
 from bpcli.cli.declare import Argument, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.engine.printable import printable
 
 
 @command(
@@ -135,8 +136,9 @@ def _init(folder: Path) -> int:
         raise BpcliError(f"cannot write {folder}: {error.strerror or error}") from None
     for name, text in EXAMPLE.items():
         common.write_output(text, folder / name)
-    print(f"Wrote {folder}/key.toml and two submissions, {folder}/ada (a folder) and {folder}/bob.toml; grade them:")
-    print(f"  bpcli grade {folder}/key.toml {folder}/ada {folder}/bob.toml")
+    shown = printable(str(folder), newlines=False)  # the user's path goes to the terminal
+    print(f"Wrote {shown}/key.toml and two submissions, {shown}/ada (a folder) and {shown}/bob.toml; grade them:")
+    print(f"  bpcli grade {shown}/key.toml {shown}/ada {shown}/bob.toml")
     return 0
 
 

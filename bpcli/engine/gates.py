@@ -474,7 +474,7 @@ _register(Gate(
     "mean", "mean(a, axis=None)", function="mean",
     formula_="the mean of a's elements (along axis)",
     forward=lambda xp, a, axis=None: xp.mean(a, axis=axis),
-    vjp=_mean_vjp, arity_=1, shape=shapes.reduce, params=("axis",),
+    vjp=_mean_vjp, arity_=1, shape=shapes.reduce_some, params=("axis",),
     role="distributes", local="da = dout copied along the averaged axes, divided by their size",
 ))
 
@@ -486,7 +486,7 @@ def _extreme(op: str, word: str) -> Gate:
         forward=lambda xp, a, axis=None: getattr(xp, op)(a, axis=axis),
         # share selects: an element that is not the extreme receives exactly 0, whatever dout holds.
         vjp=lambda g, a, out, up, axis=None: (g.mul0(g.share(a, out, axis=axis), g.broadcast(up, a, axis=axis)),),
-        arity_=1, shape=shapes.reduce, params=("axis",),
+        arity_=1, shape=shapes.reduce_some, params=("axis",),
         role="routes", local=f"da = dout sent to the {word} element (ties split evenly)",
         kink=lambda xp, a, axis=None: xp.ties(a, getattr(xp, op)(a, axis=axis), axis),
         kink_note=f"{op[1:]} tie: the gradient is split evenly between the {word} elements",
@@ -515,7 +515,7 @@ _register(Gate(
     "var", "var(a, axis=None, ddof=0)", function="var",
     formula_="the variance of a's elements (along axis): mean((a - mean(a))**2) * n / (n - ddof)",
     forward=lambda xp, a, axis=None, ddof=0: xp.var(a, axis=axis, ddof=ddof),
-    vjp=_var_vjp, arity_=1, shape=shapes.reduce, params=("axis", "ddof"),
+    vjp=_var_vjp, arity_=1, shape=shapes.reduce_some, params=("axis", "ddof"),
     role="scales", local="da = dout * 2 (a - mean(a)) / (n - ddof), along the reduced axes",
 ))
 
@@ -599,13 +599,18 @@ def _axes_shape(a: shapes.Shape, axis: Axis = None) -> shapes.Shape:
     return a
 
 
+def _softmax_shape(a: shapes.Shape, axis: Axis = None) -> shapes.Shape:
+    shapes.reduce_some(a, axis)  # the check: each axis in range, none twice, none empty (it subtracts the max)
+    return a
+
+
 _register(Gate(
     "logsumexp", "logsumexp(a, axis=None)", function="logsumexp",
     formula_="log(sum(exp(a))) along axis, computed as max + log(sum(exp(a - max))) so nothing overflows",
     forward=lambda xp, a, axis=None: xp.logsumexp(a, axis),
     vjp=lambda g, a, out, up, axis=None: (
         g.mul(_spread(g, up, a, axis), g.exp(g.sub(a, _spread(g, out, a, axis)))),),
-    arity_=1, shape=shapes.reduce, params=("axis",), decompose=_logsumexp_parts,
+    arity_=1, shape=shapes.reduce_some, params=("axis",), decompose=_logsumexp_parts,
     role="scales", local="da = dout * softmax(a) along axis",
 ))
 
@@ -615,7 +620,7 @@ _register(Gate(
     forward=lambda xp, a, axis=None: xp.softmax(a, axis),
     vjp=lambda g, a, out, up, axis=None: (
         g.mul(out, g.sub(up, _spread(g, g.sum(g.mul(up, out), axis=axis), a, axis))),),
-    arity_=1, shape=_axes_shape, params=("axis",), decompose=_softmax_parts,
+    arity_=1, shape=_softmax_shape, params=("axis",), decompose=_softmax_parts,
     role="scales", local="da = s * (dout - sum(dout * s)) along axis, where s = softmax(a)",
 ))
 
@@ -625,7 +630,7 @@ _register(Gate(
     forward=lambda xp, a, axis=None: xp.log_softmax(a, axis),
     vjp=lambda g, a, out, up, axis=None: (
         g.sub(up, g.mul(g.exp(out), _spread(g, g.sum(up, axis=axis), a, axis))),),
-    arity_=1, shape=_axes_shape, params=("axis",),
+    arity_=1, shape=_softmax_shape, params=("axis",),
     decompose=lambda g, a, axis=None: g.sub(a, _spread(g, _logsumexp_parts(g, a, axis), a, axis)),
     role="scales", local="da = dout - softmax(a) * sum(dout) along axis",
 ))
@@ -871,7 +876,7 @@ for _op, _word in (("argmax", "largest"), ("argmin", "smallest")):
         _op, f"{_op}(a, axis=None)", function=_op,
         formula_=f"the index of the {_word} element of a (along axis; of the flattened a without one)",
         forward=lambda xp, a, axis=None, _name=_op: getattr(xp, _name)(a, axis),
-        vjp=_reduced_vjp_none, arity_=1, shape=shapes.reduce, params=("axis",), no_gradient=True,
+        vjp=_reduced_vjp_none, arity_=1, shape=shapes.reduce_some, params=("axis",), no_gradient=True,
         role="blocks", local="da = 0: an index carries no gradient",
     ))
 

@@ -418,7 +418,7 @@ class _Lowering:
                 span=node.span,
             )
         attrs = {name: self._parameter(node, gate, name, value) for name, value in keywords.items()} or None
-        if keepdims and gate.shape is not shapes.reduce:
+        if keepdims and gate.shape not in (shapes.reduce, shapes.reduce_some):
             raise BpcliError(f"{node.func} has no keyword argument 'keepdims' (reductions have)",
                              source=self.source, span=node.span)
         out = self._gate(gate.op, operands, node, attrs)

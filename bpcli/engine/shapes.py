@@ -82,6 +82,15 @@ def reduce(a: Shape, axis: Any = None, **_: Any) -> Shape:
     return tuple(size for i, size in enumerate(a) if i not in removed)
 
 
+def reduce_some(a: Shape, axis: Any = None, **_: Any) -> Shape:
+    """A reduction with no value over no elements (max, argmax, mean, var): refused where a reduced axis is
+    empty (a mask that picks nothing, an empty slice), where numpy raises or gives nan."""
+    if any(a[i] == 0 for i in axes(a, axis)):
+        raise ShapeError(f"it reduces a {show(a)} value over no elements (a mask that picks none, an empty "
+                         "slice), and has no value there")
+    return reduce(a, axis)
+
+
 def kept(a: Shape, axis: Any = None) -> Shape:
     """The shape of a reduction of ``a`` with keepdims=True: the reduced axes of size 1."""
     removed = axes(a, axis)

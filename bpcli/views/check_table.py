@@ -207,4 +207,4 @@ def _code(source: str) -> str:
 
 
 def _largest(allowed: Any) -> Any:
-    return allowed.max() if hasattr(allowed, "max") else allowed
+    return allowed.max(initial=0.0) if hasattr(allowed, "max") else allowed  # an empty array allows 0

@@ -24,7 +24,7 @@ from bpcli.engine.printable import printable
 if TYPE_CHECKING:  # views read results, never import the analyses
     from bpcli.analyses.grade import GradeResult, ProblemMark, StudentGrade
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = ("=", "+", "-", "@")  # a tab or carriage return is escaped before (printable)
 
 
 def write_grades(result: GradeResult, out: IO[str], fmt: str) -> None:
@@ -45,7 +45,9 @@ def _gradebook(result: GradeResult, out: IO[str]) -> None:
 
 
 def _text(text: str) -> str:
-    """A cell of text, never read as a formula by a spreadsheet."""
+    """A cell of text, never read as a formula by a spreadsheet, its control characters escaped
+    (a student id from a file name goes to a terminal with --csv -)."""
+    text = printable(text, newlines=False)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 

@@ -21,10 +21,12 @@ def grade_table(result: GradeResult) -> Group:
     table.add_column("student")
     table.add_column("score", justify="right")
     for problem in result.problems:
-        table.add_column(printable(problem.name) + (" (hidden)" if problem.hidden else ""), justify="right")
+        # Text, not a str: rich would read a name's brackets as markup ("[/x]" even stops the run)
+        table.add_column(Text(printable(problem.name) + (" (hidden)" if problem.hidden else "")), justify="right")
     table.add_column("note")
     for student in result.students:
-        table.add_row(Text(printable(student.student)), f"{student.score:g} of {student.max_score:g}",
+        table.add_row(Text(printable(student.student, newlines=False)),  # a line break would fake a second row
+                      f"{student.score:g} of {student.max_score:g}",
                       *(f"{mark.score:g}" for mark in student.problems), _note(student))
     scores = [student.score for student in result.students]
     mean = sum(scores) / len(scores) if scores else 0.0

@@ -260,7 +260,7 @@ def prod_others(a, axis=None):
     ones = np.ones(flat.shape[:-1] + (1,))
     before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    return _ungrouped(before * after, undo)
+    return _ungrouped((before * after)[..., :flat.shape[-1]], undo)  # no elements: none (not the one 1)
 
 
 def prod_pairs(a, up, axis=None):
