@@ -376,3 +376,11 @@ class TestConfinement:
         assert result.exit_code == 0
         rows = list(csv.reader(io.StringIO(result.stdout)))
         assert [row[0] for row in rows] == ["student", "good", "alone", "fork_not_summed"]
+
+
+def test_a_note_escapes_a_control_character_once(tmp_path):
+    key = tmp_path / "key.toml"
+    key.write_text('[[problem]]\nname = "p"\nexpr = "x * y"\ninputs = { x = 3, y = 2 }\nanswers = ["dx"]\n')
+    (tmp_path / "ada.toml").write_text('[[problem]]\nname = "p\\u001b[2J"\nexpect = { dx = 2 }\n')
+    (student,) = bpcli.grade(key, [tmp_path / "ada.toml"]).students
+    assert "ignored: no problem of the key is named 'p\\x1b[2J'" in student.notes  # not 'p\\\\x1b[2J'

@@ -399,7 +399,7 @@ def grade(
     ids = [student_id(path) for path in paths]
     for student, count in Counter(ids).items():
         if count > 1:
-            raise BpcliError(f"two submissions belong to the student {printable(student)!r}: one submission per "
+            raise BpcliError(f"two submissions belong to the student '{printable(student)}': one submission per "
                              "student (the id is the file's stem or the folder's name)")
     students = [grade_student(problems_for(key, student), student, path, key.limits, key.max_length)
                 for student, path in zip(ids, paths)]
@@ -429,7 +429,7 @@ def grade_student(prepared: list[Prepared], student: str, path: Path, limits: Li
     marks = [_mark(problem, index, submission, limits, max_length) for index, problem in enumerate(prepared, start=1)]
     known = {problem.problem.name for problem in prepared}
     unknown = [name for name in submission.tables if name not in known]
-    notes = [*submission.notes, *(f"ignored: no problem of the key is named {printable(name)!r}" for name in unknown)]
+    notes = [*submission.notes, *(f"ignored: no problem of the key is named '{printable(name)}'" for name in unknown)]
     return StudentGrade(student, str(path), marks, notes=notes)
 
 
@@ -454,7 +454,7 @@ class Submission:
 
     @classmethod
     def _of(cls, document: dict[str, Any], path: Path, alone: bool) -> Submission:
-        notes = [f"ignored: top-level key {printable(key)!r}" for key in sorted(set(document) - {"problem"})]
+        notes = [f"ignored: top-level key '{printable(key)}'" for key in sorted(set(document) - {"problem"})]
         tables = document.get("problem")
         if not isinstance(tables, list) or not tables:
             raise BpcliError(f"{path} has no answers: write each problem as a [[problem]] table with its name and "
@@ -464,7 +464,7 @@ class Submission:
             if not isinstance(table, dict) or not isinstance(table.get("name"), str):
                 notes.append(f"ignored: problem {index} has no name")
             elif table["name"] in found:
-                notes.append(f"ignored: a second problem named {printable(table['name'])!r}")
+                notes.append(f"ignored: a second problem named '{printable(table['name'])}'")
             else:
                 found[table["name"]] = table
         return cls(found, _own(path), alone, notes)

@@ -10,7 +10,8 @@ Gradescope's format (one student per run: the autograder grades the folder
 problem, with ``name``, ``score``, ``max_score``, ``output`` and
 ``visibility`` (``after_published`` for a hidden problem, else ``visible``).
 A test's output says which answers are wrong and where the numbers part from
-the truth, never the true numbers: the student may submit again.
+the truth, not the true numbers or the hints that write them out: the student
+may submit again (a diagnosis may still say "by a factor of 2").
 """
 
 from __future__ import annotations
