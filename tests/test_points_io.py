@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -224,6 +225,18 @@ def test_an_npz_member_is_refused_by_its_unpacked_size(tmp_path):
     assert (tmp_path / "p.npz").stat().st_size < 100_000
     result = run_cli("grad", "x", "--points", str(tmp_path / "p.npz"), "--max-elements", "1000")
     assert result.exit_code == 2 and "--max-elements" in result.stderr
+
+
+def test_an_npz_with_two_arrays_of_one_name_is_refused(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name it is told to write
+        with zipfile.ZipFile(tmp_path / "p.npz", "w") as archive:
+            for value in (1.0, 2.0):
+                buffer = io.BytesIO()
+                np.save(buffer, np.array([value]))
+                archive.writestr("x.npy", buffer.getvalue())
+    result = run_cli("grad", "x", "--points", str(tmp_path / "p.npz"))
+    assert result.exit_code == 2 and "holds two arrays named 'x'; one per column" in result.stderr
 
 
 # ---- binary files out -------------------------------------------------------------------

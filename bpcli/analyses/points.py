@@ -505,6 +505,8 @@ def _read_npz(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
     with archive:
         for member in members:
             name = member.filename.removesuffix(".npy")
+            if name in columns:  # a zip may hold two members of one name; numpy would keep either
+                raise BpcliError(f"{path} holds two arrays named {excerpt(name)}; one per column")
             try:
                 content = archive.read(member)
             except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as error:
