@@ -287,6 +287,30 @@ class TestReluMasks:
         assert found["hint"].endswith("with the mask of dout (dout > 0), it differs in 4 of 8 elements.")
 
 
+class TestMaximumAtATie:
+    """np.maximum(0, x) at an exact 0 splits the gradient (as torch.maximum, jnp.maximum): a mask does not."""
+
+    X0 = [[1.0, 0.0, -2.0], [3.0, -1.0, 0.0]]
+    DOUT = [[0.5, -1.0, 2.0], [1.5, 0.25, -3.0]]
+
+    @pytest.mark.parametrize("mask, gives", [("(x > 0)", "gives it none there, which is relu(x)'s gradient"),
+                                             ("(x >= 0)", "gives it all")])
+    def test_a_mask_is_told_why_it_differs_at_the_tie(self, tmp_path, mask, gives):
+        code, document, report = check(tmp_path, "out = np.maximum(0, x)\nloss = np.sum(out * dout)\n",
+                                       f"dx = dout * {mask}\n", *values(x=self.X0, dout=self.DOUT), "--const", "dout")
+        found = diagnoses(document)["dx"]
+        assert code == 1 and found["mistake"] == "maximum-tie" and found["line"] == 1
+        assert found["message"].endswith("(elements (0, 1) and (1, 2) are wrong)")  # the two exact zeros
+        assert found["hint"].startswith("Where x is exactly 0, np.maximum(0, x) is not relu(x)")
+        assert f"x is exactly 0 at 2 of 6 elements, where the gradient is split, half to x; the mask {mask} " \
+               f"{gives}" in found["hint"]
+
+    def test_relu_itself_takes_the_mask(self, tmp_path):
+        code, document, _ = check(tmp_path, "out = relu(x)\nloss = np.sum(out * dout)\n", "dx = dout * (x > 0)\n",
+                                  *values(x=self.X0, dout=self.DOUT), "--const", "dout")
+        assert code == 0 and diagnoses(document) == {}
+
+
 class TestIndexedUpdates:
     def test_set_instead_of_subtracted(self, tmp_path):
         code, document, report = softmax(tmp_path, SOFTMAX_RIGHT.replace("-= 1", "= -1"))

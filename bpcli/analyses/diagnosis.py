@@ -256,6 +256,24 @@ def _masked(u: Use) -> list[tuple[Any, str]]:
     return readings
 
 
+def _tie_masked(u: Use) -> list[tuple[Any, str]]:
+    """np.maximum(0, x) where x is exactly 0: a tie, which the truth splits evenly, where a mask
+    (the assignment's dx = dout * (x > 0), or >= 0) gives all or nothing."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    if u.op != "max" or not hasattr(u.own, "shape") or not _is_relu(u):
+        return []
+    zeros = int(np.count_nonzero(u.own == 0))
+    if not zeros:
+        return []
+    tie = (f"in {u.where}, {u.name} is exactly 0 at {zeros} of {u.own.size} elements, where the gradient is "
+           f"split, half to {u.name}")
+    return [(u.upstream * (u.own > 0), f"{tie}; the mask ({u.name} > 0) gives it none there, which is "
+                                       f"relu({u.name})'s gradient: with the forward pass written relu({u.name}), or "
+                                       "an input without exact zeros, it passes"),
+            (u.upstream * (u.own >= 0), f"{tie}; the mask ({u.name} >= 0) gives it all")]
+
+
 def _is_relu(u: Use) -> bool:
     """relu(x), np.maximum(x, 0), or x * (x > 0): the gradient passes where x > 0."""
     import numpy as np  # numpy only where arrays are (start-up)
@@ -318,6 +336,11 @@ MISTAKES: tuple[Mistake, ...] = (
             "a value broadcast in the forward pass (a bias added to every row) gets the upstream gradient "
             "summed over the axes it was broadcast along (db = np.sum(dout, axis=0))",
             _not_summed),
+    Mistake("maximum-tie",
+            "where x is exactly 0, np.maximum(0, x) is not relu(x): the two sides tie there and the gradient "
+            "is split evenly between them (as torch.maximum and jnp.maximum do), where a mask gives all or "
+            "nothing; away from 0 the mask is right",
+            _tie_masked),
     Mistake("relu-mask",
             "a ReLU passes the upstream gradient where its own input is > 0 and blocks it where the input "
             "is <= 0 (dx = dout * (x > 0))",
