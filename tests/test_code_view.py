@@ -236,3 +236,11 @@ def test_astype_on_numbers_is_written_with_math(tmp_path):
     result = bpcli.grad("x.astype(float) * x", x=2.0)
     (run,) = run_programs([python_code(result)], tmp_path)
     assert run["gradients"] == {"x": exact(4.0)}
+
+
+def test_a_power_of_a_variable_exponent_is_written_with_numpy_too(tmp_path):
+    # The numpy target called power(), which it had no source for (np.power): an internal error, exit 3.
+    result = bpcli.grad("x**y", x=2.0, y=3.5)
+    (run,) = run_programs([python_code(result, numpy=True)], tmp_path)
+    assert run["value"] == exact(result.value)
+    assert run["gradients"] == {v: exact(g) for v, g in result.gradients.items()}

@@ -66,7 +66,7 @@ _NUMPY = _Target(
      "eye": "np.eye", "astype": "as_float", "argmax": "np.argmax", "argmin": "np.argmin",
      "expand_dims": "np.expand_dims", "squeeze": "np.squeeze", "swapaxes": "np.swapaxes",
      "concatenate": "np.concatenate", "stack": "np.stack", "prod": "np.prod",
-     "hstack": "np.hstack", "vstack": "np.vstack"},
+     "hstack": "np.hstack", "vstack": "np.vstack", "pow": "np.power"},
     "bpcli.engine.backends.array",
 )
 
@@ -265,7 +265,8 @@ class _Program:
         if node.op in OPERATORS:
             if node.op != "pow" or self._whole_exponent(node):
                 return None  # written as the operator
-            name = "power"  # bpcli's own: x**0.5 is sqrt(x) (-0.0 stays -0.0), and nan, never complex
+            # bpcli's own: x**0.5 is sqrt(x) (-0.0 stays -0.0), and nan, never complex (numpy's np.power)
+            name = self.target.calls.get("pow", "power")
         else:
             name = self.target.calls.get(node.op) or function_name(node)
         if "." not in name and not hasattr(builtins, name):
