@@ -175,6 +175,22 @@ def test_random_expressions_give_bpclis_gradients_exactly(expression, x, y, z):
     assert {v: exact(g) for v, g in gradients.items()} == {v: exact(g) for v, g in result.gradients.items()}
 
 
+@given(expressions, coordinates, coordinates, coordinates)
+def test_random_expressions_in_numpy_give_bpclis_gradients(expression, x, y, z):
+    """The --numpy target on the same expressions: it runs (no gate it cannot write) and gives bpcli's
+    numbers, to the last bits that numpy's and math's exp and log may round apart."""
+    point = {name: {"x": x, "y": y, "z": z}[name] for name in _variables(expression)}
+    result = bpcli.grad(expression, point)
+    assume(moderate(result))
+    namespace: dict = {}
+    exec(compile(python_code(result, numpy=True), "<bpcli code>", "exec"), namespace)  # noqa: S102
+    with np.errstate(all="ignore"):
+        value, gradients = namespace["backprop"](**point)
+    assert np.isclose(value, result.value, rtol=1e-12, atol=0)
+    for name, gradient in result.gradients.items():
+        assert np.isclose(gradients[name], gradient, rtol=1e-9, atol=1e-12), (name, gradients[name], gradient)
+
+
 class TestCommandLine:
     def test_without_values_the_program_reads_them_from_its_command_line(self, tmp_path):
         process = run_process("code", "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)")
