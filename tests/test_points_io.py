@@ -227,6 +227,33 @@ def test_an_npz_member_is_refused_by_its_unpacked_size(tmp_path):
     assert result.exit_code == 2 and "--max-elements" in result.stderr
 
 
+@needs_arrow
+def test_a_compressed_arrow_file_is_refused_by_its_rows_before_it_is_unpacked(tmp_path, monkeypatch):
+    # A few kilobytes of zstd that unpack to 2,000,000 rows: refused from the footer's metadata.
+    table = pyarrow.table({"x": np.zeros(2_000_000)})
+    path = tmp_path / "p.arrow"
+    with pyarrow.ipc.new_file(str(path), table.schema,
+                              options=pyarrow.ipc.IpcWriteOptions(compression="zstd")) as writer:
+        writer.write_table(table)
+    assert path.stat().st_size < 100_000
+    unpacked = []
+    monkeypatch.setattr(pyarrow.ipc.RecordBatchFileReader, "get_batch",
+                        lambda self, i: unpacked.append(i))  # never reached
+    result = run_cli("grad", "x", "--points", str(path), "--max-elements", "1000")
+    assert result.exit_code == 2 and "holds 2,000,000 rows of 1 columns" in result.stderr
+    assert unpacked == []
+
+
+@needs_arrow
+def test_arrow_metadata_that_points_outside_the_file_is_refused(tmp_path):
+    path = written(tmp_path, ".arrow", {"x": np.ones(10)})
+    data = bytearray(path.read_bytes())
+    data[-10:-6] = (len(data) * 2).to_bytes(4, "little")  # the footer's size, beyond the file
+    path.write_bytes(bytes(data))
+    result = run_cli("grad", "x", "--points", str(path))
+    assert result.exit_code == 2 and "is not a readable Arrow IPC file" in result.stderr
+
+
 def test_an_npz_with_two_arrays_of_one_name_is_refused(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zipfile warns of the duplicate name it is told to write

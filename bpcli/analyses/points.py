@@ -543,6 +543,8 @@ def _read_arrow(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
     try:
         reader = pyarrow.ipc.open_file(pyarrow.BufferReader(data))
         _check_schema(path, reader.schema)
+        # The rows from the file's metadata first: a compressed batch is unpacked whole before pyarrow counts it.
+        _check_size(path, sum(arrow.batch_rows(data)), len(reader.schema), context.limits)
         batches, rows = [], 0
         for i in range(reader.num_record_batches):
             batches.append(reader.get_batch(i))
