@@ -73,12 +73,12 @@ def _message_rows(data: bytes, offset: int) -> int:
     if header is None:
         raise _Truncated
     length = _field(data, header + _unpack("<I", data, header)[0], _BATCH_LENGTH)
-    return 0 if length is None else _unpack("<q", data, length)[0]
+    return 0 if length is None else int(_unpack("<q", data, length)[0])
 
 
 def _table(data: bytes, start: int) -> int:
     """The root table of the FlatBuffer beginning at ``start``."""
-    return start + _unpack("<I", data, start)[0]
+    return start + int(_unpack("<I", data, start)[0])
 
 
 def _field(data: bytes, table: int, field: int) -> int | None:
@@ -88,7 +88,7 @@ def _field(data: bytes, table: int, field: int) -> int | None:
     if 4 + 2 * field >= size:
         return None
     offset = _unpack("<H", data, vtable + 4 + 2 * field)[0]
-    return None if offset == 0 else table + offset
+    return None if offset == 0 else table + int(offset)
 
 
 def _vector(data: bytes, footer: int, field: int, item: int) -> list[int]:
