@@ -29,12 +29,6 @@ OPERATORS = {
 SCATTER_FUNCTION = "scatter_add"
 KEY_NAME = "np.s_"
 
-# Gates the backward pass builds for edge cases only, read by a person as what they
-# compute everywhere else: mul0 is a product (whose 0 wins over inf and nan), unzero(a, b)
-# is a (1 only where b is 0). Targets that run the text (the staged code) keep the calls.
-READ_AS_PRODUCT = frozenset({"mul0"})
-READ_AS_FIRST = frozenset({"unzero"})
-
 Expand = Callable[[int], bool]  # whether a node is written out (true) or appears by its name
 CallName = Callable[[Node], str | None]  # a target's name for calling a gate; None: bpcli's spelling
 
@@ -102,10 +96,8 @@ def _node_ast(graph: Graph, node: int, expand: Expand, built: dict[int, Expr], c
     if n.op == INPUT or not expand(node):
         return Name(n.name)
     args = [built[i] for i in n.inputs]
-    if call is None and n.op in READ_AS_PRODUCT:
-        return Binary("*", args[0], args[1])
-    if call is None and n.op in READ_AS_FIRST:
-        return args[0]
+    if call is None and REGISTRY[n.op].reads_as:  # a reader's text: mul0 as *, unzero(a, b) as a
+        return read_as(REGISTRY[n.op].reads_as, args)
     if n.op == "mul" and _is_expanded_reciprocal(graph, n.inputs[1], expand):
         reciprocal = args[1]
         assert type(reciprocal) is Binary  # an expanded recip is built as 1 / x, below
@@ -150,6 +142,11 @@ def _node_ast(graph: Graph, node: int, expand: Expand, built: dict[int, Expr], c
         return Call((call(n) if call else None) or SCATTER_FUNCTION, (args[0], key, args[1]))
     keywords = tuple((key, _parameter_ast(value)) for key, value in (n.attrs or {}).items() if value is not None)
     return Call((call(n) if call else None) or function_name(n), tuple(args), keywords=keywords)
+
+
+def read_as(reading: str, args: list[Expr]) -> Expr:
+    """A gate's ``reads_as``: its first input ("a"), or the operator of the gate it reads as ("mul": *)."""
+    return args[0] if reading == "a" else Binary(OPERATORS[reading], args[0], args[1])
 
 
 def subscript_items(key: tuple[Any, ...], arrays: list[Expr]) -> tuple[Any, ...]:

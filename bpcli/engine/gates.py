@@ -86,6 +86,10 @@ class Gate(NamedTuple):
     # so the input receives exactly 0 whatever the upstream holds (inf or nan included), as
     # PyTorch and JAX route; the backward pass multiplies by such a partial with mul0.
     selects: tuple[int, ...] = ()
+    # How a person reads it in a formula, where it differs from a plain gate only at an edge case:
+    # "mul" (mul0 is a product whose 0 wins over inf and nan), "a" (unzero(a, b) is a but for b == 0).
+    # Text that is run (the staged code, --symbolic's programs) keeps the gate itself.
+    reads_as: str = ""
 
     @property
     def symbol(self) -> str:
@@ -229,7 +233,7 @@ _register(Gate(
 ))
 
 _register(Gate(
-    "mul0", "mul0(a, b)", function="mul0", symbol_="*0", title_="zero-first multiply",
+    "mul0", "mul0(a, b)", function="mul0", symbol_="*0", title_="zero-first multiply", reads_as="mul",
     forward=lambda xp, a, b: xp.mul0(a, b),
     # Where a is 0 the product is 0 whatever b is: b's gradient there is exactly 0.
     partials=(lambda g, a, b, out: b, lambda g, a, b, out: a), selects=(1,),
@@ -405,7 +409,7 @@ _register(Gate(
 
 # The power gate's ∂/∂b takes the log of unzero(a, a**b): 1 where a**b is 0, so log gives 0 there.
 _register(Gate(
-    "unzero", "unzero(a, b)", function="unzero",
+    "unzero", "unzero(a, b)", function="unzero", reads_as="a",
     formula_="a, but 1 where b is 0", internal=True,
     forward=lambda xp, a, b: xp.unzero(a, b),
     partials=(lambda g, a, b, out: g.nonzero(b), None), selects=(0,),

@@ -39,7 +39,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.formulas import READ_AS_FIRST, READ_AS_PRODUCT, constant_ast
+from bpcli.engine.formulas import constant_ast, read_as
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph
 from bpcli.engine.syntax.ast import Binary, Call, Expr, Name, Neg, Number
@@ -299,7 +299,7 @@ class _Printer:
     """Turns canonical expressions into bpcli syntax, naming the shared ones worth a name."""
 
     def __init__(self, roots: list[Sym], name_for: Callable[[Sym], str], readable: bool) -> None:
-        self.readable = readable  # edge-case gates read as a person writes them (formulas.READ_AS_*)
+        self.readable = readable  # edge-case gates read as a person writes them (Gate.reads_as)
         self.order = _reachable(roots)  # children before parents
         uses = _uses(self.order, roots)
         self.named: dict[Sym, str] = {}
@@ -332,10 +332,8 @@ class _Printer:
             args = [self._ref(a) for a in sym.args]
             if sym.name == "pow":
                 return Binary("**", args[0], args[1])
-            if self.readable and sym.name in READ_AS_PRODUCT:
-                return Binary("*", args[0], args[1])
-            if self.readable and sym.name in READ_AS_FIRST:
-                return args[0]
+            if self.readable and REGISTRY[sym.name].reads_as:
+                return read_as(REGISTRY[sym.name].reads_as, args)
             return Call(REGISTRY[sym.name].function or sym.name, tuple(args))
         if sym.kind == PRODUCT:
             return self._product(sym.number, sym.parts)
