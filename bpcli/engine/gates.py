@@ -367,35 +367,22 @@ _register(Gate(
 # They are gates like any other so that a gradient graph can be printed,
 # parsed back and differentiated again; their own gradient is zero.
 
-_register(Gate(
-    "step", "step(a)", function="step",
-    formula_="1 where a > 0, else 0", internal=True,
-    forward=lambda xp, a: xp.step(a),
-    partials=(None,),
-    role="blocks", local="∂/∂a = 0",
-    kink=lambda xp, a: a == 0,
-    kink_note="step jumps at 0: its gradient there is taken as 0", kink_side=_sign_of_a,
-))
 
-_register(Gate(
-    "sign", "sign(a)", function="sign",
-    formula_="-1 where a < 0, 0 where a == 0, 1 where a > 0", internal=True,
-    forward=lambda xp, a: xp.sign(a),
-    partials=(None,),
-    role="blocks", local="∂/∂a = 0",
-    kink=lambda xp, a: a == 0,
-    kink_note="sign jumps at 0: its gradient there is taken as 0", kink_side=_sign_of_a,
-))
+def _indicator(op: str, formula: str) -> Gate:
+    """A function of a's sign (step, sign, nonzero): flat everywhere, with a jump at 0."""
+    return Gate(
+        op, f"{op}(a)", function=op, formula_=formula, internal=True,
+        forward=lambda xp, a: getattr(xp, op)(a),
+        partials=(None,),
+        role="blocks", local="∂/∂a = 0",
+        kink=lambda xp, a: a == 0,
+        kink_note=f"{op} jumps at 0: its gradient there is taken as 0", kink_side=_sign_of_a,
+    )
 
-_register(Gate(
-    "nonzero", "nonzero(a)", function="nonzero",
-    formula_="1 where a != 0, else 0", internal=True,
-    forward=lambda xp, a: xp.nonzero(a),
-    partials=(None,),
-    role="blocks", local="∂/∂a = 0",
-    kink=lambda xp, a: a == 0,
-    kink_note="nonzero jumps at 0: its gradient there is taken as 0", kink_side=_sign_of_a,
-))
+
+_register(_indicator("step", "1 where a > 0, else 0"))
+_register(_indicator("sign", "-1 where a < 0, 0 where a == 0, 1 where a > 0"))
+_register(_indicator("nonzero", "1 where a != 0, else 0"))
 
 _register(Gate(
     "greater", "greater(a, b)", function="greater",
