@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from bpcli.views.html import Cell, TableBlock, TextBlock, blocks_markdown
 from bpcli.views.numbers import format_value
-from bpcli.views.table import _downstream_line, _local_line
+from bpcli.views.table import downstream_line, local_line
 
 if TYPE_CHECKING:  # views read results, never import the analyses
     from bpcli.analyses.exercise import ExerciseProblem, ExerciseSet, Variant
@@ -86,7 +86,7 @@ def _stage_row(stage: Any, blanked: set[tuple[str, int | None, int | None]], sho
     carried = [p for p, formula in enumerate(stage.formulas) if formula is not None]
     local = [f"∂{stage.name}/∂{stage.inputs[p]} = {BLANK}" if blank("local", p)
              else _local_shown(stage, p, show, formulas_only) for p in carried]
-    downstream = [f"{stage.inputs[p]} ← {BLANK}" if blank("downstream", p) else _downstream_line(stage, p, show)
+    downstream = [f"{stage.inputs[p]} ← {BLANK}" if blank("downstream", p) else downstream_line(stage, p, show)
                   for p in carried]
     return [Cell(text) for text in (
         str(stage.index), stage.name, stage.op, stage.expr,
@@ -101,7 +101,7 @@ def _local_shown(stage: Any, position: int, show: Callable[[Any], str], formula_
     """A local gradient that is not blanked: as the grad table shows it, or its formula alone."""
     if formula_only:
         return f"∂{stage.name}/∂{stage.inputs[position]} = {stage.formulas[position]}"
-    return str(_local_line(stage, position, show))
+    return str(local_line(stage, position, show))
 
 
 def _gradient_table(problem: ExerciseProblem, precision: int) -> TableBlock:

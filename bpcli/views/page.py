@@ -29,7 +29,7 @@ from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wir
 from bpcli.views.html import TableBlock, attributes, blocks, blocks_html, document, escape, notebook_html, table_html
 from bpcli.views.layout import Layout, bends, layered
 from bpcli.views.numbers import format_value, sum_text
-from bpcli.views.table import DEFAULT_MAX_STAGES, _local_line, _stages, grad_table
+from bpcli.views.table import DEFAULT_MAX_STAGES, local_line, _stages, grad_table
 
 if TYPE_CHECKING:  # views read results, never import the analyses
     from bpcli.analyses.result import GradResult
@@ -376,7 +376,7 @@ def _notes(result: GradResult, c: Circuit, steps: Steps, precision: int) -> str:
         for position, formula in enumerate(stage.formulas):
             if formula is None:
                 continue
-            lines.append(_local_line(stage, position, show))
+            lines.append(local_line(stage, position, show))
             lines.append(("bad", _received_line(stage, position, show)))
             lines.extend(arrived.get((stage.index, position), []))
         if number == len(drawn) - 1:

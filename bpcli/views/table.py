@@ -62,8 +62,8 @@ def _stages(result: Any, show, max_stages: int) -> Any:
             table.add_row(*elision_row(stage))
             continue
         carried = [i for i, formula in enumerate(stage.formulas) if formula is not None]
-        locals_ = [_local_line(stage, i, show) for i in carried]
-        downstream = [_downstream_line(stage, i, show) for i in carried]
+        locals_ = [local_line(stage, i, show) for i in carried]
+        downstream = [downstream_line(stage, i, show) for i in carried]
         shape = [_shape_text(stage.shape)] if tensors else []
         table.add_row(*map(Text, (
             str(stage.index),
@@ -91,7 +91,9 @@ def elision_row(hidden: int) -> tuple[str, Text]:
     return "…", Text(f"{hidden:,} more stages (--max-stages 0 shows all, --json has every one)")
 
 
-def _local_line(stage: Any, position: int, show) -> str:
+def local_line(stage: Any, position: int, show) -> str:
+    """A stage's local gradient for one input as the table shows it: ``∂f/∂q = z = -4`` (also the page's and
+    the exercise sheet's)."""
     formula = stage.formulas[position]
     if stage.structural:  # no local Jacobian: the vector-Jacobian product itself
         return f"d{stage.inputs[position]} = {formula}"
@@ -100,7 +102,8 @@ def _local_line(stage: Any, position: int, show) -> str:
     return head + (value if formula == value else f"{formula} = {value}")
 
 
-def _downstream_line(stage: Any, position: int, show) -> str:
+def downstream_line(stage: Any, position: int, show) -> str:
+    """What one input receives from a stage, as the table shows it: ``x ← -4``."""
     line = f"{stage.inputs[position]} ← {show(stage.downstream[position])}"
     return line + " (summed over broadcast axes)" if stage.summed[position] else line
 
