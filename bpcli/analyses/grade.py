@@ -131,7 +131,11 @@ class Prepared:
     checked: Problem  # the key's problem with its texts read (no expectations)
     truth: Truth
     targets: dict[Target, str]  # what each required answer checks -> its key in the key
-    gradients: tuple[str, ...]  # the inputs a backward pass must give the gradient of
+
+    @property
+    def gradients(self) -> tuple[str, ...]:
+        """The inputs a backward pass must give the gradient of."""
+        return tuple(self.truth.result.gradients)
 
     @property
     def expectations(self) -> int:
@@ -280,7 +284,7 @@ def prepare(problem: KeyProblem, limits: Limits = Limits(), max_length: int = DE
             targets[target] = answer
     except BpcliError as error:
         raise BpcliError(f"the key's problem {problem.name!r}: {error.message}") from None
-    return Prepared(problem, checked, truth, targets, tuple(truth.result.gradients))
+    return Prepared(problem, checked, truth, targets)
 
 
 def key_problems(key: Key, student: str) -> list[Prepared]:
@@ -306,7 +310,7 @@ def _exercise_prepared(problem: KeyProblem, mine: ExerciseProblem) -> Prepared:
     truth = Truth(mine.result)
     targets = {resolve(key, truth): key for key in problem.answers}
     own = dataclasses.replace(problem, entry=dataclasses.replace(problem.entry, problem=checked))
-    return Prepared(own, checked, truth, targets, tuple(truth.result.gradients))
+    return Prepared(own, checked, truth, targets)
 
 
 # ---- the result --------------------------------------------------------------------------
