@@ -35,7 +35,7 @@ from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_prob
 from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
 from bpcli.analyses.student_code import StudentCode, is_spec, read_code
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.limits import Limits
+from bpcli.engine.limits import DEFAULT_MAX_LENGTH, Limits
 from bpcli.engine.values import ValueReader, read_bytes, toml_table, utf8_text
 
 KEYS = {
@@ -88,9 +88,7 @@ class Entry:
     seed: int = 0
 
 
-# The longest text a problem's expr or backward may be, written inline or as @file (as
-# --max-length bounds an expression on the command line), and the longest answers file.
-DEFAULT_MAX_LENGTH = 1_000_000
+# The longest answers file (a problem's expr or backward is bounded by --max-length, limits.DEFAULT_MAX_LENGTH).
 MAX_ANSWERS_BYTES = 64_000_000  # some 100,000 problems with small arrays inline
 
 

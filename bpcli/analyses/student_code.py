@@ -26,6 +26,7 @@ from typing import Callable, Collection
 
 from bpcli.analyses.backward_file import Scope
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.limits import DEFAULT_MAX_LENGTH
 from bpcli.engine.values import read_bytes, utf8_text
 from bpcli.engine.syntax.functions import CACHE, Function, read_function, split_spec
 
@@ -49,8 +50,6 @@ def is_spec(text: str) -> bool:
     return split_spec(text) is not None
 
 
-# The longest file a function is picked from (bytes), unless told (--max-length); as for any expression.
-DEFAULT_MAX_LENGTH = 1_000_000
 
 
 def read_code(forward: str, backward: str | None = None, read: Callable[[str], str] | None = None,

@@ -13,17 +13,13 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from bpcli.cli.bindings import split_bindings, split_constants
 from bpcli.cli.encoding import json_for, json_stream, respelling, tolerate_encoding
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
-from bpcli.engine.limits import DEFAULT_MAX_TOTAL_ELEMENTS, Limits
+from bpcli.engine.limits import DEFAULT_MAX_LENGTH, DEFAULT_MAX_TOTAL_ELEMENTS, Limits
 from bpcli.engine.printable import printable
 from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
 
-# The longest expression read from a file or standard input: about 300,000
-# gates, which take some 400 MB and ten seconds. An argument is far shorter
-# (the system allows 128 KB); a file can be anything, /dev/zero included.
-DEFAULT_MAX_LENGTH = 1_000_000
 # The width of a table written to a pipe or a file, where COLUMNS does not say:
 # wide enough for the stage table's columns to keep their numbers on one line.
 PIPED_WIDTH = 120

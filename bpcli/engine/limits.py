@@ -14,6 +14,10 @@ DEFAULT_MAX_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond any homework,
 # The most numbers one evaluation may hold at once, all arrays together (see engine/budget.py):
 # 2 GB of float64, a tenth of a 24 GB machine, so that a few runs fit side by side.
 DEFAULT_MAX_TOTAL_ELEMENTS = 250_000_000
+# The longest text read as an expression, a backward pass, a problem's expr or a student's file, inline
+# or from a file (--max-length): about 300,000 gates, which take some 400 MB and ten seconds. An
+# argument is far shorter (the system allows 128 KB); a file can be anything, /dev/zero included.
+DEFAULT_MAX_LENGTH = 1_000_000
 
 
 class Limits(NamedTuple):  # a NamedTuple, not a dataclass: the quick path's start-up cannot pay for dataclasses
