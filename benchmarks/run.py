@@ -768,11 +768,40 @@ def report(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def benchmark_sections(smoke: bool, repeat: int) -> dict[str, Callable[[], list[Row]]]:
+    """Every benchmark by section name, in the order the full run reports them (``--section NAME``)."""
+    def large_expressions() -> list[Row]:
+        rows = large(1_000 if smoke else 100_000, 1 if smoke else 3)
+        rows += large_json(1_000 if smoke else 100_000, 1 if smoke else 3)
+        rows += large_memory(1_000 if smoke else 100_000)
+        if not smoke:  # minutes on a 2-core machine
+            rows += [row for row in against_torch_at(1_000_000) if row] + large_memory(1_000_000)
+        return rows
+
+    return {
+        "startup": lambda: startup(1 if smoke else 11),
+        "numpy": lambda: numpy_parsing(100 if smoke else 1_000, repeat),
+        "points": lambda: points(1_000 if smoke else 1_000_000, repeat),
+        "points-io": lambda: points_io(1_000 if smoke else 1_000_000, 1 if smoke else 5, ""),
+        "large": large_expressions,
+        "hessian": lambda: hessian(5 if smoke else 20, repeat) + hessian(10 if smoke else 200, 1),
+        "gradcheck": lambda: gradcheck(2 if smoke else 100, 1 if smoke else 3),
+        "tensors": lambda: (matmul(20 if smoke else 2000, repeat)
+                            + diagnosed_matmul(20 if smoke else 1000, 1 if smoke else 3)
+                            + tensor_json(20 if smoke else 1000, 1 if smoke else 3)),
+        "order": lambda: higher_order(3 if smoke else 8),
+        "check": lambda: answers(20 if smoke else 1000) + grading(10 if smoke else 300, 10),
+        "scaling": lambda: scaling(smoke),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark runs")
     parser.add_argument("--startup", nargs="?", const="", metavar="LABEL",
                         help="only the start-up rows (those whose label contains LABEL)")
+    parser.add_argument("--section", action="append", metavar="NAME",
+                        help="run only this section (repeatable); the names are benchmark_sections' keys")
     parser.add_argument("--points-only", action="store_true", help="only --points, with OPENBLAS_NUM_THREADS=1")
     arguments = parser.parse_args()
     smoke = arguments.smoke
@@ -783,25 +812,15 @@ def main() -> int:
     if arguments.points_only:
         print(report(points_io(1_000 if smoke else 1_000_000, 1 if smoke else 5, " (1 BLAS thread)")))
         return 0
-    rows = startup(1 if smoke else 11)
-    rows += numpy_parsing(100 if smoke else 1_000, repeat)
-    rows += points(1_000 if smoke else 1_000_000, repeat)
-    rows += points_io(1_000 if smoke else 1_000_000, 1 if smoke else 5, "")
-    rows += large(1_000 if smoke else 100_000, 1 if smoke else 3)
-    rows += large_json(1_000 if smoke else 100_000, 1 if smoke else 3)
-    rows += large_memory(1_000 if smoke else 100_000)
-    if not smoke:  # minutes on a 2-core machine
-        rows += [row for row in against_torch_at(1_000_000) if row] + large_memory(1_000_000)
-    rows += hessian(5 if smoke else 20, repeat) + hessian(10 if smoke else 200, 1)
-    rows += gradcheck(2 if smoke else 100, 1 if smoke else 3)
-    rows += matmul(20 if smoke else 2000, repeat)
-    rows += diagnosed_matmul(20 if smoke else 1000, 1 if smoke else 3)
-    rows += tensor_json(20 if smoke else 1000, 1 if smoke else 3)
-    rows += higher_order(3 if smoke else 8)
-    rows += answers(20 if smoke else 1000)
-    rows += grading(10 if smoke else 300, 10)
-    rows += scaling(smoke)
+    sections = benchmark_sections(smoke, repeat)
+    chosen = arguments.section or list(sections)
+    unknown = [name for name in chosen if name not in sections]
+    if unknown:
+        parser.error(f"unknown section {', '.join(unknown)}; the sections are {', '.join(sections)}")
+    rows = [row for name in chosen for row in sections[name]()]
     print(report(rows))
+    if arguments.section:
+        return 0
     print()
     points_single_threaded(smoke)
     print()
