@@ -232,7 +232,7 @@ def check(
                       upstream, Rule(rtol, atol), code=code, seed=seed, fills=fills)
     if not problem.expect and problem.backward is None and code is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=-4) or a backward file (--backward PATH)")
-    if not problem.expect and code is not None and code.backward is None:
+    if not problem.expect and code is not None and code.backward is None and problem.backward is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=...) or the backward function "
                          "(--backward FILE.py:NAME)")
     return CheckResult([check_problem(problem, limits=limits)], problem.rule)
