@@ -216,7 +216,7 @@ def test_the_student_function_examples_of_docs_notebook_md_pass(tmp_path, monkey
     text = (REPO / "docs" / "notebook.md").read_text(encoding="utf-8").split("**A student's functions.**", 1)[1]
     line = text.split("```python\n", 1)[1].split("```", 1)[0].splitlines()[1]
     rng = np.random.default_rng(1)
-    namespace = {"x": rng.normal(size=(4, 3)), "w": rng.normal(size=(3, 2)), "b": rng.normal(size=2)}
+    namespace = {"x": rng.normal(size=(4, 2, 3)), "w": rng.normal(size=(6, 5)), "b": rng.normal(size=5)}
     assert run(line.removeprefix("%bpcli "), None, namespace).score["met"] == 3
     magic, cell = text.split("```python\n%%bpcli ", 1)[1].split("```", 1)[0].split("\n", 1)
     assert run(magic, cell, {}).passed
