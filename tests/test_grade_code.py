@@ -211,8 +211,8 @@ def test_as_a_ta_runs_it(course):
 
 
 @pytest.mark.parametrize("problem, message", [
-    ('expr = "out = x * 2"\ninputs = { x = [1.0] }\nbackward = "@layers.py:relu_backward"',
-     "expr must pick the forward function it belongs to"),
+    ('expr = "out = x * 2"\ninputs = { x = [1.0, 2.0] }\nbackward = "@layers.py:relu_backward"',
+     "give an upstream gradient of that shape"),
     ('expr = "@reference.py:relu_forward"\ninputs = { x = [1.0] }\nbackward = "@layers.py:relu_backward"\n'
      'gradients = ["dw"]', "dw is not a value of the program"),
     ('expr = "@reference.py:relu_forward"\ninputs = { x = [1.0] }\nanswers = ["dx"]\ngradients = ["dx"]',
@@ -227,6 +227,49 @@ def test_a_bad_key_is_bad_input(course, problem, message):
     key.write_text(f'[[problem]]\nname = "p"\n{problem}\n')
     result = run_cli("grade", str(key), str(submissions[0]))
     assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+EXPRESSION_KEY = """
+[[problem]]
+name = "affine"
+expr = "out = x.reshape(x.shape[0], -1).dot(w) + b"
+inputs = { x = "randn:2,3,4", w = "randn:12,12", b = "randn:12" }
+upstream = "randn:2,12"
+backward = "@layers.py:affine_backward"
+points = 3
+
+[[problem]]
+name = "relu"
+expr = "relu(x)"
+inputs = { x = [[1.5, -2.0, 0.0], [-0.5, 3.0, 0.25]] }
+upstream = [[1, 2, 3], [4, 5, 6]]
+backward = "@layers.py:relu_backward"
+"""
+
+
+def test_the_forward_may_be_an_expression_whose_cache_is_its_inputs(course):
+    key, submissions = course
+    key.write_text(EXPRESSION_KEY)
+    result = run_cli("grade", str(key), *map(str, submissions), "--json")
+    assert result.exit_code == 0, result.stderr
+    students = {s["student"]: s for s in validated(result.stdout)["students"]}
+    marks = {name: [(p["score"], p["met"]) for p in students[name]["problems"]] for name in ("good", "bias", "order",
+                                                                                            "mask")}
+    assert marks == {"good": [(3, 3), (1, 1)], "bias": [(2, 2), (0, 0)], "order": [(2, 2), (0, 0)],
+                     "mask": [(0, 0), (0, 0)]}
+    (dx,) = students["mask"]["problems"][1]["answers"]
+    assert (dx["actual"], dx["expected"]) == ([[1, 0, 0], [0, 5, 6]], [[1, 0, 3], [0, 5, 6]])
+
+
+def test_a_cache_unpacked_unlike_the_expressions_inputs_is_that_problems_zero(course):
+    key, submissions = course
+    key.write_text(EXPRESSION_KEY.replace('"relu(x)"', '"relu(x * w)"').replace(
+        "inputs = { x = [[1.5, -2.0, 0.0], [-0.5, 3.0, 0.25]] }",
+        "inputs = { x = [[1.5, -2.0, 0.0], [-0.5, 3.0, 0.25]], w = 2 }"))
+    (good,) = bpcli.grade(key, submissions[:1]).students
+    assert [mark.score for mark in good.problems] == [3, 0]
+    assert "relu_backward takes the cache as one value, but the key's expression's holds 2 (x, w)" in \
+        good.problems[1].error
 
 
 def test_a_link_out_of_the_folder_is_refused(course, tmp_path):

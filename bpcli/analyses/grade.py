@@ -26,6 +26,9 @@ backward function from each student's file::
 
 A non-scalar output with no ``upstream`` gets check's seeded random upstream
 (the key's ``seed``, as ``bpcli check --seed``), so grade and check agree.
+``expr`` may be an expression instead: its inputs, in the order of ``inputs``,
+are the parameters whose gradients the function returns and what its cache
+holds (``x, w, b = cache``).
 
 An ``[exercise]`` table (``expr``, or ``set = "@problems.toml"``, or
 ``[[exercise.problem]]`` tables; ``seed``, ``blank``) grades the sheets of
@@ -92,11 +95,11 @@ from bpcli.analyses.exercise import (
 )
 from bpcli.analyses.expected import Rule, tolerance
 from bpcli.analyses.result import Result
-from bpcli.analyses.student_code import StudentCode, student_code
+from bpcli.analyses.student_code import Signature, StudentCode, paired
 from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
-from bpcli.engine.syntax.functions import read_function, split_spec
+from bpcli.engine.syntax.functions import Function, read_function, split_spec
 from bpcli.engine.values import ValueReader, toml_table
 
 SUBMISSION_ANSWERS = "answers.toml"  # the answers file of a submission handed in as a folder
@@ -111,7 +114,8 @@ KEY_KEYS = {
     "inputs": "a table of input values",
     "answers": 'the values and gradients a student must give, such as ["dx", "dw"]',
     "backward": 'the student\'s backward pass: "@FILE", that file in the student\'s folder, or "@FILE.py:NAME", '
-                'the function NAME of their FILE.py (expr then picks the forward function in the key\'s folder)',
+                'the function NAME of their FILE.py, paired with expr (a forward function in the key\'s folder, '
+                'or an expression whose cache is its inputs)',
     "gradients": 'the gradients a backward pass must give, such as ["dx", "dw"] (default: every input\'s)',
     "points": "what the problem is worth (default 1)",
     "hidden": "true: Gradescope shows it after the grades are published",
@@ -273,10 +277,6 @@ def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
     backward = _backward_file(where, table.get("backward"))
     if not answers and backward is None:
         raise BpcliError(f"{where}: nothing to grade: give answers (the names a student must give) or backward")
-    if backward is not None and split_spec(backward) is not None and picked(expression) is None:
-        raise BpcliError(f'{where}: backward = "@{backward}" picks the student\'s backward function: expr must '
-                         'pick the forward function it belongs to, in the key\'s folder (expr = '
-                         '"@reference.py:affine_forward")')
     gradients = table.get("gradients", [])
     if not isinstance(gradients, list) or not all(isinstance(gradient, str) for gradient in gradients):
         raise BpcliError(f'{where}: gradients must be a list of gradients, such as gradients = ["dx", "dw"]')
@@ -639,7 +639,7 @@ def _backward_function(prepared: Prepared, written: Any, submission: Submission,
     It is read from the file the key names in the student's folder (or the file they name, inside it),
     or from the Python file they handed in alone; parsed, never run.
     """
-    assert prepared.problem.function is not None and prepared.checked.code is not None  # load_key and prepare
+    assert prepared.problem.function is not None  # _mark asks only then
     (path, name), label = prepared.problem.function, prepared.problem.backward or ""
     if written is not None:  # the student says where it is
         mine = picked(submission.located(written)) if isinstance(written, str) else None
@@ -651,7 +651,18 @@ def _backward_function(prepared: Prepared, written: Any, submission: Submission,
     elif submission.alone or not (submission.folders.base / path).exists():
         return None, label
     text = read_text(submission.folders, "@" + path, max_length, "backward")
-    return student_code(prepared.checked.code.forward, read_function(text, name, path)), label
+    return _paired(prepared, read_function(text, name, path)), label
+
+
+def _paired(prepared: Prepared, backward: Function) -> StudentCode:
+    """The student's backward function with the key's forward pass: its forward function, or its expression,
+    whose parameters are the inputs in the order of ``inputs`` and whose cache holds them all in that order."""
+    checked = prepared.checked
+    if checked.code is not None:
+        return paired(checked.code.forward, checked.code.program, backward)
+    inputs = tuple(checked.values)
+    return paired(Signature(f"the key's problem '{prepared.problem.name}'", "the key's expression", inputs, inputs),
+                  checked.expression, backward)
 
 
 def _target(prepared: Prepared, outcome: Outcome) -> Target:
