@@ -281,6 +281,14 @@ def test_a_link_out_of_the_folder_is_refused(course, tmp_path):
     assert mark.score == 0 and "is outside the answers file's folder" in mark.error
 
 
+def test_a_python_file_that_is_not_there_is_that_students_zero(course, tmp_path):
+    key, submissions = course
+    result = run_cli("grade", str(key), str(tmp_path / "gone.py"), str(submissions[0]), "--json")
+    assert result.exit_code == 0, result.stderr
+    gone, good = json.loads(result.stdout)["students"]
+    assert (gone["score"], gone["error"], good["score"]) == (0, f"cannot read {tmp_path / 'gone.py'}: no such file", 7)
+
+
 def _line_of(path: Path, statement: str) -> int:
     (number,) = [n for n, line in enumerate(path.read_text().splitlines(), start=1) if line.strip() == statement]
     return number

@@ -512,6 +512,8 @@ class Submission:
     @classmethod
     def read(cls, path: Path) -> Submission:
         if path.suffix == PYTHON and not path.is_dir():  # read, and parsed, by each problem that picks from it
+            if not path.is_file():
+                raise BpcliError(f"cannot read {path}: no such file")
             return cls({}, _own(path), True, [], code=path)
         if not path.is_dir():
             return cls._of(read_toml(path, MAX_SUBMISSION_BYTES, raise_with=""), path, alone=True)
@@ -645,7 +647,8 @@ def _backward_function(prepared: Prepared, written: Any, submission: Submission,
         mine = picked(submission.located(written)) if isinstance(written, str) else None
         if mine is None:
             raise BpcliError(f'backward must pick your function, such as backward = "@{label}"')
-        (path, name), label = split_spec(mine) or (path, name), mine
+        path, name = split_spec(mine) or (path, name)  # picked() has made sure that it splits
+        label = mine
     elif submission.code is not None:
         path, label = submission.code.name, f"{submission.code.name}:{name}"
     elif submission.alone or not (submission.folders.base / path).exists():
