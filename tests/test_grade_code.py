@@ -185,6 +185,24 @@ def test_grade_and_check_agree_on_the_truth(course, seed):
     assert [p for p, passed in truth.values()] and [passed for _, passed in truth.values()] == [True, True, False]
 
 
+def test_an_answers_problem_of_a_picked_forward_has_check_answers_truth(course, tmp_path):
+    """No backward function: the answers asked for are checked against the truth check --answers finds."""
+    key, _ = course
+    problem = ('[[problem]]\nname = "affine"\nexpr = "@reference.py:affine_forward"\nseed = 5\n'
+               'inputs = { x = "randn:2,1,3", w = "randn:3,2", b = "randn:2" }\n')
+    key.write_text(problem + 'answers = ["dw", "db"]\n')
+    (key.parent / "hw.toml").write_text(problem + 'expect = { dw = 0, db = 0 }\n')
+    checked = run_cli("check", "--answers", str(key.parent / "hw.toml"), "--json")
+    assert checked.exit_code == 1, checked.stderr
+    truth = {e["key"]: e["actual"] for e in json.loads(checked.stdout)["problems"][0]["expectations"]}
+    student = tmp_path / "ada.toml"
+    student.write_text(f'[[problem]]\nname = "affine"\nexpect = {{ dw = {truth["dw"]}, db = {truth["db"]} }}\n')
+    graded = run_cli("grade", str(key), str(student), "--json")
+    assert graded.exit_code == 0, graded.stderr
+    mark = json.loads(graded.stdout)["students"][0]["problems"][0]
+    assert (mark["score"], {e["key"]: e["actual"] for e in mark["answers"]}) == (1, truth)
+
+
 def test_the_gradebook_and_gradescope(course, tmp_path):
     key, submissions = course
     gradebook = tmp_path / "gradebook.csv"
