@@ -307,6 +307,18 @@ def test_a_python_file_that_is_not_there_is_that_students_zero(course, tmp_path)
     assert (gone["score"], gone["error"], good["score"]) == (0, f"cannot read {tmp_path / 'gone.py'}: no such file", 7)
 
 
+def test_a_python_file_answers_only_the_functions_the_key_picks(course, tmp_path):
+    """A .py handed in alone is no backward pass in the notes' style (backward = "@backward.py"), nor answers."""
+    key, submissions = course
+    key.write_text(KEY + '\n[[problem]]\nname = "staged"\nexpr = "q = x + y; f = q * z"\n'
+                   'inputs = { x = -2, y = 5, z = -4 }\nbackward = "@backward.py"\n\n'
+                   '[[problem]]\nname = "fork"\nexpr = "f = x*y + x"\ninputs = { x = 3, y = 2 }\nanswers = ["dx"]\n')
+    (bias,) = bpcli.grade(key, [submissions[list(CLASS).index("bias")]]).students
+    marks = {mark.name: (mark.score, mark.notes, mark.error) for mark in bias.problems}
+    assert marks["staged"] == marks["fork"] == (0, ["not answered"], None)
+    assert marks["affine"][0] == 2
+
+
 def _line_of(path: Path, statement: str) -> int:
     (number,) = [n for n, line in enumerate(path.read_text().splitlines(), start=1) if line.strip() == statement]
     return number
