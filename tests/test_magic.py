@@ -178,6 +178,35 @@ def test_check_picks_functions_from_files_as_the_command_line_does(student):
         np.testing.assert_array_equal(outcome.actual, expectation["actual"])
 
 
+@pytest.mark.parametrize(("plain", "passed"), [("dx = dout * (x > 0)\n", True), ("dx = dout\n", False)])
+def test_a_plain_backward_file_of_a_picked_forward_is_checked_as_the_notebook_checks_it(plain, passed, tmp_path):
+    """--forward FILE.py:NAME --backward PLAIN.py (the notes' style, over the function's own names): the command
+    line checks it, with the notebook's verdicts, numbers and seeded upstream."""
+    (tmp_path / "relu_backward.py").write_text(plain)
+    words = (f"--forward {STUDENTS / 'good_layers.py'}:relu_forward --backward {tmp_path / 'relu_backward.py'} "
+             "-x [[1.5,-2.0,0.5]] --seed 3").split()
+    mine = run(" ".join(["check", *words]), None, {}).problems[0]
+    command = run_cli("check", *words, "--json")
+    assert command.exit_code == (0 if passed else 1), command.stderr
+    problem, = validated(command.stdout)["problems"]
+    assert [(o.key, o.passed, o.line) for o in mine.outcomes] == [
+        (e["key"], e["pass"], e["line"]) for e in problem["expectations"]] == [("dx", passed, 1)]
+    np.testing.assert_array_equal(mine.upstream.value, problem["upstream"]["value"])
+    for outcome, expectation in zip(mine.outcomes, problem["expectations"]):
+        np.testing.assert_array_equal(outcome.actual, expectation["actual"])
+    assert problem["backward"]["file"] == mine.backward.label == str(tmp_path / "relu_backward.py")
+
+
+def test_a_loss_with_its_own_gradient_takes_no_other_backward_pass(tmp_path, capsys):
+    """softmax_loss returns its own dx: a backward file besides it was ignored; now it is refused, on both paths."""
+    (tmp_path / "back.py").write_text("dx = dloss\n")
+    line = (f"check --forward {STUDENTS / 'good_layers.py'}:softmax_loss --backward {tmp_path / 'back.py'} "
+            "-x [[1.5,-2.0,0.5]] -y [0]")
+    command = run_cli(*line.split())
+    assert command.exit_code == 2 and "give no backward pass with it" in command.stderr
+    assert run(line, None, {}) is None and "give no backward pass with it" in capsys.readouterr().err
+
+
 def test_a_student_function_takes_values_from_the_notebook_by_name():
     x = np.array([[1.5, -2.0, 0.0], [-0.5, 3.0, 0.25]])
     result = run(f"check --forward {STUDENTS / 'wrong_mask.py'}:relu_forward "

@@ -232,6 +232,9 @@ def check(
                       upstream, Rule(rtol, atol), code=code, seed=seed, fills=fills)
     if not problem.expect and problem.backward is None and code is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=-4) or a backward file (--backward PATH)")
+    if code is not None and code.backward is not None and problem.backward is not None:
+        raise BpcliError(f"{code.forward.label} computes its own gradients after its output: give no backward pass "
+                         "with it")
     if not problem.expect and code is not None and code.backward is None and problem.backward is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=...) or the backward function "
                          "(--backward FILE.py:NAME)")

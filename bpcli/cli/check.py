@@ -209,12 +209,17 @@ def _check_functions(ctx, expression, file, forward, expect, backward, rtol, ato
     def read(path: str) -> str:  # on the command line, a path is the user's own (as --file and --backward)
         return common.read_text(Path(path), max_length)
 
-    code = read_code(forward, None if backward is None else str(backward), read)
+    # --backward FILE.py:NAME is the backward function; any other --backward is a backward pass in the notes'
+    # style, over the forward function's own names (as %bpcli check reads it)
+    function = backward is not None and picks_a_function(backward)
+    code = read_code(forward, str(backward) if function else None, read)
+    plain = None if backward is None or function else common.read_text(backward, max_length)
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings([expression, *ctx.args] if expression is not None else ctx.args, reader)
     return check_expectations(
-        forward, values, expect=common.expectations(expect, reader), rtol=rtol, atol=atol,
-        upstream=common.read_upstream(upstream, reader), limits=limits, code=code, seed=seed, fills=reader,
+        forward, values, expect=common.expectations(expect, reader), backward=plain, backward_label=str(backward),
+        rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader), limits=limits, code=code, seed=seed,
+        fills=reader,
     )
 
 
