@@ -322,3 +322,16 @@ def test_a_python_file_answers_only_the_functions_the_key_picks(course, tmp_path
 def _line_of(path: Path, statement: str) -> int:
     (number,) = [n for n, line in enumerate(path.read_text().splitlines(), start=1) if line.strip() == statement]
     return number
+
+
+def test_the_json_document_names_the_gradients_each_backward_must_give(course):
+    """The key's gradients = [...] is in the key part of bpcli.grade/1, and the schema requires it."""
+    key, submissions = course
+    result = run_cli("grade", str(key), str(submissions[0]), "--json")
+    document = validated(result.stdout)
+    assert [(p["name"], p["backward"], p["gradients"]) for p in document["problems"]] == [
+        ("affine", "layers.py:affine_backward", []), ("relu", "layers.py:relu_backward", []),
+        ("batchnorm", "layers.py:batchnorm_backward", ["dx", "dgamma", "dbeta"])]
+    del document["problems"][2]["gradients"]
+    with pytest.raises(AssertionError, match="'gradients' is a required property"):
+        validated(json.dumps(document))
