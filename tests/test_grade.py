@@ -233,7 +233,7 @@ class TestCommandLine:
         assert document["schema"] == "bpcli.grade/1"
         assert [s["score"] for s in document["students"]] == [score for _, score in CLASS.values()]
         assert document["problems"][2] == {"name": "staged", "points": 3.0, "hidden": False, "answers": [],
-                                           "backward": "backward.py", "gradients": []}
+                                           "backward": "backward.py", "loss": None, "gradients": []}
 
     def test_the_gradebook_reads_back(self, course, tmp_path):
         key, submissions = course

@@ -335,3 +335,142 @@ def test_the_json_document_names_the_gradients_each_backward_must_give(course):
     del document["problems"][2]["gradients"]
     with pytest.raises(AssertionError, match="'gradients' is a required property"):
         validated(json.dumps(document))
+
+
+# ---- a student's loss function: loss = "@layers.py:softmax_loss" ------------------------------------------------
+
+LOSS_KEY = """
+[[problem]]
+name = "softmax"
+expr = "@reference.py:softmax_loss"
+inputs = { x = "randn:5,3", y = [0, 2, 1, 1, 0] }
+loss = "@layers.py:softmax_loss"
+points = 2
+
+[[problem]]
+name = "svm"
+expr = "@reference.py:svm_loss"
+inputs = { x = "randn:5,3", y = [0, 2, 1, 1, 0] }
+loss = "@layers.py:svm_loss"
+points = 2
+"""
+
+# A softmax loss summed, not averaged, with its gradient not divided by N either: right for its own loss
+# (check --forward passes it), wrong against the true loss and its gradient.
+SUMMED = (STUDENTS / "wrong_set.py").read_text().replace("dx[np.arange(N), y] = -1", "dx[np.arange(N), y] -= 1") \
+    .replace(") / N\n", ")\n").replace("    dx /= N\n", "")
+LOSS_CLASS: dict[str, tuple[dict[str, str] | str, dict[str, tuple[float, int]]]] = {
+    "good": ({"layers.py": GOOD.read_text()}, {"softmax": (2, 2), "svm": (2, 2)}),
+    "set": ((STUDENTS / "wrong_set.py").read_text(), {"softmax": (1, 1), "svm": (0, 0)}),  # dx wrong, loss right
+    "svm_n": ((STUDENTS / "wrong_svm_n.py").read_text(), {"softmax": (0, 0), "svm": (1, 1)}),  # dx not / N
+    "summed": (SUMMED, {"softmax": (0, 0), "svm": (0, 0)}),
+    "loss_only": ("def softmax_loss(x, y):\n    loss = np.sum(x)\n    return loss\n", {"softmax": (0, 0),
+                                                                                     "svm": (0, 0)}),
+}
+
+
+def _loss_course(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
+    shutil.copy(GOOD, tmp_path / "reference.py")
+    key = tmp_path / "key.toml"
+    key.write_text(LOSS_KEY)
+    submissions = {}
+    for student, (work, _) in LOSS_CLASS.items():
+        path = tmp_path / "class" / (f"{student}.py" if isinstance(work, str) else student)
+        path.parent.mkdir(exist_ok=True)
+        if isinstance(work, str):
+            path.write_text(work)
+        else:
+            path.mkdir()
+            for name, content in work.items():
+                (path / name).write_text(content)
+        submissions[student] = path
+    return key, submissions
+
+
+def test_a_students_loss_function_is_graded_on_its_loss_and_gradient(tmp_path):
+    key, submissions = _loss_course(tmp_path)
+    result = run_cli("grade", str(key), *map(str, submissions.values()), "--json")
+    assert result.exit_code == 0, result.stderr
+    document = validated(result.stdout)
+    assert [(p["name"], p["loss"], p["backward"], p["gradients"]) for p in document["problems"]] == [
+        ("softmax", "layers.py:softmax_loss", None, []), ("svm", "layers.py:svm_loss", None, [])]
+    students = {s["student"]: s for s in document["students"]}
+    for name, (_, marks) in LOSS_CLASS.items():
+        assert {p["name"]: (p["score"], p["met"]) for p in students[name]["problems"]} == marks, name
+        assert all(p["expectations"] == 2 for p in students[name]["problems"])  # the loss and dx (y is an index)
+    softmax = students["set"]["problems"][0]
+    assert [(a["key"], a["pass"], a["line"]) for a in softmax["answers"]] == [
+        ("loss", True, _line_of(STUDENTS / "wrong_set.py", "loss = -np.sum(log_probs[np.arange(N), y]) / N")),
+        ("dx", False, _line_of(STUDENTS / "wrong_set.py", "dx /= N"))]
+    assert softmax["backward"]["first_wrong_line"] == _line_of(STUDENTS / "wrong_set.py", "dx[np.arange(N), y] = -1")
+    assert "returns only loss: a loss function returns its loss and its gradients" in \
+        students["loss_only"]["problems"][0]["error"]
+
+
+def test_the_truth_of_a_loss_is_numpys_and_the_students_own_loss_is_not_it(tmp_path):
+    """The summed softmax is consistent with its own loss (check passes it) but graded against the true mean."""
+    key, submissions = _loss_course(tmp_path)
+    checked = run_cli("check", "--forward", f"{submissions['summed']}:softmax_loss", "-x", "randn:5,3",
+                      "-y", "[0, 2, 1, 1, 0]")
+    assert checked.exit_code == 0, checked.stdout
+    (summed,) = bpcli.grade(key, [submissions["summed"]]).students
+    answers = {outcome.key: outcome for outcome in summed.problems[0].result.outcomes}
+    x = np.random.default_rng(0).standard_normal((5, 3))  # the key's seed, 0
+    y = np.array([0, 2, 1, 1, 0])
+    probs = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    onehot = np.eye(3)[y]
+    np.testing.assert_allclose(answers["loss"].actual, -np.log(probs[np.arange(5), y]).mean())
+    np.testing.assert_allclose(answers["dx"].actual, (probs - onehot) / 5)
+    np.testing.assert_allclose(answers["loss"].expected, -np.log(probs[np.arange(5), y]).sum())
+    np.testing.assert_allclose(answers["dx"].expected, probs - onehot)
+    assert not answers["loss"].passed and not answers["dx"].passed
+    assert answers["dx"].diagnosis is not None and "5" in answers["dx"].diagnosis.message
+
+
+def test_a_loss_key_may_be_an_expression_and_the_students_names_their_own(tmp_path):
+    """The gradients the student returns are compared by position: grad, of scores, is the truth's dx."""
+    key, _ = _loss_course(tmp_path)
+    key.write_text('[[problem]]\nname = "l2"\nexpr = "loss = sum(x * x) / 2 + sum(w * x)"\n'
+                   'inputs = { x = [1.0, -2.0, 3.0], w = [0.5, 0.5, -1.0] }\nloss = "@layers.py:l2_loss"\n')
+    right = tmp_path / "right.py"
+    right.write_text("def l2_loss(s, v):\n    loss = np.sum(s * s) / 2 + np.sum(v * s)\n    grad = s + v\n"
+                     "    gv = s\n    return loss, grad, gv\n")
+    swapped = tmp_path / "swapped.py"  # the gradients in the wrong order: each is the other parameter's
+    swapped.write_text("def l2_loss(s, v):\n    loss = np.sum(s * s) / 2 + np.sum(v * s)\n    gv = s\n"
+                       "    grad = s + v\n    return loss, gv, grad\n")
+    result = run_cli("grade", str(key), str(right), str(swapped), "--json")
+    assert result.exit_code == 0, result.stderr
+    right_mark, swapped_mark = (s["problems"][0] for s in validated(result.stdout)["students"])
+    assert (right_mark["score"], right_mark["met"], right_mark["expectations"]) == (1, 3, 3)
+    assert [a["key"] for a in right_mark["answers"]] == ["loss", "dx", "dw"]
+    assert (swapped_mark["met"], swapped_mark["expectations"]) == (1, 3)
+
+
+def test_a_loss_function_may_be_where_the_students_answers_file_says(tmp_path):
+    key, _ = _loss_course(tmp_path)
+    folder = tmp_path / "class" / "elsewhere"
+    folder.mkdir(parents=True)
+    (folder / "mine.py").write_text(GOOD.read_text())
+    (folder / "answers.toml").write_text('[[problem]]\nname = "softmax"\nloss = "@mine.py:softmax_loss"\n'
+                                         'expect = { dx = 0 }\n')
+    (student,) = bpcli.grade(key, [folder]).students
+    softmax, svm = student.problems
+    assert (softmax.score, softmax.notes) == (2, ["ignored: expect (the key sets it)"])
+    assert (svm.score, svm.notes) == (0, ["no loss function (layers.py:svm_loss)"])
+
+
+@pytest.mark.parametrize("problem, message", [
+    ('expr = "@reference.py:softmax_loss"\ninputs = { x = [[1.0, 2.0]], y = [0] }\nloss = "@layers.py"',
+     "loss must pick the student's loss function"),
+    ('expr = "@reference.py:softmax_loss"\ninputs = { x = [[1.0, 2.0]], y = [0] }\nloss = "@layers.py:softmax_loss"'
+     '\nbackward = "@layers.py:softmax_backward"', "give no backward or answers with it"),
+    ('expr = "out = x * 2"\ninputs = { x = [1.0, 2.0] }\nupstream = "ones"\nloss = "@layers.py:l2_loss"',
+     "whose loss is a number"),
+    ('expr = "@reference.py:softmax_loss"\ninputs = { x = [[1.0, 2.0]], y = [0] }\nloss = "@layers.py:softmax_loss"'
+     '\ngradients = ["dq"]', "dq"),
+])
+def test_a_bad_loss_key_is_bad_input(tmp_path, problem, message):
+    key, submissions = _loss_course(tmp_path)
+    key.write_text(f'[[problem]]\nname = "p"\n{problem}\n')
+    result = run_cli("grade", str(key), str(submissions["good"]))
+    assert result.exit_code == 2 and message in result.stderr, result.stderr

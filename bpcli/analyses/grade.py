@@ -24,6 +24,18 @@ backward function from each student's file::
     backward = "@layers.py:affine_backward"           # the student's layers.py: parsed, never run
     gradients = ["dx", "dw", "db"]                    # optional: what the backward must return (default: all)
 
+A student's loss function (``softmax_loss(x, y)``, which returns ``loss, dx``) is
+named by ``loss`` instead of ``backward``; ``expr`` is the true loss (the
+reference's function, or an expression), and the student's loss and each
+gradient they return (by position: the first the gradient of the first
+parameter) are graded against its exact numbers::
+
+    [[problem]]
+    name = "softmax"
+    expr = "@reference.py:softmax_loss"               # a number: the loss
+    inputs = { x = "randn:5,3", y = [0, 2, 1, 1, 0] }
+    loss = "@layers.py:softmax_loss"                  # the student's: its loss, and its dx (gradients = ["dx"])
+
 A non-scalar output with no ``upstream`` gets check's seeded random upstream
 (the key's ``seed``, as ``bpcli check --seed``), so grade and check agree.
 ``expr`` may be an expression instead: its inputs, in the order of ``inputs``,
@@ -79,6 +91,7 @@ from bpcli.analyses.check import (
     Target,
     UpstreamUsed,
     check_against,
+    check_problem,
     differentiated,
     resolve,
 )
@@ -93,9 +106,9 @@ from bpcli.analyses.exercise import (
     spec_of,
     variant,
 )
-from bpcli.analyses.expected import Rule, tolerance
+from bpcli.analyses.expected import Rule, computed, tolerance
 from bpcli.analyses.result import Result
-from bpcli.analyses.student_code import Signature, StudentCode, paired
+from bpcli.analyses.student_code import Signature, StudentCode, loss_code, loss_line, paired
 from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
@@ -116,7 +129,10 @@ KEY_KEYS = {
     "backward": 'the student\'s backward pass: "@FILE", that file in the student\'s folder, or "@FILE.py:NAME", '
                 'the function NAME of their FILE.py, paired with expr (a forward function in the key\'s folder, '
                 'or an expression whose cache is its inputs)',
-    "gradients": 'the gradients a backward pass must give, such as ["dx", "dw"] (default: every input\'s)',
+    "loss": 'the student\'s loss function, "@FILE.py:NAME": it returns the loss and its gradients (return loss, dx), '
+            'each graded against expr\'s (the reference\'s loss function, or an expression)',
+    "gradients": 'the gradients a backward pass (or loss function) must give, such as ["dx", "dw"] (default: every '
+                 'input\'s; the reference loss function\'s own)',
     "points": "what the problem is worth (default 1)",
     "hidden": "true: Gradescope shows it after the grades are published",
     "rtol": "relative tolerance (default 0.01)",
@@ -125,6 +141,7 @@ KEY_KEYS = {
     "seed": "the seed of random fills in inputs",
 }
 STUDENT_KEYS = {"name", "expect", "backward"}
+LOSS_KEYS = {"name", "loss"}  # a student's table for a loss problem: where their loss function is
 TEMPLATE_KEYS = {"expr", "inputs"}  # an exercise's answers file repeats them: the key's are used, without a note
 EXERCISE_KEYS = {
     "seed": "the seed the exercise's inputs were drawn from (with each student's id)",
@@ -156,11 +173,22 @@ class KeyProblem:
     hidden: bool
     exercise: Spec | None = None  # a problem of an [exercise]: each student's inputs are drawn for them
     gradients: tuple[str, ...] = ()  # the gradients a backward pass must give, as written (none: every input's)
+    loss: str | None = None  # FILE.py:NAME, the student's loss function that returns its gradients (return loss, dx)
+
+    @property
+    def picks(self) -> str | None:
+        """What the problem reads from the student's folder: their loss function, or their backward pass."""
+        return self.loss if self.loss is not None else self.backward
+
+    @property
+    def field(self) -> str:
+        """The key (and a student's answers file) names what it picks by this."""
+        return "backward" if self.loss is None else "loss"
 
     @property
     def function(self) -> tuple[str, str] | None:
-        """(FILE.py, NAME) when the student's backward pass is a function of their file."""
-        return None if self.backward is None else split_spec(self.backward)
+        """(FILE.py, NAME) when the student's backward pass, or loss, is a function of their file."""
+        return None if self.picks is None else split_spec(self.picks)
 
 
 @dataclass
@@ -275,12 +303,14 @@ def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
     if not isinstance(answers, list) or not all(isinstance(answer, str) for answer in answers):
         raise BpcliError(f'{where}: answers must be a list of names, such as answers = ["dx", "dw"]')
     backward = _backward_file(where, table.get("backward"))
-    if not answers and backward is None:
-        raise BpcliError(f"{where}: nothing to grade: give answers (the names a student must give) or backward")
+    loss = _loss_function(where, table.get("loss"), backward, answers)
+    if not answers and backward is None and loss is None:
+        raise BpcliError(f"{where}: nothing to grade: give answers (the names a student must give), backward or "
+                         "loss")
     gradients = table.get("gradients", [])
     if not isinstance(gradients, list) or not all(isinstance(gradient, str) for gradient in gradients):
         raise BpcliError(f'{where}: gradients must be a list of gradients, such as gradients = ["dx", "dw"]')
-    if gradients and backward is None:
+    if gradients and backward is None and loss is None:
         raise BpcliError(f"{where}: gradients says what a backward pass must give: give backward too")
     seed = table.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -294,7 +324,21 @@ def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
                       rule=rule, name=name)
     return KeyProblem(name, Entry(problem, folders, seed), tuple(answers), backward,
                       _points(where, table.get("points", 1)), _hidden(where, table.get("hidden", False)),
-                      gradients=tuple(gradients))
+                      gradients=tuple(gradients), loss=loss)
+
+
+def _loss_function(where: str, loss: Any, backward: str | None, answers: list[str]) -> str | None:
+    """The student's loss function the key names (loss = "@layers.py:softmax_loss"): FILE.py:NAME."""
+    if loss is None:
+        return None
+    spec = picked(loss) if isinstance(loss, str) else None
+    if spec is None:
+        raise BpcliError(f'{where}: loss must pick the student\'s loss function, such as loss = '
+                         '"@layers.py:softmax_loss"')
+    if backward is not None or answers:
+        raise BpcliError(f"{where}: loss grades the student's loss function and the gradients it returns: give no "
+                         "backward or answers with it (grade those in a problem of their own)")
+    return spec
 
 
 def _backward_file(where: str, backward: Any) -> str | None:
@@ -322,7 +366,8 @@ def prepare(problem: KeyProblem, limits: Limits = Limits(), max_length: int = DE
     """Read the problem's values, differentiate it once, and check that every required answer names a value."""
     try:
         checked = resolved(problem.entry, limits, max_length)
-        if problem.function is not None and checked.code is not None and checked.code.backward is not None:
+        if problem.backward is not None and problem.function is not None and checked.code is not None \
+                and checked.code.backward is not None:
             raise BpcliError(f"{checked.code.forward.label} returns its gradients after its output: the student's "
                              "backward function needs a forward function that returns out, cache")
         # The truth check --answers finds for the same problem: expr = "@layers.py:affine_forward" is that
@@ -336,9 +381,30 @@ def prepare(problem: KeyProblem, limits: Limits = Limits(), max_length: int = DE
                 raise BpcliError(f"answers {answer} and {targets[target]} ask for the same thing; give it once")
             targets[target] = answer
         required = tuple(_input_of(gradient, truth) for gradient in problem.gradients)
+        if problem.loss is not None:
+            required = required or _loss_gradients(checked, truth)
+            targets = _loss_targets(truth, required)
     except BpcliError as error:
         raise BpcliError(f"the key's problem {problem.name!r}: {error.message}") from None
     return Prepared(problem, checked, truth, targets, upstream, required)
+
+
+def _loss_gradients(checked: Problem, truth: Truth) -> tuple[str, ...]:
+    """The gradients a student's loss function returns by default: those the reference loss function returns
+    (softmax_loss's dx, not y's), else every input's."""
+    code = checked.code
+    if code is not None and code.backward is not None and code.scope is not None:
+        return tuple(code.scope.gradients.values())
+    return tuple(truth.result.gradients)
+
+
+def _loss_targets(truth: Truth, gradients: tuple[str, ...]) -> dict[Target, str]:
+    """What a student's loss function is graded on: the loss (a number) and the gradients it returns."""
+    output, value = truth.result.output, truth.result.value
+    if getattr(value, "shape", ()) != ():
+        raise BpcliError(f"loss grades a loss function, whose loss is a number, but expr's output {output} has "
+                         f"shape {tuple(value.shape)}")
+    return {resolve(key, truth): key for key in (output, *("d" + gradient for gradient in gradients))}
 
 
 def _input_of(gradient: str, truth: Truth) -> str:
@@ -542,7 +608,7 @@ class Submission:
 
     def hands_in(self, problem: KeyProblem) -> bool:
         """Whether it may hold the backward pass ``problem`` asks for, answered or not."""
-        if problem.backward is None:
+        if problem.picks is None:
             return False
         return problem.function is not None if self.code is not None else not self.alone
 
@@ -559,9 +625,9 @@ def _own(answers: Path) -> Folders:
     return Folders.of(answers, advice=" (a student's files stay in their own folder)")
 
 
-def _zero(problem: Prepared, note: str) -> ProblemMark:
+def _zero(problem: Prepared, *notes: str) -> ProblemMark:
     return ProblemMark(problem.problem.name, 0.0, problem.problem.points, problem.problem.hidden, 0,
-                       problem.expectations, notes=[note])
+                       problem.expectations, notes=list(notes))
 
 
 def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits, max_length: int) -> ProblemMark:
@@ -571,22 +637,31 @@ def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits
     if table is None and not submission.hands_in(key):
         return _zero(prepared, "not answered")
     table = table or {}
-    allowed = STUDENT_KEYS | (TEMPLATE_KEYS if key.exercise else set())
+    # a loss problem's answers are what the student's function returns: none are written
+    allowed = LOSS_KEYS if key.loss else STUDENT_KEYS | (TEMPLATE_KEYS if key.exercise else set())
     notes = [f"ignored: {printable(name)} (the key sets it)" for name in sorted(set(table) - allowed)]
+    backward: str | None
     try:
-        expect, unused = _answers(prepared, table.get("expect", {}), submission, limits)
-        notes += unused
-        if key.function is None:
-            backward, label = _backward(prepared, table.get("backward"), submission, max_length)
-            problem = dataclasses.replace(prepared.checked, expect=expect, backward=backward, backward_label=label)
+        if key.loss is not None:
+            graded, label = _loss_checked(prepared, index, table.get("loss"), submission, limits, max_length)
+            if graded is None:
+                return _zero(prepared, *notes, f"no loss function ({printable(label)})")
+            result, backward = graded, label  # handed in: the note "no backward pass" is not theirs
         else:
-            code, label = _backward_function(prepared, table.get("backward"), submission, max_length)
-            backward = None if code is None else code.backward
-            problem = dataclasses.replace(prepared.checked, expect=expect, code=code or prepared.checked.code)
-        result = check_against(problem, prepared.truth, index, prepared.upstream)
+            expect, unused = _answers(prepared, table.get("expect", {}), submission, limits)
+            notes += unused
+            if key.function is None:
+                backward, label = _backward(prepared, table.get("backward"), submission, max_length)
+                problem = dataclasses.replace(prepared.checked, expect=expect, backward=backward,
+                                              backward_label=label)
+            else:
+                code, label = _backward_function(prepared, table.get("backward"), submission, max_length)
+                backward = None if code is None else code.backward
+                problem = dataclasses.replace(prepared.checked, expect=expect, code=code or prepared.checked.code)
+            result = check_against(problem, prepared.truth, index, prepared.upstream)
     except BpcliError as error:
         return dataclasses.replace(_zero(prepared, "not graded"), error=error.render(), notes=notes)
-    answered = {_target(prepared, outcome) for outcome in result.outcomes if outcome.source == "expect"}
+    answered = {_target(prepared, outcome) for outcome in result.outcomes if _answers_key(prepared, outcome)}
     notes += [f"{printable(answer)} not answered" for target, answer in prepared.targets.items()
               if target not in answered]
     if key.backward and backward is None:
@@ -636,25 +711,75 @@ def _backward(prepared: Prepared, written: Any, submission: Submission, max_leng
 
 def _backward_function(prepared: Prepared, written: Any, submission: Submission,
                        max_length: int) -> tuple[StudentCode | None, str]:
-    """The student's backward function, paired with the key's forward function (None: not handed in), its label.
+    """The student's backward function, paired with the key's forward function (None: not handed in), its label."""
+    function, label = _student_function(prepared, written, submission, max_length)
+    return None if function is None else _paired(prepared, function), label
+
+
+def _student_function(prepared: Prepared, written: Any, submission: Submission,
+                      max_length: int) -> tuple[Function | None, str]:
+    """The student's function the key picks (None: not handed in), and its label.
 
     It is read from the file the key names in the student's folder (or the file they name, inside it),
     or from the Python file they handed in alone; parsed, never run.
     """
     assert prepared.problem.function is not None  # _mark asks only then
-    (path, name), label = prepared.problem.function, prepared.problem.backward or ""
+    (path, name), label = prepared.problem.function, prepared.problem.picks or ""
     if written is not None:  # the student says where it is
         mine = picked(submission.located(written)) if isinstance(written, str) else None
         if mine is None:
-            raise BpcliError(f'backward must pick your function, such as backward = "@{label}"')
+            raise BpcliError(f'{prepared.problem.field} must pick your function, such as '
+                             f'{prepared.problem.field} = "@{label}"')
         path, name = split_spec(mine) or (path, name)  # picked() has made sure that it splits
         label = mine
     elif submission.code is not None:
         path, label = submission.code.name, f"{submission.code.name}:{name}"
     elif submission.alone or not (submission.folders.base / path).exists():
         return None, label
-    text = read_text(submission.folders, "@" + path, max_length, "backward")
-    return _paired(prepared, read_function(text, name, path)), label
+    text = read_text(submission.folders, "@" + path, max_length, prepared.problem.field)
+    return read_function(text, name, path), label
+
+
+def _loss_checked(prepared: Prepared, index: int, written: Any, submission: Submission, limits: Limits,
+                  max_length: int) -> tuple[ProblemResult | None, str]:
+    """The student's loss function graded against the key's loss (None: not handed in), and its label.
+
+    Their loss and the gradients they return are compared with the truth, each gradient by its position
+    (the first the gradient of the key's first parameter, ...), at the line that computes it; their
+    gradient lines read their own forward values (probs), so they are checked line by line against
+    their own forward lines, which names the line that goes wrong.
+    """
+    function, label = _student_function(prepared, written, submission, max_length)
+    if function is None:
+        return None, label
+    checked, parameters = prepared.checked, _parameters(prepared)
+    if len(function.parameters) != len(parameters):
+        raise BpcliError(f"{function.label}: {function.name} takes {len(function.parameters)} parameters "
+                         f"({', '.join(function.parameters)}), but the key's loss takes {len(parameters)} "
+                         f"({', '.join(parameters)}), in that order")
+    values = {mine: checked.values[theirs] for mine, theirs in zip(function.parameters, parameters)
+              if theirs in checked.values}
+    own = check_problem(dataclasses.replace(checked, values=values, expect={}, upstream=None,
+                                            code=loss_code(function), fills=None), index, limits)
+    returned = {outcome.name: outcome for outcome in own.outcomes if outcome.expected is not None}
+    output = prepared.truth.result.output
+    answers: dict[str, Any] = {output: computed(own.value)}
+    lines: dict[str, int | None] = {output: loss_line(function)}
+    for mine, theirs in zip(function.parameters, parameters):
+        if mine in returned and "d" + theirs in prepared.targets.values():
+            answers["d" + theirs], lines["d" + theirs] = computed(returned[mine].expected), returned[mine].line
+    # The key's loss function's own gradient lines are not the truth: its gradients are the engine's.
+    truth_code = None if checked.code is None else dataclasses.replace(checked.code, backward=None)
+    graded = check_against(dataclasses.replace(checked, expect=answers, code=truth_code), prepared.truth, index,
+                           prepared.upstream)
+    outcomes = [dataclasses.replace(outcome, source=label, line=lines[outcome.key]) for outcome in graded.outcomes]
+    return dataclasses.replace(graded, outcomes=outcomes, backward=own.backward), label
+
+
+def _parameters(prepared: Prepared) -> tuple[str, ...]:
+    """The key's forward pass's parameters, in order: its forward function's, or its expression's inputs."""
+    code = prepared.checked.code
+    return code.forward.parameters if code is not None else tuple(prepared.checked.values)
 
 
 def _paired(prepared: Prepared, backward: Function) -> StudentCode:
@@ -663,7 +788,7 @@ def _paired(prepared: Prepared, backward: Function) -> StudentCode:
     checked = prepared.checked
     if checked.code is not None:
         return paired(checked.code.forward, checked.code.program, backward)
-    inputs = tuple(checked.values)
+    inputs = _parameters(prepared)
     return paired(Signature(f"the key's problem '{prepared.problem.name}'", "the key's expression", inputs, inputs),
                   checked.expression, backward)
 
@@ -673,13 +798,19 @@ def _target(prepared: Prepared, outcome: Outcome) -> Target:
     return resolve(outcome.key, prepared.truth)
 
 
+def _answers_key(prepared: Prepared, outcome: Outcome) -> bool:
+    """Whether an outcome answers what the key asks (an answer, or what a student's loss function returns),
+    rather than a gradient of their backward pass."""
+    return outcome.source == "expect" or prepared.problem.loss is not None
+
+
 def _met(prepared: Prepared, result: ProblemResult) -> int:
     """The expectations met: the answers asked for, and the gradients of the inputs from a backward pass."""
     met = 0
     for outcome in result.outcomes:
         if not outcome.passed:
             continue
-        if outcome.source == "expect":
+        if _answers_key(prepared, outcome):
             met += _target(prepared, outcome) in prepared.targets
         else:
             met += outcome.name in prepared.gradients

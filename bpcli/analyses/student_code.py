@@ -150,12 +150,34 @@ def _gradients_returned(forward: Function) -> bool:
     return bool(rest) and all(name.startswith("d") and name[1:] in forward.parameters for name in rest)
 
 
+def loss_code(function: Function) -> StudentCode:
+    """A loss function the grader names as one (``bpcli grade``'s ``loss``): it returns its loss and then its
+    gradients, in the order of its parameters, whatever it names them (``return loss, grad``)."""
+    if len(function.returns) < 2:
+        raise BpcliError(f"{function.label}, line {function.returns_line}: {function.name} returns only "
+                         f"{', '.join(function.returns)}: a loss function returns its loss and its gradients "
+                         "(return loss, dx)")
+    return _loss_with_gradient(function)
+
+
+def loss_line(function: Function) -> int:
+    """The line of a loss function's statement that computes the loss it returns (its last assignment)."""
+    return function.statements[_loss_statement(function)].lineno
+
+
+def _loss_statement(function: Function) -> int:
+    """The index of the statement that computes the returned loss last."""
+    output = function.returns[0]
+    if output not in function.targets:
+        raise BpcliError(f"{function.label}, line {function.returns_line}: {function.name} returns {output} but "
+                         "never computes it")
+    return len(function.targets) - 1 - function.targets[::-1].index(output)
+
+
 def _loss_with_gradient(function: Function) -> StudentCode:
     output, gradients = function.returns[0], function.returns[1:]
     where = f"{function.label}, line {function.returns_line}"
-    if output not in function.targets:
-        raise BpcliError(f"{where}: {function.name} returns {output} but never computes it")
-    last = len(function.targets) - 1 - function.targets[::-1].index(output)
+    last = _loss_statement(function)
     early = [i for i, target in enumerate(function.targets[:last]) if target in gradients]
     if early:
         statement = function.statements[early[0]]

@@ -256,7 +256,8 @@ def grade_document(result: GradeResult) -> dict[str, Any]:
         "max_score": result.max_score,
         "problems": [
             {"name": problem.name, "points": problem.points, "hidden": problem.hidden,
-             "answers": list(problem.answers), "backward": problem.backward, "gradients": list(problem.gradients)}
+             "answers": list(problem.answers), "backward": problem.backward, "loss": problem.loss,
+             "gradients": list(problem.gradients)}
             for problem in result.problems
         ],
         "students": [
