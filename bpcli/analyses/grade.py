@@ -646,7 +646,7 @@ def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits
             graded, label = _loss_checked(prepared, index, table.get("loss"), submission, limits, max_length)
             if graded is None:
                 return _zero(prepared, *notes, f"no loss function ({printable(label)})")
-            result, backward = graded, label  # handed in: the note "no backward pass" is not theirs
+            result, backward = graded, None  # the key asks for no backward pass besides the loss function
         else:
             expect, unused = _answers(prepared, table.get("expect", {}), submission, limits)
             notes += unused
