@@ -464,8 +464,10 @@ def test_a_loss_function_may_be_where_the_students_answers_file_says(tmp_path):
      "loss must pick the student's loss function"),
     ('expr = "@reference.py:softmax_loss"\ninputs = { x = [[1.0, 2.0]], y = [0] }\nloss = "@layers.py:softmax_loss"'
      '\nbackward = "@layers.py:softmax_backward"', "give no backward or answers with it"),
-    ('expr = "out = x * 2"\ninputs = { x = [1.0, 2.0] }\nupstream = "ones"\nloss = "@layers.py:l2_loss"',
-     "whose loss is a number"),
+    ('expr = "@reference.py:relu_forward"\ninputs = { x = [1.0, 2.0] }\nloss = "@layers.py:relu_loss"',
+     "whose loss is a number, but expr's output out has shape (2,)"),
+    ('expr = "loss = sum(x * x)"\ninputs = { x = [1.0, 2.0] }\nupstream = 2\nloss = "@layers.py:l2_loss"',
+     "give no upstream with loss"),
     ('expr = "@reference.py:softmax_loss"\ninputs = { x = [[1.0, 2.0]], y = [0] }\nloss = "@layers.py:softmax_loss"'
      '\ngradients = ["dq"]', "dq"),
 ])

@@ -304,6 +304,8 @@ def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
         raise BpcliError(f'{where}: answers must be a list of names, such as answers = ["dx", "dw"]')
     backward = _backward_file(where, table.get("backward"))
     loss = _loss_function(where, table.get("loss"), backward, answers)
+    if loss is not None and "upstream" in table:  # the student's gradient lines start from 1, as a loss's do
+        raise BpcliError(f"{where}: a loss is differentiated as it is: give no upstream with loss")
     if not answers and backward is None and loss is None:
         raise BpcliError(f"{where}: nothing to grade: give answers (the names a student must give), backward or "
                          "loss")
