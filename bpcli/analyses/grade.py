@@ -51,7 +51,7 @@ blanks are the answers asked for.
 A submission is a student's answers file (the student id is its stem) or a
 folder (the id is its name) holding ``answers.toml`` and the code files it
 or the key names, or a student's Python file (``ada.py``, the id its stem), which
-stands for every file the key picks a backward function from. Its problems give
+stands for every file the key picks a backward (or loss) function from. Its problems give
 answers only::
 
     [[problem]]
@@ -575,7 +575,7 @@ class Submission:
     folders: Folders  # where their @ paths lead: the folder handed in
     alone: bool  # an answers file handed in alone, which may read no other file
     notes: list[str]
-    code: Path | None = None  # a Python file handed in alone: every file the key picks a backward function from
+    code: Path | None = None  # a Python file handed in alone: every file the key picks a function from
 
     @classmethod
     def read(cls, path: Path) -> Submission:
@@ -609,7 +609,7 @@ class Submission:
         return cls(found, _own(path), alone, notes)
 
     def hands_in(self, problem: KeyProblem) -> bool:
-        """Whether it may hold the backward pass ``problem`` asks for, answered or not."""
+        """Whether it may hold the backward pass (or loss function) ``problem`` asks for, answered or not."""
         if problem.picks is None:
             return False
         return problem.function is not None if self.code is not None else not self.alone
