@@ -78,7 +78,7 @@ def jacobian_document(result: JacobianResult) -> dict[str, Any]:
         "passes": result.passes,
         "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
         "shapes": {name: list(shape) for name, shape in result.shapes.items()},
-        "jacobians": {name: jsonable(result.matrix(name)) for name in result.matrices},
+        "jacobians": {name: jsonable(result.rows(name)) for name in result.entries},
         "warnings": _warnings(result),
     }
 
