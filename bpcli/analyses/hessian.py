@@ -244,8 +244,8 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     if not np.all(np.isfinite(matrix)):
         return _matrix_by_rows(graph, bound, gradient)
     passes = sum(n for v, n in zip(chosen, sizes) if gradient[v] is not None)
-    rows: list[list[float]] = matrix.tolist()
-    return rows, passes, []
+    entries: list[list[float]] = matrix.tolist()
+    return entries, passes, []
 
 
 def _matrix_by_rows(graph: Any, inputs: Mapping[str, Any],
