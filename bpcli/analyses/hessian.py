@@ -165,8 +165,7 @@ def _asymmetry(graph: Any, chosen: list[int], matrix: list[list[float]] | None) 
     """
     if not matrix:
         return []
-    n = len(matrix)
-    pair = next(((i, j) for i in range(n) for j in range(n) if not _close(matrix[i][j], matrix[j][i])), None)
+    pair = _asymmetric_pair(matrix)
     if pair is None:
         return []
     labels = [label for v in chosen for label in element_labels(graph.nodes[v].name, graph.shape(v))]
@@ -177,6 +176,22 @@ def _asymmetry(graph: Any, chosen: list[int], matrix: list[list[float]] | None) 
         "(an inf or nan in its second derivatives, or a kink), so neither entry is a true second derivative"
     )
     return [Notice(None, None, "asymmetric", message)]
+
+
+def _asymmetric_pair(matrix: list[list[float]]) -> tuple[int, int] | None:
+    """The first entry, row by row, that differs from its mirror image by more than rounding."""
+    n = len(matrix)
+    if n <= ROWS_ON_NUMBERS:  # a few numbers, compared without numpy's import (start-up)
+        return next(((i, j) for i in range(n) for j in range(n) if not _close(matrix[i][j], matrix[j][i])), None)
+    import numpy as np  # a large matrix is compared as an array (the batch has imported numpy already)
+
+    array = np.array(matrix, dtype=float)
+    with np.errstate(all="ignore"):
+        same = np.isclose(array, array.T, rtol=1e-7, atol=1e-12, equal_nan=True)  # rounding differs by order
+    if same.all():
+        return None
+    i, j = (int(k) for k in np.argwhere(~same)[0])
+    return i, j
 
 
 def _close(a: float, b: float) -> bool:
