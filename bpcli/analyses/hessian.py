@@ -184,8 +184,9 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     batch, one evaluation gives every row (``evaluate_batch``). In a row, the
     seeds of the other variables are 0, and what they contribute adds exactly
     0: the rows are those of separate passes to the last bit, unless a second
-    derivative is inf or nan (0 × inf is nan). Then the rows are computed as
-    separate passes (``_matrix_by_rows``), and their warnings with them.
+    derivative is inf or nan (0 × inf is nan). Then the seeded pass is undone
+    and the rows are computed as separate passes (``_matrix_by_rows``), and
+    their warnings with them.
     """
     import numpy as np  # numpy only where arrays are (start-up)
 
@@ -195,6 +196,7 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     chosen = list(gradient)
     sizes = [size(graph.shape(v)) for v in chosen]
     count = sum(sizes)
+    before = graph.checkpoint()
     seeds, second = _seeded_pass(graph, gradient)
     if not seeds:
         return np.zeros((count, count)), 0, []
@@ -217,7 +219,10 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
         if gradient[v] is None:  # f does not depend on v: its rows are zero
             matrix[start:start + n] = 0.0
     if not np.all(np.isfinite(matrix)):
-        return _matrix_by_rows(graph, bound, gradient)
+        # The separate passes on the graph as it was: the seeded pass's nodes, shared with
+        # theirs, would change the order they are evaluated in, and so their warnings'.
+        graph.restore(before)
+        return _matrix_by_rows(graph, inputs, gradient)
     passes = sum(n for v, n in zip(chosen, sizes) if gradient[v] is not None)
     return matrix, passes, []
 
