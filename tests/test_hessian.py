@@ -126,8 +126,8 @@ def per_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The oracle: the rows as separate backward passes, one per element, as bpcli computed them before."""
     from bpcli.analyses import hessian as module
 
-    monkeypatch.setattr(module, "_matrix", lambda graph, inputs, gradient, evaluation:
-                        module._matrix_by_rows(graph, inputs, gradient))
+    monkeypatch.setattr(module, "_matrix", lambda graph, inputs, gradient, evaluation, max_total:
+                        module._matrix_by_rows(graph, inputs, gradient, max_total))
 
 
 def same_results(expression: str, values: dict, monkeypatch: pytest.MonkeyPatch) -> bpcli.HessianResult:
