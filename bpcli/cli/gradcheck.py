@@ -65,7 +65,7 @@ def gradcheck(
     {bindings}
     """
     from bpcli.analyses.gradcheck import gradcheck as check_gradients  # only the command's own analysis (start-up)
-    text, extra = common.read_expression(expression, file, ctx.args, max_length)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length, command="gradcheck")
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     result = check_gradients(

@@ -58,7 +58,7 @@ def hessian(
     {bindings}
     """
     from bpcli.analyses.hessian import hessian as second_derivatives  # only the command's own analysis (start-up)
-    text, extra = common.read_expression(expression, file, ctx.args, max_length)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length, command="hessian")
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     names = common.names(wrt)

@@ -46,7 +46,7 @@ def jacobian(
     {bindings}
     """
     from bpcli.analyses.jacobian import jacobian as build_jacobian  # only the command's own analysis (start-up)
-    text, extra = common.read_expression(expression, file, ctx.args, max_length)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length, command="jacobian")
     values = common.bindings(extra, common.value_reader(seed, max_elements))
     result = build_jacobian(
         text, values, layout=layout, max_entries=max_entries, limits=Limits(max_elements, max_total_elements)
