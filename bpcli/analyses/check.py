@@ -33,6 +33,7 @@ from bpcli.analyses.expected import (
     within,
 )
 from bpcli.analyses.grad import differentiate, grad
+from bpcli.analyses.kinks import accepted_lines, one_sided
 from bpcli.analyses.result import GradResult, Result
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError, placed
 from bpcli.engine.formulas import gate_text
@@ -270,6 +271,7 @@ def check_against(
     elif problem.backward is not None:
         backward = check_backward(problem.backward, truth, problem.rule, problem.backward_label)
     if backward is not None:
+        backward = accepted_lines(backward, truth, problem.rule)
         outcomes += _backward_outcomes(backward, truth, problem.rule)
     return ProblemResult(
         index=index, name=problem.name, expression=problem.expression, outcomes=outcomes,
@@ -430,8 +432,16 @@ def _outcome(truth: Truth, target: Target, key: str, expected: Expected, rule: R
         actual = truth.gradient(node) if gradient else truth.value(node)
         name, stage = truth.name(node), None
     allowed, passed, note = _compared(expected, actual, rule, "the expected value")
+    if not passed and not note and gradient and position is None:
+        passed, note = _one_sided(truth, node, expected, rule)
     return Outcome(key, name, gradient, expected.value, expected.text, actual, allowed, passed, note=note,
                    stage=stage)
+
+
+def _one_sided(truth: Truth, node: int, expected: Expected, rule: Rule) -> tuple[bool, str]:
+    """Whether a gradient that differs from bpcli's is a one-sided derivative at a kink, and the note then."""
+    sided = one_sided(truth)
+    return (True, sided.note) if sided.accepts(node, expected, rule) else (False, "")
 
 
 def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[Any, bool, str]:
@@ -466,7 +476,9 @@ def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> lis
     for node, (mine, line) in backward.final.items():
         name, actual = truth.name(node), truth.gradient(node)
         allowed, passed, note = _compared(computed(mine), actual, rule, f"your d{name}")
-        diagnosis = summarised(backward.diagnoses.get(node), mine, actual, allowed)
+        if not passed and not note:
+            passed, note = _one_sided(truth, node, computed(mine), rule)
+        diagnosis = None if passed else summarised(backward.diagnoses.get(node), mine, actual, allowed)
         outcomes.append(Outcome(
             "d" + name, name, True, mine, "", actual, allowed, passed,
             source=backward.label, line=line, note=note, diagnosis=diagnosis,

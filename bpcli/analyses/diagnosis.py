@@ -623,6 +623,10 @@ class Truth:
     @cached_property
     def _forward_copy(self) -> Any:
         """The forward graph again, to append backward passes to without touching the result's graph."""
+        return self.forward_copy()
+
+    def forward_copy(self) -> Any:
+        """A new copy of the forward graph, bound and shaped as the result's (its nodes numbered alike)."""
         graph = self.result.graph
         # The --const inputs stay constants (index inputs are found again by lowering).
         given = {name: Constant(value) if name in graph.constant_inputs else value
