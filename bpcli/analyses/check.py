@@ -346,7 +346,17 @@ def _expectations(expect: Mapping[str, Any], truth: Truth) -> dict[Target, tuple
 
 
 def resolve(key: str, truth: Truth) -> Target:
-    """The target of NAME, dNAME or d(NAME), and of a stage's cell: dq/dx or dx via q."""
+    """The target of NAME, dNAME or d(NAME), and of a stage's cell: dq/dx or dx via q.
+
+    Worked out once per key and truth: grade reads each student's keys several times.
+    """
+    found: dict[str, Target] = truth.__dict__.setdefault("_targets", {})
+    if key not in found:
+        found[key] = _resolved(key, truth)
+    return found[key]
+
+
+def _resolved(key: str, truth: Truth) -> Target:
     names = truth.names
     key = key.strip()
     cell = _LOCAL.match(key) or _SHARE.match(key)
@@ -382,21 +392,25 @@ def _cell(key: str, match: re.Match[str], truth: Truth) -> Target:
         raise BpcliError(f"{key}: the program has no stage {stage}; {_known(truth)}")
     inputs = truth.graph.nodes[node].inputs
     positions = [p for p, used in enumerate(inputs) if used == truth.names.get(name)]
-    row = f"stage {truth.name(node)} = {gate_text(truth.graph, node)}"
     if len(positions) != 1:
         reason = "uses it more than once (each use has its own cell)" if positions else "does not read it"
-        raise BpcliError(f"{key}: {row} {reason}; a stage's cell is checked for an input it reads once")
+        raise BpcliError(f"{key}: {_row(truth, node)} {reason}; a stage's cell is checked for an input it reads once")
     found = Target(node, not local, positions[0])
     if _stage_cell(truth, found) is None:
         what = "local gradient" if local else "downstream gradient"
-        raise BpcliError(f"{key}: {row} has no {what} for {name} (bpcli grad shows its row)")
+        raise BpcliError(f"{key}: {_row(truth, node)} has no {what} for {name} (bpcli grad shows its row)")
     return found
+
+
+def _row(truth: Truth, node: int) -> str:
+    """A stage as a message names it (written out only for a message: it costs a gate's text)."""
+    return f"stage {truth.name(node)} = {gate_text(truth.graph, node)}"
 
 
 def _stage_cell(truth: Truth, target: Target) -> Any:
     """The local gradient or downstream gradient in a stage's row of the grad table, as the table shows it."""
     assert target.position is not None
-    stage = truth.result.stages[truth.graph.stage_numbers()[target.node] - 1]
+    stage = truth.result.stages[truth.stage_numbers[target.node] - 1]
     return (stage.downstream if target.gradient else stage.local)[target.position]
 
 
