@@ -275,7 +275,12 @@ class TestBudget:
                 "evaluating this would hold 1,006,000 numbers at once (8.0 MB of float64 over 4 values, forward and "
                 "backward, 2,000 more that each pass recomputes, and the matrix's 1,000 × 1,000 entries); the budget "
                 "is 5,000 numbers (40.0 KB): raise it with --max-total-elements, or use smaller arrays")
-        result = run_cli("jacobian", "exp(x)", "-x", "zeros:1000", "--max-total-elements", "1006000", "--json")
+        # What the passes compute in all: the first pass's 4,000 numbers, then the 2,000 a pass recomputes.
+        refused(run_cli("jacobian", "exp(x)", "-x", "zeros:1000", "--max-total-elements", "2001999"),
+                "the matrix's 1,000 rows, a backward pass each, would compute 2,002,000 numbers in all (1,000 passes: "
+                "the first 4,000, then 2,000 each); the budget is 2,001,999 numbers (16.0 MB): raise it with "
+                "--max-total-elements, or use smaller arrays")
+        result = run_cli("jacobian", "exp(x)", "-x", "zeros:1000", "--max-total-elements", "2002000", "--json")
         assert result.exit_code == 0 and np.array_equal(json.loads(result.stdout)["jacobians"]["x"], np.eye(1000))
 
     def test_a_gradcheck_batches_its_moved_copies_within_the_budget(self):
@@ -295,8 +300,12 @@ class TestBudget:
         refused(run_cli("hessian", "sum(exp(x))", "-x", "zeros:100", "--max-total-elements", "11803"),
                 "would hold 11,804 numbers at once (94.4 KB of float64 over 16 values, forward and backward, the "
                 "matrix's 100 × 100 entries, and 600 more for each row of a batch); the budget is 11,803 numbers")
+        refused(run_cli("hessian", "sum(exp(x))", "-x", "zeros:100", "--max-total-elements", "60603"),
+                "the Hessian's 100 rows, a backward pass each, would compute 60,604 numbers in all (100 passes: the "
+                "first 1,204, then 600 each); the budget is 60,603 numbers")
         whole = run_cli("hessian", "sum(exp(x) * x)", "-x", "randn:100", "--json")
-        small = run_cli("hessian", "sum(exp(x) * x)", "-x", "randn:100", "--json", "--max-total-elements", "20000")
+        # Just what the rows compute (111,104 numbers): 89 rows a batch, beside the values and the matrix.
+        small = run_cli("hessian", "sum(exp(x) * x)", "-x", "randn:100", "--json", "--max-total-elements", "111104")
         assert small.exit_code == whole.exit_code == 0 and json.loads(small.stdout) == json.loads(whole.stdout)
 
     def test_a_check_traces_a_mistake_further_up_within_the_budget(self):

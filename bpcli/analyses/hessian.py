@@ -25,7 +25,7 @@ from bpcli.analyses.derivative import higher_order_warnings, require_number, var
 from bpcli.analyses.jacobian import vjp_rows
 from bpcli.analyses.result import Result, zero_like
 from bpcli.engine.backward import backward
-from bpcli.engine.budget import room_left
+from bpcli.engine.budget import check_work, room_left
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.graph import CONST, INPUT, Builder
 from bpcli.engine.problem import Limits, Notice, Problem, to_value
@@ -271,12 +271,15 @@ def _seeded_pass(graph: Any, gradient: dict[int, int | None]) -> tuple[dict[int,
 
 
 def _rows_in_budget(graph: Any, live: list[bool], seeds: list[str], count: int, max_total: int) -> int:
-    """How many rows one batch may hold beside every value and the matrix, within the budget."""
+    """How many rows one batch may hold beside every value and the matrix, within the budget (which
+    bounds what all the rows compute as well)."""
     from bpcli.engine.batched import depends_on
 
     per_row = sum(size(graph.shape(i)) for i, moved in enumerate(depends_on(graph, seeds)) if moved and live[i])
-    return room_left(graph, max_total, count * count, per_row,
-                     f", the matrix's {count:,} × {count:,} entries, and {per_row:,} more for each row of a batch")
+    fit = room_left(graph, max_total, count * count, per_row,
+                    f", the matrix's {count:,} × {count:,} entries, and {per_row:,} more for each row of a batch")
+    check_work(graph, max_total, count, per_row, f"the Hessian's {count:,} rows, a backward pass each,")
+    return fit
 
 
 def _row_chunks(graph: Any, count: int, fit: int) -> list[Any]:

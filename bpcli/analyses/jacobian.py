@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from bpcli.analyses.result import Result
 from bpcli.engine.backward import Adjoints, backward
-from bpcli.engine.budget import check_budget
+from bpcli.engine.budget import check_budget, check_work
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Evaluation, Finding, evaluate
 from bpcli.engine.graph import INPUT, Graph
@@ -161,13 +161,14 @@ def vjp_rows(
 
 
 def _check_rows_budget(graph: Graph, seed: str, rows: int, columns: int, max_total: int) -> None:
-    """The budget, before the first pass: every value once, a later pass's values of what the seed
-    changes beside them, and the matrix."""
+    """The budget, before the first pass: what is held at once (every value, a later pass's values of
+    what the seed changes beside them, and the matrix), and what all the passes compute."""
     from bpcli.engine.batched import depends_on
 
     recomputed = sum(size(graph.shape(i)) for i, moved in enumerate(depends_on(graph, [seed])) if moved)
     check_budget(graph, max_total, recomputed + rows * columns,
                  f", {recomputed:,} more that each pass recomputes, and the matrix's {rows:,} × {columns:,} entries")
+    check_work(graph, max_total, rows, recomputed, f"the matrix's {rows:,} rows, a backward pass each,")
 
 
 def _one_hot(shape: tuple[int, ...], index: int) -> Any:

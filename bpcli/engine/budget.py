@@ -46,6 +46,19 @@ def check_budget(graph: Any, max_total: int = DEFAULT_MAX_TOTAL_ELEMENTS, more: 
         )
 
 
+def check_work(graph: Any, max_total: int, passes: int, each: int, what: str) -> None:
+    """A BpcliError, before anything is computed, if the first evaluation of ``graph`` and ``passes`` - 1 more
+    of ``each`` numbers (the rows of a matrix, ``what``) would compute more than ``max_total`` numbers in all."""
+    first = elements_in_flight(graph)
+    total = first + (passes - 1) * each
+    if total > max_total:
+        raise BpcliError(
+            f"{what} would compute {total:,} numbers in all ({passes:,} passes: the first {first:,}, then {each:,} "
+            f"each); the budget is {max_total:,} numbers ({_gigabytes(max_total)}): raise it with "
+            "--max-total-elements, or use smaller arrays"
+        )
+
+
 def room_left(graph: Any, max_total: int, held: int, each: int, besides: str) -> int:
     """How many batch elements of ``each`` numbers fit in the budget beside the graph's values and ``held``
     other numbers (at least 1), or the BpcliError of ``check_budget`` if not even one does."""
