@@ -1,0 +1,154 @@
+"""Hostile input found by trying to break bpcli as its users and attackers would.
+
+Each test reproduces one defect against the contract (bad input: one message on
+stderr and exit 2, never exit 3; text from input escaped before a terminal; work
+bounded before it starts); numpy, run by the harness on the same text, is the
+oracle for values.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import bpcli
+from bpcli.engine.printable import printable
+from helpers import run_cli
+
+
+def _bad_input(*args: str) -> str:
+    """The one message of a run that must be bad input (exit 2, no traceback)."""
+    result = run_cli(*args)
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    return result.stderr
+
+
+# ---- np.var and np.std with no degrees of freedom left ---------------------------
+
+
+def _numpy(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy warns of the division by zero it does
+        return function(*args, **kwargs)
+
+
+@pytest.mark.parametrize("ddof", [1, 2])
+def test_var_of_a_number_with_ddof_is_numpys_nan_not_an_internal_error(ddof):
+    result = run_cli("grad", f"f = np.var(x, ddof={ddof})", "-x", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert np.isnan(_numpy(np.var, 3.0, ddof=ddof))
+    assert '"value": "nan"' in result.stdout
+
+
+@pytest.mark.parametrize("ddof", [6, 10])
+def test_var_with_ddof_at_or_past_the_count_is_differentiated_as_numpy_divides(ddof):
+    # numpy and PyTorch divide by max(n - ddof, 0): the variance is inf, and its gradient
+    # 2 (a - mean) / 0 is inf times the deviation's sign (never a finite number of the wrong sign).
+    m = np.array([[1.0, 2, 3], [4, 5, 6]])
+    result = bpcli.grad(f"f = np.var(m, ddof={ddof})", m=m)
+    assert result.value == _numpy(np.var, m, ddof=ddof) == np.inf
+    expected = _numpy(np.multiply, np.inf, np.sign(m - m.mean()))
+    np.testing.assert_array_equal(result.gradients["m"], expected)
+
+
+def test_std_over_an_axis_with_ddof_equal_to_its_length_is_not_an_internal_error():
+    result = run_cli("grad", "f = np.sum(np.std(m, axis=0, ddof=2))", "-m", "[[1, 2, 3], [4, 5, 6]]", "--json")
+    assert result.exit_code == 0, result.stderr
+
+
+# ---- np.arange's bounds ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["np.arange(2**64)", "np.arange(1e308)", "np.arange(0, 2**70, 2)"])
+def test_an_arange_past_the_machines_integers_is_over_the_limit_not_an_internal_error(text):
+    assert "limit is 50,000,000" in _bad_input("grad", f"f = np.sum({text})", "--json")
+
+
+def test_an_arange_with_step_zero_is_refused_by_name():
+    message = _bad_input("grad", "f = np.sum(np.arange(0, 10, 0))", "--json")
+    assert "step" in message and "zero" in message
+
+
+def test_an_arange_with_a_negative_step_has_numpys_length():
+    result = bpcli.grad("f = np.sum(x[np.arange(5, 0, -2)])", x=np.arange(6.0))
+    assert result.value == np.sum(np.arange(6.0)[np.arange(5, 0, -2)])
+    np.testing.assert_array_equal(result.gradients["x"], [0, 1, 0, 1, 0, 1])
+
+
+# ---- invisible characters reach no terminal ------------------------------------------
+
+
+@pytest.mark.parametrize("character", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e",
+                                       "\U000e0041"])
+def test_invisible_format_characters_are_escaped(character):
+    # A zero-width space makes "ada\u200b" print as "ada": two students who look like one on the scoreboard.
+    shown = printable(f"ada{character}")
+    assert shown != f"ada{character}" and shown.isascii()
+
+
+def test_a_student_id_with_a_zero_width_space_is_shown_escaped_on_the_scoreboard(tmp_path):
+    run_cli("grade", "--init", str(tmp_path / "course"))
+    course = tmp_path / "course"
+    twin = course / "ada\u200b.toml"
+    twin.write_text('[[problem]]\nname = "fork"\nexpect = { dx = 3, dy = 3 }\n')
+    result = run_cli("grade", str(course / "key.toml"), str(course / "ada"), str(twin))
+    assert result.exit_code == 0, result.stderr
+    assert "\u200b" not in result.stdout and "ada\\u200b" in result.stdout
+
+
+# ---- a student's Python file -----------------------------------------------------------
+
+
+def test_a_python_file_with_a_null_byte_names_no_line_none(tmp_path):
+    (tmp_path / "layer.py").write_bytes(b"def f(x):\n    out = x * 2\x00\n    cache = (x,)\n    return out, cache\n")
+    message = _bad_input("check", "--forward", str(tmp_path / "layer.py") + ":f", "-x", "2", "--expect", "out=4")
+    assert "None" not in message and "null byte" in message
+
+
+# ---- bpcli code writes Python that runs ----------------------------------------------
+
+
+@pytest.mark.parametrize("text, values", [("f = x * 1e999", {"x": 2.0}),
+                                          ("f = np.var(m, ddof=6)", {"m": np.array([[1.0, 2, 3], [4, 5, 6]])})])
+def test_the_code_of_an_infinite_constant_runs_and_gives_bpclis_numbers(text, values):
+    from bpcli.views.code import python_code
+
+    result = bpcli.grad(text, **values)
+    namespace: dict = {}
+    # The program bpcli wrote, run in this process (the test's, not bpcli's, use of exec).
+    exec(compile(python_code(result), "<bpcli code>", "exec"), namespace)  # noqa: S102
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value, gradients = namespace["backprop"](**values)
+    assert np.array_equal(value, result.value, equal_nan=True)
+    for name, gradient in result.gradients.items():
+        np.testing.assert_array_equal(gradients[name], gradient)
+
+
+# ---- rosters of bpcli exercise ---------------------------------------------------------
+
+
+def test_roster_ids_that_differ_only_in_case_are_refused(tmp_path):
+    # ADA.md and ada.md are one file on macOS and Windows: one student would get the other's sheet.
+    (tmp_path / "roster.csv").write_text("id\nada\nADA\n")
+    message = _bad_input("exercise", "(x+y)*z", "--students", str(tmp_path / "roster.csv"),
+                         "--out", str(tmp_path / "sheets"))
+    assert "'ada' and 'ADA'" in message and "case" in message
+    assert not (tmp_path / "sheets").exists()
+
+
+def test_a_roster_past_the_student_limit_is_refused_before_its_ids_are_compared(tmp_path, monkeypatch):
+    # The ids were compared each with every earlier one (a list), and counted only at the end:
+    # a 4 MB roster of 500,000 ids was 10^11 comparisons before its refusal.
+    from bpcli.analyses import exercise
+
+    compared: list[str] = []
+    check = exercise._check_id
+    monkeypatch.setattr(exercise, "_check_id", lambda *args: compared.append(args[2]) or check(*args))
+    (tmp_path / "roster.csv").write_text("id\n" + "".join(f"s{i}\n" for i in range(exercise.MAX_STUDENTS + 500)))
+    with pytest.raises(bpcli.BpcliError, match="at most 10,000"):
+        exercise.read_roster(tmp_path / "roster.csv")
+    assert len(compared) == exercise.MAX_STUDENTS
