@@ -152,3 +152,51 @@ def test_a_roster_past_the_student_limit_is_refused_before_its_ids_are_compared(
     with pytest.raises(bpcli.BpcliError, match="at most 10,000"):
         exercise.read_roster(tmp_path / "roster.csv")
     assert len(compared) == exercise.MAX_STUDENTS
+
+
+# ---- diagnoses are bounded work --------------------------------------------------------
+
+
+def _chain_answers(path, stages: int) -> None:
+    """A staged program of ``stages`` stages, each stage's gradient answered wrong."""
+    program = "\n".join(["a0 = x * 1.0", *(f"a{i} = a{i - 1} * 1.001 + x" for i in range(1, stages))])
+    expect = "\n".join(f"da{i} = 12345" for i in range(stages))
+    path.write_text(f'[[problem]]\nexpr = """\n{program}\n"""\ninputs = {{ x = 0.5 }}\n[problem.expect]\n{expect}\n')
+
+
+def test_diagnosing_every_wrong_gradient_of_a_long_chain_is_linear_work(tmp_path, monkeypatch):
+    # Each wrong gradient's diagnosis scanned every stage between it and the output: an answers
+    # file of N stages with N wrong answers was N**2 work (4,000 stages: 54 s). The work counted
+    # here is every read of the graph's nodes once check has the true numbers.
+    from bpcli.analyses import diagnosis
+
+    work = [0]
+
+    class Counted(list):
+        def __getitem__(self, index):
+            work[0] += 1
+            return super().__getitem__(index)
+
+        def __iter__(self):
+            work[0] += len(self)
+            return super().__iter__()
+
+    made = diagnosis.Truth.__init__
+
+    def counting(self, result):
+        made(self, result)
+        self.graph.nodes = Counted(self.graph.nodes)
+
+    monkeypatch.setattr(diagnosis.Truth, "__init__", counting)
+    steps = {}
+    for stages in (50, 200):
+        work[0] = 0
+        _chain_answers(tmp_path / f"chain{stages}.toml", stages)
+        result = bpcli.check_answers(tmp_path / f"chain{stages}.toml")
+        assert result.score["met"] == 0
+        outcomes = result.problems[0].outcomes
+        assert all(o.diagnosis is not None for o in outcomes)
+        # the nearest the output of the wrong gradients it follows from, as before
+        assert outcomes[0].diagnosis.message == f"da0 follows from da{stages - 1}, which is already wrong"
+        steps[stages] = work[0]
+    assert steps[200] <= 6 * steps[50], steps  # 4 times the input: linear work, with room to spare
