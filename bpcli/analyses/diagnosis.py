@@ -615,16 +615,16 @@ class Truth:
         numbers are diagnosed (``matches`` must judge them the same way at every call with
         them): each diagnosis is then a lookup, and N wrong answers cost N, not N**2.
         """
-        tables: dict[int, tuple[Mapping[int, Any], list[int]]] = self.__dict__.setdefault("_wrong_above", {})
-        if id(student) not in tables or tables[id(student)][0] is not student:
+        table: tuple[Mapping[int, Any], list[int]] | None = self.__dict__.get("_wrong_above")
+        if table is None or table[0] is not student:  # one table, the last student's (grade has many)
             consumers = self._consumers
             wrong = [i in student and not matches(i, self.gradient(i)) for i in range(len(consumers))]
             highest = [-1] * len(consumers)
             for index in range(len(consumers) - 1, -1, -1):
                 for consumer in consumers[index]:
                     highest[index] = max(highest[index], highest[consumer], consumer if wrong[consumer] else -1)
-            tables[id(student)] = (student, highest)
-        found = tables[id(student)][1][node]
+            table = self.__dict__["_wrong_above"] = (student, highest)
+        found = table[1][node]
         return None if found < 0 else found
 
     def spread(self, source: int, delta: Any) -> dict[int, Any]:
