@@ -15,7 +15,7 @@ import pytest
 
 import bpcli
 from bpcli.engine.printable import printable
-from helpers import run_cli
+from helpers import run_cli, run_process
 
 
 def _bad_input(*args: str) -> str:
@@ -200,3 +200,15 @@ def test_diagnosing_every_wrong_gradient_of_a_long_chain_is_linear_work(tmp_path
         assert outcomes[0].diagnosis.message == f"da0 follows from da{stages - 1}, which is already wrong"
         steps[stages] = work[0]
     assert steps[200] <= 6 * steps[50], steps  # 4 times the input: linear work, with room to spare
+
+
+# ---- bpcli exercise --out ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run", [run_cli, run_process])
+def test_exercise_out_a_new_folder_with_a_trailing_slash_writes_into_it(tmp_path, run):
+    # typer's Path dropped the "/": the sheet went to new.md and new.toml beside the folder asked for.
+    result = run("exercise", "(x+y)*z", "--seed", "7", "--out", f"{tmp_path / 'new'}/")
+    assert (result.exit_code if hasattr(result, "exit_code") else result.returncode) == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["exercise.md", "exercise.toml"]
+    assert not (tmp_path / "new.md").exists()
