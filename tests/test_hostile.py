@@ -212,3 +212,31 @@ def test_exercise_out_a_new_folder_with_a_trailing_slash_writes_into_it(tmp_path
     assert (result.exit_code if hasattr(result, "exit_code") else result.returncode) == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["exercise.md", "exercise.toml"]
     assert not (tmp_path / "new.md").exists()
+
+
+# ---- --points files --------------------------------------------------------------------
+
+
+def test_a_json_lines_point_that_names_a_column_twice_is_refused_as_a_csv_header_is(tmp_path):
+    # {"x": 1, "x": 2} silently kept the last x; a CSV header x,x is refused by name.
+    (tmp_path / "p.jsonl").write_text('{"x": 1, "x": 2, "y": 1}\n')
+    (tmp_path / "p.csv").write_text("x,x,y\n1,2,1\n")
+    for name in ("p.jsonl", "p.csv"):
+        assert "appears twice" in _bad_input("grad", "x*y", "--points", str(tmp_path / name))
+
+
+def test_many_unused_columns_give_a_few_warnings_not_one_per_column(tmp_path):
+    columns = [f"k{i}" for i in range(10_000)]
+    (tmp_path / "p.csv").write_text(",".join(["x", "y", *columns]) + "\n" + ",".join(["1"] * (len(columns) + 2)) + "\n")
+    result = run_cli("grad", "x*y", "--points", str(tmp_path / "p.csv"))
+    assert result.exit_code == 0, result.stderr
+    assert "the column k0 is not a variable of the expression" in result.stderr
+    assert "9,995 more columns are not variables of the expression" in result.stderr
+    assert len(result.stderr.splitlines()) <= 10
+
+
+def test_a_json_lines_point_with_other_keys_names_the_difference_not_every_key(tmp_path):
+    keys = ", ".join(f'"k{i}": 1' for i in range(10_000))
+    (tmp_path / "p.jsonl").write_text(f'{{"x": 1, "y": 1, {keys}}}\n{{"x": 1, "y": 1, {keys}, "z": 2}}\n')
+    message = _bad_input("grad", "x*y", "--points", str(tmp_path / "p.jsonl"))
+    assert "'z'" in message and len(message) < 500
