@@ -253,3 +253,33 @@ def test_a_size_written_as_a_float_is_refused_as_numpy_refuses_it(text):
     with pytest.raises(TypeError):
         eval(text.split("=", 1)[1], {"np": np, "m": m})  # noqa: S307 - the harness runs numpy on the test's text
     _bad_input("grad", text, "-m", "[[1, 2, 3], [4, 5, 6]]")
+
+
+# ---- booleans moved without arithmetic stay booleans, as numpy keeps their dtype --------------
+
+
+BOOLEAN_VALUES = {"x": np.array([10.0, 20.0]), "m": np.array([[0.0, 1.0], [2.0, -3.0]])}
+
+
+@pytest.mark.parametrize("text", [
+    "f = np.sum(x[(m > 0).T[1]])",  # a transposed mask is a mask: x[[True, False]], not x[[1, 0]]
+    "f = np.sum(x[(m > 0).reshape(-1)[:2]])",
+    "f = np.sum(x[np.concatenate([m[0] > 0, m[1] > 5])[1:3]])",
+    "f = np.sum(~(m > 0)[0] * x)",
+    "f = np.sum(((m > 0).T & (m < 0)) * m)",
+    "f = np.sum(np.expand_dims(m[0] > 0, 0).squeeze(0) * x)",
+])
+def test_a_mask_moved_or_picked_is_still_a_mask(text):
+    want = eval(text.split("=", 1)[1], {"np": np, **BOOLEAN_VALUES})  # noqa: S307 - the harness runs numpy
+    result = bpcli.grad(text, **BOOLEAN_VALUES)
+    assert result.value == want
+
+
+@pytest.mark.parametrize("text", [
+    "f = np.sum(-(m > 0)[0])", "f = np.sum(-(m > 0)[m > 0])", "f = np.sum((m > 0)[0] - (m < 0)[0])",
+    "f = np.sum(-(m > 0).T)", "f = np.sum(-(m > 0).reshape(-1))", "f = np.sum(-np.concatenate([m > 0, m > 1]))",
+])
+def test_arithmetic_numpy_refuses_on_moved_booleans_is_bad_input(text):
+    with pytest.raises(TypeError):
+        eval(text.split("=", 1)[1], {"np": np, **BOOLEAN_VALUES})  # noqa: S307 - the harness runs numpy
+    assert "booleans" in _bad_input("grad", text, "-m", "[[0, 1], [2, -3]]")
