@@ -85,7 +85,7 @@ def exercise(
             specs = [Spec(spec.expression, kinds, spec.name) for spec in specs]
         seed = set_seed if seed is None else seed
     else:
-        text, extra = common.read_expression(expression, file, [], max_length)
+        text, extra = common.read_expression(expression, file, [], max_length, command="exercise")
         specs = [Spec(text, blank_kinds(blank or DEFAULT_BLANK))]
     target = None if out is None or common.out_path(Path(out)) is None else out
     if students is not None and target is None:
