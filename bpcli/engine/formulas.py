@@ -103,7 +103,7 @@ class Texts:
 
     def _text(self, root: int, expand: Expand, names: dict[int, str]) -> str:
         leaves: dict[int, int] = {}  # a leaf's node → its place among the template's names
-        shape = self._leaf(root, expand, names, leaves)
+        shape: Any = self._leaf(root, expand, names, leaves)
         if shape is None:
             shape = self._shape(root, expand, names, leaves, [self.SMALL])
             if shape is None:
@@ -128,7 +128,7 @@ class Texts:
             return None
         shape: list[Any] = [n.op]
         for used in n.inputs:
-            part = self._leaf(used, expand, names, leaves)
+            part: Any = self._leaf(used, expand, names, leaves)
             if part is None:
                 part = self._shape(used, expand, names, leaves, budget)
                 if part is None:

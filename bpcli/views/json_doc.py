@@ -404,7 +404,9 @@ class _Array:
 
 def _streamed(value: Any) -> Any:
     """``jsonable``, except that an array is kept, to be written row by row."""
-    return _Array(value) if type(value) not in _PLAIN and getattr(value, "ndim", 0) else jsonable(value)
+    if type(value) in _PLAIN or not getattr(value, "ndim", 0):
+        return jsonable(value)
+    return _Array(value)
 
 
 _PLAIN = (float, int, type(None))  # values that are no array, told apart without getattr's exception
