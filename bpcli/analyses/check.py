@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
-from bpcli.analyses.backward_file import BackwardCheck, check_backward
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose, summarised
 from bpcli.analyses.expected import (
     DIGITS,
@@ -44,6 +43,7 @@ from bpcli.engine.syntax.ast import Assign
 from bpcli.engine.values import ValueReader
 
 if TYPE_CHECKING:
+    from bpcli.analyses.backward_file import BackwardCheck
     from bpcli.analyses.student_code import StudentCode
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?"  # c#1: a version of a reassigned name
@@ -263,11 +263,14 @@ def check_against(
     backward = None
     code = problem.code
     if code is not None and code.backward is not None:
+        from bpcli.analyses.backward_file import check_backward  # only for a backward pass (start-up)
         from bpcli.analyses.student_code import check_used  # only for a student's functions (start-up)
 
         check_used(code, truth.names)
         backward = check_backward(code.backward, truth, problem.rule, code.backward_label, code.scope)
     elif problem.backward is not None:
+        from bpcli.analyses.backward_file import check_backward  # only for a backward pass (start-up)
+
         backward = check_backward(problem.backward, truth, problem.rule, problem.backward_label)
     if backward is not None:
         outcomes += _backward_outcomes(backward, truth, problem.rule)
