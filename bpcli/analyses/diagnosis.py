@@ -588,15 +588,52 @@ class Truth:
             return [(f"the upstream gradient of {self.name(node)}", self.seed)]
         return [(f"via {use.expr}", use.contribution) for use in self.uses(node)]
 
-    def downstream_of(self, node: int) -> list[int]:
-        """The stages computed from ``node`` that carry a gradient back, nearest the output first."""
-        feeds = self.graph.ancestors(self.graph.output)
-        reached = {node}
-        for index in range(node + 1, self.graph.output + 1):
-            n = self.graph.nodes[index]
-            if n.origin is None and n.op not in (INPUT, CONST) and any(i in reached for i in n.inputs):
+    @cached_property
+    def _consumers(self) -> list[list[int]]:
+        """The stages of the forward program that read each node and carry a gradient back to it."""
+        graph = self.graph
+        feeds = graph.ancestors(graph.output)
+        consumers: list[list[int]] = [[] for _ in range(graph.output + 1)]
+        for index in range(graph.output + 1):
+            n = graph.nodes[index]
+            if n.origin is None and n.op not in (INPUT, CONST) and feeds[index]:
+                for i in dict.fromkeys(n.inputs):
+                    consumers[i].append(index)
+        return consumers
+
+    def downstream_of(self, node: int, at_most: int | None = None) -> list[int] | None:
+        """The stages computed from ``node`` that carry a gradient back, nearest the output first; None
+        when there are more than ``at_most`` (found by visiting at most that many)."""
+        reached: set[int] = set()
+        work = list(self._consumers[node])
+        while work:
+            index = work.pop()
+            if index not in reached:
+                if at_most is not None and len(reached) == at_most:
+                    return None
                 reached.add(index)
-        return sorted((i for i in reached if i != node and feeds[i]), reverse=True)
+                work.extend(self._consumers[index])
+        return sorted(reached, reverse=True)
+
+    def nearest_wrong_above(self, node: int, student: Mapping[int, Any],
+                            matches: Callable[[int, Any], bool]) -> int | None:
+        """The stage computed from ``node`` nearest the output whose gradient the student gave wrong.
+
+        Found for every node in one pass back from the output, the first time a student's
+        numbers are diagnosed (``matches`` must judge them the same way at every call with
+        them): each diagnosis is then a lookup, and N wrong answers cost N, not N**2.
+        """
+        table: tuple[Mapping[int, Any], list[int]] | None = self.__dict__.get("_wrong_above")
+        if table is None or table[0] is not student:  # one table, the last student's (grade has many)
+            consumers = self._consumers
+            wrong = [i in student and not matches(i, self.gradient(i)) for i in range(len(consumers))]
+            highest = [-1] * len(consumers)
+            for index in range(len(consumers) - 1, -1, -1):
+                for consumer in consumers[index]:
+                    highest[index] = max(highest[index], highest[consumer], consumer if wrong[consumer] else -1)
+            table = self.__dict__["_wrong_above"] = (student, highest)
+        found = table[1][node]
+        return None if found < 0 else found
 
     def spread(self, source: int, delta: Any) -> dict[int, Any]:
         """How an error ``delta`` in d(source) shows in every gradient computed from it (backprop is linear)."""
@@ -799,18 +836,18 @@ def _diagnosis(
     truth: Truth, node: int, student: Mapping[int, Any], matches: Callable[[int, Any], bool]
 ) -> Diagnosis:
     name = truth.label(node)
-    above = truth.downstream_of(node)
-    for earlier in above:
-        if earlier in student and not matches(earlier, truth.gradient(earlier)):
-            return Diagnosis(truth.name(earlier), None,
-                             f"d{name} follows from d{truth.label(earlier)}, which is already wrong")
+    earlier = truth.nearest_wrong_above(node, student, matches)
+    if earlier is not None:
+        return Diagnosis(truth.name(earlier), None,
+                         f"d{name} follows from d{truth.label(earlier)}, which is already wrong")
     for candidate in candidates(truth, node):
         value = candidate.value if candidate.delta is None else _fitting(
             operator.add, truth.gradient(node), candidate.delta)
         if value is not None and matches(node, value):
             return Diagnosis(candidate.stage, candidate.mistake, f"d{name} goes wrong at {candidate.where}",
                              candidate.hint())
-    if len(above) <= MAX_TRACED_STAGES:
+    above = truth.downstream_of(node, at_most=MAX_TRACED_STAGES)
+    if above is not None:
         found = _traced(truth, node, [k for k in above if k not in student], matches)
         if found is not None:
             return found

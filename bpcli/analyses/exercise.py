@@ -284,25 +284,31 @@ def read_roster(path: Path, column: str = "id") -> list[str]:
                          "name the column of student ids with --id-column")
     at = header.index(column.lower())
     ids: list[str] = []
+    earlier: dict[str, str] = {}  # each id as a file system that ignores case sees it, to the id
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
+        if len(ids) == MAX_STUDENTS:
+            raise BpcliError(f"{path} lists more than {MAX_STUDENTS:,} students; at most {MAX_STUDENTS:,}")
         student = row[at].strip() if at < len(row) else ""
-        _check_id(path, line, student, ids)
+        _check_id(path, line, student, earlier)
+        earlier[student.lower()] = student
         ids.append(student)
     if not ids:
         raise BpcliError(f"{path} lists no students")
-    if len(ids) > MAX_STUDENTS:
-        raise BpcliError(f"{path} lists {len(ids):,} students; at most {MAX_STUDENTS:,}")
     return ids
 
 
-def _check_id(path: Path, line: int, student: str, earlier: list[str]) -> None:
+def _check_id(path: Path, line: int, student: str, earlier: dict[str, str]) -> None:
     if not student or student.startswith(".") or not set(student) <= _ID_CHARACTERS or len(student) > 100:
         raise BpcliError(f"{path}, row {line}: student id {student[:100]!r} is not one bpcli can name a file "
                          "after (letters, digits and . _ @ + -, not starting with a dot, at most 100)")
-    if student in earlier:
+    twin = earlier.get(student.lower())
+    if twin == student:
         raise BpcliError(f"{path}, row {line}: student id {student!r} appears twice")
+    if twin is not None:  # on macOS and Windows ADA.md would overwrite ada.md: one student's sheet for both
+        raise BpcliError(f"{path}, row {line}: student ids {twin!r} and {student!r} differ only in case, "
+                         "and name the same files where case is ignored (macOS, Windows)")
 
 
 SET_KEYS = {"seed", "blank", "problem"}
