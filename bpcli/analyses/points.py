@@ -1,11 +1,12 @@
 """Many points at once: the value and every gradient at each row of a table.
 
 Each variable is bound to a column of numbers and the graph is evaluated with
-arrays, the same evaluator as for one point, a block of rows at a time (sized
-for the processor's cache: about twice as fast as whole columns, and bit for bit
-the same); points are independent because elementwise gates work element by
-element. A graph with a gate that combines elements (a reduction, ``@``) would
-mix the rows, so it is evaluated row by row instead.
+arrays, the same gates as for one point, a block of rows at a time
+(``engine.blocks``: sized for the processor's cache, buffers reused, blocks shared
+among threads; several times as fast as whole columns, and bit for bit the same);
+points are independent because elementwise gates work element by element. A
+graph with a gate that combines elements (a reduction, ``@``) would mix the
+rows, so it is evaluated row by row instead.
 
 Tables come from CSV (a header row names the columns), JSON Lines (one object
 per line), .npy (a structured array whose field names name the columns, or a

@@ -156,8 +156,12 @@ class Plan:
                         start = next(starts, None)
                     if start is None:
                         return
-                    if not self._block(worker, results, start, min(start + self.size, count)):
+                    try:
+                        if not self._block(worker, results, start, min(start + self.size, count)):
+                            clean[0] = False
+                    except BaseException:  # an error, Ctrl-C: the other threads stop at their next block
                         clean[0] = False
+                        raise
 
         _on_threads(work, _threads(-(-count // self.size) - 1))
         return results if clean[0] else None
@@ -203,14 +207,33 @@ def _threads(blocks: int) -> int:
 
 
 def _on_threads(work: Callable[[], None], threads: int) -> None:
-    """``work`` on ``threads`` threads at once, this one among them; the first error of any is raised."""
+    """``work`` on ``threads`` threads at once, this one among them; the first error of any is raised.
+
+    The others are started with ``_thread``, which does not wait for a new thread to be scheduled
+    (``threading``'s start does: on a busy machine, milliseconds in which this thread could work).
+    """
     if threads == 1:
         work()
         return
-    from concurrent.futures import ThreadPoolExecutor  # only for many rows (start-up)
+    import _thread  # only for many rows (start-up)
 
-    with ThreadPoolExecutor(threads - 1) as pool:
-        others = [pool.submit(work) for _ in range(threads - 1)]
+    finished = threading.Semaphore(0)
+    errors: list[BaseException] = []
+
+    def helper() -> None:
+        try:
+            work()
+        except BaseException as error:  # raised in this thread below
+            errors.append(error)
+        finally:
+            finished.release()
+
+    for _ in range(threads - 1):
+        _thread.start_new_thread(helper, ())
+    try:
         work()
-        for other in others:
-            other.result()
+    finally:
+        for _ in range(threads - 1):
+            finished.acquire()  # every helper is done with the results before they are returned
+    if errors:
+        raise errors[0]
