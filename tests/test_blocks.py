@@ -71,13 +71,16 @@ def test_accumulate_of_two_terms_written_into_a_buffer_is_its_forward():
 
 
 # A value read long after it is made, many buffers taken and given back in between: its buffer must not be
-# reused before its last reader; a value read by no one; a gradient that is an input (y of x * y) or a constant.
+# reused before its last reader; a gradient that is an input (y of x * y) or a constant.
 LONG_LIVED = [
     "a = x * y; b = exp(-a * a) + sigmoid(x) * tanh(y) + log1p(x * x) + (x - y) ** 2; f = b * a + sqrt(a * a + 1)",
     "u = x * y; v = u + 1; w = v * v; f = w / (1 + u ** 2)",
     "x * y",
     "x + y",
     "t = sigmoid(x); s = t * t * t * t; f = s + t",
+    "x",  # the output is an input, its gradient the constant 1
+    "a = x * y; b = a.astype(float); c = sigmoid(y) * y + exp(y) * 3; f = c * b + b",  # astype hands back a itself
+    "x * sigmoid(2) - abs(x) ** y",  # a stage the same at every row; a gate without out= (pow's gradient: mul0)
 ]
 
 

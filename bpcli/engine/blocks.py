@@ -168,6 +168,8 @@ class Plan:
 
     def _block(self, worker: _Worker, results: list[Any], start: int, stop: int) -> bool:
         """Rows start to stop into ``results``; False where evaluate would find something to report."""
+        import numpy as np  # numpy only where arrays are (start-up)
+
         from bpcli.engine.backends import array  # blocks are arrays
 
         values, targets, all_finite = worker.values, self.targets, array.all_finite
@@ -180,6 +182,8 @@ class Plan:
             target = targets.get(step.node)
             if step.into is None:
                 out = step.gate.forward(array, *inputs, **step.attrs)
+                if any(np.may_share_memory(out, value) for value in inputs):
+                    out = out.copy()  # astype hands back a float64 input itself, whose buffer may go back to the pool
                 if target is not None:
                     results[target][start:stop] = out
             else:
