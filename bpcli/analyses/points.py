@@ -153,6 +153,7 @@ def grad_points(
 
 
 BLOCK = 16_384  # rows evaluated at a time: a block's arrays, every gate's together, stay in the processor's cache
+FIRST_ROWS = 256  # rows evaluated the usual way first, for their findings: every array there is allocated anew
 
 
 def _by_blocks(
@@ -163,15 +164,16 @@ def _by_blocks(
     anything to warn about (inf, nan, a kink), so that the whole evaluation counts and words it over
     every row.
 
-    The whole problem's budget is checked first, as if evaluated at once. The first block is evaluated
-    the usual way, with its findings; the plan made from it evaluates the others.
+    The whole problem's budget is checked first, as if evaluated at once. The first rows are evaluated
+    the usual way, with their findings; the plan made from them evaluates the others.
     """
     import numpy as np  # numpy only where arrays are (start-up)
 
     from bpcli.engine.blocks import Plan  # only for many rows (start-up)
 
     check_budget(whole.graph, whole.limits.max_total_elements)
-    problem = Problem.bound(build(expression, expand), {name: column[:BLOCK] for name, column in values.items()},
+    first = min(FIRST_ROWS, BLOCK)
+    problem = Problem.bound(build(expression, expand), {name: column[:first] for name, column in values.items()},
                             whole.limits)
     adjoints = problem.backward(None)
     evaluation = problem.gradients(adjoints)
@@ -181,7 +183,7 @@ def _by_blocks(
     names = [graph.nodes[v].name for v in graph.differentiable_variables()]
     flowing = {graph.nodes[v].name: node for v in graph.differentiable_variables()
                if (node := adjoints.gradient(v)) is not None}  # the others are 0 at every row
-    columns = Plan(graph, evaluation.values, values, [graph.output, *flowing.values()], BLOCK).run(count)
+    columns = Plan(graph, evaluation.values, first, values, [graph.output, *flowing.values()], BLOCK).run(count)
     if columns is None:
         return None
     value, *computed = columns

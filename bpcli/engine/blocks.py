@@ -13,7 +13,7 @@ per processor: two cores evaluate two blocks at once.
 
 Every element is computed by the same numpy function as in the evaluation of the
 whole columns (``evaluate``), so the columns are bit for bit the same. Nothing is
-reported here: the caller evaluates the first block with ``evaluate`` (its
+reported here: the caller evaluates the first rows with ``evaluate`` (their
 findings, and the values that are the same at every row), and a block in which
 ``evaluate`` could find anything (an input or a stage not finite, a kink hit, a
 wanted gradient not finite) stops the blocks: the caller then evaluates the whole
@@ -32,6 +32,7 @@ from bpcli.engine.gates import REGISTRY, Gate
 from bpcli.engine.graph import INPUT, Graph
 
 MAX_THREADS = 8  # past a few cores, the Python between the gates (one thread at a time) is what limits
+BLOCKS_PER_THREAD = 4
 
 
 def _into_functions() -> dict[str, Callable[..., Any]]:
@@ -94,15 +95,15 @@ class _Worker:
 class Plan:
     """How to evaluate ``wanted`` nodes of an elementwise ``graph`` for any block of rows of ``columns``.
 
-    ``known`` holds every node's value at the first ``size`` rows, from ``evaluate``: the nodes that do
-    not depend on the columns keep those values.
+    ``known`` holds every node's value at the ``first`` rows, from ``evaluate``: the nodes that do not
+    depend on the columns keep those values. The other rows go ``size`` at a time.
     """
 
-    def __init__(self, graph: Graph, known: Sequence[Any], columns: Mapping[str, Any], wanted: Sequence[int],
-                 size: int) -> None:
+    def __init__(self, graph: Graph, known: Sequence[Any], first: int, columns: Mapping[str, Any],
+                 wanted: Sequence[int], size: int) -> None:
         import numpy as np  # numpy only where arrays are (start-up)
 
-        self.known, self.size, self.wanted = known, size, list(wanted)
+        self.known, self.first, self.size, self.wanted = known, first, size, list(wanted)
         varies = depends_on(graph, list(columns))
         stages = [i for i, node in enumerate(graph.nodes) if node.origin is None and node.op in REGISTRY]
         needed = graph.live([*stages, *wanted])  # the gradient nodes no wanted one reads are never looked at
@@ -119,7 +120,7 @@ class Plan:
         def writable(i: int) -> bool:
             # One float64 value per row from float64 inputs: out= then changes nothing of numpy's choice of loop.
             floats = [known[j] for j in graph.nodes[i].inputs]
-            return graph.nodes[i].op in into and not graph.nodes[i].attrs and _is_block(known[i], np, size) and all(
+            return graph.nodes[i].op in into and not graph.nodes[i].attrs and _is_block(known[i], np, first) and all(
                 isinstance(v, float) or (isinstance(v, np.ndarray) and v.dtype == np.float64) for v in floats)
 
         writes = {i for i in gates if writable(i)}
@@ -143,8 +144,8 @@ class Plan:
 
         results = [np.empty(count) for _ in self.wanted]
         for column, node in zip(results, self.wanted):
-            column[:self.size] = self.known[node]
-        starts = iter(range(self.size, count, self.size))
+            column[:self.first] = self.known[node]
+        starts = iter(range(self.first, count, self.size))
         lock = threading.Lock()
         clean = [True]
 
@@ -163,7 +164,7 @@ class Plan:
                         clean[0] = False
                         raise
 
-        _on_threads(work, _threads(-(-count // self.size) - 1))
+        _on_threads(work, _threads(-(-(count - self.first) // self.size)))
         return results if clean[0] else None
 
     def _block(self, worker: _Worker, results: list[Any], start: int, stop: int) -> bool:
@@ -200,14 +201,15 @@ class Plan:
         return all(all_finite(results[k][start:stop]) for k in self.checked)
 
 
-def _is_block(value: Any, np: Any, size: int) -> bool:
-    return isinstance(value, np.ndarray) and value.dtype == np.float64 and value.shape == (size,)
+def _is_block(value: Any, np: Any, rows: int) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype == np.float64 and value.shape == (rows,)
 
 
 def _threads(blocks: int) -> int:
-    """As many threads as processors this process may run on, and no more than blocks to share."""
+    """As many threads as processors this process may run on, each with a few blocks at least (starting
+    a thread costs about a block's time on a busy machine)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, blocks, MAX_THREADS))
+    return max(1, min(cores, blocks // BLOCKS_PER_THREAD, MAX_THREADS))
 
 
 def _on_threads(work: Callable[[], None], threads: int) -> None:
