@@ -250,7 +250,7 @@ def resolved(entry: Entry, limits: Limits = Limits(), max_length: int = DEFAULT_
 def _code(entry: Entry, max_length: int) -> StudentCode | None:
     """A student's functions, when expr (and backward) pick them: "@layers.py:affine_forward"."""
     problem = entry.problem
-    forward, backward = _picked(problem.expression), _picked(problem.backward)
+    forward, backward = picked(problem.expression), picked(problem.backward)
     if forward is None:
         if backward is not None:
             raise BpcliError(f"backward = \"@{backward}\" picks a backward function: expr must pick its forward "
@@ -266,7 +266,7 @@ def _code(entry: Entry, max_length: int) -> StudentCode | None:
     return read_code(forward, backward, read)
 
 
-def _picked(text: str | None) -> str | None:
+def picked(text: str | None) -> str | None:
     """FILE.py:NAME for "@FILE.py:NAME", a function picked from a file; None for anything else."""
     stripped = (text or "").strip()
     return stripped[1:] if stripped.startswith("@") and is_spec(stripped[1:]) else None

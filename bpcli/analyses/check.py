@@ -232,7 +232,7 @@ def check(
                       upstream, Rule(rtol, atol), code=code, seed=seed, fills=fills)
     if not problem.expect and problem.backward is None and code is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=-4) or a backward file (--backward PATH)")
-    if not problem.expect and code is not None and code.backward is None:
+    if not problem.expect and code is not None and code.backward is None and problem.backward is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=...) or the backward function "
                          "(--backward FILE.py:NAME)")
     return CheckResult([check_problem(problem, limits=limits)], problem.rule)
@@ -240,7 +240,7 @@ def check(
 
 def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -> ProblemResult:
     """Check one problem; bad input raises BpcliError."""
-    result, upstream = _differentiated(problem, limits)
+    result, upstream = differentiated(problem, limits)
     return check_against(problem, Truth(result), index, upstream)
 
 
@@ -285,8 +285,10 @@ def _warnings(warnings: list[Notice], code: StudentCode | None) -> list[Notice]:
     return [w for w in warnings if not (w.kind == "unused-stage" and w.stage in code.read_later)]
 
 
-def _differentiated(problem: Problem, limits: Limits) -> tuple[GradResult, UpstreamUsed]:
-    """The forward and backward pass of the problem, and the upstream gradient it used."""
+def differentiated(problem: Problem, limits: Limits = Limits()) -> tuple[GradResult, UpstreamUsed]:
+    """The forward and backward pass of the problem, and the upstream gradient it used: the one truth
+    that check and grade both compare with (a student's non-scalar forward function gets the seeded random
+    upstream, drawn after the inputs' random fills)."""
     code = problem.code
     if code is None:
         result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)
