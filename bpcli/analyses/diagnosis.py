@@ -38,6 +38,7 @@ from bpcli.engine.evaluate import evaluate
 from bpcli.engine.formulas import to_ast
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.problem import Problem
+from bpcli.engine.shapes import size as size_of
 from bpcli.engine.syntax.printer import to_text
 from bpcli.engine.values import Constant
 from bpcli.views.numbers import format_value
@@ -470,6 +471,8 @@ class Truth:
         self.result = result
         self.graph = result.graph
         self.adjoints = result.adjoints
+        # What the backward passes that trace a mistake further up may compute, all of them together.
+        self.tracing_budget = result.problem.limits.max_total_elements
 
     @cached_property
     def names(self) -> dict[str, int]:
@@ -495,6 +498,11 @@ class Truth:
                 if size >= 2 and size not in found and len(found) < MAX_SIZES:
                     found[size] = f"{name}.shape[{axis}]"
         return found
+
+    @cached_property
+    def stage_numbers(self) -> dict[int, int]:
+        """Each forward stage's number in the stage table (read for every cell a key names)."""
+        return self.graph.stage_numbers()
 
     @cached_property
     def subscripts(self) -> list[int]:
@@ -604,15 +612,26 @@ class Truth:
         return cache[source]
 
     def _backward_from(self, source: int, delta: Any) -> dict[int, Any]:
+        """One backward pass from ``source``, or OverBudget if the passes so far and it would compute more
+        numbers than the budget."""
         graph = self._forward_copy
         seed = graph.add(CONST, (), "delta", value=delta)
         adjoints = backward(graph, output=source, seed=seed)
-        evaluation = evaluate(graph, self.result.inputs, roots=list(adjoints.total.values()))
+        roots = list(adjoints.total.values())
+        computed = sum(size_of(graph.shape(i)) for i, needed in enumerate(graph.live(roots)) if needed)
+        if computed > self.tracing_budget:
+            raise OverBudget
+        self.tracing_budget -= computed
+        evaluation = evaluate(graph, self.result.inputs, roots=roots)
         return {node: evaluation.values[total] for node, total in adjoints.total.items()}
 
     @cached_property
     def _forward_copy(self) -> Any:
         """The forward graph again, to append backward passes to without touching the result's graph."""
+        return self.forward_copy()
+
+    def forward_copy(self) -> Any:
+        """A new copy of the forward graph, bound and shaped as the result's (its nodes numbered alike)."""
         graph = self.result.graph
         # The --const inputs stay constants (index inputs are found again by lowering).
         given = {name: Constant(value) if name in graph.constant_inputs else value
@@ -798,10 +817,28 @@ def _diagnosis(
     return Diagnosis(truth.name(node), None, f"d{name} is wrong, and no common mistake explains its number")
 
 
+class OverBudget(Exception):
+    """Tracing a mistake further up would compute more numbers than the budget (--max-total-elements)."""
+
+
 def _traced(truth: Truth, node: int, unknown: list[int], matches: Callable[[int, Any], bool]) -> Diagnosis | None:
     """A mistake at a stage further up, whose gradient the student did not give, that backpropagation
     carries to the student's number at ``node``. Each array candidate costs a backward pass: together
-    they are bounded by MAX_TRACED_ELEMENTS elements."""
+    they are bounded by MAX_TRACED_ELEMENTS elements, and by the budget in the numbers they compute
+    (the search stops there, and says so)."""
+    try:
+        return _traced_within_budget(truth, node, unknown, matches)
+    except OverBudget:
+        return Diagnosis(
+            truth.name(node), None,
+            f"d{truth.label(node)} is wrong; no common mistake at its own stage explains its number, and looking "
+            f"for one further up would compute more than the budget of "
+            f"{truth.result.problem.limits.max_total_elements:,} numbers, which --max-total-elements raises",
+        )
+
+
+def _traced_within_budget(truth: Truth, node: int, unknown: list[int],
+                          matches: Callable[[int, Any], bool]) -> Diagnosis | None:
     name, traced = truth.label(node), 0
     for source in unknown:
         for candidate in candidates(truth, source):

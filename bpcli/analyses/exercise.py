@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from bpcli.analyses.grad import grad
+from bpcli.analyses.grad import differentiate
 from bpcli.analyses.result import GradResult, Result, Stage
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
-from bpcli.engine.problem import build
+from bpcli.engine.problem import Problem, build, collector_paused
 from bpcli.engine.values import read_bytes, toml_table, utf8_text
 
 KINDS = ("forward", "local", "upstream", "downstream")
@@ -182,7 +182,9 @@ def _problem(spec: Spec, name: str, seed: int, student: str | None, limits: Limi
         raise BpcliError(f"{spec.expression}: an exercise needs inputs to draw (the expression has no variables)")
     for attempt in range(ATTEMPTS):
         inputs = {v: draw(v, spec.expression, seed, student, attempt) for v in variables}
-        result = grad(spec.expression, inputs, limits=limits)
+        with collector_paused():  # as grad: the graph built once serves the first draw (binding changes it)
+            problem = Problem.bound(graph if attempt == 0 else build(spec.expression), inputs, limits)
+            result = differentiate(problem, problem.upstream(None))
         _require_numbers(result)
         if _by_hand(result):
             return ExerciseProblem(spec, name, inputs, result, blanks(result, spec.blank))

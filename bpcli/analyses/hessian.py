@@ -18,13 +18,16 @@ on either side, and says so in a warning.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Mapping, Sequence
 
 from bpcli.analyses.derivative import higher_order_warnings, require_number, variable
 from bpcli.analyses.jacobian import vjp_rows
 from bpcli.analyses.result import Result, zero_like
 from bpcli.engine.backward import backward
+from bpcli.engine.budget import check_work, room_left
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.graph import CONST, INPUT, Builder
 from bpcli.engine.problem import Limits, Notice, Problem, to_value
@@ -32,6 +35,9 @@ from bpcli.engine.shapes import element_labels, show, size, value_shape
 
 DEFAULT_MAX_ENTRIES = 1_000_000
 BATCH_ELEMENTS = 1 << 20  # numbers per node in one chunk of rows evaluated together (8 MB)
+# Up to this many variables, all numbers, the rows are separate passes on numbers: the batch would
+# import numpy, which takes longer than the passes (start-up). The rows are the same to the last bit.
+ROWS_ON_NUMBERS = 8
 MODES = ("matrix", "hvp")
 
 
@@ -40,8 +46,9 @@ class HessianResult(Result):
     """The Hessian matrix of a number over its variables' elements, or the product H v.
 
     In ``"matrix"`` mode ``matrix`` is n × n over the flattened elements
-    (``elements`` labels them); in ``"hvp"`` mode ``product`` is H v, shaped
-    like each variable.
+    (``elements`` labels them), a numpy array, and ``entries`` the same rows
+    as lists of floats; in ``"hvp"`` mode ``product`` is H v, shaped like
+    each variable.
 
         >>> import bpcli
         >>> r = bpcli.hessian("x**2 * y", x=1, y=2, vector={"x": 1, "y": 0})
@@ -56,11 +63,22 @@ class HessianResult(Result):
     shapes: dict[str, tuple[int, ...]]
     inputs: dict[str, Any]
     gradients: dict[str, Any]
-    matrix: Any  # n × n over the flattened elements (mode "matrix"), else None
+    # n rows of n floats over the flattened elements (mode "matrix"), else None: numpy only when
+    # ``matrix`` is read (start-up).
+    entries: list[list[float]] | None
     vector: dict[str, Any] | None  # v, shaped like each variable (mode "hvp")
     product: dict[str, Any] | None  # H v, shaped like each variable (mode "hvp")
     passes: int  # backward passes through the gradient
     warnings: list[Notice] = field(default_factory=list)
+
+    @cached_property
+    def matrix(self) -> Any:
+        """The n × n numpy matrix over the flattened elements (mode "matrix"), else None."""
+        if self.entries is None:
+            return None
+        import numpy as np  # numpy only where arrays are asked for (start-up)
+
+        return np.array(self.entries, dtype=float).reshape(len(self.entries), len(self.entries))
 
     @property
     def mode(self) -> str:
@@ -113,7 +131,7 @@ def hessian(
     # Before the matrix's passes add their one-hot inputs to the graph.
     evaluation = problem.evaluate(roots=evaluated, watch=evaluated[forward_nodes:])
     if vector is None:
-        matrix, passes, findings = _matrix(graph, inputs, gradient, evaluation)
+        matrix, passes, findings = _matrix(graph, inputs, gradient, evaluation, limits.max_total_elements)
 
     def value_of(v: int, node: int | None) -> Any:
         return zero_like(inputs[graph.nodes[v].name]) if node is None else evaluation.values[node]
@@ -129,7 +147,7 @@ def hessian(
         shapes={graph.nodes[v].name: graph.shape(v) for v in chosen},
         inputs=inputs,
         gradients=by_name(gradient),
-        matrix=matrix,
+        entries=matrix,
         vector=None if vectors is None else by_name(vectors, read=lambda v, value: value),
         product=None if product_nodes is None else by_name(product_nodes),
         passes=passes,
@@ -140,28 +158,48 @@ def hessian(
     )
 
 
-def _asymmetry(graph: Any, chosen: list[int], matrix: Any) -> list[Notice]:
+def _asymmetry(graph: Any, chosen: list[int], matrix: list[list[float]] | None) -> list[Notice]:
     """A warning where the matrix is not symmetric: a true Hessian is, wherever it exists.
 
     Mixed partials differ (or one is nan) only where f is not twice
     differentiable, so the entry says which pair and why it cannot be trusted.
     """
-    import numpy as np  # numpy only where arrays are (start-up)
-
-    if matrix is None or matrix.size == 0:
+    if not matrix:
         return []
-    with np.errstate(all="ignore"):
-        same = np.isclose(matrix, matrix.T, rtol=1e-7, atol=1e-12, equal_nan=True)  # rounding differs by order
-    if same.all():
+    pair = _asymmetric_pair(matrix)
+    if pair is None:
         return []
     labels = [label for v in chosen for label in element_labels(graph.nodes[v].name, graph.shape(v))]
-    i, j = (int(k) for k in np.argwhere(~same)[0])
+    i, j = pair
     message = (
-        f"the Hessian is not symmetric: ∂²f/∂{labels[i]} ∂{labels[j]} = {matrix[i, j]:g} but "
-        f"∂²f/∂{labels[j]} ∂{labels[i]} = {matrix[j, i]:g}; f is not twice differentiable there "
+        f"the Hessian is not symmetric: ∂²f/∂{labels[i]} ∂{labels[j]} = {matrix[i][j]:g} but "
+        f"∂²f/∂{labels[j]} ∂{labels[i]} = {matrix[j][i]:g}; f is not twice differentiable there "
         "(an inf or nan in its second derivatives, or a kink), so neither entry is a true second derivative"
     )
     return [Notice(None, None, "asymmetric", message)]
+
+
+def _asymmetric_pair(matrix: list[list[float]]) -> tuple[int, int] | None:
+    """The first entry, row by row, that differs from its mirror image by more than rounding."""
+    n = len(matrix)
+    if n <= ROWS_ON_NUMBERS:  # a few numbers, compared without numpy's import (start-up)
+        return next(((i, j) for i in range(n) for j in range(n) if not _close(matrix[i][j], matrix[j][i])), None)
+    import numpy as np  # a large matrix is compared as an array (the batch has imported numpy already)
+
+    array = np.array(matrix, dtype=float)
+    with np.errstate(all="ignore"):
+        same = np.isclose(array, array.T, rtol=1e-7, atol=1e-12, equal_nan=True)  # rounding differs by order
+    if same.all():
+        return None
+    i, j = (int(k) for k in np.argwhere(~same)[0])
+    return i, j
+
+
+def _close(a: float, b: float) -> bool:
+    """numpy's isclose(a, b, rtol=1e-7, atol=1e-12, equal_nan=True): the rounding differs by the order of passes."""
+    if a == b or (a != a and b != b):
+        return True
+    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= 1e-12 + 1e-7 * abs(b)
 
 
 def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
@@ -174,7 +212,7 @@ def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
 
 
 def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None],
-            evaluation: Any) -> tuple[Any, int, list[Any]]:
+            evaluation: Any, max_total: int) -> tuple[list[list[float]], int, list[Any]]:
     """Every row at once: one backward pass from <g, s>, its seeds s a batch of one-hot vectors.
 
     Row k is the gradient of g's k-th element, the backward pass through the
@@ -184,28 +222,35 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     batch, one evaluation gives every row (``evaluate_batch``). In a row, the
     seeds of the other variables are 0, and what they contribute adds exactly
     0: the rows are those of separate passes to the last bit, unless a second
-    derivative is inf or nan (0 × inf is nan). Then the rows are computed as
-    separate passes (``_matrix_by_rows``), and their warnings with them.
+    derivative is inf or nan (0 × inf is nan). Then the seeded pass is undone
+    and the rows are computed as separate passes (``_matrix_by_rows``), and
+    their warnings with them; so are a few numbers' (``ROWS_ON_NUMBERS``).
+    The rows go in chunks that keep what is held at once within the budget
+    ``max_total``.
     """
+    chosen = list(gradient)
+    if graph.shapes is None and len(chosen) <= ROWS_ON_NUMBERS:
+        return _matrix_by_rows(graph, inputs, gradient, max_total)
     import numpy as np  # numpy only where arrays are (start-up)
 
     from bpcli.engine.batched import evaluate_batch
     from bpcli.engine.evaluate import evaluate
 
-    chosen = list(gradient)
     sizes = [size(graph.shape(v)) for v in chosen]
     count = sum(sizes)
+    before = graph.checkpoint()
     seeds, second = _seeded_pass(graph, gradient)
     if not seeds:
-        return np.zeros((count, count)), 0, []
+        return [[0.0] * count for _ in range(count)], 0, []
     wanted = [node for node in (second.gradient(v) for v in chosen) if node is not None]
+    live = graph.live(wanted)
+    rows_fit = _rows_in_budget(graph, live, list(seeds.values()), count, max_total)
     bound = {**inputs, **{name: zero_like(inputs[graph.nodes[v].name]) for v, name in seeds.items()}}
     # The new nodes that do not depend on the seeds (the second pass's local gradients), computed once.
     base = evaluate(graph, bound, roots=wanted, reuse=evaluation, watch=[])
-    live = graph.live(wanted)
     matrix = np.zeros((count, count))
     offsets = np.cumsum([0, *sizes])
-    for rows in _row_chunks(graph, count):
+    for rows in _row_chunks(graph, count, rows_fit):
         batches = {name: _one_hots(chosen, sizes, offsets, v, rows, graph.shape(v)) for v, name in seeds.items()}
         values = evaluate_batch(graph, base.values, batches, live)
         for v, start, n in zip(chosen, offsets, sizes):
@@ -217,30 +262,33 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
         if gradient[v] is None:  # f does not depend on v: its rows are zero
             matrix[start:start + n] = 0.0
     if not np.all(np.isfinite(matrix)):
-        return _matrix_by_rows(graph, bound, gradient)
+        # The separate passes on the graph as it was: the seeded pass's nodes, shared with
+        # theirs, would change the order they are evaluated in, and so their warnings'.
+        graph.restore(before)
+        return _matrix_by_rows(graph, inputs, gradient, max_total)
     passes = sum(n for v, n in zip(chosen, sizes) if gradient[v] is not None)
-    return matrix, passes, []
+    entries: list[list[float]] = matrix.tolist()
+    return entries, passes, []
 
 
 def _matrix_by_rows(graph: Any, inputs: Mapping[str, Any],
-                    gradient: dict[int, int | None]) -> tuple[Any, int, list[Any]]:
+                    gradient: dict[int, int | None], max_total: int) -> tuple[list[list[float]], int, list[Any]]:
     """Row by row: the Jacobian of each variable's gradient, one backward pass (and evaluation) per element."""
-    import numpy as np  # numpy only where arrays are (start-up)
-
     chosen = list(gradient)
     count = sum(size(graph.shape(v)) for v in chosen)
-    blocks, passes, findings = [], 0, []
+    matrix: list[list[float]] = []
+    passes, findings = 0, []
     bound = dict(inputs)
     for v, node in gradient.items():
         if node is None:  # f does not depend on v: its rows are zero
-            blocks.append(np.zeros((size(graph.shape(v)), count)))
+            matrix.extend([0.0] * count for _ in range(size(graph.shape(v))))
             continue
-        rows = vjp_rows(graph, node, bound, chosen)
-        blocks.append(np.hstack(rows.matrices))
+        rows = vjp_rows(graph, node, bound, chosen, max_total)
+        matrix.extend([entry for block in pieces for entry in block] for pieces in zip(*rows.matrices))
         findings.extend(rows.findings)
         passes += size(graph.shape(v))
         bound[rows.seed] = zero_like(inputs[graph.nodes[v].name])  # every input has a value from now on
-    return (np.vstack(blocks) if blocks else np.zeros((0, 0))), passes, findings
+    return matrix, passes, findings
 
 
 def _seeded_pass(graph: Any, gradient: dict[int, int | None]) -> tuple[dict[int, str], Any]:
@@ -262,10 +310,23 @@ def _seeded_pass(graph: Any, gradient: dict[int, int | None]) -> tuple[dict[int,
     return seeds, backward(graph, output=inner)
 
 
-def _row_chunks(graph: Any, count: int) -> list[Any]:
-    """The rows in chunks whose batched values stay near ``BATCH_ELEMENTS`` numbers per node."""
+def _rows_in_budget(graph: Any, live: list[bool], seeds: list[str], count: int, max_total: int) -> int:
+    """How many rows one batch may hold beside every value and the matrix, within the budget (which
+    bounds what all the rows compute as well)."""
+    from bpcli.engine.batched import depends_on
+
+    per_row = sum(size(graph.shape(i)) for i, moved in enumerate(depends_on(graph, seeds)) if moved and live[i])
+    fit = room_left(graph, max_total, count * count, per_row,
+                    f", the matrix's {count:,} × {count:,} entries, and {per_row:,} more for each row of a batch")
+    check_work(graph, max_total, count, per_row, f"the Hessian's {count:,} rows, a backward pass each,")
+    return fit
+
+
+def _row_chunks(graph: Any, count: int, fit: int) -> list[Any]:
+    """The rows in chunks whose batched values stay near ``BATCH_ELEMENTS`` numbers per node, and
+    within the ``fit`` rows the budget holds."""
     largest = max([size(graph.shape(i)) for i in range(len(graph.nodes))] + [1]) if graph.shapes is not None else 1
-    step = max(1, BATCH_ELEMENTS // largest)
+    step = max(1, min(fit, BATCH_ELEMENTS // largest))
     return [range(start, min(start + step, count)) for start in range(0, count, step)]
 
 

@@ -10,10 +10,12 @@ of output element k with respect to every input element.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
 from bpcli.analyses.result import Result
 from bpcli.engine.backward import Adjoints, backward
+from bpcli.engine.budget import check_budget, check_work
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Evaluation, Finding, evaluate
 from bpcli.engine.graph import INPUT, Graph
@@ -31,7 +33,8 @@ class JacobianResult(Result):
     (``inputs-first``, the lecture notes' convention).
 
     ``matrix(name)`` is the matrix in the chosen layout (``matrices`` holds
-    them outputs-first); ``passes`` counts the vector-Jacobian products.
+    them outputs-first), a numpy array; ``rows(name)`` the same entries as
+    lists of floats; ``passes`` counts the vector-Jacobian products.
 
         >>> import bpcli
         >>> r = bpcli.jacobian("W @ x", W=[[1, 2], [3, 4]], x=[5, 6])
@@ -46,14 +49,30 @@ class JacobianResult(Result):
     output_shape: tuple[int, ...]
     inputs: dict[str, Any]
     shapes: dict[str, tuple[int, ...]]
-    matrices: dict[str, Any]  # always outputs-first here; ``matrix`` applies the layout
+    # Outputs-first, a list of floats per output element: numpy only when ``matrices`` is read (start-up).
+    entries: dict[str, list[list[float]]]
     passes: int
     layout: str = "outputs-first"
     warnings: list[Notice] = field(default_factory=list)
 
+    @cached_property
+    def matrices(self) -> dict[str, Any]:
+        """The numpy matrices, always outputs-first; ``matrix`` applies the layout."""
+        import numpy as np  # numpy only where arrays are asked for (start-up)
+
+        return {name: np.array(rows, dtype=float).reshape(len(rows), size(self.shapes[name]))
+                for name, rows in self.entries.items()}
+
     def matrix(self, name: str) -> Any:
         m = self.matrices[name]
         return m.T if self.layout == "inputs-first" else m
+
+    def rows(self, name: str) -> list[list[float]]:
+        """``matrix(name)`` as a list of rows of floats (the views read it without numpy)."""
+        rows = self.entries[name]
+        if self.layout == "outputs-first":
+            return rows
+        return [list(column) for column in zip(*rows)] if rows[0] else []
 
 
 def jacobian(
@@ -90,14 +109,14 @@ def jacobian(
             f"the Jacobian would have {rows:,} × {columns:,} = {rows * columns:,} entries; the limit is "
             f"{max_entries:,} (raise it with --max-entries)"
         )
-    passes = vjp_rows(graph, graph.output, inputs, variables, also=range(len(graph.nodes)))
+    passes = vjp_rows(graph, graph.output, inputs, variables, limits.max_total_elements, also=range(len(graph.nodes)))
     return JacobianResult(
         source=expression,
         output=output,
         output_shape=output_shape,
         inputs=inputs,
         shapes={graph.nodes[v].name: graph.shape(v) for v in variables},
-        matrices={graph.nodes[v].name: m for v, m in zip(variables, passes.matrices)},
+        entries={graph.nodes[v].name: m for v, m in zip(variables, passes.matrices)},
         passes=rows,
         layout=layout,
         warnings=problem.warnings(passes.first.findings),
@@ -108,7 +127,8 @@ def jacobian(
 class VjpRows:
     """The Jacobian of one node with respect to some variables, a row per element of the node."""
 
-    matrices: list[Any]  # one per variable: (elements of the node) × (elements of the variable)
+    # One per variable: a row of floats per element of the node, a column per element of the variable.
+    matrices: list[list[list[float]]]
     seed: str  # the input that holds the upstream gradient of the node: bind it in later evaluations
     adjoints: Adjoints  # where the backward pass with the one-hot seed put each gradient
     first: Evaluation  # the first pass: every node evaluated, with its findings
@@ -116,7 +136,8 @@ class VjpRows:
 
 
 def vjp_rows(
-    graph: Graph, output: int, inputs: Mapping[str, Any], variables: Sequence[int], also: Iterable[int] = ()
+    graph: Graph, output: int, inputs: Mapping[str, Any], variables: Sequence[int], max_total: int,
+    also: Iterable[int] = (),
 ) -> VjpRows:
     """Row k of d(output)/d(variable), for every element k of ``output``: one backward pass each.
 
@@ -124,10 +145,10 @@ def vjp_rows(
     turn to each one-hot vector; a pass recomputes only the nodes that depend
     on it. ``output`` may be any node, a gradient node included (the Hessian
     is the Jacobian of the gradient). ``also`` names further nodes to evaluate
-    in the first pass (the forward pass, for its warnings).
+    in the first pass (the forward pass, for its warnings). Refused before
+    anything is computed if the first pass's values, a later pass's and the
+    matrix would hold more than ``max_total`` numbers (the budget).
     """
-    import numpy as np  # numpy only where arrays are (start-up)
-
     output_shape = graph.shape(output)
     seed_name = graph.claim("d" + graph.nodes[output].name)
     seed = graph.add(INPUT, (), seed_name, shape=output_shape)
@@ -136,7 +157,8 @@ def vjp_rows(
     reported = [g for g in gradients if g is not None]
     roots = [*also, *reported]
     rows = size(output_shape)
-    matrices = [np.zeros((rows, size(graph.shape(v)))) for v in variables]
+    _check_rows_budget(graph, seed_name, rows, sum(size(graph.shape(v)) for v in variables), max_total)
+    matrices: list[list[list[float]]] = [[] for _ in variables]
     first: Evaluation | None = None
     findings: list[Finding] = []
     for row in range(rows):
@@ -148,11 +170,31 @@ def vjp_rows(
         if first is None:
             first = evaluation
         findings.extend(evaluation.findings)
-        for matrix, node in zip(matrices, gradients):
-            if node is not None:
-                matrix[row] = np.reshape(evaluation.values[node], -1)
+        for matrix, v, node in zip(matrices, variables, gradients):
+            matrix.append([0.0] * size(graph.shape(v)) if node is None else _flat(evaluation.values[node]))
     assert first is not None  # rows >= 1: every shape has an element
     return VjpRows(matrices, seed_name, adjoints, first, findings)
+
+
+def _check_rows_budget(graph: Graph, seed: str, rows: int, columns: int, max_total: int) -> None:
+    """The budget, before the first pass: what is held at once (every value, a later pass's values of
+    what the seed changes beside them, and the matrix), and what all the passes compute."""
+    from bpcli.engine.batched import depends_on
+
+    recomputed = sum(size(graph.shape(i)) for i, moved in enumerate(depends_on(graph, [seed])) if moved)
+    check_budget(graph, max_total, recomputed + rows * columns,
+                 f", {recomputed:,} more that each pass recomputes, and the matrix's {rows:,} × {columns:,} entries")
+    check_work(graph, max_total, rows, recomputed, f"the matrix's {rows:,} rows, a backward pass each,")
+
+
+def _flat(value: Any) -> list[float]:
+    """A value's elements in row-major order, as floats: a number needs no numpy (start-up)."""
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    flat: list[float] = np.reshape(np.asarray(value, dtype=float), -1).tolist()
+    return flat
 
 
 def _one_hot(shape: tuple[int, ...], index: int) -> Any:

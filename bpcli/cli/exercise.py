@@ -85,7 +85,7 @@ def exercise(
             specs = [Spec(spec.expression, kinds, spec.name) for spec in specs]
         seed = set_seed if seed is None else seed
     else:
-        text, extra = common.read_expression(expression, file, [], max_length)
+        text, extra = common.read_expression(expression, file, [], max_length, command="exercise")
         specs = [Spec(text, blank_kinds(blank or DEFAULT_BLANK))]
     if students is not None and common.out_path(out) is None:
         raise BpcliError("--students makes a sheet and an answers file per student: give the folder to write "
