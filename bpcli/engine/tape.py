@@ -64,7 +64,7 @@ OUTPUT_NAME = "f"  # the graph's name for the output (lower.py); a variable of t
 # local gradient's own gates, a sum where gradients meet): what the total-elements budget counts.
 _GRAPH_NODES_PER_ENTRY = 10
 # Shorter texts go the usual way: their graph is small, and a view of their stages needs it anyway.
-SHORTEST = 10_000
+SHORTEST = 4_000
 
 
 class Unsupported(Exception):
@@ -139,10 +139,12 @@ class _Reader:
         return self.tape.gate("neg", children[1])
 
     def pos(self, children: list[Any]) -> int:
-        return children[1]  # unary plus changes nothing
+        operand: int = children[1]  # unary plus changes nothing
+        return operand
 
     def parenthesized(self, children: list[Any]) -> int:
-        return children[1]
+        inner: int = children[1]
+        return inner
 
     def arguments(self, children: list[Any]) -> list[Any]:
         return [child for child in children if child is not None]
@@ -219,7 +221,7 @@ def differentiate(text: str, given: Mapping[str, Any], limits: Limits = Limits()
                   {name: adjoint[entry] for name, entry in tape.variables.items()}, kink_notices(tape, kinks, text))
 
 
-def forward(tape: Tape, point: list[float], kinks: list[int]) -> array | None:
+def forward(tape: Tape, point: list[float], kinks: list[int]) -> array[float] | None:
     """Every entry's value, the entries that hit a kink or a tie added to ``kinks``; None if a value
     is not finite."""
     ops, first, second = tape.ops, tape.first, tape.second
@@ -239,7 +241,7 @@ def forward(tape: Tape, point: list[float], kinks: list[int]) -> array | None:
     return values if math.isfinite(sum(values)) else None
 
 
-def backward(tape: Tape, values: array) -> array | None:
+def backward(tape: Tape, values: array[float]) -> array[float] | None:
     """d(output)/d(entry) for every entry, the output seeded with 1 as backward.py seeds it; None if a
     gradient is not finite."""
     ops, first, second = tape.ops, tape.first, tape.second
@@ -260,6 +262,7 @@ def backward(tape: Tape, values: array) -> array | None:
         out = values[i]
         selects = gate.selects
         for position, partial in enumerate(gate.partials or ()):
+            assert partial is not None  # every gate of OPS has a gradient for every input
             local = partial(numbers, *inputs, out)
             # As backward.py multiplies: a selecting partial with mul0 (the same product for finite numbers).
             share = select(local, up) if position in selects else local * up
