@@ -147,3 +147,23 @@ def test_the_budget_still_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tape, "SHORTEST", 0)
     with pytest.raises(bpcli.BpcliError, match="budget"):
         bpcli.grad("x * y + x", x=1.0, y=2.0, limits=bpcli.Limits(max_total_elements=5))
+
+
+def test_only_what_shows_no_stage_goes_on_the_tape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table or the whole document needs the graph: the command line builds it at once, with no tape first."""
+    calls: list[str] = []
+    real = tape.differentiate
+
+    def counted(text: str, *args: object, **kwargs: object) -> tape.Answer | None:
+        calls.append(text)
+        return real(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tape, "differentiate", counted)
+    monkeypatch.setattr(tape, "SHORTEST", 0)
+    for shows_stages in (["x * y"], ["x * y", "--json"], ["x * y", "--json", "--gradients-only", "--explain"]):
+        assert run_cli("grad", *shows_stages, "-x", "1", "-y", "2").exit_code == 0
+    assert calls == []
+    assert run_cli("grad", "x * y", "-x", "1", "-y", "2", "--json", "--gradients-only").exit_code == 0
+    assert calls == ["x * y"]
+    bpcli.grad("x * y", x=1, y=2)
+    assert calls == ["x * y"] * 2

@@ -49,14 +49,23 @@ def grad(
         >>> relu.gradients["x"].tolist() == [4, 0, 5, 0]  # an array for an array
         True
     """
-    given = {**(bindings or {}), **values}
+    return grad_shown(expression, {**(bindings or {}), **values}, upstream=upstream, expand=expand, limits=limits)
+
+
+def grad_shown(
+    expression: str, given: Mapping[str, Any], *, upstream: Any = None, expand: bool = False,
+    limits: Limits = Limits(), stages: bool = False,
+) -> GradResult:
+    """``grad`` for a caller that knows what it will show: with ``stages`` (a table, the whole JSON
+    document, --explain), the graph is built at once; without, a large expression of numbers is
+    differentiated on the flat tape (engine/tape.py) and the graph built only if a view asks for it."""
 
     def usual() -> GradResult:
         with collector_paused():
             problem = Problem.of(expression, given, expand=expand, limits=limits)
             return differentiate(problem, problem.upstream(upstream))
 
-    if upstream is None and not expand and len(expression) >= tape.SHORTEST:
+    if not stages and upstream is None and not expand and len(expression) >= tape.SHORTEST:
         # A large expression of numbers: the flat tape, unless it meets what the graph must say.
         answer = tape.differentiate(expression, given, limits)
         if answer is not None:
