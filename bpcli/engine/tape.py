@@ -114,7 +114,7 @@ class _Reader:
 
     def program(self, children: list[Any]) -> Tape:
         statements = [child for child in children if child is not None]
-        if len(statements) != 1 or type(statements[0]) is not int or self.tape.ops[statements[0]] == VARIABLE:
+        if len(statements) != 1 or statements[0] != len(self.tape) - 1 or self.tape.ops[-1] == VARIABLE:
             raise Unsupported("program")  # assignments, or an output that is no gate
         return self.tape
 
