@@ -16,7 +16,7 @@ from bpcli.engine.evaluate import Evaluation
 from bpcli.engine.formulas import formula_text, gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.problem import Notice, Problem
-from bpcli.engine.tape import OUTPUT_NAME
+from bpcli.engine.lower import OUTPUT_NAME
 
 
 class Result:

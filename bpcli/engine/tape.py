@@ -10,10 +10,10 @@ for that: some 1,300 bytes a gate. The tape is the fast path for that case:
          ─▶ forward: values[i] = gate.forward(scalar, values[first[i]], ...)
          ─▶ backward: adjoint[operand] += local × adjoint[i], from the last entry to the first
 
-No tree, no node objects, no dictionaries keyed by uses: an entry costs 35
-bytes. Every rule comes from the one gate registry (gates.py): the forward
-computation is the gate's ``forward`` on the scalar backend, and the local
-gradients are the gate's own ``partials``, called with ``NUMBERS``, a builder
+No tree, no node objects, no dictionaries keyed by uses: an entry costs 34
+bytes (about 50 a gate at the peak, the parser's stacks included). Every rule
+comes from the one gate registry (gates.py): the forward computation is the
+gate's ``forward`` on the scalar backend, and the local gradients are the gate's own ``partials``, called with ``NUMBERS``, a builder
 that computes each gate it is asked for instead of adding a node. The entries
 are made in the order lowering makes nodes (children before parents, left to
 right; a variable at its first use), the backward pass visits them in the
@@ -46,6 +46,7 @@ from bpcli.engine.formulas import gate_text
 from bpcli.engine.gates import FUNCTIONS, REGISTRY, Gate
 from bpcli.engine.graph import INPUT, Graph, Node
 from bpcli.engine.limits import Limits
+from bpcli.engine.lower import OUTPUT_NAME  # the output's name; a variable of that name goes the usual way
 from bpcli.engine.problem import Notice
 from bpcli.engine.syntax.lexer import TEXT
 from bpcli.engine.syntax.parser import parse_into
@@ -59,7 +60,6 @@ _NONE = -1  # the second operand of a one-input gate
 _OPCODE = {op: code for code, op in enumerate(OPS)}
 _GATES: tuple[Gate, ...] = tuple(REGISTRY[op] for op in OPS)
 _OPERATORS = {"+": "add", "-": "sub", "*": "mul"}
-OUTPUT_NAME = "f"  # the graph's name for the output (lower.py); a variable of that name goes the usual way
 # The backward pass adds at most this many nodes per gate to the graph (a multiply per input, the
 # local gradient's own gates, a sum where gradients meet): what the total-elements budget counts.
 _GRAPH_NODES_PER_ENTRY = 10
