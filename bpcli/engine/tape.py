@@ -13,8 +13,9 @@ for that: some 1,300 bytes a gate. The tape is the fast path for that case:
 No tree, no node objects, no dictionaries keyed by uses: an entry costs 34
 bytes (about 50 a gate at the peak, the parser's stacks included). Every rule
 comes from the one gate registry (gates.py): the forward computation is the
-gate's ``forward`` on the scalar backend, and the local gradients are the gate's own ``partials``, called with ``NUMBERS``, a builder
-that computes each gate it is asked for instead of adding a node. The entries
+gate's ``forward`` on the scalar backend, and the local gradients are the
+gate's own ``partials``, called with ``NUMBERS``, a builder that computes each
+gate it is asked for instead of adding a node. The entries
 are made in the order lowering makes nodes (children before parents, left to
 right; a variable at its first use), the backward pass visits them in the
 order backward.py does and adds what arrives at a value in the same order, so
