@@ -34,6 +34,24 @@ BINARY = ("{} + {}", "{} - {}", "{} * {}", "{} / {}", "({} - {})", "max({}, {})"
 VALUES = st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, 0.5, -3.25, 700.0, 1e-310]) | st.floats(
     min_value=-5, max_value=5, allow_nan=False)
 
+STAGES = ("a", "b", "f")  # names a program's statements assign; f: the name the output takes otherwise
+
+
+def _texts(leaves: tuple[str, ...]) -> st.SearchStrategy[str]:
+    return st.recursive(
+        st.sampled_from(leaves),
+        lambda inner: st.tuples(st.sampled_from(UNARY), inner).map(lambda t: t[0].format(t[1]))
+        | st.tuples(st.sampled_from(BINARY), inner, inner).map(lambda t: t[0].format(t[1], t[2])),
+        max_leaves=8,
+    )
+
+
+# Staged programs, right and wrong: a stage used before it is assigned, assigned twice, unused, renamed...
+programs = st.tuples(
+    st.lists(st.tuples(st.sampled_from(STAGES), _texts(NAMES + STAGES)), max_size=3),
+    st.sampled_from(["", "f = ", "b = "]), _texts(NAMES + STAGES), st.sampled_from(["; ", "\n"]),
+).map(lambda t: t[3].join([*(f"{name} = {value}" for name, value in t[0]), t[1] + t[2]]))
+
 texts = st.recursive(
     st.sampled_from(NAMES),
     lambda inner: st.tuples(st.sampled_from(UNARY), inner).map(lambda t: t[0].format(t[1]))
@@ -73,6 +91,21 @@ def test_the_tape_computes_what_the_graph_computes_bit_for_bit(text: str, number
     assert_same(answer, result)
 
 
+@given(programs, st.lists(VALUES, min_size=len(NAMES), max_size=len(NAMES)))
+def test_staged_programs_too(text: str, numbers: list[float]) -> None:
+    read = tape.read(text)
+    if read is None:  # the usual way: what it says is what it said
+        return
+    point = {name: numbers[i % len(numbers)] for i, name in enumerate(read.variables)}
+    answer = tape.differentiate(text, point)
+    result = usual(text, point)
+    if answer is None:
+        assert {w.kind for w in result.warnings} - {"kink"}
+        return
+    assert answer.output == result.output
+    assert_same(answer, result)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_the_benchmark_expressions_kinks_and_ties_included(seed: int) -> None:
     text = benchmark_expressions.random_expression(3_000, seed=seed)
@@ -86,7 +119,7 @@ def test_the_benchmark_expressions_kinks_and_ties_included(seed: int) -> None:
     assert_same(answer, result)
 
 
-@given(texts | st.sampled_from(["x + 1", "q = x * y; q + x", "sum(x)", "x ** y", "f * x", "exp(x, y)",
+@given(texts | programs | st.sampled_from(["x + 1", "q = x * y; q + x", "sum(x)", "x ** y", "f * x", "exp(x, y)",
                                 "max(x)", "x +", "np.exp(x)", "sigmoid(x=y)", "(x, y)", "x[0] + y", ""]))
 def test_the_tape_holds_the_gates_the_parser_and_lowering_make_in_their_order(text: str) -> None:
     read = tape.read(text)
@@ -103,7 +136,8 @@ def test_the_tape_holds_the_gates_the_parser_and_lowering_make_in_their_order(te
     assert entries == made
 
 
-@pytest.mark.parametrize("text", ["x + 1", "q = x * y; q + x", "x ** y", "f * x", "sum(x)", "x +"])
+@pytest.mark.parametrize("text", ["x + 1", "q = x * y; q = q + x", "x = y * z; x * 2", "a * x; a = x + y", "x ** y",
+                                  "f * x", "sum(x)", "x +", "q = x * y; x"])
 def test_what_the_tape_does_not_take_it_leaves_to_the_parser(text: str) -> None:
     assert tape.read(text) is None
 

@@ -16,7 +16,6 @@ from bpcli.engine.evaluate import Evaluation
 from bpcli.engine.formulas import formula_text, gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.problem import Notice, Problem
-from bpcli.engine.lower import OUTPUT_NAME
 
 
 class Result:
@@ -300,7 +299,7 @@ class TapeGradResult(GradResult):
 
     @property
     def output(self) -> str:
-        return OUTPUT_NAME
+        return str(self._answer.output)
 
     @property
     def value(self) -> Any:
@@ -312,7 +311,7 @@ class TapeGradResult(GradResult):
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: () for name in [*self._answer.inputs, OUTPUT_NAME]}
+        return {name: () for name in [*self._answer.inputs, self._answer.output]}
 
     @property
     def gradients(self) -> dict[str, Any]:

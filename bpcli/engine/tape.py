@@ -24,8 +24,10 @@ values and gradients are the graph's own, bit for bit (tests/test_tape.py).
 The tape takes what it can answer alone, and ``None`` means "go the usual
 way" (``grad`` then builds the graph, which says what is to be said):
 
-- a single expression of variables and the gates in ``OPS`` (no numbers, no
-  assignments, no keywords): anything else the parser meets stops the tape;
+- an expression of variables and the gates in ``OPS`` (no numbers, no
+  keywords), or a staged program of them (``q = x + y; f = q * z``, each name
+  assigned once, every stage used): anything else the parser meets stops the
+  tape;
 - numbers bound to every variable and to nothing else, no upstream given;
 - nothing infinite or nan, forward or backward: those warnings the graph
   writes. A kink or a tie hit changes no number (the conventions are in the
@@ -80,6 +82,8 @@ class Tape:
         self.first = array("l")
         self.second = array("l")
         self.variables: dict[str, int] = {}  # name -> its entry, in order of first use
+        self.stages: dict[str, int] = {}  # a name a statement assigns -> its value's entry
+        self.named: dict[int, str] = {}  # a gate a statement names (the output included) -> that name
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -100,12 +104,19 @@ class Tape:
         return entry
 
 
+class _Assigned(NamedTuple):
+    """A statement ``name = value``: the value's entry."""
+
+    entry: int
+
+
 class _Reader:
     """The parser's callbacks that fill a tape (parser.parse_into), named after the grammar's rules as
     the AST builder's are; a rule with no callback here stops the tape."""
 
     def __init__(self) -> None:
         self.tape = Tape()
+        self.start = 0  # the first entry of the statement being read
 
     def __getattr__(self, rule: str) -> Callable[[list[Any]], Any]:
         def refuse(children: list[Any]) -> Any:
@@ -114,16 +125,33 @@ class _Reader:
         return refuse
 
     def program(self, children: list[Any]) -> Tape:
-        statements = [child for child in children if child is not None]
-        if len(statements) != 1 or statements[0] != len(self.tape) - 1 or self.tape.ops[-1] == VARIABLE:
-            raise Unsupported("program")  # assignments, or an output that is no gate
-        return self.tape
+        tape = self.tape
+        *staged, last = [child for child in children if child is not None] or [None]
+        output = last.entry if type(last) is _Assigned else last
+        if any(type(s) is not _Assigned for s in staged) or output != len(tape) - 1 or tape.ops[-1] == VARIABLE:
+            raise Unsupported("program")  # a bare expression before the last, or an output that is no new gate
+        if type(last) is not _Assigned and output >= self.start:  # a bare expression's gate: the output f
+            if OUTPUT_NAME in tape.variables or OUTPUT_NAME in tape.stages:
+                raise Unsupported("program")  # then lowering names it f_1
+            tape.named[output] = OUTPUT_NAME
+        return tape
+
+    def assignment(self, children: list[Any]) -> _Assigned:
+        """``name = value``: a new gate takes the name; anything else is only renamed (``a = x``)."""
+        target, value = children
+        tape, name = self.tape, target[TEXT]
+        if type(value) is not int or name in tape.stages or name in tape.variables:
+            raise Unsupported("assignment")  # assigned twice, or used before it is assigned
+        if value >= self.start and tape.ops[value] != VARIABLE:
+            tape.named[value] = name
+        tape.stages[name] = value
+        self.start = len(tape)
+        return _Assigned(value)
 
     def name(self, children: list[Any]) -> int:
         name = children[0][TEXT]
-        if name == OUTPUT_NAME:
-            raise Unsupported("name")
-        return self.tape.variable(name)
+        staged = self.tape.stages.get(name)
+        return self.tape.variable(name) if staged is None else staged
 
     def _binary(self, children: list[Any]) -> int:
         left, operator, right = children
@@ -192,6 +220,7 @@ class Answer(NamedTuple):
     """What the tape computed: the output's value, each input's value and gradient (first use first),
     and the warnings of the run (kinks and ties hit, in forward order)."""
 
+    output: str  # the output's name
     value: float
     inputs: dict[str, float]
     gradients: dict[str, float]
@@ -218,7 +247,8 @@ def differentiate(text: str, given: Mapping[str, Any], limits: Limits = Limits()
     adjoint = backward(tape, values)
     if adjoint is None:
         return None
-    return Answer(values[-1], dict(zip(tape.variables, point)),
+    output = stage_names(tape, {len(tape) - 1})[len(tape) - 1][1]
+    return Answer(output, values[-1], dict(zip(tape.variables, point)),
                   {name: adjoint[entry] for name, entry in tape.variables.items()}, kink_notices(tape, kinks, text))
 
 
@@ -244,7 +274,7 @@ def forward(tape: Tape, point: list[float], kinks: list[int]) -> array[float] | 
 
 def backward(tape: Tape, values: array[float]) -> array[float] | None:
     """d(output)/d(entry) for every entry, the output seeded with 1 as backward.py seeds it; None if a
-    gradient is not finite."""
+    gradient is not finite, or if a stage does not reach the output (the graph warns of it)."""
     ops, first, second = tape.ops, tape.first, tape.second
     count = len(ops)
     adjoint = array("d", bytes(8 * count))
@@ -255,6 +285,8 @@ def backward(tape: Tape, values: array[float]) -> array[float] | None:
         op = ops[i]
         if op == VARIABLE:
             continue
+        if not arrived[i]:
+            return None
         gate = gates[op]
         up = adjoint[i]
         j = second[i]
@@ -299,11 +331,11 @@ def kink_notices(tape: Tape, kinks: list[int], text: str) -> list[Notice]:
 
 def stage_names(tape: Tape, entries: set[int]) -> dict[int, tuple[int, str]]:
     """The stage number and name the graph gives each of ``entries`` (a variable: 0 and its own name):
-    lowering names every gate t1, t2, ... in order, skipping the program's names, and the output f."""
+    lowering names every gate t1, t2, ... in order, skipping the program's names, and then gives the
+    gates that statements name (the output f included) their names."""
     variables = {entry: name for name, entry in tape.variables.items()}
     names: dict[int, tuple[int, str]] = {}
     number = count = 0
-    last = len(tape) - 1
     for entry, op in enumerate(tape.ops):
         if op == VARIABLE:
             if entry in entries:
@@ -311,8 +343,8 @@ def stage_names(tape: Tape, entries: set[int]) -> dict[int, tuple[int, str]]:
             continue
         number += 1
         count += 1
-        while f"t{count}" in tape.variables:
+        while f"t{count}" in tape.variables or f"t{count}" in tape.stages:
             count += 1
         if entry in entries:
-            names[entry] = (number, OUTPUT_NAME if entry == last else f"t{count}")
+            names[entry] = (number, tape.named.get(entry, f"t{count}"))
     return names
