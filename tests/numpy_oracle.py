@@ -28,17 +28,19 @@ def numpy_run(text: str, values: dict) -> object:
     return eval(last, namespace)  # noqa: S307
 
 
-def numpy_gradient(text: str, values: dict, name: str, h: float = 1e-6) -> np.ndarray:
-    """d(output)/d(name) by centred differences of numpy's own forward pass."""
+def numpy_gradient(text: str, values: dict, name: str, h: float = 1e-6, side: int = 0) -> np.ndarray:
+    """d(output)/d(name) by differences of numpy's own forward pass: centred (``side`` 0), or one-sided
+    from the right (1) or the left (-1)."""
     base = np.array(values[name], dtype=float)
     gradient = np.zeros_like(base)
+    steps = (1, -1) if side == 0 else (side, 0)
     for index in np.ndindex(base.shape):
         moved = {}
-        for sign in (1, -1):
+        for sign in steps:
             point = base.copy()
             point[index] += sign * h
             moved[sign] = float(numpy_run(text, {**values, name: point}))
-        gradient[index] = (moved[1] - moved[-1]) / (2 * h)
+        gradient[index] = (moved[steps[0]] - moved[steps[1]]) / ((steps[0] - steps[1]) * h)
     return gradient
 
 

@@ -98,6 +98,13 @@ class TestPowerAtZero:
         assert "not symmetric" in notice.message and "∂²f/∂x ∂y = -inf" in notice.message
         assert "not twice differentiable" in notice.message
 
+    def test_a_large_hessian_says_so_too(self):
+        """Past ROWS_ON_NUMBERS variables the matrix is compared as an array: the same pair, the same words."""
+        others = dict(zip("abcdefghi", range(1, 10)))
+        r = bpcli.hessian("x**y + a*b*c*d*e*f*g*h*i", x=0, y=1, **others)
+        (notice,) = [w for w in r.warnings if w.kind == "asymmetric"]
+        assert "∂²f/∂x ∂y = -inf but ∂²f/∂y ∂x = 0" in notice.message and r.matrix.shape == (11, 11)
+
 
 class TestWarningsNameWhatIsThere:
     def test_a_minus_inf_gradient_is_called_minus_inf(self):

@@ -167,8 +167,9 @@ class TestScoreboard:
     def test_the_key_is_differentiated_once_for_the_whole_class(self, course, monkeypatch):
         key, submissions = course
         calls = []
-        real = grading.grad
-        monkeypatch.setattr(grading, "grad", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+        real = grading.differentiated
+        monkeypatch.setattr(grading, "differentiated",
+                            lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
         bpcli.grade(key, submissions)
         assert len(calls) == 3  # one per key problem, not one per student
 

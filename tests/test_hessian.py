@@ -130,8 +130,16 @@ def per_variable(monkeypatch: pytest.MonkeyPatch) -> None:
                         module._matrix_by_rows(graph, inputs, gradient))
 
 
+def batched_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one batched pass even for a few numbers, which the rows on numbers would otherwise compute."""
+    from bpcli.analyses import hessian as module
+
+    monkeypatch.setattr(module, "ROWS_ON_NUMBERS", 0)
+
+
 def same_results(expression: str, values: dict, monkeypatch: pytest.MonkeyPatch) -> bpcli.HessianResult:
     """The batched Hessian, checked to equal the per-variable passes' to the bit (warnings and passes too)."""
+    batched_always(monkeypatch)
     batched = bpcli.hessian(expression, values)
     with monkeypatch.context() as patch:
         per_variable(patch)
@@ -172,9 +180,23 @@ class TestOneBatchedPass:
         def refuse(*_):
             raise AssertionError("the rows were computed one pass at a time")
 
+        batched_always(monkeypatch)
         monkeypatch.setattr(module, "_matrix_by_rows", refuse)
         r = bpcli.hessian("x**2 * y + exp(x*y) * z", x=1, y=2, z=3)
         assert r.passes == 3  # one row per element, all in the one batched pass
+
+    def test_a_few_numbers_are_rows_on_numbers_equal_to_the_batch(self, monkeypatch):
+        """Start-up: up to ROWS_ON_NUMBERS numbers, separate passes on numbers (no numpy), the same to the bit."""
+        from bpcli.analyses import hessian as module
+
+        on_numbers = bpcli.hessian("x**2 * y + exp(x*y) * z", x=1, y=2, z=3)
+        assert isinstance(on_numbers.entries[0][0], float) and on_numbers.passes == 3
+        batched_always(monkeypatch)
+        monkeypatch.setattr(module, "_matrix_by_rows", None)  # the batch computes it, not the rows
+        batched = bpcli.hessian("x**2 * y + exp(x*y) * z", x=1, y=2, z=3)
+        assert on_numbers.entries == batched.entries
+        np.testing.assert_array_equal(on_numbers.matrix, batched.matrix)
+        assert (on_numbers.passes, on_numbers.warnings) == (batched.passes, batched.warnings)
 
     def test_an_infinite_second_derivative_spills_into_no_other_row(self, monkeypatch):
         # d²/dx² sqrt(x) at 0 is -inf: in one pass, 0 (the seed of x in y's row) × -inf would be nan.

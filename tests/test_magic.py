@@ -154,3 +154,69 @@ def test_the_cell_magic_example_of_docs_notebook_md_passes():
     magic, cell = text.split("```python\n%%bpcli ", 1)[1].split("```", 1)[0].split("\n", 1)
     result = run(magic, cell, {"fwd": forward})
     assert result.passed and result.score["met"] == result.score["expectations"] == 9
+
+
+STUDENTS = REPO / "tests" / "fixtures" / "students"
+AFFINE_ARGS = "-x randn:2,3,4 -w randn:12,5 -b randn:5"
+
+
+@pytest.mark.parametrize("student", ["good_layers.py", "wrong_bias.py"])
+def test_check_picks_functions_from_files_as_the_command_line_does(student):
+    """--forward FILE.py:NAME --backward FILE.py:NAME: the same values, seeded upstream and verdicts as bpcli check."""
+    pair = f"--forward {STUDENTS / 'good_layers.py'}:affine_forward --backward {STUDENTS / student}:affine_backward"
+    result = run(f"check {pair} {AFFINE_ARGS} --seed 4", None, {})
+    assert isinstance(result, bpcli.CheckResult)
+    command = run_cli("check", *pair.split(), *AFFINE_ARGS.split(), "--seed", "4", "--json")
+    assert command.exit_code == result.exit_code, command.stderr
+    problem, = validated(command.stdout)["problems"]
+    mine = result.problems[0]
+    assert (mine.upstream.source, mine.upstream.seed) == ("random", 4)
+    np.testing.assert_array_equal(mine.upstream.value, problem["upstream"]["value"])
+    assert [(o.key, o.passed, o.line) for o in mine.outcomes] == [
+        (e["key"], e["pass"], e["line"]) for e in problem["expectations"]]
+    for outcome, expectation in zip(mine.outcomes, problem["expectations"]):
+        np.testing.assert_array_equal(outcome.actual, expectation["actual"])
+
+
+def test_a_student_function_takes_values_from_the_notebook_by_name():
+    x = np.array([[1.5, -2.0, 0.0], [-0.5, 3.0, 0.25]])
+    result = run(f"check --forward {STUDENTS / 'wrong_mask.py'}:relu_forward "
+                 f"--backward {STUDENTS / 'wrong_mask.py'}:relu_backward --upstream ones", None, {"x": x})
+    assert result.problems[0].inputs["x"].tolist() == x.tolist()  # x, the function's parameter, from the notebook
+    (dx,) = result.problems[0].outcomes
+    assert not dx.passed and dx.diagnosis.mistake == "relu-mask"
+
+
+def test_the_cell_is_a_backward_pass_of_a_picked_forward_function():
+    forward = f"check --forward {STUDENTS / 'good_layers.py'}:relu_forward -x '[1.5, -2, 0.5]' --upstream '[1, 2, 3]'"
+    right = run(forward, "dx = dout * (x > 0)", {})
+    assert right.passed and right.problems[0].backward.label == "the cell"
+    wrong = run(forward, "dx = dout", {})
+    assert not wrong.passed and wrong.problems[0].outcomes[0].actual.tolist() == [1.0, 0.0, 3.0]
+
+
+@pytest.mark.parametrize(("line", "cell", "message"), [
+    ("grad --forward layers.py:affine_forward -x 1", None, "picks a function from a file for check"),
+    ('check "x*2" -x 1 --backward layers.py:relu_backward', None, "picks a backward function: give its forward"),
+    ("check --forward {good}:relu_forward --backward {good}:relu_backward -x 1", "dx = 1", "not both"),
+    ("check --forward {good}:relu_forward -x 1", None, "nothing to check"),
+    ("check --forward {good}:nope -x 1", None, "has no function nope"),
+    ("check --forward {good}:relu_forward --file f.py -x 1", None, "give no --file with it"),
+])
+def test_picking_functions_badly_is_one_message(line, cell, message, capsys):
+    assert run(line.format(good=STUDENTS / "good_layers.py"), cell, {}) is None
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and "Traceback" not in error
+
+
+def test_the_student_function_examples_of_docs_notebook_md_pass(tmp_path, monkeypatch):
+    """docs/notebook.md's --forward FILE.py:NAME lines, run on the correct student's layers.py."""
+    (tmp_path / "layers.py").write_text((STUDENTS / "good_layers.py").read_text())
+    monkeypatch.chdir(tmp_path)
+    text = (REPO / "docs" / "notebook.md").read_text(encoding="utf-8").split("**A student's functions.**", 1)[1]
+    line = text.split("```python\n", 1)[1].split("```", 1)[0].splitlines()[1]
+    rng = np.random.default_rng(1)
+    namespace = {"x": rng.normal(size=(4, 2, 3)), "w": rng.normal(size=(6, 5)), "b": rng.normal(size=5)}
+    assert run(line.removeprefix("%bpcli "), None, namespace).score["met"] == 3
+    magic, cell = text.split("```python\n%%bpcli ", 1)[1].split("```", 1)[0].split("\n", 1)
+    assert run(magic, cell, {}).passed

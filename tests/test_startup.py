@@ -81,21 +81,32 @@ def scalar_command_lines(folder):
         "check --answers": ["check", "--answers", str(folder / "hw.toml"), "--json"],
         "check --backward": ["check", "--file", forward, "-x", "3", "-y", "-4", "--backward", backward, "--json"],
         "gradcheck": ["gradcheck", "relu(x) * y", "-x", "0.5", "-y", "3", "--json"],
+        "jacobian": ["jacobian", "x*y + tanh(x)", "-x", "2", "-y", "3", "--json"],
+        "jacobian, inputs-first": ["jacobian", "x*y + tanh(x)", "-x", "2", "-y", "3", "--layout", "inputs-first",
+                                   "--json"],
+        "hessian": ["hessian", "x**2 * y + exp(x*y)", "-x", "1", "-y", "2", "--json"],
         "grad --symbolic": ["grad", "x * exp(x)", "--symbolic", "--json"],
         "grad --order": ["grad", "x * exp(x)", "-x", "0.5", "--order", "3", "--json"],
         "gates": ["gates", "relu", "mul", "--json"],
         "schema": ["schema", "grad"],
         "graph": ["graph", *example, "--format", "dot"],
+        "graph --format text": ["graph", *example, "--format", "text"],  # drawn with rich
         "code": ["code", *example],
         "exercise": ["exercise", "x * y + x", "--seed", "7", "--json"],
         "grade": ["grade", str(folder / "course" / "key.toml"), str(folder / "course" / "bob.toml"), "--json"],
     }
 
 
-@pytest.mark.parametrize("name", [
+JSON_PATHS = [
     "grad", "grad, options", "check --expect", "check, --x bindings", "check --answers", "check --backward",
-    "gradcheck", "grad --symbolic", "grad --order", "gates", "schema", "graph", "code", "grade", "exercise",
-])
+    "gradcheck", "jacobian", "jacobian, inputs-first", "hessian", "grad --symbolic", "grad --order", "gates",
+    "schema", "graph", "code", "grade", "exercise",
+]
+# The same command lines without --json: a table (rich), or text where the command prints text.
+TEXT_PATHS = ("grad --symbolic", "schema", "graph", "code")
+
+
+@pytest.mark.parametrize("name", JSON_PATHS)
 def test_no_command_imports_typer_rich_or_numpy_on_numbers(name, tmp_path):
     """Issue 21: none of them before it knows it needs them (the JSON path of numbers needs none)."""
     process = run_bpcli("-X", "importtime", *scalar_command_lines(tmp_path)[name])
@@ -105,15 +116,35 @@ def test_no_command_imports_typer_rich_or_numpy_on_numbers(name, tmp_path):
     assert not {module for module in modules if module.split(".")[0] in HEAVY}
 
 
-@pytest.mark.parametrize("words", [
-    ["check", "x*y", "-x", "3", "-y", "2", "--expect", "dx=2"],
-    ["gradcheck", "relu(x) * y", "-x", "0.5", "-y", "3"],
-    ["gates", "relu"],
-])
-def test_a_table_imports_rich_but_not_typer(words):
-    modules = modules_of(run_bpcli("-X", "importtime", *words))
+@pytest.mark.parametrize("name", [*(name for name in JSON_PATHS if name not in TEXT_PATHS), "graph --format text"])
+def test_every_table_on_numbers_imports_rich_but_neither_typer_nor_numpy(name, tmp_path):
+    """Issue 21: a table needs rich to draw, and numbers need no numpy (a Jacobian's and a Hessian's neither)."""
+    words = [word for word in scalar_command_lines(tmp_path)[name] if word != "--json"]
+    process = run_bpcli("-X", "importtime", *words)
+    assert process.returncode == 0, process.stderr[-2000:]
+    modules = modules_of(process)
     assert "rich.console" in modules
-    assert "typer" not in modules
+    assert not {module for module in modules if module.split(".")[0] in ("typer", "click", "numpy", "lark")}
+
+
+def test_a_text_view_imports_none_of_them(tmp_path):
+    lines = scalar_command_lines(tmp_path)
+    for name in TEXT_PATHS:
+        process = run_bpcli("-X", "importtime", *[word for word in lines[name] if word != "--json"])
+        assert process.returncode == 0, process.stderr[-2000:]
+        heavy = {module.split(".")[0] for module in modules_of(process)} & {"typer", "click", "numpy", "lark", "rich"}
+        assert not heavy, (name, heavy)
+
+
+def test_points_import_numpy_but_neither_typer_nor_rich(tmp_path):
+    """--points reads its rows with numpy; nothing else heavy."""
+    points = tmp_path / "points.csv"
+    points.write_text("x,y\n1,2\n3,4\n")
+    process = run_bpcli("-X", "importtime", "grad", "x * tanh(y)", "--points", str(points))
+    assert process.returncode == 0, process.stderr[-2000:]
+    modules = {module.split(".")[0] for module in modules_of(process)}
+    assert "numpy" in modules
+    assert not modules & {"typer", "click", "rich", "lark"}
 
 
 def test_the_table_run_imports_rich_but_not_numpy():

@@ -459,10 +459,3 @@ def test_the_file_is_never_run(tmp_path):
 def test_a_function_missing_raises_bpcli_error():
     with pytest.raises(BpcliError, match="has no function nope"):
         read_function("def f(x):\n    return x\n", "nope", "f.py")
-
-
-def test_the_notebook_magic_says_it_does_not_pick_functions_yet():
-    from bpcli.cli.magic import _run
-
-    with pytest.raises(BpcliError, match="picks a function from a file, which %bpcli does not yet do"):
-        _run(f"check --forward {GOOD}:affine_forward -x 1", None, {})

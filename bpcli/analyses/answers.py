@@ -29,14 +29,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_problem
 from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
-from bpcli.analyses.student_code import StudentCode, is_spec, read_code
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, Limits
 from bpcli.engine.values import ValueReader, read_bytes, toml_table, utf8_text
+
+if TYPE_CHECKING:
+    from bpcli.analyses.student_code import StudentCode
 
 KEYS = {
     "name": "a label for the report",
@@ -250,7 +252,7 @@ def resolved(entry: Entry, limits: Limits = Limits(), max_length: int = DEFAULT_
 def _code(entry: Entry, max_length: int) -> StudentCode | None:
     """A student's functions, when expr (and backward) pick them: "@layers.py:affine_forward"."""
     problem = entry.problem
-    forward, backward = _picked(problem.expression), _picked(problem.backward)
+    forward, backward = picked(problem.expression), picked(problem.backward)
     if forward is None:
         if backward is not None:
             raise BpcliError(f"backward = \"@{backward}\" picks a backward function: expr must pick its forward "
@@ -263,13 +265,19 @@ def _code(entry: Entry, max_length: int) -> StudentCode | None:
     def read(path: str) -> str:  # inside the answers file's folder, as every @ path
         return _read(entry.folders.resolve(path), max_length)
 
+    from bpcli.analyses.student_code import read_code  # only for an answer that picks functions (start-up)
+
     return read_code(forward, backward, read)
 
 
-def _picked(text: str | None) -> str | None:
+def picked(text: str | None) -> str | None:
     """FILE.py:NAME for "@FILE.py:NAME", a function picked from a file; None for anything else."""
     stripped = (text or "").strip()
-    return stripped[1:] if stripped.startswith("@") and is_spec(stripped[1:]) else None
+    if not stripped.startswith("@"):
+        return None
+    from bpcli.analyses.student_code import is_spec  # only for an answer that picks a function (start-up)
+
+    return stripped[1:] if is_spec(stripped[1:]) else None
 
 
 def input_value(folders: Folders, reader: Any, name: str, value: Any) -> Any:

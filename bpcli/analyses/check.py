@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
-from bpcli.analyses.backward_file import BackwardCheck, check_backward
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose, summarised
 from bpcli.analyses.expected import (
     DIGITS,
@@ -44,6 +43,7 @@ from bpcli.engine.syntax.ast import Assign
 from bpcli.engine.values import ValueReader
 
 if TYPE_CHECKING:
+    from bpcli.analyses.backward_file import BackwardCheck
     from bpcli.analyses.student_code import StudentCode
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?"  # c#1: a version of a reassigned name
@@ -232,7 +232,7 @@ def check(
                       upstream, Rule(rtol, atol), code=code, seed=seed, fills=fills)
     if not problem.expect and problem.backward is None and code is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=-4) or a backward file (--backward PATH)")
-    if not problem.expect and code is not None and code.backward is None:
+    if not problem.expect and code is not None and code.backward is None and problem.backward is None:
         raise BpcliError("nothing to check: give an expectation (--expect dx=...) or the backward function "
                          "(--backward FILE.py:NAME)")
     return CheckResult([check_problem(problem, limits=limits)], problem.rule)
@@ -240,7 +240,7 @@ def check(
 
 def check_problem(problem: Problem, index: int = 1, limits: Limits = Limits()) -> ProblemResult:
     """Check one problem; bad input raises BpcliError."""
-    result, upstream = _differentiated(problem, limits)
+    result, upstream = differentiated(problem, limits)
     return check_against(problem, Truth(result), index, upstream)
 
 
@@ -263,11 +263,14 @@ def check_against(
     backward = None
     code = problem.code
     if code is not None and code.backward is not None:
+        from bpcli.analyses.backward_file import check_backward  # only for a backward pass (start-up)
         from bpcli.analyses.student_code import check_used  # only for a student's functions (start-up)
 
         check_used(code, truth.names)
         backward = check_backward(code.backward, truth, problem.rule, code.backward_label, code.scope)
     elif problem.backward is not None:
+        from bpcli.analyses.backward_file import check_backward  # only for a backward pass (start-up)
+
         backward = check_backward(problem.backward, truth, problem.rule, problem.backward_label)
     if backward is not None:
         outcomes += _backward_outcomes(backward, truth, problem.rule)
@@ -285,8 +288,10 @@ def _warnings(warnings: list[Notice], code: StudentCode | None) -> list[Notice]:
     return [w for w in warnings if not (w.kind == "unused-stage" and w.stage in code.read_later)]
 
 
-def _differentiated(problem: Problem, limits: Limits) -> tuple[GradResult, UpstreamUsed]:
-    """The forward and backward pass of the problem, and the upstream gradient it used."""
+def differentiated(problem: Problem, limits: Limits = Limits()) -> tuple[GradResult, UpstreamUsed]:
+    """The forward and backward pass of the problem, and the upstream gradient it used: the one truth
+    that check and grade both compare with (a student's non-scalar forward function gets the seeded random
+    upstream, drawn after the inputs' random fills)."""
     code = problem.code
     if code is None:
         result = grad(problem.expression, problem.values, upstream=problem.upstream, limits=limits)

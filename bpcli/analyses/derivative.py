@@ -25,7 +25,6 @@ from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import Builder, Graph
 from bpcli.engine.problem import Limits, Notice, Problem
 from bpcli.engine.shapes import show
-from bpcli.engine.simplify import simplify
 
 DEFAULT_MAX_NODES = 1_000_000  # each order multiplies the graph's size by about three
 # Each pass walks the whole graph built so far, so time grows with the square of the order even where
@@ -305,6 +304,8 @@ def derivative(
 def _formulas(graph: Graph, roots: dict[str, int], max_size: int) -> tuple[dict[str, str], list[Notice]]:
     """The simplified formula of each derivative, or none (with a warning) where they grow past ``max_size``:
     the derivatives' values do not need them."""
+    from bpcli.engine.simplify import simplify  # only --order's formulas, not the Hessian's helpers here (start-up)
+
     try:
         return simplify(graph, roots, max_size).programs, []
     except BpcliError:

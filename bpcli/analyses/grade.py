@@ -13,6 +13,23 @@ student must answer instead of the answers themselves::
     hidden = false                                    # Gradescope shows it after publishing
     rtol = 0.01                                       # default 0.01, and atol 1e-6
 
+A course whose students hand in ``layers.py`` (the assignment's functions) picks
+the forward function from the grader's own copy, in the key's folder, and the
+backward function from each student's file::
+
+    [[problem]]
+    name = "affine"
+    expr = "@reference.py:affine_forward"             # the key's folder: the truth
+    inputs = { x = "randn:4,3", w = "randn:3,2", b = "randn:2" }
+    backward = "@layers.py:affine_backward"           # the student's layers.py: parsed, never run
+    gradients = ["dx", "dw", "db"]                    # optional: what the backward must return (default: all)
+
+A non-scalar output with no ``upstream`` gets check's seeded random upstream
+(the key's ``seed``, as ``bpcli check --seed``), so grade and check agree.
+``expr`` may be an expression instead: its inputs, in the order of ``inputs``,
+are the parameters whose gradients the function returns and what its cache
+holds (``x, w, b = cache``).
+
 An ``[exercise]`` table (``expr``, or ``set = "@problems.toml"``, or
 ``[[exercise.problem]]`` tables; ``seed``, ``blank``) grades the sheets of
 ``bpcli exercise``: each student's inputs, and so their key, are made again
@@ -21,7 +38,9 @@ blanks are the answers asked for.
 
 A submission is a student's answers file (the student id is its stem) or a
 folder (the id is its name) holding ``answers.toml`` and the code files it
-or the key names. Its problems give answers only::
+or the key names, or a student's Python file (``ada.py``, the id its stem), which
+stands for every file the key picks a backward function from. Its problems give
+answers only::
 
     [[problem]]
     name = "neuron"
@@ -48,11 +67,21 @@ from bpcli.analyses.answers import (
     Entry,
     Folders,
     expected_value,
+    picked,
     read_text,
     read_toml,
     resolved,
 )
-from bpcli.analyses.check import Outcome, Problem, ProblemResult, Target, check_against, resolve
+from bpcli.analyses.check import (
+    Outcome,
+    Problem,
+    ProblemResult,
+    Target,
+    UpstreamUsed,
+    check_against,
+    differentiated,
+    resolve,
+)
 from bpcli.analyses.diagnosis import Truth
 from bpcli.analyses.exercise import (
     UNFILLED,
@@ -65,14 +94,16 @@ from bpcli.analyses.exercise import (
     variant,
 )
 from bpcli.analyses.expected import Rule, tolerance
-from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
+from bpcli.analyses.student_code import Signature, StudentCode, paired
 from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
+from bpcli.engine.syntax.functions import Function, read_function, split_spec
 from bpcli.engine.values import ValueReader, toml_table
 
 SUBMISSION_ANSWERS = "answers.toml"  # the answers file of a submission handed in as a folder
+PYTHON = ".py"  # a submission with this suffix is the student's code file, not an answers file
 MAX_KEY_BYTES = 16_000_000
 MAX_SUBMISSION_BYTES = 1_000_000  # a student's answers file: far more than any homework's answers
 DEFAULT_RULE = Rule(rtol=1e-2, atol=1e-6)  # the key's tolerance when a problem sets none (never the student's digits)
@@ -82,7 +113,10 @@ KEY_KEYS = {
     "expr": "the expression or staged program (or @file in the key's folder)",
     "inputs": "a table of input values",
     "answers": 'the values and gradients a student must give, such as ["dx", "dw"]',
-    "backward": 'the student\'s backward pass: "@FILE", that file in the student\'s folder',
+    "backward": 'the student\'s backward pass: "@FILE", that file in the student\'s folder, or "@FILE.py:NAME", '
+                'the function NAME of their FILE.py, paired with expr (a forward function in the key\'s folder, '
+                'or an expression whose cache is its inputs)',
+    "gradients": 'the gradients a backward pass must give, such as ["dx", "dw"] (default: every input\'s)',
     "points": "what the problem is worth (default 1)",
     "hidden": "true: Gradescope shows it after the grades are published",
     "rtol": "relative tolerance (default 0.01)",
@@ -117,10 +151,16 @@ class KeyProblem:
     name: str
     entry: Entry  # the expression, inputs, upstream and tolerance, with the key's folder for @ paths
     answers: tuple[str, ...]  # the keys a student must give: "dx", "d(x)", "q"
-    backward: str | None  # the file name of the student's backward pass in their folder
+    backward: str | None  # the student's backward pass in their folder: a file name, or FILE.py:NAME (a function)
     points: float
     hidden: bool
     exercise: Spec | None = None  # a problem of an [exercise]: each student's inputs are drawn for them
+    gradients: tuple[str, ...] = ()  # the gradients a backward pass must give, as written (none: every input's)
+
+    @property
+    def function(self) -> tuple[str, str] | None:
+        """(FILE.py, NAME) when the student's backward pass is a function of their file."""
+        return None if self.backward is None else split_spec(self.backward)
 
 
 @dataclass
@@ -131,11 +171,13 @@ class Prepared:
     checked: Problem  # the key's problem with its texts read (no expectations)
     truth: Truth
     targets: dict[Target, str]  # what each required answer checks -> its key in the key
+    upstream: UpstreamUsed | None = None  # the upstream gradient the truth was made with (None: as checked says)
+    required: tuple[str, ...] = ()  # the inputs the key's gradients names (none: every input)
 
     @property
     def gradients(self) -> tuple[str, ...]:
         """The inputs a backward pass must give the gradient of."""
-        return tuple(self.truth.result.gradients)
+        return self.required or tuple(self.truth.result.gradients)
 
     @property
     def expectations(self) -> int:
@@ -235,6 +277,11 @@ def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
     backward = _backward_file(where, table.get("backward"))
     if not answers and backward is None:
         raise BpcliError(f"{where}: nothing to grade: give answers (the names a student must give) or backward")
+    gradients = table.get("gradients", [])
+    if not isinstance(gradients, list) or not all(isinstance(gradient, str) for gradient in gradients):
+        raise BpcliError(f'{where}: gradients must be a list of gradients, such as gradients = ["dx", "dw"]')
+    if gradients and backward is None:
+        raise BpcliError(f"{where}: gradients says what a backward pass must give: give backward too")
     seed = table.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise BpcliError(f"{where}: seed must be a whole number")
@@ -246,14 +293,16 @@ def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
     problem = Problem(expression=expression, values=table.get("inputs", {}), upstream=table.get("upstream"),
                       rule=rule, name=name)
     return KeyProblem(name, Entry(problem, folders, seed), tuple(answers), backward,
-                      _points(where, table.get("points", 1)), _hidden(where, table.get("hidden", False)))
+                      _points(where, table.get("points", 1)), _hidden(where, table.get("hidden", False)),
+                      gradients=tuple(gradients))
 
 
 def _backward_file(where: str, backward: Any) -> str | None:
     if backward is None:
         return None
     if not isinstance(backward, str) or not backward.strip().startswith("@") or not backward.strip()[1:]:
-        raise BpcliError(f'{where}: backward must name the student\'s file, such as backward = "@backward.py"')
+        raise BpcliError(f'{where}: backward must name the student\'s file, such as backward = "@backward.py" '
+                         '(or their function, backward = "@layers.py:affine_backward")')
     return backward.strip()[1:]
 
 
@@ -273,18 +322,31 @@ def prepare(problem: KeyProblem, limits: Limits = Limits(), max_length: int = DE
     """Read the problem's values, differentiate it once, and check that every required answer names a value."""
     try:
         checked = resolved(problem.entry, limits, max_length)
-        # expr = "@layers.py:affine_forward" picks a function: its program, not the "@..." text, is differentiated
-        program = checked.expression if checked.code is None else checked.code.program
-        truth = Truth(grad(program, checked.values, upstream=checked.upstream, limits=limits))
+        if problem.function is not None and checked.code is not None and checked.code.backward is not None:
+            raise BpcliError(f"{checked.code.forward.label} returns its gradients after its output: the student's "
+                             "backward function needs a forward function that returns out, cache")
+        # The truth check --answers finds for the same problem: expr = "@layers.py:affine_forward" is that
+        # function's program, and its non-scalar output gets the seeded random upstream (the key's seed).
+        result, upstream = differentiated(checked, limits)
+        truth = Truth(result)
         targets: dict[Target, str] = {}
         for answer in problem.answers:
             target = resolve(answer, truth)
             if target in targets:
                 raise BpcliError(f"answers {answer} and {targets[target]} ask for the same thing; give it once")
             targets[target] = answer
+        required = tuple(_input_of(gradient, truth) for gradient in problem.gradients)
     except BpcliError as error:
         raise BpcliError(f"the key's problem {problem.name!r}: {error.message}") from None
-    return Prepared(problem, checked, truth, targets)
+    return Prepared(problem, checked, truth, targets, upstream, required)
+
+
+def _input_of(gradient: str, truth: Truth) -> str:
+    """The input a gradient of the key's ``gradients`` names ("dx" or "d(x)" -> "x")."""
+    target = resolve(gradient, truth)
+    if not target.gradient or target.position is not None or truth.name(target.node) not in truth.result.gradients:
+        raise BpcliError(f"gradients: {gradient} is not the gradient of an input (such as dx)")
+    return truth.name(target.node)
 
 
 def key_problems(key: Key, student: str) -> list[Prepared]:
@@ -445,9 +507,14 @@ class Submission:
     folders: Folders  # where their @ paths lead: the folder handed in
     alone: bool  # an answers file handed in alone, which may read no other file
     notes: list[str]
+    code: Path | None = None  # a Python file handed in alone: every file the key picks a backward function from
 
     @classmethod
     def read(cls, path: Path) -> Submission:
+        if path.suffix == PYTHON and not path.is_dir():  # read, and parsed, by each problem that picks from it
+            if not path.is_file():
+                raise BpcliError(f"cannot read {path}: no such file")
+            return cls({}, _own(path), True, [], code=path)
         if not path.is_dir():
             return cls._of(read_toml(path, MAX_SUBMISSION_BYTES, raise_with=""), path, alone=True)
         answers = path / SUBMISSION_ANSWERS
@@ -473,6 +540,12 @@ class Submission:
                 found[table["name"]] = table
         return cls(found, _own(path), alone, notes)
 
+    def hands_in(self, problem: KeyProblem) -> bool:
+        """Whether it may hold the backward pass ``problem`` asks for, answered or not."""
+        if problem.backward is None:
+            return False
+        return problem.function is not None if self.code is not None else not self.alone
+
     def located(self, text: str) -> str:
         """A text the student wrote; an @ path is refused for an answers file handed in alone."""
         if self.alone and text.strip().startswith("@"):
@@ -495,7 +568,7 @@ def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits
     """The student's mark on one problem: points × expectations met / expectations."""
     key = prepared.problem
     table = submission.tables.get(key.name)
-    if table is None and not (key.backward and not submission.alone):
+    if table is None and not submission.hands_in(key):
         return _zero(prepared, "not answered")
     table = table or {}
     allowed = STUDENT_KEYS | (TEMPLATE_KEYS if key.exercise else set())
@@ -503,9 +576,14 @@ def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits
     try:
         expect, unused = _answers(prepared, table.get("expect", {}), submission, limits)
         notes += unused
-        backward, label = _backward(prepared, table.get("backward"), submission, max_length)
-        problem = dataclasses.replace(prepared.checked, expect=expect, backward=backward, backward_label=label)
-        result = check_against(problem, prepared.truth, index)
+        if key.function is None:
+            backward, label = _backward(prepared, table.get("backward"), submission, max_length)
+            problem = dataclasses.replace(prepared.checked, expect=expect, backward=backward, backward_label=label)
+        else:
+            code, label = _backward_function(prepared, table.get("backward"), submission, max_length)
+            backward = None if code is None else code.backward
+            problem = dataclasses.replace(prepared.checked, expect=expect, code=code or prepared.checked.code)
+        result = check_against(problem, prepared.truth, index, prepared.upstream)
     except BpcliError as error:
         return dataclasses.replace(_zero(prepared, "not graded"), error=error.render(), notes=notes)
     answered = {_target(prepared, outcome) for outcome in result.outcomes if outcome.source == "expect"}
@@ -554,6 +632,40 @@ def _backward(prepared: Prepared, written: Any, submission: Submission, max_leng
     if submission.alone or not (submission.folders.base / name).exists():
         return None, name
     return read_text(submission.folders, "@" + name, max_length, "backward"), name
+
+
+def _backward_function(prepared: Prepared, written: Any, submission: Submission,
+                       max_length: int) -> tuple[StudentCode | None, str]:
+    """The student's backward function, paired with the key's forward function (None: not handed in), its label.
+
+    It is read from the file the key names in the student's folder (or the file they name, inside it),
+    or from the Python file they handed in alone; parsed, never run.
+    """
+    assert prepared.problem.function is not None  # _mark asks only then
+    (path, name), label = prepared.problem.function, prepared.problem.backward or ""
+    if written is not None:  # the student says where it is
+        mine = picked(submission.located(written)) if isinstance(written, str) else None
+        if mine is None:
+            raise BpcliError(f'backward must pick your function, such as backward = "@{label}"')
+        path, name = split_spec(mine) or (path, name)  # picked() has made sure that it splits
+        label = mine
+    elif submission.code is not None:
+        path, label = submission.code.name, f"{submission.code.name}:{name}"
+    elif submission.alone or not (submission.folders.base / path).exists():
+        return None, label
+    text = read_text(submission.folders, "@" + path, max_length, "backward")
+    return _paired(prepared, read_function(text, name, path)), label
+
+
+def _paired(prepared: Prepared, backward: Function) -> StudentCode:
+    """The student's backward function with the key's forward pass: its forward function, or its expression,
+    whose parameters are the inputs in the order of ``inputs`` and whose cache holds them all in that order."""
+    checked = prepared.checked
+    if checked.code is not None:
+        return paired(checked.code.forward, checked.code.program, backward)
+    inputs = tuple(checked.values)
+    return paired(Signature(f"the key's problem '{prepared.problem.name}'", "the key's expression", inputs, inputs),
+                  checked.expression, backward)
 
 
 def _target(prepared: Prepared, outcome: Outcome) -> Target:

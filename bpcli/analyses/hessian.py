@@ -18,7 +18,9 @@ on either side, and says so in a warning.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Mapping, Sequence
 
 from bpcli.analyses.derivative import higher_order_warnings, require_number, variable
@@ -32,6 +34,9 @@ from bpcli.engine.shapes import element_labels, show, size, value_shape
 
 DEFAULT_MAX_ENTRIES = 1_000_000
 BATCH_ELEMENTS = 1 << 20  # numbers per node in one chunk of rows evaluated together (8 MB)
+# Up to this many variables, all numbers, the rows are separate passes on numbers: the batch would
+# import numpy, which takes longer than the passes (start-up). The rows are the same to the last bit.
+ROWS_ON_NUMBERS = 8
 MODES = ("matrix", "hvp")
 
 
@@ -40,8 +45,9 @@ class HessianResult(Result):
     """The Hessian matrix of a number over its variables' elements, or the product H v.
 
     In ``"matrix"`` mode ``matrix`` is n × n over the flattened elements
-    (``elements`` labels them); in ``"hvp"`` mode ``product`` is H v, shaped
-    like each variable.
+    (``elements`` labels them), a numpy array, and ``entries`` the same rows
+    as lists of floats; in ``"hvp"`` mode ``product`` is H v, shaped like
+    each variable.
 
         >>> import bpcli
         >>> r = bpcli.hessian("x**2 * y", x=1, y=2, vector={"x": 1, "y": 0})
@@ -56,11 +62,22 @@ class HessianResult(Result):
     shapes: dict[str, tuple[int, ...]]
     inputs: dict[str, Any]
     gradients: dict[str, Any]
-    matrix: Any  # n × n over the flattened elements (mode "matrix"), else None
+    # n rows of n floats over the flattened elements (mode "matrix"), else None: numpy only when
+    # ``matrix`` is read (start-up).
+    entries: list[list[float]] | None
     vector: dict[str, Any] | None  # v, shaped like each variable (mode "hvp")
     product: dict[str, Any] | None  # H v, shaped like each variable (mode "hvp")
     passes: int  # backward passes through the gradient
     warnings: list[Notice] = field(default_factory=list)
+
+    @cached_property
+    def matrix(self) -> Any:
+        """The n × n numpy matrix over the flattened elements (mode "matrix"), else None."""
+        if self.entries is None:
+            return None
+        import numpy as np  # numpy only where arrays are asked for (start-up)
+
+        return np.array(self.entries, dtype=float).reshape(len(self.entries), len(self.entries))
 
     @property
     def mode(self) -> str:
@@ -129,7 +146,7 @@ def hessian(
         shapes={graph.nodes[v].name: graph.shape(v) for v in chosen},
         inputs=inputs,
         gradients=by_name(gradient),
-        matrix=matrix,
+        entries=matrix,
         vector=None if vectors is None else by_name(vectors, read=lambda v, value: value),
         product=None if product_nodes is None else by_name(product_nodes),
         passes=passes,
@@ -140,28 +157,48 @@ def hessian(
     )
 
 
-def _asymmetry(graph: Any, chosen: list[int], matrix: Any) -> list[Notice]:
+def _asymmetry(graph: Any, chosen: list[int], matrix: list[list[float]] | None) -> list[Notice]:
     """A warning where the matrix is not symmetric: a true Hessian is, wherever it exists.
 
     Mixed partials differ (or one is nan) only where f is not twice
     differentiable, so the entry says which pair and why it cannot be trusted.
     """
-    import numpy as np  # numpy only where arrays are (start-up)
-
-    if matrix is None or matrix.size == 0:
+    if not matrix:
         return []
-    with np.errstate(all="ignore"):
-        same = np.isclose(matrix, matrix.T, rtol=1e-7, atol=1e-12, equal_nan=True)  # rounding differs by order
-    if same.all():
+    pair = _asymmetric_pair(matrix)
+    if pair is None:
         return []
     labels = [label for v in chosen for label in element_labels(graph.nodes[v].name, graph.shape(v))]
-    i, j = (int(k) for k in np.argwhere(~same)[0])
+    i, j = pair
     message = (
-        f"the Hessian is not symmetric: ∂²f/∂{labels[i]} ∂{labels[j]} = {matrix[i, j]:g} but "
-        f"∂²f/∂{labels[j]} ∂{labels[i]} = {matrix[j, i]:g}; f is not twice differentiable there "
+        f"the Hessian is not symmetric: ∂²f/∂{labels[i]} ∂{labels[j]} = {matrix[i][j]:g} but "
+        f"∂²f/∂{labels[j]} ∂{labels[i]} = {matrix[j][i]:g}; f is not twice differentiable there "
         "(an inf or nan in its second derivatives, or a kink), so neither entry is a true second derivative"
     )
     return [Notice(None, None, "asymmetric", message)]
+
+
+def _asymmetric_pair(matrix: list[list[float]]) -> tuple[int, int] | None:
+    """The first entry, row by row, that differs from its mirror image by more than rounding."""
+    n = len(matrix)
+    if n <= ROWS_ON_NUMBERS:  # a few numbers, compared without numpy's import (start-up)
+        return next(((i, j) for i in range(n) for j in range(n) if not _close(matrix[i][j], matrix[j][i])), None)
+    import numpy as np  # a large matrix is compared as an array (the batch has imported numpy already)
+
+    array = np.array(matrix, dtype=float)
+    with np.errstate(all="ignore"):
+        same = np.isclose(array, array.T, rtol=1e-7, atol=1e-12, equal_nan=True)  # rounding differs by order
+    if same.all():
+        return None
+    i, j = (int(k) for k in np.argwhere(~same)[0])
+    return i, j
+
+
+def _close(a: float, b: float) -> bool:
+    """numpy's isclose(a, b, rtol=1e-7, atol=1e-12, equal_nan=True): the rounding differs by the order of passes."""
+    if a == b or (a != a and b != b):
+        return True
+    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= 1e-12 + 1e-7 * abs(b)
 
 
 def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
@@ -174,7 +211,7 @@ def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
 
 
 def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None],
-            evaluation: Any) -> tuple[Any, int, list[Any]]:
+            evaluation: Any) -> tuple[list[list[float]], int, list[Any]]:
     """Every row at once: one backward pass from <g, s>, its seeds s a batch of one-hot vectors.
 
     Row k is the gradient of g's k-th element, the backward pass through the
@@ -185,19 +222,22 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     seeds of the other variables are 0, and what they contribute adds exactly
     0: the rows are those of separate passes to the last bit, unless a second
     derivative is inf or nan (0 × inf is nan). Then the rows are computed as
-    separate passes (``_matrix_by_rows``), and their warnings with them.
+    separate passes (``_matrix_by_rows``), and their warnings with them; so
+    are a few numbers' (``ROWS_ON_NUMBERS``).
     """
+    chosen = list(gradient)
+    if graph.shapes is None and len(chosen) <= ROWS_ON_NUMBERS:
+        return _matrix_by_rows(graph, inputs, gradient)
     import numpy as np  # numpy only where arrays are (start-up)
 
     from bpcli.engine.batched import evaluate_batch
     from bpcli.engine.evaluate import evaluate
 
-    chosen = list(gradient)
     sizes = [size(graph.shape(v)) for v in chosen]
     count = sum(sizes)
     seeds, second = _seeded_pass(graph, gradient)
     if not seeds:
-        return np.zeros((count, count)), 0, []
+        return [[0.0] * count for _ in range(count)], 0, []
     wanted = [node for node in (second.gradient(v) for v in chosen) if node is not None]
     bound = {**inputs, **{name: zero_like(inputs[graph.nodes[v].name]) for v, name in seeds.items()}}
     # The new nodes that do not depend on the seeds (the second pass's local gradients), computed once.
@@ -219,28 +259,28 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     if not np.all(np.isfinite(matrix)):
         return _matrix_by_rows(graph, bound, gradient)
     passes = sum(n for v, n in zip(chosen, sizes) if gradient[v] is not None)
-    return matrix, passes, []
+    entries: list[list[float]] = matrix.tolist()
+    return entries, passes, []
 
 
 def _matrix_by_rows(graph: Any, inputs: Mapping[str, Any],
-                    gradient: dict[int, int | None]) -> tuple[Any, int, list[Any]]:
+                    gradient: dict[int, int | None]) -> tuple[list[list[float]], int, list[Any]]:
     """Row by row: the Jacobian of each variable's gradient, one backward pass (and evaluation) per element."""
-    import numpy as np  # numpy only where arrays are (start-up)
-
     chosen = list(gradient)
     count = sum(size(graph.shape(v)) for v in chosen)
-    blocks, passes, findings = [], 0, []
+    matrix: list[list[float]] = []
+    passes, findings = 0, []
     bound = dict(inputs)
     for v, node in gradient.items():
         if node is None:  # f does not depend on v: its rows are zero
-            blocks.append(np.zeros((size(graph.shape(v)), count)))
+            matrix.extend([0.0] * count for _ in range(size(graph.shape(v))))
             continue
         rows = vjp_rows(graph, node, bound, chosen)
-        blocks.append(np.hstack(rows.matrices))
+        matrix.extend([entry for block in pieces for entry in block] for pieces in zip(*rows.matrices))
         findings.extend(rows.findings)
         passes += size(graph.shape(v))
         bound[rows.seed] = zero_like(inputs[graph.nodes[v].name])  # every input has a value from now on
-    return (np.vstack(blocks) if blocks else np.zeros((0, 0))), passes, findings
+    return matrix, passes, findings
 
 
 def _seeded_pass(graph: Any, gradient: dict[int, int | None]) -> tuple[dict[int, str], Any]:

@@ -10,6 +10,7 @@ of output element k with respect to every input element.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping, Sequence
 
 from bpcli.analyses.result import Result
@@ -31,7 +32,8 @@ class JacobianResult(Result):
     (``inputs-first``, the lecture notes' convention).
 
     ``matrix(name)`` is the matrix in the chosen layout (``matrices`` holds
-    them outputs-first); ``passes`` counts the vector-Jacobian products.
+    them outputs-first), a numpy array; ``rows(name)`` the same entries as
+    lists of floats; ``passes`` counts the vector-Jacobian products.
 
         >>> import bpcli
         >>> r = bpcli.jacobian("W @ x", W=[[1, 2], [3, 4]], x=[5, 6])
@@ -46,14 +48,30 @@ class JacobianResult(Result):
     output_shape: tuple[int, ...]
     inputs: dict[str, Any]
     shapes: dict[str, tuple[int, ...]]
-    matrices: dict[str, Any]  # always outputs-first here; ``matrix`` applies the layout
+    # Outputs-first, a list of floats per output element: numpy only when ``matrices`` is read (start-up).
+    entries: dict[str, list[list[float]]]
     passes: int
     layout: str = "outputs-first"
     warnings: list[Notice] = field(default_factory=list)
 
+    @cached_property
+    def matrices(self) -> dict[str, Any]:
+        """The numpy matrices, always outputs-first; ``matrix`` applies the layout."""
+        import numpy as np  # numpy only where arrays are asked for (start-up)
+
+        return {name: np.array(rows, dtype=float).reshape(len(rows), size(self.shapes[name]))
+                for name, rows in self.entries.items()}
+
     def matrix(self, name: str) -> Any:
         m = self.matrices[name]
         return m.T if self.layout == "inputs-first" else m
+
+    def rows(self, name: str) -> list[list[float]]:
+        """``matrix(name)`` as a list of rows of floats (the views read it without numpy)."""
+        rows = self.entries[name]
+        if self.layout == "outputs-first":
+            return rows
+        return [list(column) for column in zip(*rows)] if rows[0] else []
 
 
 def jacobian(
@@ -97,7 +115,7 @@ def jacobian(
         output_shape=output_shape,
         inputs=inputs,
         shapes={graph.nodes[v].name: graph.shape(v) for v in variables},
-        matrices={graph.nodes[v].name: m for v, m in zip(variables, passes.matrices)},
+        entries={graph.nodes[v].name: m for v, m in zip(variables, passes.matrices)},
         passes=rows,
         layout=layout,
         warnings=problem.warnings(passes.first.findings),
@@ -108,7 +126,8 @@ def jacobian(
 class VjpRows:
     """The Jacobian of one node with respect to some variables, a row per element of the node."""
 
-    matrices: list[Any]  # one per variable: (elements of the node) × (elements of the variable)
+    # One per variable: a row of floats per element of the node, a column per element of the variable.
+    matrices: list[list[list[float]]]
     seed: str  # the input that holds the upstream gradient of the node: bind it in later evaluations
     adjoints: Adjoints  # where the backward pass with the one-hot seed put each gradient
     first: Evaluation  # the first pass: every node evaluated, with its findings
@@ -126,8 +145,6 @@ def vjp_rows(
     is the Jacobian of the gradient). ``also`` names further nodes to evaluate
     in the first pass (the forward pass, for its warnings).
     """
-    import numpy as np  # numpy only where arrays are (start-up)
-
     output_shape = graph.shape(output)
     seed_name = graph.claim("d" + graph.nodes[output].name)
     seed = graph.add(INPUT, (), seed_name, shape=output_shape)
@@ -136,7 +153,7 @@ def vjp_rows(
     reported = [g for g in gradients if g is not None]
     roots = [*also, *reported]
     rows = size(output_shape)
-    matrices = [np.zeros((rows, size(graph.shape(v)))) for v in variables]
+    matrices: list[list[list[float]]] = [[] for _ in variables]
     first: Evaluation | None = None
     findings: list[Finding] = []
     for row in range(rows):
@@ -148,11 +165,20 @@ def vjp_rows(
         if first is None:
             first = evaluation
         findings.extend(evaluation.findings)
-        for matrix, node in zip(matrices, gradients):
-            if node is not None:
-                matrix[row] = np.reshape(evaluation.values[node], -1)
+        for matrix, v, node in zip(matrices, variables, gradients):
+            matrix.append([0.0] * size(graph.shape(v)) if node is None else _flat(evaluation.values[node]))
     assert first is not None  # rows >= 1: every shape has an element
     return VjpRows(matrices, seed_name, adjoints, first, findings)
+
+
+def _flat(value: Any) -> list[float]:
+    """A value's elements in row-major order, as floats: a number needs no numpy (start-up)."""
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    flat: list[float] = np.reshape(np.asarray(value, dtype=float), -1).tolist()
+    return flat
 
 
 def _one_hot(shape: tuple[int, ...], index: int) -> Any:

@@ -32,10 +32,24 @@ from bpcli.engine.syntax.functions import CACHE, Function, read_function, split_
 
 
 @dataclass(frozen=True)
+class Signature:
+    """What a backward function is paired by: its forward pass's parameters, in order, and what its cache keeps.
+
+    A forward function has one (``signature``); so has a grader's expression whose inputs are the
+    parameters and, all of them in order, the cache (``bpcli grade``: ``expr = "out = x.dot(w) + b"``).
+    """
+
+    label: str  # for messages: FILE.py:NAME, or where the expression is
+    name: str  # the forward pass, as messages name it
+    parameters: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StudentCode:
     """A forward function, perhaps its backward pass, and how the two meet."""
 
-    forward: Function
+    forward: Function | Signature  # a Signature: the forward pass is an expression (program), not a function
     program: str  # the forward pass, as a bpcli program at the file's own lines
     backward: str | None = None  # the backward pass, the same way (None: there is none to check)
     backward_label: str = ""
@@ -96,8 +110,23 @@ def student_code(forward: Function, backward: Function | None = None) -> Student
     _output(forward)
     if backward is None:
         return StudentCode(forward, forward.program)
-    scope = Scope(_taken(forward, backward), _upstream(backward), _returned(forward, backward))
-    return StudentCode(forward, forward.program, backward.program, backward.label, scope)
+    return paired(forward, forward.program, backward)
+
+
+def paired(forward: Function | Signature, program: str, backward: Function) -> StudentCode:
+    """A backward function paired with its forward pass (``program``): a BpcliError where they do not fit."""
+    signed = forward if isinstance(forward, Signature) else signature(forward)
+    scope = Scope(_taken(signed, backward), _upstream(backward), _returned(signed, backward))
+    return StudentCode(forward, program, backward.program, backward.label, scope)
+
+
+def signature(forward: Function) -> Signature:
+    """A forward function's parameters, and the names its cache holds: cache = (x, w, b), or a single name
+    returned second."""
+    kept: tuple[str, ...] = ()
+    if len(forward.returns) >= 2:
+        kept = (forward.kept or ()) if forward.returns[1] == CACHE else (forward.returns[1],)
+    return Signature(forward.label, forward.name, forward.parameters, kept)
 
 
 def check_used(code: StudentCode, names: Collection[str]) -> None:
@@ -158,20 +187,11 @@ def _output(forward: Function) -> str:
     return output
 
 
-def _kept(forward: Function) -> tuple[str, ...]:
-    """The names the forward's cache holds: cache = (x, w, b), or a single name returned second."""
-    if len(forward.returns) < 2:
-        return ()
-    if forward.returns[1] == CACHE:
-        return forward.kept or ()
-    return (forward.returns[1],)
-
-
-def _taken(forward: Function, backward: Function) -> dict[str, str]:
+def _taken(forward: Signature, backward: Function) -> dict[str, str]:
     """Each name the backward takes from the cache -> the forward value of that position."""
     if backward.unpacked is None:
         return {}
-    kept, taken = _kept(forward), backward.unpacked
+    kept, taken = forward.kept, backward.unpacked
     if backward.whole and len(kept) != 1:
         raise BpcliError(
             f"{backward.label}: {backward.name} takes the {CACHE} as one value, but {forward.name}'s holds "
@@ -190,7 +210,7 @@ def _upstream(backward: Function) -> str:
     return backward.parameters[0]
 
 
-def _returned(forward: Function, backward: Function) -> dict[str, str]:
+def _returned(forward: Signature, backward: Function) -> dict[str, str]:
     """Each name the backward returns -> the forward parameter whose gradient it must be (by position)."""
     where = f"{backward.label}, line {backward.returns_line}"
     return _returned_in_order(backward, backward.returns, forward.parameters, where, forward.name)

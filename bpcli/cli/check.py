@@ -171,7 +171,7 @@ def _print_unreadable(answers: Path, error: BpcliError, rtol: Optional[float], a
     print(CheckResult([], Rule(rtol, atol), answers=str(answers), error=error.render()).to_json())
 
 
-def _picks_a_function(backward: Path) -> bool:
+def picks_a_function(backward: Path) -> bool:
     """--backward FILE.py:NAME, not a file of that name."""
     from bpcli.analyses.student_code import is_spec  # only where a backward pass is given (start-up)
 
@@ -181,7 +181,7 @@ def _picks_a_function(backward: Path) -> bool:
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, limits, max_length):
     from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
 
-    if backward is not None and _picks_a_function(backward):
+    if backward is not None and picks_a_function(backward):
         raise BpcliError(f"--backward {backward} picks a backward function: give its forward function with "
                          "--forward FILE.py:NAME")
     text, extra = common.read_expression(expression, file, ctx.args, max_length)

@@ -26,8 +26,8 @@ def grade(
     ),
     submissions: Optional[list[Path]] = Argument(
         None, metavar="SUBMISSIONS...", show_default=False,
-        help="One per student: an answers file (the student id is its stem) or a folder holding answers.toml "
-        "and code files (the id is its name).",
+        help="One per student: an answers file (the student id is its stem), a folder holding answers.toml "
+        "and code files (the id is its name), or a .py file (their layers.py; the id is its stem).",
     ),
     json_output: bool = Option(False, "--json", help="Print the bpcli.grade/1 JSON document."),
     csv_path: Optional[Path] = Option(
@@ -50,8 +50,11 @@ def grade(
     The key's [[problem]] tables have name, expr, inputs, and answers (the
     values and gradients a student must give, such as ["dx", "dw"]) or
     backward = "@backward.py" (the student's backward pass, that file in
-    their folder); optionally points (default 1), hidden, rtol (default
-    0.01), atol (default 1e-6), upstream, seed.
+    their folder) or backward = "@layers.py:affine_backward" (the function of
+    their layers.py, paired with the forward function expr picks in the key's
+    folder: expr = "@reference.py:affine_forward"); optionally points
+    (default 1), hidden, gradients, rtol (default 0.01), atol (default 1e-6),
+    upstream, seed (of random inputs and upstream, as check's --seed).
 
     A submission's [[problem]] tables give name and expect (and backward,
     a file in their folder); anything else is ignored with a note. A problem

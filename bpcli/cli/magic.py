@@ -13,7 +13,10 @@ Values may come from the notebook: ``-x $x`` reads the variable x, and a
 variable of the expression bound nowhere on the line is read from the
 notebook variable of the same name. Only names are looked up, in the user
 namespace; nothing is evaluated. ``--forward NAME`` takes the forward
-expression from a notebook string (or is the expression itself).
+expression from a notebook string (or is the expression itself);
+``--forward FILE.py:NAME`` (with ``--backward FILE.py:NAME``, or a backward
+pass in the cell) picks a student's functions from a file, parsed and never
+run, as on the command line.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import numbers
 import shlex
 import sys
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import typer
@@ -28,7 +32,7 @@ import typer.main
 
 from bpcli.analyses.check import check
 from bpcli.analyses.derivative import derivative
-from bpcli.analyses.student_code import is_spec
+from bpcli.analyses.student_code import is_spec, read_code
 from bpcli.analyses.grad import build, grad
 from bpcli.analyses.gradcheck import gradcheck
 from bpcli.analyses.hessian import hessian
@@ -37,6 +41,7 @@ from bpcli.analyses.symbolic import symbolic
 from bpcli.cli import app, common  # app: the typer application, every command registered
 from bpcli.cli import graph as graph_command
 from bpcli.cli.bindings import IDENTIFIER, split_bindings
+from bpcli.cli.check import picks_a_function
 from bpcli.cli.hessian import vector_value
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
@@ -86,13 +91,15 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
     forward, arguments = _take_option(arguments, "--forward")
     if cell is not None and name != "check":
         raise BpcliError("the cell of %%bpcli is a backward pass to check: %%bpcli check EXPR BINDINGS")
-    if forward is not None and is_spec(forward):
-        raise BpcliError(f"--forward {forward} picks a function from a file, which %bpcli does not yet do: "
-                         f"run !bpcli check --forward {forward} ... (in a notebook, --forward is an expression "
-                         "or a notebook string holding one)")
-    if forward is not None:
+    picked = forward is not None and is_spec(forward)
+    if picked and name != "check":
+        raise BpcliError(f"--forward {forward} picks a function from a file for check: %bpcli check --forward "
+                         f"{forward} ...")
+    if forward is not None and not picked:
         arguments = [_text(forward, namespace, bare_name=True), *arguments]
     params, extra = _parse(name, arguments)
+    if forward is not None and picked:
+        return _shown(_check_functions(forward, params, extra, namespace, cell), params)
     text = _expression(params, namespace)
     if name == "graph":  # -o PATH is --out PATH where the expression has no variable o, as on the command line
         out, extra = common.short_out_option(text, extra, params.get("out"))
@@ -103,7 +110,11 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
     read = _Values(params, namespace)
     # --symbolic needs no values: a notebook variable that happens to share a name is not bound to it
     values = read.bindings(text, extra, by_name=not params.get("symbolic"))
-    result = _COMMANDS[name](text, values, params, read, cell)
+    return _shown(_COMMANDS[name](text, values, params, read, cell), params)
+
+
+def _shown(result: Any, params: dict[str, Any]) -> Any:
+    """The result, for the notebook to display; with --json, its document printed instead."""
     if params.get("json_output"):
         print(result.to_json())
         return None
@@ -157,12 +168,15 @@ class _Values:
         self.limits = Limits(max_elements=limit)  # what the command passes its analysis
 
     def bindings(self, text: str, arguments: list[str], by_name: bool = True) -> dict[str, Any]:
-        values = {name: self.read(name, value) for name, value in split_bindings(arguments).items()}
         if not by_name:
-            return values
+            return self.given(arguments)
         graph = build(text)
-        for variable in graph.variables:
-            name = graph.nodes[variable].name
+        return self.given(arguments, [graph.nodes[variable].name for variable in graph.variables])
+
+    def given(self, arguments: list[str], variables: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+        """The line's bindings, and each of ``variables`` the line does not bind from the notebook's variable."""
+        values = {name: self.read(name, value) for name, value in split_bindings(arguments).items()}
+        for name in variables:
             if name not in values and _is_value(self.namespace.get(name)):
                 values[name] = self.namespace[name]
         return values
@@ -209,14 +223,48 @@ def _first_order(text: str, values: dict, params: dict, read: _Values) -> Any:
 
 def _check(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
     expectations = common.expectations(params.get("expect") or [], read.reader)
-    backward, label = cell, "the cell"
-    if params.get("backward") is not None:
-        if cell is not None:
-            raise BpcliError("the backward pass is the cell or --backward PATH, not both")
-        backward, label = common.read_text(params["backward"]), str(params["backward"])
+    if params.get("backward") is not None and picks_a_function(Path(params["backward"])):
+        raise BpcliError(f"--backward {params['backward']} picks a backward function: give its forward function "
+                         "with --forward FILE.py:NAME")
+    backward, label = _backward(params, cell)
     return check(text, values, expect=expectations, backward=backward, backward_label=label,
                  rtol=params.get("rtol"), atol=params.get("atol"),
                  upstream=read.read("--upstream", params.get("upstream")), limits=read.limits)
+
+
+def _backward(params: dict, cell: str | None) -> tuple[str | None, str]:
+    """A backward pass in the notes' style, from the cell or --backward PATH, and its label."""
+    if params.get("backward") is None:
+        return cell, "the cell"
+    if cell is not None:
+        raise BpcliError("the backward pass is the cell or --backward PATH, not both")
+    return common.read_text(params["backward"], params.get("max_length", common.DEFAULT_MAX_LENGTH)), \
+        str(params["backward"])
+
+
+def _check_functions(forward: str, params: dict, extra: list[str], namespace: Mapping[str, Any],
+                     cell: str | None) -> Any:
+    """check --forward FILE.py:NAME [--backward FILE.py:NAME]: a student's functions, read as the command line
+    reads them (paths are the user's own; parsed, never run), values in the same order from the same seed."""
+    if params.get("file") is not None:
+        raise BpcliError("--forward picks the forward pass from a Python file; give no --file with it")
+    max_length = params.get("max_length", common.DEFAULT_MAX_LENGTH)
+    backward = params.get("backward")
+    function = backward is not None and picks_a_function(Path(backward))
+    if function and cell is not None:
+        raise BpcliError("the backward pass is the cell or --backward FILE.py:NAME, not both")
+    code = read_code(forward, str(backward) if function else None,
+                     lambda path: common.read_text(Path(path), max_length))
+    read = _Values(params, namespace)
+    # typer reads the first binding word as the expression, as on the command line
+    words = [params["expression"], *extra] if params.get("expression") is not None else extra
+    values = read.given(words, code.forward.parameters)
+    expectations = common.expectations(params.get("expect") or [], read.reader)
+    text, label = (None, "") if function else _backward(params, cell)
+    return check(forward, values, expect=expectations, backward=text, backward_label=label,
+                 rtol=params.get("rtol"), atol=params.get("atol"),
+                 upstream=read.read("--upstream", params.get("upstream")), limits=read.limits, code=code,
+                 seed=params.get("seed", 0), fills=read.reader)
 
 
 def _gradcheck(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:

@@ -397,7 +397,7 @@ def print_renderable(renderable: Any, path: Optional[Path]) -> None:
     from bpcli.views.terminal import PrintHook
 
     with atomic_output(path) as handle:
-        output = Console(file=handle, width=PIPED_WIDTH, color_system=None, highlight=False)
+        output = Console(file=handle, width=PIPED_WIDTH, color_system=None, highlight=False, emoji=False)
         output.push_render_hook(PrintHook())
         output.print(renderable)
 
@@ -445,8 +445,9 @@ def console(stderr: bool = False) -> Any:
     stream = sys.stderr if stderr else sys.stdout
     tolerate_encoding(stream)
     plain = os.environ.get("NO_COLOR", "") != ""
+    # emoji=False: a ":name:" in the text stays as written, and rich's table of emoji is never imported (start-up).
     output = Console(highlight=False, width=output_width(stream), stderr=stderr,
-                     color_system=None if plain else "auto")
+                     color_system=None if plain else "auto", emoji=False)
     # No line ends in spaces (rich pads titles and cells); ∂ is d where the stream cannot write it.
     output.push_render_hook(PrintHook(respelling(stream)))
     return output

@@ -17,12 +17,10 @@ the code by the backend's own source, so it computes what bpcli computes.
 from __future__ import annotations
 
 import builtins
-import dis
 import importlib
-import inspect
 import keyword
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import types
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.formulas import OPERATORS, function_name, to_ast
@@ -42,8 +40,7 @@ _SIZED = {"arange", "zeros", "ones", "eye", "reshape"}  # gates whose constant i
 TAG_COLUMN = 52  # where the #(k) stage numbers line up, as in the notes
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):  # not a dataclass: dataclasses' import (inspect, ast, dis) is start-up time
     imports: str
     calls: dict[str, str]  # gate op -> how the code calls it; other function gates are helpers
     backend: str  # the bpcli backend module whose functions are the helpers
@@ -291,7 +288,8 @@ class _Program:
 
     def _helper_names(self) -> set[str]:
         """Every name a helper might take (the code must not give it to a stage)."""
-        return {name for name, value in vars(self.backend).items() if inspect.isfunction(value) or name.isupper()}
+        return {name for name, value in vars(self.backend).items()
+                if isinstance(value, types.FunctionType) or name.isupper()}
 
     def _helpers(self) -> list[str]:
         """The source of every backend function the code calls, and of what those use."""
@@ -304,7 +302,9 @@ class _Program:
             value = getattr(self.backend, name, None)
             if isinstance(value, float):
                 sources[name] = f"{name} = {_number(value)}"
-            elif inspect.isfunction(value):
+            elif isinstance(value, types.FunctionType):
+                import inspect  # only to print a helper's source (start-up)
+
                 sources[name] = inspect.getsource(value).rstrip()
                 wanted.extend(self._globals_of(value))
             else:
@@ -313,8 +313,11 @@ class _Program:
 
     def _globals_of(self, function: Any) -> list[str]:
         """The backend's own names a function uses (not the modules math and numpy, not builtins)."""
+        import dis  # only to print a helper's source (start-up)
+
         used = {i.argval for i in dis.get_instructions(function) if i.opname == "LOAD_GLOBAL"}
-        return [name for name in used if name in vars(self.backend) and not inspect.ismodule(vars(self.backend)[name])]
+        return [name for name in used
+                if name in vars(self.backend) and not isinstance(vars(self.backend)[name], types.ModuleType)]
 
 
 def _from_formula(name: str, backend: str) -> str:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import signal
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import REGISTRY
@@ -38,8 +37,7 @@ INSTALL_GRAPHVIZ = (
 )
 
 
-@dataclass(frozen=True)
-class Box:
+class Box(NamedTuple):  # records, not dataclasses: dataclasses' import (inspect, ast, dis) is start-up time
     """A node of the circuit: an input, a constant, a gate or the output."""
 
     id: str
@@ -50,16 +48,14 @@ class Box:
     uses: int = 1
 
 
-@dataclass(frozen=True)
-class Wire:
+class Wire(NamedTuple):
     source: str
     target: str
     value: Any  # None when no values were bound
     gradient: Any  # None where no gradient flows (a constant)
 
 
-@dataclass(frozen=True)
-class Circuit:
+class Circuit(NamedTuple):
     title: str
     output: str
     boxes: tuple[Box, ...]

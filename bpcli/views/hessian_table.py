@@ -25,7 +25,7 @@ def hessian_table(result: HessianResult, precision: int = DEFAULT_PRECISION, ful
         n = len(result.elements)
         title = f"Hessian of {of}: ∂²{result.output}/∂row ∂column"
         parts: list[Any] = [
-            matrix_table(title, result.elements, result.elements, result.matrix, precision, full),
+            matrix_table(title, result.elements, result.elements, result.entries, precision, full),
             Text(f"Over {shapes}: {n} element{'s' if n != 1 else ''}"
                  + (", each array flattened row by row." if any(result.shapes.values()) else ".")),
             Text(f"Built from {result.passes} backward pass{'es' if result.passes != 1 else ''} through the "

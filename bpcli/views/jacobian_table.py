@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # views read results, never import the analyses
 def jacobian_table(result: JacobianResult, precision: int = DEFAULT_PRECISION, full: bool = False,
                    warnings: bool = True) -> Group:
     parts: list[Any] = []
-    for name in result.matrices:
+    for name in result.entries:
         parts.append(_matrix(result, name, precision, full))
     how = "one backward pass per output element"
     plural = "s" if result.passes != 1 else ""
@@ -33,4 +33,4 @@ def _matrix(result: JacobianResult, name: str, precision: int, full: bool) -> Gr
     if result.layout == "inputs-first":
         rows, columns = columns, rows
     title = f"∂{result.output}/∂{name}, rows are {'outputs' if result.layout == 'outputs-first' else 'inputs'}:"
-    return matrix_table(title, rows, columns, result.matrix(name), precision, full)
+    return matrix_table(title, rows, columns, result.rows(name), precision, full)

@@ -78,7 +78,7 @@ def jacobian_document(result: JacobianResult) -> dict[str, Any]:
         "passes": result.passes,
         "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
         "shapes": {name: list(shape) for name, shape in result.shapes.items()},
-        "jacobians": {name: jsonable(result.matrix(name)) for name in result.matrices},
+        "jacobians": {name: jsonable(result.rows(name)) for name in result.entries},
         "warnings": _warnings(result),
     }
 
@@ -96,7 +96,7 @@ def hessian_document(result: HessianResult) -> dict[str, Any]:
         "inputs": {name: jsonable(v) for name, v in result.inputs.items()},
         "shapes": {name: list(shape) for name, shape in result.shapes.items()},
         "gradients": {name: jsonable(v) for name, v in result.gradients.items()},
-        "hessian": jsonable(result.matrix),
+        "hessian": jsonable(result.entries),
         "vector": None if result.vector is None else {name: jsonable(v) for name, v in result.vector.items()},
         "hvp": None if result.product is None else {name: jsonable(v) for name, v in result.product.items()},
         "passes": result.passes,

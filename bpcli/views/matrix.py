@@ -15,6 +15,7 @@ PREVIEW = 12  # rows and columns shown before "…", unless full
 
 
 def matrix_table(title: str, rows: list[str], columns: list[str], matrix: Any, precision: int, full: bool) -> Group:
+    """``matrix``: a 2-D numpy array or a list of rows (read as ``matrix[i][j]``, which both are)."""
     table = Table()
     # Labels fold rather than end in "…", so that W[0,1] and W[0,2] stay apart in a narrow terminal.
     table.add_column("", no_wrap=True, min_width=max(map(len, rows), default=0))
@@ -25,7 +26,7 @@ def matrix_table(title: str, rows: list[str], columns: list[str], matrix: Any, p
         if i is None:
             table.add_row("…", *["…" for _ in shown_columns])
             continue
-        cells = ["…" if j is None else format_value(matrix[i, j], precision) for j in shown_columns]
+        cells = ["…" if j is None else format_value(matrix[i][j], precision) for j in shown_columns]
         table.add_row(Text(rows[i]), *cells)
     return Group(Text(title), fitted(table))
 
