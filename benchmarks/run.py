@@ -637,6 +637,47 @@ def grading(students: int, problems: int) -> list[Row]:
                 note="target: under 10 s in one process, start-up included", seconds=True)]
 
 
+# The problems of an [exercise] key: gates on numbers, as exercise sheets are.
+EXERCISES = ["sigmoid(w0*x0 + w1*x1 + w2)", "q = x + y; f = q * z", "x * y + x", "tanh(a*b) + c", "max(x, y) * z",
+             "(x + y) * (y - z)", "exp(x) * y", "a * b * c + d", "log(x*x + 1) * y", "relu(x * w + b)"]
+
+
+def exercise_grading(students: int, problems: int) -> list[Row]:
+    """``bpcli grade`` against an ``[exercise]`` key (each student's variant made again from the seed and their id)
+    against ``check --answers`` of the same filled-in sheets, one file (each problem differentiated once too)."""
+    import tempfile
+
+    from bpcli.analyses.exercise import Spec, exercise
+
+    specs = [Spec(EXERCISES[i % len(EXERCISES)], name=f"p{i}") for i in range(problems)]
+    ids = [f"s{n:03}" for n in range(students)]
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        (base / "problems.toml").write_text("".join(f'[[problem]]\nname = "{spec.name}"\nexpr = "{spec.expression}"\n'
+                                                    for spec in specs))
+        key = base / "key.toml"
+        key.write_text('[exercise]\nset = "@problems.toml"\nseed = 7\n')
+        sheets = {variant.student: "".join(
+            f'[[problem]]\nname = "{p.name}"\nexpr = "{p.spec.expression}"\ninputs = {_inline(p.inputs)}\n'
+            f'[problem.expect]\n' + "".join(f'"{blank.key}" = {blank.answer!r}\n' for blank in p.blanks)
+            for p in variant.problems) for variant in exercise(specs, 7, ids).variants}
+        for student, text in sheets.items():
+            (base / f"{student}.toml").write_text(text)
+        one_file = base / "all.toml"
+        one_file.write_text("".join(sheets.values()))
+        figure, baseline = interleaved(
+            lambda: subprocess.run([*bpcli_command(), "grade", str(key), *(str(base / f"{s}.toml") for s in ids),
+                                    "--json"], capture_output=True, check=True),
+            lambda: subprocess.run([*bpcli_command(), "check", "--answers", str(one_file), "--json"],
+                                   capture_output=True, check=True),
+            1 if students < 100 else 3,
+            clock=children_cpu,  # processor time: a loaded machine's waits for a core are no one's cost
+        )
+    return [Row(f"grade [exercise], {students} students x {problems} problems", figure,
+                "check --answers of the same sheets, one file", baseline, 2.0,
+                note="processor time; each variant made again from the seed: at most twice the checking alone")]
+
+
 def _class(folder: Path, made: list[dict], students: int) -> tuple[Path, list[Path], list[dict]]:
     """A key of the problems ``made``, and a folder per student (every 7th student's answers a little off)."""
     import check_answers
@@ -790,7 +831,8 @@ def benchmark_sections(smoke: bool, repeat: int) -> dict[str, Callable[[], list[
                             + diagnosed_matmul(20 if smoke else 1000, 1 if smoke else 3)
                             + tensor_json(20 if smoke else 1000, 1 if smoke else 3)),
         "order": lambda: higher_order(3 if smoke else 8),
-        "check": lambda: answers(20 if smoke else 1000) + grading(10 if smoke else 300, 10),
+        "check": lambda: (answers(20 if smoke else 1000) + grading(10 if smoke else 300, 10)
+                          + exercise_grading(10 if smoke else 300, 10)),
         "scaling": lambda: scaling(smoke),
     }
 

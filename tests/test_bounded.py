@@ -268,6 +268,60 @@ class TestBudget:
         with pytest.raises(bpcli.BpcliError, match="budget is 10 numbers"):
             bpcli.grad("sum(x)", x=[1.0] * 20, limits=bpcli.Limits(max_total_elements=10))
 
+    def test_a_jacobian_counts_its_passes_and_its_matrix(self):
+        # exp(x) on 1,000 numbers: 4 values of 1,000 (x, exp(x), the one-hot seed, the product), the 2 a pass
+        # recomputes (the seed and the product), and the 1,000 × 1,000 matrix, held at once.
+        refused(run_cli("jacobian", "exp(x)", "-x", "zeros:1000", "--max-total-elements", "5000"),
+                "evaluating this would hold 1,006,000 numbers at once (8.0 MB of float64 over 4 values, forward and "
+                "backward, 2,000 more that each pass recomputes, and the matrix's 1,000 × 1,000 entries); the budget "
+                "is 5,000 numbers (40.0 KB): raise it with --max-total-elements, or use smaller arrays")
+        # What the passes compute in all: the first pass's 4,000 numbers, then the 2,000 a pass recomputes.
+        refused(run_cli("jacobian", "exp(x)", "-x", "zeros:1000", "--max-total-elements", "2001999"),
+                "the matrix's 1,000 rows, a backward pass each, would compute 2,002,000 numbers in all (1,000 passes: "
+                "the first 4,000, then 2,000 each); the budget is 2,001,999 numbers (16.0 MB): raise it with "
+                "--max-total-elements, or use smaller arrays")
+        result = run_cli("jacobian", "exp(x)", "-x", "zeros:1000", "--max-total-elements", "2002000", "--json")
+        assert result.exit_code == 0 and np.array_equal(json.loads(result.stdout)["jacobians"]["x"], np.eye(1000))
+
+    def test_a_gradcheck_batches_its_moved_copies_within_the_budget(self):
+        # Each element checked holds x and exp(x) moved twice (x + h, x - h) and their sums: 4,002 numbers,
+        # beside the gradient's 4,002 values.
+        refused(run_cli("gradcheck", "sum(exp(x))", "-x", "zeros:1000", "--max-total-elements", "8003"),
+                "would hold 8,004 numbers at once (64.0 KB of float64 over 6 values, forward and backward, and "
+                "4,002 more for each element checked (what it moves, at x + h and x - h)); the budget is 8,003")
+        whole = run_cli("gradcheck", "sum(exp(x))", "-x", "randn:1000", "--json")
+        # Three elements a batch: the same numbers, bit for bit.
+        small = run_cli("gradcheck", "sum(exp(x))", "-x", "randn:1000", "--json", "--max-total-elements", "20000")
+        assert small.exit_code == whole.exit_code == 0 and json.loads(small.stdout) == json.loads(whole.stdout)
+        refused(run_cli("gradcheck", "sum(exp(x))", "-x", "zeros:1000", "--max-total-elements", "4001"),
+                "would hold 4,002 numbers at once")  # the gradient itself, as grad says
+
+    def test_a_hessian_batches_its_rows_within_the_budget(self):
+        refused(run_cli("hessian", "sum(exp(x))", "-x", "zeros:100", "--max-total-elements", "11803"),
+                "would hold 11,804 numbers at once (94.4 KB of float64 over 16 values, forward and backward, the "
+                "matrix's 100 × 100 entries, and 600 more for each row of a batch); the budget is 11,803 numbers")
+        refused(run_cli("hessian", "sum(exp(x))", "-x", "zeros:100", "--max-total-elements", "60603"),
+                "the Hessian's 100 rows, a backward pass each, would compute 60,604 numbers in all (100 passes: the "
+                "first 1,204, then 600 each); the budget is 60,603 numbers")
+        whole = run_cli("hessian", "sum(exp(x) * x)", "-x", "randn:100", "--json")
+        # Just what the rows compute (111,104 numbers): 89 rows a batch, beside the values and the matrix.
+        small = run_cli("hessian", "sum(exp(x) * x)", "-x", "randn:100", "--json", "--max-total-elements", "111104")
+        assert small.exit_code == whole.exit_code == 0 and json.loads(small.stdout) == json.loads(whole.stdout)
+
+    def test_a_check_traces_a_mistake_further_up_within_the_budget(self):
+        # dx = q instead of z: the multiply gate not swapped, found by a backward pass from q; 30 numbers
+        # hold the gradient (28) but not that pass as well.
+        args = ["check", "q = x + y; f = sum(q * z)", "-x", "[1,2,3]", "-y", "[1,1,1]", "-z", "[1,1,1]",
+                "--expect", "dx=[2,3,4]", "--json"]
+        traced = json.loads(run_cli(*args).stdout)["problems"][0]["expectations"][0]["diagnosis"]
+        assert traced["mistake"] == "multiply-not-swapped"
+        stopped = run_cli(*args, "--max-total-elements", "30")
+        assert stopped.exit_code == 1  # the check is made; only the search further up stops
+        assert json.loads(stopped.stdout)["problems"][0]["expectations"][0]["diagnosis"]["message"] == (
+            "dx is wrong; no common mistake at its own stage explains its number, and looking for one further up "
+            "would compute more than the budget of 30 numbers, which --max-total-elements raises "
+            "(every element is wrong)")
+
     def test_an_answers_file_keeps_no_problems_evaluation_once_scored(self, tmp_path, monkeypatch):
         from bpcli.analyses import answers, check
 

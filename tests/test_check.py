@@ -329,3 +329,59 @@ class TestStageCells:
             bpcli.check("t = 2 + 3; f = t * x", x=3, expect={"df/dt": 3})  # t is a constant: nothing flows to it
         with pytest.raises(BpcliError, match="has no downstream gradient for t"):
             bpcli.check("t = 2 + 3; f = t * x", x=3, expect={"dt via f": 3})
+
+
+class TestOneSidedDerivativesAtAKink:
+    """At a kink bpcli takes one convention (relu and abs at 0: 0; a max or min tie: split evenly); a student's
+    one-sided derivative there is right too, and is accepted with a note. Anything else is still wrong."""
+
+    @staticmethod
+    def outcomes(expression: str, *args: str) -> tuple[int, list[tuple[str, bool, str | None]]]:
+        result = run_cli("check", expression, *args, "--json")
+        expectations = json.loads(result.stdout)["problems"][0]["expectations"]
+        return result.exit_code, [(e["key"], e["pass"], e["note"]) for e in expectations]
+
+    @pytest.mark.parametrize("expression, args, gate, accepted, convention, wrong", [
+        # relu at 0: the left derivative 0 (bpcli's, PyTorch's) and the right one, 3 * 1
+        ("3 * relu(x)", ["-x", "0"], "relu(x)", ["3.0"], "0.0", ["1.5", "-3.0"]),
+        # abs at 0: -3 from the left, 3 from the right; bpcli takes 0
+        ("3 * abs(x)", ["-x", "0"], "abs(x)", ["-3.0", "3.0"], "0.0", ["1.5", "6.0"]),
+        # np.maximum(0, x) at 0: all to x (1) or all to the 0 (0); bpcli splits it, 0.5
+        ("max(0, x)", ["-x", "0"], "f = max(0, x)", ["1.0", "0.0"], "0.5", ["0.25", "2.0"]),
+    ])
+    def test_a_one_sided_derivative_is_accepted_with_a_note(self, expression, args, gate, accepted, convention,
+                                                            wrong):
+        note = f"at the kink; accepted as a one-sided derivative of {gate}"
+        for value in accepted:
+            assert self.outcomes(expression, *args, "--expect", f"dx={value}") == (0, [("dx", True, note)])
+        assert self.outcomes(expression, *args, "--expect", f"dx={convention}") == (0, [("dx", True, None)])
+        for value in wrong:
+            assert self.outcomes(expression, *args, "--expect", f"dx={value}") == (1, [("dx", False, None)])
+
+    def test_a_max_tie_routed_to_either_input(self):
+        note = "at the kink; accepted as a one-sided derivative of f = max(x, y)"
+        point = ["-x", "2", "-y", "2"]
+        for dx, dy in (("1.0", "0.0"), ("0.0", "1.0")):
+            assert self.outcomes("max(x, y)", *point, "--expect", f"dx={dx}", "--expect", f"dy={dy}") == (
+                0, [("dx", True, note), ("dy", True, note)])
+        assert self.outcomes("max(x, y)", *point, "--expect", "dx=2.0") == (1, [("dx", False, None)])
+        assert self.outcomes("min(x, y)", *point, "--expect", "dy=1.0") == (
+            0, [("dy", True, "at the kink; accepted as a one-sided derivative of f = min(x, y)")])
+
+    def test_each_tied_gate_takes_a_side_of_its_own(self):
+        # |x| written as relu(x) + relu(-x) at 0: the sides give -1, 0 and 1 (its one-sided derivatives, and
+        # the left or right derivative of both relus), never 2.
+        for value, passed in (("-1.0", True), ("1.0", True), ("2.0", False)):
+            code, [(_, ok, note)] = self.outcomes("relu(x) + relu(-x)", "-x", "0", "--expect", f"dx={value}")
+            assert (code, ok) == ((0, True) if passed else (1, False))
+            assert (note is not None) == passed
+
+    def test_the_report_shows_the_note(self):
+        result = run_cli("check", "relu(x)", "-x", "0", "--expect", "dx=1.0")
+        assert result.exit_code == 0
+        assert "✓ dx = 1.0: at the kink; accepted as a one-sided derivative of f = relu(x)\n" in result.stdout
+
+    def test_away_from_the_kink_there_is_one_derivative(self):
+        assert self.outcomes("relu(x)", "-x", "1e-300", "--expect", "dx=0.0") == (1, [("dx", False, None)])
+        assert self.outcomes("max(x, y)", "-x", "2", "-y", "2.0000001", "--expect", "dx=1.0") == (
+            1, [("dx", False, None)])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 
 import pytest
 
 import bpcli
+from bpcli.cli.shared import NO_EXPRESSION
 from helpers import REPO, run_cli, run_json, run_process, validated
 
 
@@ -395,3 +397,27 @@ class TestWarningsOnStandardError:
         console = Console(width=120, record=True, file=io.StringIO())
         console.print(bpcli.grad("log(x)", x=0.0))
         assert "warning: stage 1, f = log(x): log(0) is -inf" in console.export_text()
+
+
+class TestNoExpression:
+    """Each command that reads an expression says, when none is given, how to give one to that command."""
+
+    @pytest.mark.parametrize("command", sorted(NO_EXPRESSION))
+    def test_the_message_names_the_command_and_its_example_runs(self, command, tmp_path, monkeypatch):
+        result = run_cli(command)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr.startswith(f"bpcli: error: no expression: give one (bpcli {command} "), result.stderr
+        example = result.stderr.split("(bpcli ", 1)[1].rsplit("), - for standard input", 1)[0]
+        monkeypatch.chdir(tmp_path)  # exercise --seed 7 prints its sheet; nothing is written
+        ran = run_cli(*shlex.split(example))
+        assert ran.exit_code == 0, ran.stderr
+
+    def test_every_command_that_reads_an_expression_has_an_example(self):
+        readers = {path.stem for path in (REPO / "bpcli" / "cli").glob("*.py")
+                   if "common.Expression" in path.read_text(encoding="utf-8")}
+        assert readers == set(NO_EXPRESSION)
+
+    def test_exercise_names_its_problem_sets(self):
+        assert run_cli("exercise").stderr == (
+            'bpcli: error: no expression: give one (bpcli exercise "q = x + y; f = q * z" --seed 7), - for standard '
+            "input, --set PATH, or --file PATH\n")

@@ -385,3 +385,16 @@ def test_a_note_escapes_a_control_character_once(tmp_path):
     (tmp_path / "ada.toml").write_text('[[problem]]\nname = "p\\u001b[2J"\nexpect = { dx = 2 }\n')
     (student,) = bpcli.grade(key, [tmp_path / "ada.toml"]).students
     assert "ignored: no problem of the key is named 'p\\x1b[2J'" in student.notes  # not 'p\\\\x1b[2J'
+
+
+def test_a_one_sided_derivative_at_a_kink_earns_its_points(tmp_path):
+    """grade checks as check does: relu's right derivative at 0 (3, where bpcli takes 0) is accepted, with the note."""
+    key = tmp_path / "key.toml"
+    key.write_text('[[problem]]\nname = "relu"\nexpr = "relu(x) * y"\ninputs = { x = 0, y = 3 }\n'
+                   'answers = ["dx", "dy"]\npoints = 2\n')
+    handed = {"left": "dx = 0.0, dy = 0.0", "right": "dx = 3.0, dy = 0.0", "between": "dx = 1.5, dy = 0.0"}
+    for student, expect in handed.items():
+        (tmp_path / f"{student}.toml").write_text(f'[[problem]]\nname = "relu"\nexpect = {{ {expect} }}\n')
+    result = run_cli("grade", str(key), *(str(tmp_path / f"{s}.toml") for s in handed), "--json")
+    scores = {s["student"]: s["score"] for s in json.loads(result.stdout)["students"]}
+    assert result.exit_code == 0 and scores == {"left": 2.0, "right": 2.0, "between": 1.0}

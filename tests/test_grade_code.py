@@ -273,10 +273,13 @@ def test_the_forward_may_be_an_expression_whose_cache_is_its_inputs(course):
     students = {s["student"]: s for s in validated(result.stdout)["students"]}
     marks = {name: [(p["score"], p["met"]) for p in students[name]["problems"]] for name in ("good", "bias", "order",
                                                                                             "mask")}
+    # The key's relu(x) is a kink gate: the mask (x >= 0) takes its right side at the exact 0, a one-sided
+    # derivative, which earns the point (check --forward of the student's own x * (x > 0) still marks it wrong).
     assert marks == {"good": [(3, 3), (1, 1)], "bias": [(2, 2), (0, 0)], "order": [(2, 2), (0, 0)],
-                     "mask": [(0, 0), (0, 0)]}
+                     "mask": [(0, 0), (1, 1)]}
     (dx,) = students["mask"]["problems"][1]["answers"]
     assert (dx["actual"], dx["expected"]) == ([[1, 0, 0], [0, 5, 6]], [[1, 0, 3], [0, 5, 6]])
+    assert dx["pass"] and dx["note"] == "at the kink; accepted as a one-sided derivative of f = relu(x)"
 
 
 def test_a_cache_unpacked_unlike_the_expressions_inputs_is_that_problems_zero(course):

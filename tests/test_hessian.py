@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 
 import bpcli
 from bpcli.engine.errors import BpcliError
@@ -126,8 +126,8 @@ def per_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The oracle: the rows as separate backward passes, one per element, as bpcli computed them before."""
     from bpcli.analyses import hessian as module
 
-    monkeypatch.setattr(module, "_matrix", lambda graph, inputs, gradient, evaluation:
-                        module._matrix_by_rows(graph, inputs, gradient))
+    monkeypatch.setattr(module, "_matrix", lambda graph, inputs, gradient, evaluation, max_total:
+                        module._matrix_by_rows(graph, inputs, gradient, max_total))
 
 
 def batched_always(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,6 +154,8 @@ class TestOneBatchedPass:
     """Every row from one backward pass evaluated over a batch of seeds: the numbers of separate passes."""
 
     @given(expressions, coordinates, coordinates, coordinates)
+    # The inf and nan rows fall back to separate passes: their warnings in the order the separate passes give.
+    @example("log(exp(log(x)))", 0.0, 0.0, 0.0)
     def test_random_expressions_equal_the_per_variable_passes(self, expression, x, y, z):
         point = point_for(expression, x, y, z)
         with pytest.MonkeyPatch.context() as monkeypatch:

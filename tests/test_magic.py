@@ -147,6 +147,12 @@ def test_max_elements_bounds_the_run_as_on_the_command_line(capsys):
     assert "the limit is 5" in capsys.readouterr().err
 
 
+def test_max_total_elements_bounds_the_run_as_on_the_command_line(capsys):
+    assert run("grad \"sum(exp(x))\" -x '[1, 2, 3]' --max-total-elements 5", None, {}) is None
+    err = capsys.readouterr().err
+    assert "numbers at once" in err and "the budget is 5 numbers" in err, err
+
+
 def test_the_cell_magic_example_of_docs_notebook_md_passes():
     """docs/notebook.md's %%bpcli check example (the lecture's backward pass) is right, as the page says."""
     text = (REPO / "docs" / "notebook.md").read_text(encoding="utf-8")

@@ -178,12 +178,21 @@ class TestReluBackwardFile:
         assert result.exit_code == 0, result.stdout
 
     def test_a_mask_with_the_wrong_comparison_fails_at_that_line(self, tmp_path):
-        self.VALUES = ["-x", "[1, 0, 3]", *self.VALUES[2:]]  # h = 0 at x = 0: > and >= differ there
-        result = self.check(tmp_path, "dh = dout * (h >= 0)\ndx = dh * w\ndw = dh * x\n")
+        result = self.check(tmp_path, "dh = dout * (h < 0)\ndx = dh * w\ndw = dh * x\n")
         assert result.exit_code == 1
         backward = json.loads(result.stdout)["problems"][0]["backward"]
         assert backward["first_wrong_line"] == 1
-        assert backward["lines"][0]["text"] == "dh = dout * (h >= 0)"  # the whole line, its bracket too
+        assert backward["lines"][0]["text"] == "dh = dout * (h < 0)"  # the whole line, its bracket too
+
+    def test_the_other_comparison_at_the_tie_is_a_one_sided_derivative(self, tmp_path):
+        self.VALUES = ["-x", "[1, 0, 3]", *self.VALUES[2:]]  # h = 0 at x = 0: > and >= differ there
+        result = self.check(tmp_path, "dh = dout * (h >= 0)\ndx = dh * w\ndw = dh * x\n")
+        assert result.exit_code == 0
+        lines = json.loads(result.stdout)["problems"][0]["backward"]["lines"]
+        note = "at the kink; accepted as a one-sided derivative of out = max(0, h)"
+        # dw = dh * x: x is 0 where the sides differ, so dw is bpcli's own number.
+        assert [(line["status"], line["note"]) for line in lines] == [("right", note), ("right", note),
+                                                                      ("right", None)]
 
 
 @pytest.mark.parametrize("index", ["inf", "[Infinity, 0]", "NaN"])

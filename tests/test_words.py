@@ -136,3 +136,22 @@ def test_order_leaves_out_formulas_too_large_without_mentioning_symbolic():
     assert "--symbolic" not in result.stderr
     exact = bpcli.derivative("sigmoid(x)*tanh(x)", x=0.3, order=3).value
     assert doc["derivatives"][-1]["value"] == exact
+
+
+def test_order_leaves_out_formulas_past_reading_and_says_symbolic_writes_them():
+    # sigmoid's 12th derivative is 117,000 characters: simplifying such formulas took minutes by order 15
+    result = run_cli("grad", "sigmoid(x)", "-x", "0.3", "--order", "12", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [w["kind"] for w in doc["warnings"]] == ["formulas-left-out"]
+    assert "past 20,000 terms and factors" in doc["warnings"][0]["message"]
+    assert "--symbolic --order N writes them" in doc["warnings"][0]["message"]
+    assert [d["formula"] for d in doc["derivatives"]] == [None] * 13
+    assert doc["derivatives"][-1]["value"] == bpcli.derivative("sigmoid(x)", x=0.3, order=12).value
+    symbolic = run_cli("grad", "sigmoid(x)", "--symbolic", "--order", "12")
+    assert symbolic.exit_code == 0 and "d¹²f/dx¹²" in symbolic.stdout
+
+
+def test_order_keeps_formulas_that_can_be_read():
+    doc = json.loads(run_cli("grad", "sigmoid(x)", "-x", "0.3", "--order", "10", "--json").stdout)
+    assert doc["warnings"] == [] and all(d["formula"] for d in doc["derivatives"])

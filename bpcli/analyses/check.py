@@ -32,6 +32,7 @@ from bpcli.analyses.expected import (
     within,
 )
 from bpcli.analyses.grad import differentiate, grad
+from bpcli.analyses.kinks import accepted_lines, one_sided
 from bpcli.analyses.result import GradResult, Result
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError, placed
 from bpcli.engine.formulas import gate_text
@@ -273,6 +274,7 @@ def check_against(
 
         backward = check_backward(problem.backward, truth, problem.rule, problem.backward_label)
     if backward is not None:
+        backward = accepted_lines(backward, truth, problem.rule)
         outcomes += _backward_outcomes(backward, truth, problem.rule)
     return ProblemResult(
         index=index, name=problem.name, expression=problem.expression, outcomes=outcomes,
@@ -349,7 +351,17 @@ def _expectations(expect: Mapping[str, Any], truth: Truth) -> dict[Target, tuple
 
 
 def resolve(key: str, truth: Truth) -> Target:
-    """The target of NAME, dNAME or d(NAME), and of a stage's cell: dq/dx or dx via q."""
+    """The target of NAME, dNAME or d(NAME), and of a stage's cell: dq/dx or dx via q.
+
+    Worked out once per key and truth: grade reads each student's keys several times.
+    """
+    found: dict[str, Target] = truth.__dict__.setdefault("_targets", {})
+    if key not in found:
+        found[key] = _resolved(key, truth)
+    return found[key]
+
+
+def _resolved(key: str, truth: Truth) -> Target:
     names = truth.names
     key = key.strip()
     cell = _LOCAL.match(key) or _SHARE.match(key)
@@ -385,21 +397,25 @@ def _cell(key: str, match: re.Match[str], truth: Truth) -> Target:
         raise BpcliError(f"{key}: the program has no stage {stage}; {_known(truth)}")
     inputs = truth.graph.nodes[node].inputs
     positions = [p for p, used in enumerate(inputs) if used == truth.names.get(name)]
-    row = f"stage {truth.name(node)} = {gate_text(truth.graph, node)}"
     if len(positions) != 1:
         reason = "uses it more than once (each use has its own cell)" if positions else "does not read it"
-        raise BpcliError(f"{key}: {row} {reason}; a stage's cell is checked for an input it reads once")
+        raise BpcliError(f"{key}: {_row(truth, node)} {reason}; a stage's cell is checked for an input it reads once")
     found = Target(node, not local, positions[0])
     if _stage_cell(truth, found) is None:
         what = "local gradient" if local else "downstream gradient"
-        raise BpcliError(f"{key}: {row} has no {what} for {name} (bpcli grad shows its row)")
+        raise BpcliError(f"{key}: {_row(truth, node)} has no {what} for {name} (bpcli grad shows its row)")
     return found
+
+
+def _row(truth: Truth, node: int) -> str:
+    """A stage as a message names it (written out only for a message: it costs a gate's text)."""
+    return f"stage {truth.name(node)} = {gate_text(truth.graph, node)}"
 
 
 def _stage_cell(truth: Truth, target: Target) -> Any:
     """The local gradient or downstream gradient in a stage's row of the grad table, as the table shows it."""
     assert target.position is not None
-    stage = truth.result.stages[truth.graph.stage_numbers()[target.node] - 1]
+    stage = truth.result.stages[truth.stage_numbers[target.node] - 1]
     return (stage.downstream if target.gradient else stage.local)[target.position]
 
 
@@ -435,8 +451,16 @@ def _outcome(truth: Truth, target: Target, key: str, expected: Expected, rule: R
         actual = truth.gradient(node) if gradient else truth.value(node)
         name, stage = truth.name(node), None
     allowed, passed, note = _compared(expected, actual, rule, "the expected value")
+    if not passed and not note and gradient and position is None:
+        passed, note = _one_sided(truth, node, expected, rule)
     return Outcome(key, name, gradient, expected.value, expected.text, actual, allowed, passed, note=note,
                    stage=stage)
+
+
+def _one_sided(truth: Truth, node: int, expected: Expected, rule: Rule) -> tuple[bool, str]:
+    """Whether a gradient that differs from bpcli's is a one-sided derivative at a kink, and the note then."""
+    sided = one_sided(truth)
+    return (True, sided.note) if sided.accepts(node, expected, rule) else (False, "")
 
 
 def _compared(expected: Expected, actual: Any, rule: Rule, what: str) -> tuple[Any, bool, str]:
@@ -471,7 +495,9 @@ def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> lis
     for node, (mine, line) in backward.final.items():
         name, actual = truth.name(node), truth.gradient(node)
         allowed, passed, note = _compared(computed(mine), actual, rule, f"your d{name}")
-        diagnosis = summarised(backward.diagnoses.get(node), mine, actual, allowed)
+        if not passed and not note:
+            passed, note = _one_sided(truth, node, computed(mine), rule)
+        diagnosis = None if passed else summarised(backward.diagnoses.get(node), mine, actual, allowed)
         outcomes.append(Outcome(
             "d" + name, name, True, mine, "", actual, allowed, passed,
             source=backward.label, line=line, note=note, diagnosis=diagnosis,

@@ -30,6 +30,10 @@ DEFAULT_MAX_NODES = 1_000_000  # each order multiplies the graph's size by about
 # Each pass walks the whole graph built so far, so time grows with the square of the order even where
 # the graph stays small (x*y: order 1,000 takes a quarter of a second, 10,000 fifteen, 100,000 half an hour).
 DEFAULT_MAX_ORDER = 1_000
+# --order's formulas are there to be read: sigmoid's 12th derivative is already 117,000 characters. Past
+# this size they are left out, before simplifying them takes longer than everything else (minutes by
+# order 15); --symbolic --order N writes them up to --max-nodes.
+FORMULA_MAX_SIZE = 20_000
 
 _SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -301,17 +305,20 @@ def derivative(
     )
 
 
-def _formulas(graph: Graph, roots: dict[str, int], max_size: int) -> tuple[dict[str, str], list[Notice]]:
-    """The simplified formula of each derivative, or none (with a warning) where they grow past ``max_size``:
-    the derivatives' values do not need them."""
+def _formulas(graph: Graph, roots: dict[str, int], max_nodes: int) -> tuple[dict[str, str], list[Notice]]:
+    """The simplified formula of each derivative, or none (with a warning) where they grow past what is read,
+    ``FORMULA_MAX_SIZE``, or past ``max_nodes``: the derivatives' values do not need them."""
     from bpcli.engine.simplify import simplify  # only --order's formulas, not the Hessian's helpers here (start-up)
 
+    max_size = min(max_nodes, FORMULA_MAX_SIZE)
     try:
         return simplify(graph, roots, max_size).programs, []
     except BpcliError:
+        how = ("raise the limit with --max-nodes" if max_size == max_nodes
+               else "too long to read; --symbolic --order N writes them, up to --max-nodes")
         return {}, [Notice(None, None, "formulas-left-out",
                            f"the simplified formulas are left out: they grow past {max_size:,} terms and factors "
-                           "(raise the limit with --max-nodes); the values above do not depend on them")]
+                           f"({how}); the values above do not depend on them")]
 
 
 def _pass_of(node: int, starts: list[int]) -> int:

@@ -38,6 +38,7 @@ from bpcli.engine.evaluate import evaluate
 from bpcli.engine.formulas import to_ast
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.problem import Problem
+from bpcli.engine.shapes import size as size_of
 from bpcli.engine.syntax.printer import to_text
 from bpcli.engine.values import Constant
 from bpcli.views.numbers import format_value
@@ -470,6 +471,8 @@ class Truth:
         self.result = result
         self.graph = result.graph
         self.adjoints = result.adjoints
+        # What the backward passes that trace a mistake further up may compute, all of them together.
+        self.tracing_budget = result.problem.limits.max_total_elements
 
     @cached_property
     def names(self) -> dict[str, int]:
@@ -495,6 +498,11 @@ class Truth:
                 if size >= 2 and size not in found and len(found) < MAX_SIZES:
                     found[size] = f"{name}.shape[{axis}]"
         return found
+
+    @cached_property
+    def stage_numbers(self) -> dict[int, int]:
+        """Each forward stage's number in the stage table (read for every cell a key names)."""
+        return self.graph.stage_numbers()
 
     @cached_property
     def subscripts(self) -> list[int]:
@@ -580,15 +588,52 @@ class Truth:
             return [(f"the upstream gradient of {self.name(node)}", self.seed)]
         return [(f"via {use.expr}", use.contribution) for use in self.uses(node)]
 
-    def downstream_of(self, node: int) -> list[int]:
-        """The stages computed from ``node`` that carry a gradient back, nearest the output first."""
-        feeds = self.graph.ancestors(self.graph.output)
-        reached = {node}
-        for index in range(node + 1, self.graph.output + 1):
-            n = self.graph.nodes[index]
-            if n.origin is None and n.op not in (INPUT, CONST) and any(i in reached for i in n.inputs):
+    @cached_property
+    def _consumers(self) -> list[list[int]]:
+        """The stages of the forward program that read each node and carry a gradient back to it."""
+        graph = self.graph
+        feeds = graph.ancestors(graph.output)
+        consumers: list[list[int]] = [[] for _ in range(graph.output + 1)]
+        for index in range(graph.output + 1):
+            n = graph.nodes[index]
+            if n.origin is None and n.op not in (INPUT, CONST) and feeds[index]:
+                for i in dict.fromkeys(n.inputs):
+                    consumers[i].append(index)
+        return consumers
+
+    def downstream_of(self, node: int, at_most: int | None = None) -> list[int] | None:
+        """The stages computed from ``node`` that carry a gradient back, nearest the output first; None
+        when there are more than ``at_most`` (found by visiting at most that many)."""
+        reached: set[int] = set()
+        work = list(self._consumers[node])
+        while work:
+            index = work.pop()
+            if index not in reached:
+                if at_most is not None and len(reached) == at_most:
+                    return None
                 reached.add(index)
-        return sorted((i for i in reached if i != node and feeds[i]), reverse=True)
+                work.extend(self._consumers[index])
+        return sorted(reached, reverse=True)
+
+    def nearest_wrong_above(self, node: int, student: Mapping[int, Any],
+                            matches: Callable[[int, Any], bool]) -> int | None:
+        """The stage computed from ``node`` nearest the output whose gradient the student gave wrong.
+
+        Found for every node in one pass back from the output, the first time a student's
+        numbers are diagnosed (``matches`` must judge them the same way at every call with
+        them): each diagnosis is then a lookup, and N wrong answers cost N, not N**2.
+        """
+        table: tuple[Mapping[int, Any], list[int]] | None = self.__dict__.get("_wrong_above")
+        if table is None or table[0] is not student:  # one table, the last student's (grade has many)
+            consumers = self._consumers
+            wrong = [i in student and not matches(i, self.gradient(i)) for i in range(len(consumers))]
+            highest = [-1] * len(consumers)
+            for index in range(len(consumers) - 1, -1, -1):
+                for consumer in consumers[index]:
+                    highest[index] = max(highest[index], highest[consumer], consumer if wrong[consumer] else -1)
+            table = self.__dict__["_wrong_above"] = (student, highest)
+        found = table[1][node]
+        return None if found < 0 else found
 
     def spread(self, source: int, delta: Any) -> dict[int, Any]:
         """How an error ``delta`` in d(source) shows in every gradient computed from it (backprop is linear)."""
@@ -604,15 +649,26 @@ class Truth:
         return cache[source]
 
     def _backward_from(self, source: int, delta: Any) -> dict[int, Any]:
+        """One backward pass from ``source``, or OverBudget if the passes so far and it would compute more
+        numbers than the budget."""
         graph = self._forward_copy
         seed = graph.add(CONST, (), "delta", value=delta)
         adjoints = backward(graph, output=source, seed=seed)
-        evaluation = evaluate(graph, self.result.inputs, roots=list(adjoints.total.values()))
+        roots = list(adjoints.total.values())
+        computed = sum(size_of(graph.shape(i)) for i, needed in enumerate(graph.live(roots)) if needed)
+        if computed > self.tracing_budget:
+            raise OverBudget
+        self.tracing_budget -= computed
+        evaluation = evaluate(graph, self.result.inputs, roots=roots)
         return {node: evaluation.values[total] for node, total in adjoints.total.items()}
 
     @cached_property
     def _forward_copy(self) -> Any:
         """The forward graph again, to append backward passes to without touching the result's graph."""
+        return self.forward_copy()
+
+    def forward_copy(self) -> Any:
+        """A new copy of the forward graph, bound and shaped as the result's (its nodes numbered alike)."""
         graph = self.result.graph
         # The --const inputs stay constants (index inputs are found again by lowering).
         given = {name: Constant(value) if name in graph.constant_inputs else value
@@ -780,28 +836,46 @@ def _diagnosis(
     truth: Truth, node: int, student: Mapping[int, Any], matches: Callable[[int, Any], bool]
 ) -> Diagnosis:
     name = truth.label(node)
-    above = truth.downstream_of(node)
-    for earlier in above:
-        if earlier in student and not matches(earlier, truth.gradient(earlier)):
-            return Diagnosis(truth.name(earlier), None,
-                             f"d{name} follows from d{truth.label(earlier)}, which is already wrong")
+    earlier = truth.nearest_wrong_above(node, student, matches)
+    if earlier is not None:
+        return Diagnosis(truth.name(earlier), None,
+                         f"d{name} follows from d{truth.label(earlier)}, which is already wrong")
     for candidate in candidates(truth, node):
         value = candidate.value if candidate.delta is None else _fitting(
             operator.add, truth.gradient(node), candidate.delta)
         if value is not None and matches(node, value):
             return Diagnosis(candidate.stage, candidate.mistake, f"d{name} goes wrong at {candidate.where}",
                              candidate.hint())
-    if len(above) <= MAX_TRACED_STAGES:
+    above = truth.downstream_of(node, at_most=MAX_TRACED_STAGES)
+    if above is not None:
         found = _traced(truth, node, [k for k in above if k not in student], matches)
         if found is not None:
             return found
     return Diagnosis(truth.name(node), None, f"d{name} is wrong, and no common mistake explains its number")
 
 
+class OverBudget(Exception):
+    """Tracing a mistake further up would compute more numbers than the budget (--max-total-elements)."""
+
+
 def _traced(truth: Truth, node: int, unknown: list[int], matches: Callable[[int, Any], bool]) -> Diagnosis | None:
     """A mistake at a stage further up, whose gradient the student did not give, that backpropagation
     carries to the student's number at ``node``. Each array candidate costs a backward pass: together
-    they are bounded by MAX_TRACED_ELEMENTS elements."""
+    they are bounded by MAX_TRACED_ELEMENTS elements, and by the budget in the numbers they compute
+    (the search stops there, and says so)."""
+    try:
+        return _traced_within_budget(truth, node, unknown, matches)
+    except OverBudget:
+        return Diagnosis(
+            truth.name(node), None,
+            f"d{truth.label(node)} is wrong; no common mistake at its own stage explains its number, and looking "
+            f"for one further up would compute more than the budget of "
+            f"{truth.result.problem.limits.max_total_elements:,} numbers, which --max-total-elements raises",
+        )
+
+
+def _traced_within_budget(truth: Truth, node: int, unknown: list[int],
+                          matches: Callable[[int, Any], bool]) -> Diagnosis | None:
     name, traced = truth.label(node), 0
     for source in unknown:
         for candidate in candidates(truth, source):

@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from bpcli.analyses.grad import grad
+from bpcli.analyses.grad import differentiate
 from bpcli.analyses.result import GradResult, Result, Stage
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
-from bpcli.engine.problem import build
+from bpcli.engine.problem import Problem, build, collector_paused
 from bpcli.engine.values import read_bytes, toml_table, utf8_text
 
 KINDS = ("forward", "local", "upstream", "downstream")
@@ -182,7 +182,9 @@ def _problem(spec: Spec, name: str, seed: int, student: str | None, limits: Limi
         raise BpcliError(f"{spec.expression}: an exercise needs inputs to draw (the expression has no variables)")
     for attempt in range(ATTEMPTS):
         inputs = {v: draw(v, spec.expression, seed, student, attempt) for v in variables}
-        result = grad(spec.expression, inputs, limits=limits)
+        with collector_paused():  # as grad: the graph built once serves the first draw (binding changes it)
+            problem = Problem.bound(graph if attempt == 0 else build(spec.expression), inputs, limits)
+            result = differentiate(problem, problem.upstream(None))
         _require_numbers(result)
         if _by_hand(result):
             return ExerciseProblem(spec, name, inputs, result, blanks(result, spec.blank))
@@ -282,25 +284,31 @@ def read_roster(path: Path, column: str = "id") -> list[str]:
                          "name the column of student ids with --id-column")
     at = header.index(column.lower())
     ids: list[str] = []
+    earlier: dict[str, str] = {}  # each id as a file system that ignores case sees it, to the id
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
+        if len(ids) == MAX_STUDENTS:
+            raise BpcliError(f"{path} lists more than {MAX_STUDENTS:,} students; at most {MAX_STUDENTS:,}")
         student = row[at].strip() if at < len(row) else ""
-        _check_id(path, line, student, ids)
+        _check_id(path, line, student, earlier)
+        earlier[student.lower()] = student
         ids.append(student)
     if not ids:
         raise BpcliError(f"{path} lists no students")
-    if len(ids) > MAX_STUDENTS:
-        raise BpcliError(f"{path} lists {len(ids):,} students; at most {MAX_STUDENTS:,}")
     return ids
 
 
-def _check_id(path: Path, line: int, student: str, earlier: list[str]) -> None:
+def _check_id(path: Path, line: int, student: str, earlier: dict[str, str]) -> None:
     if not student or student.startswith(".") or not set(student) <= _ID_CHARACTERS or len(student) > 100:
         raise BpcliError(f"{path}, row {line}: student id {student[:100]!r} is not one bpcli can name a file "
                          "after (letters, digits and . _ @ + -, not starting with a dot, at most 100)")
-    if student in earlier:
+    twin = earlier.get(student.lower())
+    if twin == student:
         raise BpcliError(f"{path}, row {line}: student id {student!r} appears twice")
+    if twin is not None:  # on macOS and Windows ADA.md would overwrite ada.md: one student's sheet for both
+        raise BpcliError(f"{path}, row {line}: student ids {twin!r} and {student!r} differ only in case, "
+                         "and name the same files where case is ignored (macOS, Windows)")
 
 
 SET_KEYS = {"seed", "blank", "problem"}

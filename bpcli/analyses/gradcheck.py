@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
 from bpcli.engine.backends import backend_for
+from bpcli.engine.budget import room_left
 from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK, BpcliError
 from bpcli.engine.evaluate import ShapeChanged, evaluate
 from bpcli.engine.formulas import gate_text
@@ -36,6 +37,7 @@ from bpcli.engine.graph import INPUT
 from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice
+from bpcli.engine.shapes import size
 
 if TYPE_CHECKING:  # the command line imports this module for its defaults: keep that cheap
     from bpcli.engine.problem import Notice
@@ -216,6 +218,7 @@ class _Probe:
         # Elements checked together: their moved copies (two each) keep every node's batch near BATCH_ELEMENTS.
         self._chunk = max(1, BATCH_ELEMENTS // (2 * max(sizes, default=1)))
         self._moving: list[bool] = []  # the nodes that hold a batch while an input's elements are checked
+        self._max_total = result.problem.limits.max_total_elements
 
     def checks(self, name: str, indices: list[tuple[int, ...]], h: float, max_error: float) -> list[ElementCheck]:
         """The checks of some elements of one input, in order.
@@ -223,16 +226,18 @@ class _Probe:
         An array input's moved copies are evaluated as one batch (``evaluate_batch``),
         in chunks; a number's two moved values go through the evaluator as before.
         """
+        from bpcli.engine.batched import depends_on
+
         steps = [self._steps(name, index, h) for index in indices]
+        self._moving = [moved and forward for moved, forward in zip(depends_on(self.graph, [name]), self._forward)]
+        fit = self._elements_in_budget()
         if not indices[0]:
             return [self._judge(name, (), x, plus, minus, self._measure(name, (), plus, minus), max_error)
                     for (x, plus, minus) in steps]
-        from bpcli.engine.batched import depends_on
-
-        self._moving = [moved and forward for moved, forward in zip(depends_on(self.graph, [name]), self._forward)]
+        chunk = min(fit, self._chunk)
         checks = []
-        for start in range(0, len(indices), self._chunk):
-            part = slice(start, start + self._chunk)
+        for start in range(0, len(indices), chunk):
+            part = slice(start, start + chunk)
             try:
                 measured = self._measure_batch(name, indices[part], steps[part])
             except IndexProblem:  # a mask picks another number of elements in some copy: one at a time, as before
@@ -241,6 +246,13 @@ class _Probe:
             checks += [self._judge(name, index, *step, measure, max_error)
                        for index, step, measure in zip(indices[part], steps[part], measured)]
         return checks
+
+    def _elements_in_budget(self) -> int:
+        """How many elements' moved copies fit in the budget beside every value of the gradient (at least
+        one), or the budget's BpcliError: each element's check holds what it moves twice, at x ± h."""
+        each = 2 * sum(size(self.graph.shape(i)) for i, moving in enumerate(self._moving) if moving)
+        return room_left(self.graph, self._max_total, 0, each,
+                         f", and {each:,} more for each element checked (what it moves, at x + h and x - h)")
 
     def _steps(self, name: str, index: tuple[int, ...], h: float) -> tuple[float, float, float]:
         """x, x + h_i and x - h_i, or a BpcliError where the step cannot move x in float64."""

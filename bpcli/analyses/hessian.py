@@ -27,6 +27,7 @@ from bpcli.analyses.derivative import higher_order_warnings, require_number, var
 from bpcli.analyses.jacobian import vjp_rows
 from bpcli.analyses.result import Result, zero_like
 from bpcli.engine.backward import backward
+from bpcli.engine.budget import check_work, room_left
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.graph import CONST, INPUT, Builder
 from bpcli.engine.problem import Limits, Notice, Problem, to_value
@@ -130,7 +131,7 @@ def hessian(
     # Before the matrix's passes add their one-hot inputs to the graph.
     evaluation = problem.evaluate(roots=evaluated, watch=evaluated[forward_nodes:])
     if vector is None:
-        matrix, passes, findings = _matrix(graph, inputs, gradient, evaluation)
+        matrix, passes, findings = _matrix(graph, inputs, gradient, evaluation, limits.max_total_elements)
 
     def value_of(v: int, node: int | None) -> Any:
         return zero_like(inputs[graph.nodes[v].name]) if node is None else evaluation.values[node]
@@ -211,7 +212,7 @@ def _check_size(graph: Any, chosen: list[int], max_entries: int) -> None:
 
 
 def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | None],
-            evaluation: Any) -> tuple[list[list[float]], int, list[Any]]:
+            evaluation: Any, max_total: int) -> tuple[list[list[float]], int, list[Any]]:
     """Every row at once: one backward pass from <g, s>, its seeds s a batch of one-hot vectors.
 
     Row k is the gradient of g's k-th element, the backward pass through the
@@ -221,13 +222,15 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
     batch, one evaluation gives every row (``evaluate_batch``). In a row, the
     seeds of the other variables are 0, and what they contribute adds exactly
     0: the rows are those of separate passes to the last bit, unless a second
-    derivative is inf or nan (0 × inf is nan). Then the rows are computed as
-    separate passes (``_matrix_by_rows``), and their warnings with them; so
-    are a few numbers' (``ROWS_ON_NUMBERS``).
+    derivative is inf or nan (0 × inf is nan). Then the seeded pass is undone
+    and the rows are computed as separate passes (``_matrix_by_rows``), and
+    their warnings with them; so are a few numbers' (``ROWS_ON_NUMBERS``).
+    The rows go in chunks that keep what is held at once within the budget
+    ``max_total``.
     """
     chosen = list(gradient)
     if graph.shapes is None and len(chosen) <= ROWS_ON_NUMBERS:
-        return _matrix_by_rows(graph, inputs, gradient)
+        return _matrix_by_rows(graph, inputs, gradient, max_total)
     import numpy as np  # numpy only where arrays are (start-up)
 
     from bpcli.engine.batched import evaluate_batch
@@ -235,17 +238,19 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
 
     sizes = [size(graph.shape(v)) for v in chosen]
     count = sum(sizes)
+    before = graph.checkpoint()
     seeds, second = _seeded_pass(graph, gradient)
     if not seeds:
         return [[0.0] * count for _ in range(count)], 0, []
     wanted = [node for node in (second.gradient(v) for v in chosen) if node is not None]
+    live = graph.live(wanted)
+    rows_fit = _rows_in_budget(graph, live, list(seeds.values()), count, max_total)
     bound = {**inputs, **{name: zero_like(inputs[graph.nodes[v].name]) for v, name in seeds.items()}}
     # The new nodes that do not depend on the seeds (the second pass's local gradients), computed once.
     base = evaluate(graph, bound, roots=wanted, reuse=evaluation, watch=[])
-    live = graph.live(wanted)
     matrix = np.zeros((count, count))
     offsets = np.cumsum([0, *sizes])
-    for rows in _row_chunks(graph, count):
+    for rows in _row_chunks(graph, count, rows_fit):
         batches = {name: _one_hots(chosen, sizes, offsets, v, rows, graph.shape(v)) for v, name in seeds.items()}
         values = evaluate_batch(graph, base.values, batches, live)
         for v, start, n in zip(chosen, offsets, sizes):
@@ -257,14 +262,17 @@ def _matrix(graph: Any, inputs: Mapping[str, Any], gradient: dict[int, int | Non
         if gradient[v] is None:  # f does not depend on v: its rows are zero
             matrix[start:start + n] = 0.0
     if not np.all(np.isfinite(matrix)):
-        return _matrix_by_rows(graph, bound, gradient)
+        # The separate passes on the graph as it was: the seeded pass's nodes, shared with
+        # theirs, would change the order they are evaluated in, and so their warnings'.
+        graph.restore(before)
+        return _matrix_by_rows(graph, inputs, gradient, max_total)
     passes = sum(n for v, n in zip(chosen, sizes) if gradient[v] is not None)
     entries: list[list[float]] = matrix.tolist()
     return entries, passes, []
 
 
 def _matrix_by_rows(graph: Any, inputs: Mapping[str, Any],
-                    gradient: dict[int, int | None]) -> tuple[list[list[float]], int, list[Any]]:
+                    gradient: dict[int, int | None], max_total: int) -> tuple[list[list[float]], int, list[Any]]:
     """Row by row: the Jacobian of each variable's gradient, one backward pass (and evaluation) per element."""
     chosen = list(gradient)
     count = sum(size(graph.shape(v)) for v in chosen)
@@ -275,7 +283,7 @@ def _matrix_by_rows(graph: Any, inputs: Mapping[str, Any],
         if node is None:  # f does not depend on v: its rows are zero
             matrix.extend([0.0] * count for _ in range(size(graph.shape(v))))
             continue
-        rows = vjp_rows(graph, node, bound, chosen)
+        rows = vjp_rows(graph, node, bound, chosen, max_total)
         matrix.extend([entry for block in pieces for entry in block] for pieces in zip(*rows.matrices))
         findings.extend(rows.findings)
         passes += size(graph.shape(v))
@@ -302,10 +310,23 @@ def _seeded_pass(graph: Any, gradient: dict[int, int | None]) -> tuple[dict[int,
     return seeds, backward(graph, output=inner)
 
 
-def _row_chunks(graph: Any, count: int) -> list[Any]:
-    """The rows in chunks whose batched values stay near ``BATCH_ELEMENTS`` numbers per node."""
+def _rows_in_budget(graph: Any, live: list[bool], seeds: list[str], count: int, max_total: int) -> int:
+    """How many rows one batch may hold beside every value and the matrix, within the budget (which
+    bounds what all the rows compute as well)."""
+    from bpcli.engine.batched import depends_on
+
+    per_row = sum(size(graph.shape(i)) for i, moved in enumerate(depends_on(graph, seeds)) if moved and live[i])
+    fit = room_left(graph, max_total, count * count, per_row,
+                    f", the matrix's {count:,} × {count:,} entries, and {per_row:,} more for each row of a batch")
+    check_work(graph, max_total, count, per_row, f"the Hessian's {count:,} rows, a backward pass each,")
+    return fit
+
+
+def _row_chunks(graph: Any, count: int, fit: int) -> list[Any]:
+    """The rows in chunks whose batched values stay near ``BATCH_ELEMENTS`` numbers per node, and
+    within the ``fit`` rows the budget holds."""
     largest = max([size(graph.shape(i)) for i in range(len(graph.nodes))] + [1]) if graph.shapes is not None else 1
-    step = max(1, BATCH_ELEMENTS // largest)
+    step = max(1, min(fit, BATCH_ELEMENTS // largest))
     return [range(start, min(start + step, count)) for start in range(0, count, step)]
 
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from bpcli.analyses.result import Result
 from bpcli.engine.backward import Adjoints, backward
+from bpcli.engine.budget import check_budget, check_work
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Evaluation, Finding, evaluate
 from bpcli.engine.graph import INPUT, Graph
@@ -108,7 +109,7 @@ def jacobian(
             f"the Jacobian would have {rows:,} × {columns:,} = {rows * columns:,} entries; the limit is "
             f"{max_entries:,} (raise it with --max-entries)"
         )
-    passes = vjp_rows(graph, graph.output, inputs, variables, also=range(len(graph.nodes)))
+    passes = vjp_rows(graph, graph.output, inputs, variables, limits.max_total_elements, also=range(len(graph.nodes)))
     return JacobianResult(
         source=expression,
         output=output,
@@ -135,7 +136,8 @@ class VjpRows:
 
 
 def vjp_rows(
-    graph: Graph, output: int, inputs: Mapping[str, Any], variables: Sequence[int], also: Iterable[int] = ()
+    graph: Graph, output: int, inputs: Mapping[str, Any], variables: Sequence[int], max_total: int,
+    also: Iterable[int] = (),
 ) -> VjpRows:
     """Row k of d(output)/d(variable), for every element k of ``output``: one backward pass each.
 
@@ -143,7 +145,9 @@ def vjp_rows(
     turn to each one-hot vector; a pass recomputes only the nodes that depend
     on it. ``output`` may be any node, a gradient node included (the Hessian
     is the Jacobian of the gradient). ``also`` names further nodes to evaluate
-    in the first pass (the forward pass, for its warnings).
+    in the first pass (the forward pass, for its warnings). Refused before
+    anything is computed if the first pass's values, a later pass's and the
+    matrix would hold more than ``max_total`` numbers (the budget).
     """
     output_shape = graph.shape(output)
     seed_name = graph.claim("d" + graph.nodes[output].name)
@@ -153,6 +157,7 @@ def vjp_rows(
     reported = [g for g in gradients if g is not None]
     roots = [*also, *reported]
     rows = size(output_shape)
+    _check_rows_budget(graph, seed_name, rows, sum(size(graph.shape(v)) for v in variables), max_total)
     matrices: list[list[list[float]]] = [[] for _ in variables]
     first: Evaluation | None = None
     findings: list[Finding] = []
@@ -169,6 +174,17 @@ def vjp_rows(
             matrix.append([0.0] * size(graph.shape(v)) if node is None else _flat(evaluation.values[node]))
     assert first is not None  # rows >= 1: every shape has an element
     return VjpRows(matrices, seed_name, adjoints, first, findings)
+
+
+def _check_rows_budget(graph: Graph, seed: str, rows: int, columns: int, max_total: int) -> None:
+    """The budget, before the first pass: what is held at once (every value, a later pass's values of
+    what the seed changes beside them, and the matrix), and what all the passes compute."""
+    from bpcli.engine.batched import depends_on
+
+    recomputed = sum(size(graph.shape(i)) for i, moved in enumerate(depends_on(graph, [seed])) if moved)
+    check_budget(graph, max_total, recomputed + rows * columns,
+                 f", {recomputed:,} more that each pass recomputes, and the matrix's {rows:,} × {columns:,} entries")
+    check_work(graph, max_total, rows, recomputed, f"the matrix's {rows:,} rows, a backward pass each,")
 
 
 def _flat(value: Any) -> list[float]:

@@ -116,10 +116,14 @@ def grad_points(
     table = {name: np.asarray(column, dtype=np.float64).reshape(-1) for name, column in given.items()}
     count = _row_count(table)
     fixed = {name: _fixed_number(name, value) for name, value in bindings.items() if name in variables}
+    unused = [name for name in table if name not in variables]
     notices = [
         Notice(None, None, "unused-binding", f"the column {name} is not a variable of the expression")
-        for name in table
-        if name not in variables
+        for name in unused[:UNUSED_NAMED]
+    ] + [  # a table of 100,000 columns is not 100,000 lines of warnings
+        Notice(None, None, "unused-binding",
+               f"{len(unused) - UNUSED_NAMED:,} more columns are not variables of the expression")
+        for _ in unused[UNUSED_NAMED:UNUSED_NAMED + 1]
     ] + [
         Notice(None, None, "underflow-input", f"the column {name}: {column.underflow}")
         for name, column in given.items()
@@ -152,6 +156,7 @@ def grad_points(
     return PointsResult(graph.nodes[graph.output].name, values, value, gradients, notices + warnings)
 
 
+UNUSED_NAMED = 5  # columns named one by one in a warning or a message; the rest are counted
 BLOCK = 16_384  # rows evaluated at a time: a block's arrays, every gate's together, stay in the processor's cache
 
 
@@ -423,20 +428,22 @@ def _read_jsonl(path: Path | str, data: bytes, context: _Context | None = None) 
             continue
         try:
             # float64 in the end; int() refuses 4,300 digits. Numbers are kept as text too, to see 1e-400 become 0.
-            row = json.loads(text, parse_int=float, parse_float=Written)
+            row = json.loads(text, parse_int=float, parse_float=Written, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as error:
             raise BpcliError(f"{path}, line {line}: not valid JSON ({error.msg})") from None
         except RecursionError:
             raise BpcliError(f"{path}, line {line}: nested too deeply") from None
+        except BpcliError as error:  # _unique_keys: a key twice
+            raise BpcliError(f"{path}, line {line}: {error}") from None
         if not isinstance(row, dict):
             raise BpcliError(f"{path}, line {line}: each line is an object such as {{\"x\": 1, \"y\": 2}}")
         if names is None:
             names = list(row)
             _check_names(path, names)
         if set(row) != set(names):
-            raise BpcliError(
-                f"{path}, line {line}: the keys {sorted(row)} differ from the first line's {sorted(names)}"
-            )
+            missing, extra = sorted(set(names) - set(row))[:UNUSED_NAMED], sorted(set(row) - set(names))[:UNUSED_NAMED]
+            raise BpcliError(f"{path}, line {line}: the keys differ from the first line's"
+                             + (f"; it lacks {missing}" if missing else "") + (f"; it adds {extra}" if extra else ""))
         values = [row[name] for name in names]
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
             raise BpcliError(f"{path}, line {line}: every value must be a number")
@@ -595,6 +602,14 @@ def _check_numbers(path: Path | str, name: str, dtype: Any) -> None:
     if dtype.kind not in "biuf":
         what = "the array holds" if name == "of the array" else f"the column {name} holds"
         raise BpcliError(f"{path}: {what} {dtype} values, not numbers")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: {"x": 1, "x": 2} names a column twice, as x,x does."""
+    row = dict(pairs)
+    if len(row) != len(pairs):
+        raise BpcliError("a column name appears twice")
+    return row
 
 
 def _check_names(path: Path | str, names: list[str]) -> None:

@@ -184,7 +184,7 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
     if backward is not None and picks_a_function(backward):
         raise BpcliError(f"--backward {backward} picks a backward function: give its forward function with "
                          "--forward FILE.py:NAME")
-    text, extra = common.read_expression(expression, file, ctx.args, max_length)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length, command="check")
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings(extra, reader)
     expectations = common.expectations(expect, reader)

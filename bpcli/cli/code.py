@@ -45,7 +45,7 @@ def code(
 
     result = common.evaluated(
         expression, file, ctx.args, upstream, expand, seed, max_elements, circuit_without_values=True,
-        max_length=max_length, max_total_elements=max_total_elements,
+        max_length=max_length, max_total_elements=max_total_elements, command="code",
     )
     common.warn_values(result.warnings)
     print(python_code(result, numpy=numpy), end="")

@@ -42,7 +42,7 @@ def exercise(
         help="One variant per student of a CSV roster (a header row with an id column); needs --out DIR.",
     ),
     id_column: str = Option("id", "--id-column", metavar="NAME", help="The roster's column of student ids."),
-    out: Optional[Path] = Option(
+    out: Optional[str] = Option(  # text, not a Path: a Path drops the trailing / that asks for a new folder
         None, "--out", "-o", metavar="PATH",
         help="Write the files: a folder (ID.md and ID.toml per student, or exercise.md and exercise.toml), "
         "or FILE.md (its answers file beside it, FILE.toml).",
@@ -85,16 +85,16 @@ def exercise(
             specs = [Spec(spec.expression, kinds, spec.name) for spec in specs]
         seed = set_seed if seed is None else seed
     else:
-        text, extra = common.read_expression(expression, file, [], max_length)
+        text, extra = common.read_expression(expression, file, [], max_length, command="exercise")
         specs = [Spec(text, blank_kinds(blank or DEFAULT_BLANK))]
-    if students is not None and common.out_path(out) is None:
+    target = None if out is None or common.out_path(Path(out)) is None else out
+    if students is not None and target is None:
         raise BpcliError("--students makes a sheet and an answers file per student: give the folder to write "
                          "them to with --out DIR")
     roster = None if students is None else read_roster(students, id_column)
     result = make_exercise(specs, seed or 0, roster)
     if json_output:
         common.print_json(result.to_json())
-    target = common.out_path(out)
     if target is not None:
         _write(result, target, precision)
     elif not json_output:
@@ -110,12 +110,13 @@ def _print(result: Any, precision: int) -> None:
     common.write_output(f"{sheet_markdown(variant, precision)}\n## Answers file\n\n```toml\n{template}```\n", None)
 
 
-def _write(result: Any, out: Path, precision: int) -> None:
-    """Each variant's sheet and answers file: in the folder ``out``, or as ``out``.md and ``out``.toml."""
+def _write(result: Any, written: str, precision: int) -> None:
+    """Each variant's sheet and answers file: in the folder ``written``, or as ``written``.md and .toml."""
     from bpcli.views.exercise_sheet import answers_template, sheet_markdown  # a view only when written (start-up)
 
     roster = any(variant.student for variant in result.variants)
-    folder = roster or out.is_dir() or str(out).endswith(("/", "\\"))
+    out = Path(written)
+    folder = roster or out.is_dir() or written.endswith(("/", "\\"))
     if folder:
         try:
             out.mkdir(exist_ok=True)

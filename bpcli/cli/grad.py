@@ -104,7 +104,7 @@ def grad(
         if symbolic or order is not None or wrt is not None or explain:
             raise BpcliError("--order, --wrt, --symbolic and --explain do not go with --points, which writes the "
                              "value and the gradients at every row")
-        text, extra = common.read_expression(expression, file, ctx.args, max_length)
+        text, extra = common.read_expression(expression, file, ctx.args, max_length, command="grad")
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         batch.run(text, points, values, common.out_path(out), fmt, json_output, expand,
                   Limits(max_elements, max_total_elements), columns)
@@ -123,7 +123,7 @@ def grad(
             raise BpcliError(
                 "--expand and --explain show the first-order stages; they do not go with --order or --symbolic"
             )
-        text, extra = common.read_expression(expression, file, ctx.args, max_length)
+        text, extra = common.read_expression(expression, file, ctx.args, max_length, command="grad")
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         _higher(
             text, values, order or 1, wrt, symbolic, json_output, precision, max_stages, full, max_nodes, max_order,
@@ -133,7 +133,7 @@ def grad(
     # Only --json --gradients-only shows no stage: then a large expression may go on the flat tape.
     shows_stages = not (json_output and gradients_only and not explain)
     result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length,
-                              max_total_elements=max_total_elements, stages=shows_stages)
+                              max_total_elements=max_total_elements, command="grad", stages=shows_stages)
     sentences = None
     if explain:
         from bpcli.views.explain import explain as explain_stages  # a view only when shown (start-up)

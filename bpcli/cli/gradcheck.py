@@ -39,6 +39,7 @@ def gradcheck(
     full: bool = Option(False, "--full", help="One row per input element, not per input."),
     seed: common.Seed = 0,
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> int:
     """Compare the analytic gradient with a centred finite difference.
@@ -64,12 +65,12 @@ def gradcheck(
     {bindings}
     """
     from bpcli.analyses.gradcheck import gradcheck as check_gradients  # only the command's own analysis (start-up)
-    text, extra = common.read_expression(expression, file, ctx.args, max_length)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length, command="gradcheck")
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     result = check_gradients(
         text, values, h=h, max_error=max_error, upstream=common.read_upstream(upstream, reader),
-        max_checks=max_checks, seed=seed, limits=Limits(max_elements=max_elements),
+        max_checks=max_checks, seed=seed, limits=Limits(max_elements, max_total_elements),
     )
     common.warn_unused(result.warnings)
     if json_output:

@@ -50,7 +50,7 @@ def graph(
 
     {bindings}
     """
-    text, arguments = common.read_expression(expression, file, ctx.args, max_length)
+    text, arguments = common.read_expression(expression, file, ctx.args, max_length, command="graph")
     out, arguments = common.short_out_option(text, arguments, out)
     out = common.out_path(out)
     result = common.evaluated_text(text, arguments, upstream, expand, seed, max_elements, circuit_without_values=True,

@@ -44,6 +44,7 @@ def hessian(
         1_000_000, "--max-entries", min=1, help="The largest Hessian to build (entries)."
     ),
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> None:
     """The matrix of second derivatives of a number over its variables.
@@ -57,13 +58,13 @@ def hessian(
     {bindings}
     """
     from bpcli.analyses.hessian import hessian as second_derivatives  # only the command's own analysis (start-up)
-    text, extra = common.read_expression(expression, file, ctx.args, max_length)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length, command="hessian")
     reader = common.value_reader(seed, max_elements)
     values = common.bindings(extra, reader)
     names = common.names(wrt)
     result = second_derivatives(
         text, values, wrt=names, vector=vector_value(vector, reader), max_entries=max_entries,
-        limits=Limits(max_elements=max_elements),
+        limits=Limits(max_elements, max_total_elements),
     )
     common.warn_unused(result.warnings)
     if json_output:

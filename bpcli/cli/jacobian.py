@@ -34,6 +34,7 @@ def jacobian(
         1_000_000, "--max-entries", min=1, help="The largest Jacobian to build (entries)."
     ),
     max_elements: common.MaxElements = common.DEFAULT_MAX_ELEMENTS,
+    max_total_elements: common.MaxTotalElements = common.DEFAULT_MAX_TOTAL_ELEMENTS,
     max_length: common.MaxLength = common.DEFAULT_MAX_LENGTH,
 ) -> None:
     """The Jacobian matrix of the output with respect to each input.
@@ -45,10 +46,10 @@ def jacobian(
     {bindings}
     """
     from bpcli.analyses.jacobian import jacobian as build_jacobian  # only the command's own analysis (start-up)
-    text, extra = common.read_expression(expression, file, ctx.args, max_length)
+    text, extra = common.read_expression(expression, file, ctx.args, max_length, command="jacobian")
     values = common.bindings(extra, common.value_reader(seed, max_elements))
     result = build_jacobian(
-        text, values, layout=layout, max_entries=max_entries, limits=Limits(max_elements=max_elements)
+        text, values, layout=layout, max_entries=max_entries, limits=Limits(max_elements, max_total_elements)
     )
     common.warn_unused(result.warnings)
     if json_output:

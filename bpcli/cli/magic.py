@@ -165,7 +165,8 @@ class _Values:
         self.namespace = namespace
         limit = params.get("max_elements", common.DEFAULT_MAX_ELEMENTS)
         self.reader = common.value_reader(params.get("seed", 0), limit)
-        self.limits = Limits(max_elements=limit)  # what the command passes its analysis
+        # What the command passes its analysis.
+        self.limits = Limits(limit, params.get("max_total_elements", common.DEFAULT_MAX_TOTAL_ELEMENTS))
 
     def bindings(self, text: str, arguments: list[str], by_name: bool = True) -> dict[str, Any]:
         if not by_name:

@@ -262,17 +262,34 @@ def require_utf8(arguments: list[str]) -> None:
             raise BpcliError(f"argument {position} is not UTF-8 text (byte {byte}): {raw!r}") from None
 
 
+# What a command's "no expression" error offers: its own example, runnable as written, and the other
+# places an expression may come from.
+NO_EXPRESSION = {
+    "grad": ('"(x+y)*z" -x -2 -y 5 -z -4', ""),
+    "check": ('"(x+y)*z" -x -2 -y 5 -z -4 --expect dx=-4', ", --answers FILE"),
+    "graph": ('"(x+y)*z"', ""),
+    "code": ('"(x+y)*z"', ""),
+    "jacobian": ("\"relu(x)\" -x '[1,-2,3,-1]'", ""),
+    "hessian": ('"x**2 * y" -x 1 -y 2', ""),
+    "gradcheck": ('"relu(x) * y" -x 0 -y 3', ""),
+    "exercise": ('"q = x + y; f = q * z" --seed 7', ", --set PATH"),
+}
+
+
 def read_expression(
-    expression: Optional[str], file: Optional[Path], extra: list[str], max_length: int = DEFAULT_MAX_LENGTH
+    expression: Optional[str], file: Optional[Path], extra: list[str], max_length: int = DEFAULT_MAX_LENGTH,
+    *, command: str,
 ) -> tuple[str, list[str]]:
-    """The expression text and the arguments left for bindings."""
+    """The expression text and the arguments left for bindings; ``command`` names the command in the
+    error given when there is no expression."""
     if file is not None:
         if expression is not None:
             extra = [expression, *extra]  # with --file, the first argument is already a binding
         return read_text(file, max_length), extra
     if expression is None:
+        example, elsewhere = NO_EXPRESSION[command]
         raise BpcliError(
-            'no expression: give one (bpcli grad "(x+y)*z" -x -2 -y 5 -z -4), - for standard input, or --file PATH'
+            f"no expression: give one (bpcli {command} {example}), - for standard input{elsewhere}, or --file PATH"
         )
     if expression == "-":
         return read_stdin(max_length), extra
@@ -306,7 +323,7 @@ def value_reader(seed: int, max_elements: int) -> Any:
 def evaluated(
     expression: Optional[str], file: Optional[Path], arguments: list[str], upstream: Optional[str],
     expand: bool, seed: int, max_elements: int, circuit_without_values: bool = False,
-    max_length: int = DEFAULT_MAX_LENGTH, max_total_elements: int = DEFAULT_MAX_TOTAL_ELEMENTS,
+    max_length: int = DEFAULT_MAX_LENGTH, max_total_elements: int = DEFAULT_MAX_TOTAL_ELEMENTS, *, command: str,
     stages: bool = True,
 ) -> Any:
     """The GradResult of the command line.
@@ -316,7 +333,7 @@ def evaluated(
     Without ``stages`` (nothing shown but the values and gradients), a large
     expression may go on the flat tape (analyses.grad.grad_shown).
     """
-    text, extra = read_expression(expression, file, arguments, max_length)
+    text, extra = read_expression(expression, file, arguments, max_length, command=command)
     return evaluated_text(text, extra, upstream, expand, seed, max_elements, circuit_without_values, max_total_elements,
                           stages)
 

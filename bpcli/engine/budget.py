@@ -31,15 +31,39 @@ def elements_in_flight(graph: Any) -> int:
     return sum(size(shape) for shape in graph.shapes)
 
 
-def check_budget(graph: Any, max_total: int = DEFAULT_MAX_TOTAL_ELEMENTS) -> None:
-    """A BpcliError, before anything is computed, if evaluating ``graph`` would hold more than ``max_total`` numbers."""
-    total = elements_in_flight(graph)
+def check_budget(graph: Any, max_total: int = DEFAULT_MAX_TOTAL_ELEMENTS, more: int = 0, besides: str = "") -> None:
+    """A BpcliError, before anything is computed, if evaluating ``graph`` would hold more than ``max_total`` numbers.
+
+    ``more``: numbers held at the same time besides the graph's values (a matrix being filled, a batch of
+    moved copies), which ``besides`` names (", and ..." in the message).
+    """
+    total = elements_in_flight(graph) + more
     if total > max_total:
         raise BpcliError(
             f"evaluating this would hold {total:,} numbers at once ({_gigabytes(total)} of float64 over "
-            f"{len(graph.nodes):,} values, forward and backward); the budget is {max_total:,} numbers "
+            f"{len(graph.nodes):,} values, forward and backward{besides}); the budget is {max_total:,} numbers "
             f"({_gigabytes(max_total)}): raise it with --max-total-elements, or use smaller arrays"
         )
+
+
+def check_work(graph: Any, max_total: int, passes: int, each: int, what: str) -> None:
+    """A BpcliError, before anything is computed, if the first evaluation of ``graph`` and ``passes`` - 1 more
+    of ``each`` numbers (the rows of a matrix, ``what``) would compute more than ``max_total`` numbers in all."""
+    first = elements_in_flight(graph)
+    total = first + (passes - 1) * each
+    if total > max_total:
+        raise BpcliError(
+            f"{what} would compute {total:,} numbers in all ({passes:,} passes: the first {first:,}, then {each:,} "
+            f"each); the budget is {max_total:,} numbers ({_gigabytes(max_total)}): raise it with "
+            "--max-total-elements, or use smaller arrays"
+        )
+
+
+def room_left(graph: Any, max_total: int, held: int, each: int, besides: str) -> int:
+    """How many batch elements of ``each`` numbers fit in the budget beside the graph's values and ``held``
+    other numbers (at least 1), or the BpcliError of ``check_budget`` if not even one does."""
+    check_budget(graph, max_total, held + each, besides)
+    return max(1, (max_total - elements_in_flight(graph) - held) // max(1, each))
 
 
 def _gigabytes(elements: int) -> str:

@@ -497,8 +497,10 @@ def _count(g: GateBuilder, a: int, out: int) -> int:
 
 def _var_vjp(g: GateBuilder, a: int, out: int, up: int, axis: Axis = None, ddof: int = 0) -> tuple[int]:
     # d var / da = 2 (a - mean) / (n - ddof): the mean's own share sums to zero, as the deviations do.
+    # numpy and PyTorch divide by max(n - ddof, 0): with no degrees of freedom left the scale is inf.
     deviation = g.sub(a, g.broadcast(g.mean(a, axis=axis), a, axis=axis))
-    scale = g.const(2.0 / (_count(g, a, out) - ddof))
+    freedom = _count(g, a, out) - ddof
+    scale = g.const(2.0 / freedom if freedom > 0 else float("inf"))
     return (g.mul(g.mul(deviation, scale), g.broadcast(up, a, axis=axis)),)
 
 
@@ -770,7 +772,12 @@ def _arange_shape(input_shapes: list[shapes.Shape], bounds: list[Any]) -> shapes
     if not 1 <= len(bounds) <= 3 or not all(_whole(b) for b in bounds):
         raise shapes.ShapeError("np.arange takes one to three whole numbers, written in the program or "
                                 "fixed by the shapes (x.shape[0])")
-    return (len(range(*(int(b) for b in bounds))),)
+    start, stop, step = (0, int(bounds[0]), 1) if len(bounds) == 1 else (*(int(b) for b in bounds), 1)[:3]
+    if step == 0:
+        raise shapes.ShapeError("np.arange's step cannot be zero")
+    # ceil((stop - start) / step) in Python's integers: len(range(...)) overflows past 2**63, and the
+    # element limit, checked next, must see the true length to refuse it
+    return (max(0, -((start - stop) // step)),)
 
 
 _register(Gate(

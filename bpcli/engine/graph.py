@@ -9,7 +9,7 @@ graph, so one evaluator computes values and gradients alike.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from bpcli.engine import shapes
 from bpcli.engine.backends import scalar
@@ -54,6 +54,15 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.op!r}, {self.inputs!r}, {self.name!r})"
+
+
+class Checkpoint(NamedTuple):
+    """A graph's state at one moment (``Graph.checkpoint``): its length and the names taken by then."""
+
+    nodes: int
+    taken: set[str]
+    generated: set[str]
+    counters: dict[str, int]
 
 
 class Graph:
@@ -118,6 +127,27 @@ class Graph:
         """
         if self.shared is None:
             self.shared = {}
+
+    def checkpoint(self) -> Checkpoint:
+        """The graph's state now, for ``restore``."""
+        return Checkpoint(len(self.nodes), set(self.taken), set(self.generated), dict(self._counters))
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """The graph as it was at ``checkpoint``: the nodes appended since, and the names they took, forgotten.
+
+        Nodes made afterwards are numbered, named and shared exactly as if the
+        forgotten ones had never been made (a trial pass leaves no trace).
+        """
+        length = checkpoint.nodes
+        del self.nodes[length:]
+        if self.shapes is not None:
+            del self.shapes[length:]
+        # In place: builders hold these very containers.
+        self.constants.difference_update([c for c in self.constants if c >= length])
+        _forget_from(self.shared or {}, length)
+        _forget_from(self.shared_constants, length)
+        self.taken, self.generated = set(checkpoint.taken), set(checkpoint.generated)
+        self._counters = dict(checkpoint.counters)
 
     def shape(self, node: int) -> tuple[int, ...]:
         """A node's shape; every node is a scalar until shapes are known."""
@@ -213,6 +243,12 @@ class Graph:
                 for j in self.nodes[i].inputs:
                     needed[j] = True
         return needed
+
+
+def _forget_from(table: dict[Any, int], length: int) -> None:
+    """Drop the entries of a table of nodes that name a node at ``length`` or after."""
+    for key in [key for key, node in table.items() if node >= length]:
+        del table[key]
 
 
 class Builder:

@@ -35,11 +35,21 @@ _BOOLEAN_OPERATORS = {"&", "|"}  # numpy's & and | on booleans; on floats numpy 
 _SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones", "full"}  # sizes or axes may come as one tuple
 _FLOATS = {"np.float64", "np.float32", "float64"}
 _LIKE = {"zeros_like": 1, "ones_like": 1, "full_like": 2}  # how many arguments each takes
+# The gates whose output numpy keeps boolean when the inputs it takes its elements from are: what
+# moves, picks or joins booleans ((x > 0).T is still a mask, and -(x > 0).T is refused as -(x > 0)
+# is), and True + True, True * True and np.where(c, True, False), which are booleans in numpy too.
+_FIRST, _ALL, _BRANCHES = slice(0, 1), slice(None), slice(1, None)
+_KEEPS_BOOLEANS = {
+    **dict.fromkeys(("transpose", "reshape", "reshape_like", "permute", "expand_dims", "squeeze", "swapaxes",
+                     "index"), _FIRST),
+    **dict.fromkeys(("concatenate", "stack", "hstack", "vstack", "add", "mul"), _ALL),
+    "where": _BRANCHES,
+}
 # The gates that take booleans as numpy's operators do (True + True is True); into any other
 # a boolean goes as 0 or 1, through astype.
 _TAKES_BOOLEANS = {
     "add", "mul", "sub", "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or", "logical_not",
-    "where", "index", "at_set", "astype", "sum", "mean",
+    "where", "index", "at_set", "astype", "sum", "mean", *_KEEPS_BOOLEANS,
 }
 OUTPUT_NAME = "f"  # the lecture notes' name for a circuit's output
 
@@ -100,6 +110,7 @@ class _Lowering:
         self.graph = graph
         self.source = source
         self.primitives = Builder(graph, prefix="t", fold=False) if expand else None
+        self.moved_booleans: set[int] = set()  # gates of _KEEPS_BOOLEANS that hold booleans
         self.bound: dict[str, int] = {}  # names assigned so far, and variables seen
         self.assigned_at: dict[str, Assign] = {}
         self.assigned_later: dict[str, Assign | Unpack] = {
@@ -260,7 +271,7 @@ class _Lowering:
         raise TypeError(f"cannot lower {node!r}")
 
     def _is_boolean(self, node: int) -> bool:
-        return self.graph.is_gate(node) and REGISTRY[self.graph.nodes[node].op].boolean
+        return self.graph.is_gate(node) and (REGISTRY[self.graph.nodes[node].op].boolean or node in self.moved_booleans)
 
     def _check_boolean(self, operands: list[int], node: Expr, symbol: str) -> None:
         """numpy's &, | and ~ combine booleans (on floats numpy raises a TypeError)."""
@@ -569,7 +580,10 @@ class _Lowering:
             if decompose is not None:
                 primitives.span = node.span
                 return decompose(primitives, *operands, **(attrs or {}))
-        return self.graph.add_gate(op, tuple(operands), self.graph.fresh_name("t"), None, node.span, attrs)
+        made = self.graph.add_gate(op, tuple(operands), self.graph.fresh_name("t"), None, node.span, attrs)
+        if op in _KEEPS_BOOLEANS and all(map(self._is_boolean, operands[_KEEPS_BOOLEANS[op]])):
+            self.moved_booleans.add(made)
+        return made
 
 
 def _integer(node: Expr) -> int | None:

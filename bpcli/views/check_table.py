@@ -86,6 +86,9 @@ def _problem_detail(problem: Any, show, failures_only: bool = False) -> list[Any
     for outcome in problem.outcomes:
         if not outcome.passed:
             parts.append(_failure(problem, outcome, show))
+        elif outcome.note and not failures_only:  # accepted, with a word on why (a one-sided derivative)
+            written = outcome.written or show(outcome.expected)
+            parts.append(Text(printable(f"{PASS} {outcome.key} = {written}: {outcome.note}"), style="green"))
     first = problem.backward.first_wrong if problem.backward is not None else None
     if first is not None:
         parts.append(Text(f"First wrong line: {first.number}: {printable(first.text)}", style="bold red"))

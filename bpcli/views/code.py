@@ -251,10 +251,11 @@ class _Program:
         return self.graph.nodes[node].origin is not None
 
     def _renamed(self) -> dict[int, str]:
-        """Nodes not written by their own name: renamed inputs and stages, array constants."""
+        """Nodes not written by their own name: renamed inputs and stages, array constants, and
+        constants Python has no literal for (1e999 is inf: float("inf"), never a bare inf)."""
         names = {node: name for node, name in self.names.items() if name != self.graph.nodes[node].name}
         for i, n in enumerate(self.graph.nodes):
-            if n.op == CONST and hasattr(n.value, "shape"):
+            if n.op == CONST and (hasattr(n.value, "shape") or n.value != n.value or abs(n.value) == float("inf")):
                 names[i] = self._literal(n.value)
         return names
 

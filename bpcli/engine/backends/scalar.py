@@ -159,10 +159,15 @@ def transpose(a: float) -> float:
 
 
 def sum(a: float, axis: None = None) -> float:  # noqa: A001 - the gates' vocabulary
+    return a * 1  # a boolean sums to a number, as np.sum(True) is 1 (and -0.0 stays -0.0)
+
+
+def amax(a: float, axis: None = None) -> float:
     return a
 
 
-mean = amax = amin = sum
+mean = sum
+amin = amax
 
 
 def var(a: float, axis: None = None, ddof: int = 0) -> float:

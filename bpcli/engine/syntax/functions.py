@@ -133,6 +133,8 @@ def _parsed(source: str, label: str) -> ast.Module:
     try:
         return ast.parse(source)
     except SyntaxError as error:
+        if error.lineno is None:  # Python 3.12 and later: a null byte is a SyntaxError with no line
+            raise BpcliError(f"{label}: not a Python file bpcli can read ({error.msg})") from None
         raise BpcliError(f"{label}: line {error.lineno}: not valid Python: {error.msg}") from None
     except (RecursionError, MemoryError):
         raise BpcliError(f"{label}: nested more deeply than Python's parser reads") from None
