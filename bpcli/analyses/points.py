@@ -1,11 +1,12 @@
 """Many points at once: the value and every gradient at each row of a table.
 
 Each variable is bound to a column of numbers and the graph is evaluated with
-arrays, the same evaluator as for one point, a block of rows at a time (sized
-for the processor's cache: about twice as fast as whole columns, and bit for bit
-the same); points are independent because elementwise gates work element by
-element. A graph with a gate that combines elements (a reduction, ``@``) would
-mix the rows, so it is evaluated row by row instead.
+arrays, the same gates as for one point, a block of rows at a time
+(``engine.blocks``: sized for the processor's cache, buffers reused, blocks shared
+among threads; several times as fast as whole columns, and bit for bit the same);
+points are independent because elementwise gates work element by element. A
+graph with a gate that combines elements (a reduction, ``@``) would mix the
+rows, so it is evaluated row by row instead.
 
 Tables come from CSV (a header row names the columns), JSON Lines (one object
 per line), .npy (a structured array whose field names name the columns, or a
@@ -29,11 +30,10 @@ from bpcli.analyses.grad import grad
 from bpcli.analyses.expected import Written
 from bpcli.analyses.result import GradResult, Result
 from bpcli.engine import arrow
-from bpcli.engine.backward import Adjoints
 from bpcli.engine.budget import check_budget
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
-from bpcli.engine.problem import Limits, Notice, Problem, bind, build, to_value
+from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
 from bpcli.engine.shapes import show, value_shape
 from bpcli.engine.values import MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows
 
@@ -158,41 +158,42 @@ def grad_points(
 
 UNUSED_NAMED = 5  # columns named one by one in a warning or a message; the rest are counted
 BLOCK = 16_384  # rows evaluated at a time: a block's arrays, every gate's together, stay in the processor's cache
+FIRST_ROWS = 256  # rows evaluated the usual way first, for their findings: every array there is allocated anew
 
 
 def _by_blocks(
     expression: str, expand: bool, whole: Problem, values: dict[str, Any], count: int
 ) -> tuple[Any, dict[str, Any]] | None:
-    """The value and gradients evaluated BLOCK rows at a time, bit for bit those of the whole columns at once
-    (the gates are elementwise), about twice as fast; or None if a block has anything to warn about
-    (inf, nan, a kink), so that the whole evaluation counts and words it over every row.
+    """The value and gradients evaluated BLOCK rows at a time (``engine.blocks``), bit for bit those of the
+    whole columns at once (the gates are elementwise), several times as fast; or None if a block has
+    anything to warn about (inf, nan, a kink), so that the whole evaluation counts and words it over
+    every row.
 
-    The whole problem's budget is checked first, as if evaluated at once. A graph is built and
-    differentiated once per block length (the full blocks, then the last one), then evaluated for
-    each block with its rows bound.
+    The whole problem's budget is checked first, as if evaluated at once. The first rows are evaluated
+    the usual way, with their findings; the plan made from them evaluates the others.
     """
     import numpy as np  # numpy only where arrays are (start-up)
 
+    from bpcli.engine.blocks import Plan  # only for many rows (start-up)
+
     check_budget(whole.graph, whole.limits.max_total_elements)
-    value = np.empty(count)
-    gradients = {name: np.empty(count) for name in values if name not in whole.graph.constant_inputs}
-    shaped: dict[int, tuple[Problem, Adjoints]] = {}
-    for start in range(0, count, BLOCK):
-        rows = {name: column[start:start + BLOCK] for name, column in values.items()}
-        length = min(BLOCK, count - start)
-        if length not in shaped:
-            problem = Problem.bound(build(expression, expand), rows, whole.limits)
-            shaped[length] = (problem, problem.backward(None))
-        problem, adjoints = shaped[length]
-        problem.inputs = bind(problem.graph, rows)[0]
-        evaluation = problem.gradients(adjoints)
-        if evaluation.findings:
-            return None
-        result = GradResult(problem, adjoints, evaluation)
-        value[start:start + length] = result.value
-        for name, gradient in result.gradients.items():
-            gradients[name][start:start + length] = gradient
-    return value, gradients
+    first = min(FIRST_ROWS, BLOCK)
+    problem = Problem.bound(build(expression, expand), {name: column[:first] for name, column in values.items()},
+                            whole.limits)
+    adjoints = problem.backward(None)
+    evaluation = problem.gradients(adjoints)
+    if evaluation.findings:
+        return None
+    graph = problem.graph
+    names = [graph.nodes[v].name for v in graph.differentiable_variables()]
+    flowing = {graph.nodes[v].name: node for v in graph.differentiable_variables()
+               if (node := adjoints.gradient(v)) is not None}  # the others are 0 at every row
+    columns = Plan(graph, evaluation.values, first, values, [graph.output, *flowing.values()], BLOCK).run(count)
+    if columns is None:
+        return None
+    value, *computed = columns
+    found = dict(zip(flowing, computed))
+    return value, {name: found[name] if name in found else np.zeros(count) for name in names}
 
 
 def _fixed_number(name: str, value: Any) -> float:

@@ -13,9 +13,9 @@ from typing import Any, Callable, NamedTuple
 from bpcli import views
 from bpcli.engine.backward import Adjoints
 from bpcli.engine.evaluate import Evaluation
-from bpcli.engine.formulas import formula_text, gate_text
+from bpcli.engine.formulas import Texts
 from bpcli.engine.gates import REGISTRY
-from bpcli.engine.problem import Notice, Problem
+from bpcli.engine.problem import Notice, Problem, collector_paused
 
 
 class Result:
@@ -158,21 +158,26 @@ class GradResult(Result):
 
     @cached_property
     def stages(self) -> list[Stage]:
-        return [self._stage(index, node) for index, node in enumerate(self.graph.stages, start=1)]
+        with collector_paused():  # many small objects, no cycles (see collector_paused)
+            return [self._stage(index, node) for index, node in enumerate(self.graph.stages, start=1)]
 
     @cached_property
     def forks(self) -> list[Fork]:
+        with collector_paused():  # as many contributions as uses of the inputs
+            return self._forks()
+
+    def _forks(self) -> list[Fork]:
+        nodes, values, numbers = self.graph.nodes, self.evaluation.values, self._stage_number
+        downstream = self.adjoints.downstream
         forks = []
-        for node in sorted(self.adjoints.contributions):
-            uses = self.adjoints.contributions[node]
-            if len(uses) < 2 or self.graph.nodes[node].origin is not None:
+        for node, uses in sorted(self.adjoints.contributions.items()):
+            if len(uses) < 2 or nodes[node].origin is not None:
                 continue
-            contributions = tuple(
-                Contribution(self.graph.nodes[consumer].name, self._stage_number[consumer],
-                             self._value(self.adjoints.downstream[(consumer, position)]))
+            contributions = tuple([
+                Contribution(nodes[consumer].name, numbers[consumer], values[downstream[(consumer, position)]])
                 for consumer, position in uses
-            )
-            forks.append(Fork(self.graph.nodes[node].name, contributions, self._gradient(node)))
+            ])
+            forks.append(Fork(nodes[node].name, contributions, self._gradient(node)))
         return forks
 
     @cached_property
@@ -201,54 +206,63 @@ class GradResult(Result):
         return self.graph.stage_numbers()
 
     @cached_property
+    def _texts(self) -> Texts:
+        return Texts(self.graph)
+
+    @cached_property
     def _carries(self) -> list[bool]:
         depends = self.graph.depends_on_variables()
         feeds = self.graph.ancestors(self.graph.output)
         return [depends[i] and i < len(feeds) and feeds[i] for i in range(len(self.graph.nodes))]
 
     def _stage(self, index: int, node: int) -> Stage:
-        graph, adjoints = self.graph, self.adjoints
-        n = graph.nodes[node]
+        # Run once per stage, 100,000 times for a large expression: the lookups are kept local.
+        graph, adjoints, texts, values = self.graph, self.adjoints, self._texts, self.evaluation.values
+        nodes, carries = graph.nodes, self._carries
+        n = nodes[node]
         gate = REGISTRY[n.op]
-        local, downstream, summed = [], [], []
+        elementwise = gate.elementwise
+        local: list[Any] = []
+        downstream: list[Any] = []
+        summed: list[bool] = []
         formulas: list[str | None] = []
-        upstream_name = {adjoints.total[node]: "d" + n.name} if node in adjoints.total else {}
         for position, used in enumerate(n.inputs):
             use = (node, position)
             received = adjoints.downstream.get(use)
-            if use in adjoints.local:
-                local.append(self._value(adjoints.local[use]))
-                formulas.append(formula_text(graph, adjoints.local[use]))
+            gradient = adjoints.local.get(use)
+            if gradient is not None:
+                local.append(values[gradient])
+                formulas.append(texts.formula(gradient))
             elif received is not None:  # a structural gate: its vector-Jacobian product
                 local.append(None)
-                formulas.append(formula_text(graph, received, upstream_name))
-            elif self._carries[node] and self._carries[used]:
+                upstream_name = {adjoints.total[node]: "d" + n.name} if node in adjoints.total else {}
+                formulas.append(texts.formula(received, upstream_name))
+            elif carries[node] and carries[used]:
                 # The gate's local gradient is zero here (a flat gate such as step).
-                local.append(zero_like(self._value(used)))
+                local.append(zero_like(values[used]))
                 formulas.append("0")
             else:
                 local.append(None)
                 formulas.append(None)
             if received is not None:
-                downstream.append(self._value(received))
-                summed.append(gate.elementwise and graph.nodes[received].op == "unbroadcast")
+                downstream.append(values[received])
+                summed.append(elementwise and nodes[received].op == "unbroadcast")
             else:
                 downstream.append(local[-1])  # zero, or None where no gradient is needed
                 summed.append(False)
-        upstream = self._gradient(node) if self._carries[node] else None
         return Stage(
             index=index,
             node=node,
             name=n.name,
             op=n.op,
             role=gate.role,
-            expr=gate_text(graph, node),
-            inputs=tuple(graph.nodes[i].name for i in n.inputs),
+            expr=texts.gate(node),
+            inputs=tuple([nodes[i].name for i in n.inputs]),
             shape=graph.shape(node),
-            value=self._value(node),
+            value=values[node],
             local=tuple(local),
             formulas=tuple(formulas),
-            upstream=upstream,
+            upstream=self._gradient(node) if carries[node] else None,
             downstream=tuple(downstream),
             summed=tuple(summed),
         )

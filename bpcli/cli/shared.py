@@ -497,6 +497,15 @@ def print_grad(result: Any, json_output: bool, precision: int = 4, max_stages: i
     The document is written as it is made, arrays a row at a time, so a large
     tensor's JSON needs no more memory than the tensor.
     """
+    from bpcli.engine.problem import collector_paused  # loaded with the result already
+
+    # A large expression's stages, rows and documents are many small objects and no cycles.
+    with collector_paused():
+        _print_grad(result, json_output, precision, max_stages, full, sentences, gradients_only)
+
+
+def _print_grad(result: Any, json_output: bool, precision: int, max_stages: int, full: bool,
+                sentences: Optional[list[Any]], gradients_only: bool) -> None:
     if json_output:
         from bpcli.views.json_doc import grad_document, write  # a view only when shown (start-up)
 

@@ -359,15 +359,22 @@ def _stage(stage: Any, value: Callable[[Any], Any]) -> dict[str, Any]:
         "inputs": list(stage.inputs),
         "shape": list(stage.shape),
         "value": value(stage.value),
-        "local": [value(v) for v in stage.local],
+        "local": _each(value, stage.local),
         "local_formula": list(stage.formulas),
         "upstream": value(stage.upstream),
-        "downstream": [value(v) for v in stage.downstream],
+        "downstream": _each(value, stage.downstream),
     }
+
+
+def _each(value: Callable[[Any], Any], values: Any) -> list[Any]:
+    """``[value(v) for v in values]``, a finite float (most are) turned to JSON's here: 0.0 for -0.0, as jsonable."""
+    return [v + 0.0 if type(v) is float and v - v == 0.0 else value(v) for v in values]
 
 
 def jsonable(value: Any) -> Any:
     """Numbers as JSON numbers, arrays as nested lists, inf and nan as strings."""
+    if type(value) is float and math.isfinite(value):  # most values: checked first
+        return value + 0.0  # -0.0 (a zero gradient times a negative upstream) is written 0.0
     if value is None:
         return None
     if hasattr(value, "tolist"):
@@ -397,7 +404,12 @@ class _Array:
 
 def _streamed(value: Any) -> Any:
     """``jsonable``, except that an array is kept, to be written row by row."""
-    return _Array(value) if getattr(value, "ndim", 0) else jsonable(value)
+    if type(value) in _PLAIN or not getattr(value, "ndim", 0):
+        return jsonable(value)
+    return _Array(value)
+
+
+_PLAIN = (float, int, type(None))  # values that are no array, told apart without getattr's exception
 
 
 def dumps(document: dict[str, Any], indent: int | None = 2) -> str:
@@ -438,24 +450,43 @@ def write(document: dict[str, Any], stream: Any, indent: int | None = 2) -> None
     stream.write("\n}")
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+class _HoldsArray(Exception):
+    """The encoder met a kept array: the value is written piece by piece instead."""
+
+
+def _kept_array(value: Any) -> Any:
+    """The encoder's ``default``: a kept array stops it; anything else is refused as json.dumps refuses it."""
+    if isinstance(value, _Array):
+        raise _HoldsArray
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# One encoder for every piece (json.dumps with options builds one per call).
+_compact = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=_kept_array).encode
 
 
 def _write_value(value: Any, stream: Any) -> None:
-    """One value, compact; dicts and lists that hold a kept array are walked, everything else encoded at once."""
+    """One value, compact: encoded at once, unless it holds a kept array, whose dicts and lists are walked.
+
+    The encoder itself finds the arrays (raising at the first), so a document
+    without them is never searched for them.
+    """
     if isinstance(value, _Array):
         _write_array(value.array, stream)
-    elif isinstance(value, dict) and _holds_array(value):
-        stream.write("{")
-        for position, (key, item) in enumerate(value.items()):
-            stream.write(f"{', ' if position else ''}{_compact(key)}: ")
-            _write_value(item, stream)
-        stream.write("}")
-    elif isinstance(value, list) and _holds_array(value):
-        _write_list(value, stream, _write_value)
+        return
+    try:
+        text = _compact(value)
+    except _HoldsArray:
+        if isinstance(value, dict):
+            stream.write("{")
+            for position, (key, item) in enumerate(value.items()):
+                stream.write(f"{', ' if position else ''}{_compact(key)}: ")
+                _write_value(item, stream)
+            stream.write("}")
+        else:
+            _write_list(value, stream, _write_value)
     else:
-        stream.write(_compact(value))
+        stream.write(text)
 
 
 def _write_list(items: Any, stream: Any, write_item: Callable[[Any, Any], None]) -> None:
@@ -465,11 +496,6 @@ def _write_list(items: Any, stream: Any, write_item: Callable[[Any, Any], None])
             stream.write(", ")
         write_item(item, stream)
     stream.write("]")
-
-
-def _holds_array(value: Any) -> bool:
-    items = value.values() if isinstance(value, dict) else value
-    return any(isinstance(item, _Array) or (isinstance(item, (dict, list)) and _holds_array(item)) for item in items)
 
 
 def _write_array(array: Any, stream: Any) -> None:

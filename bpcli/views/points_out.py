@@ -108,10 +108,24 @@ def _json_row(names: list[str], row: tuple[float, ...]) -> str:
 # ---- binary tables ---------------------------------------------------------------
 
 
+NPY_ROWS = 16_384  # rows interleaved at a time into a .npy's row-major table: the buffer stays in the cache
+
+
 def _write_npy(names: list[str], columns: list[Any], out: IO[bytes]) -> None:
+    """The bytes ``np.save`` writes for the 2-D table of the columns, interleaved a few rows at a time into
+    one small buffer rather than stacked whole first (a copy of every number, in memory the size of the file)."""
     import numpy as np  # numpy only where arrays are (start-up)
 
-    np.save(out, np.column_stack(columns).astype(np.float64, copy=False), allow_pickle=False)
+    count, width = len(columns[0]), len(columns)
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float64)), "fortran_order": False,
+              "shape": (count, width)}
+    np.lib.format.write_array_header_1_0(out, header)
+    rows = np.empty((min(NPY_ROWS, count), width))
+    for start in range(0, count, NPY_ROWS):
+        block = rows[:min(NPY_ROWS, count - start)]
+        for i, column in enumerate(columns):
+            block[:, i] = column[start:start + len(block)]
+        out.write(block.data)
 
 
 def _write_npz(names: list[str], columns: list[Any], out: IO[bytes]) -> None:

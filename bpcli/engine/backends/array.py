@@ -6,6 +6,8 @@ results to report as bpcli warnings, not numpy RuntimeWarnings.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 exp = np.exp
@@ -32,11 +34,12 @@ def mul0(a, b):
     return np.where(np.equal(a, 0) & ~np.isfinite(b), np.multiply(a, 0.0), product)
 
 
-def sigmoid(a):
+def sigmoid(a: Any, out: Any = None) -> Any:
     # exp(-a) overflows to inf for a < -709, and 1 / (1 + inf) is exactly 0:
     # IEEE arithmetic makes the plain formula right everywhere (the evaluator
-    # keeps numpy's overflow warning to itself).
-    t = np.negative(a, out=np.empty(np.shape(a)))  # one buffer, worked in place
+    # keeps numpy's overflow warning to itself). ``out``: the buffer to work in
+    # (evaluation in blocks reuses its buffers), else a new one.
+    t = np.negative(a, out=np.empty(np.shape(a)) if out is None else out)  # one buffer, worked in place
     np.exp(t, out=t)
     t += 1.0
     np.reciprocal(t, out=t)
