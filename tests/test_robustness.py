@@ -207,7 +207,7 @@ class TestCommands:
         def exhausted(*args, **kwargs):
             raise MemoryError
 
-        monkeypatch.setattr(bpcli.analyses.grad, "grad", exhausted)
+        monkeypatch.setattr(bpcli.analyses.grad, "grad_shown", exhausted)  # what the command calls
         refused(run_cli("grad", "x * 2", "-x", "1", "--precision", "3"), "out of memory")
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from bpcli.analyses.result import GradResult
+from bpcli.analyses.result import GradResult, TapeGradResult
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Evaluation
+from bpcli.engine import tape
 from bpcli.engine.problem import Limits, Problem, build, collector_paused
 
 
@@ -48,9 +49,28 @@ def grad(
         >>> relu.gradients["x"].tolist() == [4, 0, 5, 0]  # an array for an array
         True
     """
-    with collector_paused():
-        problem = Problem.of(expression, {**(bindings or {}), **values}, expand=expand, limits=limits)
-        return differentiate(problem, problem.upstream(upstream))
+    return grad_shown(expression, {**(bindings or {}), **values}, upstream=upstream, expand=expand, limits=limits)
+
+
+def grad_shown(
+    expression: str, given: Mapping[str, Any], *, upstream: Any = None, expand: bool = False,
+    limits: Limits = Limits(), stages: bool = False,
+) -> GradResult:
+    """``grad`` for a caller that knows what it will show: with ``stages`` (a table, the whole JSON
+    document, --explain), the graph is built at once; without, a large expression of numbers is
+    differentiated on the flat tape (engine/tape.py) and the graph built only if a view asks for it."""
+
+    def usual() -> GradResult:
+        with collector_paused():
+            problem = Problem.of(expression, given, expand=expand, limits=limits)
+            return differentiate(problem, problem.upstream(upstream))
+
+    if not stages and upstream is None and not expand and len(expression) >= tape.SHORTEST:
+        # A large expression of numbers: the flat tape, unless it meets what the graph must say.
+        answer = tape.differentiate(expression, given, limits)
+        if answer is not None:
+            return TapeGradResult(expression, answer, usual)
+    return usual()
 
 
 def differentiate(problem: Problem, upstream: Any = None) -> GradResult:

@@ -8,7 +8,7 @@ recomputed. Every view (the table, the JSON document) reads a GradResult.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from bpcli import views
 from bpcli.engine.backward import Adjoints
@@ -274,3 +274,67 @@ def zero_like(value: Any) -> Any:
 
         return np.zeros(np.shape(value))
     return 0.0
+
+
+class TapeGradResult(GradResult):
+    """A GradResult whose value and gradients the flat tape computed (bpcli/engine/tape.py).
+
+    What the tape knows is answered at once: the output, the values, the
+    gradients, the kinks and ties hit (the tape gives up, and the graph is
+    built, on any run with another warning). The graph, and with it the stages and forks, is
+    built the usual way the first time a view asks for it: the same numbers,
+    bit for bit, with everything the views show.
+    """
+
+    def __init__(self, source: str, answer: Any, full: Callable[[], GradResult]) -> None:
+        self.source = source
+        self._answer = answer
+        self._full = full
+
+    @cached_property
+    def _built(self) -> GradResult:
+        return self._full()
+
+    @cached_property
+    def problem(self) -> Problem:  # type: ignore[override]
+        return self._built.problem
+
+    @cached_property
+    def graph(self) -> Any:  # type: ignore[override]
+        return self._built.graph
+
+    @cached_property
+    def adjoints(self) -> Adjoints:  # type: ignore[override]
+        return self._built.adjoints
+
+    @cached_property
+    def evaluation(self) -> Evaluation:  # type: ignore[override]
+        return self._built.evaluation
+
+    @property
+    def output(self) -> str:
+        return str(self._answer.output)
+
+    @property
+    def value(self) -> Any:
+        return self._answer.value
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return dict(self._answer.inputs)
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: () for name in [*self._answer.inputs, self._answer.output]}
+
+    @property
+    def gradients(self) -> dict[str, Any]:
+        return dict(self._answer.gradients)
+
+    @property
+    def constants(self) -> list[str]:
+        return []
+
+    @cached_property
+    def warnings(self) -> list[Notice]:
+        return list(self._answer.warnings)

@@ -324,22 +324,27 @@ def evaluated(
     expression: Optional[str], file: Optional[Path], arguments: list[str], upstream: Optional[str],
     expand: bool, seed: int, max_elements: int, circuit_without_values: bool = False,
     max_length: int = DEFAULT_MAX_LENGTH, max_total_elements: int = DEFAULT_MAX_TOTAL_ELEMENTS, *, command: str,
+    stages: bool = True,
 ) -> Any:
     """The GradResult of the command line.
 
     With ``circuit_without_values`` and no values bound at all, the circuit
     alone (api.circuit: values None), for the views that can show structure.
+    Without ``stages`` (nothing shown but the values and gradients), a large
+    expression may go on the flat tape (analyses.grad.grad_shown).
     """
     text, extra = read_expression(expression, file, arguments, max_length, command=command)
-    return evaluated_text(text, extra, upstream, expand, seed, max_elements, circuit_without_values, max_total_elements)
+    return evaluated_text(text, extra, upstream, expand, seed, max_elements, circuit_without_values, max_total_elements,
+                          stages)
 
 
 def evaluated_text(
     text: str, arguments: list[str], upstream: Optional[str], expand: bool, seed: int, max_elements: int,
     circuit_without_values: bool = False, max_total_elements: int = DEFAULT_MAX_TOTAL_ELEMENTS,
+    stages: bool = True,
 ) -> Any:
     """``evaluated`` for an expression already read: ``arguments`` are the bindings."""
-    from bpcli.analyses.grad import circuit, grad  # only the command's own analysis (start-up)
+    from bpcli.analyses.grad import circuit, grad_shown  # only the command's own analysis (start-up)
     limits = Limits(max_elements, max_total_elements)
     reader = value_reader(seed, max_elements)
     values = bindings(arguments, reader)
@@ -347,7 +352,7 @@ def evaluated_text(
     shapes = {name: value for name, value in values.items() if isinstance(value, ShapeOnly)}
     if circuit_without_values and len(shapes) == len(values):  # no values, or shapes only (-W shape:5,10)
         return circuit(text, upstream=seed_value, expand=expand, limits=limits, shapes=shapes)
-    result = grad(text, values, upstream=seed_value, expand=expand, limits=limits)
+    result = grad_shown(text, values, upstream=seed_value, expand=expand, limits=limits, stages=stages)
     warn_unused(result.warnings)
     return result
 

@@ -12,7 +12,7 @@ dropped, so a long expression may wrap as in Python.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Iterable, Iterator
 
 # A token: (terminal, text, start, end), offsets into the source.
 Token = tuple[str, str, int, int]
@@ -60,7 +60,21 @@ class Lexer:
             end = position + len(token)
             append((kinds.get(token) or self._kind(token), token, position, end))
             position = end
-        return _without_bracketed_newlines(tokens) if "\n" in text else tokens
+        return [*_without_bracketed_newlines(tokens)] if "\n" in text else tokens
+
+    def stream(self, text: str) -> Iterator[Token]:
+        """The tokens of ``text`` one at a time, as ``tokens`` cuts them: a text of millions of tokens
+        never holds them all at once (the flat tape, engine/tape.py, reads them as they come)."""
+        kinds = self._kinds
+
+        def cut() -> Iterator[Token]:
+            for found in self._pattern.finditer(text):
+                token = found.group(2)
+                if not token:  # the text's end
+                    return
+                yield kinds.get(token) or self._kind(token), token, found.start(2), found.end(2)
+
+        return _without_bracketed_newlines(cut()) if "\n" in text else cut()
 
     def _kind(self, token: str) -> str:
         # The alternation takes the first terminal that matches here, so no earlier
@@ -70,8 +84,7 @@ class Lexer:
         return kind
 
 
-def _without_bracketed_newlines(tokens: list[Token]) -> list[Token]:
-    kept: list[Token] = []
+def _without_bracketed_newlines(tokens: Iterable[Token]) -> Iterator[Token]:
     depth = 0
     for token in tokens:
         kind = token[KIND]
@@ -81,5 +94,4 @@ def _without_bracketed_newlines(tokens: list[Token]) -> list[Token]:
             depth = max(0, depth - 1)
         elif kind == NEWLINE and depth:
             continue
-        kept.append(token)
-    return kept
+        yield token

@@ -17,7 +17,7 @@ import operator
 import re
 from functools import lru_cache
 from itertools import chain
-from typing import Any, TypeGuard
+from typing import Any, Iterable, TypeGuard
 
 from bpcli.engine.errors import BpcliError, line_and_column
 from bpcli.engine.syntax import grammar, spellings, standalone
@@ -81,6 +81,16 @@ def parse(source: str) -> Program:
         raise _syntax_error(source, token[START], None if stray else token, _expected(parser, states)) from None
 
 
+def parse_into(source: str, builder: Any) -> Any:
+    """Drive the same tables with ``builder``'s callbacks, named after the grammar's rules, instead of the
+    AST's; tokens are streamed. The flat tape (engine/tape.py) reads a large expression this way, straight
+    into arrays. Errors are not dressed here: whoever gets one parses again with ``parse``, which reports it.
+    """
+    parser = _parser()
+    end: Token = ("$END", "", len(source), len(source))
+    return _run_table(_tables_for(parser, builder), _lexer(parser).stream(source), end, [])
+
+
 class _UnexpectedToken(Exception):
     def __init__(self, token: Token) -> None:
         super().__init__(token)
@@ -90,7 +100,7 @@ class _UnexpectedToken(Exception):
 _SHIFT = 0  # lark's serialized tables: (0, next state) shifts, (1, rule) reduces
 
 
-def _run_table(table: tuple[Any, ...], tokens: list[Token], end: Token, state_stack: list[int]) -> Program:
+def _run_table(table: tuple[Any, ...], tokens: Iterable[Token], end: Token, state_stack: list[int]) -> Program:
     """Drive lark's LALR table over ``tokens``; the value of the start rule at the end.
 
     ``state_stack`` is the caller's, so that after an error it shows what the
@@ -156,6 +166,11 @@ def _pass_through(states: dict[int, dict[str, Any]], below: int, top: int, kind:
 
 @lru_cache(maxsize=1)
 def _table(tables: Any) -> tuple[Any, ...]:
+    """The LALR states with each reduction planned once, building the AST (see ``_tables_for``)."""
+    return _tables_for(tables, _AstBuilder())
+
+
+def _tables_for(tables: Any, builder: Any) -> tuple[Any, ...]:
     """The LALR states with each reduction planned once: (size, rule name, callback).
 
     Where a callback would only hand one child on, the plan says so instead:
@@ -163,7 +178,6 @@ def _table(tables: Any) -> tuple[Any, ...]:
     to do at all), and a plain item getter for one kept child among filtered
     punctuation (``"(" expr ")"``).
     """
-    builder = _AstBuilder()
     plans = [_plan(builder, *rule) for rule in tables.RULES]
     states = {
         state: {name: argument if action == _SHIFT else plans[argument] for name, (action, argument) in row.items()}
@@ -172,7 +186,7 @@ def _table(tables: Any) -> tuple[Any, ...]:
     return states, tables.START, tables.END
 
 
-def _plan(builder: _AstBuilder, size: int, origin: str, name: str, single: bool,
+def _plan(builder: Any, size: int, origin: str, name: str, single: bool,
           kept: list[tuple[int, bool, int]], nones_after: int) -> tuple[int, str, Any]:
     """One rule's reduction: its children handed on as lark hands them (see ``standalone._rule_plan``)."""
     plain = not nones_after and not any(inline or nones for _, inline, nones in kept)
