@@ -8,6 +8,7 @@ oracle for values.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -298,3 +299,61 @@ def test_a_boolean_number_summed_or_added_enters_a_function_as_one(text, expecte
     # The scalar backend's sum kept np.True_, which sigmoid negated: an internal error, exit 3.
     # (numpy's own exp of a boolean is float16; bpcli computes in float64, exp(1) to the last bit.)
     assert bpcli.grad(text, x=1.0).value == expected
+
+
+# ---- a student's file that rebinds np, or the function graded, after the def bpcli reads -----------
+
+_RELU_KEY = """[[problem]]
+name = "relu"
+expr = "@reference.py:relu_forward"
+inputs = { x = [[1.5, -2.0, 0.0], [-0.5, 3.0, 0.25]] }
+backward = "@layers.py:relu_backward"
+"""
+_REFERENCE = "def relu_forward(x):\n    out = x * (x > 0)\n    cache = x\n    return out, cache\n"
+_RIGHT = "def relu_backward(dout, cache):\n    x = cache\n    dx = dout * np.sign(np.maximum(x, 0))\n    return dx\n"
+
+
+@pytest.mark.parametrize("student, name", [
+    ("import numpy as np\n\n" + _RIGHT + "\nnp = None\n", "np"),  # Python: None has no sign
+    ("import math as np\n\n" + _RIGHT, "np"),  # math has no sign
+    ("import numpy as np\n\n" + _RIGHT + "\n\ndef wrong(dout, cache):\n    dx = dout\n    return dx\n\n"
+     "relu_backward = wrong\n", "relu_backward"),  # Python grades wrong(), which passes dout everywhere
+    ("import numpy as np\n\n" + _RIGHT.replace("    x = cache\n", "    x = cache\n    np = x\n"), "np"),
+])
+def test_a_student_file_that_rebinds_a_name_the_def_reads_gets_no_credit(tmp_path, student, name):
+    """Python would run another function, or np would not be numpy: bpcli must not grade the def it sees."""
+    (tmp_path / "key.toml").write_text(_RELU_KEY)
+    (tmp_path / "reference.py").write_text(_REFERENCE)
+    (tmp_path / "carl.py").write_text(student)
+    result = run_cli("grade", str(tmp_path / "key.toml"), str(tmp_path / "carl.py"), "--json")
+    assert "Traceback" not in result.stderr
+    problem = json.loads(result.stdout)["students"][0]["problems"][0]
+    assert problem["score"] == 0.0
+    assert name in problem["error"]
+
+
+def test_a_student_file_with_numpy_imported_the_usual_ways_is_still_graded(tmp_path):
+    (tmp_path / "key.toml").write_text(_RELU_KEY)
+    (tmp_path / "reference.py").write_text(_REFERENCE)
+    (tmp_path / "carl.py").write_text("import math\nimport numpy\nimport numpy as np\n\n" + _RIGHT)
+    result = run_cli("grade", str(tmp_path / "key.toml"), str(tmp_path / "carl.py"), "--json")
+    assert json.loads(result.stdout)["students"][0]["score"] == 1.0
+
+
+# ---- np.where's gradient with the upstream 1: a boolean mask, not a float -------------------------
+
+
+def test_np_where_over_points_writes_float_gradients_not_an_internal_error(tmp_path):
+    # 1 × (c != 0) was folded to the comparison itself: a boolean gradient column, which the CSV writer
+    # could not write (exit 3) and bpcli.grad returned as np.True_.
+    (tmp_path / "p.csv").write_text("x,y\n1,2\n-1,3\n")
+    result = run_cli("grad", "np.where(x > 0, x, y)", "--points", str(tmp_path / "p.csv"))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "x,y,f,df/dx,df/dy\n1.0,2.0,1.0,1.0,0.0\n-1.0,3.0,3.0,0.0,1.0\n"
+
+
+def test_np_where_gradients_are_float64():
+    gradients = bpcli.grad("np.where(x > 0, x, y)", x=1.0, y=2.0).gradients
+    assert [type(g) for g in gradients.values()] == [float, float] or all(
+        np.asarray(g).dtype == np.float64 for g in gradients.values())
+    assert gradients == {"x": 1.0, "y": 0.0}

@@ -245,6 +245,11 @@ class Graph:
         return needed
 
 
+def _is_boolean(node: Node) -> bool:
+    gate = REGISTRY.get(node.op)
+    return gate is not None and gate.boolean
+
+
 def _forget_from(table: dict[Any, int], length: int) -> None:
     """Drop the entries of a table of nodes that name a node at ``length`` or after."""
     for key in [key for key, node in table.items() if node >= length]:
@@ -346,7 +351,7 @@ class Builder:
             return self.const(REGISTRY[op].forward(scalar, *values))
         if op == "mul":
             for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):
-                if mine == 1.0:
+                if mine == 1.0 and not _is_boolean(nodes[other]):  # 1 × a mask is the mask as float64
                     return other
                 if mine == 0.0:
                     return self.const(0.0)

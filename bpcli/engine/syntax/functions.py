@@ -43,6 +43,8 @@ CACHE = "cache"
 
 # Modules a body may read attributes of (np.sum, math.exp): bpcli's grammar knows their spellings.
 MODULES = frozenset({"np", "numpy", "math"})
+# The module each of those names must hold where the file binds it: bpcli reads np.sum as numpy's.
+_MODULE_OF = {"np": "numpy", "numpy": "numpy", "math": "math"}
 
 # Statements outside the subset, named as a student knows them.
 _REFUSED = {
@@ -126,7 +128,44 @@ def read_function(source: str, name: str, path: str) -> Function:
     if name not in functions:
         known = ", ".join(functions) or "none"
         raise BpcliError(f"{path} has no function {name} (its functions: {printable(known)})")
+    _refuse_rebound(module, functions[name], path)
     return _Reader(source, functions[name], set(functions) - {name}, f"{path}:{name}").read()
+
+
+def _refuse_rebound(module: ast.Module, function: ast.FunctionDef, path: str) -> None:
+    """Python calls what a name holds when the file has run: a def bound again below it (``relu_backward =
+    wrong``), or np bound to anything but numpy (``np = None``, ``import math as np``), would make the
+    def bpcli reads, with np read as numpy, another computation than the student's file."""
+    last: dict[str, ast.stmt] = {}
+    for statement in module.body:
+        for bound in _bound_names(statement):
+            last[bound] = statement
+    if last[function.name] is not function:
+        line = last[function.name].lineno
+        raise BpcliError(f"{path}, line {line}: {function.name} is bound again after its def (line "
+                         f"{function.lineno}): Python would call that; bpcli grades a def only")
+    for name, module_name in _MODULE_OF.items():
+        statement = last.get(name)
+        if statement is not None and not _imports(statement, name, module_name):
+            raise BpcliError(f"{path}, line {statement.lineno}: {name} is bound to something other than "
+                             f"{module_name}: bpcli reads {name}. as {module_name}'s (import {module_name}"
+                             f"{'' if name == module_name else f' as {name}'})")
+
+
+def _bound_names(statement: ast.stmt) -> list[str]:
+    """The names a statement of a module binds at the module's level."""
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [statement.name]
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return [alias.asname or alias.name.split(".")[0] for alias in statement.names]
+    return [node.id for node in ast.walk(statement) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)]
+
+
+def _imports(statement: ast.stmt, name: str, module_name: str) -> bool:
+    """Whether ``statement`` binds ``name`` to the module ``module_name`` (import numpy as np)."""
+    return isinstance(statement, ast.Import) and any(
+        (alias.asname or alias.name.split(".")[0]) == name and alias.name.split(".")[0] == module_name
+        and (alias.asname is None or alias.name == module_name) for alias in statement.names)
 
 
 def _parsed(source: str, label: str) -> ast.Module:
@@ -158,6 +197,9 @@ class _Reader:
 
     def read(self) -> Function:
         parameters = self._parameters()
+        for shadowing in sorted(MODULES.intersection(parameters)):
+            raise self.error(self.function, f"a parameter named {shadowing} hides the module: bpcli reads "
+                             f"{shadowing}. as {_MODULE_OF[shadowing]}'s")
         self.known |= set(parameters)
         body = self.function.body
         if _is_docstring(body[0]):
@@ -190,6 +232,10 @@ class _Reader:
                              "bpcli checks straight-line numpy code")
         if isinstance(statement, ast.Pass):
             return
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id in MODULES:
+                raise self.error(statement, f"{node.id} is assigned here: bpcli reads {node.id}. as "
+                                 f"{_MODULE_OF[node.id]}'s, and this line would make it something else")
         if isinstance(statement, ast.Return):
             raise self.error(statement, "return comes before the end of the function")
         if isinstance(statement, ast.Expr):
