@@ -140,14 +140,15 @@ def _refuse_rebound(module: ast.Module, function: ast.FunctionDef, path: str) ->
     for statement in module.body:
         for bound in _bound_names(statement):
             last[bound] = statement
-    if last[function.name] is not function:
-        line = last[function.name].lineno
+    rebound = last[function.name]
+    if rebound is not function:
+        line = rebound.lineno
         raise BpcliError(f"{path}, line {line}: {function.name} is bound again after its def (line "
                          f"{function.lineno}): Python would call that; bpcli grades a def only")
     for name, module_name in _MODULE_OF.items():
-        statement = last.get(name)
-        if statement is not None and not _imports(statement, name, module_name):
-            raise BpcliError(f"{path}, line {statement.lineno}: {name} is bound to something other than "
+        binding = last.get(name)
+        if binding is not None and not _imports(binding, name, module_name):
+            raise BpcliError(f"{path}, line {binding.lineno}: {name} is bound to something other than "
                              f"{module_name}: bpcli reads {name}. as {module_name}'s (import {module_name}"
                              f"{'' if name == module_name else f' as {name}'})")
 
