@@ -239,6 +239,10 @@ def test_as_a_ta_runs_it(course):
      'backward = "@layers.py:softmax_backward"', "returns its gradients after its output"),
     ('expr = "@reference.py:relu_forward"\ninputs = { x = [1.0] }\nbackward = "@layers.py:relu_backward"\n'
      'gradients = "dx"', "gradients must be a list"),
+    # The same gradient twice would count twice as an expectation that one gradient meets once: no student
+    # could score the problem's points.
+    ('expr = "@reference.py:relu_forward"\ninputs = { x = [1.0] }\nbackward = "@layers.py:relu_backward"\n'
+     'gradients = ["dx", "d(x)"]', "gradients dx and d(x) name the same gradient; give it once"),
 ])
 def test_a_bad_key_is_bad_input(course, problem, message):
     key, submissions = course

@@ -382,7 +382,7 @@ def prepare(problem: KeyProblem, limits: Limits = Limits(), max_length: int = DE
             if target in targets:
                 raise BpcliError(f"answers {answer} and {targets[target]} ask for the same thing; give it once")
             targets[target] = answer
-        required = tuple(_input_of(gradient, truth) for gradient in problem.gradients)
+        required = _required(problem.gradients, truth)
         if problem.loss is not None:
             required = required or _loss_gradients(checked, truth)
             targets = _loss_targets(truth, required)
@@ -407,6 +407,17 @@ def _loss_targets(truth: Truth, gradients: tuple[str, ...]) -> dict[Target, str]
         raise BpcliError(f"loss grades a loss function, whose loss is a number, but expr's output {output} has "
                          f"shape {tuple(value.shape)}")
     return {resolve(key, truth): key for key in (output, *("d" + gradient for gradient in gradients))}
+
+
+def _required(gradients: tuple[str, ...], truth: Truth) -> tuple[str, ...]:
+    """The inputs the key's ``gradients`` name, each once (twice, it would be an expectation no one meets)."""
+    required: dict[str, str] = {}  # input -> the gradient as the key writes it
+    for gradient in gradients:
+        name = _input_of(gradient, truth)
+        if name in required:
+            raise BpcliError(f"gradients {required[name]} and {gradient} name the same gradient; give it once")
+        required[name] = gradient
+    return tuple(required)
 
 
 def _input_of(gradient: str, truth: Truth) -> str:
