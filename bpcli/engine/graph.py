@@ -329,6 +329,11 @@ class Builder:
             shared[key] = node
         return node
 
+    def _boolean(self, node: int) -> bool:
+        """Whether ``node`` is a gate that gives booleans (a comparison, where's mask)."""
+        op = self.graph.nodes[node].op
+        return op in REGISTRY and REGISTRY[op].boolean
+
     def _fold(self, op: str, inputs: tuple[int, ...]) -> int | None:
         """The node that ``op(*inputs)`` simplifies to, if any (``_make`` asks only when it might)."""
         nodes = self.graph.nodes
@@ -346,7 +351,7 @@ class Builder:
             return self.const(REGISTRY[op].forward(scalar, *values))
         if op == "mul":
             for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):
-                if mine == 1.0:
+                if mine == 1.0 and not self._boolean(other):  # 1 × a mask is numbers, as numpy's True * 1.0
                     return other
                 if mine == 0.0:
                     return self.const(0.0)
