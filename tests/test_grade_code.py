@@ -414,6 +414,18 @@ def test_a_students_loss_function_is_graded_on_its_loss_and_gradient(tmp_path):
         students["loss_only"]["problems"][0]["error"]
 
 
+def test_a_loss_function_with_other_parameters_is_a_zero_that_says_so(tmp_path):
+    key, _ = _loss_course(tmp_path)
+    lone = tmp_path / "class" / "lone.py"
+    lone.write_text("def softmax_loss(x):\n    loss = np.sum(x)\n    dx = np.ones_like(x)\n    return loss, dx\n")
+    result = run_cli("grade", str(key), str(lone), "--json")
+    assert result.exit_code == 0, result.stderr
+    softmax = validated(result.stdout)["students"][0]["problems"][0]
+    assert softmax["score"] == 0
+    assert "softmax_loss takes 1 parameter (x), but the key's loss takes 2 parameters (x, y), in that order" in \
+        softmax["error"]
+
+
 def test_the_truth_of_a_loss_is_numpys_and_the_students_own_loss_is_not_it(tmp_path):
     """The summed softmax is consistent with its own loss (check passes it) but graded against the true mean."""
     key, submissions = _loss_course(tmp_path)

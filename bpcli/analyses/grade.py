@@ -72,7 +72,7 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from bpcli.analyses.answers import (
     DEFAULT_MAX_LENGTH,
@@ -729,6 +729,11 @@ def _backward_function(prepared: Prepared, written: Any, submission: Submission,
     return None if function is None else _paired(prepared, function), label
 
 
+def _parameters_text(parameters: Sequence[str]) -> str:
+    """"1 parameter (x)", "2 parameters (x, y)"."""
+    return f"{len(parameters)} parameter{'' if len(parameters) == 1 else 's'} ({', '.join(parameters)})"
+
+
 def _student_function(prepared: Prepared, written: Any, submission: Submission,
                       max_length: int) -> tuple[Function | None, str]:
     """The student's function the key picks (None: not handed in), and its label.
@@ -767,9 +772,8 @@ def _loss_checked(prepared: Prepared, index: int, written: Any, submission: Subm
         return None, label
     checked, parameters = prepared.checked, _parameters(prepared)
     if len(function.parameters) != len(parameters):
-        raise BpcliError(f"{function.label}: {function.name} takes {len(function.parameters)} parameters "
-                         f"({', '.join(function.parameters)}), but the key's loss takes {len(parameters)} "
-                         f"({', '.join(parameters)}), in that order")
+        raise BpcliError(f"{function.label}: {function.name} takes {_parameters_text(function.parameters)}, "
+                         f"but the key's loss takes {_parameters_text(parameters)}, in that order")
     values = {mine: checked.values[theirs] for mine, theirs in zip(function.parameters, parameters)
               if theirs in checked.values}
     own = check_problem(dataclasses.replace(checked, values=values, expect={}, upstream=None,
