@@ -152,6 +152,7 @@ def startup(repeat: int, only: str | None = None) -> list[Row]:
     import tempfile
 
     bare = _process([sys.executable, "-c", "pass"])
+    warn_of_site_imports()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for label, arguments, target in startup_commands(Path(folder)):
@@ -160,6 +161,19 @@ def startup(repeat: int, only: str | None = None) -> list[Row]:
             figure, baseline = interleaved(_process([*bpcli_command(), *arguments]), bare, repeat, clock=children_cpu)
             rows.append(Row(f"start-up, {label}", figure, "python -c pass", baseline, target))
     return rows
+
+
+def warn_of_site_imports() -> None:
+    """A note when this interpreter's start-up imports packages (a .pth file in site-packages can): the
+    baseline then holds their cost too, and every ratio looks smaller than in a fresh virtual environment."""
+    found = subprocess.run([sys.executable, "-c", "import sys; print(' '.join(sorted(sys.modules)))"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    # _distutils_hack: setuptools' own .pth, in every virtual environment, and cheap
+    ordinary = set(sys.stdlib_module_names) | {"__main__", "_distutils_hack"}
+    extra = sorted({name.partition(".")[0] for name in found} - ordinary)
+    if extra:
+        print(f"note: python -c pass imports {', '.join(extra)} here (a .pth file in site-packages), which makes "
+              "the baseline slower and the start-up ratios smaller: measure in a fresh virtual environment")
 
 
 def numpy_program(lines: int) -> str:

@@ -202,3 +202,13 @@ def test_import_bpcli_stays_cheap():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['bpcli']"
+
+
+def test_an_expected_numpy_float_reads_as_its_number():
+    # np.float64 is a float whose repr under numpy 2 is "np.float64(3.0)": it was read as text (exit 3's error)
+    import numpy as np
+
+    right = bpcli.check("x*y", x=2.0, y=3.0, expect={"dx": np.float64(3.0), "dy": np.float64(2.0)})
+    wrong = bpcli.check("x*y", x=2.0, y=3.0, expect={"dx": np.float64(2.5)})
+    assert right.passed and [o.written for o in right.problems[0].outcomes] == ["3.0", "2.0"]
+    assert not wrong.passed and wrong.problems[0].outcomes[0].actual == 3.0

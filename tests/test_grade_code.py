@@ -239,6 +239,10 @@ def test_as_a_ta_runs_it(course):
      'backward = "@layers.py:softmax_backward"', "returns its gradients after its output"),
     ('expr = "@reference.py:relu_forward"\ninputs = { x = [1.0] }\nbackward = "@layers.py:relu_backward"\n'
      'gradients = "dx"', "gradients must be a list"),
+    # The same gradient twice would count twice as an expectation that one gradient meets once: no student
+    # could score the problem's points.
+    ('expr = "@reference.py:relu_forward"\ninputs = { x = [1.0] }\nbackward = "@layers.py:relu_backward"\n'
+     'gradients = ["dx", "d(x)"]', "gradients dx and d(x) name the same gradient; give it once"),
 ])
 def test_a_bad_key_is_bad_input(course, problem, message):
     key, submissions = course
@@ -408,6 +412,18 @@ def test_a_students_loss_function_is_graded_on_its_loss_and_gradient(tmp_path):
     assert softmax["backward"]["first_wrong_line"] == _line_of(STUDENTS / "wrong_set.py", "dx[np.arange(N), y] = -1")
     assert "returns only loss: a loss function returns its loss and its gradients" in \
         students["loss_only"]["problems"][0]["error"]
+
+
+def test_a_loss_function_with_other_parameters_is_a_zero_that_says_so(tmp_path):
+    key, _ = _loss_course(tmp_path)
+    lone = tmp_path / "class" / "lone.py"
+    lone.write_text("def softmax_loss(x):\n    loss = np.sum(x)\n    dx = np.ones_like(x)\n    return loss, dx\n")
+    result = run_cli("grade", str(key), str(lone), "--json")
+    assert result.exit_code == 0, result.stderr
+    softmax = validated(result.stdout)["students"][0]["problems"][0]
+    assert softmax["score"] == 0
+    assert "softmax_loss takes 1 parameter (x), but the key's loss takes 2 parameters (x, y), in that order" in \
+        softmax["error"]
 
 
 def test_the_truth_of_a_loss_is_numpys_and_the_students_own_loss_is_not_it(tmp_path):

@@ -323,3 +323,16 @@ def test_a_check_of_a_mask_that_picks_nothing_shows_its_table(tmp_path):
     result = run_cli("check", "t = x[x > 100]; out = np.sum(t)", "-x", "[1, 2]", "--backward", str(backward))
     assert result.exit_code == 0, result.stderr
     assert "2 of 2 expectations met" in result.stdout
+
+
+@pytest.mark.parametrize("text", ["np.where(x > 0, x, 0)", "np.where(x > 0, 0, x)", "np.where(x, x, 0)"])
+def test_a_gradient_routed_by_where_onto_a_number_is_a_number_not_a_boolean(text):
+    """where's local gradient is a mask (c != 0), and 1 × the mask is still a number: folding the
+    multiply by the seed 1 away left the boolean itself as the gradient (np.True_), which check's
+    diagnosis then negated (exit 3)."""
+    for x in (1.0, -1.0):
+        gradient = bpcli.grad(text, x=x).gradients["x"]
+        assert type(gradient) is not np.bool_
+        assert gradient == pytest.approx(float(numpy_gradient(text, {"x": x}, "x")), abs=1e-6)
+    result = run_cli("check", text, "-x", "1", "--expect", "dx=5")
+    assert result.exit_code == 1, result.stderr  # a wrong expectation, diagnosed

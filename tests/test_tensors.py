@@ -131,6 +131,18 @@ class TestJacobian:
         r = jacobian("sum(x**2)", x=[1, 2, 3])
         np.testing.assert_array_equal(r.matrix("x"), [[2, 4, 6]])
 
+    @pytest.mark.parametrize("layout", ["outputs-first", "inputs-first"])
+    def test_an_output_with_no_elements_has_a_jacobian_with_no_rows(self, layout):
+        """x[:0] has no element: its Jacobian is 0 × 2 (2 × 0 inputs-first), as numpy's, not exit 3."""
+        r = jacobian("x[:0] * 2", x=[1.0, 2.0], layout=layout)
+        expected = np.zeros((0, 2))
+        np.testing.assert_array_equal(r.matrix("x"), expected if layout == "outputs-first" else expected.T)
+        assert r.rows("x") == r.matrix("x").tolist() and r.passes == 0
+        for args in ([], ["--json"]):
+            result = run_cli("jacobian", "x[:0] * 2", "-x", "[1,2]", "--layout", layout, *args)
+            assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["jacobians"]["x"] == r.matrix("x").tolist()
+
     def test_too_large_a_jacobian_is_refused(self):
         result = run_cli("jacobian", "x * 2", "-x", "zeros:2000", "--max-entries", "1000")
         assert result.exit_code == 2

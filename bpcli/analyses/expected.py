@@ -248,7 +248,8 @@ def from_python(name: str, value: Any, text: str | None = None) -> Expected:
     if isinstance(value, Written):
         return Expected(float(value), text or value.text, value.half_unit)
     if isinstance(value, (int, float)):
-        return from_python(name, Written(repr(value) if isinstance(value, float) else str(value)), text)
+        # repr(float(...)): a numpy float64 is a float whose repr is "np.float64(3.0)" under numpy 2
+        return from_python(name, Written(repr(float(value)) if isinstance(value, float) else str(value)), text)
     if isinstance(value, str):
         return read_expected(name, value)
     if isinstance(value, (list, tuple)):

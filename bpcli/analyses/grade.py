@@ -72,7 +72,7 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from bpcli.analyses.answers import (
     DEFAULT_MAX_LENGTH,
@@ -382,7 +382,7 @@ def prepare(problem: KeyProblem, limits: Limits = Limits(), max_length: int = DE
             if target in targets:
                 raise BpcliError(f"answers {answer} and {targets[target]} ask for the same thing; give it once")
             targets[target] = answer
-        required = tuple(_input_of(gradient, truth) for gradient in problem.gradients)
+        required = _required(problem.gradients, truth)
         if problem.loss is not None:
             required = required or _loss_gradients(checked, truth)
             targets = _loss_targets(truth, required)
@@ -407,6 +407,17 @@ def _loss_targets(truth: Truth, gradients: tuple[str, ...]) -> dict[Target, str]
         raise BpcliError(f"loss grades a loss function, whose loss is a number, but expr's output {output} has "
                          f"shape {tuple(value.shape)}")
     return {resolve(key, truth): key for key in (output, *("d" + gradient for gradient in gradients))}
+
+
+def _required(gradients: tuple[str, ...], truth: Truth) -> tuple[str, ...]:
+    """The inputs the key's ``gradients`` name, each once (twice, it would be an expectation no one meets)."""
+    required: dict[str, str] = {}  # input -> the gradient as the key writes it
+    for gradient in gradients:
+        name = _input_of(gradient, truth)
+        if name in required:
+            raise BpcliError(f"gradients {required[name]} and {gradient} name the same gradient; give it once")
+        required[name] = gradient
+    return tuple(required)
 
 
 def _input_of(gradient: str, truth: Truth) -> str:
@@ -718,6 +729,11 @@ def _backward_function(prepared: Prepared, written: Any, submission: Submission,
     return None if function is None else _paired(prepared, function), label
 
 
+def _parameters_text(parameters: Sequence[str]) -> str:
+    """"1 parameter (x)", "2 parameters (x, y)"."""
+    return f"{len(parameters)} parameter{'' if len(parameters) == 1 else 's'} ({', '.join(parameters)})"
+
+
 def _student_function(prepared: Prepared, written: Any, submission: Submission,
                       max_length: int) -> tuple[Function | None, str]:
     """The student's function the key picks (None: not handed in), and its label.
@@ -756,9 +772,8 @@ def _loss_checked(prepared: Prepared, index: int, written: Any, submission: Subm
         return None, label
     checked, parameters = prepared.checked, _parameters(prepared)
     if len(function.parameters) != len(parameters):
-        raise BpcliError(f"{function.label}: {function.name} takes {len(function.parameters)} parameters "
-                         f"({', '.join(function.parameters)}), but the key's loss takes {len(parameters)} "
-                         f"({', '.join(parameters)}), in that order")
+        raise BpcliError(f"{function.label}: {function.name} takes {_parameters_text(function.parameters)}, "
+                         f"but the key's loss takes {_parameters_text(parameters)}, in that order")
     values = {mine: checked.values[theirs] for mine, theirs in zip(function.parameters, parameters)
               if theirs in checked.values}
     own = check_problem(dataclasses.replace(checked, values=values, expect={}, upstream=None,

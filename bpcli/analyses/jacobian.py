@@ -72,7 +72,9 @@ class JacobianResult(Result):
         rows = self.entries[name]
         if self.layout == "outputs-first":
             return rows
-        return [list(column) for column in zip(*rows)] if rows[0] else []
+        if not rows:  # an output with no element: a row of nothing per input element
+            return [[] for _ in range(size(self.shapes[name]))]
+        return [list(column) for column in zip(*rows)]
 
 
 def jacobian(
@@ -172,7 +174,9 @@ def vjp_rows(
         findings.extend(evaluation.findings)
         for matrix, v, node in zip(matrices, variables, gradients):
             matrix.append([0.0] * size(graph.shape(v)) if node is None else _flat(evaluation.values[node]))
-    assert first is not None  # rows >= 1: every shape has an element
+    if first is None:  # an output with no element (x[:0]): no rows; the forward pass for its warnings
+        first = evaluate(graph, {**inputs, seed_name: _zeros(output_shape)}, roots, watch=reported)
+        findings.extend(first.findings)
     return VjpRows(matrices, seed_name, adjoints, first, findings)
 
 
@@ -195,6 +199,12 @@ def _flat(value: Any) -> list[float]:
 
     flat: list[float] = np.reshape(np.asarray(value, dtype=float), -1).tolist()
     return flat
+
+
+def _zeros(shape: tuple[int, ...]) -> Any:
+    import numpy as np  # only a shape with no element comes here
+
+    return np.zeros(shape)
 
 
 def _one_hot(shape: tuple[int, ...], index: int) -> Any:

@@ -245,11 +245,6 @@ class Graph:
         return needed
 
 
-def _is_boolean(node: Node) -> bool:
-    gate = REGISTRY.get(node.op)
-    return gate is not None and gate.boolean
-
-
 def _forget_from(table: dict[Any, int], length: int) -> None:
     """Drop the entries of a table of nodes that name a node at ``length`` or after."""
     for key in [key for key, node in table.items() if node >= length]:
@@ -334,6 +329,11 @@ class Builder:
             shared[key] = node
         return node
 
+    def _boolean(self, node: int) -> bool:
+        """Whether ``node`` is a gate that gives booleans (a comparison, where's mask)."""
+        op = self.graph.nodes[node].op
+        return op in REGISTRY and REGISTRY[op].boolean
+
     def _fold(self, op: str, inputs: tuple[int, ...]) -> int | None:
         """The node that ``op(*inputs)`` simplifies to, if any (``_make`` asks only when it might)."""
         nodes = self.graph.nodes
@@ -351,7 +351,7 @@ class Builder:
             return self.const(REGISTRY[op].forward(scalar, *values))
         if op == "mul":
             for mine, other in ((values[0], inputs[1]), (values[1], inputs[0])):
-                if mine == 1.0 and not _is_boolean(nodes[other]):  # 1 × a mask is the mask as float64
+                if mine == 1.0 and not self._boolean(other):  # 1 × a mask is numbers, as numpy's True * 1.0
                     return other
                 if mine == 0.0:
                     return self.const(0.0)
