@@ -365,6 +365,11 @@ class TestOneSidedDerivativesAtAKink:
             assert self.outcomes("max(x, y)", *point, "--expect", f"dx={dx}", "--expect", f"dy={dy}") == (
                 0, [("dx", True, note), ("dy", True, note)])
         assert self.outcomes("max(x, y)", *point, "--expect", "dx=2.0") == (1, [("dx", False, None)])
+        # Routed wholly to both inputs, or one side with bpcli's split for the other: no one choice of a side
+        # gives both, so neither is accepted (each alone is a side; together they are the classic mistake).
+        for dx, dy, right in (("1.0", "1.0", []), ("0.5", "1.0", ["dx"])):
+            assert self.outcomes("max(x, y)", *point, "--expect", f"dx={dx}", "--expect", f"dy={dy}") == (
+                1, [("dx", "dx" in right, None), ("dy", False, None)])
         assert self.outcomes("min(x, y)", *point, "--expect", "dy=1.0") == (
             0, [("dy", True, "at the kink; accepted as a one-sided derivative of f = min(x, y)")])
 
@@ -375,6 +380,18 @@ class TestOneSidedDerivativesAtAKink:
             code, [(_, ok, note)] = self.outcomes("relu(x) + relu(-x)", "-x", "0", "--expect", f"dx={value}")
             assert (code, ok) == ((0, True) if passed else (1, False))
             assert (note is not None) == passed
+
+    def test_a_backward_file_routing_a_tie_to_both_inputs_stays_wrong(self, tmp_path):
+        both = tmp_path / "both.py"
+        both.write_text("dx = 1.0 * df\ndy = 1.0 * df\n")
+        result = run_cli("check", "f = max(x, y)", "-x", "2", "-y", "2", "--backward", str(both), "--json")
+        assert result.exit_code == 1, result.stdout
+        assert [(e["key"], e["pass"]) for e in json.loads(result.stdout)["problems"][0]["expectations"]] == [
+            ("dx", False), ("dy", False)]
+        one = tmp_path / "one.py"
+        one.write_text("dx = 1.0 * df\ndy = 0.0 * df\n")
+        result = run_cli("check", "f = max(x, y)", "-x", "2", "-y", "2", "--backward", str(one), "--json")
+        assert result.exit_code == 0, result.stdout
 
     def test_the_report_shows_the_note(self):
         result = run_cli("check", "relu(x)", "-x", "0", "--expect", "dx=1.0")

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+from functools import cache
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose, summarised
 from bpcli.analyses.expected import (
@@ -261,8 +262,9 @@ def check_against(
     if upstream is None:
         upstream = _upstream_given(problem, result)
     expected = _expectations(problem.expect, truth)
-    outcomes = [_outcome(truth, target, key, exp, problem.rule) for target, (key, exp) in expected.items()]
     student = {target.node: exp for target, (_, exp) in expected.items() if target.gradient and target.position is None}
+    sides = cache(lambda: _sides_explain(truth, student, problem.rule))  # asked only when an answer is wrong
+    outcomes = [_outcome(truth, target, key, exp, problem.rule, sides) for target, (key, exp) in expected.items()]
     outcomes = [_diagnosed(outcome, truth, student, problem.rule) for outcome in outcomes]
     backward = None
     code = problem.code
@@ -445,7 +447,9 @@ def _staged(truth: Truth) -> str:
     return "; ".join(stages)
 
 
-def _outcome(truth: Truth, target: Target, key: str, expected: Expected, rule: Rule) -> Outcome:
+def _outcome(truth: Truth, target: Target, key: str, expected: Expected, rule: Rule,
+             sides: Callable[[], bool]) -> Outcome:
+    """The outcome of one expectation; ``sides()``: whether a one-sided gradient at a kink may pass."""
     node, gradient, position = target
     if position is not None:
         actual = _stage_cell(truth, target)
@@ -454,10 +458,16 @@ def _outcome(truth: Truth, target: Target, key: str, expected: Expected, rule: R
         actual = truth.gradient(node) if gradient else truth.value(node)
         name, stage = truth.name(node), None
     allowed, passed, note = _compared(expected, actual, rule, "the expected value")
-    if not passed and not note and gradient and position is None:
+    if not passed and not note and gradient and position is None and sides():
         passed, note = _one_sided(truth, node, expected, rule)
     return Outcome(key, name, gradient, expected.value, expected.text, actual, allowed, passed, note=note,
                    stage=stage)
+
+
+def _sides_explain(truth: Truth, gradients: Mapping[int, Expected], rule: Rule) -> bool:
+    """Whether one choice of sides at the kinks gives all of a student's ``gradients`` together: only then
+    is any of them accepted as one-sided (one side each for dx and dy of a tied max is no choice at all)."""
+    return bool(gradients) and one_sided(truth).explains(gradients, rule)
 
 
 def _one_sided(truth: Truth, node: int, expected: Expected, rule: Rule) -> tuple[bool, str]:
@@ -495,11 +505,13 @@ def _diagnosed(outcome: Outcome, truth: Truth, student: Mapping[int, Expected], 
 
 def _backward_outcomes(backward: BackwardCheck, truth: Truth, rule: Rule) -> list[Outcome]:
     outcomes = []
+    final = {node: computed(mine) for node, (mine, _) in backward.final.items()}
+    sides = cache(lambda: _sides_explain(truth, final, rule))  # asked only when a gradient is wrong
     for node, (mine, line) in backward.final.items():
         name, actual = truth.name(node), truth.gradient(node)
         allowed, passed, note = _compared(computed(mine), actual, rule, f"your d{name}")
-        if not passed and not note:
-            passed, note = _one_sided(truth, node, computed(mine), rule)
+        if not passed and not note and sides():
+            passed, note = _one_sided(truth, node, final[node], rule)
         diagnosis = None if passed else summarised(backward.diagnoses.get(node), mine, actual, allowed)
         outcomes.append(Outcome(
             "d" + name, name, True, mine, "", actual, allowed, passed,

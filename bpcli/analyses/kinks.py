@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from bpcli.analyses.expected import Expected, Rule, agrees, computed
 from bpcli.engine.backends import backend_for
@@ -113,6 +113,14 @@ class OneSided:
         """Whether ``expected`` is the gradient at ``node`` with some side taken at every tied gate."""
         return any(node in way and agrees(way[node], expected, rule) for way in self.gradients)
 
+    def explains(self, answers: Mapping[int, Expected], rule: Rule) -> bool:
+        """Whether one way of taking the sides gives every one of ``answers`` (node -> gradient) at once: a
+        tie's gradient routed wholly to one input or wholly to the other, not to both (dx = dy = 1 for
+        max(x, y) at x = y is each a side alone, and together the classic mistake)."""
+        # A node no way reaches has no side to take: its answer is judged by bpcli's number alone.
+        return any(all(node not in way or agrees(way[node], expected, rule) for node, expected in answers.items())
+                   for way in self.gradients)
+
     @property
     def note(self) -> str:
         return NOTE.format(gates=", ".join(self.truth.gate_label(node) for node in self.tied))
@@ -130,7 +138,7 @@ def accepted_lines(check: BackwardCheck, truth: Truth, rule: Rule) -> BackwardCh
     from dataclasses import replace  # only where a backward file is checked
 
     sided = one_sided(truth)
-    if not sided.tied:
+    if not sided.tied or not sided.explains({node: computed(mine) for node, (mine, _) in check.final.items()}, rule):
         return check
 
     def accepted(node: int | None, value: Any) -> bool:
