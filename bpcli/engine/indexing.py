@@ -41,43 +41,40 @@ class _MaskMark(_ArrayMark):
 MASK = _MaskMark()
 
 
-class _Selection(_ArrayMark):
-    """Marks a boolean mask read through (x[x > 0]); ``count``: how many elements it picks, once known."""
-
-    __slots__ = ("count",)
-
-    def __init__(self, count: int | None = None) -> None:
-        self.count = count
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Selection) and other.count == self.count
-
-    def __hash__(self) -> int:
-        return hash(("selection", self.count))
-
-    def __repr__(self) -> str:
-        return "SELECTION" if self.count is None else f"SELECTION({self.count})"
-
-
-SELECTION = _Selection()
-
-
-class _Bound:
-    """Marks a slice bound computed by the program (x[:N - 1]); ``value``: that whole number, once known."""
+class _Learned:
+    """A mark that learns one number from the values the graph is bound to; ``value``: it, once known."""
 
     __slots__ = ("value",)
+    label = ""
 
     def __init__(self, value: int | None = None) -> None:
         self.value = value
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Bound) and other.value == self.value
+        return isinstance(other, type(self)) and other.value == self.value
 
     def __hash__(self) -> int:
-        return hash(("bound", self.value))
+        return hash((self.label, self.value))
 
     def __repr__(self) -> str:
-        return "BOUND" if self.value is None else f"BOUND({self.value})"
+        return self.label if self.value is None else f"{self.label}({self.value})"
+
+
+class _Selection(_Learned, _ArrayMark):
+    """Marks a boolean mask read through (x[x > 0]); ``value``: how many elements it picks, once known."""
+
+    __slots__ = ()
+    label = "SELECTION"
+
+
+SELECTION = _Selection()
+
+
+class _Bound(_Learned):
+    """Marks a slice bound computed by the program (x[:N - 1]); ``value``: that whole number, once known."""
+
+    __slots__ = ()
+    label = "BOUND"
 
 
 BOUND = _Bound()
@@ -199,8 +196,8 @@ def numpy_key(key: Key, arrays: tuple[Any, ...]) -> tuple[Any, ...]:
         value = np.asarray(next(given))
         if isinstance(item, _Selection):
             picked = np.count_nonzero(value)
-            if item.count is not None and picked != item.count:
-                raise MaskChanged(f"the mask picks {picked} elements here and {item.count} at the bound values: "
+            if item.value is not None and picked != item.value:
+                raise MaskChanged(f"the mask picks {picked} elements here and {item.value} at the bound values: "
                                   "reading through a mask, the shape changes with the values")
             return value.astype(np.bool_)
         if value.dtype == np.bool_:
@@ -250,7 +247,7 @@ def result_shape(shape: tuple[int, ...], array_shapes: tuple[tuple[int, ...], ..
         shape_ = next(shapes_)
         if isinstance(item, _Selection):  # a mask of its shape with as many True as it holds
             picks = np.zeros(size(shape_), dtype=np.bool_)
-            picks[: item.count] = True
+            picks[: item.value] = True
             return picks.reshape(shape_)
         return np.zeros(shape_, dtype=np.intp)
 
