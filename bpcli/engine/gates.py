@@ -542,8 +542,9 @@ _register(Gate(
     formula_="for each element k, the sum over the others i of u[i] times the product of the elements "
              "other than i and k, along axis (prod_others' vector-Jacobian product; no division: exact at 0)",
     forward=lambda xp, a, up, axis=None: xp.prod_pairs(a, up, axis),
-    # The weights u[i] meet a symmetric matrix (the product without i and k): du is prod_pairs(a, dout).
-    vjp=lambda g, a, u, out, up, axis=None: (_prod_pairs_vjp(g, a, u, out, up, axis), g.prod_pairs(a, up, axis=axis)),
+    # The weights u[i] meet a symmetric matrix (the product without i and k): du would be prod_pairs(a, dout),
+    # but da is refused, and with it the whole vector-Jacobian product.
+    vjp=_prod_pairs_vjp,
     arity_=2, shape=lambda a, u, axis=None: _axes_shape(a, axis), params=("axis",),
     role="scales", local="da: not built (third derivatives of prod are refused); du = prod_pairs(a, dout)",
 ))
