@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-
 from bpcli.analyses.expected import tolerance
 from bpcli.cli import common
 from bpcli.cli.declare import Context, Option, Path, command
