@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-
 from bpcli.analyses.expected import tolerance
 from bpcli.cli import common
 from bpcli.cli.declare import Context, Option, Path, command
@@ -178,12 +177,18 @@ def picks_a_function(backward: Path) -> bool:
     return is_spec(str(backward)) and not backward.is_file()
 
 
+def refuse_backward_function(backward: str) -> None:
+    """--backward FILE.py:NAME without --forward: a backward function is checked with its forward function."""
+    if picks_a_function(Path(backward)):
+        raise BpcliError(f"--backward {backward} picks a backward function: give its forward function with "
+                         "--forward FILE.py:NAME")
+
+
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, limits, max_length):
     from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
 
-    if backward is not None and picks_a_function(backward):
-        raise BpcliError(f"--backward {backward} picks a backward function: give its forward function with "
-                         "--forward FILE.py:NAME")
+    if backward is not None:
+        refuse_backward_function(str(backward))
     text, extra = common.read_expression(expression, file, ctx.args, max_length, command="check")
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings(extra, reader)

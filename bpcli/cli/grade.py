@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import io
 from typing import Any, Optional
 
 from bpcli.cli import common
@@ -149,11 +149,6 @@ def _write(result: Any, path: Path, fmt: str) -> None:
     """A file of the grades (whole or not at all), or standard output for -."""
     from bpcli import views  # the file's view, only when one is written (start-up)
 
-    target = common.out_path(path)
-    if target is None:
-        views.write(result, sys.stdout, fmt)
-        return
-    from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
-
-    with atomic_output(target) as handle:
-        views.write(result, handle, fmt)
+    text = io.StringIO()
+    views.write(result, text, fmt)
+    common.write_output(text.getvalue(), common.out_path(path))

@@ -41,7 +41,7 @@ from bpcli.analyses.symbolic import symbolic
 from bpcli.cli import app, common  # app: the typer application, every command registered
 from bpcli.cli import graph as graph_command
 from bpcli.cli.bindings import IDENTIFIER, split_bindings
-from bpcli.cli.check import picks_a_function
+from bpcli.cli.check import picks_a_function, refuse_backward_function
 from bpcli.cli.hessian import vector_value
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
@@ -224,9 +224,8 @@ def _first_order(text: str, values: dict, params: dict, read: _Values) -> Any:
 
 def _check(text: str, values: dict, params: dict, read: _Values, cell: str | None) -> Any:
     expectations = common.expectations(params.get("expect") or [], read.reader)
-    if params.get("backward") is not None and picks_a_function(Path(params["backward"])):
-        raise BpcliError(f"--backward {params['backward']} picks a backward function: give its forward function "
-                         "with --forward FILE.py:NAME")
+    if params.get("backward") is not None:
+        refuse_backward_function(params["backward"])
     backward, label = _backward(params, cell)
     return check(text, values, expect=expectations, backward=backward, backward_label=label,
                  rtol=params.get("rtol"), atol=params.get("atol"),
