@@ -246,13 +246,18 @@ def notes_by_hand(x, y):
     return f, dx, dy
 
 
-def points(count: int, repeat: int) -> list[Row]:
+def notes_points(count: int):
+    """``count`` points (x, y) of the notes' example, the same in every benchmark that uses them."""
     import numpy as np
 
+    rng = np.random.default_rng(0)
+    return rng.uniform(-3, 3, count), rng.uniform(-3, 3, count)
+
+
+def points(count: int, repeat: int) -> list[Row]:
     from bpcli.analyses.points import grad_points
 
-    rng = np.random.default_rng(0)
-    x, y = rng.uniform(-3, 3, count), rng.uniform(-3, 3, count)
+    x, y = notes_points(count)
     figure, baseline = interleaved(lambda: grad_points(NOTES, {"x": x, "y": y}), lambda: notes_by_hand(x, y), repeat)
     return [Row(f"{count:,} points of the notes' example", figure, "hand-written numpy", baseline, 1.5)]
 
@@ -261,8 +266,7 @@ def _points_files(folder: Path, count: int) -> dict[str, Path]:
     """The same points as CSV (written as bpcli writes numbers), a plain 2-D .npy and an .npz."""
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    x, y = rng.uniform(-3, 3, count), rng.uniform(-3, 3, count)
+    x, y = notes_points(count)
     files = {"csv": folder / "p.csv", "npy": folder / "p.npy", "npz": folder / "p.npz"}
     files["csv"].write_text("x,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip(x.tolist(), y.tolist())))
     np.save(files["npy"], np.column_stack([x, y]))
@@ -356,8 +360,6 @@ def against_jax(count: int, repeat: int, threads: str) -> list[Row]:
     except ImportError:
         print("note: JAX is not installed; --points compute against jit(vmap(grad)) is skipped (pip install jax)")
         return []
-    import numpy as np
-
     from bpcli.analyses.points import grad_points
 
     jax.config.update("jax_enable_x64", True)  # float64, as bpcli
@@ -367,8 +369,7 @@ def against_jax(count: int, repeat: int, threads: str) -> list[Row]:
         return (x + jax.nn.sigmoid(y)) / (jax.nn.sigmoid(x) + (x + y) ** 2)
 
     compiled = jax.jit(jax.vmap(jax.value_and_grad(notes, argnums=(0, 1))))
-    rng = np.random.default_rng(0)
-    x, y = rng.uniform(-3, 3, count), rng.uniform(-3, 3, count)
+    x, y = notes_points(count)
     jx, jy = numpy.asarray(x), numpy.asarray(y)
 
     def by_jax() -> None:
