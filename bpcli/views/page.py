@@ -29,7 +29,7 @@ from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wir
 from bpcli.views.html import TableBlock, attributes, blocks, blocks_html, document, escape, notebook_html, table_html
 from bpcli.views.layout import Layout, bends, layered
 from bpcli.views.numbers import format_value, sum_text
-from bpcli.views.table import DEFAULT_MAX_STAGES, local_line, _stages, grad_table
+from bpcli.views.table import DEFAULT_MAX_STAGES, backprop_table, grad_table, local_line
 
 if TYPE_CHECKING:  # views read results, never import the analyses
     from bpcli.analyses.result import GradResult
@@ -146,7 +146,7 @@ def page(result: GradResult, precision: int = 4) -> str:
         message = (f"This circuit has {len(c.boxes):,} nodes; the page draws at most {MAX_DRAWN_NODES:,} "
                    f"(and wires that bend at most {MAX_BENDS:,} times in all), so here is its stage table "
                    "(bpcli grad shows the same).")
-        table = blocks_html(blocks(_stages(result, lambda v: format_value(v, precision), DEFAULT_MAX_STAGES)))
+        table = blocks_html(blocks(backprop_table(result, lambda v: format_value(v, precision), DEFAULT_MAX_STAGES)))
         return document(title, f'{heading}\n<p class="warning">{escape(message)}</p>\n{table}')
     steps = _steps(c)
     body = "\n".join([

@@ -33,14 +33,15 @@ def grad_table(
     def show(value: Any) -> str:
         return format_value(value, precision, full)
 
-    parts: list[Any] = [_stages(result, show, max_stages), _gradients(result, show, precision, full)]
+    parts: list[Any] = [backprop_table(result, show, max_stages), _gradients(result, show, precision, full)]
     if result.forks:
         parts.append(_forks(result, show))
     parts.extend(warning_lines(result.warnings, warnings))
     return Group(*parts)
 
 
-def _stages(result: Any, show, max_stages: int) -> Any:
+def backprop_table(result: Any, show, max_stages: int) -> Any:
+    """The stage-by-stage table (the page draws it too, as HTML)."""
     if not result.stages:
         return Text(f"No gates: the output is {result.output} itself, so d{result.output}/d{result.output} = 1.")
     table = Table(title=Text(f"Backpropagation through {one_line(result.source)}"), title_justify="left")
