@@ -459,3 +459,10 @@ def test_the_file_is_never_run(tmp_path):
 def test_a_function_missing_raises_bpcli_error():
     with pytest.raises(BpcliError, match="has no function nope"):
         read_function("def f(x):\n    return x\n", "nope", "f.py")
+
+
+def test_a_backward_function_without_its_forward_is_one_message():
+    result = run_cli("check", "x*2", "-x", "1", "--backward", f"{GOOD}:relu_backward")
+    assert result.exit_code == 2
+    assert "picks a backward function: give its forward function with --forward FILE.py:NAME" in result.stderr
+    assert "Traceback" not in result.stderr
