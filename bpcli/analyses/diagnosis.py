@@ -500,11 +500,6 @@ class Truth:
         return found
 
     @cached_property
-    def stage_numbers(self) -> dict[int, int]:
-        """Each forward stage's number in the stage table (read for every cell a key names)."""
-        return self.graph.stage_numbers()
-
-    @cached_property
     def subscripts(self) -> list[int]:
         """The subscripts of the forward program (x[idx]), whose gradients an indexed update writes."""
         return [i for i, n in enumerate(self.graph.nodes) if n.op == "index" and n.origin is None]
