@@ -210,6 +210,7 @@ class _Probe:
         self.crossed: dict[tuple[str, tuple[int, ...]], list[int]] = {}
         # The elements whose move by ± h changed how many elements a mask picks: the subscript's node.
         self.reshaped: dict[tuple[str, tuple[int, ...]], int] = {}
+        self._moved_by_cache: dict[str, list[int]] = {}  # each input's moved stages, worked out once
         # How many numbers one evaluation of the forward pass computes.
         values = result.evaluation.values
         self._forward = [node.origin is None for node in self.graph.nodes]  # what a moved input changes
@@ -378,7 +379,7 @@ class _Probe:
 
     def _moved_by(self, name: str) -> list[int]:
         """The forward stages whose value depends on the input ``name``."""
-        cache = self.__dict__.setdefault("_moved_by_cache", {})
+        cache = self._moved_by_cache
         if name not in cache:
             reached = {i for i, n in enumerate(self.graph.nodes) if n.op == INPUT and n.name == name}
             for node in self.graph.stages:
