@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
@@ -38,9 +38,6 @@ from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice
 from bpcli.engine.shapes import size
-
-if TYPE_CHECKING:  # the command line imports this module for its defaults: keep that cheap
-    from bpcli.engine.problem import Notice
 
 EPSILON = 2.0**-52
 DEFAULT_H = 1e-5
