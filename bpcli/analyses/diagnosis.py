@@ -680,11 +680,6 @@ class Truth:
 # ---- finding the mistake ---------------------------------------------------------------
 
 
-def use_readings(use: Use) -> Iterator[tuple[Mistake, Any, str]]:
-    """Every wrong gradient the mistakes table says could flow back through ``use``."""
-    return iter(use.readings)
-
-
 def value_readings(truth: Truth, node: int, first: bool) -> Iterator[tuple[ValueMistake, Any, str, str]]:
     """Every wrong gradient of ``node`` as a whole that the value mistakes table gives: (mistake, the
     gradient instead, where, how it reads), those tried before the mistakes at one gate or after them;
@@ -764,7 +759,7 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
                                                         f"with the sign flipped, {show(-total_gradient)}"))
     yield from _value_candidates(truth, node, first=True)
     for use in truth.uses(node):
-        for mistake, wrong, detail in use_readings(use):
+        for mistake, wrong, detail in use.readings:
             delta = _fitting(operator.sub, wrong, use.contribution)
             if delta is not None or len(parts) == 1:  # one use: the wrong-shaped gradient is all there is
                 yield Candidate(delta, mistake.kind, use.stage, use.where, partial(hint, mistake.lesson, detail),
