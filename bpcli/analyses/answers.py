@@ -168,8 +168,7 @@ def read_toml(path: Path, limit: int, raise_with: str = "--max-length") -> dict[
     import tomllib  # only for answers files (start-up)
 
     try:
-        return tomllib.loads(utf8_text(path, read_bytes(path, limit=limit, raise_with=raise_with)),
-                             parse_float=Written)
+        return tomllib.loads(_read(path, limit, raise_with), parse_float=Written)
     except tomllib.TOMLDecodeError as error:
         raise BpcliError(f"{path} is not valid TOML: {error}") from None
     except ValueError:  # Python's int refuses a whole number of more than 4,300 digits
@@ -311,5 +310,5 @@ def read_text(folders: Folders, text: str, max_length: int, key: str) -> str:
     return text
 
 
-def _read(path: Path, limit: int) -> str:
-    return utf8_text(path, read_bytes(path, limit=limit, raise_with="--max-length"))
+def _read(path: Path, limit: int, raise_with: str = "--max-length") -> str:
+    return utf8_text(path, read_bytes(path, limit=limit, raise_with=raise_with))

@@ -39,7 +39,6 @@ from bpcli.analyses.diagnosis import (
     fork_subset,
     hint,
     listed,
-    use_readings,
     value_readings,
 )
 from bpcli.analyses.expected import DIGITS, Rule, agrees, computed
@@ -324,7 +323,7 @@ class _Checker:
             for position, use in enumerate(truth.uses(node)):
                 if position in state.accounted:
                     continue
-                for mistake, wrong, detail in use_readings(use):
+                for mistake, wrong, detail in use.readings:
                     if self._agree(added, wrong):
                         state.account((position,), parts)
                         diagnosis = Diagnosis(use.stage, mistake.kind, f"line {number} goes wrong at {use.where}",

@@ -420,7 +420,7 @@ def _row(truth: Truth, node: int) -> str:
 def _stage_cell(truth: Truth, target: Target) -> Any:
     """The local gradient or downstream gradient in a stage's row of the grad table, as the table shows it."""
     assert target.position is not None
-    stage = truth.result.stages[truth.stage_numbers[target.node] - 1]
+    stage = truth.result.stages[truth.result.stage_numbers[target.node] - 1]
     return (stage.downstream if target.gradient else stage.local)[target.position]
 
 

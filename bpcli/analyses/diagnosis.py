@@ -473,6 +473,12 @@ class Truth:
         self.adjoints = result.adjoints
         # What the backward passes that trace a mistake further up may compute, all of them together.
         self.tracing_budget = result.problem.limits.max_total_elements
+        # Worked out once per node as they are asked for (one truth serves a whole class in grade).
+        self._uses_of: dict[int, list[Use]] = {}
+        self._contributions_of: dict[int, list[tuple[str, Any]]] = {}
+        self._units: dict[int, dict[int, Any]] = {}
+        self._value_readings: dict[int, list[tuple[ValueMistake, Any, str, str]]] = {}
+        self._wrong_above: tuple[Mapping[int, Any], list[int]] | None = None  # the last student's table
 
     @cached_property
     def names(self) -> dict[str, int]:
@@ -498,11 +504,6 @@ class Truth:
                 if size >= 2 and size not in found and len(found) < MAX_SIZES:
                     found[size] = f"{name}.shape[{axis}]"
         return found
-
-    @cached_property
-    def stage_numbers(self) -> dict[int, int]:
-        """Each forward stage's number in the stage table (read for every cell a key names)."""
-        return self.graph.stage_numbers()
 
     @cached_property
     def subscripts(self) -> list[int]:
@@ -558,7 +559,7 @@ class Truth:
     def uses(self, node: int) -> list[Use]:
         """The gates a value feeds that send a gradient back to it, in backward order (worked out once:
         a backward file asks at each of its lines)."""
-        cache: dict[int, list[Use]] = self.__dict__.setdefault("_uses_of", {})
+        cache = self._uses_of
         if node not in cache:
             cache[node] = self._uses(node)
         return cache[node]
@@ -578,7 +579,7 @@ class Truth:
 
     def contributions(self, node: int) -> list[tuple[str, Any]]:
         """What adds up to the node's gradient: (where it comes from, value); the output gets the seed."""
-        cache: dict[int, list[tuple[str, Any]]] = self.__dict__.setdefault("_contributions_of", {})
+        cache = self._contributions_of
         if node not in cache:
             cache[node] = self._contributions(node)
         return cache[node]
@@ -623,7 +624,7 @@ class Truth:
         numbers are diagnosed (``matches`` must judge them the same way at every call with
         them): each diagnosis is then a lookup, and N wrong answers cost N, not N**2.
         """
-        table: tuple[Mapping[int, Any], list[int]] | None = self.__dict__.get("_wrong_above")
+        table = self._wrong_above
         if table is None or table[0] is not student:  # one table, the last student's (grade has many)
             consumers = self._consumers
             wrong = [i in student and not matches(i, self.gradient(i)) for i in range(len(consumers))]
@@ -631,7 +632,7 @@ class Truth:
             for index in range(len(consumers) - 1, -1, -1):
                 for consumer in consumers[index]:
                     highest[index] = max(highest[index], highest[consumer], consumer if wrong[consumer] else -1)
-            table = self.__dict__["_wrong_above"] = (student, highest)
+            table = self._wrong_above = (student, highest)
         found = table[1][node]
         return None if found < 0 else found
 
@@ -643,7 +644,7 @@ class Truth:
         return self._backward_from(source, delta)
 
     def _unit_spread(self, source: int) -> dict[int, Any]:
-        cache = self.__dict__.setdefault("_units", {})
+        cache = self._units
         if source not in cache:
             cache[source] = self._backward_from(source, 1.0)
         return cache[source]
@@ -679,16 +680,11 @@ class Truth:
 # ---- finding the mistake ---------------------------------------------------------------
 
 
-def use_readings(use: Use) -> Iterator[tuple[Mistake, Any, str]]:
-    """Every wrong gradient the mistakes table says could flow back through ``use``."""
-    return iter(use.readings)
-
-
 def value_readings(truth: Truth, node: int, first: bool) -> Iterator[tuple[ValueMistake, Any, str, str]]:
     """Every wrong gradient of ``node`` as a whole that the value mistakes table gives: (mistake, the
     gradient instead, where, how it reads), those tried before the mistakes at one gate or after them;
     worked out once per node."""
-    cache: dict[int, list[tuple[ValueMistake, Any, str, str]]] = truth.__dict__.setdefault("_value_readings", {})
+    cache = truth._value_readings
     if node not in cache:
         gradient = truth.gradient(node)
         cache[node] = [(mistake, wrong, where, detail) for mistake in VALUE_MISTAKES
@@ -763,7 +759,7 @@ def candidates(truth: Truth, node: int) -> Iterator[Candidate]:
                                                         f"with the sign flipped, {show(-total_gradient)}"))
     yield from _value_candidates(truth, node, first=True)
     for use in truth.uses(node):
-        for mistake, wrong, detail in use_readings(use):
+        for mistake, wrong, detail in use.readings:
             delta = _fitting(operator.sub, wrong, use.contribution)
             if delta is not None or len(parts) == 1:  # one use: the wrong-shaped gradient is all there is
                 yield Candidate(delta, mistake.kind, use.stage, use.where, partial(hint, mistake.lesson, detail),

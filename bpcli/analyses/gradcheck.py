@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from bpcli.analyses.grad import grad
 from bpcli.analyses.result import Result
@@ -38,9 +38,6 @@ from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice
 from bpcli.engine.shapes import size
-
-if TYPE_CHECKING:  # the command line imports this module for its defaults: keep that cheap
-    from bpcli.engine.problem import Notice
 
 EPSILON = 2.0**-52
 DEFAULT_H = 1e-5
@@ -210,6 +207,7 @@ class _Probe:
         self.crossed: dict[tuple[str, tuple[int, ...]], list[int]] = {}
         # The elements whose move by ± h changed how many elements a mask picks: the subscript's node.
         self.reshaped: dict[tuple[str, tuple[int, ...]], int] = {}
+        self._moved_by_cache: dict[str, list[int]] = {}  # each input's moved stages, worked out once
         # How many numbers one evaluation of the forward pass computes.
         values = result.evaluation.values
         self._forward = [node.origin is None for node in self.graph.nodes]  # what a moved input changes
@@ -378,7 +376,7 @@ class _Probe:
 
     def _moved_by(self, name: str) -> list[int]:
         """The forward stages whose value depends on the input ``name``."""
-        cache = self.__dict__.setdefault("_moved_by_cache", {})
+        cache = self._moved_by_cache
         if name not in cache:
             reached = {i for i, n in enumerate(self.graph.nodes) if n.op == INPUT and n.name == name}
             for node in self.graph.stages:

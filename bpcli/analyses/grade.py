@@ -275,11 +275,7 @@ def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple
             raise BpcliError(f"{where}: problem must be [[exercise.problem]] tables with expr")
         specs = [spec_of(sub, f"{where}, problem {index}", EXERCISE_PROBLEM_KEYS, kinds)
                  for index, sub in enumerate(tables, start=1)]
-    try:
-        rule = Rule(tolerance("rtol", table.get("rtol", DEFAULT_RULE.rtol)),
-                    tolerance("atol", table.get("atol", DEFAULT_RULE.atol)))
-    except BpcliError as error:
-        raise BpcliError(f"{where}: {error.message}") from None
+    rule = _rule(where, table)
     made = variant(specs, seed or 0, None, limits)  # the key is checked now, before any student is graded
     problems = []
     for sub, spec, problem in zip(tables, specs, made.problems):
@@ -317,16 +313,21 @@ def _key_problem(where: str, table: Any, folders: Folders) -> KeyProblem:
     seed = table.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise BpcliError(f"{where}: seed must be a whole number")
-    try:
-        rule = Rule(tolerance("rtol", table.get("rtol", DEFAULT_RULE.rtol)),
-                    tolerance("atol", table.get("atol", DEFAULT_RULE.atol)))
-    except BpcliError as error:
-        raise BpcliError(f"{where}: {error.message}") from None
+    rule = _rule(where, table)
     problem = Problem(expression=expression, values=table.get("inputs", {}), upstream=table.get("upstream"),
                       rule=rule, name=name)
     return KeyProblem(name, Entry(problem, folders, seed), tuple(answers), backward,
                       _points(where, table.get("points", 1)), _hidden(where, table.get("hidden", False)),
                       gradients=tuple(gradients), loss=loss)
+
+
+def _rule(where: str, table: dict[str, Any]) -> Rule:
+    """The tolerances a key's problem (or [exercise]) sets, the key's defaults where it sets none."""
+    try:
+        return Rule(tolerance("rtol", table.get("rtol", DEFAULT_RULE.rtol)),
+                    tolerance("atol", table.get("atol", DEFAULT_RULE.atol)))
+    except BpcliError as error:
+        raise BpcliError(f"{where}: {error.message}") from None
 
 
 def _loss_function(where: str, loss: Any, backward: str | None, answers: list[str]) -> str | None:

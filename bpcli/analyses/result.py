@@ -167,7 +167,7 @@ class GradResult(Result):
             return self._forks()
 
     def _forks(self) -> list[Fork]:
-        nodes, values, numbers = self.graph.nodes, self.evaluation.values, self._stage_number
+        nodes, values, numbers = self.graph.nodes, self.evaluation.values, self.stage_numbers
         downstream = self.adjoints.downstream
         forks = []
         for node, uses in sorted(self.adjoints.contributions.items()):
@@ -202,7 +202,8 @@ class GradResult(Result):
         return zero_like(self._value(node)) if total is None else self._value(total)
 
     @cached_property
-    def _stage_number(self) -> dict[int, int]:
+    def stage_numbers(self) -> dict[int, int]:
+        """Each forward stage's number in the stage table (worked out once: check reads it for every cell)."""
         return self.graph.stage_numbers()
 
     @cached_property

@@ -64,8 +64,6 @@ def is_spec(text: str) -> bool:
     return split_spec(text) is not None
 
 
-
-
 def read_code(forward: str, backward: str | None = None, read: Callable[[str], str] | None = None,
               max_length: int = DEFAULT_MAX_LENGTH) -> StudentCode:
     r"""The forward function ``FILE.py:NAME`` and perhaps its backward function, read and paired.
