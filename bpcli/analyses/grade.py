@@ -512,6 +512,17 @@ class GradeResult(Result):
         return sum(problem.points for problem in self.problems)
 
     @property
+    def mean_score(self) -> float:
+        """The class's mean score (0 with no students)."""
+        scores = [student.score for student in self.students]
+        return sum(scores) / len(scores) if scores else 0.0
+
+    @property
+    def unreadable(self) -> int:
+        """How many submissions could not be read (each graded zero)."""
+        return sum(student.error is not None for student in self.students)
+
+    @property
     def exit_code(self) -> int:
         """0: every submission was graded (a submission that could not be read is graded zero)."""
         return EXIT_OK

@@ -28,10 +28,8 @@ def grade_table(result: GradeResult) -> Group:
         table.add_row(Text(printable(student.student, newlines=False)),  # a line break would fake a second row
                       f"{student.score:g} of {student.max_score:g}",
                       *(f"{mark.score:g}" for mark in student.problems), _note(student))
-    scores = [student.score for student in result.students]
-    mean = sum(scores) / len(scores) if scores else 0.0
-    summary = Text(f"Mean {mean:.4g} of {result.max_score:g}; "
-                   f"{sum(student.error is not None for student in result.students)} submissions could not be read.")
+    summary = Text(f"Mean {result.mean_score:.4g} of {result.max_score:g}; "
+                   f"{result.unreadable} submissions could not be read.")
     return Group(fitted(table, heading="{0}: {1}"), summary)
 
 
