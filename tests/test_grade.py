@@ -248,6 +248,23 @@ class TestCommandLine:
                                                                                                      "7", "")
         assert "is not valid TOML" in rows[list(CLASS).index("unparsable")]["error"]
 
+    def test_the_gradebook_writes_scores_to_their_four_decimals(self, tmp_path):
+        # 1 of 3 expectations of 1,000 points is 333.3333 (not 333.333), and 2,000,000 points is 2000000
+        # (not 2e+06): a spreadsheet reads the cell as the number the scoreboard shows.
+        key = tmp_path / "key.toml"
+        key.write_text('[[problem]]\nname = "fork"\nexpr = "f = x*y + x"\ninputs = { x = 3, y = 2 }\n'
+                       'answers = ["dx", "dy", "f"]\npoints = 1000\n\n'
+                       '[[problem]]\nname = "neuron"\nexpr = "sigmoid(w0*x0 + w1*x1 + w2)"\n'
+                       'inputs = { w0 = 2, x0 = -1, w1 = -3, x1 = -2, w2 = -3 }\nanswers = ["dx0"]\n'
+                       'points = 2000000\n')
+        student = tmp_path / "ada.toml"
+        student.write_text(answers(fork="dx = 3, dy = 0, f = 0", neuron="dx0 = 0.3932"))
+        result = run_cli("grade", str(key), str(student), "--csv", "-")
+        assert result.exit_code == 0, result.stderr
+        row = list(csv.DictReader(io.StringIO(result.stdout)))[0]
+        assert (row["fork"], row["neuron"], row["total"], row["max_score"]) == (
+            "333.3333", "2000000", "2000333.3333", "2001000")
+
     def test_a_cell_a_spreadsheet_would_run_stays_text(self, tmp_path):
         key = tmp_path / "key.toml"
         key.write_text(textwrap.dedent(KEY))

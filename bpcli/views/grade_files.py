@@ -53,7 +53,9 @@ def _text(text: str) -> str:
 
 
 def _number(number: float) -> str:
-    return f"{number:g}" if number == round(number, 4) else f"{number:.4f}"
+    """A score as its four decimals show it, without trailing zeros: 333.3333, 2000000, 0.5 (never :g's
+    six significant digits, 333.333 or 2e+06, which a spreadsheet reads as another number)."""
+    return f"{number:.4f}".rstrip("0").rstrip(".")
 
 
 def gradescope_results(result: GradeResult) -> dict[str, Any]:
