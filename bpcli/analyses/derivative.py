@@ -13,10 +13,9 @@ non-scalar output would need one derivative per element.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
-from bpcli.analyses.result import Result
+from bpcli.analyses.result import Result, field, record
 from bpcli.engine.backward import Adjoints, GraphTooLarge, backward
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Finding
@@ -46,8 +45,7 @@ def label(output: str, wrt: str, order: int) -> str:
     return f"d{power}{output}/d{wrt}{power}"
 
 
-@dataclass
-class Target:
+class Target(NamedTuple):
     """One derivative to compute: d^order(output)/d(wrt)^order, held by ``node`` (None: zero)."""
 
     wrt: str
@@ -55,8 +53,7 @@ class Target:
     node: int | None
 
 
-@dataclass
-class Passes:
+class Passes(NamedTuple):
     """What the backward passes appended: the derivatives asked for, and where each pass began."""
 
     targets: list[Target]
@@ -181,8 +178,7 @@ def require_number(graph: Graph, node: int, role: str, advice: str) -> None:
 # ---- bpcli grad --order N --wrt x -------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Derivative:
+class Derivative(NamedTuple):
     order: int
     label: str  # f, df/dx, d²f/dx²
     stage: str  # the name of the node that holds it
@@ -190,11 +186,10 @@ class Derivative:
     formula: str | None  # simplified, as a program bpcli parses; None when arrays are involved
 
 
-@dataclass(frozen=True)
-class DerivativeStage:
+class DerivativeStage(NamedTuple):
     """One gate of the derivative graph."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, as result.Stage's does
     node: int
     name: str
     order: int  # 0: the forward pass; k: appended by the k-th backward pass
@@ -205,7 +200,7 @@ class DerivativeStage:
     holds: tuple[str, ...]  # the derivatives this stage's value is (df/dx), if any
 
 
-@dataclass
+@record
 class DerivativeResult(Result):
     """d^k f/dx^k for k = 0..order, and every stage of the graph that computes them.
 

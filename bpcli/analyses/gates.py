@@ -15,10 +15,9 @@ it is registered, so the card cannot drift from the code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
-from bpcli.analyses.result import Result
+from bpcli.analyses.result import Result, record
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.formulas import to_ast
 from bpcli.engine.gates import (
@@ -36,8 +35,7 @@ from bpcli.engine.syntax.printer import to_text
 from bpcli.engine.syntax.spellings import METHODS, REDUCING_METHODS, REDUCTIONS, SPELLINGS
 
 
-@dataclass(frozen=True)
-class GateCard:
+class GateCard(NamedTuple):
     """One gate on the reference card."""
 
     op: str  # its name in the graph, the JSON documents' "op"
@@ -56,7 +54,7 @@ class GateCard:
     internal: bool  # one of the gates gradients are made of
 
 
-@dataclass
+@record
 class GateReference(Result):
     """The gates on the card, in registry order, and what each role means.
 

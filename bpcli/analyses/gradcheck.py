@@ -22,11 +22,10 @@ check cannot tell, and says "inconclusive" rather than "wrong".
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple
 
 from bpcli.analyses.grad import grad
-from bpcli.analyses.result import Result
+from bpcli.analyses.result import Result, field, record
 from bpcli.engine.backends import backend_for
 from bpcli.engine.budget import room_left
 from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK, BpcliError
@@ -77,7 +76,7 @@ class ElementCheck(NamedTuple):
         return self.input if not self.index else f"{self.input}[{','.join(map(str, self.index))}]"
 
 
-@dataclass
+@record
 class GradcheckResult(Result):
     """Every input element's analytic gradient next to its centred finite difference.
 

@@ -19,13 +19,12 @@ on either side, and says so in a warning.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Mapping, Sequence
 
 from bpcli.analyses.derivative import higher_order_warnings, require_number, variable
 from bpcli.analyses.jacobian import vjp_rows
-from bpcli.analyses.result import Result, zero_like
+from bpcli.analyses.result import Result, field, record, zero_like
 from bpcli.engine.backward import backward
 from bpcli.engine.budget import check_work, room_left
 from bpcli.engine.errors import BpcliError
@@ -41,7 +40,7 @@ ROWS_ON_NUMBERS = 8
 MODES = ("matrix", "hvp")
 
 
-@dataclass
+@record
 class HessianResult(Result):
     """The Hessian matrix of a number over its variables' elements, or the product H v.
 

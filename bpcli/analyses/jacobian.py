@@ -9,11 +9,10 @@ of output element k with respect to every input element.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
-from bpcli.analyses.result import Result
+from bpcli.analyses.result import Result, field, record
 from bpcli.engine.backward import Adjoints, backward
 from bpcli.engine.budget import check_budget, check_work
 from bpcli.engine.errors import BpcliError
@@ -26,7 +25,7 @@ LAYOUTS = ("outputs-first", "inputs-first")
 DEFAULT_MAX_ENTRIES = 1_000_000
 
 
-@dataclass
+@record
 class JacobianResult(Result):
     """One matrix per input variable: rows are output elements, columns input elements
     (``outputs-first``, as torch.autograd.functional.jacobian), or the transpose
@@ -125,8 +124,7 @@ def jacobian(
     )
 
 
-@dataclass
-class VjpRows:
+class VjpRows(NamedTuple):
     """The Jacobian of one node with respect to some variables, a row per element of the node."""
 
     # One per variable: a row of floats per element of the node, a column per element of the variable.

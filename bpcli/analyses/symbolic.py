@@ -6,20 +6,18 @@ of a problem back through it and, given values, evaluates them too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from bpcli import views
 from bpcli.analyses import derivative as higher
-from bpcli.analyses.result import Result
+from bpcli.analyses.result import Result, field, record
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.problem import Limits, Problem, build
 from bpcli.engine.shapes import show
 from bpcli.engine.simplify import DEFAULT_MAX_SIZE, simplify
 
 
-@dataclass(frozen=True)
-class SymbolicDerivative:
+class SymbolicDerivative(NamedTuple):
     label: str  # df/dx, d²f/dx²
     wrt: str
     order: int
@@ -28,7 +26,7 @@ class SymbolicDerivative:
     value: Any = None  # at the given values, when there are any
 
 
-@dataclass
+@record
 class SymbolicResult(Result):
     """Derivatives as simplified expressions in the input names, shared parts as stages.
 

@@ -33,9 +33,8 @@ This works on numbers: a structural gate on a number (``sum``, ``.T``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.errors import BpcliError
@@ -243,8 +242,7 @@ def canonical(graph: Graph, algebra: Algebra, nodes: list[int]) -> dict[int, Sym
     return syms
 
 
-@dataclass
-class Rendering:
+class Rendering(NamedTuple):
     """Simplified expressions, their shared subexpressions printed once as stages."""
 
     stages: list[tuple[str, str]]  # (name, expression), each using only earlier names
