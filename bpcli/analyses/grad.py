@@ -13,7 +13,6 @@ from typing import Any, Mapping
 from bpcli.analyses.result import GradResult, TapeGradResult
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Evaluation
-from bpcli.engine import tape
 from bpcli.engine.problem import Limits, Problem, build, collector_paused
 
 
@@ -65,7 +64,11 @@ def grad_shown(
             problem = Problem.of(expression, given, expand=expand, limits=limits)
             return differentiate(problem, problem.upstream(upstream))
 
-    if not stages and upstream is None and not expand and len(expression) >= tape.SHORTEST:
+    if stages or upstream is not None or expand:
+        return usual()
+    from bpcli.engine import tape  # only where a large expression may go on it (start-up)
+
+    if len(expression) >= tape.SHORTEST:
         # A large expression of numbers: the flat tape, unless it meets what the graph must say.
         answer = tape.differentiate(expression, given, limits)
         if answer is not None:

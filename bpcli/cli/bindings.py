@@ -8,14 +8,15 @@ are read by ``bpcli.engine.values``.
 
 from __future__ import annotations
 
-import re
-
 from bpcli.engine.errors import BpcliError
-
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 CONST_OPTION = "--const"
+
+
+def is_identifier(name: str) -> bool:
+    """Letters, digits and _ of ASCII, not starting with a digit: a variable's name (no regular expression to compile)."""
+    return name.isascii() and name.isidentifier()
 
 
 def split_constants(arguments: list[str]) -> tuple[list[str], list[str]]:
@@ -81,7 +82,7 @@ def _check_name(name: str, argument: str) -> None:
         from bpcli.engine.syntax.parser import non_ascii_hint  # the parser only where an error needs it (start-up)
 
         raise BpcliError(f"{argument!r} is not a binding: {non_ascii_hint(foreign)}")
-    if not IDENTIFIER.match(name):
+    if not is_identifier(name):
         raise BpcliError(
             f"{argument!r} is not a binding: a variable name is letters, digits and _ "
             "and starts with a letter or _ (unknown option?)"

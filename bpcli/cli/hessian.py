@@ -11,7 +11,7 @@ from bpcli.cli.declare import Context, Option, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 
-_NAMED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z", re.DOTALL)
+_NAMED = r"(?s)([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z"  # re.match compiles it for --vector only (start-up)
 
 
 @command(
@@ -79,7 +79,7 @@ def vector_value(items: Optional[List[str]], reader: Any) -> Any:
     """One flat value, or a value per variable name."""
     if not items:
         return None
-    named = [match for match in map(_NAMED.match, items) if match is not None]
+    named = [match for match in (re.match(_NAMED, item) for item in items) if match is not None]
     if len(named) == len(items):
         vector = {}
         for match in named:

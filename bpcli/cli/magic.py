@@ -40,7 +40,7 @@ from bpcli.analyses.jacobian import jacobian
 from bpcli.analyses.symbolic import symbolic
 from bpcli.cli import app, common  # app: the typer application, every command registered
 from bpcli.cli import graph as graph_command
-from bpcli.cli.bindings import IDENTIFIER, split_bindings
+from bpcli.cli.bindings import is_identifier, split_bindings
 from bpcli.cli.check import picks_a_function, refuse_backward_function
 from bpcli.cli.hessian import vector_value
 from bpcli.engine.errors import BpcliError
@@ -151,7 +151,7 @@ def _text(word: str, namespace: Mapping[str, Any], bare_name: bool = False) -> s
     """An expression as written, or the notebook string that ``$name`` (or, for --forward, a bare name) holds."""
     name = word[1:] if word.startswith("$") else word
     named = word.startswith("$") or bare_name
-    if named and IDENTIFIER.match(name) and isinstance(namespace.get(name), str):
+    if named and is_identifier(name) and isinstance(namespace.get(name), str):
         return namespace[name]
     if word.startswith("$"):
         raise BpcliError(f"{word}: the notebook has no string named {name}")
@@ -188,7 +188,7 @@ class _Values:
         if not text.startswith("$"):
             return self.reader.read(name, text)
         variable = text[1:]
-        if not IDENTIFIER.match(variable) or variable not in self.namespace:
+        if not is_identifier(variable) or variable not in self.namespace:
             raise BpcliError(f"{name} = {text}: the notebook has no variable named {variable}")
         value = self.namespace[variable]
         if not _is_value(value):

@@ -13,7 +13,6 @@ command line always means the same numbers.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import stat
@@ -30,24 +29,25 @@ if TYPE_CHECKING:
     from numpy.random import Generator
 
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
-_FILL = re.compile(r"(randn|rand|zeros|ones|shape):(.*)\Z")
+# The patterns below are only for some values: re.match compiles each on its first use and keeps it (start-up).
+_FILL = r"(randn|rand|zeros|ones|shape):(.*)\Z"
 MAX_DIMENSIONS = 64  # numpy's
 
 
-_NONZERO_MANTISSA = re.compile(r"[^eE]*[1-9]")
+_NONZERO_MANTISSA = r"[^eE]*[1-9]"
 
 
 def underflows(text: str, value: float) -> bool:
     """Whether a number written nonzero (1e-400) became 0 in float64."""
-    return value == 0.0 and _NONZERO_MANTISSA.match(text.strip()) is not None
+    return value == 0.0 and re.match(_NONZERO_MANTISSA, text.strip()) is not None
 
 
-_LITERAL_NUMBER = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_LITERAL_NUMBER = r"(?<![\w.])(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 
 
 def underflowed_numbers(text: str) -> list[str]:
     """The numbers written nonzero in ``text`` (an array literal) that float64 makes 0, in order."""
-    return [m.group() for m in _LITERAL_NUMBER.finditer(text) if underflows(m.group(), float(m.group()))]
+    return [m.group() for m in re.finditer(_LITERAL_NUMBER, text) if underflows(m.group(), float(m.group()))]
 
 
 class ShapeOnly(NamedTuple):
@@ -154,7 +154,7 @@ class ValueReader:
             from pathlib import Path  # only for values read from files
 
             return self._file(name, Path(stripped[1:]))
-        fill = _FILL.match(stripped)
+        fill = re.match(_FILL, stripped)
         if fill:
             return self._fill(name, fill.group(1), fill.group(2))
         raise BpcliError(
@@ -393,6 +393,8 @@ def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | N
     Whole numbers are read as floats too: a value is float64 in the end, and
     Python's int refuses a whole number of more than 4,300 digits.
     """
+    import json  # only where a value is JSON (start-up: a table prints none)
+
     try:
         return json.loads(text, parse_float=number, parse_int=number or float)
     except json.JSONDecodeError as error:
@@ -403,13 +405,13 @@ def parse_json(name: str, text: str, what: str, number: Callable[[str], Any] | N
         raise BpcliError(f"the value of {name} is nested too deeply") from None
 
 
-_NON_FINITE_WORD = re.compile(r"[+-]?(nan|inf(inity)?)\b", re.IGNORECASE)
+_NON_FINITE_WORD = r"(?i)[+-]?(nan|inf(inity)?)\b"  # compiled on its first use, as the patterns above
 _JSON_SPELLING = {"nan": "NaN", "inf": "Infinity", "infinity": "Infinity"}
 
 
 def _spelling_hint(text: str, position: int) -> str:
     """Where JSON stops at nan or inf: how JSON (as Python's json reads it) spells them."""
-    word = _NON_FINITE_WORD.match(text, position)
+    word = re.compile(_NON_FINITE_WORD).match(text, position)
     if word is None:
         return ""
     sign = "-" if word.group().startswith("-") else ""

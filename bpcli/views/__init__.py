@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from bpcli.views.json_doc import dumps
-
 # The functions are named table_of, document_of, ...: importing a module of this package (views.table)
 # binds its name here, which would hide a function of the same name.
 
@@ -84,6 +82,8 @@ def document_of(result: Any, **options: Any) -> dict[str, Any]:
 
 def to_json(result: Any, indent: int | None = 2) -> str:
     """The ``--json`` text of ``result``."""
+    from bpcli.views.json_doc import dumps  # the JSON writer only for a document (start-up: a table needs none)
+
     return dumps(document_of(result), indent=indent)
 
 
