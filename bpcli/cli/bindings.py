@@ -15,7 +15,7 @@ CONST_OPTION = "--const"
 
 
 def is_identifier(name: str) -> bool:
-    """Letters, digits and _ of ASCII, not starting with a digit: a variable's name (no regular expression to compile)."""
+    """ASCII letters, digits and _, not starting with a digit: a variable's name (no pattern to compile)."""
     return name.isascii() and name.isidentifier()
 
 

@@ -201,7 +201,18 @@ class PrintHook(RenderHook):
     def process_renderables(self, renderables: list[ConsoleRenderable]) -> list[ConsoleRenderable]:
         if self.respell is not None:
             renderables = [respelled(renderable, self.respell) for renderable in renderables]
-        return [Trimmed(renderable) for renderable in renderables]
+        return [_trimmed(renderable) for renderable in renderables]
+
+
+def _trimmed(renderable: Any) -> Any:
+    """``renderable`` with no line ending in spaces. A fitted table trims its own lines and a group is
+    trimmed part by part (each ends its last line), so that no line is split and measured twice: for a long
+    table that was a fifth of the time it takes to print."""
+    if isinstance(renderable, Fitted):
+        return renderable
+    if isinstance(renderable, Group):
+        return Group(*map(_trimmed, renderable.renderables), fit=renderable.fit)
+    return Trimmed(renderable)
 
 
 def respelled(renderable: Any, respell: Callable[[str], str]) -> Any:

@@ -38,7 +38,10 @@ class Lexer:
         # token, a character no terminal matches, or nothing at the very end.
         # (Groups inside the terminals' own patterns come after these two.)
         self._pattern = re.compile(f"((?:{skipped})*+)({kept}|.|\\Z)", re.DOTALL)
-        self._terminals = [(name, re.compile(pattern)) for name, pattern in terminals if name not in ignore]
+        # Each terminal as the text it matches where it is a plain string ("**"), else its pattern, compiled
+        # when first needed: a run compiles a few, not every terminal (start-up).
+        self._terminals = [(name, _literal(pattern), pattern) for name, pattern in terminals if name not in ignore]
+        self._compiled: dict[str, re.Pattern[str]] = {}
         self._kinds: dict[str, str] = {}
 
     def tokens(self, text: str) -> list[Token]:
@@ -79,9 +82,40 @@ class Lexer:
     def _kind(self, token: str) -> str:
         # The alternation takes the first terminal that matches here, so no earlier
         # terminal can match this text exactly: the first that does is the one.
-        kind = next((name for name, pattern in self._terminals if pattern.fullmatch(token)), STRAY)
+        kind = next((name for name, literal, pattern in self._terminals
+                     if (token == literal if literal is not None else self._pattern_of(pattern).fullmatch(token))),
+                    STRAY)
         self._kinds[token] = kind
         return kind
+
+    def _pattern_of(self, pattern: str) -> re.Pattern[str]:
+        compiled = self._compiled.get(pattern)
+        if compiled is None:
+            compiled = self._compiled[pattern] = re.compile(pattern)
+        return compiled
+
+
+_SPECIAL = frozenset(".^$*+?{}[]|()")
+
+
+def _literal(pattern: str) -> str | None:
+    """The one text ``pattern`` matches where it is a plain string, its punctuation escaped (``\\*\\*``: ``**``);
+    None for any other pattern (a class, a repetition, an alternative, an escape such as ``\\d``)."""
+    text: list[str] = []
+    escaped = False
+    for character in pattern:
+        if escaped:
+            if character.isalnum():
+                return None
+            text.append(character)
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif character in _SPECIAL:
+            return None
+        else:
+            text.append(character)
+    return None if escaped or not text else "".join(text)
 
 
 def _without_bracketed_newlines(tokens: Iterable[Token]) -> Iterator[Token]:
