@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, NamedTuple
 
-from bpcli.analyses.grad import grad
+from bpcli.analyses.grad import grad_shown
 from bpcli.analyses.result import Result, field, record
 from bpcli.engine.backends import backend_for
 from bpcli.engine.budget import room_left
@@ -148,7 +148,9 @@ def gradcheck(
         raise BpcliError(f"the step h must be a finite number above 0, not {h}")
     if not (max_error >= 0 and math.isfinite(max_error)):
         raise BpcliError(f"--max-error must be a finite number, 0 or more, not {max_error}")
-    result = grad(expression, {**(bindings or {}), **values}, upstream=upstream, limits=limits)
+    # The graph at once (stages=True): the checks evaluate it again with each input moved, so a large
+    # expression gains nothing on the flat tape, and the tape's module is not even imported (start-up).
+    result = grad_shown(expression, {**(bindings or {}), **values}, upstream=upstream, limits=limits, stages=True)
     if not result.inputs:
         raise BpcliError(f"nothing to check: {expression!r} has no input variables")
     probe = _Probe(result)

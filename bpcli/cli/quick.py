@@ -12,6 +12,7 @@ may be a misspelt option. What typer prints for those is unchanged.
 
 from __future__ import annotations
 
+import functools
 import os
 import typing
 from typing import Any, NamedTuple, Optional
@@ -127,13 +128,17 @@ def _converted(parameter: _Parameter, text: str) -> Any:
     return value
 
 
-def _parameters(declared: Declared) -> list[_Parameter]:
-    function = declared.function
+def _parameters(declared: Declared) -> tuple[_Parameter, ...]:
+    return _parameters_of(declared.function)
+
+
+@functools.cache  # read twice in a run (the arguments, then the option words among the bindings)
+def _parameters_of(function: Any) -> tuple[_Parameter, ...]:
     hints = typing.get_type_hints(function, include_extras=True)
     code = function.__code__
     names = code.co_varnames[: code.co_argcount]
     defaults = dict(zip(names[len(names) - len(function.__defaults__ or ()):], function.__defaults__ or ()))
-    return [_parameter(name, hints[name], defaults.get(name)) for name in names]
+    return tuple(_parameter(name, hints[name], defaults.get(name)) for name in names)
 
 
 def _parameter(name: str, annotation: Any, default: Any) -> _Parameter:
