@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -125,6 +126,73 @@ def test_every_table_on_numbers_imports_rich_but_neither_typer_nor_numpy(name, t
     modules = modules_of(process)
     assert "rich.console" in modules
     assert not {module for module in modules if module.split(".")[0] in ("typer", "click", "numpy", "lark")}
+
+
+# check, grade and exercise are still made of dataclasses; every other command's results are not.
+WITHOUT_DATACLASSES = [name for name in JSON_PATHS if name.split()[0].strip(",") not in ("check", "grade", "exercise")]
+
+
+@pytest.mark.parametrize("name", WITHOUT_DATACLASSES)
+def test_no_json_path_imports_dataclasses_or_the_flat_tape(name, tmp_path):
+    """dataclasses' import brings inspect, ast and dis (a third of a JSON run's start-up); the flat tape is
+    for large expressions, and a small one never needs its module."""
+    process = run_bpcli("-X", "importtime", *scalar_command_lines(tmp_path)[name])
+    assert process.returncode == 0, process.stderr[-2000:]
+    modules = modules_of(process)
+    assert "bpcli.cli.quick" in modules  # the measurement saw bpcli's own imports
+    assert not modules & {"dataclasses", "inspect", "bpcli.engine.tape"}
+
+
+@pytest.mark.parametrize("name", [*(name for name in WITHOUT_DATACLASSES if name not in TEXT_PATHS),
+                                  "graph --format text", "graph", "code"])
+def test_a_table_or_text_imports_no_json_writer(name, tmp_path):
+    """Where nothing is JSON, neither json nor the JSON views are imported (values read as JSON import it)."""
+    words = [word for word in scalar_command_lines(tmp_path)[name] if word != "--json"]
+    process = run_bpcli("-X", "importtime", *words)
+    assert process.returncode == 0, process.stderr[-2000:]
+    modules = modules_of(process)
+    assert "bpcli.cli.quick" in modules
+    assert not modules & {"json", "bpcli.views.json_doc", "bpcli.engine.tape"}
+
+
+def test_the_console_script_freezes_its_objects_before_it_exits():
+    """Python's last collections at exit then skip what is frozen, instead of scanning every object the
+    run made (a sixth of a table's start-up); the output is written and flushed before."""
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.stderr.write(f'frozen {gc.get_freeze_count() > 0}\\n'))\n"
+        "sys.argv = ['bpcli', 'grad', 'x * y', '-x', '2', '-y', '3', '--json']\n"
+        "from bpcli.cli import main\n"
+        "main()\n"
+    )
+    process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert json.loads(process.stdout)["gradients"] == {"x": 3.0, "y": 2.0}
+    assert process.stderr == "frozen True\n"
+
+
+def test_a_record_is_made_as_a_dataclass_is():
+    """Results are result.record classes, not dataclasses: the same constructor, defaults, repr and
+    equality (and, comparing by value, no hash)."""
+    from bpcli.analyses.result import Result, field, record
+
+    @record
+    class Made(Result):
+        name: str
+        count: int = 2
+        notes: list[str] = field(default_factory=list)
+
+    first, second = Made("a"), Made(name="a", count=2)
+    assert (first.name, first.count, first.notes) == ("a", 2, [])
+    assert first == second and first != Made("a", 3) and first.__eq__(("a", 2, [])) is NotImplemented
+    first.notes.append("n")
+    assert second.notes == [] and Made("b").notes == []  # made afresh for each
+    assert repr(first) == "test_a_record_is_made_as_a_dataclass_is.<locals>.Made(name='a', count=2, notes=['n'])"
+    assert Made.__hash__ is None
+    assert "notes" not in Made.__dict__ and Made.count == 2  # as dataclasses leave a default, not a factory
+    for wrong in (lambda: Made(), lambda: Made("a", 1, [], 4), lambda: Made("a", name="b"), lambda: Made(size=1)):
+        with pytest.raises(TypeError):
+            wrong()
 
 
 def test_a_text_view_imports_none_of_them(tmp_path):

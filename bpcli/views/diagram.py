@@ -13,7 +13,6 @@ from the evaluation, gradients from the Adjoints record.
 
 from __future__ import annotations
 
-import json
 import signal
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
@@ -200,6 +199,8 @@ def _html(text: str) -> str:
 
 def mermaid(result: GradResult, precision: int = 4) -> str:
     """The circuit as a Mermaid flowchart (GitHub renders it in Markdown)."""
+    import json  # only Mermaid's title is quoted as JSON quotes it (start-up: the other formats need no json)
+
     c = circuit(result)
     lines = [
         "---",
