@@ -18,7 +18,6 @@ checked line by line (bpcli.analyses.backward_file).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
@@ -40,6 +39,7 @@ from bpcli.engine.formulas import gate_text
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice, collector_paused, parse
 from bpcli.engine.problem import Problem as Circuit
+from bpcli.engine.record import Record, field, replace
 from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Assign
 from bpcli.engine.values import ValueReader
@@ -56,8 +56,7 @@ _LOCAL = re.compile(rf"{_D_NAME}\s*/\s*{_D_NAME}\Z")  # dq/dx: the local gradien
 _SHARE = re.compile(rf"{_D_NAME}\s+via\s+({_NAME})\Z")  # dx via q: the downstream gradient x receives from q
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Record, frozen=True):
     """One checked expectation: the student's number against bpcli's."""
 
     key: str  # as written: "dx", "d(x)", "q"
@@ -84,8 +83,7 @@ class Outcome:
         return "downstream" if self.gradient else "local"
 
 
-@dataclass
-class Problem:
+class Problem(Record):
     """One thing to check: an expression at a point, with expectations and perhaps a backward file."""
 
     expression: str
@@ -101,8 +99,7 @@ class Problem:
     fills: ValueReader | None = None  # the generator the inputs' random fills came from, which it continues
 
 
-@dataclass(frozen=True)
-class UpstreamUsed:
+class UpstreamUsed(Record, frozen=True):
     """The gradient that flowed into the output, and where it came from."""
 
     source: str  # one (a scalar output), given (--upstream V), ones, or random (student code, seeded)
@@ -111,8 +108,7 @@ class UpstreamUsed:
     seed: int | None = None  # for random
 
 
-@dataclass
-class ProblemResult:
+class ProblemResult(Record):
     index: int
     name: str | None
     expression: str
@@ -141,8 +137,7 @@ class ProblemResult:
         return len(self.outcomes) if self.error is None else max(1, self.unchecked, len(self.outcomes))
 
 
-@dataclass
-class CheckResult(Result):
+class CheckResult(Result, Record):
     """Every problem checked, the score, and the exit code a script acts on.
 
     ``problems`` has a ProblemResult per problem (one for ``bpcli.check``):

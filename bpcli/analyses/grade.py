@@ -68,9 +68,7 @@ that cannot be read is a zero with its message; the others are still graded.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -112,6 +110,7 @@ from bpcli.analyses.student_code import Signature, StudentCode, loss_code, loss_
 from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
+from bpcli.engine.record import Record, field, replace
 from bpcli.engine.syntax.functions import Function, read_function, split_spec
 from bpcli.engine.values import ValueReader, toml_table
 
@@ -161,8 +160,7 @@ EXERCISE_PROBLEM_KEYS = {"name", "expr", "blank", "points", "hidden"}
 # ---- the key -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class KeyProblem:
+class KeyProblem(Record, frozen=True):
     """One problem of the key, as written (value texts are read when it is prepared)."""
 
     name: str
@@ -191,8 +189,7 @@ class KeyProblem:
         return None if self.picks is None else split_spec(self.picks)
 
 
-@dataclass
-class Prepared:
+class Prepared(Record):
     """A key problem ready to grade: its expression differentiated once, for every student."""
 
     problem: KeyProblem
@@ -212,8 +209,7 @@ class Prepared:
         return len(self.targets) + (len(self.gradients) if self.problem.backward else 0)
 
 
-@dataclass
-class Key:
+class Key(Record):
     """The grader's key: its problems, and (lazily) those problems prepared once for everyone."""
 
     path: Path
@@ -265,7 +261,7 @@ def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple
             raise BpcliError(f'{where}: set must name the problem set, such as set = "@problems.toml"')
         specs, set_seed = read_problem_set(folders.resolve(table["set"].strip()[1:]))
         if "blank" in table:
-            specs = [dataclasses.replace(spec, blank=kinds) for spec in specs]
+            specs = [replace(spec, blank=kinds) for spec in specs]
         tables: list[Any] = [{} for _ in specs]
         seed = set_seed if seed is None else seed
     else:
@@ -448,18 +444,17 @@ def key_problems(key: Key, student: str) -> list[Prepared]:
 
 def _exercise_prepared(problem: KeyProblem, mine: ExerciseProblem) -> Prepared:
     """A student's own variant of an exercise problem, graded against the grad result it was made from."""
-    checked = dataclasses.replace(problem.entry.problem, values=mine.inputs)
+    checked = replace(problem.entry.problem, values=mine.inputs)
     truth = Truth(mine.result)
     targets = {resolve(key, truth): key for key in problem.answers}
-    own = dataclasses.replace(problem, entry=dataclasses.replace(problem.entry, problem=checked))
+    own = replace(problem, entry=replace(problem.entry, problem=checked))
     return Prepared(own, checked, truth, targets)
 
 
 # ---- the result --------------------------------------------------------------------------
 
 
-@dataclass
-class ProblemMark:
+class ProblemMark(Record):
     """One student's mark on one problem, with what was checked."""
 
     name: str
@@ -473,8 +468,7 @@ class ProblemMark:
     notes: list[str] = field(default_factory=list)  # what was ignored or missing
 
 
-@dataclass
-class StudentGrade:
+class StudentGrade(Record):
     student: str
     submission: str
     problems: list[ProblemMark]
@@ -490,8 +484,7 @@ class StudentGrade:
         return sum(problem.max_score for problem in self.problems)
 
 
-@dataclass
-class GradeResult(Result):
+class GradeResult(Result, Record):
     """Every student's grade against one key: ``students`` in the order the submissions were given.
 
     Each StudentGrade has its ``score`` and ``max_score``, its ``error`` when
@@ -590,8 +583,7 @@ def grade_student(prepared: list[Prepared], student: str, path: Path, limits: Li
     return StudentGrade(student, str(path), marks, notes=notes)
 
 
-@dataclass
-class Submission:
+class Submission(Record):
     """What a student handed in: their problems by name, and the folder their files may be read from."""
 
     tables: dict[str, dict[str, Any]]
@@ -677,15 +669,15 @@ def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits
             notes += unused
             if key.function is None:
                 backward, label = _backward(prepared, table.get("backward"), submission, max_length)
-                problem = dataclasses.replace(prepared.checked, expect=expect, backward=backward,
+                problem = replace(prepared.checked, expect=expect, backward=backward,
                                               backward_label=label)
             else:
                 code, label = _backward_function(prepared, table.get("backward"), submission, max_length)
                 backward = None if code is None else code.backward
-                problem = dataclasses.replace(prepared.checked, expect=expect, code=code or prepared.checked.code)
+                problem = replace(prepared.checked, expect=expect, code=code or prepared.checked.code)
             result = check_against(problem, prepared.truth, index, prepared.upstream)
     except BpcliError as error:
-        return dataclasses.replace(_zero(prepared, "not graded"), error=error.render(), notes=notes)
+        return replace(_zero(prepared, "not graded"), error=error.render(), notes=notes)
     answered = {_target(prepared, outcome) for outcome in result.outcomes if _answers_key(prepared, outcome)}
     notes += [f"{printable(answer)} not answered" for target, answer in prepared.targets.items()
               if target not in answered]
@@ -788,7 +780,7 @@ def _loss_checked(prepared: Prepared, index: int, written: Any, submission: Subm
                          f"but the key's loss takes {_parameters_text(parameters)}, in that order")
     values = {mine: checked.values[theirs] for mine, theirs in zip(function.parameters, parameters)
               if theirs in checked.values}
-    own = check_problem(dataclasses.replace(checked, values=values, expect={}, upstream=None,
+    own = check_problem(replace(checked, values=values, expect={}, upstream=None,
                                             code=loss_code(function), fills=None), index, limits)
     returned = {outcome.name: outcome for outcome in own.outcomes if outcome.expected is not None}
     output = prepared.truth.result.output
@@ -798,11 +790,11 @@ def _loss_checked(prepared: Prepared, index: int, written: Any, submission: Subm
         if mine in returned and "d" + theirs in prepared.targets.values():
             answers["d" + theirs], lines["d" + theirs] = computed(returned[mine].expected), returned[mine].line
     # The key's loss function's own gradient lines are not the truth: its gradients are the engine's.
-    truth_code = None if checked.code is None else dataclasses.replace(checked.code, backward=None)
-    graded = check_against(dataclasses.replace(checked, expect=answers, code=truth_code), prepared.truth, index,
+    truth_code = None if checked.code is None else replace(checked.code, backward=None)
+    graded = check_against(replace(checked, expect=answers, code=truth_code), prepared.truth, index,
                            prepared.upstream)
-    outcomes = [dataclasses.replace(outcome, source=label, line=lines[outcome.key]) for outcome in graded.outcomes]
-    return dataclasses.replace(graded, outcomes=outcomes, backward=own.backward), label
+    outcomes = [replace(outcome, source=label, line=lines[outcome.key]) for outcome in graded.outcomes]
+    return replace(graded, outcomes=outcomes, backward=own.backward), label
 
 
 def _parameters(prepared: Prepared) -> tuple[str, ...]:
