@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from bpcli.analyses.grad import differentiate
 from bpcli.analyses.result import GradResult, Result, Stage
@@ -42,6 +41,9 @@ from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Problem, build, collector_paused
 from bpcli.engine.record import Record, field
 from bpcli.engine.values import read_bytes, toml_table, utf8_text
+
+if TYPE_CHECKING:
+    from pathlib import Path  # a roster's or problem set's path, made by the caller: no pathlib here (start-up)
 
 KINDS = ("forward", "local", "upstream", "downstream")
 DEFAULT_BLANK = KINDS  # the whole table, from the inputs: the forward pass and the backward pass by hand

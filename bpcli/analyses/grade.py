@@ -70,7 +70,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from bpcli.analyses.answers import (
     DEFAULT_MAX_LENGTH,
@@ -94,25 +94,18 @@ from bpcli.analyses.check import (
     resolve,
 )
 from bpcli.analyses.diagnosis import Truth
-from bpcli.analyses.exercise import (
-    UNFILLED,
-    ExerciseProblem,
-    Spec,
-    kinds_of,
-    read_problem_set,
-    seed_of,
-    spec_of,
-    variant,
-)
 from bpcli.analyses.expected import Rule, computed, tolerance
 from bpcli.analyses.result import Result
-from bpcli.analyses.student_code import Signature, StudentCode, loss_code, loss_line, paired
 from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
 from bpcli.engine.record import Record, field, replace
-from bpcli.engine.syntax.functions import Function, read_function, split_spec
 from bpcli.engine.values import ValueReader, toml_table
+
+if TYPE_CHECKING:  # at run time, imported where a key has an [exercise] or picks a student's function (start-up)
+    from bpcli.analyses.exercise import ExerciseProblem, Spec
+    from bpcli.analyses.student_code import StudentCode
+    from bpcli.engine.syntax.functions import Function
 
 SUBMISSION_ANSWERS = "answers.toml"  # the answers file of a submission handed in as a folder
 PYTHON = ".py"  # a submission with this suffix is the student's code file, not an answers file
@@ -186,6 +179,8 @@ class KeyProblem(Record, frozen=True):
     @property
     def function(self) -> tuple[str, str] | None:
         """(FILE.py, NAME) when the student's backward pass, or loss, is a function of their file."""
+        from bpcli.engine.syntax.functions import split_spec  # only for a problem that picks (start-up)
+
         return None if self.picks is None else split_spec(self.picks)
 
 
@@ -250,6 +245,8 @@ def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple
     """The problems of an [exercise]: what every student must fill in; their numbers come with each student."""
     table = toml_table(table, where, EXERCISE_KEYS, "an [exercise]",
                        "write [exercise] with seed, blank and expr (or set, or [[exercise.problem]] tables)")
+    from bpcli.analyses.exercise import kinds_of, read_problem_set, seed_of, spec_of, variant  # a key's [exercise]
+
     given = [key for key in ("expr", "set", "problem") if key in table]
     if len(given) != 1:
         raise BpcliError(f"{where}: give the problems once: expr (one problem), set = \"@FILE\" or "
@@ -438,6 +435,8 @@ def key_problems(key: Key, student: str) -> list[Prepared]:
     exercises = [problem for problem in key.problems if problem.exercise is not None]
     if not exercises:
         return key.shared
+    from bpcli.analyses.exercise import variant  # only a key with an [exercise] draws each student's (start-up)
+
     made = variant([problem.exercise for problem in exercises if problem.exercise], key.seed, student, key.limits)
     return [*key.shared, *(_exercise_prepared(problem, mine) for problem, mine in zip(exercises, made.problems))]
 
@@ -703,13 +702,20 @@ def _answers(prepared: Prepared, expect: Any, submission: Submission,
             target = None
         if target not in prepared.targets:
             notes.append(f"ignored: {printable(key)} (not asked for)")
-        elif prepared.problem.exercise is not None and value == UNFILLED:
+        elif prepared.problem.exercise is not None and _unfilled(value):
             continue  # a blank of the sheet left as it came: not answered (the others still count)
         elif isinstance(value, str):
             chosen[key] = expected_value(submission.folders, reader, key, submission.located(value))
         else:
             chosen[key] = value
     return chosen, notes
+
+
+def _unfilled(value: Any) -> bool:
+    """Whether an answer to an exercise is the blank of its sheet, left as it came."""
+    from bpcli.analyses.exercise import UNFILLED  # only a key with an [exercise] has blanks (start-up)
+
+    return bool(value == UNFILLED)
 
 
 def _backward(prepared: Prepared, written: Any, submission: Submission, max_length: int) -> tuple[str | None, str]:
@@ -745,6 +751,8 @@ def _student_function(prepared: Prepared, written: Any, submission: Submission,
     It is read from the file the key names in the student's folder (or the file they name, inside it),
     or from the Python file they handed in alone; parsed, never run.
     """
+    from bpcli.engine.syntax.functions import read_function, split_spec  # only where a function is picked
+
     assert prepared.problem.function is not None  # _mark asks only then
     (path, name), label = prepared.problem.function, prepared.problem.picks or ""
     if written is not None:  # the student says where it is
@@ -771,6 +779,8 @@ def _loss_checked(prepared: Prepared, index: int, written: Any, submission: Subm
     gradient lines read their own forward values (probs), so they are checked line by line against
     their own forward lines, which names the line that goes wrong.
     """
+    from bpcli.analyses.student_code import loss_code, loss_line  # only for a student's loss function (start-up)
+
     function, label = _student_function(prepared, written, submission, max_length)
     if function is None:
         return None, label
@@ -806,6 +816,8 @@ def _parameters(prepared: Prepared) -> tuple[str, ...]:
 def _paired(prepared: Prepared, backward: Function) -> StudentCode:
     """The student's backward function with the key's forward pass: its forward function, or its expression,
     whose parameters are the inputs in the order of ``inputs`` and whose cache holds them all in that order."""
+    from bpcli.analyses.student_code import Signature, paired  # only for a student's backward function (start-up)
+
     checked = prepared.checked
     if checked.code is not None:
         return paired(checked.code.forward, checked.code.program, backward)
