@@ -48,12 +48,13 @@ if TYPE_CHECKING:
     from bpcli.analyses.backward_file import BackwardCheck
     from bpcli.analyses.student_code import StudentCode
 
+# Patterns, compiled (by re, once) the first time a key that may match one is read: most keys are dx or q (start-up).
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?"  # c#1: a version of a reassigned name
-_EXPLICIT_GRADIENT = re.compile(rf"d\(\s*({_NAME})\s*\)\Z")
+_EXPLICIT_GRADIENT = rf"d\(\s*({_NAME})\s*\)\Z"
 # dNAME or d(NAME) inside the keys of a stage's cells: the d always comes off, so dq/dx is never ambiguous.
 _D_NAME = rf"d(?:\(\s*({_NAME})\s*\)|({_NAME}))"
-_LOCAL = re.compile(rf"{_D_NAME}\s*/\s*{_D_NAME}\Z")  # dq/dx: the local gradient of stage q for input x
-_SHARE = re.compile(rf"{_D_NAME}\s+via\s+({_NAME})\Z")  # dx via q: the downstream gradient x receives from q
+_LOCAL = rf"{_D_NAME}\s*/\s*{_D_NAME}\Z"  # dq/dx: the local gradient of stage q for input x
+_SHARE = rf"{_D_NAME}\s+via\s+({_NAME})\Z"  # dx via q: the downstream gradient x receives from q
 
 
 class Outcome(Record, frozen=True):
@@ -364,10 +365,10 @@ def resolve(key: str, truth: Truth) -> Target:
 def _resolved(key: str, truth: Truth) -> Target:
     names = truth.names
     key = key.strip()
-    cell = _LOCAL.match(key) or _SHARE.match(key)
+    cell = ("/" in key and re.match(_LOCAL, key)) or ("via" in key and re.match(_SHARE, key))
     if cell:
         return _cell(key, cell, truth)
-    explicit = _EXPLICIT_GRADIENT.match(key.strip())
+    explicit = key.startswith("d(") and re.match(_EXPLICIT_GRADIENT, key)
     if explicit:
         name = explicit.group(1)
         if name not in names:
@@ -389,7 +390,7 @@ def _resolved(key: str, truth: Truth) -> Target:
 
 def _cell(key: str, match: re.Match[str], truth: Truth) -> Target:
     """A local gradient dq/dx (stage, input) or a downstream share dx via q (input, stage)."""
-    local = match.re is _LOCAL
+    local = match.re.pattern == _LOCAL
     first = match.group(1) or match.group(2)
     stage, name = (first, match.group(3) or match.group(4)) if local else (match.group(3), first)
     node = truth.names.get(stage)
