@@ -117,6 +117,24 @@ def test_no_command_imports_typer_rich_or_numpy_on_numbers(name, tmp_path):
     assert not {module for module in modules if module.split(".")[0] in HEAVY}
 
 
+ONLY_WHERE_USED = {"bpcli.analyses.backward_file", "bpcli.analyses.student_code", "bpcli.analyses.exercise",
+                   "bpcli.engine.syntax.functions", "tomllib"}
+
+
+@pytest.mark.parametrize(("name", "used"), [
+    ("check --expect", set()),
+    ("check --answers", {"tomllib"}),  # a TOML file without a backward pass
+    # The course's key has a backward file named FILE.py: whether it is FILE.py:NAME is asked; bob hands in none.
+    ("grade", {"tomllib", "bpcli.engine.syntax.functions"}),
+    ("exercise", {"bpcli.analyses.exercise"}),
+])
+def test_each_check_grade_and_exercise_imports_only_the_analyses_it_uses(name, used, tmp_path):
+    """A backward file's checker, a student's functions, an exercise's drawing, TOML: each only where it is used."""
+    process = run_bpcli("-X", "importtime", *scalar_command_lines(tmp_path)[name])
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert modules_of(process) & ONLY_WHERE_USED == used
+
+
 @pytest.mark.parametrize("name", [*(name for name in JSON_PATHS if name not in TEXT_PATHS), "graph --format text"])
 def test_every_table_on_numbers_imports_rich_but_neither_typer_nor_numpy(name, tmp_path):
     """Issue 21: a table needs rich to draw, and numbers need no numpy (a Jacobian's and a Hessian's neither)."""
@@ -128,25 +146,33 @@ def test_every_table_on_numbers_imports_rich_but_neither_typer_nor_numpy(name, t
     assert not {module for module in modules if module.split(".")[0] in ("typer", "click", "numpy", "lark")}
 
 
-# check, grade and exercise are still made of dataclasses; every other command's results are not.
-WITHOUT_DATACLASSES = [name for name in JSON_PATHS if name.split()[0].strip(",") not in ("check", "grade", "exercise")]
+# Results are Records (bpcli/engine/record.py): dataclasses' import brings inspect, ast, dis and tokenize,
+# and each @dataclass compiles its methods when its module is imported.
+READS_PYTHON = ("check --backward", "grade")  # students' functions are read with ast
+# check and grade differentiate with bpcli.grad, which may put a large expression on the flat tape.
+MAY_USE_THE_TAPE = ("check", "grade")
 
 
-@pytest.mark.parametrize("name", WITHOUT_DATACLASSES)
+@pytest.mark.parametrize("name", JSON_PATHS)
 def test_no_json_path_imports_dataclasses_or_the_flat_tape(name, tmp_path):
-    """dataclasses' import brings inspect, ast and dis (a third of a JSON run's start-up); the flat tape is
-    for large expressions, and a small one never needs its module."""
+    """No result is a dataclass; and the flat tape is for large expressions, whose module a command that
+    shows every stage never needs."""
     process = run_bpcli("-X", "importtime", *scalar_command_lines(tmp_path)[name])
     assert process.returncode == 0, process.stderr[-2000:]
     modules = modules_of(process)
     assert "bpcli.cli.quick" in modules  # the measurement saw bpcli's own imports
-    assert not modules & {"dataclasses", "inspect", "bpcli.engine.tape"}
+    assert not {"dataclasses", "inspect", "dis", "tokenize"} & modules
+    assert ("ast" in modules) == (name in READS_PYTHON)
+    if not name.startswith(MAY_USE_THE_TAPE):
+        assert "bpcli.engine.tape" not in modules
 
 
-@pytest.mark.parametrize("name", [*(name for name in WITHOUT_DATACLASSES if name not in TEXT_PATHS),
+@pytest.mark.parametrize("name", [*(name for name in JSON_PATHS if name not in TEXT_PATHS
+                                    and not name.startswith(("check", "grade", "exercise"))),
                                   "graph --format text", "graph", "code"])
 def test_a_table_or_text_imports_no_json_writer(name, tmp_path):
-    """Where nothing is JSON, neither json nor the JSON views are imported (values read as JSON import it)."""
+    """Where nothing is JSON, neither json nor the JSON views are imported (values read as JSON import it).
+    check, grade and exercise still read json for their own files and expectations."""
     words = [word for word in scalar_command_lines(tmp_path)[name] if word != "--json"]
     process = run_bpcli("-X", "importtime", *words)
     assert process.returncode == 0, process.stderr[-2000:]
@@ -169,30 +195,6 @@ def test_the_console_script_freezes_its_objects_before_it_exits():
     assert process.returncode == 0, process.stderr[-2000:]
     assert json.loads(process.stdout)["gradients"] == {"x": 3.0, "y": 2.0}
     assert process.stderr == "frozen True\n"
-
-
-def test_a_record_is_made_as_a_dataclass_is():
-    """Results are result.record classes, not dataclasses: the same constructor, defaults, repr and
-    equality (and, comparing by value, no hash)."""
-    from bpcli.analyses.result import Result, field, record
-
-    @record
-    class Made(Result):
-        name: str
-        count: int = 2
-        notes: list[str] = field(default_factory=list)
-
-    first, second = Made("a"), Made(name="a", count=2)
-    assert (first.name, first.count, first.notes) == ("a", 2, [])
-    assert first == second and first != Made("a", 3) and first.__eq__(("a", 2, [])) is NotImplemented
-    first.notes.append("n")
-    assert second.notes == [] and Made("b").notes == []  # made afresh for each
-    assert repr(first) == "test_a_record_is_made_as_a_dataclass_is.<locals>.Made(name='a', count=2, notes=['n'])"
-    assert Made.__hash__ is None
-    assert "notes" not in Made.__dict__ and Made.count == 2  # as dataclasses leave a default, not a factory
-    for wrong in (lambda: Made(), lambda: Made("a", 1, [], 4), lambda: Made("a", name="b"), lambda: Made(size=1)):
-        with pytest.raises(TypeError):
-            wrong()
 
 
 def test_a_text_view_imports_none_of_them(tmp_path):

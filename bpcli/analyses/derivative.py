@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any, Mapping, NamedTuple
 
-from bpcli.analyses.result import Result, field, record
+from bpcli.analyses.result import Result
 from bpcli.engine.backward import Adjoints, GraphTooLarge, backward
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Finding
@@ -23,6 +23,7 @@ from bpcli.engine.formulas import gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import Builder, Graph
 from bpcli.engine.problem import Limits, Notice, Problem
+from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import show
 
 DEFAULT_MAX_NODES = 1_000_000  # each order multiplies the graph's size by about three
@@ -200,8 +201,7 @@ class DerivativeStage(NamedTuple):
     holds: tuple[str, ...]  # the derivatives this stage's value is (df/dx), if any
 
 
-@record
-class DerivativeResult(Result):
+class DerivativeResult(Result, Record):
     """d^k f/dx^k for k = 0..order, and every stage of the graph that computes them.
 
         >>> import bpcli

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from bpcli.analyses.result import Result, record
+from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.formulas import to_ast
 from bpcli.engine.gates import (
@@ -30,6 +30,7 @@ from bpcli.engine.gates import (
     Gate,
 )
 from bpcli.engine.graph import INPUT, Builder, Graph
+from bpcli.engine.record import Record
 from bpcli.engine.syntax.parser import suggest
 from bpcli.engine.syntax.printer import to_text
 from bpcli.engine.syntax.spellings import METHODS, REDUCING_METHODS, REDUCTIONS, SPELLINGS
@@ -54,8 +55,7 @@ class GateCard(NamedTuple):
     internal: bool  # one of the gates gradients are made of
 
 
-@record
-class GateReference(Result):
+class GateReference(Result, Record):
     """The gates on the card, in registry order, and what each role means.
 
         >>> import bpcli

@@ -25,7 +25,7 @@ import math
 from typing import Any, Mapping, NamedTuple
 
 from bpcli.analyses.grad import grad_shown
-from bpcli.analyses.result import Result, field, record
+from bpcli.analyses.result import Result
 from bpcli.engine.backends import backend_for
 from bpcli.engine.budget import room_left
 from bpcli.engine.errors import EXIT_CHECK_FAILED, EXIT_OK, BpcliError
@@ -36,6 +36,7 @@ from bpcli.engine.graph import INPUT
 from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice
+from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import size
 
 EPSILON = 2.0**-52
@@ -76,8 +77,7 @@ class ElementCheck(NamedTuple):
         return self.input if not self.index else f"{self.input}[{','.join(map(str, self.index))}]"
 
 
-@record
-class GradcheckResult(Result):
+class GradcheckResult(Result, Record):
     """Every input element's analytic gradient next to its centred finite difference.
 
     ``checks`` has an ElementCheck per element checked (analytic, numeric,

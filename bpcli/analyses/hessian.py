@@ -24,12 +24,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 from bpcli.analyses.derivative import higher_order_warnings, require_number, variable
 from bpcli.analyses.jacobian import vjp_rows
-from bpcli.analyses.result import Result, field, record, zero_like
+from bpcli.analyses.result import Result, zero_like
 from bpcli.engine.backward import backward
 from bpcli.engine.budget import check_work, room_left
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.graph import CONST, INPUT, Builder
 from bpcli.engine.problem import Limits, Notice, Problem, to_value
+from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import element_labels, show, size, value_shape
 
 DEFAULT_MAX_ENTRIES = 1_000_000
@@ -40,8 +41,7 @@ ROWS_ON_NUMBERS = 8
 MODES = ("matrix", "hvp")
 
 
-@record
-class HessianResult(Result):
+class HessianResult(Result, Record):
     """The Hessian matrix of a number over its variables' elements, or the product H v.
 
     In ``"matrix"`` mode ``matrix`` is n × n over the flattened elements

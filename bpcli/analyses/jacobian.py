@@ -12,21 +12,21 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
-from bpcli.analyses.result import Result, field, record
+from bpcli.analyses.result import Result
 from bpcli.engine.backward import Adjoints, backward
 from bpcli.engine.budget import check_budget, check_work
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Evaluation, Finding, evaluate
 from bpcli.engine.graph import INPUT, Graph
 from bpcli.engine.problem import Limits, Notice, Problem
+from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import size
 
 LAYOUTS = ("outputs-first", "inputs-first")
 DEFAULT_MAX_ENTRIES = 1_000_000
 
 
-@record
-class JacobianResult(Result):
+class JacobianResult(Result, Record):
     """One matrix per input variable: rows are output elements, columns input elements
     (``outputs-first``, as torch.autograd.functional.jacobian), or the transpose
     (``inputs-first``, the lecture notes' convention).

@@ -8,7 +8,7 @@ recomputed. Every view (the table, the JSON document) reads a GradResult.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Callable, NamedTuple, TypeVar, dataclass_transform
+from typing import Any, Callable, NamedTuple
 
 from bpcli import views
 from bpcli.engine.backward import Adjoints
@@ -49,61 +49,6 @@ class Result:
         dataclass's own ``__repr__``.
         """
         return {"text/plain": views.plain_text_of(self)}
-
-
-_Record = TypeVar("_Record", bound=type)
-_Made = TypeVar("_Made")
-
-
-class _Factory(NamedTuple):
-    make: Callable[[], Any]
-
-
-def field(*, default_factory: Callable[[], _Made]) -> _Made:
-    """A field's default made afresh for every record (``dataclasses.field``'s ``default_factory``)."""
-    return _Factory(default_factory)  # type: ignore[return-value]  # the record replaces it with what it makes
-
-
-@dataclass_transform(field_specifiers=(field,))
-def record(cls: _Record) -> _Record:
-    """A result class's ``__init__``, ``__repr__`` and ``__eq__`` from its annotated fields, as ``@dataclass``
-    makes them, without importing dataclasses (with inspect, ast and dis, a third of a JSON run's start-up).
-
-    A field's default is its class attribute, or ``field(default_factory=...)``.
-    """
-    names = tuple(cls.__annotations__)
-    defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
-    for name, default in defaults.items():
-        if isinstance(default, _Factory):
-            delattr(cls, name)
-
-    def __init__(self: Any, *values: Any, **named: Any) -> None:
-        if len(values) > len(names):
-            raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(values)} given")
-        given = dict(zip(names, values))
-        for name, value in named.items():
-            if name not in names or name in given:
-                raise TypeError(f"{cls.__name__}() got an unexpected or repeated argument {name!r}")
-            given[name] = value
-        for name in names:
-            if name not in given:
-                if name not in defaults:
-                    raise TypeError(f"{cls.__name__}() missing argument {name!r}")
-                default = defaults[name]
-                given[name] = default.make() if isinstance(default, _Factory) else default
-        self.__dict__.update(given)
-
-    def __repr__(self: Any) -> str:
-        return f"{cls.__qualname__}({', '.join(f'{name}={getattr(self, name)!r}' for name in names)})"
-
-    def __eq__(self: Any, other: Any) -> Any:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return tuple(getattr(self, name) for name in names) == tuple(getattr(other, name) for name in names)
-
-    for name, method in (("__init__", __init__), ("__repr__", __repr__), ("__eq__", __eq__), ("__hash__", None)):
-        setattr(cls, name, method)  # unhashable, as a dataclass that compares by value
-    return cls
 
 
 class Stage(NamedTuple):

@@ -10,9 +10,10 @@ from typing import Any, Mapping, NamedTuple
 
 from bpcli import views
 from bpcli.analyses import derivative as higher
-from bpcli.analyses.result import Result, field, record
+from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.problem import Limits, Problem, build
+from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import show
 from bpcli.engine.simplify import DEFAULT_MAX_SIZE, simplify
 
@@ -26,8 +27,7 @@ class SymbolicDerivative(NamedTuple):
     value: Any = None  # at the given values, when there are any
 
 
-@record
-class SymbolicResult(Result):
+class SymbolicResult(Result, Record):
     """Derivatives as simplified expressions in the input names, shared parts as stages.
 
         >>> import bpcli
