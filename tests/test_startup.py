@@ -124,8 +124,9 @@ ONLY_WHERE_USED = {"bpcli.analyses.backward_file", "bpcli.analyses.student_code"
 @pytest.mark.parametrize(("name", "used"), [
     ("check --expect", set()),
     ("check --answers", {"tomllib"}),  # a TOML file without a backward pass
-    # The course's key has a backward file named FILE.py: whether it is FILE.py:NAME is asked; bob hands in none.
-    ("grade", {"tomllib", "bpcli.engine.syntax.functions"}),
+    # The course's key has a backward file named FILE.py: whether it is FILE.py:NAME is asked (function_spec, with
+    # no ast); bob hands in none, so no function is read.
+    ("grade", {"tomllib"}),
     ("exercise", {"bpcli.analyses.exercise"}),
 ])
 def test_each_check_grade_and_exercise_imports_only_the_analyses_it_uses(name, used, tmp_path):
@@ -148,7 +149,6 @@ def test_every_table_on_numbers_imports_rich_but_neither_typer_nor_numpy(name, t
 
 # Results are Records (bpcli/engine/record.py): dataclasses' import brings inspect, ast, dis and tokenize,
 # and each @dataclass compiles its methods when its module is imported.
-READS_PYTHON = ("check --backward", "grade")  # students' functions are read with ast
 # check and grade differentiate with bpcli.grad, which may put a large expression on the flat tape.
 MAY_USE_THE_TAPE = ("check", "grade")
 
@@ -161,8 +161,7 @@ def test_no_json_path_imports_dataclasses_or_the_flat_tape(name, tmp_path):
     assert process.returncode == 0, process.stderr[-2000:]
     modules = modules_of(process)
     assert "bpcli.cli.quick" in modules  # the measurement saw bpcli's own imports
-    assert not {"dataclasses", "inspect", "dis", "tokenize"} & modules
-    assert ("ast" in modules) == (name in READS_PYTHON)
+    assert not {"dataclasses", "inspect", "ast", "dis", "tokenize"} & modules
     if not name.startswith(MAY_USE_THE_TAPE):
         assert "bpcli.engine.tape" not in modules
 

@@ -32,9 +32,6 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import printable
 from bpcli.engine.record import Record
 
-# FILE.py:NAME, the way --forward and --backward (and an answers file's "@FILE.py:NAME") pick a function.
-FUNCTION_SPEC = re.compile(r"(?P<path>.+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*)\Z")
-
 # Python's line breaks (ast's line numbers count these, not str.splitlines's form feeds and others).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -60,12 +57,6 @@ _REFUSED_EXPRESSIONS = {
     ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression", ast.IfExp: "an if expression",
     ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.NamedExpr: "an assignment expression",
 }
-
-
-def split_spec(text: str) -> tuple[str, str] | None:
-    """(path, function name) for ``FILE.py:NAME``; None for anything else."""
-    found = FUNCTION_SPEC.match(text.strip())
-    return None if found is None else (found.group("path"), found.group("name"))
 
 
 class Function(Record, frozen=True):
