@@ -120,7 +120,7 @@ def grad_points(
     else:
         given = points
     table = {name: np.asarray(column, dtype=np.float64).reshape(-1) for name, column in given.items()}
-    values, notices, count = bound_columns(variables, table, given, bindings, lambda rows, number: np.full(rows, number))
+    values, notices, count = bound_columns(variables, table, given, bindings, np.full)
     if graph.elementwise():
         problem = Problem.bound(graph, values, limits)
         adjoints = problem.backward(None)  # upstream 1 rather than an array of ones: fewer multiplications
@@ -143,8 +143,9 @@ def bound_columns(
     full: Callable[[int, float], Any],
 ) -> tuple[dict[str, Any], list[Notice], int]:
     """A column for every variable (``table``'s, else ``full(rows, number)`` of its binding), the notices
-    of the table (columns no variable uses, cells that underflowed, as ``given`` marks them) and the number of rows. Both paths of
-    ``--points`` (numpy's, and ``few_points``' on numbers) go through here, so that they say the same."""
+    of the table (columns no variable uses, cells that underflowed, as ``given`` marks them) and the
+    number of rows. Both paths of ``--points`` (numpy's, and ``few_points``' on numbers) go through
+    here, so that they say the same."""
     count = _row_count(table)
     fixed = {name: _fixed_number(name, value) for name, value in bindings.items() if name in variables}
     unused = [name for name in table if name not in variables]
