@@ -127,3 +127,16 @@ def test_standard_input_reads_the_same_on_both_paths():
             patch.setattr(few_points, "SMALL_BYTES", -1)
             numpy = run_cli("grad", "x / y", "--points", "-", input=table)
         assert (small.exit_code, small.stdout, small.stderr) == (numpy.exit_code, numpy.stdout, numpy.stderr)
+
+
+@pytest.mark.parametrize("expression, suffix, content", [
+    ("x * 2", ".jsonl", "{}\n{}\n"),  # objects of no keys: no columns, so no rows
+    ("x * [1, 2]", ".csv", "x\n1\n2\n"),  # an array among the constants: the numpy path's
+    ("sum(x) * y", ".csv", "x,y\n1,2\n3,4\n"),  # a gate that combines elements: row by row, numpy's
+    ("x = 3; f = x * y", ".csv", "x,y\n1,2\n"),  # an example value the column replaces
+])
+def test_what_the_small_path_does_not_take_reads_the_same(tmp_path, expression, suffix, content):
+    path = tmp_path / f"points{suffix}"
+    path.write_text(content)
+    small, numpy = both_paths("grad", expression, "--points", str(path))
+    assert (small.exit_code, small.stdout, small.stderr) == (numpy.exit_code, numpy.stdout, numpy.stderr)

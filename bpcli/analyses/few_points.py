@@ -97,6 +97,8 @@ def _differentiated(expression: str, expand: bool, limits: Limits) -> tuple[Prob
     if graph.example_values or not graph.elementwise():
         return None
     problem = Problem.bound(graph, {graph.nodes[v].name: 0.0 for v in graph.variables}, limits)
+    if graph.shapes is not None:
+        return None  # an array among the constants ([1, 2] * x): not a number per row
     return problem, problem.backward(None)
 
 

@@ -430,10 +430,10 @@ def csv_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[float]
 
 
 def _array(numbers: list[list[float]], width: int) -> Any:
-    """Rows of numbers as a 2-D float64 array (no rows: 0 by ``width``)."""
+    """Rows of numbers as a 2-D float64 array (no rows: 0 by ``width``; rows of no columns: rows by 0)."""
     import numpy as np  # numpy only where arrays are (start-up)
 
-    return np.array(numbers, dtype=np.float64).reshape(-1, width)
+    return np.array(numbers, dtype=np.float64).reshape(len(numbers), width)
 
 
 class Underflowed:
