@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import bpcli
 from bpcli.analyses import few_points
 from helpers import run_cli, run_json
 
@@ -56,8 +57,12 @@ def test_the_rows_are_evaluated_on_numbers_not_arrays(tmp_path):
     rows = [(str(i / 10), str(-i / 7)) for i in range(1, 21)]
     small = few_points.few_points(TRANSCENDENTAL[0], points_file(tmp_path, rows), {})
     assert small is not None and type(small.value).__name__ == "array" and small.count == 20
-    many = [(str(i), "1") for i in range(few_points.SMALL_WORK // 28 + 1)]  # 28 nodes, differentiated
-    assert few_points.few_points(TRANSCENDENTAL[0], points_file(tmp_path, many), {}) is None
+    problem, _ = few_points._differentiated(TRANSCENDENTAL[0], False, bpcli.Limits())
+    nodes = len(problem.graph.nodes)  # 28, differentiated
+    most = few_points.SMALL_WORK // (nodes + few_points.ROW_NODES) - 2  # the header and the last newline: 2 lines
+    taken = few_points.few_points(TRANSCENDENTAL[0], points_file(tmp_path, [("1", "2")] * most), {})
+    assert taken is not None and taken.count == most
+    assert few_points.few_points(TRANSCENDENTAL[0], points_file(tmp_path, [("1", "2")] * (most + 1)), {}) is None
 
 
 # Cells as a student's table may hold them: the edges of float64 and words, written as repr writes them,

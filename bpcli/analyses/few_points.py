@@ -7,8 +7,8 @@ command line tries this path first, and it takes a table only when it can
 answer alone:
 
 - the points are text (CSV or JSON Lines, a file or standard input) of at most
-  ``SMALL_BYTES`` bytes, and the graph's nodes times the rows at most
-  ``SMALL_WORK`` (the time it takes grows with both);
+  ``SMALL_BYTES`` bytes, and the rows times the graph's nodes (and a row's
+  own cost, ``ROW_NODES``) at most ``SMALL_WORK``: the time it takes;
 - the output is text too (CSV or JSON Lines), and the graph is elementwise, of
   variables that are all numbers (no example values in a program to replace);
 - nothing needs a word: no cell that underflowed, no inf, nan, kink or tie met
@@ -41,11 +41,13 @@ from bpcli.engine.backward import Adjoints
 from bpcli.engine.problem import Limits, Notice, Problem, build
 
 SMALL_BYTES = 256 * 1024  # a points table read as text on this path at most (some 6,000 rows of two columns)
-# Rows times nodes of the differentiated graph (forward and backward) at most. A node of a row costs
-# about 1.4 µs here (evaluate's own loop), so the path takes at most some 90 ms: less than numpy's
-# import alone (115 ms of wall time, 185 ms of processor time), some 2,300 rows of the notes' example
-# (28 nodes), 16,000 of x * y.
-SMALL_WORK = 64_000
+# Rows times (nodes + ROW_NODES) at most, the nodes those of the graph and its backward pass. A row costs
+# here about 9 µs to read and set up and 0.5 to 1.4 µs a node (evaluate's own loop): ROW_NODES nodes'
+# worth. So the path takes at most about 100 ms, less than numpy's import alone (115 ms of wall time,
+# 185 ms of processor time, its BLAS threads started): some 2,300 rows of the notes' example (28 nodes),
+# 5,000 of x * y (4 nodes).
+SMALL_WORK = 100_000
+ROW_NODES = 16
 TEXT_SUFFIXES = (".csv", ".jsonl")
 
 
@@ -103,8 +105,9 @@ def _differentiated(expression: str, expand: bool, limits: Limits) -> tuple[Prob
 
 
 def _too_much(data: bytes, problem: Problem) -> bool:
-    """Whether the rows (at most the lines) times the graph's nodes exceed SMALL_WORK."""
-    return len(data) > SMALL_BYTES or (data.count(b"\n") + 1) * len(problem.graph.nodes) > SMALL_WORK
+    """Whether the rows (at most the lines) times the graph's nodes and ROW_NODES exceed SMALL_WORK."""
+    lines = data.count(b"\n") + 1
+    return len(data) > SMALL_BYTES or lines * (len(problem.graph.nodes) + ROW_NODES) > SMALL_WORK
 
 
 def _table(source: Path | str, data: bytes, jsonl: bool) -> dict[str, array[float]] | None:
