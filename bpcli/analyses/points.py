@@ -62,6 +62,13 @@ class PointsResult(Result):
     def count(self) -> int:
         return len(self.value)
 
+    def first(self, rows: int) -> PointsResult:
+        """The first ``rows`` points, a result of their own (what a notebook shows of a long table)."""
+        return PointsResult(
+            self.output, {name: column[:rows] for name, column in self.inputs.items()}, self.value[:rows],
+            {name: column[:rows] for name, column in self.gradients.items()}, self.warnings,
+        )
+
     def to_csv(self) -> str:
         """What ``bpcli grad --points FILE`` writes: a header row, then one row per point."""
         return self._written("csv")

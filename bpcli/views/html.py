@@ -12,7 +12,6 @@ with no second table to keep in step. Every piece of text is escaped here
 from __future__ import annotations
 
 import csv
-import dataclasses
 import html
 import re
 from dataclasses import dataclass
@@ -303,11 +302,7 @@ POINT_ROWS = 200  # rows of a points table a notebook shows; the rest are counte
 
 def _points_blocks(result: Any) -> list[TableBlock | TextBlock]:
     # Only the rows shown are written out: a million points are not formatted to show two hundred.
-    first = dataclasses.replace(
-        result, inputs={name: column[:POINT_ROWS] for name, column in result.inputs.items()},
-        value=result.value[:POINT_ROWS],
-        gradients={name: column[:POINT_ROWS] for name, column in result.gradients.items()},
-    )
+    first = result.first(POINT_ROWS)
     header, *rows = csv.reader(first.to_csv().splitlines())
     shown = [[Cell(text) for text in row] for row in rows]
     count = result.count
