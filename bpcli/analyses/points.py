@@ -345,7 +345,8 @@ def csv_body(path: Path | str, data: bytes) -> tuple[list[str], memoryview] | No
 
 # The bytes plain numbers are written with: digits, signs, points, exponents, inf, infinity and nan.
 _NUMBER_BYTES = b"0123456789+-.eE,\r\n \tinfatyINFATY"
-# A number written nonzero is 0 in float64 only with an exponent of 3 digits or 200 zeros after the point.
+# A number written nonzero is 0 in float64 only with an exponent of 3 digits or 200 zeros after the point
+# (in CSV or in JSON Lines).
 _TINY = re.compile(rb"[eE]-\d{3}|0{200}")
 
 
@@ -470,8 +471,11 @@ def _read_jsonl(path: Path | str, data: bytes, context: _Context | None = None) 
 
 def jsonl_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[float]], Underflowed]:
     """The names, each row's numbers and the cells that underflowed of JSON Lines; no numpy (few_points)."""
-    from bpcli.analyses.expected import Written  # only for JSON Lines (start-up: it imports dataclasses)
+    number: Any = float
+    if _TINY.search(data):  # a number that may underflow: each is kept with its text, to see 1e-400 become 0
+        from bpcli.analyses.expected import Written  # only then (start-up: it imports dataclasses)
 
+        number = Written
     names: list[str] | None = None
     underflowed: Underflowed | None = None
     numbers: list[list[float]] = []
@@ -479,8 +483,8 @@ def jsonl_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[floa
         if not text.strip():
             continue
         try:
-            # float64 in the end; int() refuses 4,300 digits. Numbers are kept as text too, to see 1e-400 become 0.
-            row = json.loads(text, parse_int=float, parse_float=Written, object_pairs_hook=_unique_keys)
+            # float64 in the end (int() refuses 4,300 digits)
+            row = json.loads(text, parse_int=float, parse_float=number, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as error:
             raise BpcliError(f"{path}, line {line}: not valid JSON ({error.msg})") from None
         except RecursionError:
@@ -502,7 +506,7 @@ def jsonl_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[floa
         numbers.append([float(v) for v in values])
         if underflowed is None:
             underflowed = Underflowed(len(names))
-        underflowed.note([v.text if isinstance(v, Written) else "" for v in values], numbers[-1])
+        underflowed.note([getattr(v, "text", "") for v in values], numbers[-1])
     if names is None or underflowed is None:
         raise BpcliError(f"{path} has no points")
     return names, numbers, underflowed
