@@ -24,7 +24,7 @@ and differentiated once, as for one point, then evaluated with each row's
 numbers on the scalar backend (math's functions). So every row's value and
 gradients are those of ``bpcli grad`` at that point, bit for bit; numpy's
 functions (np.exp, np.tanh, np.power) may differ from the C library's in the
-last bit, so the numpy path's may too (docs/commands/grad.md says which path
+last bit, so the numpy path's may too (docs/commands/points.md says which path
 applies when).
 """
 
