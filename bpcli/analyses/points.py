@@ -31,43 +31,29 @@ from bpcli.engine import arrow
 from bpcli.engine.budget import check_budget
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
+from bpcli.engine.record import Record, field
 from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
 from bpcli.engine.shapes import show, value_shape
 from bpcli.engine.values import MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows
 
 
-class PointsResult(Result):
+class PointsResult(Result, Record):
     """The value and every gradient at each point (``bpcli grad --points``): columns as numpy arrays.
 
     ``to_csv()`` and ``to_jsonl()`` are the text the command writes with ``--format csv``
     and ``--format jsonl``. (The command line's small tables, ``few_points``, hold the columns
-    as ``array("d")`` instead: numpy is not imported for them.) A plain class, not a dataclass:
-    dataclasses' import (inspect, ast, dis) is start-up time.
+    as ``array("d")`` instead: numpy is not imported for them.)
     """
 
-    def __init__(
-        self, output: str, inputs: dict[str, Any], value: Any, gradients: dict[str, Any],
-        warnings: list[Notice] | None = None,
-    ) -> None:
-        self.output = output
-        self.inputs = inputs  # variable -> its value at every point (a column)
-        self.value = value  # the output at every point
-        self.gradients = gradients  # variable -> d(output)/d(variable) at every point
-        self.warnings = warnings if warnings is not None else []
-
-    def __repr__(self) -> str:
-        return f"PointsResult(output={self.output!r}, count={self.count}, inputs={list(self.inputs)})"
+    output: str
+    inputs: dict[str, Any]  # variable -> its value at every point (a column)
+    value: Any  # the output at every point
+    gradients: dict[str, Any]  # variable -> d(output)/d(variable) at every point
+    warnings: list[Notice] = field(default_factory=list)
 
     @property
     def count(self) -> int:
         return len(self.value)
-
-    def first(self, rows: int) -> PointsResult:
-        """The first ``rows`` points, a result of their own (what a notebook shows of a long table)."""
-        return PointsResult(
-            self.output, {name: column[:rows] for name, column in self.inputs.items()}, self.value[:rows],
-            {name: column[:rows] for name, column in self.gradients.items()}, self.warnings,
-        )
 
     def to_csv(self) -> str:
         """What ``bpcli grad --points FILE`` writes: a header row, then one row per point."""

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.engine.printable import printable
+from bpcli.engine.record import replace
 from bpcli.views import table_of
 from bpcli.views.check_table import FAIL
 from bpcli.views.terminal import Fitted
@@ -302,7 +303,11 @@ POINT_ROWS = 200  # rows of a points table a notebook shows; the rest are counte
 
 def _points_blocks(result: Any) -> list[TableBlock | TextBlock]:
     # Only the rows shown are written out: a million points are not formatted to show two hundred.
-    first = result.first(POINT_ROWS)
+    first = replace(
+        result, inputs={name: column[:POINT_ROWS] for name, column in result.inputs.items()},
+        value=result.value[:POINT_ROWS],
+        gradients={name: column[:POINT_ROWS] for name, column in result.gradients.items()},
+    )
     header, *rows = csv.reader(first.to_csv().splitlines())
     shown = [[Cell(text) for text in row] for row in rows]
     count = result.count
