@@ -7,15 +7,18 @@ recomputed. Every view (the table, the JSON document) reads a GradResult.
 
 from __future__ import annotations
 
-from functools import cached_property
+import re
+from functools import cached_property, lru_cache
 from typing import Any, Callable, NamedTuple
 
 from bpcli import views
+from bpcli.engine import tape
 from bpcli.engine.backward import Adjoints
 from bpcli.engine.evaluate import Evaluation
 from bpcli.engine.formulas import Texts
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.problem import Notice, Problem, collector_paused
+from bpcli.engine.tape import Run
 
 
 class Result:
@@ -339,3 +342,57 @@ class TapeGradResult(GradResult):
     @cached_property
     def warnings(self) -> list[Notice]:
         return list(self._answer.warnings)
+
+    @property
+    def run(self) -> Run:
+        """The tape's run, every stage's numbers by entry: the JSON document writes its stages from it."""
+        run: Run = self._answer.run
+        return run
+
+    @cached_property
+    def names(self) -> list[tuple[int, str]]:
+        """Each entry's stage number and name (a variable: 0 and its own name), as the graph names them."""
+        return tape.all_names(self.run.tape)
+
+    @cached_property
+    def forks(self) -> list[Fork]:
+        """The values used more than once, read from the tape as ``GradResult`` reads them from the graph:
+        the shares in the order the backward pass adds them (the last stage first)."""
+        with collector_paused():  # as many contributions as uses of the inputs
+            return self._tape_forks()
+
+    def _tape_forks(self) -> list[Fork]:
+        run, names = self.run, self.names
+        ops, first, second = run.tape.ops, run.tape.first, run.tape.second
+        uses = bytearray(len(ops))  # how many uses each entry has, up to 2
+        for i, op in enumerate(ops):
+            if op != tape.VARIABLE:
+                for k in (first[i], second[i]) if second[i] >= 0 else (first[i],):
+                    uses[k] = min(uses[k] + 1, 2)
+        contributions: dict[int, list[Contribution]] = {k: [] for k in range(len(ops)) if uses[k] == 2}
+        shares = run.shares
+        for i in range(len(ops) - 1, -1, -1):
+            if ops[i] == tape.VARIABLE:
+                continue
+            number, name = names[i]
+            for position, k in enumerate((first[i], second[i]) if second[i] >= 0 else (first[i],)):
+                if k in contributions:
+                    contributions[k].append(Contribution(name, number, shares[2 * i + position]))
+        return [Fork(names[k][1], tuple(shares_of), run.adjoint[k]) for k, shares_of in contributions.items()]
+
+    @staticmethod
+    def stage_like(op: str, inputs: tuple[str, ...], name: str) -> Stage:
+        """The stage the graph makes of the gate ``op`` alone, its inputs and itself named as given (its
+        numbers whatever they are): the JSON document's template of every such stage of the tape."""
+        return _one_gate_stage(op, inputs, name)
+
+
+@lru_cache(maxsize=None)
+def _one_gate_stage(op: str, inputs: tuple[str, ...], name: str) -> Stage:
+    gate = REGISTRY[op]
+    text = re.sub(r"\b[ab]\b", lambda letter: inputs["ab".index(letter.group())], gate.syntax)
+    problem = Problem.of(f"{name} = {text}", {variable: 0.5 for variable in inputs})
+    adjoints = problem.backward(None)
+    result = GradResult(problem, adjoints, problem.gradients(adjoints))
+    (stage,) = result.stages
+    return stage
