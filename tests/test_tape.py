@@ -80,14 +80,19 @@ def assert_same(answer: tape.Answer, result: bpcli.GradResult) -> None:
 
 
 def assert_same_document(text: str, answer: tape.Answer, result: bpcli.GradResult) -> None:
-    """The whole --json document written from the tape's run is the graph's, byte for byte, compact too."""
+    """The whole --json document written from the tape's run is the graph's, byte for byte, compact too;
+    the stages and forks read from the run are the graph's."""
     on_tape = TapeGradResult(text, answer, lambda: result)
     for indent in (2, None):
         written = io.StringIO()
         write(grad_document(on_tape, streamed=True), written, indent)
         assert written.getvalue() == dumps(grad_document(result), indent)
-    assert "_built" not in vars(on_tape)  # written without the graph
-    assert repr(on_tape.forks) == repr(result.forks)  # the forks as the Python API gives them, -0.0 included
+    # The stages and forks as the Python API gives them (the table reads them), -0.0 included.
+    assert repr(list(on_tape.stages)) == repr(result.stages)
+    assert repr(on_tape.stages[-2:]) == repr(result.stages[-2:])
+    assert repr(on_tape.forks) == repr(result.forks)
+    assert on_tape.tensors is result.tensors is False
+    assert "_built" not in vars(on_tape)  # all without the graph
 
 
 def assert_stepped_aside_for_a_reason(result: bpcli.GradResult) -> None:
@@ -175,7 +180,8 @@ def grad_everywhere(monkeypatch: pytest.MonkeyPatch, shortest: int, *args: str) 
 @pytest.mark.parametrize("args", [
     ("max(x, y) * relu(x - y)", "-x", "2", "-y", "2", "--json", "--gradients-only"),  # a tie and a kink
     ("x * -y", "-x", "0", "-y", "3", "--json", "--gradients-only"),  # -0.0
-    ("max(x, y) * relu(x - y)", "-x", "2", "-y", "2"),  # the table: the graph, built when shown
+    ("max(x, y) * relu(x - y)", "-x", "2", "-y", "2"),  # the table: its stages read from the tape
+    ("q = x * -y; f = q * q + max(q, x) / sqrt(y)", "-x", "0", "-y", "3", "--max-stages", "2"),
     ("max(x, y) * relu(x - y)", "-x", "2", "-y", "2", "--json"),  # the whole document, from the tape
     ("q = x * -y; f = q * q + max(q, x)", "-x", "0", "-y", "3", "--json"),  # a program, -0.0, forks
     ("x * x", "-x", "3", "--json", "--explain"),
@@ -215,9 +221,9 @@ def test_the_budget_still_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
         bpcli.grad("x * y + x", x=1.0, y=2.0, limits=bpcli.Limits(max_total_elements=5))
 
 
-def test_only_the_json_document_goes_on_the_tape(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A table or --explain reads the graph's stages: the command line builds it at once, with no tape first.
-    The JSON document, its stages included, is written from the tape."""
+def test_only_explain_builds_the_graph_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--explain reads the graph's stages: the command line builds it at once, with no tape first. The JSON
+    document, its stages included, and the table are read from the tape."""
     calls: list[str] = []
     real = tape.differentiate
 
@@ -227,14 +233,15 @@ def test_only_the_json_document_goes_on_the_tape(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(tape, "differentiate", counted)
     monkeypatch.setattr(tape, "SHORTEST", 0)
-    for shows_stages in (["x * y"], ["x * y", "--json", "--explain"], ["x * y", "--json", "--gradients-only",
-                                                                        "--explain"]):
-        assert run_cli("grad", *shows_stages, "-x", "1", "-y", "2").exit_code == 0
+    for explained in (["x * y", "--explain"], ["x * y", "--json", "--explain"]):
+        assert run_cli("grad", *explained, "-x", "1", "-y", "2").exit_code == 0
     assert calls == []
     assert run_cli("grad", "x * y", "-x", "1", "-y", "2", "--json", "--gradients-only").exit_code == 0
     assert calls == ["x * y"]
     run = run_cli("grad", "x * y", "-x", "1", "-y", "2", "--json")
     assert calls == ["x * y"] * 2
     assert json.loads(run.stdout)["stages"][0]["local_formula"] == ["y", "x"]
-    bpcli.grad("x * y", x=1, y=2)
+    assert "∂f/∂x = y = 2" in run_cli("grad", "x * y", "-x", "1", "-y", "2").stdout
     assert calls == ["x * y"] * 3
+    bpcli.grad("x * y", x=1, y=2)
+    assert calls == ["x * y"] * 4

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property, lru_cache
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence, overload
 
 from bpcli import views
 from bpcli.engine import tape
@@ -163,6 +163,12 @@ class GradResult(Result):
     def stages(self) -> list[Stage]:
         with collector_paused():  # many small objects, no cycles (see collector_paused)
             return [self._stage(index, node) for index, node in enumerate(self.graph.stages, start=1)]
+
+    @property
+    def tensors(self) -> bool:
+        """Whether an input, the output or a stage holds an array (the table then shows shapes)."""
+        graph = self.graph
+        return any(shape != () for shape in self.shapes.values()) or any(graph.shape(n) != () for n in graph.stages)
 
     @cached_property
     def forks(self) -> list[Fork]:
@@ -349,6 +355,17 @@ class TapeGradResult(GradResult):
         run: Run = self._answer.run
         return run
 
+    @property
+    def tensors(self) -> bool:
+        return False  # the tape takes numbers only
+
+    @cached_property
+    def stages(self) -> list[Stage]:  # a sequence, each stage made when it is read
+        """The stages, read from the tape's run: each made when it is asked for (a table shows 200 of
+        100,000), the graph's own Stage, bit for bit."""
+        stages: list[Stage] = _TapeStages(self)  # type: ignore[assignment]
+        return stages
+
     @cached_property
     def names(self) -> list[tuple[int, str]]:
         """Each entry's stage number and name (a variable: 0 and its own name), as the graph names them."""
@@ -385,6 +402,62 @@ class TapeGradResult(GradResult):
         """The stage the graph makes of the gate ``op`` alone, its inputs and itself named as given (its
         numbers whatever they are): the JSON document's template of every such stage of the tape."""
         return _one_gate_stage(op, inputs, name)
+
+
+class _TapeStages(Sequence[Stage]):
+    """A TapeGradResult's stages, each made from the tape's run when it is read."""
+
+    def __init__(self, result: TapeGradResult) -> None:
+        self.result = result
+        self.entries = [entry for entry, op in enumerate(result.run.tape.ops) if op != tape.VARIABLE]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Stage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Stage]: ...
+
+    def __getitem__(self, index: int | slice) -> Stage | list[Stage]:
+        if isinstance(index, slice):
+            return [self._stage(entry) for entry in self.entries[index]]
+        return self._stage(self.entries[index])
+
+    def _stage(self, entry: int) -> Stage:
+        run, names = self.result.run, self.result.names
+        first, second = run.tape.first[entry], run.tape.second[entry]
+        operands = (first,) if second < 0 else (first, second)
+        like, expr, formulas = _stage_texts(tape.OPS[run.tape.ops[entry]], len(operands), first == second)
+        index, name = names[entry]
+        inputs = tuple([names[k][1] for k in operands])
+        return like._replace(
+            index=index, node=entry, name=name, expr=expr.format(name, *inputs),
+            inputs=inputs, value=run.values[entry],
+            local=tuple([run.local[2 * entry + p] for p in range(len(operands))]),
+            formulas=tuple([formula.format(name, *inputs) for formula in formulas]),
+            upstream=run.adjoint[entry],
+            downstream=tuple([run.shares[2 * entry + p] for p in range(len(operands))]),
+        )
+
+
+_PLACEHOLDERS = ("qqstage", "qqin0", "qqin1")  # words no gate or formula text holds
+
+
+@lru_cache(maxsize=None)
+def _stage_texts(op: str, arity: int, repeated: bool) -> tuple[Stage, str, tuple[str, ...]]:
+    """The stage of ``op`` alone, and its expression and local formulas as format strings of the stage's
+    name and its inputs' names (both inputs one value, for ``repeated``)."""
+    name, *inputs = _PLACEHOLDERS[: 1 + arity]
+    like = _one_gate_stage(op, (inputs[0],) * arity if repeated else tuple(inputs), name)
+    places = {placeholder: f"{{{place}}}" for place, placeholder in enumerate(_PLACEHOLDERS)}
+
+    def template(text: str) -> str:  # names hold no braces
+        return re.sub("|".join(rf"\b{p}\b" for p in _PLACEHOLDERS), lambda m: places[m.group()], text)
+
+    formulas = tuple(template(formula) for formula in like.formulas if formula is not None)
+    return like, template(like.expr), formulas
 
 
 @lru_cache(maxsize=None)
