@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.formulas import gate_text
@@ -263,11 +263,12 @@ def differentiate(text: str, given: Mapping[str, Any], limits: Limits = Limits()
     run = backward(tape, values)
     if run is None:
         return None
-    adjoint = run.adjoint
-    output = stage_names(tape, {len(tape) - 1})[len(tape) - 1][1]
-    return Answer(output, values[-1], dict(zip(tape.variables, point)),
-                  {name: adjoint[entry] for name, entry in tape.variables.items()}, kink_notices(tape, kinks, text),
-                  run)
+    adjoint, last = run.adjoint, len(tape) - 1
+    # The names of the output, the gates that hit a kink and their inputs only (all of them: some 130 bytes a gate).
+    names = stage_names(tape, {last, *kinks, *(k for entry in kinks for k in (tape.first[entry], tape.second[entry]))})
+    return Answer(names[last][1], values[-1], dict(zip(tape.variables, point)),
+                  {name: adjoint[entry] for name, entry in tape.variables.items()},
+                  kink_notices(tape, kinks, text, names), run)
 
 
 def forward(tape: Tape, point: list[float], kinks: list[int]) -> array[float] | None:
@@ -330,14 +331,9 @@ def backward(tape: Tape, values: array[float]) -> Run | None:
     return Run(tape, values, adjoint, local_of, shares)
 
 
-def kink_notices(tape: Tape, kinks: list[int], text: str) -> list[Notice]:
-    """The notice the graph writes for each kink or tie hit: "stage 7, t7 = max(t5, x1): max tie: ..."."""
-    if not kinks:
-        return []
-    named = set(kinks)
-    for entry in kinks:
-        named.update(k for k in (tape.first[entry], tape.second[entry]) if k != _NONE)
-    names = stage_names(tape, named)
+def kink_notices(tape: Tape, kinks: list[int], text: str, names: Mapping[int, tuple[int, str]]) -> list[Notice]:
+    """The notice the graph writes for each kink or tie hit: "stage 7, t7 = max(t5, x1): max tie: ...";
+    ``names``: the stage number and name of each of those gates and of their inputs (stage_names)."""
     notices = []
     for entry in kinks:
         number, name = names[entry]
@@ -353,25 +349,28 @@ def kink_notices(tape: Tape, kinks: list[int], text: str) -> list[Notice]:
 
 
 def stage_names(tape: Tape, entries: set[int]) -> dict[int, tuple[int, str]]:
-    """The stage number and name the graph gives each of ``entries`` (a variable: 0 and its own name)."""
-    return {entry: (number, name) for entry, (number, name) in enumerate(all_names(tape)) if entry in entries}
+    """The stage number and name the graph gives each of ``entries`` (see ``numbered``)."""
+    return {entry: names for entry, names in enumerate(numbered(tape)) if entry in entries}
 
 
 def all_names(tape: Tape) -> list[tuple[int, str]]:
-    """The stage number and name the graph gives every entry (a variable: 0 and its own name): lowering
-    names every gate t1, t2, ... in order, skipping the program's names, and then gives the gates that
-    statements name (the output f included) their names."""
+    """The stage number and name the graph gives every entry (see ``numbered``)."""
+    return list(numbered(tape))
+
+
+def numbered(tape: Tape) -> Iterator[tuple[int, str]]:
+    """The stage number and name the graph gives each entry in turn (a variable: 0 and its own name):
+    lowering names every gate t1, t2, ... in order, skipping the program's names, and then gives the
+    gates that statements name (the output f included) their names."""
     variables = {entry: name for name, entry in tape.variables.items()}
     taken, named = tape.variables.keys() | tape.stages.keys(), tape.named
-    names: list[tuple[int, str]] = []
     number = count = 0
     for entry, op in enumerate(tape.ops):
         if op == VARIABLE:
-            names.append((0, variables[entry]))
+            yield 0, variables[entry]
             continue
         number += 1
         count += 1
         while f"t{count}" in taken:
             count += 1
-        names.append((number, named.get(entry) or f"t{count}"))
-    return names
+        yield number, named.get(entry) or f"t{count}"
