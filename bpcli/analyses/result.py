@@ -414,6 +414,14 @@ class _TapeStages(Sequence[Stage]):
     def __len__(self) -> int:
         return len(self.entries)
 
+    def __eq__(self, other: object) -> bool:  # equal to the list of the same stages, as GradResult's stages are
+        return list(self) == (list(other) if isinstance(other, _TapeStages) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # like a list's
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
     @overload
     def __getitem__(self, index: int) -> Stage: ...
 
@@ -436,7 +444,7 @@ class _TapeStages(Sequence[Stage]):
             index=index, node=entry, name=name, expr=expr.format(name, *inputs),
             inputs=inputs, value=run.values[entry],
             local=tuple([run.local[2 * entry + p] for p in range(len(operands))]),
-            formulas=tuple([formula.format(name, *inputs) for formula in formulas]),
+            formulas=tuple([None if formula is None else formula.format(name, *inputs) for formula in formulas]),
             upstream=run.adjoint[entry],
             downstream=tuple([run.shares[2 * entry + p] for p in range(len(operands))]),
         )
@@ -446,7 +454,7 @@ _PLACEHOLDERS = ("qqstage", "qqin0", "qqin1")  # words no gate or formula text h
 
 
 @lru_cache(maxsize=None)
-def _stage_texts(op: str, arity: int, repeated: bool) -> tuple[Stage, str, tuple[str, ...]]:
+def _stage_texts(op: str, arity: int, repeated: bool) -> tuple[Stage, str, tuple[str | None, ...]]:
     """The stage of ``op`` alone, and its expression and local formulas as format strings of the stage's
     name and its inputs' names (both inputs one value, for ``repeated``)."""
     name, *inputs = _PLACEHOLDERS[: 1 + arity]
@@ -454,9 +462,10 @@ def _stage_texts(op: str, arity: int, repeated: bool) -> tuple[Stage, str, tuple
     places = {placeholder: f"{{{place}}}" for place, placeholder in enumerate(_PLACEHOLDERS)}
 
     def template(text: str) -> str:  # names hold no braces
-        return re.sub("|".join(rf"\b{p}\b" for p in _PLACEHOLDERS), lambda m: places[m.group()], text)
+        escaped = text.replace("{", "{{").replace("}", "}}")
+        return re.sub("|".join(rf"\b{p}\b" for p in _PLACEHOLDERS), lambda m: places[m.group()], escaped)
 
-    formulas = tuple(template(formula) for formula in like.formulas if formula is not None)
+    formulas = tuple(None if formula is None else template(formula) for formula in like.formulas)
     return like, template(like.expr), formulas
 
 
