@@ -247,14 +247,28 @@ def test_a_json_lines_point_with_other_keys_names_the_difference_not_every_key(t
 # ---- numpy's own refusals ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="sizes are checked to be whole, not written as integers: the literal 6.0 "
-                                       "lowers to the same constant as 6, and only subscripts keep their text")
-@pytest.mark.parametrize("text", ["f = np.sum(m.reshape(6.0))", "f = np.sum(np.zeros((2.0, 3)))"])
+@pytest.mark.parametrize("text", [
+    "f = np.sum(m.reshape(6.0))", "f = np.sum(np.zeros((2.0, 3)))", "f = np.sum(m.reshape(-1.0))",
+    "f = np.sum(m.reshape((3, 2e0)))", "f = np.sum(np.reshape(m, (3, 2.)))", "f = np.sum(m.transpose(1.0, 0))",
+    "f = np.sum(m.swapaxes(0.0, 1))", "f = np.sum(np.ones(6.0))", "f = np.sum(np.full((2.0, 3), 1.5))",
+    "f = np.sum(np.eye(2.0))", "f = np.sum(np.expand_dims(m, 0.0))", "f = np.sum(m, 1.0)", "f = np.sum(m, (0, 1.0))",
+])
 def test_a_size_written_as_a_float_is_refused_as_numpy_refuses_it(text):
     m = np.array([[1.0, 2, 3], [4, 5, 6]])
     with pytest.raises(TypeError):
         eval(text.split("=", 1)[1], {"np": np, "m": m})  # noqa: S307 - the harness runs numpy on the test's text
-    _bad_input("grad", text, "-m", "[[1, 2, 3], [4, 5, 6]]")
+    message = _bad_input("grad", text, "-m", "[[1, 2, 3], [4, 5, 6]]")
+    assert "integer" in message and "float" in message
+
+
+@pytest.mark.parametrize("text", ["f = np.sum(m.reshape(6))", "f = np.sum(np.full((2, 3), 1.5) * m)",
+                                  "f = np.sum(m.reshape(-1) * 2.0)", "f = np.sum(np.arange(3.0))"])
+def test_sizes_written_as_integers_and_floats_elsewhere_are_taken(text):
+    m = np.array([[1.0, 2, 3], [4, 5, 6]])
+    expected = eval(text.split("=", 1)[1], {"np": np, "m": m})  # noqa: S307 - the harness runs numpy on the test's text
+    result = run_cli("grad", text, "-m", "[[1, 2, 3], [4, 5, 6]]", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["value"] == expected
 
 
 # ---- booleans moved without arithmetic stay booleans, as numpy keeps their dtype --------------

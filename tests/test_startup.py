@@ -116,6 +116,38 @@ def test_no_command_imports_typer_rich_or_numpy_on_numbers(name, tmp_path):
     assert not {module for module in modules if module.split(".")[0] in HEAVY}
 
 
+# Their analyses are Records (bpcli/engine/record.py): dataclasses' import brings inspect, ast, dis and
+# tokenize, and each @dataclass compiles its methods when its module is imported.
+WITHOUT_DATACLASSES = ["grad", "grad, options", "check --expect", "check --answers", "exercise"]
+
+
+@pytest.mark.parametrize("name", WITHOUT_DATACLASSES)
+def test_check_and_exercise_import_no_dataclasses(name, tmp_path):
+    process = run_bpcli("-X", "importtime", *scalar_command_lines(tmp_path)[name])
+    assert process.returncode == 0, process.stderr[-2000:]
+    modules = modules_of(process)
+    assert "bpcli.cli.quick" in modules  # the measurement saw bpcli's own imports
+    assert not {"dataclasses", "inspect", "ast", "dis", "tokenize"} & modules
+
+
+ONLY_WHERE_USED = {"bpcli.analyses.backward_file", "bpcli.analyses.student_code", "bpcli.analyses.exercise",
+                   "bpcli.engine.syntax.functions", "tomllib"}
+
+
+@pytest.mark.parametrize(("name", "used"), [
+    ("check --expect", set()),
+    ("check --answers", {"tomllib"}),  # a TOML file without a backward pass
+    # The course's key has a backward file named FILE.py: whether it is FILE.py:NAME is asked; bob hands in none.
+    ("grade", {"tomllib", "bpcli.engine.syntax.functions"}),
+    ("exercise", {"bpcli.analyses.exercise"}),
+])
+def test_each_check_grade_and_exercise_imports_only_the_analyses_it_uses(name, used, tmp_path):
+    """A backward file's checker, a student's functions, an exercise's drawing, TOML: each only where it is used."""
+    process = run_bpcli("-X", "importtime", *scalar_command_lines(tmp_path)[name])
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert modules_of(process) & ONLY_WHERE_USED == used
+
+
 @pytest.mark.parametrize("name", [*(name for name in JSON_PATHS if name not in TEXT_PATHS), "graph --format text"])
 def test_every_table_on_numbers_imports_rich_but_neither_typer_nor_numpy(name, tmp_path):
     """Issue 21: a table needs rich to draw, and numbers need no numpy (a Jacobian's and a Hessian's neither)."""

@@ -26,8 +26,6 @@ error of its own and the others are still checked.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -35,6 +33,7 @@ from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_prob
 from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, Limits
+from bpcli.engine.record import Record, replace
 from bpcli.engine.values import ValueReader, read_bytes, toml_table, utf8_text
 
 if TYPE_CHECKING:
@@ -53,8 +52,7 @@ KEYS = {
 }
 
 
-@dataclass(frozen=True)
-class Folders:
+class Folders(Record, frozen=True):
     """Where the @ paths of an answers file may lead: its own folder, and the folders a grader allows."""
 
     base: Path  # the answers file's folder, which relative paths start from
@@ -81,8 +79,7 @@ class Folders:
         return resolved
 
 
-@dataclass
-class Entry:
+class Entry(Record):
     """A problem as the file gives it: value texts ("randn:3", "@W.npy") are read when it is checked."""
 
     problem: Problem
@@ -235,7 +232,7 @@ def resolved(entry: Entry, limits: Limits = Limits(), max_length: int = DEFAULT_
     problem = entry.problem
     reader = ValueReader(seed=entry.seed, max_elements=limits.max_elements)
     code = _code(entry, max_length)
-    return dataclasses.replace(
+    return replace(
         problem,
         expression=problem.expression if code is not None else read_text(entry.folders, problem.expression,
                                                                           max_length, "expr"),
@@ -290,7 +287,7 @@ def expected_value(folders: Folders, reader: Any, key: str, value: Any) -> Any:
     """An expected value: a value text is read now, its @file inside ``folders`` and shown as written."""
     if not isinstance(value, str):
         return value
-    return dataclasses.replace(read_expected(key, _located(folders, value), reader), text=value.strip())
+    return replace(read_expected(key, _located(folders, value), reader), text=value.strip())
 
 
 def _located(folders: Folders, text: str) -> str:

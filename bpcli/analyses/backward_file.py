@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import ChainMap
-from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from bpcli.analyses.diagnosis import (
@@ -46,14 +45,14 @@ from bpcli.engine.errors import BpcliError, placed
 from bpcli.engine.evaluate import evaluate
 from bpcli.engine.lower import lower
 from bpcli.engine.problem import infer_shapes
+from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import show as show_shape
 from bpcli.engine.shapes import value_shape
 from bpcli.engine.syntax.ast import Assign, Program
 from bpcli.engine.syntax.parser import parse
 
 
-@dataclass(frozen=True)
-class LineVerdict:
+class LineVerdict(Record, frozen=True):
     """One statement of the backward file and what it did."""
 
     number: int  # the line in the file, 1-based
@@ -67,8 +66,7 @@ class LineVerdict:
     diagnosis: Diagnosis | None = None
 
 
-@dataclass
-class BackwardCheck:
+class BackwardCheck(Record):
     """Every line's verdict, and each gradient the file leaves behind."""
 
     label: str  # the file's name, for the report
@@ -87,8 +85,7 @@ class BackwardCheck:
         return next((line for line in self.lines if line.number == named and line.status == "step"), wrong)
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(Record, frozen=True):
     """What a backward *function* sees, where a backward file sees the whole forward pass.
 
     A student's ``affine_backward(dout, cache)`` reads only its upstream gradient and what it
@@ -104,8 +101,7 @@ class Scope:
     gradients: Mapping[str, str]  # a name the function returns -> the forward value it is the gradient of
 
 
-@dataclass
-class _Gradient:
+class _Gradient(Record):
     """What the file has done so far to one value's gradient."""
 
     accounted: set[int] = field(default_factory=set)  # the true contributions its lines added

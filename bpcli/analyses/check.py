@@ -18,7 +18,6 @@ checked line by line (bpcli.analyses.backward_file).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
@@ -40,6 +39,7 @@ from bpcli.engine.formulas import gate_text
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice, collector_paused, parse
 from bpcli.engine.problem import Problem as Circuit
+from bpcli.engine.record import Record, field, replace
 from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Assign
 from bpcli.engine.values import ValueReader
@@ -48,16 +48,16 @@ if TYPE_CHECKING:
     from bpcli.analyses.backward_file import BackwardCheck
     from bpcli.analyses.student_code import StudentCode
 
+# Patterns, compiled (by re, once) the first time a key that may match one is read: most keys are dx or q (start-up).
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:#[0-9]+)?"  # c#1: a version of a reassigned name
-_EXPLICIT_GRADIENT = re.compile(rf"d\(\s*({_NAME})\s*\)\Z")
+_EXPLICIT_GRADIENT = rf"d\(\s*({_NAME})\s*\)\Z"
 # dNAME or d(NAME) inside the keys of a stage's cells: the d always comes off, so dq/dx is never ambiguous.
 _D_NAME = rf"d(?:\(\s*({_NAME})\s*\)|({_NAME}))"
-_LOCAL = re.compile(rf"{_D_NAME}\s*/\s*{_D_NAME}\Z")  # dq/dx: the local gradient of stage q for input x
-_SHARE = re.compile(rf"{_D_NAME}\s+via\s+({_NAME})\Z")  # dx via q: the downstream gradient x receives from q
+_LOCAL = rf"{_D_NAME}\s*/\s*{_D_NAME}\Z"  # dq/dx: the local gradient of stage q for input x
+_SHARE = rf"{_D_NAME}\s+via\s+({_NAME})\Z"  # dx via q: the downstream gradient x receives from q
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Record, frozen=True):
     """One checked expectation: the student's number against bpcli's."""
 
     key: str  # as written: "dx", "d(x)", "q"
@@ -84,8 +84,7 @@ class Outcome:
         return "downstream" if self.gradient else "local"
 
 
-@dataclass
-class Problem:
+class Problem(Record):
     """One thing to check: an expression at a point, with expectations and perhaps a backward file."""
 
     expression: str
@@ -101,8 +100,7 @@ class Problem:
     fills: ValueReader | None = None  # the generator the inputs' random fills came from, which it continues
 
 
-@dataclass(frozen=True)
-class UpstreamUsed:
+class UpstreamUsed(Record, frozen=True):
     """The gradient that flowed into the output, and where it came from."""
 
     source: str  # one (a scalar output), given (--upstream V), ones, or random (student code, seeded)
@@ -111,8 +109,7 @@ class UpstreamUsed:
     seed: int | None = None  # for random
 
 
-@dataclass
-class ProblemResult:
+class ProblemResult(Record):
     index: int
     name: str | None
     expression: str
@@ -141,8 +138,7 @@ class ProblemResult:
         return len(self.outcomes) if self.error is None else max(1, self.unchecked, len(self.outcomes))
 
 
-@dataclass
-class CheckResult(Result):
+class CheckResult(Result, Record):
     """Every problem checked, the score, and the exit code a script acts on.
 
     ``problems`` has a ProblemResult per problem (one for ``bpcli.check``):
@@ -369,10 +365,10 @@ def resolve(key: str, truth: Truth) -> Target:
 def _resolved(key: str, truth: Truth) -> Target:
     names = truth.names
     key = key.strip()
-    cell = _LOCAL.match(key) or _SHARE.match(key)
+    cell = ("/" in key and re.match(_LOCAL, key)) or ("via" in key and re.match(_SHARE, key))
     if cell:
         return _cell(key, cell, truth)
-    explicit = _EXPLICIT_GRADIENT.match(key.strip())
+    explicit = key.startswith("d(") and re.match(_EXPLICIT_GRADIENT, key)
     if explicit:
         name = explicit.group(1)
         if name not in names:
@@ -394,7 +390,7 @@ def _resolved(key: str, truth: Truth) -> Target:
 
 def _cell(key: str, match: re.Match[str], truth: Truth) -> Target:
     """A local gradient dq/dx (stage, input) or a downstream share dx via q (input, stage)."""
-    local = match.re is _LOCAL
+    local = match.re.pattern == _LOCAL
     first = match.group(1) or match.group(2)
     stage, name = (first, match.group(3) or match.group(4)) if local else (match.group(3), first)
     node = truth.names.get(stage)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import itertools
 import operator
 import re
-from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -38,6 +37,7 @@ from bpcli.engine.evaluate import evaluate
 from bpcli.engine.formulas import to_ast
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.problem import Problem
+from bpcli.engine.record import Record, field, replace
 from bpcli.engine.shapes import size as size_of
 from bpcli.engine.syntax.printer import to_text
 from bpcli.engine.values import Constant
@@ -57,8 +57,7 @@ def show(value: Any) -> str:
     return format_value(value, 4)
 
 
-@dataclass(frozen=True)
-class Use:
+class Use(Record, frozen=True):
     """One gate a value feeds, with the true numbers there."""
 
     name: str  # the value, as the student knows it: its name, or its text "(x + y)" where bpcli named it
@@ -99,8 +98,7 @@ class Use:
         return f"stage {self.expr}" if self.stage_label == self.stage else self.expr
 
 
-@dataclass(frozen=True)
-class Mistake:
+class Mistake(Record, frozen=True):
     """A common mistake: what a student who makes it sends back through one use of a value."""
 
     kind: str
@@ -355,8 +353,7 @@ MISTAKES: tuple[Mistake, ...] = (
 MAX_SUMMED_AXES = 4  # the axes of a broadcast gradient whose every sum is tried (2**4 - 1 sums)
 
 
-@dataclass(frozen=True)
-class ValueMistake:
+class ValueMistake(Record, frozen=True):
     """A common mistake in a value's gradient as a whole (its every element, or the elements a subscript picks)."""
 
     kind: str
@@ -437,8 +434,7 @@ def hint(lesson: str, detail: str) -> str:
     return f"{lesson[0].upper()}{lesson[1:]} — {detail}."
 
 
-@dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(Record, frozen=True):
     """Where a wrong gradient parts from the truth, and the mistake its numbers show (if any)."""
 
     stage: str | None  # the stage (or value) where the numbers part from the truth
@@ -452,8 +448,7 @@ class Diagnosis:
                 "hint": self.hint}
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(Record, frozen=True):
     """A mistake at one value, as the change it makes to that value's gradient."""
 
     delta: Any  # the student's gradient minus the true one, at the value the mistake is made at

@@ -32,16 +32,18 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from bpcli.analyses.grad import differentiate
 from bpcli.analyses.result import GradResult, Result, Stage
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Problem, build, collector_paused
+from bpcli.engine.record import Record, field
 from bpcli.engine.values import read_bytes, toml_table, utf8_text
+
+if TYPE_CHECKING:
+    from pathlib import Path  # a roster's or problem set's path, made by the caller: no pathlib here (start-up)
 
 KINDS = ("forward", "local", "upstream", "downstream")
 DEFAULT_BLANK = KINDS  # the whole table, from the inputs: the forward pass and the backward pass by hand
@@ -58,8 +60,7 @@ SCHEME = "bpcli-exercise/1"  # part of every hash: a new drawing scheme changes 
 UNFILLED = "?"  # a blank in the answers file until the student writes a number (views/exercise_sheet.BLANK)
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(Record, frozen=True):
     """One problem of a sheet as the teacher gives it."""
 
     expression: str
@@ -67,8 +68,7 @@ class Spec:
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class Blank:
+class Blank(Record, frozen=True):
     """One cell to fill in: its kind, the key that ``bpcli check`` reads it with, and the true number."""
 
     kind: str  # forward, local, upstream or downstream
@@ -78,8 +78,7 @@ class Blank:
     answer: float
 
 
-@dataclass
-class ExerciseProblem:
+class ExerciseProblem(Record):
     """A problem of one variant: its inputs, its stage table (the grad analysis's result) and its blanks."""
 
     spec: Spec
@@ -94,8 +93,7 @@ class ExerciseProblem:
         return {blank.key: blank.answer for blank in self.blanks}
 
 
-@dataclass
-class Variant:
+class Variant(Record):
     """One student's sheet (``student`` None for a sheet of no one's)."""
 
     student: str | None
@@ -103,8 +101,7 @@ class Variant:
     problems: list[ExerciseProblem]
 
 
-@dataclass
-class ExerciseSet(Result):
+class ExerciseSet(Result, Record):
     """Every variant made: one per student of a roster, or one (``student`` None).
 
         >>> import bpcli

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.record import Record
 from bpcli.engine.values import (
     NUMBER,
     ValueReader,
@@ -84,8 +84,7 @@ def tolerance(name: str, value: Any) -> float | None:
     return float(value)
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record, frozen=True):
     """How close is close enough: None for both means the digits rule (and COMPUTED_* for unwritten numbers)."""
 
     rtol: float | None = None
@@ -109,8 +108,7 @@ DIGITS = Rule()
 
 
 
-@dataclass(frozen=True)
-class Expected:
+class Expected(Record, frozen=True):
     """An expected value: a number or an array, and the precision it was written with."""
 
     value: Any  # a float or a float64 array

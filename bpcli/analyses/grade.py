@@ -68,11 +68,9 @@ that cannot be read is a zero with its message; the others are still graded.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from bpcli.analyses.answers import (
     DEFAULT_MAX_LENGTH,
@@ -96,24 +94,18 @@ from bpcli.analyses.check import (
     resolve,
 )
 from bpcli.analyses.diagnosis import Truth
-from bpcli.analyses.exercise import (
-    UNFILLED,
-    ExerciseProblem,
-    Spec,
-    kinds_of,
-    read_problem_set,
-    seed_of,
-    spec_of,
-    variant,
-)
 from bpcli.analyses.expected import Rule, computed, tolerance
 from bpcli.analyses.result import Result
-from bpcli.analyses.student_code import Signature, StudentCode, loss_code, loss_line, paired
 from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
-from bpcli.engine.syntax.functions import Function, read_function, split_spec
+from bpcli.engine.record import Record, field, replace
 from bpcli.engine.values import ValueReader, toml_table
+
+if TYPE_CHECKING:  # at run time, imported where a key has an [exercise] or picks a student's function (start-up)
+    from bpcli.analyses.exercise import ExerciseProblem, Spec
+    from bpcli.analyses.student_code import StudentCode
+    from bpcli.engine.syntax.functions import Function
 
 SUBMISSION_ANSWERS = "answers.toml"  # the answers file of a submission handed in as a folder
 PYTHON = ".py"  # a submission with this suffix is the student's code file, not an answers file
@@ -161,8 +153,7 @@ EXERCISE_PROBLEM_KEYS = {"name", "expr", "blank", "points", "hidden"}
 # ---- the key -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class KeyProblem:
+class KeyProblem(Record, frozen=True):
     """One problem of the key, as written (value texts are read when it is prepared)."""
 
     name: str
@@ -188,11 +179,12 @@ class KeyProblem:
     @property
     def function(self) -> tuple[str, str] | None:
         """(FILE.py, NAME) when the student's backward pass, or loss, is a function of their file."""
+        from bpcli.engine.syntax.functions import split_spec  # only for a problem that picks (start-up)
+
         return None if self.picks is None else split_spec(self.picks)
 
 
-@dataclass
-class Prepared:
+class Prepared(Record):
     """A key problem ready to grade: its expression differentiated once, for every student."""
 
     problem: KeyProblem
@@ -212,8 +204,7 @@ class Prepared:
         return len(self.targets) + (len(self.gradients) if self.problem.backward else 0)
 
 
-@dataclass
-class Key:
+class Key(Record):
     """The grader's key: its problems, and (lazily) those problems prepared once for everyone."""
 
     path: Path
@@ -254,6 +245,8 @@ def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple
     """The problems of an [exercise]: what every student must fill in; their numbers come with each student."""
     table = toml_table(table, where, EXERCISE_KEYS, "an [exercise]",
                        "write [exercise] with seed, blank and expr (or set, or [[exercise.problem]] tables)")
+    from bpcli.analyses.exercise import kinds_of, read_problem_set, seed_of, spec_of, variant  # a key's [exercise]
+
     given = [key for key in ("expr", "set", "problem") if key in table]
     if len(given) != 1:
         raise BpcliError(f"{where}: give the problems once: expr (one problem), set = \"@FILE\" or "
@@ -265,7 +258,7 @@ def _exercise(where: str, table: Any, folders: Folders, limits: Limits) -> tuple
             raise BpcliError(f'{where}: set must name the problem set, such as set = "@problems.toml"')
         specs, set_seed = read_problem_set(folders.resolve(table["set"].strip()[1:]))
         if "blank" in table:
-            specs = [dataclasses.replace(spec, blank=kinds) for spec in specs]
+            specs = [replace(spec, blank=kinds) for spec in specs]
         tables: list[Any] = [{} for _ in specs]
         seed = set_seed if seed is None else seed
     else:
@@ -442,24 +435,25 @@ def key_problems(key: Key, student: str) -> list[Prepared]:
     exercises = [problem for problem in key.problems if problem.exercise is not None]
     if not exercises:
         return key.shared
+    from bpcli.analyses.exercise import variant  # only a key with an [exercise] draws each student's (start-up)
+
     made = variant([problem.exercise for problem in exercises if problem.exercise], key.seed, student, key.limits)
     return [*key.shared, *(_exercise_prepared(problem, mine) for problem, mine in zip(exercises, made.problems))]
 
 
 def _exercise_prepared(problem: KeyProblem, mine: ExerciseProblem) -> Prepared:
     """A student's own variant of an exercise problem, graded against the grad result it was made from."""
-    checked = dataclasses.replace(problem.entry.problem, values=mine.inputs)
+    checked = replace(problem.entry.problem, values=mine.inputs)
     truth = Truth(mine.result)
     targets = {resolve(key, truth): key for key in problem.answers}
-    own = dataclasses.replace(problem, entry=dataclasses.replace(problem.entry, problem=checked))
+    own = replace(problem, entry=replace(problem.entry, problem=checked))
     return Prepared(own, checked, truth, targets)
 
 
 # ---- the result --------------------------------------------------------------------------
 
 
-@dataclass
-class ProblemMark:
+class ProblemMark(Record):
     """One student's mark on one problem, with what was checked."""
 
     name: str
@@ -473,8 +467,7 @@ class ProblemMark:
     notes: list[str] = field(default_factory=list)  # what was ignored or missing
 
 
-@dataclass
-class StudentGrade:
+class StudentGrade(Record):
     student: str
     submission: str
     problems: list[ProblemMark]
@@ -490,8 +483,7 @@ class StudentGrade:
         return sum(problem.max_score for problem in self.problems)
 
 
-@dataclass
-class GradeResult(Result):
+class GradeResult(Result, Record):
     """Every student's grade against one key: ``students`` in the order the submissions were given.
 
     Each StudentGrade has its ``score`` and ``max_score``, its ``error`` when
@@ -590,8 +582,7 @@ def grade_student(prepared: list[Prepared], student: str, path: Path, limits: Li
     return StudentGrade(student, str(path), marks, notes=notes)
 
 
-@dataclass
-class Submission:
+class Submission(Record):
     """What a student handed in: their problems by name, and the folder their files may be read from."""
 
     tables: dict[str, dict[str, Any]]
@@ -677,15 +668,15 @@ def _mark(prepared: Prepared, index: int, submission: Submission, limits: Limits
             notes += unused
             if key.function is None:
                 backward, label = _backward(prepared, table.get("backward"), submission, max_length)
-                problem = dataclasses.replace(prepared.checked, expect=expect, backward=backward,
+                problem = replace(prepared.checked, expect=expect, backward=backward,
                                               backward_label=label)
             else:
                 code, label = _backward_function(prepared, table.get("backward"), submission, max_length)
                 backward = None if code is None else code.backward
-                problem = dataclasses.replace(prepared.checked, expect=expect, code=code or prepared.checked.code)
+                problem = replace(prepared.checked, expect=expect, code=code or prepared.checked.code)
             result = check_against(problem, prepared.truth, index, prepared.upstream)
     except BpcliError as error:
-        return dataclasses.replace(_zero(prepared, "not graded"), error=error.render(), notes=notes)
+        return replace(_zero(prepared, "not graded"), error=error.render(), notes=notes)
     answered = {_target(prepared, outcome) for outcome in result.outcomes if _answers_key(prepared, outcome)}
     notes += [f"{printable(answer)} not answered" for target, answer in prepared.targets.items()
               if target not in answered]
@@ -711,13 +702,20 @@ def _answers(prepared: Prepared, expect: Any, submission: Submission,
             target = None
         if target not in prepared.targets:
             notes.append(f"ignored: {printable(key)} (not asked for)")
-        elif prepared.problem.exercise is not None and value == UNFILLED:
+        elif prepared.problem.exercise is not None and _unfilled(value):
             continue  # a blank of the sheet left as it came: not answered (the others still count)
         elif isinstance(value, str):
             chosen[key] = expected_value(submission.folders, reader, key, submission.located(value))
         else:
             chosen[key] = value
     return chosen, notes
+
+
+def _unfilled(value: Any) -> bool:
+    """Whether an answer to an exercise is the blank of its sheet, left as it came."""
+    from bpcli.analyses.exercise import UNFILLED  # only a key with an [exercise] has blanks (start-up)
+
+    return bool(value == UNFILLED)
 
 
 def _backward(prepared: Prepared, written: Any, submission: Submission, max_length: int) -> tuple[str | None, str]:
@@ -753,6 +751,8 @@ def _student_function(prepared: Prepared, written: Any, submission: Submission,
     It is read from the file the key names in the student's folder (or the file they name, inside it),
     or from the Python file they handed in alone; parsed, never run.
     """
+    from bpcli.engine.syntax.functions import read_function, split_spec  # only where a function is picked
+
     assert prepared.problem.function is not None  # _mark asks only then
     (path, name), label = prepared.problem.function, prepared.problem.picks or ""
     if written is not None:  # the student says where it is
@@ -779,6 +779,8 @@ def _loss_checked(prepared: Prepared, index: int, written: Any, submission: Subm
     gradient lines read their own forward values (probs), so they are checked line by line against
     their own forward lines, which names the line that goes wrong.
     """
+    from bpcli.analyses.student_code import loss_code, loss_line  # only for a student's loss function (start-up)
+
     function, label = _student_function(prepared, written, submission, max_length)
     if function is None:
         return None, label
@@ -788,7 +790,7 @@ def _loss_checked(prepared: Prepared, index: int, written: Any, submission: Subm
                          f"but the key's loss takes {_parameters_text(parameters)}, in that order")
     values = {mine: checked.values[theirs] for mine, theirs in zip(function.parameters, parameters)
               if theirs in checked.values}
-    own = check_problem(dataclasses.replace(checked, values=values, expect={}, upstream=None,
+    own = check_problem(replace(checked, values=values, expect={}, upstream=None,
                                             code=loss_code(function), fills=None), index, limits)
     returned = {outcome.name: outcome for outcome in own.outcomes if outcome.expected is not None}
     output = prepared.truth.result.output
@@ -798,11 +800,11 @@ def _loss_checked(prepared: Prepared, index: int, written: Any, submission: Subm
         if mine in returned and "d" + theirs in prepared.targets.values():
             answers["d" + theirs], lines["d" + theirs] = computed(returned[mine].expected), returned[mine].line
     # The key's loss function's own gradient lines are not the truth: its gradients are the engine's.
-    truth_code = None if checked.code is None else dataclasses.replace(checked.code, backward=None)
-    graded = check_against(dataclasses.replace(checked, expect=answers, code=truth_code), prepared.truth, index,
+    truth_code = None if checked.code is None else replace(checked.code, backward=None)
+    graded = check_against(replace(checked, expect=answers, code=truth_code), prepared.truth, index,
                            prepared.upstream)
-    outcomes = [dataclasses.replace(outcome, source=label, line=lines[outcome.key]) for outcome in graded.outcomes]
-    return dataclasses.replace(graded, outcomes=outcomes, backward=own.backward), label
+    outcomes = [replace(outcome, source=label, line=lines[outcome.key]) for outcome in graded.outcomes]
+    return replace(graded, outcomes=outcomes, backward=own.backward), label
 
 
 def _parameters(prepared: Prepared) -> tuple[str, ...]:
@@ -814,6 +816,8 @@ def _parameters(prepared: Prepared) -> tuple[str, ...]:
 def _paired(prepared: Prepared, backward: Function) -> StudentCode:
     """The student's backward function with the key's forward pass: its forward function, or its expression,
     whose parameters are the inputs in the order of ``inputs`` and whose cache holds them all in that order."""
+    from bpcli.analyses.student_code import Signature, paired  # only for a student's backward function (start-up)
+
     checked = prepared.checked
     if checked.code is not None:
         return paired(checked.code.forward, checked.code.program, backward)

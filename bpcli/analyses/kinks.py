@@ -29,6 +29,7 @@ from bpcli.engine.backward import backward
 from bpcli.engine.evaluate import evaluate
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Node
+from bpcli.engine.record import replace
 
 if TYPE_CHECKING:
     from bpcli.analyses.backward_file import BackwardCheck
@@ -135,8 +136,6 @@ def one_sided(truth: Truth) -> OneSided:
 def accepted_lines(check: BackwardCheck, truth: Truth, rule: Rule) -> BackwardCheck:
     """A backward file's lines that leave a one-sided gradient (wrong against bpcli's convention) marked
     right, with the note; the final gradients' diagnoses of those dropped."""
-    from dataclasses import replace  # only where a backward file is checked
-
     sided = one_sided(truth)
     if not sided.tied or not sided.explains({node: computed(mine) for node, (mine, _) in check.final.items()}, rule):
         return check

@@ -20,19 +20,18 @@ gradient (``eps``, ``y``) are not compared.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Collection
 
 from bpcli.analyses.backward_file import Scope
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH
+from bpcli.engine.record import Record
 from bpcli.engine.values import read_bytes, utf8_text
 from bpcli.engine.syntax.functions import CACHE, Function, read_function, split_spec
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(Record, frozen=True):
     """What a backward function is paired by: its forward pass's parameters, in order, and what its cache keeps.
 
     A forward function has one (``signature``); so has a grader's expression whose inputs are the
@@ -45,8 +44,7 @@ class Signature:
     kept: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class StudentCode:
+class StudentCode(Record, frozen=True):
     """A forward function, perhaps its backward pass, and how the two meet."""
 
     forward: Function | Signature  # a Signature: the forward pass is an expression (program), not a function

@@ -34,6 +34,13 @@ _OPERATOR_GATES = {
 _BOOLEAN_OPERATORS = {"&", "|"}  # numpy's & and | on booleans; on floats numpy refuses them
 _SHAPE_OPERATIONS = {"reshape", "ravel", "transpose", "zeros", "ones", "full"}  # sizes or axes may come as one tuple
 _FLOATS = {"np.float64", "np.float32", "float64"}
+# Where a call's sizes or axes are written: numpy takes them only as integers (np.zeros((2.0, 3)) and
+# x.reshape(6.0) are TypeErrors there), though the literal 6.0 lowers to the same constant as 6.
+_SIZES = {
+    **dict.fromkeys(("reshape", "transpose", "swapaxes", "expand_dims"), slice(1, None)),  # after the array
+    **dict.fromkeys(("zeros", "ones", "eye"), slice(None)),
+    "full": slice(0, -1),  # before the fill value
+}
 _LIKE = {"zeros_like": 1, "ones_like": 1, "full_like": 2}  # how many arguments each takes
 # The gates whose output numpy keeps boolean when the inputs it takes its elements from are: what
 # moves, picks or joins booleans ((x > 0).T is still a mask, and -(x > 0).T is refused as -(x > 0)
@@ -390,6 +397,7 @@ class _Lowering:
         return self._gate("mul", [numerator, reciprocal], node)
 
     def _call(self, node: Call, operands: list[int]) -> int:
+        self._refuse_float_sizes(node)
         if node.func == "arange":
             return self._arange(node, operands)
         made = self._constructed(node, operands)
@@ -453,6 +461,19 @@ class _Lowering:
         if keepdims:
             out = self._gate("keepdims", [out, operands[0]], node, {"axis": (attrs or {}).get("axis")})
         return out
+
+    def _refuse_float_sizes(self, node: Call) -> None:
+        """A size or axis written as a float literal (2.0, -1., 6e0), which numpy refuses."""
+        where = _SIZES.get(node.func)
+        if where is None or _is_shape_of(node) or _is_reshape_to_shape_of(node):
+            return
+        for argument in node.args[where]:
+            for item in argument.elements if type(argument) is Tuple else (argument,):
+                value = _float_literal(item)
+                if value is not None:
+                    whole = f" (write {int(value)})" if value.is_integer() else ""
+                    raise BpcliError(f"{node.func} takes its sizes and axes as integers, as numpy does: "
+                                     f"{to_text(item)} is a float{whole}", source=self.source, span=item.span)
 
     def _constructed(self, node: Call, operands: list[int]) -> int | None:
         """np.zeros((N, D)), np.zeros(x.shape), np.ones(...), np.eye(n), x.astype(float), x.swapaxes(0, 1),
@@ -584,6 +605,14 @@ class _Lowering:
         if op in _KEEPS_BOOLEANS and all(map(self._is_boolean, operands[_KEEPS_BOOLEANS[op]])):
             self.moved_booleans.add(made)
         return made
+
+
+def _float_literal(node: Expr) -> float | None:
+    """The value of a number literal written with a point or an exponent (2.0, -1., 6e0)."""
+    sign = 1.0
+    while type(node) is Neg:
+        node, sign = node.operand, -sign
+    return sign * node.value if type(node) is Number and not node.text.isdigit() else None
 
 
 def _integer(node: Expr) -> int | None:

@@ -460,6 +460,10 @@ def _axis_by_position(spelt: str, args: tuple[Any, ...], keywords: tuple[tuple[s
     if len(args) <= arrays:
         return args, keywords
     axis = args[arrays]
+    if len(args) == arrays + 1 and _is_axis(axis, whole=False) and not _is_axis(axis):
+        raise BpcliError(f"{spelt}: numpy reads a second argument as an axis, an integer and never a float "
+                         "(write 1, not 1.0)",
+                         span=axis.span)
     if len(args) > arrays + 1 or any(name == "axis" for name, _ in keywords) or not _is_axis(axis):
         raise BpcliError(
             f"{spelt} reduces one array (numpy reads a second argument as an axis, a whole number or a tuple "
@@ -470,12 +474,13 @@ def _axis_by_position(spelt: str, args: tuple[Any, ...], keywords: tuple[tuple[s
     return args[:arrays], (("axis", axis), *keywords)
 
 
-def _is_axis(node: Any) -> bool:
+def _is_axis(node: Any, whole: bool = True) -> bool:
+    """An axis or a tuple of axes, written as integers (or, not ``whole``, as any number literal)."""
     if isinstance(node, Tuple):
-        return all(_is_axis(element) for element in node.elements)
+        return all(_is_axis(element, whole) for element in node.elements)
     if isinstance(node, Neg):
         node = node.operand
-    return isinstance(node, Number) and node.text.isdigit()
+    return isinstance(node, Number) and (node.text.isdigit() or not whole)
 
 
 def _sorted_arguments(arguments: list[Expr | _Keyword]) -> tuple[tuple[Expr, ...], tuple[tuple[str, Expr], ...]]:

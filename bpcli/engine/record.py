@@ -1,0 +1,130 @@
+"""Records: classes that behave as dataclasses do, without dataclasses' start-up time.
+
+``import dataclasses`` brings ``inspect``, ``ast``, ``dis`` and ``tokenize``
+(about half of ``python -c pass``), and every ``@dataclass`` compiles its
+methods with ``exec`` when its module is imported (check's path had a dozen).
+A Record subclass reads its annotations once, when it is made, and shares the
+methods below among all records:
+
+    >>> class Point(Record, frozen=True):
+    ...     x: float
+    ...     y: float = 0.0
+    ...     tags: list[str] = field(default_factory=list)
+    >>> Point(1.0), Point(1.0) == Point(1.0, 0.0, []), replace(Point(1.0), y=2.0).y
+    (Point(x=1.0, y=0.0, tags=[]), True, 2.0)
+
+as ``@dataclass(frozen=True)`` would: the same ``__init__`` (positional or by
+keyword, defaults, ``field(default_factory=...)``, ``__post_init__``), the same
+``__repr__``, ``==`` between records of the same class field by field, a hash
+of the fields when frozen (and none otherwise), and ``replace``. mypy reads a
+Record as a dataclass (``dataclass_transform``). No ``ClassVar``, ``InitVar``
+or field options other than ``default_factory``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, TypeVar, dataclass_transform
+
+R = TypeVar("R", bound="Record")
+T = TypeVar("T")
+
+
+class FrozenRecordError(AttributeError):
+    """A field of a frozen record was assigned (dataclasses' FrozenInstanceError is an AttributeError too)."""
+
+
+class _Factory:
+    """A field's default made anew for each record: ``field(default_factory=list)``."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+def field(*, default_factory: Callable[[], T]) -> T:
+    """A default made by ``default_factory`` for each record, as ``dataclasses.field(default_factory=...)``."""
+    return _Factory(default_factory)  # type: ignore[return-value]  # read by Record, never seen as a T
+
+
+@dataclass_transform(field_specifiers=(field,))
+class Record:
+    """The base of a record class: its annotated fields, in order, are its ``__init__``'s arguments."""
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[dict[str, Any]] = {}  # a field's default, or a _Factory
+
+    def __init_subclass__(cls, frozen: bool = False, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        own = [name for name in cls.__dict__.get("__annotations__", {}) if name not in cls._fields]
+        cls._fields = (*cls._fields, *own)
+        cls._defaults = {**cls._defaults, **{name: cls.__dict__[name] for name in own if name in cls.__dict__}}
+        for name in own:
+            if isinstance(cls.__dict__.get(name), _Factory):
+                delattr(cls, name)  # as a dataclass: the class holds no shared default
+        defaulted = [name in cls._defaults for name in cls._fields]
+        if False in defaulted[defaulted.index(True) if True in defaulted else len(defaulted):]:
+            raise TypeError(f"{cls.__name__}: a field without a default follows one with a default")
+        if frozen:
+            cls.__setattr__ = _frozen_setattr  # type: ignore[method-assign,assignment]
+            cls.__delattr__ = _frozen_delattr  # type: ignore[method-assign,assignment]
+            cls.__hash__ = Record._hash  # type: ignore[method-assign,assignment]
+        elif "__hash__" not in cls.__dict__:
+            cls.__hash__ = None  # type: ignore[assignment]  # as a dataclass with eq and not frozen: unhashable
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        cls = type(self)
+        fields = cls._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{cls.__name__}() takes {len(fields)} positional arguments but {len(args)} were given")
+        for name, value in zip(fields, args):
+            if name in kwargs:
+                raise TypeError(f"{cls.__name__}() got multiple values for argument '{name}'")
+            object.__setattr__(self, name, value)
+        for name in fields[len(args):]:
+            if name in kwargs:
+                value = kwargs.pop(name)
+            elif name in cls._defaults:
+                value = cls._defaults[name]
+                if isinstance(value, _Factory):
+                    value = value.make()
+            else:
+                raise TypeError(f"{cls.__name__}() missing required argument: '{name}'")
+            object.__setattr__(self, name, value)
+        if kwargs:
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        post_init = getattr(self, "__post_init__", None)
+        if post_init is not None:
+            post_init()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Record)
+        return self._values() == other._values()
+
+    def _hash(self) -> int:
+        return hash(self._values())
+
+
+def _frozen_setattr(record: Record, name: str, value: Any) -> None:
+    raise FrozenRecordError(f"cannot assign to field '{name}'")
+
+
+def _frozen_delattr(record: Record, name: str) -> None:
+    raise FrozenRecordError(f"cannot delete field '{name}'")
+
+
+def replace(record: R, /, **changes: Any) -> R:
+    """A new record of the same class, with ``changes`` to its fields (``dataclasses.replace``)."""
+    unknown = set(changes) - set(record._fields)
+    if unknown:
+        raise TypeError(f"{type(record).__name__} has no field {sorted(unknown)[0]!r}")
+    return type(record)(**{**{name: getattr(record, name) for name in record._fields}, **changes})

@@ -1,0 +1,158 @@
+"""bpcli/engine/record.py: a Record behaves as the dataclass with the same fields does (dataclasses as the oracle)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+from typing import Any
+
+import pytest
+
+from bpcli.engine.record import FrozenRecordError, Record, field, replace
+
+
+class Frozen(Record, frozen=True):
+    name: str
+    value: Any = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenOracle:
+    name: str
+    value: Any = None
+    tags: list[str] = dataclasses.field(default_factory=list)
+
+
+class Mutable(Record):
+    name: str
+    value: Any = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclasses.dataclass
+class MutableOracle:
+    name: str
+    value: Any = None
+    tags: list[str] = dataclasses.field(default_factory=list)
+
+
+class Checked(Record, frozen=True):
+    low: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.low < 0:
+            raise ValueError("low must be 0 or more")
+
+
+class Base(Record):
+    first: int
+
+
+class Derived(Base):
+    second: int = 2
+
+
+CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    (("x",), {}),
+    (("x", 1.5), {}),
+    (("x",), {"tags": ["a"]}),
+    ((), {"name": "x", "value": [1, 2]}),
+    (("x", None, ["a", "b"]), {}),
+]
+
+
+@pytest.mark.parametrize(("record", "oracle"), [(Frozen, FrozenOracle), (Mutable, MutableOracle)])
+@pytest.mark.parametrize(("args", "kwargs"), CALLS)
+def test_made_shown_and_compared_as_the_dataclass(record, oracle, args, kwargs):
+    made, expected = record(*args, **kwargs), oracle(*args, **kwargs)
+    assert repr(made) == repr(expected).replace(oracle.__qualname__, record.__qualname__)
+    assert made == record(*args, **kwargs)
+    assert made != record("another")
+    assert made != expected  # another class, as two dataclasses of the same fields
+    assert (made == expected.__dict__) is False
+    assert [getattr(made, name) for name in ("name", "value", "tags")] == [
+        getattr(expected, name) for name in ("name", "value", "tags")]
+
+
+@pytest.mark.parametrize(("record", "oracle"), [(Frozen, FrozenOracle), (Mutable, MutableOracle)])
+@pytest.mark.parametrize(("args", "kwargs"), [
+    ((), {}),  # a field without a default is missing
+    (("x", 1, [], 4), {}),  # one positional argument too many
+    (("x",), {"name": "y"}),  # a field given twice
+    (("x",), {"colour": "red"}),  # no such field
+])
+def test_wrong_arguments_are_refused_as_the_dataclass_refuses_them(record, oracle, args, kwargs):
+    with pytest.raises(TypeError):
+        oracle(*args, **kwargs)
+    with pytest.raises(TypeError):
+        record(*args, **kwargs)
+
+
+def test_a_default_factory_makes_a_new_default_for_each_record_and_the_class_holds_none():
+    first, second = Mutable("a"), Mutable("b")
+    first.tags.append("t")
+    assert second.tags == [] and Frozen("c").tags == []
+    assert "tags" not in Mutable.__dict__ and "tags" not in MutableOracle.__dict__
+    assert Mutable.value is None and MutableOracle.value is None  # a plain default stays on the class, as there
+
+
+def test_a_frozen_record_refuses_assignment_and_hashes_by_its_fields():
+    made = Frozen("x", 2)
+    with pytest.raises(AttributeError):
+        FrozenOracle("x", 2).value = 3
+    with pytest.raises(FrozenRecordError):  # an AttributeError, as dataclasses' FrozenInstanceError
+        made.value = 3
+    with pytest.raises(AttributeError):
+        del made.value
+    assert made.value == 2
+    assert hash(Frozen("x", 2, ())) == hash(FrozenOracle("x", 2, ()))  # both the hash of the fields' tuple
+    assert len({Frozen("x", 2, ()), Frozen("x", 2, ()), Frozen("x", 1, ())}) == 2
+    with pytest.raises(TypeError):
+        hash(made)  # a list among the fields, as the dataclass's
+
+
+def test_a_mutable_record_is_assigned_and_unhashable_as_the_dataclass():
+    made = Mutable("x")
+    made.value = 3
+    assert made == Mutable("x", 3)
+    for unhashable in (made, MutableOracle("x")):
+        with pytest.raises(TypeError):
+            hash(unhashable)
+
+
+def test_replace_makes_a_new_record_and_runs_post_init_again():
+    made = Frozen("x", 1, ["a"])
+    changed = replace(made, value=2)
+    assert changed == Frozen("x", 2, ["a"]) and made == Frozen("x", 1, ["a"])
+    assert changed.tags is made.tags  # as dataclasses.replace: the fields are passed on, not copied
+    assert type(changed) is Frozen
+    with pytest.raises(TypeError):
+        replace(made, colour="red")
+    assert replace(Checked(1.0), low=2.0) == Checked(2.0)
+    with pytest.raises(ValueError, match="low must be 0 or more"):
+        replace(Checked(1.0), low=-1.0)
+    with pytest.raises(ValueError, match="low must be 0 or more"):
+        Checked(-1.0)
+
+
+def test_fields_are_inherited_before_a_subclass_s_own():
+    assert Derived(1) == Derived(1, 2) and Derived(1).second == 2
+    assert repr(Derived(1, 3)) == "Derived(first=1, second=3)"
+    assert Derived(1) != Base(1)
+
+
+def test_a_field_without_a_default_after_one_with_a_default_is_refused_as_dataclasses_refuses_it():
+    with pytest.raises(TypeError):
+        class Wrong(Record):
+            first: int = 1
+            second: int
+
+
+def test_records_are_copied_and_pickled():
+    made = Frozen("x", 2, ["a"])
+    assert copy.copy(made) == made and copy.deepcopy(made) == made
+    assert pickle.loads(pickle.dumps(made)) == made
+    mutable = Mutable("y")
+    assert pickle.loads(pickle.dumps(mutable)) == mutable
