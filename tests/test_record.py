@@ -84,10 +84,11 @@ def test_made_shown_and_compared_as_the_dataclass(record, oracle, args, kwargs):
     (("x",), {"colour": "red"}),  # no such field
 ])
 def test_wrong_arguments_are_refused_as_the_dataclass_refuses_them(record, oracle, args, kwargs):
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError) as expected:
         oracle(*args, **kwargs)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError) as refused:
         record(*args, **kwargs)
+    assert str(refused.value) == str(expected.value).replace(oracle.__qualname__, record.__qualname__)
 
 
 def test_a_default_factory_makes_a_new_default_for_each_record_and_the_class_holds_none():
@@ -141,6 +142,18 @@ def test_fields_are_inherited_before_a_subclass_s_own():
     assert Derived(1) == Derived(1, 2) and Derived(1).second == 2
     assert repr(Derived(1, 3)) == "Derived(first=1, second=3)"
     assert Derived(1) != Base(1)
+
+
+def test_a_subclass_made_after_its_parent_s_first_record_has_its_own_init():
+    """A class's __init__ is compiled at its first record: a subclass made later must not take the parent's."""
+    assert Base(1).first == 1
+
+    class Later(Base):
+        second: int = 2
+
+    assert repr(Later(1)).endswith(".Later(first=1, second=2)")  # a local class: its qualified name
+    with pytest.raises(TypeError):
+        Base(1, 2)
 
 
 def test_a_field_without_a_default_after_one_with_a_default_is_refused_as_dataclasses_refuses_it():

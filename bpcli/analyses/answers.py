@@ -271,7 +271,7 @@ def picked(text: str | None) -> str | None:
     stripped = (text or "").strip()
     if not stripped.startswith("@"):
         return None
-    from bpcli.analyses.student_code import is_spec  # only for an answer that picks a function (start-up)
+    from bpcli.engine.syntax.function_spec import is_spec  # only for an answer that picks a function (start-up)
 
     return stripped[1:] if is_spec(stripped[1:]) else None
 

@@ -179,7 +179,7 @@ class KeyProblem(Record, frozen=True):
     @property
     def function(self) -> tuple[str, str] | None:
         """(FILE.py, NAME) when the student's backward pass, or loss, is a function of their file."""
-        from bpcli.engine.syntax.functions import split_spec  # only for a problem that picks (start-up)
+        from bpcli.engine.syntax.function_spec import split_spec  # only for a problem that picks (start-up)
 
         return None if self.picks is None else split_spec(self.picks)
 
@@ -751,7 +751,8 @@ def _student_function(prepared: Prepared, written: Any, submission: Submission,
     It is read from the file the key names in the student's folder (or the file they name, inside it),
     or from the Python file they handed in alone; parsed, never run.
     """
-    from bpcli.engine.syntax.functions import read_function, split_spec  # only where a function is picked
+    from bpcli.engine.syntax.function_spec import split_spec  # only where a function is picked (start-up)
+    from bpcli.engine.syntax.functions import read_function
 
     assert prepared.problem.function is not None  # _mark asks only then
     (path, name), label = prepared.problem.function, prepared.problem.picks or ""

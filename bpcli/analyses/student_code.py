@@ -28,7 +28,8 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH
 from bpcli.engine.record import Record
 from bpcli.engine.values import read_bytes, utf8_text
-from bpcli.engine.syntax.functions import CACHE, Function, read_function, split_spec
+from bpcli.engine.syntax.function_spec import split_spec
+from bpcli.engine.syntax.functions import CACHE, Function, read_function
 
 
 class Signature(Record, frozen=True):
@@ -55,11 +56,6 @@ class StudentCode(Record, frozen=True):
     # Forward values only the backward lines of a loss function read (probs): not unused, though the loss
     # does not need them.
     read_later: frozenset[str] = frozenset()
-
-
-def is_spec(text: str) -> bool:
-    """Whether ``text`` picks a function (FILE.py:NAME) rather than naming a file or holding a program."""
-    return split_spec(text) is not None
 
 
 def read_code(forward: str, backward: str | None = None, read: Callable[[str], str] | None = None,

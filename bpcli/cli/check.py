@@ -172,7 +172,7 @@ def _print_unreadable(answers: Path, error: BpcliError, rtol: Optional[float], a
 
 def picks_a_function(backward: Path) -> bool:
     """--backward FILE.py:NAME, not a file of that name."""
-    from bpcli.analyses.student_code import is_spec  # only where a backward pass is given (start-up)
+    from bpcli.engine.syntax.function_spec import is_spec  # only where a backward pass is given (start-up)
 
     return is_spec(str(backward)) and not backward.is_file()
 

@@ -32,7 +32,8 @@ import typer.main
 
 from bpcli.analyses.check import check
 from bpcli.analyses.derivative import derivative
-from bpcli.analyses.student_code import is_spec, read_code
+from bpcli.analyses.student_code import read_code
+from bpcli.engine.syntax.function_spec import is_spec
 from bpcli.analyses.grad import build, grad
 from bpcli.analyses.gradcheck import gradcheck
 from bpcli.analyses.hessian import hessian

@@ -3,8 +3,9 @@
 ``import dataclasses`` brings ``inspect``, ``ast``, ``dis`` and ``tokenize``
 (about half of ``python -c pass``), and every ``@dataclass`` compiles its
 methods with ``exec`` when its module is imported (check's path had a dozen).
-A Record subclass reads its annotations once, when it is made, and shares the
-methods below among all records:
+A Record subclass reads its annotations once, when it is made; its
+``__init__`` is compiled the first time a record of it is made (a run makes
+records of a few classes only); the other methods are shared:
 
     >>> class Point(Record, frozen=True):
     ...     x: float
@@ -65,37 +66,14 @@ class Record:
         defaulted = [name in cls._defaults for name in cls._fields]
         if False in defaulted[defaulted.index(True) if True in defaulted else len(defaulted):]:
             raise TypeError(f"{cls.__name__}: a field without a default follows one with a default")
+        if "__init__" not in cls.__dict__:
+            cls.__init__ = _first_init  # type: ignore[method-assign,assignment]  # its own, not a parent's compiled one
         if frozen:
             cls.__setattr__ = _frozen_setattr  # type: ignore[method-assign,assignment]
             cls.__delattr__ = _frozen_delattr  # type: ignore[method-assign,assignment]
             cls.__hash__ = Record._hash  # type: ignore[method-assign,assignment]
         elif "__hash__" not in cls.__dict__:
             cls.__hash__ = None  # type: ignore[assignment]  # as a dataclass with eq and not frozen: unhashable
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        cls = type(self)
-        fields = cls._fields
-        if len(args) > len(fields):
-            raise TypeError(f"{cls.__name__}() takes {len(fields)} positional arguments but {len(args)} were given")
-        for name, value in zip(fields, args):
-            if name in kwargs:
-                raise TypeError(f"{cls.__name__}() got multiple values for argument '{name}'")
-            object.__setattr__(self, name, value)
-        for name in fields[len(args):]:
-            if name in kwargs:
-                value = kwargs.pop(name)
-            elif name in cls._defaults:
-                value = cls._defaults[name]
-                if isinstance(value, _Factory):
-                    value = value.make()
-            else:
-                raise TypeError(f"{cls.__name__}() missing required argument: '{name}'")
-            object.__setattr__(self, name, value)
-        if kwargs:
-            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument '{next(iter(kwargs))}'")
-        post_init = getattr(self, "__post_init__", None)
-        if post_init is not None:
-            post_init()
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._fields)
@@ -112,6 +90,45 @@ class Record:
 
     def _hash(self) -> int:
         return hash(self._values())
+
+
+def _first_init(record: Record, *args: Any, **kwargs: Any) -> None:
+    """The first record of a class: its ``__init__`` is compiled, then made the class's."""
+    cls = type(record)
+    init = _compiled_init(cls)
+    cls.__init__ = init  # type: ignore[method-assign]
+    init(record, *args, **kwargs)
+
+
+_NO_DEFAULT = object()  # a factory's field not given: the factory makes its value
+
+
+def _compiled_init(cls: type[Record]) -> Callable[..., None]:
+    """``__init__`` for the class's fields, as dataclasses writes it: one assignment per field.
+
+    Compiled from the field names of bpcli's own classes (identifiers, checked), never from input.
+    """
+    fields = cls._fields
+    assert all(name.isidentifier() and not name.startswith("__") for name in fields), fields
+    parameters, lines = [], []
+    for name in fields:
+        default = cls._defaults.get(name, _NO_DEFAULT)
+        if default is _NO_DEFAULT:
+            parameters.append(name)
+        elif isinstance(default, _Factory):
+            parameters.append(f"{name}=__no_default")
+            lines.append(f"  if {name} is __no_default: {name} = __defaults[{name!r}].make()")
+        else:
+            parameters.append(f"{name}=__defaults[{name!r}]")
+        lines.append(f"  __self.__dict__[{name!r}] = {name}")  # past a frozen record's __setattr__
+    if getattr(cls, "__post_init__", None) is not None:
+        lines.append("  __self.__post_init__()")
+    source = f"def __init__(__self, {', '.join(parameters)}):\n" + "\n".join(lines or ["  pass"]) + "\n"
+    namespace: dict[str, Any] = {"__defaults": cls._defaults, "__no_default": _NO_DEFAULT}
+    exec(compile(source, f"<record {cls.__qualname__}>", "exec"), namespace)
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init
 
 
 def _frozen_setattr(record: Record, name: str, value: Any) -> None:

@@ -27,13 +27,10 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import printable
-
-# FILE.py:NAME, the way --forward and --backward (and an answers file's "@FILE.py:NAME") pick a function.
-FUNCTION_SPEC = re.compile(r"(?P<path>.+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*)\Z")
+from bpcli.engine.record import Record
 
 # Python's line breaks (ast's line numbers count these, not str.splitlines's form feeds and others).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -62,14 +59,7 @@ _REFUSED_EXPRESSIONS = {
 }
 
 
-def split_spec(text: str) -> tuple[str, str] | None:
-    """(path, function name) for ``FILE.py:NAME``; None for anything else."""
-    found = FUNCTION_SPEC.match(text.strip())
-    return None if found is None else (found.group("path"), found.group("name"))
-
-
-@dataclass(frozen=True)
-class Function:
+class Function(Record, frozen=True):
     """One function of a student's file, read without running it."""
 
     label: str  # FILE.py:NAME, for messages and reports
