@@ -207,6 +207,7 @@ class TestReading:
         link.symlink_to("/dev/zero")
         refused(run_cli("grad", "sum(x)", "-x", f"@{link}"), "not a regular file")
 
+    @pytest.mark.usefixtures("points_path")
     def test_a_symlink_to_a_device_as_points_is_refused(self, tmp_path):
         link = tmp_path / "points.csv"
         link.symlink_to("/dev/zero")

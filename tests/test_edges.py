@@ -132,6 +132,7 @@ class TestWarningsNameWhatIsThere:
 class TestUnderflowEverywhere:
     """1e-400 becomes 0 in float64; wherever it is written, bpcli says so, as for -x 1e-400."""
 
+    @pytest.mark.usefixtures("points_path")
     def test_in_a_points_file(self, tmp_path):
         (tmp_path / "p.csv").write_text("x,y\n1e-400,2\n3,4\n")
         (tmp_path / "p.jsonl").write_text('{"x": 1e-400, "y": 2}\n{"x": 3, "y": 4}\n')
@@ -151,6 +152,7 @@ class TestUnderflowEverywhere:
         assert bpcli.grad("sum([0e-400, 2] * x)", x=1).warnings == []  # written 0 is 0
 
 
+@pytest.mark.usefixtures("points_path")
 class TestPointsBesideFixedValues:
     def test_a_fixed_array_beside_the_points_is_refused_clearly(self, tmp_path):
         (tmp_path / "px.csv").write_text("x\n1\n2\n")

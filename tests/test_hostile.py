@@ -219,6 +219,7 @@ def test_exercise_out_a_new_folder_with_a_trailing_slash_writes_into_it(tmp_path
 # ---- --points files --------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("points_path")
 def test_a_json_lines_point_that_names_a_column_twice_is_refused_as_a_csv_header_is(tmp_path):
     # {"x": 1, "x": 2} silently kept the last x; a CSV header x,x is refused by name.
     (tmp_path / "p.jsonl").write_text('{"x": 1, "x": 2, "y": 1}\n')
@@ -227,6 +228,7 @@ def test_a_json_lines_point_that_names_a_column_twice_is_refused_as_a_csv_header
         assert "appears twice" in _bad_input("grad", "x*y", "--points", str(tmp_path / name))
 
 
+@pytest.mark.usefixtures("points_path")
 def test_many_unused_columns_give_a_few_warnings_not_one_per_column(tmp_path):
     columns = [f"k{i}" for i in range(10_000)]
     (tmp_path / "p.csv").write_text(",".join(["x", "y", *columns]) + "\n" + ",".join(["1"] * (len(columns) + 2)) + "\n")
@@ -237,6 +239,7 @@ def test_many_unused_columns_give_a_few_warnings_not_one_per_column(tmp_path):
     assert len(result.stderr.splitlines()) <= 10
 
 
+@pytest.mark.usefixtures("points_path")
 def test_a_json_lines_point_with_other_keys_names_the_difference_not_every_key(tmp_path):
     keys = ", ".join(f'"k{i}": 1' for i in range(10_000))
     (tmp_path / "p.jsonl").write_text(f'{{"x": 1, "y": 1, {keys}}}\n{{"x": 1, "y": 1, {keys}, "z": 2}}\n')
@@ -357,6 +360,7 @@ def test_a_student_file_with_numpy_imported_the_usual_ways_is_still_graded(tmp_p
 # ---- np.where's gradient with the upstream 1: a boolean mask, not a float -------------------------
 
 
+@pytest.mark.usefixtures("points_path")
 def test_np_where_over_points_writes_float_gradients_not_an_internal_error(tmp_path):
     # 1 × (c != 0) was folded to the comparison itself: a boolean gradient column, which the CSV writer
     # could not write (exit 3) and bpcli.grad returned as np.True_.

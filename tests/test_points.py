@@ -13,6 +13,8 @@ import bpcli
 from bpcli.analyses.points import grad_points
 from helpers import run_cli, run_process, validated
 
+pytestmark = pytest.mark.usefixtures("points_path")  # every test on both paths of --points
+
 NOTES = "(x + sigmoid(y)) / (sigmoid(x) + (x+y)**2)"
 
 

@@ -18,6 +18,8 @@ from bpcli.analyses import points as points_module
 from bpcli.engine import arrow
 from helpers import run_cli, run_process
 
+pytestmark = pytest.mark.usefixtures("points_path")  # every test on both paths of --points
+
 try:
     import pyarrow
     from pyarrow import parquet

@@ -70,6 +70,7 @@ class TestValues:
         path.write_bytes(header.getvalue() + b"\0" * 16)
         refused(run_cli("grad", "sum(x)", "-x", f"@{path}"), "1,000,000,000,000 elements")
 
+    @pytest.mark.usefixtures("points_path")
     def test_points_lines_nested_too_deeply_or_with_huge_numbers(self, tmp_path):
         deep = tmp_path / "deep.jsonl"
         deep.write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}\n")

@@ -205,11 +205,29 @@ def test_a_text_view_imports_none_of_them(tmp_path):
         assert not heavy, (name, heavy)
 
 
-def test_points_import_numpy_but_neither_typer_nor_rich(tmp_path):
-    """--points reads its rows with numpy; nothing else heavy."""
+@pytest.mark.parametrize("suffix, content, words", [
+    (".csv", "x,y\n1,2\n3,4\n", []),
+    (".jsonl", '{"x": 1, "y": 2}\n{"x": 3, "y": 4}\n', ["--format", "jsonl"]),
+])
+def test_small_text_points_import_neither_numpy_nor_typer_nor_rich(tmp_path, suffix, content, words):
+    """Issue 21: a small CSV or JSON Lines table written as text is evaluated row by row on numbers
+    (analyses/few_points.py); numpy's import alone would cost more than the rows."""
+    points = tmp_path / f"points{suffix}"
+    points.write_text(content)
+    process = run_bpcli("-X", "importtime", "grad", "x * tanh(y)", "--points", str(points), *words)
+    assert process.returncode == 0, process.stderr[-2000:]
+    modules = modules_of(process)
+    assert "bpcli.analyses.few_points" in modules  # the measurement saw the command's own imports
+    assert not {module for module in modules if module.split(".")[0] in HEAVY}
+    assert "dataclasses" not in modules  # PointsResult is a plain class; no JSON number here may underflow
+
+
+def test_binary_points_import_numpy_but_neither_typer_nor_rich(tmp_path):
+    """A binary table needs numpy (and writing .npy too); nothing else heavy."""
     points = tmp_path / "points.csv"
     points.write_text("x,y\n1,2\n3,4\n")
-    process = run_bpcli("-X", "importtime", "grad", "x * tanh(y)", "--points", str(points))
+    process = run_bpcli("-X", "importtime", "grad", "x * tanh(y)", "--points", str(points),
+                        "--out", str(tmp_path / "out.npy"))
     assert process.returncode == 0, process.stderr[-2000:]
     modules = {module.split(".")[0] for module in modules_of(process)}
     assert "numpy" in modules

@@ -4,6 +4,8 @@ bit (-0.0 included), the same warnings, and the usual output wherever it steps a
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 import math
 import struct
 
@@ -17,7 +19,7 @@ from bpcli.analyses.result import TapeGradResult
 from bpcli.engine import tape
 from bpcli.engine.graph import INPUT
 from bpcli.engine.problem import Problem, build
-from bpcli.views.json_doc import grad_document
+from bpcli.views.json_doc import dumps, grad_document, write
 
 from helpers import REPO, run_cli
 
@@ -77,6 +79,23 @@ def assert_same(answer: tape.Answer, result: bpcli.GradResult) -> None:
     assert answer.warnings == result.warnings
 
 
+def assert_same_document(text: str, answer: tape.Answer, result: bpcli.GradResult) -> None:
+    """The whole --json document written from the tape's run is the graph's, byte for byte, compact too;
+    the stages and forks read from the run are the graph's."""
+    on_tape = TapeGradResult(text, answer, lambda: result)
+    for indent in (2, None):
+        written = io.StringIO()
+        write(grad_document(on_tape, streamed=True), written, indent)
+        assert written.getvalue() == dumps(grad_document(result), indent)
+    # The stages and forks as the Python API gives them (the table reads them), -0.0 included.
+    assert on_tape.stages == result.stages
+    assert repr(on_tape.stages) == repr(result.stages)
+    assert repr(on_tape.stages[-2:]) == repr(result.stages[-2:])
+    assert repr(on_tape.forks) == repr(result.forks)
+    assert on_tape.tensors is result.tensors is False
+    assert "_built" not in vars(on_tape)  # all without the graph
+
+
 def assert_stepped_aside_for_a_reason(result: bpcli.GradResult) -> None:
     """The tape steps aside only where the graph warns of more than a kink, or meets inf or nan on the way
     (sqrt(relu(x)) at 0: an inf that relu's selecting gradient turns back into 0)."""
@@ -97,6 +116,7 @@ def test_the_tape_computes_what_the_graph_computes_bit_for_bit(text: str, number
         assert_stepped_aside_for_a_reason(result)
         return
     assert_same(answer, result)
+    assert_same_document(text, answer, result)
 
 
 @given(programs, st.lists(VALUES, min_size=len(NAMES), max_size=len(NAMES)))
@@ -112,6 +132,7 @@ def test_staged_programs_too(text: str, numbers: list[float]) -> None:
         return
     assert answer.output == result.output
     assert_same(answer, result)
+    assert_same_document(text, answer, result)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -125,6 +146,7 @@ def test_the_benchmark_expressions_kinks_and_ties_included(seed: int) -> None:
     result = usual(text, point)
     assert any(w.kind == "kink" for w in result.warnings)  # ties and relu(0): the tape writes them
     assert_same(answer, result)
+    assert_same_document(text, answer, result)
 
 
 @given(texts | programs | st.sampled_from(["x + 1", "q = x * y; q + x", "sum(x)", "x ** y", "f * x", "exp(x, y)",
@@ -159,7 +181,11 @@ def grad_everywhere(monkeypatch: pytest.MonkeyPatch, shortest: int, *args: str) 
 @pytest.mark.parametrize("args", [
     ("max(x, y) * relu(x - y)", "-x", "2", "-y", "2", "--json", "--gradients-only"),  # a tie and a kink
     ("x * -y", "-x", "0", "-y", "3", "--json", "--gradients-only"),  # -0.0
-    ("max(x, y) * relu(x - y)", "-x", "2", "-y", "2"),  # the table: the graph, built when shown
+    ("max(x, y) * relu(x - y)", "-x", "2", "-y", "2"),  # the table: its stages read from the tape
+    ("q = x * -y; f = q * q + max(q, x) / sqrt(y)", "-x", "0", "-y", "3", "--max-stages", "2"),
+    ("max(x, y) * relu(x - y)", "-x", "2", "-y", "2", "--json"),  # the whole document, from the tape
+    ("q = x * -y; f = q * q + max(q, x)", "-x", "0", "-y", "3", "--json"),  # a program, -0.0, forks
+    ("x * x", "-x", "3", "--json", "--explain"),
     ("exp(exp(x)) * y", "-x", "800", "-y", "1", "--json"),  # overflow: the graph's warnings
     ("log(x) * y", "-x", "0", "-y", "1", "--json", "--gradients-only"),  # -inf
     ("x * y", "-x", "1", "-y", "2", "-z", "3", "--json"),  # an unused binding
@@ -183,7 +209,11 @@ def test_grad_takes_the_tape_for_a_large_expression_and_its_views_build_the_grap
     assert isinstance(result, TapeGradResult)
     expected = usual(text, point)
     assert grad_document(result, gradients_only=True) == grad_document(expected, gradients_only=True)
-    assert grad_document(result) == grad_document(expected)  # stages and forks: the graph, built now
+    written = io.StringIO()
+    write(grad_document(result, streamed=True), written)  # as the command line writes it: from the tape
+    assert "_built" not in vars(result)
+    assert json.loads(written.getvalue()) == json.loads(dumps(grad_document(expected)))
+    assert grad_document(result) == grad_document(expected)  # the stages as Python objects: the graph, built now
 
 
 def test_the_budget_still_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,8 +222,9 @@ def test_the_budget_still_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
         bpcli.grad("x * y + x", x=1.0, y=2.0, limits=bpcli.Limits(max_total_elements=5))
 
 
-def test_only_what_shows_no_stage_goes_on_the_tape(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A table or the whole document needs the graph: the command line builds it at once, with no tape first."""
+def test_only_explain_builds_the_graph_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--explain reads the graph's stages: the command line builds it at once, with no tape first. The JSON
+    document, its stages included, and the table are read from the tape."""
     calls: list[str] = []
     real = tape.differentiate
 
@@ -203,10 +234,15 @@ def test_only_what_shows_no_stage_goes_on_the_tape(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(tape, "differentiate", counted)
     monkeypatch.setattr(tape, "SHORTEST", 0)
-    for shows_stages in (["x * y"], ["x * y", "--json"], ["x * y", "--json", "--gradients-only", "--explain"]):
-        assert run_cli("grad", *shows_stages, "-x", "1", "-y", "2").exit_code == 0
+    for explained in (["x * y", "--explain"], ["x * y", "--json", "--explain"]):
+        assert run_cli("grad", *explained, "-x", "1", "-y", "2").exit_code == 0
     assert calls == []
     assert run_cli("grad", "x * y", "-x", "1", "-y", "2", "--json", "--gradients-only").exit_code == 0
     assert calls == ["x * y"]
-    bpcli.grad("x * y", x=1, y=2)
+    run = run_cli("grad", "x * y", "-x", "1", "-y", "2", "--json")
     assert calls == ["x * y"] * 2
+    assert json.loads(run.stdout)["stages"][0]["local_formula"] == ["y", "x"]
+    assert "∂f/∂x = y = 2" in run_cli("grad", "x * y", "-x", "1", "-y", "2").stdout
+    assert calls == ["x * y"] * 3
+    bpcli.grad("x * y", x=1, y=2)
+    assert calls == ["x * y"] * 4

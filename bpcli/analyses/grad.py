@@ -55,9 +55,10 @@ def grad_shown(
     expression: str, given: Mapping[str, Any], *, upstream: Any = None, expand: bool = False,
     limits: Limits = Limits(), stages: bool = False,
 ) -> GradResult:
-    """``grad`` for a caller that knows what it will show: with ``stages`` (a table, the whole JSON
-    document, --explain), the graph is built at once; without, a large expression of numbers is
-    differentiated on the flat tape (engine/tape.py) and the graph built only if a view asks for it."""
+    """``grad`` for a caller that knows what it will show: with ``stages`` (--explain, a view that reads
+    the graph), the graph is built at once; without, a large expression of numbers is differentiated on
+    the flat tape (engine/tape.py), whose run the stages, the forks and the JSON document are read from,
+    and the graph built only if another view asks for it."""
 
     def usual() -> GradResult:
         with collector_paused():

@@ -21,29 +21,28 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, NamedTuple, Sequence, Union
 
 from bpcli import views
 from bpcli.analyses.grad import grad
-from bpcli.analyses.expected import Written
 from bpcli.analyses.result import GradResult, Result
 from bpcli.engine import arrow
 from bpcli.engine.budget import check_budget
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
+from bpcli.engine.record import Record, field
 from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
 from bpcli.engine.shapes import show, value_shape
 from bpcli.engine.values import MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows
 
 
-@dataclass
-class PointsResult(Result):
+class PointsResult(Result, Record):
     """The value and every gradient at each point (``bpcli grad --points``): columns as numpy arrays.
 
     ``to_csv()`` and ``to_jsonl()`` are the text the command writes with ``--format csv``
-    and ``--format jsonl``.
+    and ``--format jsonl``. (The command line's small tables, ``few_points``, hold the columns
+    as ``array("d")`` instead: numpy is not imported for them.)
     """
 
     output: str
@@ -114,6 +113,32 @@ def grad_points(
     else:
         given = points
     table = {name: np.asarray(column, dtype=np.float64).reshape(-1) for name, column in given.items()}
+    values, notices, count = bound_columns(variables, table, given, bindings, np.full)
+    if graph.elementwise():
+        problem = Problem.bound(graph, values, limits)
+        adjoints = problem.backward(None)  # upstream 1 rather than an array of ones: fewer multiplications
+        blocks = _by_blocks(expression, expand, problem, values, count) if count > 2 * BLOCK else None
+        if blocks is not None:
+            value, gradients = blocks
+            warnings = problem.warnings([])  # those of binding, and the stages that do not reach the output
+        else:
+            result = GradResult(problem, adjoints, problem.gradients(adjoints))
+            value = np.broadcast_to(result.value, (count,))
+            gradients = {name: np.broadcast_to(g, (count,)) for name, g in result.gradients.items()}
+            warnings = result.warnings
+    else:
+        value, gradients, warnings = _row_by_row(expression, values, count, expand, limits)
+    return PointsResult(graph.nodes[graph.output].name, values, value, gradients, notices + warnings)
+
+
+def bound_columns(
+    variables: list[str], table: Mapping[str, Any], given: Mapping[str, Any], bindings: Mapping[str, Any],
+    full: Callable[[int, float], Any],
+) -> tuple[dict[str, Any], list[Notice], int]:
+    """A column for every variable (``table``'s, else ``full(rows, number)`` of its binding), the notices
+    of the table (columns no variable uses, cells that underflowed, as ``given`` marks them) and the
+    number of rows. Both paths of ``--points`` (numpy's, and ``few_points``' on numbers) go through
+    here, so that they say the same."""
     count = _row_count(table)
     fixed = {name: _fixed_number(name, value) for name, value in bindings.items() if name in variables}
     unused = [name for name in table if name not in variables]
@@ -131,7 +156,7 @@ def grad_points(
     ]
     # Every variable gets a whole column, so that each point gets its own gradient.
     values = {
-        name: table[name] if name in table else np.full(count, fixed[name]) if name in fixed else None
+        name: table[name] if name in table else full(count, fixed[name]) if name in fixed else None
         for name in variables
     }
     missing = [name for name, column in values.items() if column is None]
@@ -139,21 +164,7 @@ def grad_points(
         raise BpcliError(
             f"no column and no value for {', '.join(missing)}: add a column to the points, or bind it (-{missing[0]} 1)"
         )
-    if graph.elementwise():
-        problem = Problem.bound(graph, values, limits)
-        adjoints = problem.backward(None)  # upstream 1 rather than an array of ones: fewer multiplications
-        blocks = _by_blocks(expression, expand, problem, values, count) if count > 2 * BLOCK else None
-        if blocks is not None:
-            value, gradients = blocks
-            warnings = problem.warnings([])  # those of binding, and the stages that do not reach the output
-        else:
-            result = GradResult(problem, adjoints, problem.gradients(adjoints))
-            value = np.broadcast_to(result.value, (count,))
-            gradients = {name: np.broadcast_to(g, (count,)) for name, g in result.gradients.items()}
-            warnings = result.warnings
-    else:
-        value, gradients, warnings = _row_by_row(expression, values, count, expand, limits)
-    return PointsResult(graph.nodes[graph.output].name, values, value, gradients, notices + warnings)
+    return values, notices, count
 
 
 UNUSED_NAMED = 5  # columns named one by one in a warning or a message; the rest are counted
@@ -244,8 +255,7 @@ def _row_count(table: Mapping[str, Any]) -> int:
 # ---- reading tables -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(NamedTuple):
     """The names of a plain array's columns: given (``--columns``), or the expression's variables in order."""
 
     names: list[str]
@@ -270,8 +280,7 @@ def read_points(path: Path, order: Order | None = None, limits: Limits = Limits(
 NPY_HEADER_BYTES = 65_536  # an .npy header is at most 4 GiB by the format, a few hundred bytes in practice
 
 
-@dataclass(frozen=True)
-class _Context:
+class _Context(NamedTuple):
     order: Order
     limits: Limits
 
@@ -296,20 +305,34 @@ def _text(path: Path | str, data: bytes) -> str:
 def _read_csv(path: Path | str, data: bytes, context: _Context | None = None) -> dict[str, Any]:
     """CSV with a header row: plain numbers by a fast parser (pyarrow's, else numpy's), anything else
     (quotes, blank cells, a word, numbers that may underflow) by the careful reader that names the line."""
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    end = data.find(b"\n", start)
-    if end >= 0:
-        body = memoryview(data)[end + 1:]  # not a copy: a million rows are tens of megabytes
-        names = _header(path, _text(path, data[start:end]))
-        columns = _parsed(body, len(names)) if _number_bytes_only(body) else None
-        if columns is not None and not any(_may_underflow(column, body) for column in columns):
+    body = csv_body(path, data)
+    if body is not None:
+        names, rows = body
+        columns = _parsed(rows, len(names)) if _number_bytes_only(rows) else None
+        if columns is not None and not any(_may_underflow(column, rows) for column in columns):
             return dict(zip(names, columns))
     return _read_csv_carefully(path, data)
 
 
+def _read_csv_carefully(path: Path | str, data: bytes) -> dict[str, Any]:
+    names, numbers, underflowed = csv_rows(path, data)
+    return underflowed.columns(names, _array(numbers, len(names)))
+
+
+def csv_body(path: Path | str, data: bytes) -> tuple[list[str], memoryview] | None:
+    """The names of the header row (checked) and the bytes beneath it, or None for a file of one line."""
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    end = data.find(b"\n", start)
+    if end < 0:
+        return None
+    # The body is not a copy: a million rows are tens of megabytes.
+    return _header(path, _text(path, data[start:end])), memoryview(data)[end + 1:]
+
+
 # The bytes plain numbers are written with: digits, signs, points, exponents, inf, infinity and nan.
 _NUMBER_BYTES = b"0123456789+-.eE,\r\n \tinfatyINFATY"
-# A number written nonzero is 0 in float64 only with an exponent of 3 digits or 200 zeros after the point.
+# A number written nonzero is 0 in float64 only with an exponent of 3 digits or 200 zeros after the point
+# (in CSV or in JSON Lines).
 _TINY = re.compile(rb"[eE]-\d{3}|0{200}")
 
 
@@ -377,15 +400,15 @@ def _header(path: Path | str, line: str) -> list[str]:
     return names
 
 
-def _read_csv_carefully(path: Path | str, data: bytes) -> dict[str, Any]:
+def csv_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[float]], Underflowed]:
+    """The careful reader: the names, each row's numbers, and the cells that underflowed; every wrong
+    cell named with its line. Numbers only, no numpy: the small tables' reader too (few_points)."""
     import csv  # only for files (start-up)
-
-    import numpy as np  # numpy only where arrays are (start-up)
 
     lines = _text(path, data).splitlines()
     names = _header(path, lines[0] if lines else "")
     rows = csv.reader(lines[1:])
-    underflowed = _Underflowed(len(names))
+    underflowed = Underflowed(len(names))
     numbers: list[list[float]] = []
     for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
@@ -397,11 +420,17 @@ def _read_csv_carefully(path: Path | str, data: bytes) -> dict[str, Any]:
                 raise BpcliError(f"{path}, line {line}: {excerpt(cell.strip())} is not a number")
         numbers.append([float(cell) for cell in row])
         underflowed.note([cell.strip() for cell in row], numbers[-1])
-    array = np.array(numbers, dtype=np.float64).reshape(-1, len(names))
-    return underflowed.columns(names, array)
+    return names, numbers, underflowed
 
 
-class _Underflowed:
+def _array(numbers: list[list[float]], width: int) -> Any:
+    """Rows of numbers as a 2-D float64 array (no rows: 0 by ``width``; rows of no columns: rows by 0)."""
+    import numpy as np  # numpy only where arrays are (start-up)
+
+    return np.array(numbers, dtype=np.float64).reshape(len(numbers), width)
+
+
+class Underflowed:
     """Per column, the numbers written nonzero that float64 made 0 (1e-400), so that they are reported."""
 
     def __init__(self, width: int) -> None:
@@ -414,22 +443,34 @@ class _Underflowed:
                 self.count[i] += 1
                 self.first[i] = self.first[i] or text
 
+    def any(self) -> bool:
+        return any(self.count)
+
     def columns(self, names: list[str], array: Any) -> dict[str, Any]:
         return {name: marked_underflow(array[:, i], self.first[i], self.count[i]) for i, name in enumerate(names)}
 
 
 def _read_jsonl(path: Path | str, data: bytes, context: _Context | None = None) -> dict[str, Any]:
-    import numpy as np  # numpy only where arrays are (start-up)
+    names, numbers, underflowed = jsonl_rows(path, data)
+    return underflowed.columns(names, _array(numbers, len(names)))
 
+
+def jsonl_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[float]], Underflowed]:
+    """The names, each row's numbers and the cells that underflowed of JSON Lines; no numpy (few_points)."""
+    number: Any = float
+    if _TINY.search(data):  # a number that may underflow: each is kept with its text, to see 1e-400 become 0
+        from bpcli.analyses.expected import Written  # only then (start-up: it imports dataclasses)
+
+        number = Written
     names: list[str] | None = None
-    underflowed: _Underflowed | None = None
+    underflowed: Underflowed | None = None
     numbers: list[list[float]] = []
     for line, text in enumerate(_text(path, data).splitlines(), start=1):
         if not text.strip():
             continue
         try:
-            # float64 in the end; int() refuses 4,300 digits. Numbers are kept as text too, to see 1e-400 become 0.
-            row = json.loads(text, parse_int=float, parse_float=Written, object_pairs_hook=_unique_keys)
+            # float64 in the end (int() refuses 4,300 digits)
+            row = json.loads(text, parse_int=float, parse_float=number, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as error:
             raise BpcliError(f"{path}, line {line}: not valid JSON ({error.msg})") from None
         except RecursionError:
@@ -450,12 +491,11 @@ def _read_jsonl(path: Path | str, data: bytes, context: _Context | None = None) 
             raise BpcliError(f"{path}, line {line}: every value must be a number")
         numbers.append([float(v) for v in values])
         if underflowed is None:
-            underflowed = _Underflowed(len(names))
-        underflowed.note([v.text if isinstance(v, Written) else "" for v in values], numbers[-1])
+            underflowed = Underflowed(len(names))
+        underflowed.note([getattr(v, "text", "") for v in values], numbers[-1])
     if names is None or underflowed is None:
         raise BpcliError(f"{path} has no points")
-    array = np.array(numbers, dtype=np.float64)
-    return underflowed.columns(names, array)
+    return names, numbers, underflowed
 
 
 def _read_npy(path: Path, data: bytes, context: _Context) -> dict[str, Any]:

@@ -7,15 +7,18 @@ recomputed. Every view (the table, the JSON document) reads a GradResult.
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Any, Callable, NamedTuple
+import re
+from functools import cached_property, lru_cache
+from typing import Any, Callable, NamedTuple, Sequence, overload
 
 from bpcli import views
+from bpcli.engine import tape
 from bpcli.engine.backward import Adjoints
 from bpcli.engine.evaluate import Evaluation
 from bpcli.engine.formulas import Texts
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.problem import Notice, Problem, collector_paused
+from bpcli.engine.tape import Run
 
 
 class Result:
@@ -160,6 +163,12 @@ class GradResult(Result):
     def stages(self) -> list[Stage]:
         with collector_paused():  # many small objects, no cycles (see collector_paused)
             return [self._stage(index, node) for index, node in enumerate(self.graph.stages, start=1)]
+
+    @property
+    def tensors(self) -> bool:
+        """Whether an input, the output or a stage holds an array (the table then shows shapes)."""
+        graph = self.graph
+        return any(shape != () for shape in self.shapes.values()) or any(graph.shape(n) != () for n in graph.stages)
 
     @cached_property
     def forks(self) -> list[Fork]:
@@ -339,3 +348,133 @@ class TapeGradResult(GradResult):
     @cached_property
     def warnings(self) -> list[Notice]:
         return list(self._answer.warnings)
+
+    @property
+    def run(self) -> Run:
+        """The tape's run, every stage's numbers by entry: the JSON document writes its stages from it."""
+        run: Run = self._answer.run
+        return run
+
+    @property
+    def tensors(self) -> bool:
+        return False  # the tape takes numbers only
+
+    @cached_property
+    def stages(self) -> list[Stage]:  # a sequence, each stage made when it is read
+        """The stages, read from the tape's run: each made when it is asked for (a table shows 200 of
+        100,000), the graph's own Stage, bit for bit."""
+        stages: list[Stage] = _TapeStages(self)  # type: ignore[assignment]
+        return stages
+
+    @cached_property
+    def names(self) -> list[tuple[int, str]]:
+        """Each entry's stage number and name (a variable: 0 and its own name), as the graph names them."""
+        return tape.all_names(self.run.tape)
+
+    @cached_property
+    def forks(self) -> list[Fork]:
+        """The values used more than once, read from the tape as ``GradResult`` reads them from the graph:
+        the shares in the order the backward pass adds them (the last stage first)."""
+        with collector_paused():  # as many contributions as uses of the inputs
+            return self._tape_forks()
+
+    def _tape_forks(self) -> list[Fork]:
+        run, names = self.run, self.names
+        ops, first, second = run.tape.ops, run.tape.first, run.tape.second
+        uses = bytearray(len(ops))  # how many uses each entry has, up to 2
+        for i, op in enumerate(ops):
+            if op != tape.VARIABLE:
+                for k in (first[i], second[i]) if second[i] >= 0 else (first[i],):
+                    uses[k] = min(uses[k] + 1, 2)
+        contributions: dict[int, list[Contribution]] = {k: [] for k in range(len(ops)) if uses[k] == 2}
+        shares = run.shares
+        for i in range(len(ops) - 1, -1, -1):
+            if ops[i] == tape.VARIABLE:
+                continue
+            number, name = names[i]
+            for position, k in enumerate((first[i], second[i]) if second[i] >= 0 else (first[i],)):
+                if k in contributions:
+                    contributions[k].append(Contribution(name, number, shares[2 * i + position]))
+        return [Fork(names[k][1], tuple(shares_of), run.adjoint[k]) for k, shares_of in contributions.items()]
+
+    @staticmethod
+    def stage_like(op: str, inputs: tuple[str, ...], name: str) -> Stage:
+        """The stage the graph makes of the gate ``op`` alone, its inputs and itself named as given (its
+        numbers whatever they are): the JSON document's template of every such stage of the tape."""
+        return _one_gate_stage(op, inputs, name)
+
+
+class _TapeStages(Sequence[Stage]):
+    """A TapeGradResult's stages, each made from the tape's run when it is read."""
+
+    def __init__(self, result: TapeGradResult) -> None:
+        self.result = result
+        self.entries = [entry for entry, op in enumerate(result.run.tape.ops) if op != tape.VARIABLE]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __eq__(self, other: object) -> bool:  # equal to the list of the same stages, as GradResult's stages are
+        return list(self) == (list(other) if isinstance(other, _TapeStages) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # like a list's
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+    @overload
+    def __getitem__(self, index: int) -> Stage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Stage]: ...
+
+    def __getitem__(self, index: int | slice) -> Stage | list[Stage]:
+        if isinstance(index, slice):
+            return [self._stage(entry) for entry in self.entries[index]]
+        return self._stage(self.entries[index])
+
+    def _stage(self, entry: int) -> Stage:
+        run, names = self.result.run, self.result.names
+        first, second = run.tape.first[entry], run.tape.second[entry]
+        operands = (first,) if second < 0 else (first, second)
+        like, expr, formulas = _stage_texts(tape.OPS[run.tape.ops[entry]], len(operands), first == second)
+        index, name = names[entry]
+        inputs = tuple([names[k][1] for k in operands])
+        return like._replace(
+            index=index, node=entry, name=name, expr=expr.format(name, *inputs),
+            inputs=inputs, value=run.values[entry],
+            local=tuple([run.local[2 * entry + p] for p in range(len(operands))]),
+            formulas=tuple([None if formula is None else formula.format(name, *inputs) for formula in formulas]),
+            upstream=run.adjoint[entry],
+            downstream=tuple([run.shares[2 * entry + p] for p in range(len(operands))]),
+        )
+
+
+_PLACEHOLDERS = ("qqstage", "qqin0", "qqin1")  # words no gate or formula text holds
+
+
+@lru_cache(maxsize=None)
+def _stage_texts(op: str, arity: int, repeated: bool) -> tuple[Stage, str, tuple[str | None, ...]]:
+    """The stage of ``op`` alone, and its expression and local formulas as format strings of the stage's
+    name and its inputs' names (both inputs one value, for ``repeated``)."""
+    name, *inputs = _PLACEHOLDERS[: 1 + arity]
+    like = _one_gate_stage(op, (inputs[0],) * arity if repeated else tuple(inputs), name)
+    places = {placeholder: f"{{{place}}}" for place, placeholder in enumerate(_PLACEHOLDERS)}
+
+    def template(text: str) -> str:  # names hold no braces
+        escaped = text.replace("{", "{{").replace("}", "}}")
+        return re.sub("|".join(rf"\b{p}\b" for p in _PLACEHOLDERS), lambda m: places[m.group()], escaped)
+
+    formulas = tuple(None if formula is None else template(formula) for formula in like.formulas)
+    return like, template(like.expr), formulas
+
+
+@lru_cache(maxsize=None)
+def _one_gate_stage(op: str, inputs: tuple[str, ...], name: str) -> Stage:
+    gate = REGISTRY[op]
+    text = re.sub(r"\b[ab]\b", lambda letter: inputs["ab".index(letter.group())], gate.syntax)
+    problem = Problem.of(f"{name} = {text}", {variable: 0.5 for variable in inputs})
+    adjoints = problem.backward(None)
+    result = GradResult(problem, adjoints, problem.gradients(adjoints))
+    (stage,) = result.stages
+    return stage

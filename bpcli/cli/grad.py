@@ -130,8 +130,9 @@ def grad(
             Limits(max_elements, max_total_elements),
         )
         return
-    # Only --json --gradients-only shows no stage: then a large expression may go on the flat tape.
-    shows_stages = not (json_output and gradients_only and not explain)
+    # The JSON document and the table read a large expression's stages from the flat tape's run; --explain
+    # reads the graph's.
+    shows_stages = explain
     result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length,
                               max_total_elements=max_total_elements, command="grad", stages=shows_stages)
     sentences = None

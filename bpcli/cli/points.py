@@ -23,21 +23,20 @@ FORMAT_OF_SUFFIX = {
     ".feather": "arrow",
 }
 FORMATS = ("csv", "jsonl", "npy", "npz", "parquet", "arrow")
+TEXT_FORMATS = ("csv", "jsonl")
 
 
 def run(
     text: str, points: Path, values: dict[str, Any], out: Optional[Path], fmt: Optional[str], json_output: bool,
     expand: bool, limits: Limits, columns: Optional[str] = None,
 ) -> None:
-    from bpcli.analyses.points import grad_points  # only the command's own analysis (start-up)
     from bpcli.views.points_out import write_points  # a view only when shown (start-up)
 
     fmt = output_format(out, fmt, json_output)
     names = column_option(columns)
-    source = _stdin_points() if str(points) == "-" else points
-    if names is not None and not (isinstance(source, Path) and source.suffix.lower() == ".npy"):
+    if names is not None and not (str(points) != "-" and points.suffix.lower() == ".npy"):
         raise BpcliError("--columns names the columns of a plain .npy file; the other formats name their own")
-    result = grad_points(text, source, values, expand=expand, limits=limits, columns=names)
+    result = _computed(text, points, values, fmt, expand, limits, names)
     common.warn_unused(result.warnings)
     common.warn_values(result.warnings)
     if out is None:
@@ -49,6 +48,25 @@ def run(
     # The file appears whole or not at all: a full disk, Ctrl-C or SIGTERM leaves the previous one.
     with atomic_output(out, binary=True) as stream, _progress(result.count) as advance:
         write_points(result, stream, fmt, advance)
+
+
+def _computed(
+    text: str, points: Path, values: dict[str, Any], fmt: str, expand: bool, limits: Limits,
+    names: Optional[list[str]],
+) -> Any:
+    """The points' result: a small text table written as text row by row on numbers (few_points, which
+    needs no numpy: start-up), anything else on the numpy path (grad_points)."""
+    data = read_bytes(Path("-"), " (the points)") if str(points) == "-" else None  # capped, as every read
+    if fmt in TEXT_FORMATS and names is None:
+        from bpcli.analyses.few_points import few_points  # the command's own analysis (start-up)
+
+        result = few_points(text, points, values, data=data, expand=expand, limits=limits)
+        if result is not None:
+            return result
+    from bpcli.analyses.points import grad_points, read_points_data  # the command's own analysis (start-up)
+
+    source = points if data is None else read_points_data(data)
+    return grad_points(text, source, values, expand=expand, limits=limits, columns=names)
 
 
 def output_format(out: Optional[Path], fmt: Optional[str], json_output: bool) -> str:
@@ -71,13 +89,6 @@ def column_option(columns: Optional[str]) -> Optional[list[str]]:
     if columns is None:
         return None
     return [name.strip() for name in columns.split(",")]
-
-
-def _stdin_points() -> dict[str, Any]:
-    """``--points -``: the points table on standard input (CSV with a header, or JSON Lines)."""
-    from bpcli.analyses.points import read_points_data  # only the command's own analysis (start-up)
-
-    return read_points_data(read_bytes(Path("-"), " (the points)"))  # capped, as every read
 
 
 class _progress:

@@ -330,7 +330,7 @@ def evaluated(
 
     With ``circuit_without_values`` and no values bound at all, the circuit
     alone (api.circuit: values None), for the views that can show structure.
-    Without ``stages`` (nothing shown but the values and gradients), a large
+    Without ``stages`` (no view that reads the graph: the table and the JSON document read the tape), a large
     expression may go on the flat tape (analyses.grad.grad_shown).
     """
     text, extra = read_expression(expression, file, arguments, max_length, command=command)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.formulas import gate_text
@@ -216,15 +216,31 @@ class _Numbers:
 NUMBERS = _Numbers()
 
 
+class Run(NamedTuple):
+    """Every number of a tape's run, by entry: what a stage of the graph holds, without the graph.
+
+    ``local[2 * i + p]`` is the local gradient of entry i for its input p and ``shares[2 * i + p]`` what
+    that input received from it (a one-input gate's second place is unused); ``adjoint[i]`` is
+    d(output)/d(entry i).
+    """
+
+    tape: Tape
+    values: array[float]
+    adjoint: array[float]
+    local: array[float]
+    shares: array[float]
+
+
 class Answer(NamedTuple):
     """What the tape computed: the output's value, each input's value and gradient (first use first),
-    and the warnings of the run (kinks and ties hit, in forward order)."""
+    the warnings of the run (kinks and ties hit, in forward order), and the run itself (its stages)."""
 
     output: str  # the output's name
     value: float
     inputs: dict[str, float]
     gradients: dict[str, float]
     warnings: list[Notice]
+    run: Run
 
 
 def differentiate(text: str, given: Mapping[str, Any], limits: Limits = Limits()) -> Answer | None:
@@ -244,12 +260,15 @@ def differentiate(text: str, given: Mapping[str, Any], limits: Limits = Limits()
     values = forward(tape, point, kinks)
     if values is None:
         return None
-    adjoint = backward(tape, values)
-    if adjoint is None:
+    run = backward(tape, values)
+    if run is None:
         return None
-    output = stage_names(tape, {len(tape) - 1})[len(tape) - 1][1]
-    return Answer(output, values[-1], dict(zip(tape.variables, point)),
-                  {name: adjoint[entry] for name, entry in tape.variables.items()}, kink_notices(tape, kinks, text))
+    adjoint, last = run.adjoint, len(tape) - 1
+    # The names of the output, the gates that hit a kink and their inputs only (all of them: some 130 bytes a gate).
+    names = stage_names(tape, {last, *kinks, *(k for entry in kinks for k in (tape.first[entry], tape.second[entry]))})
+    return Answer(names[last][1], values[-1], dict(zip(tape.variables, point)),
+                  {name: adjoint[entry] for name, entry in tape.variables.items()},
+                  kink_notices(tape, kinks, text, names), run)
 
 
 def forward(tape: Tape, point: list[float], kinks: list[int]) -> array[float] | None:
@@ -272,12 +291,14 @@ def forward(tape: Tape, point: list[float], kinks: list[int]) -> array[float] | 
     return values if math.isfinite(sum(values)) else None
 
 
-def backward(tape: Tape, values: array[float]) -> array[float] | None:
-    """d(output)/d(entry) for every entry, the output seeded with 1 as backward.py seeds it; None if a
+def backward(tape: Tape, values: array[float]) -> Run | None:
+    """d(output)/d(entry) for every entry, the output seeded with 1 as backward.py seeds it, with each
+    gate's local gradients and what each of its inputs received (``Run``); None if a gradient or a local
     gradient is not finite, or if a stage does not reach the output (the graph warns of it)."""
     ops, first, second = tape.ops, tape.first, tape.second
     count = len(ops)
     adjoint = array("d", bytes(8 * count))
+    local_of, shares = array("d", bytes(16 * count)), array("d", bytes(16 * count))
     arrived = bytearray(count)
     adjoint[count - 1], arrived[count - 1] = 1.0, 1
     gates, numbers, select = _GATES, NUMBERS, scalar.mul0
@@ -299,22 +320,20 @@ def backward(tape: Tape, values: array[float]) -> array[float] | None:
             local = partial(numbers, *inputs, out)
             # As backward.py multiplies: a selecting partial with mul0 (the same product for finite numbers).
             share = select(local, up) if position in selects else local * up
+            local_of[2 * i + position], shares[2 * i + position] = local, share
             k = operands[position]
             if arrived[k]:
                 adjoint[k] += share  # in the order the graph's accumulate adds them
             else:
                 adjoint[k], arrived[k] = share, 1
-    return adjoint if math.isfinite(sum(adjoint)) else None
+    if not math.isfinite(sum(adjoint) + sum(local_of)):  # the shares add up into the adjoints
+        return None
+    return Run(tape, values, adjoint, local_of, shares)
 
 
-def kink_notices(tape: Tape, kinks: list[int], text: str) -> list[Notice]:
-    """The notice the graph writes for each kink or tie hit: "stage 7, t7 = max(t5, x1): max tie: ..."."""
-    if not kinks:
-        return []
-    named = set(kinks)
-    for entry in kinks:
-        named.update(k for k in (tape.first[entry], tape.second[entry]) if k != _NONE)
-    names = stage_names(tape, named)
+def kink_notices(tape: Tape, kinks: list[int], text: str, names: Mapping[int, tuple[int, str]]) -> list[Notice]:
+    """The notice the graph writes for each kink or tie hit: "stage 7, t7 = max(t5, x1): max tie: ...";
+    ``names``: the stage number and name of each of those gates and of their inputs (stage_names)."""
     notices = []
     for entry in kinks:
         number, name = names[entry]
@@ -330,21 +349,28 @@ def kink_notices(tape: Tape, kinks: list[int], text: str) -> list[Notice]:
 
 
 def stage_names(tape: Tape, entries: set[int]) -> dict[int, tuple[int, str]]:
-    """The stage number and name the graph gives each of ``entries`` (a variable: 0 and its own name):
+    """The stage number and name the graph gives each of ``entries`` (see ``numbered``)."""
+    return {entry: names for entry, names in enumerate(numbered(tape)) if entry in entries}
+
+
+def all_names(tape: Tape) -> list[tuple[int, str]]:
+    """The stage number and name the graph gives every entry (see ``numbered``)."""
+    return list(numbered(tape))
+
+
+def numbered(tape: Tape) -> Iterator[tuple[int, str]]:
+    """The stage number and name the graph gives each entry in turn (a variable: 0 and its own name):
     lowering names every gate t1, t2, ... in order, skipping the program's names, and then gives the
     gates that statements name (the output f included) their names."""
     variables = {entry: name for name, entry in tape.variables.items()}
-    names: dict[int, tuple[int, str]] = {}
+    taken, named = tape.variables.keys() | tape.stages.keys(), tape.named
     number = count = 0
     for entry, op in enumerate(tape.ops):
         if op == VARIABLE:
-            if entry in entries:
-                names[entry] = (0, variables[entry])
+            yield 0, variables[entry]
             continue
         number += 1
         count += 1
-        while f"t{count}" in tape.variables or f"t{count}" in tape.stages:
+        while f"t{count}" in taken:
             count += 1
-        if entry in entries:
-            names[entry] = (number, tape.named.get(entry, f"t{count}"))
-    return names
+        yield number, named.get(entry) or f"t{count}"

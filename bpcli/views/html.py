@@ -12,7 +12,6 @@ with no second table to keep in step. Every piece of text is escaped here
 from __future__ import annotations
 
 import csv
-import dataclasses
 import html
 import re
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpcli.engine.printable import printable
+from bpcli.engine.record import replace
 from bpcli.views import table_of
 from bpcli.views.check_table import FAIL
 from bpcli.views.terminal import Fitted
@@ -303,7 +303,7 @@ POINT_ROWS = 200  # rows of a points table a notebook shows; the rest are counte
 
 def _points_blocks(result: Any) -> list[TableBlock | TextBlock]:
     # Only the rows shown are written out: a million points are not formatted to show two hundred.
-    first = dataclasses.replace(
+    first = replace(
         result, inputs={name: column[:POINT_ROWS] for name, column in result.inputs.items()},
         value=result.value[:POINT_ROWS],
         gradients={name: column[:POINT_ROWS] for name, column in result.gradients.items()},

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any, Callable
+import re
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
 
 if TYPE_CHECKING:  # views read results, never import the analyses
     from bpcli.analyses.check import CheckResult
@@ -37,7 +38,8 @@ def grad_document(
     """The bpcli.grad/1 document of a GradResult; ``explanation``: the sentences of ``--explain``.
 
     ``gradients_only`` leaves out the stages and the forks (``--gradients-only``);
-    ``streamed`` keeps arrays as they are, for ``write`` to write row by row.
+    ``streamed`` keeps arrays as they are, for ``write`` to write row by row, and has the stages of a
+    result of the flat tape written from its arrays as they are written (the same text, without the graph).
     """
     value = _streamed if streamed else jsonable
     document = {
@@ -51,7 +53,9 @@ def grad_document(
         "constants": result.constants,
     }
     if not gradients_only:
-        document["stages"] = [_stage(stage, value) for stage in result.stages]
+        run = getattr(result, "run", None) if streamed else None  # a TapeGradResult's: the tape's arrays
+        document["stages"] = [_stage(stage, value) for stage in result.stages] if run is None else _Encoded(
+            lambda: _tape_stages(run, result.names, result.stage_like))
         document["forks"] = {
             fork.name: {
                 "contributions": [{"stage": c.stage, "value": value(c.value)} for c in fork.contributions],
@@ -367,6 +371,84 @@ def _stage(stage: Any, value: Callable[[Any], Any]) -> dict[str, Any]:
     }
 
 
+class _Encoded:
+    """A list in a document whose items are JSON text already, made in chunks as the document is written
+    (a large expression's stages: their text is written without a Stage or a dict per stage)."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks: Callable[[], Iterable[list[str]]]) -> None:
+        self.chunks = chunks  # called each time the document is written
+
+
+# A stage of the tape is written from a template: the stage the graph makes of its gate alone, with these
+# names for its inputs and itself and a hole for each number, written by _stage itself (so the two writers
+# cannot differ). The names are words no gate or formula text holds.
+_PLACEHOLDERS = ("qqin0", "qqin1", "qqstage")
+_HOLE = "\ue000"  # marks a number's hole in a template's first text (a private-use character)
+# The holes in order: the stage's number, its name, its inputs' names, then its numbers.
+_INDEX, _VALUE, _UPSTREAM, _LOCAL, _DOWNSTREAM = 0, 4, 5, (6, 7), (8, 9)
+
+
+class _Hole(NamedTuple):
+    place: int
+
+
+def _hole_text(hole: Any) -> str:
+    return f"{_HOLE}{hole.place}{_HOLE}"
+
+
+def _stage_template(stage_like: Callable[[str, tuple[str, ...], str], Any], op: str, inputs: tuple[str, ...]) -> str:
+    """The format string of the stage of ``op`` on ``inputs`` (placeholders; the same one twice for x * x),
+    for ``str.format(index, name, input 0's name, input 1's name, value, upstream, local 0, local 1,
+    downstream 0, downstream 1)``: _stage's own text of the gate alone, its names and numbers made holes."""
+    stage = stage_like(op, inputs, _PLACEHOLDERS[2])
+    arity = len(inputs)
+    marked = stage._replace(index=_hole_text(_Hole(_INDEX)), value=_Hole(_VALUE), upstream=_Hole(_UPSTREAM),
+                            local=tuple(_Hole(p) for p in _LOCAL[:arity]),
+                            downstream=tuple(_Hole(p) for p in _DOWNSTREAM[:arity]))
+    text = _compact(_stage(marked, _hole_text)).replace("{", "{{").replace("}", "}}")
+    text = re.sub(f'"{_HOLE}(\\d+){_HOLE}"', r"{\1}", text)
+    places = {_PLACEHOLDERS[2]: "{1}", _PLACEHOLDERS[0]: "{2}", _PLACEHOLDERS[1]: "{3}"}
+    return re.sub("|".join(rf"\b{name}\b" for name in _PLACEHOLDERS), lambda name: places[name.group()], text)
+
+
+_STAGES_PER_CHUNK = 2_000
+
+
+def _tape_stages(run: Any, names: list[tuple[int, str]],
+                 stage_like: Callable[[str, tuple[str, ...], str], Any]) -> Iterator[list[str]]:
+    """The JSON text of every stage of a tape's run (engine/tape.py), in chunks: each from the template of
+    its gate (and of whether its two inputs are one value), its names and numbers filled in."""
+    from bpcli.engine.tape import OPS, VARIABLE  # the tape's opcodes: the positions in OPS
+
+    one, two = _PLACEHOLDERS[:1], _PLACEHOLDERS[:2]
+    templates: dict[tuple[int, bool], str] = {}
+    ops, first, second = run.tape.ops, run.tape.first, run.tape.second
+    values, adjoint, local, shares = run.values, run.adjoint, run.local, run.shares
+    number_text = float.__repr__  # json's own: every number of a run is finite, and -0.0 is written 0.0 below
+    chunk: list[str] = []
+    for i, op in enumerate(ops):
+        if op == VARIABLE:
+            continue
+        a, b = first[i], second[i]
+        key = (op, a == b)
+        template = templates.get(key)
+        if template is None:
+            template = templates[key] = _stage_template(
+                stage_like, OPS[op], one if b < 0 else one * 2 if a == b else two)
+        index, name = names[i]
+        chunk.append(template.format(
+            index, name, names[a][1], names[b][1] if b >= 0 else "", number_text(values[i] + 0.0),
+            number_text(adjoint[i] + 0.0), number_text(local[2 * i] + 0.0), number_text(local[2 * i + 1] + 0.0),
+            number_text(shares[2 * i] + 0.0), number_text(shares[2 * i + 1] + 0.0)))
+        if len(chunk) == _STAGES_PER_CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _each(value: Callable[[Any], Any], values: Any) -> list[Any]:
     """``[value(v) for v in values]``, a finite float (most are) turned to JSON's here: 0.0 for -0.0, as jsonable."""
     return [v + 0.0 if type(v) is float and v - v == 0.0 else value(v) for v in values]
@@ -439,7 +521,9 @@ def write(document: dict[str, Any], stream: Any, indent: int | None = 2) -> None
     for number, (key, value) in enumerate(document.items()):
         stream.write(f"{',' if number else ''}\n{pad}" if number else pad)
         stream.write(f"{_compact(key)}: ")
-        if isinstance(value, list) and value and isinstance(value[0], dict):
+        if isinstance(value, _Encoded):
+            _write_encoded(value, stream, f",\n{pad * 2}", (f"[\n{pad * 2}", f"\n{pad}]"))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
             stream.write(f"[\n{pad * 2}")
             for position, item in enumerate(value):
                 if position:
@@ -451,13 +535,24 @@ def write(document: dict[str, Any], stream: Any, indent: int | None = 2) -> None
     stream.write("\n}")
 
 
+def _write_encoded(items: _Encoded, stream: Any, separator: str, brackets: tuple[str, str]) -> None:
+    """A list of JSON texts, chunk by chunk, the items apart by ``separator``; ``[]`` if it is empty."""
+    written = False
+    for chunk in items.chunks():
+        if chunk:
+            stream.write(separator if written else brackets[0])
+            stream.write(separator.join(chunk))
+            written = True
+    stream.write(brackets[1] if written else "[]")
+
+
 class _HoldsArray(Exception):
     """The encoder met a kept array: the value is written piece by piece instead."""
 
 
 def _kept_array(value: Any) -> Any:
     """The encoder's ``default``: a kept array stops it; anything else is refused as json.dumps refuses it."""
-    if isinstance(value, _Array):
+    if isinstance(value, (_Array, _Encoded)):
         raise _HoldsArray
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
@@ -474,6 +569,9 @@ def _write_value(value: Any, stream: Any) -> None:
     """
     if isinstance(value, _Array):
         _write_array(value.array, stream)
+        return
+    if isinstance(value, _Encoded):
+        _write_encoded(value, stream, ", ", ("[", "]"))
         return
     try:
         text = _compact(value)

@@ -39,7 +39,9 @@ def write_points(result: Any, out: IO[bytes], fmt: str, progress: Callable[[int]
         _BINARY_WRITERS[fmt](column_names(result), _columns(result), out)
         return
     names, columns = list(result.inputs), _columns(result)
-    pyarrow = arrow.optional() if fmt == "csv" else None
+    # pyarrow for numpy's columns; the small tables' array("d") columns (few_points) are written by repr,
+    # the same text, without importing pyarrow or numpy (start-up).
+    pyarrow = arrow.optional() if fmt == "csv" and hasattr(result.value, "dtype") else None
     if fmt == "csv":
         out.write((",".join(column_names(result)) + "\n").encode())
     for start in range(0, result.count, CHUNK):

@@ -110,7 +110,7 @@ def downstream_line(stage: Any, position: int, show) -> str:
 
 
 def _has_tensors(result: Any) -> bool:
-    return any(shape != () for shape in result.shapes.values()) or any(s.shape != () for s in result.stages)
+    return bool(result.tensors)
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
