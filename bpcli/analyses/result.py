@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import re
 from functools import cached_property, lru_cache
-from typing import Any, Callable, NamedTuple, Sequence, overload
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence, overload
 
 from bpcli import views
-from bpcli.engine import tape
 from bpcli.engine.backward import Adjoints
 from bpcli.engine.evaluate import Evaluation
 from bpcli.engine.formulas import Texts
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.problem import Notice, Problem, collector_paused
-from bpcli.engine.tape import Run
+
+if TYPE_CHECKING:  # the tape's module only where a large expression went on it (start-up)
+    from bpcli.engine.tape import Run
 
 
 class Result:
@@ -369,6 +370,8 @@ class TapeGradResult(GradResult):
     @cached_property
     def names(self) -> list[tuple[int, str]]:
         """Each entry's stage number and name (a variable: 0 and its own name), as the graph names them."""
+        from bpcli.engine import tape  # loaded already: only the tape makes a TapeGradResult
+
         return tape.all_names(self.run.tape)
 
     @cached_property
@@ -379,6 +382,8 @@ class TapeGradResult(GradResult):
             return self._tape_forks()
 
     def _tape_forks(self) -> list[Fork]:
+        from bpcli.engine import tape  # loaded already: only the tape makes a TapeGradResult
+
         run, names = self.run, self.names
         ops, first, second = run.tape.ops, run.tape.first, run.tape.second
         uses = bytearray(len(ops))  # how many uses each entry has, up to 2
@@ -408,8 +413,11 @@ class _TapeStages(Sequence[Stage]):
     """A TapeGradResult's stages, each made from the tape's run when it is read."""
 
     def __init__(self, result: TapeGradResult) -> None:
+        from bpcli.engine import tape  # loaded already: only the tape makes a TapeGradResult
+
         self.result = result
         self.entries = [entry for entry, op in enumerate(result.run.tape.ops) if op != tape.VARIABLE]
+        self.opcodes = tape.OPS  # each stage's gate, by its opcode
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -437,7 +445,7 @@ class _TapeStages(Sequence[Stage]):
         run, names = self.result.run, self.result.names
         first, second = run.tape.first[entry], run.tape.second[entry]
         operands = (first,) if second < 0 else (first, second)
-        like, expr, formulas = _stage_texts(tape.OPS[run.tape.ops[entry]], len(operands), first == second)
+        like, expr, formulas = _stage_texts(self.opcodes[run.tape.ops[entry]], len(operands), first == second)
         index, name = names[entry]
         inputs = tuple([names[k][1] for k in operands])
         return like._replace(
