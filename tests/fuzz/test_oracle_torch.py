@@ -416,17 +416,28 @@ def disagreements(result: Any, program: Program, point: dict[str, Any]) -> list[
 
 
 ROUNDING_ZERO = 1e-30
+# A matmul's element is rounded once per term: a result this far below the sum of its terms' magnitudes
+# (|A| @ |B|) is what is left of terms that cancel, in an order that numpy and PyTorch round differently.
+CANCELLED = 1e-13
 
 
 def meets_zero_by_rounding(result: Any) -> bool:
-    """Whether a value of the program is nonzero but below ROUNDING_ZERO: the residue of a cancellation
-    (1e-9 * 1e-9 - 1e-18), which numpy's matmul (with fused multiply-adds) and PyTorch's round
-    differently, and which a square root or a kink then turns into nan against 0, or 1 against 0."""
-    return any(
-        value is not None and bool(np.any((np.abs(np.asarray(value, dtype=float)) < ROUNDING_ZERO)
-                                          & (np.asarray(value, dtype=float) != 0)))
-        for value in result.evaluation.values
-    )
+    """Whether a value of the program is nonzero but only the residue of a cancellation (1e-9 * 1e-9 - 1e-18,
+    below ROUNDING_ZERO; or a matmul's element far below its terms' magnitudes), which numpy's matmul (with
+    fused multiply-adds) and PyTorch's round differently, and which a square root or a kink then turns into
+    nan against 0, or 1 against 0."""
+    values = result.evaluation.values
+    for node, value in zip(result.graph.nodes, values):
+        if value is None:
+            continue
+        reach = ROUNDING_ZERO
+        if node.op == "matmul":
+            left, right = (np.abs(np.asarray(values[i], dtype=float)) for i in node.inputs)
+            reach = np.maximum(reach, CANCELLED * (left @ right))
+        value = np.asarray(value, dtype=float)
+        if np.any((np.abs(value) < reach) & (value != 0)):
+            return True
+    return False
 
 
 def assert_agree(program: Program, point: dict[str, Any]) -> None:
