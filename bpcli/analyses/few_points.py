@@ -39,6 +39,7 @@ from bpcli.analyses.points import STDIN, PointsResult, bound_columns, csv_body, 
 from bpcli.analyses.result import GradResult
 from bpcli.engine.backward import Adjoints
 from bpcli.engine.problem import Limits, Notice, Problem, build
+from bpcli.engine.values import read_bytes
 
 SMALL_BYTES = 256 * 1024  # a points table read as text on this path at most (some 6,000 rows of two columns)
 # Rows times (nodes + ROW_NODES) at most, the nodes those of the graph and its backward pass. A row costs
@@ -67,8 +68,6 @@ def few_points(
         differentiated = _differentiated(expression, expand, limits)
         if differentiated is None:
             return None
-        from bpcli.engine.values import read_bytes  # the one reader of files
-
         data = read_bytes(points, " (the points)")
         if _too_much(data, differentiated[0]):
             return None  # too many rows to be worth it, known before a cell is read
