@@ -152,6 +152,8 @@ def test_a_subclass_made_after_its_parent_s_first_record_has_its_own_init():
         second: int = 2
 
     assert repr(Later(1)).endswith(".Later(first=1, second=2)")  # a local class: its qualified name
+    # With the parent's __init__ (first only), the repr above would read the class's default 2 all the same.
+    assert vars(Later(1)) == {"first": 1, "second": 2} and Later(1, 3).second == 3
     with pytest.raises(TypeError):
         Base(1, 2)
 
