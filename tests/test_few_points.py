@@ -131,6 +131,9 @@ def test_errors_and_warnings_read_the_same_on_both_paths(tmp_path, content, word
 
 
 def test_standard_input_reads_the_same_on_both_paths():
+    for table in ("x,y\n1,2\n3,4\n", '{"x": 1, "y": 2}\n{"x": 3, "y": 4}\n'):  # the small path takes these
+        taken = few_points.few_points("x / y", Path("-"), {}, data=table.encode())
+        assert taken is not None and list(taken.value) == [0.5, 0.75]
     for table in ("x,y\n1,2\n3,4\n", '{"x": 1, "y": 2}\n{"x": 3, "y": 4}\n', "x,y\n1,oops\n", "{oops\n"):
         with pytest.MonkeyPatch.context() as patch:
             small = run_cli("grad", "x / y", "--points", "-", input=table)
