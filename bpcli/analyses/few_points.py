@@ -15,9 +15,11 @@ answer alone:
   by any row, and nothing near a limit (``--max-elements``, ``--max-total-elements``).
 
 Anything else returns None, and the numpy path (``points.grad_points``) does
-the work and says what is to be said, in its own words. Both read the table
-with the same careful reader and bind it with the same ``bound_columns``, so an
-error reads the same on either.
+the work and says what is to be said, in its own words. This path reads every
+table with the careful reader (``points.csv_rows``, ``points.jsonl_rows``), to
+which the numpy path's fast CSV parsers hand any table they do not take, and
+both bind it with the same ``bound_columns``, so an error reads the same on
+either (the fast parsers round plain numbers as ``float`` does).
 
 Each row is evaluated as ``bpcli grad`` evaluates one point: the graph built
 and differentiated once, as for one point, then evaluated with each row's
