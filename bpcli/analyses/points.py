@@ -465,7 +465,7 @@ def jsonl_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[floa
     """The names, each row's numbers and the cells that underflowed of JSON Lines; no numpy (few_points)."""
     number: Any = float
     if _TINY.search(data):  # a number that may underflow: each is kept with its text, to see 1e-400 become 0
-        from bpcli.analyses.expected import Written  # only then (start-up: it imports dataclasses)
+        from bpcli.analyses.expected import Written  # only then (start-up: check's module; a float parses faster)
 
         number = Written
     names: list[str] | None = None
