@@ -40,6 +40,7 @@ from typing import Any, Mapping
 from bpcli.analyses.points import STDIN, PointsResult, bound_columns, csv_body, csv_rows, is_jsonl, jsonl_rows
 from bpcli.analyses.result import GradResult
 from bpcli.engine.backward import Adjoints
+from bpcli.engine.errors import BpcliError
 from bpcli.engine.problem import Limits, Notice, Problem, build
 from bpcli.engine.values import read_bytes
 
@@ -62,7 +63,8 @@ def few_points(
 
     ``points`` is the table's path, or ``-`` with ``data`` the bytes read from standard input. What is
     done first is what the numpy path does first, so that the same error comes first: a file is read
-    after the expression is built, standard input before.
+    after the expression is built, standard input before (an expression it cannot build is left to the
+    numpy path, which reads the table first). The rows are bounded before a cell is read.
     """
     if data is None:
         if points.suffix.lower() not in TEXT_SUFFIXES or not _small_file(points):
@@ -71,16 +73,21 @@ def few_points(
         if differentiated is None:
             return None
         data = read_bytes(points, " (the points)")
-        if _too_much(data, differentiated[0]):
-            return None  # too many rows to be worth it, known before a cell is read
-        table = _table(points, data, points.suffix.lower() == ".jsonl")
+        source: Path | str = points
+        jsonl = points.suffix.lower() == ".jsonl"
     else:
         if len(data) > SMALL_BYTES:
             return None
-        table = _table(STDIN, data, is_jsonl(data))
-        differentiated = _differentiated(expression, expand, limits)
-        if differentiated is None or _too_much(data, differentiated[0]):
+        try:
+            differentiated = _differentiated(expression, expand, limits)
+        except BpcliError:
+            return None  # the numpy path says it, after an error in the table if there is one
+        if differentiated is None:
             return None
+        source, jsonl = STDIN, is_jsonl(data)
+    if _too_much(data, differentiated[0]):
+        return None  # too many rows to be worth it, known before a cell is read
+    table = _table(source, data, jsonl)
     if table is None:
         return None
     problem, adjoints = differentiated
