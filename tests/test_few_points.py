@@ -150,6 +150,16 @@ def test_a_table_on_standard_input_too_large_for_the_small_path_is_handed_over_b
     assert few_points.few_points("x * y", Path("-"), {}, data=data) is None
 
 
+@pytest.mark.parametrize("end", ["\r", "\x0c", "\u2028"])
+def test_the_rows_are_bounded_whatever_ends_them(tmp_path, end):
+    """The readers split rows where str.splitlines does: a table of one "\\n" is not one row."""
+    path = tmp_path / "points.csv"
+    path.write_text(end.join(["x,y", *["1,2"] * (few_points.SMALL_WORK // few_points.ROW_NODES)]), newline="")
+    assert path.stat().st_size <= few_points.SMALL_BYTES
+    assert few_points.few_points("x * y", path, {}) is None
+    assert few_points.few_points("x * y", Path("-"), {}, data=path.read_bytes()) is None
+
+
 def test_standard_input_s_error_comes_before_the_expression_s_on_both_paths():
     for expression in ("x +", "x * y"):
         small, numpy = both_paths("grad", expression, "--points", "-", input="x,y\n1,oops\n")

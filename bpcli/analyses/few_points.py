@@ -112,9 +112,13 @@ def _differentiated(expression: str, expand: bool, limits: Limits) -> tuple[Prob
     return problem, problem.backward(None)
 
 
+# Where str.splitlines ends a line, in UTF-8 ("\r\n" is one end): the readers split a table's rows so.
+_LINE_ENDS = tuple(map(str.encode, "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"))
+
+
 def _too_much(data: bytes, problem: Problem) -> bool:
     """Whether the rows (at most the lines) times the graph's nodes and ROW_NODES exceed SMALL_WORK."""
-    lines = data.count(b"\n") + 1
+    lines = sum(map(data.count, _LINE_ENDS)) - data.count(b"\r\n") + 1
     return len(data) > SMALL_BYTES or lines * (len(problem.graph.nodes) + ROW_NODES) > SMALL_WORK
 
 
