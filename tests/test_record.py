@@ -144,6 +144,25 @@ def test_fields_are_inherited_before_a_subclass_s_own():
     assert Derived(1) != Base(1)
 
 
+def test_a_field_written_again_in_a_subclass_takes_its_new_default_as_the_dataclass():
+    class Again(Derived):
+        second: int = 5
+        tags: list[str] = field(default_factory=lambda: ["t"])
+
+    @dataclasses.dataclass
+    class Oracle:
+        first: int
+        second: int = 2
+
+    @dataclasses.dataclass
+    class AgainOracle(Oracle):
+        second: int = 5
+        tags: list[str] = dataclasses.field(default_factory=lambda: ["t"])
+
+    assert repr(Again(1)) == repr(AgainOracle(1)).replace("AgainOracle", "Again")  # first=1, second=5, tags=['t']
+    assert Derived(1).second == 2 and "tags" not in Again.__dict__
+
+
 def test_a_subclass_made_after_its_parent_s_first_record_has_its_own_init():
     """A class's __init__ is compiled at its first record: a subclass made later must not take the parent's."""
     assert Base(1).first == 1
@@ -152,6 +171,8 @@ def test_a_subclass_made_after_its_parent_s_first_record_has_its_own_init():
         second: int = 2
 
     assert repr(Later(1)).endswith(".Later(first=1, second=2)")  # a local class: its qualified name
+    # With the parent's __init__ (first only), the repr above would read the class's default 2 all the same.
+    assert vars(Later(1)) == {"first": 1, "second": 2} and Later(1, 3).second == 3
     with pytest.raises(TypeError):
         Base(1, 2)
 

@@ -223,7 +223,8 @@ def test_small_text_points_import_neither_numpy_nor_typer_nor_rich(tmp_path, suf
     modules = modules_of(process)
     assert "bpcli.analyses.few_points" in modules  # the measurement saw the command's own imports
     assert not {module for module in modules if module.split(".")[0] in HEAVY}
-    assert "dataclasses" not in modules  # PointsResult is a plain class; no JSON number here may underflow
+    assert "dataclasses" not in modules  # PointsResult is a Record
+    assert "bpcli.analyses.expected" not in modules  # no number here may underflow: none is kept with its text
 
 
 def test_binary_points_import_numpy_but_neither_typer_nor_rich(tmp_path):

@@ -15,9 +15,11 @@ answer alone:
   by any row, and nothing near a limit (``--max-elements``, ``--max-total-elements``).
 
 Anything else returns None, and the numpy path (``points.grad_points``) does
-the work and says what is to be said, in its own words. Both read the table
-with the same careful reader and bind it with the same ``bound_columns``, so an
-error reads the same on either.
+the work and says what is to be said, in its own words. This path reads every
+table with the careful reader (``points.csv_rows``, ``points.jsonl_rows``), to
+which the numpy path's fast CSV parsers hand any table they do not take, and
+both bind it with the same ``bound_columns``, so an error reads the same on
+either (the fast parsers round plain numbers as ``float`` does).
 
 Each row is evaluated as ``bpcli grad`` evaluates one point: the graph built
 and differentiated once, as for one point, then evaluated with each row's
@@ -35,10 +37,12 @@ from array import array
 from pathlib import Path
 from typing import Any, Mapping
 
-from bpcli.analyses.points import STDIN, PointsResult, bound_columns, csv_body, csv_rows, jsonl_rows
+from bpcli.analyses.points import STDIN, PointsResult, bound_columns, csv_body, csv_rows, is_jsonl, jsonl_rows
 from bpcli.analyses.result import GradResult
 from bpcli.engine.backward import Adjoints
+from bpcli.engine.errors import BpcliError
 from bpcli.engine.problem import Limits, Notice, Problem, build
+from bpcli.engine.values import read_bytes
 
 SMALL_BYTES = 256 * 1024  # a points table read as text on this path at most (some 6,000 rows of two columns)
 # Rows times (nodes + ROW_NODES) at most, the nodes those of the graph and its backward pass. A row costs
@@ -59,7 +63,8 @@ def few_points(
 
     ``points`` is the table's path, or ``-`` with ``data`` the bytes read from standard input. What is
     done first is what the numpy path does first, so that the same error comes first: a file is read
-    after the expression is built, standard input before.
+    after the expression is built, standard input before (an expression it cannot build is left to the
+    numpy path, which reads the table first). The rows are bounded before a cell is read.
     """
     if data is None:
         if points.suffix.lower() not in TEXT_SUFFIXES or not _small_file(points):
@@ -67,19 +72,22 @@ def few_points(
         differentiated = _differentiated(expression, expand, limits)
         if differentiated is None:
             return None
-        from bpcli.engine.values import read_bytes  # the one reader of files
-
         data = read_bytes(points, " (the points)")
-        if _too_much(data, differentiated[0]):
-            return None  # too many rows to be worth it, known before a cell is read
-        table = _table(points, data, points.suffix.lower() == ".jsonl")
+        source: Path | str = points
+        jsonl = points.suffix.lower() == ".jsonl"
     else:
         if len(data) > SMALL_BYTES:
             return None
-        table = _table(STDIN, data, data.lstrip()[:1] == b"{")  # as points.read_points_data decides
-        differentiated = _differentiated(expression, expand, limits)
-        if differentiated is None or _too_much(data, differentiated[0]):
+        try:
+            differentiated = _differentiated(expression, expand, limits)
+        except BpcliError:
+            return None  # the numpy path says it, after an error in the table if there is one
+        if differentiated is None:
             return None
+        source, jsonl = STDIN, is_jsonl(data)
+    if _too_much(data, differentiated[0]):
+        return None  # too many rows to be worth it, known before a cell is read
+    table = _table(source, data, jsonl)
     if table is None:
         return None
     problem, adjoints = differentiated
@@ -104,9 +112,13 @@ def _differentiated(expression: str, expand: bool, limits: Limits) -> tuple[Prob
     return problem, problem.backward(None)
 
 
+# Where str.splitlines ends a line, in UTF-8 ("\r\n" is one end): the readers split a table's rows so.
+_LINE_ENDS = tuple(map(str.encode, "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"))
+
+
 def _too_much(data: bytes, problem: Problem) -> bool:
     """Whether the rows (at most the lines) times the graph's nodes and ROW_NODES exceed SMALL_WORK."""
-    lines = data.count(b"\n") + 1
+    lines = sum(map(data.count, _LINE_ENDS)) - data.count(b"\r\n") + 1
     return len(data) > SMALL_BYTES or lines * (len(problem.graph.nodes) + ROW_NODES) > SMALL_WORK
 
 

@@ -289,10 +289,16 @@ STDIN = "standard input"
 
 
 def read_points_data(data: bytes, source: str = STDIN) -> dict[str, Any]:
-    """The columns of points given without a file name (``--points -``): JSON Lines if the first
-    character that is not blank is ``{``, else CSV with a header row."""
-    reader = _read_jsonl if data.lstrip()[:1] == b"{" else _read_csv
+    """The columns of points given without a file name (``--points -``): JSON Lines or CSV with a header
+    row, as ``is_jsonl`` tells."""
+    reader = _read_jsonl if is_jsonl(data) else _read_csv
     return reader(source, data)
+
+
+def is_jsonl(data: bytes) -> bool:
+    """Whether points given without a file name are JSON Lines: the first character that is not blank is
+    ``{`` (else they are CSV). Both paths of ``--points -`` decide here (few_points too)."""
+    return data.lstrip()[:1] == b"{"
 
 
 def _text(path: Path | str, data: bytes) -> str:
@@ -459,7 +465,7 @@ def jsonl_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[floa
     """The names, each row's numbers and the cells that underflowed of JSON Lines; no numpy (few_points)."""
     number: Any = float
     if _TINY.search(data):  # a number that may underflow: each is kept with its text, to see 1e-400 become 0
-        from bpcli.analyses.expected import Written  # only then (start-up: it imports dataclasses)
+        from bpcli.analyses.expected import Written  # only then (start-up: check's module; a float parses faster)
 
         number = Written
     names: list[str] | None = None

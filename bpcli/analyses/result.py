@@ -19,7 +19,7 @@ from bpcli.engine.gates import REGISTRY
 from bpcli.engine.problem import Notice, Problem, collector_paused
 
 if TYPE_CHECKING:  # the tape's module only where a large expression went on it (start-up)
-    from bpcli.engine.tape import Run
+    from bpcli.engine import tape
 
 
 class Result:
@@ -292,12 +292,13 @@ class TapeGradResult(GradResult):
 
     What the tape knows is answered at once: the output, the values, the
     gradients, the kinks and ties hit (the tape gives up, and the graph is
-    built, on any run with another warning). The graph, and with it the stages and forks, is
-    built the usual way the first time a view asks for it: the same numbers,
-    bit for bit, with everything the views show.
+    built, on any run with another warning), and the stages and forks, read from
+    the tape's run. The graph is built the usual way the first time a view asks
+    for it (the diagram, the page): the same numbers, bit for bit, with
+    everything the views show.
     """
 
-    def __init__(self, source: str, answer: Any, full: Callable[[], GradResult]) -> None:
+    def __init__(self, source: str, answer: tape.Answer, full: Callable[[], GradResult]) -> None:
         self.source = source
         self._answer = answer
         self._full = full
@@ -324,7 +325,7 @@ class TapeGradResult(GradResult):
 
     @property
     def output(self) -> str:
-        return str(self._answer.output)
+        return self._answer.output
 
     @property
     def value(self) -> Any:
@@ -351,10 +352,9 @@ class TapeGradResult(GradResult):
         return list(self._answer.warnings)
 
     @property
-    def run(self) -> Run:
+    def run(self) -> tape.Run:
         """The tape's run, every stage's numbers by entry: the JSON document writes its stages from it."""
-        run: Run = self._answer.run
-        return run
+        return self._answer.run
 
     @property
     def tensors(self) -> bool:

@@ -131,10 +131,9 @@ def grad(
         )
         return
     # The JSON document and the table read a large expression's stages from the flat tape's run; --explain
-    # reads the graph's.
-    shows_stages = explain
+    # reads the graph's, so only it has the graph built at once.
     result = common.evaluated(expression, file, ctx.args, upstream, expand, seed, max_elements, max_length=max_length,
-                              max_total_elements=max_total_elements, command="grad", stages=shows_stages)
+                              max_total_elements=max_total_elements, command="grad", stages=explain)
     sentences = None
     if explain:
         from bpcli.views.explain import explain as explain_stages  # a view only when shown (start-up)

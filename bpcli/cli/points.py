@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from bpcli.cli import common
 from bpcli.cli.atomic import atomic_output
@@ -13,6 +13,9 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
 from bpcli.engine.limits import Limits
 from bpcli.engine.values import read_bytes
+
+if TYPE_CHECKING:  # the analysis is imported where it is used (start-up)
+    from bpcli.analyses.points import PointsResult
 
 PROGRESS_FROM = 100_000  # rows; fewer are written before a person would notice
 
@@ -34,7 +37,7 @@ def run(
 
     fmt = output_format(out, fmt, json_output)
     names = column_option(columns)
-    if names is not None and not (str(points) != "-" and points.suffix.lower() == ".npy"):
+    if names is not None and (str(points) == "-" or points.suffix.lower() != ".npy"):
         raise BpcliError("--columns names the columns of a plain .npy file; the other formats name their own")
     result = _computed(text, points, values, fmt, expand, limits, names)
     common.warn_unused(result.warnings)
@@ -53,7 +56,7 @@ def run(
 def _computed(
     text: str, points: Path, values: dict[str, Any], fmt: str, expand: bool, limits: Limits,
     names: Optional[list[str]],
-) -> Any:
+) -> PointsResult:
     """The points' result: a small text table written as text row by row on numbers (few_points, which
     needs no numpy: start-up), anything else on the numpy path (grad_points)."""
     data = read_bytes(Path("-"), " (the points)") if str(points) == "-" else None  # capped, as every read

@@ -468,12 +468,15 @@ class _Lowering:
         if where is None or _is_shape_of(node) or _is_reshape_to_shape_of(node):
             return
         for argument in node.args[where]:
-            for item in argument.elements if type(argument) is Tuple else (argument,):
-                value = _float_literal(item)
-                if value is not None:
-                    whole = f" (write {int(value)})" if value.is_integer() else ""
-                    raise BpcliError(f"{node.func} takes its sizes and axes as integers, as numpy does: "
-                                     f"{to_text(item)} is a float{whole}", source=self.source, span=item.span)
+            self._refuse_floats(node, argument.elements if type(argument) is Tuple else (argument,))
+
+    def _refuse_floats(self, node: Call, items: tuple[Expr, ...]) -> None:
+        for item in items:
+            value = _float_literal(item)
+            if value is not None:
+                whole = f" (write {int(value)})" if value.is_integer() else ""
+                raise BpcliError(f"{node.func} takes its sizes and axes as integers, as numpy does: "
+                                 f"{to_text(item)} is a float{whole}", source=self.source, span=item.span)
 
     def _constructed(self, node: Call, operands: list[int]) -> int | None:
         """np.zeros((N, D)), np.zeros(x.shape), np.ones(...), np.eye(n), x.astype(float), x.swapaxes(0, 1),
@@ -582,6 +585,7 @@ class _Lowering:
         items = value.elements if isinstance(value, Tuple) else (value,)
         axes = tuple(axis for axis in map(_integer, items) if axis is not None)
         if len(axes) < len(items):  # one is not a whole number
+            self._refuse_floats(call, items)
             computed = any(not _is_number(item) for item in items)  # axis=x.ndim - 1
             raise BpcliError(
                 f"{name} is a whole number written in the program, or a tuple of them: {name}=0, {name}=(0, 2)"

@@ -57,10 +57,11 @@ class Record:
 
     def __init_subclass__(cls, frozen: bool = False, **options: Any) -> None:
         super().__init_subclass__(**options)
-        own = [name for name in cls.__dict__.get("__annotations__", {}) if name not in cls._fields]
-        cls._fields = (*cls._fields, *own)
-        cls._defaults = {**cls._defaults, **{name: cls.__dict__[name] for name in own if name in cls.__dict__}}
-        for name in own:
+        annotated = list(cls.__dict__.get("__annotations__", {}))
+        cls._fields = (*cls._fields, *(name for name in annotated if name not in cls._fields))
+        # A parent's field written again with a default takes the new default, in its old place (as dataclasses).
+        cls._defaults = {**cls._defaults, **{name: cls.__dict__[name] for name in annotated if name in cls.__dict__}}
+        for name in annotated:
             if isinstance(cls.__dict__.get(name), _Factory):
                 delattr(cls, name)  # as a dataclass: the class holds no shared default
         defaulted = [name in cls._defaults for name in cls._fields]

@@ -415,7 +415,7 @@ class _AstBuilder:
             args, keywords = call.args, call.keywords
             spelt_np = f"{spellings.MODULE_ALIASES[receiver.id]}.{method}"
             if spelt_np in spellings.REDUCTIONS or spelt_np in spellings.AXIS_SECOND:
-                args, keywords = _axis_by_position(spelt, args, keywords, 1, span)
+                args, keywords = _axis_by_position(spelt, args, keywords, 1, span, spelt_np in spellings.REDUCTIONS)
             return Call(func, args, span, (receiver.span[0], call.func_span[1]), keywords)
         if method in spellings.METHODS:
             func = spellings.METHODS[method]
@@ -455,18 +455,18 @@ def _assigned_name(target: Any) -> Name:
 
 
 def _axis_by_position(spelt: str, args: tuple[Any, ...], keywords: tuple[tuple[str, Any], ...], arrays: int,
-                      span: Span) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
-    """numpy's reductions read the argument after the array as the axis: np.sum(x, 1) is np.sum(x, axis=1)."""
+                      span: Span, reduces: bool = True) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]]:
+    """numpy's reductions read the argument after the array as the axis: np.sum(x, 1) is np.sum(x, axis=1);
+    so do a few other functions (``reduces`` False): np.expand_dims(x, 0), np.concatenate((a, b), 1)."""
     if len(args) <= arrays:
         return args, keywords
     axis = args[arrays]
-    if len(args) == arrays + 1 and _is_axis(axis, whole=False) and not _is_axis(axis):
-        raise BpcliError(f"{spelt}: numpy reads a second argument as an axis, an integer and never a float "
-                         "(write 1, not 1.0)",
-                         span=axis.span)
     if len(args) > arrays + 1 or any(name == "axis" for name, _ in keywords) or not _is_axis(axis):
+        if not reduces:
+            raise BpcliError(f"{spelt} reads the argument after its array as an axis, an integer or a tuple of "
+                             "them, as numpy does", span=span)
         raise BpcliError(
-            f"{spelt} reduces one array (numpy reads a second argument as an axis, a whole number or a tuple "
+            f"{spelt} reduces one array (numpy reads a second argument as an axis, an integer or a tuple "
             "of them): write np.sum(a, 1) or np.sum(a, axis=(0, 1)); np.maximum(a, b) and np.minimum(a, b) "
             "compare two arrays elementwise",
             span=span,
@@ -474,13 +474,12 @@ def _axis_by_position(spelt: str, args: tuple[Any, ...], keywords: tuple[tuple[s
     return args[:arrays], (("axis", axis), *keywords)
 
 
-def _is_axis(node: Any, whole: bool = True) -> bool:
-    """An axis or a tuple of axes, written as integers (or, not ``whole``, as any number literal)."""
+def _is_axis(node: Any) -> bool:
     if isinstance(node, Tuple):
-        return all(_is_axis(element, whole) for element in node.elements)
+        return all(_is_axis(element) for element in node.elements)
     if isinstance(node, Neg):
         node = node.operand
-    return isinstance(node, Number) and (node.text.isdigit() or not whole)
+    return isinstance(node, Number) and node.text.isdigit()
 
 
 def _sorted_arguments(arguments: list[Expr | _Keyword]) -> tuple[tuple[Expr, ...], tuple[tuple[str, Expr], ...]]:
