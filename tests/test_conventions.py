@@ -307,6 +307,20 @@ class TestNoNumpyWarnings:
             assert r.gradients["x"].tolist() == [0.0, 0.25, 0.0, pytest.approx(0.19661193324148185)]
             assert r.warnings == []
 
+    @pytest.mark.parametrize("expression, point, message", [
+        # numpy's booleans and np.where make numpy scalars of numbers: inf * 0 on them warned through numpy
+        ("(x > 0) * y * z", {"x": 1.0, "y": 0.0, "z": math.inf}, "z is inf"),
+        ("where(x > -2, -2, x ** x)", {"x": 5e-324}, "stage 2, t2 = x**x: the gradient through it is nan"),
+        ("x // y * z", {"x": 1.0, "y": 2.0, "z": math.inf}, "z is inf"),
+    ])
+    def test_numbers_through_numpys_booleans(self, expression, point, message):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = bpcli.grad(expression, **point)
+        assert message in [w.message for w in r.warnings]
+
 
 class TestDeepInput:
     def test_ten_thousand_nested_parentheses(self):
