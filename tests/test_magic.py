@@ -142,6 +142,14 @@ def test_graph_writes_the_page_as_the_command_does(tmp_path):
     assert target.read_text(encoding="utf-8") == printed.stdout
 
 
+@pytest.mark.parametrize("option", ["-o", "--out"])
+def test_graph_writes_the_file_with_either_spelling_of_out(tmp_path, option):
+    target = tmp_path / "circuit.dot"
+    run(f'graph "(x+y)*z" -x -2 -y 5 -z -4 {option} {target}', None, {})  # --out was an AttributeError
+    printed = run_cli("graph", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4")
+    assert target.read_text(encoding="utf-8") == printed.stdout
+
+
 def test_max_elements_bounds_the_run_as_on_the_command_line(capsys):
     assert run("grad \"sum(outer(x, x))\" -x '[1, 2, 3]' --max-elements 5", None, {}) is None
     assert "the limit is 5" in capsys.readouterr().err

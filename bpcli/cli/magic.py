@@ -103,7 +103,8 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
         return _shown(_check_functions(forward, params, extra, namespace, cell), params)
     text = _expression(params, namespace)
     if name == "graph":  # -o PATH is --out PATH where the expression has no variable o, as on the command line
-        out, extra = common.short_out_option(text, extra, params.get("out"))
+        given = params.get("out")  # --out's text: the context typer makes converts no paths
+        out, extra = common.short_out_option(text, extra, None if given is None else Path(given))
         params["out"] = common.out_path(out)
     for option, message in _NOT_IN_NOTEBOOK.items():
         if params.get(option):
