@@ -150,6 +150,14 @@ def test_graph_writes_the_file_with_either_spelling_of_out(tmp_path, option):
     assert target.read_text(encoding="utf-8") == printed.stdout
 
 
+def test_gradients_only_shortens_the_document_as_on_the_command_line(capsys):
+    assert run('grad "(x+y)*z" -x -2 -y 5 -z -4 --json --gradients-only', None, {}) is None
+    printed = run_cli("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json", "--gradients-only")
+    assert capsys.readouterr().out == printed.stdout  # the stages were printed too
+    assert run('grad "x*y" -x 1 -y 2 --gradients-only', None, {}) is None  # not silently the table
+    assert "--gradients-only shortens the JSON document: use it with --json" in capsys.readouterr().err
+
+
 def test_max_elements_bounds_the_run_as_on_the_command_line(capsys):
     assert run("grad \"sum(outer(x, x))\" -x '[1, 2, 3]' --max-elements 5", None, {}) is None
     assert "the limit is 5" in capsys.readouterr().err

@@ -38,14 +38,17 @@ from bpcli.analyses.grad import build, grad
 from bpcli.analyses.gradcheck import gradcheck
 from bpcli.analyses.hessian import hessian
 from bpcli.analyses.jacobian import jacobian
+from bpcli.analyses.result import GradResult
 from bpcli.analyses.symbolic import symbolic
 from bpcli.cli import app, common  # app: the typer application, every command registered
 from bpcli.cli import graph as graph_command
 from bpcli.cli.bindings import IDENTIFIER, split_bindings
 from bpcli.cli.check import picks_a_function, refuse_backward_function
+from bpcli.cli.grad import GRADIENTS_ONLY_WITHOUT_JSON
 from bpcli.cli.hessian import vector_value
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.views.json_doc import dumps, grad_document
 
 COMMANDS = ("grad", "check", "gradcheck", "hessian", "jacobian", "graph")
 USAGE = "%bpcli COMMAND EXPR [BINDINGS] [OPTIONS], COMMAND one of " + ", ".join(COMMANDS)
@@ -116,9 +119,15 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
 
 
 def _shown(result: Any, params: dict[str, Any]) -> Any:
-    """The result, for the notebook to display; with --json, its document printed instead."""
+    """The result, for the notebook to display; with --json, its document printed instead (with
+    --gradients-only, a first-order result's without its stages and forks, as the command prints it)."""
+    if params.get("gradients_only") and not params.get("json_output"):
+        raise BpcliError(GRADIENTS_ONLY_WITHOUT_JSON)
     if params.get("json_output"):
-        print(result.to_json())
+        if params.get("gradients_only") and isinstance(result, GradResult):
+            print(dumps(grad_document(result, gradients_only=True)))
+        else:
+            print(result.to_json())
         return None
     return result
 
