@@ -55,6 +55,7 @@ USAGE = "%bpcli COMMAND EXPR [BINDINGS] [OPTIONS], COMMAND one of " + ", ".join(
 _NOT_IN_NOTEBOOK = {  # options of the command line a notebook has its own way for
     "points": "--points writes a file of rows; in a notebook call bpcli.grad_points(EXPR, POINTS)",
     "explain": "--explain is for the terminal: run !bpcli grad ... --explain",
+    "answers": "--answers checks the problems of a file: in a notebook call bpcli.check_answers(PATH)",
 }
 
 
@@ -102,6 +103,9 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
     if forward is not None and not picked:
         arguments = [_text(forward, namespace, bare_name=True), *arguments]
     params, extra = _parse(name, arguments)
+    for option, message in _NOT_IN_NOTEBOOK.items():
+        if params.get(option):
+            raise BpcliError(message)
     if forward is not None and picked:
         return _shown(_check_functions(forward, params, extra, namespace, cell), params)
     text = _expression(params, namespace)
@@ -109,9 +113,6 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
         given = params.get("out")  # --out's text: the context typer makes converts no paths
         out, extra = common.short_out_option(text, extra, None if given is None else Path(given))
         params["out"] = common.out_path(out)
-    for option, message in _NOT_IN_NOTEBOOK.items():
-        if params.get(option):
-            raise BpcliError(message)
     read = _Values(params, namespace)
     # --symbolic needs no values: a notebook variable that happens to share a name is not bound to it
     values = read.bindings(text, extra, by_name=not params.get("symbolic"))
@@ -120,7 +121,12 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
 
 def _shown(result: Any, params: dict[str, Any]) -> Any:
     """The result, for the notebook to display; with --json, its document printed instead (with
-    --gradients-only, a first-order result's without its stages and forks, as the command prints it)."""
+    --gradients-only, a first-order result's without its stages and forks, as the command prints it).
+    check --html PATH also writes the report there, as the command does."""
+    if params.get("html") is not None:
+        from bpcli.views.html import check_report  # a view only when asked for
+
+        common.write_output(check_report(result), common.out_path(Path(params["html"])))
     if params.get("gradients_only") and not params.get("json_output"):
         raise BpcliError(GRADIENTS_ONLY_WITHOUT_JSON)
     if params.get("json_output"):
