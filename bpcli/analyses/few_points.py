@@ -35,7 +35,9 @@ from array import array
 from pathlib import Path
 from typing import Any, Mapping
 
-from bpcli.analyses.points import STDIN, PointsResult, bound_columns, csv_body, csv_rows, jsonl_rows
+from bpcli.analyses.points import (
+    STDIN, PointsResult, bound_columns, csv_body, csv_rows, is_json_lines, jsonl_rows,
+)
 from bpcli.analyses.result import GradResult
 from bpcli.engine.backward import Adjoints
 from bpcli.engine.problem import Limits, Notice, Problem, build
@@ -76,7 +78,7 @@ def few_points(
     else:
         if len(data) > SMALL_BYTES:
             return None
-        table = _table(STDIN, data, data.lstrip()[:1] == b"{")  # as points.read_points_data decides
+        table = _table(STDIN, data, is_json_lines(data))  # as points.read_points_data decides
         differentiated = _differentiated(expression, expand, limits)
         if differentiated is None or _too_much(data, differentiated[0]):
             return None

@@ -289,10 +289,15 @@ STDIN = "standard input"
 
 
 def read_points_data(data: bytes, source: str = STDIN) -> dict[str, Any]:
-    """The columns of points given without a file name (``--points -``): JSON Lines if the first
-    character that is not blank is ``{``, else CSV with a header row."""
-    reader = _read_jsonl if data.lstrip()[:1] == b"{" else _read_csv
+    """The columns of points given without a file name (``--points -``): JSON Lines or CSV (``is_json_lines``)."""
+    reader = _read_jsonl if is_json_lines(data) else _read_csv
     return reader(source, data)
+
+
+def is_json_lines(data: bytes) -> bool:
+    """Whether points given without a file name are JSON Lines: the first character that is not blank
+    (after the byte order mark an editor may write, which the readers skip) is ``{``; else CSV."""
+    return data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
 
 
 def _text(path: Path | str, data: bytes) -> str:
