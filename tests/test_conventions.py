@@ -322,6 +322,28 @@ class TestNoNumpyWarnings:
         assert message in [w.message for w in r.warnings]
 
 
+    @pytest.mark.parametrize("expression, m", [
+        ("np.var(m, ddof=3)", [1.0, 2.0, 3.0]),  # numpy: "Degrees of freedom <= 0 for slice", a Python warning
+        ("np.var(m, ddof=5)", [2.0, 2.0, 2.0]),  # 0 / 0: nan
+        ("np.sum(np.var(m, axis=0, ddof=2))", [[1.0, 2.0, 3.0], [4.0, 5.0, 5.0]]),
+        ("np.sum(np.std(m, axis=(0, -1), ddof=6))", [[1.0, 2.0, 3.0], [4.0, 5.0, 5.0]]),
+        ("np.sum(np.var(m, axis=1, ddof=3))", [[1.0, 1.0, 1.0], [4.0, 5.0, 5.0]]),  # nan beside inf
+    ])
+    def test_a_variance_with_ddof_at_or_past_the_count(self, expression, m):
+        import warnings
+
+        import numpy as np
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                expected = eval(expression, {"np": np, "m": np.array(m)})  # noqa: S307 - numpy, the oracle
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = bpcli.grad(expression, m=np.array(m))
+        np.testing.assert_array_equal(r.value, expected)
+
+
 class TestDeepInput:
     def test_ten_thousand_nested_parentheses(self):
         depth = 10_000
