@@ -78,8 +78,15 @@ def evaluate(
 
 
 def _computes_with_numpy(graph: Graph) -> bool:
-    """Whether a gate of ``graph`` computes with numpy on numbers too (a comparison, where, //, %)."""
-    return any(node.op in REGISTRY and REGISTRY[node.op].forward in NUMPY_FORWARDS for node in graph.nodes)
+    """Whether a gate of ``graph`` computes with numpy on numbers too (a comparison, where, //, %); the
+    nodes added since the last evaluation are looked at (a small table evaluates the same graph per row)."""
+    seen, found = graph.numpy_scan
+    nodes = graph.nodes
+    if seen < len(nodes):
+        found = found or any(node.op in REGISTRY and REGISTRY[node.op].forward in NUMPY_FORWARDS
+                             for node in nodes[seen:])
+        graph.numpy_scan = (len(nodes), found)
+    return found
 
 
 class ShapeChanged(BpcliError):
