@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 
+import numpy as np
 import pytest
 
 import bpcli
@@ -346,6 +347,19 @@ class TestStreams:
         assert process.returncode == 2
         assert process.stdout == b""
         assert process.stderr == b"bpcli: error: cannot write /dev/full: No space left on device\n"
+
+    @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+    @pytest.mark.parametrize("suffix", [".csv", ".npy"])  # a small text table's path, and numpy's
+    @pytest.mark.parametrize("extra", [[], ["--format", "jsonl"]])
+    def test_a_full_disk_behind_the_rows_of_points(self, tmp_path, suffix, extra):
+        points = tmp_path / f"points{suffix}"
+        if suffix == ".csv":
+            points.write_text("x,y\n1,2\n3,4\n")
+        else:
+            np.save(points, np.array([[1.0, 2.0], [3.0, 4.0]]))
+        process = run_in_shell("> /dev/full", "grad", "x*y", "--points", str(points), *extra)
+        assert process.returncode == 2  # was 3, an internal error
+        assert process.stderr == b"bpcli: error: cannot write to standard output: No space left on device\n"
 
     def test_closed_standard_error(self):
         process = run_in_shell("2>&-", "grad", "(x+")

@@ -307,6 +307,42 @@ class TestNoNumpyWarnings:
             assert r.gradients["x"].tolist() == [0.0, 0.25, 0.0, pytest.approx(0.19661193324148185)]
             assert r.warnings == []
 
+    @pytest.mark.parametrize("expression, point, message", [
+        # numpy's booleans and np.where make numpy scalars of numbers: inf * 0 on them warned through numpy
+        ("(x > 0) * y * z", {"x": 1.0, "y": 0.0, "z": math.inf}, "z is inf"),
+        ("where(x > -2, -2, x ** x)", {"x": 5e-324}, "stage 2, t2 = x**x: the gradient through it is nan"),
+        ("x // y * z", {"x": 1.0, "y": 2.0, "z": math.inf}, "z is inf"),
+    ])
+    def test_numbers_through_numpys_booleans(self, expression, point, message):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = bpcli.grad(expression, **point)
+        assert message in [w.message for w in r.warnings]
+
+
+    @pytest.mark.parametrize("expression, m", [
+        ("np.var(m, ddof=3)", [1.0, 2.0, 3.0]),  # numpy: "Degrees of freedom <= 0 for slice", a Python warning
+        ("np.var(m, ddof=5)", [2.0, 2.0, 2.0]),  # 0 / 0: nan
+        ("np.sum(np.var(m, axis=0, ddof=2))", [[1.0, 2.0, 3.0], [4.0, 5.0, 5.0]]),
+        ("np.sum(np.std(m, axis=(0, -1), ddof=6))", [[1.0, 2.0, 3.0], [4.0, 5.0, 5.0]]),
+        ("np.sum(np.var(m, axis=1, ddof=3))", [[1.0, 1.0, 1.0], [4.0, 5.0, 5.0]]),  # nan beside inf
+    ])
+    def test_a_variance_with_ddof_at_or_past_the_count(self, expression, m):
+        import warnings
+
+        import numpy as np
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with np.errstate(all="ignore"):
+                expected = eval(expression, {"np": np, "m": np.array(m)})  # noqa: S307 - numpy, the oracle
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            r = bpcli.grad(expression, m=np.array(m))
+        np.testing.assert_array_equal(r.value, expected)
+
 
 class TestDeepInput:
     def test_ten_thousand_nested_parentheses(self):

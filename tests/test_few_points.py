@@ -167,6 +167,18 @@ def test_standard_input_s_error_comes_before_the_expression_s_on_both_paths():
         assert "standard input, line 2: 'oops' is not a number" in small.stderr
 
 
+def test_json_lines_on_standard_input_after_a_byte_order_mark_read_as_json_lines():
+    """An editor's UTF-8 byte order mark before the first { (a .jsonl file with one is read): it was CSV."""
+    table = '\ufeff{"x": 1, "y": 2}\n{"x": 3, "y": 4}\n'
+    for path in ("small", "numpy"):
+        with pytest.MonkeyPatch.context() as patch:
+            if path == "numpy":
+                patch.setattr(few_points, "SMALL_BYTES", -1)
+            result = run_cli("grad", "x / y", "--points", "-", input=table)
+        assert (result.exit_code, result.stderr) == (0, ""), path
+        assert result.stdout == "x,y,f,df/dx,df/dy\n1.0,2.0,0.5,0.5,-0.25\n3.0,4.0,0.75,0.25,-0.1875\n", path
+
+
 @pytest.mark.parametrize("expression, suffix, content", [
     ("x * 2", ".jsonl", "{}\n{}\n"),  # objects of no keys: no columns, so no rows
     ("x * [1, 2]", ".csv", "x\n1\n2\n"),  # an array among the constants: the numpy path's

@@ -265,8 +265,23 @@ def test_a_size_written_as_a_float_is_refused_as_numpy_refuses_it(text):
     assert "integer" in message  # and, where numpy reads an axis, the argument it took for one
 
 
+@pytest.mark.parametrize("text", [
+    "f = np.sum(m.reshape(12 / 2))", "f = np.sum(m.reshape(3, 4 / 2))", "f = np.sum(m.reshape(-6 / 6))",
+    "f = np.sum(m.reshape(6 // 1.0))", "f = np.sum(m.reshape(6.0 // 1))", "f = np.sum(np.zeros(2 * 3.0))",
+    "f = np.sum(np.ones((2, 1 + 2.0)))", "f = np.sum(m.transpose(2 / 2, 0))",
+])
+def test_a_size_computed_as_a_float_is_refused_as_numpy_refuses_it(text):
+    """A float literal anywhere in a size's arithmetic, or a true division, makes it a float in numpy too."""
+    m = np.array([[1.0, 2, 3], [4, 5, 6]])
+    with pytest.raises(TypeError):
+        eval(text.split("=", 1)[1], {"np": np, "m": m})  # noqa: S307 - the harness runs numpy on the test's text
+    message = _bad_input("grad", text, "-m", "[[1, 2, 3], [4, 5, 6]]")
+    assert "integer" in message and "float" in message
+
+
 @pytest.mark.parametrize("text", ["f = np.sum(m.reshape(6))", "f = np.sum(np.full((2, 3), 1.5) * m)",
-                                  "f = np.sum(m.reshape(-1) * 2.0)", "f = np.sum(np.arange(3.0))"])
+                                  "f = np.sum(m.reshape(-1) * 2.0)", "f = np.sum(np.arange(3.0))",
+                                  "f = np.sum(m.reshape(12 // 2, 3 - 2))", "f = np.sum(m.reshape(m.shape[0] * 3))"])
 def test_sizes_written_as_integers_and_floats_elsewhere_are_taken(text):
     m = np.array([[1.0, 2, 3], [4, 5, 6]])
     expected = eval(text.split("=", 1)[1], {"np": np, "m": m})  # noqa: S307 - the harness runs numpy on the test's text

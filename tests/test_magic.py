@@ -142,6 +142,36 @@ def test_graph_writes_the_page_as_the_command_does(tmp_path):
     assert target.read_text(encoding="utf-8") == printed.stdout
 
 
+@pytest.mark.parametrize("option", ["-o", "--out"])
+def test_graph_writes_the_file_with_either_spelling_of_out(tmp_path, option):
+    target = tmp_path / "circuit.dot"
+    run(f'graph "(x+y)*z" -x -2 -y 5 -z -4 {option} {target}', None, {})  # --out was an AttributeError
+    printed = run_cli("graph", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4")
+    assert target.read_text(encoding="utf-8") == printed.stdout
+
+
+def test_gradients_only_shortens_the_document_as_on_the_command_line(capsys):
+    assert run('grad "(x+y)*z" -x -2 -y 5 -z -4 --json --gradients-only', None, {}) is None
+    printed = run_cli("grad", "(x+y)*z", "-x", "-2", "-y", "5", "-z", "-4", "--json", "--gradients-only")
+    assert capsys.readouterr().out == printed.stdout  # the stages were printed too
+    assert run('grad "x*y" -x 1 -y 2 --gradients-only', None, {}) is None  # not silently the table
+    assert "--gradients-only shortens the JSON document: use it with --json" in capsys.readouterr().err
+
+
+def test_check_writes_its_html_report_as_the_command_does(tmp_path):
+    target = tmp_path / "report.html"
+    run(f'check "x*y" -x 1 -y 2 --expect dx=3 --html {target}', None, {})  # was ignored: no file
+    assert run_cli("check", "x*y", "-x", "1", "-y", "2", "--expect", "dx=3", "--html", "-").stdout.startswith(
+        target.read_text(encoding="utf-8"))
+
+
+def test_answers_files_are_for_check_answers(capsys, tmp_path):
+    answers = tmp_path / "answers.toml"
+    answers.write_text('[[problem]]\nexpr = "x*y"\ninputs = {x = 1, y = 2}\n')
+    assert run(f"check --answers {answers}", None, {}) is None
+    assert "in a notebook call bpcli.check_answers(PATH)" in capsys.readouterr().err  # not "give an expression"
+
+
 def test_max_elements_bounds_the_run_as_on_the_command_line(capsys):
     assert run("grad \"sum(outer(x, x))\" -x '[1, 2, 3]' --max-elements 5", None, {}) is None
     assert "the limit is 5" in capsys.readouterr().err

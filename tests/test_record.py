@@ -190,3 +190,16 @@ def test_records_are_copied_and_pickled():
     assert pickle.loads(pickle.dumps(made)) == made
     mutable = Mutable("y")
     assert pickle.loads(pickle.dumps(mutable)) == mutable
+
+
+@pytest.mark.parametrize(("record", "oracle"), [(Frozen, FrozenOracle), (Mutable, MutableOracle), (Derived, None)])
+def test_a_record_is_matched_by_position_as_the_dataclass(record, oracle):
+    """``match result: case CheckResult(problems, rule): ...`` reads the fields in order (__match_args__)."""
+    made = record("n", 2) if record is not Derived else record(1, 2)
+    matched: tuple[Any, Any] | None = None
+    match made:
+        case record(first, second):
+            matched = (first, second)
+    assert matched == (made._values()[0], made._values()[1])
+    if oracle is not None:
+        assert record.__match_args__ == oracle.__match_args__

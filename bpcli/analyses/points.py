@@ -296,9 +296,10 @@ def read_points_data(data: bytes, source: str = STDIN) -> dict[str, Any]:
 
 
 def is_jsonl(data: bytes) -> bool:
-    """Whether points given without a file name are JSON Lines: the first character that is not blank is
-    ``{`` (else they are CSV). Both paths of ``--points -`` decide here (few_points too)."""
-    return data.lstrip()[:1] == b"{"
+    """Whether points given without a file name are JSON Lines: the first character that is not blank
+    (after the byte order mark an editor may write, which the readers skip) is ``{``; else they are CSV.
+    Both paths of ``--points -`` decide here (few_points too)."""
+    return data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
 
 
 def _text(path: Path | str, data: bytes) -> str:

@@ -23,6 +23,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     print_grad,
     print_json,
     print_renderable,
+    write_bytes_out,
     print_view,
     read_expression,
     read_stdin,

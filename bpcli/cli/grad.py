@@ -10,6 +10,8 @@ from bpcli.cli.declare import Context, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 
+GRADIENTS_ONLY_WITHOUT_JSON = "--gradients-only shortens the JSON document: use it with --json"
+
 
 @command(
     context_settings=common.BINDINGS,
@@ -140,7 +142,7 @@ def grad(
 
         sentences = explain_stages(result, precision)
     if gradients_only and not json_output:
-        raise BpcliError("--gradients-only shortens the JSON document: use it with --json")
+        raise BpcliError(GRADIENTS_ONLY_WITHOUT_JSON)
     common.print_grad(result, json_output, precision, max_stages, full, sentences, gradients_only)
 
 

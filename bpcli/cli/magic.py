@@ -38,20 +38,24 @@ from bpcli.analyses.grad import build, grad
 from bpcli.analyses.gradcheck import gradcheck
 from bpcli.analyses.hessian import hessian
 from bpcli.analyses.jacobian import jacobian
+from bpcli.analyses.result import GradResult
 from bpcli.analyses.symbolic import symbolic
 from bpcli.cli import app, common  # app: the typer application, every command registered
 from bpcli.cli import graph as graph_command
 from bpcli.cli.bindings import is_identifier, split_bindings
 from bpcli.cli.check import picks_a_function, refuse_backward_function
+from bpcli.cli.grad import GRADIENTS_ONLY_WITHOUT_JSON
 from bpcli.cli.hessian import vector_value
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.views.json_doc import dumps, grad_document
 
 COMMANDS = ("grad", "check", "gradcheck", "hessian", "jacobian", "graph")
 USAGE = "%bpcli COMMAND EXPR [BINDINGS] [OPTIONS], COMMAND one of " + ", ".join(COMMANDS)
 _NOT_IN_NOTEBOOK = {  # options of the command line a notebook has its own way for
     "points": "--points writes a file of rows; in a notebook call bpcli.grad_points(EXPR, POINTS)",
     "explain": "--explain is for the terminal: run !bpcli grad ... --explain",
+    "answers": "--answers checks the problems of a file: in a notebook call bpcli.check_answers(PATH)",
 }
 
 
@@ -99,15 +103,16 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
     if forward is not None and not picked:
         arguments = [_text(forward, namespace, bare_name=True), *arguments]
     params, extra = _parse(name, arguments)
+    for option, message in _NOT_IN_NOTEBOOK.items():
+        if params.get(option):
+            raise BpcliError(message)
     if forward is not None and picked:
         return _shown(_check_functions(forward, params, extra, namespace, cell), params)
     text = _expression(params, namespace)
     if name == "graph":  # -o PATH is --out PATH where the expression has no variable o, as on the command line
-        out, extra = common.short_out_option(text, extra, params.get("out"))
+        given = params.get("out")  # --out's text: the context typer makes converts no paths
+        out, extra = common.short_out_option(text, extra, None if given is None else Path(given))
         params["out"] = common.out_path(out)
-    for option, message in _NOT_IN_NOTEBOOK.items():
-        if params.get(option):
-            raise BpcliError(message)
     read = _Values(params, namespace)
     # --symbolic needs no values: a notebook variable that happens to share a name is not bound to it
     values = read.bindings(text, extra, by_name=not params.get("symbolic"))
@@ -115,9 +120,20 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
 
 
 def _shown(result: Any, params: dict[str, Any]) -> Any:
-    """The result, for the notebook to display; with --json, its document printed instead."""
+    """The result, for the notebook to display; with --json, its document printed instead (with
+    --gradients-only, a first-order result's without its stages and forks, as the command prints it).
+    check --html PATH also writes the report there, as the command does."""
+    if params.get("html") is not None:
+        from bpcli.views.html import check_report  # a view only when asked for
+
+        common.write_output(check_report(result), common.out_path(Path(params["html"])))
+    if params.get("gradients_only") and not params.get("json_output"):
+        raise BpcliError(GRADIENTS_ONLY_WITHOUT_JSON)
     if params.get("json_output"):
-        print(result.to_json())
+        if params.get("gradients_only") and isinstance(result, GradResult):
+            print(dumps(grad_document(result, gradients_only=True)))
+        else:
+            print(result.to_json())
         return None
     return result
 

@@ -42,11 +42,9 @@ def run(
     result = _computed(text, points, values, fmt, expand, limits, names)
     common.warn_unused(result.warnings)
     common.warn_values(result.warnings)
-    if out is None:
-        sys.stdout.flush()  # what was printed as text comes first; the rows go to the bytes beneath it
+    if out is None:  # what was printed as text comes first; the rows go to the bytes beneath it
         with _progress(result.count) as advance:
-            write_points(result, sys.stdout.buffer, fmt, advance)
-        sys.stdout.buffer.flush()
+            common.write_bytes_out(lambda stream: write_points(result, stream, fmt, advance))
         return
     # The file appears whole or not at all: a full disk, Ctrl-C or SIGTERM leaves the previous one.
     with atomic_output(out, binary=True) as stream, _progress(result.count) as advance:

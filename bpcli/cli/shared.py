@@ -389,18 +389,24 @@ def write_output(data: str | bytes, path: Optional[Path]) -> None:
         if isinstance(data, str):
             sys.stdout.write(data)
             return
-        sys.stdout.flush()
-        try:
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        except OSError as error:
-            silence(1)
-            check_output_error(error)
+        write_bytes_out(lambda stream: stream.write(data))
         return
     from bpcli.cli.atomic import atomic_output  # only when a file is written (start-up)
 
     with atomic_output(path, binary=isinstance(data, bytes)) as handle:
         handle.write(data)
+
+
+def write_bytes_out(write: Callable[[Any], Any]) -> None:
+    """``write`` given standard output's bytes, beneath what was printed as text; a failure to write them
+    is said as any output's is (a reader gone away: silence; a full disk: one message, exit 2)."""
+    sys.stdout.flush()
+    try:
+        write(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    except OSError as error:
+        silence(1)
+        check_output_error(error)
 
 
 def print_renderable(renderable: Any, path: Optional[Path]) -> None:

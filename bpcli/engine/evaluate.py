@@ -9,12 +9,13 @@ division by zero, an overflow, a logarithm of zero.
 from __future__ import annotations
 
 import math
+import sys
 from types import ModuleType
 from typing import Any, Iterable, Mapping, NamedTuple
 
 from bpcli.engine.batched import depends_on
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.gates import DEFAULT_NONFINITE, REGISTRY, Gate
+from bpcli.engine.gates import DEFAULT_NONFINITE, NUMPY_FORWARDS, REGISTRY, Gate
 from bpcli.engine.graph import CONST, INPUT, Graph
 from bpcli.engine.indexing import IndexProblem, MaskChanged
 from bpcli.engine.values import underflowed_numbers, underflows
@@ -68,7 +69,24 @@ def evaluate(
             return _run(graph, bindings, array, recompute, reuse, roots, watch)
     from bpcli.engine.backends import scalar  # the backend the values need
 
-    return _run(graph, bindings, scalar, recompute, reuse, roots, watch)
+    if "numpy" not in sys.modules and not _computes_with_numpy(graph):
+        return _run(graph, bindings, scalar, recompute, reuse, roots, watch)
+    import numpy as np  # numpy's booleans and np.where on numbers: numpy's scalars follow them
+
+    with np.errstate(all="ignore"):  # inf * 0 on np.float64: a finding, not a RuntimeWarning
+        return _run(graph, bindings, scalar, recompute, reuse, roots, watch)
+
+
+def _computes_with_numpy(graph: Graph) -> bool:
+    """Whether a gate of ``graph`` computes with numpy on numbers too (a comparison, where, //, %); the
+    nodes added since the last evaluation are looked at (a small table evaluates the same graph per row)."""
+    seen, found = graph.numpy_scan
+    nodes = graph.nodes
+    if seen < len(nodes):
+        found = found or any(node.op in REGISTRY and REGISTRY[node.op].forward in NUMPY_FORWARDS
+                             for node in nodes[seen:])
+        graph.numpy_scan = (len(nodes), found)
+    return found
 
 
 class ShapeChanged(BpcliError):

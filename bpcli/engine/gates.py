@@ -676,6 +676,11 @@ _register(Gate(
 # dout * (x > 0)); booleans carry no gradient, so nothing flows back through them.
 
 
+# The forwards that compute with numpy even on numbers: what they return is numpy's scalars (np.True_,
+# np.float64), and the gates after them compute on those, so the evaluator quiets numpy's warnings there too.
+NUMPY_FORWARDS: set[Callable[..., Any]] = set()
+
+
 def _numpy_function(name: str) -> Callable[..., Any]:
     """numpy's own function, imported when it first runs: booleans are numpy's on numbers too
     (np.True_ + np.True_ is True, where Python's True + True is 2)."""
@@ -685,6 +690,7 @@ def _numpy_function(name: str) -> Callable[..., Any]:
         with numpy.errstate(all="ignore"):  # on numbers too: inf and nan are reported, not warned about
             return getattr(numpy, name)(*values)
 
+    NUMPY_FORWARDS.add(forward)
     return forward
 
 

@@ -84,6 +84,9 @@ class Graph:
         self.shared: dict[tuple[Any, ...], int] | None = None
         self.shared_constants: dict[float | str, int] = {}
         self._counters: dict[str, int] = {}
+        # evaluate's, on numbers: how many nodes were looked at for a gate that computes with numpy (a
+        # comparison, where, //, %), and whether one was found (nodes are appended, so once per node)
+        self.numpy_scan: tuple[int, bool] = (0, False)
 
     def add(
         self,
@@ -148,6 +151,8 @@ class Graph:
         _forget_from(self.shared_constants, length)
         self.taken, self.generated = set(checkpoint.taken), set(checkpoint.generated)
         self._counters = dict(checkpoint.counters)
+        seen, found = self.numpy_scan
+        self.numpy_scan = (min(seen, length), found)  # the nodes made anew are looked at (found: true of the past)
 
     def shape(self, node: int) -> tuple[int, ...]:
         """A node's shape; every node is a scalar until shapes are known."""

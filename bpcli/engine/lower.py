@@ -463,7 +463,7 @@ class _Lowering:
         return out
 
     def _refuse_float_sizes(self, node: Call) -> None:
-        """A size or axis written as a float literal (2.0, -1., 6e0), which numpy refuses."""
+        """A size or axis written as a float (2.0, -1., 6e0, 12 / 2, 2 * 3.0), which numpy refuses."""
         where = _SIZES.get(node.func)
         if where is None or _is_shape_of(node) or _is_reshape_to_shape_of(node):
             return
@@ -472,9 +472,9 @@ class _Lowering:
 
     def _refuse_floats(self, node: Call, items: tuple[Expr, ...]) -> None:
         for item in items:
-            value = _float_literal(item)
-            if value is not None:
-                whole = f" (write {int(value)})" if value.is_integer() else ""
+            if _float_valued(item):
+                value = _float_literal(item)
+                whole = f" (write {int(value)})" if value is not None and value.is_integer() else ""
                 raise BpcliError(f"{node.func} takes its sizes and axes as integers, as numpy does: "
                                  f"{to_text(item)} is a float{whole}", source=self.source, span=item.span)
 
@@ -617,6 +617,16 @@ def _float_literal(node: Expr) -> float | None:
     while type(node) is Neg:
         node, sign = node.operand, -sign
     return sign * node.value if type(node) is Number and not node.text.isdigit() else None
+
+
+def _float_valued(node: Expr) -> bool:
+    """Whether numpy's Python would compute ``node`` as a float: a float literal anywhere in its
+    arithmetic, or a true division (12 / 2 is 6.0; 12 // 2 is 6)."""
+    if type(node) is Neg:
+        return _float_valued(node.operand)
+    if type(node) is Binary:
+        return node.op == "/" or _float_valued(node.left) or _float_valued(node.right)
+    return _float_literal(node) is not None
 
 
 def _integer(node: Expr) -> int | None:

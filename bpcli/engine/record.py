@@ -16,7 +16,7 @@ records of a few classes only); the other methods are shared:
 
 as ``@dataclass(frozen=True)`` would: the same ``__init__`` (positional or by
 keyword, defaults, ``field(default_factory=...)``, ``__post_init__``), the same
-``__repr__``, ``==`` between records of the same class field by field, a hash
+``__repr__``, ``__match_args__``, ``==`` between records of the same class field by field, a hash
 of the fields when frozen (and none otherwise), and ``replace``. mypy reads a
 Record as a dataclass (``dataclass_transform``). No ``ClassVar``, ``InitVar``
 or field options other than ``default_factory``.
@@ -53,12 +53,16 @@ class Record:
     """The base of a record class: its annotated fields, in order, are its ``__init__``'s arguments."""
 
     _fields: ClassVar[tuple[str, ...]] = ()
+    __match_args__: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}  # a field's default, or a _Factory
 
     def __init_subclass__(cls, frozen: bool = False, **options: Any) -> None:
         super().__init_subclass__(**options)
         annotated = list(cls.__dict__.get("__annotations__", {}))
         cls._fields = (*cls._fields, *(name for name in annotated if name not in cls._fields))
+        if "__match_args__" not in cls.__dict__:
+            # as a dataclass's: `case CheckResult(problems):` by position (mypy reads __match_args__ as fixed)
+            cls.__match_args__ = cls._fields  # type: ignore[misc]
         # A parent's field written again with a default takes the new default, in its old place (as dataclasses).
         cls._defaults = {**cls._defaults, **{name: cls.__dict__[name] for name in annotated if name in cls.__dict__}}
         for name in annotated:

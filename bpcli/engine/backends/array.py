@@ -6,6 +6,7 @@ results to report as bpcli warnings, not numpy RuntimeWarnings.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,19 @@ def mean(a, axis=None):
 
 
 def var(a, axis=None, ddof=0):
-    return np.var(a, axis=axis, ddof=ddof)
+    if ddof < _count(a, axis):
+        return np.var(a, axis=axis, ddof=ddof)
+    # numpy divides the squared deviations' sum by max(count - ddof, 0) = 0, after a RuntimeWarning
+    # ("Degrees of freedom <= 0") that errstate does not quiet: the same inf or nan, unwarned.
+    deviations = a - np.mean(a, axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sum(deviations * deviations, axis=axis) / 0.0
+
+
+def _count(a, axis):
+    """How many elements var averages over: all of them, or those along ``axis`` (an int or a tuple)."""
+    shape = np.shape(a)
+    return math.prod(shape if axis is None else [shape[i] for i in (axis if isinstance(axis, tuple) else (axis,))])
 
 
 def amax(a, axis=None):
