@@ -38,10 +38,9 @@ class Lexer:
         # token, a character no terminal matches, or nothing at the very end.
         # (Groups inside the terminals' own patterns come after these two.)
         self._pattern = re.compile(f"((?:{skipped})*+)({kept}|.|\\Z)", re.DOTALL)
-        # Each terminal as the text it matches where it is a plain string ("**"), else its pattern, compiled
-        # when first needed: a run compiles a few, not every terminal (start-up).
+        # Each terminal as the text it matches where it is a plain string ("**"), else its pattern, which re
+        # compiles (and keeps) when first needed: a run compiles a few, not every terminal (start-up).
         self._terminals = [(name, _literal(pattern), pattern) for name, pattern in terminals if name not in ignore]
-        self._compiled: dict[str, re.Pattern[str]] = {}
         self._kinds: dict[str, str] = {}
 
     def tokens(self, text: str) -> list[Token]:
@@ -83,16 +82,9 @@ class Lexer:
         # The alternation takes the first terminal that matches here, so no earlier
         # terminal can match this text exactly: the first that does is the one.
         kind = next((name for name, literal, pattern in self._terminals
-                     if (token == literal if literal is not None else self._pattern_of(pattern).fullmatch(token))),
-                    STRAY)
+                     if token == literal or (literal is None and re.fullmatch(pattern, token))), STRAY)
         self._kinds[token] = kind
         return kind
-
-    def _pattern_of(self, pattern: str) -> re.Pattern[str]:
-        compiled = self._compiled.get(pattern)
-        if compiled is None:
-            compiled = self._compiled[pattern] = re.compile(pattern)
-        return compiled
 
 
 _SPECIAL = frozenset(".^$*+?{}[]|()")
