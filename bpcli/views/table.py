@@ -49,7 +49,7 @@ def backprop_table(result: Any, show, max_stages: int) -> Any:
     table.add_column("stage", style="bold")
     table.add_column("gate")
     table.add_column("expression")
-    tensors = _has_tensors(result)
+    tensors = result.tensors
     # Numbers line up on the right; array previews read from the left.
     justify: JustifyMethod = "left" if tensors else "right"
     if tensors:
@@ -109,16 +109,12 @@ def downstream_line(stage: Any, position: int, show) -> str:
     return line + " (summed over broadcast axes)" if stage.summed[position] else line
 
 
-def _has_tensors(result: Any) -> bool:
-    return bool(result.tensors)
-
-
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "scalar" if shape == () else str(tuple(shape))
 
 
 def _gradients(result: Any, show, precision: int, full: bool) -> Any:
-    if not _has_tensors(result):
+    if not result.tensors:
         table = Table(title=Text(f"Gradients of {result.output} = {show(result.value)}"), title_justify="left")
         table.add_column("input", style="bold")
         table.add_column("value", justify="right", style="green")
