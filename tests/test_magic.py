@@ -161,6 +161,8 @@ def test_gradients_only_shortens_the_document_as_on_the_command_line(capsys):
 def test_check_writes_its_html_report_as_the_command_does(tmp_path):
     target = tmp_path / "report.html"
     run(f'check "x*y" -x 1 -y 2 --expect dx=3 --html {target}', None, {})  # was ignored: no file
+    report = target.read_text(encoding="utf-8")
+    assert report.startswith("<!DOCTYPE html>") and report.endswith("</html>\n")  # the whole page, not an empty file
     assert run_cli("check", "x*y", "-x", "1", "-y", "2", "--expect", "dx=3", "--html", "-").stdout.startswith(
         target.read_text(encoding="utf-8"))
 
