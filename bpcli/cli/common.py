@@ -23,7 +23,6 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     print_grad,
     print_json,
     print_renderable,
-    write_bytes_out,
     print_view,
     read_expression,
     read_stdin,
@@ -35,6 +34,7 @@ from bpcli.cli.shared import (  # noqa: F401  (the commands reach every helper t
     warn,
     warn_unused,
     warn_values,
+    write_bytes_out,
     write_output,
 )
 from bpcli.engine.limits import (  # noqa: F401  (the commands' --max-elements and --max-total-elements defaults)
