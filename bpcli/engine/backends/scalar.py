@@ -25,12 +25,6 @@ def _is_odd_integer(b: float) -> bool:
 
 
 def power(a: float, b: float) -> float:
-    # numpy's power squares for b = 2 and takes the reciprocal for b = -1, each correctly rounded, where
-    # the C library's pow may be a bit off (141 and 170 of 200,000 numbers here): the same number as numpy's.
-    if b == 2.0:
-        return a * a
-    if b == -1.0:
-        return recip(a)
     if b == 0.5:
         return sqrt(a)  # numpy computes x**0.5 as sqrt(x): (-inf)**0.5 is nan, (-0.0)**0.5 is -0.0
     try:
