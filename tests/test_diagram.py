@@ -107,6 +107,25 @@ class TestImages:
         assert process.returncode == 0, process.stderr
         assert process.stdout.lstrip().startswith("<?xml") and "</svg>" in process.stdout
 
+    @needs_graphviz
+    def test_without_a_format_the_out_files_suffix_says_which(self, tmp_path):
+        """graph -o circuit.svg draws an SVG (it wrote DOT text into circuit.svg), as --points --out does."""
+        for suffix, starts in ((".svg", "<?xml"), (".png", "\x89PNG"), (".mmd", "---"), (".html", "<!DOCTYPE html>"),
+                               (".dot", "digraph circuit {"), (".gv", "digraph circuit {")):
+            out = tmp_path / f"circuit{suffix}"
+            result = run_cli("graph", *MAIN_EXAMPLE, "-o", str(out))
+            assert (result.exit_code, result.stderr) == (0, ""), suffix
+            written = out.read_bytes().decode("latin-1")
+            assert written.startswith(starts), (suffix, written[:40])
+        tree = tmp_path / "circuit.txt"
+        assert run_cli("graph", *MAIN_EXAMPLE, "--out", str(tree)).exit_code == 0
+        assert tree.read_text() == run_cli("graph", *MAIN_EXAMPLE, "--format", "text").stdout
+
+    def test_a_format_given_wins_over_the_suffix(self, tmp_path):
+        out = tmp_path / "circuit.svg"
+        assert run_cli("graph", *MAIN_EXAMPLE, "--format", "dot", "--out", str(out)).exit_code == 0
+        assert out.read_text().startswith("digraph circuit {")
+
     def test_o_is_out_where_the_expression_has_no_variable_o(self, tmp_path):
         out = tmp_path / "circuit.dot"
         result = run_cli("graph", *MAIN_EXAMPLE, "--format", "dot", "-o", str(out))

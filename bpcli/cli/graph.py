@@ -23,11 +23,12 @@ def graph(
     ctx: Context,
     expression: common.Expression = None,
     file: common.File = None,
-    image_format: str = Option(
-        "dot", "--format", metavar="dot|mermaid|svg|png|text|html",
+    image_format: Optional[str] = Option(
+        None, "--format", metavar="dot|mermaid|svg|png|text|html",
         help="DOT text (Graphviz), a Mermaid flowchart (renders in GitHub Markdown), an SVG or PNG image "
         "(needs Graphviz's dot program), a tree in the terminal, or a self-contained HTML page that steps "
-        "through the forward and backward pass (needs values, nothing else; over 400 nodes, the table alone).",
+        "through the forward and backward pass (needs values, nothing else; over 400 nodes, the table alone). "
+        "Without it, --out's suffix says (.svg, .png, .html, .mmd, .txt), else DOT.",
     ),
     out: Optional[Path] = Option(
         None, "--out", metavar="PATH",
@@ -59,9 +60,18 @@ def graph(
     show(result, image_format, out, precision)
 
 
-def show(result: Any, image_format: str, out: Optional[Path], precision: int) -> None:
-    """The circuit in ``image_format``, to ``out`` or standard output (the %bpcli magic writes files with it)."""
+# The format a file's suffix asks for when --format is not given: `graph ... -o circuit.svg` draws an SVG.
+FORMAT_OF_SUFFIX = {".svg": "svg", ".png": "png", ".html": "html", ".htm": "html", ".mmd": "mermaid",
+                    ".txt": "text"}
+
+
+def show(result: Any, image_format: Optional[str], out: Optional[Path], precision: int) -> None:
+    """The circuit in ``image_format`` (None: as ``out``'s suffix says, else DOT), to ``out`` or standard
+    output (the %bpcli magic writes files with it)."""
     from bpcli.views import diagram  # a view only when shown (start-up)
+
+    if image_format is None:
+        image_format = FORMAT_OF_SUFFIX.get(out.suffix.lower(), "dot") if out is not None else "dot"
 
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)
