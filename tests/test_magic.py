@@ -156,6 +156,8 @@ def test_gradients_only_shortens_the_document_as_on_the_command_line(capsys):
     assert capsys.readouterr().out == printed.stdout  # the stages were printed too
     assert run('grad "x*y" -x 1 -y 2 --gradients-only', None, {}) is None  # not silently the table
     assert "--gradients-only shortens the JSON document: use it with --json" in capsys.readouterr().err
+    assert run('grad "x*y" -x 1 -y 2 --order 2 --wrt x --json --gradients-only', None, {}) is None  # not ignored
+    assert "does not go with --order or --symbolic" in capsys.readouterr().err
 
 
 def test_check_writes_its_html_report_as_the_command_does(tmp_path):

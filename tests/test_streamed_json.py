@@ -60,6 +60,14 @@ def test_gradients_only_is_for_the_json_document():
     assert run.exit_code == 2 and "--json" in run.stderr
 
 
+@pytest.mark.parametrize("words", [["--order", "2", "--wrt", "x"], ["--symbolic"], ["--points", "-"]])
+def test_gradients_only_is_refused_where_there_are_no_first_order_stages_to_leave_out(words):
+    """--order, --symbolic and --points ignored it silently, with --json or without."""
+    for json_output in ([], ["--json"]):
+        run = run_cli("grad", "x * y", *words, "--gradients-only", *json_output, input="x,y\n1,2\n")
+        assert run.exit_code == 2 and "--gradients-only" in run.stderr, (words, json_output, run.stderr)
+
+
 @pytest.mark.slow
 def test_a_large_tensor_document_in_a_real_process(tmp_path):
     """A 300 × 300 product through the console script: the text parses back to numpy's numbers."""

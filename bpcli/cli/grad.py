@@ -103,9 +103,9 @@ def grad(
         if str(points) == "-" and expression == "-":
             raise BpcliError("standard input holds the expression or the points, not both: give the other one "
                              "as text or a file (--file PATH, --points FILE)")
-        if symbolic or order is not None or wrt is not None or explain:
-            raise BpcliError("--order, --wrt, --symbolic and --explain do not go with --points, which writes the "
-                             "value and the gradients at every row")
+        if symbolic or order is not None or wrt is not None or explain or gradients_only:
+            raise BpcliError("--order, --wrt, --symbolic, --explain and --gradients-only do not go with --points, "
+                             "which writes the value and the gradients at every row (and no stages)")
         text, extra = common.read_expression(expression, file, ctx.args, max_length, command="grad")
         values = common.bindings(extra, common.value_reader(seed, max_elements))
         batch.run(text, points, values, common.out_path(out), fmt, json_output, expand,
@@ -121,9 +121,10 @@ def grad(
             raise BpcliError(
                 "--upstream is for the gradient of an array; --order and --symbolic differentiate a number"
             )
-        if expand or explain:
+        if expand or explain or gradients_only:
             raise BpcliError(
-                "--expand and --explain show the first-order stages; they do not go with --order or --symbolic"
+                "--expand, --explain and --gradients-only show the first-order stages or leave them out; they do not "
+                "go with --order or --symbolic"
             )
         text, extra = common.read_expression(expression, file, ctx.args, max_length, command="grad")
         values = common.bindings(extra, common.value_reader(seed, max_elements))

@@ -127,10 +127,14 @@ def _shown(result: Any, params: dict[str, Any]) -> Any:
         from bpcli.views.html import check_report  # a view only when asked for
 
         common.write_output(check_report(result), common.out_path(Path(params["html"])))
-    if params.get("gradients_only") and not params.get("json_output"):
-        raise BpcliError(GRADIENTS_ONLY_WITHOUT_JSON)
+    if params.get("gradients_only"):
+        if not isinstance(result, GradResult):
+            raise BpcliError("--gradients-only leaves the first-order stages out of grad's --json document; it does "
+                             "not go with --order or --symbolic")
+        if not params.get("json_output"):
+            raise BpcliError(GRADIENTS_ONLY_WITHOUT_JSON)
     if params.get("json_output"):
-        if params.get("gradients_only") and isinstance(result, GradResult):
+        if params.get("gradients_only"):
             print(dumps(grad_document(result, gradients_only=True)))
         else:
             print(result.to_json())
