@@ -45,6 +45,31 @@ def test_var_of_a_number_with_ddof_is_numpys_nan_not_an_internal_error(ddof):
     assert '"value": "nan"' in result.stdout
 
 
+@pytest.mark.parametrize("text", ["np.var(m, ddof=1.0)", "np.var(m, ddof=1.5)", "m.var(ddof=-1)",
+                                  "np.std(m, axis=0, ddof=0.5)", "np.var(x, ddof=0.5)", "np.var(x, ddof=-2)"])
+def test_ddof_is_any_number_as_numpy_takes_it(text):
+    """numpy takes ddof=1.0 and ddof=1.5 (it was refused: "a whole number ..., or a tuple of them")."""
+    m, x = np.array([[1.0, 2, 4], [4, 5, 9]]), 3.0
+    expected = eval(text, {"np": np, "m": m, "x": x})  # noqa: S307 - the harness runs numpy on the test's text
+    summed = f"f = np.sum({text})"
+    result = bpcli.grad(summed, m=m, x=x)
+    assert result.value == pytest.approx(float(np.sum(expected)), rel=1e-15)
+    used = [(name, value) for name, value in (("m", m), ("x", x)) if f"{name}," in text or f"{name}." in text]
+    assert used and set(result.gradients) == {name for name, _ in used}
+    for name, value in used:
+        def f(v, name=name):
+            return float(np.sum(eval(text, {"np": np, "m": v if name == "m" else m,  # noqa: S307
+                                            "x": v if name == "x" else x})))
+        h, point = 1e-6, np.array(value, dtype=float)
+        numeric = np.zeros_like(point)
+        for index in np.ndindex(point.shape):
+            up, down = point.copy(), point.copy()
+            up[index] += h
+            down[index] -= h
+            numeric[index] = (f(up) - f(down)) / (2 * h)
+        np.testing.assert_allclose(result.gradients[name], numeric, rtol=1e-6, atol=1e-8)
+
+
 @pytest.mark.parametrize("ddof", [6, 10])
 def test_var_with_ddof_at_or_past_the_count_is_differentiated_as_numpy_divides(ddof):
     # numpy and PyTorch divide by max(n - ddof, 0): the variance is inf, and its gradient

@@ -495,7 +495,7 @@ def _count(g: GateBuilder, a: int, out: int) -> int:
     return shapes.size(g.shape(a)) // max(1, shapes.size(g.shape(out)))
 
 
-def _var_vjp(g: GateBuilder, a: int, out: int, up: int, axis: Axis = None, ddof: int = 0) -> tuple[int]:
+def _var_vjp(g: GateBuilder, a: int, out: int, up: int, axis: Axis = None, ddof: float = 0) -> tuple[int]:
     # d var / da = 2 (a - mean) / (n - ddof): the mean's own share sums to zero, as the deviations do.
     # numpy and PyTorch divide by max(n - ddof, 0): with no degrees of freedom left the scale is inf.
     deviation = g.sub(a, g.broadcast(g.mean(a, axis=axis), a, axis=axis))

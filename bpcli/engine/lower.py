@@ -574,7 +574,7 @@ class _Lowering:
                              source=self.source, span=node.span)
         return self._gate("arange", operands, node)
 
-    def _parameter(self, call: Call, gate: Gate, name: str, value: Expr) -> int | tuple[int, ...] | None:
+    def _parameter(self, call: Call, gate: Gate, name: str, value: Expr) -> float | tuple[int, ...] | None:
         if name not in gate.params:
             takes = f"it takes {', '.join(gate.params)}" if gate.params else "it takes none"
             raise BpcliError(
@@ -582,6 +582,8 @@ class _Lowering:
             )
         if name == "axis" and type(value) is Name and value.id == "None":
             return None  # numpy's default, written out: every axis
+        if name == "ddof":
+            return self._ddof(value)
         items = value.elements if isinstance(value, Tuple) else (value,)
         axes = tuple(axis for axis in map(_integer, items) if axis is not None)
         if len(axes) < len(items):  # one is not a whole number
@@ -594,6 +596,14 @@ class _Lowering:
                 source=self.source, span=value.span,
             )
         return axes if isinstance(value, Tuple) else axes[0]
+
+    def _ddof(self, value: Expr) -> float:
+        """np.var's ddof: any number written in the program, as numpy takes it (ddof=1, ddof=1.5)."""
+        number = _integer(value)
+        written = float(number) if number is not None else _float_literal(value)
+        if written is None or not math.isfinite(written):
+            raise BpcliError("ddof is a number written in the program: ddof=1", source=self.source, span=value.span)
+        return written
 
     def _gate(self, op: str, operands: list[int], node: Expr, attrs: dict[str, Any] | None = None) -> int:
         if op not in _TAKES_BOOLEANS and any(self._is_boolean(operand) for operand in operands):

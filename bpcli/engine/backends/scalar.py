@@ -170,8 +170,8 @@ mean = sum
 amin = amax
 
 
-def var(a: float, axis: None = None, ddof: int = 0) -> float:
-    return 0.0 if ddof == 0 else NAN  # numpy: one number varies by 0; with ddof=1, 0 / 0
+def var(a: float, axis: None = None, ddof: float = 0) -> float:
+    return 0.0 if ddof < 1 else NAN  # numpy: one number varies by 0 / (1 - ddof); with no freedom left, 0 / 0
 
 
 def keepdims(a: float, like: float, axis: None = None) -> float:
