@@ -433,7 +433,8 @@ def meets_zero_by_rounding(result: Any) -> bool:
         reach = ROUNDING_ZERO
         if node.op == "matmul":
             left, right = (np.abs(np.asarray(values[i], dtype=float)) for i in node.inputs)
-            reach = np.maximum(reach, CANCELLED * (left @ right))
+            with np.errstate(all="ignore"):  # inf * 0 among the terms: nan, below which nothing is
+                reach = np.maximum(reach, CANCELLED * (left @ right))
         value = np.asarray(value, dtype=float)
         if np.any((np.abs(value) < reach) & (value != 0)):
             return True
