@@ -72,6 +72,9 @@ class TestNonFinite:
             ("exp(x)", {"x": 1000}, math.inf, "exp overflows"),
             ("sqrt(x)", {"x": -1}, math.nan, "square root of a negative number"),
             ("x * y", {"x": 1e200, "y": 1e200}, math.inf, "overflows float64"),
+            ("x // y", {"x": 3, "y": 0}, math.inf, "a division by zero"),  # it said "overflows float64"
+            ("x % y", {"x": 3, "y": 0}, math.nan, "a division by zero"),
+            ("x // y", {"x": 1e308, "y": 1e-10}, math.inf, "overflows float64"),
         ],
     )
     def test_become_inf_or_nan_with_a_warning_naming_the_stage(self, expression, point, value, reason):

@@ -726,11 +726,18 @@ _register(Gate(
 
 # ---- integer arithmetic, and numbers fixed by the shapes --------------------
 
+
+def _integer_division_nonfinite(a: float, b: float) -> str:
+    """x // 0 is inf and x % 0 is nan, as numpy computes them: a division by zero, not an overflow."""
+    return "a division by zero" if b == 0 else "the result overflows float64"
+
+
 _register(Gate(
     "floordiv", "a // b", symbol_="//", title_="floor divide",
     formula_="the largest whole number not above a / b (numpy's floor_divide)",
     forward=_numpy_function("floor_divide"),
     partials=(None, None), role="blocks", local="∂/∂a = ∂/∂b = 0 (flat between its jumps)",
+    nonfinite=_integer_division_nonfinite,
 ))
 
 _register(Gate(
@@ -738,7 +745,7 @@ _register(Gate(
     formula_="a - b * (a // b), with the sign of b (numpy's remainder)",
     forward=_numpy_function("remainder"),
     partials=(_one, lambda g, a, b, out: g.neg(g.floordiv(a, b))),
-    role="scales", local="∂/∂a = 1, ∂/∂b = -(a // b)",
+    role="scales", local="∂/∂a = 1, ∂/∂b = -(a // b)", nonfinite=_integer_division_nonfinite,
 ))
 
 
