@@ -166,3 +166,12 @@ class TestPublicApi:
         assert "grad_points" in bpcli.__all__ and bpcli.grad_points is grad_points
         with pytest.raises(bpcli.BpcliError, match="no column and no value for y"):
             bpcli.grad_points("x * y", {"x": [1]})
+
+
+def test_to_json_of_points_is_what_the_command_s_json_prints(tmp_path):
+    """Every result's to_json() is its command's --json text (a PointsResult's raised: no such view)."""
+    path = tmp_path / "points.csv"
+    path.write_text("x,y\n1,2\n3,-4\n")
+    printed = run_cli("grad", "x * y - x", "--points", str(path), "--json")
+    assert printed.exit_code == 0, printed.stderr
+    assert bpcli.grad_points("x * y - x", {"x": [1, 3], "y": [2, -4]}).to_json() == printed.stdout

@@ -63,6 +63,10 @@ class PointsResult(Result, Record):
         """What ``--format jsonl`` writes: one bpcli.points/1 object per line."""
         return self._written("jsonl")
 
+    def to_json(self, indent: int | None = 2) -> str:
+        """What ``--json`` prints for points: JSON Lines, as ``to_jsonl`` (a line a point has no indent)."""
+        return self.to_jsonl()
+
     def _written(self, fmt: str) -> str:
         import io  # only for files (start-up)
 
