@@ -233,6 +233,13 @@ class TestReading:
 # ---- the total memory budget ------------------------------------------------------------------
 
 
+
+def assert_batched_as_whole(words: list[str], budget: str) -> None:
+    """The document of a run within ``budget`` (so in batches) is the whole run's, bit for bit."""
+    whole = run_cli(*words, "--json")
+    small = run_cli(*words, "--json", "--max-total-elements", budget)
+    assert small.exit_code == whole.exit_code == 0 and json.loads(small.stdout) == json.loads(whole.stdout)
+
 class TestBudget:
     def test_elements_in_flight_counts_every_node_forward_and_backward(self):
         problem = Problem.of("sum(exp(x) * x)", {"x": np.zeros(1000)})
@@ -290,10 +297,8 @@ class TestBudget:
         refused(run_cli("gradcheck", "sum(exp(x))", "-x", "zeros:1000", "--max-total-elements", "8003"),
                 "would hold 8,004 numbers at once (64.0 KB of float64 over 6 values, forward and backward, and "
                 "4,002 more for each element checked (what it moves, at x + h and x - h)); the budget is 8,003")
-        whole = run_cli("gradcheck", "sum(exp(x))", "-x", "randn:1000", "--json")
         # Three elements a batch: the same numbers, bit for bit.
-        small = run_cli("gradcheck", "sum(exp(x))", "-x", "randn:1000", "--json", "--max-total-elements", "20000")
-        assert small.exit_code == whole.exit_code == 0 and json.loads(small.stdout) == json.loads(whole.stdout)
+        assert_batched_as_whole(["gradcheck", "sum(exp(x))", "-x", "randn:1000"], "20000")
         refused(run_cli("gradcheck", "sum(exp(x))", "-x", "zeros:1000", "--max-total-elements", "4001"),
                 "would hold 4,002 numbers at once")  # the gradient itself, as grad says
 
@@ -304,10 +309,8 @@ class TestBudget:
         refused(run_cli("hessian", "sum(exp(x))", "-x", "zeros:100", "--max-total-elements", "60603"),
                 "the Hessian's 100 rows, a backward pass each, would compute 60,604 numbers in all (100 passes: the "
                 "first 1,204, then 600 each); the budget is 60,603 numbers")
-        whole = run_cli("hessian", "sum(exp(x) * x)", "-x", "randn:100", "--json")
         # Just what the rows compute (111,104 numbers): 89 rows a batch, beside the values and the matrix.
-        small = run_cli("hessian", "sum(exp(x) * x)", "-x", "randn:100", "--json", "--max-total-elements", "111104")
-        assert small.exit_code == whole.exit_code == 0 and json.loads(small.stdout) == json.loads(whole.stdout)
+        assert_batched_as_whole(["hessian", "sum(exp(x) * x)", "-x", "randn:100"], "111104")
 
     def test_a_check_traces_a_mistake_further_up_within_the_budget(self):
         # dx = q instead of z: the multiply gate not swapped, found by a backward pass from q; 30 numbers
