@@ -55,7 +55,8 @@ class OneSided:
             gate = REGISTRY[graph.nodes[node].op]
             if gate.op in SIDED and gate.kink is not None and truth.gradient(node) is not None:
                 inputs = [truth.value(i) for i in graph.nodes[node].inputs]
-                if backend_for(*inputs).count(gate.kink(backend_for(*inputs), *inputs)):
+                xp = backend_for(*inputs)
+                if xp.count(gate.kink(xp, *inputs)):
                     found.append(node)
         return found
 

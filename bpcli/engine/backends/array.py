@@ -6,10 +6,11 @@ results to report as bpcli warnings, not numpy RuntimeWarnings.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
+
+from bpcli.engine import shapes
 
 exp = np.exp
 log = np.log
@@ -115,7 +116,7 @@ def var(a, axis=None, ddof=0):
 def _count(a, axis):
     """How many elements var averages over: all of them, or those along ``axis`` (an int or a tuple)."""
     shape = np.shape(a)
-    return math.prod(shape if axis is None else [shape[i] for i in (axis if isinstance(axis, tuple) else (axis,))])
+    return shapes.size(tuple(shape[i] for i in shapes.axes(shape, axis)))
 
 
 def amax(a, axis=None):
