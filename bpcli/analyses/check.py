@@ -32,7 +32,7 @@ from bpcli.analyses.expected import (
     within,
 )
 from bpcli.analyses.grad import differentiate, grad
-from bpcli.analyses.kinks import accepted_lines, one_sided
+from bpcli.analyses.kinks import accepted_lines
 from bpcli.analyses.result import GradResult, Result
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, BpcliError, placed
 from bpcli.engine.formulas import gate_text
@@ -463,12 +463,12 @@ def _outcome(truth: Truth, target: Target, key: str, expected: Expected, rule: R
 def _sides_explain(truth: Truth, gradients: Mapping[int, Expected], rule: Rule) -> bool:
     """Whether one choice of sides at the kinks gives all of a student's ``gradients`` together: only then
     is any of them accepted as one-sided (one side each for dx and dy of a tied max is no choice at all)."""
-    return bool(gradients) and one_sided(truth).explains(gradients, rule)
+    return bool(gradients) and truth.one_sided.explains(gradients, rule)
 
 
 def _one_sided(truth: Truth, node: int, expected: Expected, rule: Rule) -> tuple[bool, str]:
     """Whether a gradient that differs from bpcli's is a one-sided derivative at a kink, and the note then."""
-    sided = one_sided(truth)
+    sided = truth.one_sided
     return (True, sided.note) if sided.accepts(node, expected, rule) else (False, "")
 
 

@@ -29,7 +29,7 @@ import itertools
 import operator
 import re
 from functools import cached_property, partial
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from bpcli.engine.backends import backend_for, quiet_float_errors
 from bpcli.engine.backward import backward
@@ -42,6 +42,9 @@ from bpcli.engine.shapes import size as size_of
 from bpcli.engine.syntax.printer import to_text
 from bpcli.engine.values import Constant
 from bpcli.views.numbers import format_value
+
+if TYPE_CHECKING:
+    from bpcli.analyses.kinks import OneSided
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(#[0-9]+)?\Z")  # c#1: a version of a reassigned name
 MAX_FORK_SUBSETS = 10  # uses of a value beyond which only one contribution, or all but one, is tried
@@ -474,6 +477,13 @@ class Truth:
         self._units: dict[int, dict[int, Any]] = {}
         self._value_readings: dict[int, list[tuple[ValueMistake, Any, str, str]]] = {}
         self._wrong_above: tuple[Mapping[int, Any], list[int]] | None = None  # the last student's table
+
+    @cached_property
+    def one_sided(self) -> OneSided:
+        """The one-sided gradients at the kinks and ties the run met (analyses.kinks), worked out once."""
+        from bpcli.analyses.kinks import OneSided  # kinks reads a Truth: imported where one is asked for
+
+        return OneSided(self)
 
     @cached_property
     def names(self) -> dict[str, int]:

@@ -128,16 +128,10 @@ class OneSided:
         return NOTE.format(gates=", ".join(self.truth.gate_label(node) for node in self.tied))
 
 
-def one_sided(truth: Truth) -> OneSided:
-    """The one-sided gradients of ``truth``, worked out once (one truth serves a whole class in grade)."""
-    found: OneSided = truth.__dict__.setdefault("_one_sided", OneSided(truth))
-    return found
-
-
 def accepted_lines(check: BackwardCheck, truth: Truth, rule: Rule) -> BackwardCheck:
     """A backward file's lines that leave a one-sided gradient (wrong against bpcli's convention) marked
     right, with the note; the final gradients' diagnoses of those dropped."""
-    sided = one_sided(truth)
+    sided = truth.one_sided
     if not sided.tied or not sided.explains({node: computed(mine) for node, (mine, _) in check.final.items()}, rule):
         return check
 
