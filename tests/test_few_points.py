@@ -137,10 +137,7 @@ def test_standard_input_reads_the_same_on_both_paths():
         taken = few_points.few_points("x / y", Path("-"), {}, data=table.encode())
         assert taken is not None and list(taken.value) == [0.5, 0.75]
     for table in ("x,y\n1,2\n3,4\n", '{"x": 1, "y": 2}\n{"x": 3, "y": 4}\n', "x,y\n1,oops\n", "{oops\n"):
-        with pytest.MonkeyPatch.context() as patch:
-            small = run_cli("grad", "x / y", "--points", "-", input=table)
-            patch.setattr(few_points, "SMALL_BYTES", -1)
-            numpy = run_cli("grad", "x / y", "--points", "-", input=table)
+        small, numpy = both_paths("grad", "x / y", "--points", "-", input=table)
         assert (small.exit_code, small.stdout, small.stderr) == (numpy.exit_code, numpy.stdout, numpy.stderr)
 
 
@@ -172,11 +169,7 @@ def test_standard_input_s_error_comes_before_the_expression_s_on_both_paths():
 def test_json_lines_on_standard_input_after_a_byte_order_mark_read_as_json_lines():
     """An editor's UTF-8 byte order mark before the first { (a .jsonl file with one is read): it was CSV."""
     table = '\ufeff{"x": 1, "y": 2}\n{"x": 3, "y": 4}\n'
-    for path in ("small", "numpy"):
-        with pytest.MonkeyPatch.context() as patch:
-            if path == "numpy":
-                patch.setattr(few_points, "SMALL_BYTES", -1)
-            result = run_cli("grad", "x / y", "--points", "-", input=table)
+    for path, result in zip(("small", "numpy"), both_paths("grad", "x / y", "--points", "-", input=table)):
         assert (result.exit_code, result.stderr) == (0, ""), path
         assert result.stdout == "x,y,f,df/dx,df/dy\n1.0,2.0,0.5,0.5,-0.25\n3.0,4.0,0.75,0.25,-0.1875\n", path
 
