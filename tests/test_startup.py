@@ -136,7 +136,12 @@ def test_each_check_grade_and_exercise_imports_only_the_analyses_it_uses(name, u
     assert modules_of(process) & ONLY_WHERE_USED == used
 
 
-@pytest.mark.parametrize("name", [*(name for name in JSON_PATHS if name not in TEXT_PATHS), "graph --format text"])
+# The gate card is laid out without rich where the output takes no styles (views/plain_layout.py).
+PLAIN_TABLES = ("gates",)
+
+
+@pytest.mark.parametrize("name", [*(name for name in JSON_PATHS if name not in TEXT_PATHS + PLAIN_TABLES),
+                                  "graph --format text"])
 def test_every_table_on_numbers_imports_rich_but_neither_typer_nor_numpy(name, tmp_path):
     """Issue 21: a table needs rich to draw, and numbers need no numpy (a Jacobian's and a Hessian's neither)."""
     words = [word for word in scalar_command_lines(tmp_path)[name] if word != "--json"]
@@ -201,8 +206,9 @@ def test_the_console_script_freezes_its_objects_before_it_exits():
 
 
 def test_a_text_view_imports_none_of_them(tmp_path):
+    """Text, and the gate card on a pipe (rich's tables and blocks written as plain text)."""
     lines = scalar_command_lines(tmp_path)
-    for name in TEXT_PATHS:
+    for name in (*TEXT_PATHS, *PLAIN_TABLES):
         process = run_bpcli("-X", "importtime", *[word for word in lines[name] if word != "--json"])
         assert process.returncode == 0, process.stderr[-2000:]
         heavy = {module.split(".")[0] for module in modules_of(process)} & {"typer", "click", "numpy", "lark", "rich"}

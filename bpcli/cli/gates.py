@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
+import os
+import sys
+from typing import Any, List, Optional
 
 from bpcli.cli import common
+from bpcli.cli.encoding import respelling, tolerate_encoding
+from bpcli.cli.shared import output_width
 from bpcli.cli.declare import Argument, Option, command
 
 
@@ -37,5 +40,35 @@ def gates(
     reference = gate_reference(names or None)
     if json_output:
         common.print_json(reference.to_json())
-    else:
+        return
+    card = _plain_card(reference, sys.stdout) if _prints_plain(sys.stdout) else None
+    if card is None:
         common.console().print(reference)
+    else:
+        sys.stdout.write(card)
+
+
+def _plain_card(reference: Any, stream: Any) -> Optional[str]:
+    """The card as the console would print it to ``stream`` without styles, laid out without rich (start-up:
+    rich took longer to lay it out than everything else the command does); None where rich must lay it out."""
+    from bpcli.views.gates_table import gates_text  # the view that needs no rich (start-up)
+
+    tolerate_encoding(stream)
+    ascii_box = not (getattr(stream, "encoding", None) or "utf-8").lower().startswith("utf")  # as rich decides
+    return gates_text(reference, output_width(stream), ascii_box, respelling(stream))
+
+
+def _prints_plain(stream: Any) -> bool:
+    """Whether common.console() would print to ``stream`` without a single style, as rich decides it: no
+    colours asked for (NO_COLOR), or no terminal. Anywhere rich decides otherwise or alone (a notebook, IDLE,
+    Windows' consoles, FORCE_COLOR, TTY_COMPATIBLE), the console prints."""
+    if sys.platform == "win32" or "idlelib" in sys.modules or "IPython" in sys.modules:
+        return False
+    if os.environ.get("NO_COLOR", "") != "":
+        return True
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        return False
+    try:
+        return not stream.isatty()
+    except ValueError:  # a closed stream: the console meets the error and says so
+        return False

@@ -21,9 +21,10 @@ from rich.segment import Segment
 from rich.table import Column, Table
 from rich.text import Span, Text
 
+from bpcli.views.plain_layout import FIELD_INDENT, fitted_widths
+
 # Wide enough that nothing is measured against it: a cell's natural width.
 _UNBOUNDED = 1_000_000
-FIELD_INDENT = 2  # a vertical block's fields sit this far right of its heading
 
 
 class Fitted:
@@ -84,12 +85,7 @@ def column_widths(table: Table, console: Console, options: ConsoleOptions) -> Op
     None where the table cannot fit so."""
     unbounded = options.update_width(_UNBOUNDED)
     ranges = [_column_range(column, console, unbounded) for column in table.columns]
-    available = options.max_width - _chrome(table)
-    if sum(most for _, most in ranges) <= available:
-        return [most for _, most in ranges]
-    if sum(least for least, _ in ranges) > available:
-        return None
-    return _capped(ranges, available)
+    return fitted_widths(ranges, options.max_width - _chrome(table))
 
 
 def _column_range(column: Column, console: Console, options: ConsoleOptions) -> tuple[int, int]:
@@ -109,31 +105,6 @@ def _chrome(table: Table) -> int:
     borders = ((2 if table.show_edge else 0) + len(table.columns) - 1) if table.box else 0
     _, right, _, left = table.padding
     return borders + (left + right) * len(table.columns)
-
-
-def _capped(ranges: list[tuple[int, int]], available: int) -> list[int]:
-    """Widths within ``available``: the widest columns capped at one width, none below its minimum.
-
-    The cap is the largest that fits (a binary search); what it leaves over
-    widens the capped columns by one each, from the left.
-    """
-    def widths(cap: int) -> list[int]:
-        return [max(least, min(most, cap)) for least, most in ranges]
-
-    low, high = 0, max(most for _, most in ranges)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if sum(widths(middle)) <= available:
-            low = middle
-        else:
-            high = middle - 1
-    result = widths(low)
-    spare = available - sum(result)
-    for index, (_, most) in enumerate(ranges):
-        if spare and result[index] < most:
-            result[index] += 1
-            spare -= 1
-    return result
 
 
 def _with_widths(table: Table, widths: list[int]) -> Table:

@@ -1,0 +1,251 @@
+"""terminal.py's layouts as plain text, for output that takes no styles, without importing rich.
+
+``bpcli gates`` prints a card of some 300 lines. Laid out by rich, that took
+longer than everything else the command does, importing rich included, so the
+command line writes the same bytes from here where the output takes no styles (a
+pipe, a file, NO_COLOR): rich's word wrapping (``rich._wrap.divide_line`` and
+``Text.wrap``), a table boxed as rich boxes it (HEAVY_HEAD, or ASCII where the
+stream's encoding is not UTF), the column widths ``terminal.fitted`` chooses
+(``fitted_widths``, which it uses too), and its one block per row where even
+those do not fit. Every character must be one cell wide, as rich counts cells
+(``one_cell_wide``); a text with any other is laid out by rich.
+tests/test_plain_layout.py compares the two at every width.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable, NamedTuple, Optional
+
+FIELD_INDENT = 2  # a vertical block's fields sit this far right of its heading
+_WORD = re.compile(r"\s*\S+\s*")  # rich._wrap's word: a word and the spaces after it
+_TRAILING_SPACE = re.compile(r"\s+$")
+# Each box as rich.box draws it: top, head, head_row, mid, row, foot_row, foot, bottom; each line is
+# left edge, horizontal, divider, right edge.
+HEAVY_HEAD = ("┏━┳┓", "┃ ┃┃", "┡━╇┩", "│ ││", "├─┼┤", "├─┼┤", "│ ││", "└─┴┘")
+ASCII_BOX = ("+--+", "| ||", "|-+|", "| ||", "|-+|", "|-+|", "| ||", "+--+")
+_CELL_PADDING = 1  # rich's default padding on each side of a cell
+
+
+class PlainTable(NamedTuple):
+    """A table of plain texts: its title, its column headings and its rows (a text may hold newlines)."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+
+
+def one_cell_wide(text: str) -> bool:
+    """Whether rich gives every character of ``text`` one cell, so that its width is its length.
+
+    Printable ASCII and newlines, and what is neither wide (East Asian W or F) nor
+    zero-width (combining, format, control); the rarer scripts and symbols
+    (from U+2600 on, where emoji are) are left to rich.
+    """
+    if text.isascii():
+        return all(" " <= character <= "~" or character == "\n" for character in text)
+    return all(_narrow(character) for character in text)
+
+
+def _narrow(character: str) -> bool:
+    if " " <= character <= "~" or character == "\n":
+        return True
+    return (
+        "\u00a0" < character < "\u2600"
+        and unicodedata.east_asian_width(character) not in ("W", "F")
+        and unicodedata.category(character)[0] in "LNPS"
+    )
+
+
+def wrapped(text: str, width: int, pad: bool = False, fold: bool = True) -> list[str]:
+    """``text`` broken into lines of at most ``width`` as rich's ``Text.wrap`` breaks it: each of its lines
+    between words, a word longer than a line folded (``fold``) or ended with "…"; ``pad``: each line
+    padded with spaces to ``width`` (justified left), else as broken."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        breaks = _breaks(line, width, fold)
+        for start, end in zip([0, *breaks], [*breaks, len(line)]):
+            piece = _fitted_piece(line[start:end], width, fold)
+            lines.append(piece.ljust(width) if pad else piece)
+    return lines
+
+
+def _breaks(line: str, width: int, fold: bool) -> list[int]:
+    """Where rich._wrap.divide_line breaks ``line`` (offsets, every character one cell)."""
+    breaks: list[int] = []
+    offset = 0
+    for word in _WORD.finditer(line):
+        start, text = word.start(), word.group()
+        length = len(text.rstrip())
+        if width - offset >= length:
+            offset += len(text)
+        elif length > width:
+            if fold:
+                pieces = [text[index: index + width] for index in range(0, len(text), width)]
+                for piece in pieces[:-1]:
+                    if start:
+                        breaks.append(start)
+                    start += len(piece)
+                if start:
+                    breaks.append(start)
+                offset = len(pieces[-1])
+            else:
+                if start:
+                    breaks.append(start)
+                offset = len(text)
+        elif offset and start:
+            breaks.append(start)
+            offset = len(text)
+    return breaks
+
+
+def _fitted_piece(piece: str, width: int, fold: bool) -> str:
+    """One broken line as ``Text.wrap`` leaves it: spaces past ``width`` dropped, then cut to ``width``."""
+    if len(piece) > width:
+        spaces = _TRAILING_SPACE.search(piece)
+        if spaces is not None:
+            piece = piece[: len(piece) - min(len(spaces.group()), len(piece) - width)]
+    if len(piece) > width:
+        return piece[:width] if fold else piece[: width - 1] + "…"
+    return piece
+
+
+def paragraph(text: str, width: int) -> list[str]:
+    """A Text printed at ``width`` (justified by default, folded), each line without trailing spaces."""
+    return [line.rstrip(" ") for line in wrapped(text, width)]
+
+
+def measure(text: str) -> tuple[int, int]:
+    """rich's measurement of a Text: its longest word, and its longest line."""
+    lines = text.splitlines()
+    most = max(map(len, lines)) if lines else 0
+    words = text.split()
+    least = max(map(len, words)) if words else most
+    least = min(max(0, least), most)
+    return least, max(least, most)
+
+
+def column_range(texts: Iterable[str]) -> tuple[int, int]:
+    """The narrowest a column of these texts can be without breaking a word, and its width unwrapped."""
+    measured = [measure(text) for text in texts]
+    least = max(m[0] for m in measured)
+    return least, max(least, max(m[1] for m in measured))
+
+
+def fitted_widths(ranges: list[tuple[int, int]], available: int) -> Optional[list[int]]:
+    """Each column's width within ``available`` from its (narrowest, unwrapped) range, none narrower
+    than its narrowest; None where they cannot fit so.
+
+    At their unwrapped widths where they fit; else the widest columns capped
+    at one width, the largest that fits (a binary search), what that leaves
+    over widening the capped columns by one each, from the left.
+    """
+    if sum(most for _, most in ranges) <= available:
+        return [most for _, most in ranges]
+    if sum(least for least, _ in ranges) > available:
+        return None
+
+    def widths(cap: int) -> list[int]:
+        return [max(least, min(most, cap)) for least, most in ranges]
+
+    low, high = 0, max(most for _, most in ranges)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if sum(widths(middle)) <= available:
+            low = middle
+        else:
+            high = middle - 1
+    result = widths(low)
+    spare = available - sum(result)
+    for index, (_, most) in enumerate(ranges):
+        if spare and result[index] < most:
+            result[index] += 1
+            spare -= 1
+    return result
+
+
+def boxed_chrome(columns: int) -> int:
+    """The width a boxed table spends on its edges, dividers and cell padding."""
+    return 2 + columns - 1 + 2 * _CELL_PADDING * columns
+
+
+def fitted_table(table: PlainTable, width: int, ascii_box: bool, heading: str = "{0}") -> list[str]:
+    """``table`` laid out as ``terminal.fitted`` lays it out at ``width``: boxed, or one block per row."""
+    ranges = [column_range(column) for column in zip(table.headers, *table.rows)]
+    widths = fitted_widths(ranges, width - boxed_chrome(len(ranges)))
+    if widths is None:
+        return _blocks(table, width, heading)
+    return _boxed(table, widths, ASCII_BOX if ascii_box else HEAVY_HEAD)
+
+
+def _boxed(table: PlainTable, widths: list[int], box: tuple[str, ...]) -> list[str]:
+    top, head, head_row, mid, _, _, foot, bottom = box
+    table_width = sum(widths) + boxed_chrome(len(widths))
+    lines = paragraph(table.title, table_width) if table.title else []
+    lines.append(_rule(top, widths))
+    lines += _row(table.headers, widths, head, bottom_aligned=True)
+    lines.append(_rule(head_row, widths))
+    for index, row in enumerate(table.rows):
+        lines += _row(row, widths, foot if index == len(table.rows) - 1 else mid)
+    lines.append(_rule(bottom, widths))
+    return lines
+
+
+def _rule(edges: str, widths: list[int]) -> str:
+    left, horizontal, divider, right = tuple(edges)
+    return left + divider.join(horizontal * (width + 2 * _CELL_PADDING) for width in widths) + right
+
+
+def _row(cells: Iterable[str], widths: list[int], edges: str, bottom_aligned: bool = False) -> list[str]:
+    """One row of cells, each wrapped to its column (cut with "…", rich's overflow for a column)."""
+    left, _, divider, right = tuple(edges)
+    columns = [wrapped(cell, width, pad=True, fold=False) for cell, width in zip(cells, widths)]
+    height = max(map(len, columns))
+    blank = [" " * width for width in widths]
+    for index, column in enumerate(columns):
+        filler = [blank[index]] * (height - len(column))
+        columns[index] = filler + column if bottom_aligned else column + filler
+    pad = " " * _CELL_PADDING
+    return [left + divider.join(pad + line + pad for line in line_cells) + right for line_cells in zip(*columns)]
+
+
+def _blocks(table: PlainTable, width: int, heading: str) -> list[str]:
+    """terminal.Fitted's vertical layout: the title, then each row as a heading and its fields."""
+    from string import Formatter  # only the vertical layout reads the heading's template
+
+    in_heading = {int(field) for _, field, _, _ in Formatter().parse(heading) if field}
+    lines = paragraph(table.title, width) if table.title else []
+    for row in table.rows:
+        if all(row[index] for index in in_heading):
+            lines += paragraph(heading.format(*row), width)
+        else:
+            lines += paragraph("  ".join(row[index] for index in sorted(in_heading) if row[index]), width)
+        fields = [
+            (header, cell)
+            for index, (header, cell) in enumerate(zip(table.headers, row))
+            if index not in in_heading and cell
+        ]
+        if fields:
+            lines += _fields(fields, width)
+    return lines
+
+
+def _fields(fields: list[tuple[str, str]], width: int) -> list[str]:
+    """A block's fields: each heading beside its cell, or above it where the two do not fit side by side."""
+    inner = max(1, width - FIELD_INDENT)
+    indent = " " * FIELD_INDENT
+    label_width = max(len(label) for label, _ in fields)
+    widest_word = max(measure(cell)[0] for _, cell in fields)
+    lines: list[str] = []
+    if label_width + 2 + widest_word <= inner:
+        # rich's grid: the labels' column as wide as the longest, two spaces, the cells in what is left
+        cell_width = min(max(measure(cell)[1] for _, cell in fields), inner - label_width - 2)
+        for label, cell in fields:
+            for index, line in enumerate(wrapped(cell, cell_width)):
+                lines.append(f"{indent}{label if index == 0 else '':<{label_width}}  {line}".rstrip(" "))
+    else:
+        for label, cell in fields:
+            lines += [indent + line for line in paragraph(label, inner)]
+            lines += [indent * 2 + line for line in paragraph(cell, max(1, inner - FIELD_INDENT))]
+    return lines
