@@ -9,22 +9,26 @@ can afford, in UTF-8 and respelled for an ASCII stream.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
 import bpcli
 from bpcli.cli.encoding import respelling
 from bpcli.engine.record import replace
+from bpcli.views import table_of, terminal
 from bpcli.views.gates_table import gates_text
-from bpcli.views.plain_layout import one_cell_wide, wrapped
+from bpcli.views.plain_layout import NARROW_BLOCKS, one_cell_wide, wrapped
 from bpcli.views.terminal import PrintHook
 from helpers import REPO
 
@@ -66,18 +70,20 @@ def test_the_card_for_a_stream_that_cannot_write_its_symbols_is_riches(encoding)
         assert plain.isascii() if encoding == "ascii" else "∂" not in plain
 
 
-def rich_wrapped(text, width, pad, fold):
+def rich_wrapped(text, width, justify, fold):
     console = Console(width=1000, emoji=False, highlight=False)
-    lines = Text(text).wrap(console, width, justify="left" if pad else "default",
-                            overflow="fold" if fold else "ellipsis")
+    lines = Text(text).wrap(console, width, justify=justify, overflow="fold" if fold else "ellipsis")
     return [line.plain for line in lines]
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=" abc-\n", max_size=60), st.integers(1, 12), st.booleans(), st.booleans())
-def test_words_are_wrapped_as_rich_wraps_them(text, width, pad, fold):
-    """Spaces anywhere (leading, doubled, trailing), words longer than the line (folded or cut with "…"), newlines."""
-    assert wrapped(text, width, pad=pad, fold=fold) == rich_wrapped(text, width, pad, fold)
+@given(st.text(alphabet=" abc-\n", max_size=60), st.integers(1, 12), st.sampled_from(["default", "left", "right"]),
+       st.booleans())
+def test_words_are_wrapped_as_rich_wraps_them(text, width, justify, fold):
+    """Spaces anywhere (leading, doubled, trailing), words longer than the line (folded or cut with "…"), newlines;
+    as broken, justified left (padded) or right."""
+    laid_out = wrapped(text, width, pad=justify == "left", fold=fold, right=justify == "right")
+    assert laid_out == rich_wrapped(text, width, justify, fold)
 
 
 @pytest.mark.parametrize(("text", "one_cell"), [
@@ -90,6 +96,14 @@ def test_words_are_wrapped_as_rich_wraps_them(text, width, pad, fold):
 ])
 def test_only_text_whose_every_character_rich_counts_one_cell_is_laid_out_without_rich(text, one_cell):
     assert one_cell_wide(text) is one_cell
+
+
+def test_every_character_taken_as_one_cell_is_one_cell_to_rich():
+    """plain_layout's blocks of narrow characters, checked one by one against rich's own count."""
+    for start, end in NARROW_BLOCKS:
+        taken = [chr(code) for code in range(start, end) if one_cell_wide(chr(code))]
+        assert taken  # each block holds some
+        assert [character for character in taken if cell_len(character) != 1] == []
 
 
 def test_a_card_with_a_wider_character_is_left_to_rich():
@@ -130,3 +144,51 @@ def test_a_terminal_that_takes_styles_gets_riches_card():
     assert styled.returncode == 0
     assert b"\x1b[1mgate" in styled.stdout
     assert styled.stdout.replace(b"\x1b[1m", b"").replace(b"\x1b[0m", b"") == run_gates("mul", COLUMNS="100").stdout
+
+
+def rendered(renderable, width, encoding, monkeypatch=None):
+    """``renderable`` printed as the command line's console prints it without styles; with ``monkeypatch``,
+    every fitted table laid out by rich alone."""
+    stream = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+    console = Console(highlight=False, width=width, color_system=None, emoji=False, file=stream)
+    console.push_render_hook(PrintHook(respelling(stream)))
+    with monkeypatch.context() if monkeypatch else contextlib.nullcontext() as patch:
+        if patch:
+            patch.setattr(terminal, "_plain_lines", lambda *arguments: None)
+        with console.capture() as captured:
+            console.print(renderable)
+    return captured.get()
+
+
+def tables():
+    """A table of each command whose tables are fitted, with their multi-line cells, right-justified numbers,
+    arrays, an elision row and a check mark; some cut to 2 stages."""
+    results = {
+        "grad": bpcli.grad("sigmoid(w0*x0 + w1*x1 + w2)", w0=2, x0=-1, w1=-3, x1=-2, w2=-3),
+        "grad of arrays": bpcli.grad("sum(relu(W @ x))", W=np.arange(6.0).reshape(2, 3) - 2,
+                                     x=np.array([1.0, 2.0, -3.0])),
+        "gradcheck": bpcli.gradcheck("relu(x) * y + tanh(x)", x=0.5, y=3),
+        "order 4": bpcli.derivative("tanh(x) * exp(x)", x=0.5, order=4),
+        "check": bpcli.check("(x+y)*z", {"x": -2, "y": 5, "z": -4}, expect={"dx": -4, "dz": 3}),
+    }
+    shown = {name: table_of(result) for name, result in results.items()}
+    shown.update({f"{name}, 2 stages": table_of(results[name], max_stages=2) for name in ("grad", "order 4")})
+    return shown
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_every_fitted_table_is_laid_out_as_rich_lays_it_out(encoding, monkeypatch):
+    """Where nothing is styled (a pipe, a file, NO_COLOR) a fitted table is written by plain_layout: the same
+    bytes as rich's at every width, whole, wrapped between words or as blocks."""
+    for name, table in tables().items():
+        for width in range(20, 200, 9):
+            assert rendered(table, width, encoding) == rendered(table, width, encoding, monkeypatch), (name, width)
+
+
+def test_the_tables_of_these_commands_are_plain(monkeypatch):
+    """The comparison above compares something: each of these tables takes the plain path."""
+    laid_out = []
+    monkeypatch.setattr(terminal, "fitted_table", lambda *arguments: laid_out.append(arguments[0].headers) or [])
+    for table in tables().values():
+        rendered(table, 80, "utf-8")
+    assert len(laid_out) == 2 + 2 + 1 + 2 + 1 + 2 + 2  # grad's two tables each time, gradcheck's one, ...

@@ -29,45 +29,63 @@ _CELL_PADDING = 1  # rich's default padding on each side of a cell
 
 
 class PlainTable(NamedTuple):
-    """A table of plain texts: its title, its column headings and its rows (a text may hold newlines)."""
+    """A table of plain texts: its title, its column headings and its rows (a text may hold newlines);
+    each column justified "left" or "right" and cut with "…" or folded ("ellipsis", "fold"), rich's columns'
+    ``justify`` and ``overflow`` (by default left, with "…")."""
 
     title: str
     headers: tuple[str, ...]
     rows: list[tuple[str, ...]]
+    justify: tuple[str, ...] = ()
+    overflow: tuple[str, ...] = ()
 
 
 def one_cell_wide(text: str) -> bool:
     """Whether rich gives every character of ``text`` one cell, so that its width is its length.
 
-    Printable ASCII and newlines, and what is neither wide (East Asian W or F) nor
-    zero-width (combining, format, control); the rarer scripts and symbols
-    (from U+2600 on, where emoji are) are left to rich.
+    Printable ASCII and newlines; and, in the blocks where bpcli's symbols are
+    (Latin, Greek, punctuation, super- and subscripts, arrows and mathematical
+    operators, box drawing, dingbats: ``NARROW_BLOCKS``), a letter, number,
+    punctuation or symbol that is not wide (East Asian W or F). Anything else
+    (control, combining and zero-width characters, other scripts) is left to rich.
     """
     if text.isascii():
         return all(" " <= character <= "~" or character == "\n" for character in text)
     return all(_narrow(character) for character in text)
 
 
+# Unicode blocks whose narrow letters and symbols rich counts one cell each (tests/test_plain_layout.py checks
+# every one of them against rich): Latin-1 and Latin Extended, Greek and Cyrillic, General Punctuation,
+# super- and subscripts, letterlike symbols to mathematical operators, box drawing to geometric shapes, dingbats.
+NARROW_BLOCKS = ((0xA1, 0x250), (0x370, 0x530), (0x2010, 0x2060), (0x2070, 0x20A0), (0x2100, 0x2300),
+                 (0x2500, 0x2600), (0x2700, 0x27C0))
+
+
 def _narrow(character: str) -> bool:
     if " " <= character <= "~" or character == "\n":
         return True
+    code = ord(character)
     return (
-        "\u00a0" < character < "\u2600"
+        any(start <= code < end for start, end in NARROW_BLOCKS)
         and unicodedata.east_asian_width(character) not in ("W", "F")
         and unicodedata.category(character)[0] in "LNPS"
     )
 
 
-def wrapped(text: str, width: int, pad: bool = False, fold: bool = True) -> list[str]:
+def wrapped(text: str, width: int, pad: bool = False, fold: bool = True, right: bool = False) -> list[str]:
     """``text`` broken into lines of at most ``width`` as rich's ``Text.wrap`` breaks it: each of its lines
     between words, a word longer than a line folded (``fold``) or ended with "…"; ``pad``: each line
-    padded with spaces to ``width`` (justified left), else as broken."""
+    padded with spaces to ``width`` (justified left), ``right``: justified right, else as broken."""
     lines: list[str] = []
     for line in text.split("\n"):
         breaks = _breaks(line, width, fold)
         for start, end in zip([0, *breaks], [*breaks, len(line)]):
-            piece = _fitted_piece(line[start:end], width, fold)
-            lines.append(piece.ljust(width) if pad else piece)
+            piece = line[start:end]
+            if right:
+                lines.append(_cut(_within(piece, width).rstrip(), width, fold).rjust(width))
+            else:
+                piece = _cut(_within(piece, width), width, fold)
+                lines.append(piece.ljust(width) if pad else piece)
     return lines
 
 
@@ -100,12 +118,17 @@ def _breaks(line: str, width: int, fold: bool) -> list[int]:
     return breaks
 
 
-def _fitted_piece(piece: str, width: int, fold: bool) -> str:
-    """One broken line as ``Text.wrap`` leaves it: spaces past ``width`` dropped, then cut to ``width``."""
+def _within(piece: str, width: int) -> str:
+    """One broken line without the spaces at its end that pass ``width`` (``Text.rstrip_end``)."""
     if len(piece) > width:
         spaces = _TRAILING_SPACE.search(piece)
         if spaces is not None:
-            piece = piece[: len(piece) - min(len(spaces.group()), len(piece) - width)]
+            return piece[: len(piece) - min(len(spaces.group()), len(piece) - width)]
+    return piece
+
+
+def _cut(piece: str, width: int, fold: bool) -> str:
+    """A line longer than ``width`` cut to it, ending in "…" unless folded (``Text.truncate``)."""
     if len(piece) > width:
         return piece[:width] if fold else piece[: width - 1] + "…"
     return piece
@@ -184,10 +207,12 @@ def _boxed(table: PlainTable, widths: list[int], box: tuple[str, ...]) -> list[s
     table_width = sum(widths) + boxed_chrome(len(widths))
     lines = paragraph(table.title, table_width) if table.title else []
     lines.append(_rule(top, widths))
-    lines += _row(table.headers, widths, head, bottom_aligned=True)
+    right = [justify == "right" for justify in table.justify] or [False] * len(widths)
+    fold = [overflow == "fold" for overflow in table.overflow] or [False] * len(widths)
+    lines += _row(table.headers, widths, right, fold, head, bottom_aligned=True)
     lines.append(_rule(head_row, widths))
     for index, row in enumerate(table.rows):
-        lines += _row(row, widths, foot if index == len(table.rows) - 1 else mid)
+        lines += _row(row, widths, right, fold, foot if index == len(table.rows) - 1 else mid)
     lines.append(_rule(bottom, widths))
     return lines
 
@@ -197,17 +222,22 @@ def _rule(edges: str, widths: list[int]) -> str:
     return left + divider.join(horizontal * (width + 2 * _CELL_PADDING) for width in widths) + right
 
 
-def _row(cells: Iterable[str], widths: list[int], edges: str, bottom_aligned: bool = False) -> list[str]:
-    """One row of cells, each wrapped to its column (cut with "…", rich's overflow for a column)."""
-    left, _, divider, right = tuple(edges)
-    columns = [wrapped(cell, width, pad=True, fold=False) for cell, width in zip(cells, widths)]
+def _row(cells: Iterable[str], widths: list[int], right: list[bool], fold: list[bool], edges: str,
+         bottom_aligned: bool = False) -> list[str]:
+    """One row of cells, each wrapped to its column and justified in it."""
+    left_edge, _, divider, right_edge = tuple(edges)
+    columns = [
+        wrapped(cell, width, pad=True, fold=folded, right=flush_right)
+        for cell, width, flush_right, folded in zip(cells, widths, right, fold)
+    ]
     height = max(map(len, columns))
     blank = [" " * width for width in widths]
     for index, column in enumerate(columns):
         filler = [blank[index]] * (height - len(column))
         columns[index] = filler + column if bottom_aligned else column + filler
     pad = " " * _CELL_PADDING
-    return [left + divider.join(pad + line + pad for line in line_cells) + right for line_cells in zip(*columns)]
+    return [left_edge + divider.join(pad + line + pad for line in line_cells) + right_edge
+            for line_cells in zip(*columns)]
 
 
 def _blocks(table: PlainTable, width: int, heading: str) -> list[str]:
