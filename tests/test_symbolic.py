@@ -231,3 +231,23 @@ def test_symbolic_size_has_a_limit_that_can_be_raised():
     raised = run_cli("grad", product, "--symbolic", "--max-nodes", "100000")
     assert raised.exit_code == 0, raised.stderr
     assert "df/dy0 = " in raised.stdout
+
+
+@pytest.mark.parametrize("expression, order, fresh", [
+    ("tanh(x) * exp(x)", 3, False),  # the start-up benchmark's
+    ("sigmoid(x * y) + x**3 / y", 4, True),
+    ("relu(x) * sigmoid(x) + max(x, 0.5)", 3, True),
+])
+def test_the_programs_alone_are_the_renderings_programs(expression, order, fresh):
+    """--order prints the programs only (engine.simplify.programs), without the readable expressions: the same
+    texts as simplify's, for every order's derivative, shared stages and fresh names (s1, s2) included."""
+    from bpcli.analyses.derivative import repeated
+    from bpcli.engine.simplify import programs
+
+    graph = bpcli.build(expression)
+    passes = repeated(graph, "x", order)
+    roots = {f"d{t.order}": t.node for t in passes.targets}
+    roots["f"] = graph.output
+    whole = simplify(graph, roots)
+    assert programs(graph, roots) == whole.programs
+    assert any("s1 = " in program for program in whole.programs.values()) is fresh  # fresh names compared too

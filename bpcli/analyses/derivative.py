@@ -12,7 +12,6 @@ non-scalar output would need one derivative per element.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import Any, Mapping, NamedTuple
 
 from bpcli.analyses.result import Result
@@ -274,14 +273,14 @@ def derivative(
             index=index,
             node=node,
             name=graph.nodes[node].name,
-            order=_pass_of(node, passes.starts),
+            order=pass_of,
             op=graph.nodes[node].op,
             expr=gate_text(graph, node),
             inputs=tuple(graph.nodes[i].name for i in graph.nodes[node].inputs),
             value=value[node],
             holds=tuple(holds.get(node, ())),
         )
-        for index, node in enumerate(stage_nodes, start=1)
+        for index, (node, pass_of) in enumerate(zip(stage_nodes, _passes_of(stage_nodes, passes.starts)), start=1)
     ]
     derivatives = [
         Derivative(k, labels[k], graph.nodes[node].name, value[node], formulas.get(labels[k]))
@@ -303,11 +302,11 @@ def derivative(
 def _formulas(graph: Graph, roots: dict[str, int], max_nodes: int) -> tuple[dict[str, str], list[Notice]]:
     """The simplified formula of each derivative, or none (with a warning) where they grow past what is read,
     ``FORMULA_MAX_SIZE``, or past ``max_nodes``: the derivatives' values do not need them."""
-    from bpcli.engine.simplify import simplify  # only --order's formulas, not the Hessian's helpers here (start-up)
+    from bpcli.engine.simplify import programs  # only --order's formulas, not the Hessian's helpers here (start-up)
 
     max_size = min(max_nodes, FORMULA_MAX_SIZE)
     try:
-        return simplify(graph, roots, max_size).programs, []
+        return programs(graph, roots, max_size), []
     except BpcliError:
         how = ("raise the limit with --max-nodes" if max_size == max_nodes
                else "too long to read; --symbolic --order N writes them, up to --max-nodes")
@@ -316,6 +315,12 @@ def _formulas(graph: Graph, roots: dict[str, int], max_nodes: int) -> tuple[dict
                            f"({how}); the values above do not depend on them")]
 
 
-def _pass_of(node: int, starts: list[int]) -> int:
-    """0 for a forward node, k for a node the k-th backward pass appended."""
-    return min(bisect_right(starts, node), len(starts) - 1)
+def _passes_of(nodes: list[int], starts: list[int]) -> list[int]:
+    """For nodes in increasing order: 0 for a forward node, k for one the k-th backward pass appended (one walk
+    along both lists; bisect's import alone took longer than the walk)."""
+    passes, count, last = [], 0, len(starts) - 1
+    for node in nodes:
+        while count < last and starts[count] <= node:
+            count += 1
+        passes.append(count)
+    return passes
