@@ -15,12 +15,10 @@ tests/test_plain_layout.py compares the two at every width.
 from __future__ import annotations
 
 import re
-import unicodedata
-from typing import Iterable, NamedTuple, Optional
+from typing import Iterable, Optional
 
 FIELD_INDENT = 2  # a vertical block's fields sit this far right of its heading
 _WORD = re.compile(r"\s*\S+\s*")  # rich._wrap's word: a word and the spaces after it
-_TRAILING_SPACE = re.compile(r"\s+$")
 # Each box as rich.box draws it: top, head, head_row, mid, row, foot_row, foot, bottom; each line is
 # left edge, horizontal, divider, right edge.
 HEAVY_HEAD = ("┏━┳┓", "┃ ┃┃", "┡━╇┩", "│ ││", "├─┼┤", "├─┼┤", "│ ││", "└─┴┘")
@@ -28,16 +26,21 @@ ASCII_BOX = ("+--+", "| ||", "|-+|", "| ||", "|-+|", "|-+|", "| ||", "+--+")
 _CELL_PADDING = 1  # rich's default padding on each side of a cell
 
 
-class PlainTable(NamedTuple):
+class PlainTable:
     """A table of plain texts: its title, its column headings and its rows (a text may hold newlines);
     each column justified "left" or "right" and cut with "…" or folded ("ellipsis", "fold"), rich's columns'
-    ``justify`` and ``overflow`` (by default left, with "…")."""
+    ``justify`` and ``overflow`` (by default left, with "…"). A plain class: a NamedTuple's definition alone
+    took a sixth of this module's import."""
 
-    title: str
-    headers: tuple[str, ...]
-    rows: list[tuple[str, ...]]
-    justify: tuple[str, ...] = ()
-    overflow: tuple[str, ...] = ()
+    __slots__ = ("title", "headers", "rows", "justify", "overflow")
+
+    def __init__(self, title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]],
+                 justify: tuple[str, ...] = (), overflow: tuple[str, ...] = ()) -> None:
+        self.title = title
+        self.headers = headers
+        self.rows = rows
+        self.justify = justify
+        self.overflow = overflow
 
 
 def one_cell_wide(text: str) -> bool:
@@ -62,6 +65,8 @@ NARROW_BLOCKS = ((0xA1, 0x250), (0x370, 0x530), (0x2010, 0x2060), (0x2070, 0x20A
 
 
 def _narrow(character: str) -> bool:
+    import unicodedata  # only for text that is not ASCII (start-up: a table of ASCII never needs it)
+
     if " " <= character <= "~" or character == "\n":
         return True
     code = ord(character)
@@ -120,10 +125,9 @@ def _breaks(line: str, width: int, fold: bool) -> list[int]:
 
 def _within(piece: str, width: int) -> str:
     """One broken line without the spaces at its end that pass ``width`` (``Text.rstrip_end``)."""
-    if len(piece) > width:
-        spaces = _TRAILING_SPACE.search(piece)
-        if spaces is not None:
-            return piece[: len(piece) - min(len(spaces.group()), len(piece) - width)]
+    if len(piece) > width:  # rich searches r"\s+$": the same whitespace as str.rstrip's, in a line without "\n"
+        spaces = len(piece) - len(piece.rstrip())
+        return piece[: len(piece) - min(spaces, len(piece) - width)]
     return piece
 
 

@@ -84,8 +84,9 @@ class Fitted:
 
 def _plain_lines(table: Fitted, console: Console, options: ConsoleOptions) -> Optional[list[str]]:
     """The lines ``table`` prints where they take no style (no colour system: a pipe, a file, NO_COLOR),
-    laid out as plain text (plain_layout: the same bytes, a tenth of the time); None where rich lays it out."""
-    if console.color_system is not None or options.legacy_windows:
+    laid out as plain text (plain_layout: the same bytes, a tenth of the time); None where rich lays it out,
+    and where the console records what it prints (export_html would want the styles)."""
+    if console.color_system is not None or console.record or options.legacy_windows:
         return None
     plain = _plain_table(table.table)
     if plain is None:
