@@ -138,12 +138,60 @@ def test_the_command_prints_riches_bytes_without_importing_rich(words, environme
     assert "rich.console" in {line.split(b"|")[-1].strip().decode() for line in by_rich.stderr.splitlines()}
 
 
-def test_a_terminal_that_takes_styles_gets_riches_card():
-    """FORCE_COLOR: rich finds a terminal, and prints the headings bold."""
-    styled = run_gates("mul", FORCE_COLOR="1", COLUMNS="100")
-    assert styled.returncode == 0
-    assert b"\x1b[1mgate" in styled.stdout
-    assert styled.stdout.replace(b"\x1b[1m", b"").replace(b"\x1b[0m", b"") == run_gates("mul", COLUMNS="100").stdout
+def rich_styled_card(reference, width):
+    """The card as rich prints it on a terminal that takes styles."""
+    console = Console(highlight=False, width=width, force_terminal=True, color_system="truecolor", emoji=False,
+                      file=io.StringIO())
+    console.push_render_hook(PrintHook(None))
+    with console.capture() as captured:
+        console.print(reference)
+    return captured.get()
+
+
+@pytest.mark.parametrize("card", CARDS)
+def test_the_styled_card_is_riches_at_every_width(card):
+    """On a terminal: the headings bold and the blocks' field names dim, each segment written as rich writes it."""
+    reference = bpcli.gate_reference(CARDS[card])
+    widths = range(20, 231) if card != "all" else range(20, 231, 3)
+    for width in widths:
+        assert gates_text(reference, width, False, styled=True) == rich_styled_card(reference, width), width
+    assert "\x1b[1mgate" in gates_text(reference, 200, False, styled=True)
+    assert "\x1b[2mlocal gradient" in gates_text(reference, 30, False, styled=True)
+
+
+def run_on_a_terminal(*words, **environment):
+    """``bpcli gates WORDS`` with a pseudo-terminal for its standard output: what it printed, and its imports."""
+    pty = pytest.importorskip("pty")  # POSIX only
+    env = {key: value for key, value in os.environ.items() if key not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE")}
+    main, child = pty.openpty()
+    with subprocess.Popen([sys.executable, "-X", "importtime", "-m", "bpcli", "gates", *words], stdout=child,
+                          stderr=subprocess.PIPE, cwd=REPO, env={**env, "TERM": "xterm", **environment}) as process:
+        os.close(child)
+        printed = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the terminal's other end is closed: everything is read
+                break
+            if not chunk:
+                break
+            printed += chunk
+        imported = {line.split(b"|")[-1].strip().decode() for line in process.stderr.read().splitlines()}
+    os.close(main)
+    assert process.returncode == 0
+    return printed, imported
+
+
+@pytest.mark.parametrize("words", [[], ["max", "relu", "matmul"]])
+@pytest.mark.parametrize("columns", ["33", "100", "200"])
+def test_a_terminal_gets_riches_styled_card_without_rich(words, columns):
+    """FORCE_COLOR leaves the card to rich (it finds a terminal all the same): the two print the same bytes."""
+    printed, imported = run_on_a_terminal(*words, COLUMNS=columns)
+    by_rich, imported_by_rich = run_on_a_terminal(*words, COLUMNS=columns, FORCE_COLOR="1")
+    assert printed == by_rich
+    assert b"\x1b[1m" in printed
+    assert not {module for module in imported if module.split(".")[0] == "rich"}
+    assert "rich.console" in imported_by_rich
 
 
 def rendered(renderable, width, encoding, monkeypatch=None):

@@ -41,34 +41,39 @@ def gates(
     if json_output:
         common.print_json(reference.to_json())
         return
-    card = _plain_card(reference, sys.stdout) if _prints_plain(sys.stdout) else None
+    styles = _styles(sys.stdout)
+    card = None if styles is None else _card_text(reference, sys.stdout, styles)
     if card is None:
         common.console().print(reference)
     else:
         sys.stdout.write(card)
 
 
-def _plain_card(reference: Any, stream: Any) -> Optional[str]:
-    """The card as the console would print it to ``stream`` without styles, laid out without rich (start-up:
-    rich took longer to lay it out than everything else the command does); None where rich must lay it out."""
+def _card_text(reference: Any, stream: Any, styled: bool) -> Optional[str]:
+    """The card as the console would print it to ``stream``, laid out without rich (start-up: rich took longer
+    to lay it out than everything else the command does); None where rich must lay it out."""
     from bpcli.views.gates_table import gates_text  # the view that needs no rich (start-up)
 
     tolerate_encoding(stream)
     ascii_box = not (getattr(stream, "encoding", None) or "utf-8").lower().startswith("utf")  # as rich decides
-    return gates_text(reference, output_width(stream), ascii_box, respelling(stream))
+    return gates_text(reference, output_width(stream), ascii_box, respelling(stream), styled)
 
 
-def _prints_plain(stream: Any) -> bool:
-    """Whether common.console() would print to ``stream`` without a single style, as rich decides it: no
-    colours asked for (NO_COLOR), or no terminal. Anywhere rich decides otherwise or alone (a notebook, IDLE,
-    Windows' consoles, FORCE_COLOR, TTY_COMPATIBLE), the console prints."""
+def _styles(stream: Any) -> Optional[bool]:
+    """Whether common.console() prints to ``stream`` with styles (a terminal), or without a single one (no
+    terminal, NO_COLOR), as rich decides it; None wherever rich decides otherwise or alone (a notebook, IDLE,
+    Windows' consoles, FORCE_COLOR, TTY_COMPATIBLE, and TERM=dumb, where rich prints 80 columns wide whatever
+    it is told): there the console prints."""
     if sys.platform == "win32" or "idlelib" in sys.modules or "IPython" in sys.modules:
-        return False
+        return None
     if os.environ.get("NO_COLOR", "") != "":
-        return True
+        return False
     if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
-        return False
+        return None
     try:
-        return not stream.isatty()
+        terminal = stream.isatty()
     except ValueError:  # a closed stream: the console meets the error and says so
-        return False
+        return None
+    if terminal and os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
+        return None
+    return terminal

@@ -41,11 +41,13 @@ def gates_table(reference: GateReference) -> Group:
 
 
 def gates_text(
-    reference: GateReference, width: int, ascii_box: bool, respell: Optional[Callable[[str], str]] = None
+    reference: GateReference, width: int, ascii_box: bool, respell: Optional[Callable[[str], str]] = None,
+    styled: bool = False,
 ) -> Optional[str]:
-    """The lines ``gates_table`` prints without styles at ``width`` (rewritten by ``respell`` first, as the
-    console's print hook rewrites them; ``ascii_box``: the stream's encoding is not UTF, so rich draws the
-    table's box in ASCII); None where a character of the card is not one cell wide (rich lays it out)."""
+    """The lines ``gates_table`` prints at ``width`` (rewritten by ``respell`` first, as the console's print
+    hook rewrites them; ``ascii_box``: the stream's encoding is not UTF, so rich draws the table's box in
+    ASCII; ``styled``: on a terminal that takes styles, with rich's bold headings); None where a character of
+    the card is not one cell wide (rich lays it out)."""
     same: Callable[[str], str] = respell or str
     tables = [
         PlainTable(same(table.title), tuple(map(same, table.headers)), [tuple(map(same, row)) for row in table.rows])
@@ -55,7 +57,7 @@ def gates_text(
     texts = [text for table in tables for text in (table.title, *table.headers, *(c for r in table.rows for c in r))]
     if not all(map(one_cell_wide, texts + notes)):
         return None
-    lines = [line for table in tables for line in fitted_table(table, width, ascii_box)]
+    lines = [line for table in tables for line in fitted_table(table, width, ascii_box, styled=styled)]
     lines += [line for note in notes for line in paragraph(note, width)]
     return "".join(line + "\n" for line in lines)
 

@@ -197,23 +197,47 @@ def boxed_chrome(columns: int) -> int:
     return 2 + columns - 1 + 2 * _CELL_PADDING * columns
 
 
-def fitted_table(table: PlainTable, width: int, ascii_box: bool, heading: str = "{0}") -> list[str]:
-    """``table`` laid out as ``terminal.fitted`` lays it out at ``width``: boxed, or one block per row."""
+def fitted_table(
+    table: PlainTable, width: int, ascii_box: bool, heading: str = "{0}", styled: bool = False
+) -> list[str]:
+    """``table`` laid out as ``terminal.fitted`` lays it out at ``width``: boxed, or one block per row.
+    ``styled``: with the styles rich writes on a terminal for a table of unstyled cells (bold headings, dim
+    field names), as its segments are written."""
     ranges = [column_range(column) for column in zip(table.headers, *table.rows)]
     widths = fitted_widths(ranges, width - boxed_chrome(len(ranges)))
     if widths is None:
-        return _blocks(table, width, heading)
-    return _boxed(table, widths, ASCII_BOX if ascii_box else HEAVY_HEAD)
+        return _blocks(table, width, heading, styled)
+    return _boxed(table, widths, ASCII_BOX if ascii_box else HEAVY_HEAD, styled)
 
 
-def _boxed(table: PlainTable, widths: list[int], box: tuple[str, ...]) -> list[str]:
+BOLD, DIM = "1", "2"  # the SGR codes of rich's "bold" and "dim"
+
+
+def _segment(text: str, style: Optional[str]) -> str:
+    """A segment as rich writes it: its text between its style's code and a reset (none for empty text)."""
+    return f"\x1b[{style}m{text}\x1b[0m" if style and text else text
+
+
+def _line(segments: list[tuple[str, Optional[str]]]) -> str:
+    """A line of segments without the spaces at its end, as terminal.Trimmed leaves it: the segments of
+    spaces at the end dropped, the last one left cut."""
+    end = len(segments)
+    while end and not segments[end - 1][0].rstrip(" "):
+        end -= 1
+    kept = segments[:end]
+    if kept:
+        kept[-1] = (kept[-1][0].rstrip(" "), kept[-1][1])
+    return "".join(_segment(text, style) for text, style in kept)
+
+
+def _boxed(table: PlainTable, widths: list[int], box: tuple[str, ...], styled: bool) -> list[str]:
     top, head, head_row, mid, _, _, foot, bottom = box
     table_width = sum(widths) + boxed_chrome(len(widths))
     lines = paragraph(table.title, table_width) if table.title else []
     lines.append(_rule(top, widths))
     right = [justify == "right" for justify in table.justify] or [False] * len(widths)
     fold = [overflow == "fold" for overflow in table.overflow] or [False] * len(widths)
-    lines += _row(table.headers, widths, right, fold, head, bottom_aligned=True)
+    lines += _row(table.headers, widths, right, fold, head, header=True, style=BOLD if styled else None)
     lines.append(_rule(head_row, widths))
     for index, row in enumerate(table.rows):
         lines += _row(row, widths, right, fold, foot if index == len(table.rows) - 1 else mid)
@@ -227,45 +251,52 @@ def _rule(edges: str, widths: list[int]) -> str:
 
 
 def _row(cells: Iterable[str], widths: list[int], right: list[bool], fold: list[bool], edges: str,
-         bottom_aligned: bool = False) -> list[str]:
-    """One row of cells, each wrapped to its column and justified in it."""
+         header: bool = False, style: Optional[str] = None) -> list[str]:
+    """One row of cells, each wrapped to its column and justified in it (a header's at the bottom of its row,
+    a cell's at the top), each cell's padding and text written in ``style``."""
     left_edge, _, divider, right_edge = tuple(edges)
-    columns = [
-        wrapped(cell, width, pad=True, fold=folded, right=flush_right)
+    columns: list[list[Optional[str]]] = [
+        [*wrapped(cell, width, pad=True, fold=folded, right=flush_right)]
         for cell, width, flush_right, folded in zip(cells, widths, right, fold)
     ]
     height = max(map(len, columns))
-    blank = [" " * width for width in widths]
     for index, column in enumerate(columns):
-        filler = [blank[index]] * (height - len(column))
-        columns[index] = filler + column if bottom_aligned else column + filler
-    pad = " " * _CELL_PADDING
-    return [left_edge + divider.join(pad + line + pad for line in line_cells) + right_edge
-            for line_cells in zip(*columns)]
+        filler: list[Optional[str]] = [None] * (height - len(column))  # a line of the cell's width
+        columns[index] = filler + column if header else column + filler
+    pad = _segment(" " * _CELL_PADDING, style)
+    return [
+        left_edge + divider.join(
+            _segment(" " * (width + 2 * _CELL_PADDING), style) if line is None else pad + _segment(line, style) + pad
+            for line, width in zip(line_cells, widths)
+        ) + right_edge
+        for line_cells in zip(*columns)
+    ]
 
 
-def _blocks(table: PlainTable, width: int, heading: str) -> list[str]:
+def _blocks(table: PlainTable, width: int, heading: str, styled: bool) -> list[str]:
     """terminal.Fitted's vertical layout: the title, then each row as a heading and its fields."""
     from string import Formatter  # only the vertical layout reads the heading's template
 
+    bold = BOLD if styled else None
     in_heading = {int(field) for _, field, _, _ in Formatter().parse(heading) if field}
     lines = paragraph(table.title, width) if table.title else []
     for row in table.rows:
         if all(row[index] for index in in_heading):
-            lines += paragraph(heading.format(*row), width)
+            title = heading.format(*row)
         else:
-            lines += paragraph("  ".join(row[index] for index in sorted(in_heading) if row[index]), width)
+            title = "  ".join(row[index] for index in sorted(in_heading) if row[index])
+        lines += [_line([(line, bold)]) for line in wrapped(title, width)]
         fields = [
             (header, cell)
             for index, (header, cell) in enumerate(zip(table.headers, row))
             if index not in in_heading and cell
         ]
         if fields:
-            lines += _fields(fields, width)
+            lines += _fields(fields, width, DIM if styled else None)
     return lines
 
 
-def _fields(fields: list[tuple[str, str]], width: int) -> list[str]:
+def _fields(fields: list[tuple[str, str]], width: int, dim: Optional[str]) -> list[str]:
     """A block's fields: each heading beside its cell, or above it where the two do not fit side by side."""
     inner = max(1, width - FIELD_INDENT)
     indent = " " * FIELD_INDENT
@@ -275,11 +306,15 @@ def _fields(fields: list[tuple[str, str]], width: int) -> list[str]:
     if label_width + 2 + widest_word <= inner:
         # rich's grid: the labels' column as wide as the longest, two spaces, the cells in what is left
         cell_width = min(max(measure(cell)[1] for _, cell in fields), inner - label_width - 2)
+        blank = " " * (label_width + 2)
         for label, cell in fields:
             for index, line in enumerate(wrapped(cell, cell_width)):
-                lines.append(f"{indent}{label if index == 0 else '':<{label_width}}  {line}".rstrip(" "))
+                if index == 0:
+                    lines.append(_line([(indent, None), (label.ljust(label_width), dim), ("  ", None), (line, None)]))
+                else:
+                    lines.append(_line([(indent, None), (blank, None), (line, None)]))
     else:
         for label, cell in fields:
-            lines += [indent + line for line in paragraph(label, inner)]
-            lines += [indent * 2 + line for line in paragraph(cell, max(1, inner - FIELD_INDENT))]
+            lines += [_line([(indent, None), (line, dim)]) for line in wrapped(label, inner)]
+            lines += [_line([(indent * 2, None), (line, None)]) for line in wrapped(cell, max(1, inner - FIELD_INDENT))]
     return lines
