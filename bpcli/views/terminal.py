@@ -82,16 +82,16 @@ class Fitted:
         return Text("  ".join(texts[index] for index in sorted(self._in_heading) if texts[index]), style="bold")
 
 
-def _plain_lines(table: Fitted, console: Console, options: ConsoleOptions) -> Optional[list[str]]:
-    """The lines ``table`` prints where they take no style (no colour system: a pipe, a file, NO_COLOR),
+def _plain_lines(shown: Fitted, console: Console, options: ConsoleOptions) -> Optional[list[str]]:
+    """The lines ``shown`` prints where they take no style (no colour system: a pipe, a file, NO_COLOR),
     laid out as plain text (plain_layout: the same bytes, a tenth of the time); None where rich lays it out,
     and where the console records what it prints (export_html would want the styles)."""
     if console.color_system is not None or console.record or options.legacy_windows:
         return None
-    plain = _plain_table(table.table)
+    plain = _plain_table(shown.table)
     if plain is None:
         return None
-    return fitted_table(plain, options.max_width, options.ascii_only, table.heading)
+    return fitted_table(plain, options.max_width, options.ascii_only, shown.heading)
 
 
 def _plain_table(table: Table) -> Optional[PlainTable]:
