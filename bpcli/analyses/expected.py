@@ -27,6 +27,7 @@ from bpcli.engine.values import (
     csv_cells,
     file_kind,
     parse_json,
+    path_text,
     read_bytes,
     utf8_text,
     value_file_bytes,
@@ -211,9 +212,7 @@ def read_expected(name: str, text: str, reader: Any = None) -> Expected:
     if stripped.startswith("["):
         return _nested(name, parse_json(name, stripped, "JSON array", number=Written), stripped)
     if stripped.startswith("@"):
-        from pathlib import Path  # only for a value read from a file (start-up)
-
-        path = Path(stripped[1:])
+        path = path_text(stripped[1:])
         kind = file_kind(name, path)
         if kind == ".npy":
             value = (reader or ValueReader()).read(name, stripped)
