@@ -14,7 +14,6 @@ compared with a relative tolerance instead (``COMPUTED_RTOL``, ``COMPUTED_ATOL``
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
@@ -287,4 +286,6 @@ def _written(cell: Any) -> Written:
 
 
 def _list_text(value: Any) -> str:
+    import json  # only for an array written in a TOML file (start-up: a table of numbers prints no JSON)
+
     return json.dumps(value, default=float)
