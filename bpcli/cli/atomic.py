@@ -39,6 +39,7 @@ def atomic_output(path: FilePath, binary: bool = False, newline: str | None = No
     """
     import tempfile  # only when a file is written (start-up)
 
+    path = path_text(path)  # "out.csv/" is "out.csv", as pathlib spells it
     if _is_special(path):
         try:
             with _open(os.open(path, os.O_WRONLY | os.O_TRUNC), binary, newline) as handle:

@@ -321,8 +321,9 @@ def resolved_path(path: FilePath) -> str:
 def file_status(path: FilePath, links: bool = True) -> os.stat_result | None:
     """What pathlib's exists, is_dir and is_file (with ``links=False``, is_symlink) ask, as they ask it:
     None where nothing is there (or the path cannot be encoded), any other error raised."""
+    named = path_text(path)  # as pathlib asks: "file/" is "file"
     try:
-        return os.stat(path) if links else os.lstat(path)
+        return os.stat(named) if links else os.lstat(named)
     except OSError as error:
         if error.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
             raise
