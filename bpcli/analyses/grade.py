@@ -104,6 +104,7 @@ from bpcli.engine.record import Record, field, replace
 from bpcli.engine.values import (
     ValueReader,
     file_status,
+    is_directory,
     joined,
     path_name,
     path_stem,
@@ -573,14 +574,9 @@ def _is_file(path: str, file: str) -> bool:
         return False
 
 
-def _is_dir(path: str) -> bool:
-    status = file_status(path)
-    return status is not None and stat.S_ISDIR(status.st_mode)
-
-
 def student_id(path: str) -> str:
     """The student a submission belongs to: a folder's name, or a file's name without its suffix."""
-    return path_name(path) if _is_dir(path) else path_stem(path)
+    return path_name(path) if is_directory(path) else path_stem(path)
 
 
 def grade_student(prepared: list[Prepared], student: str, path: str, limits: Limits = Limits(),
@@ -609,12 +605,12 @@ class Submission(Record):
 
     @classmethod
     def read(cls, path: str) -> Submission:
-        if path_suffix(path) == PYTHON and not _is_dir(path):  # read, and parsed, by each problem that picks from it
+        if path_suffix(path) == PYTHON and not is_directory(path):  # read, and parsed, by each problem picking from it
             status = file_status(path)
             if status is None or not stat.S_ISREG(status.st_mode):
                 raise BpcliError(f"cannot read {path}: no such file")
             return cls({}, _own(path), True, [], code=path)
-        if not _is_dir(path):
+        if not is_directory(path):
             return cls._of(read_toml(path, MAX_SUBMISSION_BYTES, raise_with=""), path, alone=True)
         answers = joined(path, SUBMISSION_ANSWERS)
         # Not there, not even as a broken link: code files only, the backward passes the key names.

@@ -332,6 +332,12 @@ def file_status(path: FilePath, links: bool = True) -> os.stat_result | None:
         return None
 
 
+def is_directory(path: FilePath) -> bool:
+    """``pathlib.Path(path).is_dir()``."""
+    status = file_status(path)
+    return status is not None and stat.S_ISDIR(status.st_mode)
+
+
 def is_inside(path: str, folder: str) -> bool:
     """``pathlib.Path(path).is_relative_to(folder)``, for two resolved paths: segment by segment."""
     return path == folder or path.startswith(folder.rstrip("/") + "/")
