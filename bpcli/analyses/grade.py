@@ -69,7 +69,6 @@ that cannot be read is a zero with its message; the others are still graded.
 from __future__ import annotations
 
 import os
-import stat
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
@@ -105,6 +104,7 @@ from bpcli.engine.values import (
     ValueReader,
     file_status,
     is_directory,
+    is_file,
     joined,
     path_name,
     path_stem,
@@ -556,7 +556,7 @@ def grade(
     """
     key = key if isinstance(key, Key) else load_key(key, limits, max_length)
     # The key among the submissions (bpcli grade course/key.toml course/*) is no student's.
-    paths = [path_text(path) for path in submissions if not _is_file(path_text(path), key.path)]
+    paths = [path for path in map(path_text, submissions) if not _is_file(path, key.path)]
     ids = [student_id(path) for path in paths]
     for student, count in Counter(ids).items():
         if count > 1:
@@ -606,8 +606,7 @@ class Submission(Record):
     @classmethod
     def read(cls, path: str) -> Submission:
         if path_suffix(path) == PYTHON and not is_directory(path):  # read, and parsed, by each problem picking from it
-            status = file_status(path)
-            if status is None or not stat.S_ISREG(status.st_mode):
+            if not is_file(path):
                 raise BpcliError(f"cannot read {path}: no such file")
             return cls({}, _own(path), True, [], code=path)
         if not is_directory(path):

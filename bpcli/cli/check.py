@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import stat
 from typing import TYPE_CHECKING, Optional
 
 from bpcli.analyses.expected import tolerance
@@ -10,7 +9,7 @@ from bpcli.cli import common
 from bpcli.cli.declare import Context, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
-from bpcli.engine.values import file_status, path_text
+from bpcli.engine.values import is_file, path_text
 
 if TYPE_CHECKING:
     from bpcli.engine.values import FilePath
@@ -179,10 +178,7 @@ def picks_a_function(backward: FilePath) -> bool:
     """--backward FILE.py:NAME, not a file of that name."""
     from bpcli.engine.syntax.function_spec import is_spec  # only where a backward pass is given (start-up)
 
-    if not is_spec(path_text(backward)):
-        return False
-    status = file_status(backward)
-    return status is None or not stat.S_ISREG(status.st_mode)
+    return is_spec(path_text(backward)) and not is_file(backward)
 
 
 def refuse_backward_function(backward: str) -> None:
@@ -193,7 +189,7 @@ def refuse_backward_function(backward: str) -> None:
 
 
 def _label(backward: FilePath | None) -> str:
-    """The backward pass's path as the report names it (as pathlib spells it; unread without one)."""
+    """The backward pass's path as the report names it, spelt as pathlib spells it ("None" without one)."""
     return "None" if backward is None else path_text(backward)
 
 
@@ -201,7 +197,7 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
     from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
 
     if backward is not None:
-        refuse_backward_function(str(backward))
+        refuse_backward_function(path_text(backward))
     text, extra = common.read_expression(expression, file, ctx.args, max_length, command="check")
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings(extra, reader)

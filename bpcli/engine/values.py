@@ -338,6 +338,12 @@ def is_directory(path: FilePath) -> bool:
     return status is not None and stat.S_ISDIR(status.st_mode)
 
 
+def is_file(path: FilePath) -> bool:
+    """``pathlib.Path(path).is_file()``: a regular file, or a link to one."""
+    status = file_status(path)
+    return status is not None and stat.S_ISREG(status.st_mode)
+
+
 def is_inside(path: str, folder: str) -> bool:
     """``pathlib.Path(path).is_relative_to(folder)``, for two resolved paths: segment by segment."""
     return path == folder or path.startswith(folder.rstrip("/") + "/")
