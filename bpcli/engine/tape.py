@@ -66,8 +66,6 @@ _OPERATORS = {"+": "add", "-": "sub", "*": "mul"}
 # The backward pass adds at most this many nodes per gate to the graph (a multiply per input, the
 # local gradient's own gates, a sum where gradients meet): what the total-elements budget counts.
 _GRAPH_NODES_PER_ENTRY = 10
-# Shorter texts go the usual way: their graph is small, and a view of their stages needs it anyway.
-SHORTEST = 4_000
 
 
 class Unsupported(Exception):
