@@ -15,7 +15,9 @@ readers use the one declaration:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable
+
+from bpcli.engine.record import NamedTuple
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.formulas import gate_text
@@ -51,6 +51,7 @@ from bpcli.engine.graph import INPUT, Graph, Node
 from bpcli.engine.limits import Limits
 from bpcli.engine.lower import OUTPUT_NAME  # the output's name; a variable of that name goes the usual way
 from bpcli.engine.problem import Notice
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.syntax.lexer import TEXT
 from bpcli.engine.syntax.parser import parse_into
 
