@@ -17,7 +17,7 @@ import os
 import typing
 from typing import Any, Optional
 
-from bpcli.cli.declare import DECLARED, Context, Declaration, Declared, Path
+from bpcli.cli.declare import DECLARED, Context, Declaration, Declared, Path, annotations_of
 from bpcli.cli.shared import run_reporting
 from bpcli.engine.record import NamedTuple
 
@@ -135,21 +135,11 @@ def _parameters(declared: Declared) -> tuple[_Parameter, ...]:
 
 @functools.cache  # read twice in a run (the arguments, then the option words among the bindings)
 def _parameters_of(function: Any) -> tuple[_Parameter, ...]:
-    hints = _annotations(function)
+    hints = annotations_of(function)
     code = function.__code__
     names = code.co_varnames[: code.co_argcount]
     defaults = dict(zip(names[len(names) - len(function.__defaults__ or ()):], function.__defaults__ or ()))
     return tuple(_parameter(name, hints[name], defaults.get(name)) for name in names)
-
-
-def _annotations(function: Any) -> dict[str, Any]:
-    """The function's annotations (texts: ``from __future__ import annotations``), each evaluated in its
-    module, as typing.get_type_hints(include_extras=True) gives them. Not that function itself: it
-    compiles each text, and a run's first compile() sets up Python's AST types (see engine/record.py);
-    eval of a text does not. The texts are bpcli's own source, never input."""
-    namespace = function.__globals__
-    return {name: eval(text, namespace) if isinstance(text, str) else text  # noqa: S307  (bpcli's own source)
-            for name, text in function.__annotations__.items()}
 
 
 def _parameter(name: str, annotation: Any, default: Any) -> _Parameter:
