@@ -18,11 +18,12 @@ import os
 import re
 import stat
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Collection, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Collection
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
 from bpcli.engine.printable import excerpt
+from bpcli.engine.record import NamedTuple
 
 if TYPE_CHECKING:
     from numpy.random import Generator
