@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bpcli
+from bpcli.analyses import grad as grad_analysis
 from bpcli.analyses.grad import differentiate
 from bpcli.analyses.result import TapeGradResult
 from bpcli.engine import tape
@@ -173,7 +174,7 @@ def test_what_the_tape_does_not_take_it_leaves_to_the_parser(text: str) -> None:
 
 
 def grad_everywhere(monkeypatch: pytest.MonkeyPatch, shortest: int, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(tape, "SHORTEST", shortest)
+    monkeypatch.setattr(grad_analysis, "TAPE_SHORTEST", shortest)
     result = run_cli("grad", *args)
     return result.exit_code, result.stdout, result.stderr
 
@@ -203,7 +204,7 @@ def test_the_command_line_prints_what_it_printed_without_the_tape(monkeypatch: p
 
 def test_grad_takes_the_tape_for_a_large_expression_and_its_views_build_the_graph() -> None:
     text = benchmark_expressions.random_expression(2_000)
-    assert len(text) >= tape.SHORTEST
+    assert len(text) >= grad_analysis.TAPE_SHORTEST
     point = benchmark_expressions.point()
     result = bpcli.grad(text, point)
     assert isinstance(result, TapeGradResult)
@@ -217,7 +218,7 @@ def test_grad_takes_the_tape_for_a_large_expression_and_its_views_build_the_grap
 
 
 def test_the_budget_still_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tape, "SHORTEST", 0)
+    monkeypatch.setattr(grad_analysis, "TAPE_SHORTEST", 0)
     with pytest.raises(bpcli.BpcliError, match="budget"):
         bpcli.grad("x * y + x", x=1.0, y=2.0, limits=bpcli.Limits(max_total_elements=5))
 
@@ -233,7 +234,7 @@ def test_only_explain_builds_the_graph_at_once(monkeypatch: pytest.MonkeyPatch) 
         return real(text, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(tape, "differentiate", counted)
-    monkeypatch.setattr(tape, "SHORTEST", 0)
+    monkeypatch.setattr(grad_analysis, "TAPE_SHORTEST", 0)
     for explained in (["x * y", "--explain"], ["x * y", "--json", "--explain"]):
         assert run_cli("grad", *explained, "-x", "1", "-y", "2").exit_code == 0
     assert calls == []

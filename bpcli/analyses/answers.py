@@ -26,7 +26,6 @@ error of its own and the others are still checked.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_problem
@@ -34,10 +33,21 @@ from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, Limits
 from bpcli.engine.record import Record, replace
-from bpcli.engine.values import ValueReader, read_bytes, toml_table, utf8_text
+from bpcli.engine.values import (
+    ValueReader,
+    is_inside,
+    joined,
+    path_parent,
+    path_text,
+    read_bytes,
+    resolved_path,
+    toml_table,
+    utf8_text,
+)
 
 if TYPE_CHECKING:
     from bpcli.analyses.student_code import StudentCode
+    from bpcli.engine.values import FilePath
 
 KEYS = {
     "name": "a label for the report",
@@ -55,23 +65,23 @@ KEYS = {
 class Folders(Record, frozen=True):
     """Where the @ paths of an answers file may lead: its own folder, and the folders a grader allows."""
 
-    base: Path  # the answers file's folder, which relative paths start from
-    allowed: tuple[Path, ...]  # every folder a path may resolve into, symbolic links resolved
+    base: str  # the answers file's folder, which relative paths start from
+    allowed: tuple[str, ...]  # every folder a path may resolve into, symbolic links resolved
     advice: str = " (a grader can allow another folder with --allow-paths DIR)"  # ends a refusal
 
     @classmethod
-    def of(cls, answers: Path, allow: Iterable[str | Path] = (), advice: str | None = None) -> Folders:
-        base = answers.parent
-        allowed = tuple(Path(folder).resolve() for folder in (base, *allow))
+    def of(cls, answers: FilePath, allow: Iterable[FilePath] = (), advice: str | None = None) -> Folders:
+        base = path_parent(answers)
+        allowed = tuple(resolved_path(folder) for folder in (base, *allow))
         return cls(base, allowed) if advice is None else cls(base, allowed, advice)
 
-    def resolve(self, written: str) -> Path:
+    def resolve(self, written: str) -> str:
         """The file an @ path names (``written`` without the @), or a BpcliError if it leads outside."""
         try:
-            resolved = (self.base / written).resolve()  # an absolute path stays itself; links are followed
+            resolved = resolved_path(joined(self.base, written))  # an absolute path stays itself; links are followed
         except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL byte, a name too long
             raise BpcliError(f"@{written} is not a path bpcli can follow") from None
-        if not any(resolved.is_relative_to(folder) for folder in self.allowed):
+        if not any(is_inside(resolved, folder) for folder in self.allowed):
             raise BpcliError(
                 f"@{written} is outside the answers file's folder {self.allowed[0]}: bpcli reads only files "
                 f"inside it{self.advice}"
@@ -92,8 +102,8 @@ MAX_ANSWERS_BYTES = 64_000_000  # some 100,000 problems with small arrays inline
 
 
 def check_answers(
-    path: str | Path, rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
-    allow_paths: Iterable[str | Path] = (), max_length: int = DEFAULT_MAX_LENGTH,
+    path: FilePath, rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
+    allow_paths: Iterable[FilePath] = (), max_length: int = DEFAULT_MAX_LENGTH,
 ) -> CheckResult:
     """Check every problem of an answers file; ``rtol``/``atol``, when given, replace every problem's own.
 
@@ -109,16 +119,16 @@ def check_answers(
         >>> r.score, r.exit_code
         ({'problems': 1, 'passed': 0, 'expectations': 2, 'met': 1}, 1)
     """
-    path = Path(path)
+    path = path_text(path)
     grader = Rule(rtol, atol)
     entries = load_answers(path, grader, allow_paths)
     return CheckResult([_checked(entry, index, limits, max_length) for index, entry in enumerate(entries, start=1)],
-                       grader, answers=str(path))
+                       grader, answers=path)
 
 
 def check_answers_files(
-    paths: Iterable[str | Path], rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
-    allow_paths: Iterable[str | Path] = (), max_length: int = DEFAULT_MAX_LENGTH,
+    paths: Iterable[FilePath], rtol: float | None = None, atol: float | None = None, limits: Limits = Limits(),
+    allow_paths: Iterable[FilePath] = (), max_length: int = DEFAULT_MAX_LENGTH,
 ) -> CheckResult:
     """Check several answers files in one process, each scored on its own (``files``).
 
@@ -127,28 +137,29 @@ def check_answers_files(
     """
     grader = Rule(rtol, atol)
     allow_paths = tuple(allow_paths)
-    files = [_file_checked(Path(path), grader, limits, allow_paths, max_length) for path in paths]
+    files = [_file_checked(path_text(path), grader, limits, allow_paths, max_length) for path in paths]
     return CheckResult([problem for file in files for problem in file.problems], grader, files=files)
 
 
 def _file_checked(
-    path: Path, grader: Rule, limits: Limits, allow_paths: tuple[str | Path, ...], max_length: int
+    path: str, grader: Rule, limits: Limits, allow_paths: tuple[FilePath, ...], max_length: int
 ) -> CheckResult:
     try:
         result = check_answers(path, grader.rtol, grader.atol, limits, allow_paths, max_length)
     except BpcliError as error:
-        return CheckResult([], grader, answers=str(path), error=error.render())
+        return CheckResult([], grader, answers=path, error=error.render())
     for problem in result.problems:
-        problem.file = str(path)
+        problem.file = path
     return result
 
 
-def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | Path] = ()) -> list[Entry]:
+def load_answers(path: FilePath, grader: Rule = Rule(), allow_paths: Iterable[FilePath] = ()) -> list[Entry]:
     """The problems of an answers file (a BpcliError for a malformed file).
 
     ``grader`` is the command line's tolerance: when it gives one, it replaces
     what every problem sets.
     """
+    path = path_text(path)
     document = read_toml(path, MAX_ANSWERS_BYTES)
     extra = set(document) - {"problem"}
     if extra:
@@ -160,7 +171,7 @@ def load_answers(path: Path, grader: Rule = Rule(), allow_paths: Iterable[str | 
     return [_problem(path, index, table, grader, folders) for index, table in enumerate(tables, start=1)]
 
 
-def read_toml(path: Path, limit: int, raise_with: str = "--max-length") -> dict[str, Any]:
+def read_toml(path: str, limit: int, raise_with: str = "--max-length") -> dict[str, Any]:
     """A TOML file of at most ``limit`` bytes, its floats Written (with their digits); a BpcliError if not TOML."""
     import tomllib  # only for answers files (start-up)
 
@@ -174,7 +185,7 @@ def read_toml(path: Path, limit: int, raise_with: str = "--max-length") -> dict[
         raise BpcliError(f"{path} is nested too deeply") from None
 
 
-def _problem(path: Path, index: int, table: Any, grader: Rule, folders: Folders) -> Entry:
+def _problem(path: str, index: int, table: Any, grader: Rule, folders: Folders) -> Entry:
     where = f"{path}, problem {index}"
     table = toml_table(table, where, KEYS, "a problem",
                        "write each problem as a [[problem]] table with expr, inputs and expect")
@@ -293,7 +304,7 @@ def expected_value(folders: Folders, reader: Any, key: str, value: Any) -> Any:
 def _located(folders: Folders, text: str) -> str:
     """A value text, with an @ path replaced by the file it names inside ``folders``."""
     stripped = text.strip()
-    return "@" + str(folders.resolve(stripped[1:])) if stripped.startswith("@") else text
+    return "@" + folders.resolve(stripped[1:]) if stripped.startswith("@") else text
 
 
 def read_text(folders: Folders, text: str, max_length: int, key: str) -> str:
@@ -307,5 +318,5 @@ def read_text(folders: Folders, text: str, max_length: int, key: str) -> str:
     return text
 
 
-def _read(path: Path, limit: int, raise_with: str = "--max-length") -> str:
+def _read(path: str, limit: int, raise_with: str = "--max-length") -> str:
     return utf8_text(path, read_bytes(path, limit=limit, raise_with=raise_with))

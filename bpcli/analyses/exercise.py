@@ -43,7 +43,7 @@ from bpcli.engine.record import Record, field
 from bpcli.engine.values import read_bytes, toml_table, utf8_text
 
 if TYPE_CHECKING:
-    from pathlib import Path  # a roster's or problem set's path, made by the caller: no pathlib here (start-up)
+    from bpcli.engine.values import FilePath  # a roster's or problem set's path, as text or a pathlib.Path
 
 KINDS = ("forward", "local", "upstream", "downstream")
 DEFAULT_BLANK = KINDS  # the whole table, from the inputs: the forward pass and the backward pass by hand
@@ -259,7 +259,7 @@ def gradient_key(result: GradResult, name: str) -> str:
 _ID_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@+-")
 
 
-def read_roster(path: Path, column: str = "id") -> list[str]:
+def read_roster(path: FilePath, column: str = "id") -> list[str]:
     """The student ids of a CSV roster with a header row: the column ``column`` (by default ``id``).
 
     An id names the student's files, so it is letters, digits and ``. _ @ + -``
@@ -296,7 +296,7 @@ def read_roster(path: Path, column: str = "id") -> list[str]:
     return ids
 
 
-def _check_id(path: Path, line: int, student: str, earlier: dict[str, str]) -> None:
+def _check_id(path: FilePath, line: int, student: str, earlier: dict[str, str]) -> None:
     if not student or student.startswith(".") or not set(student) <= _ID_CHARACTERS or len(student) > 100:
         raise BpcliError(f"{path}, row {line}: student id {student[:100]!r} is not one bpcli can name a file "
                          "after (letters, digits and . _ @ + -, not starting with a dot, at most 100)")
@@ -312,7 +312,7 @@ SET_KEYS = {"seed", "blank", "problem"}
 PROBLEM_KEYS = {"name", "expr", "blank"}
 
 
-def read_problem_set(path: Path) -> tuple[list[Spec], int | None]:
+def read_problem_set(path: FilePath) -> tuple[list[Spec], int | None]:
     """A problem set: ``[[problem]]`` tables (expr, optionally name and blank), and perhaps a seed and blank."""
     import tomllib  # only for problem sets (start-up)
 

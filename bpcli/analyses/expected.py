@@ -14,7 +14,6 @@ compared with a relative tolerance instead (``COMPUTED_RTOL``, ``COMPUTED_ATOL``
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
@@ -27,6 +26,7 @@ from bpcli.engine.values import (
     csv_cells,
     file_kind,
     parse_json,
+    path_text,
     read_bytes,
     utf8_text,
     value_file_bytes,
@@ -211,9 +211,7 @@ def read_expected(name: str, text: str, reader: Any = None) -> Expected:
     if stripped.startswith("["):
         return _nested(name, parse_json(name, stripped, "JSON array", number=Written), stripped)
     if stripped.startswith("@"):
-        from pathlib import Path  # only for a value read from a file (start-up)
-
-        path = Path(stripped[1:])
+        path = path_text(stripped[1:])
         kind = file_kind(name, path)
         if kind == ".npy":
             value = (reader or ValueReader()).read(name, stripped)
@@ -288,4 +286,6 @@ def _written(cell: Any) -> Written:
 
 
 def _list_text(value: Any) -> str:
+    import json  # only for an array written in a TOML file (start-up: a table of numbers prints no JSON)
+
     return json.dumps(value, default=float)

@@ -51,6 +51,11 @@ def grad(
     return grad_shown(expression, {**(bindings or {}), **values}, upstream=upstream, expand=expand, limits=limits)
 
 
+# Shorter texts go the usual way, without the tape's import: their graph is small, and a view of their
+# stages needs it anyway.
+TAPE_SHORTEST = 4_000
+
+
 def grad_shown(
     expression: str, given: Mapping[str, Any], *, upstream: Any = None, expand: bool = False,
     limits: Limits = Limits(), stages: bool = False,
@@ -65,16 +70,13 @@ def grad_shown(
             problem = Problem.of(expression, given, expand=expand, limits=limits)
             return differentiate(problem, problem.upstream(upstream))
 
-    if stages or upstream is not None or expand:
+    if stages or upstream is not None or expand or len(expression) < TAPE_SHORTEST:
         return usual()
-    from bpcli.engine import tape  # only where a large expression may go on it (start-up)
+    from bpcli.engine import tape  # only for a large expression (start-up)
 
-    if len(expression) >= tape.SHORTEST:
-        # A large expression of numbers: the flat tape, unless it meets what the graph must say.
-        answer = tape.differentiate(expression, given, limits)
-        if answer is not None:
-            return TapeGradResult(expression, answer, usual)
-    return usual()
+    # A large expression of numbers: the flat tape, unless it meets what the graph must say.
+    answer = tape.differentiate(expression, given, limits)
+    return usual() if answer is None else TapeGradResult(expression, answer, usual)
 
 
 def differentiate(problem: Problem, upstream: Any = None) -> GradResult:

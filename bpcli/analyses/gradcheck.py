@@ -22,7 +22,7 @@ check cannot tell, and says "inconclusive" rather than "wrong".
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping
 
 from bpcli.analyses.grad import grad_shown
 from bpcli.analyses.result import Result
@@ -36,6 +36,7 @@ from bpcli.engine.graph import INPUT
 from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import size
 

@@ -68,8 +68,8 @@ that cannot be read is a zero with its message; the others are still graded.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from bpcli.analyses.answers import (
@@ -100,12 +100,24 @@ from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
 from bpcli.engine.record import Record, field, replace
-from bpcli.engine.values import ValueReader, toml_table
+from bpcli.engine.values import (
+    ValueReader,
+    file_status,
+    is_directory,
+    is_file,
+    joined,
+    path_name,
+    path_stem,
+    path_suffix,
+    path_text,
+    toml_table,
+)
 
 if TYPE_CHECKING:  # at run time, imported where a key has an [exercise] or picks a student's function (start-up)
     from bpcli.analyses.exercise import ExerciseProblem, Spec
     from bpcli.analyses.student_code import StudentCode
     from bpcli.engine.syntax.functions import Function
+    from bpcli.engine.values import FilePath
 
 SUBMISSION_ANSWERS = "answers.toml"  # the answers file of a submission handed in as a folder
 PYTHON = ".py"  # a submission with this suffix is the student's code file, not an answers file
@@ -207,7 +219,7 @@ class Prepared(Record):
 class Key(Record):
     """The grader's key: its problems, and (lazily) those problems prepared once for everyone."""
 
-    path: Path
+    path: str
     problems: list[KeyProblem]
     limits: Limits = Limits()
     max_length: int = DEFAULT_MAX_LENGTH
@@ -215,9 +227,9 @@ class Key(Record):
     seed: int = 0  # the seed of the exercise's problems, if it has any
 
 
-def load_key(path: str | Path, limits: Limits = Limits(), max_length: int = DEFAULT_MAX_LENGTH) -> Key:
+def load_key(path: FilePath, limits: Limits = Limits(), max_length: int = DEFAULT_MAX_LENGTH) -> Key:
     """The key's problems (a BpcliError for a malformed key: the whole run is bad input)."""
-    path = Path(path)
+    path = path_text(path)
     document = read_toml(path, MAX_KEY_BYTES)
     extra = set(document) - {"problem", "exercise"}
     if extra:
@@ -524,7 +536,7 @@ class GradeResult(Result, Record):
 
 
 def grade(
-    key: str | Path | Key, submissions: Iterable[str | Path], limits: Limits = Limits(),
+    key: FilePath | Key, submissions: Iterable[FilePath], limits: Limits = Limits(),
     max_length: int = DEFAULT_MAX_LENGTH, problems_for: Callable[[Key, str], list[Prepared]] = key_problems,
 ) -> GradeResult:
     """Grade every submission (an answers file, or a folder holding answers.toml) against ``key``.
@@ -544,7 +556,7 @@ def grade(
     """
     key = key if isinstance(key, Key) else load_key(key, limits, max_length)
     # The key among the submissions (bpcli grade course/key.toml course/*) is no student's.
-    paths = [Path(path) for path in submissions if not _is_file(Path(path), key.path)]
+    paths = [path for path in map(path_text, submissions) if not _is_file(path, key.path)]
     ids = [student_id(path) for path in paths]
     for student, count in Counter(ids).items():
         if count > 1:
@@ -552,34 +564,34 @@ def grade(
                              "student (the id is the file's stem or the folder's name)")
     students = [grade_student(problems_for(key, student), student, path, key.limits, key.max_length)
                 for student, path in zip(ids, paths)]
-    return GradeResult(str(key.path), key.problems, students)
+    return GradeResult(key.path, key.problems, students)
 
 
-def _is_file(path: Path, file: Path) -> bool:
+def _is_file(path: str, file: str) -> bool:
     try:
-        return path.samefile(file)
+        return os.path.samefile(path, file)
     except OSError:  # a submission that is not there is that student's zero, below
         return False
 
 
-def student_id(path: Path) -> str:
+def student_id(path: str) -> str:
     """The student a submission belongs to: a folder's name, or a file's name without its suffix."""
-    return path.name if path.is_dir() else path.stem
+    return path_name(path) if is_directory(path) else path_stem(path)
 
 
-def grade_student(prepared: list[Prepared], student: str, path: Path, limits: Limits = Limits(),
+def grade_student(prepared: list[Prepared], student: str, path: str, limits: Limits = Limits(),
                   max_length: int = DEFAULT_MAX_LENGTH) -> StudentGrade:
     """One student's grade; a submission that cannot be read is a zero with its message."""
     try:
         submission = Submission.read(path)
     except BpcliError as error:
         zeros = [_zero(problem, "not graded: the submission could not be read") for problem in prepared]
-        return StudentGrade(student, str(path), zeros, error=error.render())
+        return StudentGrade(student, path, zeros, error=error.render())
     marks = [_mark(problem, index, submission, limits, max_length) for index, problem in enumerate(prepared, start=1)]
     known = {problem.problem.name for problem in prepared}
     unknown = [name for name in submission.tables if name not in known]
     notes = [*submission.notes, *(f"ignored: no problem of the key is named '{printable(name)}'" for name in unknown)]
-    return StudentGrade(student, str(path), marks, notes=notes)
+    return StudentGrade(student, path, marks, notes=notes)
 
 
 class Submission(Record):
@@ -589,24 +601,25 @@ class Submission(Record):
     folders: Folders  # where their @ paths lead: the folder handed in
     alone: bool  # an answers file handed in alone, which may read no other file
     notes: list[str]
-    code: Path | None = None  # a Python file handed in alone: every file the key picks a function from
+    code: str | None = None  # a Python file handed in alone: every file the key picks a function from
 
     @classmethod
-    def read(cls, path: Path) -> Submission:
-        if path.suffix == PYTHON and not path.is_dir():  # read, and parsed, by each problem that picks from it
-            if not path.is_file():
+    def read(cls, path: str) -> Submission:
+        if path_suffix(path) == PYTHON and not is_directory(path):  # read, and parsed, by each problem picking from it
+            if not is_file(path):
                 raise BpcliError(f"cannot read {path}: no such file")
             return cls({}, _own(path), True, [], code=path)
-        if not path.is_dir():
+        if not is_directory(path):
             return cls._of(read_toml(path, MAX_SUBMISSION_BYTES, raise_with=""), path, alone=True)
-        answers = path / SUBMISSION_ANSWERS
-        if not answers.exists() and not answers.is_symlink():  # code files only: the backward passes the key names
+        answers = joined(path, SUBMISSION_ANSWERS)
+        # Not there, not even as a broken link: code files only, the backward passes the key names.
+        if file_status(answers) is None and file_status(answers, links=False) is None:
             return cls({}, _own(answers), False, [f"no {SUBMISSION_ANSWERS} in the folder"])
         inside = _own(answers).resolve(SUBMISSION_ANSWERS)  # a link out of the folder is refused
         return cls._of(read_toml(inside, MAX_SUBMISSION_BYTES, raise_with=""), answers, alone=False)
 
     @classmethod
-    def _of(cls, document: dict[str, Any], path: Path, alone: bool) -> Submission:
+    def _of(cls, document: dict[str, Any], path: str, alone: bool) -> Submission:
         notes = [f"ignored: top-level key '{printable(key)}'" for key in sorted(set(document) - {"problem"})]
         tables = document.get("problem")
         if not isinstance(tables, list) or not tables:
@@ -636,7 +649,7 @@ class Submission(Record):
         return text
 
 
-def _own(answers: Path) -> Folders:
+def _own(answers: str) -> Folders:
     """The student's folder: where their @ paths may lead, and nowhere else."""
     return Folders.of(answers, advice=" (a student's files stay in their own folder)")
 
@@ -727,7 +740,7 @@ def _backward(prepared: Prepared, written: Any, submission: Submission, max_leng
         if not isinstance(written, str) or not written.strip().startswith("@"):
             raise BpcliError('backward must name your file, such as backward = "@backward.py"')
         return read_text(submission.folders, submission.located(written), max_length, "backward"), written.strip()[1:]
-    if submission.alone or not (submission.folders.base / name).exists():
+    if submission.alone or file_status(joined(submission.folders.base, name)) is None:
         return None, name
     return read_text(submission.folders, "@" + name, max_length, "backward"), name
 
@@ -764,8 +777,8 @@ def _student_function(prepared: Prepared, written: Any, submission: Submission,
         path, name = split_spec(mine) or (path, name)  # picked() has made sure that it splits
         label = mine
     elif submission.code is not None:
-        path, label = submission.code.name, f"{submission.code.name}:{name}"
-    elif submission.alone or not (submission.folders.base / path).exists():
+        path, label = path_name(submission.code), f"{path_name(submission.code)}:{name}"
+    elif submission.alone or file_status(joined(submission.folders.base, path)) is None:
         return None, label
     text = read_text(submission.folders, "@" + path, max_length, prepared.problem.field)
     return read_function(text, name, path), label

@@ -10,7 +10,7 @@ of output element k with respect to every input element.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from bpcli.analyses.result import Result
 from bpcli.engine.backward import Adjoints, backward
@@ -19,6 +19,7 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Evaluation, Finding, evaluate
 from bpcli.engine.graph import INPUT, Graph
 from bpcli.engine.problem import Limits, Notice, Problem
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import size
 

@@ -22,7 +22,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 from bpcli import views
 from bpcli.analyses.grad import grad
@@ -31,8 +31,9 @@ from bpcli.engine import arrow
 from bpcli.engine.budget import check_budget
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
-from bpcli.engine.record import Record, field
 from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
+from bpcli.engine.record import NamedTuple
+from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import show, value_shape
 from bpcli.engine.values import MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence, overload
+from typing import TYPE_CHECKING, Any, Callable, Sequence, overload
 
 from bpcli import views
 from bpcli.engine.backward import Adjoints
@@ -17,6 +17,7 @@ from bpcli.engine.evaluate import Evaluation
 from bpcli.engine.formulas import Texts
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.problem import Notice, Problem, collector_paused
+from bpcli.engine.record import NamedTuple
 
 if TYPE_CHECKING:  # the tape's module only where a large expression went on it (start-up)
     from bpcli.engine import tape

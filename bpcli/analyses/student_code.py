@@ -20,14 +20,13 @@ gradient (``eps``, ``y``) are not compared.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 from typing import Callable, Collection
 
 from bpcli.analyses.backward_file import Scope
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH
 from bpcli.engine.record import Record
-from bpcli.engine.values import read_bytes, utf8_text
+from bpcli.engine.values import path_text, read_bytes, utf8_text
 from bpcli.engine.syntax.function_spec import split_spec
 from bpcli.engine.syntax.functions import CACHE, Function, read_function
 
@@ -74,7 +73,8 @@ def read_code(forward: str, backward: str | None = None, read: Callable[[str], s
         (True, 'random')
     """
     def bounded(path: str) -> str:
-        return utf8_text(Path(path), read_bytes(Path(path), limit=max_length, raise_with="--max-length"))
+        named = path_text(path)
+        return utf8_text(named, read_bytes(named, limit=max_length, raise_with="--max-length"))
 
     reader = read or bounded
     return student_code(load_function(forward, reader), None if backward is None else load_function(backward, reader))

@@ -6,13 +6,14 @@ of a problem back through it and, given values, evaluates them too.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping
 
 from bpcli import views
 from bpcli.analyses import derivative as higher
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.problem import Limits, Problem, build
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.record import Record, field
 from bpcli.engine.shapes import show
 from bpcli.engine.simplify import DEFAULT_MAX_SIZE, simplify

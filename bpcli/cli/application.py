@@ -16,7 +16,7 @@ import typer
 
 from bpcli import __version__
 from bpcli.cli import common
-from bpcli.cli.declare import Context, Declaration, Declared, Path
+from bpcli.cli.declare import Context, Declaration, Declared, Path, annotations_of
 from bpcli.cli.shared import run_reporting
 
 app = typer.Typer(
@@ -53,7 +53,7 @@ def _root(
 def register(application: typer.Typer, declared: Declared) -> None:
     """Add a declared command (declare.py) to a typer application, its options converted to typer's."""
     function = declared.function
-    hints = typing.get_type_hints(function, include_extras=True)
+    hints = annotations_of(function)
     parameters = [
         parameter.replace(annotation=_typer_annotation(hints[parameter.name]), default=_typer_value(parameter.default))
         for parameter in inspect.signature(function).parameters.values()

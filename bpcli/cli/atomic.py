@@ -19,18 +19,19 @@ import stat
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.values import path_name, path_parent, path_text
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from bpcli.engine.values import FilePath
 
 
-def cannot_write(path: Path, error: OSError) -> BpcliError:
+def cannot_write(path: FilePath, error: OSError) -> BpcliError:
     """The error for a file that could not be written (--out)."""
-    return BpcliError(f"cannot write {path}: {error.strerror or error}")
+    return BpcliError(f"cannot write {path_text(path)}: {error.strerror or error}")
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, binary: bool = False, newline: str | None = None) -> Iterator[IO[Any]]:
+def atomic_output(path: FilePath, binary: bool = False, newline: str | None = None) -> Iterator[IO[Any]]:
     """A file to write ``path``'s new content to (text in UTF-8, or bytes), put in place on success only.
 
     Any OSError (opening, writing, flushing, renaming) becomes the one
@@ -38,6 +39,7 @@ def atomic_output(path: Path, binary: bool = False, newline: str | None = None) 
     """
     import tempfile  # only when a file is written (start-up)
 
+    path = path_text(path)  # "out.csv/" is "out.csv", as pathlib spells it
     if _is_special(path):
         try:
             with _open(os.open(path, os.O_WRONLY | os.O_TRUNC), binary, newline) as handle:
@@ -46,7 +48,7 @@ def atomic_output(path: Path, binary: bool = False, newline: str | None = None) 
             raise cannot_write(path, error) from None
         return
     try:
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        descriptor, temporary = tempfile.mkstemp(dir=path_parent(path), prefix=f".{path_name(path)}.", suffix=".tmp")
     except OSError as error:
         raise cannot_write(path, error) from None
     try:
@@ -70,7 +72,7 @@ def _open(descriptor: int, binary: bool, newline: str | None) -> IO[Any]:
     return os.fdopen(descriptor, "w", encoding="utf-8", newline=newline)
 
 
-def _is_special(path: Path) -> bool:
+def _is_special(path: FilePath) -> bool:
     """Whether ``path`` exists and is not a regular file (a device, a pipe): it is written in place."""
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
@@ -78,7 +80,7 @@ def _is_special(path: Path) -> bool:
         return False
 
 
-def _mode(path: Path) -> int:
+def _mode(path: FilePath) -> int:
     """The permissions of the file being replaced, or those a new file gets (0o666 less the umask)."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)

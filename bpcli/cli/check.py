@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from bpcli.analyses.expected import tolerance
 from bpcli.cli import common
 from bpcli.cli.declare import Context, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.engine.values import is_file, path_text
+
+if TYPE_CHECKING:
+    from bpcli.engine.values import FilePath
 
 
 @command(
@@ -162,33 +166,38 @@ def check(
     return result.exit_code
 
 
-def _print_unreadable(answers: Path, error: BpcliError, rtol: Optional[float], atol: Optional[float]) -> None:
+def _print_unreadable(answers: FilePath, error: BpcliError, rtol: Optional[float], atol: Optional[float]) -> None:
     """The bpcli.check/1 document of an answers file that could not be read: no problems, its error."""
     from bpcli.analyses.check import CheckResult  # only a malformed answers file needs these (start-up)
     from bpcli.analyses.expected import Rule
 
-    print(CheckResult([], Rule(rtol, atol), answers=str(answers), error=error.render()).to_json())
+    print(CheckResult([], Rule(rtol, atol), answers=path_text(answers), error=error.render()).to_json())
 
 
-def picks_a_function(backward: Path) -> bool:
+def picks_a_function(backward: FilePath) -> bool:
     """--backward FILE.py:NAME, not a file of that name."""
     from bpcli.engine.syntax.function_spec import is_spec  # only where a backward pass is given (start-up)
 
-    return is_spec(str(backward)) and not backward.is_file()
+    return is_spec(path_text(backward)) and not is_file(backward)
 
 
 def refuse_backward_function(backward: str) -> None:
     """--backward FILE.py:NAME without --forward: a backward function is checked with its forward function."""
-    if picks_a_function(Path(backward)):
+    if picks_a_function(backward):
         raise BpcliError(f"--backward {backward} picks a backward function: give its forward function with "
                          "--forward FILE.py:NAME")
+
+
+def _label(backward: FilePath | None) -> str:
+    """The backward pass's path as the report names it, spelt as pathlib spells it ("None" without one)."""
+    return "None" if backward is None else path_text(backward)
 
 
 def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, seed, limits, max_length):
     from bpcli.analyses.check import check as check_expectations  # only the command's own analysis (start-up)
 
     if backward is not None:
-        refuse_backward_function(str(backward))
+        refuse_backward_function(path_text(backward))
     text, extra = common.read_expression(expression, file, ctx.args, max_length, command="check")
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings(extra, reader)
@@ -196,7 +205,7 @@ def _check_one(ctx, expression, file, expect, backward, rtol, atol, upstream, se
     return check_expectations(
         text, values, expect=expectations,
         backward=None if backward is None else common.read_text(backward, max_length),
-        backward_label=str(backward), rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader),
+        backward_label=_label(backward), rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader),
         limits=limits,
     )
 
@@ -212,17 +221,17 @@ def _check_functions(ctx, expression, file, forward, expect, backward, rtol, ato
         raise BpcliError("--forward picks the forward pass from a Python file; give no --file with it")
 
     def read(path: str) -> str:  # on the command line, a path is the user's own (as --file and --backward)
-        return common.read_text(Path(path), max_length)
+        return common.read_text(path, max_length)
 
     # --backward FILE.py:NAME is the backward function; any other --backward is a backward pass in the notes'
     # style, over the forward function's own names (as %bpcli check reads it)
     function = backward is not None and picks_a_function(backward)
-    code = read_code(forward, str(backward) if function else None, read)
+    code = read_code(forward, path_text(backward) if function else None, read)
     plain = None if backward is None or function else common.read_text(backward, max_length)
     reader = common.value_reader(seed, limits.max_elements)
     values = common.bindings([expression, *ctx.args] if expression is not None else ctx.args, reader)
     return check_expectations(
-        forward, values, expect=common.expectations(expect, reader), backward=plain, backward_label=str(backward),
+        forward, values, expect=common.expectations(expect, reader), backward=plain, backward_label=_label(backward),
         rtol=rtol, atol=atol, upstream=common.read_upstream(upstream, reader), limits=limits, code=code, seed=seed,
         fills=reader,
     )

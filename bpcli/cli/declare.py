@@ -15,7 +15,9 @@ readers use the one declaration:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable
+
+from bpcli.engine.record import NamedTuple
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -86,3 +88,14 @@ def command(**settings: Any) -> Callable[[Callable[..., Any]], Callable[..., Any
         return function
 
     return declare
+
+
+def annotations_of(function: Callable[..., Any]) -> dict[str, Any]:
+    """A command function's annotations (texts: ``from __future__ import annotations``), each evaluated
+    in its module, as ``typing.get_type_hints(function, include_extras=True)`` gives them, for both
+    readers. Not that function itself: it compiles each text, and a run's first compile() sets up
+    Python's AST types (see engine/record.py); eval of a text does not. The texts are bpcli's own
+    source, never input."""
+    namespace = function.__globals__
+    return {name: eval(text, namespace) if isinstance(text, str) else text  # noqa: S307  (bpcli's own source)
+            for name, text in function.__annotations__.items()}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 from bpcli.cli import common
 from bpcli.cli.declare import Option, Path, command
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.values import is_directory, joined, path_parent, path_stem, path_text
 
 SHEET, TEMPLATE = ".md", ".toml"
 ONE = "exercise"  # the files' name in a folder, for a sheet of no one's
@@ -87,7 +89,7 @@ def exercise(
     else:
         text, extra = common.read_expression(expression, file, [], max_length, command="exercise")
         specs = [Spec(text, blank_kinds(blank or DEFAULT_BLANK))]
-    target = None if out is None or common.out_path(Path(out)) is None else out
+    target = None if out is None or common.out_path(out) is None else out
     if students is not None and target is None:
         raise BpcliError("--students makes a sheet and an answers file per student: give the folder to write "
                          "them to with --out DIR")
@@ -115,14 +117,26 @@ def _write(result: Any, written: str, precision: int) -> None:
     from bpcli.views.exercise_sheet import answers_template, sheet_markdown  # a view only when written (start-up)
 
     roster = any(variant.student for variant in result.variants)
-    out = Path(written)
-    folder = roster or out.is_dir() or written.endswith(("/", "\\"))
+    out = path_text(written)
+    folder = roster or is_directory(out) or written.endswith(("/", "\\"))
     if folder:
         try:
-            out.mkdir(exist_ok=True)
+            _made(out)
         except OSError as error:
             raise BpcliError(f"cannot make the folder {out}: {error.strerror or error}") from None
     for variant in result.variants:
-        stem = out / (variant.student or ONE) if folder else out.with_suffix("")
-        common.write_output(sheet_markdown(variant, precision), stem.with_name(stem.name + SHEET))
-        common.write_output(answers_template(variant), stem.with_name(stem.name + TEMPLATE))
+        # FOLDER/ada or, for one sheet, the path without its suffix: each file is that, and its own ending
+        stem = joined(out, variant.student or ONE) if folder else joined(path_parent(out), path_stem(out))
+        common.write_output(sheet_markdown(variant, precision), stem + SHEET)
+        common.write_output(answers_template(variant), stem + TEMPLATE)
+
+
+def _made(folder: str) -> None:
+    """The folder made, unless it is one already (``pathlib.Path.mkdir(exist_ok=True)``)."""
+    try:
+        os.mkdir(folder)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        if not is_directory(folder):
+            raise

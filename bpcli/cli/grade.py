@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Optional
+import os
+from typing import TYPE_CHECKING, Any, Optional
 
 from bpcli.cli import common
 from bpcli.cli.declare import Argument, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
 from bpcli.engine.printable import printable
+from bpcli.engine.values import joined, path_text
+
+if TYPE_CHECKING:
+    from bpcli.engine.values import FilePath
 
 
 @command(
@@ -128,24 +133,25 @@ expect = { dx = 2, dy = 3 }
 }
 
 
-def _init(folder: Path) -> int:
+def _init(written: FilePath) -> int:
     """Write the example into ``folder``, which must not exist yet (nothing of the user's is replaced)."""
+    folder = path_text(written)
     try:
-        folder.mkdir(parents=True)
-        (folder / "ada").mkdir()
+        os.makedirs(folder)
+        os.mkdir(joined(folder, "ada"))
     except FileExistsError:
         raise BpcliError(f"{folder} exists: --init writes its example into a new folder") from None
     except OSError as error:
         raise BpcliError(f"cannot write {folder}: {error.strerror or error}") from None
     for name, text in EXAMPLE.items():
-        common.write_output(text, folder / name)
-    shown = printable(str(folder), newlines=False)  # the user's path goes to the terminal
+        common.write_output(text, joined(folder, name))
+    shown = printable(folder, newlines=False)  # the user's path goes to the terminal
     print(f"Wrote {shown}/key.toml and two submissions, {shown}/ada (a folder) and {shown}/bob.toml; grade them:")
     print(f"  bpcli grade {shown}/key.toml {shown}/ada {shown}/bob.toml")
     return 0
 
 
-def _write(result: Any, path: Path, fmt: str) -> None:
+def _write(result: Any, path: FilePath, fmt: str) -> None:
     """A file of the grades (whole or not at all), or standard output for -."""
     from bpcli import views  # the file's view, only when one is written (start-up)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from bpcli.cli import common
@@ -12,10 +11,13 @@ from bpcli.engine import arrow
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.printable import excerpt
 from bpcli.engine.limits import Limits
-from bpcli.engine.values import read_bytes
+from bpcli.engine.values import path_suffix, read_bytes
 
 if TYPE_CHECKING:  # the analysis is imported where it is used (start-up)
     from bpcli.analyses.points import PointsResult
+    from pathlib import Path  # the analyses' type of the points file
+
+    from bpcli.engine.values import FilePath
 
 PROGRESS_FROM = 100_000  # rows; fewer are written before a person would notice
 
@@ -30,14 +32,14 @@ TEXT_FORMATS = ("csv", "jsonl")
 
 
 def run(
-    text: str, points: Path, values: dict[str, Any], out: Optional[Path], fmt: Optional[str], json_output: bool,
+    text: str, points: Path, values: dict[str, Any], out: Optional[FilePath], fmt: Optional[str], json_output: bool,
     expand: bool, limits: Limits, columns: Optional[str] = None,
 ) -> None:
     from bpcli.views.points_out import write_points  # a view only when shown (start-up)
 
     fmt = output_format(out, fmt, json_output)
     names = column_option(columns)
-    if names is not None and (str(points) == "-" or points.suffix.lower() != ".npy"):
+    if names is not None and (str(points) == "-" or path_suffix(points).lower() != ".npy"):
         raise BpcliError("--columns names the columns of a plain .npy file; the other formats name their own")
     result = _computed(text, points, values, fmt, expand, limits, names)
     common.warn_unused(result.warnings)
@@ -57,7 +59,7 @@ def _computed(
 ) -> PointsResult:
     """The points' result: a small text table written as text row by row on numbers (few_points, which
     needs no numpy: start-up), anything else on the numpy path (grad_points)."""
-    data = read_bytes(Path("-"), " (the points)") if str(points) == "-" else None  # capped, as every read
+    data = read_bytes("-", " (the points)") if str(points) == "-" else None  # capped, as every read
     if fmt in TEXT_FORMATS and names is None:
         from bpcli.analyses.few_points import few_points  # the command's own analysis (start-up)
 
@@ -70,11 +72,11 @@ def _computed(
     return grad_points(text, source, values, expand=expand, limits=limits, columns=names)
 
 
-def output_format(out: Optional[Path], fmt: Optional[str], json_output: bool) -> str:
+def output_format(out: Optional[FilePath], fmt: Optional[str], json_output: bool) -> str:
     """--format, else --out's suffix, else jsonl with --json, else csv; a binary format needs a file."""
     from bpcli.views.points_out import BINARY_FORMATS  # a view only when shown (start-up)
 
-    fmt = fmt or (FORMAT_OF_SUFFIX.get(out.suffix.lower()) if out is not None else None) or (
+    fmt = fmt or (FORMAT_OF_SUFFIX.get(path_suffix(out).lower()) if out is not None else None) or (
         "jsonl" if json_output else "csv")
     if fmt not in FORMATS:
         raise BpcliError(f"--format is {', '.join(FORMATS[:-1])} or {FORMATS[-1]}, not {excerpt(fmt)}")

@@ -15,10 +15,11 @@ from __future__ import annotations
 import functools
 import os
 import typing
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
-from bpcli.cli.declare import DECLARED, Context, Declaration, Declared, Path
+from bpcli.cli.declare import DECLARED, Context, Declaration, Declared, Path, annotations_of
 from bpcli.cli.shared import run_reporting
+from bpcli.engine.record import NamedTuple
 
 _TYPER_WORDS = ("--help", "--version", "--")
 
@@ -134,7 +135,7 @@ def _parameters(declared: Declared) -> tuple[_Parameter, ...]:
 
 @functools.cache  # read twice in a run (the arguments, then the option words among the bindings)
 def _parameters_of(function: Any) -> tuple[_Parameter, ...]:
-    hints = typing.get_type_hints(function, include_extras=True)
+    hints = annotations_of(function)
     code = function.__code__
     names = code.co_varnames[: code.co_argcount]
     defaults = dict(zip(names[len(names) - len(function.__defaults__ or ()):], function.__defaults__ or ()))

@@ -15,10 +15,16 @@ from bpcli.cli.encoding import json_for, json_stream, respelling, tolerate_encod
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, DEFAULT_MAX_TOTAL_ELEMENTS, Limits
 from bpcli.engine.printable import printable
-from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes
+from bpcli.engine.values import Constant, ShapeOnly, ValueReader, path_text, read_bytes
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
+
+    from typing import TypeVar
+
+    from bpcli.engine.values import FilePath
+
+    P = TypeVar("P", bound=FilePath)  # a path handed back as it came: text, or a pathlib.Path
 
 # The width of a table written to a pipe or a file, where COLUMNS does not say:
 # wide enough for the stage table's columns to keep their numbers on one line.
@@ -296,16 +302,15 @@ def read_expression(
     return expression, extra
 
 
-def read_text(path: Path, max_length: int = DEFAULT_MAX_LENGTH) -> str:
+def read_text(path: FilePath, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     """A text file of at most ``max_length`` bytes (more is never read)."""
-    source = "standard input" if str(path) == "-" else str(path)
-    return _decoded(read_bytes(path, limit=max_length, raise_with="--max-length"), source)
+    named = path_text(path)
+    source = "standard input" if named == "-" else named
+    return _decoded(read_bytes(named, limit=max_length, raise_with="--max-length"), source)
 
 
 def read_stdin(max_length: int = DEFAULT_MAX_LENGTH) -> str:
-    from pathlib import Path  # pathlib's import costs start-up time (see above)
-
-    return read_text(Path("-"), max_length)
+    return read_text("-", max_length)
 
 
 def _decoded(data: bytes, source: str) -> str:
@@ -378,12 +383,12 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
     return Path(arguments[position + 1]), arguments[:position] + arguments[position + 2:]
 
 
-def out_path(path: Optional[Path]) -> Optional[Path]:
+def out_path(path: Optional[P]) -> Optional[P]:
     """The file an --out option names; None (standard output) for ``-``, as for every other tool."""
     return None if path is None or str(path) == "-" else path
 
 
-def write_output(data: str | bytes, path: Optional[Path]) -> None:
+def write_output(data: str | bytes, path: Optional[FilePath]) -> None:
     """Text or bytes to a file (whole or not at all: atomic.atomic_output), or to standard output."""
     if path is None:
         if isinstance(data, str):
@@ -409,7 +414,7 @@ def write_bytes_out(write: Callable[[Any], Any]) -> None:
         check_output_error(error)
 
 
-def print_renderable(renderable: Any, path: Optional[Path]) -> None:
+def print_renderable(renderable: Any, path: Optional[FilePath]) -> None:
     """A rich renderable on the terminal, or as plain text in a file."""
     if path is None:
         console().print(renderable)

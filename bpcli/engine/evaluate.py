@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import sys
 from types import ModuleType
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping
 
 from bpcli.engine.batched import depends_on
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import DEFAULT_NONFINITE, NUMPY_FORWARDS, REGISTRY, Gate
 from bpcli.engine.graph import CONST, INPUT, Graph
 from bpcli.engine.indexing import IndexProblem, MaskChanged
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.values import underflowed_numbers, underflows
 
 

@@ -27,9 +27,10 @@ from __future__ import annotations
 import functools
 import operator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 from bpcli.engine import indexing, shapes
+from bpcli.engine.record import NamedTuple
 
 if TYPE_CHECKING:
     # What partials, vjps and decompositions build with (graph imports this module at run time).

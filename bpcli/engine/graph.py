@@ -9,11 +9,12 @@ graph, so one evaluator computes values and gradients alike.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping
 
 from bpcli.engine import shapes
 from bpcli.engine.backends import scalar
 from bpcli.engine.gates import REGISTRY
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.syntax.printer import format_number
 
 INPUT = "input"

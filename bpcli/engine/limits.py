@@ -6,7 +6,7 @@ as ``limits=Limits(...)``; the defaults are here and nowhere else.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from bpcli.engine.record import NamedTuple
 
 # The largest array a value or a gate may have (elements): an outer product or
 # a broadcast of two vectors that are each fine can ask for terabytes.

@@ -20,7 +20,7 @@ import gc
 from contextlib import contextmanager
 from itertools import chain
 from numbers import Real
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, Iterable, Iterator, Mapping
 
 from bpcli.engine import indexing
 from bpcli.engine.backward import Adjoints, backward
@@ -34,6 +34,7 @@ from bpcli.engine.indexing import first_not_whole
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
 from bpcli.engine.limits import Limits as Limits  # re-exported: every analysis takes it with Problem
 from bpcli.engine.lower import lower
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.shapes import ShapeError, show, size, value_shape
 from bpcli.engine.syntax.ast import Program
 from bpcli.engine.syntax.parser import parse as parse_text

@@ -24,9 +24,9 @@ or field options other than ``default_factory``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, TypeVar, dataclass_transform
+import collections
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar, dataclass_transform
 
-R = TypeVar("R", bound="Record")
 T = TypeVar("T")
 
 
@@ -68,9 +68,7 @@ class Record:
         for name in annotated:
             if isinstance(cls.__dict__.get(name), _Factory):
                 delattr(cls, name)  # as a dataclass: the class holds no shared default
-        defaulted = [name in cls._defaults for name in cls._fields]
-        if False in defaulted[defaulted.index(True) if True in defaulted else len(defaulted):]:
-            raise TypeError(f"{cls.__name__}: a field without a default follows one with a default")
+        _require_defaults_last(cls.__name__, [name in cls._defaults for name in cls._fields])
         if "__init__" not in cls.__dict__:
             cls.__init__ = _first_init  # type: ignore[method-assign,assignment]  # its own, not a parent's compiled one
         if frozen:
@@ -95,6 +93,12 @@ class Record:
 
     def _hash(self) -> int:
         return hash(self._values())
+
+
+def _require_defaults_last(name: str, defaulted: list[bool]) -> None:
+    """Fields are arguments in order: once one has a default, every later one must (as dataclasses)."""
+    if False in defaulted[defaulted.index(True) if True in defaulted else len(defaulted):]:
+        raise TypeError(f"{name}: a field without a default follows one with a default")
 
 
 def _first_init(record: Record, *args: Any, **kwargs: Any) -> None:
@@ -130,9 +134,10 @@ def _compiled_init(cls: type[Record]) -> Callable[..., None]:
         lines.append("  __self.__post_init__()")
     source = f"def __init__(__self, {', '.join(parameters)}):\n" + "\n".join(lines or ["  pass"]) + "\n"
     namespace: dict[str, Any] = {"__defaults": cls._defaults, "__no_default": _NO_DEFAULT}
-    exec(compile(source, f"<record {cls.__qualname__}>", "exec"), namespace)
+    exec(source, namespace)  # not compile(): see NamedTuple below
     init: Callable[..., None] = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__code__ = init.__code__.replace(co_filename=f"<record {cls.__qualname__}>")  # named in a traceback
     return init
 
 
@@ -144,9 +149,43 @@ def _frozen_delattr(record: Record, name: str) -> None:
     raise FrozenRecordError(f"cannot delete field '{name}'")
 
 
+R = TypeVar("R", bound=Record)  # the class itself, not its name: a name would be compiled (see NamedTuple)
+
+
 def replace(record: R, /, **changes: Any) -> R:
     """A new record of the same class, with ``changes`` to its fields (``dataclasses.replace``)."""
     unknown = set(changes) - set(record._fields)
     if unknown:
         raise TypeError(f"{type(record).__name__} has no field {sorted(unknown)[0]!r}")
     return type(record)(**{**{name: getattr(record, name) for name in record._fields}, **changes})
+
+
+# typing.NamedTuple checks each field's annotation, and with ``from __future__ import annotations`` each
+# is a text made into a typing.ForwardRef, which compiles it: over a hundred compile() calls as a command
+# starts, the first of which sets up Python's AST types (1.5 ms, an eighth of ``python -c pass``; exec and
+# eval of a text do not). bpcli's classes read their annotations with mypy only, so at run time a class
+# written ``class Stage(NamedTuple):`` is made by collections.namedtuple directly, with its annotations
+# kept as written (typing.get_type_hints still reads them).
+if TYPE_CHECKING:
+    from typing import NamedTuple as NamedTuple
+else:
+    class _NamedTupleMaker(type):
+        def __new__(cls, typename, bases, namespace):
+            if bases == ():
+                return super().__new__(cls, typename, bases, namespace)  # NamedTuple itself
+            annotations = namespace.get("__annotations__", {})
+            _require_defaults_last(typename, [name in namespace for name in annotations])
+            defaults = [namespace[name] for name in annotations if name in namespace]
+            made = collections.namedtuple(typename, annotations, defaults=defaults, module=namespace["__module__"])
+            for name, value in namespace.items():
+                if name in _TUPLES_OWN:
+                    raise AttributeError(f"cannot overwrite NamedTuple attribute {name}")
+                if name not in annotations and name not in ("__module__", "__qualname__"):
+                    setattr(made, name, value)  # the docstring, methods, properties, constants, __annotations__
+            return made
+
+    class NamedTuple(metaclass=_NamedTupleMaker):
+        """``class Name(NamedTuple):`` with annotated fields, as typing's (fields with defaults last)."""
+
+    _TUPLES_OWN = frozenset({"__new__", "__init__", "__slots__", "__getnewargs__", "_fields", "_field_defaults",
+                             "_make", "_replace", "_asdict"})

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterator, Mapping
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.formulas import gate_text
@@ -51,6 +51,7 @@ from bpcli.engine.graph import INPUT, Graph, Node
 from bpcli.engine.limits import Limits
 from bpcli.engine.lower import OUTPUT_NAME  # the output's name; a variable of that name goes the usual way
 from bpcli.engine.problem import Notice
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.syntax.lexer import TEXT
 from bpcli.engine.syntax.parser import parse_into
 
@@ -66,8 +67,6 @@ _OPERATORS = {"+": "add", "-": "sub", "*": "mul"}
 # The backward pass adds at most this many nodes per gate to the graph (a multiply per input, the
 # local gradient's own gates, a sum where gradients meet): what the total-elements budget counts.
 _GRAPH_NODES_PER_ENTRY = 10
-# Shorter texts go the usual way: their graph is small, and a view of their stages needs it anyway.
-SHORTEST = 4_000
 
 
 class Unsupported(Exception):

@@ -12,21 +12,23 @@ command line always means the same numbers.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
 import stat
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Collection, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Collection
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_ELEMENTS
 from bpcli.engine.printable import excerpt
+from bpcli.engine.record import NamedTuple
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from numpy.random import Generator
+
+    FilePath = str | os.PathLike[str]  # a path as text, or a pathlib.Path: read with os.path, not pathlib (start-up)
 
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE)
 # The patterns below are only for some values: re.match compiles each on its first use and keeps it (start-up).
@@ -151,9 +153,7 @@ class ValueReader:
             array = self._array(name, parse_json(name, stripped, "JSON array", number=literals))
             return marked_underflow(array, literals.first, literals.count)
         if stripped.startswith("@"):
-            from pathlib import Path  # only for values read from files
-
-            return self._file(name, Path(stripped[1:]))
+            return self._file(name, path_text(stripped[1:]))
         fill = re.match(_FILL, stripped)
         if fill:
             return self._fill(name, fill.group(1), fill.group(2))
@@ -164,13 +164,13 @@ class ValueReader:
 
     # ---- sources -------------------------------------------------------------
 
-    def _file(self, name: str, path: Path) -> Any:
+    def _file(self, name: str, path: FilePath) -> Any:
         readers = {".json": self._json_file, ".csv": self._csv_file, ".npy": self._npy_file}
         reader = readers[file_kind(name, path)]  # the suffix first: a wrong one is refused unread
         return reader(name, path, read_bytes(path, f" (value of {name})", value_file_bytes(self.max_elements),
                                              "--max-elements"))
 
-    def _json_file(self, name: str, path: Path, data: bytes) -> Any:
+    def _json_file(self, name: str, path: FilePath, data: bytes) -> Any:
         self._check_size(name, (count_fields(data),))  # before parsing, which takes some 30 bytes a number
         literals = _Literals()
         content = parse_json(name, utf8_text(path, data), f"JSON file {path}", number=literals)
@@ -178,7 +178,7 @@ class ValueReader:
             return marked_underflow(float(content), literals.first, literals.count)
         return marked_underflow(self._array(name, content), literals.first, literals.count)
 
-    def _csv_file(self, name: str, path: Path, data: bytes) -> Any:
+    def _csv_file(self, name: str, path: FilePath, data: bytes) -> Any:
         import numpy as np  # numpy only where arrays are (start-up)
 
         self._check_size(name, (count_fields(data),))
@@ -189,7 +189,7 @@ class ValueReader:
         array = self._checked(name, array.reshape(-1) if 1 in array.shape else array)
         return marked_underflow(array, literals.first, literals.count)
 
-    def _npy_file(self, name: str, path: Path, data: bytes) -> Any:
+    def _npy_file(self, name: str, path: FilePath, data: bytes) -> Any:
         self._check_size(name, npy_shape(data))  # before numpy allocates what the header claims
         array = load_npy(path, data)
         if array.dtype.kind not in "biuf":
@@ -248,12 +248,106 @@ class ValueReader:
             )
 
 
-def file_kind(name: str, path: Path) -> str:
+def file_kind(name: str, path: FilePath) -> str:
     """The suffix of a file bpcli reads values from, or a BpcliError."""
-    suffix = path.suffix.lower()
+    suffix = path_suffix(path).lower()
     if suffix not in (".json", ".csv", ".npy"):
         raise BpcliError(f"{path}: bpcli reads .json, .csv and .npy files (value of {name})")
     return suffix
+
+
+# ---- paths, as pathlib spells and resolves them, with os.path (pathlib's import costs start-up time) ----
+
+
+def path_text(path: FilePath) -> str:
+    """``str(pathlib.Path(path))``: without "." segments, doubled or trailing slashes ("." for ""), as every
+    message and document names a file."""
+    text = os.fspath(path)
+    root = "//" if text[:2] == "//" and text[2:3] != "/" else "/" if text[:1] == "/" else ""
+    return root + "/".join(part for part in text.split("/") if part and part != ".") or "."
+
+
+def _rooted(path: FilePath) -> tuple[str, str]:
+    """A path as pathlib spells it, cut into its root ("", "/" or "//") and the rest."""
+    text = path_text(path)
+    root = "//" if text[:2] == "//" else "/" if text[:1] == "/" else ""
+    return root, text[len(root):]
+
+
+def path_parent(path: FilePath) -> str:
+    """``pathlib.Path(path).parent``: "." for a name alone, the root for the root."""
+    root, rest = _rooted(path)
+    if "/" in rest:
+        return root + rest.rpartition("/")[0]
+    return root or "."
+
+
+def path_name(path: FilePath) -> str:
+    """``pathlib.Path(path).name``: the last segment ("" for the root and for ".")."""
+    _, rest = _rooted(path)
+    return "" if rest == "." else rest.rpartition("/")[2]
+
+
+def path_suffix(path: FilePath) -> str:
+    """``pathlib.Path(path).suffix``: from the name's last dot, unless the name starts or ends there."""
+    name = path_name(path)
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def path_stem(path: FilePath) -> str:
+    """``pathlib.Path(path).stem``: the name without its suffix."""
+    name = path_name(path)
+    return name[: len(name) - len(path_suffix(name))]
+
+
+def joined(folder: FilePath, path: FilePath) -> str:
+    """``str(pathlib.Path(folder) / path)``: an absolute ``path`` stays itself."""
+    return path_text(os.path.join(os.fspath(folder), os.fspath(path)))
+
+
+def resolved_path(path: FilePath) -> str:
+    """``str(pathlib.Path(path).resolve())``: absolute, symbolic links followed (a file that is not there
+    is no error); a loop of links is a RuntimeError, a NUL byte a ValueError and a vanished working folder
+    an OSError, as pathlib's."""
+    resolved = os.path.realpath(path_text(path))
+    try:
+        os.stat(resolved)
+    except OSError as error:  # realpath follows a loop of links until it gives up, silently
+        if error.errno == errno.ELOOP:
+            raise RuntimeError(f"Symlink loop from {error.filename!r}") from None
+    return resolved
+
+
+def file_status(path: FilePath, links: bool = True) -> os.stat_result | None:
+    """What pathlib's exists, is_dir and is_file (with ``links=False``, is_symlink) ask, as they ask it:
+    None where nothing is there (or the path cannot be encoded), any other error raised."""
+    named = path_text(path)  # as pathlib asks: "file/" is "file"
+    try:
+        return os.stat(named) if links else os.lstat(named)
+    except OSError as error:
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
+            raise
+        return None
+    except ValueError:
+        return None
+
+
+def is_directory(path: FilePath) -> bool:
+    """``pathlib.Path(path).is_dir()``."""
+    status = file_status(path)
+    return status is not None and stat.S_ISDIR(status.st_mode)
+
+
+def is_file(path: FilePath) -> bool:
+    """``pathlib.Path(path).is_file()``: a regular file, or a link to one."""
+    status = file_status(path)
+    return status is not None and stat.S_ISREG(status.st_mode)
+
+
+def is_inside(path: str, folder: str) -> bool:
+    """``pathlib.Path(path).is_relative_to(folder)``, for two resolved paths: segment by segment."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def value_file_bytes(max_elements: int) -> int:
@@ -265,7 +359,7 @@ def value_file_bytes(max_elements: int) -> int:
 MAX_FILE_BYTES = value_file_bytes(DEFAULT_MAX_ELEMENTS)  # 1.6 GB: the default cap on any file read
 
 
-def read_bytes(path: Path, purpose: str = "", limit: int = MAX_FILE_BYTES, raise_with: str = "") -> bytes:
+def read_bytes(path: FilePath, purpose: str = "", limit: int = MAX_FILE_BYTES, raise_with: str = "") -> bytes:
     """The bytes of a regular file, or of standard input for ``-``: every file bpcli reads is read here.
 
     At most ``limit`` bytes are ever read; a longer file is refused (``raise_with`` names the option
@@ -336,7 +430,7 @@ def npy_shape(data: bytes) -> tuple[int, ...]:
 NPY_MAGIC = b"\x93NUMPY"
 
 
-def load_npy(path: Path | str, data: bytes) -> Any:
+def load_npy(path: FilePath, data: bytes) -> Any:
     """The array an .npy file holds, loaded without pickle, or a BpcliError that says why not.
 
     numpy takes any file without the .npy magic bytes for a pickle, so random bytes
@@ -364,7 +458,7 @@ def load_npy(path: Path | str, data: bytes) -> Any:
         raise BpcliError(f"{path} is not a readable .npy file ({error})") from None
 
 
-def csv_cells(name: str, path: Path, text: str, note: Callable[[str], None]) -> list[list[str]]:
+def csv_cells(name: str, path: FilePath, text: str, note: Callable[[str], None]) -> list[list[str]]:
     """The numeric cells of a CSV file, row by row, as written (a header row is skipped with a note)."""
     import csv  # only for files (start-up)
 
@@ -419,7 +513,7 @@ def _spelling_hint(text: str, position: int) -> str:
     return f" ({word.group()} is not JSON: write {spelt}, as in '[{spelt}, 1]')"
 
 
-def utf8_text(path: Path, data: bytes) -> str:
+def utf8_text(path: FilePath, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

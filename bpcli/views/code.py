@@ -20,13 +20,14 @@ import builtins
 import importlib
 import keyword
 import types
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.formulas import OPERATORS, function_name, to_ast
 from bpcli.engine.gates import REGISTRY, ROLES
 from bpcli.engine.graph import CONST, Graph, Node
 from bpcli.engine.printable import printable
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Binary, Name, Neg, Number
 from bpcli.engine.syntax.parser import parse

@@ -14,12 +14,13 @@ from the evaluation, gradients from the Adjoints record.
 from __future__ import annotations
 
 import signal
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable
 
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT
 from bpcli.engine.printable import printable
+from bpcli.engine.record import NamedTuple
 from bpcli.views.numbers import format_value
 
 if TYPE_CHECKING:  # views read results, never import the analyses

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+from bpcli.engine.record import NamedTuple
 
 if TYPE_CHECKING:  # views read results, never import the analyses
     from bpcli.analyses.check import CheckResult

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from bpcli.engine.record import NamedTuple
 from bpcli.views.diagram import GRADIENT_COLOUR, VALUE_COLOUR, Box, Circuit, Wire, circuit, shortened
 from bpcli.views.html import TableBlock, attributes, blocks, blocks_html, document, escape, notebook_html, table_html
 from bpcli.views.layout import Layout, bends, layered

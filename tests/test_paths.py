@@ -1,0 +1,165 @@
+"""Paths without pathlib (engine/values.py): spelt, split, joined and resolved exactly as pathlib does.
+
+check --answers, grade and check --backward read their paths with os.path, because pathlib's import (with
+urllib.parse and ipaddress) is a large part of their start-up; every message, document and confinement
+decision must stay what it was with pathlib, which is the oracle here.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bpcli.analyses.answers import Folders, check_answers
+from bpcli.analyses.grade import grade
+from bpcli.engine.errors import BpcliError
+from bpcli.engine.values import (
+    file_status,
+    is_inside,
+    joined,
+    path_name,
+    path_parent,
+    path_stem,
+    path_suffix,
+    path_text,
+    resolved_path,
+)
+from helpers import REPO
+
+# Segments that exercise every rule: roots ("/", "//", "///"), ".", "..", dots that are and are not suffixes,
+# "~" (never expanded), a space, and a byte that is not UTF-8 (as os.fsdecode gives it).
+SEGMENTS = st.sampled_from(["/", ".", "..", "a", "b.c", ".x", "x.", "a.tar.gz", "~", " ", "-", "\udcff"])
+WRITTEN = st.lists(SEGMENTS, max_size=7).map("".join)
+
+
+@given(WRITTEN)
+def test_a_path_is_spelt_and_split_as_pathlib_does(text):
+    path = Path(text)
+    assert path_text(text) == str(path)
+    assert path_text(path) == str(path)  # a pathlib.Path is taken as well
+    assert (path_parent(text), path_name(text), path_suffix(text), path_stem(text)) == (
+        str(path.parent), path.name, path.suffix, path.stem)
+
+
+@given(WRITTEN, WRITTEN)
+def test_a_path_is_joined_as_pathlib_joins(folder, text):
+    assert joined(folder, text) == str(Path(folder) / text)  # an absolute text stays itself
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    """A folder with a file, a link into it, a link out of it, a dangling link and a loop of links."""
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    (tmp_path / "d" / "f").write_text("")
+    for link, target in [("in", "d/e"), ("out", "/etc"), ("dangling", "nowhere"), ("loop1", "loop2"),
+                         ("loop2", "loop1")]:
+        (tmp_path / link).symlink_to(target)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+RESOLVED = ["", ".", "..", "d", "d/", "d/e/..", "in/..", "in/../f", "loop1", "loop1/x", "out", "out/passwd",
+            "dangling", "dangling/x", "d/f/", "d/f/x", "/", "//", "~", "a\0b", "x" * 300]
+
+
+def _outcome(resolve):
+    try:
+        return resolve()
+    except Exception as error:  # the same kind of error (a loop: RuntimeError, a NUL byte: ValueError)
+        return type(error)
+
+
+@pytest.mark.parametrize("text", RESOLVED)
+def test_a_path_is_resolved_as_pathlib_resolves_it(tree, text):
+    assert _outcome(lambda: resolved_path(text)) == _outcome(lambda: str(Path(text).resolve()))
+
+
+@pytest.mark.parametrize("text", ["d", "d/f", "d/f/", "in", "dangling", "loop1", "nothing", "d/f/x", "a\0b"])
+def test_a_file_status_asks_what_pathlib_asks(tree, text):
+    status, link = file_status(text), file_status(text, links=False)
+    assert (status is not None) == Path(text).exists()
+    assert (status is not None and os.path.isdir(text)) == Path(text).is_dir()
+    assert (link is not None and os.path.islink(text)) == Path(text).is_symlink()
+
+
+def test_a_file_status_raises_what_pathlib_raises(monkeypatch):
+    """Only "not there" is an answer; any other error (a folder that may not be searched) is raised, as by
+    pathlib's exists."""
+    def refused(path, **_):
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(os, "stat", refused)
+    with pytest.raises(PermissionError):
+        file_status("locked/answers.toml")
+
+
+@pytest.mark.parametrize(("path", "folder"), [
+    ("/", "/"), ("/tmp", "/"), ("/tmp", "/tmp"), ("/tmp/a", "/tmp"), ("/tmpx", "/tmp"), ("/tmp", "/tmp/a"),
+    ("/a/b/c", "/a/b"), ("/a/bc", "/a/b"),
+])
+def test_inside_is_pathlibs_is_relative_to_segment_by_segment(path, folder):
+    assert is_inside(path, folder) == Path(path).is_relative_to(folder)
+
+
+def test_an_at_path_is_confined_as_before(tree):
+    folders = Folders.of("d//f")  # the folder of d/f: d
+    assert folders.base == "d" and folders.allowed == (str(tree / "d"),)
+    assert folders.resolve("f") == str(tree / "d" / "f")
+    assert folders.resolve("../in/..") == str(tree / "d")  # a link followed before "..", as the system does
+    for outside in ["../out/passwd", "/etc/passwd", "../d2", "e/../../f"]:
+        with pytest.raises(BpcliError, match=f"@{outside} is outside the answers file's folder {tree / 'd'}"):
+            folders.resolve(outside)
+    with pytest.raises(BpcliError, match="is not a path bpcli can follow"):
+        Folders.of("hw.toml").resolve("loop1")
+
+
+def test_an_answers_file_named_as_text_is_named_as_a_path_would_be(tree):
+    (tree / "d" / "hw.toml").write_text('[[problem]]\nexpr = "x*y"\ninputs = { x = 3, y = "@x.json" }\n'
+                                        'expect = { dx = 2 }\n')
+    (tree / "d" / "x.json").write_text("2")
+    for spelling in ["./d//hw.toml", "d/./hw.toml"]:
+        as_text, as_path = check_answers(spelling), check_answers(Path(spelling))
+        assert as_text.to_json() == as_path.to_json()
+        assert json.loads(as_text.to_json())["answers"] == "d/hw.toml"
+
+
+def test_a_grade_of_paths_given_as_text_is_the_grade_of_pathlib_paths(tmp_path):
+    subprocess.run([sys.executable, "-m", "bpcli", "grade", "--init", str(tmp_path / "course")], check=True,
+                   capture_output=True)
+    key = str(tmp_path / "course") + "//./key.toml"
+    submissions = [f"{tmp_path}/course/ada/", f"{tmp_path}/./course/bob.toml", f"{tmp_path}/course/carl.toml"]
+    as_text = grade(key, submissions).to_json()
+    assert as_text == grade(Path(key), [Path(path) for path in submissions]).to_json()
+    students = json.loads(as_text)["students"]
+    assert [(student["student"], student["submission"]) for student in students] == [
+        ("ada", f"{tmp_path}/course/ada"), ("bob", f"{tmp_path}/course/bob.toml"),
+        ("carl", f"{tmp_path}/course/carl.toml")]
+
+
+def test_checking_answers_and_grading_import_no_pathlib(tmp_path):
+    """pathlib's import is some 0.6 x Python's own start-up: these analyses read their paths without it."""
+    subprocess.run([sys.executable, "-m", "bpcli", "grade", "--init", str(tmp_path / "course")], check=True,
+                   capture_output=True)
+    (tmp_path / "hw.toml").write_text('[[problem]]\nexpr = "x*y"\ninputs = { x = 3, y = 2 }\nexpect = { dx = 2 }\n')
+    probe = (
+        "import sys\n"
+        "from bpcli.analyses.answers import check_answers\n"
+        "from bpcli.analyses.grade import grade\n"
+        "from bpcli.cli.shared import read_text\n"
+        "check_answers('hw.toml')\n"
+        "grade('course/key.toml', ['course/ada', 'course/bob.toml'])\n"
+        "read_text('hw.toml')\n"
+        "print(sorted(name for name in ('pathlib', 'urllib.parse', 'ipaddress') if name in sys.modules))\n"
+    )
+    process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                             env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert process.returncode == 0, process.stderr[-2000:]
+    assert process.stdout.split("\n")[0] == "[]"
