@@ -26,7 +26,7 @@ from rich.text import Text
 import bpcli
 from bpcli.cli.encoding import respelling
 from bpcli.engine.record import replace
-from bpcli.views import table_of, terminal
+from bpcli.views import plain_layout, table_of, terminal
 from bpcli.views.gates_table import gates_text
 from bpcli.views.plain_layout import NARROW_BLOCKS, one_cell_wide, wrapped
 from bpcli.views.terminal import PrintHook
@@ -236,7 +236,7 @@ def test_every_fitted_table_is_laid_out_as_rich_lays_it_out(encoding, monkeypatc
 def test_the_tables_of_these_commands_are_plain(monkeypatch):
     """The comparison above compares something: each of these tables takes the plain path."""
     laid_out = []
-    monkeypatch.setattr(terminal, "fitted_table", lambda *arguments: laid_out.append(arguments[0].headers) or [])
+    monkeypatch.setattr(plain_layout, "fitted_table", lambda *arguments: laid_out.append(arguments[0].headers) or [])
     for table in tables().values():
         rendered(table, 80, "utf-8")
     assert len(laid_out) == 2 + 2 + 1 + 2 + 1 + 2 + 2  # grad's two tables each time, gradcheck's one, ...

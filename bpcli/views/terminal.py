@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import string
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 from rich.box import HEAVY_HEAD
 from rich.console import Console, ConsoleOptions, ConsoleRenderable, Group, RenderableType, RenderHook, RenderResult
@@ -22,7 +22,9 @@ from rich.segment import Segment
 from rich.table import Column, Table
 from rich.text import Span, Text
 
-from bpcli.views.plain_layout import FIELD_INDENT, PlainTable, fitted_table, fitted_widths, one_cell_wide
+
+if TYPE_CHECKING:
+    from bpcli.views.plain_layout import PlainTable
 
 # Wide enough that nothing is measured against it: a cell's natural width.
 _UNBOUNDED = 1_000_000
@@ -62,6 +64,8 @@ class Fitted:
         table = self.table
         if table.title:
             yield _as_text(table.title, console)
+        from bpcli.views.plain_layout import FIELD_INDENT  # only fitted tables need it (start-up: not a Markdown view)
+
         inner = options.update_width(max(1, options.max_width - FIELD_INDENT))
         rows = zip(*(list(column.cells) for column in table.columns))
         for row in rows:
@@ -86,6 +90,8 @@ def _plain_lines(shown: Fitted, console: Console, options: ConsoleOptions) -> Op
     """The lines ``shown`` prints where they take no style (no colour system: a pipe, a file, NO_COLOR),
     laid out as plain text (plain_layout: the same bytes, a tenth of the time); None where rich lays it out,
     and where the console records what it prints (export_html would want the styles)."""
+    from bpcli.views.plain_layout import fitted_table  # only fitted tables need it (start-up: not a Markdown view)
+
     if console.color_system is not None or console.record or options.legacy_windows:
         return None
     plain = _plain_table(shown.table)
@@ -97,6 +103,8 @@ def _plain_lines(shown: Fitted, console: Console, options: ConsoleOptions) -> Op
 def _plain_table(table: Table) -> Optional[PlainTable]:
     """The texts of a table drawn as fitted draws it by default, or None for anything plain_layout does not
     lay out as rich does: a setting of the table or a column other than those, a cell that is not text."""
+    from bpcli.views.plain_layout import PlainTable, one_cell_wide  # only fitted tables need them (start-up)
+
     columns = table.columns
     if (
         table.box is not HEAVY_HEAD or not table.show_header or not table.show_edge or table.show_lines
@@ -146,6 +154,8 @@ def column_widths(table: Table, console: Console, options: ConsoleOptions) -> Op
     """Each column's content width within ``options.max_width``, none narrower than its longest word;
     None where the table cannot fit so."""
     unbounded = options.update_width(_UNBOUNDED)
+    from bpcli.views.plain_layout import fitted_widths  # only fitted tables need it (start-up: not a Markdown view)
+
     ranges = [_column_range(column, console, unbounded) for column in table.columns]
     return fitted_widths(ranges, options.max_width - _chrome(table))
 
@@ -178,6 +188,8 @@ def _with_widths(table: Table, widths: list[int]) -> Table:
 
 def _fields(fields: list[tuple[str, Text]], console: Console, options: ConsoleOptions) -> RenderableType:
     """A block's fields: each heading beside its cell, or above it where the two do not fit side by side."""
+    from bpcli.views.plain_layout import FIELD_INDENT  # only fitted tables need it (start-up: not a Markdown view)
+
     label_width = max(len(label) for label, _ in fields)
     unbounded = options.update_width(_UNBOUNDED)
     widest_word = max(Measurement.get(console, unbounded, cell).minimum for _, cell in fields)
