@@ -9,15 +9,16 @@ from bpcli.cli import common
 from bpcli.cli.atomic import atomic_output
 from bpcli.engine import arrow
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.printable import excerpt
 from bpcli.engine.limits import Limits
-from bpcli.engine.values import path_suffix, read_bytes
+from bpcli.engine.paths import path_suffix
+from bpcli.engine.printable import excerpt
+from bpcli.engine.values import read_bytes
 
 if TYPE_CHECKING:  # the analysis is imported where it is used (start-up)
     from bpcli.analyses.points import PointsResult
     from pathlib import Path  # the analyses' type of the points file
 
-    from bpcli.engine.values import FilePath
+    from bpcli.engine.paths import FilePath
 
 PROGRESS_FROM = 100_000  # rows; fewer are written before a person would notice
 

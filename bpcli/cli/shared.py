@@ -14,15 +14,16 @@ from bpcli.cli.bindings import split_bindings, split_constants
 from bpcli.cli.encoding import json_for, json_stream, respelling, tolerate_encoding
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, DEFAULT_MAX_TOTAL_ELEMENTS, Limits
+from bpcli.engine.paths import path_text
 from bpcli.engine.printable import printable
-from bpcli.engine.values import Constant, ShapeOnly, ValueReader, path_text, read_bytes
+from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes
 
 if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
     from pathlib import Path
 
     from typing import TypeVar
 
-    from bpcli.engine.values import FilePath
+    from bpcli.engine.paths import FilePath
 
     P = TypeVar("P", bound=FilePath)  # a path handed back as it came: text, or a pathlib.Path
 
