@@ -115,6 +115,7 @@ def test_no_command_imports_typer_rich_or_numpy_on_numbers(name, tmp_path):
     modules = modules_of(process)
     assert "bpcli.cli.quick" in modules  # the measurement saw bpcli's own imports
     assert not {module for module in modules if module.split(".")[0] in HEAVY}
+    assert "pathlib" not in modules  # a path is text (declare.Path), read with engine/paths.py
 
 
 ONLY_WHERE_USED = {"bpcli.analyses.backward_file", "bpcli.analyses.student_code", "bpcli.analyses.exercise",
@@ -320,3 +321,4 @@ def test_tables_of_an_older_layout_are_regenerated():
             file.write(original)
         for cached in (parser._parser, parser._table, parser._lexer):
             cached.cache_clear()
+
