@@ -1,5 +1,5 @@
 """``python -m bpcli``: the same as the ``bpcli`` command."""
 
-from bpcli.cli import main
+from bpcli.cli import console
 
-main()
+console()

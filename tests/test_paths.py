@@ -1,4 +1,4 @@
-"""Paths without pathlib (engine/values.py): spelt, split, joined and resolved exactly as pathlib does.
+"""Paths without pathlib (engine/paths.py): spelt, split, joined and resolved exactly as pathlib does.
 
 check --answers, grade and check --backward read their paths with os.path, because pathlib's import (with
 urllib.parse and ipaddress) is a large part of their start-up; every message, document and confinement
@@ -21,17 +21,7 @@ from hypothesis import strategies as st
 from bpcli.analyses.answers import Folders, check_answers
 from bpcli.analyses.grade import grade
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.values import (
-    file_status,
-    is_inside,
-    joined,
-    path_name,
-    path_parent,
-    path_stem,
-    path_suffix,
-    path_text,
-    resolved_path,
-)
+from bpcli.engine.paths import file_status, is_inside, joined, path_name, path_parent, path_stem, path_suffix, path_text, resolved_path
 from helpers import REPO
 
 # Segments that exercise every rule: roots ("/", "//", "///"), ".", "..", dots that are and are not suffixes,

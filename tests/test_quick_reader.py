@@ -4,6 +4,7 @@ and leaves to typer every command line it is not sure of."""
 from __future__ import annotations
 
 import functools
+import os
 
 import pytest
 import typer
@@ -63,8 +64,14 @@ def typer_reads(words: list[str]) -> dict:
 
 
 def plain(arguments: dict) -> dict:
-    """The context compared by the words it leaves for bindings."""
-    return {name: value.args if hasattr(value, "args") else value for name, value in arguments.items()}
+    """The context compared by the words it leaves for bindings, and a path by its text: typer hands a command
+    a pathlib.Path, the quick reader the text pathlib spells (declare.Path), which the commands read alike."""
+
+    def text(value):
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+    return {name: value.args if hasattr(value, "args") else [*map(text, value)] if isinstance(value, list)
+            else text(value) for name, value in arguments.items()}
 
 
 @pytest.mark.parametrize("words", READ_ALIKE, ids=" ".join)

@@ -115,6 +115,7 @@ def test_no_command_imports_typer_rich_or_numpy_on_numbers(name, tmp_path):
     modules = modules_of(process)
     assert "bpcli.cli.quick" in modules  # the measurement saw bpcli's own imports
     assert not {module for module in modules if module.split(".")[0] in HEAVY}
+    assert "pathlib" not in modules  # a path is text (declare.Path), read with engine/paths.py
 
 
 ONLY_WHERE_USED = {"bpcli.analyses.backward_file", "bpcli.analyses.student_code", "bpcli.analyses.exercise",
@@ -187,14 +188,11 @@ def test_a_table_or_text_imports_no_json_writer(name, tmp_path):
     assert "bpcli.engine.tape" not in modules
 
 
-def test_the_console_script_freezes_its_objects_before_it_exits_and_never_collected_them():
-    """Python's last collections at exit then skip what is frozen, instead of scanning every object the
-    run made (a sixth of a table's start-up); the output is written and flushed before. And while it
-    started, the collector never scanned them: all alive to the end (at Python's default of a pass
-    every 700 objects, it would have scanned them some ten times)."""
+def test_the_console_script_never_collects_while_it_starts():
+    """While a command starts, the collector never scans its objects: all alive to the end (at Python's
+    default of a pass every 700 objects, it would have scanned them some ten times)."""
     probe = (
         "import atexit, gc, sys\n"
-        "atexit.register(lambda: sys.stderr.write(f'frozen {gc.get_freeze_count() > 0}\\n'))\n"
         "passes = lambda: gc.get_stats()[0]['collections']\n"
         "sys.argv = ['bpcli', 'grad', 'x * y', '-x', '2', '-y', '3', '--json']\n"
         "from bpcli.cli import main\n"
@@ -205,7 +203,42 @@ def test_the_console_script_freezes_its_objects_before_it_exits_and_never_collec
     process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert process.returncode == 0, process.stderr[-2000:]
     assert json.loads(process.stdout)["gradients"] == {"x": 3.0, "y": 2.0}
-    assert process.stderr == "passes 0\nfrozen True\n"
+    assert process.stderr == "passes 0\n"
+
+
+@pytest.mark.parametrize(("words", "code"), [
+    (["gates", "--json"], 0),  # a long document, all of it written
+    (["check", "x * y", "-x", "2", "-y", "3", "--expect", "dx=5", "--json"], 1),  # a wrong answer
+    (["grad", "x *", "--json"], 2),  # bad input: its message on stderr
+    (["graph", "x * y", "-x", "2", "-y", "3", "--out", "{out}"], 0),  # a file written
+])
+def test_the_console_script_ends_at_once_after_its_exit_functions_with_everything_written(words, code, tmp_path):
+    """bpcli.cli.console (the bpcli command, python -m bpcli) ends the process without Python's teardown of
+    every module: the exit functions have run, the output is flushed whole, files are in place, and the exit
+    code is the command's. Nothing after console() runs."""
+    out = tmp_path / "circuit.dot"
+    words = [word.format(out=out) for word in words]
+
+    def run(entry: str) -> subprocess.CompletedProcess[str]:
+        probe = (
+            "import atexit, sys\n"
+            "atexit.register(lambda: sys.stderr.write('exit functions ran\\n'))\n"
+            f"sys.argv = ['bpcli', *{words!r}]\n"
+            f"from bpcli.cli import {entry}\n"
+            f"{entry}()\n"
+            "sys.stderr.write('after console\\n')\n"
+        )
+        return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60)
+
+    process, expected = run("console"), run("main")  # main: Python's own exit
+    assert process.returncode == expected.returncode == code
+    assert process.stdout == expected.stdout
+    assert process.stderr.endswith("exit functions ran\n") and "after console" not in process.stderr
+    assert process.stderr == expected.stderr
+    if "--json" in words and code == 0:
+        json.loads(process.stdout)
+    if "--out" in words:
+        assert out.read_text().startswith("digraph")
 
 
 def test_a_text_view_imports_none_of_them(tmp_path):
@@ -326,3 +359,4 @@ def test_tables_of_an_older_layout_are_regenerated():
             file.write(original)
         for cached in (parser._parser, parser._table, parser._lexer):
             cached.cache_clear()
+

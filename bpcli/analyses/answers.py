@@ -32,22 +32,13 @@ from bpcli.analyses.check import CheckResult, Problem, ProblemResult, check_prob
 from bpcli.analyses.expected import Rule, Written, read_expected, tolerance
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, Limits
+from bpcli.engine.paths import is_inside, joined, path_parent, path_text, resolved_path
 from bpcli.engine.record import Record, replace
-from bpcli.engine.values import (
-    ValueReader,
-    is_inside,
-    joined,
-    path_parent,
-    path_text,
-    read_bytes,
-    resolved_path,
-    toml_table,
-    utf8_text,
-)
+from bpcli.engine.values import ValueReader, read_bytes, toml_table, utf8_text
 
 if TYPE_CHECKING:
     from bpcli.analyses.student_code import StudentCode
-    from bpcli.engine.values import FilePath
+    from bpcli.engine.paths import FilePath
 
 KEYS = {
     "name": "a label for the report",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from bpcli.analyses.diagnosis import Diagnosis, Truth, diagnose, summarised
 from bpcli.analyses.expected import (
@@ -39,7 +39,7 @@ from bpcli.engine.formulas import gate_text
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice, collector_paused, parse
 from bpcli.engine.problem import Problem as Circuit
-from bpcli.engine.record import Record, field, replace
+from bpcli.engine.record import NamedTuple, Record, field, replace
 from bpcli.engine.shapes import show
 from bpcli.engine.syntax.ast import Assign
 from bpcli.engine.values import ValueReader

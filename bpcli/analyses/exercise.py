@@ -43,7 +43,7 @@ from bpcli.engine.record import Record, field
 from bpcli.engine.values import read_bytes, toml_table, utf8_text
 
 if TYPE_CHECKING:
-    from bpcli.engine.values import FilePath  # a roster's or problem set's path, as text or a pathlib.Path
+    from bpcli.engine.paths import FilePath  # a roster's or problem set's path, as text or a pathlib.Path
 
 KINDS = ("forward", "local", "upstream", "downstream")
 DEFAULT_BLANK = KINDS  # the whole table, from the inputs: the forward pass and the backward pass by hand

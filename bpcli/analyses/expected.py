@@ -19,17 +19,10 @@ import re
 from typing import Any
 
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.paths import path_text
 from bpcli.engine.record import Record
 from bpcli.engine.values import (
-    NUMBER,
-    ValueReader,
-    csv_cells,
-    file_kind,
-    parse_json,
-    path_text,
-    read_bytes,
-    utf8_text,
-    value_file_bytes,
+    NUMBER, ValueReader, csv_cells, file_kind, parse_json, read_bytes, utf8_text, value_file_bytes,
 )
 
 EPSILON = 2.0**-52

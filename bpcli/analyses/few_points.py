@@ -34,15 +34,18 @@ from __future__ import annotations
 
 import os
 from array import array
-from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from bpcli.analyses.points import STDIN, PointsResult, bound_columns, csv_body, csv_rows, is_jsonl, jsonl_rows
 from bpcli.analyses.result import GradResult
 from bpcli.engine.backward import Adjoints
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.paths import path_suffix
 from bpcli.engine.problem import Limits, Notice, Problem, build
 from bpcli.engine.values import read_bytes
+
+if TYPE_CHECKING:
+    from bpcli.engine.paths import FilePath
 
 SMALL_BYTES = 256 * 1024  # a points table read as text on this path at most (some 6,000 rows of two columns)
 # Rows times (nodes + ROW_NODES) at most, the nodes those of the graph and its backward pass. A row costs
@@ -56,7 +59,7 @@ TEXT_SUFFIXES = (".csv", ".jsonl")
 
 
 def few_points(
-    expression: str, points: Path, bindings: Mapping[str, Any], *, data: bytes | None = None,
+    expression: str, points: FilePath, bindings: Mapping[str, Any], *, data: bytes | None = None,
     expand: bool = False, limits: Limits = Limits(),
 ) -> PointsResult | None:
     """The rows of a small text table evaluated one by one, or None (see the module's docstring).
@@ -67,14 +70,14 @@ def few_points(
     numpy path, which reads the table first). The rows are bounded before a cell is read.
     """
     if data is None:
-        if points.suffix.lower() not in TEXT_SUFFIXES or not _small_file(points):
+        if path_suffix(points).lower() not in TEXT_SUFFIXES or not _small_file(points):
             return None
         differentiated = _differentiated(expression, expand, limits)
         if differentiated is None:
             return None
         data = read_bytes(points, " (the points)")
-        source: Path | str = points
-        jsonl = points.suffix.lower() == ".jsonl"
+        source: FilePath = points
+        jsonl = path_suffix(points).lower() == ".jsonl"
     else:
         if len(data) > SMALL_BYTES:
             return None
@@ -122,7 +125,7 @@ def _too_much(data: bytes, problem: Problem) -> bool:
     return len(data) > SMALL_BYTES or lines * (len(problem.graph.nodes) + ROW_NODES) > SMALL_WORK
 
 
-def _table(source: Path | str, data: bytes, jsonl: bool) -> dict[str, array[float]] | None:
+def _table(source: FilePath, data: bytes, jsonl: bool) -> dict[str, array[float]] | None:
     """The columns of a CSV or JSON Lines table, read as the numpy path's careful reader reads them (the
     same errors); None if a cell underflowed (the numpy path reports it, with its column)."""
     if not jsonl:
@@ -133,7 +136,7 @@ def _table(source: Path | str, data: bytes, jsonl: bool) -> dict[str, array[floa
     return {name: array("d", [row[i] for row in numbers]) for i, name in enumerate(names)}
 
 
-def _small_file(path: Path) -> bool:
+def _small_file(path: FilePath) -> bool:
     """Whether ``path`` is a file of at most SMALL_BYTES (anything odd: the usual reader says what)."""
     try:
         return os.stat(path).st_size <= SMALL_BYTES

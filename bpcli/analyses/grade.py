@@ -98,26 +98,16 @@ from bpcli.analyses.expected import Rule, computed, tolerance
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import EXIT_OK, BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.engine.paths import file_status, is_directory, is_file, joined, path_name, path_stem, path_suffix, path_text
 from bpcli.engine.printable import printable
 from bpcli.engine.record import Record, field, replace
-from bpcli.engine.values import (
-    ValueReader,
-    file_status,
-    is_directory,
-    is_file,
-    joined,
-    path_name,
-    path_stem,
-    path_suffix,
-    path_text,
-    toml_table,
-)
+from bpcli.engine.values import ValueReader, toml_table
 
 if TYPE_CHECKING:  # at run time, imported where a key has an [exercise] or picks a student's function (start-up)
     from bpcli.analyses.exercise import ExerciseProblem, Spec
     from bpcli.analyses.student_code import StudentCode
+    from bpcli.engine.paths import FilePath
     from bpcli.engine.syntax.functions import Function
-    from bpcli.engine.values import FilePath
 
 SUBMISSION_ANSWERS = "answers.toml"  # the answers file of a submission handed in as a folder
 PYTHON = ".py"  # a submission with this suffix is the student's code file, not an answers file

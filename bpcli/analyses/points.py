@@ -21,8 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from bpcli import views
 from bpcli.analyses.grad import grad
@@ -30,12 +29,15 @@ from bpcli.analyses.result import GradResult, Result
 from bpcli.engine import arrow
 from bpcli.engine.budget import check_budget
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.paths import path_suffix, path_text
 from bpcli.engine.printable import excerpt
 from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
-from bpcli.engine.record import NamedTuple
-from bpcli.engine.record import Record, field
+from bpcli.engine.record import NamedTuple, Record, field
 from bpcli.engine.shapes import show, value_shape
 from bpcli.engine.values import MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows
+
+if TYPE_CHECKING:
+    from bpcli.engine.paths import FilePath
 
 
 class PointsResult(Result, Record):
@@ -112,7 +114,7 @@ def grad_points(
     variables = [graph.nodes[v].name for v in graph.variables]
     given: Mapping[str, Any]
     if isinstance(points, (str, os.PathLike)):
-        given = read_points(Path(points), Order(list(columns or variables), columns is not None), limits)
+        given = read_points(path_text(points), Order(list(columns or variables), columns is not None), limits)
     elif columns is not None:
         raise BpcliError("columns= names the columns of a plain .npy file; a mapping names its own columns")
     else:
@@ -267,9 +269,9 @@ class Order(NamedTuple):
     given: bool = False
 
 
-def read_points(path: Path, order: Order | None = None, limits: Limits = Limits()) -> dict[str, Any]:
+def read_points(path: FilePath, order: Order | None = None, limits: Limits = Limits()) -> dict[str, Any]:
     """The columns of a points file, by name (``order`` names a plain .npy's columns)."""
-    suffix = path.suffix.lower()
+    suffix = path_suffix(path).lower()
     readers = {
         ".csv": _read_csv, ".jsonl": _read_jsonl, ".npy": _read_npy, ".npz": _read_npz,
         ".parquet": _read_parquet, ".arrow": _read_arrow, ".feather": _read_arrow,
@@ -307,14 +309,14 @@ def is_jsonl(data: bytes) -> bool:
     return data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
 
 
-def _text(path: Path | str, data: bytes) -> str:
+def _text(path: FilePath, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
 
 
-def _read_csv(path: Path | str, data: bytes, context: _Context | None = None) -> dict[str, Any]:
+def _read_csv(path: FilePath, data: bytes, context: _Context | None = None) -> dict[str, Any]:
     """CSV with a header row: plain numbers by a fast parser (pyarrow's, else numpy's), anything else
     (quotes, blank cells, a word, numbers that may underflow) by the careful reader that names the line."""
     body = csv_body(path, data)
@@ -326,12 +328,12 @@ def _read_csv(path: Path | str, data: bytes, context: _Context | None = None) ->
     return _read_csv_carefully(path, data)
 
 
-def _read_csv_carefully(path: Path | str, data: bytes) -> dict[str, Any]:
+def _read_csv_carefully(path: FilePath, data: bytes) -> dict[str, Any]:
     names, numbers, underflowed = csv_rows(path, data)
     return underflowed.columns(names, _array(numbers, len(names)))
 
 
-def csv_body(path: Path | str, data: bytes) -> tuple[list[str], memoryview] | None:
+def csv_body(path: FilePath, data: bytes) -> tuple[list[str], memoryview] | None:
     """The names of the header row (checked) and the bytes beneath it, or None for a file of one line."""
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     end = data.find(b"\n", start)
@@ -401,7 +403,7 @@ def _arrow_csv(pyarrow: Any, body: memoryview, width: int) -> list[Any]:
     return [table.column(name).to_numpy() for name in names]
 
 
-def _header(path: Path | str, line: str) -> list[str]:
+def _header(path: FilePath, line: str) -> list[str]:
     import csv  # only for files (start-up)
 
     header = next(csv.reader([line]), None)
@@ -412,7 +414,7 @@ def _header(path: Path | str, line: str) -> list[str]:
     return names
 
 
-def csv_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[float]], Underflowed]:
+def csv_rows(path: FilePath, data: bytes) -> tuple[list[str], list[list[float]], Underflowed]:
     """The careful reader: the names, each row's numbers, and the cells that underflowed; every wrong
     cell named with its line. Numbers only, no numpy: the small tables' reader too (few_points)."""
     import csv  # only for files (start-up)
@@ -462,12 +464,12 @@ class Underflowed:
         return {name: marked_underflow(array[:, i], self.first[i], self.count[i]) for i, name in enumerate(names)}
 
 
-def _read_jsonl(path: Path | str, data: bytes, context: _Context | None = None) -> dict[str, Any]:
+def _read_jsonl(path: FilePath, data: bytes, context: _Context | None = None) -> dict[str, Any]:
     names, numbers, underflowed = jsonl_rows(path, data)
     return underflowed.columns(names, _array(numbers, len(names)))
 
 
-def jsonl_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[float]], Underflowed]:
+def jsonl_rows(path: FilePath, data: bytes) -> tuple[list[str], list[list[float]], Underflowed]:
     """The names, each row's numbers and the cells that underflowed of JSON Lines; no numpy (few_points)."""
     number: Any = float
     if _TINY.search(data):  # a number that may underflow: each is kept with its text, to see 1e-400 become 0
@@ -510,7 +512,7 @@ def jsonl_rows(path: Path | str, data: bytes) -> tuple[list[str], list[list[floa
     return names, numbers, underflowed
 
 
-def _read_npy(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
+def _read_npy(path: FilePath, data: bytes, context: _Context) -> dict[str, Any]:
     import numpy as np  # numpy only where arrays are (start-up)
 
     array = load_npy(path, data)
@@ -522,7 +524,7 @@ def _read_npy(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
     return {name: np.asarray(array[name], dtype=np.float64).reshape(-1) for name in array.dtype.names}
 
 
-def _plain_columns(path: Path, array: Any, order: Order) -> dict[str, Any]:
+def _plain_columns(path: FilePath, array: Any, order: Order) -> dict[str, Any]:
     """A plain array's columns (a 1-D array is one column), named by ``order``."""
     if array.ndim not in (1, 2):
         raise BpcliError(
@@ -548,7 +550,7 @@ def _contiguous_columns(names: list[str], array: Any) -> dict[str, Any]:
     return {name: np.ascontiguousarray(array[:, i], dtype=np.float64) for i, name in enumerate(names)}
 
 
-def _read_npz(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
+def _read_npz(path: FilePath, data: bytes, context: _Context) -> dict[str, Any]:
     """One 1-D .npy array per column, named as the variables; each member's size checked before it is read."""
     import io  # only for files (start-up)
     import zipfile  # only for .npz files (start-up)
@@ -585,7 +587,7 @@ def _read_npz(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
     return columns
 
 
-def _read_parquet(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
+def _read_parquet(path: FilePath, data: bytes, context: _Context) -> dict[str, Any]:
     pyarrow = arrow.required("reading .parquet files")
     from pyarrow import parquet  # the optional extra (start-up)
 
@@ -599,9 +601,9 @@ def _read_parquet(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
     return _table_columns(path, table)
 
 
-def _read_arrow(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
+def _read_arrow(path: FilePath, data: bytes, context: _Context) -> dict[str, Any]:
     """An Arrow IPC file (.arrow, .feather v2), read batch by batch so that its size is checked as it grows."""
-    pyarrow = arrow.required(f"reading {path.suffix} files")
+    pyarrow = arrow.required(f"reading {path_suffix(path)} files")
     try:
         reader = pyarrow.ipc.open_file(pyarrow.BufferReader(data))
         _check_schema(path, reader.schema)
@@ -618,14 +620,14 @@ def _read_arrow(path: Path, data: bytes, context: _Context) -> dict[str, Any]:
     return _table_columns(path, table)
 
 
-def _check_size(path: Path, rows: int, width: int, limits: Limits) -> None:
+def _check_size(path: FilePath, rows: int, width: int, limits: Limits) -> None:
     """A table is refused before it is unpacked if a column exceeds --max-elements or all of them the file cap."""
     if rows > limits.max_elements or 8 * rows * width > MAX_FILE_BYTES:
         raise BpcliError(f"{path} holds {rows:,} rows of {width} columns; the limit is {limits.max_elements:,} rows "
                          f"(--max-elements) and {MAX_FILE_BYTES // 8:,} numbers in all")
 
 
-def _check_schema(path: Path, schema: Any) -> None:
+def _check_schema(path: FilePath, schema: Any) -> None:
     """Every column named as a variable and of numbers, from the schema: before the data is unpacked, since
     strings or lists compress to almost nothing (a few kB of Parquet can hold gigabytes of them)."""
     from pyarrow import types  # the optional extra, there when an Arrow file is read (start-up)
@@ -636,7 +638,7 @@ def _check_schema(path: Path, schema: Any) -> None:
             raise BpcliError(f"{path}: the column {column.name} holds {column.type} values, not numbers")
 
 
-def _table_columns(path: Path, table: Any) -> dict[str, Any]:
+def _table_columns(path: FilePath, table: Any) -> dict[str, Any]:
     """The columns of an Arrow table whose schema was checked (_check_schema), without missing values."""
     import numpy as np  # numpy only where arrays are (start-up)
 
@@ -651,7 +653,7 @@ def _table_columns(path: Path, table: Any) -> dict[str, Any]:
     return columns
 
 
-def _check_numbers(path: Path | str, name: str, dtype: Any) -> None:
+def _check_numbers(path: FilePath, name: str, dtype: Any) -> None:
     if dtype.kind not in "biuf":
         what = "the array holds" if name == "of the array" else f"the column {name} holds"
         raise BpcliError(f"{path}: {what} {dtype} values, not numbers")
@@ -665,7 +667,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def _check_names(path: Path | str, names: list[str]) -> None:
+def _check_names(path: FilePath, names: list[str]) -> None:
     for name in names:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise BpcliError(f"{path}: the column name {excerpt(name)} is not a variable name")

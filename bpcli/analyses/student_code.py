@@ -25,10 +25,11 @@ from typing import Callable, Collection
 from bpcli.analyses.backward_file import Scope
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH
+from bpcli.engine.paths import path_text
 from bpcli.engine.record import Record
-from bpcli.engine.values import path_text, read_bytes, utf8_text
 from bpcli.engine.syntax.function_spec import split_spec
 from bpcli.engine.syntax.functions import CACHE, Function, read_function
+from bpcli.engine.values import read_bytes, utf8_text
 
 
 class Signature(Record, frozen=True):

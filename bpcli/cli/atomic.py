@@ -19,10 +19,10 @@ import stat
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.values import path_name, path_parent, path_text
+from bpcli.engine.paths import path_name, path_parent, path_text
 
 if TYPE_CHECKING:
-    from bpcli.engine.values import FilePath
+    from bpcli.engine.paths import FilePath
 
 
 def cannot_write(path: FilePath, error: OSError) -> BpcliError:

@@ -9,10 +9,10 @@ from bpcli.cli import common
 from bpcli.cli.declare import Context, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
-from bpcli.engine.values import is_file, path_text
+from bpcli.engine.paths import is_file, path_text
 
 if TYPE_CHECKING:
-    from bpcli.engine.values import FilePath
+    from bpcli.engine.paths import FilePath
 
 
 @command(

@@ -20,17 +20,13 @@ from typing import TYPE_CHECKING, Any, Callable
 from bpcli.engine.record import NamedTuple
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    # What a command is handed for a path: text from the quick reader, a pathlib.Path from typer. Either
+    # is read with engine/paths.py (pathlib's import is start-up time), and mypy holds a command to that.
+    from bpcli.engine.paths import FilePath as Path
 else:
     class Path:
-        """``pathlib.Path`` in a declaration, without pathlib's import (start-up): each reader
-        converts the words to real paths (application.py for typer, quick.py on its own).
-        Called, it makes a real one, so a command may write ``Path(text)`` as ever."""
-
-        def __new__(cls, *segments: Any) -> Any:
-            import pathlib  # only where a path is made (start-up)
-
-            return pathlib.Path(*segments)
+        """A path option or argument in a declaration: typer reads it as a ``pathlib.Path``
+        (application.py), the quick reader as the text pathlib would spell (quick.py)."""
 
 
 class Context:
@@ -96,6 +92,9 @@ def annotations_of(function: Callable[..., Any]) -> dict[str, Any]:
     readers. Not that function itself: it compiles each text, and a run's first compile() sets up
     Python's AST types (see engine/record.py); eval of a text does not. The texts are bpcli's own
     source, never input."""
-    namespace = function.__globals__
+    written = function
+    while hasattr(written, "__wrapped__"):  # a wrapper's annotations are read in its original's module
+        written = written.__wrapped__
+    namespace = written.__globals__
     return {name: eval(text, namespace) if isinstance(text, str) else text  # noqa: S307  (bpcli's own source)
             for name, text in function.__annotations__.items()}

@@ -8,7 +8,7 @@ from typing import Any, Optional
 from bpcli.cli import common
 from bpcli.cli.declare import Option, Path, command
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.values import is_directory, joined, path_parent, path_stem, path_text
+from bpcli.engine.paths import is_directory, joined, path_parent, path_stem, path_text
 
 SHEET, TEMPLATE = ".md", ".toml"
 ONE = "exercise"  # the files' name in a folder, for a sheet of no one's

@@ -10,11 +10,11 @@ from bpcli.cli import common
 from bpcli.cli.declare import Argument, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.engine.paths import joined, path_text
 from bpcli.engine.printable import printable
-from bpcli.engine.values import joined, path_text
 
 if TYPE_CHECKING:
-    from bpcli.engine.values import FilePath
+    from bpcli.engine.paths import FilePath
 
 
 @command(

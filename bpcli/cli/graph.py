@@ -8,6 +8,7 @@ from typing import Any, Optional
 from bpcli.cli import common
 from bpcli.cli.declare import Context, Option, Path, command
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.paths import path_suffix
 
 
 @command(
@@ -71,7 +72,7 @@ def show(result: Any, image_format: Optional[str], out: Optional[Path], precisio
     from bpcli.views import diagram  # a view only when shown (start-up)
 
     if image_format is None:
-        image_format = FORMAT_OF_SUFFIX.get(out.suffix.lower(), "dot") if out is not None else "dot"
+        image_format = FORMAT_OF_SUFFIX.get(path_suffix(out).lower(), "dot") if out is not None else "dot"
 
     if image_format == "text":
         common.print_renderable(diagram.tree(result, precision), out)

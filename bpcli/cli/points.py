@@ -9,15 +9,15 @@ from bpcli.cli import common
 from bpcli.cli.atomic import atomic_output
 from bpcli.engine import arrow
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.printable import excerpt
 from bpcli.engine.limits import Limits
-from bpcli.engine.values import path_suffix, read_bytes
+from bpcli.engine.paths import path_suffix
+from bpcli.engine.printable import excerpt
+from bpcli.engine.values import read_bytes
 
 if TYPE_CHECKING:  # the analysis is imported where it is used (start-up)
     from bpcli.analyses.points import PointsResult
-    from pathlib import Path  # the analyses' type of the points file
 
-    from bpcli.engine.values import FilePath
+    from bpcli.engine.paths import FilePath
 
 PROGRESS_FROM = 100_000  # rows; fewer are written before a person would notice
 
@@ -32,7 +32,7 @@ TEXT_FORMATS = ("csv", "jsonl")
 
 
 def run(
-    text: str, points: Path, values: dict[str, Any], out: Optional[FilePath], fmt: Optional[str], json_output: bool,
+    text: str, points: FilePath, values: dict[str, Any], out: Optional[FilePath], fmt: Optional[str], json_output: bool,
     expand: bool, limits: Limits, columns: Optional[str] = None,
 ) -> None:
     from bpcli.views.points_out import write_points  # a view only when shown (start-up)
@@ -54,7 +54,7 @@ def run(
 
 
 def _computed(
-    text: str, points: Path, values: dict[str, Any], fmt: str, expand: bool, limits: Limits,
+    text: str, points: FilePath, values: dict[str, Any], fmt: str, expand: bool, limits: Limits,
     names: Optional[list[str]],
 ) -> PointsResult:
     """The points' result: a small text table written as text row by row on numbers (few_points, which

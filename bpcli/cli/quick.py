@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from bpcli.cli.declare import DECLARED, Context, Declaration, Declared, Path, annotations_of
 from bpcli.cli.shared import run_reporting
+from bpcli.engine.paths import path_text
 from bpcli.engine.record import NamedTuple
 
 _TYPER_WORDS = ("--help", "--version", "--")
@@ -116,7 +117,7 @@ def _taken(parameter: _Parameter, rest: list[str]) -> Any:
 def _converted(parameter: _Parameter, text: str) -> Any:
     """A word as the parameter's type, within its bounds; typer reports any word that is not."""
     if parameter.kind is Path:
-        return Path(text)  # a pathlib.Path (declare.Path)
+        return path_text(text)  # str(pathlib.Path(text)), without pathlib (declare.Path)
     if parameter.kind not in (int, float):
         return text
     try:

@@ -14,15 +14,14 @@ from bpcli.cli.bindings import split_bindings, split_constants
 from bpcli.cli.encoding import json_for, json_stream, respelling, tolerate_encoding
 from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, DEFAULT_MAX_TOTAL_ELEMENTS, Limits
+from bpcli.engine.paths import path_text
 from bpcli.engine.printable import printable
-from bpcli.engine.values import Constant, ShapeOnly, ValueReader, path_text, read_bytes
+from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes
 
-if TYPE_CHECKING:  # pathlib's import costs start-up time; typer hands the commands Path objects
-    from pathlib import Path
-
+if TYPE_CHECKING:  # a path is text (the quick reader) or a pathlib.Path (typer): engine/paths.py reads either
     from typing import TypeVar
 
-    from bpcli.engine.values import FilePath
+    from bpcli.engine.paths import FilePath
 
     P = TypeVar("P", bound=FilePath)  # a path handed back as it came: text, or a pathlib.Path
 
@@ -283,7 +282,7 @@ NO_EXPRESSION = {
 
 
 def read_expression(
-    expression: Optional[str], file: Optional[Path], extra: list[str], max_length: int = DEFAULT_MAX_LENGTH,
+    expression: Optional[str], file: Optional[FilePath], extra: list[str], max_length: int = DEFAULT_MAX_LENGTH,
     *, command: str,
 ) -> tuple[str, list[str]]:
     """The expression text and the arguments left for bindings; ``command`` names the command in the
@@ -326,7 +325,7 @@ def value_reader(seed: int, max_elements: int) -> Any:
 
 
 def evaluated(
-    expression: Optional[str], file: Optional[Path], arguments: list[str], upstream: Optional[str],
+    expression: Optional[str], file: Optional[FilePath], arguments: list[str], upstream: Optional[str],
     expand: bool, seed: int, max_elements: int, circuit_without_values: bool = False,
     max_length: int = DEFAULT_MAX_LENGTH, max_total_elements: int = DEFAULT_MAX_TOTAL_ELEMENTS, *, command: str,
     stages: bool = True,
@@ -362,7 +361,7 @@ def evaluated_text(
     return result
 
 
-def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tuple[Optional[Path], list[str]]:
+def short_out_option(text: str, arguments: list[str], out: Optional[FilePath]) -> tuple[Optional[FilePath], list[str]]:
     """``-o PATH`` read as ``--out PATH``, unless the expression has a variable o for it to bind.
 
     Every single letter may be a variable, so ``-o`` is a binding first; an
@@ -370,8 +369,6 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
     """
     if "-o" not in arguments:
         return out, arguments
-    from pathlib import Path  # only for files (start-up)
-
     from bpcli.engine.problem import build  # the engine only for a command that builds (start-up)
 
     graph = build(text)
@@ -380,7 +377,7 @@ def short_out_option(text: str, arguments: list[str], out: Optional[Path]) -> tu
         return out, arguments
     if out is not None:
         raise BpcliError("give the file to write once: -o PATH or --out PATH")
-    return Path(arguments[position + 1]), arguments[:position] + arguments[position + 2:]
+    return path_text(arguments[position + 1]), arguments[:position] + arguments[position + 2:]
 
 
 def out_path(path: Optional[P]) -> Optional[P]:
