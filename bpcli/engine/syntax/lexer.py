@@ -38,9 +38,9 @@ class Lexer:
         # token, a character no terminal matches, or nothing at the very end.
         # (Groups inside the terminals' own patterns come after these two.)
         self._pattern = re.compile(f"((?:{skipped})*+)({kept}|.|\\Z)", re.DOTALL)
-        # Each terminal as the text it matches where it is a plain string ("**"), else its pattern, which re
-        # compiles (and keeps) when first needed: a run compiles a few, not every terminal (start-up).
-        self._terminals = [(name, _literal(pattern), pattern) for name, pattern in terminals if name not in ignore]
+        # Each terminal as the texts it matches where they are plain strings ("**", "<=" or ">="), else its
+        # pattern, which re compiles (and keeps) when first needed: a run compiles NAME's and NUMBER's (start-up).
+        self._terminals = [(name, _texts(pattern), pattern) for name, pattern in terminals if name not in ignore]
         self._kinds: dict[str, str] = {}
 
     def tokens(self, text: str) -> list[Token]:
@@ -81,13 +81,24 @@ class Lexer:
     def _kind(self, token: str) -> str:
         # The alternation takes the first terminal that matches here, so no earlier
         # terminal can match this text exactly: the first that does is the one.
-        kind = next((name for name, literal, pattern in self._terminals
-                     if token == literal or (literal is None and re.fullmatch(pattern, token))), STRAY)
+        kind = next((name for name, texts, pattern in self._terminals
+                     if (token in texts if texts is not None else re.fullmatch(pattern, token))), STRAY)
         self._kinds[token] = kind
         return kind
 
 
 _SPECIAL = frozenset(".^$*+?{}[]|()")
+
+
+def _texts(pattern: str) -> frozenset[str] | None:
+    """The texts ``pattern`` matches where each is a plain string: one (``\\*\\*``: ``**``), or a group of
+    them as lark writes a terminal of several strings (``(?:<=|>=|<)``); None for any other pattern."""
+    if pattern.startswith("(?:") and pattern.endswith(")"):
+        parts = pattern[3:-1].split("|")  # a part cut at an escaped | is no plain string: None below
+        texts = [text for text in map(_literal, parts) if text is not None]
+        return frozenset(texts) if len(texts) == len(parts) else None
+    text = _literal(pattern)
+    return None if text is None else frozenset((text,))
 
 
 def _literal(pattern: str) -> str | None:
