@@ -12,7 +12,7 @@ non-scalar output would need one derivative per element.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping
 
 from bpcli.analyses.result import Result
 from bpcli.engine.backward import Adjoints, GraphTooLarge, backward
@@ -22,7 +22,7 @@ from bpcli.engine.formulas import gate_text
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import Builder, Graph
 from bpcli.engine.problem import Limits, Notice, Problem
-from bpcli.engine.record import Record, field
+from bpcli.engine.record import NamedTuple, Record, field
 from bpcli.engine.shapes import show
 
 DEFAULT_MAX_NODES = 1_000_000  # each order multiplies the graph's size by about three

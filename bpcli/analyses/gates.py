@@ -15,7 +15,7 @@ it is registered, so the card cannot drift from the code.
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
@@ -30,7 +30,7 @@ from bpcli.engine.gates import (
     Gate,
 )
 from bpcli.engine.graph import INPUT, Builder, Graph
-from bpcli.engine.record import Record
+from bpcli.engine.record import NamedTuple, Record
 from bpcli.engine.syntax.parser import suggest
 from bpcli.engine.syntax.printer import to_text
 from bpcli.engine.syntax.spellings import METHODS, REDUCING_METHODS, REDUCTIONS, SPELLINGS

@@ -34,13 +34,14 @@ This works on numbers: a structural gate on a number (``sum``, ``.T``,
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from bpcli.engine.backends import scalar
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.formulas import constant_ast, read_as
 from bpcli.engine.gates import REGISTRY
 from bpcli.engine.graph import CONST, INPUT, Graph
+from bpcli.engine.record import NamedTuple
 from bpcli.engine.syntax.ast import Binary, Call, Expr, Name, Neg, Number
 from bpcli.engine.syntax.printer import to_text
 
