@@ -25,25 +25,15 @@ def path_text(path: FilePath) -> str:
     return root + "/".join(part for part in text.split("/") if part and part != ".") or "."
 
 
-def _rooted(path: FilePath) -> tuple[str, str]:
-    """A path as pathlib spells it, cut into its root ("", "/" or "//") and the rest."""
-    text = path_text(path)
-    root = "//" if text[:2] == "//" else "/" if text[:1] == "/" else ""
-    return root, text[len(root):]
-
-
 def path_parent(path: FilePath) -> str:
     """``pathlib.Path(path).parent``: "." for a name alone, the root for the root."""
-    root, rest = _rooted(path)
-    if "/" in rest:
-        return root + rest.rpartition("/")[0]
-    return root or "."
+    return os.path.dirname(path_text(path)) or "."
 
 
 def path_name(path: FilePath) -> str:
     """``pathlib.Path(path).name``: the last segment ("" for the root and for ".")."""
-    _, rest = _rooted(path)
-    return "" if rest == "." else rest.rpartition("/")[2]
+    name = os.path.basename(path_text(path))
+    return "" if name == "." else name
 
 
 def path_suffix(path: FilePath) -> str:
