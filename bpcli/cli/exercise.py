@@ -135,8 +135,6 @@ def _made(folder: str) -> None:
     """The folder made, unless it is one already (``pathlib.Path.mkdir(exist_ok=True)``)."""
     try:
         os.mkdir(folder)
-    except FileNotFoundError:
-        raise
-    except OSError:
+    except OSError:  # whatever the error, a folder already there is what was asked for (as pathlib)
         if not is_directory(folder):
             raise
