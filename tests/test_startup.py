@@ -210,13 +210,17 @@ def test_the_console_script_never_collects_while_it_starts():
 def test_the_console_script_ends_at_once_after_its_exit_functions_with_everything_written(words, code, tmp_path):
     """bpcli.cli.console (the bpcli command, python -m bpcli) ends the process without Python's teardown of
     every module: the exit functions have run, the output is flushed whole, files are in place, and the exit
-    code is the command's. Nothing after console() runs."""
+    code is the command's. Nothing after console() runs, and no module is torn down (an object's __del__ that
+    Python's teardown would call leaves its mark, a folder)."""
     out = tmp_path / "circuit.dot"
     words = [word.format(out=out) for word in words]
 
     def run(entry: str) -> subprocess.CompletedProcess[str]:
         probe = (
-            "import atexit, sys\n"
+            "import atexit, os, sys\n"
+            "class TornDown:\n"
+            f"    def __del__(self, mark=os.mkdir): mark({str(tmp_path / entry)!r})\n"  # bound now: the teardown clears names
+            "marker = TornDown()\n"
             "atexit.register(lambda: sys.stderr.write('exit functions ran\\n'))\n"
             f"sys.argv = ['bpcli', *{words!r}]\n"
             f"from bpcli.cli import {entry}\n"
@@ -230,6 +234,7 @@ def test_the_console_script_ends_at_once_after_its_exit_functions_with_everythin
     assert process.stdout == expected.stdout
     assert process.stderr.endswith("exit functions ran\n") and "after console" not in process.stderr
     assert process.stderr == expected.stderr
+    assert (tmp_path / "main").exists() and not (tmp_path / "console").exists()  # torn down only by Python's exit
     if "--json" in words and code == 0:
         json.loads(process.stdout)
     if "--out" in words:
@@ -353,4 +358,3 @@ def test_tables_of_an_older_layout_are_regenerated():
             file.write(original)
         for cached in (parser._parser, parser._table, parser._lexer):
             cached.cache_clear()
-
