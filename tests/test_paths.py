@@ -23,7 +23,7 @@ from bpcli.analyses.answers import Folders, check_answers
 from bpcli.analyses.grade import grade
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.paths import file_status, is_directory, is_file, is_inside, joined, path_name, path_parent, path_stem, path_suffix, path_text, resolved_path
-from helpers import REPO
+from helpers import REPO, run_cli
 
 # Segments that exercise every rule: roots ("/", "//", "///"), ".", "..", dots that are and are not suffixes,
 # "~" (never expanded), a space, and a byte that is not UTF-8 (as os.fsdecode gives it).
@@ -159,3 +159,14 @@ def test_checking_answers_and_grading_import_no_pathlib(tmp_path):
                              env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert process.returncode == 0, process.stderr[-2000:]
     assert process.stdout.split("\n")[0] == "[]"
+
+
+@pytest.mark.parametrize("written", ["./-", "-/", ".//-"])
+def test_exercise_out_spelt_as_standard_output_prints_the_sheet(written, tmp_path, monkeypatch):
+    """exercise's --out is text (a trailing / asks for a folder), spelt as pathlib spells it before it is
+    asked whether it is -, as every other command's --out: ./- is standard output, not a file named -."""
+    monkeypatch.chdir(tmp_path)
+    printed = run_cli("exercise", "x*y", "--seed", "1", "--out", "-")
+    result = run_cli("exercise", "x*y", "--seed", "1", "--out", written)
+    assert result.exit_code == printed.exit_code == 0 and result.stdout == printed.stdout
+    assert printed.stdout.startswith("# Backpropagation by hand") and list(tmp_path.iterdir()) == []
