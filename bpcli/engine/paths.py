@@ -1,9 +1,10 @@
 """Paths as pathlib spells, splits and resolves them, with os.path: pathlib's import (urllib.parse,
 ipaddress, fnmatch) costs start-up time, and a path from the command line is text.
 
-Every function takes a path as text or as a ``pathlib.Path`` (the library's callers and typer's options
-give one); each message and document names a file as ``str(pathlib.Path(path))`` would (``path_text``),
-so that it reads the same whichever was given. tests/test_paths.py checks each against pathlib.
+Every function but ``is_inside`` (two resolved paths) takes a path as text or as a ``pathlib.Path`` (the
+library's callers and typer's options give one); each message and document names a file as
+``str(pathlib.Path(path))`` would (``path_text``), so that it reads the same whichever was given.
+tests/test_paths.py checks each against pathlib.
 """
 
 from __future__ import annotations
