@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,8 @@ from hypothesis import strategies as st
 from bpcli.analyses.answers import Folders, check_answers
 from bpcli.analyses.grade import grade
 from bpcli.engine.errors import BpcliError
-from bpcli.engine.paths import file_status, is_inside, joined, path_name, path_parent, path_stem, path_suffix, path_text, resolved_path
-from helpers import REPO
+from bpcli.engine.paths import file_status, is_directory, is_file, is_inside, joined, path_name, path_parent, path_stem, path_suffix, path_text, resolved_path
+from helpers import REPO, run_cli
 
 # Segments that exercise every rule: roots ("/", "//", "///"), ".", "..", dots that are and are not suffixes,
 # "~" (never expanded), a space, and a byte that is not UTF-8 (as os.fsdecode gives it).
@@ -74,10 +75,11 @@ def test_a_path_is_resolved_as_pathlib_resolves_it(tree, text):
 
 @pytest.mark.parametrize("text", ["d", "d/f", "d/f/", "in", "dangling", "loop1", "nothing", "d/f/x", "a\0b"])
 def test_a_file_status_asks_what_pathlib_asks(tree, text):
-    status, link = file_status(text), file_status(text, links=False)
-    assert (status is not None) == Path(text).exists()
-    assert (status is not None and os.path.isdir(text)) == Path(text).is_dir()
-    assert (link is not None and os.path.islink(text)) == Path(text).is_symlink()
+    link = file_status(text, links=False)
+    assert (file_status(text) is not None) == Path(text).exists()
+    assert is_directory(text) == Path(text).is_dir()
+    assert is_file(text) == Path(text).is_file()
+    assert (link is not None and stat.S_ISLNK(link.st_mode)) == Path(text).is_symlink()
 
 
 def test_a_file_status_raises_what_pathlib_raises(monkeypatch):
@@ -88,7 +90,11 @@ def test_a_file_status_raises_what_pathlib_raises(monkeypatch):
 
     monkeypatch.setattr(os, "stat", refused)
     with pytest.raises(PermissionError):
+        Path("locked/answers.toml").exists()  # the oracle asks os.stat too
+    with pytest.raises(PermissionError):
         file_status("locked/answers.toml")
+    with pytest.raises(PermissionError):
+        is_directory("locked")
 
 
 @pytest.mark.parametrize(("path", "folder"), [
@@ -141,15 +147,28 @@ def test_checking_answers_and_grading_import_no_pathlib(tmp_path):
     (tmp_path / "hw.toml").write_text('[[problem]]\nexpr = "x*y"\ninputs = { x = 3, y = 2 }\nexpect = { dx = 2 }\n')
     probe = (
         "import sys\n"
+        "watched = ('pathlib', 'urllib.parse', 'ipaddress')\n"
+        "already = set(sys.modules)  # a .pth file in site-packages may have imported pathlib before any of this\n"
         "from bpcli.analyses.answers import check_answers\n"
         "from bpcli.analyses.grade import grade\n"
         "from bpcli.cli.shared import read_text\n"
         "check_answers('hw.toml')\n"
         "grade('course/key.toml', ['course/ada', 'course/bob.toml'])\n"
         "read_text('hw.toml')\n"
-        "print(sorted(name for name in ('pathlib', 'urllib.parse', 'ipaddress') if name in sys.modules))\n"
+        "print(sorted(name for name in watched if name in set(sys.modules) - already))\n"
     )
     process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                              env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert process.returncode == 0, process.stderr[-2000:]
     assert process.stdout.split("\n")[0] == "[]"
+
+
+@pytest.mark.parametrize("written", ["./-", "-/", ".//-"])
+def test_exercise_out_spelt_as_standard_output_prints_the_sheet(written, tmp_path, monkeypatch):
+    """exercise's --out is text (a trailing / asks for a folder), spelt as pathlib spells it before it is
+    asked whether it is -, as every other command's --out: ./- is standard output, not a file named -."""
+    monkeypatch.chdir(tmp_path)
+    printed = run_cli("exercise", "x*y", "--seed", "1", "--out", "-")
+    result = run_cli("exercise", "x*y", "--seed", "1", "--out", written)
+    assert result.exit_code == printed.exit_code == 0 and result.stdout == printed.stdout
+    assert printed.stdout.startswith("# Backpropagation by hand") and list(tmp_path.iterdir()) == []

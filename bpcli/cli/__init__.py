@@ -26,7 +26,8 @@ _COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
 
 
 def main() -> None:
-    """The console script: ``bpcli``."""
+    """The command line, ended with ``sys.exit`` (the console script is ``console``, which then ends the
+    process at once)."""
     _collect_less_often()
     from bpcli.cli import quick, shared  # the quick reader: the usual command lines without typer (start-up)
 

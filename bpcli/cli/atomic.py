@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from bpcli.engine.paths import FilePath
 
 
-def cannot_write(path: FilePath, error: OSError) -> BpcliError:
-    """The error for a file that could not be written (--out)."""
-    return BpcliError(f"cannot write {path_text(path)}: {error.strerror or error}")
+def cannot_write(path: str, error: OSError) -> BpcliError:
+    """The error for a file that could not be written (--out), its path spelt by atomic_output."""
+    return BpcliError(f"cannot write {path}: {error.strerror or error}")
 
 
 @contextlib.contextmanager
@@ -72,7 +72,7 @@ def _open(descriptor: int, binary: bool, newline: str | None) -> IO[Any]:
     return os.fdopen(descriptor, "w", encoding="utf-8", newline=newline)
 
 
-def _is_special(path: FilePath) -> bool:
+def _is_special(path: str) -> bool:
     """Whether ``path`` exists and is not a regular file (a device, a pipe): it is written in place."""
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
@@ -80,7 +80,7 @@ def _is_special(path: FilePath) -> bool:
         return False
 
 
-def _mode(path: FilePath) -> int:
+def _mode(path: str) -> int:
     """The permissions of the file being replaced, or those a new file gets (0o666 less the umask)."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)

@@ -89,7 +89,7 @@ def exercise(
     else:
         text, extra = common.read_expression(expression, file, [], max_length, command="exercise")
         specs = [Spec(text, blank_kinds(blank or DEFAULT_BLANK))]
-    target = None if out is None or common.out_path(out) is None else out
+    target = None if out is None or common.out_path(path_text(out)) is None else out  # ./- is -, as pathlib spells it
     if students is not None and target is None:
         raise BpcliError("--students makes a sheet and an answers file per student: give the folder to write "
                          "them to with --out DIR")
@@ -135,8 +135,6 @@ def _made(folder: str) -> None:
     """The folder made, unless it is one already (``pathlib.Path.mkdir(exist_ok=True)``)."""
     try:
         os.mkdir(folder)
-    except FileNotFoundError:
-        raise
-    except OSError:
+    except OSError:  # whatever the error, a folder already there is what was asked for (as pathlib)
         if not is_directory(folder):
             raise

@@ -134,7 +134,8 @@ expect = { dx = 2, dy = 3 }
 
 
 def _init(written: FilePath) -> int:
-    """Write the example into ``folder``, which must not exist yet (nothing of the user's is replaced)."""
+    """Write the example into the folder ``written`` names, which must not exist yet (nothing of the user's
+    is replaced)."""
     folder = path_text(written)
     try:
         os.makedirs(folder)

@@ -1,9 +1,10 @@
 """Paths as pathlib spells, splits and resolves them, with os.path: pathlib's import (urllib.parse,
 ipaddress, fnmatch) costs start-up time, and a path from the command line is text.
 
-Every function takes a path as text or as a ``pathlib.Path`` (the library's callers and typer's options
-give one); each message and document names a file as ``str(pathlib.Path(path))`` would (``path_text``),
-so that it reads the same whichever was given. tests/test_paths.py checks each against pathlib.
+Every function but ``is_inside`` (two resolved paths) takes a path as text or as a ``pathlib.Path`` (the
+library's callers and typer's options give one); each message and document names a file as
+``str(pathlib.Path(path))`` would (``path_text``), so that it reads the same whichever was given.
+tests/test_paths.py checks each against pathlib.
 """
 
 from __future__ import annotations
@@ -25,25 +26,15 @@ def path_text(path: FilePath) -> str:
     return root + "/".join(part for part in text.split("/") if part and part != ".") or "."
 
 
-def _rooted(path: FilePath) -> tuple[str, str]:
-    """A path as pathlib spells it, cut into its root ("", "/" or "//") and the rest."""
-    text = path_text(path)
-    root = "//" if text[:2] == "//" else "/" if text[:1] == "/" else ""
-    return root, text[len(root):]
-
-
 def path_parent(path: FilePath) -> str:
     """``pathlib.Path(path).parent``: "." for a name alone, the root for the root."""
-    root, rest = _rooted(path)
-    if "/" in rest:
-        return root + rest.rpartition("/")[0]
-    return root or "."
+    return os.path.dirname(path_text(path)) or "."
 
 
 def path_name(path: FilePath) -> str:
     """``pathlib.Path(path).name``: the last segment ("" for the root and for ".")."""
-    _, rest = _rooted(path)
-    return "" if rest == "." else rest.rpartition("/")[2]
+    name = os.path.basename(path_text(path))
+    return "" if name == "." else name
 
 
 def path_suffix(path: FilePath) -> str:
