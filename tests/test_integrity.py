@@ -10,8 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import bpcli
+from bpcli.engine.values import utf8_text
 from helpers import run_cli
 
 SECRET = "TOP-SECRET-LINE"  # the content of a file outside the answers file's folder
@@ -286,6 +289,19 @@ def test_a_problem_that_is_not_a_table_is_bad_input(tmp_path, text):
 def test_gradcheck_refuses_a_step_or_bound_that_cannot_judge(option, message):
     result = run_cli("gradcheck", "x * x", "-x", "1", *option)
     assert result.exit_code == 2 and message in result.stderr and result.stdout == ""
+
+
+@given(st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef\xbb"]), st.binary(max_size=40))
+def test_text_is_read_as_the_utf_8_sig_codec_reads_it(mark, data):
+    """engine/values.utf8_text, every file's and standard input's reader: the codec is the oracle (its text,
+    or the byte it stops at), without its import."""
+    try:
+        expected = (mark + data).decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        with pytest.raises(bpcli.BpcliError, match=rf"^f\.txt is not UTF-8 text \(byte {error.start}\)$"):
+            utf8_text("f.txt", mark + data)
+    else:
+        assert utf8_text("f.txt", mark + data) == expected
 
 
 def test_a_byte_order_mark_is_accepted_in_every_text_input(tmp_path):

@@ -34,7 +34,9 @@ from bpcli.engine.printable import excerpt
 from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
 from bpcli.engine.record import NamedTuple, Record, field
 from bpcli.engine.shapes import show, value_shape
-from bpcli.engine.values import MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows
+from bpcli.engine.values import (
+    MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows, utf8_text,
+)
 
 if TYPE_CHECKING:
     from bpcli.engine.paths import FilePath
@@ -309,13 +311,6 @@ def is_jsonl(data: bytes) -> bool:
     return data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
 
 
-def _text(path: FilePath, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
-
-
 def _read_csv(path: FilePath, data: bytes, context: _Context | None = None) -> dict[str, Any]:
     """CSV with a header row: plain numbers by a fast parser (pyarrow's, else numpy's), anything else
     (quotes, blank cells, a word, numbers that may underflow) by the careful reader that names the line."""
@@ -340,7 +335,7 @@ def csv_body(path: FilePath, data: bytes) -> tuple[list[str], memoryview] | None
     if end < 0:
         return None
     # The body is not a copy: a million rows are tens of megabytes.
-    return _header(path, _text(path, data[start:end])), memoryview(data)[end + 1:]
+    return _header(path, utf8_text(path, data[start:end])), memoryview(data)[end + 1:]
 
 
 # The bytes plain numbers are written with: digits, signs, points, exponents, inf, infinity and nan.
@@ -419,7 +414,7 @@ def csv_rows(path: FilePath, data: bytes) -> tuple[list[str], list[list[float]],
     cell named with its line. Numbers only, no numpy: the small tables' reader too (few_points)."""
     import csv  # only for files (start-up)
 
-    lines = _text(path, data).splitlines()
+    lines = utf8_text(path, data).splitlines()
     names = _header(path, lines[0] if lines else "")
     rows = csv.reader(lines[1:])
     underflowed = Underflowed(len(names))
@@ -479,7 +474,7 @@ def jsonl_rows(path: FilePath, data: bytes) -> tuple[list[str], list[list[float]
     names: list[str] | None = None
     underflowed: Underflowed | None = None
     numbers: list[list[float]] = []
-    for line, text in enumerate(_text(path, data).splitlines(), start=1):
+    for line, text in enumerate(utf8_text(path, data).splitlines(), start=1):
         if not text.strip():
             continue
         try:

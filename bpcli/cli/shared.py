@@ -16,7 +16,7 @@ from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, DEFAULT_MAX_TOTAL_ELEMENTS, Limits
 from bpcli.engine.paths import path_text
 from bpcli.engine.printable import printable
-from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes
+from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes, utf8_text
 
 if TYPE_CHECKING:  # a path is text (the quick reader) or a pathlib.Path (typer): engine/paths.py reads either
     from typing import TypeVar
@@ -305,18 +305,11 @@ def read_text(path: FilePath, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     """A text file of at most ``max_length`` bytes (more is never read)."""
     named = path_text(path)
     source = "standard input" if named == "-" else named
-    return _decoded(read_bytes(named, limit=max_length, raise_with="--max-length"), source)
+    return utf8_text(source, read_bytes(named, limit=max_length, raise_with="--max-length"))
 
 
 def read_stdin(max_length: int = DEFAULT_MAX_LENGTH) -> str:
     return read_text("-", max_length)
-
-
-def _decoded(data: bytes, source: str) -> str:
-    try:
-        return data.decode("utf-8-sig")  # a byte order mark, as Windows editors write, is not part of the text
-    except UnicodeDecodeError as error:
-        raise BpcliError(f"{source} is not UTF-8 text (byte {error.start})") from None
 
 
 def value_reader(seed: int, max_elements: int) -> Any:

@@ -419,11 +419,17 @@ def _spelling_hint(text: str, position: int) -> str:
     return f" ({word.group()} is not JSON: write {spelt}, as in '[{spelt}, 1]')"
 
 
-def utf8_text(path: FilePath, data: bytes) -> str:
+_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
+def utf8_text(source: FilePath, data: bytes) -> str:
+    """``data`` as UTF-8 text, without a byte order mark (as Windows editors write, it is not part of the
+    text); ``source``, a path or "standard input", names it in the error. (What the utf-8-sig codec does,
+    counting a bad byte from after the mark as it does, without that codec's import.)"""
     try:
-        return data.decode("utf-8-sig")
+        return data.removeprefix(_BYTE_ORDER_MARK).decode("utf-8")
     except UnicodeDecodeError as error:
-        raise BpcliError(f"{path} is not UTF-8 text (byte {error.start})") from None
+        raise BpcliError(f"{source} is not UTF-8 text (byte {error.start})") from None
 
 
 def toml_table(table: Any, where: str, keys: Collection[str], kind: str, advice: str = "") -> dict[str, Any]:
