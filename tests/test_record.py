@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import types
+import typing
 from typing import Any
 
 import pytest
 
-from bpcli.engine.record import FrozenRecordError, Record, field, replace
+from bpcli.engine.record import FrozenRecordError, NamedTuple, Record, field, replace
 
 
 class Frozen(Record, frozen=True):
@@ -203,3 +205,62 @@ def test_a_record_is_matched_by_position_as_the_dataclass(record, oracle):
     assert matched == (made._values()[0], made._values()[1])
     if oracle is not None:
         assert record.__match_args__ == oracle.__match_args__
+
+
+# ---- record.NamedTuple: typing.NamedTuple's class statement, typing's as the oracle ----
+
+class Pair(NamedTuple):
+    """A docstring, kept."""
+
+    left: float
+    right: Any = None
+    LIMIT = 3  # a class constant, not a field
+
+    @property
+    def total(self) -> float:
+        return self.left + (self.right or 0)
+
+    def scaled(self, by: float) -> Pair:
+        return Pair(self.left * by, None if self.right is None else self.right * by)
+
+
+class PairOracle(typing.NamedTuple):
+    """A docstring, kept."""
+
+    left: float
+    right: Any = None
+    LIMIT = 3
+
+    @property
+    def total(self) -> float:
+        return self.left + (self.right or 0)
+
+    def scaled(self, by: float) -> PairOracle:
+        return PairOracle(self.left * by, None if self.right is None else self.right * by)
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [((1.0,), {}), ((1.0, 2.0), {}), ((), {"left": 3.0, "right": 4.0})])
+def test_a_named_tuple_is_made_and_read_as_typing_s(args, kwargs):
+    made, oracle = Pair(*args, **kwargs), PairOracle(*args, **kwargs)
+    assert tuple(made) == tuple(oracle) and isinstance(made, tuple)
+    assert repr(made) == repr(oracle).replace("PairOracle", "Pair")
+    assert (made.total, tuple(made.scaled(2)), made.LIMIT) == (oracle.total, tuple(oracle.scaled(2)), oracle.LIMIT)
+    assert (Pair._fields, Pair._field_defaults, Pair.__doc__) == (PairOracle._fields, PairOracle._field_defaults,
+                                                                   PairOracle.__doc__)
+    assert made._replace(left=5.0) == Pair(5.0, made.right) and made._asdict() == oracle._asdict()
+    assert pickle.loads(pickle.dumps(made)) == made
+    assert typing.get_type_hints(Pair) == typing.get_type_hints(PairOracle)
+
+
+def test_a_named_tuple_refuses_what_typing_s_refuses():
+    with pytest.raises(TypeError):
+        class Unordered(NamedTuple):  # a field without a default after one with a default
+            first: int = 0
+            second: int
+    for base in (NamedTuple, typing.NamedTuple):
+        for reserved in ("_make", "_fields", "__new__"):
+            body = {"__module__": __name__, "__annotations__": {"a": "int"}, reserved: None}
+            with pytest.raises(AttributeError):  # one of the tuple's own
+                types.new_class(f"Clash{reserved}", (base,), exec_body=lambda namespace: namespace.update(body))
+    with pytest.raises(TypeError):
+        Pair()  # the field without a default
