@@ -180,12 +180,12 @@ else:
             for name, value in namespace.items():
                 if name in _TUPLES_OWN:
                     raise AttributeError(f"cannot overwrite NamedTuple attribute {name}")
-                if name not in annotations and name not in ("__module__", "__qualname__"):
-                    setattr(made, name, value)  # the docstring, methods, properties, constants, __annotations__
+                if name not in annotations and name != "__module__":
+                    setattr(made, name, value)  # the docstring, methods, properties, constants, __annotations__ as written
             return made
 
     class NamedTuple(metaclass=_NamedTupleMaker):
         """``class Name(NamedTuple):`` with annotated fields, as typing's (fields with defaults last)."""
 
     _TUPLES_OWN = frozenset({"__new__", "__init__", "__slots__", "__getnewargs__", "_fields", "_field_defaults",
-                             "_make", "_replace", "_asdict"})
+                             "_make", "_replace", "_asdict", "_source"})
