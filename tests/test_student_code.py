@@ -10,14 +10,18 @@ is run as a user runs it: in process (CliRunner) and as a real subprocess.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import bpcli
 from bpcli.analyses.student_code import load_function, student_code
 from bpcli.engine.errors import BpcliError
+from bpcli.engine.syntax.function_spec import split_spec
 from bpcli.engine.syntax.functions import read_function
 from helpers import run_cli, run_process
 
@@ -466,3 +470,20 @@ def test_a_backward_function_without_its_forward_is_one_message():
     assert result.exit_code == 2
     assert "picks a backward function: give its forward function with --forward FILE.py:NAME" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+SPEC_PATTERN = re.compile(r"(?P<path>.+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*)\Z")  # what FILE.py:NAME always meant
+
+
+@given(st.lists(st.sampled_from(["a", "_", "1", ".py", ":", ".", "/", " ", "\n", "\r", "é", "py"]), max_size=12).map("".join))
+def test_a_function_is_picked_exactly_where_the_pattern_of_file_py_name_matches(text):
+    """function_spec.split_spec reads FILE.py:NAME without compiling a pattern at start-up: the pattern is
+    the oracle (a path of one line ending in .py, a colon, an ASCII identifier; spaces around are not part)."""
+    found = SPEC_PATTERN.match(text.strip())
+    assert split_spec(text) == (None if found is None else (found.group("path"), found.group("name")))
+
+
+@pytest.mark.parametrize("text", ["layers.py:affine_forward", " a/b.py:f ", "x.py:y:z.py:g", "my.py:_f1"])
+def test_a_pick_names_its_file_and_function(text):
+    path, name = split_spec(text)
+    assert f"{path}:{name}" == text.strip()

@@ -181,7 +181,7 @@ else:
                 if name in _TUPLES_OWN:
                     raise AttributeError(f"cannot overwrite NamedTuple attribute {name}")
                 if name not in annotations and name != "__module__":
-                    setattr(made, name, value)  # the docstring, methods, properties, constants, __annotations__ as written
+                    setattr(made, name, value)  # docstring, methods, properties, constants, annotations as written
             return made
 
     class NamedTuple(metaclass=_NamedTupleMaker):
