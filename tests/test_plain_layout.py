@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.text import Text
 
 import bpcli
+from bpcli.cli import shared
 from bpcli.cli.encoding import respelling
 from bpcli.engine.record import replace
 from bpcli.views import plain_layout, table_of, terminal
@@ -240,3 +241,20 @@ def test_the_tables_of_these_commands_are_plain(monkeypatch):
     for table in tables().values():
         rendered(table, 80, "utf-8")
     assert len(laid_out) == 2 + 2 + 1 + 2 + 1 + 2 + 2  # grad's two tables each time, gradcheck's one, ...
+
+
+@pytest.mark.xfail(strict=True, reason="cli/gates._styles answers NO_COLOR before it looks for a dumb terminal, "
+                                       "where rich prints 80 columns wide whatever width it is given")
+def test_a_dumb_terminal_without_colour_gets_riches_card(monkeypatch):
+    """NO_COLOR on a dumb terminal (TERM=dumb, as in Emacs' shell; FORCE_COLOR makes the pipe one): rich prints
+    80 columns wide whatever width the console is given (Console.size), so the card must be 80 wide too."""
+    environment = {"NO_COLOR": "1", "FORCE_COLOR": "1", "TERM": "dumb", "COLUMNS": ""}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    console = shared.console()  # the command line's console in the same environment, on the same kind of stream
+    with console.capture() as captured:
+        console.print(bpcli.gate_reference(None))
+    printed = run_gates(**environment)
+    assert printed.returncode == 0
+    assert printed.stdout.decode() == captured.get()
