@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 import bpcli
@@ -260,3 +261,15 @@ def test_a_dumb_terminal_without_colour_gets_riches_card(monkeypatch):
     printed = run_gates(**environment)
     assert printed.returncode == 0
     assert printed.stdout.decode() == captured.get()
+
+
+@pytest.mark.xfail(strict=True, reason="plain_layout._fields wraps a cell of newlines alone in a column of width 0 "
+                                       "and prints its empty lines; rich's grid prints none of them")
+def test_a_field_of_newlines_alone_is_laid_out_as_rich_lays_it_out(monkeypatch):
+    """A block whose field holds nothing but a newline (it is not empty, so it is shown): its label, then nothing."""
+    table = Table()
+    table.add_column("value of it")
+    table.add_column("x")
+    table.add_row("a", "\n")
+    assert rendered(terminal.fitted(table), 5, "utf-8", monkeypatch) == "a\n  x\n"
+    assert rendered(terminal.fitted(table), 5, "utf-8") == "a\n  x\n"
