@@ -245,7 +245,7 @@ def test_the_tables_of_these_commands_are_plain(monkeypatch):
     assert len(laid_out) == 2 + 2 + 1 + 2 + 1 + 2 + 2  # grad's two tables each time, gradcheck's one, ...
 
 
-@pytest.mark.xfail(strict=True, reason="cli/gates._styles answers NO_COLOR before it looks for a dumb terminal, "
+@pytest.mark.xfail(strict=True, reason="shared.console_styles answers NO_COLOR before it looks for a dumb terminal, "
                                        "where rich prints 80 columns wide whatever width it is given")
 def test_a_dumb_terminal_without_colour_gets_riches_card(monkeypatch):
     """NO_COLOR on a dumb terminal (TERM=dumb, as in Emacs' shell; FORCE_COLOR makes the pipe one): rich prints
