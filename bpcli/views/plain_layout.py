@@ -145,19 +145,14 @@ def paragraph(text: str, width: int) -> list[str]:
 
 def measure(text: str) -> tuple[int, int]:
     """rich's measurement of a Text: its longest word, and its longest line."""
-    lines = text.splitlines()
-    most = max(map(len, lines)) if lines else 0
-    words = text.split()
-    least = max(map(len, words)) if words else most
-    least = min(max(0, least), most)
-    return least, max(least, most)
+    most = max(map(len, text.splitlines()), default=0)
+    return max(map(len, text.split()), default=most), most  # a word is within a line: never wider than most
 
 
 def column_range(texts: Iterable[str]) -> tuple[int, int]:
     """The narrowest a column of these texts can be without breaking a word, and its width unwrapped."""
     measured = [measure(text) for text in texts]
-    least = max(m[0] for m in measured)
-    return least, max(least, max(m[1] for m in measured))
+    return max(least for least, _ in measured), max(most for _, most in measured)
 
 
 def fitted_widths(ranges: list[tuple[int, int]], available: int) -> Optional[list[int]]:
