@@ -15,7 +15,7 @@ tests/test_plain_layout.py compares the two at every width.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 FIELD_INDENT = 2  # a vertical block's fields sit this far right of its heading
 _WORD = re.compile(r"\s*\S+\s*")  # rich._wrap's word: a word and the spaces after it
@@ -268,19 +268,28 @@ def _row(cells: Iterable[str], widths: list[int], right: list[bool], fold: list[
     ]
 
 
-def _blocks(table: PlainTable, width: int, heading: str, styled: bool) -> list[str]:
-    """terminal.Fitted's vertical layout: the title, then each row as a heading and its fields."""
+def heading_columns(heading: str) -> set[int]:
+    """The columns a block's heading template (str.format over a row's cells by column number) names."""
     from string import Formatter  # only the vertical layout reads the heading's template
 
+    return {int(field) for _, field, _, _ in Formatter().parse(heading) if field}
+
+
+def heading_text(heading: str, in_heading: set[int], row: Sequence[str]) -> str:
+    """A row's block heading: the template filled in; where a cell it names is empty (an elision row), those
+    cells joined."""
+    if all(row[index] for index in in_heading):
+        return heading.format(*row)
+    return "  ".join(row[index] for index in sorted(in_heading) if row[index])
+
+
+def _blocks(table: PlainTable, width: int, heading: str, styled: bool) -> list[str]:
+    """terminal.Fitted's vertical layout: the title, then each row as a heading and its fields."""
     bold = BOLD if styled else None
-    in_heading = {int(field) for _, field, _, _ in Formatter().parse(heading) if field}
+    in_heading = heading_columns(heading)
     lines = paragraph(table.title, width) if table.title else []
     for row in table.rows:
-        if all(row[index] for index in in_heading):
-            title = heading.format(*row)
-        else:
-            title = "  ".join(row[index] for index in sorted(in_heading) if row[index])
-        lines += [_line([(line, bold)]) for line in wrapped(title, width)]
+        lines += [_line([(line, bold)]) for line in wrapped(heading_text(heading, in_heading, row), width)]
         fields = [
             (header, cell)
             for index, (header, cell) in enumerate(zip(table.headers, row))
