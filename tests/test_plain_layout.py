@@ -273,3 +273,24 @@ def test_a_field_of_newlines_alone_is_laid_out_as_rich_lays_it_out(monkeypatch):
     table.add_row("a", "\n")
     assert rendered(terminal.fitted(table), 5, "utf-8", monkeypatch) == "a\n  x\n"
     assert rendered(terminal.fitted(table), 5, "utf-8") == "a\n  x\n"
+
+
+@pytest.mark.xfail(strict=True, reason="terminal._plain_lines lays the table out whatever the print's no_wrap: rich, "
+                                       "told not to wrap (soft_wrap=True), crops the title to one line")
+def test_a_console_that_does_not_wrap_gets_riches_table(monkeypatch):
+    """A library user's console that does not wrap (Console(soft_wrap=True), writing to a file): the title is
+    cut at the table's width, as rich cuts it."""
+    table = Table(title=Text("a title long enough to wrap at this width"), title_justify="left")
+    table.add_column("name")
+    table.add_column("value")
+    table.add_row("x", "1.5")
+
+    def printed():
+        console = Console(width=24, color_system=None, soft_wrap=True, file=io.StringIO())
+        with console.capture() as captured:
+            console.print(terminal.fitted(table))
+        return captured.get()
+
+    plain = printed()
+    monkeypatch.setattr(terminal, "_plain_lines", lambda *arguments: None)
+    assert plain == printed()
