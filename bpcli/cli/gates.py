@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any, List, Optional
 
 from bpcli.cli import common
 from bpcli.cli.encoding import respelling, tolerate_encoding
-from bpcli.cli.shared import output_width
+from bpcli.cli.shared import console_styles, output_width
 from bpcli.cli.declare import Argument, Option, command
 
 
@@ -41,7 +40,7 @@ def gates(
     if json_output:
         common.print_json(reference.to_json())
         return
-    styles = _styles(sys.stdout)
+    styles = console_styles(sys.stdout)
     card = None if styles is None else _card_text(reference, sys.stdout, styles)
     if card is None:
         common.console().print(reference)
@@ -57,23 +56,3 @@ def _card_text(reference: Any, stream: Any, styled: bool) -> Optional[str]:
     tolerate_encoding(stream)
     ascii_box = not (getattr(stream, "encoding", None) or "utf-8").lower().startswith("utf")  # as rich decides
     return gates_text(reference, output_width(stream), ascii_box, respelling(stream), styled)
-
-
-def _styles(stream: Any) -> Optional[bool]:
-    """Whether common.console() prints to ``stream`` with styles (a terminal), or without a single one (no
-    terminal, NO_COLOR), as rich decides it; None wherever rich decides otherwise or alone (a notebook, IDLE,
-    Windows' consoles, FORCE_COLOR, TTY_COMPATIBLE, and TERM=dumb, where rich prints 80 columns wide whatever
-    it is told): there the console prints."""
-    if sys.platform == "win32" or "idlelib" in sys.modules or "IPython" in sys.modules:
-        return None
-    if os.environ.get("NO_COLOR", "") != "":
-        return False
-    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
-        return None
-    try:
-        terminal = stream.isatty()
-    except ValueError:  # a closed stream: the console meets the error and says so
-        return None
-    if terminal and os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
-        return None
-    return terminal

@@ -462,13 +462,38 @@ def console(stderr: bool = False) -> Any:
     # NO_COLOR and keeps bold and dim; bpcli drops every style, as the variable asks.
     stream = sys.stderr if stderr else sys.stdout
     tolerate_encoding(stream)
-    plain = os.environ.get("NO_COLOR", "") != ""
+    plain = _no_color()
     # emoji=False: a ":name:" in the text stays as written, and rich's table of emoji is never imported (start-up).
     output = Console(highlight=False, width=output_width(stream), stderr=stderr,
                      color_system=None if plain else "auto", emoji=False)
     # No line ends in spaces (rich pads titles and cells); ∂ is d where the stream cannot write it.
     output.push_render_hook(PrintHook(respelling(stream)))
     return output
+
+
+def console_styles(stream: Any) -> Optional[bool]:
+    """Whether console() prints to ``stream`` with styles (a terminal), or without a single one (no
+    terminal, NO_COLOR), as rich decides it; None wherever rich decides otherwise or alone (a notebook, IDLE,
+    Windows' consoles, FORCE_COLOR, TTY_COMPATIBLE, and TERM=dumb, where rich prints 80 columns wide whatever
+    it is told): there the console prints."""
+    if sys.platform == "win32" or "idlelib" in sys.modules or "IPython" in sys.modules:
+        return None
+    if _no_color():
+        return False
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        return None
+    try:
+        terminal = stream.isatty()
+    except ValueError:  # a closed stream: the console meets the error and says so
+        return None
+    if terminal and os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
+        return None
+    return terminal
+
+
+def _no_color() -> bool:
+    """NO_COLOR is set and not empty (no-color.org): console() prints no style at all."""
+    return os.environ.get("NO_COLOR", "") != ""
 
 
 def output_width(stream: Any) -> int:

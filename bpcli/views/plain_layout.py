@@ -15,7 +15,7 @@ tests/test_plain_layout.py compares the two at every width.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 FIELD_INDENT = 2  # a vertical block's fields sit this far right of its heading
 _WORD = re.compile(r"\s*\S+\s*")  # rich._wrap's word: a word and the spaces after it
@@ -145,19 +145,14 @@ def paragraph(text: str, width: int) -> list[str]:
 
 def measure(text: str) -> tuple[int, int]:
     """rich's measurement of a Text: its longest word, and its longest line."""
-    lines = text.splitlines()
-    most = max(map(len, lines)) if lines else 0
-    words = text.split()
-    least = max(map(len, words)) if words else most
-    least = min(max(0, least), most)
-    return least, max(least, most)
+    most = max(map(len, text.splitlines()), default=0)
+    return max(map(len, text.split()), default=most), most  # a word is within a line: never wider than most
 
 
 def column_range(texts: Iterable[str]) -> tuple[int, int]:
     """The narrowest a column of these texts can be without breaking a word, and its width unwrapped."""
     measured = [measure(text) for text in texts]
-    least = max(m[0] for m in measured)
-    return least, max(least, max(m[1] for m in measured))
+    return max(least for least, _ in measured), max(most for _, most in measured)
 
 
 def fitted_widths(ranges: list[tuple[int, int]], available: int) -> Optional[list[int]]:
@@ -273,19 +268,28 @@ def _row(cells: Iterable[str], widths: list[int], right: list[bool], fold: list[
     ]
 
 
-def _blocks(table: PlainTable, width: int, heading: str, styled: bool) -> list[str]:
-    """terminal.Fitted's vertical layout: the title, then each row as a heading and its fields."""
+def heading_columns(heading: str) -> set[int]:
+    """The columns a block's heading template (str.format over a row's cells by column number) names."""
     from string import Formatter  # only the vertical layout reads the heading's template
 
+    return {int(field) for _, field, _, _ in Formatter().parse(heading) if field}
+
+
+def heading_text(heading: str, in_heading: set[int], row: Sequence[str]) -> str:
+    """A row's block heading: the template filled in; where a cell it names is empty (an elision row), those
+    cells joined."""
+    if all(row[index] for index in in_heading):
+        return heading.format(*row)
+    return "  ".join(row[index] for index in sorted(in_heading) if row[index])
+
+
+def _blocks(table: PlainTable, width: int, heading: str, styled: bool) -> list[str]:
+    """terminal.Fitted's vertical layout: the title, then each row as a heading and its fields."""
     bold = BOLD if styled else None
-    in_heading = {int(field) for _, field, _, _ in Formatter().parse(heading) if field}
+    in_heading = heading_columns(heading)
     lines = paragraph(table.title, width) if table.title else []
     for row in table.rows:
-        if all(row[index] for index in in_heading):
-            title = heading.format(*row)
-        else:
-            title = "  ".join(row[index] for index in sorted(in_heading) if row[index])
-        lines += [_line([(line, bold)]) for line in wrapped(title, width)]
+        lines += [_line([(line, bold)]) for line in wrapped(heading_text(heading, in_heading, row), width)]
         fields = [
             (header, cell)
             for index, (header, cell) in enumerate(zip(table.headers, row))

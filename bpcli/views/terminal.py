@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import string
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
 
 from rich.box import HEAVY_HEAD
@@ -41,7 +40,6 @@ class Fitted:
     def __init__(self, table: Table, heading: str = "{0}") -> None:
         self.table = table
         self.heading = heading
-        self._in_heading = {int(field) for _, field, _, _ in string.Formatter().parse(heading) if field}
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         plain = _plain_lines(self, console, options)
@@ -64,26 +62,22 @@ class Fitted:
         table = self.table
         if table.title:
             yield _as_text(table.title, console)
-        from bpcli.views.plain_layout import FIELD_INDENT  # only fitted tables need it (start-up: not a Markdown view)
+        # only fitted tables need them (start-up: not a Markdown view)
+        from bpcli.views.plain_layout import FIELD_INDENT, heading_columns, heading_text
 
         inner = options.update_width(max(1, options.max_width - FIELD_INDENT))
+        in_heading = heading_columns(self.heading)
         rows = zip(*(list(column.cells) for column in table.columns))
         for row in rows:
             cells = [_as_text(cell, console, column.style) for column, cell in zip(table.columns, row)]
-            yield self._heading([cell.plain for cell in cells])
+            yield Text(heading_text(self.heading, in_heading, [cell.plain for cell in cells]), style="bold")
             fields = [
                 (_plain(column.header), cell)
                 for index, (column, cell) in enumerate(zip(table.columns, cells))
-                if index not in self._in_heading and cell.plain
+                if index not in in_heading and cell.plain
             ]
             if fields:
                 yield _fields(fields, console, inner)
-
-    def _heading(self, texts: list[str]) -> Text:
-        """The heading template filled in; where a cell it names is empty (an elision row), those cells joined."""
-        if all(texts[index] for index in self._in_heading):
-            return Text(self.heading.format(*texts), style="bold")
-        return Text("  ".join(texts[index] for index in sorted(self._in_heading) if texts[index]), style="bold")
 
 
 def _plain_lines(shown: Fitted, console: Console, options: ConsoleOptions) -> Optional[list[str]]:
