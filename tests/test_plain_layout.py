@@ -245,8 +245,6 @@ def test_the_tables_of_these_commands_are_plain(monkeypatch):
     assert len(laid_out) == 2 + 2 + 1 + 2 + 1 + 2 + 2  # grad's two tables each time, gradcheck's one, ...
 
 
-@pytest.mark.xfail(strict=True, reason="shared.console_styles answers NO_COLOR before it looks for a dumb terminal, "
-                                       "where rich prints 80 columns wide whatever width it is given")
 def test_a_dumb_terminal_without_colour_gets_riches_card(monkeypatch):
     """NO_COLOR on a dumb terminal (TERM=dumb, as in Emacs' shell; FORCE_COLOR makes the pipe one): rich prints
     80 columns wide whatever width the console is given (Console.size), so the card must be 80 wide too."""
@@ -263,8 +261,6 @@ def test_a_dumb_terminal_without_colour_gets_riches_card(monkeypatch):
     assert printed.stdout.decode() == captured.get()
 
 
-@pytest.mark.xfail(strict=True, reason="plain_layout._fields wraps a cell of newlines alone in a column of width 0 "
-                                       "and prints its empty lines; rich's grid prints none of them")
 def test_a_field_of_newlines_alone_is_laid_out_as_rich_lays_it_out(monkeypatch):
     """A block whose field holds nothing but a newline (it is not empty, so it is shown): its label, then nothing."""
     table = Table()
@@ -275,8 +271,6 @@ def test_a_field_of_newlines_alone_is_laid_out_as_rich_lays_it_out(monkeypatch):
     assert rendered(terminal.fitted(table), 5, "utf-8") == "a\n  x\n"
 
 
-@pytest.mark.xfail(strict=True, reason="terminal._plain_lines lays the table out whatever the print's no_wrap: rich, "
-                                       "told not to wrap (soft_wrap=True), crops the title to one line")
 def test_a_console_that_does_not_wrap_gets_riches_table(monkeypatch):
     """A library user's console that does not wrap (Console(soft_wrap=True), writing to a file): the title is
     cut at the table's width, as rich cuts it."""

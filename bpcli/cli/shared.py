@@ -478,8 +478,6 @@ def console_styles(stream: Any) -> Optional[bool]:
     it is told): there the console prints."""
     if sys.platform == "win32" or "idlelib" in sys.modules or "IPython" in sys.modules:
         return None
-    if _no_color():
-        return False
     if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
         return None
     try:
@@ -487,8 +485,8 @@ def console_styles(stream: Any) -> Optional[bool]:
     except ValueError:  # a closed stream: the console meets the error and says so
         return None
     if terminal and os.environ.get("TERM", "").lower() in ("dumb", "unknown"):
-        return None
-    return terminal
+        return None  # rich's 80 columns, NO_COLOR or not
+    return False if _no_color() else terminal
 
 
 def _no_color() -> bool:

@@ -83,10 +83,11 @@ class Fitted:
 def _plain_lines(shown: Fitted, console: Console, options: ConsoleOptions) -> Optional[list[str]]:
     """The lines ``shown`` prints where they take no style (no colour system: a pipe, a file, NO_COLOR),
     laid out as plain text (plain_layout: the same bytes, a tenth of the time); None where rich lays it out,
-    and where the console records what it prints (export_html would want the styles)."""
+    where the console records what it prints (export_html would want the styles), and where it does not
+    wrap (soft_wrap: rich crops a title to one line)."""
     from bpcli.views.plain_layout import fitted_table  # only fitted tables need it (start-up: not a Markdown view)
 
-    if console.color_system is not None or console.record or options.legacy_windows:
+    if console.color_system is not None or console.record or options.legacy_windows or options.no_wrap:
         return None
     plain = _plain_table(shown.table)
     if plain is None:
@@ -96,7 +97,8 @@ def _plain_lines(shown: Fitted, console: Console, options: ConsoleOptions) -> Op
 
 def _plain_table(table: Table) -> Optional[PlainTable]:
     """The texts of a table drawn as fitted draws it by default, or None for anything plain_layout does not
-    lay out as rich does: a setting of the table or a column other than those, a cell that is not text."""
+    lay out as rich does: a setting of the table or a column other than those, a cell that is not text,
+    or one of line breaks alone."""
     from bpcli.views.plain_layout import PlainTable, one_cell_wide  # only fitted tables need them (start-up)
 
     columns = table.columns
@@ -113,7 +115,8 @@ def _plain_table(table: Table) -> Optional[PlainTable]:
     rows = [[_plain_text(cell) for cell in column.cells] for column in columns]
     title = _plain_text(table.title) if table.title else ""
     every = [title, *texts, *(cell for column in rows for cell in column)]
-    if any(text is None or not one_cell_wide(text) for text in every):
+    # A text of line breaks alone is wrapped by rich's grid into nothing at all: rich lays it out.
+    if any(text is None or not one_cell_wide(text) or (text and not str(text).strip("\n")) for text in every):
         return None
     return PlainTable(
         str(title), tuple(map(str, texts)), [tuple(map(str, row)) for row in zip(*rows)],
