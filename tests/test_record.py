@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bpcli.engine import record as record_module
 from bpcli.engine.record import FrozenRecordError, NamedTuple, Record, field, replace
 
 
@@ -264,3 +265,40 @@ def test_a_named_tuple_refuses_what_typing_s_refuses():
                 types.new_class(f"Clash{reserved}", (base,), exec_body=lambda namespace: namespace.update(body))
     with pytest.raises(TypeError):
         Pair()  # the field without a default
+
+
+def test_a_class_s_first_records_and_its_later_ones_are_made_alike():
+    """A class's first records are made field by field, then its __init__ is compiled (engine/record.py):
+    records, defaults, factories, __post_init__ and refusals are the same either side of that."""
+    posted: list[str] = []
+
+    class Many(Record, frozen=True):
+        name: str
+        value: Any = None
+        tags: list[str] = field(default_factory=list)
+
+        def __post_init__(self) -> None:
+            posted.append(self.name)
+
+    count = 2 * record_module._COMPILE_AFTER
+    made = [Many(f"n{i}", value=i) if i % 2 else Many(name=f"n{i}", value=i, tags=["t"]) for i in range(count)]
+    assert Many.__init__ is not record_module._first_init  # compiled by now
+    assert made == [Many(f"n{i}", i, [] if i % 2 else ["t"]) for i in range(count)]
+    assert made[1].tags is not made[3].tags and posted[:count] == [f"n{i}" for i in range(count)]
+    assert [repr(one).rpartition(".")[2] for one in made[:2]] == ["Many(name='n0', value=0, tags=['t'])",
+                                                                   "Many(name='n1', value=1, tags=[])"]
+
+    class Fresh(Record):
+        name: str
+        value: Any = None
+
+    plain = Fresh("a", value=1)
+    assert Fresh.__init__ is record_module._first_init and vars(plain) == {"name": "a", "value": 1}
+    for args, kwargs in [((), {}), (("a", 1, 2), {}), (("a",), {"name": "b"}), (("a",), {"other": 1})]:
+        with pytest.raises(TypeError) as plainly:
+            Fresh(*args, **kwargs)
+        assert Fresh.__init__ is not record_module._first_init  # the first call that is not plain compiles it
+        with pytest.raises(TypeError) as compiled:
+            Fresh(*args, **kwargs)
+        assert str(plainly.value) == str(compiled.value)
+
