@@ -153,3 +153,30 @@ def test_checking_answers_and_grading_import_no_pathlib(tmp_path):
                              env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert process.returncode == 0, process.stderr[-2000:]
     assert process.stdout.split("\n")[0] == "[]"
+
+
+def _bpcli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real bpcli of this tree, run in ``cwd`` (the quick reader hands its paths on as text)."""
+    return subprocess.run([sys.executable, "-m", "bpcli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+
+
+def test_grade_init_into_a_path_too_long_for_the_system_is_refused_with_a_message(tmp_path):
+    """2,100 segments (longer than PATH_MAX): os.makedirs recursed once per segment and overflowed Python's
+    stack (exit 3, an internal error); pathlib's mkdir tried the folder first and said why it could not."""
+    folder = "a/" * 2100
+    process = _bpcli("grade", "--init", folder, cwd=tmp_path)
+    assert process.returncode == 2, process.stderr
+    assert process.stderr == f"bpcli: error: cannot write {path_text(folder)}: File name too long\n"
+    assert not (tmp_path / "a").exists()
+
+
+def test_grade_init_makes_the_missing_folders_as_pathlib_did(tmp_path):
+    (tmp_path / "d").mkdir()
+    for written in ["new/er/course", "d/../x/./course/", "d/course"]:
+        assert _bpcli("grade", "--init", written, cwd=tmp_path).returncode == 0
+        assert (tmp_path / written / "ada" / "backward.py").is_file()
+    process = _bpcli("grade", "--init", "d/course", cwd=tmp_path)  # made above: nothing of the user's is replaced
+    assert (process.returncode, process.stderr) == (
+        2, "bpcli: error: d/course exists: --init writes its example into a new folder\n")
+
