@@ -180,3 +180,11 @@ def test_grade_init_makes_the_missing_folders_as_pathlib_did(tmp_path):
     assert (process.returncode, process.stderr) == (
         2, "bpcli: error: d/course exists: --init writes its example into a new folder\n")
 
+
+@pytest.mark.parametrize("out", ["./-", ".//-", "-/"])
+def test_exercise_out_spelt_as_standard_output_writes_there_as_every_out_does(tmp_path, out):
+    """--out ./- is str(pathlib.Path) "-": standard output, for exercise as for grad, graph and grade's --csv."""
+    process = _bpcli("exercise", "x*y", "--out", out, cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.startswith("# Backpropagation by hand")
+    assert list(tmp_path.iterdir()) == []

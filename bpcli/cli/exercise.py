@@ -89,7 +89,8 @@ def exercise(
     else:
         text, extra = common.read_expression(expression, file, [], max_length, command="exercise")
         specs = [Spec(text, blank_kinds(blank or DEFAULT_BLANK))]
-    target = None if out is None or common.out_path(out) is None else out
+    # ./- is - as every --out reads it (pathlib's spelling); the text itself is kept: a trailing / asks for a folder
+    target = None if out is None or common.out_path(path_text(out)) is None else out
     if students is not None and target is None:
         raise BpcliError("--students makes a sheet and an answers file per student: give the folder to write "
                          "them to with --out DIR")
