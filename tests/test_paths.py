@@ -188,3 +188,32 @@ def test_exercise_out_spelt_as_standard_output_writes_there_as_every_out_does(tm
     assert process.returncode == 0, process.stderr
     assert process.stdout.startswith("# Backpropagation by hand")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_submission_whose_status_cannot_be_read_is_that_students_zero(tmp_path):
+    """A name longer than the system takes: stat raises (as pathlib's is_dir does), and the whole run was an
+    internal error (exit 3) where the contract gives that student a zero with its message."""
+    _bpcli("grade", "--init", "course", cwd=tmp_path)
+    long_name = "a" * 300
+    process = _bpcli("grade", "course/key.toml", "course/ada", long_name, "--json", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    ada, long = json.loads(process.stdout)["students"]
+    assert (ada["student"], ada["score"]) == ("ada", 3)
+    assert (long["student"], long["score"]) == (long_name, 0)
+    assert long["error"] == f"cannot read {long_name}: File name too long"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root searches any folder")
+def test_a_submission_folder_that_may_not_be_searched_is_that_students_zero(tmp_path):
+    _bpcli("grade", "--init", "course", cwd=tmp_path)
+    locked = tmp_path / "course" / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        process = _bpcli("grade", "course/key.toml", "course/ada", "course/locked", "--json", cwd=tmp_path)
+    finally:
+        locked.chmod(0o755)
+    assert process.returncode == 0, process.stderr
+    ada, student = json.loads(process.stdout)["students"]
+    assert (ada["score"], student["student"], student["score"]) == (3, "locked", 0)
+    assert student["error"] == "cannot read course/locked/answers.toml: Permission denied"
