@@ -217,3 +217,20 @@ def test_a_submission_folder_that_may_not_be_searched_is_that_students_zero(tmp_
     ada, student = json.loads(process.stdout)["students"]
     assert (ada["score"], student["student"], student["score"]) == (3, "locked", 0)
     assert student["error"] == "cannot read course/locked/answers.toml: Permission denied"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    # is it a file of that name, or a function of a file?
+    (["check", "x*y", "--backward", "a" * 300 + ".py:backward", "x=1", "y=2"], "give its forward function with "
+     "--forward FILE.py:NAME"),
+    (["exercise", "x*y", "--out", "a" * 300 + "/sheet.md"], "File name too long"),  # is it a folder?
+    (["exercise", "x*y", "--out", "a" * 300 + ".md"], "File name too long"),
+])
+def test_a_path_too_long_to_ask_about_is_bad_input(tmp_path, args, says):
+    """pathlib's is_file and is_dir raise on a name too long (as engine/paths.py's do); asked whether a path
+    names a file or a folder, bpcli let it out as an internal error (exit 3) instead of one message, exit 2."""
+    process = _bpcli(*args, cwd=tmp_path)
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.startswith("bpcli: error: ")
+    assert process.stderr.endswith(f"{says}\n")
+    assert list(tmp_path.iterdir()) == []

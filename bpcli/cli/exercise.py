@@ -119,7 +119,7 @@ def _write(result: Any, written: str, precision: int) -> None:
 
     roster = any(variant.student for variant in result.variants)
     out = path_text(written)
-    folder = roster or is_directory(out) or written.endswith(("/", "\\"))
+    folder = roster or _is_folder(out) or written.endswith(("/", "\\"))
     if folder:
         try:
             _made(out)
@@ -130,6 +130,15 @@ def _write(result: Any, written: str, precision: int) -> None:
         stem = joined(out, variant.student or ONE) if folder else joined(path_parent(out), path_stem(out))
         common.write_output(sheet_markdown(variant, precision), stem + SHEET)
         common.write_output(answers_template(variant), stem + TEMPLATE)
+
+
+def _is_folder(out: str) -> bool:
+    """Whether --out names a folder there already; where the system will not say (a name too long, a folder
+    that may not be searched), the files are written as to a file's path, and their writing says why not."""
+    try:
+        return is_directory(out)
+    except OSError:
+        return False
 
 
 def _made(folder: str) -> None:
