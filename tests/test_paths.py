@@ -234,3 +234,23 @@ def test_a_path_too_long_to_ask_about_is_bad_input(tmp_path, args, says):
     assert process.stderr.startswith("bpcli: error: ")
     assert process.stderr.endswith(f"{says}\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "replaced"), [
+    (["exercise", "--set", "week.toml", "--out", "week.md"], "week.toml"),  # the answers file of week.md
+    (["exercise", "--set", "out/exercise.toml", "--out", "out/"], "out/exercise.toml"),
+    (["exercise", "--file", "week.md", "--out", "./week.md"], "week.md"),  # the sheet
+])
+def test_exercise_never_writes_a_sheet_or_answers_file_over_what_it_reads(tmp_path, args, replaced):
+    """--out week.md writes week.md and week.toml: with --set week.toml that was the grader's problem set,
+    replaced without a word."""
+    (tmp_path / "out").mkdir()
+    problems = '[[problem]]\nexpr = "f = x*y"\n'
+    for name in ["week.toml", "out/exercise.toml"]:
+        (tmp_path / name).write_text(problems)
+    (tmp_path / "week.md").write_text("f = x*y\n")
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    process = _bpcli(*args, cwd=tmp_path)
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.startswith(f"bpcli: error: --out would write {replaced} over ")
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before
