@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -360,6 +361,30 @@ class TestStreams:
         process = run_in_shell("> /dev/full", "grad", "x*y", "--points", str(points), *extra)
         assert process.returncode == 2  # was 3, an internal error
         assert process.stderr == b"bpcli: error: cannot write to standard output: No space left on device\n"
+
+    @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["exercise", "x*y", "--json", "--out", "missing/sheet.md"],  # the JSON printed, then --out fails
+            ["grade", "course/key.toml", "course/ada", "--csv", "-", "--gradescope", "missing/results.json"],
+        ],
+    )
+    def test_a_full_disk_behind_output_left_by_a_command_that_failed(self, tmp_path, args):
+        """Output still buffered when a command fails is flushed at exit: a full disk then is one more
+        message, never Python's traceback (it was exit 1, a failed check's code, or 120)."""
+        subprocess.run([sys.executable, "-m", "bpcli", "grade", "--init", "course"], cwd=tmp_path, check=True,
+                       capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        # Standard output as a user has it: buffered (the test runner's environment may ask for it unbuffered).
+        env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+        env["PYTHONPATH"] = str(REPO)
+        with open("/dev/full", "wb") as full:
+            process = subprocess.run([sys.executable, "-m", "bpcli", *args], cwd=tmp_path, env=env, timeout=60,
+                                     stdout=full, stderr=subprocess.PIPE, text=True)
+        written = args[-1]
+        assert process.returncode == 2
+        assert process.stderr == (f"bpcli: error: cannot write {written}: No such file or directory\n"
+                                  "bpcli: error: cannot write to standard output: No space left on device\n")
 
     def test_closed_standard_error(self):
         process = run_in_shell("2>&-", "grad", "(x+")

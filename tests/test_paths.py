@@ -23,7 +23,7 @@ from bpcli.analyses.answers import Folders, check_answers
 from bpcli.analyses.grade import grade
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.paths import file_status, is_directory, is_file, is_inside, joined, path_name, path_parent, path_stem, path_suffix, path_text, resolved_path
-from helpers import REPO, run_cli
+from helpers import REPO
 
 # Segments that exercise every rule: roots ("/", "//", "///"), ".", "..", dots that are and are not suffixes,
 # "~" (never expanded), a space, and a byte that is not UTF-8 (as os.fsdecode gives it).
@@ -163,12 +163,102 @@ def test_checking_answers_and_grading_import_no_pathlib(tmp_path):
     assert process.stdout.split("\n")[0] == "[]"
 
 
-@pytest.mark.parametrize("written", ["./-", "-/", ".//-"])
-def test_exercise_out_spelt_as_standard_output_prints_the_sheet(written, tmp_path, monkeypatch):
-    """exercise's --out is text (a trailing / asks for a folder), spelt as pathlib spells it before it is
-    asked whether it is -, as every other command's --out: ./- is standard output, not a file named -."""
-    monkeypatch.chdir(tmp_path)
-    printed = run_cli("exercise", "x*y", "--seed", "1", "--out", "-")
-    result = run_cli("exercise", "x*y", "--seed", "1", "--out", written)
-    assert result.exit_code == printed.exit_code == 0 and result.stdout == printed.stdout
-    assert printed.stdout.startswith("# Backpropagation by hand") and list(tmp_path.iterdir()) == []
+def _bpcli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real bpcli of this tree, run in ``cwd`` (the quick reader hands its paths on as text)."""
+    return subprocess.run([sys.executable, "-m", "bpcli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+
+
+def test_grade_init_into_a_path_too_long_for_the_system_is_refused_with_a_message(tmp_path):
+    """2,100 segments (longer than PATH_MAX): os.makedirs recursed once per segment and overflowed Python's
+    stack (exit 3, an internal error); pathlib's mkdir tried the folder first and said why it could not."""
+    folder = "a/" * 2100
+    process = _bpcli("grade", "--init", folder, cwd=tmp_path)
+    assert process.returncode == 2, process.stderr
+    assert process.stderr == f"bpcli: error: cannot write {path_text(folder)}: File name too long\n"
+    assert not (tmp_path / "a").exists()
+
+
+def test_grade_init_makes_the_missing_folders_as_pathlib_did(tmp_path):
+    (tmp_path / "d").mkdir()
+    for written in ["new/er/course", "d/../x/./course/", "d/course"]:
+        assert _bpcli("grade", "--init", written, cwd=tmp_path).returncode == 0
+        assert (tmp_path / written / "ada" / "backward.py").is_file()
+    process = _bpcli("grade", "--init", "d/course", cwd=tmp_path)  # made above: nothing of the user's is replaced
+    assert (process.returncode, process.stderr) == (
+        2, "bpcli: error: d/course exists: --init writes its example into a new folder\n")
+
+
+@pytest.mark.parametrize("out", ["./-", ".//-", "-/"])
+def test_exercise_out_spelt_as_standard_output_writes_there_as_every_out_does(tmp_path, out):
+    """--out ./- is str(pathlib.Path) "-": standard output, for exercise as for grad, graph and grade's --csv."""
+    process = _bpcli("exercise", "x*y", "--out", out, cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.startswith("# Backpropagation by hand")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_submission_whose_status_cannot_be_read_is_that_students_zero(tmp_path):
+    """A name longer than the system takes: stat raises (as pathlib's is_dir does), and the whole run was an
+    internal error (exit 3) where the contract gives that student a zero with its message."""
+    _bpcli("grade", "--init", "course", cwd=tmp_path)
+    long_name = "a" * 300
+    process = _bpcli("grade", "course/key.toml", "course/ada", long_name, "--json", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    ada, long = json.loads(process.stdout)["students"]
+    assert (ada["student"], ada["score"]) == ("ada", 3)
+    assert (long["student"], long["score"]) == (long_name, 0)
+    assert long["error"] == f"cannot read {long_name}: File name too long"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root searches any folder")
+def test_a_submission_folder_that_may_not_be_searched_is_that_students_zero(tmp_path):
+    _bpcli("grade", "--init", "course", cwd=tmp_path)
+    locked = tmp_path / "course" / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        process = _bpcli("grade", "course/key.toml", "course/ada", "course/locked", "--json", cwd=tmp_path)
+    finally:
+        locked.chmod(0o755)
+    assert process.returncode == 0, process.stderr
+    ada, student = json.loads(process.stdout)["students"]
+    assert (ada["score"], student["student"], student["score"]) == (3, "locked", 0)
+    assert student["error"] == "cannot read course/locked/answers.toml: Permission denied"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    # is it a file of that name, or a function of a file?
+    (["check", "x*y", "--backward", "a" * 300 + ".py:backward", "x=1", "y=2"], "give its forward function with "
+     "--forward FILE.py:NAME"),
+    (["exercise", "x*y", "--out", "a" * 300 + "/sheet.md"], "File name too long"),  # is it a folder?
+    (["exercise", "x*y", "--out", "a" * 300 + ".md"], "File name too long"),
+])
+def test_a_path_too_long_to_ask_about_is_bad_input(tmp_path, args, says):
+    """pathlib's is_file and is_dir raise on a name too long (as engine/paths.py's do); asked whether a path
+    names a file or a folder, bpcli let it out as an internal error (exit 3) instead of one message, exit 2."""
+    process = _bpcli(*args, cwd=tmp_path)
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.startswith("bpcli: error: ")
+    assert process.stderr.endswith(f"{says}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "replaced"), [
+    (["exercise", "--set", "week.toml", "--out", "week.md"], "week.toml"),  # the answers file of week.md
+    (["exercise", "--set", "out/exercise.toml", "--out", "out/"], "out/exercise.toml"),
+    (["exercise", "--file", "week.md", "--out", "./week.md"], "week.md"),  # the sheet
+])
+def test_exercise_never_writes_a_sheet_or_answers_file_over_what_it_reads(tmp_path, args, replaced):
+    """--out week.md writes week.md and week.toml: with --set week.toml that was the grader's problem set,
+    replaced without a word."""
+    (tmp_path / "out").mkdir()
+    problems = '[[problem]]\nexpr = "f = x*y"\n'
+    for name in ["week.toml", "out/exercise.toml"]:
+        (tmp_path / name).write_text(problems)
+    (tmp_path / "week.md").write_text("f = x*y\n")
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    process = _bpcli(*args, cwd=tmp_path)
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.startswith(f"bpcli: error: --out would write {replaced} over ")
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before

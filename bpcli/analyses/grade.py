@@ -566,7 +566,11 @@ def _is_file(path: str, file: str) -> bool:
 
 def student_id(path: str) -> str:
     """The student a submission belongs to: a folder's name, or a file's name without its suffix."""
-    return path_name(path) if is_directory(path) else path_stem(path)
+    try:
+        folder = is_directory(path)
+    except OSError:  # a name too long, say: read as a file, and that student's zero says why (Submission.read)
+        folder = False
+    return path_name(path) if folder else path_stem(path)
 
 
 def grade_student(prepared: list[Prepared], student: str, path: str, limits: Limits = Limits(),
@@ -595,6 +599,16 @@ class Submission(Record):
 
     @classmethod
     def read(cls, path: str) -> Submission:
+        """The submission at ``path``, or a BpcliError that makes it that student's zero: also where the file
+        system will not say what is there (a folder that may not be searched, a name too long), which is
+        no reason to stop grading the others."""
+        try:
+            return cls._read(path)
+        except OSError as error:
+            raise BpcliError(f"cannot read {error.filename or path}: {error.strerror or error}") from None
+
+    @classmethod
+    def _read(cls, path: str) -> Submission:
         if path_suffix(path) == PYTHON and not is_directory(path):  # read, and parsed, by each problem picking from it
             if not is_file(path):
                 raise BpcliError(f"cannot read {path}: no such file")

@@ -42,7 +42,7 @@ def main() -> None:
             os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"
         # What typer prints itself (help, usage errors, --version) is reported like a command's output.
         code = shared.run_reporting(_typer)
-    sys.exit(code)
+    sys.exit(shared.flushed_at_exit(code))
 
 
 def console() -> None:

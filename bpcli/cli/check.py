@@ -178,7 +178,12 @@ def picks_a_function(backward: FilePath) -> bool:
     """--backward FILE.py:NAME, not a file of that name."""
     from bpcli.engine.syntax.function_spec import is_spec  # only where a backward pass is given (start-up)
 
-    return is_spec(path_text(backward)) and not is_file(backward)
+    if not is_spec(path_text(backward)):
+        return False
+    try:
+        return not is_file(backward)
+    except OSError:  # a name too long, a folder that may not be searched: no file to read; reading the
+        return True  # function's file says why, as bad input
 
 
 def refuse_backward_function(backward: str) -> None:

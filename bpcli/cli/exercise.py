@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from bpcli.cli import common
 from bpcli.cli.declare import Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.paths import is_directory, joined, path_parent, path_stem, path_text
+
+if TYPE_CHECKING:
+    from bpcli.engine.paths import FilePath
 
 SHEET, TEMPLATE = ".md", ".toml"
 ONE = "exercise"  # the files' name in a folder, for a sheet of no one's
@@ -89,7 +92,8 @@ def exercise(
     else:
         text, extra = common.read_expression(expression, file, [], max_length, command="exercise")
         specs = [Spec(text, blank_kinds(blank or DEFAULT_BLANK))]
-    target = None if out is None or common.out_path(path_text(out)) is None else out  # ./- is -, as pathlib spells it
+    # ./- is - as every --out reads it (pathlib's spelling); the text itself is kept: a trailing / asks for a folder
+    target = None if out is None or common.out_path(path_text(out)) is None else out
     if students is not None and target is None:
         raise BpcliError("--students makes a sheet and an answers file per student: give the folder to write "
                          "them to with --out DIR")
@@ -98,7 +102,8 @@ def exercise(
     if json_output:
         common.print_json(result.to_json())
     if target is not None:
-        _write(result, target, precision)
+        read = [path for path in (problem_set, students, file) if path is not None and path_text(path) != "-"]
+        _write(result, target, precision, read)
     elif not json_output:
         _print(result, precision)
 
@@ -112,23 +117,49 @@ def _print(result: Any, precision: int) -> None:
     common.write_output(f"{sheet_markdown(variant, precision)}\n## Answers file\n\n```toml\n{template}```\n", None)
 
 
-def _write(result: Any, written: str, precision: int) -> None:
-    """Each variant's sheet and answers file: in the folder ``written``, or as ``written``.md and .toml."""
+def _write(result: Any, written: str, precision: int, read: Sequence[FilePath] = ()) -> None:
+    """Each variant's sheet and answers file: in the folder ``written``, or as ``written``.md and .toml; none
+    over a file of ``read``, the files this run read."""
     from bpcli.views.exercise_sheet import answers_template, sheet_markdown  # a view only when written (start-up)
 
     roster = any(variant.student for variant in result.variants)
     out = path_text(written)
-    folder = roster or is_directory(out) or written.endswith(("/", "\\"))
+    folder = roster or _is_folder(out) or written.endswith(("/", "\\"))
     if folder:
         try:
             _made(out)
         except OSError as error:
             raise BpcliError(f"cannot make the folder {out}: {error.strerror or error}") from None
-    for variant in result.variants:
-        # FOLDER/ada or, for one sheet, the path without its suffix: each file is that, and its own ending
-        stem = joined(out, variant.student or ONE) if folder else joined(path_parent(out), path_stem(out))
+    # FOLDER/ada or, for one sheet, the path without its suffix: each file is that, and its own ending
+    stems = [joined(out, variant.student or ONE) if folder else joined(path_parent(out), path_stem(out))
+             for variant in result.variants]
+    _refuse_replacing(read, [stem + ending for stem in stems for ending in (SHEET, TEMPLATE)])
+    for variant, stem in zip(result.variants, stems):
         common.write_output(sheet_markdown(variant, precision), stem + SHEET)
         common.write_output(answers_template(variant), stem + TEMPLATE)
+
+
+def _refuse_replacing(read: Sequence[FilePath], written: list[str]) -> None:
+    """Nothing is written over a file this run read: --out week.md writes week.toml too, which may be the
+    problem set itself (--set week.toml), and that would be gone without a word."""
+    for path in written:
+        for source in read:
+            try:
+                same = os.path.samefile(path, source)
+            except OSError:  # not there (the usual file to write), or not to be asked about: no file of the input
+                continue
+            if same:
+                raise BpcliError(f"--out would write {path} over {path_text(source)}, which it reads: give --out "
+                                 "another name")
+
+
+def _is_folder(out: str) -> bool:
+    """Whether --out names a folder there already; where the system will not say (a name too long, a folder
+    that may not be searched), the files are written as to a file's path, and their writing says why not."""
+    try:
+        return is_directory(out)
+    except OSError:
+        return False
 
 
 def _made(folder: str) -> None:

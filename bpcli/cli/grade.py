@@ -10,7 +10,7 @@ from bpcli.cli import common
 from bpcli.cli.declare import Argument, Option, Path, command
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
-from bpcli.engine.paths import joined, path_text
+from bpcli.engine.paths import is_directory, joined, path_parent, path_text
 from bpcli.engine.printable import printable
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def _init(written: FilePath) -> int:
     is replaced)."""
     folder = path_text(written)
     try:
-        os.makedirs(folder)
+        _made_with_parents(folder)
         os.mkdir(joined(folder, "ada"))
     except FileExistsError:
         raise BpcliError(f"{folder} exists: --init writes its example into a new folder") from None
@@ -150,6 +150,34 @@ def _init(written: FilePath) -> int:
     print(f"Wrote {shown}/key.toml and two submissions, {shown}/ada (a folder) and {shown}/bob.toml; grade them:")
     print(f"  bpcli grade {shown}/key.toml {shown}/ada {shown}/bob.toml")
     return 0
+
+
+def _made_with_parents(folder: str) -> None:
+    """A new folder, and the folders missing above it, as ``pathlib.Path.mkdir(parents=True)`` makes them: the
+    folder itself is tried first (a path longer than the system takes is refused at once), and the missing
+    ones are made in a loop, not by recursion (os.makedirs's recursion overflows Python's stack on a path of
+    a thousand segments, an internal error)."""
+    missing: list[str] = []  # the folder, then each parent that is not there, upwards
+    path = folder
+    while True:
+        try:
+            os.mkdir(path)
+            break
+        except FileNotFoundError:
+            if path_parent(path) == path:
+                raise
+            missing.append(path)
+            path = path_parent(path)
+        except OSError:
+            if not missing or not is_directory(path):  # a parent may be there already; the folder may not
+                raise
+            break
+    for path in reversed(missing):
+        try:
+            os.mkdir(path)
+        except OSError:
+            if path == folder or not is_directory(path):
+                raise
 
 
 def _write(result: Any, path: FilePath, fmt: str) -> None:

@@ -191,6 +191,18 @@ def flush_standard_output() -> None:
         raise failure
 
 
+def flushed_at_exit(code: Any) -> Any:
+    """The exit code, once standard output is flushed: what a command that failed left in the buffer is
+    written while bpcli can still say that it could not be (one more message, exit 2 at least), not by
+    Python on its way out (a traceback, exit 120) or by the console script's last flush (exit 1)."""
+    try:
+        flush_standard_output()
+    except BpcliError as failure:
+        error_message(failure.render())
+        return code or failure.exit_code
+    return code
+
+
 def silence(fd: int) -> None:
     """Send whatever is still written to this descriptor nowhere (its reader is gone, or it failed)."""
     try:
