@@ -3,9 +3,10 @@
 ``import dataclasses`` brings ``inspect``, ``ast``, ``dis`` and ``tokenize``
 (about half of ``python -c pass``), and every ``@dataclass`` compiles its
 methods with ``exec`` when its module is imported (check's path had a dozen).
-A Record subclass reads its annotations once, when it is made; its
-``__init__`` is compiled the first time a record of it is made (a run makes
-records of a few classes only); the other methods are shared:
+A Record subclass reads its annotations once, when it is made; its first
+records are made field by field, and its ``__init__`` is compiled only once it
+has made many (a run makes records of many classes, a few of most); the other
+methods are shared:
 
     >>> class Point(Record, frozen=True):
     ...     x: float
