@@ -415,3 +415,20 @@ def test_a_one_sided_derivative_at_a_kink_earns_its_points(tmp_path):
     result = run_cli("grade", str(key), *(str(tmp_path / f"{s}.toml") for s in handed), "--json")
     scores = {s["student"]: s["score"] for s in json.loads(result.stdout)["students"]}
     assert result.exit_code == 0 and scores == {"left": 2.0, "right": 2.0, "between": 1.0}
+
+
+def test_a_key_file_outside_its_folder_is_refused_with_advice_grade_can_follow(tmp_path):
+    """check --answers may allow another folder (--allow-paths DIR); grade has no such option, so its refusal
+    of a key's @path says what a grader can do instead."""
+    (tmp_path / "outside.txt").write_text("f = x*y\n")
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "key.toml").write_text('[[problem]]\nname = "p"\nexpr = "@../outside.txt"\ninputs = { x = 3, y = 2 }\n'
+                                     'answers = ["dx"]\n')
+    (course / "bob.toml").write_text('[[problem]]\nname = "p"\nexpect = { dx = 2 }\n')
+    result = run_cli("grade", str(course / "key.toml"), str(course / "bob.toml"))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.endswith("is outside the answers file's folder "
+                                  f"{course}: bpcli reads only files inside it (grade has no --allow-paths: copy the "
+                                  "file into the key's folder)\n")
+    assert "--allow-paths DIR" not in result.stderr

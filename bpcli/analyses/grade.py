@@ -229,7 +229,7 @@ def load_key(path: FilePath, limits: Limits = Limits(), max_length: int = DEFAUL
     if not isinstance(tables, list) or not (tables or "exercise" in document):
         raise BpcliError(f"{path} has no problems: write each one as a [[problem]] table with name, expr, inputs "
                          "and answers or backward")
-    folders = Folders.of(path)
+    folders = Folders.of(path, advice=" (grade has no --allow-paths: copy the file into the key's folder)")
     problems = [_key_problem(f"{path}, problem {index}", table, folders)
                 for index, table in enumerate(tables, start=1)]
     seed = 0
