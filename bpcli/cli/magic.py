@@ -24,7 +24,6 @@ from __future__ import annotations
 import numbers
 import shlex
 import sys
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import typer
@@ -32,13 +31,12 @@ import typer.main
 
 from bpcli.analyses.check import check
 from bpcli.analyses.derivative import derivative
-from bpcli.analyses.student_code import read_code
-from bpcli.engine.syntax.function_spec import is_spec
 from bpcli.analyses.grad import build, grad
 from bpcli.analyses.gradcheck import gradcheck
 from bpcli.analyses.hessian import hessian
 from bpcli.analyses.jacobian import jacobian
 from bpcli.analyses.result import GradResult
+from bpcli.analyses.student_code import read_code
 from bpcli.analyses.symbolic import symbolic
 from bpcli.cli import app, common  # app: the typer application, every command registered
 from bpcli.cli import graph as graph_command
@@ -48,6 +46,8 @@ from bpcli.cli.grad import GRADIENTS_ONLY_WITHOUT_JSON
 from bpcli.cli.hessian import vector_value
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import Limits
+from bpcli.engine.paths import path_text
+from bpcli.engine.syntax.function_spec import is_spec
 from bpcli.views.json_doc import dumps, grad_document
 
 COMMANDS = ("grad", "check", "gradcheck", "hessian", "jacobian", "graph")
@@ -111,7 +111,7 @@ def _run(line: str, cell: str | None, namespace: Mapping[str, Any]) -> Any:
     text = _expression(params, namespace)
     if name == "graph":  # -o PATH is --out PATH where the expression has no variable o, as on the command line
         given = params.get("out")  # --out's text: the context typer makes converts no paths
-        out, extra = common.short_out_option(text, extra, None if given is None else Path(given))
+        out, extra = common.short_out_option(text, extra, None if given is None else path_text(given))
         params["out"] = common.out_path(out)
     read = _Values(params, namespace)
     # --symbolic needs no values: a notebook variable that happens to share a name is not bound to it
@@ -126,7 +126,7 @@ def _shown(result: Any, params: dict[str, Any]) -> Any:
     if params.get("html") is not None:
         from bpcli.views.html import check_report  # a view only when asked for
 
-        common.write_output(check_report(result), common.out_path(Path(params["html"])))
+        common.write_output(check_report(result), common.out_path(path_text(params["html"])))
     if params.get("gradients_only"):
         if not isinstance(result, GradResult):
             raise BpcliError("--gradients-only leaves the first-order stages out of grad's --json document; it does "
@@ -271,11 +271,11 @@ def _check_functions(forward: str, params: dict, extra: list[str], namespace: Ma
         raise BpcliError("--forward picks the forward pass from a Python file; give no --file with it")
     max_length = params.get("max_length", common.DEFAULT_MAX_LENGTH)
     backward = params.get("backward")
-    function = backward is not None and picks_a_function(Path(backward))
+    function = backward is not None and picks_a_function(backward)
     if function and cell is not None:
         raise BpcliError("the backward pass is the cell or --backward FILE.py:NAME, not both")
     code = read_code(forward, str(backward) if function else None,
-                     lambda path: common.read_text(Path(path), max_length))
+                     lambda path: common.read_text(path, max_length))
     read = _Values(params, namespace)
     # typer reads the first binding word as the expression, as on the command line
     words = [params["expression"], *extra] if params.get("expression") is not None else extra
