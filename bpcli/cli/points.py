@@ -39,7 +39,7 @@ def run(
 
     fmt = output_format(out, fmt, json_output)
     names = column_option(columns)
-    if names is not None and (str(points) == "-" or path_suffix(points).lower() != ".npy"):
+    if names is not None and path_suffix(points).lower() != ".npy":  # standard input ("-") has no suffix
         raise BpcliError("--columns names the columns of a plain .npy file; the other formats name their own")
     result = _computed(text, points, values, fmt, expand, limits, names)
     common.warn_unused(result.warnings)
