@@ -6,9 +6,9 @@ import sys
 from typing import Any, List, Optional
 
 from bpcli.cli import common
+from bpcli.cli.declare import Argument, Option, command
 from bpcli.cli.encoding import respelling, tolerate_encoding
 from bpcli.cli.shared import console_styles, output_width
-from bpcli.cli.declare import Argument, Option, command
 
 
 @command(
