@@ -117,7 +117,7 @@ def _print(result: Any, precision: int) -> None:
     common.write_output(f"{sheet_markdown(variant, precision)}\n## Answers file\n\n```toml\n{template}```\n", None)
 
 
-def _write(result: Any, written: str, precision: int, read: Sequence[FilePath] = ()) -> None:
+def _write(result: Any, written: str, precision: int, read: Sequence[FilePath]) -> None:
     """Each variant's sheet and answers file: in the folder ``written``, or as ``written``.md and .toml; none
     over a file of ``read``, the files this run read."""
     from bpcli.views.exercise_sheet import answers_template, sheet_markdown  # a view only when written (start-up)
