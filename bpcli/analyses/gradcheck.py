@@ -36,8 +36,7 @@ from bpcli.engine.graph import INPUT
 from bpcli.engine.indexing import IndexProblem
 from bpcli.engine.limits import Limits
 from bpcli.engine.problem import Notice
-from bpcli.engine.record import NamedTuple
-from bpcli.engine.record import Record, field
+from bpcli.engine.record import NamedTuple, Record, field
 from bpcli.engine.shapes import size
 
 EPSILON = 2.0**-52

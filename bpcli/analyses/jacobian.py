@@ -19,8 +19,7 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.evaluate import Evaluation, Finding, evaluate
 from bpcli.engine.graph import INPUT, Graph
 from bpcli.engine.problem import Limits, Notice, Problem
-from bpcli.engine.record import NamedTuple
-from bpcli.engine.record import Record, field
+from bpcli.engine.record import NamedTuple, Record, field
 from bpcli.engine.shapes import size
 
 LAYOUTS = ("outputs-first", "inputs-first")

@@ -13,8 +13,7 @@ from bpcli.analyses import derivative as higher
 from bpcli.analyses.result import Result
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.problem import Limits, Problem, build
-from bpcli.engine.record import NamedTuple
-from bpcli.engine.record import Record, field
+from bpcli.engine.record import NamedTuple, Record, field
 from bpcli.engine.shapes import show
 from bpcli.engine.simplify import DEFAULT_MAX_SIZE, simplify
 
