@@ -34,7 +34,7 @@ from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, Limits
 from bpcli.engine.paths import is_inside, joined, path_parent, path_text, resolved_path
 from bpcli.engine.record import Record, replace
-from bpcli.engine.values import ValueReader, read_bytes, toml_table, utf8_text
+from bpcli.engine.values import ValueReader, read_text_file, toml_table
 
 if TYPE_CHECKING:
     from bpcli.analyses.student_code import StudentCode
@@ -167,7 +167,7 @@ def read_toml(path: str, limit: int, raise_with: str = "--max-length") -> dict[s
     import tomllib  # only for answers files (start-up)
 
     try:
-        return tomllib.loads(_read(path, limit, raise_with), parse_float=Written)
+        return tomllib.loads(read_text_file(path, limit, raise_with), parse_float=Written)
     except tomllib.TOMLDecodeError as error:
         raise BpcliError(f"{path} is not valid TOML: {error}") from None
     except ValueError:  # Python's int refuses a whole number of more than 4,300 digits
@@ -261,7 +261,7 @@ def _code(entry: Entry, max_length: int) -> StudentCode | None:
                          "(backward = \"@layers.py:affine_backward\")")
 
     def read(path: str) -> str:  # inside the answers file's folder, as every @ path
-        return _read(entry.folders.resolve(path), max_length)
+        return read_text_file(entry.folders.resolve(path), max_length)
 
     from bpcli.analyses.student_code import read_code  # only for an answer that picks functions (start-up)
 
@@ -302,12 +302,10 @@ def read_text(folders: Folders, text: str, max_length: int, key: str) -> str:
     """Inline text, or the contents of @file (inside ``folders``), at most ``max_length`` bytes."""
     stripped = text.strip()
     if stripped.startswith("@"):
-        return _read(folders.resolve(stripped[1:]), max_length)
+        return read_text_file(folders.resolve(stripped[1:]), max_length)
     if len(text.encode("utf-8")) > max_length:
         raise BpcliError(f"{key} holds more than {max_length:,} bytes, the most bpcli reads as an expression "
                          "(raise the limit with --max-length)")
     return text
 
 
-def _read(path: str, limit: int, raise_with: str = "--max-length") -> str:
-    return utf8_text(path, read_bytes(path, limit=limit, raise_with=raise_with))

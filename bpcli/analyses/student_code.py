@@ -25,11 +25,10 @@ from typing import Callable, Collection
 from bpcli.analyses.backward_file import Scope
 from bpcli.engine.errors import BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH
-from bpcli.engine.paths import path_text
 from bpcli.engine.record import Record
 from bpcli.engine.syntax.function_spec import split_spec
 from bpcli.engine.syntax.functions import CACHE, Function, read_function
-from bpcli.engine.values import read_bytes, utf8_text
+from bpcli.engine.values import read_text_file
 
 
 class Signature(Record, frozen=True):
@@ -73,11 +72,7 @@ def read_code(forward: str, backward: str | None = None, read: Callable[[str], s
         >>> result.passed, result.problems[0].upstream.source
         (True, 'random')
     """
-    def bounded(path: str) -> str:
-        named = path_text(path)
-        return utf8_text(named, read_bytes(named, limit=max_length, raise_with="--max-length"))
-
-    reader = read or bounded
+    reader = read or (lambda path: read_text_file(path, max_length))
     return student_code(load_function(forward, reader), None if backward is None else load_function(backward, reader))
 
 

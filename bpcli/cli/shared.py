@@ -16,7 +16,7 @@ from bpcli.engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, BpcliError
 from bpcli.engine.limits import DEFAULT_MAX_LENGTH, DEFAULT_MAX_TOTAL_ELEMENTS, Limits
 from bpcli.engine.paths import path_text
 from bpcli.engine.printable import printable
-from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_bytes, utf8_text
+from bpcli.engine.values import Constant, ShapeOnly, ValueReader, read_text_file
 
 if TYPE_CHECKING:  # a path is text (the quick reader) or a pathlib.Path (typer): engine/paths.py reads either
     from typing import TypeVar
@@ -315,9 +315,7 @@ def read_expression(
 
 def read_text(path: FilePath, max_length: int = DEFAULT_MAX_LENGTH) -> str:
     """A text file of at most ``max_length`` bytes (more is never read)."""
-    named = path_text(path)
-    source = "standard input" if named == "-" else named
-    return utf8_text(source, read_bytes(named, limit=max_length, raise_with="--max-length"))
+    return read_text_file(path, max_length)
 
 
 def read_stdin(max_length: int = DEFAULT_MAX_LENGTH) -> str:

@@ -419,6 +419,13 @@ def _spelling_hint(text: str, position: int) -> str:
     return f" ({word.group()} is not JSON: write {spelt}, as in '[{spelt}, 1]')"
 
 
+def read_text_file(path: FilePath, limit: int, raise_with: str = "--max-length") -> str:
+    """A UTF-8 text file (or standard input, for ``-``) of at most ``limit`` bytes: an expression's,
+    a backward pass's, an answers file's, a student's Python file."""
+    named = path_text(path)
+    return utf8_text("standard input" if named == "-" else named, read_bytes(named, limit=limit, raise_with=raise_with))
+
+
 _BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 
 
