@@ -35,7 +35,7 @@ from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
 from bpcli.engine.record import NamedTuple, Record, field
 from bpcli.engine.shapes import show, value_shape
 from bpcli.engine.values import (
-    MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows, utf8_text,
+    BYTE_ORDER_MARK, MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows, utf8_text,
 )
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ def is_jsonl(data: bytes) -> bool:
     """Whether points given without a file name are JSON Lines: the first character that is not blank
     (after the byte order mark an editor may write, which the readers skip) is ``{``; else they are CSV.
     Both paths of ``--points -`` decide here (few_points too)."""
-    return data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
+    return data.removeprefix(BYTE_ORDER_MARK).lstrip()[:1] == b"{"
 
 
 def _read_csv(path: FilePath, data: bytes, context: _Context | None = None) -> dict[str, Any]:
@@ -330,7 +330,7 @@ def _read_csv_carefully(path: FilePath, data: bytes) -> dict[str, Any]:
 
 def csv_body(path: FilePath, data: bytes) -> tuple[list[str], memoryview] | None:
     """The names of the header row (checked) and the bytes beneath it, or None for a file of one line."""
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    start = len(BYTE_ORDER_MARK) if data.startswith(BYTE_ORDER_MARK) else 0
     end = data.find(b"\n", start)
     if end < 0:
         return None
