@@ -325,7 +325,7 @@ def _read_csv(path: FilePath, data: bytes, context: _Context | None = None) -> d
 
 def _read_csv_carefully(path: FilePath, data: bytes) -> dict[str, Any]:
     names, numbers, underflowed = csv_rows(path, data)
-    return underflowed.columns(names, _array(numbers, len(names)))
+    return underflowed.columns(names, numbers)
 
 
 def csv_body(path: FilePath, data: bytes) -> tuple[list[str], memoryview] | None:
@@ -432,13 +432,6 @@ def csv_rows(path: FilePath, data: bytes) -> tuple[list[str], list[list[float]],
     return names, numbers, underflowed
 
 
-def _array(numbers: list[list[float]], width: int) -> Any:
-    """Rows of numbers as a 2-D float64 array (no rows: 0 by ``width``; rows of no columns: rows by 0)."""
-    import numpy as np  # numpy only where arrays are (start-up)
-
-    return np.array(numbers, dtype=np.float64).reshape(len(numbers), width)
-
-
 class Underflowed:
     """Per column, the numbers written nonzero that float64 made 0 (1e-400), so that they are reported."""
 
@@ -455,13 +448,18 @@ class Underflowed:
     def any(self) -> bool:
         return any(self.count)
 
-    def columns(self, names: list[str], array: Any) -> dict[str, Any]:
+    def columns(self, names: list[str], numbers: list[list[float]]) -> dict[str, Any]:
+        """The rows' numbers as float64 columns by name, each marked with what underflowed in it (the array
+        is rows by names even with no rows, or no names)."""
+        import numpy as np  # numpy only where arrays are (start-up)
+
+        array = np.array(numbers, dtype=np.float64).reshape(len(numbers), len(names))
         return {name: marked_underflow(array[:, i], self.first[i], self.count[i]) for i, name in enumerate(names)}
 
 
 def _read_jsonl(path: FilePath, data: bytes, context: _Context | None = None) -> dict[str, Any]:
     names, numbers, underflowed = jsonl_rows(path, data)
-    return underflowed.columns(names, _array(numbers, len(names)))
+    return underflowed.columns(names, numbers)
 
 
 def jsonl_rows(path: FilePath, data: bytes) -> tuple[list[str], list[list[float]], Underflowed]:
