@@ -98,7 +98,7 @@ class Record:
 
 def _require_defaults_last(name: str, defaulted: list[bool]) -> None:
     """Fields are arguments in order: once one has a default, every later one must (as dataclasses)."""
-    if False in defaulted[defaulted.index(True) if True in defaulted else len(defaulted):]:
+    if True in defaulted and not all(defaulted[defaulted.index(True):]):
         raise TypeError(f"{name}: a field without a default follows one with a default")
 
 
