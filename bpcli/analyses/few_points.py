@@ -89,12 +89,12 @@ def few_points(
         if differentiated is None:
             return None
         source, jsonl = STDIN, is_jsonl(data)
-    if _too_much(data, differentiated[0]):
+    problem, adjoints = differentiated
+    if _too_much(data, problem):
         return None  # too many rows to be worth it, known before a cell is read
     table = _table(source, data, jsonl)
     if table is None:
         return None
-    problem, adjoints = differentiated
     graph = problem.graph
     variables = [graph.nodes[v].name for v in graph.variables]
     values, notices, count = bound_columns(variables, table, table, bindings,
