@@ -70,14 +70,15 @@ def few_points(
     numpy path, which reads the table first). The rows are bounded before a cell is read.
     """
     if data is None:
-        if path_suffix(points).lower() not in TEXT_SUFFIXES or not _small_file(points):
+        suffix = path_suffix(points).lower()
+        if suffix not in TEXT_SUFFIXES or not _small_file(points):
             return None
         differentiated = _differentiated(expression, expand, limits)
         if differentiated is None:
             return None
         data = read_bytes(points, " (the points)")
         source: FilePath = points
-        jsonl = path_suffix(points).lower() == ".jsonl"
+        jsonl = suffix == ".jsonl"
     else:
         if len(data) > SMALL_BYTES:
             return None
@@ -88,12 +89,12 @@ def few_points(
         if differentiated is None:
             return None
         source, jsonl = STDIN, is_jsonl(data)
-    if _too_much(data, differentiated[0]):
+    problem, adjoints = differentiated
+    if _too_much(data, problem):
         return None  # too many rows to be worth it, known before a cell is read
     table = _table(source, data, jsonl)
     if table is None:
         return None
-    problem, adjoints = differentiated
     graph = problem.graph
     variables = [graph.nodes[v].name for v in graph.variables]
     values, notices, count = bound_columns(variables, table, table, bindings,

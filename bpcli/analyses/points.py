@@ -35,7 +35,7 @@ from bpcli.engine.problem import Limits, Notice, Problem, build, to_value
 from bpcli.engine.record import NamedTuple, Record, field
 from bpcli.engine.shapes import show, value_shape
 from bpcli.engine.values import (
-    MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows, utf8_text,
+    BYTE_ORDER_MARK, MAX_FILE_BYTES, NUMBER, load_npy, marked_underflow, read_bytes, underflows, utf8_text,
 )
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ def is_jsonl(data: bytes) -> bool:
     """Whether points given without a file name are JSON Lines: the first character that is not blank
     (after the byte order mark an editor may write, which the readers skip) is ``{``; else they are CSV.
     Both paths of ``--points -`` decide here (few_points too)."""
-    return data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{"
+    return data.removeprefix(BYTE_ORDER_MARK).lstrip()[:1] == b"{"
 
 
 def _read_csv(path: FilePath, data: bytes, context: _Context | None = None) -> dict[str, Any]:
@@ -325,12 +325,12 @@ def _read_csv(path: FilePath, data: bytes, context: _Context | None = None) -> d
 
 def _read_csv_carefully(path: FilePath, data: bytes) -> dict[str, Any]:
     names, numbers, underflowed = csv_rows(path, data)
-    return underflowed.columns(names, _array(numbers, len(names)))
+    return underflowed.columns(names, numbers)
 
 
 def csv_body(path: FilePath, data: bytes) -> tuple[list[str], memoryview] | None:
     """The names of the header row (checked) and the bytes beneath it, or None for a file of one line."""
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    start = len(BYTE_ORDER_MARK) if data.startswith(BYTE_ORDER_MARK) else 0
     end = data.find(b"\n", start)
     if end < 0:
         return None
@@ -432,13 +432,6 @@ def csv_rows(path: FilePath, data: bytes) -> tuple[list[str], list[list[float]],
     return names, numbers, underflowed
 
 
-def _array(numbers: list[list[float]], width: int) -> Any:
-    """Rows of numbers as a 2-D float64 array (no rows: 0 by ``width``; rows of no columns: rows by 0)."""
-    import numpy as np  # numpy only where arrays are (start-up)
-
-    return np.array(numbers, dtype=np.float64).reshape(len(numbers), width)
-
-
 class Underflowed:
     """Per column, the numbers written nonzero that float64 made 0 (1e-400), so that they are reported."""
 
@@ -455,13 +448,18 @@ class Underflowed:
     def any(self) -> bool:
         return any(self.count)
 
-    def columns(self, names: list[str], array: Any) -> dict[str, Any]:
+    def columns(self, names: list[str], numbers: list[list[float]]) -> dict[str, Any]:
+        """The rows' numbers as float64 columns by name, each marked with what underflowed in it (the array
+        is rows by names even with no rows, or no names)."""
+        import numpy as np  # numpy only where arrays are (start-up)
+
+        array = np.array(numbers, dtype=np.float64).reshape(len(numbers), len(names))
         return {name: marked_underflow(array[:, i], self.first[i], self.count[i]) for i, name in enumerate(names)}
 
 
 def _read_jsonl(path: FilePath, data: bytes, context: _Context | None = None) -> dict[str, Any]:
     names, numbers, underflowed = jsonl_rows(path, data)
-    return underflowed.columns(names, _array(numbers, len(names)))
+    return underflowed.columns(names, numbers)
 
 
 def jsonl_rows(path: FilePath, data: bytes) -> tuple[list[str], list[list[float]], Underflowed]:

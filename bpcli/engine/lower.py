@@ -471,6 +471,8 @@ class _Lowering:
             self._refuse_floats(node, argument.elements if type(argument) is Tuple else (argument,))
 
     def _refuse_floats(self, node: Call, items: tuple[Expr, ...]) -> None:
+        """The first of ``items`` numpy would compute as a float, refused by name (with the integer to write
+        where it is a whole float literal); nothing for integers."""
         for item in items:
             if _float_valued(item):
                 value = _float_literal(item)

@@ -98,7 +98,7 @@ class Record:
 
 def _require_defaults_last(name: str, defaulted: list[bool]) -> None:
     """Fields are arguments in order: once one has a default, every later one must (as dataclasses)."""
-    if False in defaulted[defaulted.index(True) if True in defaulted else len(defaulted):]:
+    if True in defaulted and not all(defaulted[defaulted.index(True):]):
         raise TypeError(f"{name}: a field without a default follows one with a default")
 
 
@@ -108,6 +108,7 @@ def _require_defaults_last(name: str, defaulted: list[bool]) -> None:
 # microsecond more than a compiled one.
 _COMPILE_AFTER = 64
 _MADE_PLAINLY: dict[type, int] = {}
+_NO_DEFAULT = object()  # a field without a default; in a compiled __init__, a factory's field not given
 
 
 def _first_init(record: Record, *args: Any, **kwargs: Any) -> None:
@@ -148,9 +149,6 @@ def _made_plainly(record: Record, cls: type[Record], args: tuple[Any, ...], kwar
     if getattr(cls, "__post_init__", None) is not None:
         record.__post_init__()  # type: ignore[attr-defined]
     return True
-
-
-_NO_DEFAULT = object()  # a factory's field not given: the factory makes its value
 
 
 def _compiled_init(cls: type[Record]) -> Callable[..., None]:

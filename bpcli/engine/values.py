@@ -426,7 +426,7 @@ def read_text_file(path: FilePath, limit: int, raise_with: str = "--max-length")
     return utf8_text("standard input" if named == "-" else named, read_bytes(named, limit=limit, raise_with=raise_with))
 
 
-_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"  # as Windows editors write it first: not part of the text
 
 
 def utf8_text(source: FilePath, data: bytes) -> str:
@@ -434,7 +434,7 @@ def utf8_text(source: FilePath, data: bytes) -> str:
     text); ``source``, a path or "standard input", names it in the error. (What the utf-8-sig codec does,
     counting a bad byte from after the mark as it does, without that codec's import.)"""
     try:
-        return data.removeprefix(_BYTE_ORDER_MARK).decode("utf-8")
+        return data.removeprefix(BYTE_ORDER_MARK).decode("utf-8")
     except UnicodeDecodeError as error:
         raise BpcliError(f"{source} is not UTF-8 text (byte {error.start})") from None
 
