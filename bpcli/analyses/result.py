@@ -404,10 +404,17 @@ class TapeGradResult(GradResult):
         return [Fork(names[k][1], tuple(shares_of), run.adjoint[k]) for k, shares_of in contributions.items()]
 
     @staticmethod
-    def stage_like(op: str, inputs: tuple[str, ...], name: str) -> Stage:
-        """The stage the graph makes of the gate ``op`` alone, its inputs and itself named as given (its
-        numbers whatever they are): the JSON document's template of every such stage of the tape."""
-        return _one_gate_stage(op, inputs, name)
+    def stage_like(op: str, arity: int, repeated: bool) -> Stage:
+        """The stage the graph makes of the gate ``op`` alone, its inputs and itself named by placeholders
+        (both inputs one value, for ``repeated``; its numbers whatever they are): the JSON document's
+        template of every such stage of the tape, made a format string by ``as_format``."""
+        return _stage_texts(op, arity, repeated)[0]
+
+    @staticmethod
+    def as_format(text: str) -> str:
+        """A text of ``stage_like``'s made a format string of the stage's name and its inputs' names
+        (``{0}``, ``{1}``, ``{2}``), its own braces escaped."""
+        return _as_format(text)
 
 
 class _TapeStages(Sequence[Stage]):
@@ -468,14 +475,17 @@ def _stage_texts(op: str, arity: int, repeated: bool) -> tuple[Stage, str, tuple
     name and its inputs' names (both inputs one value, for ``repeated``)."""
     name, *inputs = _PLACEHOLDERS[: 1 + arity]
     like = _one_gate_stage(op, (inputs[0],) * arity if repeated else tuple(inputs), name)
-    places = {placeholder: f"{{{place}}}" for place, placeholder in enumerate(_PLACEHOLDERS)}
+    formulas = tuple(None if formula is None else _as_format(formula) for formula in like.formulas)
+    return like, _as_format(like.expr), formulas
 
-    def template(text: str) -> str:  # names hold no braces
-        escaped = text.replace("{", "{{").replace("}", "}}")
-        return re.sub("|".join(rf"\b{p}\b" for p in _PLACEHOLDERS), lambda m: places[m.group()], escaped)
 
-    formulas = tuple(None if formula is None else template(formula) for formula in like.formulas)
-    return like, template(like.expr), formulas
+_PLACES = {placeholder: f"{{{place}}}" for place, placeholder in enumerate(_PLACEHOLDERS)}
+
+
+def _as_format(text: str) -> str:
+    """``text`` with each placeholder made its format field, its braces escaped (names hold no braces)."""
+    escaped = text.replace("{", "{{").replace("}", "}}")
+    return re.sub("|".join(rf"\b{p}\b" for p in _PLACEHOLDERS), lambda m: _PLACES[m.group()], escaped)
 
 
 @lru_cache(maxsize=None)
