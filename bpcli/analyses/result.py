@@ -166,9 +166,10 @@ class GradResult(Result):
         with collector_paused():  # many small objects, no cycles (see collector_paused)
             return [self._stage(index, node) for index, node in enumerate(self.graph.stages, start=1)]
 
-    @property
+    @cached_property
     def tensors(self) -> bool:
-        """Whether an input, the output or a stage holds an array (the table then shows shapes)."""
+        """Whether an input, the output or a stage holds an array (the table then shows shapes; read by both
+        its tables: one walk of the graph)."""
         graph = self.graph
         return any(shape != () for shape in self.shapes.values()) or any(graph.shape(n) != () for n in graph.stages)
 
