@@ -489,8 +489,7 @@ def _as_format(text: str) -> str:
     return re.sub("|".join(rf"\b{p}\b" for p in _PLACEHOLDERS), lambda m: _PLACES[m.group()], escaped)
 
 
-@lru_cache(maxsize=None)
-def _one_gate_stage(op: str, inputs: tuple[str, ...], name: str) -> Stage:
+def _one_gate_stage(op: str, inputs: tuple[str, ...], name: str) -> Stage:  # cached by its one caller
     gate = REGISTRY[op]
     text = re.sub(r"\b[ab]\b", lambda letter: inputs["ab".index(letter.group())], gate.syntax)
     problem = Problem.of(f"{name} = {text}", {variable: 0.5 for variable in inputs})
