@@ -116,7 +116,7 @@ def _plain_table(table: Table) -> Optional[PlainTable]:
     title = _plain_text(table.title) if table.title else ""
     every = [title, *texts, *(cell for column in rows for cell in column)]
     # A text of line breaks alone is wrapped by rich's grid into nothing at all: rich lays it out.
-    if any(text is None or not one_cell_wide(text) or (text and not str(text).strip("\n")) for text in every):
+    if any(text is None or not one_cell_wide(text) or (text and not text.strip("\n")) for text in every):
         return None
     return PlainTable(
         str(title), tuple(map(str, texts)), [tuple(map(str, row)) for row in zip(*rows)],
@@ -150,9 +150,9 @@ def fitted(table: Table, heading: str = "{0}") -> Fitted:
 def column_widths(table: Table, console: Console, options: ConsoleOptions) -> Optional[list[int]]:
     """Each column's content width within ``options.max_width``, none narrower than its longest word;
     None where the table cannot fit so."""
-    unbounded = options.update_width(_UNBOUNDED)
     from bpcli.views.plain_layout import fitted_widths  # only fitted tables need it (start-up: not a Markdown view)
 
+    unbounded = options.update_width(_UNBOUNDED)
     ranges = [_column_range(column, console, unbounded) for column in table.columns]
     return fitted_widths(ranges, options.max_width - _chrome(table))
 
