@@ -55,9 +55,9 @@ def grad_document(
         "constants": result.constants,
     }
     if not gradients_only:
-        run = getattr(result, "run", None) if streamed else None  # a TapeGradResult's: the tape's arrays
-        document["stages"] = [_stage(stage, value) for stage in result.stages] if run is None else _Encoded(
-            lambda: _tape_stages(result))
+        on_tape = streamed and getattr(result, "run", None) is not None  # a TapeGradResult's: the tape's arrays
+        document["stages"] = _Encoded(lambda: _tape_stages(result)) if on_tape else [
+            _stage(stage, value) for stage in result.stages]
         document["forks"] = {
             fork.name: {
                 "contributions": [{"stage": c.stage, "value": value(c.value)} for c in fork.contributions],
