@@ -185,14 +185,14 @@ def _with_widths(table: Table, widths: list[int]) -> Table:
 
 def _fields(fields: list[tuple[str, Text]], console: Console, options: ConsoleOptions) -> RenderableType:
     """A block's fields: each heading beside its cell, or above it where the two do not fit side by side."""
-    from bpcli.views.plain_layout import FIELD_INDENT  # only fitted tables need it (start-up: not a Markdown view)
+    from bpcli.views.plain_layout import FIELD_GAP, FIELD_INDENT  # only fitted tables need them (start-up)
 
     label_width = max(len(label) for label, _ in fields)
     unbounded = options.update_width(_UNBOUNDED)
     widest_word = max(Measurement.get(console, unbounded, cell).minimum for _, cell in fields)
     lines: list[RenderableType] = []
-    if label_width + 2 + widest_word <= options.max_width:
-        grid = Table.grid(padding=(0, 2), pad_edge=False)
+    if label_width + FIELD_GAP + widest_word <= options.max_width:
+        grid = Table.grid(padding=(0, FIELD_GAP), pad_edge=False)
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
         for label, cell in fields:
