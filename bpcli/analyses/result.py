@@ -391,7 +391,7 @@ class TapeGradResult(GradResult):
         uses = bytearray(len(ops))  # how many uses each entry has, up to 2
         for i, op in enumerate(ops):
             if op != tape.VARIABLE:
-                for k in (first[i], second[i]) if second[i] >= 0 else (first[i],):
+                for k in _operands(first[i], second[i]):
                     uses[k] = min(uses[k] + 1, 2)
         contributions: dict[int, list[Contribution]] = {k: [] for k in range(len(ops)) if uses[k] == 2}
         shares = run.shares
@@ -399,7 +399,7 @@ class TapeGradResult(GradResult):
             if ops[i] == tape.VARIABLE:
                 continue
             number, name = names[i]
-            for position, k in enumerate((first[i], second[i]) if second[i] >= 0 else (first[i],)):
+            for position, k in enumerate(_operands(first[i], second[i])):
                 if k in contributions:
                     contributions[k].append(Contribution(name, number, shares[2 * i + position]))
         return [Fork(names[k][1], tuple(shares_of), run.adjoint[k]) for k, shares_of in contributions.items()]
@@ -453,7 +453,7 @@ class _TapeStages(Sequence[Stage]):
     def _stage(self, entry: int) -> Stage:
         run, names = self.result.run, self.result.names
         first, second = run.tape.first[entry], run.tape.second[entry]
-        operands = (first,) if second < 0 else (first, second)
+        operands = _operands(first, second)
         like, expr, formulas = _stage_texts(self.opcodes[run.tape.ops[entry]], len(operands), first == second)
         index, name = names[entry]
         inputs = tuple([names[k][1] for k in operands])
@@ -465,6 +465,11 @@ class _TapeStages(Sequence[Stage]):
             upstream=run.adjoint[entry],
             downstream=tuple([run.shares[2 * entry + p] for p in range(len(operands))]),
         )
+
+
+def _operands(first: int, second: int) -> tuple[int, ...]:
+    """A tape entry's inputs: its first, and its second where it has one (a second below 0: none)."""
+    return (first,) if second < 0 else (first, second)
 
 
 _PLACEHOLDERS = ("qqstage", "qqin0", "qqin1")  # words no gate or formula text holds
