@@ -166,9 +166,10 @@ class GradResult(Result):
         with collector_paused():  # many small objects, no cycles (see collector_paused)
             return [self._stage(index, node) for index, node in enumerate(self.graph.stages, start=1)]
 
-    @property
+    @cached_property
     def tensors(self) -> bool:
-        """Whether an input, the output or a stage holds an array (the table then shows shapes)."""
+        """Whether an input, the output or a stage holds an array (the table then shows shapes; read by both
+        its tables: one walk of the graph)."""
         graph = self.graph
         return any(shape != () for shape in self.shapes.values()) or any(graph.shape(n) != () for n in graph.stages)
 
@@ -390,7 +391,7 @@ class TapeGradResult(GradResult):
         uses = bytearray(len(ops))  # how many uses each entry has, up to 2
         for i, op in enumerate(ops):
             if op != tape.VARIABLE:
-                for k in (first[i], second[i]) if second[i] >= 0 else (first[i],):
+                for k in _operands(first[i], second[i]):
                     uses[k] = min(uses[k] + 1, 2)
         contributions: dict[int, list[Contribution]] = {k: [] for k in range(len(ops)) if uses[k] == 2}
         shares = run.shares
@@ -398,16 +399,23 @@ class TapeGradResult(GradResult):
             if ops[i] == tape.VARIABLE:
                 continue
             number, name = names[i]
-            for position, k in enumerate((first[i], second[i]) if second[i] >= 0 else (first[i],)):
+            for position, k in enumerate(_operands(first[i], second[i])):
                 if k in contributions:
                     contributions[k].append(Contribution(name, number, shares[2 * i + position]))
         return [Fork(names[k][1], tuple(shares_of), run.adjoint[k]) for k, shares_of in contributions.items()]
 
     @staticmethod
-    def stage_like(op: str, inputs: tuple[str, ...], name: str) -> Stage:
-        """The stage the graph makes of the gate ``op`` alone, its inputs and itself named as given (its
-        numbers whatever they are): the JSON document's template of every such stage of the tape."""
-        return _one_gate_stage(op, inputs, name)
+    def stage_like(op: str, arity: int, repeated: bool) -> Stage:
+        """The stage the graph makes of the gate ``op`` alone, its inputs and itself named by placeholders
+        (both inputs one value, for ``repeated``; its numbers whatever they are): the JSON document's
+        template of every such stage of the tape, made a format string by ``as_format``."""
+        return _stage_texts(op, arity, repeated)[0]
+
+    @staticmethod
+    def as_format(text: str) -> str:
+        """A text of ``stage_like``'s made a format string of the stage's name and its inputs' names
+        (``{0}``, ``{1}``, ``{2}``), its own braces escaped."""
+        return _as_format(text)
 
 
 class _TapeStages(Sequence[Stage]):
@@ -445,7 +453,7 @@ class _TapeStages(Sequence[Stage]):
     def _stage(self, entry: int) -> Stage:
         run, names = self.result.run, self.result.names
         first, second = run.tape.first[entry], run.tape.second[entry]
-        operands = (first,) if second < 0 else (first, second)
+        operands = _operands(first, second)
         like, expr, formulas = _stage_texts(self.opcodes[run.tape.ops[entry]], len(operands), first == second)
         index, name = names[entry]
         inputs = tuple([names[k][1] for k in operands])
@@ -459,6 +467,11 @@ class _TapeStages(Sequence[Stage]):
         )
 
 
+def _operands(first: int, second: int) -> tuple[int, ...]:
+    """A tape entry's inputs: its first, and its second where it has one (a second below 0: none)."""
+    return (first,) if second < 0 else (first, second)
+
+
 _PLACEHOLDERS = ("qqstage", "qqin0", "qqin1")  # words no gate or formula text holds
 
 
@@ -468,18 +481,20 @@ def _stage_texts(op: str, arity: int, repeated: bool) -> tuple[Stage, str, tuple
     name and its inputs' names (both inputs one value, for ``repeated``)."""
     name, *inputs = _PLACEHOLDERS[: 1 + arity]
     like = _one_gate_stage(op, (inputs[0],) * arity if repeated else tuple(inputs), name)
-    places = {placeholder: f"{{{place}}}" for place, placeholder in enumerate(_PLACEHOLDERS)}
-
-    def template(text: str) -> str:  # names hold no braces
-        escaped = text.replace("{", "{{").replace("}", "}}")
-        return re.sub("|".join(rf"\b{p}\b" for p in _PLACEHOLDERS), lambda m: places[m.group()], escaped)
-
-    formulas = tuple(None if formula is None else template(formula) for formula in like.formulas)
-    return like, template(like.expr), formulas
+    formulas = tuple(None if formula is None else _as_format(formula) for formula in like.formulas)
+    return like, _as_format(like.expr), formulas
 
 
-@lru_cache(maxsize=None)
-def _one_gate_stage(op: str, inputs: tuple[str, ...], name: str) -> Stage:
+_PLACES = {placeholder: f"{{{place}}}" for place, placeholder in enumerate(_PLACEHOLDERS)}
+
+
+def _as_format(text: str) -> str:
+    """``text`` with each placeholder made its format field, its braces escaped (names hold no braces)."""
+    escaped = text.replace("{", "{{").replace("}", "}}")
+    return re.sub("|".join(rf"\b{p}\b" for p in _PLACEHOLDERS), lambda m: _PLACES[m.group()], escaped)
+
+
+def _one_gate_stage(op: str, inputs: tuple[str, ...], name: str) -> Stage:  # cached by its one caller
     gate = REGISTRY[op]
     text = re.sub(r"\b[ab]\b", lambda letter: inputs["ab".index(letter.group())], gate.syntax)
     problem = Problem.of(f"{name} = {text}", {variable: 0.5 for variable in inputs})

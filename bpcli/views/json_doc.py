@@ -55,9 +55,9 @@ def grad_document(
         "constants": result.constants,
     }
     if not gradients_only:
-        run = getattr(result, "run", None) if streamed else None  # a TapeGradResult's: the tape's arrays
-        document["stages"] = [_stage(stage, value) for stage in result.stages] if run is None else _Encoded(
-            lambda: _tape_stages(run, result.names, result.stage_like))
+        on_tape = streamed and getattr(result, "run", None) is not None  # a TapeGradResult's: the tape's arrays
+        document["stages"] = _Encoded(lambda: _tape_stages(result)) if on_tape else [
+            _stage(stage, value) for stage in result.stages]
         document["forks"] = {
             fork.name: {
                 "contributions": [{"stage": c.stage, "value": value(c.value)} for c in fork.contributions],
@@ -383,13 +383,12 @@ class _Encoded:
         self.chunks = chunks  # called each time the document is written
 
 
-# A stage of the tape is written from a template: the stage the graph makes of its gate alone, with these
-# names for its inputs and itself and a hole for each number, written by _stage itself (so the two writers
-# cannot differ). The names are words no gate or formula text holds.
-_PLACEHOLDERS = ("qqin0", "qqin1", "qqstage")
+# A stage of the tape is written from a template: the stage the graph makes of its gate alone (the result's
+# ``stage_like``, its names placeholders that ``as_format`` makes format fields), with a hole for each number,
+# written by _stage itself (so the two writers cannot differ).
 _HOLE = "\ue000"  # marks a number's hole in a template's first text (a private-use character)
-# The holes in order: the stage's number, its name, its inputs' names, then its numbers.
-_INDEX, _VALUE, _UPSTREAM, _LOCAL, _DOWNSTREAM = 0, 4, 5, (6, 7), (8, 9)
+# The holes in order, after the stage's name and its inputs' names (fields 0 to 2): its number, then its numbers.
+_INDEX, _VALUE, _UPSTREAM, _LOCAL, _DOWNSTREAM = 3, 4, 5, (6, 7), (8, 9)
 
 
 class _Hole(NamedTuple):
@@ -400,31 +399,26 @@ def _hole_text(hole: Any) -> str:
     return f"{_HOLE}{hole.place}{_HOLE}"
 
 
-def _stage_template(stage_like: Callable[[str, tuple[str, ...], str], Any], op: str, inputs: tuple[str, ...]) -> str:
-    """The format string of the stage of ``op`` on ``inputs`` (placeholders; the same one twice for x * x),
-    for ``str.format(index, name, input 0's name, input 1's name, value, upstream, local 0, local 1,
+def _stage_template(result: Any, op: str, arity: int, repeated: bool) -> str:
+    """The format string of the stage of ``op`` on ``arity`` inputs (both one value, for ``repeated``: x * x),
+    for ``str.format(name, input 0's name, input 1's name, index, value, upstream, local 0, local 1,
     downstream 0, downstream 1)``: _stage's own text of the gate alone, its names and numbers made holes."""
-    stage = stage_like(op, inputs, _PLACEHOLDERS[2])
-    arity = len(inputs)
+    stage = result.stage_like(op, arity, repeated)
     marked = stage._replace(index=_hole_text(_Hole(_INDEX)), value=_Hole(_VALUE), upstream=_Hole(_UPSTREAM),
                             local=tuple(_Hole(p) for p in _LOCAL[:arity]),
                             downstream=tuple(_Hole(p) for p in _DOWNSTREAM[:arity]))
-    text = _compact(_stage(marked, _hole_text)).replace("{", "{{").replace("}", "}}")
-    text = re.sub(f'"{_HOLE}(\\d+){_HOLE}"', r"{\1}", text)
-    places = {_PLACEHOLDERS[2]: "{1}", _PLACEHOLDERS[0]: "{2}", _PLACEHOLDERS[1]: "{3}"}
-    return re.sub("|".join(rf"\b{name}\b" for name in _PLACEHOLDERS), lambda name: places[name.group()], text)
+    return re.sub(f'"{_HOLE}(\\d+){_HOLE}"', r"{\1}", result.as_format(_compact(_stage(marked, _hole_text))))
 
 
 _STAGES_PER_CHUNK = 2_000
 
 
-def _tape_stages(run: Any, names: list[tuple[int, str]],
-                 stage_like: Callable[[str, tuple[str, ...], str], Any]) -> Iterator[list[str]]:
+def _tape_stages(result: Any) -> Iterator[list[str]]:
     """The JSON text of every stage of a tape's run (engine/tape.py), in chunks: each from the template of
     its gate (and of whether its two inputs are one value), its names and numbers filled in."""
     from bpcli.engine.tape import OPS, VARIABLE  # the tape's opcodes: the positions in OPS
 
-    one, two = _PLACEHOLDERS[:1], _PLACEHOLDERS[:2]
+    run, names = result.run, result.names
     templates: dict[tuple[int, bool], str] = {}
     ops, first, second = run.tape.ops, run.tape.first, run.tape.second
     values, adjoint, local, shares = run.values, run.adjoint, run.local, run.shares
@@ -437,11 +431,10 @@ def _tape_stages(run: Any, names: list[tuple[int, str]],
         key = (op, a == b)
         template = templates.get(key)
         if template is None:
-            template = templates[key] = _stage_template(
-                stage_like, OPS[op], one if b < 0 else one * 2 if a == b else two)
+            template = templates[key] = _stage_template(result, OPS[op], 1 if b < 0 else 2, a == b)
         index, name = names[i]
         chunk.append(template.format(
-            index, name, names[a][1], names[b][1] if b >= 0 else "", number_text(values[i] + 0.0),
+            name, names[a][1], names[b][1] if b >= 0 else "", index, number_text(values[i] + 0.0),
             number_text(adjoint[i] + 0.0), number_text(local[2 * i] + 0.0), number_text(local[2 * i + 1] + 0.0),
             number_text(shares[2 * i] + 0.0), number_text(shares[2 * i + 1] + 0.0)))
         if len(chunk) == _STAGES_PER_CHUNK:

@@ -18,6 +18,7 @@ import re
 from typing import Iterable, Optional, Sequence
 
 FIELD_INDENT = 2  # a vertical block's fields sit this far right of its heading
+FIELD_GAP = 2  # and each field's cell this far right of the longest field name (the grid's padding)
 _WORD = re.compile(r"\s*\S+\s*")  # rich._wrap's word: a word and the spaces after it
 # Each box as rich.box draws it: top, head, head_row, mid, row, foot_row, foot, bottom; each line is
 # left edge, horizontal, divider, right edge.
@@ -307,14 +308,14 @@ def _fields(fields: list[tuple[str, str]], width: int, dim: Optional[str]) -> li
     label_width = max(len(label) for label, _ in fields)
     widest_word = max(measure(cell)[0] for _, cell in fields)
     lines: list[str] = []
-    if label_width + 2 + widest_word <= inner:
-        # rich's grid: the labels' column as wide as the longest, two spaces, the cells in what is left
-        cell_width = min(max(measure(cell)[1] for _, cell in fields), inner - label_width - 2)
-        blank = " " * (label_width + 2)
+    if label_width + FIELD_GAP + widest_word <= inner:
+        # rich's grid: the labels' column as wide as the longest, the gap, the cells in what is left
+        cell_width = min(max(measure(cell)[1] for _, cell in fields), inner - label_width - FIELD_GAP)
+        gap, blank = " " * FIELD_GAP, " " * (label_width + FIELD_GAP)
         for label, cell in fields:
             for index, line in enumerate(wrapped(cell, cell_width)):
                 if index == 0:
-                    lines.append(_line([(indent, None), (label.ljust(label_width), dim), ("  ", None), (line, None)]))
+                    lines.append(_line([(indent, None), (label.ljust(label_width), dim), (gap, None), (line, None)]))
                 else:
                     lines.append(_line([(indent, None), (blank, None), (line, None)]))
     else:

@@ -116,7 +116,7 @@ def _plain_table(table: Table) -> Optional[PlainTable]:
     title = _plain_text(table.title) if table.title else ""
     every = [title, *texts, *(cell for column in rows for cell in column)]
     # A text of line breaks alone is wrapped by rich's grid into nothing at all: rich lays it out.
-    if any(text is None or not one_cell_wide(text) or (text and not str(text).strip("\n")) for text in every):
+    if any(text is None or not one_cell_wide(text) or (text and not text.strip("\n")) for text in every):
         return None
     return PlainTable(
         str(title), tuple(map(str, texts)), [tuple(map(str, row)) for row in zip(*rows)],
@@ -150,9 +150,9 @@ def fitted(table: Table, heading: str = "{0}") -> Fitted:
 def column_widths(table: Table, console: Console, options: ConsoleOptions) -> Optional[list[int]]:
     """Each column's content width within ``options.max_width``, none narrower than its longest word;
     None where the table cannot fit so."""
-    unbounded = options.update_width(_UNBOUNDED)
     from bpcli.views.plain_layout import fitted_widths  # only fitted tables need it (start-up: not a Markdown view)
 
+    unbounded = options.update_width(_UNBOUNDED)
     ranges = [_column_range(column, console, unbounded) for column in table.columns]
     return fitted_widths(ranges, options.max_width - _chrome(table))
 
@@ -185,14 +185,14 @@ def _with_widths(table: Table, widths: list[int]) -> Table:
 
 def _fields(fields: list[tuple[str, Text]], console: Console, options: ConsoleOptions) -> RenderableType:
     """A block's fields: each heading beside its cell, or above it where the two do not fit side by side."""
-    from bpcli.views.plain_layout import FIELD_INDENT  # only fitted tables need it (start-up: not a Markdown view)
+    from bpcli.views.plain_layout import FIELD_GAP, FIELD_INDENT  # only fitted tables need them (start-up)
 
     label_width = max(len(label) for label, _ in fields)
     unbounded = options.update_width(_UNBOUNDED)
     widest_word = max(Measurement.get(console, unbounded, cell).minimum for _, cell in fields)
     lines: list[RenderableType] = []
-    if label_width + 2 + widest_word <= options.max_width:
-        grid = Table.grid(padding=(0, 2), pad_edge=False)
+    if label_width + FIELD_GAP + widest_word <= options.max_width:
+        grid = Table.grid(padding=(0, FIELD_GAP), pad_edge=False)
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
         for label, cell in fields:
